@@ -1,0 +1,34 @@
+import { z } from "zod";
+import { authedProcedure, roleProcedure, router } from "@/server/api/trpc";
+import { createUser, emailSchema, listUsers, passwordSchema, roleSchema, setUserDisabled, setUserPassword, setUserRole, toPublicUser } from "@/server/users/users";
+import { verifyPassword } from "@/server/auth/password";
+import { DomainError } from "@/server/errors/domain-error";
+
+export const usersRouter = router({
+  me: authedProcedure.query(({ ctx }) => toPublicUser(ctx.user)),
+  list: roleProcedure("admin").query(({ ctx }) => ({ items: listUsers(ctx.db) })),
+  create: roleProcedure("admin")
+    .input(z.object({ email: emailSchema, role: roleSchema, password: passwordSchema.optional(), name: z.string().trim().max(100).optional() }))
+    .mutation(({ ctx, input }) => createUser(ctx.db, ctx.actor, input)),
+  setRole: roleProcedure("admin")
+    .input(z.object({ id: z.string().min(1), role: roleSchema }))
+    .mutation(({ ctx, input }) => setUserRole(ctx.db, ctx.actor, input.id, input.role)),
+  setDisabled: roleProcedure("admin")
+    .input(z.object({ id: z.string().min(1), disabled: z.boolean() }))
+    .mutation(({ ctx, input }) => setUserDisabled(ctx.db, ctx.actor, input.id, input.disabled)),
+  resetPassword: roleProcedure("admin")
+    .input(z.object({ id: z.string().min(1), password: passwordSchema }))
+    .mutation(async ({ ctx, input }) => {
+      await setUserPassword(ctx.db, ctx.actor, input.id, input.password);
+      return { ok: true };
+    }),
+  changePassword: authedProcedure
+    .input(z.object({ currentPassword: z.string().max(256), newPassword: passwordSchema }))
+    .mutation(async ({ ctx, input }) => {
+      if (!(await verifyPassword(ctx.user.passwordHash, input.currentPassword))) {
+        throw new DomainError("INVALID_INPUT", "Your current password is not correct.");
+      }
+      await setUserPassword(ctx.db, ctx.actor, ctx.user.id, input.newPassword);
+      return { ok: true };
+    }),
+});

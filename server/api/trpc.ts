@@ -1,0 +1,109 @@
+// tRPC foundation: context, error formatting and the role ladder. Every
+// procedure is built from `publicProcedure`, `authedProcedure` or
+// `roleProcedure(min)`, which record the minimum role in the procedure's meta.
+import { initTRPC, TRPCError } from "@trpc/server";
+import superjson from "superjson";
+import { ZodError } from "zod";
+import type { Db } from "@/db/client";
+import type { Role, User } from "@/db/schema";
+import type { Actor } from "@/server/audit/chain";
+import type { Identity } from "@/server/auth/identity";
+import { DomainError } from "@/server/errors/domain-error";
+import { hasRole } from "@/server/users/users";
+
+export type Access = "public" | "authenticated" | Role;
+
+export interface Meta {
+  access: Access;
+}
+
+export interface Context {
+  db: Db;
+  identity: Identity | null;
+  sourceIp: string | null;
+}
+
+const DOMAIN_TO_TRPC = {
+  INVALID_INPUT: "BAD_REQUEST",
+  NOT_FOUND: "NOT_FOUND",
+  CONFLICT: "CONFLICT",
+  FORBIDDEN: "FORBIDDEN",
+  UNAUTHORIZED: "UNAUTHORIZED",
+  TOO_MANY_ATTEMPTS: "TOO_MANY_REQUESTS",
+  PRECONDITION_FAILED: "PRECONDITION_FAILED",
+} as const;
+
+function zodMessage(err: ZodError): string {
+  return err.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; ");
+}
+
+const t = initTRPC
+  .context<Context>()
+  .meta<Meta>()
+  .create({
+    transformer: superjson,
+    errorFormatter({ shape, error }) {
+      const cause = error.cause;
+      const zod = cause instanceof ZodError ? cause : null;
+      return {
+        ...shape,
+        message: zod ? `Invalid input: ${zodMessage(zod)}` : shape.message,
+        data: {
+          ...shape.data,
+          stack: undefined,
+          domainCode: cause instanceof DomainError ? cause.code : zod ? "INVALID_INPUT" : undefined,
+          zodIssues: zod ? zod.issues.map((i) => ({ path: i.path.map(String), message: i.message })) : undefined,
+        },
+      };
+    },
+  });
+
+/** Turns domain errors thrown by handlers into the matching tRPC error. */
+const mapDomainErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok && result.error.cause instanceof DomainError) {
+    const cause = result.error.cause;
+    throw new TRPCError({ code: DOMAIN_TO_TRPC[cause.code], message: cause.message, cause });
+  }
+  if (!result.ok && result.error.cause instanceof ZodError) {
+    throw new TRPCError({ code: "BAD_REQUEST", message: `Invalid input: ${zodMessage(result.error.cause)}`, cause: result.error.cause });
+  }
+  return result;
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+
+export const publicProcedure = t.procedure.meta({ access: "public" }).use(mapDomainErrors);
+
+export interface AuthedContext extends Context {
+  identity: Identity;
+  user: User;
+  actor: Actor;
+}
+
+function actorOf(ctx: Context, identity: Identity): Actor {
+  return { userId: identity.user.id, label: identity.user.email, sourceIp: ctx.sourceIp, tokenId: identity.tokenId };
+}
+
+function requireAccess(minimum: Role | null) {
+  return t.middleware(({ ctx, next }) => {
+    const identity = ctx.identity;
+    if (!identity) {
+      throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in or send an API token (Authorization: Bearer …) to use this." });
+    }
+    if (minimum && !hasRole(identity.user.role, minimum)) {
+      throw new TRPCError({
+        code: "FORBIDDEN",
+        message: `This needs the ${minimum} role; you are ${identity.user.role}. Ask an admin to change your role.`,
+      });
+    }
+    return next({ ctx: { ...ctx, identity, user: identity.user, actor: actorOf(ctx, identity) } });
+  });
+}
+
+export const authedProcedure = t.procedure.meta({ access: "authenticated" }).use(requireAccess(null)).use(mapDomainErrors);
+
+export function roleProcedure(minimum: Role) {
+  return t.procedure.meta({ access: minimum }).use(requireAccess(minimum)).use(mapDomainErrors);
+}

@@ -1,0 +1,155 @@
+// The tamper-evident audit trail: every event is hash-chained to the one
+// before it (SHA-256 over the previous hash and a canonical JSON of the event).
+import crypto from "node:crypto";
+import { asc, desc, eq } from "drizzle-orm";
+import { auditEvents, auditHead, type AuditEvent } from "@/db/schema";
+import type { Db } from "@/db/client";
+
+export const GENESIS_HASH = "0".repeat(64);
+
+/** Who did something and from where; attached to every audit event. */
+export interface Actor {
+  userId: string | null;
+  label: string; // email, "system", "cli:<user>"…
+  sourceIp?: string | null;
+  tokenId?: string | null;
+}
+
+export const SYSTEM_ACTOR: Actor = { userId: null, label: "system" };
+
+export interface AuditInput {
+  action: string;
+  targetType?: string | null;
+  targetId?: string | null;
+  details?: Record<string, unknown>;
+}
+
+/** JSON with object keys sorted at every depth, so the same event always hashes the same. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value ?? null);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+}
+
+type HashedFields = Omit<AuditEvent, "hash" | "prevHash">;
+
+export function hashEvent(prevHash: string, event: HashedFields): string {
+  const body = canonicalJson({
+    seq: event.seq,
+    id: event.id,
+    at: event.at instanceof Date ? event.at.getTime() : event.at,
+    actorId: event.actorId,
+    actorLabel: event.actorLabel,
+    action: event.action,
+    targetType: event.targetType,
+    targetId: event.targetId,
+    details: JSON.parse(event.details) as unknown,
+    sourceIp: event.sourceIp,
+    tokenId: event.tokenId,
+  });
+  return crypto.createHash("sha256").update(prevHash).update("\n").update(body).digest("hex");
+}
+
+/**
+ * Appends one event. Call it inside the same transaction as the change it
+ * records (db.transaction(tx => { change(tx); appendAudit(tx, …) }, {behavior: "immediate"})),
+ * so the change and its audit event commit or roll back together.
+ */
+export function appendAudit(tx: Pick<Db, "select" | "insert" | "update">, actor: Actor, input: AuditInput): AuditEvent {
+  const last = tx.select().from(auditEvents).orderBy(desc(auditEvents.seq)).limit(1).get();
+  const prevHash = last?.hash ?? GENESIS_HASH;
+  const fields: HashedFields = {
+    seq: (last?.seq ?? 0) + 1,
+    id: crypto.randomUUID(),
+    at: new Date(),
+    actorId: actor.userId,
+    actorLabel: actor.label,
+    action: input.action,
+    targetType: input.targetType ?? null,
+    targetId: input.targetId ?? null,
+    details: canonicalJson(input.details ?? {}),
+    sourceIp: actor.sourceIp ?? null,
+    tokenId: actor.tokenId ?? null,
+  };
+  const row: AuditEvent = { ...fields, prevHash, hash: hashEvent(prevHash, fields) };
+  tx.insert(auditEvents).values(row).run();
+  const head = tx.select().from(auditHead).where(eq(auditHead.id, 1)).get();
+  if (head) {
+    tx.update(auditHead)
+      .set({ count: head.count + 1, lastSeq: row.seq, lastHash: row.hash })
+      .where(eq(auditHead.id, 1))
+      .run();
+  } else {
+    tx.insert(auditHead).values({ id: 1, count: 1, lastSeq: row.seq, lastHash: row.hash }).run();
+  }
+  return row;
+}
+
+/** Records an event on its own (for actions with no other state change, like a failed sign-in). */
+export function recordAudit(db: Db, actor: Actor, input: AuditInput): AuditEvent {
+  return db.transaction((tx) => appendAudit(tx, actor, input), { behavior: "immediate" });
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  count: number;
+  firstBrokenId?: string;
+  firstBrokenSeq?: number;
+  problem?: string;
+}
+
+/** Walks the whole chain in order and reports the first event that does not fit. */
+export function verifyAuditChain(db: Db): VerifyResult {
+  const rows = db.select().from(auditEvents).orderBy(asc(auditEvents.seq)).all();
+  let prevHash = GENESIS_HASH;
+  let expectedSeq = 1;
+  for (const row of rows) {
+    const broken = (problem: string): VerifyResult => ({
+      ok: false,
+      count: rows.length,
+      firstBrokenId: row.id,
+      firstBrokenSeq: row.seq,
+      problem,
+    });
+    if (row.seq !== expectedSeq) {
+      return broken(
+        row.seq > expectedSeq
+          ? `event #${row.seq} follows #${expectedSeq - 1}: ${row.seq - expectedSeq} event(s) before it were deleted`
+          : `event #${row.seq} is out of order`,
+      );
+    }
+    if (row.prevHash !== prevHash) {
+      return broken(`event #${row.seq} does not link to the event before it (an event was deleted, inserted or reordered)`);
+    }
+    let recomputed: string;
+    try {
+      recomputed = hashEvent(prevHash, row);
+    } catch {
+      return broken(`event #${row.seq} has unreadable details (edited)`);
+    }
+    if (recomputed !== row.hash) {
+      return broken(`event #${row.seq} was edited after it was written (its hash no longer matches its content)`);
+    }
+    prevHash = row.hash;
+    expectedSeq += 1;
+  }
+  const head = db.select().from(auditHead).where(eq(auditHead.id, 1)).get();
+  const headCount = head?.count ?? 0;
+  if (headCount !== rows.length || (head && head.lastHash !== prevHash)) {
+    const last = rows.at(-1);
+    return {
+      ok: false,
+      count: rows.length,
+      firstBrokenId: last?.id,
+      firstBrokenSeq: last ? last.seq + 1 : 1,
+      problem:
+        headCount > rows.length
+          ? `the chain ends at #${rows.length} but ${headCount} events were written: events at the end were deleted`
+          : "the chain's head record does not match its last event (events were appended or replaced outside Airlock)",
+    };
+  }
+  return { ok: true, count: rows.length };
+}

@@ -1,0 +1,66 @@
+// next-auth configuration (kept out of the route file, see DESIGN.md).
+import type { NextAuthOptions } from "next-auth";
+import CredentialsProvider from "next-auth/providers/credentials";
+import { db } from "@/db/client";
+import { recordAudit } from "@/server/audit/chain";
+import { dummyPasswordHash, verifyPassword } from "@/server/auth/password";
+import { authSecret } from "@/server/auth/secret";
+import { checkThrottle, clearFailures, lockedMessage, recordFailure } from "@/server/auth/throttle";
+import { findUserByEmail } from "@/server/users/users";
+import { clientIpFromHeaders } from "@/server/auth/request-ip";
+
+export const SESSION_MAX_AGE_S = 12 * 60 * 60;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export const authOptions: NextAuthOptions = {
+  secret: authSecret(),
+  session: { strategy: "jwt", maxAge: SESSION_MAX_AGE_S },
+  pages: { signIn: "/login" },
+  providers: [
+    CredentialsProvider({
+      name: "Email and password",
+      credentials: { email: { label: "Email", type: "email" }, password: { label: "Password", type: "password" } },
+      async authorize(credentials, req) {
+        const email = String(credentials?.email ?? "").trim().toLowerCase();
+        const password = String(credentials?.password ?? "");
+        if (!email || !password) throw new Error("Enter your email and password.");
+        const ip = clientIpFromHeaders(req?.headers as Record<string, string | string[] | undefined> | undefined);
+        const database = db();
+        const state = checkThrottle(database, email, ip);
+        if (state.lockedUntil) throw new Error(lockedMessage(state.lockedUntil));
+        if (state.delayMs) await sleep(state.delayMs);
+        const user = findUserByEmail(database, email);
+        const ok = await verifyPassword(user?.passwordHash ?? (await dummyPasswordHash()), password);
+        if (!user || !ok || user.disabledAt) {
+          const after = recordFailure(database, email, ip);
+          recordAudit(database, { userId: null, label: email, sourceIp: ip }, {
+            action: "auth.sign_in_failed",
+            targetType: "user",
+            targetId: user?.id ?? null,
+            details: { reason: !user ? "unknown email" : user.disabledAt ? "user disabled" : "wrong password" },
+          });
+          if (after.lockedUntil) throw new Error(lockedMessage(after.lockedUntil));
+          if (user?.disabledAt && ok) throw new Error("This account is disabled. Ask an admin to enable it.");
+          throw new Error("Wrong email or password.");
+        }
+        clearFailures(database, email);
+        recordAudit(database, { userId: user.id, label: user.email, sourceIp: ip }, { action: "auth.sign_in", targetType: "user", targetId: user.id });
+        return { id: user.id, email: user.email, name: user.name ?? user.email, sv: user.sessionVersion, role: user.role };
+      },
+    }),
+  ],
+  callbacks: {
+    jwt({ token, user }) {
+      if (user) {
+        const u = user as { id: string; sv?: number };
+        token.uid = u.id;
+        token.sv = u.sv;
+      }
+      return token;
+    },
+    session({ session, token }) {
+      return { ...session, uid: token.uid, sv: token.sv };
+    },
+  },
+};

@@ -1,0 +1,44 @@
+// Health of the parts Airlock cannot work without: the database and the
+// container runtime (and whether the sandbox image is there).
+import { sql } from "drizzle-orm";
+import type { Db } from "@/db/client";
+import { imageExists, pingDocker } from "@/server/sandbox/docker";
+import { sandboxImageName } from "@/server/sandbox/image";
+
+export interface HealthReport {
+  ok: boolean;
+  database: { ok: boolean; error?: string };
+  docker: { ok: boolean; version?: string; error?: string };
+  sandboxImage: { ok: boolean; name?: string; error?: string };
+}
+
+export async function checkHealth(openDb: () => Db): Promise<HealthReport> {
+  const database: HealthReport["database"] = { ok: false };
+  try {
+    openDb().get(sql`select 1`);
+    database.ok = true;
+  } catch (err) {
+    database.error = `${(err as Error).message}`;
+  }
+  const dockerState: HealthReport["docker"] = { ok: false };
+  const sandboxImage: HealthReport["sandboxImage"] = { ok: false };
+  try {
+    const v = await pingDocker(2500);
+    dockerState.ok = true;
+    dockerState.version = v.version;
+  } catch (err) {
+    dockerState.error = `${(err as Error).message}. Start the Docker engine (npm start does it when run as root) or set DOCKER_HOST.`;
+  }
+  try {
+    sandboxImage.name = sandboxImageName();
+    if (dockerState.ok) {
+      sandboxImage.ok = await imageExists(sandboxImage.name);
+      if (!sandboxImage.ok) sandboxImage.error = `Image ${sandboxImage.name} is missing. Run: bash scripts/sandbox-image.sh (npm start does it).`;
+    } else {
+      sandboxImage.error = "unknown: Docker does not answer";
+    }
+  } catch (err) {
+    sandboxImage.error = (err as Error).message;
+  }
+  return { ok: database.ok && dockerState.ok, database, docker: dockerState, sandboxImage };
+}

@@ -1,0 +1,12 @@
+// The sandbox image reference. The recipe's hash (computed by
+// scripts/sandbox-image.sh, the one place that knows the recipe) names it.
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+
+let cached: string | undefined;
+
+export function sandboxImageName(): string {
+  if (process.env.AIRLOCK_SANDBOX_IMAGE?.trim()) return process.env.AIRLOCK_SANDBOX_IMAGE.trim();
+  cached ??= execFileSync("bash", [path.join(process.cwd(), "scripts", "sandbox-image.sh"), "--print-name"], { encoding: "utf8" }).trim();
+  return cached;
+}

@@ -1,0 +1,163 @@
+// Users and roles: creation, role changes, disabling. Every change commits
+// together with its audit event.
+import crypto from "node:crypto";
+import { asc, eq, sql } from "drizzle-orm";
+import { z } from "zod";
+import type { Db } from "@/db/client";
+import { ROLES, users, type Role, type User } from "@/db/schema";
+import { appendAudit, type Actor } from "@/server/audit/chain";
+import { hashPassword, MIN_PASSWORD_LENGTH } from "@/server/auth/password";
+import { DomainError } from "@/server/errors/domain-error";
+
+export const ROLE_RANK: Record<Role, number> = { viewer: 0, operator: 1, reviewer: 2, admin: 3 };
+
+export function hasRole(role: Role, minimum: Role): boolean {
+  return ROLE_RANK[role] >= ROLE_RANK[minimum];
+}
+
+export const emailSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(254, "Email is too long (254 characters at most).")
+  .email("Enter a valid email address, like alice@example.com.");
+
+export const roleSchema = z.enum(ROLES, {
+  error: (issue) => `Unknown role "${String(issue.input)}". Use one of: ${ROLES.join(", ")}.`,
+});
+
+export const passwordSchema = z
+  .string()
+  .min(MIN_PASSWORD_LENGTH, `Password must be at least ${MIN_PASSWORD_LENGTH} characters.`)
+  .max(256, "Password is too long (256 characters at most).");
+
+export function parseRole(value: string): Role {
+  const parsed = roleSchema.safeParse(value);
+  if (!parsed.success) throw new DomainError("INVALID_INPUT", parsed.error.issues[0]?.message ?? "Unknown role.");
+  return parsed.data;
+}
+
+/** What the API shows of a user (never the password hash). */
+export interface PublicUser {
+  id: string;
+  email: string;
+  name: string | null;
+  role: Role;
+  disabled: boolean;
+  createdAt: Date;
+}
+
+export function toPublicUser(u: User): PublicUser {
+  return { id: u.id, email: u.email, name: u.name, role: u.role, disabled: u.disabledAt !== null, createdAt: u.createdAt };
+}
+
+export function findUserByEmail(db: Db, email: string): User | undefined {
+  return db.select().from(users).where(eq(users.email, email.trim().toLowerCase())).get();
+}
+
+export function findUserById(db: Db, id: string): User | undefined {
+  return db.select().from(users).where(eq(users.id, id)).get();
+}
+
+export function countUsers(db: Db): number {
+  return db.select({ n: sql<number>`count(*)` }).from(users).get()?.n ?? 0;
+}
+
+export function listUsers(db: Db): PublicUser[] {
+  return db.select().from(users).orderBy(asc(users.createdAt)).all().map(toPublicUser);
+}
+
+export async function createUser(
+  db: Db,
+  actor: Actor,
+  input: { email: string; role: Role; password?: string; name?: string | null },
+): Promise<PublicUser> {
+  const email = emailSchema.parse(input.email);
+  const role = parseRole(input.role);
+  const passwordHash = input.password !== undefined ? await hashPassword(passwordSchema.parse(input.password)) : null;
+  const id = crypto.randomUUID();
+  return db.transaction(
+    (tx) => {
+      if (tx.select({ id: users.id }).from(users).where(eq(users.email, email)).get()) {
+        throw new DomainError("CONFLICT", `A user with email ${email} already exists. Pick another email or change that user's role instead.`);
+      }
+      tx.insert(users).values({ id, email, role, passwordHash, name: input.name ?? null }).run();
+      appendAudit(tx, actor, { action: "user.create", targetType: "user", targetId: id, details: { email, role } });
+      return toPublicUser(tx.select().from(users).where(eq(users.id, id)).get()!);
+    },
+    { behavior: "immediate" },
+  );
+}
+
+function requireUser(tx: Pick<Db, "select">, id: string): User {
+  const user = tx.select().from(users).where(eq(users.id, id)).get();
+  if (!user) throw new DomainError("NOT_FOUND", `No user with id ${id}.`);
+  return user;
+}
+
+function countActiveAdmins(tx: Pick<Db, "select">): number {
+  return (
+    tx
+      .select({ n: sql<number>`count(*)` })
+      .from(users)
+      .where(sql`${users.role} = 'admin' and ${users.disabledAt} is null`)
+      .get()?.n ?? 0
+  );
+}
+
+export function setUserRole(db: Db, actor: Actor, userId: string, roleInput: string): PublicUser {
+  const role = parseRole(roleInput);
+  return db.transaction(
+    (tx) => {
+      const user = requireUser(tx, userId);
+      if (user.role === role) return toPublicUser(user);
+      if (user.role === "admin" && !user.disabledAt && countActiveAdmins(tx) <= 1) {
+        throw new DomainError("PRECONDITION_FAILED", "This is the last active admin; make another user admin first.");
+      }
+      tx.update(users)
+        .set({ role, sessionVersion: user.sessionVersion + 1 })
+        .where(eq(users.id, userId))
+        .run();
+      appendAudit(tx, actor, { action: "user.set_role", targetType: "user", targetId: userId, details: { email: user.email, from: user.role, to: role } });
+      return toPublicUser(requireUser(tx, userId));
+    },
+    { behavior: "immediate" },
+  );
+}
+
+export function setUserDisabled(db: Db, actor: Actor, userId: string, disabled: boolean): PublicUser {
+  return db.transaction(
+    (tx) => {
+      const user = requireUser(tx, userId);
+      if (disabled && actor.userId === userId) {
+        throw new DomainError("PRECONDITION_FAILED", "You cannot disable your own account; ask another admin.");
+      }
+      if (disabled && user.role === "admin" && !user.disabledAt && countActiveAdmins(tx) <= 1) {
+        throw new DomainError("PRECONDITION_FAILED", "This is the last active admin; make another user admin first.");
+      }
+      if (Boolean(user.disabledAt) === disabled) return toPublicUser(user);
+      tx.update(users)
+        .set({ disabledAt: disabled ? new Date() : null, sessionVersion: user.sessionVersion + 1 })
+        .where(eq(users.id, userId))
+        .run();
+      appendAudit(tx, actor, { action: disabled ? "user.disable" : "user.enable", targetType: "user", targetId: userId, details: { email: user.email } });
+      return toPublicUser(requireUser(tx, userId));
+    },
+    { behavior: "immediate" },
+  );
+}
+
+export async function setUserPassword(db: Db, actor: Actor, userId: string, password: string): Promise<void> {
+  const passwordHash = await hashPassword(passwordSchema.parse(password));
+  db.transaction(
+    (tx) => {
+      const user = requireUser(tx, userId);
+      tx.update(users)
+        .set({ passwordHash, sessionVersion: user.sessionVersion + 1 })
+        .where(eq(users.id, userId))
+        .run();
+      appendAudit(tx, actor, { action: "user.set_password", targetType: "user", targetId: userId, details: { email: user.email } });
+    },
+    { behavior: "immediate" },
+  );
+}
