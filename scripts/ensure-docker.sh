@@ -110,12 +110,21 @@ fi
 
 # A dockerd that is already starting (or hung) holds /var/run/docker.pid; a
 # second one would fail with "pid file found". Wait for the first instead.
-# After a reboot the pid file can be stale (or name an unrelated process).
+# After a reboot or a SIGKILL the pid file is stale: it may name nothing, an
+# unrelated process, or a dockerd zombie (PID 1 in some sandboxes reaps late).
+is_alive() {
+  local state
+  state="$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null || echo X)"
+  [ "$state" != Z ] && [ "$state" != X ]
+}
+is_live_dockerd() {
+  [ -n "$1" ] && [ "$(cat "/proc/$1/comm" 2>/dev/null || true)" = dockerd ] && is_alive "$1"
+}
 pidfile=/var/run/docker.pid
 existing_pid=""
 if [ -f "$pidfile" ]; then
   p="$(cat "$pidfile" 2>/dev/null || true)"
-  if [ -n "$p" ] && [ "$(cat "/proc/$p/comm" 2>/dev/null || true)" = dockerd ]; then
+  if is_live_dockerd "$p"; then
     existing_pid="$p"
   else
     rm -f "$pidfile"
@@ -127,7 +136,8 @@ wait_for_engine() {
   local pid="$1"
   for _ in $(seq 1 "$WAIT_S"); do
     if airlock_docker_ok; then return 0; fi
-    if ! kill -0 "$pid" 2>/dev/null; then return 1; fi
+    # Not a comm check: right after the fork our pid is still setsid/nohup.
+    if ! is_alive "$pid"; then return 1; fi
     sleep 1
   done
   airlock_docker_ok
@@ -153,7 +163,11 @@ fail_with_log() {
 if [ -n "$existing_pid" ]; then
   airlock_log "dockerd (pid $existing_pid) is already running but not answering yet; waiting"
   if wait_for_engine "$existing_pid"; then exit 0; fi
-  airlock_die "dockerd (pid $existing_pid) runs but does not answer on $sock; stop it (kill $existing_pid) and rerun, or look at its log"
+  if is_live_dockerd "$existing_pid"; then
+    airlock_die "dockerd (pid $existing_pid) runs but does not answer on $sock after ${WAIT_S}s; stop it (kill $existing_pid) and rerun, or look at its log"
+  fi
+  airlock_log "that dockerd exited; starting a new one"
+  rm -f "$pidfile"
 fi
 
 # Keep the previous run's log for diagnosis, start the new one fresh so that
