@@ -131,6 +131,15 @@ if [ -f "$pidfile" ]; then
   fi
 fi
 
+# Same for the containerd that dockerd spawns: dockerd trusts this pid file
+# and, if it names a zombie, waits for that containerd until it times out
+# ("timeout waiting for containerd to start"; seen here after a SIGKILL).
+ctr_pidfile=/var/run/docker/containerd/containerd.pid
+if [ -f "$ctr_pidfile" ] && [ -z "$existing_pid" ]; then
+  p="$(cat "$ctr_pidfile" 2>/dev/null || true)"
+  if [ -z "$p" ] || ! is_alive "$p"; then rm -f "$ctr_pidfile"; fi
+fi
+
 # Returns 0 once the engine answers, 1 if the process died or we gave up.
 wait_for_engine() {
   local pid="$1"
@@ -181,13 +190,17 @@ if wait_for_engine "$dockerd_pid"; then
   exit 0
 fi
 
-# One retry, with the fix the log points to. Only error lines count: info
-# lines mention overlay2 and iptables on every healthy start too.
+# One retry, with the fix the log points to if it points to one; otherwise
+# a plain retry, since leftovers of a killed daemon (zombies, sockets) are
+# often gone a few seconds later. Only error lines count: info lines mention
+# overlay2 and iptables on every healthy start too.
 kill "$dockerd_pid" 2>/dev/null || true
+for _ in 1 2 3 4 5 6 7 8 9 10; do is_alive "$dockerd_pid" || break; sleep 1; done
+is_alive "$dockerd_pid" && kill -9 "$dockerd_pid" 2>/dev/null
 sleep 1
 errors="$(grep -iE 'level=(error|fatal)|failed to start daemon' "$log_file" || true)"
 retry_args=()
-if grep -qiE 'iptables|nf_tables|nat chain|bridge' <<<"$errors" \
+if grep -qiE 'iptables|nf_tables|nat chain' <<<"$errors" \
    && command -v iptables-legacy >/dev/null 2>&1 \
    && ! readlink -f "$(command -v iptables)" | grep -q legacy; then
   airlock_log "dockerd failed on iptables (nft backend); switching to iptables-legacy and retrying"
@@ -197,7 +210,12 @@ elif grep -qiE 'overlay|graphdriver|storage.driver' <<<"$errors"; then
   airlock_log "dockerd failed on the overlay2 storage driver; retrying with vfs (works everywhere, uses more disk)"
   retry_args+=(--storage-driver=vfs)
 else
-  fail_with_log "see the log above. Hints: is another dockerd/containerd running? ('ps aux | grep -E \"dockerd|containerd\"'), are cgroups mounted (/sys/fs/cgroup), does 'iptables -L' work?"
+  airlock_log "dockerd failed to start (last error: $(tail -n 1 "$log_file")); retrying once"
+fi
+is_live_dockerd "$(cat "$pidfile" 2>/dev/null || true)" || rm -f "$pidfile"
+if [ -f "$ctr_pidfile" ]; then
+  p="$(cat "$ctr_pidfile" 2>/dev/null || true)"
+  if [ -z "$p" ] || ! is_alive "$p"; then rm -f "$ctr_pidfile"; fi
 fi
 
 mv -f "$log_file" "$log_file.failed"

@@ -55,7 +55,7 @@ image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 case "${1:-}" in
   --print-name) image_name; exit 0 ;;
   "") ;;
-  -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; exit 0 ;;
   *) airlock_die "unknown argument: $1 (use --print-name or no argument)" ;;
 esac
 

@@ -1,0 +1,160 @@
+// The `airlock` command: admin and automation tasks against the same data
+// directory the dashboard uses (AIRLOCK_DATA_DIR).
+import os from "node:os";
+import { Command, CommanderError } from "commander";
+import { z } from "zod";
+import { db } from "@/db/client";
+import type { Actor } from "@/server/audit/chain";
+import { verifyAuditChain } from "@/server/audit/chain";
+import { exportAuditEvents } from "@/server/audit/query";
+import { generatePassword } from "@/server/auth/password";
+import { createApiToken } from "@/server/auth/tokens";
+import { config } from "@/server/config/env";
+import { runDoctor } from "@/server/doctor/doctor";
+import { ensureFirstAdmin } from "@/server/setup/bootstrap";
+import { createUser, findUserByEmail, listUsers, parseRole, setUserDisabled, setUserRole } from "@/server/users/users";
+
+const cliActor = (): Actor => ({ userId: null, label: `cli:${os.userInfo().username}` });
+
+function fail(message: string, exitCode = 1): never {
+  process.stderr.write(`airlock: ${message}\n`);
+  process.exit(exitCode);
+}
+
+function userByEmailOrFail(email: string) {
+  const user = findUserByEmail(db(), email);
+  if (!user) fail(`no user with email ${email}. List users with: airlock user list`);
+  return user;
+}
+
+const program = new Command();
+program.name("airlock").description("Airlock: supervise LLM agents in locked-down containers").showHelpAfterError();
+program.exitOverride();
+
+program
+  .command("setup")
+  .description("apply database migrations and create the first admin if no user exists")
+  .action(async () => {
+    const cfg = config();
+    const database = db(); // migrates on open
+    const admin = await ensureFirstAdmin(database, cfg);
+    if (admin.created && admin.generatedPassword) {
+      process.stdout.write(
+        `\nFirst admin created: ${admin.email}\nGenerated password (shown once, change it in Settings): ${admin.generatedPassword}\n\n`,
+      );
+    } else if (admin.created) {
+      process.stdout.write(`First admin created: ${admin.email} (password from AIRLOCK_ADMIN_PASSWORD)\n`);
+    }
+    process.stdout.write(`Database ready: ${cfg.databasePath}\n`);
+  });
+
+program
+  .command("doctor")
+  .description("check Node, disk, database, Docker engine and sandbox image, and explain how to fix problems")
+  .option("--json", "print the checks as JSON")
+  .action(async (opts: { json?: boolean }) => {
+    const checks = await runDoctor(config());
+    if (opts.json) {
+      process.stdout.write(JSON.stringify(checks, null, 2) + "\n");
+    } else {
+      for (const c of checks) {
+        process.stdout.write(`${c.ok ? "ok  " : "FAIL"} ${c.name.padEnd(14)} ${c.detail}\n`);
+        if (!c.ok && c.fix) process.stdout.write(`     ${"".padEnd(14)} fix: ${c.fix}\n`);
+      }
+    }
+    process.exitCode = checks.every((c) => c.ok) ? 0 : 1;
+  });
+
+const user = program.command("user").description("manage users");
+user
+  .command("create")
+  .description("create a user (prints a generated password when --password is not given)")
+  .requiredOption("--email <email>")
+  .requiredOption("--role <role>", "viewer | operator | reviewer | admin")
+  .option("--password <password>")
+  .option("--name <name>")
+  .action(async (opts: { email: string; role: string; password?: string; name?: string }) => {
+    const role = parseRole(opts.role);
+    const password = opts.password ?? generatePassword();
+    const created = await createUser(db(), cliActor(), { email: opts.email, role, password, name: opts.name });
+    process.stdout.write(`created ${created.email} (${created.role}) id=${created.id}\n`);
+    if (!opts.password) process.stdout.write(`password: ${password}\n`);
+  });
+user
+  .command("list")
+  .description("list users")
+  .action(() => {
+    for (const u of listUsers(db())) process.stdout.write(`${u.email}\t${u.role}\t${u.disabled ? "disabled" : "active"}\t${u.id}\n`);
+  });
+user
+  .command("set-role")
+  .requiredOption("--email <email>")
+  .requiredOption("--role <role>")
+  .action((opts: { email: string; role: string }) => {
+    const u = setUserRole(db(), cliActor(), userByEmailOrFail(opts.email).id, opts.role);
+    process.stdout.write(`${u.email} is now ${u.role}\n`);
+  });
+user
+  .command("disable")
+  .requiredOption("--email <email>")
+  .action((opts: { email: string }) => {
+    setUserDisabled(db(), cliActor(), userByEmailOrFail(opts.email).id, true);
+    process.stdout.write(`${opts.email} disabled; their sessions and tokens stopped working\n`);
+  });
+user
+  .command("enable")
+  .requiredOption("--email <email>")
+  .action((opts: { email: string }) => {
+    setUserDisabled(db(), cliActor(), userByEmailOrFail(opts.email).id, false);
+    process.stdout.write(`${opts.email} enabled\n`);
+  });
+
+program
+  .command("token")
+  .description("API tokens")
+  .command("create")
+  .description("create an API token for a user; prints only the token")
+  .requiredOption("--email <email>")
+  .requiredOption("--name <name>")
+  .option("--expires-days <days>", "expire after this many days")
+  .action((opts: { email: string; name: string; expiresDays?: string }) => {
+    const days = opts.expiresDays === undefined ? null : z.coerce.number().int().min(1).max(3650).safeParse(opts.expiresDays);
+    if (days && !days.success) fail(`--expires-days must be a whole number from 1 to 3650, got "${opts.expiresDays}"`);
+    const u = userByEmailOrFail(opts.email);
+    const { token } = createApiToken(db(), cliActor(), { userId: u.id, name: opts.name, expiresInDays: days ? days.data : null });
+    process.stdout.write(`${token}\n`);
+  });
+
+const audit = program.command("audit").description("the tamper-evident audit trail");
+audit
+  .command("verify")
+  .description("exit 0 when the hash chain is intact, 1 with the first broken event otherwise")
+  .option("--json")
+  .action((opts: { json?: boolean }) => {
+    const result = verifyAuditChain(db());
+    if (opts.json) process.stdout.write(JSON.stringify(result) + "\n");
+    else if (result.ok) process.stdout.write(`audit chain intact: ${result.count} events\n`);
+    else process.stdout.write(`audit chain BROKEN at event #${result.firstBrokenSeq} (id ${result.firstBrokenId}): ${result.problem}\n`);
+    process.exitCode = result.ok ? 0 : 1;
+  });
+audit
+  .command("export")
+  .description("write the audit trail to stdout")
+  .option("--format <format>", "jsonl | csv", "jsonl")
+  .action((opts: { format: string }) => {
+    if (opts.format !== "jsonl" && opts.format !== "csv") fail(`--format must be jsonl or csv, got "${opts.format}"`);
+    process.stdout.write(exportAuditEvents(db(), { format: opts.format }).body);
+  });
+
+async function main() {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode);
+    if (err instanceof z.ZodError) fail(err.issues.map((i) => i.message).join("; "));
+    const e = err as Error & { code?: string };
+    fail(e.message ?? String(err));
+  }
+}
+
+void main();

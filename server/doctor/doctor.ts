@@ -1,0 +1,85 @@
+// `airlock doctor`: checks what Airlock needs and says how to fix each problem.
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import { migrateDatabase, openDatabase } from "@/db/client";
+import type { AirlockConfig } from "@/server/config/env";
+import { imageExists, pingDocker } from "@/server/sandbox/docker";
+import { sandboxImageName } from "@/server/sandbox/image";
+
+export interface DoctorCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+  fix?: string;
+}
+
+const MIN_FREE_BYTES = 2 * 1024 ** 3;
+
+export async function runDoctor(cfg: AirlockConfig): Promise<DoctorCheck[]> {
+  const checks: DoctorCheck[] = [];
+  const major = Number(process.versions.node.split(".")[0]);
+  checks.push({
+    name: "Node.js",
+    ok: major >= 20,
+    detail: `v${process.versions.node}`,
+    fix: major >= 20 ? undefined : "Install Node.js 20 or newer (https://nodejs.org or Debian's nodesource packages).",
+  });
+
+  fs.mkdirSync(cfg.dataDir, { recursive: true });
+  const stat = fs.statfsSync(cfg.dataDir);
+  const free = stat.bavail * stat.bsize;
+  checks.push({
+    name: "Disk",
+    ok: free >= MIN_FREE_BYTES,
+    detail: `${(free / 1024 ** 3).toFixed(1)} GiB free in ${cfg.dataDir}`,
+    fix: free >= MIN_FREE_BYTES ? undefined : "Free at least 2 GiB there, or point AIRLOCK_DATA_DIR at a larger disk.",
+  });
+
+  try {
+    const db = openDatabase(cfg.databasePath);
+    try {
+      const { applied } = migrateDatabase(db);
+      checks.push({ name: "Database", ok: true, detail: `${cfg.databasePath}${applied ? ` (applied ${applied} migration(s))` : ", schema up to date"}` });
+    } finally {
+      db.$client.close();
+    }
+  } catch (err) {
+    checks.push({ name: "Database", ok: false, detail: (err as Error).message, fix: "See the message above; the file was not changed." });
+  }
+
+  let dockerOk = false;
+  try {
+    const v = await pingDocker(3000);
+    dockerOk = true;
+    checks.push({ name: "Docker engine", ok: true, detail: `Docker ${v.version} (API ${v.apiVersion})` });
+  } catch (err) {
+    checks.push({
+      name: "Docker engine",
+      ok: false,
+      detail: (err as Error).message,
+      fix: "Run `npm start` as root (it installs docker.io and starts dockerd), or start Docker yourself, or set DOCKER_HOST.",
+    });
+  }
+
+  let image = "";
+  try {
+    image = sandboxImageName();
+    const present = dockerOk && (await imageExists(image));
+    checks.push({
+      name: "Sandbox image",
+      ok: present,
+      detail: dockerOk ? `${image} ${present ? "present" : "missing"}` : `${image} (cannot check: Docker does not answer)`,
+      fix: present ? undefined : cfg.sandboxImage ? `Pull or build ${image} (AIRLOCK_SANDBOX_IMAGE is set), or unset it to use Airlock's own image.` : "Run `bash scripts/sandbox-image.sh` (npm start does it).",
+    });
+  } catch (err) {
+    checks.push({ name: "Sandbox image", ok: false, detail: (err as Error).message, fix: "Check that scripts/sandbox-image.sh exists and bash is installed." });
+  }
+
+  try {
+    execFileSync("git", ["--version"], { stdio: "pipe" });
+    checks.push({ name: "git", ok: true, detail: "present" });
+  } catch {
+    checks.push({ name: "git", ok: false, detail: "git not found", fix: "apt-get install -y git" });
+  }
+  return checks;
+}
