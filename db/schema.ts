@@ -98,3 +98,184 @@ export const apiTokensRelations = relations(apiTokens, ({ one }) => ({
 export type User = typeof users.$inferSelect;
 export type ApiToken = typeof apiTokens.$inferSelect;
 export type AuditEvent = typeof auditEvents.$inferSelect;
+
+// ---------------------------------------------------------------------------
+// Supervised runs (issue 3)
+
+export const RUN_STATES = [
+  "queued",
+  "starting",
+  "planning",
+  "awaiting_plan_approval",
+  "running",
+  "awaiting_approval",
+  "paused",
+  "succeeded",
+  "failed",
+  "killed",
+  "rolled_back",
+] as const;
+export type RunState = (typeof RUN_STATES)[number];
+
+export const models = sqliteTable("models", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  baseUrl: text("base_url").notNull(),
+  model: text("model").notNull(),
+  // AES-256-GCM ciphertext (server/secrets); never returned by the API.
+  apiKeyEnc: text("api_key_enc"),
+  createdBy: text("created_by").references(() => users.id),
+  createdAt: createdAt(),
+});
+
+export interface RunLimitsJson {
+  memoryMb: number;
+  cpus: number;
+  pids: number;
+  commandTimeoutS: number;
+  runTimeoutS: number;
+  maxSteps: number;
+  maxToolCalls: number;
+  tokenBudget: number;
+}
+
+export interface PlanStepJson {
+  title: string;
+  detail?: string;
+  risk: "low" | "medium" | "high";
+  risk_note: string;
+}
+
+export const runs = sqliteTable(
+  "runs",
+  {
+    id: text("id").primaryKey(),
+    title: text("title").notNull(),
+    task: text("task").notNull(),
+    modelId: text("model_id").references(() => models.id),
+    projectId: text("project_id"),
+    agent: text("agent", { enum: ["builtin", "external"] }).notNull().default("builtin"),
+    state: text("state", { enum: RUN_STATES }).notNull(),
+    createdBy: text("created_by")
+      .notNull()
+      .references(() => users.id),
+    limits: text("limits", { mode: "json" }).$type<RunLimitsJson>().notNull(),
+    stepMode: integer("step_mode", { mode: "boolean" }).notNull().default(false),
+    testCommand: text("test_command"),
+    containerId: text("container_id"),
+    workspaceDir: text("workspace_dir"),
+    plan: text("plan", { mode: "json" }).$type<PlanStepJson[] | null>(),
+    planApprovedAt: integer("plan_approved_at", { mode: "timestamp_ms" }),
+    currentStep: integer("current_step").notNull().default(0),
+    stepsUsed: integer("steps_used").notNull().default(0),
+    toolCallsUsed: integer("tool_calls_used").notNull().default(0),
+    tokensUsed: integer("tokens_used").notNull().default(0),
+    summary: text("summary"),
+    endedReason: text("ended_reason"),
+    endedBy: text("ended_by"),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+    startedAt: integer("started_at", { mode: "timestamp_ms" }),
+    endedAt: integer("ended_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [index("runs_state_idx").on(t.state), index("runs_created_idx").on(t.createdAt)],
+);
+
+export const TOOL_CALL_STATES = ["judging", "awaiting_approval", "approved", "executing", "succeeded", "failed", "refused"] as const;
+export type ToolCallState = (typeof TOOL_CALL_STATES)[number];
+
+export const toolCalls = sqliteTable(
+  "tool_calls",
+  {
+    id: text("id").primaryKey(),
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    seq: integer("seq").notNull(),
+    modelCallId: text("model_call_id"),
+    tool: text("tool").notNull(),
+    args: text("args", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    verdict: text("verdict", { enum: ["allow", "ask", "deny"] }),
+    rule: text("rule"),
+    reason: text("reason"),
+    state: text("state", { enum: TOOL_CALL_STATES }).notNull(),
+    approvalId: text("approval_id"),
+    result: text("result", { mode: "json" }).$type<Record<string, unknown>>(),
+    errorCode: text("error_code"),
+    createdAt: createdAt(),
+    startedAt: integer("started_at", { mode: "timestamp_ms" }),
+    finishedAt: integer("finished_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [uniqueIndex("tool_calls_run_seq").on(t.runId, t.seq)],
+);
+
+export const APPROVAL_STATES = ["pending", "approved", "denied", "expired", "cancelled"] as const;
+export type ApprovalState = (typeof APPROVAL_STATES)[number];
+
+export const approvals = sqliteTable(
+  "approvals",
+  {
+    id: text("id").primaryKey(),
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    toolCallId: text("tool_call_id"),
+    kind: text("kind", { enum: ["plan", "tool", "step"] }).notNull(),
+    tool: text("tool").notNull(),
+    args: text("args", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    // What will happen: a diff for writes, the parsed command for commands, the plan's steps.
+    preview: text("preview", { mode: "json" }).$type<Record<string, unknown>>(),
+    verdict: text("verdict", { enum: ["allow", "ask", "deny"] }).notNull(),
+    rule: text("rule"),
+    reason: text("reason").notNull(),
+    state: text("state", { enum: APPROVAL_STATES }).notNull(),
+    requiredApprovals: integer("required_approvals").notNull().default(1),
+    allowSelfApproval: integer("allow_self_approval", { mode: "boolean" }).notNull().default(false),
+    requestedBy: text("requested_by").notNull(), // the run's operator
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+    decidedAt: integer("decided_at", { mode: "timestamp_ms" }),
+    decidedBy: text("decided_by"),
+    decisionReason: text("decision_reason"),
+    edit: text("edit", { mode: "json" }).$type<Record<string, unknown> | null>(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("approvals_state_idx").on(t.state), index("approvals_run_idx").on(t.runId)],
+);
+
+export const approvalVotes = sqliteTable(
+  "approval_votes",
+  {
+    id: text("id").primaryKey(),
+    approvalId: text("approval_id")
+      .notNull()
+      .references(() => approvals.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id),
+    decision: text("decision", { enum: ["approve", "deny"] }).notNull(),
+    reason: text("reason"),
+    edit: text("edit", { mode: "json" }).$type<Record<string, unknown> | null>(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("approval_votes_unique").on(t.approvalId, t.userId)],
+);
+
+export const runEvents = sqliteTable(
+  "run_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    type: text("type").notNull(),
+    payload: text("payload", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    at: integer("at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [index("run_events_run_idx").on(t.runId, t.id)],
+);
+
+export type Model = typeof models.$inferSelect;
+export type Run = typeof runs.$inferSelect;
+export type ToolCall = typeof toolCalls.$inferSelect;
+export type Approval = typeof approvals.$inferSelect;
+export type RunEvent = typeof runEvents.$inferSelect;

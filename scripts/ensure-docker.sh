@@ -30,7 +30,6 @@ here="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
 
-MIN_FREE_MB=2048
 WAIT_S=60
 
 if airlock_docker_ok; then
@@ -67,20 +66,11 @@ if [ -n "${DOCKER_HOST:-}" ]; then
   esac
 fi
 
-# Images and the sandbox rootfs build need room; failing here is clearer than
-# a half-written layer or a dpkg error later.
-check_space() {
-  local dir="$1" what="$2" free
-  free="$(airlock_free_mb "$dir")"
-  if [ "$free" -lt "$MIN_FREE_MB" ]; then
-    airlock_die "only ${free} MB free on the filesystem of $dir ($what); Airlock needs at least ${MIN_FREE_MB} MB. Free some space or point AIRLOCK_DATA_DIR elsewhere."
-  fi
-}
-check_space "$data_dir" "AIRLOCK_DATA_DIR"
+airlock_check_space "$data_dir" "AIRLOCK_DATA_DIR"
 # /var/lib/docker may not exist yet; check the nearest existing parent.
 docker_root=/var/lib/docker
 while [ ! -d "$docker_root" ]; do docker_root="$(dirname -- "$docker_root")"; done
-check_space "$docker_root" "Docker's data root /var/lib/docker"
+airlock_check_space "$docker_root" "Docker's data root /var/lib/docker"
 
 if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then
   airlock_log "installing docker.io with apt-get (one-time)"

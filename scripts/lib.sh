@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # Shared helpers for Airlock's shell scripts. Source it; do not run it.
+# All scripts/*.sh use these names: extend, do not rename.
 #
 # Kept deliberately tiny: sandbox-image.sh hashes itself (not this file) to
 # name the image, so anything that changes what ends up in the image belongs
@@ -33,6 +34,17 @@ airlock_lock() {
 
 # Free space in MB on the filesystem holding $1.
 airlock_free_mb() { df -Pk -- "$1" | awk 'NR==2 { print int($4 / 1024) }'; }
+
+# Images and the sandbox rootfs need room; failing early is clearer than a
+# half-written layer or a dpkg error later. $1 = dir, $2 = what it is for.
+AIRLOCK_MIN_FREE_MB=2048
+airlock_check_space() {
+  local dir="$1" what="$2" free
+  free="$(airlock_free_mb "$dir")"
+  if [ "$free" -lt "$AIRLOCK_MIN_FREE_MB" ]; then
+    airlock_die "only ${free} MB free on the filesystem of $dir ($what); Airlock needs at least ${AIRLOCK_MIN_FREE_MB} MB. Free some space or point AIRLOCK_DATA_DIR elsewhere."
+  fi
+}
 
 # `docker info` with a timeout: a DOCKER_HOST pointing at a dead TCP host
 # would otherwise hang for a long time.

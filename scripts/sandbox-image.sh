@@ -106,23 +106,30 @@ fi
 packages="$(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$repo/sandbox/packages.txt" | grep -v '^$' | paste -sd, -)"
 [ -n "$packages" ] || airlock_die "sandbox/packages.txt lists no packages"
 
-# Scratch space lives in the data dir, not /tmp: the rootfs is ~500 MB and
+# Scratch space lives in the data dir, not /tmp: the rootfs is ~300 MB and
 # /tmp may be a small tmpfs. The .deb cache survives for faster rebuilds.
 cache_dir="$data_dir/cache/debootstrap"
 mkdir -p "$cache_dir" "$data_dir/tmp"
-work="$(mktemp -d "$data_dir/tmp/sandbox-rootfs.XXXXXX")"
-rootfs="$work/rootfs"
+airlock_check_space "$data_dir" "AIRLOCK_DATA_DIR, for the sandbox rootfs"
 
-cleanup() {
-  # debootstrap mounts /proc and /sys inside the target and can leave them
-  # behind when it fails; never let rm walk into a host filesystem.
+# debootstrap mounts /proc and /sys inside the target and can leave them
+# behind when it fails; never let rm walk into a host filesystem.
+remove_tree() {
   local m
-  awk -v p="$work/" 'index($2, p) == 1 { print $2 }' /proc/mounts | sort -r | while IFS= read -r m; do
+  awk -v p="$1/" 'index($2, p) == 1 { print $2 }' /proc/mounts | sort -r | while IFS= read -r m; do
     umount -l "$m" 2>/dev/null || true
   done
-  rm -rf --one-file-system -- "$work"
+  rm -rf --one-file-system -- "$1"
 }
-trap cleanup EXIT
+# A build killed with SIGKILL leaves its scratch tree behind; we hold the
+# lock, so no other build owns one.
+for stale in "$data_dir"/tmp/sandbox-rootfs.*; do
+  [ -d "$stale" ] && remove_tree "$stale"
+done
+
+work="$(mktemp -d "$data_dir/tmp/sandbox-rootfs.XXXXXX")"
+rootfs="$work/rootfs"
+trap 'remove_tree "$work"' EXIT
 trap 'exit 130' INT TERM
 
 t0=$SECONDS
@@ -169,7 +176,6 @@ rm -f "$rootfs/tmp/airlock-setup-rootfs.sh"
   find usr/share/doc -mindepth 1 \( -type f -o -type l \) ! -name copyright -delete
   find usr/share/doc -mindepth 1 -type d -empty -delete
   find var/log -type f -delete
-  find usr/lib/python3* -name __pycache__ -type d -prune -exec rm -rf {} + 2>/dev/null || true
 )
 chmod 1777 "$rootfs/tmp" "$rootfs/var/tmp"
 rootfs_mb="$(du -sm --one-file-system "$rootfs" | cut -f1)"
@@ -195,7 +201,7 @@ docker tag "$name" "$REPO_NAME:latest"
 # container cannot be removed; leave those alone.
 docker image ls "$REPO_NAME" --format '{{.Repository}}:{{.Tag}}' | while IFS= read -r old; do
   case "$old" in "$name"|"$REPO_NAME:latest"|*"<none>") continue ;; esac
-  docker rmi "$old" >/dev/null 2>&1 && airlock_log "removed old sandbox image $old" || true
+  if docker rmi "$old" >/dev/null 2>&1; then airlock_log "removed old sandbox image $old"; fi
 done
 
 size="$(docker image inspect "$name" --format '{{.Size}}' | awk '{ printf "%d MB", $1 / 1000000 }')"

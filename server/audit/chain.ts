@@ -137,19 +137,52 @@ export function verifyAuditChain(db: Db): VerifyResult {
     expectedSeq += 1;
   }
   const head = db.select().from(auditHead).where(eq(auditHead.id, 1)).get();
-  const headCount = head?.count ?? 0;
-  if (headCount !== rows.length || (head && head.lastHash !== prevHash)) {
-    const last = rows.at(-1);
+  const headProblem = checkHead(rows, head);
+  if (headProblem) return { ok: false, count: rows.length, ...headProblem };
+  return { ok: true, count: rows.length };
+}
+
+/**
+ * Compares the (already linked and consecutive) events with the head record
+ * written alongside every append. The chain alone cannot show events cut off
+ * its end, nor events appended by someone who computed their hashes.
+ */
+function checkHead(
+  rows: AuditEvent[],
+  head: typeof auditHead.$inferSelect | undefined,
+): Pick<VerifyResult, "firstBrokenId" | "firstBrokenSeq" | "problem"> | null {
+  const count = rows.length;
+  if (!head) {
+    if (count === 0) return null;
     return {
-      ok: false,
-      count: rows.length,
-      firstBrokenId: last?.id,
-      firstBrokenSeq: last ? last.seq + 1 : 1,
-      problem:
-        headCount > rows.length
-          ? `the chain ends at #${rows.length} but ${headCount} events were written: events at the end were deleted`
-          : "the chain's head record does not match its last event (events were appended or replaced outside Airlock)",
+      firstBrokenSeq: count + 1,
+      problem: `the chain's head record is missing (deleted outside Airlock), so events deleted from the end after #${count} would go unnoticed`,
     };
   }
-  return { ok: true, count: rows.length };
+  // A negative or fractional count can only come from editing the file.
+  const known = Number.isInteger(head.count) && head.count > 0 ? head.count : 0;
+  if (known > count) {
+    // The missing events' ids are gone with them; only their position is known.
+    return {
+      firstBrokenSeq: count + 1,
+      problem: `the chain ends at #${count} but ${head.count} events were written: event(s) #${count + 1} to #${head.count} at the end were deleted`,
+    };
+  }
+  const anchor = known > 0 ? rows[known - 1] : undefined;
+  if (anchor && (anchor.hash !== head.lastHash || anchor.seq !== head.lastSeq)) {
+    return {
+      firstBrokenId: anchor.id,
+      firstBrokenSeq: anchor.seq,
+      problem: `event #${anchor.seq} is not the event the chain's head record ends with (it was replaced and its hash recomputed outside Airlock)`,
+    };
+  }
+  const appended = rows[known];
+  if (appended) {
+    return {
+      firstBrokenId: appended.id,
+      firstBrokenSeq: appended.seq,
+      problem: `event #${appended.seq} and any after it were appended outside Airlock (the chain's head record ends at #${known})`,
+    };
+  }
+  return null;
 }

@@ -24,6 +24,12 @@ function keysFor(email: string, ip: string | null): string[] {
   return keys;
 }
 
+// Failures are forgotten after the window, and a served lock wipes the slate
+// (otherwise the first attempt after a lock would still wait the longest delay).
+function isStale(row: typeof loginThrottles.$inferSelect, now: number): boolean {
+  return now - row.lastFailureAt.getTime() >= THROTTLE.windowMs || (row.lockedUntil !== null && row.lockedUntil.getTime() <= now);
+}
+
 export function checkThrottle(db: Db, email: string, ip: string | null, now = Date.now()): ThrottleState {
   const rows = db.select().from(loginThrottles).where(inArray(loginThrottles.key, keysFor(email, ip))).all();
   let lockedUntil: Date | null = null;
@@ -32,7 +38,7 @@ export function checkThrottle(db: Db, email: string, ip: string | null, now = Da
     if (row.lockedUntil && row.lockedUntil.getTime() > now) {
       if (!lockedUntil || row.lockedUntil > lockedUntil) lockedUntil = row.lockedUntil;
     }
-    if (row.key.startsWith("email:") && now - row.lastFailureAt.getTime() < THROTTLE.windowMs) failures = row.failures;
+    if (row.key.startsWith("email:") && !isStale(row, now)) failures = row.failures;
   }
   const over = failures - THROTTLE.slowAfter + 1;
   const delayMs = over > 0 ? Math.min(THROTTLE.maxDelayMs, 250 * 2 ** (over - 1)) : 0;
@@ -44,8 +50,7 @@ export function recordFailure(db: Db, email: string, ip: string | null, now = Da
     (tx) => {
       for (const key of keysFor(email, ip)) {
         const row = tx.select().from(loginThrottles).where(eq(loginThrottles.key, key)).get();
-        const stale = !row || now - row.lastFailureAt.getTime() >= THROTTLE.windowMs || (row.lockedUntil && row.lockedUntil.getTime() <= now);
-        const failures = stale ? 1 : row.failures + 1;
+        const failures = !row || isStale(row, now) ? 1 : row.failures + 1;
         const limit = key.startsWith("ip:") ? THROTTLE.ipLockAfter : THROTTLE.lockAfter;
         const lockedUntil = failures >= limit ? new Date(now + THROTTLE.lockMs) : null;
         tx.insert(loginThrottles)

@@ -23,7 +23,10 @@ export const emailSchema = z
   .email("Enter a valid email address, like alice@example.com.");
 
 export const roleSchema = z.enum(ROLES, {
-  error: (issue) => `Unknown role "${String(issue.input)}". Use one of: ${ROLES.join(", ")}.`,
+  error: (issue) =>
+    issue.input === undefined || issue.input === ""
+      ? `A role is required. Use one of: ${ROLES.join(", ")}.`
+      : `Unknown role "${String(issue.input)}". Use one of: ${ROLES.join(", ")}.`,
 });
 
 export const passwordSchema = z
@@ -31,10 +34,19 @@ export const passwordSchema = z
   .min(MIN_PASSWORD_LENGTH, `Password must be at least ${MIN_PASSWORD_LENGTH} characters.`)
   .max(256, "Password is too long (256 characters at most).");
 
-export function parseRole(value: string): Role {
-  const parsed = roleSchema.safeParse(value);
-  if (!parsed.success) throw new DomainError("INVALID_INPUT", parsed.error.issues[0]?.message ?? "Unknown role.");
+/**
+ * Validates with a schema and throws a DomainError carrying the schema's own
+ * message: callers outside tRPC (the CLI) then print one readable sentence
+ * instead of a ZodError's JSON dump.
+ */
+function parseInput<T>(schema: z.ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new DomainError("INVALID_INPUT", parsed.error.issues[0]?.message ?? "Invalid input.");
   return parsed.data;
+}
+
+export function parseRole(value: string): Role {
+  return parseInput(roleSchema, value);
 }
 
 /** What the API shows of a user (never the password hash). */
@@ -72,9 +84,9 @@ export async function createUser(
   actor: Actor,
   input: { email: string; role: Role; password?: string; name?: string | null },
 ): Promise<PublicUser> {
-  const email = emailSchema.parse(input.email);
+  const email = parseInput(emailSchema, input.email);
   const role = parseRole(input.role);
-  const passwordHash = input.password !== undefined ? await hashPassword(passwordSchema.parse(input.password)) : null;
+  const passwordHash = input.password !== undefined ? await hashPassword(parseInput(passwordSchema, input.password)) : null;
   const id = crypto.randomUUID();
   return db.transaction(
     (tx) => {
@@ -148,7 +160,7 @@ export function setUserDisabled(db: Db, actor: Actor, userId: string, disabled: 
 }
 
 export async function setUserPassword(db: Db, actor: Actor, userId: string, password: string): Promise<void> {
-  const passwordHash = await hashPassword(passwordSchema.parse(password));
+  const passwordHash = await hashPassword(parseInput(passwordSchema, password));
   db.transaction(
     (tx) => {
       const user = requireUser(tx, userId);

@@ -1,0 +1,21 @@
+import type { ComponentType, SVGProps } from "react";
+import { ApprovalsIcon, AuditIcon, PoliciesIcon, RunsIcon, SettingsIcon } from "@/components/ui/icons";
+
+export interface NavItem {
+  href: string;
+  label: string;
+  description: string;
+  icon: ComponentType<SVGProps<SVGSVGElement> & { size?: number }>;
+}
+
+export const NAV_ITEMS: NavItem[] = [
+  { href: "/runs", label: "Runs", description: "Supervised agent runs", icon: RunsIcon },
+  { href: "/approvals", label: "Approvals", description: "Tool calls waiting for a decision", icon: ApprovalsIcon },
+  { href: "/audit", label: "Audit", description: "Tamper-evident event trail", icon: AuditIcon },
+  { href: "/policies", label: "Policies", description: "What agents may do", icon: PoliciesIcon },
+  { href: "/settings", label: "Settings", description: "Account, tokens and users", icon: SettingsIcon },
+];
+
+export function isActive(pathname: string, href: string): boolean {
+  return pathname === href || pathname.startsWith(`${href}/`);
+}

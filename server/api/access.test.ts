@@ -1,0 +1,185 @@
+// The role matrix: every procedure of the app router, called by every kind of
+// caller, is refused exactly when its declared access says so. Procedures are
+// discovered from the router, so one added later is covered (and must declare
+// its access) without touching this file.
+import { TRPCError } from "@trpc/server";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Role } from "@/db/schema";
+import { ROLES } from "@/db/schema";
+import { appRouter } from "@/server/api/root";
+import { createCallerFactory, type Access, type Context } from "@/server/api/trpc";
+import type { Identity } from "@/server/auth/identity";
+import { revokeApiToken } from "@/server/auth/tokens";
+import { hasRole, setUserDisabled } from "@/server/users/users";
+import { createTestDb, type TestDb } from "@/test/helpers/db";
+import { withRawConnection } from "@/test/helpers/sqlite";
+import { addUser, identityOfToken, issueToken, SETUP_ACTOR } from "@/test/helpers/users";
+
+const ACCESS_LEVELS: readonly Access[] = ["public", "authenticated", ...ROLES];
+
+/** The access of today's contract procedures (DESIGN.md); each must exist with exactly this access. */
+const CONTRACT_ACCESS: Record<string, Access> = {
+  health: "public",
+  "users.me": "authenticated",
+  "users.create": "admin",
+  "users.list": "admin",
+  "users.setRole": "admin",
+  "users.setDisabled": "admin",
+  "users.resetPassword": "admin",
+  "users.changePassword": "authenticated",
+  "tokens.create": "authenticated",
+  "tokens.list": "authenticated",
+  "tokens.revoke": "authenticated",
+  "audit.list": "viewer",
+  "audit.verify": "viewer",
+  "audit.export": "viewer",
+};
+
+interface ProcedureDef {
+  type: "query" | "mutation" | "subscription";
+  meta?: { access?: unknown };
+}
+
+// Lazy-loaded sub-routers only show up in `_def.procedures` once loaded.
+type RouterDef = { procedures: Record<string, { _def: ProcedureDef }>; lazy: Record<string, { load(): Promise<void> }> };
+const routerDef = appRouter._def as unknown as RouterDef;
+while (Object.keys(routerDef.lazy).length > 0) {
+  await Promise.all(Object.values(routerDef.lazy).map((l) => l.load()));
+}
+const PROCEDURES = Object.entries(routerDef.procedures)
+  .map(([path, proc]) => ({ path, type: proc._def.type, access: proc._def.meta?.access }))
+  .sort((a, b) => a.path.localeCompare(b.path));
+
+type Refusal = "UNAUTHORIZED" | "FORBIDDEN" | null;
+
+interface CallerKind {
+  name: string;
+  /** The role of a resolved identity, or null for callers the server must treat as anonymous. */
+  role: Role | null;
+}
+
+const CALLERS: CallerKind[] = [
+  { name: "an anonymous caller", role: null },
+  ...ROLES.map((role) => ({ name: `a ${role}`, role })),
+  { name: "a disabled admin's token", role: null },
+  { name: "a revoked admin token", role: null },
+  { name: "an expired admin token", role: null },
+  { name: "an unknown token", role: null },
+];
+
+function expectedRefusal(access: Access, role: Role | null): Refusal {
+  if (access === "public") return null;
+  if (role === null) return "UNAUTHORIZED";
+  if (access === "authenticated") return null;
+  return hasRole(role, access) ? null : "FORBIDDEN";
+}
+
+let t: TestDb;
+const identities = new Map<string, Identity | null>();
+
+beforeAll(async () => {
+  t = createTestDb();
+  for (const role of ROLES) {
+    const user = await addUser(t.db, role);
+    identities.set(`a ${role}`, await identityOfToken(t.db, issueToken(t.db, user.id).token));
+  }
+
+  const disabled = await addUser(t.db, "admin");
+  const disabledToken = issueToken(t.db, disabled.id).token;
+  setUserDisabled(t.db, SETUP_ACTOR, disabled.id, true);
+  identities.set("a disabled admin's token", await identityOfToken(t.db, disabledToken));
+
+  const revokedOwner = await addUser(t.db, "admin");
+  const revoked = issueToken(t.db, revokedOwner.id);
+  revokeApiToken(t.db, SETUP_ACTOR, { tokenId: revoked.id });
+  identities.set("a revoked admin token", await identityOfToken(t.db, revoked.token));
+
+  const expiredOwner = await addUser(t.db, "admin");
+  const expired = issueToken(t.db, expiredOwner.id, { expiresInDays: 1 });
+  withRawConnection(t.file, (raw) => raw.prepare("update api_tokens set expires_at = ? where id = ?").run(Date.now() - 1000, expired.id));
+  identities.set("an expired admin token", await identityOfToken(t.db, expired.token));
+
+  identities.set("an unknown token", await identityOfToken(t.db, "alk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+  identities.set("an anonymous caller", null);
+});
+
+afterAll(() => t?.close());
+
+function callerFor(kind: CallerKind) {
+  const ctx: Context = { db: t.db, identity: identities.get(kind.name) ?? null, sourceIp: "192.0.2.1" };
+  return createCallerFactory(appRouter)(ctx);
+}
+
+function sleep(ms: number): Promise<"timeout"> {
+  return new Promise((resolve) => setTimeout(() => resolve("timeout"), ms));
+}
+
+/** Calls `path` with `input`; a subscription's stream is pulled once, since a guard may only run then. */
+async function invoke(kind: CallerKind, path: string, input: unknown): Promise<unknown> {
+  let target: unknown = callerFor(kind);
+  for (const key of path.split(".")) target = (target as Record<string, unknown>)[key];
+  const result = await (target as (input: unknown) => Promise<unknown>)(input);
+  if (result && typeof result === "object" && Symbol.asyncIterator in result) {
+    const iterator = (result as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+    try {
+      await Promise.race([iterator.next(), sleep(300)]);
+    } finally {
+      void iterator.return?.(undefined).catch(() => undefined);
+    }
+  } else if (result && typeof result === "object" && typeof (result as { subscribe?: unknown }).subscribe === "function") {
+    await new Promise<void>((resolve, reject) => {
+      const sub = (result as { subscribe(o: object): { unsubscribe(): void } }).subscribe({
+        next: () => resolve(),
+        error: (err: unknown) => reject(err),
+        complete: () => resolve(),
+      });
+      void sleep(300).then(() => {
+        sub.unsubscribe();
+        resolve();
+      });
+    });
+  }
+  return result;
+}
+
+/** The auth refusal (if any) a call ends with; any other outcome, success or not, is not a refusal. */
+async function refusalOf(kind: CallerKind, path: string, input: unknown): Promise<Refusal> {
+  try {
+    await invoke(kind, path, input);
+    return null;
+  } catch (err) {
+    if (err instanceof TRPCError && (err.code === "UNAUTHORIZED" || err.code === "FORBIDDEN")) return err.code;
+    return null;
+  }
+}
+
+// Syntactically junk or empty inputs: a refused caller must be refused before
+// validation, and an allowed caller must get past the guard to validation.
+const JUNK_INPUTS: unknown[] = [undefined, {}, { id: 42, email: ["x"], role: { junk: true } }];
+
+describe("every procedure declares its access", () => {
+  it("the router has procedures to check", () => {
+    expect(PROCEDURES.length).toBeGreaterThanOrEqual(Object.keys(CONTRACT_ACCESS).length);
+  });
+
+  it.each(PROCEDURES)("$path declares one of public, authenticated, viewer, operator, reviewer, admin", ({ access }) => {
+    expect(ACCESS_LEVELS).toContain(access);
+  });
+
+  it.each(Object.entries(CONTRACT_ACCESS))("%s exists and needs %s", (path, access) => {
+    expect(PROCEDURES.find((p) => p.path === path)).toMatchObject({ path, access });
+  });
+});
+
+describe.each(CALLERS)("$name", (kind) => {
+  it.each(PROCEDURES)("is refused $path exactly when its declared access ($access) says so", async ({ path, access }) => {
+    const expected = expectedRefusal(access as Access, kind.role);
+    if (kind.role === null) expect(identities.get(kind.name)).toBeNull();
+    else expect(identities.get(kind.name)?.user.role).toBe(kind.role);
+
+    const outcomes = [];
+    for (const input of JUNK_INPUTS) outcomes.push(await refusalOf(kind, path, input));
+
+    expect(outcomes).toEqual(JUNK_INPUTS.map(() => expected));
+  });
+});

@@ -1,0 +1,224 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+
+// Before any import reads them: sessions are signed with this secret, and the
+// sign-in path's process-wide database lives in a throw-away data directory.
+const env = vi.hoisted(() => {
+  const secret = "identity-test-secret-0123456789abcdef";
+  process.env.NEXTAUTH_SECRET = secret;
+  process.env.AIRLOCK_DATA_DIR = require("node:fs").mkdtempSync(require("node:path").join(require("node:os").tmpdir(), "airlock-identity-"));
+  return { secret, dataDir: process.env.AIRLOCK_DATA_DIR as string };
+});
+
+import { encode, type JWT } from "next-auth/jwt";
+import type { CredentialsConfig } from "next-auth/providers/credentials";
+import { db as processDb } from "@/db/client";
+import { identityFromHeaders } from "@/server/auth/identity";
+import { authOptions, SESSION_MAX_AGE_S } from "@/server/auth/options";
+import { authSecret } from "@/server/auth/secret";
+import { revokeApiToken } from "@/server/auth/tokens";
+import { findUserById, setUserDisabled, setUserPassword, setUserRole, type PublicUser } from "@/server/users/users";
+import { createTestDb, type TestDb } from "@/test/helpers/db";
+import { addUser, bearerHeaders, issueToken, SETUP_ACTOR } from "@/test/helpers/users";
+
+let t: TestDb;
+beforeEach(() => {
+  t = createTestDb();
+});
+afterEach(() => t.close());
+afterAll(() => {
+  const g = globalThis as unknown as { __airlockDb?: { $client: { close(): void } } };
+  g.__airlockDb?.$client.close();
+  delete g.__airlockDb;
+  fs.rmSync(env.dataDir, { recursive: true, force: true });
+});
+
+/** A session JWT as next-auth writes it after sign-in: the user's id and session version. */
+function sessionJwt(user: PublicUser, opts: { secret?: string; maxAge?: number; sv?: number } = {}): Promise<string> {
+  const sv = opts.sv ?? findUserById(t.db, user.id)!.sessionVersion;
+  const token: JWT = { email: user.email, uid: user.id, sv };
+  return encode({ token, secret: opts.secret ?? env.secret, maxAge: opts.maxAge ?? SESSION_MAX_AGE_S });
+}
+
+function cookieHeaders(jwt: string, name = "next-auth.session-token"): Headers {
+  return new Headers({ cookie: `theme=dark; ${name}=${jwt}; other=1` });
+}
+
+describe("session cookies", () => {
+  it("the server's secret is the one from NEXTAUTH_SECRET", () => {
+    expect(authSecret()).toBe(env.secret);
+  });
+
+  it("a session cookie signed with the server's secret resolves to its user", async () => {
+    const user = await addUser(t.db, "reviewer");
+
+    const identity = await identityFromHeaders(t.db, cookieHeaders(await sessionJwt(user)));
+
+    expect(identity).toMatchObject({ via: "session", tokenId: null, user: { id: user.id, role: "reviewer" } });
+  });
+
+  it("the secure cookie name used over HTTPS works too", async () => {
+    const user = await addUser(t.db, "viewer");
+
+    const identity = await identityFromHeaders(t.db, cookieHeaders(await sessionJwt(user), "__Secure-next-auth.session-token"));
+
+    expect(identity?.user.id).toBe(user.id);
+  });
+
+  it("a cookie signed with another secret resolves to nobody", async () => {
+    const user = await addUser(t.db, "admin");
+
+    const identity = await identityFromHeaders(t.db, cookieHeaders(await sessionJwt(user, { secret: "someone-elses-secret-0123456789" })));
+
+    expect(identity).toBeNull();
+  });
+
+  it("a cookie altered in transit resolves to nobody", async () => {
+    const user = await addUser(t.db, "admin");
+    const jwt = await sessionJwt(user);
+    const parts = jwt.split(".");
+    parts[3] = parts[3]!.slice(0, -2) + (parts[3]!.endsWith("AA") ? "BB" : "AA");
+
+    const identity = await identityFromHeaders(t.db, cookieHeaders(parts.join(".")));
+
+    expect(identity).toBeNull();
+  });
+
+  it("an expired session cookie resolves to nobody", async () => {
+    const user = await addUser(t.db, "admin");
+
+    const identity = await identityFromHeaders(t.db, cookieHeaders(await sessionJwt(user, { maxAge: -60 })));
+
+    expect(identity).toBeNull();
+  });
+
+  it("a session cookie of a user that no longer exists resolves to nobody", async () => {
+    const user = await addUser(t.db, "viewer");
+    const jwt = await sessionJwt(user);
+
+    t.db.$client.prepare("delete from users where id = ?").run(user.id);
+
+    expect(await identityFromHeaders(t.db, cookieHeaders(jwt))).toBeNull();
+  });
+
+  it("after the user is disabled, the same cookie resolves to nobody", async () => {
+    const user = await addUser(t.db, "operator");
+    const jwt = await sessionJwt(user);
+
+    setUserDisabled(t.db, SETUP_ACTOR, user.id, true);
+
+    expect(await identityFromHeaders(t.db, cookieHeaders(jwt))).toBeNull();
+  });
+
+  it("after the user is disabled and enabled again, the old cookie still resolves to nobody", async () => {
+    const user = await addUser(t.db, "operator");
+    const jwt = await sessionJwt(user);
+
+    setUserDisabled(t.db, SETUP_ACTOR, user.id, true);
+    setUserDisabled(t.db, SETUP_ACTOR, user.id, false);
+
+    expect(await identityFromHeaders(t.db, cookieHeaders(jwt))).toBeNull();
+  });
+
+  it("after the user's role changes, the same cookie resolves to nobody", async () => {
+    const user = await addUser(t.db, "admin");
+    await addUser(t.db, "admin");
+    const jwt = await sessionJwt(user);
+
+    setUserRole(t.db, SETUP_ACTOR, user.id, "viewer");
+
+    expect(await identityFromHeaders(t.db, cookieHeaders(jwt))).toBeNull();
+  });
+
+  it("after the user's password changes, the same cookie resolves to nobody", async () => {
+    const user = await addUser(t.db, "viewer", { password: "first password" });
+    const jwt = await sessionJwt(user);
+
+    await setUserPassword(t.db, SETUP_ACTOR, user.id, "second password");
+
+    expect(await identityFromHeaders(t.db, cookieHeaders(jwt))).toBeNull();
+  });
+
+  it("a cookie without a session version resolves to nobody", async () => {
+    const user = await addUser(t.db, "viewer");
+    const jwt = await encode({ token: { uid: user.id }, secret: env.secret });
+
+    expect(await identityFromHeaders(t.db, cookieHeaders(jwt))).toBeNull();
+  });
+
+  it("no cookie and no token resolve to nobody", async () => {
+    expect(await identityFromHeaders(t.db, new Headers({ cookie: "theme=dark" }))).toBeNull();
+    expect(await identityFromHeaders(t.db, new Headers())).toBeNull();
+  });
+});
+
+describe("bearer tokens", () => {
+  it("a bearer token resolves to its user, marked as a token identity", async () => {
+    const user = await addUser(t.db, "operator");
+    const { token, id } = issueToken(t.db, user.id);
+
+    const identity = await identityFromHeaders(t.db, bearerHeaders(token));
+
+    expect(identity).toMatchObject({ via: "token", tokenId: id, user: { id: user.id } });
+  });
+
+  it("the Bearer scheme is case-insensitive", async () => {
+    const user = await addUser(t.db, "operator");
+    const { token } = issueToken(t.db, user.id);
+
+    const identity = await identityFromHeaders(t.db, new Headers({ authorization: `bearer ${token}` }));
+
+    expect(identity?.user.id).toBe(user.id);
+  });
+
+  it("a revoked bearer token resolves to nobody", async () => {
+    const user = await addUser(t.db, "operator");
+    const { token, id } = issueToken(t.db, user.id);
+
+    revokeApiToken(t.db, SETUP_ACTOR, { tokenId: id });
+
+    expect(await identityFromHeaders(t.db, bearerHeaders(token))).toBeNull();
+  });
+
+  it("a bad bearer token is not rescued by a valid session cookie sent with it", async () => {
+    const user = await addUser(t.db, "admin");
+    const headers = cookieHeaders(await sessionJwt(user));
+    headers.set("authorization", "Bearer alk_not-a-real-token");
+
+    expect(await identityFromHeaders(t.db, headers)).toBeNull();
+  });
+});
+
+describe("signing in", () => {
+  const provider = authOptions.providers[0] as unknown as { options: Pick<CredentialsConfig, "authorize"> };
+  const authorize = (email: string, password: string) => provider.options.authorize({ email, password }, { headers: { "x-forwarded-for": "192.0.2.10" } });
+
+  it("signing in with the right password yields a session cookie that resolves to the user", async () => {
+    const database = processDb();
+    const user = await addUser(database, "reviewer", { email: "signin@example.com", password: "right password" });
+
+    const signedIn = await authorize("SignIn@Example.com", "right password");
+    const token = await authOptions.callbacks!.jwt!({ token: {}, user: signedIn!, account: null });
+    const jwt = await encode({ token, secret: authSecret(), maxAge: SESSION_MAX_AGE_S });
+    const identity = await identityFromHeaders(database, cookieHeaders(jwt));
+
+    expect(identity).toMatchObject({ via: "session", user: { id: user.id, role: "reviewer" } });
+  });
+
+  it("a wrong password is refused without saying whether the email exists", async () => {
+    await addUser(processDb(), "viewer", { email: "wrongpw@example.com", password: "right password" });
+
+    await expect(authorize("wrongpw@example.com", "wrong password")).rejects.toThrow("Wrong email or password.");
+    await expect(authorize("nobody@example.com", "wrong password")).rejects.toThrow("Wrong email or password.");
+  });
+
+  it("a disabled user with the right password is told the account is disabled", async () => {
+    const database = processDb();
+    const user = await addUser(database, "viewer", { email: "disabled@example.com", password: "right password" });
+    setUserDisabled(database, SETUP_ACTOR, user.id, true);
+
+    await expect(authorize("disabled@example.com", "right password")).rejects.toThrow("This account is disabled. Ask an admin to enable it.");
+  });
+});

@@ -1,0 +1,115 @@
+// Run events: persisted first (so a reconnecting client can replay them by
+// id), then published on an in-process bus for live subscribers. The bus is
+// the one piece that moves to PostgreSQL LISTEN/NOTIFY with several replicas.
+import { EventEmitter } from "node:events";
+import { and, asc, eq, gt } from "drizzle-orm";
+import type { Db } from "@/db/client";
+import { runEvents, type RunEvent } from "@/db/schema";
+
+export type RunEventType =
+  | "state"
+  | "model_delta"
+  | "model_message"
+  | "tool_call"
+  | "decision"
+  | "approval"
+  | "output"
+  | "tool_result"
+  | "plan"
+  | "error"
+  | "note";
+
+interface Bus {
+  emitter: EventEmitter;
+}
+
+const g = globalThis as unknown as { __airlockBus?: Bus };
+function bus(): Bus {
+  if (!g.__airlockBus) {
+    const emitter = new EventEmitter();
+    emitter.setMaxListeners(0);
+    g.__airlockBus = { emitter };
+  }
+  return g.__airlockBus;
+}
+
+type Tx = Pick<Db, "insert">;
+
+/** Inserts an event; call `announce` after the surrounding transaction commits. */
+export function insertRunEvent(tx: Tx, runId: string, type: RunEventType, payload: Record<string, unknown>): RunEvent {
+  return tx.insert(runEvents).values({ runId, type, payload, at: new Date() }).returning().get();
+}
+
+export function announce(event: RunEvent): void {
+  bus().emitter.emit(`run:${event.runId}`, event);
+  bus().emitter.emit("run:*", event);
+}
+
+/** Persist and publish in one go (for events that are not part of a larger transaction). */
+export function publishRunEvent(db: Db, runId: string, type: RunEventType, payload: Record<string, unknown>): RunEvent {
+  const event = insertRunEvent(db, runId, type, payload);
+  announce(event);
+  return event;
+}
+
+/** Signals that are not run events (approval list changed, etc.). */
+export function emitSignal(name: string, payload: unknown): void {
+  bus().emitter.emit(name, payload);
+}
+
+export function onSignal(name: string, listener: (payload: unknown) => void): () => void {
+  bus().emitter.on(name, listener);
+  return () => bus().emitter.off(name, listener);
+}
+
+export function listRunEvents(db: Db, runId: string, afterId = 0, limit = 5000): RunEvent[] {
+  return db
+    .select()
+    .from(runEvents)
+    .where(and(eq(runEvents.runId, runId), gt(runEvents.id, afterId)))
+    .orderBy(asc(runEvents.id))
+    .limit(limit)
+    .all();
+}
+
+/**
+ * Every event of a run after `afterId`: subscribes first, then reads from the
+ * database (the source of truth) whenever the bus says something new arrived,
+ * so events are never duplicated, skipped or reordered across reconnects.
+ */
+export async function* streamRunEvents(db: Db, runId: string, afterId: number, signal?: AbortSignal): AsyncGenerator<RunEvent> {
+  let pending = true; // read once at start
+  let wake: (() => void) | null = null;
+  const onEvent = () => {
+    pending = true;
+    wake?.();
+  };
+  const onAbort = () => wake?.();
+  bus().emitter.on(`run:${runId}`, onEvent);
+  signal?.addEventListener("abort", onAbort);
+  try {
+    let last = afterId;
+    while (!signal?.aborted) {
+      if (pending) {
+        pending = false;
+        for (;;) {
+          const page = listRunEvents(db, runId, last, 1000);
+          for (const e of page) {
+            last = e.id;
+            yield e;
+          }
+          if (page.length < 1000) break;
+        }
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        if (pending || signal?.aborted) resolve();
+      });
+      wake = null;
+    }
+  } finally {
+    bus().emitter.off(`run:${runId}`, onEvent);
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
