@@ -11,7 +11,7 @@ export AIRLOCK_DATA_DIR="$data" PORT="$port"
 export AIRLOCK_ADMIN_EMAIL="admin@e2e.test" AIRLOCK_ADMIN_PASSWORD="e2e-admin-password"
 ./bin/airlock setup >/dev/null
 
-node_modules/.bin/next start -p "$port" >"$data/server.log" 2>&1 &
+NEXT_MANUAL_SIG_HANDLE=true node_modules/.bin/next start -p "$port" >"$data/server.log" 2>&1 &
 server=$!
 cleanup() { kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; }
 trap cleanup EXIT

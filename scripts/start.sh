@@ -27,4 +27,5 @@ fi
 bash scripts/build.sh
 
 airlock_log "serving the dashboard on http://localhost:$PORT (data: $AIRLOCK_DATA_DIR)"
+export NEXT_MANUAL_SIG_HANDLE=true
 exec node_modules/.bin/next start -p "$PORT"

@@ -6,6 +6,7 @@ import { useState, type FormEvent } from "react";
 import { InlineAlert } from "@/components/ui/alert";
 import { Button } from "@/components/ui/button";
 import { TextField } from "@/components/ui/field";
+import { hardNavigate } from "@/lib/hard-navigate";
 
 export function LoginForm({ callbackUrl, notice }: { callbackUrl: string; notice?: string }) {
   const [email, setEmail] = useState("");
@@ -25,7 +26,7 @@ export function LoginForm({ callbackUrl, notice }: { callbackUrl: string; notice
         return;
       }
       // A full page load, so the server layout sees the new session cookie.
-      window.location.assign(callbackUrl);
+      hardNavigate(callbackUrl);
     } catch {
       setError("Can't reach the Airlock server. Check your connection and try again.");
       setSubmitting(false);

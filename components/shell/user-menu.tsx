@@ -8,6 +8,7 @@ import { Button } from "@/components/ui/button";
 import { ChevronDownIcon, SettingsIcon, SignOutIcon } from "@/components/ui/icons";
 import type { SessionUser } from "@/lib/session-user";
 import { RoleBadge } from "@/components/shell/role-badge";
+import { hardNavigate } from "@/lib/hard-navigate";
 
 const POPOVER_ID = "user-menu";
 
@@ -20,7 +21,7 @@ export function UserMenu({ user }: { user: SessionUser }) {
     try {
       await signOut({ redirect: false });
     } finally {
-      window.location.assign("/login?reason=signed-out");
+      hardNavigate("/login?reason=signed-out");
     }
   }
 

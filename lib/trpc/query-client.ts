@@ -2,12 +2,13 @@
 // (server components resolve the session themselves), so no dehydration is set up.
 import { MutationCache, QueryCache, QueryClient } from "@tanstack/react-query";
 import { isUnauthorized } from "@/lib/errors";
+import { hardNavigate } from "@/lib/hard-navigate";
 
 /** A stale or revoked session: send the browser to the sign-in page and come back here afterwards. */
 function redirectToLogin() {
   if (typeof window === "undefined" || window.location.pathname.startsWith("/login")) return;
   const back = window.location.pathname + window.location.search;
-  window.location.assign(`/login?callbackUrl=${encodeURIComponent(back)}&reason=expired`);
+  hardNavigate(`/login?callbackUrl=${encodeURIComponent(back)}&reason=expired`);
 }
 
 export function makeQueryClient(): QueryClient {

@@ -3,6 +3,9 @@ import { publicProcedure, router } from "@/server/api/trpc";
 import { auditRouter } from "@/server/api/routers/audit";
 import { tokensRouter } from "@/server/api/routers/tokens";
 import { usersRouter } from "@/server/api/routers/users";
+import { approvalsRouter } from "@/server/api/routers/approvals";
+import { modelsRouter } from "@/server/api/routers/models";
+import { runsRouter } from "@/server/api/routers/runs";
 import { checkHealth } from "@/server/health/health";
 
 export const appRouter = router({
@@ -10,6 +13,9 @@ export const appRouter = router({
   users: usersRouter,
   tokens: tokensRouter,
   audit: auditRouter,
+  models: modelsRouter,
+  runs: runsRouter,
+  approvals: approvalsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -99,6 +99,7 @@ export interface ToolError {
   message: string;
   rule?: string | null;
   reason?: string | null;
+  [extra: string]: unknown;
 }
 
 export type ToolResult = ({ ok: true } & Record<string, unknown>) | ToolError;

@@ -1,0 +1,49 @@
+import type { Metadata } from "next";
+import { RoleBadge } from "@/components/shell/role-badge";
+import { ApiTokensSection } from "@/components/settings/api-tokens-section";
+import { ChangePasswordForm } from "@/components/settings/change-password-form";
+import { UsersSection } from "@/components/settings/users-section";
+import { Card, CardBody, CardHeader } from "@/components/ui/card";
+import { UserIcon } from "@/components/ui/icons";
+import { PageHeader } from "@/components/ui/page-header";
+import { ROLE_HELP } from "@/lib/roles";
+import { requireIdentity } from "@/lib/server-session";
+import { MIN_PASSWORD_LENGTH } from "@/server/auth/password";
+import { hasRole } from "@/server/users/users";
+
+export const metadata: Metadata = { title: "Settings" };
+
+export default async function SettingsPage() {
+  const { user } = await requireIdentity();
+  const isAdmin = hasRole(user.role, "admin");
+
+  return (
+    <>
+      <PageHeader title="Settings" description="Your account and API tokens, and for admins the users of this Airlock." />
+      <div className="space-y-6">
+        <Card aria-labelledby="account-title">
+          <CardHeader titleId="account-title" title="Your account" icon={<UserIcon size={18} />} />
+          <CardBody className="space-y-6">
+            <dl className="grid gap-x-6 gap-y-2 text-sm sm:grid-cols-[8rem_1fr]">
+              <dt className="text-fg-muted">Email</dt>
+              <dd className="font-medium break-all">{user.email}</dd>
+              <dt className="text-fg-muted">Role</dt>
+              <dd className="flex flex-wrap items-center gap-2">
+                <RoleBadge role={user.role} />
+                <span className="text-fg-muted">{ROLE_HELP[user.role]}</span>
+              </dd>
+            </dl>
+            <div className="border-t border-border pt-5">
+              <h3 className="mb-3 text-sm font-semibold">Change password</h3>
+              <ChangePasswordForm minPasswordLength={MIN_PASSWORD_LENGTH} />
+            </div>
+          </CardBody>
+        </Card>
+
+        <ApiTokensSection />
+
+        {isAdmin ? <UsersSection currentUserId={user.id} minPasswordLength={MIN_PASSWORD_LENGTH} /> : null}
+      </div>
+    </>
+  );
+}

@@ -1,0 +1,6 @@
+// Runs once per server process: starts the run supervisor (Node runtime only).
+export async function register() {
+  if (process.env.NEXT_RUNTIME !== "nodejs") return;
+  const { startSupervisor } = await import("./server/supervisor/boot");
+  await startSupervisor();
+}

@@ -1,0 +1,16 @@
+// The role ladder for client components (db/schema pulls drizzle into the
+// browser bundle, so the list is repeated here; the type check keeps them equal).
+import type { Role } from "@/db/schema";
+
+export const ROLE_OPTIONS = ["viewer", "operator", "reviewer", "admin"] as const satisfies readonly Role[];
+
+// Fails to compile if a role is added on the server and not here.
+type MissingRole = Exclude<Role, (typeof ROLE_OPTIONS)[number]>;
+export const ROLES_COMPLETE: MissingRole extends never ? true : never = true;
+
+export const ROLE_HELP: Record<Role, string> = {
+  viewer: "reads runs and the audit trail",
+  operator: "starts and stops their own runs",
+  reviewer: "decides approvals, rolls back runs",
+  admin: "users, policies, secrets, models",
+};

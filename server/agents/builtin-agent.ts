@@ -1,0 +1,175 @@
+// The built-in agent loop: talks to an OpenAI-compatible model, offers the
+// tool palette, sends every call through the gateway, and stops within the
+// run's limits (steps, tool calls, tokens) whatever the model does.
+import { asc, eq } from "drizzle-orm";
+import type { Db } from "@/db/client";
+import { models, runEvents, runs, toolCalls, type Run } from "@/db/schema";
+import { publishRunEvent } from "@/server/events/bus";
+import { decryptSecret } from "@/server/secrets/crypto";
+import { handleToolCall, resumeToolCall, type GatewaySession } from "@/server/tools/gateway";
+import { toolDefinitions, type ToolResult } from "@/server/tools/palette";
+import { systemPrompt } from "@/server/agents/system-prompt";
+import { ModelError, streamChatCompletion, withRetries, type ChatMessage, type ModelTurn } from "@/server/agents/model-client";
+import type { FinishSignal } from "@/server/supervisor/control";
+import { sql } from "drizzle-orm";
+
+export interface AgentOutcome {
+  status: "succeeded" | "failed";
+  reason: string;
+  summary?: string;
+}
+
+const MAX_IDLE_TURNS = 3; // model turns in a row without a tool call
+const MAX_REPEATS = 5; // identical tool calls in a row
+
+function loadRun(db: Db, runId: string): Run {
+  return db.select().from(runs).where(eq(runs.id, runId)).get()!;
+}
+
+/** Rebuilds the conversation from persisted events and tool calls (used after a restart, too). */
+export function rebuildConversation(db: Db, run: Run): { messages: ChatMessage[]; unanswered: { id: string; name: string; argumentsText: string }[] } {
+  const messages: ChatMessage[] = [
+    { role: "system", content: systemPrompt({ stepMode: run.stepMode, limits: run.limits }) },
+    { role: "user", content: `Task: ${run.title}\n\n${run.task}` },
+  ];
+  const events = db.select().from(runEvents).where(eq(runEvents.runId, run.id)).orderBy(asc(runEvents.id)).all();
+  const calls = db.select().from(toolCalls).where(eq(toolCalls.runId, run.id)).all();
+  const byModelId = new Map(calls.filter((c) => c.modelCallId).map((c) => [c.modelCallId!, c]));
+  let unanswered: { id: string; name: string; argumentsText: string }[] = [];
+  for (const e of events) {
+    if (e.type === "model_message") {
+      const p = e.payload as { content: string; toolCalls: { id: string; name: string; argumentsText: string }[] };
+      messages.push({
+        role: "assistant",
+        content: p.content || null,
+        ...(p.toolCalls.length ? { tool_calls: p.toolCalls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: c.argumentsText } })) } : {}),
+      });
+      unanswered = [];
+      for (const c of p.toolCalls) {
+        const row = byModelId.get(c.id);
+        if (row?.result && row.state !== "executing") messages.push({ role: "tool", tool_call_id: c.id, content: JSON.stringify(row.result) });
+        else unanswered.push(c);
+      }
+    } else if (e.type === "note" && (e.payload as { toModel?: string }).toModel) {
+      messages.push({ role: "user", content: (e.payload as { toModel: string }).toModel });
+    }
+  }
+  return { messages, unanswered };
+}
+
+function parseArgs(text: string): unknown {
+  if (!text.trim()) return {};
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text; // the gateway answers INVALID_INPUT with the text
+  }
+}
+
+export async function runBuiltinAgent(db: Db, session: GatewaySession, finish: FinishSignal): Promise<AgentOutcome> {
+  const { runId, signal } = session;
+  let run = loadRun(db, runId);
+  const model = run.modelId ? db.select().from(models).where(eq(models.id, run.modelId)).get() : undefined;
+  if (!model) return { status: "failed", reason: "The run has no model endpoint. Register one in Settings → Models and start a new run." };
+  const endpoint = { baseUrl: model.baseUrl, model: model.model, apiKey: model.apiKeyEnc ? decryptSecret(model.apiKeyEnc) : null };
+  const tools = toolDefinitions();
+  const { messages, unanswered } = rebuildConversation(db, run);
+
+  const answer = async (call: { id: string; name: string; argumentsText: string }, resume: boolean) => {
+    let result: ToolResult;
+    const existing = resume ? db.select().from(toolCalls).where(eq(toolCalls.modelCallId, call.id)).get() : undefined;
+    if (existing && existing.runId === runId) result = await resumeToolCall(session, existing);
+    else result = await handleToolCall(session, { modelCallId: call.id, tool: call.name, args: parseArgs(call.argumentsText) });
+    messages.push({ role: "tool", tool_call_id: call.id, content: JSON.stringify(result) });
+  };
+
+  // After a restart: answer the calls the model made before the restart first.
+  for (const call of unanswered) {
+    if (signal.aborted) return { status: "failed", reason: "stopped" };
+    await answer(call, true);
+    if (finish.finished) break;
+  }
+
+  let idleTurns = 0;
+  let lastKey = "";
+  let repeats = 0;
+  while (!finish.finished) {
+    if (signal.aborted) return { status: "failed", reason: "stopped" };
+    run = loadRun(db, runId);
+    if (run.stepsUsed >= run.limits.maxSteps) return { status: "failed", reason: `The agent used all ${run.limits.maxSteps} model turns without finishing.` };
+    if (run.tokensUsed >= run.limits.tokenBudget) return { status: "failed", reason: `The agent used its token budget (${run.limits.tokenBudget} tokens) without finishing.` };
+
+    let turn: ModelTurn;
+    let pending = "";
+    let flushTimer: NodeJS.Timeout | null = null;
+    const flush = () => {
+      if (flushTimer) clearTimeout(flushTimer);
+      flushTimer = null;
+      if (pending) publishRunEvent(db, runId, "model_delta", { text: pending });
+      pending = "";
+    };
+    try {
+      turn = await withRetries(
+        () =>
+          streamChatCompletion(endpoint, { messages, tools, temperature: 0.2 }, {
+            signal,
+            idleTimeoutMs: 120_000,
+            timeoutMs: 10 * 60_000,
+            onDelta: (text) => {
+              pending += text;
+              if (pending.length > 2000) flush();
+              else flushTimer ??= setTimeout(flush, 100);
+            },
+          }),
+        {
+          attempts: 3,
+          baseDelayMs: 1000,
+          signal,
+          onRetry: (err, attempt, delayMs) => publishRunEvent(db, runId, "error", { source: "model", message: `${err.message} (retry ${attempt} in ${Math.round(delayMs / 1000)} s)` }),
+        },
+      );
+    } catch (err) {
+      flush();
+      if (signal.aborted) return { status: "failed", reason: "stopped" };
+      const message = err instanceof ModelError ? err.message : (err as Error).message;
+      return { status: "failed", reason: `The model endpoint "${model.name}" failed: ${message}` };
+    } finally {
+      flush();
+    }
+
+    db.update(runs)
+      .set({ stepsUsed: sql`${runs.stepsUsed} + 1`, tokensUsed: sql`${runs.tokensUsed} + ${turn.usage.promptTokens + turn.usage.completionTokens}`, updatedAt: new Date() })
+      .where(eq(runs.id, runId))
+      .run();
+    publishRunEvent(db, runId, "model_message", { content: turn.content, toolCalls: turn.toolCalls, finishReason: turn.finishReason, usage: turn.usage });
+    messages.push({
+      role: "assistant",
+      content: turn.content || null,
+      ...(turn.toolCalls.length ? { tool_calls: turn.toolCalls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: c.argumentsText } })) } : {}),
+    });
+
+    if (turn.toolCalls.length === 0) {
+      idleTurns++;
+      if (idleTurns >= MAX_IDLE_TURNS) return { status: "failed", reason: `The model answered ${MAX_IDLE_TURNS} times in a row without calling a tool; the run was stopped.` };
+      const nudge = "Continue by calling one of the tools. When you are done, call finish with a summary.";
+      publishRunEvent(db, runId, "note", { text: "Reminded the model to use tools.", toModel: nudge });
+      messages.push({ role: "user", content: nudge });
+      continue;
+    }
+    idleTurns = 0;
+
+    for (const call of turn.toolCalls) {
+      const key = `${call.name}\u0000${call.argumentsText}`;
+      repeats = key === lastKey ? repeats + 1 : 1;
+      lastKey = key;
+      if (repeats >= MAX_REPEATS) {
+        return { status: "failed", reason: `The agent called ${call.name} with the same arguments ${MAX_REPEATS} times in a row; it looks stuck, so the run was stopped.` };
+      }
+      if (signal.aborted) return { status: "failed", reason: "stopped" };
+      await answer(call, false);
+      if (finish.finished) break;
+    }
+  }
+  const f = finish.finished!;
+  return { status: f.status === "success" ? "succeeded" : "failed", reason: f.status === "success" ? "finished" : "the agent reported failure", summary: f.summary };
+}

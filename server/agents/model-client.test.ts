@@ -1,0 +1,493 @@
+import net from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  baseUrlHint,
+  ModelError,
+  normalizeBaseUrl,
+  SseParser,
+  streamChatCompletion,
+  withRetries,
+  type ChatRequest,
+  type ModelEndpoint,
+  type SseEvent,
+} from "@/server/agents/model-client";
+import { startScriptedModelServer, type Script, type ScriptedModelServer } from "@/test/helpers/model-server";
+
+const request: ChatRequest = {
+  messages: [
+    { role: "system", content: "You are a careful agent." },
+    { role: "user", content: "Read the README." },
+  ],
+  tools: [
+    {
+      type: "function",
+      function: { name: "read_file", description: "Read a file", parameters: { type: "object", properties: { path: { type: "string" } }, required: ["path"] } },
+    },
+  ],
+};
+
+let server: ScriptedModelServer | null = null;
+afterEach(async () => {
+  await server?.close();
+  server = null;
+});
+
+async function endpointFor(script: Script, extra: Partial<ModelEndpoint> = {}): Promise<ModelEndpoint> {
+  server = await startScriptedModelServer(script);
+  return { baseUrl: server.baseUrl, model: "scripted-model", ...extra };
+}
+
+async function modelError(promise: Promise<unknown>): Promise<ModelError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof ModelError) return err;
+    throw err;
+  }
+  throw new Error("expected a ModelError, but the call succeeded");
+}
+
+async function unusedPort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+describe("streamChatCompletion: replies", () => {
+  it("streams text deltas in order and calls onDelta once per chunk", async () => {
+    const endpoint = await endpointFor([{ type: "text", text: "one two three four", chunks: 4, chunkDelayMs: 10 }]);
+    const deltas: string[] = [];
+
+    const turn = await streamChatCompletion(endpoint, request, { onDelta: (text) => deltas.push(text) });
+
+    expect(deltas).toEqual(["one t", "wo th", "ree f", "our"]);
+    expect(turn.content).toBe("one two three four");
+    expect(turn.finishReason).toBe("stop");
+    expect(turn.toolCalls).toEqual([]);
+  });
+
+  it("reassembles tool calls whose arguments arrive in fragments, keeping invalid JSON verbatim", async () => {
+    const endpoint = await endpointFor([
+      {
+        type: "tool_calls",
+        text: "Let me look.",
+        calls: [
+          { id: "call_a", name: "read_file", arguments: { path: "README.md", limit: 200 } },
+          { id: "call_b", name: "run_command", arguments: '{"command": "ls -la", ' },
+        ],
+        argumentChunks: 5,
+      },
+    ]);
+
+    const turn = await streamChatCompletion(endpoint, request);
+
+    expect(turn.content).toBe("Let me look.");
+    expect(turn.finishReason).toBe("tool_calls");
+    expect(turn.toolCalls).toEqual([
+      { id: "call_a", name: "read_file", argumentsText: '{"path":"README.md","limit":200}' },
+      { id: "call_b", name: "run_command", argumentsText: '{"command": "ls -la", ' },
+    ]);
+  });
+
+  it("reads token usage from the final usage chunk", async () => {
+    const endpoint = await endpointFor([{ type: "text", text: "hi", usage: { promptTokens: 123, completionTokens: 7 } }]);
+
+    const turn = await streamChatCompletion(endpoint, request);
+
+    expect(turn.usage).toEqual({ promptTokens: 123, completionTokens: 7, estimated: false });
+  });
+
+  it("estimates usage from characters when the server sends none", async () => {
+    const endpoint = await endpointFor([{ type: "text", text: "x".repeat(40), usage: false }]);
+
+    const turn = await streamChatCompletion(endpoint, request);
+
+    expect(turn.usage.estimated).toBe(true);
+    expect(turn.usage.completionTokens).toBe(10);
+    expect(turn.usage.promptTokens).toBeGreaterThan(20);
+  });
+
+  it("posts model, messages, tools and stream options, with the key as a bearer token", async () => {
+    server = await startScriptedModelServer([{ type: "text", text: "ok" }], { apiKey: "sk-local" });
+    // A trailing slash is accepted.
+    const endpoint = { baseUrl: `${server.baseUrl}/`, model: "qwen2.5-coder", apiKey: "sk-local" };
+
+    await streamChatCompletion(endpoint, { ...request, temperature: 0.2, maxTokens: 512 });
+
+    const [sent] = server.requests;
+    expect(sent?.path).toBe("/v1/chat/completions");
+    expect(sent?.headers.authorization).toBe("Bearer sk-local");
+    expect(sent?.body).toMatchObject({
+      model: "qwen2.5-coder",
+      messages: request.messages,
+      tools: request.tools,
+      stream: true,
+      stream_options: { include_usage: true },
+      temperature: 0.2,
+      max_tokens: 512,
+    });
+  });
+
+  it("carries assistant tool calls and tool results back to the server as OpenAI messages", async () => {
+    const endpoint = await endpointFor([{ type: "text", text: "understood" }]);
+    const followUp: ChatRequest = {
+      tools: [],
+      messages: [
+        ...request.messages,
+        { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "run_command", arguments: '{"command":"rm -rf /"}' } }] },
+        { role: "tool", tool_call_id: "call_1", content: JSON.stringify({ code: "DENIED_BY_REVIEWER", message: "not on my watch" }) },
+      ],
+    };
+
+    await streamChatCompletion(endpoint, followUp);
+
+    const sent = server?.requests[0]?.body;
+    expect(sent?.tools).toBeUndefined();
+    expect(sent?.messages.at(-1)).toEqual({ role: "tool", tool_call_id: "call_1", content: expect.stringContaining("DENIED_BY_REVIEWER") });
+  });
+
+  it("falls back to one JSON body when the server ignores stream", async () => {
+    const endpoint = await endpointFor([
+      { type: "text", text: "whole answer", ignoreStream: true, usage: { promptTokens: 9, completionTokens: 2 } },
+      { type: "tool_calls", calls: [{ id: "c1", name: "list_files", arguments: { path: "." } }], ignoreStream: true },
+    ]);
+    const deltas: string[] = [];
+
+    const text = await streamChatCompletion(endpoint, request, { onDelta: (d) => deltas.push(d) });
+    const tools = await streamChatCompletion(endpoint, request);
+
+    expect(text).toMatchObject({ content: "whole answer", finishReason: "stop", usage: { promptTokens: 9, completionTokens: 2, estimated: false } });
+    expect(deltas).toEqual(["whole answer"]);
+    expect(tools.toolCalls).toEqual([{ id: "c1", name: "list_files", argumentsText: '{"path":"."}' }]);
+    expect(tools.finishReason).toBe("tool_calls");
+  });
+
+  it("decodes events and multi-byte characters split across network reads", async () => {
+    const text = "héllo wörld — ✓ 🚀 done";
+    const endpoint = await endpointFor([{ type: "text", text, chunks: 2, byteSlice: 5 }]);
+
+    const turn = await streamChatCompletion(endpoint, request);
+
+    expect(turn.content).toBe(text);
+  });
+
+  it("accepts servers that omit tool-call indexes, use CRLF and skip the final blank line", async () => {
+    const chunk = (delta: object, finish: string | null = null) =>
+      `data: ${JSON.stringify({ choices: [{ index: 0, delta, finish_reason: finish }] })}\r\n\r\n`;
+    const endpoint = await endpointFor([
+      {
+        type: "raw",
+        body: [
+          ": keep-alive\r\n\r\n",
+          chunk({ tool_calls: [{ id: "x1", function: { name: "read_file", arguments: '{"pa' } }] }),
+          chunk({ tool_calls: [{ function: { arguments: 'th":"a"}' } }] }),
+          chunk({ tool_calls: [{ id: "x2", function: { name: "read_file", arguments: '{"path":"b"}' } }] }),
+          `data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: "tool_calls" }] })}`,
+        ],
+        chunkDelayMs: 5,
+      },
+    ]);
+
+    const turn = await streamChatCompletion(endpoint, request);
+
+    expect(turn.toolCalls).toEqual([
+      { id: "x1", name: "read_file", argumentsText: '{"path":"a"}' },
+      { id: "x2", name: "read_file", argumentsText: '{"path":"b"}' },
+    ]);
+    expect(turn.finishReason).toBe("tool_calls");
+  });
+});
+
+describe("streamChatCompletion: errors", () => {
+  it("a port with nothing listening is unreachable", async () => {
+    const port = await unusedPort();
+
+    const err = await modelError(streamChatCompletion({ baseUrl: `http://127.0.0.1:${port}/v1`, model: "m" }, request));
+
+    expect(err.kind).toBe("unreachable");
+    expect(err.message).toMatch(/connection refused/);
+  });
+
+  it("a server that never answers hits the idle timeout within the configured time", async () => {
+    const endpoint = await endpointFor([{ type: "hang" }]);
+    const started = Date.now();
+
+    const err = await modelError(streamChatCompletion(endpoint, request, { idleTimeoutMs: 300 }));
+
+    const elapsed = Date.now() - started;
+    expect(err.kind).toBe("timeout");
+    expect(err.message).toMatch(/idle timeout/);
+    expect(elapsed).toBeGreaterThanOrEqual(280);
+    expect(elapsed).toBeLessThan(1500);
+  });
+
+  it("a stream that goes silent mid-way hits the idle timeout", async () => {
+    const endpoint = await endpointFor([{ type: "hang", afterText: ["partial ", "answer"] }]);
+    const deltas: string[] = [];
+
+    const err = await modelError(streamChatCompletion(endpoint, request, { idleTimeoutMs: 300, onDelta: (d) => deltas.push(d) }));
+
+    expect(err.kind).toBe("timeout");
+    expect(err.message).toMatch(/while the response was streaming/);
+    expect(deltas).toEqual(["partial ", "answer"]);
+  });
+
+  it("a stream that keeps trickling past the whole-request timeout times out", async () => {
+    const endpoint = await endpointFor([{ type: "text", text: "a b c d e f g h i j", chunks: 10, chunkDelayMs: 100 }]);
+    const started = Date.now();
+
+    const err = await modelError(streamChatCompletion(endpoint, request, { timeoutMs: 350, idleTimeoutMs: 5000 }));
+
+    expect(err.kind).toBe("timeout");
+    expect(err.message).toMatch(/whole-request/);
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  it("401 is an http error that points at the API key and never shows the key", async () => {
+    const key = "sk-proj-SECRET-4f9a8b7c6d5e";
+    const endpoint = await endpointFor(
+      [{ type: "http_error", status: 401, body: { error: { message: `Incorrect API key provided: ${key}. Authorization: Bearer ${key}`, code: "invalid_api_key" } } }],
+      { apiKey: key },
+    );
+
+    const err = await modelError(streamChatCompletion(endpoint, request));
+
+    expect(err.kind).toBe("http");
+    expect(err.status).toBe(401);
+    expect(err.retryable).toBe(false);
+    expect(err.message).toMatch(/check the API key/);
+    expect(err.message).toMatch(/Incorrect API key provided/);
+    const everything = [err.message, err.body, err.stack, JSON.stringify(err), String(err)].join("\n");
+    expect(everything).not.toContain(key);
+    expect(everything).not.toContain("SECRET");
+  });
+
+  it("404 names the model and hints at /v1 when the base URL lacks it", async () => {
+    server = await startScriptedModelServer([]);
+    const withoutV1 = server.baseUrl.replace(/\/v1$/, "");
+
+    const err = await modelError(streamChatCompletion({ baseUrl: withoutV1, model: "llama3.1:8b" }, request));
+
+    expect(err.kind).toBe("http");
+    expect(err.status).toBe(404);
+    expect(err.retryable).toBe(false);
+    expect(err.message).toMatch(/check the base URL and the model name "llama3\.1:8b"/i);
+    expect(err.message).toContain(`${withoutV1}/v1`);
+  });
+
+  it("500 is retryable and withRetries retries until it succeeds", async () => {
+    const endpoint = await endpointFor([
+      { type: "http_error", status: 500, body: "upstream exploded" },
+      { type: "http_error", status: 503, body: { error: { message: "loading model" } } },
+      { type: "text", text: "recovered" },
+    ]);
+    const retries: number[] = [];
+
+    const turn = await withRetries(() => streamChatCompletion(endpoint, request), {
+      attempts: 4,
+      baseDelayMs: 10,
+      onRetry: (err, attempt) => retries.push(err.status ?? 0, attempt),
+    });
+
+    expect(turn.content).toBe("recovered");
+    expect(retries).toEqual([500, 1, 503, 2]);
+    expect(server?.requests).toHaveLength(3);
+  });
+
+  it("withRetries does not retry an error that is not retryable", async () => {
+    const endpoint = await endpointFor([
+      { type: "http_error", status: 400, body: { error: { message: "this model does not support tools" } } },
+      { type: "text", text: "never reached" },
+    ]);
+
+    const err = await modelError(withRetries(() => streamChatCompletion(endpoint, request), { attempts: 3, baseDelayMs: 10 }));
+
+    expect(err.status).toBe(400);
+    expect(err.message).toMatch(/does not support tools/);
+    expect(server?.requests).toHaveLength(1);
+  });
+
+  it("withRetries gives up after the configured attempts with the last error", async () => {
+    const endpoint = await endpointFor([
+      { type: "http_error", status: 502, body: "bad gateway 1" },
+      { type: "http_error", status: 429, body: "slow down", headers: { "retry-after": "0" } },
+    ]);
+
+    const err = await modelError(withRetries(() => streamChatCompletion(endpoint, request), { attempts: 2, baseDelayMs: 10 }));
+
+    expect(err.status).toBe(429);
+    expect(err.retryable).toBe(true);
+    expect(err.retryAfterMs).toBe(0);
+    expect(server?.requests).toHaveLength(2);
+  });
+
+  it("an SSE event that is not valid JSON is malformed and quoted", async () => {
+    const endpoint = await endpointFor([{ type: "raw", body: 'data: {"choices": [{"delta": {"content": "hi"\n\n' }]);
+
+    const err = await modelError(streamChatCompletion(endpoint, request));
+
+    expect(err.kind).toBe("malformed");
+    expect(err.retryable).toBe(false);
+    expect(err.message).toContain('{"choices": [{"delta"');
+  });
+
+  it("a JSON body that does not parse is malformed", async () => {
+    const endpoint = await endpointFor([{ type: "raw", contentType: "application/json", body: '{"choices": [' }]);
+
+    const err = await modelError(streamChatCompletion(endpoint, request));
+
+    expect(err.kind).toBe("malformed");
+    expect(err.message).toContain('{"choices": [');
+  });
+
+  it("an HTML page is malformed and points at the base URL", async () => {
+    const endpoint = await endpointFor([{ type: "raw", contentType: "text/html", body: "<!doctype html><title>Open WebUI</title>" }]);
+
+    const err = await modelError(streamChatCompletion(endpoint, request));
+
+    expect(err.kind).toBe("malformed");
+    expect(err.message).toMatch(/HTML page.*check the base URL/);
+  });
+
+  it("an error object sent mid-stream is an http error", async () => {
+    const endpoint = await endpointFor([
+      { type: "raw", body: ['data: {"choices":[{"index":0,"delta":{"content":"par"}}]}\n\n', 'data: {"error":{"message":"CUDA out of memory","code":500}}\n\n'] },
+    ]);
+
+    const err = await modelError(streamChatCompletion(endpoint, request));
+
+    expect(err).toMatchObject({ kind: "http", status: 500, retryable: true });
+    expect(err.message).toMatch(/CUDA out of memory/);
+  });
+
+  it("a connection dropped mid-stream is unreachable and retryable", async () => {
+    const endpoint = await endpointFor([{ type: "disconnect", afterText: ["half an"] }]);
+
+    const err = await modelError(streamChatCompletion(endpoint, request));
+
+    expect(err).toMatchObject({ kind: "unreachable", retryable: true });
+    expect(err.message).toMatch(/closed while the response was streaming/);
+  });
+
+  it("aborting stops the request promptly and closes the connection", async () => {
+    const endpoint = await endpointFor([{ type: "text", text: "a b c d e f g h", chunks: 8, chunkDelayMs: 500 }]);
+    const controller = new AbortController();
+    let abortedAt = 0;
+
+    const err = await modelError(
+      streamChatCompletion(endpoint, request, {
+        signal: controller.signal,
+        onDelta: () => {
+          if (abortedAt === 0) {
+            abortedAt = Date.now();
+            controller.abort();
+          }
+        },
+      }),
+    );
+
+    expect(err.kind).toBe("aborted");
+    expect(Date.now() - abortedAt).toBeLessThan(200);
+    await expect.poll(() => server?.requests[0]?.disconnected).toBe(true);
+  });
+
+  it("an onDelta that throws rejects with its own error and frees the connection", async () => {
+    const endpoint = await endpointFor([{ type: "text", text: "a b c d e f g h", chunks: 8, chunkDelayMs: 300 }]);
+    const boom = new Error("UI went away");
+
+    await expect(
+      streamChatCompletion(endpoint, request, {
+        onDelta: () => {
+          throw boom;
+        },
+      }),
+    ).rejects.toBe(boom);
+
+    await expect.poll(() => server?.requests[0]?.disconnected, { timeout: 1000 }).toBe(true);
+  });
+
+  it("an already-aborted signal rejects without sending anything", async () => {
+    const endpoint = await endpointFor([{ type: "text", text: "unused" }]);
+
+    const err = await modelError(streamChatCompletion(endpoint, request, { signal: AbortSignal.abort() }));
+
+    expect(err.kind).toBe("aborted");
+    expect(server?.requests).toHaveLength(0);
+  });
+
+  it("withRetries stops waiting between attempts when aborted", async () => {
+    const endpoint = await endpointFor([{ type: "http_error", status: 503, body: "busy" }]);
+    const controller = new AbortController();
+    const started = Date.now();
+
+    const err = await modelError(
+      withRetries(() => streamChatCompletion(endpoint, request, { signal: controller.signal }), {
+        attempts: 5,
+        baseDelayMs: 10_000,
+        signal: controller.signal,
+        onRetry: () => setTimeout(() => controller.abort(), 50),
+      }),
+    );
+
+    expect(err.kind).toBe("aborted");
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+});
+
+describe("base URLs", () => {
+  it("accepts a trailing slash or a pasted /chat/completions", () => {
+    expect(normalizeBaseUrl("http://localhost:8000/v1/")).toBe("http://localhost:8000/v1");
+    expect(normalizeBaseUrl(" http://localhost:8000/v1/chat/completions ")).toBe("http://localhost:8000/v1");
+    expect(normalizeBaseUrl("https://api.openai.com/v1")).toBe("https://api.openai.com/v1");
+  });
+
+  it("rejects URLs that are not http(s) or that embed credentials", () => {
+    expect(() => normalizeBaseUrl("localhost:11434")).toThrow(ModelError);
+    expect(() => normalizeBaseUrl("http://user:sk-secret@localhost:8000/v1")).toThrow(/must not contain credentials/);
+  });
+
+  it("tells Ollama users without /v1 exactly what to use", () => {
+    expect(baseUrlHint("http://localhost:11434")).toBe("Ollama serves its OpenAI-compatible API under /v1: use http://localhost:11434/v1 as the base URL.");
+    expect(baseUrlHint("http://localhost:11434/")).toMatch(/use http:\/\/localhost:11434\/v1/);
+    expect(baseUrlHint("http://localhost:11434/v1")).toBeNull();
+    expect(baseUrlHint("http://gpu-box:8080")).toMatch(/end in \/v1 \(e\.g\. http:\/\/gpu-box:8080\/v1\)/);
+  });
+});
+
+describe("SseParser", () => {
+  const stream =
+    ": comment\r\n" +
+    "event: message\r\n" +
+    "data: first\r\n\r\n" +
+    "data:no-space\n" +
+    "data: second line\n\n" +
+    "retry: 100\r" +
+    "data: cr only\r\r" +
+    "data: [DONE]\n\n";
+  const expected: SseEvent[] = [
+    { event: "message", data: "first" },
+    { event: null, data: "no-space\nsecond line" },
+    { event: null, data: "cr only" },
+    { event: null, data: "[DONE]" },
+  ];
+
+  it("gives the same events however the stream is split", () => {
+    for (let a = 0; a <= stream.length; a++) {
+      for (let b = a; b <= stream.length; b += 7) {
+        const parser = new SseParser();
+        const events = [...parser.push(stream.slice(0, a)), ...parser.push(stream.slice(a, b)), ...parser.push(stream.slice(b)), ...parser.end()];
+        expect(events, `split at ${a} and ${b}`).toEqual(expected);
+      }
+    }
+  });
+
+  it("dispatches a last event that lacks its blank line at the end of the stream", () => {
+    const parser = new SseParser();
+
+    const events = [...parser.push('data: {"a":1}'), ...parser.end()];
+
+    expect(events).toEqual([{ event: null, data: '{"a":1}' }]);
+  });
+});

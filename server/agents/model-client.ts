@@ -1,0 +1,662 @@
+// The one client the built-in agent uses to talk to a model: OpenAI-compatible
+// chat completions (Ollama, vLLM, llama.cpp server, LM Studio, OpenAI) with
+// tool calls, streamed over SSE, with typed errors an operator can act on.
+
+// ---------------------------------------------------------------------------
+// Wire shapes (OpenAI chat completions)
+// ---------------------------------------------------------------------------
+
+export type JSONSchema = { [key: string]: unknown };
+
+export interface ToolDefinition {
+  type: "function";
+  function: { name: string; description: string; parameters: JSONSchema };
+}
+
+export interface AssistantToolCall {
+  id: string;
+  type: "function";
+  function: { name: string; arguments: string };
+}
+
+export type ChatMessage =
+  | { role: "system"; content: string }
+  | { role: "user"; content: string }
+  | { role: "assistant"; content: string | null; tool_calls?: AssistantToolCall[] }
+  | { role: "tool"; tool_call_id: string; content: string };
+
+export interface ModelEndpoint {
+  baseUrl: string;
+  model: string;
+  apiKey?: string | null;
+}
+
+export interface ChatRequest {
+  messages: ChatMessage[];
+  tools: ToolDefinition[];
+  temperature?: number;
+  maxTokens?: number;
+}
+
+export interface StreamOptions {
+  signal?: AbortSignal;
+  /** Called with each content fragment as it arrives (once with the whole text for non-streaming servers). */
+  onDelta?: (text: string) => void;
+  /** The whole request, from sending to the last byte. */
+  timeoutMs?: number;
+  /** Silence allowed between bytes, including before the first one (prompt processing on a slow local model counts). */
+  idleTimeoutMs?: number;
+}
+
+export interface ModelToolCall {
+  id: string;
+  name: string;
+  /** Exactly what the model produced; may be invalid JSON — the caller validates. */
+  argumentsText: string;
+}
+
+export interface ModelUsage {
+  promptTokens: number;
+  completionTokens: number;
+  /** True when the server sent no usage and the numbers are guessed from characters (about 4 per token). */
+  estimated: boolean;
+}
+
+export interface ModelTurn {
+  content: string;
+  toolCalls: ModelToolCall[];
+  finishReason: string | null;
+  usage: ModelUsage;
+}
+
+export const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+export const DEFAULT_IDLE_TIMEOUT_MS = 3 * 60_000;
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+export type ModelErrorKind = "unreachable" | "timeout" | "http" | "malformed" | "aborted";
+
+export class ModelError extends Error {
+  readonly kind: ModelErrorKind;
+  readonly retryable: boolean;
+  /** HTTP status, for kind "http". */
+  readonly status?: number;
+  /** First 500 characters of the server's error body (API key redacted), for kind "http". */
+  readonly body?: string;
+  /** From a Retry-After header; withRetries waits at least this long. */
+  readonly retryAfterMs?: number;
+
+  constructor(
+    kind: ModelErrorKind,
+    message: string,
+    details: { retryable?: boolean; status?: number; body?: string; retryAfterMs?: number } = {},
+  ) {
+    super(message);
+    this.name = "ModelError";
+    this.kind = kind;
+    this.retryable = details.retryable ?? false;
+    if (details.status !== undefined) this.status = details.status;
+    if (details.body !== undefined) this.body = details.body;
+    if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
+  }
+}
+
+const REDACTED = "[redacted]";
+
+/** Removes the API key (and any bearer token) from text that may reach logs, the UI or the audit trail. */
+export function redactSecrets(text: string, apiKey?: string | null): string {
+  let out = text;
+  if (apiKey) out = out.split(apiKey).join(REDACTED);
+  return out.replace(/\bBearer\s+[A-Za-z0-9._~+/=-]+/gi, `Bearer ${REDACTED}`);
+}
+
+// ---------------------------------------------------------------------------
+// Base URL
+// ---------------------------------------------------------------------------
+
+/**
+ * `http://host:port/v1/` and `http://host:port/v1` are the same endpoint; a pasted
+ * `.../chat/completions` is trimmed back to the base.
+ */
+export function normalizeBaseUrl(baseUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(baseUrl.trim());
+  } catch {
+    throw new ModelError("unreachable", `The model base URL "${baseUrl}" is not a valid URL (expected e.g. http://localhost:11434/v1).`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ModelError("unreachable", `The model base URL must start with http:// or https:// (got ${url.protocol}).`);
+  }
+  if (url.username || url.password) {
+    throw new ModelError("unreachable", "The model base URL must not contain credentials; put the key in the model's API key field.");
+  }
+  let path = url.pathname.replace(/\/+$/, "");
+  path = path.replace(/\/chat\/completions$/, "");
+  return `${url.origin}${path}${url.search}`;
+}
+
+/** Why a 404 may be the base URL's fault: most servers serve the OpenAI API under /v1. */
+export function baseUrlHint(baseUrl: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(normalizeBaseUrl(baseUrl));
+  } catch {
+    return null;
+  }
+  if (/\/v1$/.test(url.pathname)) return null;
+  const suggestion = `${url.origin}${url.pathname.replace(/\/+$/, "")}/v1`;
+  if (url.port === "11434" && (url.pathname === "/" || url.pathname === "")) {
+    return `Ollama serves its OpenAI-compatible API under /v1: use ${suggestion} as the base URL.`;
+  }
+  return `Most OpenAI-compatible servers expect the base URL to end in /v1 (e.g. ${suggestion}).`;
+}
+
+function displayUrl(url: string): string {
+  const u = new URL(url);
+  return `${u.origin}${u.pathname}`;
+}
+
+// ---------------------------------------------------------------------------
+// SSE
+// ---------------------------------------------------------------------------
+
+export interface SseEvent {
+  event: string | null;
+  data: string;
+}
+
+/**
+ * Incremental Server-Sent Events parser (the subset chat completions use):
+ * any of CRLF / LF / CR end a line, a blank line dispatches, `:` lines are
+ * comments, several `data:` lines join with "\n". Feed it decoded text.
+ */
+export class SseParser {
+  private buffer = "";
+  private dataLines: string[] = [];
+  private eventName: string | null = null;
+
+  push(text: string): SseEvent[] {
+    this.buffer += text;
+    const events: SseEvent[] = [];
+    let start = 0;
+    for (let i = 0; i < this.buffer.length; i++) {
+      const ch = this.buffer[i];
+      if (ch !== "\n" && ch !== "\r") continue;
+      // A CR at the very end may be the first half of a CRLF split across chunks.
+      if (ch === "\r" && i === this.buffer.length - 1) break;
+      this.takeLine(this.buffer.slice(start, i), events);
+      if (ch === "\r" && this.buffer[i + 1] === "\n") i++;
+      start = i + 1;
+    }
+    this.buffer = this.buffer.slice(start);
+    return events;
+  }
+
+  /** End of stream: a last event without its blank line still counts (some servers omit it). */
+  end(): SseEvent[] {
+    const events: SseEvent[] = [];
+    if (this.buffer.length > 0) this.takeLine(this.buffer.replace(/\r$/, ""), events);
+    this.buffer = "";
+    this.takeLine("", events);
+    return events;
+  }
+
+  private takeLine(line: string, events: SseEvent[]): void {
+    if (line === "") {
+      if (this.dataLines.length > 0) events.push({ event: this.eventName, data: this.dataLines.join("\n") });
+      this.dataLines = [];
+      this.eventName = null;
+      return;
+    }
+    if (line.startsWith(":")) return;
+    const colon = line.indexOf(":");
+    const field = colon === -1 ? line : line.slice(0, colon);
+    let value = colon === -1 ? "" : line.slice(colon + 1);
+    if (value.startsWith(" ")) value = value.slice(1);
+    if (field === "data") this.dataLines.push(value);
+    else if (field === "event") this.eventName = value;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Assembling a turn from chunks
+// ---------------------------------------------------------------------------
+
+type Json = { [key: string]: unknown };
+const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function snippet(text: string, max = 200): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+
+interface PartialToolCall {
+  id: string;
+  name: string;
+  argumentsText: string;
+}
+
+class TurnAssembler {
+  content = "";
+  finishReason: string | null = null;
+  private usage: { promptTokens?: number; completionTokens?: number } | null = null;
+  private calls = new Map<number, PartialToolCall>();
+  private lastIndex = -1;
+  private readonly callIdPrefix = `call_${Math.random().toString(36).slice(2, 10)}`;
+
+  constructor(private readonly onDelta?: (text: string) => void) {}
+
+  addContent(text: string): void {
+    if (text === "") return;
+    this.content += text;
+    this.onDelta?.(text);
+  }
+
+  addUsage(raw: unknown): void {
+    if (!isObject(raw)) return;
+    const prompt = typeof raw.prompt_tokens === "number" ? raw.prompt_tokens : undefined;
+    const completion = typeof raw.completion_tokens === "number" ? raw.completion_tokens : undefined;
+    if (prompt !== undefined || completion !== undefined) this.usage = { promptTokens: prompt, completionTokens: completion };
+  }
+
+  /** One tool_call delta. Fragments of one call share an index; servers that omit the index are matched by id. */
+  addToolCallDelta(raw: unknown): void {
+    if (!isObject(raw)) return;
+    const fn = isObject(raw.function) ? raw.function : {};
+    const id = typeof raw.id === "string" && raw.id !== "" ? raw.id : null;
+    let index: number;
+    if (typeof raw.index === "number") index = raw.index;
+    else if (id !== null) index = [...this.calls].find(([, c]) => c.id === id)?.[0] ?? this.calls.size;
+    else index = this.lastIndex >= 0 ? this.lastIndex : 0;
+    this.lastIndex = index;
+
+    let call = this.calls.get(index);
+    if (!call) {
+      call = { id: "", name: "", argumentsText: "" };
+      this.calls.set(index, call);
+    }
+    if (id !== null && call.id === "") call.id = id;
+    // Some servers repeat the whole name in every fragment; OpenAI sends it once.
+    if (typeof fn.name === "string" && fn.name !== "" && fn.name !== call.name) call.name += fn.name;
+    if (typeof fn.arguments === "string") call.argumentsText += fn.arguments;
+    else if (fn.arguments !== undefined && fn.arguments !== null) call.argumentsText += JSON.stringify(fn.arguments);
+  }
+
+  /** A streamed `chat.completion.chunk`; only choice 0 is read. */
+  addChunk(chunk: unknown): void {
+    if (!isObject(chunk)) throw new ModelError("malformed", `The model server sent a stream chunk that is not a JSON object: ${snippet(JSON.stringify(chunk))}`);
+    this.addUsage(chunk.usage);
+    const choices = Array.isArray(chunk.choices) ? chunk.choices : [];
+    for (const choice of choices) {
+      if (!isObject(choice) || (typeof choice.index === "number" && choice.index !== 0)) continue;
+      const delta = isObject(choice.delta) ? choice.delta : isObject(choice.message) ? choice.message : {};
+      if (typeof delta.content === "string") this.addContent(delta.content);
+      if (Array.isArray(delta.tool_calls)) for (const tc of delta.tool_calls) this.addToolCallDelta(tc);
+      if (typeof choice.finish_reason === "string" && choice.finish_reason !== "") this.finishReason = choice.finish_reason;
+    }
+  }
+
+  /** A whole non-streaming `chat.completion` body. */
+  addCompletion(body: Json): void {
+    this.addUsage(body.usage);
+    const choice = Array.isArray(body.choices) ? body.choices[0] : undefined;
+    if (!isObject(choice) || !isObject(choice.message)) {
+      throw new ModelError("malformed", `The model server's reply has no choices[0].message: ${snippet(JSON.stringify(body))}`);
+    }
+    const message = choice.message;
+    if (typeof message.content === "string") this.addContent(message.content);
+    if (Array.isArray(message.tool_calls)) {
+      message.tool_calls.forEach((tc, i) => this.addToolCallDelta(isObject(tc) ? { ...tc, index: i } : tc));
+    }
+    if (typeof choice.finish_reason === "string") this.finishReason = choice.finish_reason;
+  }
+
+  finish(request: ChatRequest): ModelTurn {
+    const toolCalls = [...this.calls.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([index, c]) => ({ id: c.id || `${this.callIdPrefix}_${index}`, name: c.name, argumentsText: c.argumentsText }));
+    const promptTokens = this.usage?.promptTokens;
+    const completionTokens = this.usage?.completionTokens;
+    const completionChars = this.content.length + toolCalls.reduce((n, c) => n + c.name.length + c.argumentsText.length, 0);
+    return {
+      content: this.content,
+      toolCalls,
+      finishReason: this.finishReason,
+      usage: {
+        promptTokens: promptTokens ?? estimateTokens(JSON.stringify(request.messages).length + JSON.stringify(request.tools).length),
+        completionTokens: completionTokens ?? estimateTokens(completionChars),
+        estimated: promptTokens === undefined || completionTokens === undefined,
+      },
+    };
+  }
+}
+
+function estimateTokens(chars: number): number {
+  return Math.ceil(chars / 4);
+}
+
+// ---------------------------------------------------------------------------
+// The request
+// ---------------------------------------------------------------------------
+
+type StopCause = "aborted" | "total" | "idle";
+
+function errorCodes(err: unknown, depth = 0): string[] {
+  if (!isObject(err) && !(err instanceof Error)) return [];
+  const e = err as { code?: unknown; cause?: unknown; errors?: unknown };
+  const codes = typeof e.code === "string" ? [e.code] : [];
+  if (depth > 3) return codes;
+  codes.push(...errorCodes(e.cause, depth + 1));
+  if (Array.isArray(e.errors)) for (const inner of e.errors) codes.push(...errorCodes(inner, depth + 1));
+  return codes;
+}
+
+function errorText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause instanceof Error ? err.cause.message : "";
+  return cause && cause !== err.message ? `${err.message} (${cause})` : err.message;
+}
+
+function parseRetryAfter(value: string | null): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+/** The most useful sentence in an error body: OpenAI, vLLM, Ollama and llama.cpp all nest it differently. */
+function serverMessage(body: string): string | null {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (!isObject(parsed)) return null;
+    const err = parsed.error;
+    if (typeof err === "string") return err;
+    if (isObject(err) && typeof err.message === "string") return err.message;
+    if (typeof parsed.message === "string") return parsed.message;
+    if (typeof parsed.detail === "string") return parsed.detail;
+  } catch {
+    // not JSON: the raw snippet speaks for itself
+  }
+  return null;
+}
+
+/**
+ * One chat completion, streamed. Resolves with the assembled turn; rejects
+ * only with ModelError (or whatever `onDelta` throws).
+ */
+export async function streamChatCompletion(endpoint: ModelEndpoint, request: ChatRequest, opts: StreamOptions = {}): Promise<ModelTurn> {
+  const apiKey = endpoint.apiKey || null;
+  const redact = (text: string) => redactSecrets(text, apiKey);
+  const fail = (kind: ModelErrorKind, message: string, details?: ConstructorParameters<typeof ModelError>[2]) =>
+    new ModelError(kind, redact(message), details && details.body !== undefined ? { ...details, body: redact(details.body) } : details);
+
+  let base: string;
+  try {
+    base = normalizeBaseUrl(endpoint.baseUrl);
+  } catch (err) {
+    throw err instanceof ModelError ? fail(err.kind, err.message) : err;
+  }
+  const url = `${base}/chat/completions`;
+  const shownUrl = redact(displayUrl(url));
+  if (opts.signal?.aborted) throw fail("aborted", "The model request was aborted before it started.");
+
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  const controller = new AbortController();
+  let stopCause: StopCause | null = null;
+  const stop = (cause: StopCause) => {
+    if (stopCause) return;
+    stopCause = cause;
+    controller.abort();
+  };
+  const onCallerAbort = () => stop("aborted");
+  opts.signal?.addEventListener("abort", onCallerAbort, { once: true });
+  const totalTimer = setTimeout(() => stop("total"), timeoutMs);
+  const idleTimer = setTimeout(() => stop("idle"), idleTimeoutMs);
+
+  const stoppedError = (cause: StopCause, partial: string) => {
+    if (cause === "aborted") return fail("aborted", `The model request was aborted${partial}.`);
+    if (cause === "total") return fail("timeout", `The model did not finish within ${timeoutMs} ms (whole-request timeout)${partial}.`);
+    return fail("timeout", `The model sent nothing for ${idleTimeoutMs} ms (idle timeout)${partial}.`);
+  };
+
+  /** Maps a failure of fetch or of a body read to the kind an operator can act on. */
+  const transportError = (err: unknown, phase: "connect" | "read"): ModelError => {
+    if (stopCause) return stoppedError(stopCause, phase === "read" ? " while the response was streaming" : "");
+    const codes = errorCodes(err);
+    const has = (...c: string[]) => c.some((x) => codes.includes(x));
+    const detail = errorText(err);
+    if (has("UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT")) return fail("timeout", `The model server stopped answering ${shownUrl} (${detail}).`);
+    if (phase === "read") {
+      return fail("unreachable", `The connection to ${shownUrl} closed while the response was streaming (${detail}).`, { retryable: true });
+    }
+    if (has("ECONNREFUSED")) {
+      return fail("unreachable", `Nothing is listening at ${shownUrl} (connection refused): is the model server running, and is the base URL right?`, { retryable: true });
+    }
+    if (has("ENOTFOUND", "EAI_AGAIN", "EAI_NONAME")) {
+      return fail("unreachable", `Cannot resolve the host of ${shownUrl} (${detail}): check the base URL.`);
+    }
+    if (has("ECONNRESET", "EPIPE", "UND_ERR_SOCKET")) {
+      return fail("unreachable", `The model server at ${shownUrl} closed the connection before answering (${detail}).`, { retryable: true });
+    }
+    return fail("unreachable", `Cannot reach the model server at ${shownUrl}: ${detail}.`);
+  };
+
+  const headers: Record<string, string> = { "content-type": "application/json", accept: "text/event-stream, application/json" };
+  if (apiKey) headers.authorization = `Bearer ${apiKey}`;
+  const body: Json = {
+    model: endpoint.model,
+    messages: request.messages,
+    stream: true,
+    stream_options: { include_usage: true },
+  };
+  // OpenAI rejects an empty tools array.
+  if (request.tools.length > 0) body.tools = request.tools;
+  if (request.temperature !== undefined) body.temperature = request.temperature;
+  if (request.maxTokens !== undefined) body.max_tokens = request.maxTokens;
+
+  try {
+    let res: Response;
+    try {
+      res = await fetch(url, { method: "POST", headers, body: JSON.stringify(body), signal: controller.signal });
+    } catch (err) {
+      throw transportError(err, "connect");
+    }
+    idleTimer.refresh();
+
+    const reader = res.body?.getReader();
+    const decoder = new TextDecoder();
+    /** Next decoded piece of the body, or null at the end; every byte resets the idle timer. */
+    const readText = async (): Promise<string | null> => {
+      if (!reader) return null;
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (err) {
+        throw transportError(err, "read");
+      }
+      if (chunk.done) {
+        const tail = decoder.decode();
+        return tail === "" ? null : tail;
+      }
+      idleTimer.refresh();
+      return Buffer.from(chunk.value).toString("utf8");
+    };
+    const readUpTo = async (limit: number): Promise<string> => {
+      let text = "";
+      for (let piece = await readText(); piece !== null && text.length < limit; piece = await readText()) text += piece;
+      return text;
+    };
+
+    if (!res.ok) {
+      const raw = await readUpTo(64 * 1024);
+      throw httpError(res, raw);
+    }
+
+    const contentType = res.headers.get("content-type") ?? "";
+    const assembler = new TurnAssembler(opts.onDelta);
+
+    if (/\bjson\b/i.test(contentType)) {
+      // The server ignored `stream: true` and answered with one body.
+      parseCompletionBody(await readUpTo(Number.POSITIVE_INFINITY), assembler);
+      return assembler.finish(request);
+    }
+    if (/text\/html/i.test(contentType)) {
+      const raw = await readUpTo(4096);
+      throw fail("malformed", `${shownUrl} answered with an HTML page, not a chat completion: check the base URL. It began: ${snippet(raw)}`);
+    }
+
+    // SSE (or an unlabelled body that we sniff once it ends).
+    const parser = new SseParser();
+    let sawEvent = false;
+    let head = "";
+    let done = false;
+    const handle = (events: SseEvent[]) => {
+      for (const event of events) {
+        sawEvent = true;
+        const data = event.data.trim();
+        if (data === "") continue;
+        if (data === "[DONE]") {
+          done = true;
+          return;
+        }
+        let chunk: unknown;
+        try {
+          chunk = JSON.parse(data);
+        } catch {
+          throw fail("malformed", `The model server sent an SSE event that is not valid JSON: ${snippet(data)}`);
+        }
+        if (isObject(chunk) && chunk.error !== undefined && chunk.error !== null) throw streamedError(chunk.error);
+        assembler.addChunk(chunk);
+      }
+    };
+    for (let piece = await readText(); piece !== null; piece = await readText()) {
+      if (!sawEvent && head.length < 1024 * 1024) head += piece;
+      handle(parser.push(piece));
+      if (done) return assembler.finish(request);
+    }
+    handle(parser.end());
+    if (done || sawEvent) return assembler.finish(request);
+    if (head.trim().startsWith("{")) {
+      parseCompletionBody(head, assembler);
+      return assembler.finish(request);
+    }
+    throw fail(
+      "malformed",
+      head.trim() === ""
+        ? `The model server at ${shownUrl} answered with an empty body.`
+        : `The model server at ${shownUrl} answered with neither SSE nor JSON (content-type "${contentType}"): ${snippet(head)}`,
+    );
+  } finally {
+    clearTimeout(totalTimer);
+    clearTimeout(idleTimer);
+    opts.signal?.removeEventListener("abort", onCallerAbort);
+    // Frees the socket when we stop reading early ([DONE], an error, onDelta throwing).
+    controller.abort();
+  }
+
+  function parseCompletionBody(text: string, assembler: TurnAssembler): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw fail("malformed", `The model server's JSON reply does not parse: ${snippet(text)}`);
+    }
+    if (!isObject(parsed)) throw fail("malformed", `The model server's reply is not a JSON object: ${snippet(text)}`);
+    if (parsed.error !== undefined && parsed.error !== null) throw streamedError(parsed.error);
+    try {
+      assembler.addCompletion(parsed);
+    } catch (err) {
+      throw err instanceof ModelError ? fail(err.kind, err.message) : err;
+    }
+  }
+
+  /** An error object sent with status 200 (mid-stream, as vLLM and OpenAI do). */
+  function streamedError(raw: unknown): ModelError {
+    const message = isObject(raw) && typeof raw.message === "string" ? raw.message : typeof raw === "string" ? raw : JSON.stringify(raw);
+    const code = isObject(raw) && typeof raw.code === "number" ? raw.code : undefined;
+    const status = code !== undefined && code >= 400 && code < 600 ? code : 500;
+    return fail("http", `The model server reported an error mid-response: ${snippet(message, 500)}`, {
+      status,
+      body: snippet(JSON.stringify(raw), 500),
+      retryable: status === 429 || status >= 500,
+    });
+  }
+
+  function httpError(res: Response, raw: string): ModelError {
+    const status = res.status;
+    const body = raw.slice(0, 500);
+    const said = serverMessage(raw) ?? snippet(raw, 300);
+    const saidPart = said ? ` Server said: ${said}` : "";
+    const statusText = `HTTP ${status}${res.statusText ? ` ${res.statusText}` : ""}`;
+    const retryable = status === 408 || status === 429 || status >= 500;
+    const retryAfterMs = parseRetryAfter(res.headers.get("retry-after"));
+    let advice: string;
+    if (status === 401 || status === 403) {
+      advice = apiKey
+        ? "The model server rejected the API key: check the API key configured for this model."
+        : "The model server wants an API key and none is configured for this model: check the API key.";
+    } else if (status === 404) {
+      const hint = baseUrlHint(endpoint.baseUrl);
+      advice = `Check the base URL and the model name "${endpoint.model}".${hint ? ` ${hint}` : ""}`;
+    } else if (status === 429) {
+      advice = "The model server is rate limiting; retrying later may succeed.";
+    } else if (status >= 500) {
+      advice = "The model server failed; retrying may succeed.";
+    } else {
+      advice = "The model server refused the request.";
+    }
+    return fail("http", `${statusText} from POST ${shownUrl}. ${advice}${saidPart}`, { status, body, retryable, retryAfterMs });
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Retries
+// ---------------------------------------------------------------------------
+
+export interface RetryOptions {
+  /** Total attempts, the first included. */
+  attempts: number;
+  baseDelayMs: number;
+  maxDelayMs?: number;
+  signal?: AbortSignal;
+  onRetry?: (error: ModelError, attempt: number, delayMs: number) => void;
+}
+
+/**
+ * Calls `fn` until it succeeds, retrying only ModelErrors marked retryable,
+ * waiting baseDelayMs·2^(n−1) (or the server's Retry-After, capped) between tries.
+ */
+export async function withRetries<T>(fn: (attempt: number) => Promise<T>, opts: RetryOptions): Promise<T> {
+  const maxDelayMs = opts.maxDelayMs ?? 30_000;
+  for (let attempt = 1; ; attempt++) {
+    if (opts.signal?.aborted) throw new ModelError("aborted", "The model request was aborted.");
+    try {
+      return await fn(attempt);
+    } catch (err) {
+      if (!(err instanceof ModelError) || !err.retryable || attempt >= opts.attempts) throw err;
+      const backoff = opts.baseDelayMs * 2 ** (attempt - 1);
+      const delayMs = Math.min(maxDelayMs, Math.max(backoff, err.retryAfterMs ?? 0));
+      opts.onRetry?.(err, attempt, delayMs);
+      await sleep(delayMs, opts.signal);
+    }
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new ModelError("aborted", "The model request was aborted while waiting to retry."));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,52 @@
+import { z } from "zod";
+import { roleProcedure, router } from "@/server/api/trpc";
+import { decideApproval, listApprovals } from "@/server/approvals/approvals";
+import { onSignal } from "@/server/events/bus";
+import { hasRole } from "@/server/users/users";
+
+const editSchema = z
+  .object({
+    command: z.string().min(1).max(16_384).optional(),
+    content: z.string().max(1024 * 1024).optional(),
+    new_string: z.string().max(1024 * 1024).optional(),
+    steps: z.array(z.unknown()).max(50).optional(),
+  })
+  .strict();
+
+export const approvalsRouter = router({
+  list: roleProcedure("viewer")
+    .input(z.object({ state: z.enum(["pending", "decided", "expired"]).optional(), runId: z.string().optional() }).optional())
+    .query(({ ctx, input }) => ({ items: listApprovals(ctx.db, { id: ctx.user.id, canReview: hasRole(ctx.user.role, "reviewer") }, input ?? {}) })),
+  decide: roleProcedure("reviewer")
+    .input(z.object({ id: z.string().min(1), decision: z.enum(["approve", "deny"]), reason: z.string().max(4000).optional(), edit: editSchema.optional() }))
+    .mutation(({ ctx, input }) => {
+      const a = decideApproval(ctx.db, { ...ctx.actor, userId: ctx.user.id }, { ...input, edit: input.edit && Object.keys(input.edit).length ? input.edit : null });
+      return { state: a.state };
+    }),
+  /** Pings whenever any approval is created or decided, so inboxes refresh live. */
+  changes: roleProcedure("viewer").subscription(async function* ({ signal }) {
+    const queue: unknown[] = [];
+    let wake: (() => void) | null = null;
+    const off = onSignal("approvals:changed", (p) => {
+      queue.push(p);
+      wake?.();
+    });
+    try {
+      yield { type: "ready" as const };
+      while (!signal?.aborted) {
+        if (!queue.length) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            signal?.addEventListener("abort", () => resolve(), { once: true });
+          });
+          wake = null;
+          continue;
+        }
+        queue.splice(0);
+        yield { type: "changed" as const };
+      }
+    } finally {
+      off();
+    }
+  }),
+});

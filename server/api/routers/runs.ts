@@ -1,0 +1,58 @@
+import { tracked } from "@trpc/server";
+import { z } from "zod";
+import { roleProcedure, router } from "@/server/api/trpc";
+import { streamRunEvents } from "@/server/events/bus";
+import { createRun, createRunInput, getRunView, listRunViews, listRunsInput, listToolCalls, requireRun } from "@/server/runs/runs";
+import { requireSupervisor } from "@/server/supervisor/boot";
+import { DomainError } from "@/server/errors/domain-error";
+import { hasRole } from "@/server/users/users";
+
+export const runsRouter = router({
+  create: roleProcedure("operator")
+    .input(createRunInput)
+    .mutation(({ ctx, input }) => {
+      const supervisor = requireSupervisor();
+      const run = createRun(ctx.db, { ...ctx.actor, userId: ctx.user.id }, input);
+      supervisor.launch(run.id);
+      return { id: run.id };
+    }),
+  get: roleProcedure("viewer")
+    .input(z.object({ id: z.string().min(1) }))
+    .query(({ ctx, input }) => getRunView(ctx.db, input.id)),
+  list: roleProcedure("viewer")
+    .input(listRunsInput.optional())
+    .query(({ ctx, input }) => listRunViews(ctx.db, listRunsInput.parse(input ?? {}))),
+  toolCalls: roleProcedure("viewer")
+    .input(z.object({ id: z.string().min(1) }))
+    .query(({ ctx, input }) => {
+      requireRun(ctx.db, input.id);
+      return { items: listToolCalls(ctx.db, input.id) };
+    }),
+  /** Live events of a run; resumes after `lastEventId` (sent by the SSE link on reconnect). */
+  events: roleProcedure("viewer")
+    .input(z.object({ id: z.string().min(1), lastEventId: z.string().nullish() }))
+    .subscription(async function* ({ ctx, input, signal }) {
+      requireRun(ctx.db, input.id);
+      const after = input.lastEventId ? Number(input.lastEventId) : 0;
+      if (!Number.isFinite(after) || after < 0) throw new DomainError("INVALID_INPUT", "lastEventId must be an event id this stream sent.");
+      for await (const event of streamRunEvents(ctx.db, input.id, after, signal)) {
+        yield tracked(String(event.id), event);
+      }
+    }),
+  kill: roleProcedure("operator")
+    .input(z.object({ id: z.string().min(1), reason: z.string().trim().max(2000).optional() }))
+    .mutation(async ({ ctx, input }) => {
+      const run = requireRun(ctx.db, input.id);
+      if (run.createdBy !== ctx.user.id && !hasRole(ctx.user.role, "reviewer")) {
+        throw new DomainError("FORBIDDEN", "Operators can stop only their own runs; ask a reviewer or admin to stop this one.");
+      }
+      const stopped = await requireSupervisor().killRun(input.id, ctx.actor, input.reason?.trim() || `stopped by ${ctx.user.email}`);
+      return { state: stopped.state };
+    }),
+  stopAll: roleProcedure("admin")
+    .input(z.object({ reason: z.string().trim().max(2000).optional() }).optional())
+    .mutation(async ({ ctx, input }) => {
+      const count = await requireSupervisor().stopAll(ctx.actor, input?.reason?.trim() || `stop-all by ${ctx.user.email}`);
+      return { stopped: count };
+    }),
+});

@@ -1,0 +1,167 @@
+// Runs as the API sees them: creation (queued), reads and listings.
+import crypto from "node:crypto";
+import { and, desc, eq, lt, type SQL } from "drizzle-orm";
+import { z } from "zod";
+import type { Db } from "@/db/client";
+import { RUN_STATES, runs, toolCalls, users, type Run } from "@/db/schema";
+import { appendAudit, type Actor } from "@/server/audit/chain";
+import { announce, insertRunEvent } from "@/server/events/bus";
+import { DomainError } from "@/server/errors/domain-error";
+import { requireModel } from "@/server/models/models";
+import { resolveRunLimits, runLimitsInput } from "@/server/runs/limits";
+
+export const createRunInput = z.object({
+  title: z.string().trim().min(1, "Give the run a title.").max(200),
+  task: z.string().trim().min(1, "Describe the task for the agent.").max(50_000, "The task is longer than 50 000 characters."),
+  modelId: z.string().optional(),
+  projectId: z.string().optional(),
+  agent: z.enum(["builtin", "external"]).default("builtin"),
+  stepMode: z.boolean().default(false),
+  testCommand: z.string().trim().max(2000).optional(),
+  limits: runLimitsInput.optional(),
+});
+
+export interface RunView {
+  id: string;
+  title: string;
+  task: string;
+  state: Run["state"];
+  agent: Run["agent"];
+  createdBy: string;
+  createdByEmail: string | null;
+  modelId: string | null;
+  limits: Run["limits"];
+  stepMode: boolean;
+  testCommand: string | null;
+  containerId: string | null;
+  plan: Run["plan"];
+  planApproved: boolean;
+  currentStep: number;
+  stepsUsed: number;
+  toolCallsUsed: number;
+  tokensUsed: number;
+  summary: string | null;
+  endedReason: string | null;
+  endedBy: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+  startedAt: Date | null;
+  endedAt: Date | null;
+}
+
+function toView(run: Run, email: string | null): RunView {
+  return {
+    id: run.id,
+    title: run.title,
+    task: run.task,
+    state: run.state,
+    agent: run.agent,
+    createdBy: run.createdBy,
+    createdByEmail: email,
+    modelId: run.modelId,
+    limits: run.limits,
+    stepMode: run.stepMode,
+    testCommand: run.testCommand,
+    containerId: run.containerId,
+    plan: run.plan ?? null,
+    planApproved: Boolean(run.planApprovedAt),
+    currentStep: run.currentStep,
+    stepsUsed: run.stepsUsed,
+    toolCallsUsed: run.toolCallsUsed,
+    tokensUsed: run.tokensUsed,
+    summary: run.summary,
+    endedReason: run.endedReason,
+    endedBy: run.endedBy,
+    createdAt: run.createdAt,
+    updatedAt: run.updatedAt,
+    startedAt: run.startedAt,
+    endedAt: run.endedAt,
+  };
+}
+
+export function createRun(db: Db, actor: Actor & { userId: string }, raw: z.input<typeof createRunInput>): Run {
+  const input = createRunInput.parse(raw);
+  if (input.agent === "external") {
+    throw new DomainError("INVALID_INPUT", "External agents over MCP are not available in this version yet; start a built-in agent run with a model endpoint.");
+  }
+  if (!input.modelId) throw new DomainError("INVALID_INPUT", "Choose a model endpoint (modelId). Admins register endpoints in Settings → Models.");
+  requireModel(db, input.modelId);
+  let limits;
+  try {
+    limits = resolveRunLimits(input.limits);
+  } catch (err) {
+    throw new DomainError("INVALID_INPUT", (err as Error).message);
+  }
+  const id = crypto.randomUUID();
+  const now = new Date();
+  const { run, event } = db.transaction(
+    (tx) => {
+      const run = tx
+        .insert(runs)
+        .values({
+          id,
+          title: input.title,
+          task: input.task,
+          modelId: input.modelId ?? null,
+          projectId: input.projectId ?? null,
+          agent: input.agent,
+          state: "queued",
+          createdBy: actor.userId,
+          limits,
+          stepMode: input.stepMode,
+          testCommand: input.testCommand || null,
+          updatedAt: now,
+        })
+        .returning()
+        .get();
+      appendAudit(tx, actor, { action: "run.create", targetType: "run", targetId: id, details: { title: input.title, modelId: input.modelId, limits, stepMode: input.stepMode } });
+      const event = insertRunEvent(tx, id, "state", { from: null, to: "queued", by: actor.label });
+      return { run, event };
+    },
+    { behavior: "immediate" },
+  );
+  announce(event);
+  return run;
+}
+
+export function requireRun(db: Db, id: string): Run {
+  const run = db.select().from(runs).where(eq(runs.id, id)).get();
+  if (!run) throw new DomainError("NOT_FOUND", `No run with id ${id}.`);
+  return run;
+}
+
+export function getRunView(db: Db, id: string): RunView {
+  const row = db.select({ run: runs, email: users.email }).from(runs).leftJoin(users, eq(users.id, runs.createdBy)).where(eq(runs.id, id)).get();
+  if (!row) throw new DomainError("NOT_FOUND", `No run with id ${id}.`);
+  return toView(row.run, row.email);
+}
+
+export const listRunsInput = z.object({
+  state: z.enum(RUN_STATES).optional(),
+  limit: z.number().int().min(1).max(200).default(50),
+  cursor: z.string().optional(),
+});
+
+export function listRunViews(db: Db, input: z.infer<typeof listRunsInput>): { items: RunView[]; nextCursor?: string } {
+  const conds: SQL[] = [];
+  if (input.state) conds.push(eq(runs.state, input.state));
+  if (input.cursor) {
+    const ms = Number(input.cursor);
+    if (!Number.isFinite(ms)) throw new DomainError("INVALID_INPUT", "cursor is not one this API returned.");
+    conds.push(lt(runs.createdAt, new Date(ms)));
+  }
+  const rows = db
+    .select({ run: runs, email: users.email })
+    .from(runs)
+    .leftJoin(users, eq(users.id, runs.createdBy))
+    .where(conds.length ? and(...conds) : undefined)
+    .orderBy(desc(runs.createdAt))
+    .limit(input.limit + 1)
+    .all();
+  const items = rows.slice(0, input.limit).map((r) => toView(r.run, r.email));
+  return { items, nextCursor: rows.length > input.limit ? String(items.at(-1)!.createdAt.getTime()) : undefined };
+}
+
+export function listToolCalls(db: Db, runId: string) {
+  return db.select().from(toolCalls).where(eq(toolCalls.runId, runId)).orderBy(toolCalls.seq).all();
+}

@@ -1,0 +1,42 @@
+// Starts the process-wide supervisor once (from instrumentation.ts) and stops
+// it cleanly on SIGTERM / SIGINT.
+import { db } from "@/db/client";
+import { dockerRuntime } from "@/server/sandbox/runtime";
+import { getSupervisor, setSupervisor, Supervisor } from "@/server/supervisor/supervisor";
+import { DomainError } from "@/server/errors/domain-error";
+
+export async function startSupervisor(): Promise<Supervisor> {
+  const existing = getSupervisor();
+  if (existing) return existing;
+  const supervisor = new Supervisor({ db: db(), runtime: dockerRuntime() });
+  setSupervisor(supervisor);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`airlock: ${signal} received, stopping the supervisor (runs keep their state and resume on restart)`);
+    void supervisor.shutdown().finally(() => {
+      try {
+        db().$client.close();
+      } catch {
+        // already closed
+      }
+      process.exit(0);
+    });
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+  try {
+    const r = await supervisor.start();
+    void r;
+  } catch (err) {
+    console.error("airlock: supervisor start (reconciliation) failed:", err);
+  }
+  return supervisor;
+}
+
+export function requireSupervisor(): Supervisor {
+  const s = getSupervisor();
+  if (!s) throw new DomainError("PRECONDITION_FAILED", "The run supervisor is not running in this process; restart Airlock with npm start.");
+  return s;
+}

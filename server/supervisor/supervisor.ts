@@ -1,0 +1,269 @@
+// The supervisor owns live runs in this process: it starts their containers
+// and agent loops, enforces run timeouts, stops runs (the red button),
+// expires approvals, and after a restart reconciles runs with containers.
+import { and, eq, inArray, notInArray } from "drizzle-orm";
+import type { Db } from "@/db/client";
+import { runs, toolCalls, type Run } from "@/db/schema";
+import { SYSTEM_ACTOR, type Actor } from "@/server/audit/chain";
+import { cancelRunApprovalsInTx, afterApprovalCommit, expireOverdueApprovals } from "@/server/approvals/approvals";
+import { announce, publishRunEvent } from "@/server/events/bus";
+import { runBuiltinAgent } from "@/server/agents/builtin-agent";
+import { config } from "@/server/config/env";
+import type { SandboxRuntime } from "@/server/sandbox/runtime";
+import { prepareWorkspace } from "@/server/sandbox/workspace";
+import { sandboxImageName } from "@/server/sandbox/image";
+import { controlTools, type FinishSignal } from "@/server/supervisor/control";
+import { isTerminal, TERMINAL_STATES, transitionRun, transitionRunInTx } from "@/server/supervisor/state-machine";
+import { ShutdownError, type GatewaySession } from "@/server/tools/gateway";
+import { DomainError } from "@/server/errors/domain-error";
+
+interface LiveRun {
+  controller: AbortController;
+  done: Promise<void>;
+  timeout: NodeJS.Timeout | null;
+}
+
+export interface SupervisorOptions {
+  db: Db;
+  runtime: SandboxRuntime;
+  dataDir?: string;
+  image?: string;
+  /** How often overdue approvals are expired. */
+  sweepMs?: number;
+}
+
+export class Supervisor {
+  private readonly live = new Map<string, LiveRun>();
+  private sweeper: NodeJS.Timeout | null = null;
+  private stopping = false;
+
+  constructor(private readonly opts: SupervisorOptions) {}
+
+  get db() {
+    return this.opts.db;
+  }
+
+  /** Starts background duties and reconciles runs left by a previous process. */
+  async start(): Promise<void> {
+    this.sweeper = setInterval(() => {
+      try {
+        expireOverdueApprovals(this.db);
+      } catch (err) {
+        console.error("airlock: approval expiry sweep failed:", err);
+      }
+    }, this.opts.sweepMs ?? 5000);
+    this.sweeper.unref();
+    await this.reconcile();
+  }
+
+  isLive(runId: string): boolean {
+    return this.live.has(runId);
+  }
+
+  /** Launches a queued run in the background. */
+  launch(runId: string): void {
+    if (this.live.has(runId) || this.stopping) return;
+    const controller = new AbortController();
+    const entry: LiveRun = { controller, done: Promise.resolve(), timeout: null };
+    this.live.set(runId, entry);
+    entry.done = this.drive(runId, controller, false)
+      .catch((err: unknown) => (controller.signal.aborted ? undefined : this.failRun(runId, `Internal error: ${(err as Error).message}`)))
+      .finally(() => {
+        if (entry.timeout) clearTimeout(entry.timeout);
+        this.live.delete(runId);
+      });
+  }
+
+  private armTimeout(runId: string, run: Run) {
+    const entry = this.live.get(runId);
+    if (!entry) return;
+    const started = run.startedAt?.getTime() ?? Date.now();
+    const remaining = Math.max(1000, started + run.limits.runTimeoutS * 1000 - Date.now());
+    entry.timeout = setTimeout(() => {
+      void this.killRun(runId, SYSTEM_ACTOR, `The run exceeded its time limit of ${run.limits.runTimeoutS} s.`, "failed");
+    }, remaining);
+    entry.timeout.unref();
+  }
+
+  private async drive(runId: string, controller: AbortController, resume: boolean): Promise<void> {
+    const { db, runtime } = this.opts;
+    let run = db.select().from(runs).where(eq(runs.id, runId)).get();
+    if (!run || isTerminal(run.state)) return;
+    if (!resume) {
+      run = transitionRun(db, runId, "starting", SYSTEM_ACTOR, { from: ["queued"], reason: "starting the sandbox" });
+      let containerId: string;
+      let workspaceDir: string;
+      try {
+        workspaceDir = await prepareWorkspace(this.opts.dataDir ?? config().dataDir, runId);
+        ({ containerId } = await runtime.createSandbox({ runId, image: this.opts.image ?? sandboxImageName(), workspaceDir, limits: run.limits }));
+      } catch (err) {
+        await this.failRun(runId, `The sandbox could not start: ${(err as Error).message}`);
+        return;
+      }
+      if (controller.signal.aborted) {
+        await runtime.removeSandbox(containerId).catch(() => undefined);
+        return;
+      }
+      run = transitionRun(db, runId, "planning", SYSTEM_ACTOR, { from: ["starting"], reason: "sandbox ready", fields: { containerId, workspaceDir, startedAt: new Date() } });
+    }
+    this.armTimeout(runId, run);
+    const finish: FinishSignal = { finished: null };
+    const session: GatewaySession = {
+      db,
+      runId,
+      runtime,
+      containerId: run.containerId!,
+      signal: controller.signal,
+      control: controlTools(db, runId, controller.signal, finish),
+    };
+    const outcome = await runBuiltinAgent(db, session, finish);
+    if (controller.signal.aborted) return; // killRun (or shutdown) owns the ending
+    const current = db.select().from(runs).where(eq(runs.id, runId)).get()!;
+    if (isTerminal(current.state)) return;
+    transitionRun(db, runId, outcome.status, SYSTEM_ACTOR, {
+      reason: outcome.reason,
+      fields: { endedReason: outcome.status === "succeeded" ? null : outcome.reason, summary: outcome.summary ?? null, endedBy: "agent" },
+    });
+    await this.releaseContainer(current);
+  }
+
+  private async releaseContainer(run: Run) {
+    if (!run.containerId) return;
+    try {
+      await this.opts.runtime.stopSandbox(run.containerId);
+      await this.opts.runtime.removeSandbox(run.containerId);
+    } catch (err) {
+      console.error(`airlock: could not remove container of run ${run.id}:`, err);
+    }
+  }
+
+  private async failRun(runId: string, reason: string) {
+    const run = this.db.select().from(runs).where(eq(runs.id, runId)).get();
+    if (!run || isTerminal(run.state)) return;
+    try {
+      transitionRun(this.db, runId, "failed", SYSTEM_ACTOR, { reason, fields: { endedReason: reason, endedBy: "system" } });
+    } catch (err) {
+      console.error(`airlock: could not mark run ${runId} failed:`, err);
+    }
+    publishRunEvent(this.db, runId, "error", { source: "supervisor", message: reason });
+    await this.releaseContainer(run);
+  }
+
+  /**
+   * The red button: marks the run killed (with who and why) and cancels its
+   * approvals in one transaction, aborts the agent loop and any command, and
+   * kills the container.
+   */
+  async killRun(runId: string, actor: Actor, reason: string, finalState: "killed" | "failed" = "killed"): Promise<Run> {
+    const db = this.db;
+    const run = db.select().from(runs).where(eq(runs.id, runId)).get();
+    if (!run) throw new DomainError("NOT_FOUND", `No run with id ${runId}.`);
+    if (isTerminal(run.state)) return run;
+    const { events, cancelled } = db.transaction(
+      (tx) => {
+        const cancelled = cancelRunApprovalsInTx(tx, runId, actor, "the run was stopped");
+        const t = transitionRunInTx(tx, runId, finalState, actor, {
+          reason,
+          fields: { endedReason: reason, endedBy: actor.label },
+          details: { stoppedBy: actor.label },
+        });
+        return { events: [...cancelled.map((c) => c.event), t.event], cancelled };
+      },
+      { behavior: "immediate" },
+    );
+    for (const e of events) announce(e);
+    for (const c of cancelled) afterApprovalCommit(c.approval, c.event);
+    const live = this.live.get(runId);
+    live?.controller.abort(new Error("run stopped"));
+    if (run.containerId) {
+      await this.opts.runtime.stopSandbox(run.containerId).catch((err: unknown) => console.error("airlock: stop failed:", err));
+    }
+    // Mark calls that were executing as failed: they were killed.
+    db.update(toolCalls)
+      .set({ state: "failed", errorCode: "RUN_STOPPED", finishedAt: new Date() })
+      .where(and(eq(toolCalls.runId, runId), inArray(toolCalls.state, ["executing", "judging", "awaiting_approval", "approved"])))
+      .run();
+    if (run.containerId) await this.opts.runtime.removeSandbox(run.containerId).catch(() => undefined);
+    return db.select().from(runs).where(eq(runs.id, runId)).get()!;
+  }
+
+  async stopAll(actor: Actor, reason: string): Promise<number> {
+    const active = this.db.select().from(runs).where(notInArray(runs.state, [...TERMINAL_STATES])).all();
+    await Promise.all(active.map((r) => this.killRun(r.id, actor, reason)));
+    return active.length;
+  }
+
+  /**
+   * After a restart: runs whose container still exists resume (waiting runs
+   * keep waiting on the same approvals), runs whose container is gone fail,
+   * and containers whose run is finished or unknown are removed.
+   */
+  async reconcile(): Promise<{ resumed: string[]; failed: string[]; removed: string[] }> {
+    const { db, runtime } = this.opts;
+    const result = { resumed: [] as string[], failed: [] as string[], removed: [] as string[] };
+    const containers = await runtime.listSandboxes();
+    const byRun = new Map(containers.map((c) => [c.runId, c]));
+    const active = db.select().from(runs).where(notInArray(runs.state, [...TERMINAL_STATES])).all();
+    for (const run of active) {
+      if (this.live.has(run.id)) continue;
+      if (run.state === "queued") {
+        this.launch(run.id);
+        result.resumed.push(run.id);
+        continue;
+      }
+      const container = run.containerId ? byRun.get(run.id) : undefined;
+      if (!container || !container.running) {
+        const reason = run.state === "starting" ? "Airlock restarted while the sandbox was starting." : "The run's container was lost (Airlock or Docker restarted and the container is gone).";
+        await this.failRun(run.id, reason);
+        result.failed.push(run.id);
+        continue;
+      }
+      const controller = new AbortController();
+      const entry: LiveRun = { controller, done: Promise.resolve(), timeout: null };
+      this.live.set(run.id, entry);
+      publishRunEvent(db, run.id, "note", { text: "Airlock restarted; the run continues where it was." });
+      entry.done = this.drive(run.id, controller, true)
+        .catch((err: unknown) => (controller.signal.aborted ? undefined : this.failRun(run.id, `Internal error after restart: ${(err as Error).message}`)))
+        .finally(() => {
+          if (entry.timeout) clearTimeout(entry.timeout);
+          this.live.delete(run.id);
+        });
+      result.resumed.push(run.id);
+    }
+    const activeIds = new Set(active.map((r) => r.id));
+    for (const c of containers) {
+      if (!activeIds.has(c.runId)) {
+        await runtime.removeSandbox(c.containerId).catch(() => undefined);
+        result.removed.push(c.containerId);
+      }
+    }
+    return result;
+  }
+
+  /** SIGTERM: stop driving runs without changing their state; a restart resumes them. */
+  async shutdown(): Promise<void> {
+    this.stopping = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+    const entries = [...this.live.values()];
+    for (const e of entries) {
+      if (e.timeout) clearTimeout(e.timeout);
+      e.controller.abort(new ShutdownError());
+    }
+    await Promise.race([Promise.allSettled(entries.map((e) => e.done)), new Promise((r) => setTimeout(r, 5000))]);
+  }
+
+  /** Waits for a run's loop to end (tests). */
+  async settled(runId: string): Promise<void> {
+    await this.live.get(runId)?.done;
+  }
+}
+
+const g = globalThis as unknown as { __airlockSupervisor?: Supervisor };
+
+export function getSupervisor(): Supervisor | undefined {
+  return g.__airlockSupervisor;
+}
+
+export function setSupervisor(s: Supervisor | undefined): void {
+  g.__airlockSupervisor = s;
+}

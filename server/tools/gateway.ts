@@ -1,0 +1,358 @@
+// The one tool gateway: every tool call from the built-in agent or an MCP
+// client passes here — validate, normalise, judge by policy, wait for a
+// reviewer where asked, execute in the run's container, record everything.
+import crypto from "node:crypto";
+import { and, eq, sql } from "drizzle-orm";
+import type { Db } from "@/db/client";
+import { runs, toolCalls, type Run, type ToolCall } from "@/db/schema";
+import { appendAudit, type Actor } from "@/server/audit/chain";
+import { announce, insertRunEvent, publishRunEvent } from "@/server/events/bus";
+import { createApprovalInTx, afterApprovalCommit, waitForDecision } from "@/server/approvals/approvals";
+import { transitionRunInTx } from "@/server/supervisor/state-machine";
+import { MUTATING_TOOLS, TOOL_NAMES, TOOL_SCHEMAS, toolError, type ToolName, type ToolResult } from "@/server/tools/palette";
+import { judgeToolCall, type Judgement } from "@/server/tools/judge";
+import { executeTool, prepareTool, type ExecutionSession } from "@/server/tools/execute";
+
+export const MAX_ARGS_BYTES = 1.5 * 1024 * 1024;
+
+export interface GatewaySession extends ExecutionSession {
+  db: Db;
+  runId: string;
+  signal: AbortSignal;
+}
+
+export interface IncomingToolCall {
+  modelCallId?: string | null;
+  tool: string;
+  /** Parsed arguments, or the raw text when the model sent something unparseable. */
+  args: unknown;
+}
+
+/** The reason given to AbortController.abort() when the process shuts down (not a kill). */
+export class ShutdownError extends Error {
+  constructor() {
+    super("Airlock is shutting down");
+  }
+}
+
+export function isShutdown(signal: AbortSignal): boolean {
+  return signal.aborted && signal.reason instanceof ShutdownError;
+}
+
+export function agentActor(runId: string): Actor {
+  return { userId: null, label: `agent:${runId.slice(0, 8)}` };
+}
+
+function loadRun(db: Db, runId: string): Run {
+  const run = db.select().from(runs).where(eq(runs.id, runId)).get();
+  if (!run) throw new Error(`run ${runId} vanished`);
+  return run;
+}
+
+function stoppedError(): ToolResult {
+  return toolError("RUN_STOPPED", "The run was stopped by a reviewer; do not call more tools.");
+}
+
+/** Validates one call; returns the typed args or a ready INVALID_INPUT result. */
+export function validateToolCall(call: IncomingToolCall): { ok: true; tool: ToolName; args: Record<string, unknown> } | { ok: false; result: ToolResult } {
+  if (!TOOL_NAMES.includes(call.tool as ToolName)) {
+    return { ok: false, result: toolError("INVALID_INPUT", `Unknown tool "${String(call.tool).slice(0, 100)}". Available tools: ${TOOL_NAMES.join(", ")}.`) };
+  }
+  const tool = call.tool as ToolName;
+  if (typeof call.args === "string") {
+    return { ok: false, result: toolError("INVALID_INPUT", `The arguments for ${tool} are not valid JSON: ${call.args.slice(0, 200)}`) };
+  }
+  const size = Buffer.byteLength(JSON.stringify(call.args ?? {}));
+  if (size > MAX_ARGS_BYTES) {
+    return { ok: false, result: toolError("INVALID_INPUT", `The arguments for ${tool} are ${size} bytes; the limit is ${MAX_ARGS_BYTES} bytes. Split the change into smaller calls.`) };
+  }
+  const parsed = TOOL_SCHEMAS[tool].safeParse(call.args ?? {});
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; ");
+    return { ok: false, result: toolError("INVALID_INPUT", `Invalid arguments for ${tool}: ${detail}`) };
+  }
+  return { ok: true, tool, args: parsed.data as Record<string, unknown> };
+}
+
+function recordCall(db: Db, runId: string, call: IncomingToolCall, tool: string, args: Record<string, unknown>): ToolCall {
+  const id = crypto.randomUUID();
+  const { row, event } = db.transaction(
+    (tx) => {
+      const seq = (tx.select({ n: sql<number>`coalesce(max(${toolCalls.seq}), 0)` }).from(toolCalls).where(eq(toolCalls.runId, runId)).get()?.n ?? 0) + 1;
+      const row = tx.insert(toolCalls).values({ id, runId, seq, modelCallId: call.modelCallId ?? null, tool, args, state: "judging" }).returning().get();
+      tx.update(runs).set({ toolCallsUsed: sql`${runs.toolCallsUsed} + 1`, updatedAt: new Date() }).where(eq(runs.id, runId)).run();
+      const event = insertRunEvent(tx, runId, "tool_call", { toolCallId: id, seq, tool, args: summariseArgs(args) });
+      return { row, event };
+    },
+    { behavior: "immediate" },
+  );
+  announce(event);
+  return row;
+}
+
+/** Long contents are shortened in events; the full arguments stay in the tool_calls row. */
+export function summariseArgs(args: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(args)) {
+    out[k] = typeof v === "string" && v.length > 2000 ? `${v.slice(0, 2000)}… (${v.length} characters)` : v;
+  }
+  return out;
+}
+
+function finishCall(db: Db, runId: string, callId: string, state: ToolCall["state"], result: ToolResult, actor: Actor, judgement?: Judgement | null): ToolResult {
+  const event = db.transaction(
+    (tx) => {
+      tx.update(toolCalls)
+        .set({
+          state,
+          result: result as Record<string, unknown>,
+          errorCode: result.ok ? null : result.code,
+          finishedAt: new Date(),
+          ...(judgement ? { verdict: judgement.decision.verdict, rule: judgement.decision.rule, reason: judgement.decision.reason } : {}),
+        })
+        .where(eq(toolCalls.id, callId))
+        .run();
+      appendAudit(tx, actor, {
+        action: state === "refused" ? "tool.refused" : "tool.result",
+        targetType: "tool_call",
+        targetId: callId,
+        details: { runId, ok: result.ok, code: result.ok ? null : result.code, message: result.ok ? null : result.message },
+      });
+      return insertRunEvent(tx, runId, "tool_result", { toolCallId: callId, ok: result.ok, code: result.ok ? null : result.code, message: result.ok ? null : result.message, result: summariseResult(result) });
+    },
+    { behavior: "immediate" },
+  );
+  announce(event);
+  return result;
+}
+
+function summariseResult(result: ToolResult): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(result)) {
+    out[k] = typeof v === "string" && v.length > 4000 ? `${v.slice(0, 4000)}… (${v.length} characters)` : v;
+  }
+  return out;
+}
+
+/**
+ * Handles one tool call end to end and returns the JSON result for the agent.
+ * Never throws for the agent's mistakes; throws only when the run was aborted.
+ */
+export async function handleToolCall(session: GatewaySession, call: IncomingToolCall): Promise<ToolResult> {
+  const { db, runId } = session;
+  const actor = agentActor(runId);
+  if (session.signal.aborted) return stoppedError();
+
+  const validated = validateToolCall(call);
+  const argsForRecord = validated.ok ? validated.args : typeof call.args === "object" && call.args !== null ? (call.args as Record<string, unknown>) : { raw: String(call.args).slice(0, 2000) };
+  const row = recordCall(db, runId, call, validated.ok ? validated.tool : String(call.tool).slice(0, 100), argsForRecord);
+  if (!validated.ok) return finishCall(db, runId, row.id, "refused", validated.result, actor);
+
+  const run = loadRun(db, runId);
+  if (run.toolCallsUsed > run.limits.maxToolCalls) {
+    return finishCall(db, runId, row.id, "refused", toolError("LIMIT_EXCEEDED", `This run may make at most ${run.limits.maxToolCalls} tool calls; finish now with a summary.`), actor);
+  }
+  return processValidatedCall(session, run, row, validated.tool, validated.args);
+}
+
+async function processValidatedCall(session: GatewaySession, run: Run, row: ToolCall, tool: ToolName, args: Record<string, unknown>): Promise<ToolResult> {
+  const { db, runId } = session;
+  const actor = agentActor(runId);
+  const dryRun = args.dry_run === true;
+
+  if (MUTATING_TOOLS.has(tool) && !run.planApprovedAt && !dryRun) {
+    return finishCall(db, runId, row.id, "refused", toolError("PLAN_REQUIRED", "Submit a plan with submit_plan and wait for its approval before changing anything."), actor);
+  }
+
+  // Normalise (paths resolved inside the container) and judge.
+  const prepared = await prepareTool(session, tool, args);
+  if (!prepared.ok) return finishCall(db, runId, row.id, "refused", prepared.result, actor);
+  const judgement = judgeToolCall(tool, prepared.normalised, { stepMode: run.stepMode });
+  publishDecision(db, runId, row.id, tool, judgement);
+
+  if (judgement.decision.verdict === "deny") {
+    const d = judgement.decision;
+    return finishCall(db, runId, row.id, "refused", toolError("DENIED_BY_POLICY", `Denied by policy rule ${d.rule}: ${d.reason}`, { rule: d.rule, reason: d.reason }), actor, judgement);
+  }
+
+  if (dryRun) {
+    return finishCall(
+      db,
+      runId,
+      row.id,
+      "succeeded",
+      { ok: true, dry_run: true, verdict: judgement.decision.verdict, rule: judgement.decision.rule, reason: judgement.decision.reason, preview: prepared.preview ?? null, note: "Nothing was changed (dry run)." },
+      actor,
+      judgement,
+    );
+  }
+
+  let finalArgs = args;
+  let finalPrepared = prepared;
+  if (judgement.decision.verdict === "ask") {
+    const outcome = await askReviewer(session, run, row, tool, args, judgement, prepared.preview ?? null);
+    if (!outcome.ok) return finishCall(db, runId, row.id, "refused", outcome.result, actor, judgement);
+    if (outcome.edit) {
+      // An edited call is validated and judged again: an edit cannot smuggle in what policy denies.
+      const merged = TOOL_SCHEMAS[tool].safeParse({ ...args, ...outcome.edit });
+      if (!merged.success) return finishCall(db, runId, row.id, "refused", toolError("INVALID_INPUT", `The reviewer's edit is not valid for ${tool}: ${merged.error.issues[0]?.message}`), actor, judgement);
+      finalArgs = merged.data as Record<string, unknown>;
+      const again = await prepareTool(session, tool, finalArgs);
+      if (!again.ok) return finishCall(db, runId, row.id, "refused", again.result, actor, judgement);
+      const rejudged = judgeToolCall(tool, again.normalised, { stepMode: run.stepMode });
+      if (rejudged.decision.verdict === "deny") {
+        return finishCall(db, runId, row.id, "refused", toolError("DENIED_BY_POLICY", `The edited call is denied by policy rule ${rejudged.decision.rule}: ${rejudged.decision.reason}`, { rule: rejudged.decision.rule, reason: rejudged.decision.reason }), actor, rejudged);
+      }
+      finalPrepared = again;
+      db.update(toolCalls).set({ args: finalArgs }).where(eq(toolCalls.id, row.id)).run();
+    }
+  }
+
+  return executeApproved(session, row.id, tool, finalArgs, finalPrepared, judgement, outcomeNote(finalArgs !== args));
+}
+
+function outcomeNote(edited: boolean): string | undefined {
+  return edited ? "A reviewer edited this call before approving it; the result is for the edited version." : undefined;
+}
+
+function publishDecision(db: Db, runId: string, callId: string, tool: string, j: Judgement) {
+  const event = db.transaction(
+    (tx) => {
+      tx.update(toolCalls).set({ verdict: j.decision.verdict, rule: j.decision.rule, reason: j.decision.reason }).where(eq(toolCalls.id, callId)).run();
+      appendAudit(tx, agentActor(runId), { action: "tool.decision", targetType: "tool_call", targetId: callId, details: { runId, tool, verdict: j.decision.verdict, rule: j.decision.rule, reason: j.decision.reason } });
+      return insertRunEvent(tx, runId, "decision", { toolCallId: callId, tool, verdict: j.decision.verdict, rule: j.decision.rule, reason: j.decision.reason, parts: j.parts });
+    },
+    { behavior: "immediate" },
+  );
+  announce(event);
+}
+
+type AskOutcome = { ok: true; edit: Record<string, unknown> | null } | { ok: false; result: ToolResult };
+
+async function askReviewer(
+  session: GatewaySession,
+  run: Run,
+  row: ToolCall,
+  tool: ToolName,
+  args: Record<string, unknown>,
+  judgement: Judgement,
+  preview: Record<string, unknown> | null,
+): Promise<AskOutcome> {
+  const { db, runId } = session;
+  const { approval, events } = db.transaction(
+    (tx) => {
+      const created = createApprovalInTx(tx, agentActor(runId), {
+        runId,
+        toolCallId: row.id,
+        kind: "tool",
+        tool,
+        args,
+        preview: { ...preview, parts: judgement.parts },
+        verdict: "ask",
+        rule: judgement.decision.rule,
+        reason: judgement.decision.reason,
+        requiredApprovals: judgement.decision.requiredApprovals ?? 1,
+        allowSelfApproval: judgement.decision.allowSelfApproval ?? false,
+        requestedBy: run.createdBy,
+      });
+      tx.update(toolCalls).set({ state: "awaiting_approval", approvalId: created.approval.id }).where(eq(toolCalls.id, row.id)).run();
+      const t = transitionRunInTx(tx, runId, "awaiting_approval", agentActor(runId), { from: ["running"], reason: `waiting for approval of ${tool}` });
+      return { approval: created.approval, events: [created.event, t.event] };
+    },
+    { behavior: "immediate" },
+  );
+  for (const e of events) announce(e);
+  afterApprovalCommit(approval, events[0]!);
+  return awaitApproval(session, row.id, approval.id);
+}
+
+/** Waits for a request's decision (also used after a restart) and moves the run back to running. */
+export async function awaitApproval(session: GatewaySession, callId: string, approvalId: string): Promise<AskOutcome> {
+  const { db, runId } = session;
+  let decided;
+  try {
+    decided = await waitForDecision(db, approvalId, session.signal);
+  } catch (err) {
+    // On shutdown the request stays pending and the call unanswered: a restart waits again.
+    if (isShutdown(session.signal)) throw err;
+    return { ok: false, result: stoppedError() };
+  }
+  const current = loadRun(db, runId);
+  if (current.state === "awaiting_approval" && decided.state !== "cancelled") {
+    const { event } = db.transaction((tx) => transitionRunInTx(tx, runId, "running", agentActor(runId), { from: ["awaiting_approval"], reason: `approval ${decided.state}` }), { behavior: "immediate" });
+    announce(event);
+  }
+  switch (decided.state) {
+    case "approved":
+      db.update(toolCalls).set({ state: "approved" }).where(and(eq(toolCalls.id, callId), eq(toolCalls.state, "awaiting_approval"))).run();
+      return { ok: true, edit: decided.edit ?? null };
+    case "denied":
+      return { ok: false, result: toolError("DENIED_BY_REVIEWER", `A reviewer denied this: ${decided.decisionReason ?? "no reason given"}`, { reason: decided.decisionReason }) };
+    case "expired":
+      return { ok: false, result: toolError("APPROVAL_EXPIRED", "No reviewer decided in time, so the request expired. Try a safer approach or ask again later.") };
+    default:
+      return { ok: false, result: stoppedError() };
+  }
+}
+
+/**
+ * Marks the call executing (committed before any effect, so a restart never
+ * runs it twice), executes it, and records the result.
+ */
+async function executeApproved(
+  session: GatewaySession,
+  callId: string,
+  tool: ToolName,
+  args: Record<string, unknown>,
+  prepared: Awaited<ReturnType<typeof prepareTool>> & { ok: true },
+  judgement: Judgement,
+  note: string | undefined,
+): Promise<ToolResult> {
+  const { db, runId } = session;
+  const actor = agentActor(runId);
+  if (isShutdown(session.signal)) throw session.signal.reason;
+  if (session.signal.aborted) return finishCall(db, runId, callId, "refused", stoppedError(), actor, judgement);
+  const claimed = db
+    .update(toolCalls)
+    .set({ state: "executing", startedAt: new Date() })
+    .where(and(eq(toolCalls.id, callId), sql`${toolCalls.state} in ('judging','approved','awaiting_approval')`))
+    .run();
+  if (claimed.changes !== 1) {
+    return toolError("EXECUTION_FAILED", "This call was already executed or cancelled; it was not run again.");
+  }
+  let result: ToolResult;
+  try {
+    result = await executeTool(session, callId, tool, args, prepared);
+  } catch (err) {
+    if (isShutdown(session.signal)) throw err;
+    if (session.signal.aborted) result = stoppedError();
+    else result = toolError("EXECUTION_FAILED", `The tool failed inside the sandbox: ${(err as Error).message}`);
+  }
+  // Shutdown mid-command: leave the call "executing" so a restart reports it as interrupted, never re-runs it.
+  if (isShutdown(session.signal)) throw session.signal.reason;
+  if (note && result.ok) result = { ...result, note };
+  return finishCall(db, runId, callId, result.ok ? "succeeded" : "failed", result, actor, judgement);
+}
+
+/** After a restart: a call that was waiting for approval waits again, then runs once. */
+export async function resumeToolCall(session: GatewaySession, row: ToolCall): Promise<ToolResult> {
+  const actor = agentActor(session.runId);
+  const tool = row.tool as ToolName;
+  if (row.state === "executing") {
+    return finishCall(session.db, session.runId, row.id, "failed", toolError("EXECUTION_FAILED", "Airlock restarted while this call was executing; it was not run again and its effect is unknown. Check the workspace before continuing."), actor);
+  }
+  if (row.result) return row.result as ToolResult;
+  const run = loadRun(session.db, session.runId);
+  if (row.state === "awaiting_approval" && row.approvalId) {
+    const outcome = await awaitApproval(session, row.id, row.approvalId);
+    if (!outcome.ok) return finishCall(session.db, session.runId, row.id, "refused", outcome.result, actor);
+    const args = outcome.edit ? { ...row.args, ...outcome.edit } : row.args;
+    const prepared = await prepareTool(session, tool, args);
+    if (!prepared.ok) return finishCall(session.db, session.runId, row.id, "refused", prepared.result, actor);
+    const judgement = judgeToolCall(tool, prepared.normalised, { stepMode: run.stepMode });
+    if (judgement.decision.verdict === "deny") return finishCall(session.db, session.runId, row.id, "refused", toolError("DENIED_BY_POLICY", judgement.decision.reason, { rule: judgement.decision.rule }), actor, judgement);
+    return executeApproved(session, row.id, tool, args, prepared, judgement, outcomeNote(Boolean(outcome.edit)));
+  }
+  // Judged but not yet decided or executed: go through the whole gateway again.
+  return processValidatedCall(session, run, row, tool, row.args);
+}
