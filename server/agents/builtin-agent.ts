@@ -125,7 +125,7 @@ export async function runBuiltinAgent(db: Db, session: GatewaySession, finish: F
           attempts: 3,
           baseDelayMs: 1000,
           signal,
-          onRetry: (err, attempt, delayMs) => publishRunEvent(db, runId, "error", { source: "model", message: `${err.message} (retry ${attempt} in ${Math.round(delayMs / 1000)} s)` }),
+          onRetry: (err, attempt, delayMs) => publishRunEvent(db, runId, "error", { source: "model", discardPartial: true, message: `${err.message} (retry ${attempt} in ${Math.round(delayMs / 1000)} s)` }),
         },
       );
     } catch (err) {

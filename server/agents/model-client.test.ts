@@ -206,7 +206,7 @@ describe("streamChatCompletion: errors", () => {
 
     const err = await modelError(streamChatCompletion({ baseUrl: `http://127.0.0.1:${port}/v1`, model: "m" }, request));
 
-    expect(err.kind).toBe("unreachable");
+    expect(err).toMatchObject({ kind: "unreachable", retryable: true });
     expect(err.message).toMatch(/connection refused/);
   });
 
@@ -389,7 +389,7 @@ describe("streamChatCompletion: errors", () => {
     );
 
     expect(err.kind).toBe("aborted");
-    expect(Date.now() - abortedAt).toBeLessThan(200);
+    expect(Date.now() - abortedAt).toBeLessThan(500);
     await expect.poll(() => server?.requests[0]?.disconnected).toBe(true);
   });
 

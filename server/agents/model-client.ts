@@ -484,7 +484,7 @@ export async function streamChatCompletion(endpoint: ModelEndpoint, request: Cha
         return tail === "" ? null : tail;
       }
       idleTimer.refresh();
-      return Buffer.from(chunk.value).toString("utf8");
+      return decoder.decode(chunk.value, { stream: true });
     };
     const readUpTo = async (limit: number): Promise<string> => {
       let text = "";

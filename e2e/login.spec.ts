@@ -1,0 +1,54 @@
+// Signing in through the form (the only tests that do; the rest use apiSignin).
+import { expect, test } from "@playwright/test";
+import { apiSignin, createUser, signedInApi, trpcMutation, type CreatedUser } from "./support/api";
+
+let user: CreatedUser;
+
+test.beforeEach(async ({ baseURL }) => {
+  const adminApi = await signedInApi(baseURL!);
+  user = await createUser(adminApi, "operator", "login");
+  await adminApi.dispose();
+});
+
+test("a signed-out visitor is sent to sign in, sees a wrong password refused, and lands where they were going", async ({ page }) => {
+  await page.goto("/audit?action=user.create");
+  await expect(page).toHaveURL(/\/login\?callbackUrl=%2Faudit%3Faction%3Duser\.create$/);
+  await expect(page.getByRole("heading", { name: "Sign in to Airlock" })).toBeVisible();
+
+  await page.getByLabel("Email").fill(user.email);
+  await page.getByLabel("Password").fill("not-the-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("alert")).toHaveText("Wrong email or password.");
+  await expect(page).toHaveURL(/\/login/);
+
+  await page.getByLabel("Password").fill(user.password);
+  const submit = page.getByRole("button", { name: "Sign in" });
+  await submit.click();
+  await expect(page).toHaveURL(/\/audit\?action=user\.create$/);
+  await expect(page.getByRole("heading", { name: "Audit trail", level: 1 })).toBeVisible();
+});
+
+test("signing out ends the session and the dashboard asks to sign in again", async ({ page }) => {
+  await apiSignin(page, user);
+  await page.goto("/runs");
+  await page.getByRole("button", { name: `Account: ${user.email} (operator)` }).click();
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/login\?reason=signed-out$/);
+  await expect(page.getByText("You are signed out.")).toBeVisible();
+
+  await page.goto("/settings");
+  await expect(page).toHaveURL(/\/login\?callbackUrl=%2Fsettings$/);
+});
+
+test("a user disabled by an admin is signed out on their next page load", async ({ page, baseURL }) => {
+  await apiSignin(page, user);
+  await page.goto("/runs");
+  await expect(page.getByRole("heading", { name: "Runs", level: 1 })).toBeVisible();
+
+  const adminApi = await signedInApi(baseURL!);
+  await trpcMutation(adminApi, "users.setDisabled", { id: user.id, disabled: true });
+  await adminApi.dispose();
+
+  await page.reload();
+  await expect(page).toHaveURL(/\/login\?callbackUrl=%2Fruns$/);
+});

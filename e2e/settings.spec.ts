@@ -1,0 +1,96 @@
+// Settings: users (admins only) and personal API tokens.
+import { expect, test } from "@playwright/test";
+import { admin, apiSignin, createUser, signedInApi, trpcQuery, uniqueEmail } from "./support/api";
+
+test("an admin creates a user, changes their role and disables them", async ({ page }) => {
+  await apiSignin(page, admin);
+  await page.goto("/settings");
+  await expect(page.getByRole("heading", { name: "Users" })).toBeVisible();
+
+  const email = uniqueEmail("new-operator");
+  const form = page.getByRole("form", { name: "Create user" });
+  await form.getByLabel("Email").fill(email);
+  await form.getByLabel("Role").selectOption("operator");
+  await form.getByLabel("Password (optional)").fill("a-good-password");
+  await form.getByRole("button", { name: "Create user" }).click();
+  await expect(form.getByRole("status")).toContainText(`Created ${email} as operator.`);
+
+  const role = page.getByLabel(`Role for ${email}`);
+  await expect(role).toHaveValue("operator");
+  await role.selectOption("reviewer");
+  await expect(page.getByTestId("user-row").filter({ hasText: email }).getByText("Saved")).toBeVisible();
+  await page.reload();
+  await expect(page.getByLabel(`Role for ${email}`)).toHaveValue("reviewer");
+
+  // The server's own words when something is refused.
+  await form.getByLabel("Email").fill(email);
+  await form.getByRole("button", { name: "Create user" }).click();
+  await expect(form.getByRole("alert")).toHaveText(`A user with email ${email} already exists. Pick another email or change that user's role instead.`);
+
+  await page.getByRole("button", { name: `Disable ${email}` }).click();
+  const dialog = page.getByRole("dialog", { name: `Disable ${email}?` });
+  await expect(dialog).toBeVisible();
+  await dialog.getByRole("button", { name: "Disable user" }).click();
+  await expect(dialog).toBeHidden();
+  const row = page.getByTestId("user-row").filter({ hasText: email });
+  await expect(row.getByText("Disabled", { exact: true })).toBeVisible();
+  await expect(page.getByRole("button", { name: `Enable ${email}` })).toBeVisible();
+});
+
+test("a viewer sees their account and tokens but not the Users section", async ({ page, baseURL }) => {
+  const adminApi = await signedInApi(baseURL!);
+  const viewer = await createUser(adminApi, "viewer");
+  await adminApi.dispose();
+
+  await apiSignin(page, viewer);
+  await page.goto("/settings");
+  await expect(page.getByRole("heading", { name: "Your account" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "API tokens" })).toBeVisible();
+  await expect(page.getByText(viewer.email).first()).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Users" })).toHaveCount(0);
+  await expect(page.getByRole("form", { name: "Create user" })).toHaveCount(0);
+});
+
+test("an API token is shown once, works, and stops working when revoked", async ({ page, baseURL, playwright }) => {
+  const adminApi = await signedInApi(baseURL!);
+  const operator = await createUser(adminApi, "operator", "tokens");
+  await adminApi.dispose();
+  await apiSignin(page, operator);
+  await page.goto("/settings");
+
+  const form = page.getByRole("form", { name: "Create API token" });
+  await form.getByLabel("Token name").fill("e2e-ci");
+  await form.getByLabel("Expires in (days)").fill("30");
+  await form.getByRole("button", { name: "Create token" }).click();
+
+  const box = page.getByTestId("new-token");
+  await expect(box).toContainText("This is the only time Airlock shows it");
+  const token = await box.getByLabel("New API token").inputValue();
+  expect(token).toMatch(/^alk_[A-Za-z0-9_-]{20,}$/);
+
+  // The token works as a bearer token.
+  const bare = await playwright.request.newContext({ baseURL });
+  const me = await trpcQuery(bare, "users.me", undefined, { Authorization: `Bearer ${token}` });
+  expect(me.status()).toBe(200);
+
+  await box.getByRole("button", { name: "I have copied it" }).click();
+  await expect(box).toBeHidden();
+  await page.reload();
+  expect(await page.content()).not.toContain(token);
+
+  const row = page.getByTestId("token-row").filter({ hasText: "e2e-ci" });
+  await expect(row).toContainText(`${token.slice(0, 8)}…`);
+  await expect(row.getByText("Active")).toBeVisible();
+  await expect(row).not.toContainText("Never used"); // the call above counts as a use
+
+  await row.getByRole("button", { name: "Revoke token e2e-ci" }).click();
+  const dialog = page.getByRole("dialog", { name: "Revoke token “e2e-ci”?" });
+  await dialog.getByRole("button", { name: "Revoke token" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(row.getByText("Revoked")).toBeVisible();
+  await expect(row.getByRole("button", { name: /Revoke/ })).toHaveCount(0);
+
+  const after = await trpcQuery(bare, "users.me", undefined, { Authorization: `Bearer ${token}` });
+  expect(after.status()).toBe(401);
+  await bare.dispose();
+});

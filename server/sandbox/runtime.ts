@@ -1,0 +1,888 @@
+// The container runtime: one small interface (SandboxRuntime) that the
+// supervisor and the tools use, and its Docker implementation. Everything an
+// agent does happens through exec() inside a hardened, disposable container.
+import { randomBytes } from "node:crypto";
+import { constants as osConstants } from "node:os";
+import path from "node:path";
+import { StringDecoder } from "node:string_decoder";
+import { Writable, type Duplex } from "node:stream";
+import type Docker from "dockerode";
+import { DomainError } from "@/server/errors/domain-error";
+import { docker as processDocker } from "./docker";
+
+// ---------------------------------------------------------------- limits
+
+export interface RunLimits {
+  memoryMb: number;
+  cpus: number;
+  pids: number;
+  commandTimeoutS: number;
+  runTimeoutS: number;
+}
+
+export const DEFAULT_LIMITS: RunLimits = Object.freeze({
+  memoryMb: 1024,
+  cpus: 1,
+  pids: 256,
+  commandTimeoutS: 120,
+  runTimeoutS: 3600,
+});
+
+/** The ceiling a run may ask for. Today it equals the defaults: a run can only
+ * lower its limits. It is a separate constant so an operator setting can raise
+ * the ceiling later without touching the defaults. */
+export const MAX_LIMITS: RunLimits = Object.freeze({ ...DEFAULT_LIMITS });
+
+/** Below these a sandbox cannot do useful work (python alone needs ~10 MB;
+ * init, the sentinel, its sleep and one exec need 4 pids before any command). */
+const MIN_LIMITS: RunLimits = Object.freeze({
+  memoryMb: 64,
+  cpus: 0.1,
+  pids: 16,
+  commandTimeoutS: 1,
+  runTimeoutS: 10,
+});
+
+const LIMIT_UNITS: Record<keyof RunLimits, string> = {
+  memoryMb: "MB",
+  cpus: "CPUs",
+  pids: "processes",
+  commandTimeoutS: "s",
+  runTimeoutS: "s",
+};
+const INTEGER_LIMITS = new Set<keyof RunLimits>(["memoryMb", "pids", "commandTimeoutS", "runTimeoutS"]);
+
+/** Fills a run's requested limits from the defaults. Refuses (INVALID_INPUT)
+ * anything above MAX_LIMITS or below a workable minimum, rather than silently
+ * clamping: a reviewer should see the run with the limits that were asked for. */
+export function resolveLimits(requested: Partial<RunLimits> | undefined = {}): RunLimits {
+  const resolved = { ...DEFAULT_LIMITS };
+  for (const key of Object.keys(DEFAULT_LIMITS) as (keyof RunLimits)[]) {
+    const value = requested?.[key];
+    if (value === undefined) continue;
+    const unit = LIMIT_UNITS[key];
+    if (typeof value !== "number" || !Number.isFinite(value)) {
+      throw new DomainError("INVALID_INPUT", `limit ${key} must be a number, got ${String(value)}`);
+    }
+    if (INTEGER_LIMITS.has(key) && !Number.isInteger(value)) {
+      throw new DomainError("INVALID_INPUT", `limit ${key} must be a whole number of ${unit}, got ${value}`);
+    }
+    if (value > MAX_LIMITS[key]) {
+      throw new DomainError(
+        "INVALID_INPUT",
+        `limit ${key}=${value} ${unit} is above the maximum of ${MAX_LIMITS[key]} ${unit}; a run may only lower its limits`,
+      );
+    }
+    if (value < MIN_LIMITS[key]) {
+      throw new DomainError("INVALID_INPUT", `limit ${key}=${value} ${unit} is below the minimum of ${MIN_LIMITS[key]} ${unit}`);
+    }
+    resolved[key] = value;
+  }
+  return resolved;
+}
+
+// ---------------------------------------------------------------- interface
+
+export interface SandboxSpec {
+  runId: string;
+  image: string;
+  /** Host directory, owned by uid 1000, bind-mounted read-write at /workspace. */
+  workspaceDir: string;
+  limits: RunLimits;
+  env?: Record<string, string>;
+}
+
+export interface ExecOptions {
+  cmd: string[];
+  /** Inside /workspace; relative paths are taken from /workspace. */
+  cwd?: string;
+  env?: Record<string, string>;
+  stdin?: Buffer | string;
+  timeoutS: number;
+  /** Bytes of output kept in the result (head and tail), default 1 MiB. */
+  maxStoredBytes?: number;
+  onOutput?: (chunk: string, stream: "stdout" | "stderr") => void;
+  signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  /** The status as a shell reports it (128+n when a signal ended the command);
+   * null when it could not be learned (the exec never finished reporting). */
+  exitCode: number | null;
+  /** SIGKILL after a timeout/abort/OOM kill; otherwise inferred from 128+n. */
+  signal: string | null;
+  timedOut: boolean;
+  oomKilled: boolean;
+  aborted: boolean;
+  stdout: string;
+  stderr: string;
+  totalBytes: number;
+  truncated: boolean;
+  durationMs: number;
+}
+
+export interface SandboxSummary {
+  containerId: string;
+  runId: string;
+  running: boolean;
+}
+
+export interface SandboxState {
+  running: boolean;
+  oomKilled: boolean;
+  exitCode: number | null;
+}
+
+export interface SandboxStats {
+  memoryBytes: number;
+  cpuPercent: number;
+  pids: number;
+}
+
+export interface SandboxRuntime {
+  /** Creates AND starts the container. */
+  createSandbox(spec: SandboxSpec): Promise<{ containerId: string }>;
+  exec(containerId: string, opts: ExecOptions): Promise<ExecResult>;
+  /** Kills every agent process but the container's own init and sentinel. */
+  killProcesses(containerId: string): Promise<void>;
+  /** SIGKILLs the container; completes well within 2 s. */
+  stopSandbox(containerId: string): Promise<void>;
+  /** Idempotent. */
+  removeSandbox(containerId: string): Promise<void>;
+  /** null when the container is gone. */
+  inspectSandbox(containerId: string): Promise<SandboxState | null>;
+  /** Every container labelled airlock.managed=true, running or not. */
+  listSandboxes(): Promise<SandboxSummary[]>;
+  /** null when the container is gone or not running. */
+  stats(containerId: string): Promise<SandboxStats | null>;
+}
+
+export type SandboxErrorCode = "IMAGE_MISSING" | "SANDBOX_GONE" | "SANDBOX_NOT_RUNNING" | "INVALID_SPEC" | "ENGINE_ERROR";
+
+/** Infrastructure failures (not command outcomes: those are ExecResults). */
+export class SandboxError extends Error {
+  constructor(
+    readonly code: SandboxErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "SandboxError";
+  }
+}
+
+// ---------------------------------------------------------------- constants
+
+export const WORKSPACE_PATH = "/workspace";
+export const AGENT_USER = "1000:1000";
+export const RUN_LABEL = "airlock.run";
+export const MANAGED_LABEL = "airlock.managed";
+/** Every exec carries AIRLOCK_EXEC=<random token> in its environment; the
+ * token is how the killer finds the exec's processes, whatever session or
+ * process group they moved to. */
+const EXEC_MARKER = "AIRLOCK_EXEC";
+
+export const DEFAULT_MAX_STORED_BYTES = 1024 * 1024;
+const TMP_SIZE_MB = 256;
+const HOME_SIZE_MB = 128;
+const SHM_SIZE_MB = 64;
+/** RLIMIT_FSIZE: a single file can grow to 1 GiB (then SIGXFSZ). */
+const MAX_FILE_BYTES = 1024 * 1024 * 1024;
+const MAX_OPEN_FILES = 4096;
+/** RLIMIT_NPROC counts every process of uid 1000 on the host kernel, across
+ * all sandboxes (no user namespaces), so it cannot be the per-run limit: the
+ * pids cgroup is. This is only a backstop that never bites a single run. */
+const MAX_UID_PROCESSES = 16384;
+/** The sentinel ends the container this long after runTimeoutS, in case the
+ * supervisor that should have stopped it is gone. */
+const RUN_DEADLINE_GRACE_S = 300;
+
+/**
+ * The container's main process (PID 2, under docker-init as PID 1). It idles,
+ * and on SIGUSR1 (sent with `docker kill -s USR1`, forwarded by docker-init)
+ * it kills every process of the agent with kill(-1): the kernel excludes the
+ * caller and PID 1, and the walk is atomic against fork, so even a fork bomb
+ * cannot outrun it. Needs no free pid, unlike any `docker exec`. After
+ * runTimeoutS + grace it exits, which ends the container.
+ */
+const SENTINEL_SCRIPT = `trap 'kill -KILL -1 2>/dev/null' USR1
+trap 'exit 0' TERM INT HUP
+deadline=$1
+while (( SECONDS < deadline )); do
+  sleep $(( deadline - SECONDS )) &
+  wait $!
+done`;
+
+/**
+ * Kills the process tree of one exec from inside the container (runs as the
+ * agent, which may signal its own processes; needs no capability). Selected:
+ *  - every process whose environment carries this exec's token (children
+ *    inherit it through fork, setsid, nohup, daemonising),
+ *  - every process in a session one of those leads (a child that cleared its
+ *    environment but stayed in the session),
+ *  - descendants of all of the above,
+ *  - orphans (reparented to PID 1) carrying no exec token at all: something
+ *    cleared its environment and double-forked to escape; no exec owns it.
+ * Session 1 (docker-init, the sentinel and its sleep) is never touched.
+ * Everything selected is SIGSTOPped first, rescanning until no new process
+ * appears (a stopped process cannot fork), then SIGKILLed; survivors are
+ * re-killed for up to 2 s. Prints {"killed": n, "survivors": [pids]}.
+ * With argv[1] == "--all" it selects every process outside session 1.
+ */
+const KILLER_SCRIPT = String.raw`
+import json, os, signal, sys, time
+token = sys.argv[1]
+MARK = b"${EXEC_MARKER}="
+mine = MARK + token.encode()
+me = os.getpid()
+
+def scan():
+    procs = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        pid = int(name)
+        if pid == me or pid == 1:
+            continue
+        try:
+            with open("/proc/%d/stat" % pid, "rb") as f:
+                raw = f.read()
+            fields = raw[raw.rindex(b")") + 2:].split()
+            state, ppid, sid = fields[0], int(fields[1]), int(fields[3])
+        except (OSError, ValueError, IndexError):
+            continue
+        if state in (b"Z", b"X"):
+            continue
+        try:
+            with open("/proc/%d/environ" % pid, "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            env = None
+        procs[pid] = (ppid, sid, env)
+    return procs
+
+def select(procs):
+    ours = {p for p, (pp, sid, env) in procs.items() if sid != 1}
+    if token == "--all":
+        return ours
+    chosen = {p for p in ours if procs[p][2] is not None and mine in procs[p][2]}
+    sessions = {procs[p][1] for p in chosen} - {0, 1}
+    chosen |= {p for p in ours if procs[p][1] in sessions}
+    chosen |= {p for p in ours if procs[p][0] == 1 and not any(e.startswith(MARK) for e in (procs[p][2] or []))}
+    children = {}
+    for p in ours:
+        children.setdefault(procs[p][0], []).append(p)
+    stack = list(chosen)
+    while stack:
+        for c in children.get(stack.pop(), []):
+            if c not in chosen:
+                chosen.add(c)
+                stack.append(c)
+    return chosen
+
+def signal_all(pids, sig):
+    for p in pids:
+        try:
+            os.kill(p, sig)
+        except OSError:
+            pass
+
+stopped = set()
+for _ in range(100):
+    new = select(scan()) - stopped
+    if not new:
+        break
+    signal_all(new, signal.SIGSTOP)
+    stopped |= new
+signal_all(stopped, signal.SIGKILL)
+deadline = time.time() + 2
+left = select(scan())
+while left and time.time() < deadline:
+    signal_all(left, signal.SIGKILL)
+    time.sleep(0.02)
+    left = select(scan())
+print(json.dumps({"killed": len(stopped), "survivors": sorted(left)}))
+`;
+
+const SIGNAL_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(osConstants.signals).map(([name, num]) => [num, name]),
+);
+
+// ---------------------------------------------------------------- output capture
+
+/**
+ * Keeps a bounded view of a command's output: the first half of the budget
+ * (shared by both streams, in arrival order) and, per stream, a ring of the
+ * most recent bytes, of which the other half of the budget is kept at the end.
+ * Head AND tail, because the start says what ran and the end says how it
+ * failed (compilers and test runners summarise last). Memory stays bounded by
+ * ~1.5x the budget whatever the command prints; totalBytes counts everything.
+ */
+export class OutputCapture {
+  private readonly headBudget: number;
+  private headUsed = 0;
+  private readonly streams: Record<"stdout" | "stderr", StreamCapture>;
+
+  constructor(
+    private readonly maxStoredBytes: number,
+    private readonly onOutput?: (chunk: string, stream: "stdout" | "stderr") => void,
+  ) {
+    this.headBudget = Math.floor(maxStoredBytes / 2);
+    const ring = maxStoredBytes - this.headBudget;
+    this.streams = { stdout: new StreamCapture(ring), stderr: new StreamCapture(ring) };
+  }
+
+  get totalBytes(): number {
+    return this.streams.stdout.total + this.streams.stderr.total;
+  }
+
+  push(stream: "stdout" | "stderr", chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    const s = this.streams[stream];
+    s.total += chunk.length;
+    if (this.onOutput) {
+      const text = s.decoder.write(chunk);
+      if (text) {
+        try {
+          this.onOutput(text, stream);
+        } catch {
+          // A failing listener (a closed SSE client) must not break the command.
+        }
+      }
+    }
+    let rest = chunk;
+    if (this.headUsed < this.headBudget) {
+      const take = Math.min(chunk.length, this.headBudget - this.headUsed);
+      s.head.push(Buffer.from(chunk.subarray(0, take)));
+      s.headBytes += take;
+      this.headUsed += take;
+      rest = chunk.subarray(take);
+    }
+    if (rest.length > 0) s.tail.push(rest);
+  }
+
+  /** Flushes a partial multi-byte character left in the live decoders. */
+  flush(): void {
+    if (!this.onOutput) return;
+    for (const stream of ["stdout", "stderr"] as const) {
+      const text = this.streams[stream].decoder.end();
+      if (text) {
+        try {
+          this.onOutput(text, stream);
+        } catch {
+          // see push()
+        }
+      }
+    }
+  }
+
+  result(): { stdout: string; stderr: string; totalBytes: number; truncated: boolean } {
+    const out = this.streams.stdout;
+    const err = this.streams.stderr;
+    let budget = this.maxStoredBytes - this.headUsed;
+    const wantOut = out.tail.length;
+    const wantErr = err.tail.length;
+    let keepOut = wantOut;
+    let keepErr = wantErr;
+    if (wantOut + wantErr > budget) {
+      const half = Math.floor(budget / 2);
+      keepOut = Math.min(wantOut, half);
+      keepErr = Math.min(wantErr, budget - keepOut);
+      budget -= keepErr;
+      keepOut = Math.min(wantOut, budget);
+    }
+    const stdout = out.render("stdout", keepOut);
+    const stderr = err.render("stderr", keepErr);
+    return {
+      stdout: stdout.text,
+      stderr: stderr.text,
+      totalBytes: this.totalBytes,
+      truncated: stdout.omitted + stderr.omitted > 0,
+    };
+  }
+}
+
+class StreamCapture {
+  total = 0;
+  headBytes = 0;
+  readonly head: Buffer[] = [];
+  readonly tail: TailRing;
+  readonly decoder = new StringDecoder("utf8");
+
+  constructor(ringBytes: number) {
+    this.tail = new TailRing(ringBytes);
+  }
+
+  render(name: string, keepTail: number): { text: string; omitted: number } {
+    const omitted = this.total - this.headBytes - keepTail;
+    const head = Buffer.concat(this.head);
+    let tail = this.tail.last(keepTail);
+    if (omitted === 0) return { text: Buffer.concat([head, tail]).toString("utf8"), omitted };
+    // Cut on character boundaries: the head drops a partial last character,
+    // the tail drops leading continuation bytes.
+    let skip = 0;
+    while (skip < 3 && skip < tail.length && ((tail[skip] ?? 0) & 0xc0) === 0x80) skip++;
+    tail = tail.subarray(skip);
+    const headText = new StringDecoder("utf8").write(head);
+    const marker = `\n…[airlock: ${omitted + skip} bytes of ${name} omitted, ${this.total} bytes in total]…\n`;
+    return { text: headText + marker + tail.toString("utf8"), omitted: omitted + skip };
+  }
+}
+
+/** The last `capacity` bytes written, in a fixed buffer allocated on first use. */
+class TailRing {
+  private buf: Buffer | null = null;
+  private written = 0;
+
+  constructor(private readonly capacity: number) {}
+
+  get length(): number {
+    return Math.min(this.written, this.capacity);
+  }
+
+  push(chunk: Buffer): void {
+    if (this.capacity === 0) {
+      this.written += chunk.length;
+      return;
+    }
+    this.buf ??= Buffer.alloc(this.capacity);
+    let data = chunk;
+    if (data.length > this.capacity) data = data.subarray(data.length - this.capacity);
+    const pos = (this.written + (chunk.length - data.length)) % this.capacity;
+    const first = Math.min(data.length, this.capacity - pos);
+    data.copy(this.buf, pos, 0, first);
+    if (first < data.length) data.copy(this.buf, 0, first);
+    this.written += chunk.length;
+  }
+
+  last(n: number): Buffer {
+    if (!this.buf || n <= 0) return Buffer.alloc(0);
+    const count = Math.min(n, this.length);
+    const end = this.written % this.capacity;
+    const start = (end - count + this.capacity) % this.capacity;
+    if (start < end || count === 0) return Buffer.from(this.buf.subarray(start, start + count));
+    return Buffer.concat([this.buf.subarray(start), this.buf.subarray(0, end)]);
+  }
+}
+
+// ---------------------------------------------------------------- helpers
+
+function statusCode(err: unknown): number | undefined {
+  return (err as { statusCode?: number } | null)?.statusCode;
+}
+
+function engineError(what: string, err: unknown, containerId?: string): SandboxError {
+  const code = statusCode(err);
+  const detail = err instanceof Error ? err.message : String(err);
+  if (code === 404) return new SandboxError("SANDBOX_GONE", `${what}: sandbox ${containerId ?? ""} does not exist`, { cause: err });
+  if (code === 409) return new SandboxError("SANDBOX_NOT_RUNNING", `${what}: sandbox ${containerId ?? ""} is not running (${detail})`, { cause: err });
+  return new SandboxError("ENGINE_ERROR", `${what}: ${detail}`, { cause: err });
+}
+
+function envList(env: Record<string, string> | undefined, what: string): string[] {
+  return Object.entries(env ?? {}).map(([key, value]) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new SandboxError("INVALID_SPEC", `${what}: invalid environment variable name ${JSON.stringify(key)}`);
+    if (key === EXEC_MARKER) throw new SandboxError("INVALID_SPEC", `${what}: ${EXEC_MARKER} is reserved`);
+    if (typeof value !== "string" || value.includes("\0")) throw new SandboxError("INVALID_SPEC", `${what}: environment variable ${key} must be a string without NUL bytes`);
+    return `${key}=${value}`;
+  });
+}
+
+/** Lexical check only: cwd is where a command starts, not a confinement (the
+ * command can cd anywhere the container lets it). */
+export function resolveCwd(cwd: string | undefined): string {
+  if (cwd === undefined || cwd === "") return WORKSPACE_PATH;
+  if (cwd.includes("\0")) throw new SandboxError("INVALID_SPEC", "cwd contains a NUL byte");
+  const resolved = path.posix.resolve(WORKSPACE_PATH, cwd);
+  if (resolved !== WORKSPACE_PATH && !resolved.startsWith(`${WORKSPACE_PATH}/`)) {
+    throw new SandboxError("INVALID_SPEC", `cwd ${cwd} is outside ${WORKSPACE_PATH}`);
+  }
+  return resolved;
+}
+
+function containerName(runId: string): string {
+  const safe = runId.replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 64);
+  return `airlock-${safe}-${randomBytes(3).toString("hex")}`;
+}
+
+function dockerTimestamp(ms: number): string {
+  return (ms / 1000).toFixed(3);
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+// ---------------------------------------------------------------- docker runtime
+
+export function dockerRuntime(client?: Docker): SandboxRuntime {
+  const engine = () => client ?? processDocker();
+
+  /** Host-side configuration of every sandbox: see DESIGN.md "Sandbox defaults". */
+  function containerConfig(spec: SandboxSpec): Docker.ContainerCreateOptions {
+    const limits = spec.limits;
+    const deadline = limits.runTimeoutS + RUN_DEADLINE_GRACE_S;
+    return {
+      name: containerName(spec.runId),
+      Image: spec.image,
+      Entrypoint: ["/bin/bash", "-c", SENTINEL_SCRIPT, "airlock-sentinel", String(deadline)],
+      Cmd: [],
+      User: AGENT_USER,
+      WorkingDir: WORKSPACE_PATH,
+      Hostname: "sandbox",
+      // Only what we set: the host's environment never reaches the sandbox.
+      Env: [`HOME=/home/agent`, ...envList(spec.env, "sandbox env")],
+      Labels: { [RUN_LABEL]: spec.runId, [MANAGED_LABEL]: "true" },
+      Tty: false,
+      OpenStdin: false,
+      AttachStdin: false,
+      AttachStdout: false,
+      AttachStderr: false,
+      NetworkDisabled: false,
+      HostConfig: {
+        Init: true,
+        Mounts: [
+          {
+            Type: "bind",
+            Source: spec.workspaceDir,
+            Target: WORKSPACE_PATH,
+            ReadOnly: false,
+            BindOptions: { Propagation: "rprivate" },
+          },
+        ],
+        ReadonlyRootfs: true,
+        // exec allowed on /tmp (build tools run things there); never setuid or
+        // device files. /home/agent: a writable home for git, npm, pip caches.
+        Tmpfs: {
+          "/tmp": `rw,exec,nosuid,nodev,size=${TMP_SIZE_MB}m,mode=1777`,
+          "/home/agent": `rw,exec,nosuid,nodev,size=${HOME_SIZE_MB}m,mode=0700,uid=1000,gid=1000`,
+        },
+        ShmSize: SHM_SIZE_MB * 1024 * 1024,
+        CapDrop: ["ALL"],
+        CapAdd: [],
+        SecurityOpt: ["no-new-privileges"],
+        Privileged: false,
+        NetworkMode: "none",
+        IpcMode: "private",
+        PidMode: "",
+        Memory: limits.memoryMb * 1024 * 1024,
+        MemorySwap: limits.memoryMb * 1024 * 1024,
+        NanoCpus: Math.round(limits.cpus * 1e9),
+        PidsLimit: limits.pids,
+        Ulimits: [
+          { Name: "nofile", Soft: MAX_OPEN_FILES, Hard: MAX_OPEN_FILES },
+          { Name: "nproc", Soft: MAX_UID_PROCESSES, Hard: MAX_UID_PROCESSES },
+          { Name: "fsize", Soft: MAX_FILE_BYTES, Hard: MAX_FILE_BYTES },
+          { Name: "core", Soft: 0, Hard: 0 },
+        ],
+        // The main process prints nothing; "none" also stops an agent from
+        // filling the host's disk by writing to /proc/1/fd/1.
+        LogConfig: { Type: "none", Config: {} },
+        RestartPolicy: { Name: "no" },
+        AutoRemove: false,
+        PublishAllPorts: false,
+        ...({ CgroupnsMode: "private" } as object),
+      },
+    };
+  }
+
+  async function createSandbox(spec: SandboxSpec): Promise<{ containerId: string }> {
+    if (!spec.runId) throw new SandboxError("INVALID_SPEC", "runId is required");
+    if (!path.isAbsolute(spec.workspaceDir)) throw new SandboxError("INVALID_SPEC", `workspaceDir must be an absolute host path, got ${spec.workspaceDir}`);
+    const limits = resolveLimits(spec.limits);
+    let container: Docker.Container;
+    try {
+      container = await engine().createContainer(containerConfig({ ...spec, limits }));
+    } catch (err) {
+      if (statusCode(err) === 404) {
+        throw new SandboxError("IMAGE_MISSING", `sandbox image ${spec.image} is not present; run scripts/sandbox-image.sh`, { cause: err });
+      }
+      throw engineError("creating the sandbox", err);
+    }
+    try {
+      await container.start();
+    } catch (err) {
+      await container.remove({ force: true, v: true }).catch(() => undefined);
+      throw engineError("starting the sandbox", err, container.id);
+    }
+    return { containerId: container.id };
+  }
+
+  /** Runs a short helper command as the agent and returns its stdout (no
+   * marker, no timeout kill: helpers are ours and bounded). */
+  async function runHelper(containerId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number | null; stdout: string }> {
+    const exec = await engine()
+      .getContainer(containerId)
+      .exec({ Cmd: cmd, User: AGENT_USER, WorkingDir: "/", AttachStdout: true, AttachStderr: true, Tty: false });
+    const stream = (await exec.start({ hijack: true, stdin: false })) as Duplex;
+    const chunks: Buffer[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        chunks.push(chunk);
+        cb();
+      },
+    });
+    engine().modem.demuxStream(stream, sink, new Writable({ write: (_c, _e, cb) => cb() }));
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        stream.destroy();
+        resolve();
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      stream.once("end", done);
+      stream.once("close", done);
+      stream.once("error", done);
+    });
+    const exitCode = await finalExitCode(exec);
+    return { exitCode, stdout: Buffer.concat(chunks).toString("utf8") };
+  }
+
+  async function finalExitCode(exec: Docker.Exec): Promise<number | null> {
+    for (let i = 0; i < 20; i++) {
+      try {
+        const info = await exec.inspect();
+        if (!info.Running) return typeof info.ExitCode === "number" ? info.ExitCode : null;
+      } catch {
+        return null;
+      }
+      await sleep(50);
+    }
+    return null;
+  }
+
+  /** Precise: the exec's own process tree (see KILLER_SCRIPT). Falls back to
+   * killing every agent process when that cannot run (no free pid under a
+   * fork bomb, python missing) or leaves survivors. */
+  async function killExecTree(containerId: string, token: string): Promise<void> {
+    try {
+      const { exitCode, stdout } = await runHelper(containerId, ["python3", "-c", KILLER_SCRIPT, token], 5000);
+      const report = JSON.parse(stdout.trim().split("\n").pop() ?? "") as { survivors?: number[] };
+      if (exitCode === 0 && Array.isArray(report.survivors) && report.survivors.length === 0) return;
+    } catch {
+      // fall through to the blunt instrument
+    }
+    await killProcesses(containerId);
+  }
+
+  async function killProcesses(containerId: string): Promise<void> {
+    const container = engine().getContainer(containerId);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        await container.kill({ signal: "SIGUSR1" });
+      } catch (err) {
+        // Gone or stopped: no process of the agent is left.
+        if (statusCode(err) === 404 || statusCode(err) === 409) return;
+        throw engineError("killing the sandbox's processes", err, containerId);
+      }
+      await sleep(50 * (attempt + 1));
+      try {
+        const { exitCode, stdout } = await runHelper(containerId, ["python3", "-c", KILLER_SCRIPT, "--all"], 5000);
+        const report = JSON.parse(stdout.trim().split("\n").pop() ?? "") as { killed?: number; survivors?: number[] };
+        if (exitCode === 0 && report.survivors?.length === 0) return;
+      } catch (err) {
+        if (statusCode(err) === 404 || statusCode(err) === 409) return;
+        // Maybe no free pid yet; signal again.
+      }
+    }
+    throw new SandboxError("ENGINE_ERROR", `could not kill every process in sandbox ${containerId}`);
+  }
+
+  async function oomKilledDuring(containerId: string, sinceMs: number): Promise<boolean> {
+    try {
+      const state = await engine().getContainer(containerId).inspect();
+      if (state.State.OOMKilled) return true;
+    } catch {
+      // fall through to the events
+    }
+    try {
+      // The engine reports every kernel OOM kill in the container's memory
+      // cgroup as an "oom" event (cgroup v1 and v2), before the exec's exit.
+      const query = {
+        since: dockerTimestamp(sinceMs - 1000),
+        until: dockerTimestamp(Date.now()),
+        filters: { container: [containerId], event: ["oom"] },
+      };
+      const stream = (await (engine().getEvents as (o: object) => Promise<unknown>)(query)) as NodeJS.ReadableStream;
+      let text = "";
+      for await (const chunk of stream) text += chunk.toString();
+      return text.split("\n").some((line) => line.includes('"oom"'));
+    } catch {
+      return false;
+    }
+  }
+
+  async function exec(containerId: string, opts: ExecOptions): Promise<ExecResult> {
+    const started = Date.now();
+    if (!Array.isArray(opts.cmd) || opts.cmd.length === 0 || opts.cmd.some((a) => typeof a !== "string" || a.includes("\0"))) {
+      throw new SandboxError("INVALID_SPEC", "cmd must be a non-empty array of strings without NUL bytes");
+    }
+    if (!(opts.timeoutS > 0) || !Number.isFinite(opts.timeoutS)) {
+      throw new SandboxError("INVALID_SPEC", `timeoutS must be a positive number, got ${opts.timeoutS}`);
+    }
+    const maxStored = opts.maxStoredBytes ?? DEFAULT_MAX_STORED_BYTES;
+    if (!Number.isInteger(maxStored) || maxStored < 0) throw new SandboxError("INVALID_SPEC", `maxStoredBytes must be a non-negative integer`);
+    const cwd = resolveCwd(opts.cwd);
+    const token = randomBytes(12).toString("hex");
+    const env = [...envList(opts.env, "exec env"), `${EXEC_MARKER}=${token}`];
+    const capture = new OutputCapture(maxStored, opts.onOutput);
+    const result = (over: Partial<ExecResult>): ExecResult => ({
+      exitCode: null,
+      signal: null,
+      timedOut: false,
+      oomKilled: false,
+      aborted: false,
+      ...capture.result(),
+      durationMs: Date.now() - started,
+      ...over,
+    });
+    if (opts.signal?.aborted) return result({ aborted: true });
+
+    const stdin = opts.stdin === undefined ? undefined : Buffer.isBuffer(opts.stdin) ? opts.stdin : Buffer.from(opts.stdin, "utf8");
+    const container = engine().getContainer(containerId);
+    let dockerExec: Docker.Exec;
+    let stream: Duplex;
+    try {
+      dockerExec = await container.exec({
+        Cmd: opts.cmd,
+        User: AGENT_USER,
+        WorkingDir: cwd,
+        Env: env,
+        AttachStdin: stdin !== undefined,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: false,
+        Privileged: false,
+      });
+      stream = (await dockerExec.start({ hijack: true, stdin: stdin !== undefined })) as Duplex;
+    } catch (err) {
+      throw engineError("starting a command", err, containerId);
+    }
+
+    const sink = (name: "stdout" | "stderr") =>
+      new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          capture.push(name, chunk);
+          cb();
+        },
+      });
+    engine().modem.demuxStream(stream, sink("stdout"), sink("stderr"));
+
+    const ended = new Promise<void>((resolve) => {
+      stream.once("end", () => resolve());
+      stream.once("close", () => resolve());
+      stream.once("error", () => resolve());
+    });
+    if (stdin !== undefined) {
+      // The process sees EOF once the engine gets our half-close.
+      stream.on("error", () => undefined);
+      stream.end(stdin);
+    }
+
+    let timedOut = false;
+    let aborted = false;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const interrupted = new Promise<"timeout" | "abort">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), opts.timeoutS * 1000);
+      if (opts.signal) {
+        onAbort = () => resolve("abort");
+        opts.signal.addEventListener("abort", onAbort, { once: true });
+      }
+    });
+    const outcome = await Promise.race([ended.then(() => "ended" as const), interrupted]);
+    clearTimeout(timer);
+    if (onAbort) opts.signal?.removeEventListener("abort", onAbort);
+
+    if (outcome !== "ended") {
+      timedOut = outcome === "timeout";
+      aborted = outcome === "abort";
+      try {
+        await killExecTree(containerId, token);
+      } catch {
+        // The container may be gone (stop button): the stream ends anyway.
+      }
+      // The stream ends once the killed processes' pipes close; never wait long.
+      const closed = await Promise.race([ended.then(() => true), sleep(3000).then(() => false)]);
+      if (!closed) stream.destroy();
+    }
+    capture.flush();
+
+    const exitCode = await finalExitCode(dockerExec);
+    let signal: string | null = null;
+    if (timedOut || aborted) signal = "SIGKILL";
+    else if (exitCode !== null && exitCode > 128 && exitCode < 128 + 65) signal = SIGNAL_NAMES[exitCode - 128] ?? null;
+    const oomKilled = !timedOut && !aborted && exitCode === 137 && (await oomKilledDuring(containerId, started));
+    return result({ exitCode, signal, timedOut, aborted, oomKilled });
+  }
+
+  async function stopSandbox(containerId: string): Promise<void> {
+    try {
+      await engine().getContainer(containerId).kill({ signal: "SIGKILL" });
+    } catch (err) {
+      const code = statusCode(err);
+      if (code === 404 || code === 409 || code === 304) return;
+      throw engineError("stopping the sandbox", err, containerId);
+    }
+  }
+
+  async function removeSandbox(containerId: string): Promise<void> {
+    try {
+      await engine().getContainer(containerId).remove({ force: true, v: true });
+    } catch (err) {
+      const code = statusCode(err);
+      // 404: already gone; 409: a removal is already in progress.
+      if (code === 404 || code === 409) return;
+      throw engineError("removing the sandbox", err, containerId);
+    }
+  }
+
+  async function inspectSandbox(containerId: string): Promise<SandboxState | null> {
+    try {
+      const info = await engine().getContainer(containerId).inspect();
+      return {
+        running: info.State.Running,
+        oomKilled: info.State.OOMKilled,
+        exitCode: info.State.Running ? null : info.State.ExitCode,
+      };
+    } catch (err) {
+      if (statusCode(err) === 404) return null;
+      throw engineError("inspecting the sandbox", err, containerId);
+    }
+  }
+
+  async function listSandboxes(): Promise<SandboxSummary[]> {
+    const containers = await engine().listContainers({ all: true, filters: { label: [`${MANAGED_LABEL}=true`] } });
+    return containers.map((c) => ({
+      containerId: c.Id,
+      runId: c.Labels[RUN_LABEL] ?? "",
+      running: c.State === "running",
+    }));
+  }
+
+  async function stats(containerId: string): Promise<SandboxStats | null> {
+    const state = await inspectSandbox(containerId);
+    if (!state?.running) return null;
+    let raw: Docker.ContainerStats;
+    try {
+      raw = (await engine().getContainer(containerId).stats({ stream: false })) as Docker.ContainerStats;
+    } catch (err) {
+      if (statusCode(err) === 404 || statusCode(err) === 409) return null;
+      throw engineError("reading the sandbox's stats", err, containerId);
+    }
+    // Same formulas as `docker stats`: page cache that can be dropped is not
+    // the agent's memory.
+    const mem = raw.memory_stats;
+    const memStats = (mem.stats ?? {}) as Record<string, number | undefined>;
+    const inactive = memStats.total_inactive_file ?? memStats.inactive_file ?? 0;
+    const usage = mem.usage ?? 0;
+    const memoryBytes = inactive < usage ? usage - inactive : usage;
+    const cpuDelta = raw.cpu_stats.cpu_usage.total_usage - raw.precpu_stats.cpu_usage.total_usage;
+    const systemDelta = (raw.cpu_stats.system_cpu_usage ?? 0) - (raw.precpu_stats.system_cpu_usage ?? 0);
+    const cpus = raw.cpu_stats.online_cpus || raw.cpu_stats.cpu_usage.percpu_usage?.length || 1;
+    const cpuPercent = systemDelta > 0 && cpuDelta > 0 ? (cpuDelta / systemDelta) * cpus * 100 : 0;
+    return { memoryBytes, cpuPercent, pids: raw.pids_stats?.current ?? 0 };
+  }
+
+  return { createSandbox, exec, killProcesses, stopSandbox, removeSandbox, inspectSandbox, listSandboxes, stats };
+}

@@ -1,0 +1,82 @@
+// Helpers for integration tests that drive real runs: a supervisor over the
+// real Docker runtime and a temp data dir, and waiting on run state.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { and, eq } from "drizzle-orm";
+import type { Db } from "@/db/client";
+import { approvals, runs, type Approval, type Run, type RunState } from "@/db/schema";
+import { dockerRuntime } from "@/server/sandbox/runtime";
+import { sandboxImageName } from "@/server/sandbox/image";
+import { imageExists, pingDocker } from "@/server/sandbox/docker";
+import { Supervisor } from "@/server/supervisor/supervisor";
+import { createModel } from "@/server/models/models";
+import { createRun } from "@/server/runs/runs";
+import type { PublicUser } from "@/server/users/users";
+import { actorOf } from "@/test/helpers/users";
+
+/** Integration suites need a real engine and image; without them they fail (never skip). */
+export async function requireDocker(): Promise<void> {
+  try {
+    await pingDocker(5000);
+  } catch (err) {
+    throw new Error(`These tests need a Docker engine: ${(err as Error).message}. Run: bash scripts/ensure-docker.sh`);
+  }
+  if (!(await imageExists(sandboxImageName()))) throw new Error(`Sandbox image ${sandboxImageName()} is missing. Run: bash scripts/sandbox-image.sh`);
+}
+
+export function tempDataDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), "airlock-run-"));
+}
+
+export function newSupervisor(db: Db, dataDir: string): Supervisor {
+  return new Supervisor({ db, runtime: dockerRuntime(), dataDir, image: sandboxImageName(), sweepMs: 200 });
+}
+
+export function registerModel(db: Db, admin: PublicUser, baseUrl: string): string {
+  return createModel(db, actorOf(admin), { name: "scripted", baseUrl, model: "scripted-model" }).id;
+}
+
+export function startRun(
+  db: Db,
+  supervisor: Supervisor,
+  operator: PublicUser,
+  modelId: string,
+  extra: Partial<{ stepMode: boolean; limits: Record<string, number>; title: string; task: string; testCommand: string }> = {},
+): Run {
+  const run = createRun(db, { ...actorOf(operator), userId: operator.id }, { title: extra.title ?? "test run", task: extra.task ?? "do the thing", modelId, stepMode: extra.stepMode ?? false, limits: extra.limits, testCommand: extra.testCommand });
+  supervisor.launch(run.id);
+  return run;
+}
+
+export async function waitFor<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export function getRun(db: Db, id: string): Run {
+  return db.select().from(runs).where(eq(runs.id, id)).get()!;
+}
+
+export function waitForState(db: Db, runId: string, states: RunState | RunState[], timeoutMs = 60_000): Promise<Run> {
+  const want = Array.isArray(states) ? states : [states];
+  return waitFor(`run ${runId} to be ${want.join("|")} (is ${getRun(db, runId)?.state})`, () => {
+    const r = getRun(db, runId);
+    return want.includes(r.state) ? r : undefined;
+  }, timeoutMs);
+}
+
+export function waitForPendingApproval(db: Db, runId: string, kind?: Approval["kind"], timeoutMs = 60_000): Promise<Approval> {
+  return waitFor(`a pending ${kind ?? ""} approval on run ${runId} (run is ${getRun(db, runId)?.state}: ${getRun(db, runId)?.endedReason ?? ""})`, () =>
+    db
+      .select()
+      .from(approvals)
+      .where(and(eq(approvals.runId, runId), eq(approvals.state, "pending"), ...(kind ? [eq(approvals.kind, kind)] : [])))
+      .get(),
+  timeoutMs);
+}
