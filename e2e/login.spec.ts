@@ -18,7 +18,7 @@ test("a signed-out visitor is sent to sign in, sees a wrong password refused, an
   await page.getByLabel("Email").fill(user.email);
   await page.getByLabel("Password").fill("not-the-password");
   await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByRole("alert")).toHaveText("Wrong email or password.");
+  await expect(page.getByRole("form", { name: "Sign in" }).getByRole("alert")).toHaveText("Wrong email or password.");
   await expect(page).toHaveURL(/\/login/);
 
   await page.getByLabel("Password").fill(user.password);

@@ -3,6 +3,7 @@
 // changed role or password (session version bump) counts as signed out.
 import { cookies, headers } from "next/headers";
 import { redirect } from "next/navigation";
+import { cache } from "react";
 import { db } from "@/db/client";
 import type { Role } from "@/db/schema";
 import { identityFromSessionCookie, type Identity } from "@/server/auth/identity";
@@ -12,10 +13,11 @@ import type { SessionUser } from "@/lib/session-user";
 /** Set by proxy.ts so a layout can send people back where they were going after sign-in. */
 export const REQUEST_PATH_HEADER = "x-airlock-path";
 
-export async function currentIdentity(): Promise<Identity | null> {
+/** Resolved once per request, however many layouts and pages ask. */
+export const currentIdentity = cache(async (): Promise<Identity | null> => {
   const cookieHeader = (await cookies()).toString();
   return identityFromSessionCookie(db(), cookieHeader);
-}
+});
 
 /** The signed-in identity, or a redirect to /login that comes back to the requested page. */
 export async function requireIdentity(minimum?: Role): Promise<Identity> {

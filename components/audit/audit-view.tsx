@@ -150,7 +150,7 @@ export function AuditView() {
           </div>
           <div className="mt-4 flex flex-col items-center gap-2 text-sm text-fg-muted">
             <p aria-live="polite">
-              {items.length} event{items.length === 1 ? "" : "s"} shown{events.hasNextPage ? "" : " — that&apos;s all of them"}
+              {items.length} event{items.length === 1 ? "" : "s"} shown{events.hasNextPage ? "" : " · no older events"}
               {events.isRefetching && !events.isFetchingNextPage ? <Spinner className="ml-2 align-middle" label="Refreshing" /> : null}
             </p>
             {events.hasNextPage ? (

@@ -34,7 +34,7 @@ export function LoginForm({ callbackUrl, notice }: { callbackUrl: string; notice
   }
 
   return (
-    <form onSubmit={onSubmit} className="space-y-4" noValidate>
+    <form onSubmit={onSubmit} aria-label="Sign in" className="space-y-4" noValidate>
       {notice && !error ? <InlineAlert tone="info">{notice}</InlineAlert> : null}
       <TextField
         label="Email"

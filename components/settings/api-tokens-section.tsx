@@ -50,7 +50,10 @@ export function ApiTokensSection() {
   const [revoking, setRevoking] = useState<Token | null>(null);
   const revoke = useMutation(
     trpc.tokens.revoke.mutationOptions({
-      onSuccess: () => setRevoking(null),
+      onSuccess: (token) => {
+        queryClient.setQueryData(trpc.tokens.list.queryKey(), (old) => (old ? { items: old.items.map((t) => (t.id === token.id ? token : t)) } : old));
+        setRevoking(null);
+      },
       onSettled: invalidate,
     }),
   );

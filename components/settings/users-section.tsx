@@ -109,6 +109,10 @@ type PendingAction = { kind: "disable" | "enable" | "password"; user: User };
 
 function UsersTable({ users, currentUserId, minPasswordLength, onChanged }: { users: User[]; currentUserId: string; minPasswordLength: number; onChanged: () => void }) {
   const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  // Show the server's answer at once instead of waiting for the list to refetch.
+  const replaceUser = (user: User) =>
+    queryClient.setQueryData(trpc.users.list.queryKey(), (old) => (old ? { items: old.items.map((u) => (u.id === user.id ? user : u)) } : old));
   const [rowError, setRowError] = useState<{ id: string; message: string } | null>(null);
   const [savedId, setSavedId] = useState<string | null>(null);
   const setRole = useMutation(
@@ -117,7 +121,10 @@ function UsersTable({ users, currentUserId, minPasswordLength, onChanged }: { us
         setRowError(null);
         setSavedId(null);
       },
-      onSuccess: (user) => setSavedId(user.id),
+      onSuccess: (user) => {
+        replaceUser(user);
+        setSavedId(user.id);
+      },
       onError: (err, vars) => setRowError({ id: vars.id, message: errorMessage(err) }),
       onSettled: onChanged,
     }),
@@ -131,7 +138,15 @@ function UsersTable({ users, currentUserId, minPasswordLength, onChanged }: { us
     setDisabled.reset();
     resetPassword.reset();
   };
-  const setDisabled = useMutation(trpc.users.setDisabled.mutationOptions({ onSuccess: close, onSettled: onChanged }));
+  const setDisabled = useMutation(
+    trpc.users.setDisabled.mutationOptions({
+      onSuccess: (user) => {
+        replaceUser(user);
+        close();
+      },
+      onSettled: onChanged,
+    }),
+  );
   const resetPassword = useMutation(trpc.users.resetPassword.mutationOptions({ onSuccess: close }));
 
   const dialog = pending
@@ -160,6 +175,7 @@ function UsersTable({ users, currentUserId, minPasswordLength, onChanged }: { us
 
   return (
     <>
+      <p className="text-xs text-fg-muted">A new role, a disabled account or a new password ends that user&apos;s sessions at once; they sign in again to continue.</p>
       <div className={rt.wrapper}>
         <table className={rt.table}>
           <caption className="sr-only">Users</caption>
@@ -197,7 +213,7 @@ function UsersTable({ users, currentUserId, minPasswordLength, onChanged }: { us
                     <div className="flex items-center gap-2">
                       <select
                         aria-label={`Role for ${u.email}`}
-                        value={u.role}
+                        value={saving && setRole.variables ? setRole.variables.role : u.role}
                         disabled={isSelf || saving}
                         title={isSelf ? "You can't change your own role; ask another admin." : undefined}
                         onChange={(e) => setRole.mutate({ id: u.id, role: e.target.value as Role })}

@@ -10,12 +10,14 @@ import { LogoIcon } from "@/components/ui/icons";
 import { NAV_ITEMS, isActive } from "@/components/shell/nav-items";
 import { ThemeToggle } from "@/components/shell/theme-toggle";
 import { UserMenu } from "@/components/shell/user-menu";
+import { ApprovalsLiveUpdates, PendingApprovalsBadge } from "@/components/approvals/live";
 
 export function AppShell({ user, children }: { user: SessionUser; children: ReactNode }) {
   const pathname = usePathname() ?? "";
 
   return (
     <div className="flex min-h-dvh flex-col">
+      <ApprovalsLiveUpdates />
       <a
         href="#main"
         className="sr-only focus:not-sr-only focus:fixed focus:top-2 focus:left-2 focus:z-50 focus:rounded-md focus:bg-surface focus:px-3 focus:py-2 focus:shadow"
@@ -53,6 +55,7 @@ export function AppShell({ user, children }: { user: SessionUser; children: Reac
                 >
                   <Icon size={18} />
                   {label}
+                  {href === "/approvals" ? <PendingApprovalsBadge user={user} className="ml-auto" /> : null}
                 </Link>
               );
             })}
@@ -84,8 +87,9 @@ export function AppShell({ user, children }: { user: SessionUser; children: Reac
                     active ? "text-accent" : "text-fg-muted hover:text-fg",
                   )}
                 >
-                  <span className={cn("grid h-7 w-12 place-items-center rounded-full transition-colors", active && "bg-accent-soft")}>
+                  <span className={cn("relative grid h-7 w-12 place-items-center rounded-full transition-colors", active && "bg-accent-soft")}>
                     <Icon size={20} />
+                    {href === "/approvals" ? <PendingApprovalsBadge user={user} className="absolute -top-1 right-0" /> : null}
                   </span>
                   <span className="max-w-full truncate px-0.5">{label}</span>
                 </Link>

@@ -55,7 +55,7 @@ export function ThemeToggle({ className }: { className?: string }) {
             onClick={() => saveThemePreference(value)}
             className={cn(
               "grid size-8 place-items-center rounded-md transition-colors",
-              active ? "bg-surface text-fg shadow-sm" : "text-fg-muted hover:text-fg",
+              active ? "bg-surface text-fg shadow-sm ring-1 ring-border-strong/60" : "text-fg-muted hover:text-fg",
             )}
           >
             <Icon size={16} />

@@ -12,6 +12,11 @@ export function controlClasses(className?: string) {
   return cn(CONTROL, "h-10 text-base sm:text-sm", className);
 }
 
+/** The same look for multi-line controls (textareas): no fixed height. */
+export function multilineControlClasses(className?: string) {
+  return cn(CONTROL, "py-2 text-base sm:text-sm", className);
+}
+
 interface FieldShellProps {
   id: string;
   label: ReactNode;
@@ -21,7 +26,7 @@ interface FieldShellProps {
   children: ReactNode;
 }
 
-function FieldShell({ id, label, hint, error, className, children }: FieldShellProps) {
+export function FieldShell({ id, label, hint, error, className, children }: FieldShellProps) {
   return (
     <div className={cn("min-w-0 space-y-1.5", className)}>
       <label htmlFor={id} className="block text-sm font-medium text-fg">

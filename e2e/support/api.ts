@@ -62,7 +62,7 @@ export async function trpcMutation<T = unknown>(request: APIRequestContext, path
   return (JSON.parse(text) as TrpcOk<T>).result.data.json;
 }
 
-export async function trpcQuery<T = unknown>(request: APIRequestContext, path: string, input?: unknown, headers?: Record<string, string>) {
+export async function trpcQuery(request: APIRequestContext, path: string, input?: unknown, headers?: Record<string, string>) {
   const qs = input === undefined ? "" : `?input=${encodeURIComponent(JSON.stringify({ json: input }))}`;
   return request.get(`/api/trpc/${path}${qs}`, { headers });
 }
@@ -73,7 +73,7 @@ export interface CreatedUser extends Credentials {
 }
 
 /** Creates a user with a password through the API, as the admin. */
-export async function createUser(adminApi: APIRequestContext, role: Role, prefix = role): Promise<CreatedUser> {
+export async function createUser(adminApi: APIRequestContext, role: Role, prefix: string = role): Promise<CreatedUser> {
   const email = uniqueEmail(prefix);
   const password = `pw-${crypto.randomBytes(6).toString("hex")}`;
   const user = await trpcMutation<{ id: string }>(adminApi, "users.create", { email, role, password });

@@ -19,8 +19,8 @@ const ACCESS_LEVELS: readonly Access[] = ["public", "authenticated", ...ROLES];
 
 /**
  * The access of the procedures that exist today (DESIGN.md's stable names and
- * their companions): each must keep existing with exactly this access. New
- * procedures need no entry here to be covered by the matrix below.
+ * the admin-only companions): each must keep existing with exactly this
+ * access. New procedures need no entry here to be covered by the matrix below.
  */
 const EXPECTED_ACCESS: Record<string, Access> = {
   health: "public",
@@ -37,6 +37,16 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   "audit.list": "viewer",
   "audit.verify": "viewer",
   "audit.export": "viewer",
+  "models.create": "admin",
+  "models.list": "viewer",
+  "runs.create": "operator",
+  "runs.get": "viewer",
+  "runs.list": "viewer",
+  "runs.events": "viewer",
+  "runs.kill": "operator",
+  "runs.stopAll": "admin",
+  "approvals.list": "viewer",
+  "approvals.decide": "reviewer",
 };
 
 interface ProcedureDef {
@@ -56,6 +66,10 @@ const PROCEDURES = Object.entries(routerDef.procedures)
 
 type Refusal = "UNAUTHORIZED" | "FORBIDDEN" | null;
 
+function withArticle(role: Role): string {
+  return /^[aeiou]/.test(role) ? `an ${role}` : `a ${role}`;
+}
+
 interface CallerKind {
   name: string;
   /** The role of a resolved identity, or null for callers the server must treat as anonymous. */
@@ -64,7 +78,7 @@ interface CallerKind {
 
 const CALLERS: CallerKind[] = [
   { name: "an anonymous caller", role: null },
-  ...ROLES.map((role) => ({ name: `a ${role}`, role })),
+  ...ROLES.map((role) => ({ name: withArticle(role), role })),
   { name: "a disabled admin's token", role: null },
   { name: "a revoked admin token", role: null },
   { name: "an expired admin token", role: null },
@@ -85,7 +99,7 @@ beforeAll(async () => {
   t = createTestDb();
   for (const role of ROLES) {
     const user = await addUser(t.db, role);
-    identities.set(`a ${role}`, await identityOfToken(t.db, issueToken(t.db, user.id).token));
+    identities.set(withArticle(role), await identityOfToken(t.db, issueToken(t.db, user.id).token));
   }
 
   const disabled = await addUser(t.db, "admin");
@@ -184,6 +198,7 @@ describe.each(CALLERS.map((kind) => [kind.name, kind] as const))("%s", (_name, k
   });
 
   it.each(rows)("%s on %s (needs %s)", async (_verdict, path, _access, expected) => {
+    expect(identities.has(kind.name)).toBe(true);
     if (kind.role === null) expect(identities.get(kind.name)).toBeNull();
     else expect(identities.get(kind.name)?.user.role).toBe(kind.role);
 

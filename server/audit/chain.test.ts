@@ -96,18 +96,31 @@ describe("audit chain verification", () => {
     writeEvents(5);
     const edited = eventAt(2);
 
-    tamper("update audit_events set actor_label = 'someone-else@example.com', actor_id = 'u-other' where seq = 2");
+    tamper("update audit_events set actor_label = 'someone-else@example.com' where seq = 2");
 
     expect(verifyAuditChain(t.db)).toMatchObject({ ok: false, firstBrokenSeq: 2, firstBrokenId: edited.id });
   });
 
-  it("an event whose time was moved is reported as the first broken one", () => {
+  // Every stored column but the hashes themselves is covered by the hash.
+  it.each([
+    ["id", "'forged-id'"],
+    ["at", "at - 86400000"],
+    ["actor_id", "'u-other'"],
+    ["actor_label", "'someone-else@example.com'"],
+    ["action", "'user.delete'"],
+    ["target_type", "'run'"],
+    ["target_id", "'t-other'"],
+    ["source_ip", "'198.51.100.9'"],
+    ["token_id", "'tok-other'"],
+    ["details", `'{"i":200}'`],
+  ])("an event whose %s alone was changed is reported as the first broken one", (column, value) => {
     writeEvents(3);
     const edited = eventAt(2);
 
-    tamper("update audit_events set at = at - 86400000 where seq = 2");
+    tamper(`update audit_events set ${column} = ${value} where seq = 2`);
 
-    expect(verifyAuditChain(t.db)).toMatchObject({ ok: false, firstBrokenSeq: 2, firstBrokenId: edited.id });
+    expect(verifyAuditChain(t.db)).toMatchObject({ ok: false, firstBrokenSeq: 2 });
+    expect(verifyAuditChain(t.db).firstBrokenId).toBe(column === "id" ? "forged-id" : edited.id);
   });
 
   it("an event whose details are no longer JSON is reported as broken, not thrown", () => {

@@ -134,7 +134,7 @@ audit
     const result = verifyAuditChain(db());
     if (opts.json) process.stdout.write(JSON.stringify(result) + "\n");
     else if (result.ok) process.stdout.write(`audit chain intact: ${result.count} events\n`);
-    else process.stdout.write(`audit chain BROKEN at event #${result.firstBrokenSeq} (id ${result.firstBrokenId}): ${result.problem}\n`);
+    else process.stdout.write(`audit chain BROKEN at event #${result.firstBrokenSeq}${result.firstBrokenId ? ` (id ${result.firstBrokenId})` : ""}: ${result.problem}\n`);
     process.exitCode = result.ok ? 0 : 1;
   });
 audit

@@ -151,9 +151,10 @@ export interface SandboxRuntime {
   removeSandbox(containerId: string): Promise<void>;
   /** null when the container is gone. */
   inspectSandbox(containerId: string): Promise<SandboxState | null>;
-  /** Every container labelled airlock.managed=true, running or not. */
+  /** Every container labelled airlock.run (and airlock.managed=true), running or not. */
   listSandboxes(): Promise<SandboxSummary[]>;
-  /** null when the container is gone or not running. */
+  /** null when the container is gone or not running. Takes about a second:
+   * the engine samples CPU twice. */
   stats(containerId: string): Promise<SandboxStats | null>;
 }
 
@@ -188,7 +189,7 @@ const HOME_SIZE_MB = 128;
 const SHM_SIZE_MB = 64;
 /** RLIMIT_FSIZE: a single file can grow to 1 GiB (then SIGXFSZ). */
 const MAX_FILE_BYTES = 1024 * 1024 * 1024;
-const MAX_OPEN_FILES = 4096;
+const MAX_OPEN_FILES = 8192;
 /** RLIMIT_NPROC counts every process of uid 1000 on the host kernel, across
  * all sandboxes (no user namespaces), so it cannot be the per-run limit: the
  * pids cgroup is. This is only a backstop that never bites a single run. */
@@ -304,8 +305,11 @@ while left and time.time() < deadline:
 print(json.dumps({"killed": len(stopped), "survivors": sorted(left)}))
 `;
 
+// The first name wins for aliases (SIGABRT, not SIGIOT).
 const SIGNAL_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(osConstants.signals).map(([name, num]) => [num, name]),
+  Object.entries(osConstants.signals)
+    .reverse()
+    .map(([name, num]) => [num, name]),
 );
 
 // ---------------------------------------------------------------- output capture
@@ -536,7 +540,6 @@ export function dockerRuntime(client?: Docker): SandboxRuntime {
       AttachStdin: false,
       AttachStdout: false,
       AttachStderr: false,
-      NetworkDisabled: false,
       HostConfig: {
         Init: true,
         Mounts: [
@@ -562,7 +565,6 @@ export function dockerRuntime(client?: Docker): SandboxRuntime {
         Privileged: false,
         NetworkMode: "none",
         IpcMode: "private",
-        PidMode: "",
         Memory: limits.memoryMb * 1024 * 1024,
         MemorySwap: limits.memoryMb * 1024 * 1024,
         NanoCpus: Math.round(limits.cpus * 1e9),
@@ -579,8 +581,10 @@ export function dockerRuntime(client?: Docker): SandboxRuntime {
         RestartPolicy: { Name: "no" },
         AutoRemove: false,
         PublishAllPorts: false,
-        ...({ CgroupnsMode: "private" } as object),
-      },
+        // Its own cgroup namespace: /proc/self/cgroup shows "/", not the
+        // host's hierarchy. (API 1.41; not in @types/dockerode yet.)
+        CgroupnsMode: "private",
+      } as Docker.HostConfig & { CgroupnsMode: "private" | "host" },
     };
   }
 
@@ -621,6 +625,7 @@ export function dockerRuntime(client?: Docker): SandboxRuntime {
       },
     });
     engine().modem.demuxStream(stream, sink, new Writable({ write: (_c, _e, cb) => cb() }));
+    stream.on("error", () => undefined);
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         stream.destroy();
@@ -688,22 +693,34 @@ export function dockerRuntime(client?: Docker): SandboxRuntime {
     throw new SandboxError("ENGINE_ERROR", `could not kill every process in sandbox ${containerId}`);
   }
 
+  /** Whether the kernel OOM-killed something in the container during the
+   * window. The engine reports every OOM kill in the container's memory
+   * cgroup as an "oom" event (cgroup v1 and v2; checked here on v1), before
+   * the exec's exit. State.OOMKilled is no help: it only changes when the
+   * container itself exits, and then stays set for any earlier OOM. */
   async function oomKilledDuring(containerId: string, sinceMs: number): Promise<boolean> {
-    try {
-      const state = await engine().getContainer(containerId).inspect();
-      if (state.State.OOMKilled) return true;
-    } catch {
-      // fall through to the events
+    // The oom event has always come before the exec's exit here; one late
+    // look covers an engine that reports the two the other way round.
+    for (const delayMs of [0, 250]) {
+      if (delayMs) await sleep(delayMs);
+      if (await oomEventSince(containerId, sinceMs)) return true;
     }
+    return false;
+  }
+
+  async function oomEventSince(containerId: string, sinceMs: number): Promise<boolean> {
     try {
-      // The engine reports every kernel OOM kill in the container's memory
-      // cgroup as an "oom" event (cgroup v1 and v2), before the exec's exit.
       const query = {
-        since: dockerTimestamp(sinceMs - 1000),
+        // No slack before the exec's start: an OOM of the previous command
+        // must not be blamed on this one. (Assumes the engine's clock is
+        // ours: true for a local engine.)
+        since: dockerTimestamp(sinceMs),
         until: dockerTimestamp(Date.now()),
         filters: { container: [containerId], event: ["oom"] },
       };
-      const stream = (await (engine().getEvents as (o: object) => Promise<unknown>)(query)) as NodeJS.ReadableStream;
+      const d = engine();
+      // With `until`, the engine sends the past events and closes the stream.
+      const stream = (await (d.getEvents as (o: object) => Promise<unknown>).call(d, query)) as NodeJS.ReadableStream;
       let text = "";
       for await (const chunk of stream) text += chunk.toString();
       return text.split("\n").some((line) => line.includes('"oom"'));
@@ -768,16 +785,16 @@ export function dockerRuntime(client?: Docker): SandboxRuntime {
       });
     engine().modem.demuxStream(stream, sink("stdout"), sink("stderr"));
 
+    // A broken connection ends the command's stream like a normal end; the
+    // exit code then says what is known.
+    stream.on("error", () => undefined);
     const ended = new Promise<void>((resolve) => {
       stream.once("end", () => resolve());
       stream.once("close", () => resolve());
       stream.once("error", () => resolve());
     });
-    if (stdin !== undefined) {
-      // The process sees EOF once the engine gets our half-close.
-      stream.on("error", () => undefined);
-      stream.end(stdin);
-    }
+    // The process sees EOF once the engine gets our half-close.
+    if (stdin !== undefined) stream.end(stdin);
 
     let timedOut = false;
     let aborted = false;
@@ -788,6 +805,8 @@ export function dockerRuntime(client?: Docker): SandboxRuntime {
       if (opts.signal) {
         onAbort = () => resolve("abort");
         opts.signal.addEventListener("abort", onAbort, { once: true });
+        // Aborted while the exec was being created: the listener never fires.
+        if (opts.signal.aborted) resolve("abort");
       }
     });
     const outcome = await Promise.race([ended.then(() => "ended" as const), interrupted]);
@@ -852,7 +871,7 @@ export function dockerRuntime(client?: Docker): SandboxRuntime {
   }
 
   async function listSandboxes(): Promise<SandboxSummary[]> {
-    const containers = await engine().listContainers({ all: true, filters: { label: [`${MANAGED_LABEL}=true`] } });
+    const containers = await engine().listContainers({ all: true, filters: { label: [RUN_LABEL, `${MANAGED_LABEL}=true`] } });
     return containers.map((c) => ({
       containerId: c.Id,
       runId: c.Labels[RUN_LABEL] ?? "",

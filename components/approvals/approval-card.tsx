@@ -1,0 +1,397 @@
+"use client";
+// One approval request, shaped by its kind: a plan (approve, reject with
+// feedback, or edit then approve), a file change (diff), a command (its parsed
+// parts), or a finished step in step mode (continue / stop here). Every card
+// says which rule asked and why, how many approvals it needs, when it expires
+// and whether you may decide.
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { TRPCClientError } from "@trpc/client";
+import Link from "next/link";
+import { useId, useState, type FormEvent, type ReactNode } from "react";
+import { InlineAlert } from "@/components/ui/alert";
+import { Badge } from "@/components/ui/badge";
+import { Button } from "@/components/ui/button";
+import { TextAreaField } from "@/components/ui/textarea-field";
+import { cn } from "@/lib/cn";
+import { errorMessage } from "@/lib/errors";
+import { formatDateTime, formatRelative } from "@/lib/format";
+import type { SessionUser } from "@/lib/session-user";
+import { useTRPC } from "@/lib/trpc/client";
+import { FileChange, isFileDiffPreview } from "@/components/diff/file-change";
+import { CommandBlock, CommandParts } from "@/components/approvals/command-preview";
+import { ExpiryCountdown } from "@/components/approvals/expiry-countdown";
+import { cleanSteps, PlanEditor, PlanStepList, planProblems } from "@/components/approvals/plan-steps";
+import { approvalSubject, commandParts, editFieldFor, planSteps, stepPreview, type ApprovalItem, type EditField, type PlanStep } from "@/components/approvals/types";
+import { RuleAndReason } from "@/components/approvals/verdict-badge";
+import { atLeast } from "@/components/runs/access";
+
+type Mode = "idle" | "deny" | "edit";
+
+const STATE_TONE = { pending: "warning", approved: "success", denied: "danger", expired: "neutral", cancelled: "neutral" } as const;
+const STATE_LABEL = { pending: "Pending", approved: "Approved", denied: "Denied", expired: "Expired", cancelled: "Cancelled" } as const;
+
+const COPY = {
+  plan: { approve: "Approve plan", deny: "Reject", denyConfirm: "Reject plan", reasonLabel: "Feedback for the agent", reasonHint: "Required. The agent revises its plan from it." },
+  step: { approve: "Continue", deny: "Stop here", denyConfirm: "Stop after this step", reasonLabel: "Why stop here?", reasonHint: "Required. The agent is told not to continue, and why." },
+  tool: { approve: "Approve", deny: "Deny", denyConfirm: "Deny request", reasonLabel: "Reason for denying", reasonHint: "Required. The agent gets it back so it can change course." },
+} as const;
+
+const EDIT_COPY: Record<EditField, { button: string; label: string; hint: string }> = {
+  command: { button: "Edit command", label: "Command to run instead", hint: "The edited command is judged by the policy again before it runs." },
+  content: { button: "Edit content", label: "File content to write instead", hint: "The file gets exactly this content." },
+  new_string: { button: "Edit replacement", label: "Replacement text (new_string)", hint: "Replaces the same matched text (old_string) in the file." },
+  steps: { button: "Edit plan", label: "Plan steps", hint: "" },
+};
+
+function conflictLike(err: unknown): boolean {
+  const code = err instanceof TRPCClientError ? (err.data as { code?: string } | undefined)?.code : undefined;
+  return code === "CONFLICT" || code === "PRECONDITION_FAILED" || code === "NOT_FOUND";
+}
+
+export interface ApprovalCardProps {
+  approval: ApprovalItem;
+  user: SessionUser;
+  /** Show which run the request belongs to (the inbox does; the run page doesn't need to). */
+  showRunLink?: boolean;
+  /** Called when someone else decided first (or it expired): the list refreshes and the card may go away. */
+  onConflict?: (message: string) => void;
+  className?: string;
+}
+
+export function ApprovalCard({ approval, user, showRunLink = false, onConflict, className }: ApprovalCardProps) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const titleId = useId();
+  const [mode, setMode] = useState<Mode>("idle");
+  const [reason, setReason] = useState("");
+  const [editText, setEditText] = useState("");
+  const [editSteps, setEditSteps] = useState<PlanStep[]>([]);
+  const [localError, setLocalError] = useState<string | null>(null);
+  const kind = approval.kind === "plan" || approval.kind === "step" ? approval.kind : "tool";
+  const copy = COPY[kind];
+  const editField = editFieldFor(approval);
+  const pending = approval.state === "pending";
+
+  const refresh = () => {
+    void queryClient.invalidateQueries({ queryKey: trpc.approvals.list.pathKey() });
+    void queryClient.invalidateQueries({ queryKey: trpc.runs.get.queryKey({ id: approval.runId }) });
+  };
+  const decide = useMutation(
+    trpc.approvals.decide.mutationOptions({
+      onSuccess: () => {
+        setMode("idle");
+        setReason("");
+        refresh();
+      },
+      onError: (err) => {
+        if (conflictLike(err)) {
+          onConflict?.(errorMessage(err));
+          refresh();
+        }
+      },
+    }),
+  );
+
+  function approve() {
+    setLocalError(null);
+    decide.mutate({ id: approval.id, decision: "approve" });
+  }
+
+  function submitDeny(e: FormEvent) {
+    e.preventDefault();
+    if (!reason.trim()) {
+      setLocalError(`${copy.reasonLabel} is required.`);
+      return;
+    }
+    setLocalError(null);
+    decide.mutate({ id: approval.id, decision: "deny", reason: reason.trim() });
+  }
+
+  function startEdit() {
+    decide.reset();
+    setLocalError(null);
+    if (editField === "steps") setEditSteps(planSteps(approval));
+    else if (editField) setEditText(typeof approval.args[editField] === "string" ? (approval.args[editField] as string) : "");
+    setMode("edit");
+  }
+
+  function submitEdit(e: FormEvent) {
+    e.preventDefault();
+    if (!editField) return;
+    if (editField === "steps") {
+      const problem = planProblems(editSteps);
+      if (problem) {
+        setLocalError(problem);
+        return;
+      }
+      setLocalError(null);
+      decide.mutate({ id: approval.id, decision: "approve", edit: { steps: cleanSteps(editSteps) } });
+      return;
+    }
+    if (editField === "command" && !editText.trim()) {
+      setLocalError("The command cannot be empty.");
+      return;
+    }
+    setLocalError(null);
+    decide.mutate({ id: approval.id, decision: "approve", edit: { [editField]: editText } });
+  }
+
+  const error = localError ?? (decide.error && !(onConflict && conflictLike(decide.error)) ? errorMessage(decide.error) : null);
+  const isReviewer = atLeast(user.role, "reviewer");
+  const ownRun = approval.requestedBy === user.id && !approval.allowSelfApproval;
+  const remaining = Math.max(0, approval.requiredApprovals - approval.approvalsSoFar);
+
+  return (
+    <article
+      aria-labelledby={titleId}
+      data-testid="approval-card"
+      data-approval-id={approval.id}
+      data-kind={approval.kind}
+      className={cn(
+        "min-w-0 rounded-xl border bg-surface shadow-xs",
+        pending ? "border-warning/60 ring-1 ring-warning/20" : "border-border",
+        className,
+      )}
+    >
+      <header className="flex flex-wrap items-start justify-between gap-x-3 gap-y-2 border-b border-border px-4 py-3">
+        <div className="min-w-0">
+          <h3 id={titleId} className="font-mono text-[14px] font-semibold break-all text-fg">
+            {approvalSubject(approval)}
+          </h3>
+          <p className="mt-0.5 text-xs text-fg-muted">
+            {showRunLink ? (
+              <>
+                Run{" "}
+                <Link href={`/runs/${approval.runId}`} className="font-medium text-fg hover:text-accent hover:underline">
+                  {approval.runTitle}
+                </Link>{" "}
+                ·{" "}
+              </>
+            ) : null}
+            asked <time dateTime={approval.createdAt.toISOString()} title={formatDateTime(approval.createdAt)}>{formatRelative(approval.createdAt)}</time>
+          </p>
+        </div>
+        <div className="flex flex-wrap items-center gap-1.5">
+          <Badge tone={STATE_TONE[approval.state] ?? "neutral"}>{STATE_LABEL[approval.state] ?? approval.state}</Badge>
+          <Badge tone="neutral">
+            <span className="tabular-nums">
+              {approval.approvalsSoFar} of {approval.requiredApprovals} approval{approval.requiredApprovals === 1 ? "" : "s"}
+            </span>
+          </Badge>
+          {pending ? <ExpiryCountdown expiresAt={approval.expiresAt} /> : null}
+        </div>
+      </header>
+
+      <div className="space-y-3 px-4 py-3">
+        <div className="rounded-lg bg-surface-muted/60 px-3 py-2">
+          <RuleAndReason rule={approval.rule} reason={approval.reason} prefix="Asked by rule" />
+        </div>
+
+        {mode === "edit" && editField ? (
+          <form id={`${titleId}-edit`} onSubmit={submitEdit} aria-label="Edit before approving" className="space-y-3">
+            {editField === "steps" ? (
+              <PlanEditor steps={editSteps} onChange={setEditSteps} />
+            ) : (
+              <TextAreaField
+                label={EDIT_COPY[editField].label}
+                hint={EDIT_COPY[editField].hint}
+                rows={editField === "command" ? 3 : 12}
+                className="font-mono text-[13px] sm:text-[13px]"
+                spellCheck={false}
+                autoCapitalize="none"
+                value={editText}
+                onChange={(e) => setEditText(e.target.value)}
+              />
+            )}
+          </form>
+        ) : (
+          <ApprovalBody approval={approval} />
+        )}
+
+        {!pending ? (
+          <DecidedSummary approval={approval} user={user} />
+        ) : !approval.canDecide ? (
+          <p className="rounded-lg border border-border bg-surface-muted/50 px-3 py-2 text-sm text-fg" data-testid="cannot-decide">
+            {!isReviewer
+              ? "Only reviewers and admins can decide. You can follow it here."
+              : ownRun
+                ? "You started this run; another reviewer must decide."
+                : `You already voted; waiting for ${remaining} more approval${remaining === 1 ? "" : "s"} from another reviewer.`}
+          </p>
+        ) : (
+          <p className="text-xs text-fg-muted">
+            {approval.allowSelfApproval ? "Any reviewer or admin may decide." : "Any reviewer or admin other than the run's operator may decide."}
+            {approval.requiredApprovals > 1 ? ` It needs ${approval.requiredApprovals} different reviewers to approve.` : ""}
+          </p>
+        )}
+
+        {error ? <InlineAlert>{error}</InlineAlert> : null}
+      </div>
+
+      {pending && approval.canDecide ? (
+        <footer className="border-t border-border px-4 py-3">
+          {mode === "deny" ? (
+            <form onSubmit={submitDeny} aria-label={copy.denyConfirm} className="space-y-3">
+              <TextAreaField label={copy.reasonLabel} hint={copy.reasonHint} rows={2} maxLength={4000} autoFocus value={reason} onChange={(e) => setReason(e.target.value)} />
+              <Actions>
+                <Button variant="secondary" onClick={() => setMode("idle")} disabled={decide.isPending}>
+                  Cancel
+                </Button>
+                <Button type="submit" variant="danger" loading={decide.isPending}>
+                  {copy.denyConfirm}
+                </Button>
+              </Actions>
+            </form>
+          ) : mode === "edit" ? (
+            <Actions>
+              <Button variant="secondary" onClick={() => setMode("idle")} disabled={decide.isPending}>
+                Cancel edit
+              </Button>
+              <Button type="submit" form={`${titleId}-edit`} loading={decide.isPending}>
+                Approve edited
+              </Button>
+            </Actions>
+          ) : (
+            <Actions>
+              <Button
+                variant="danger-outline"
+                onClick={() => {
+                  decide.reset();
+                  setLocalError(null);
+                  setMode("deny");
+                }}
+                disabled={decide.isPending}
+              >
+                {copy.deny}
+              </Button>
+              {editField ? (
+                <Button variant="secondary" onClick={startEdit} disabled={decide.isPending}>
+                  {EDIT_COPY[editField].button}
+                </Button>
+              ) : null}
+              <Button onClick={approve} loading={decide.isPending}>
+                {copy.approve}
+              </Button>
+            </Actions>
+          )}
+        </footer>
+      ) : null}
+    </article>
+  );
+}
+
+function Actions({ children }: { children: ReactNode }) {
+  // Full-width, thumb-sized buttons on phones; a right-aligned row on wide screens.
+  return <div className="grid grid-cols-1 gap-2 sm:flex sm:flex-wrap sm:justify-end [&>button]:h-11 sm:[&>button]:h-10">{children}</div>;
+}
+
+function DecidedSummary({ approval, user }: { approval: ApprovalItem; user: SessionUser }) {
+  const who = approval.decidedBy ? (approval.decidedBy === user.id ? "you" : approval.decidedBy === "system" ? "Airlock" : "a reviewer") : null;
+  const verb = STATE_LABEL[approval.state] ?? approval.state;
+  return (
+    <div className="rounded-lg border border-border px-3 py-2 text-sm">
+      <p>
+        <span className="font-medium">{verb}</span>
+        {who && approval.state !== "expired" ? ` by ${who}` : ""}
+        {approval.decidedAt ? (
+          <>
+            {" "}
+            <time dateTime={approval.decidedAt.toISOString()} title={formatDateTime(approval.decidedAt)} className="text-fg-muted">
+              {formatRelative(approval.decidedAt)}
+            </time>
+          </>
+        ) : null}
+        {approval.edit ? <Badge className="ml-2">edited</Badge> : null}
+      </p>
+      {approval.decisionReason ? <p className="mt-1 break-words text-fg-muted">“{approval.decisionReason}”</p> : null}
+    </div>
+  );
+}
+
+/** The kind-specific part of a request: what exactly will happen if it is approved. */
+export function ApprovalBody({ approval }: { approval: ApprovalItem }) {
+  const preview = approval.preview;
+  if (approval.kind === "plan") {
+    const stepMode = (preview as { stepMode?: unknown } | null)?.stepMode === true;
+    return (
+      <div className="space-y-2">
+        <PlanStepList steps={planSteps(approval)} />
+        {stepMode ? <p className="text-xs text-fg-muted">Step mode is on: the run pauses after each step until a reviewer says continue.</p> : null}
+      </div>
+    );
+  }
+  if (approval.kind === "step") {
+    const s = stepPreview(approval);
+    return (
+      <div className="rounded-lg border border-border px-3 py-2.5 text-sm">
+        <p className="font-medium text-fg">
+          Step {s.step} done{s.title ? `: ${s.title}` : ""}
+        </p>
+        {s.note ? <p className="mt-1 break-words whitespace-pre-wrap text-fg">{s.note}</p> : <p className="mt-1 text-fg-muted">The agent left no note.</p>}
+        <p className="mt-2 text-fg-muted">{s.next ? <>Next: <span className="text-fg">{s.next}</span></> : "That was the last step; next the agent finishes."}</p>
+      </div>
+    );
+  }
+  if (isFileDiffPreview(preview)) {
+    return (
+      <div className="space-y-2">
+        {approval.tool === "edit_file" ? <p className="text-xs text-fg-muted">Replaces one exact match in the file.</p> : null}
+        <FileChange preview={preview} />
+      </div>
+    );
+  }
+  const parts = commandParts(preview);
+  const type = (preview as { type?: unknown } | null)?.type;
+  if (type === "command" || approval.tool === "run_command" || approval.tool === "run_tests") {
+    const command = String((preview as { command?: unknown } | null)?.command ?? approval.args.command ?? "");
+    const cwd = (preview as { cwd?: unknown } | null)?.cwd;
+    return (
+      <div className="space-y-3">
+        {approval.tool === "run_tests" ? <p className="text-xs text-fg-muted">The run&apos;s configured test command:</p> : null}
+        <CommandBlock command={command} cwd={typeof cwd === "string" ? cwd : (approval.args.cwd as string | undefined) ?? "/workspace"} />
+        <CommandParts parts={parts} />
+      </div>
+    );
+  }
+  if (type === "install") {
+    const p = preview as { manager?: string; packages?: string[]; command?: string };
+    return (
+      <div className="space-y-3">
+        <p className="text-sm">
+          Install with <span className="font-mono">{p.manager}</span>:{" "}
+          {(p.packages ?? []).map((pkg) => (
+            <code key={pkg} className="mr-1 rounded bg-surface-muted px-1 font-mono text-[12px]">
+              {pkg}
+            </code>
+          ))}
+        </p>
+        {p.command ? <CommandBlock command={p.command} /> : null}
+        <CommandParts parts={parts} />
+      </div>
+    );
+  }
+  if (type === "http") {
+    const p = preview as { method?: string; url?: string };
+    return (
+      <p className="rounded-lg bg-surface-muted px-3 py-2 font-mono text-[13px] break-all">
+        <span className="font-semibold">{p.method ?? "GET"}</span> {p.url}
+      </p>
+    );
+  }
+  return <ArgsList args={approval.args} />;
+}
+
+export function ArgsList({ args }: { args: Record<string, unknown> }) {
+  const entries = Object.entries(args);
+  if (entries.length === 0) return <p className="text-sm text-fg-muted">No arguments.</p>;
+  return (
+    <dl className="grid gap-x-3 gap-y-1 text-sm sm:grid-cols-[auto_1fr]">
+      {entries.map(([k, v]) => (
+        <div key={k} className="contents">
+          <dt className="font-mono text-xs text-fg-muted sm:pt-0.5">{k}</dt>
+          <dd className="min-w-0 font-mono text-[12px] break-all whitespace-pre-wrap">{typeof v === "string" ? v : JSON.stringify(v, null, 2)}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}

@@ -1,0 +1,141 @@
+"use client";
+// A unified diff as a unified or side-by-side view, syntax highlighted by the
+// file's extension. Side by side needs room: below the md breakpoint it falls
+// back to the unified view.
+import { useMemo, useState } from "react";
+import { cn } from "@/lib/cn";
+import { Button } from "@/components/ui/button";
+import { highlightLine, languageForPath } from "@/components/diff/highlight";
+import { parseUnifiedDiff, toSplitRows, type DiffHunk, type DiffLine } from "@/components/diff/parse-diff";
+import "./highlight.css";
+
+export type DiffMode = "unified" | "split";
+
+/** Beyond this many lines, the rest waits behind a "Show all" button. */
+const INITIAL_LINES = 1500;
+
+const LINE_BG: Record<DiffLine["type"], string> = {
+  add: "bg-success-soft/70",
+  del: "bg-danger-soft/70",
+  context: "",
+  note: "text-fg-muted italic",
+};
+const NUM_BG: Record<DiffLine["type"], string> = {
+  add: "bg-success-soft text-success",
+  del: "bg-danger-soft text-danger",
+  context: "text-fg-muted/70",
+  note: "text-fg-muted/70",
+};
+const MARK: Record<DiffLine["type"], string> = { add: "+", del: "-", context: " ", note: "" };
+
+export function DiffView({ diff, path, mode, wrap }: { diff: string; path?: string | null; mode: DiffMode; wrap: boolean }) {
+  const parsed = useMemo(() => parseUnifiedDiff(diff), [diff]);
+  const language = languageForPath(path ?? parsed.newPath ?? parsed.oldPath);
+  const totalLines = parsed.hunks.reduce((n, h) => n + h.lines.length, 0);
+  const [showAll, setShowAll] = useState(false);
+  const limit = showAll ? Infinity : INITIAL_LINES;
+
+  if (parsed.hunks.length === 0) {
+    return <p className="px-3 py-2.5 text-sm text-fg-muted">No line changes.</p>;
+  }
+
+  let budget = limit;
+  const hunks: DiffHunk[] = [];
+  for (const h of parsed.hunks) {
+    if (budget <= 0) break;
+    hunks.push(budget >= h.lines.length ? h : { ...h, lines: h.lines.slice(0, budget) });
+    budget -= h.lines.length;
+  }
+
+  return (
+    <div className="diff-code overflow-x-auto font-mono text-[12px] leading-5" data-testid="diff-view" data-diff-mode={mode}>
+      {hunks.map((hunk, i) =>
+        mode === "split" ? (
+          <SplitHunk key={i} hunk={hunk} language={language} wrap={wrap} />
+        ) : (
+          <UnifiedHunk key={i} hunk={hunk} language={language} wrap={wrap} />
+        ),
+      )}
+      {totalLines > limit ? (
+        <div className="flex items-center justify-between gap-3 border-t border-border bg-surface-muted px-3 py-2 font-sans text-xs text-fg-muted">
+          <span>
+            Showing {INITIAL_LINES} of {totalLines} lines.
+          </span>
+          <Button size="sm" variant="secondary" onClick={() => setShowAll(true)}>
+            Show all lines
+          </Button>
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+function HunkHeader({ hunk }: { hunk: DiffHunk }) {
+  return (
+    <div className="sticky left-0 border-y border-border bg-accent-soft/60 px-3 py-1 text-[11px] text-fg-muted first:border-t-0">
+      {hunk.header}
+    </div>
+  );
+}
+
+function Code({ line, language, wrap }: { line: DiffLine; language: string | null; wrap: boolean }) {
+  const html = useMemo(() => (line.type === "note" ? null : highlightLine(line.text, language)), [line, language]);
+  return (
+    <span className={cn("min-w-0 flex-1 pr-3", wrap ? "break-all whitespace-pre-wrap" : "whitespace-pre")}>
+      {html === null ? `\\ ${line.text}` : <span dangerouslySetInnerHTML={{ __html: html || " " }} />}
+    </span>
+  );
+}
+
+function LineNo({ n, type }: { n: number | null; type: DiffLine["type"] }) {
+  return <span className={cn("w-10 shrink-0 pr-2 text-right select-none", NUM_BG[type])}>{n ?? ""}</span>;
+}
+
+function UnifiedHunk({ hunk, language, wrap }: { hunk: DiffHunk; language: string | null; wrap: boolean }) {
+  return (
+    <div className={cn(!wrap && "w-max min-w-full")}>
+      <HunkHeader hunk={hunk} />
+      {hunk.lines.map((line, i) => (
+        <div key={i} className={cn("flex", LINE_BG[line.type])} data-diff-line={line.type}>
+          <LineNo n={line.oldNo} type={line.type} />
+          <LineNo n={line.newNo} type={line.type} />
+          <span aria-hidden="true" className={cn("w-4 shrink-0 text-center select-none", line.type === "add" ? "text-success" : line.type === "del" ? "text-danger" : "text-fg-muted")}>
+            {MARK[line.type]}
+          </span>
+          <span className="sr-only">{line.type === "add" ? "added: " : line.type === "del" ? "removed: " : ""}</span>
+          <Code line={line} language={language} wrap={wrap} />
+        </div>
+      ))}
+    </div>
+  );
+}
+
+function SplitHunk({ hunk, language, wrap }: { hunk: DiffHunk; language: string | null; wrap: boolean }) {
+  const rows = useMemo(() => toSplitRows(hunk.lines), [hunk.lines]);
+  return (
+    <div>
+      <HunkHeader hunk={hunk} />
+      {rows.map((row, i) => (
+        <div key={i} className="grid grid-cols-2 divide-x divide-border">
+          <SplitSide line={row.left} side="old" language={language} wrap={wrap} />
+          <SplitSide line={row.right} side="new" language={language} wrap={wrap} />
+        </div>
+      ))}
+    </div>
+  );
+}
+
+function SplitSide({ line, side, language, wrap }: { line: DiffLine | null; side: "old" | "new"; language: string | null; wrap: boolean }) {
+  if (!line) return <div className="bg-surface-muted/60" aria-hidden="true" />;
+  const type = line.type;
+  return (
+    <div className={cn("flex min-w-0", LINE_BG[type], !wrap && "overflow-x-auto")} data-diff-line={type} data-diff-side={side}>
+      <LineNo n={side === "old" ? line.oldNo : line.newNo} type={type} />
+      <span aria-hidden="true" className={cn("w-4 shrink-0 text-center select-none", type === "add" ? "text-success" : type === "del" ? "text-danger" : "text-fg-muted")}>
+        {MARK[type]}
+      </span>
+      <span className="sr-only">{type === "add" ? "added: " : type === "del" ? "removed: " : ""}</span>
+      <Code line={line} language={language} wrap={wrap} />
+    </div>
+  );
+}

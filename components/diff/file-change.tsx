@@ -1,0 +1,94 @@
+"use client";
+// A file change as reviewers see it: path, new / modified, +/− counts, and
+// the diff (unified or side by side), or why there is no diff to show.
+import { useState } from "react";
+import { Badge } from "@/components/ui/badge";
+import { Segmented } from "@/components/ui/segmented";
+import { useIsWide } from "@/components/ui/use-media-query";
+import { DiffView, type DiffMode } from "@/components/diff/diff-view";
+
+export interface FileDiffPreview {
+  type: "file_diff";
+  path: string;
+  status: "created" | "modified" | "unchanged";
+  binary: boolean;
+  tooLarge: boolean;
+  oldBytes?: number;
+  newBytes?: number;
+  diff: string;
+  additions: number;
+  deletions: number;
+}
+
+export function isFileDiffPreview(p: unknown): p is FileDiffPreview {
+  return typeof p === "object" && p !== null && (p as { type?: unknown }).type === "file_diff";
+}
+
+const bytes = new Intl.NumberFormat("en-US");
+
+function formatBytes(n: number | undefined): string {
+  if (n === undefined) return "?";
+  if (n < 1024) return `${bytes.format(n)} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+const STATUS = {
+  created: { label: "New file", tone: "success" },
+  modified: { label: "Modified", tone: "accent" },
+  unchanged: { label: "No change", tone: "neutral" },
+} as const;
+
+export function FileChange({ preview, defaultMode = "unified" }: { preview: FileDiffPreview; defaultMode?: DiffMode }) {
+  const wide = useIsWide();
+  const [mode, setMode] = useState<DiffMode>(defaultMode);
+  const effective: DiffMode = wide ? mode : "unified";
+  const shownPath = preview.path.replace(/^\/workspace\//, "");
+  const status = STATUS[preview.status] ?? STATUS.modified;
+  const hasDiff = !preview.binary && !preview.tooLarge && preview.status !== "unchanged";
+
+  return (
+    <div className="overflow-hidden rounded-lg border border-border bg-surface" data-testid="file-change">
+      <div className="flex flex-wrap items-center justify-between gap-2 border-b border-border bg-surface-muted px-3 py-2">
+        <div className="flex min-w-0 flex-wrap items-center gap-2">
+          <span className="font-mono text-[13px] font-medium break-all text-fg" title={preview.path}>
+            {shownPath}
+          </span>
+          <Badge tone={status.tone}>{status.label}</Badge>
+          {preview.binary ? <Badge tone="warning">Binary</Badge> : null}
+          {hasDiff ? (
+            <span className="font-mono text-xs" aria-label={`${preview.additions} lines added, ${preview.deletions} removed`}>
+              <span className="text-success">+{preview.additions}</span> <span className="text-danger">−{preview.deletions}</span>
+            </span>
+          ) : null}
+        </div>
+        {hasDiff ? (
+          <Segmented<DiffMode>
+            label="Diff layout"
+            value={effective}
+            onChange={setMode}
+            options={[
+              { value: "unified", label: "Unified" },
+              { value: "split", label: "Side by side", disabled: !wide, title: wide ? undefined : "Side by side needs a wider screen" },
+            ]}
+          />
+        ) : null}
+      </div>
+      {preview.binary ? (
+        <p className="px-3 py-3 text-sm text-fg-muted">
+          Binary content is not shown. {preview.status === "created" ? "New file" : "Size"}: {formatBytes(preview.newBytes)}
+          {preview.status === "modified" ? ` (was ${formatBytes(preview.oldBytes)})` : ""}.
+        </p>
+      ) : preview.tooLarge ? (
+        <p className="px-3 py-3 text-sm text-fg-muted">
+          Too large to preview: {formatBytes(preview.newBytes)}
+          {preview.status === "modified" ? ` (was ${formatBytes(preview.oldBytes)})` : ""}. Only files up to 512 KB get a line-by-line diff.
+        </p>
+      ) : preview.status === "unchanged" ? (
+        <p className="px-3 py-3 text-sm text-fg-muted">The new content is identical to the current file.</p>
+      ) : (
+        <DiffView diff={preview.diff} path={preview.path} mode={effective} wrap={!wide} />
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,45 @@
+// How each run state reads in the UI: label, colour, and whether it is a
+// waiting state (a person must act) or a final one.
+import type { RunState } from "@/db/schema";
+
+export const RUN_STATE_OPTIONS = [
+  "queued",
+  "starting",
+  "planning",
+  "awaiting_plan_approval",
+  "running",
+  "awaiting_approval",
+  "paused",
+  "succeeded",
+  "failed",
+  "killed",
+  "rolled_back",
+] as const satisfies readonly RunState[];
+
+// Fails to compile if a state is added on the server and not here.
+type MissingState = Exclude<RunState, (typeof RUN_STATE_OPTIONS)[number]>;
+export const RUN_STATES_COMPLETE: MissingState extends never ? true : never = true;
+
+export type StateTone = "neutral" | "accent" | "success" | "danger" | "warning";
+
+export const RUN_STATE_META: Record<RunState, { label: string; tone: StateTone; waiting?: boolean; active?: boolean; terminal?: boolean; help: string }> = {
+  queued: { label: "Queued", tone: "neutral", active: true, help: "Waiting for the supervisor to start its sandbox." },
+  starting: { label: "Starting", tone: "accent", active: true, help: "The sandbox container is starting." },
+  planning: { label: "Planning", tone: "accent", active: true, help: "The agent is reading the workspace and writing a plan." },
+  awaiting_plan_approval: { label: "Plan needs review", tone: "warning", waiting: true, active: true, help: "A reviewer must approve, edit or reject the plan." },
+  running: { label: "Running", tone: "accent", active: true, help: "The agent is working through its approved plan." },
+  awaiting_approval: { label: "Needs approval", tone: "warning", waiting: true, active: true, help: "A tool call waits for a reviewer's decision." },
+  paused: { label: "Paused", tone: "neutral", active: true, help: "The run is paused." },
+  succeeded: { label: "Succeeded", tone: "success", terminal: true, help: "The agent finished and reported success." },
+  failed: { label: "Failed", tone: "danger", terminal: true, help: "The run ended without success." },
+  killed: { label: "Killed", tone: "danger", terminal: true, help: "Someone stopped the run; its container was killed." },
+  rolled_back: { label: "Rolled back", tone: "neutral", terminal: true, help: "The workspace was rolled back to a checkpoint." },
+};
+
+export function stateMeta(state: string) {
+  return RUN_STATE_META[state as RunState] ?? { label: state.replace(/_/g, " "), tone: "neutral" as const, help: "" };
+}
+
+export function isTerminalState(state: string): boolean {
+  return Boolean(stateMeta(state).terminal);
+}

@@ -1,0 +1,130 @@
+"use client";
+// The run's activity, oldest first: model messages (streaming while they
+// arrive), tool call cards, plan updates, state changes as thin separators,
+// errors and notes.
+import { memo } from "react";
+import { cn } from "@/lib/cn";
+import { formatDateTime } from "@/lib/format";
+import type { ApprovalItem } from "@/components/approvals/types";
+import { stateMeta } from "@/components/runs/run-state";
+import { formatTokens } from "@/components/runs/format";
+import { ToolCallCard } from "@/components/runs/tool-call-card";
+import type { ErrorItem, MessageItem, NoteItem, PlanItem, StateItem, TimelineItem } from "@/components/runs/timeline";
+
+export function RunTimeline({
+  items,
+  streaming,
+  approvalsByCall,
+  runEnded,
+}: {
+  items: TimelineItem[];
+  streaming: string;
+  approvalsByCall: Map<string, ApprovalItem>;
+  runEnded: boolean;
+}) {
+  return (
+    <ol className="space-y-3" aria-label="Run activity">
+      {items.map((item) => (
+        <li key={item.key}>
+          {item.kind === "tool" ? (
+            <ToolCallCard item={item} approval={approvalsByCall.get(item.toolCallId)} runEnded={runEnded} />
+          ) : item.kind === "message" ? (
+            <Message item={item} />
+          ) : item.kind === "state" ? (
+            <StateSeparator item={item} />
+          ) : item.kind === "plan" ? (
+            <PlanUpdate item={item} />
+          ) : item.kind === "error" ? (
+            <RunError item={item} />
+          ) : (
+            <Note item={item} />
+          )}
+        </li>
+      ))}
+      {streaming ? (
+        <li>
+          <div className="rounded-xl border border-accent/30 bg-accent-soft/30 px-3 py-2.5 sm:px-4" aria-busy="true" data-testid="model-streaming">
+            <p className="mb-1 text-xs font-medium text-accent">Agent · writing…</p>
+            <p className="text-sm break-words whitespace-pre-wrap text-fg">
+              {streaming}
+              <span aria-hidden="true" className="ml-0.5 inline-block h-4 w-1.5 animate-pulse bg-accent align-text-bottom" />
+            </p>
+          </div>
+        </li>
+      ) : null}
+    </ol>
+  );
+}
+
+const Message = memo(function Message({ item }: { item: MessageItem }) {
+  if (!item.content.trim()) {
+    // A turn that only called tools: the tool cards that follow say it all.
+    return null;
+  }
+  return (
+    <div className="rounded-xl border border-border bg-surface px-3 py-2.5 shadow-xs sm:px-4" data-testid="model-message">
+      <p className="mb-1 flex items-center justify-between gap-2 text-xs text-fg-muted">
+        <span className="font-medium text-fg">Agent</span>
+        <span>
+          {item.tokens ? `${formatTokens(item.tokens)} tokens · ` : ""}
+          <time dateTime={item.at.toISOString()} title={formatDateTime(item.at)}>
+            {item.at.toLocaleTimeString()}
+          </time>
+        </span>
+      </p>
+      <p className="text-sm break-words whitespace-pre-wrap text-fg">{item.content}</p>
+    </div>
+  );
+});
+
+function StateSeparator({ item }: { item: StateItem }) {
+  const meta = stateMeta(item.to);
+  return (
+    <div className="flex items-center gap-3 py-0.5 text-xs text-fg-muted" data-testid="state-change" data-state={item.to}>
+      <span aria-hidden="true" className="h-px flex-1 bg-border" />
+      <span className="max-w-[85%] text-center">
+        <span
+          className={cn(
+            "font-medium",
+            meta.tone === "danger" ? "text-danger" : meta.tone === "success" ? "text-success" : meta.tone === "warning" ? "text-warning" : "text-fg",
+          )}
+        >
+          {meta.label}
+        </span>
+        {item.reason ? <span className="break-words"> · {item.reason}</span> : null}
+        {item.by && !item.by.startsWith("agent:") && item.by !== "system" ? <span> · by {item.by}</span> : null}
+        <span className="ml-1 opacity-70">{item.at.toLocaleTimeString()}</span>
+      </span>
+      <span aria-hidden="true" className="h-px flex-1 bg-border" />
+    </div>
+  );
+}
+
+function PlanUpdate({ item }: { item: PlanItem }) {
+  const text =
+    item.state === "submitted"
+      ? `Plan submitted${item.stepCount ? ` (${item.stepCount} step${item.stepCount === 1 ? "" : "s"})` : ""}: waiting for review`
+      : item.state === "approved"
+        ? `Plan approved${item.edited ? " with a reviewer's edits" : ""}`
+        : item.state === "step_done"
+          ? `Step ${item.step ?? "?"} done${item.note ? `: ${item.note}` : ""}`
+          : `Plan ${item.state.replace(/_/g, " ")}`;
+  return (
+    <p className="rounded-lg bg-accent-soft/40 px-3 py-1.5 text-sm break-words text-fg" data-testid="plan-update">
+      {text}
+    </p>
+  );
+}
+
+function RunError({ item }: { item: ErrorItem }) {
+  return (
+    <div role="status" className="rounded-lg border border-danger/40 bg-danger-soft px-3 py-2 text-sm" data-testid="run-error">
+      <span className="font-medium text-danger">{item.source === "model" ? "Model error" : item.source === "supervisor" ? "Supervisor" : "Error"}: </span>
+      <span className="break-words text-fg">{item.message}</span>
+    </div>
+  );
+}
+
+function Note({ item }: { item: NoteItem }) {
+  return <p className="px-1 text-xs break-words text-fg-muted italic">{item.text}</p>;
+}

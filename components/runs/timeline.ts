@@ -1,0 +1,285 @@
+// A run's event stream folded into what the run page shows: model messages
+// (with the text still streaming), tool calls with their decision, approval,
+// output and result, plan updates, state changes, errors and notes. Events are
+// applied once each, by id, so a replay after a reconnect duplicates nothing.
+import { LogBuffer, type LogStream } from "@/components/log/log-buffer";
+
+export interface RunEventLike {
+  id: number;
+  type: string;
+  payload: Record<string, unknown>;
+  at: Date;
+}
+
+export interface DecisionInfo {
+  verdict: "allow" | "ask" | "deny" | string;
+  rule: string | null;
+  reason: string;
+  parts: { command: string; verdict: string; rule: string; reason: string }[];
+}
+
+export interface ApprovalInfo {
+  approvalId: string;
+  kind: string | null;
+  state: string;
+  by: string | null;
+  reason: string | null;
+  edited: boolean;
+  votes: number | null;
+  required: number | null;
+}
+
+export interface ToolResultInfo {
+  ok: boolean;
+  code: string | null;
+  message: string | null;
+  result: Record<string, unknown>;
+  at: Date;
+}
+
+export interface ToolCallItem {
+  kind: "tool";
+  key: string;
+  eventId: number;
+  at: Date;
+  toolCallId: string;
+  seq: number;
+  tool: string;
+  args: Record<string, unknown>;
+  decision: DecisionInfo | null;
+  approval: ApprovalInfo | null;
+  result: ToolResultInfo | null;
+  log: LogBuffer | null;
+  /** Bumped whenever `log` grows (the buffer itself is appended in place). */
+  logVersion: number;
+}
+
+export interface MessageItem {
+  kind: "message";
+  key: string;
+  eventId: number;
+  at: Date;
+  content: string;
+  toolCalls: { id: string; name: string; argumentsText: string }[];
+  tokens: number | null;
+}
+
+export interface StateItem {
+  kind: "state";
+  key: string;
+  eventId: number;
+  at: Date;
+  from: string | null;
+  to: string;
+  reason: string | null;
+  by: string | null;
+}
+
+export interface PlanItem {
+  kind: "plan";
+  key: string;
+  eventId: number;
+  at: Date;
+  state: string;
+  stepCount: number | null;
+  step: number | null;
+  note: string | null;
+  edited: boolean;
+}
+
+export interface ErrorItem {
+  kind: "error";
+  key: string;
+  eventId: number;
+  at: Date;
+  source: string;
+  message: string;
+}
+
+export interface NoteItem {
+  kind: "note";
+  key: string;
+  eventId: number;
+  at: Date;
+  text: string;
+}
+
+export type TimelineItem = ToolCallItem | MessageItem | StateItem | PlanItem | ErrorItem | NoteItem;
+
+export interface TimelineSnapshot {
+  items: TimelineItem[];
+  /** Model text streamed so far for the turn in progress. */
+  streaming: string;
+  lastEventId: number;
+  eventCount: number;
+}
+
+const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
+const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
+const obj = (v: unknown): Record<string, unknown> => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+
+export class RunTimeline {
+  private items: TimelineItem[] = [];
+  private toolIndex = new Map<string, number>();
+  private approvalToCall = new Map<string, string>();
+  private streaming = "";
+  private lastEventId = 0;
+  private eventCount = 0;
+  private snapshot: TimelineSnapshot = { items: [], streaming: "", lastEventId: 0, eventCount: 0 };
+
+  getSnapshot(): TimelineSnapshot {
+    return this.snapshot;
+  }
+
+  /** Applies events in id order; returns whether anything changed. */
+  apply(events: RunEventLike[]): boolean {
+    let changed = false;
+    for (const e of events) {
+      if (e.id <= this.lastEventId) continue; // already applied (replay after reconnect)
+      this.lastEventId = e.id;
+      this.eventCount++;
+      this.applyOne(e);
+      changed = true;
+    }
+    if (changed) {
+      this.snapshot = { items: this.items.slice(), streaming: this.streaming, lastEventId: this.lastEventId, eventCount: this.eventCount };
+    }
+    return changed;
+  }
+
+  private push(item: TimelineItem) {
+    this.items.push(item);
+  }
+
+  private updateTool(toolCallId: string, update: (item: ToolCallItem) => ToolCallItem): boolean {
+    const index = this.toolIndex.get(toolCallId);
+    if (index === undefined) return false;
+    this.items[index] = update(this.items[index] as ToolCallItem);
+    return true;
+  }
+
+  /** The latest tool call still waiting for its result with this tool name (approvals belong to it). */
+  private openCallFor(tool: string | null): string | null {
+    for (let i = this.items.length - 1; i >= 0; i--) {
+      const item = this.items[i]!;
+      if (item.kind === "tool" && !item.result && (!tool || item.tool === tool)) return item.toolCallId;
+    }
+    return null;
+  }
+
+  private applyOne(e: RunEventLike) {
+    const p = e.payload ?? {};
+    const key = `e${e.id}`;
+    switch (e.type) {
+      case "model_delta": {
+        this.streaming += str(p.text) ?? "";
+        return;
+      }
+      case "model_message": {
+        this.streaming = "";
+        const usage = obj(p.usage);
+        const tokens = (num(usage.promptTokens) ?? 0) + (num(usage.completionTokens) ?? 0);
+        const toolCalls = Array.isArray(p.toolCalls) ? (p.toolCalls as MessageItem["toolCalls"]) : [];
+        const content = str(p.content) ?? "";
+        this.push({ kind: "message", key, eventId: e.id, at: e.at, content, toolCalls, tokens: tokens || null });
+        return;
+      }
+      case "tool_call": {
+        const toolCallId = str(p.toolCallId) ?? key;
+        this.toolIndex.set(toolCallId, this.items.length);
+        this.push({
+          kind: "tool",
+          key: `t${toolCallId}`,
+          eventId: e.id,
+          at: e.at,
+          toolCallId,
+          seq: num(p.seq) ?? 0,
+          tool: str(p.tool) ?? "unknown",
+          args: obj(p.args),
+          decision: null,
+          approval: null,
+          result: null,
+          log: null,
+          logVersion: 0,
+        });
+        return;
+      }
+      case "decision": {
+        const toolCallId = str(p.toolCallId);
+        if (!toolCallId) return;
+        const decision: DecisionInfo = {
+          verdict: str(p.verdict) ?? "ask",
+          rule: str(p.rule),
+          reason: str(p.reason) ?? "",
+          parts: Array.isArray(p.parts) ? (p.parts as DecisionInfo["parts"]) : [],
+        };
+        this.updateTool(toolCallId, (t) => ({ ...t, decision }));
+        return;
+      }
+      case "approval": {
+        const approvalId = str(p.approvalId);
+        if (!approvalId) return;
+        let toolCallId = this.approvalToCall.get(approvalId) ?? null;
+        if (!toolCallId) {
+          // Requests are made for the call the gateway is handling right now: the latest open one.
+          toolCallId = this.openCallFor(str(p.tool));
+          if (toolCallId) this.approvalToCall.set(approvalId, toolCallId);
+        }
+        if (!toolCallId) return;
+        this.updateTool(toolCallId, (t) => ({
+          ...t,
+          approval: {
+            approvalId,
+            kind: str(p.kind) ?? t.approval?.kind ?? null,
+            state: str(p.state) ?? "pending",
+            by: str(p.by),
+            // A pending request's reason is the policy's (shown with the decision); later ones are the reviewer's.
+            reason: str(p.state) === "pending" || !p.state ? null : str(p.reason),
+            edited: p.edited === true,
+            votes: num(p.votes) ?? t.approval?.votes ?? null,
+            required: num(p.required) ?? t.approval?.required ?? null,
+          },
+        }));
+        return;
+      }
+      case "output": {
+        const toolCallId = str(p.toolCallId);
+        if (!toolCallId) return;
+        const stream: LogStream = p.stream === "stderr" ? "stderr" : "stdout";
+        this.updateTool(toolCallId, (t) => {
+          const log = t.log ?? new LogBuffer();
+          log.append(str(p.text) ?? "", stream);
+          return { ...t, log, logVersion: t.logVersion + 1 };
+        });
+        return;
+      }
+      case "tool_result": {
+        const toolCallId = str(p.toolCallId);
+        if (!toolCallId) return;
+        const result: ToolResultInfo = { ok: p.ok === true, code: str(p.code), message: str(p.message), result: obj(p.result), at: e.at };
+        this.updateTool(toolCallId, (t) => ({ ...t, result }));
+        return;
+      }
+      case "state": {
+        this.push({ kind: "state", key, eventId: e.id, at: e.at, from: str(p.from), to: str(p.to) ?? "?", reason: str(p.reason), by: str(p.by) });
+        return;
+      }
+      case "plan": {
+        const steps = Array.isArray(p.steps) ? p.steps.length : null;
+        this.push({ kind: "plan", key, eventId: e.id, at: e.at, state: str(p.state) ?? "updated", stepCount: steps, step: num(p.step), note: str(p.note), edited: p.edited === true });
+        return;
+      }
+      case "error": {
+        if (p.discardPartial === true) this.streaming = "";
+        this.push({ kind: "error", key, eventId: e.id, at: e.at, source: str(p.source) ?? "run", message: str(p.message) ?? "Unknown error" });
+        return;
+      }
+      case "note": {
+        this.push({ kind: "note", key, eventId: e.id, at: e.at, text: str(p.text) ?? "" });
+        return;
+      }
+      default:
+        return;
+    }
+  }
+}

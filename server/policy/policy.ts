@@ -1,0 +1,576 @@
+// The policy engine: a policy is plain data (rules with an id, a match, an
+// outcome and a reason); `decide` evaluates it for one normalised tool call.
+// deny beats ask beats allow; a compound command is as strict as its
+// strictest part. Risk comes only from these rules, never from the model.
+import { commandEffects, hasOption, subcommandOf, type CommandEffects } from "./commands";
+import { DEFAULT_POLICY } from "./default-policy";
+import { compileGlob, pathMatches, programMatches, type CompiledGlob, type PathMatchMode, type PathRef } from "./glob";
+import { AGENT_HOME, isWithin, normaliseWorkspacePath, resolveLexically, WORKSPACE_ROOT } from "./paths";
+import { parseCommand, type ParsedCommand, type ShellFlag, type SimpleCommand } from "./shell";
+
+export type Verdict = "allow" | "ask" | "deny";
+
+export const VERDICTS: readonly Verdict[] = ["allow", "ask", "deny"];
+
+const RANK: Record<Verdict, number> = { allow: 0, ask: 1, deny: 2 };
+
+export interface Decision {
+  verdict: Verdict;
+  /** Stable id of the rule that decided ("default" when none matched). */
+  rule: string;
+  /** One or two sentences a reviewer understands. */
+  reason: string;
+  /** Per sub-command decisions of a run_command call. */
+  parts?: Decision[];
+  requiredApprovals?: number;
+  allowSelfApproval?: boolean;
+  /** The sub-command a part decision is about. */
+  command?: string;
+  /** Where a nested sub-command came from ("bash -c", "eval", "with a=r, b=m"). */
+  origin?: string;
+  /** The part was found by substituting values assigned earlier in the command. */
+  speculative?: boolean;
+}
+
+export const POLICY_TOOLS = [
+  "read_file",
+  "list_files",
+  "search_files",
+  "write_file",
+  "edit_file",
+  "run_command",
+  "run_tests",
+  "install_package",
+  "http_fetch",
+  "request_secret",
+  "search_docs",
+  "submit_plan",
+  "finish",
+] as const;
+
+export type PolicyToolName = (typeof POLICY_TOOLS)[number];
+
+/**
+ * A tool call as the policy sees it: paths already normalised to absolute
+ * container paths; run_command's command parsed (a string is parsed here).
+ * Other argument fields may ride along; the policy ignores them.
+ */
+export type ToolCallForPolicy =
+  | { tool: "read_file"; path: string }
+  | { tool: "list_files"; path?: string }
+  | { tool: "search_files"; path?: string; pattern?: string; glob?: string }
+  | { tool: "write_file"; path: string }
+  | { tool: "edit_file"; path: string }
+  | { tool: "run_command"; command: ParsedCommand | string; cwd?: string }
+  | { tool: "run_tests" }
+  | { tool: "install_package"; manager: string; packages: string[] }
+  | { tool: "http_fetch"; url: string; method?: string }
+  | { tool: "request_secret"; name: string; reason?: string }
+  | { tool: "search_docs"; query?: string }
+  | { tool: "submit_plan" }
+  | { tool: "finish" };
+
+// ---------------------------------------------------------------------------
+// Policy data
+
+/** Globs over normalised absolute paths (`~` is the agent's home). */
+export interface PathMatch {
+  any?: string[];
+  except?: string[];
+  /** How a glob in the call's path is judged; see glob.ts. Default "overlaps". */
+  mode?: PathMatchMode;
+}
+
+export const POLICY_CHECKS = ["git-config-write", "kill-all-processes"] as const;
+export type PolicyCheck = (typeof POLICY_CHECKS)[number];
+
+/** Every field present must match (AND); list fields match when any entry does. */
+export interface RuleMatch {
+  /** Whole-command rules: the command could not be parsed, or has nothing to run. */
+  parse?: "error" | "empty";
+  /** Canonical program names (globs allowed). `./ls` never matches "ls". */
+  programs?: string[];
+  /** The first operand after global options: `git status`, `systemctl reboot`. */
+  subcommands?: string[];
+  /** Any of these options: "-r" also inside clusters (-rf); "--long" also as --long=…; "-exec" exactly. */
+  anyOption?: string[];
+  /** None of these options. */
+  noOption?: string[];
+  /** Any literal argument matching one of these regular expressions (case-insensitive). */
+  anyArg?: string[];
+  /** Any of these shell flags (see SHELL_FLAGS). */
+  flags?: ShellFlag[];
+  /** A named check built into Airlock, for what globs and regexes cannot say. */
+  check?: PolicyCheck;
+  /** Files read / written / either / searched recursively by the call. */
+  reads?: PathMatch;
+  writes?: PathMatch;
+  paths?: PathMatch;
+  recursiveReads?: PathMatch;
+  /** http_fetch */
+  url?: { schemes?: string[]; exceptSchemes?: string[]; hosts?: string[] };
+  /** install_package */
+  managers?: string[];
+  /** request_secret: globs over secret names. */
+  secrets?: string[];
+}
+
+export interface PolicyRule {
+  /** Stable id shown with every decision; never reuse one for a different meaning. */
+  id: string;
+  description: string;
+  tools: PolicyToolName[];
+  match: RuleMatch;
+  outcome: Verdict;
+  /**
+   * Reason template. Placeholders: {command} {program} {path} {target} {flag}
+   * {tool} {url} {host} {scheme} {manager} {packages} {secret} {error}.
+   */
+  reason: string;
+  requiredApprovals?: number;
+  allowSelfApproval?: boolean;
+}
+
+export interface Policy {
+  id: string;
+  name: string;
+  description: string;
+  /** What happens when no rule matches. */
+  default: { verdict: Verdict; reason: string };
+  rules: PolicyRule[];
+}
+
+// ---------------------------------------------------------------------------
+// Compilation (once per policy object)
+
+interface CompiledPathMatch {
+  any: CompiledGlob[];
+  except: CompiledGlob[];
+  mode: PathMatchMode;
+}
+
+interface CompiledRule {
+  rule: PolicyRule;
+  index: number;
+  tools: Set<PolicyToolName>;
+  anyArg?: RegExp[];
+  reads?: CompiledPathMatch;
+  writes?: CompiledPathMatch;
+  paths?: CompiledPathMatch;
+  recursiveReads?: CompiledPathMatch;
+  hosts?: CompiledGlob[];
+  secrets?: CompiledGlob[];
+}
+
+interface CompiledPolicy {
+  policy: Policy;
+  rules: CompiledRule[];
+  ruleIndex: Map<string, number>;
+  byTool: Map<PolicyToolName, CompiledRule[]>;
+}
+
+const compiledPolicies = new WeakMap<Policy, CompiledPolicy>();
+
+function compilePathMatch(match: PathMatch | undefined): CompiledPathMatch | undefined {
+  if (!match) return undefined;
+  return {
+    any: (match.any ?? ["/**"]).map(compileGlob),
+    except: (match.except ?? []).map(compileGlob),
+    mode: match.mode ?? "overlaps",
+  };
+}
+
+export function compilePolicy(policy: Policy): CompiledPolicy {
+  const cached = compiledPolicies.get(policy);
+  if (cached) return cached;
+  const rules = policy.rules.map((rule, index): CompiledRule => {
+    const m = rule.match;
+    const compiled: CompiledRule = { rule, index, tools: new Set(rule.tools) };
+    if (m.anyArg) compiled.anyArg = m.anyArg.map((source) => new RegExp(source, "i"));
+    compiled.reads = compilePathMatch(m.reads);
+    compiled.writes = compilePathMatch(m.writes);
+    compiled.paths = compilePathMatch(m.paths);
+    compiled.recursiveReads = compilePathMatch(m.recursiveReads);
+    if (m.url?.hosts) compiled.hosts = m.url.hosts.map((h) => compileGlob(h));
+    if (m.secrets) compiled.secrets = m.secrets.map((s) => compileGlob(s));
+    return compiled;
+  });
+  const byTool = new Map<PolicyToolName, CompiledRule[]>();
+  for (const tool of POLICY_TOOLS) byTool.set(tool, rules.filter((r) => r.tools.has(tool)));
+  const ruleIndex = new Map(policy.rules.map((r, i) => [r.id, i]));
+  const result = { policy, rules, ruleIndex, byTool };
+  compiledPolicies.set(policy, result);
+  return result;
+}
+
+// ---------------------------------------------------------------------------
+// Subjects: what one rule evaluation looks at
+
+type Subject =
+  | { kind: "part"; tool: PolicyToolName; cmd: SimpleCommand; effects?: CommandEffects; subcommand?: string | null }
+  | { kind: "command"; tool: PolicyToolName; parse: "error" | "empty"; error?: string }
+  | { kind: "file"; tool: PolicyToolName; path: string; reads: PathRef[]; writes: PathRef[]; recursiveReads: PathRef[] }
+  | { kind: "http"; tool: PolicyToolName; url: string; scheme: string; host: string }
+  | { kind: "install"; tool: PolicyToolName; manager: string; packages: string[] }
+  | { kind: "secret"; tool: PolicyToolName; name: string }
+  | { kind: "plain"; tool: PolicyToolName };
+
+type Bindings = Record<string, string>;
+
+function effectsOf(subject: Subject & { kind: "part" }): CommandEffects {
+  subject.effects ??= commandEffects(subject.cmd);
+  return subject.effects;
+}
+
+function refsOf(subject: Subject, which: "reads" | "writes" | "paths" | "recursiveReads"): PathRef[] | null {
+  if (subject.kind === "file") {
+    if (which === "paths") return [...subject.reads, ...subject.writes];
+    return subject[which];
+  }
+  if (subject.kind !== "part") return null;
+  const effects = effectsOf(subject);
+  if (which === "paths") return [...effects.reads, ...effects.writes];
+  return effects[which];
+}
+
+function firstPathMatch(refs: readonly PathRef[], match: CompiledPathMatch): PathRef | null {
+  for (const ref of refs) {
+    if (!match.any.some((g) => pathMatches(ref, g, match.mode))) continue;
+    // `except` removes what it names for sure: a glob is only excepted when every path it names is.
+    if (match.except.some((g) => pathMatches(ref, g, "within"))) continue;
+    return ref;
+  }
+  return null;
+}
+
+function ownArgs(cmd: SimpleCommand): SimpleCommand["args"] {
+  return cmd.innerIndex === undefined ? cmd.args : cmd.args.slice(0, cmd.innerIndex);
+}
+
+const CHECKS: Record<PolicyCheck, (cmd: SimpleCommand, subject: Subject & { kind: "part" }) => boolean> = {
+  /** `git config KEY VALUE`, `--add`, `--unset`…: writes .git/config (hooks, aliases, pagers run code). */
+  "git-config-write": (cmd, subject) => {
+    if (cmd.name !== "git") return false;
+    subject.subcommand ??= subcommandOf(cmd);
+    if (subject.subcommand !== "config") return false;
+    const at = cmd.args.findIndex((a, i) => i > 0 && a.static && a.value === "config");
+    const rest = cmd.args.slice(at + 1);
+    const writeOptions = ["--add", "--unset", "--unset-all", "--replace-all", "--rename-section", "--remove-section", "--edit", "-e"];
+    if (rest.some((a) => a.static && writeOptions.includes(a.value))) return true;
+    const readOptions = ["--get", "--get-all", "--get-regexp", "--get-urlmatch", "--list", "-l", "--show-origin", "--show-scope", "--get-color", "--get-colorbool"];
+    if (rest.some((a) => a.static && readOptions.includes(a.value))) return false;
+    const operands = rest.filter((a) => !(a.static && a.value.startsWith("-")));
+    const verb = operands[0]?.value;
+    if (verb && ["set", "unset", "edit", "rename-section", "remove-section"].includes(verb)) return true;
+    if (verb && ["get", "list"].includes(verb)) return false;
+    return operands.length >= 2;
+  },
+  /** `kill -9 -1`, `kill 1`: every process of the user, or the container's init. */
+  "kill-all-processes": (cmd) => {
+    if (cmd.name !== "kill") return false;
+    const args = ownArgs(cmd).slice(1);
+    let i = 0;
+    if (args[i]?.value === "-s" || args[i]?.value === "-n") i += 2;
+    else if (args[i] && args[i]!.value.startsWith("-") && args[i]!.value !== "--") i += 1;
+    if (args[i]?.value === "--") i += 1;
+    return args.slice(i).some((a) => a.value === "-1" || a.value === "1");
+  },
+};
+
+function matchRule(rule: CompiledRule, subject: Subject): Bindings | null {
+  const m = rule.rule.match;
+  const b: Bindings = {};
+  if (m.parse !== undefined) {
+    if (subject.kind !== "command" || subject.parse !== m.parse) return null;
+  } else if (subject.kind === "command") return null;
+
+  if (m.programs || m.subcommands || m.anyOption || m.noOption || m.anyArg || m.flags || m.check) {
+    if (subject.kind !== "part") return null;
+    const cmd = subject.cmd;
+    if (m.programs && (cmd.name === null || !programMatches(cmd.name, m.programs))) return null;
+    if (m.subcommands) {
+      subject.subcommand ??= subcommandOf(cmd);
+      if (subject.subcommand === null || !m.subcommands.includes(subject.subcommand)) return null;
+    }
+    const args = ownArgs(cmd);
+    if (m.anyOption && !m.anyOption.some((o) => hasOption(args, 1, o))) return null;
+    if (m.noOption && m.noOption.some((o) => hasOption(args, 1, o))) return null;
+    if (rule.anyArg) {
+      const hit = args.slice(1).find((a) => a.static && rule.anyArg!.some((re) => re.test(a.value)));
+      if (!hit) return null;
+      b.arg = hit.value;
+    }
+    if (m.flags) {
+      const flag = m.flags.find((f) => cmd.flags.includes(f));
+      if (!flag) return null;
+      b.flag = FLAG_PHRASES[flag];
+    }
+    if (m.check && !CHECKS[m.check](cmd, subject)) return null;
+  }
+
+  for (const which of ["reads", "writes", "paths", "recursiveReads"] as const) {
+    const match = rule[which];
+    if (!match) continue;
+    const refs = refsOf(subject, which);
+    if (!refs) return null;
+    const hit = firstPathMatch(refs, match);
+    if (!hit) return null;
+    b.path ??= hit.path;
+    b.target ??= describeTarget(hit.path);
+  }
+
+  if (m.url) {
+    if (subject.kind !== "http") return null;
+    if (m.url.schemes && !m.url.schemes.includes(subject.scheme)) return null;
+    if (m.url.exceptSchemes && m.url.exceptSchemes.includes(subject.scheme)) return null;
+    if (rule.hosts && !rule.hosts.some((g) => g.test(subject.host))) return null;
+  }
+  if (m.managers) {
+    if (subject.kind !== "install" || !m.managers.includes(subject.manager)) return null;
+  }
+  if (rule.secrets) {
+    if (subject.kind !== "secret" || !rule.secrets.some((g) => g.test(subject.name))) return null;
+  }
+  return b;
+}
+
+// ---------------------------------------------------------------------------
+// Reasons
+
+const FLAG_PHRASES: Record<ShellFlag, string> = {
+  "command-substitution": "runs a command substitution ($(…) or backticks) whose output becomes part of the command",
+  "process-substitution": "uses process substitution (<(…) or >(…))",
+  "parameter-expansion": "uses variables ($X) whose values are only known when it runs",
+  arithmetic: "evaluates shell arithmetic, which can expand variables into code",
+  "dynamic-program": "takes the program to run from a variable or substitution",
+  "glob-program": "names the program with a glob",
+  "program-by-path": "runs a program by path rather than a system program",
+  eval: "evaluates a string as shell code (eval)",
+  source: "runs another script inside this shell (source)",
+  exec: "replaces the shell with another program (exec)",
+  trap: "installs a trap that runs code later",
+  "interpreter-code": "runs inline code the policy cannot read",
+  "inline-shell": "runs inline shell code",
+  "script-file": "runs a script file the policy cannot read",
+  "pipe-into-shell": "pipes data into a shell or interpreter, which runs it as code",
+  "heredoc-into-shell": "feeds a here-doc or here-string to a shell or interpreter as code",
+  "interactive-shell": "starts a shell or interpreter with no script",
+  "function-definition": "defines a shell function, which can shadow any command",
+  "alias-definition": "defines an alias, which can shadow any command",
+  "fork-bomb": "defines a function that endlessly starts copies of itself (a fork bomb)",
+  wrapper: "runs another command",
+  xargs: "runs a command with arguments read from input (xargs)",
+  "find-exec": "runs a command for every file it finds (find -exec)",
+  "args-from-input": "gets its arguments from input at run time",
+  subshell: "runs in a subshell",
+  background: "starts a background job that can outlive the command's timeout",
+  coprocess: "starts a coprocess that can outlive the command's timeout",
+  "in-substitution": "runs inside a command substitution",
+  "sensitive-env": "changes an environment variable (PATH, LD_PRELOAD, BASH_ENV…) that decides what later commands run",
+  "assignment-only": "only sets shell variables",
+  "environment-dump": "prints the environment, which holds any secrets granted to the run",
+  "brace-expansion": "uses brace expansion",
+  "unresolved-brace": "uses a brace expansion too large to check",
+  "too-deep": "nests code strings deeper than the policy follows",
+  "too-many-parts": "expands to more sub-commands than the policy checks",
+  "unknown-construct": "uses shell syntax the policy does not understand",
+};
+
+export function describeTarget(path: string): string {
+  if (path === "/") return "the whole filesystem";
+  if (path === "/*") return "everything under /";
+  if (path === AGENT_HOME) return "the agent's home directory";
+  if (path === `${AGENT_HOME}/*`) return "everything in the agent's home directory";
+  if (path === WORKSPACE_ROOT) return "the whole workspace";
+  if (path === `${WORKSPACE_ROOT}/*`) return "everything in the workspace";
+  if (path === "/home" || path === "/home/*") return "every home directory";
+  if (/^\/[^/]+$/.test(path) && !isWithin(path, WORKSPACE_ROOT)) return `the system directory ${path}`;
+  return path;
+}
+
+const MAX_SHOWN_COMMAND = 120;
+
+function shownCommand(text: string): string {
+  const oneLine = text.replace(/\s*\n\s*/g, " ⏎ ");
+  return oneLine.length > MAX_SHOWN_COMMAND ? `${oneLine.slice(0, MAX_SHOWN_COMMAND - 1)}…` : oneLine;
+}
+
+function render(template: string, values: Bindings): string {
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) => values[key] ?? whole);
+}
+
+function subjectBindings(subject: Subject): Bindings {
+  const b: Bindings = { tool: subject.tool };
+  switch (subject.kind) {
+    case "part":
+      b.command = shownCommand(subject.cmd.text);
+      b.program = subject.cmd.program ?? "";
+      b.subject = `\`${b.command}\``;
+      break;
+    case "command":
+      b.error = subject.error ?? "";
+      b.subject = "this command";
+      break;
+    case "file":
+      b.path = subject.path;
+      b.subject = `this ${subject.tool} call`;
+      break;
+    case "http":
+      b.url = subject.url;
+      b.host = subject.host;
+      b.scheme = subject.scheme;
+      b.subject = `this ${subject.tool} call`;
+      break;
+    case "install":
+      b.manager = subject.manager;
+      b.packages = subject.packages.join(", ");
+      b.subject = `this ${subject.tool} call`;
+      break;
+    case "secret":
+      b.secret = subject.name;
+      b.subject = `this ${subject.tool} call`;
+      break;
+    default:
+      b.subject = `this ${subject.tool} call`;
+  }
+  return b;
+}
+
+// ---------------------------------------------------------------------------
+// Deciding
+
+function decideSubject(compiled: CompiledPolicy, subject: Subject): Decision {
+  let best: { rule: CompiledRule; bindings: Bindings } | null = null;
+  let approvals: number | undefined;
+  let selfApproval: boolean | undefined;
+  for (const rule of compiled.byTool.get(subject.tool) ?? []) {
+    const outcome = rule.rule.outcome;
+    if (best && RANK[outcome] < RANK[best.rule.rule.outcome]) continue;
+    // A lower-ranked rule never overrides; an equal one only adds approval requirements.
+    if (best && RANK[outcome] === RANK[best.rule.rule.outcome] && outcome !== "ask") continue;
+    const bindings = matchRule(rule, subject);
+    if (!bindings) continue;
+    if (outcome === "ask") {
+      if (rule.rule.requiredApprovals !== undefined) approvals = Math.max(approvals ?? 0, rule.rule.requiredApprovals);
+      if (rule.rule.allowSelfApproval === false) selfApproval = false;
+      else if (rule.rule.allowSelfApproval === true && selfApproval === undefined) selfApproval = true;
+    }
+    if (!best || RANK[outcome] > RANK[best.rule.rule.outcome]) best = { rule, bindings };
+    if (outcome === "deny") break;
+  }
+  const base = subjectBindings(subject);
+  let decision: Decision;
+  if (!best) {
+    const d = compiled.policy.default;
+    decision = { verdict: d.verdict, rule: "default", reason: render(d.reason, base) };
+  } else {
+    const rule = best.rule.rule;
+    decision = { verdict: rule.outcome, rule: rule.id, reason: render(rule.reason, { ...base, ...best.bindings }) };
+  }
+  if (decision.verdict === "ask") {
+    if (approvals !== undefined) decision.requiredApprovals = approvals;
+    if (selfApproval !== undefined) decision.allowSelfApproval = selfApproval;
+  }
+  if (subject.kind === "part") {
+    decision.command = shownCommand(subject.cmd.text);
+    if (subject.cmd.origin) decision.origin = subject.cmd.origin;
+    if (subject.cmd.speculative) {
+      decision.speculative = true;
+      decision.reason = `Expanded ${subject.cmd.origin ?? "with values set earlier"}: ${decision.reason}`;
+    }
+  }
+  return decision;
+}
+
+/**
+ * The strictest part decides; among equally strict parts, the one whose rule
+ * comes first in the policy (the policy's own order of severity).
+ */
+function combineParts(parts: Decision[], compiled: CompiledPolicy): Decision {
+  const order = (d: Decision): number => compiled.ruleIndex.get(d.rule) ?? Number.MAX_SAFE_INTEGER;
+  let deciding = parts[0]!;
+  for (const part of parts) {
+    const stricter = RANK[part.verdict] > RANK[deciding.verdict];
+    if (stricter || (RANK[part.verdict] === RANK[deciding.verdict] && order(part) < order(deciding))) deciding = part;
+  }
+  const decision: Decision = { verdict: deciding.verdict, rule: deciding.rule, reason: deciding.reason, parts };
+  if (deciding.verdict === "allow" && parts.length > 1) {
+    const rules = [...new Set(parts.map((p) => p.rule))];
+    decision.reason = `All ${parts.length} parts of the command are allowed (${rules.join(", ")}).`;
+  }
+  if (deciding.verdict === "ask") {
+    const asking = parts.filter((p) => p.verdict === "ask");
+    const approvals = asking.map((p) => p.requiredApprovals).filter((n): n is number => n !== undefined);
+    if (approvals.length > 0) decision.requiredApprovals = Math.max(...approvals);
+    if (asking.some((p) => p.allowSelfApproval === false)) decision.allowSelfApproval = false;
+    else if (asking.some((p) => p.allowSelfApproval === true)) decision.allowSelfApproval = true;
+  }
+  return decision;
+}
+
+function fileSubject(tool: PolicyToolName, path: string): Subject {
+  const ref: PathRef = { path, glob: false };
+  const writes = tool === "write_file" || tool === "edit_file";
+  const recursive = tool === "list_files" || tool === "search_files";
+  return { kind: "file", tool, path, reads: writes ? [] : [ref], writes: writes ? [ref] : [], recursiveReads: recursive ? [ref] : [] };
+}
+
+function parseUrl(url: string): { scheme: string; host: string } {
+  try {
+    const u = new URL(url);
+    return { scheme: u.protocol.replace(/:$/, "").toLowerCase(), host: u.hostname.replace(/^\[|\]$/g, "").toLowerCase() };
+  } catch {
+    return { scheme: "invalid", host: "" };
+  }
+}
+
+/** The parsed form of a run_command call's command. */
+export function parsedCommandOf(call: { command: ParsedCommand | string; cwd?: string }): ParsedCommand {
+  return typeof call.command === "string" ? parseCommand(call.command, { cwd: call.cwd ?? WORKSPACE_ROOT }) : call.command;
+}
+
+/** Rule id of the one check that is not policy data: a file path no tool may use. */
+export const INVALID_PATH_RULE = "invalid-path";
+
+/**
+ * File tools get paths the gateway already normalised; the policy normalises
+ * again so that a path handed to it directly (`/workspace/../etc/x`) cannot
+ * slip past, and refuses paths no file tool may use (NUL bytes, overlong).
+ */
+function decideFile(compiled: CompiledPolicy, tool: PolicyToolName, path: string): Decision {
+  const checked = normaliseWorkspacePath(path);
+  if (!checked.ok && checked.kind !== "outside-workspace") {
+    return { verdict: "deny", rule: INVALID_PATH_RULE, reason: `${checked.message} File tools refuse such paths.` };
+  }
+  const normalised = checked.ok ? checked.path : resolveLexically(path, WORKSPACE_ROOT);
+  return decideSubject(compiled, fileSubject(tool, normalised));
+}
+
+/** Judges one normalised tool call against a policy (the built-in "supervised" one by default). */
+export function decide(call: ToolCallForPolicy, policy: Policy = DEFAULT_POLICY): Decision {
+  const compiled = compilePolicy(policy);
+  const tool = call.tool;
+  switch (call.tool) {
+    case "read_file":
+    case "write_file":
+    case "edit_file":
+      return decideFile(compiled, call.tool, call.path);
+    case "list_files":
+    case "search_files":
+      return decideFile(compiled, call.tool, call.path ?? WORKSPACE_ROOT);
+    case "run_command": {
+      const parsed = parsedCommandOf(call);
+      if (!parsed.parsed) return decideSubject(compiled, { kind: "command", tool, parse: "error", error: parsed.error });
+      if (parsed.commands.length === 0) return decideSubject(compiled, { kind: "command", tool, parse: "empty" });
+      return combineParts(parsed.commands.map((cmd) => decideSubject(compiled, { kind: "part", tool, cmd })), compiled);
+    }
+    case "http_fetch":
+      return decideSubject(compiled, { kind: "http", tool, url: call.url, ...parseUrl(call.url) });
+    case "install_package":
+      return decideSubject(compiled, { kind: "install", tool, manager: call.manager, packages: call.packages ?? [] });
+    case "request_secret":
+      return decideSubject(compiled, { kind: "secret", tool, name: call.name });
+    default:
+      return decideSubject(compiled, { kind: "plain", tool });
+  }
+}

@@ -1,0 +1,198 @@
+// files.ts against a real container: confinement to /workspace after
+// symlinks, exact bytes, and the listing/search helpers.
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { imageExists, pingDocker } from "./docker";
+import { listFiles, OutOfWorkspaceError, readFile, realpathInWorkspace, SandboxFileError, searchFiles, statPath, writeFile } from "./files";
+import { sandboxImageName } from "./image";
+import { DEFAULT_LIMITS, dockerRuntime } from "./runtime";
+import { prepareWorkspace } from "./workspace";
+
+// Under CI a missing engine or image fails the suite; elsewhere it skips, saying why.
+const underCI = !!process.env.CI && process.env.CI !== "false" && process.env.CI !== "0";
+async function probeEngine(): Promise<{ ok: true; image: string } | { ok: false; reason: string }> {
+  try {
+    await pingDocker(3000);
+  } catch (err) {
+    return { ok: false, reason: `no Docker engine answers (${(err as Error).message}); run scripts/ensure-docker.sh` };
+  }
+  try {
+    const image = sandboxImageName();
+    if (!(await imageExists(image))) return { ok: false, reason: `the sandbox image ${image} is missing; run scripts/sandbox-image.sh` };
+    return { ok: true, image };
+  } catch (err) {
+    return { ok: false, reason: `cannot name the sandbox image: ${(err as Error).message}` };
+  }
+}
+const engine = await probeEngine();
+const skip = !engine.ok && !underCI;
+if (skip && !engine.ok) console.warn(`[sandbox file integration tests skipped] ${engine.reason}`);
+
+const runtime = dockerRuntime();
+let dataDir = "";
+let containerId = "";
+let workspaceDir = "";
+
+function sh(script: string) {
+  return runtime.exec(containerId, { cmd: ["bash", "-c", script], timeoutS: 30 });
+}
+
+async function expectOutside(promise: Promise<unknown>): Promise<OutOfWorkspaceError> {
+  const err = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(OutOfWorkspaceError);
+  expect((err as OutOfWorkspaceError).code).toBe("OUT_OF_WORKSPACE");
+  return err as OutOfWorkspaceError;
+}
+
+describe.skipIf(skip)("workspace files inside the sandbox", () => {
+  beforeAll(async () => {
+    if (!engine.ok) throw new Error(`Docker integration tests cannot run: ${engine.reason}`);
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-files-int-"));
+    const runId = `f${randomBytes(4).toString("hex")}`;
+    workspaceDir = await prepareWorkspace(dataDir, runId);
+    ({ containerId } = await runtime.createSandbox({ runId, image: engine.image, workspaceDir, limits: { ...DEFAULT_LIMITS, memoryMb: 256 } }));
+    // The agent's own links: one out of the workspace per kind of escape.
+    const setup = await sh(
+      [
+        "ln -s /etc/passwd passwd-link",
+        "ln -s /etc etc-dir-link",
+        "ln -s /tmp tmp-dir-link",
+        "ln -s /tmp/not-yet/new-file dangling-out",
+        "ln -s ../.. up-link",
+        "mkdir -p inner && echo inside > inner/real.txt && ln -s inner/real.txt ok-link && ln -s inner ok-dir-link",
+      ].join(" && "),
+    );
+    expect(setup.exitCode).toBe(0);
+  });
+  afterAll(async () => {
+    if (containerId) await runtime.removeSandbox(containerId);
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("writes and reads arbitrary bytes exactly, flagging binary content", async () => {
+    const bytes = Buffer.concat([randomBytes(70_000), Buffer.from([0, 255, 0, 1])]);
+    const written = await writeFile(runtime, containerId, "bin/blob.dat", bytes);
+    expect(written).toEqual({ path: "/workspace/bin/blob.dat", bytes: bytes.length, created: true });
+    expect(fs.readFileSync(path.join(workspaceDir, "bin/blob.dat")).equals(bytes)).toBe(true);
+    expect(fs.statSync(path.join(workspaceDir, "bin/blob.dat")).uid).toBe(1000);
+
+    const read = await readFile(runtime, containerId, "/workspace/bin/blob.dat", { encoding: "base64" });
+    expect(read).toMatchObject({ exists: true, binary: true, size: bytes.length, bytesRead: bytes.length, eof: true, encoding: "base64" });
+    expect(Buffer.from(read.content, "base64").equals(bytes)).toBe(true);
+    const asText = await readFile(runtime, containerId, "bin/blob.dat");
+    expect(asText).toMatchObject({ binary: true, content: "" });
+  });
+
+  it("round-trips UTF-8 text and reads windows by byte offset without splitting characters", async () => {
+    const text = "héllo wörld — ünïcode ✓\nzweite Zeile\n";
+    await writeFile(runtime, containerId, "notes/text.md", text);
+    const whole = await readFile(runtime, containerId, "notes/text.md");
+    expect(whole).toMatchObject({ content: text, binary: false, size: Buffer.byteLength(text), eof: true });
+
+    // Byte 2 is inside "é" (2 bytes); the window ends before it.
+    const first = await readFile(runtime, containerId, "notes/text.md", { offset: 0, limit: 2 });
+    expect(first).toMatchObject({ content: "h", bytesRead: 1, eof: false, binary: false });
+    const next = await readFile(runtime, containerId, "notes/text.md", { offset: first.bytesRead, limit: 5 });
+    expect(next.content).toBe("éllo");
+  });
+
+  it("keeps an existing file's mode, applies a requested one, and reports what it wrote", async () => {
+    await sh("printf '#!/bin/sh\\necho hi\\n' > run.sh && chmod 755 run.sh");
+    const rewritten = await writeFile(runtime, containerId, "run.sh", "#!/bin/sh\necho bye\n");
+    expect(rewritten.created).toBe(false);
+    expect((await statPath(runtime, containerId, "run.sh")).mode).toBe(0o755);
+    expect((await sh("./run.sh")).stdout).toBe("bye\n");
+    await writeFile(runtime, containerId, "secret.txt", "x", { mode: 0o600 });
+    expect(fs.statSync(path.join(workspaceDir, "secret.txt")).mode & 0o777).toBe(0o600);
+  });
+
+  it("refuses ../ escapes and absolute paths outside /workspace", async () => {
+    for (const p of ["../etc/passwd", "/etc/passwd", "/", "/workspace/../root", "inner/../../etc/shadow", "/workspacex/file"]) {
+      await expectOutside(readFile(runtime, containerId, p));
+      await expectOutside(writeFile(runtime, containerId, p, "x"));
+      await expectOutside(statPath(runtime, containerId, p));
+    }
+  });
+
+  it("refuses symlinks that lead outside: to a file, through a linked directory, dangling, and climbing", async () => {
+    const passwd = await expectOutside(readFile(runtime, containerId, "passwd-link"));
+    expect(passwd.resolvedPath).toBe("/etc/passwd");
+    await expectOutside(readFile(runtime, containerId, "etc-dir-link/passwd"));
+    await expectOutside(readFile(runtime, containerId, "up-link/etc/hostname"));
+    await expectOutside(listFiles(runtime, containerId, "etc-dir-link"));
+    await expectOutside(searchFiles(runtime, containerId, "root", "etc-dir-link"));
+    // Writes: the parent is a link to a writable place outside, or the leaf
+    // is a dangling link pointing out. Nothing may appear there.
+    await expectOutside(writeFile(runtime, containerId, "tmp-dir-link/planted", "x"));
+    await expectOutside(writeFile(runtime, containerId, "dangling-out", "x"));
+    await expectOutside(writeFile(runtime, containerId, "tmp-dir-link/deeper/new/file", "x"));
+    const planted = await sh("ls /tmp/planted /tmp/not-yet /tmp/deeper 2>&1 | grep -c 'No such file'");
+    expect(planted.stdout.trim()).toBe("3");
+  });
+
+  it("follows symlinks that stay inside the workspace", async () => {
+    expect(await realpathInWorkspace(runtime, containerId, "ok-link")).toEqual({ path: "/workspace/inner/real.txt", exists: true });
+    expect((await readFile(runtime, containerId, "ok-dir-link/real.txt")).content).toBe("inside\n");
+    expect(await realpathInWorkspace(runtime, containerId, "ok-dir-link/new.txt")).toEqual({ path: "/workspace/inner/new.txt", exists: false });
+    const st = await statPath(runtime, containerId, "ok-link");
+    expect(st).toMatchObject({ path: "/workspace/inner/real.txt", exists: true, type: "file", size: 7, isSymlink: true });
+  });
+
+  it("answers a missing file with exists: false and a directory with IS_A_DIRECTORY", async () => {
+    expect(await readFile(runtime, containerId, "nope.txt")).toMatchObject({ exists: false, content: "", path: "/workspace/nope.txt" });
+    expect(await statPath(runtime, containerId, "nope.txt")).toMatchObject({ exists: false, type: null });
+    await expect(readFile(runtime, containerId, "inner")).rejects.toSatisfy((e: unknown) => e instanceof SandboxFileError && e.code === "IS_A_DIRECTORY");
+    await expect(writeFile(runtime, containerId, "inner", "x")).rejects.toMatchObject({ code: "IS_A_DIRECTORY" });
+  });
+
+  it("lists files to a depth without following links or descending into .git and node_modules", async () => {
+    await sh("mkdir -p tree/a/b/c tree/.git/objects tree/node_modules/pkg && touch tree/a/one tree/a/b/two tree/a/b/c/three tree/.git/HEAD tree/node_modules/pkg/index.js && ln -s /etc tree/outlink");
+    const shallow = await listFiles(runtime, containerId, "tree", 2);
+    const paths = shallow.entries.map((e) => e.path);
+    expect(paths).toEqual([
+      "/workspace/tree/.git",
+      "/workspace/tree/a",
+      "/workspace/tree/a/b",
+      "/workspace/tree/a/one",
+      "/workspace/tree/node_modules",
+      "/workspace/tree/outlink",
+    ]);
+    expect(shallow.entries.find((e) => e.path.endsWith("/.git"))).toMatchObject({ type: "dir", notListed: true });
+    expect(shallow.entries.find((e) => e.path.endsWith("/outlink"))).toMatchObject({ type: "symlink", target: "/etc" });
+    expect(shallow.truncated).toBe(false);
+    const deep = await listFiles(runtime, containerId, "tree", 5);
+    expect(deep.entries.map((e) => e.path)).toContain("/workspace/tree/a/b/c/three");
+    const capped = await listFiles(runtime, containerId, "tree", 5, { maxEntries: 3 });
+    expect(capped).toMatchObject({ truncated: true });
+    expect(capped.entries).toHaveLength(3);
+  });
+
+  it("searches like grep -rn: line numbers, a glob, a cap, and no binary files", async () => {
+    await sh(
+      [
+        "mkdir -p src/deep",
+        "printf 'alpha\\nneedle one\\nbeta\\n' > src/a.ts",
+        "printf 'needle two\\n' > src/deep/b.ts",
+        "printf 'needle in js\\n' > src/c.js",
+        "printf 'needle\\0binary' > src/d.ts",
+        "for i in $(seq 1 50); do echo needle $i; done > src/many.txt",
+      ].join(" && "),
+    );
+    const ts = await searchFiles(runtime, containerId, "needle", "src", "*.ts");
+    expect(ts.matches).toEqual([
+      { path: "/workspace/src/a.ts", line: 2, text: "needle one" },
+      { path: "/workspace/src/deep/b.ts", line: 1, text: "needle two" },
+    ]);
+    expect(ts.truncated).toBe(false);
+    const capped = await searchFiles(runtime, containerId, "needle \\d+", "src", undefined, { maxMatches: 10 });
+    expect(capped.matches).toHaveLength(10);
+    expect(capped.truncated).toBe(true);
+    await expect(searchFiles(runtime, containerId, "(unclosed", "src")).rejects.toMatchObject({ code: "INVALID_INPUT" });
+  });
+});

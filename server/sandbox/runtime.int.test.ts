@@ -1,0 +1,404 @@
+// The Docker runtime against a real engine and the real sandbox image: each
+// guarantee is checked from inside a running container.
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { docker, imageExists, pingDocker } from "./docker";
+import { sandboxImageName } from "./image";
+import { DEFAULT_LIMITS, dockerRuntime, SandboxError, type ExecOptions, type RunLimits } from "./runtime";
+import { prepareWorkspace } from "./workspace";
+
+// ---- engine: under CI a missing engine or image fails the suite; elsewhere it skips, saying why.
+const underCI = !!process.env.CI && process.env.CI !== "false" && process.env.CI !== "0";
+async function probeEngine(): Promise<{ ok: true; image: string } | { ok: false; reason: string }> {
+  try {
+    await pingDocker(3000);
+  } catch (err) {
+    return { ok: false, reason: `no Docker engine answers (${(err as Error).message}); run scripts/ensure-docker.sh` };
+  }
+  try {
+    const image = sandboxImageName();
+    if (!(await imageExists(image))) return { ok: false, reason: `the sandbox image ${image} is missing; run scripts/sandbox-image.sh` };
+    return { ok: true, image };
+  } catch (err) {
+    return { ok: false, reason: `cannot name the sandbox image: ${(err as Error).message}` };
+  }
+}
+const engine = await probeEngine();
+const skip = !engine.ok && !underCI;
+if (skip && !engine.ok) console.warn(`[sandbox integration tests skipped] ${engine.reason}`);
+function requireEngine(): string {
+  if (!engine.ok) throw new Error(`Docker integration tests cannot run: ${engine.reason}`);
+  return engine.image;
+}
+
+// ---- shared fixtures
+const runtime = dockerRuntime();
+// Made on first use: when every test is skipped, no hook runs to remove it.
+let dataDirPath: string | undefined;
+const dataDir = () => (dataDirPath ??= fs.mkdtempSync(path.join(os.tmpdir(), "airlock-runtime-int-")));
+const created: string[] = [];
+const testRunPrefix = `t${randomBytes(4).toString("hex")}`;
+
+async function startSandbox(name: string, limits: Partial<RunLimits> = {}, env?: Record<string, string>) {
+  const image = requireEngine();
+  const runId = `${testRunPrefix}-${name}`;
+  const workspaceDir = await prepareWorkspace(dataDir(), runId);
+  const { containerId } = await runtime.createSandbox({ runId, image, workspaceDir, limits: { ...DEFAULT_LIMITS, ...limits }, env });
+  created.push(containerId);
+  return { containerId, runId, workspaceDir };
+}
+
+function sh(containerId: string, script: string, opts: Partial<ExecOptions> = {}) {
+  return runtime.exec(containerId, { cmd: ["bash", "-c", script], timeoutS: 30, ...opts });
+}
+
+afterAll(async () => {
+  await Promise.all(created.map((id) => runtime.removeSandbox(id).catch(() => undefined)));
+  if (dataDirPath) fs.rmSync(dataDirPath, { recursive: true, force: true });
+});
+
+describe.skipIf(skip)("a sandbox container", () => {
+  let id: string;
+  let workspaceDir: string;
+  let runId: string;
+  const hostSecret = `host-only-${randomBytes(6).toString("hex")}`;
+  const markers: string[] = [];
+
+  beforeAll(async () => {
+    process.env.AIRLOCK_TEST_HOST_SECRET = hostSecret;
+    ({ containerId: id, workspaceDir, runId } = await startSandbox("hardened", { memoryMb: 256, pids: 128 }, { GREETING: "hello" }));
+    for (const dir of ["/root", "/tmp"]) {
+      const marker = path.join(dir, `airlock-host-marker-${randomBytes(4).toString("hex")}`);
+      fs.writeFileSync(marker, "host secret", { mode: 0o644 });
+      markers.push(marker);
+    }
+  });
+  afterAll(() => {
+    delete process.env.AIRLOCK_TEST_HOST_SECRET;
+    for (const m of markers) fs.rmSync(m, { force: true });
+  });
+
+  it("runs commands as uid 1000 in /workspace, and their files land in the host workspace owned by 1000", async () => {
+    const r = await sh(id, "id -u; id -g; pwd; hostname; echo data > made-inside.txt");
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe("1000\n1000\n/workspace\nsandbox\n");
+    const st = fs.statSync(path.join(workspaceDir, "made-inside.txt"));
+    expect(st.uid).toBe(1000);
+    expect(fs.readFileSync(path.join(workspaceDir, "made-inside.txt"), "utf8")).toBe("data\n");
+  });
+
+  it("cannot write anywhere but /workspace, /tmp and its home", async () => {
+    for (const target of ["/etc/airlock-test", "/airlock-test", "/usr/airlock-test", "/usr/bin/airlock-test", "/var/airlock-test", "/opt/airlock-test"]) {
+      const r = await sh(id, `echo x > ${target}`);
+      expect(r.exitCode, target).not.toBe(0);
+      expect(r.stderr, target).toMatch(/Read-only file system|Permission denied/);
+    }
+    const ok = await sh(id, "echo a > /tmp/a && echo b > /home/agent/b && cat /tmp/a /home/agent/b");
+    expect(ok).toMatchObject({ exitCode: 0, stdout: "a\nb\n" });
+    const mounts = await sh(id, "grep -E ' /(tmp|home/agent) ' /proc/mounts");
+    for (const line of mounts.stdout.trim().split("\n")) {
+      expect(line).toMatch(/^tmpfs /);
+      expect(line).toMatch(/nosuid/);
+      expect(line).toMatch(/nodev/);
+      expect(line).toMatch(/size=\d+k/);
+    }
+    expect(mounts.stdout.trim().split("\n")).toHaveLength(2);
+  });
+
+  it("has no network: only loopback, and neither an outside address nor the Docker host answers", async () => {
+    const ifaces = await sh(id, "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '");
+    expect(ifaces.stdout.trim().split("\n")).toEqual(["lo"]);
+
+    const bridge = await docker().getNetwork("bridge").inspect();
+    const gateway: string = bridge.IPAM?.Config?.[0]?.Gateway ?? "172.17.0.1";
+    // A listener on every host address, so a refusal proves the route is gone
+    // rather than that nothing listens.
+    let connections = 0;
+    const server = net.createServer((s) => {
+      connections++;
+      s.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "0.0.0.0", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      // 192.0.2.1 is TEST-NET-1 (RFC 5737): never a real host, so no packet can reach anyone.
+      for (const [host, p] of [["192.0.2.1", 80], [gateway, port]] as const) {
+        const probe = `import socket\ns=socket.socket()\ns.settimeout(3)\ntry:\n  s.connect((${JSON.stringify(host)}, ${p})); print("connected")\nexcept OSError as e:\n  print("refused", e.errno)`;
+        const r = await runtime.exec(id, { cmd: ["python3", "-c", probe], timeoutS: 20 });
+        expect(r.stdout, `${host}:${p}`).toMatch(/^refused /);
+      }
+    } finally {
+      server.close();
+    }
+    expect(connections).toBe(0);
+  });
+
+  it("sees no host files: no markers from the host's /root or /tmp, no host mounts but the workspace", async () => {
+    for (const marker of markers) {
+      const r = await sh(id, `test -e ${marker} && echo visible || echo absent; ls -a ${path.dirname(marker)} 2>&1 | grep -c airlock-host-marker || true`);
+      expect(r.stdout, marker).toBe("absent\n0\n");
+    }
+    // Mounts backed by a block device come from the host's disk.
+    const info = await sh(id, "cat /proc/self/mountinfo");
+    const fromHostDisk = info.stdout
+      .trim()
+      .split("\n")
+      .map((line) => line.split(" "))
+      .filter((f) => !(f[2] ?? "").startsWith("0:"))
+      .map((f) => ({ root: f[3], mountPoint: f[4], options: f[5] }));
+    expect(fromHostDisk.map((m) => (m.mountPoint ?? "").replace(/^\/usr\/sbin\//, "/sbin/")).sort()).toEqual(["/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/sbin/docker-init", "/workspace"].sort());
+    for (const m of fromHostDisk) {
+      if (m.mountPoint === "/workspace") {
+        expect(m.root).toBe(workspaceDir);
+      } else {
+        // Docker's per-container files and its init binary: all read-only.
+        expect(m.options, m.mountPoint).toMatch(/^ro\b/);
+      }
+    }
+  });
+
+  it("cannot become root: uid 1000, no capabilities, no-new-privileges, setuid binaries do not help", async () => {
+    const status = await sh(id, "grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs):' /proc/self/status");
+    const fields = Object.fromEntries(status.stdout.trim().split("\n").map((l) => l.split(/:\s+/)));
+    expect(fields).toEqual({
+      CapInh: "0000000000000000",
+      CapPrm: "0000000000000000",
+      CapEff: "0000000000000000",
+      CapBnd: "0000000000000000",
+      CapAmb: "0000000000000000",
+      NoNewPrivs: "1",
+    });
+    const setuid = await sh(id, "find / -xdev -perm -4000 -type f 2>/dev/null");
+    expect(setuid.stdout).toContain("/usr/bin/su");
+    const su = await sh(id, "su -c 'id -u' root </dev/null; echo \"exit=$?\"");
+    expect(su.stdout).not.toMatch(/^0$/m);
+    expect(su.stdout).toMatch(/exit=[1-9]/);
+    const mount = await sh(id, "mount -t tmpfs none /tmp 2>&1; echo \"exit=$?\"");
+    expect(mount.stdout).toMatch(/exit=[1-9]/);
+    const setuidCall = await runtime.exec(id, { cmd: ["python3", "-c", "import os\ntry:\n  os.setuid(0); print('root')\nexcept PermissionError:\n  print('refused')"], timeoutS: 10 });
+    expect(setuidCall.stdout).toBe("refused\n");
+  });
+
+  it("has no Docker socket and no Docker credentials", async () => {
+    const r = await sh(id, "ls -l /var/run/docker.sock /run/docker.sock 2>&1; find / -xdev -type s 2>/dev/null; env | grep -i docker || true");
+    expect(r.stdout).not.toMatch(/^s/m);
+    expect(r.stdout).toMatch(/No such file or directory/);
+    expect(r.stdout).not.toMatch(/docker\.sock$/m);
+    expect(r.stdout).not.toMatch(/DOCKER_/);
+  });
+
+  it("gets only the environment it was given, never the host's", async () => {
+    const r = await sh(id, "env", { env: { PER_COMMAND: "yes" } });
+    expect(r.stdout).toMatch(/^GREETING=hello$/m);
+    expect(r.stdout).toMatch(/^PER_COMMAND=yes$/m);
+    expect(r.stdout).toMatch(/^HOME=\/home\/agent$/m);
+    expect(r.stdout).not.toContain(hostSecret);
+    expect(r.stdout).not.toMatch(/AIRLOCK_DATA_DIR|npm_|VITEST/);
+  });
+
+  it("has its own IPC namespace, the run's memory/pids limits and ulimits", async () => {
+    const hostIpc = fs.readlinkSync("/proc/self/ns/ipc");
+    const r = await sh(id, "readlink /proc/self/ns/ipc; cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes /sys/fs/cgroup/pids/pids.max; grep -E 'Max (open files|file size|core file size)' /proc/self/limits");
+    const lines = r.stdout.trim().split("\n");
+    expect(lines[0]).not.toBe(hostIpc);
+    expect(lines.slice(1, 4)).toEqual([String(256 * 1024 * 1024), String(256 * 1024 * 1024), "128"]);
+    expect(r.stdout).toMatch(/Max open files\s+8192\s+8192/);
+    expect(r.stdout).toMatch(/Max file size\s+1073741824\s+1073741824/);
+    expect(r.stdout).toMatch(/Max core file size\s+0\s+0/);
+  });
+
+  it("passes stdin, honours cwd inside /workspace and keeps stdout, stderr and the exit code apart", async () => {
+    const input = "line one\nline two\n";
+    const cat = await runtime.exec(id, { cmd: ["bash", "-c", "cat; echo to-stderr >&2; exit 7"], stdin: input, timeoutS: 10 });
+    expect(cat).toMatchObject({ exitCode: 7, signal: null, stdout: input, stderr: "to-stderr\n", timedOut: false, truncated: false, totalBytes: input.length + 10 });
+
+    await sh(id, "mkdir -p sub/dir");
+    const cwd = await runtime.exec(id, { cmd: ["pwd"], cwd: "sub/dir", timeoutS: 10 });
+    expect(cwd.stdout).toBe("/workspace/sub/dir\n");
+    await expect(runtime.exec(id, { cmd: ["pwd"], cwd: "/etc", timeoutS: 10 })).rejects.toThrow(/outside \/workspace/);
+  });
+
+  it("streams output to onOutput as it is produced", async () => {
+    const seen: { chunk: string; at: number; stream: string }[] = [];
+    const start = Date.now();
+    const r = await sh(id, "echo first; sleep 1; echo second >&2", { onOutput: (chunk, stream) => seen.push({ chunk, stream, at: Date.now() - start }) });
+    expect(r.exitCode).toBe(0);
+    expect(seen.map((s) => [s.stream, s.chunk])).toEqual([
+      ["stdout", "first\n"],
+      ["stderr", "second\n"],
+    ]);
+    expect(seen[0]!.at).toBeLessThan(seen[1]!.at - 500);
+  });
+
+  it("is found by its airlock.run label and reports its stats", async () => {
+    const listed = await runtime.listSandboxes();
+    expect(listed).toContainEqual({ containerId: id, runId, running: true });
+    const stats = await runtime.stats(id);
+    expect(stats).not.toBeNull();
+    expect(stats!.pids).toBeGreaterThanOrEqual(2);
+    expect(stats!.memoryBytes).toBeGreaterThan(0);
+    expect(stats!.cpuPercent).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe.skipIf(skip)("resource limits", () => {
+  let id: string;
+  beforeAll(async () => {
+    ({ containerId: id } = await startSandbox("limits", { memoryMb: 256, pids: 64 }));
+  });
+
+  it("contains a fork bomb with the pids limit, and the container still answers afterwards", async () => {
+    const bomb = await sh(id, ":(){ :|:& };:; sleep 60", { timeoutS: 4 });
+    expect(bomb.timedOut).toBe(true);
+    const after = await sh(id, "echo alive; cat /sys/fs/cgroup/pids/pids.max; grep -c . /sys/fs/cgroup/pids/tasks; cat /sys/fs/cgroup/pids/pids.events");
+    const [alive, max, tasks, events] = after.stdout.trim().split("\n");
+    expect(alive).toBe("alive");
+    expect(max).toBe("64");
+    // init, sentinel, its sleep and this command's bash and cat (plus grep).
+    expect(Number(tasks)).toBeLessThan(10);
+    // The bomb did hit the ceiling: the limit, not luck, stopped it.
+    expect(Number(events?.split(" ")[1])).toBeGreaterThan(0);
+  });
+
+  it("killProcesses ends a fork bomb that outlived its command, without a free pid to exec into", async () => {
+    // The command returns at once; its bomb keeps the pids cgroup full.
+    const launch = await sh(id, "nohup bash -c ':(){ :|:& };:' >/dev/null 2>&1 &", { timeoutS: 10 });
+    expect(launch.timedOut).toBe(false);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await runtime.stats(id))!.pids).toBeGreaterThan(48);
+    await runtime.killProcesses(id);
+    const after = await sh(id, "grep -c . /sys/fs/cgroup/pids/tasks");
+    expect(Number(after.stdout.trim())).toBeLessThan(10);
+    expect(await runtime.inspectSandbox(id)).toMatchObject({ running: true });
+  });
+
+  it("reports a memory hog killed by the kernel's OOM killer as oomKilled, and the container survives", async () => {
+    const hog = await runtime.exec(id, { cmd: ["python3", "-c", "b = b'x' * (512 * 2**20)\nprint('survived')"], timeoutS: 60 });
+    expect(hog).toMatchObject({ exitCode: 137, signal: "SIGKILL", oomKilled: true, timedOut: false });
+    expect(hog.stdout).toBe("");
+    const after = await sh(id, "echo fine");
+    expect(after).toMatchObject({ exitCode: 0, stdout: "fine\n", oomKilled: false });
+  });
+
+  it("does not call a plain exit status of 137 an OOM kill", async () => {
+    const r = await sh(id, "exit 137");
+    expect(r).toMatchObject({ exitCode: 137, oomKilled: false });
+  });
+
+  it("truncates an output flood, counts every byte and returns with bounded memory", async () => {
+    const baseline = process.memoryUsage();
+    let peak = 0;
+    const sampler = setInterval(() => {
+      const m = process.memoryUsage();
+      peak = Math.max(peak, m.heapUsed + m.arrayBuffers - (baseline.heapUsed + baseline.arrayBuffers));
+    }, 10);
+    let streamed = 0;
+    const flood = await sh(id, "yes | head -c 200000000", { timeoutS: 120, onOutput: (chunk) => (streamed += chunk.length) });
+    clearInterval(sampler);
+    expect(flood).toMatchObject({ exitCode: 0, timedOut: false, truncated: true, totalBytes: 200_000_000 });
+    expect(streamed).toBe(200_000_000);
+    expect(Buffer.byteLength(flood.stdout)).toBeLessThan(1024 * 1024 + 200);
+    expect(flood.stdout.startsWith("y\ny\n")).toBe(true);
+    expect(flood.stdout.endsWith("y\ny\n")).toBe(true);
+    expect(flood.stdout).toContain("bytes of stdout omitted, 200000000 bytes in total");
+    // 200 MB went through; what the process held at any moment (live data
+    // plus not-yet-collected garbage, ~50 MB here) stayed far below that.
+    expect(peak).toBeLessThan(100 * 1024 * 1024);
+  });
+});
+
+describe.skipIf(skip)("stopping commands", () => {
+  let id: string;
+  beforeAll(async () => {
+    ({ containerId: id } = await startSandbox("stopping", { memoryMb: 256, pids: 128 }));
+  });
+
+  const victims = (pattern = "airlock-victim") => sh(id, `ps -eo stat=,args= | grep -v grep | grep -- '${pattern}' || true`);
+
+  it("kills the whole tree at the timeout: a TERM-trapping parent, a setsid child, a nohup child and an escaped orphan", async () => {
+    const script = [
+      "trap '' TERM",
+      `setsid bash -c 'trap "" TERM; exec -a airlock-victim-setsid sleep 1000' &`,
+      `nohup bash -c 'exec -a airlock-victim-nohup sleep 1001' >/dev/null 2>&1 &`,
+      // no AIRLOCK_EXEC token, own session, parent gone: an orphan of PID 1
+      `env -i setsid bash -c '(exec -a airlock-victim-orphan sleep 1003) &'`,
+      "exec -a airlock-victim-main sleep 1002",
+    ].join("\n");
+    const running = sh(id, script, { timeoutS: 3 });
+    await new Promise((r) => setTimeout(r, 1500));
+    const before = await victims();
+    for (const name of ["setsid", "nohup", "orphan", "main"]) expect(before.stdout).toContain(`airlock-victim-${name}`);
+
+    const r = await running;
+    expect(r).toMatchObject({ timedOut: true, aborted: false, signal: "SIGKILL", oomKilled: false });
+    expect(r.durationMs).toBeLessThan(3000 + 5000);
+    const after = await victims();
+    expect(after.stdout.split("\n").filter((l) => l && !l.startsWith("Z"))).toEqual([]);
+  });
+
+  it("leaves another command's background process alone at a timeout; killProcesses then ends it", async () => {
+    const started = await sh(id, "nohup bash -c 'exec -a airlock-keeper sleep 2000' >/dev/null 2>&1 &");
+    expect(started.exitCode).toBe(0);
+    const slow = await sh(id, "sleep 100", { timeoutS: 1 });
+    expect(slow.timedOut).toBe(true);
+    expect((await victims("airlock-keeper")).stdout).toContain("airlock-keeper");
+
+    await runtime.killProcesses(id);
+    expect((await victims("airlock-keeper")).stdout).toBe("");
+    expect(await runtime.inspectSandbox(id)).toMatchObject({ running: true });
+    expect((await sh(id, "echo still-here")).stdout).toBe("still-here\n");
+  });
+
+  it("stops a command when its AbortSignal fires, and returns at once for one already aborted", async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 500);
+    const r = await sh(id, "exec -a airlock-victim-aborted sleep 100", { timeoutS: 60, signal: controller.signal });
+    expect(r).toMatchObject({ aborted: true, timedOut: false, signal: "SIGKILL" });
+    expect(r.durationMs).toBeLessThan(5000);
+    expect((await victims()).stdout).toBe("");
+
+    const early = await sh(id, "touch never-ran", { signal: AbortSignal.abort() });
+    expect(early).toMatchObject({ aborted: true, exitCode: null });
+    expect((await sh(id, "test -e never-ran; echo $?")).stdout).toBe("1\n");
+  });
+});
+
+describe.skipIf(skip)("sandbox lifecycle", () => {
+  it("stops a busy container within 2 s, then removes it idempotently", async () => {
+    const { containerId } = await startSandbox("lifecycle");
+    const busy = sh(containerId, "yes > /dev/null & sleep 1000", { timeoutS: 60 });
+    await new Promise((r) => setTimeout(r, 300));
+
+    const t0 = performance.now();
+    await runtime.stopSandbox(containerId);
+    const stopMs = performance.now() - t0;
+    // A stated product guarantee (the stop button), hence a timing assertion.
+    expect(stopMs).toBeLessThan(2000);
+    expect(await runtime.inspectSandbox(containerId)).toMatchObject({ running: false });
+    const result = await busy;
+    expect(result.exitCode === null || result.exitCode === 137).toBe(true);
+    await runtime.stopSandbox(containerId);
+
+    await runtime.removeSandbox(containerId);
+    await runtime.removeSandbox(containerId);
+    expect(await runtime.inspectSandbox(containerId)).toBeNull();
+    expect(await runtime.stats(containerId)).toBeNull();
+    expect((await runtime.listSandboxes()).some((s) => s.containerId === containerId)).toBe(false);
+    await expect(sh(containerId, "true")).rejects.toMatchObject({ code: "SANDBOX_GONE" });
+  });
+
+  it("refuses to create a sandbox from a missing image or with limits above the maximum", async () => {
+    requireEngine();
+    const workspaceDir = await prepareWorkspace(dataDir(), `${testRunPrefix}-refused`);
+    await expect(
+      runtime.createSandbox({ runId: "x", image: "airlock-no-such-image:never", workspaceDir, limits: DEFAULT_LIMITS }),
+    ).rejects.toSatisfy((err: unknown) => err instanceof SandboxError && err.code === "IMAGE_MISSING");
+    await expect(
+      runtime.createSandbox({ runId: "x", image: requireEngine(), workspaceDir, limits: { ...DEFAULT_LIMITS, memoryMb: 4096 } }),
+    ).rejects.toThrow(/above the maximum/);
+  });
+});
