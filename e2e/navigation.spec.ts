@@ -4,11 +4,11 @@ import { expect, test, type Page } from "@playwright/test";
 import { admin, apiSignin } from "./support/api";
 
 const SECTIONS = [
-  { link: "Runs", path: "/runs", heading: "Runs", text: "Supervised runs arrive with the run engine; nothing to show yet." },
-  { link: "Approvals", path: "/approvals", heading: "Approvals", text: "Approval requests arrive with the run engine" },
-  { link: "Audit", path: "/audit", heading: "Audit trail", text: "hash-chained" },
-  { link: "Policies", path: "/policies", heading: "Policies", text: "Policy editing arrives with the policy engine" },
-  { link: "Settings", path: "/settings", heading: "Settings", text: "API tokens" },
+  { link: "Runs", path: "/runs", heading: "Runs" },
+  { link: "Approvals", path: "/approvals", heading: "Approvals" },
+  { link: "Audit", path: "/audit", heading: "Audit trail" },
+  { link: "Policies", path: "/policies", heading: "Policies" },
+  { link: "Settings", path: "/settings", heading: "Settings" },
 ];
 
 async function expectNoHorizontalScroll(page: Page) {
@@ -27,7 +27,6 @@ test("every section opens from the main navigation without horizontal scrolling"
     await nav.getByRole("link", { name: section.link }).click();
     await expect(page).toHaveURL(new RegExp(`${section.path}$`));
     await expect(page.getByRole("heading", { name: section.heading, level: 1 })).toBeVisible();
-    await expect(page.getByText(section.text).first()).toBeVisible();
     await expect(nav.getByRole("link", { name: section.link })).toHaveAttribute("aria-current", "page");
     // Let client-fetched content (audit events, tokens, users) arrive before measuring.
     await page.waitForLoadState("networkidle");

@@ -3,7 +3,7 @@
 // with lastEventId after a reconnect) and folds them into a RunTimeline.
 // Events are batched per animation frame so a burst of output renders once.
 import { useSubscription } from "@trpc/tanstack-react-query";
-import { useEffect, useRef, useState, useSyncExternalStore } from "react";
+import { useEffect, useState, useSyncExternalStore } from "react";
 import { useTRPC } from "@/lib/trpc/client";
 import { RunTimeline, type RunEventLike, type TimelineSnapshot } from "@/components/runs/timeline";
 
@@ -12,8 +12,12 @@ class RunEventStore {
   private readonly listeners = new Set<() => void>();
   private queue: RunEventLike[] = [];
   private scheduled = false;
-  /** `onBatch` is called with the event types of each applied batch (to refresh the header and approvals). */
-  constructor(private readonly onBatch: (types: Set<string>) => void) {}
+  private onBatch: ((types: Set<string>) => void) | null = null;
+
+  /** Called with the event types of each applied batch (to refresh the header and approvals). */
+  setOnBatch(fn: ((types: Set<string>) => void) | null) {
+    this.onBatch = fn;
+  }
 
   subscribe = (listener: () => void) => {
     this.listeners.add(listener);
@@ -38,7 +42,7 @@ class RunEventStore {
     this.queue = [];
     if (!this.timeline.apply(batch)) return;
     for (const l of this.listeners) l();
-    this.onBatch(new Set(batch.map((e) => e.type)));
+    this.onBatch?.(new Set(batch.map((e) => e.type)));
   }
 }
 
@@ -46,11 +50,11 @@ const EMPTY: TimelineSnapshot = { items: [], streaming: "", lastEventId: 0, even
 
 export function useRunEvents(runId: string, onBatch: (types: Set<string>) => void) {
   const trpc = useTRPC();
-  const onBatchRef = useRef(onBatch);
+  const [store] = useState(() => new RunEventStore());
   useEffect(() => {
-    onBatchRef.current = onBatch;
-  });
-  const [store] = useState(() => new RunEventStore((types) => onBatchRef.current(types)));
+    store.setOnBatch(onBatch);
+    return () => store.setOnBatch(null);
+  }, [store, onBatch]);
   const snapshot = useSyncExternalStore(store.subscribe, store.getSnapshot, () => EMPTY);
   const subscription = useSubscription(
     trpc.runs.events.subscriptionOptions(

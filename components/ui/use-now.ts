@@ -2,7 +2,7 @@
 // The current time for countdowns and live durations, re-rendering every
 // `intervalMs`. One shared timer per interval for the whole page; null on the
 // server (and during hydration) so server and client markup agree.
-import { useSyncExternalStore } from "react";
+import { useCallback, useSyncExternalStore } from "react";
 
 interface Clock {
   now: number;
@@ -21,27 +21,33 @@ function clockFor(intervalMs: number): Clock {
   return clock;
 }
 
-export function useNow(intervalMs = 1000): number | null {
+function subscribeClock(intervalMs: number, onChange: () => void): () => void {
   const clock = clockFor(intervalMs);
-  return useSyncExternalStore(
-    (onChange) => {
-      clock.listeners.add(onChange);
-      if (!clock.timer) {
-        clock.now = Date.now();
-        clock.timer = setInterval(() => {
-          clock.now = Date.now();
-          for (const l of clock.listeners) l();
-        }, intervalMs);
-      }
-      return () => {
-        clock.listeners.delete(onChange);
-        if (clock.listeners.size === 0 && clock.timer) {
-          clearInterval(clock.timer);
-          clock.timer = null;
-        }
-      };
-    },
-    () => clock.now,
-    () => null,
-  );
+  clock.listeners.add(onChange);
+  if (!clock.timer) {
+    clock.now = Date.now();
+    clock.timer = setInterval(() => {
+      clock.now = Date.now();
+      for (const l of clock.listeners) l();
+    }, intervalMs);
+  }
+  return () => {
+    clock.listeners.delete(onChange);
+    if (clock.listeners.size === 0 && clock.timer) {
+      clearInterval(clock.timer);
+      clock.timer = null;
+    }
+  };
+}
+
+function readClock(intervalMs: number): number {
+  return clockFor(intervalMs).now;
+}
+
+const onServer = () => null;
+
+export function useNow(intervalMs = 1000): number | null {
+  const subscribe = useCallback((onChange: () => void) => subscribeClock(intervalMs, onChange), [intervalMs]);
+  const read = useCallback(() => readClock(intervalMs), [intervalMs]);
+  return useSyncExternalStore(subscribe, read, onServer);
 }
