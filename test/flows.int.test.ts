@@ -69,7 +69,7 @@ describe("a supervised run", () => {
     const { server, modelId } = await modelWith([
       plan(),
       call("write_file", { path: "hello.txt", content: "hello airlock\n" }),
-      call("run_command", { command: "cat hello.txt && echo from-the-sandbox" }),
+      call("run_command", { command: "cat hello.txt && echo from-the-sandbox | tee log.txt" }),
       finish(),
     ]);
     const run = startRun(t.db, supervisor, operator, modelId);
@@ -97,8 +97,8 @@ describe("a supervised run", () => {
     const results = toolResultsSent(server);
     expect(results.at(-1)).toMatchObject({ ok: true, exit_code: 0 });
     expect(verifyAuditChain(t.db).ok).toBe(true);
-    // The container is gone once the run ends.
-    await expect(docker().getContainer(done.containerId!).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    // The container is removed once the run ends (the workspace stays).
+    await expect.poll(() => docker().getContainer(done.containerId!).inspect().then(() => "exists", (e: { statusCode?: number }) => e.statusCode), { timeout: 10_000 }).toBe(404);
   });
 
   it("answers PLAN_REQUIRED to a write before the plan, and lets the agent resubmit a rejected plan", async () => {

@@ -207,7 +207,7 @@ function RunHeader({ run, user }: { run: Run; user: SessionUser }) {
             <h1 className="text-xl font-semibold tracking-tight break-words text-fg sm:text-2xl">{run.title}</h1>
             <RunStateBadge state={run.state} size="md" />
           </div>
-          <p className="text-sm text-fg-muted">
+          <p className="text-sm text-fg-muted" data-testid="run-meta">
             <span className="font-mono text-xs">{shortId(run.id)}</span> · started by <span className="text-fg">{run.createdByEmail ?? "unknown"}</span>
             {" · "}
             <time dateTime={run.createdAt.toISOString()} title={formatDateTime(run.createdAt)}>
@@ -310,21 +310,23 @@ function PlanSection({ plan, approved, currentStep, done }: { plan: PlanStep[]; 
   const [open, setOpen] = useState(true);
   return (
     <section aria-labelledby="run-plan-title" className="rounded-xl border border-border bg-surface">
-      <button
-        type="button"
-        aria-expanded={open}
-        aria-controls="run-plan"
-        onClick={() => setOpen((o) => !o)}
-        className="flex w-full items-center justify-between gap-3 rounded-xl px-3 py-2.5 text-left hover:bg-surface-muted sm:px-4"
-      >
-        <h2 id="run-plan-title" className="text-base font-semibold">
-          Plan
-          <span className="ml-2 text-sm font-normal text-fg-muted">
-            {plan.length} step{plan.length === 1 ? "" : "s"} · {approved ? (done ? "done" : currentStep ? `on step ${currentStep}` : "approved") : "not approved yet"}
+      <h2 id="run-plan-title" className="text-base font-semibold">
+        <button
+          type="button"
+          aria-expanded={open}
+          aria-controls="run-plan"
+          onClick={() => setOpen((o) => !o)}
+          className="flex w-full items-center justify-between gap-3 rounded-xl px-3 py-2.5 text-left hover:bg-surface-muted sm:px-4"
+        >
+          <span>
+            Plan{" "}
+            <span className="ml-1 text-sm font-normal text-fg-muted">
+              {plan.length} step{plan.length === 1 ? "" : "s"} · {approved ? (done ? "done" : currentStep ? `on step ${currentStep}` : "approved") : "not approved yet"}
+            </span>
           </span>
-        </h2>
-        <ChevronDownIcon size={16} className={cn("shrink-0 transition-transform", open && "rotate-180")} />
-      </button>
+          <ChevronDownIcon size={16} className={cn("shrink-0 transition-transform", open && "rotate-180")} />
+        </button>
+      </h2>
       <div id="run-plan" hidden={!open} className="border-t border-border px-3 py-3 sm:px-4">
         <PlanStepList steps={plan} currentStep={approved ? currentStep : undefined} done={done} />
       </div>

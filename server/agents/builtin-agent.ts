@@ -1,7 +1,7 @@
 // The built-in agent loop: talks to an OpenAI-compatible model, offers the
 // tool palette, sends every call through the gateway, and stops within the
 // run's limits (steps, tool calls, tokens) whatever the model does.
-import { asc, eq } from "drizzle-orm";
+import { and, asc, eq } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { models, runEvents, runs, toolCalls, type Run } from "@/db/schema";
 import { publishRunEvent } from "@/server/events/bus";
@@ -77,8 +77,9 @@ export async function runBuiltinAgent(db: Db, session: GatewaySession, finish: F
 
   const answer = async (call: { id: string; name: string; argumentsText: string }, resume: boolean) => {
     let result: ToolResult;
-    const existing = resume ? db.select().from(toolCalls).where(eq(toolCalls.modelCallId, call.id)).get() : undefined;
-    if (existing && existing.runId === runId) result = await resumeToolCall(session, existing);
+    // Model call ids are only unique within a conversation.
+    const existing = resume ? db.select().from(toolCalls).where(and(eq(toolCalls.runId, runId), eq(toolCalls.modelCallId, call.id))).get() : undefined;
+    if (existing) result = await resumeToolCall(session, existing);
     else result = await handleToolCall(session, { modelCallId: call.id, tool: call.name, args: parseArgs(call.argumentsText) });
     messages.push({ role: "tool", tool_call_id: call.id, content: JSON.stringify(result) });
   };

@@ -1,23 +1,33 @@
 // The slice of mvdan-sh (GopherJS build of mvdan.cc/sh/v3/syntax) that the
-// policy's shell parser uses. Field names follow the Go structs; positions
-// are UTF-8 byte offsets into the parsed source.
+// policy's shell parser uses. shell.ts reads the parsed tree through
+// `__internal_object__`, GopherJS's own representation of the Go values,
+// because going through the JS wrappers costs tens of microseconds per
+// property access. In that representation:
+//  - slices are { $array, $offset, $length };
+//  - strings are Go byte strings (one char per UTF-8 byte);
+//  - a nil pointer is its type's `nil` sentinel, a nil interface an untyped
+//    object: always test with `present()` in shell.ts;
+//  - every node has Pos() and End() returning { offs } (a byte offset).
 declare module "mvdan-sh" {
   export namespace MvdanSh {
+    interface Slice<T> {
+      $array: T[];
+      $offset: number;
+      $length: number;
+    }
     interface Pos {
-      Offset(): number;
-      Line(): number;
-      Col(): number;
+      offs: number;
     }
     interface Node {
       Pos(): Pos;
       End(): Pos;
     }
     interface File extends Node {
-      Stmts: Stmt[];
+      Stmts: Slice<Stmt>;
     }
     interface Stmt extends Node {
-      Cmd: Node | null;
-      Redirs: Redirect[];
+      Cmd: Node;
+      Redirs: Slice<Redirect>;
       Negated: boolean;
       Background: boolean;
       Coprocess: boolean;
@@ -26,7 +36,7 @@ declare module "mvdan-sh" {
       Value: string;
     }
     interface Word extends Node {
-      Parts: Node[];
+      Parts: Slice<Node>;
     }
     interface SglQuoted extends Node {
       Dollar: boolean;
@@ -34,52 +44,42 @@ declare module "mvdan-sh" {
     }
     interface DblQuoted extends Node {
       Dollar: boolean;
-      Parts: Node[];
+      Parts: Slice<Node>;
     }
     interface ParamExp extends Node {
-      Short: boolean;
       Excl: boolean;
       Length: boolean;
       Width: boolean;
-      Param: Lit | null;
-      Index: Node | null;
-      Slice: Node | null;
-      Repl: Node | null;
-      Names: number;
-      Exp: { Op: number; Word: Word | null } | null;
+      Param: Lit;
+      Index: Node;
+      Slice: Node;
+      Repl: Node;
+      Exp: Node;
     }
     interface CmdSubst extends Node {
-      Stmts: Stmt[];
-      Backquotes: boolean;
-    }
-    interface ProcSubst extends Node {
-      Op: number;
-      Stmts: Stmt[];
+      Stmts: Slice<Stmt>;
     }
     interface Redirect extends Node {
       Op: number;
-      N: Lit | null;
-      Word: Word | null;
-      Hdoc: Word | null;
+      N: Lit;
+      Word: Word;
+      Hdoc: Word;
     }
     interface ArrayElem extends Node {
-      Index: Node | null;
-      Value: Word | null;
+      Value: Word;
     }
     interface ArrayExpr extends Node {
-      Elems: ArrayElem[];
+      Elems: Slice<ArrayElem>;
     }
     interface Assign extends Node {
-      Append: boolean;
       Naked: boolean;
-      Name: Lit | null;
-      Index: Node | null;
-      Value: Word | null;
-      Array: ArrayExpr | null;
+      Name: Lit;
+      Value: Word;
+      Array: ArrayExpr;
     }
     interface CallExpr extends Node {
-      Assigns: Assign[];
-      Args: Word[];
+      Assigns: Slice<Assign>;
+      Args: Slice<Word>;
     }
     interface BinaryCmd extends Node {
       Op: number;
@@ -87,37 +87,32 @@ declare module "mvdan-sh" {
       Y: Stmt;
     }
     interface IfClause extends Node {
-      Cond: Stmt[];
-      Then: Stmt[];
-      Else: IfClause | null;
+      Cond: Slice<Stmt>;
+      Then: Slice<Stmt>;
+      Else: IfClause;
     }
     interface WhileClause extends Node {
-      Until: boolean;
-      Cond: Stmt[];
-      Do: Stmt[];
+      Cond: Slice<Stmt>;
+      Do: Slice<Stmt>;
     }
     interface WordIter extends Node {
       Name: Lit;
-      Items: Word[];
+      Items: Slice<Word>;
     }
     interface ForClause extends Node {
-      Select: boolean;
       Loop: Node;
-      Do: Stmt[];
+      Do: Slice<Stmt>;
     }
     interface CaseItem extends Node {
-      Patterns: Word[];
-      Stmts: Stmt[];
+      Patterns: Slice<Word>;
+      Stmts: Slice<Stmt>;
     }
     interface CaseClause extends Node {
       Word: Word;
-      Items: CaseItem[];
+      Items: Slice<CaseItem>;
     }
     interface Block extends Node {
-      Stmts: Stmt[];
-    }
-    interface Subshell extends Node {
-      Stmts: Stmt[];
+      Stmts: Slice<Stmt>;
     }
     interface FuncDecl extends Node {
       Name: Lit;
@@ -125,26 +120,27 @@ declare module "mvdan-sh" {
     }
     interface DeclClause extends Node {
       Variant: Lit;
-      Args: Assign[];
+      Args: Slice<Assign>;
     }
     interface TimeClause extends Node {
-      Stmt: Stmt | null;
-    }
-    interface CoprocClause extends Node {
-      Name: Word | null;
       Stmt: Stmt;
     }
+    interface CoprocClause extends Node {
+      Stmt: Stmt;
+    }
+    /** The error Parse throws (a JS wrapper of the Go error). */
     interface ParseError {
       Error(): string;
-      Incomplete: boolean;
+    }
+    /** What Parse returns: a JS wrapper around the Go *File. */
+    interface WrappedFile {
+      __internal_object__: File;
     }
     interface Parser {
-      Parse(src: string, name: string): File;
+      Parse(src: string, name: string): WrappedFile;
     }
     interface Syntax {
       NewParser(...options: unknown[]): Parser;
-      NodeType(node: unknown): string;
-      Walk(node: Node, visit: (node: Node | null) => boolean): void;
     }
   }
   const mvdan: { syntax: MvdanSh.Syntax };

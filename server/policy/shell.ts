@@ -18,8 +18,6 @@ import { AGENT_HOME, expandTilde, resolveLexically, WORKSPACE_ROOT } from "./pat
 
 Error.stackTraceLimit = STACK_TRACE_LIMIT_BEFORE_MVDAN;
 
-const syntax = mvdan.syntax;
-
 /** Longest command line the parser accepts. */
 export const MAX_COMMAND_BYTES = 64 * 1024;
 /** How deep code strings may nest (`bash -c "eval '…'"`). */
@@ -132,6 +130,7 @@ export type ParsedCommand =
 // mvdan-sh plumbing
 
 type Node = MvdanSh.Node;
+type Slice<T> = MvdanSh.Slice<T>;
 
 let parser: MvdanSh.Parser | null = null;
 
@@ -146,30 +145,60 @@ function withParserStack<T>(run: () => T): T {
   }
 }
 
+/** Parses with mvdan-sh and returns GopherJS's internal *File (see mvdan-sh.d.ts). */
 function parseSource(source: string): MvdanSh.File {
-  parser ??= syntax.NewParser();
+  parser ??= mvdan.syntax.NewParser();
   const p = parser;
-  return withParserStack(() => p.Parse(source, "command"));
+  return withParserStack(() => p.Parse(source, "command")).__internal_object__;
 }
 
 function errorText(error: unknown): string {
   if (error && typeof error === "object" && "Error" in error && typeof (error as MvdanSh.ParseError).Error === "function") {
-    return (error as MvdanSh.ParseError).Error().replace(/^command:/, "");
+    return str((error as MvdanSh.ParseError).Error()).replace(/^command:/, "");
   }
   return error instanceof Error ? error.message : String(error);
 }
 
-function nodeType(node: unknown): string {
-  return syntax.NodeType(node);
+interface GoValue {
+  constructor: { string?: string; nil?: unknown };
 }
 
+/** The Go type of a syntax node ("CallExpr"); "" for a nil pointer or interface. */
+function nodeType(node: unknown): string {
+  if (!node || typeof node !== "object") return "";
+  const type = (node as GoValue).constructor;
+  const name = type?.string;
+  if (typeof name !== "string" || node === type.nil || !name.startsWith("*syntax.")) return "";
+  return name.slice("*syntax.".length);
+}
+
+function present<T>(node: T | null | undefined): node is T {
+  return nodeType(node) !== "";
+}
+
+function items<T>(slice: Slice<T> | null | undefined): T[] {
+  if (!slice || !Array.isArray(slice.$array)) return [];
+  return slice.$array.slice(slice.$offset, slice.$offset + slice.$length);
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** Go strings arrive as UTF-8 bytes, one JS character per byte. */
+function str(goString: string): string {
+  return NON_ASCII.test(goString) ? Buffer.from(goString, "latin1").toString("utf8") : goString;
+}
+
+/** Visits every syntax node from `node` down; `visit` returns false to skip a node's children. */
 function walkNodes(node: Node, visit: (node: Node) => boolean): void {
-  withParserStack(() =>
-    syntax.Walk(node, (n) => {
-      if (!n) return true;
-      return visit(n);
-    }),
-  );
+  if (!present(node) || !visit(node)) return;
+  for (const key of Object.keys(node)) {
+    if (key === "$val") continue;
+    const value = (node as unknown as Record<string, unknown>)[key];
+    if (!value || typeof value !== "object") continue;
+    if ("$array" in value) {
+      for (const child of items(value as Slice<unknown>)) if (present(child)) walkNodes(child as Node, visit);
+    } else if (present(value)) walkNodes(value as Node, visit);
+  }
 }
 
 interface OpTables {
@@ -183,7 +212,7 @@ function ops(): OpTables {
   if (opTables) return opTables;
   const binary = new Map<number, string>();
   for (const op of ["&&", "||", "|", "|&"]) {
-    const cmd = parseSource(`a ${op} b`).Stmts[0]!.Cmd as MvdanSh.BinaryCmd;
+    const cmd = items(parseSource(`a ${op} b`).Stmts)[0]!.Cmd as MvdanSh.BinaryCmd;
     binary.set(cmd.Op, op);
   }
   const redirect = new Map<number, string>();
@@ -191,7 +220,7 @@ function ops(): OpTables {
     [">", "a > f"], [">>", "a >> f"], ["<", "a < f"], ["<>", "a <> f"], ["<&", "a <& 3"], [">&", "a >& 2"],
     [">|", "a >| f"], ["<<", "a <<E\nx\nE"], ["<<-", "a <<-E\nx\nE"], ["<<<", "a <<< w"], ["&>", "a &> f"], ["&>>", "a &>> f"],
   ];
-  for (const [op, sample] of samples) redirect.set(parseSource(sample).Stmts[0]!.Redirs[0]!.Op, op);
+  for (const [op, sample] of samples) redirect.set(items(items(parseSource(sample).Stmts)[0]!.Redirs)[0]!.Op, op);
   opTables = { binary, redirect };
   return opTables;
 }
@@ -204,16 +233,16 @@ class Source {
     this.bytes = Buffer.from(text, "utf8");
   }
   slice(node: Node): string {
-    return this.bytes.subarray(node.Pos().Offset(), node.End().Offset()).toString("utf8");
+    return this.bytes.subarray(node.Pos().offs, node.End().offs).toString("utf8");
   }
   /** A statement's text without the `;` or `&` that ends it. */
   statement(stmt: MvdanSh.Stmt): string {
-    let end = stmt.Cmd ? stmt.Cmd.End().Offset() : stmt.Pos().Offset();
-    for (const r of stmt.Redirs) end = Math.max(end, r.End().Offset());
-    return this.bytes.subarray(stmt.Pos().Offset(), end).toString("utf8");
+    let end = present(stmt.Cmd) ? stmt.Cmd.End().offs : stmt.Pos().offs;
+    for (const r of items(stmt.Redirs)) end = Math.max(end, r.End().offs);
+    return this.bytes.subarray(stmt.Pos().offs, end).toString("utf8");
   }
   key(node: Node): string {
-    return `${this.id}:${node.Pos().Offset()}`;
+    return `${this.id}:${node.Pos().offs}`;
   }
 }
 
@@ -258,7 +287,7 @@ interface WordEval {
   /** Something other than plain parameters is dynamic ($(…), ${X:-…}, $((…))). */
   opaque: boolean;
   /** Statement lists of $(…), <(…) inside the word. */
-  nested: MvdanSh.Stmt[][];
+  nested: Slice<MvdanSh.Stmt>[];
 }
 
 const PLAIN_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -492,8 +521,8 @@ class Walker {
     });
   }
 
-  private walkStmts(stmts: readonly MvdanSh.Stmt[], ctx: Ctx): void {
-    for (const stmt of stmts) this.walkStmt(stmt, ctx);
+  private walkStmts(stmts: Slice<MvdanSh.Stmt>, ctx: Ctx): void {
+    for (const stmt of items(stmts)) this.walkStmt(stmt, ctx);
   }
 
   private push(cmd: SimpleCommand): boolean {
@@ -533,7 +562,7 @@ class Walker {
     if (stmt.Background) flags.add("background");
     if (stmt.Coprocess) flags.add("coprocess");
     const redirects: Redirection[] = [];
-    for (const r of stmt.Redirs) {
+    for (const r of items(stmt.Redirs)) {
       const evaluated = this.redirect(r, ctx);
       redirects.push(evaluated.redirection);
       for (const f of evaluated.flags) flags.add(f);
@@ -541,7 +570,7 @@ class Walker {
     }
     const own: Ctx = { ...ctx, flags: [...flags] };
     const cmd = stmt.Cmd;
-    if (!cmd) {
+    if (!present(cmd)) {
       // `> file` on its own truncates the file.
       this.push({ ...this.synthetic(ctx.src.statement(stmt), null, own, []), redirects: [...ctx.redirects, ...redirects] });
       return;
@@ -564,7 +593,7 @@ class Walker {
         return;
       }
       case "IfClause": {
-        for (let clause: MvdanSh.IfClause | null = cmd as MvdanSh.IfClause; clause; clause = clause.Else) {
+        for (let clause = cmd as MvdanSh.IfClause; present(clause); clause = clause.Else) {
           this.walkStmts(clause.Cond, inner);
           this.walkStmts(clause.Then, inner);
         }
@@ -581,15 +610,16 @@ class Walker {
         const head = loop.Loop;
         if (nodeType(head) === "WordIter") {
           const iter = head as MvdanSh.WordIter;
-          const items: ShellArg[] = [];
-          for (const w of iter.Items) {
+          const values: ShellArg[] = [];
+          for (const w of items(iter.Items)) {
             const e = this.evalWord(w, inner.src);
             this.walkNested(e.nested, inner);
-            items.push(...this.expand(e));
+            values.push(...this.expand(e));
           }
-          for (const item of items) if (item.static) this.recordVar(iter.Name.Value, item.value);
-          if (items.some((i) => !i.static)) {
-            this.push(this.synthetic(`for ${iter.Name.Value} in …`, null, inner, ["parameter-expansion"], items));
+          const name = str(iter.Name.Value);
+          for (const item of values) if (item.static) this.recordVar(name, item.value);
+          if (values.some((i) => !i.static)) {
+            this.push(this.synthetic(`for ${name} in …`, null, inner, ["parameter-expansion"], values));
           }
         } else {
           this.arithmetic(head, "for ((…))", inner);
@@ -600,8 +630,8 @@ class Walker {
       case "CaseClause": {
         const cc = cmd as MvdanSh.CaseClause;
         this.wordsOnly([cc.Word], inner);
-        for (const item of cc.Items) {
-          this.wordsOnly(item.Patterns, inner);
+        for (const item of items(cc.Items)) {
+          this.wordsOnly(items(item.Patterns), inner);
           this.walkStmts(item.Stmts, inner);
         }
         return;
@@ -610,7 +640,7 @@ class Walker {
         this.walkStmts((cmd as MvdanSh.Block).Stmts, inner);
         return;
       case "Subshell":
-        this.walkStmts((cmd as MvdanSh.Subshell).Stmts, { ...inner, flags: unique([...inner.flags, "subshell"]) });
+        this.walkStmts((cmd as MvdanSh.Block).Stmts, { ...inner, flags: unique([...inner.flags, "subshell"]) });
         return;
       case "FuncDecl":
         this.funcDecl(cmd as MvdanSh.FuncDecl, stmt, inner);
@@ -629,7 +659,7 @@ class Walker {
         return;
       case "TimeClause": {
         const timed = (cmd as MvdanSh.TimeClause).Stmt;
-        if (timed) this.walkStmt(timed, inner);
+        if (present(timed)) this.walkStmt(timed, inner);
         return;
       }
       case "CoprocClause":
@@ -645,7 +675,7 @@ class Walker {
     const stages: MvdanSh.Stmt[] = [];
     const flatten = (s: MvdanSh.Stmt): void => {
       const cmd = s.Cmd;
-      if (cmd && nodeType(cmd) === "BinaryCmd" && s.Redirs.length === 0 && !s.Background) {
+      if (nodeType(cmd) === "BinaryCmd" && s.Redirs.$length === 0 && !s.Background) {
         const op = ops().binary.get((cmd as MvdanSh.BinaryCmd).Op);
         if (op === "|" || op === "|&") {
           flatten((cmd as MvdanSh.BinaryCmd).X);
@@ -669,15 +699,15 @@ class Walker {
   /** What a pipeline stage prints when that is knowable without running it (`echo …`, `base64 -d`). */
   private staticOutput(stage: MvdanSh.Stmt, stdin: Stdin | null, src: Source): string | null {
     const cmd = stage.Cmd;
-    if (!cmd || nodeType(cmd) !== "CallExpr") return null;
+    if (nodeType(cmd) !== "CallExpr") return null;
     const call = cmd as MvdanSh.CallExpr;
     const args: string[] = [];
-    for (const w of call.Args) {
+    for (const w of items(call.Args)) {
       const e = this.evalWord(w, src);
       if (!e.static) return null;
       for (const a of this.expand(e)) args.push(a.value);
     }
-    const redirects = stage.Redirs.map((r) => this.redirect(r, { ...rootCtx(src), flags: [] }).redirection);
+    const redirects = items(stage.Redirs).map((r) => this.redirect(r, { ...rootCtx(src), flags: [] }).redirection);
     const ownInput = stdinFrom(redirects);
     const input = ownInput ? ("script" in ownInput ? ownInput.script : null) : stdin && "script" in stdin ? stdin.script : null;
     const name = args[0] ? canonicalProgram(args[0], this.cwds) : null;
@@ -719,7 +749,7 @@ class Walker {
   }
 
   private funcDecl(fn: MvdanSh.FuncDecl, stmt: MvdanSh.Stmt, ctx: Ctx): void {
-    const name = fn.Name.Value;
+    const name = str(fn.Name.Value);
     const part = this.synthetic(ctx.src.statement(stmt), null, ctx, ["function-definition"]);
     part.defines = name;
     if (!this.push(part)) return;
@@ -755,14 +785,14 @@ class Walker {
   }
 
   private declClause(decl: MvdanSh.DeclClause, stmt: MvdanSh.Stmt, ctx: Ctx): void {
-    const variant = decl.Variant.Value;
+    const variant = str(decl.Variant.Value);
     const flags = new Set<ShellFlag>();
     const args: ShellArg[] = [{ value: variant, text: variant, static: true, glob: false }];
     const assigns: SimpleCommand["assigns"] = [];
     let names = 0;
     let printing = false;
-    for (const a of decl.Args) {
-      if (a.Naked && !a.Name && a.Value) {
+    for (const a of items(decl.Args)) {
+      if (a.Naked && !present(a.Name) && present(a.Value)) {
         const e = this.evalWord(a.Value, ctx.src);
         for (const f of e.flags) flags.add(f);
         this.walkNested(e.nested, ctx);
@@ -773,7 +803,7 @@ class Walker {
         }
         continue;
       }
-      const name = a.Name?.Value ?? "";
+      const name = present(a.Name) ? str(a.Name.Value) : "";
       names++;
       const { value, guess } = this.assignValue(a, ctx, flags);
       if (!a.Naked) assigns.push({ name, value });
@@ -811,7 +841,7 @@ class Walker {
     return found;
   }
 
-  private walkNested(nested: readonly MvdanSh.Stmt[][], ctx: Ctx): void {
+  private walkNested(nested: readonly Slice<MvdanSh.Stmt>[], ctx: Ctx): void {
     for (const stmts of nested) {
       this.walkStmts(stmts, { ...ctx, flags: unique([...ctx.flags, "in-substitution"]), redirects: [], inPipeline: false });
     }
@@ -852,16 +882,16 @@ class Walker {
    * `guess` also when it only uses variables whose values are known.
    */
   private assignValue(a: MvdanSh.Assign, ctx: Ctx, flags: Set<ShellFlag>): { value: string | null; guess: string | null } {
-    if (a.Array) {
-      for (const elem of a.Array.Elems) {
-        if (!elem.Value) continue;
+    if (present(a.Array)) {
+      for (const elem of items(a.Array.Elems)) {
+        if (!present(elem.Value)) continue;
         const e = this.evalWord(elem.Value, ctx.src);
         for (const f of e.flags) flags.add(f);
         this.walkNested(e.nested, ctx);
       }
       return { value: null, guess: null };
     }
-    if (!a.Value) return { value: "", guess: "" };
+    if (!present(a.Value)) return { value: "", guess: "" };
     const e = this.evalWord(a.Value, ctx.src);
     for (const f of e.flags) flags.add(f);
     this.walkNested(e.nested, ctx);
@@ -890,14 +920,14 @@ class Walker {
     const flags = new Set<ShellFlag>(ctx.flags);
     const assigns: SimpleCommand["assigns"] = [];
     const guesses: { name: string; guess: string | null }[] = [];
-    for (const a of call.Assigns) {
-      const name = a.Name?.Value ?? "";
+    for (const a of items(call.Assigns)) {
+      const name = present(a.Name) ? str(a.Name.Value) : "";
       const { value, guess } = this.assignValue(a, ctx, flags);
       assigns.push({ name, value });
       guesses.push({ name, guess });
       if (SENSITIVE_ENV.has(name)) flags.add("sensitive-env");
     }
-    const words = call.Args.map((w) => this.evalWord(w, ctx.src));
+    const words = items(call.Args).map((w) => this.evalWord(w, ctx.src));
     for (const e of words) {
       for (const f of e.flags) flags.add(f);
       this.walkNested(e.nested, ctx);
@@ -947,7 +977,7 @@ class Walker {
       combos = next;
     }
     for (const values of combos) {
-      const evaluated = call.Args.map((w) => this.evalWord(w, ctx.src, values));
+      const evaluated = items(call.Args).map((w) => this.evalWord(w, ctx.src, values));
       if (evaluated.some((e) => !e.q)) continue;
       const args = evaluated.flatMap((e) => this.expand(e)).map((a) => ({ ...a, static: true }));
       if (args.length === 0) continue;
@@ -1136,18 +1166,21 @@ class Walker {
 
   // -- words -----------------------------------------------------------------
 
-  private redirect(r: MvdanSh.Redirect, ctx: Ctx): { redirection: Redirection; flags: Set<ShellFlag>; nested: MvdanSh.Stmt[][] } {
+  private redirect(r: MvdanSh.Redirect, ctx: Ctx): { redirection: Redirection; flags: Set<ShellFlag>; nested: Slice<MvdanSh.Stmt>[] } {
     const op = ops().redirect.get(r.Op) ?? "?";
-    const fd = r.N?.Value ?? null;
+    const fd = present(r.N) ? str(r.N.Value) : null;
     const flags = new Set<ShellFlag>();
-    const nested: MvdanSh.Stmt[][] = [];
+    const nested: Slice<MvdanSh.Stmt>[] = [];
     if (op === "<<" || op === "<<-") {
-      const delimiter = r.Word ? ctx.src.slice(r.Word) : "";
+      const delimiter = present(r.Word) ? ctx.src.slice(r.Word) : "";
       const quotedDelimiter = /['"\\]/.test(delimiter);
       let body: string | null = "";
-      for (const part of r.Hdoc?.Parts ?? []) {
+      for (const part of present(r.Hdoc) ? items(r.Hdoc.Parts) : []) {
         const t = nodeType(part);
-        if (t === "Lit") body = body === null ? null : body + (quotedDelimiter ? (part as MvdanSh.Lit).Value : unescapeHeredoc((part as MvdanSh.Lit).Value));
+        if (t === "Lit") {
+          const text = str((part as MvdanSh.Lit).Value);
+          body = body === null ? null : body + (quotedDelimiter ? text : unescapeHeredoc(text));
+        }
         else {
           const e = this.evalParts([part], ctx.src, true);
           for (const f of e.flags) flags.add(f);
@@ -1162,7 +1195,7 @@ class Walker {
         nested,
       };
     }
-    const e = r.Word ? this.evalWord(r.Word, ctx.src) : null;
+    const e = present(r.Word) ? this.evalWord(r.Word, ctx.src) : null;
     if (e) {
       for (const f of e.flags) flags.add(f);
       nested.push(...e.nested);
@@ -1177,7 +1210,7 @@ class Walker {
 
   /** Evaluates a word; with `values`, plain parameters are substituted by those values. */
   private evalWord(word: MvdanSh.Word, src: Source, values?: Map<string, string>): WordEval {
-    const e = this.evalParts(word.Parts, src, false, values);
+    const e = this.evalParts(items(word.Parts), src, false, values);
     e.text = src.slice(word);
     return e;
   }
@@ -1190,7 +1223,9 @@ class Walker {
     const param = (pe: MvdanSh.ParamExp, quoted: boolean): void => {
       e.flags.add("parameter-expansion");
       dynamic();
-      const plain = !pe.Excl && !pe.Length && !pe.Width && !pe.Index && !pe.Slice && !pe.Repl && !pe.Exp && pe.Param && PLAIN_NAME.test(pe.Param.Value);
+      const plain =
+        !pe.Excl && !pe.Length && !pe.Width && !present(pe.Index) && !present(pe.Slice) && !present(pe.Repl) && !present(pe.Exp) &&
+        present(pe.Param) && PLAIN_NAME.test(str(pe.Param.Value));
       // Anything inside ${…} (defaults, patterns, indexes) may hold $(…) too.
       walkNodes(pe, (n) => {
         const t = nodeType(n);
@@ -1207,7 +1242,7 @@ class Walker {
         e.q = null;
         return;
       }
-      const name = pe.Param!.Value;
+      const name = str(pe.Param.Value);
       e.params.add(name);
       const value = values?.get(name);
       if (value === undefined) e.q = null;
@@ -1234,7 +1269,7 @@ class Walker {
       const t = nodeType(part);
       switch (t) {
         case "Lit": {
-          const value = (part as MvdanSh.Lit).Value;
+          const value = str((part as MvdanSh.Lit).Value);
           if (!e.q) break;
           if (inHeredoc) {
             pushText(e.q, unescapeHeredoc(value), QUOTED);
@@ -1253,16 +1288,17 @@ class Walker {
           const sq = part as MvdanSh.SglQuoted;
           if (e.q) {
             e.q.quoted = true;
-            pushText(e.q, sq.Dollar ? decodeAnsiC(sq.Value) : sq.Value, QUOTED);
+            const body = str(sq.Value);
+            pushText(e.q, sq.Dollar ? decodeAnsiC(body) : body, QUOTED);
           }
           break;
         }
         case "DblQuoted": {
           if (e.q) e.q.quoted = true;
-          for (const inner of (part as MvdanSh.DblQuoted).Parts) {
+          for (const inner of items((part as MvdanSh.DblQuoted).Parts)) {
             const it = nodeType(inner);
             if (it === "Lit") {
-              if (e.q) pushText(e.q, unescapeDoubleQuoted((inner as MvdanSh.Lit).Value), QUOTED);
+              if (e.q) pushText(e.q, unescapeDoubleQuoted(str((inner as MvdanSh.Lit).Value)), QUOTED);
             } else if (it === "ParamExp") param(inner as MvdanSh.ParamExp, true);
             else if (it === "CmdSubst") opaque(inner, "command-substitution");
             else if (it === "ArithmExp") opaque(inner, "arithmetic");

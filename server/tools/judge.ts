@@ -11,7 +11,11 @@ export interface Judgement {
 export type NormalisedCall = Record<string, unknown> & { tool: ToolName };
 
 export function judgeToolCall(tool: ToolName, normalised: Record<string, unknown>, _opts: { stepMode: boolean }): Judgement {
-  const decision = decide({ ...normalised, tool } as Parameters<typeof decide>[0]);
+  // complete_step only reports progress (step mode's pause is its own approval).
+  const decision: Decision =
+    tool === "complete_step"
+      ? { verdict: "allow", rule: "control-tool", reason: "Reporting progress on the plan changes nothing." }
+      : decide({ ...normalised, tool } as Parameters<typeof decide>[0]);
   const parts = (decision.parts ?? []).map((p: Decision & { command?: string }) => ({
     command: p.command ?? "",
     verdict: p.verdict,

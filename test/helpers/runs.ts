@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { and, eq } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { approvals, runs, type Approval, type Run, type RunState } from "@/db/schema";
+import { approvals, runs, toolCalls, type Approval, type Run, type RunState } from "@/db/schema";
 import { dockerRuntime } from "@/server/sandbox/runtime";
 import { sandboxImageName } from "@/server/sandbox/image";
 import { imageExists, pingDocker } from "@/server/sandbox/docker";
@@ -49,12 +49,12 @@ export function startRun(
   return run;
 }
 
-export async function waitFor<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 60_000): Promise<T> {
+export async function waitFor<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 60_000, describe?: () => string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = probe();
     if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${describe ? `: ${describe()}` : ""}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -71,12 +71,19 @@ export function waitForState(db: Db, runId: string, states: RunState | RunState[
   }, timeoutMs);
 }
 
+function describeRun(db: Db, runId: string): string {
+  const run = getRun(db, runId);
+  const all = db.select().from(approvals).where(eq(approvals.runId, runId)).all();
+  const calls = db.select().from(toolCalls).where(eq(toolCalls.runId, runId)).all();
+  return `run is ${run?.state} (${run?.endedReason ?? ""}); approvals: ${all.map((a) => `${a.kind}/${a.tool}=${a.state}`).join(", ")}; calls: ${calls.map((c) => `${c.tool}=${c.state}/${c.verdict}/${c.errorCode ?? ""}`).join(", ")}`;
+}
+
 export function waitForPendingApproval(db: Db, runId: string, kind?: Approval["kind"], timeoutMs = 60_000): Promise<Approval> {
-  return waitFor(`a pending ${kind ?? ""} approval on run ${runId} (run is ${getRun(db, runId)?.state}: ${getRun(db, runId)?.endedReason ?? ""})`, () =>
+  return waitFor(`a pending ${kind ?? ""} approval on run ${runId}`, () =>
     db
       .select()
       .from(approvals)
       .where(and(eq(approvals.runId, runId), eq(approvals.state, "pending"), ...(kind ? [eq(approvals.kind, kind)] : [])))
       .get(),
-  timeoutMs);
+  timeoutMs, () => describeRun(db, runId));
 }
