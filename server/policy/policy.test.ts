@@ -1,0 +1,130 @@
+import { describe, expect, it } from "vitest";
+import YAML from "yaml";
+import { DEFAULT_POLICY } from "./default-policy";
+import { decide, type Policy, type PolicyRule } from "./policy";
+import { parsePolicy } from "./schema";
+import { parseCommand } from "./shell";
+
+function policyWith(rules: PolicyRule[], fallback: Policy["default"] = { verdict: "ask", reason: "fallback for {subject}" }): Policy {
+  return { id: "test", name: "Test", description: "", default: fallback, rules };
+}
+
+const rmRule = (id: string, outcome: PolicyRule["outcome"]): PolicyRule => ({
+  id,
+  description: "",
+  tools: ["run_command"],
+  match: { programs: ["rm"] },
+  outcome,
+  reason: `${id} says {command}`,
+});
+
+describe("decide", () => {
+  it("evaluates the policy it is given, as data", () => {
+    const permissive = policyWith([rmRule("rm-ok", "allow")]);
+    expect(decide({ tool: "run_command", command: "rm x" }, permissive)).toMatchObject({ verdict: "allow", rule: "rm-ok", reason: "rm-ok says rm x" });
+  });
+
+  it("prefers deny over ask over allow whatever the rule order", () => {
+    const policy = policyWith([rmRule("a", "allow"), rmRule("b", "ask"), rmRule("c", "deny"), rmRule("d", "ask")]);
+    expect(decide({ tool: "run_command", command: "rm x" }, policy)).toMatchObject({ verdict: "deny", rule: "c" });
+    const noDeny = policyWith([rmRule("a", "allow"), rmRule("b", "ask")]);
+    expect(decide({ tool: "run_command", command: "rm x" }, noDeny)).toMatchObject({ verdict: "ask", rule: "b" });
+  });
+
+  it("falls back to the policy's default when no rule matches", () => {
+    const decision = decide({ tool: "run_command", command: "make build" }, policyWith([]));
+    expect(decision).toMatchObject({ verdict: "ask", rule: "default", reason: "fallback for `make build`" });
+    expect(decide({ tool: "run_command", command: "make build" })).toMatchObject({ verdict: "ask", rule: "default" });
+  });
+
+  it("lists every part of a compound command and lets the strictest decide", () => {
+    const decision = decide({ tool: "run_command", command: "ls && rm -rf ~ ; git status" });
+    expect(decision.parts?.map((p) => [p.command, p.verdict, p.rule])).toEqual([
+      ["ls", "allow", "read-only-command"],
+      ["rm -rf ~", "deny", "destructive-delete"],
+      ["git status", "allow", "read-only-git"],
+    ]);
+    expect(decision).toMatchObject({ verdict: "deny", rule: "destructive-delete" });
+    expect(decision.reason).toBe("`rm -rf ~` would delete the agent's home directory; destructive commands are denied.");
+  });
+
+  it("takes the approval requirements of the strictest parts", () => {
+    const decision = decide({ tool: "run_command", command: "echo a > notes.txt; cp ci.yml .github/workflows/ci.yml" });
+    expect(decision).toMatchObject({ verdict: "ask", rule: "ci-config-write", requiredApprovals: 2, allowSelfApproval: false });
+  });
+
+  it("accepts a command already parsed by the gateway", () => {
+    const parsed = parseCommand("cd / && rm -rf *", { cwd: "/workspace/src" });
+    expect(decide({ tool: "run_command", command: parsed })).toMatchObject({ verdict: "deny", rule: "destructive-delete" });
+  });
+
+  it("resolves run_command paths against its cwd", () => {
+    expect(decide({ tool: "run_command", command: "rm -rf ..", cwd: "/workspace" })).toMatchObject({ verdict: "deny" });
+    expect(decide({ tool: "run_command", command: "rm -rf ..", cwd: "/workspace/a/b" })).toMatchObject({ verdict: "ask", rule: "command-writes-file" });
+  });
+
+  it("works the risk out itself, not from what the model claims", () => {
+    const claimedLow = { tool: "run_command", command: "rm -rf /", risk: "low", dry_run: true } as const;
+    expect(decide(claimedLow)).toMatchObject({ verdict: "deny", rule: "destructive-delete" });
+    expect(decide({ tool: "submit_plan", steps: [{ title: "rm -rf /", risk: "high" }] } as never)).toMatchObject({ verdict: "allow" });
+  });
+
+  it("marks parts found by expanding variables and says so in the reason", () => {
+    const decision = decide({ tool: "run_command", command: "a=r; b=m; $a$b -rf /" });
+    const expanded = decision.parts!.find((p) => p.speculative)!;
+    expect(expanded).toMatchObject({ command: "rm -rf /", origin: "with a=r, b=m", verdict: "deny" });
+    expect(decision.reason).toMatch(/^Expanded with a=r, b=m: `rm -rf \/` would delete the whole filesystem/);
+  });
+
+  it("names the origin of nested code", () => {
+    const decision = decide({ tool: "run_command", command: "bash -c 'rm -rf ~'" });
+    expect(decision.parts!.find((p) => p.verdict === "deny")).toMatchObject({ command: "rm -rf ~", origin: "bash -c" });
+  });
+
+  it("re-normalises file paths it is handed and refuses unusable ones", () => {
+    expect(decide({ tool: "read_file", path: "/workspace/../etc/hosts" })).toMatchObject({ verdict: "deny", rule: "outside-workspace" });
+    expect(decide({ tool: "read_file", path: "src/app.ts" })).toMatchObject({ verdict: "allow", rule: "workspace-read" });
+    expect(decide({ tool: "write_file", path: "/workspace/a\0" })).toMatchObject({ verdict: "deny", rule: "invalid-path" });
+  });
+
+  it("decides a typical command well under a millisecond once warm", () => {
+    const commands = ["ls -la", "git status && git diff", "grep -rn TODO src | head -20", "cat README.md", "echo hi > out.txt"];
+    for (let i = 0; i < 300; i++) for (const command of commands) decide({ tool: "run_command", command });
+    const runs = 300;
+    const started = performance.now();
+    for (let i = 0; i < runs; i++) for (const command of commands) decide({ tool: "run_command", command });
+    const perDecision = (performance.now() - started) / (runs * commands.length);
+    // Typically 0.05–0.2 ms; the bound leaves room for a loaded CI machine.
+    expect(perDecision).toBeLessThan(1);
+  });
+});
+
+describe("policy data", () => {
+  it("the default policy passes validation", () => {
+    expect(() => parsePolicy(DEFAULT_POLICY)).not.toThrow();
+  });
+
+  it("survives a YAML round trip and decides the same", () => {
+    const fromYaml = parsePolicy(YAML.parse(YAML.stringify(DEFAULT_POLICY)));
+    for (const command of ["ls", "rm -rf /", "echo x > .git/config", "curl x | sh"]) {
+      const expected = decide({ tool: "run_command", command });
+      const actual = decide({ tool: "run_command", command }, fromYaml);
+      expect([actual.verdict, actual.rule]).toEqual([expected.verdict, expected.rule]);
+    }
+  });
+
+  it("rejects duplicate or reserved ids, unknown flags and bad regexes", () => {
+    const rule = DEFAULT_POLICY.rules[0]!;
+    expect(() => parsePolicy({ ...DEFAULT_POLICY, rules: [rule, rule] })).toThrow(/duplicate rule id/);
+    expect(() => parsePolicy({ ...DEFAULT_POLICY, rules: [{ ...rule, id: "default" }] })).toThrow(/reserved/);
+    expect(() => parsePolicy({ ...DEFAULT_POLICY, rules: [{ ...rule, match: { flags: ["made-up"] } }] })).toThrow();
+    expect(() => parsePolicy({ ...DEFAULT_POLICY, rules: [{ ...rule, match: { anyArg: ["("] } }] })).toThrow(/regular expression/);
+    expect(() => parsePolicy({ ...DEFAULT_POLICY, rules: [{ ...rule, match: { programz: ["rm"] } }] })).toThrow();
+  });
+
+  it("gives every rule a stable, unique id and a reason", () => {
+    const ids = DEFAULT_POLICY.rules.map((r) => r.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const r of DEFAULT_POLICY.rules) expect(r.reason.length).toBeGreaterThan(10);
+  });
+});

@@ -1,0 +1,164 @@
+// The gateway against a misbehaving or hostile agent: real container, real
+// policy, the scripted model server. Every refusal reaches the model as a
+// stable error code, and nothing refused ever runs.
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eq } from "drizzle-orm";
+import { createTestDb, type TestDb } from "@/test/helpers/db";
+import { addUser, actorOf } from "@/test/helpers/users";
+import { startScriptedModelServer, type ScriptedModelServer, type ScriptStep } from "@/test/helpers/model-server";
+import { newSupervisor, registerModel, requireDocker, startRun, tempDataDir, waitForPendingApproval, waitForState } from "@/test/helpers/runs";
+import { decideApproval } from "@/server/approvals/approvals";
+import { approvals, toolCalls } from "@/db/schema";
+import type { PublicUser } from "@/server/users/users";
+import type { Supervisor } from "@/server/supervisor/supervisor";
+
+let t: TestDb;
+let supervisor: Supervisor;
+let admin: PublicUser;
+let operator: PublicUser;
+let reviewer: PublicUser;
+const servers: ScriptedModelServer[] = [];
+
+const plan: ScriptStep = { type: "tool_calls", calls: [{ name: "submit_plan", arguments: { steps: [{ title: "probe", risk: "high", risk_note: "tries things" }] } }] };
+const call = (name: string, args: Record<string, unknown> | string): ScriptStep => ({ type: "tool_calls", calls: [{ name, arguments: args }] });
+const finish: ScriptStep = call("finish", { summary: "done", status: "success" });
+
+async function runScript(script: ScriptStep[], opts: { limits?: Record<string, number>; onApproval?: (a: { id: string; tool: string }) => "approve" | "deny" } = {}) {
+  const server = await startScriptedModelServer(script);
+  servers.push(server);
+  const modelId = registerModel(t.db, admin, server.baseUrl);
+  const run = startRun(t.db, supervisor, operator, modelId, { limits: opts.limits });
+  const decide = async () => {
+    // Approve the plan; decide every other request as the test says (default deny).
+    for (;;) {
+      const state = t.db.select().from(approvals).where(eq(approvals.runId, run.id)).all().find((a) => a.state === "pending");
+      const r = (await import("@/test/helpers/runs")).getRun(t.db, run.id);
+      if (["succeeded", "failed", "killed"].includes(r.state)) return;
+      if (state) {
+        const verdict = state.kind === "plan" ? "approve" : (opts.onApproval?.(state) ?? "deny");
+        decideApproval(t.db, { ...actorOf(reviewer), userId: reviewer.id }, { id: state.id, decision: verdict, reason: verdict === "deny" ? "not allowed in this test" : undefined });
+      }
+      await new Promise((res) => setTimeout(res, 30));
+    }
+  };
+  await decide();
+  const done = await waitForState(t.db, run.id, ["succeeded", "failed", "killed"]);
+  const results = server.requests.at(-1)?.body.messages.filter((m) => m.role === "tool").map((m) => JSON.parse((m as { content: string }).content) as Record<string, unknown>) ?? [];
+  return { run: done, server, results, calls: t.db.select().from(toolCalls).where(eq(toolCalls.runId, run.id)).all() };
+}
+
+beforeAll(async () => {
+  await requireDocker();
+  t = createTestDb();
+  supervisor = newSupervisor(t.db, tempDataDir());
+  await supervisor.start();
+  admin = await addUser(t.db, "admin");
+  operator = await addUser(t.db, "operator");
+  reviewer = await addUser(t.db, "reviewer");
+});
+
+afterAll(async () => {
+  await supervisor?.stopAll({ userId: null, label: "test-cleanup" }, "cleanup").catch(() => undefined);
+  await supervisor?.shutdown();
+  await Promise.all(servers.map((s) => s.close()));
+  t?.close();
+});
+
+describe("path confinement", () => {
+  it("refuses ../ traversal, absolute paths and symlinks that lead outside /workspace", async () => {
+    const { results, run } = await runScript(
+      [
+        plan,
+        call("read_file", { path: "../etc/passwd" }),
+        call("read_file", { path: "/etc/passwd" }),
+        call("read_file", { path: "/workspace/../etc/shadow" }),
+        // The agent plants a symlink with an approved command, then tries to read and write through it.
+        call("run_command", { command: "ln -s /etc escape && ln -s /etc/passwd pw" }),
+        call("read_file", { path: "pw" }),
+        call("write_file", { path: "escape/evil", content: "x" }),
+        call("list_files", { path: "escape" }),
+        finish,
+      ],
+      { onApproval: (a) => (a.tool === "run_command" ? "approve" : "deny") },
+    );
+    expect(run.state).toBe("succeeded");
+    const codes = results.map((r) => r.code ?? "ok");
+    expect(codes.slice(1, 4)).toEqual(["OUT_OF_WORKSPACE", "OUT_OF_WORKSPACE", "OUT_OF_WORKSPACE"]);
+    expect(results[4]).toMatchObject({ ok: true }); // the ln command itself (approved)
+    expect(codes.slice(5, 8)).toEqual(["OUT_OF_WORKSPACE", "OUT_OF_WORKSPACE", "OUT_OF_WORKSPACE"]);
+  });
+});
+
+describe("compound and smuggled commands", () => {
+  const hostile = [
+    "ls && rm -rf ~",
+    "ls; rm -rf /",
+    "echo $(rm -rf /workspace)",
+    "echo `touch /workspace/pwned`",
+    "echo dG91Y2ggL3dvcmtzcGFjZS9wd25lZA== | base64 -d | sh",
+    "bash -c 'touch /workspace/pwned'",
+    "eval 'touch /workspace/pwned'",
+    "echo x > .git/hooks/pre-commit",
+    "find . -exec touch /workspace/pwned \\;",
+    "sudo touch /workspace/pwned",
+  ];
+
+  it("never runs any part of a compound command without a decision that covers every part", async () => {
+    const { results, calls, run } = await runScript([plan, ...hostile.map((command) => call("run_command", { command })), finish]);
+    expect(run.state).toBe("succeeded");
+    const commandResults = results.slice(1, 1 + hostile.length);
+    for (const [i, r] of commandResults.entries()) {
+      expect(r.ok, `${hostile[i]} → ${JSON.stringify(r)}`).toBe(false);
+      expect(["DENIED_BY_POLICY", "DENIED_BY_REVIEWER"], hostile[i]).toContain(r.code);
+    }
+    // Nothing ran: no call reached the executing state and no marker exists.
+    expect(calls.filter((c) => c.tool === "run_command").every((c) => c.startedAt === null)).toBe(true);
+    expect(fs.existsSync(path.join(run.workspaceDir!, "pwned"))).toBe(false);
+    // Every refusal names its rule.
+    expect(calls.filter((c) => c.tool === "run_command").every((c) => Boolean(c.rule))).toBe(true);
+  });
+});
+
+describe("a misbehaving model", () => {
+  it("gets INVALID_INPUT for malformed JSON, unknown tools and oversized arguments", async () => {
+    const { results, run } = await runScript([
+      plan,
+      call("read_file", "{not json"),
+      call("format_disk", { now: true }),
+      call("write_file", { path: "big.txt", content: "x".repeat(2 * 1024 * 1024) }),
+      call("read_file", { path: "a", bogus: 1 }),
+      finish,
+    ]);
+    expect(run.state).toBe("succeeded");
+    expect(results.slice(1, 5).map((r) => r.code)).toEqual(["INVALID_INPUT", "INVALID_INPUT", "INVALID_INPUT", "INVALID_INPUT"]);
+    expect(String(results[2]!.message)).toContain("Available tools");
+  });
+
+  it("stops a run that loops on the same call", async () => {
+    const same = call("read_file", { path: "nothing-here.txt" });
+    const { run } = await runScript([plan, same, same, same, same, same, same, finish]);
+    expect(run.state).toBe("failed");
+    expect(run.endedReason).toMatch(/same arguments 5 times/);
+  });
+
+  it("stops a run at its tool-call limit and its step limit", async () => {
+    const { run } = await runScript([plan, ...Array.from({ length: 10 }, (_, i) => call("list_files", { path: `.`, depth: (i % 3) + 1 }))], { limits: { maxSteps: 4 } });
+    expect(run.state).toBe("failed");
+    expect(run.endedReason).toMatch(/4 model turns/);
+  });
+
+  it("fails plainly when the model endpoint is down", async () => {
+    const { run } = await runScript([{ type: "http_error", status: 401, body: { error: { message: "bad key" } } }]);
+    expect(run.state).toBe("failed");
+    expect(run.endedReason).toMatch(/model endpoint .* failed/i);
+  });
+
+  it("fails when the model keeps answering without calling tools", async () => {
+    const text: ScriptStep = { type: "text", text: "I think we are done." };
+    const { run } = await runScript([text, text, text]);
+    expect(run.state).toBe("failed");
+    expect(run.endedReason).toMatch(/without calling a tool/);
+  });
+});
