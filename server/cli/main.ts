@@ -11,6 +11,7 @@ import { generatePassword } from "@/server/auth/password";
 import { createApiToken } from "@/server/auth/tokens";
 import { config } from "@/server/config/env";
 import { runDoctor } from "@/server/doctor/doctor";
+import { createModel, listModels, modelInput } from "@/server/models/models";
 import { ensureFirstAdmin } from "@/server/setup/bootstrap";
 import { createUser, findUserByEmail, listUsers, parseRole, setUserDisabled, setUserRole } from "@/server/users/users";
 
@@ -123,6 +124,28 @@ program
     const u = userByEmailOrFail(opts.email);
     const { token } = createApiToken(db(), cliActor(), { userId: u.id, name: opts.name, expiresInDays: days ? days.data : null });
     process.stdout.write(`${token}\n`);
+  });
+
+const model = program.command("model").description("model endpoints (OpenAI-compatible)");
+model
+  .command("add")
+  .description("register a model endpoint; the API key is read from an environment variable so it never shows in ps")
+  .requiredOption("--name <name>")
+  .requiredOption("--base-url <url>", "e.g. http://localhost:11434/v1")
+  .requiredOption("--model <model>")
+  .option("--api-key-env <VAR>", "name of the environment variable holding the API key")
+  .action((opts: { name: string; baseUrl: string; model: string; apiKeyEnv?: string }) => {
+    const apiKey = opts.apiKeyEnv ? process.env[opts.apiKeyEnv] : undefined;
+    if (opts.apiKeyEnv && !apiKey) fail(`--api-key-env ${opts.apiKeyEnv}: that environment variable is empty or unset`);
+    const parsed = modelInput.safeParse({ name: opts.name, baseUrl: opts.baseUrl, model: opts.model, apiKey });
+    if (!parsed.success) fail(parsed.error.issues.map((i) => i.message).join("; "));
+    const { id } = createModel(db(), cliActor(), parsed.data);
+    process.stdout.write(`${id}\n`);
+  });
+model
+  .command("list")
+  .action(() => {
+    for (const m of listModels(db())) process.stdout.write(`${m.id}\t${m.name}\t${m.baseUrl}\t${m.model}${m.hasApiKey ? "\t(key set)" : ""}\n`);
   });
 
 const audit = program.command("audit").description("the tamper-evident audit trail");

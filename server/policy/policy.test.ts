@@ -87,15 +87,21 @@ describe("decide", () => {
     expect(decide({ tool: "write_file", path: "/workspace/a\0" })).toMatchObject({ verdict: "deny", rule: "invalid-path" });
   });
 
-  it("decides a typical command well under a millisecond once warm", () => {
+  it("stays fast once warm (a regression guard; bench/policy.bench.ts measures properly)", () => {
     const commands = ["ls -la", "git status && git diff", "grep -rn TODO src | head -20", "cat README.md", "echo hi > out.txt"];
-    for (let i = 0; i < 300; i++) for (const command of commands) decide({ tool: "run_command", command });
-    const runs = 300;
-    const started = performance.now();
-    for (let i = 0; i < runs; i++) for (const command of commands) decide({ tool: "run_command", command });
-    const perDecision = (performance.now() - started) / (runs * commands.length);
-    // Typically 0.05–0.2 ms; the bound leaves room for a loaded CI machine.
-    expect(perDecision).toBeLessThan(1);
+    for (let i = 0; i < 200; i++) for (const command of commands) decide({ tool: "run_command", command });
+    const samples: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      for (const command of commands) {
+        const started = performance.now();
+        decide({ tool: "run_command", command });
+        samples.push(performance.now() - started);
+      }
+    }
+    samples.sort((a, b) => a - b);
+    // Typically 0.05–0.2 ms; the bound only catches pathological slowness
+    // (e.g. going back to mvdan-sh's JS wrappers, ~10 ms a command) on a busy CI machine.
+    expect(samples[Math.floor(samples.length / 2)]).toBeLessThan(3);
   });
 });
 
