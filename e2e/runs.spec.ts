@@ -55,7 +55,7 @@ test("an operator starts a run from the form with lowered limits and lands on it
   await expect(page.getByRole("definition").filter({ hasText: "60 s" })).toBeVisible();
 });
 
-test("a reviewer approves the plan, a file diff and a command, and watches its output arrive", async ({ page, baseURL }) => {
+test("a reviewer approves the plan, a file diff and a command, and watches its output arrive", async ({ page, baseURL, isMobile }) => {
   world = await setUpRunWorld(baseURL!, [
     planStep([{ title: "Write the greeting file" }, { title: "Print the greeting", risk: "medium", risk_note: "runs a shell command" }], "I'll plan first."),
     toolStep("write_file", { path: "hello.txt", content: "hello from the agent\n" }),
@@ -87,9 +87,14 @@ test("a reviewer approves the plan, a file diff and a command, and watches its o
   await expect(added).toHaveCount(1);
   await expect(added).toContainText("hello from the agent");
   await expect(write.getByText("workspace-write")).toBeVisible();
-  // Side by side on a wide screen.
-  await write.getByRole("button", { name: "Side by side" }).click();
-  await expect(write.getByTestId("diff-view")).toHaveAttribute("data-diff-mode", "split");
+  if (isMobile) {
+    // Too narrow for two columns: the unified view stays.
+    await expect(write.getByRole("button", { name: "Side by side" })).toBeDisabled();
+  } else {
+    await write.getByRole("button", { name: "Side by side" }).click();
+    await expect(write.getByTestId("diff-view")).toHaveAttribute("data-diff-mode", "split");
+    await expect(write.locator('[data-diff-side="new"][data-diff-line="add"]')).toContainText("hello from the agent");
+  }
   await write.getByRole("button", { name: "Approve", exact: true }).click();
   await expect(write).toBeHidden();
 

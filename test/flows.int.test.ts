@@ -198,3 +198,42 @@ describe("a supervised run", () => {
     expect(t.db.select().from(toolCalls).where(eq(toolCalls.runId, run.id)).all().filter((c) => c.tool === "run_command")).toHaveLength(1);
   });
 });
+
+describe("restart while the plan waits for review", () => {
+  it("keeps the plan request pending across a restart and continues once it is approved", async () => {
+    const { modelId } = await modelWith([plan(), finish()]);
+    const run = startRun(t.db, supervisor, operator, modelId);
+    const pending = await waitForPendingApproval(t.db, run.id, "plan");
+    await supervisor.shutdown();
+    supervisor = newSupervisor(t.db, dataDir);
+    await supervisor.start();
+    expect(getRun(t.db, run.id).state).toBe("awaiting_plan_approval");
+    expect(t.db.select().from(approvals).where(eq(approvals.runId, run.id)).all()).toHaveLength(1);
+    approve(pending.id);
+    const done = await waitForState(t.db, run.id, ["succeeded", "failed"]);
+    expect(done.state, done.endedReason ?? "").toBe("succeeded");
+    expect(done.planApprovedAt).not.toBeNull();
+  });
+});
+
+describe("reconciliation after a restart", () => {
+  it("fails a run whose container is gone and removes containers that belong to no active run", async () => {
+    const { modelId } = await modelWith([plan(), finish()]);
+    const run = startRun(t.db, supervisor, operator, modelId);
+    await waitForPendingApproval(t.db, run.id, "plan");
+    await supervisor.shutdown();
+    const containerId = getRun(t.db, run.id).containerId!;
+    await docker().getContainer(containerId).remove({ force: true });
+    const orphan = await docker().createContainer({ Image: (await import("@/server/sandbox/image")).sandboxImageName(), Cmd: ["sleep", "300"], Labels: { "airlock.run": "no-such-run", "airlock.managed": "true" }, NetworkDisabled: true });
+    await orphan.start();
+
+    supervisor = newSupervisor(t.db, dataDir);
+    await supervisor.start();
+
+    const failed = getRun(t.db, run.id);
+    expect(failed.state).toBe("failed");
+    expect(failed.endedReason).toMatch(/container was lost/);
+    expect(t.db.select().from(approvals).where(eq(approvals.runId, run.id)).all().every((a) => a.state !== "pending")).toBe(true);
+    await expect(orphan.inspect()).rejects.toMatchObject({ statusCode: 404 });
+  });
+});

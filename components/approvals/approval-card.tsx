@@ -233,7 +233,7 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
           {mode === "deny" ? (
             <form onSubmit={submitDeny} aria-label={copy.denyConfirm} className="space-y-3">
               <TextAreaField label={copy.reasonLabel} hint={copy.reasonHint} rows={2} maxLength={4000} autoFocus value={reason} onChange={(e) => setReason(e.target.value)} />
-              <Actions>
+              <Actions key="deny">
                 <Button variant="secondary" onClick={() => setMode("idle")} disabled={decide.isPending}>
                   Cancel
                 </Button>
@@ -243,7 +243,8 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
               </Actions>
             </form>
           ) : mode === "edit" ? (
-            <Actions>
+            // Keyed per mode: reusing the clicked "Edit" <button> as this submit button would submit during the same click.
+            <Actions key="edit">
               <Button variant="secondary" onClick={() => setMode("idle")} disabled={decide.isPending}>
                 Cancel edit
               </Button>
@@ -252,7 +253,7 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
               </Button>
             </Actions>
           ) : (
-            <Actions>
+            <Actions key="idle">
               <Button
                 variant="danger-outline"
                 onClick={() => {

@@ -126,7 +126,9 @@ export function hasOption(args: readonly ShellArg[], from: number, option: strin
     if (text === "--") return false;
     if (text === option) return true;
     if (option.startsWith("--")) {
-      if (text.startsWith(option + "=")) return true;
+      // getopt_long accepts any unambiguous prefix: `rm --rec` is `rm --recursive`.
+      const given = text.includes("=") ? text.slice(0, text.indexOf("=")) : text;
+      if (given.startsWith("--") && given.length > 3 && option.startsWith(given)) return true;
       continue;
     }
     if (short && /^-[A-Za-z0-9]{2,}$/.test(text) && text.includes(letter!, 1)) return true;
@@ -153,6 +155,8 @@ export interface WrapperSpec extends OptionSpec {
   splitOptions?: readonly string[];
   /** Operands are not a command at all (`su USER`). */
   operandsAreNotCommands?: boolean;
+  /** Options that change the directory the command runs in (`env -C DIR`). */
+  chdirOptions?: readonly string[];
 }
 
 const SUDO_VALUE_OPTIONS = [
@@ -166,6 +170,7 @@ export const WRAPPERS: Readonly<Record<string, WrapperSpec>> = {
     valueOptions: ["-u", "--unset", "-C", "--chdir", "-S", "--split-string"],
     assignments: true,
     splitOptions: ["-S", "--split-string"],
+    chdirOptions: ["-C", "--chdir"],
   },
   nice: { kind: "transparent", valueOptions: ["-n", "--adjustment"] },
   timeout: { kind: "transparent", valueOptions: ["-s", "--signal", "-k", "--kill-after"], leadingOperands: 1 },
@@ -215,6 +220,8 @@ export interface WrappedCommand {
   assignments: { name: string; value: string }[];
   /** `env -S STRING`: a command line split by env itself. */
   split?: ShellArg;
+  /** `env -C DIR`: the directory the wrapped command runs in. */
+  chdir?: string;
 }
 
 export function unwrapCommand(spec: WrapperSpec, args: readonly ShellArg[]): WrappedCommand {
@@ -234,6 +241,7 @@ export function unwrapCommand(spec: WrapperSpec, args: readonly ShellArg[]): Wra
       const source = value !== undefined ? args.find((a, i) => i > option.index && a.value === value) : undefined;
       result.code = source ?? (value !== undefined ? literalArg(value) : undefined);
     }
+    if (spec.chdirOptions?.includes(option.name) && option.value !== undefined) result.chdir = option.value;
     if (spec.splitOptions?.includes(option.name) && option.value !== undefined) {
       result.split = args[option.index + 1] ?? literalArg(option.value);
     }
@@ -402,7 +410,7 @@ const PROGRAMS: Readonly<Record<string, ProgramSpec>> = {
   du: { recursive: true, valueOptions: ["-d", "--max-depth", "-B", "--block-size", "-t", "--threshold", "--exclude", "-X", "--exclude-from", "--time-style", "--files0-from"] },
   tree: { recursive: true, valueOptions: ["-L", "-P", "-I", "-o", "--charset", "--filelimit", "--timefmt", "--sort"], writeOptions: ["-o"] },
   sort: { valueOptions: ["-k", "-t", "-S", "-T", "-o", "--key", "--field-separator", "--buffer-size", "--temporary-directory", "--output", "--compress-program", "--files0-from", "--parallel", "--batch-size", "--random-source"], writeOptions: ["-o", "--output"] },
-  diff: { valueOptions: ["-C", "-U", "-I", "-x", "-X", "-F", "-L", "--label", "--ignore-matching-lines", "--exclude", "--exclude-from", "--from-file", "--to-file", "--line-format", "--horizon-lines", "--tabsize", "--width", "-W"] },
+  diff: { recursive: ["-r", "--recursive"], valueOptions: ["-C", "-U", "-I", "-x", "-X", "-F", "-L", "--label", "--ignore-matching-lines", "--exclude", "--exclude-from", "--from-file", "--to-file", "--line-format", "--horizon-lines", "--tabsize", "--width", "-W"] },
   grep: GREP, egrep: GREP, fgrep: GREP,
   rg: {
     nonPathOperands: 1,

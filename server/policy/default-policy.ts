@@ -23,7 +23,7 @@ const SHELL_STARTUP_FILES = [
 
 /** Where credentials live; reading them is exfiltration, writing them is persistence. */
 const CREDENTIAL_PATHS = [
-  "/proc/**/environ", "/proc/**/mem", "/proc/kcore",
+  "/proc/**/environ", "/proc/**/mem", "/proc/kcore", "/proc/*/root", "/proc/*/root/**", "/proc/*/fd/*", "/proc/*/map_files/**",
   "~/.ssh", "~/.ssh/**", "/home/*/.ssh/**", "/root", "/root/**",
   "~/.aws/**", "~/.azure/**", "~/.config/gcloud/**", "~/.kube/**", "~/.docker/config.json", "~/.gnupg/**",
   "~/.config/gh/**", "~/.netrc", "~/.git-credentials", "~/.npmrc", "~/.pypirc",

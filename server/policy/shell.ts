@@ -432,6 +432,16 @@ function expandTildePrefix(word: QWord, cwd: string): QWord {
   return out;
 }
 
+/** bash (not in POSIX mode) also expands `~` right after the `=` of an assignment-like argument (`dd of=~/x`). */
+function expandAssignmentTilde(word: QWord, cwd: string): QWord {
+  const eq = word.chars.indexOf("=");
+  if (eq < 1 || word.chars[eq + 1] !== "~" || word.kinds[eq + 1] !== LIT) return word;
+  const name = word.chars.slice(0, eq);
+  if (!PLAIN_NAME.test(name.join("")) || word.kinds.slice(0, eq + 1).some((k) => k !== LIT)) return word;
+  const rest = expandTildePrefix({ ...word, chars: word.chars.slice(eq + 1), kinds: word.kinds.slice(eq + 1) }, cwd);
+  return { ...word, chars: [...word.chars.slice(0, eq + 1), ...rest.chars], kinds: [...word.kinds.slice(0, eq + 1), ...rest.kinds] };
+}
+
 function splitFields(word: QWord): QWord[] {
   const fields: QWord[] = [];
   let current: QWord = { ...word, chars: [], kinds: [] };
@@ -618,6 +628,7 @@ class Walker {
           }
           const name = str(iter.Name.Value);
           for (const item of values) if (item.static) this.recordVar(name, item.value);
+          if (SENSITIVE_ENV.has(name)) this.push(this.synthetic(`for ${name} in …`, null, inner, ["sensitive-env"], values));
           if (values.some((i) => !i.static)) {
             this.push(this.synthetic(`for ${name} in …`, null, inner, ["parameter-expansion"], values));
           }
@@ -812,6 +823,8 @@ class Walker {
       args.push({ value: a.Naked ? name : `${name}=${value ?? "…"}`, text: ctx.src.slice(a), static: value !== null || a.Naked, glob: false });
     }
     flags.add(names === 0 || printing ? "environment-dump" : "assignment-only");
+    // A nameref (`declare -n ref=PATH`) makes later assignments to ref change PATH.
+    if (variant === "nameref" || args.some((a) => a.static && /^-[a-zA-Z]*n/.test(a.value))) flags.add("sensitive-env");
     const part = this.synthetic(ctx.src.statement(stmt), variant, ctx, flags, args);
     part.assigns = assigns;
     this.push(part);
@@ -1052,6 +1065,13 @@ class Walker {
       case "set":
         if (cmd.args.length === 1) add("environment-dump");
         return;
+      case "printf": {
+        // printf -v NAME assigns a variable.
+        const scan = scanArgs(cmd.args, 1, { valueOptions: ["-v"] }, true);
+        const target = scan.options.find((o) => o.name === "-v")?.value;
+        if (target !== undefined && SENSITIVE_ENV.has(target.replace(/\[.*$/, ""))) add("sensitive-env");
+        return;
+      }
       case "find":
         this.findExec(cmd, ctx);
         return;
@@ -1081,6 +1101,10 @@ class Walker {
         add("wrapper");
         cmd.innerIndex = wrapped.innerStart;
         const inner = this.derive(cmd, cmd.args.slice(wrapped.innerStart), name);
+        if (wrapped.chdir !== undefined) {
+          const dir = wrapped.chdir;
+          inner.cwds = unique(inner.cwds.map((cwd) => resolveLexically(expandTilde(dir, cwd), cwd)));
+        }
         if (wrapper.kind === "xargs") inner.flags = unique([...inner.flags, "args-from-input"]);
         this.process(inner, ctx);
       } else if (wrapper.kind === "xargs") {
@@ -1345,7 +1369,8 @@ class Walker {
     }
     const out: ShellArg[] = [];
     for (const word of words) {
-      for (const field of splitFields(expandTildePrefix(word, this.cwds[0]!))) {
+      const cwd = this.cwds[0]!;
+      for (const field of splitFields(expandAssignmentTilde(expandTildePrefix(word, cwd), cwd))) {
         out.push({ value: field.chars.join(""), text: e.text, static: true, glob: isGlobWord(field) });
       }
     }

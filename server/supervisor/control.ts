@@ -1,7 +1,7 @@
 // Plan review, step mode and finishing: the control tools, run by the supervisor.
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { runs, type PlanStepJson } from "@/db/schema";
+import { approvals, runs, type PlanStepJson } from "@/db/schema";
 import { createApprovalInTx, afterApprovalCommit, waitForDecision } from "@/server/approvals/approvals";
 import { announce, insertRunEvent } from "@/server/events/bus";
 import { agentActor, isShutdown } from "@/server/tools/gateway";
@@ -31,7 +31,9 @@ export function controlTools(db: Db, runId: string, signal: AbortSignal, finishS
   return {
     async submitPlan(callId, args) {
       const run = db.select().from(runs).where(eq(runs.id, runId)).get()!;
-      const { approval, events } = db.transaction(
+      // After a restart the request may already exist: wait on it instead of asking twice.
+      const existing = db.select().from(approvals).where(and(eq(approvals.toolCallId, callId), eq(approvals.kind, "plan"))).get();
+      const { approval, events } = existing ? { approval: existing, events: [] } : db.transaction(
         (tx) => {
           const created = createApprovalInTx(tx, actor, {
             runId,
@@ -56,7 +58,7 @@ export function controlTools(db: Db, runId: string, signal: AbortSignal, finishS
         { behavior: "immediate" },
       );
       for (const e of events) announce(e);
-      afterApprovalCommit(approval, events[0]!);
+      if (events[0]) afterApprovalCommit(approval, events[0]);
       const waited = await waitAndResume(approval.id, "awaiting_plan_approval");
       if (!waited) return stopped();
       const { decided } = waited;
@@ -107,7 +109,8 @@ export function controlTools(db: Db, runId: string, signal: AbortSignal, finishS
         announce(e);
         return { ok: true, step: args.step, continue: true };
       }
-      const { approval, events } = db.transaction(
+      const existing = db.select().from(approvals).where(and(eq(approvals.toolCallId, callId), eq(approvals.kind, "step"))).get();
+      const { approval, events } = existing ? { approval: existing, events: [] } : db.transaction(
         (tx) => {
           const created = createApprovalInTx(tx, actor, {
             runId,
@@ -128,7 +131,7 @@ export function controlTools(db: Db, runId: string, signal: AbortSignal, finishS
         { behavior: "immediate" },
       );
       for (const e of events) announce(e);
-      afterApprovalCommit(approval, events[0]!);
+      if (events[0]) afterApprovalCommit(approval, events[0]);
       const waited = await waitAndResume(approval.id, "awaiting_approval");
       if (!waited) return stopped();
       const { decided } = waited;

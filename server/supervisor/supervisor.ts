@@ -137,16 +137,16 @@ export class Supervisor {
     }
   }
 
+  /** Ends a run as failed: same path as the stop button (approvals cancelled, container removed). */
   private async failRun(runId: string, reason: string) {
     const run = this.db.select().from(runs).where(eq(runs.id, runId)).get();
     if (!run || isTerminal(run.state)) return;
+    publishRunEvent(this.db, runId, "error", { source: "supervisor", message: reason });
     try {
-      transitionRun(this.db, runId, "failed", SYSTEM_ACTOR, { reason, fields: { endedReason: reason, endedBy: "system" } });
+      await this.killRun(runId, SYSTEM_ACTOR, reason, "failed");
     } catch (err) {
       console.error(`airlock: could not mark run ${runId} failed:`, err);
     }
-    publishRunEvent(this.db, runId, "error", { source: "supervisor", message: reason });
-    await this.releaseContainer(run);
   }
 
   /**

@@ -338,6 +338,11 @@ async function executeApproved(
 export async function resumeToolCall(session: GatewaySession, row: ToolCall): Promise<ToolResult> {
   const actor = agentActor(session.runId);
   const tool = row.tool as ToolName;
+  if (row.state === "executing" && (tool === "submit_plan" || tool === "complete_step")) {
+    // Control tools only wait for a reviewer; they have no effect to repeat, so they resume waiting.
+    const result = await executeTool(session, row.id, tool, row.args, { ok: true, normalised: row.args });
+    return finishCall(session.db, session.runId, row.id, result.ok ? "succeeded" : "failed", result, actor);
+  }
   if (row.state === "executing") {
     return finishCall(session.db, session.runId, row.id, "failed", toolError("EXECUTION_FAILED", "Airlock restarted while this call was executing; it was not run again and its effect is unknown. Check the workspace before continuing."), actor);
   }
