@@ -8,7 +8,7 @@ import { eq } from "drizzle-orm";
 import { createTestDb, type TestDb } from "@/test/helpers/db";
 import { addUser, actorOf } from "@/test/helpers/users";
 import { startScriptedModelServer, type ScriptedModelServer, type ScriptStep } from "@/test/helpers/model-server";
-import { newSupervisor, registerModel, requireDocker, startRun, tempDataDir, waitForPendingApproval, waitForState } from "@/test/helpers/runs";
+import { newSupervisor, registerModel, requireDocker, startRun, tempDataDir, waitForState } from "@/test/helpers/runs";
 import { decideApproval } from "@/server/approvals/approvals";
 import { approvals, toolCalls } from "@/db/schema";
 import type { PublicUser } from "@/server/users/users";

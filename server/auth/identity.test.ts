@@ -1,6 +1,4 @@
 import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 // Before any import reads them: sessions are signed with this secret, and the
@@ -8,6 +6,8 @@ import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vites
 const env = vi.hoisted(() => {
   const secret = "identity-test-secret-0123456789abcdef";
   process.env.NEXTAUTH_SECRET = secret;
+  // vi.hoisted runs before the imports, so only require() is available here.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   process.env.AIRLOCK_DATA_DIR = require("node:fs").mkdtempSync(require("node:path").join(require("node:os").tmpdir(), "airlock-identity-"));
   return { secret, dataDir: process.env.AIRLOCK_DATA_DIR as string };
 });

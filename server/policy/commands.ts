@@ -462,10 +462,17 @@ const PROGRAMS: Readonly<Record<string, ProgramSpec>> = {
 const PSEUDO_FILES = /^\/dev\/(null|zero|stdin|stdout|stderr|tty|fd\/\d+)$|^\/proc\/self\/fd\/\d+$/;
 
 export interface CommandEffects {
+  /** Files whose contents the command reads. */
   reads: PathRef[];
   writes: PathRef[];
+  /** Paths only looked at, not read (ls, stat, find). */
+  lists: PathRef[];
+  /** Directories searched or listed recursively. */
   recursiveReads: PathRef[];
 }
+
+/** Programs that look at paths (names, sizes, types) without reading contents. */
+const METADATA_ONLY = new Set(["ls", "stat", "du", "tree", "file", "realpath", "readlink", "cd", "pushd", "find"]);
 
 function specFor(name: string | null): ProgramSpec | undefined {
   if (name === null) return undefined;
@@ -502,14 +509,18 @@ function splitKeyValue(value: string): string | null {
  * operands all count as reads, so credential rules see `python x.py ~/.ssh/id_rsa`.
  */
 export function commandEffects(cmd: SimpleCommand): CommandEffects {
-  const reads = new PathCollector(cmd.cwds);
+  const metadataOnly = cmd.name !== null && METADATA_ONLY.has(cmd.name);
+  const contentReads = new PathCollector(cmd.cwds);
+  const lists = new PathCollector(cmd.cwds);
+  const reads = metadataOnly ? lists : contentReads;
   const writes = new PathCollector(cmd.cwds);
   const recursive = new PathCollector(cmd.cwds);
-  for (const redirect of cmd.redirects) addRedirect(redirect, reads, writes);
+  const done = (): CommandEffects => ({ reads: contentReads.refs, writes: writes.refs, lists: lists.refs, recursiveReads: recursive.refs });
+  for (const redirect of cmd.redirects) addRedirect(redirect, contentReads, writes);
   const name = cmd.name;
   const args = cmd.innerIndex === undefined ? cmd.args : cmd.args.slice(0, cmd.innerIndex);
   if (name === null || args.length === 0) {
-    return { reads: reads.refs, writes: writes.refs, recursiveReads: recursive.refs };
+    return done();
   }
   if (name === "dd") {
     for (const arg of args.slice(1)) {
@@ -517,9 +528,12 @@ export function commandEffects(cmd: SimpleCommand): CommandEffects {
       if (arg.value.startsWith("of=")) writes.add(arg.value.slice(3), arg.glob);
       else if (arg.value.startsWith("if=")) reads.add(arg.value.slice(3), arg.glob);
     }
-    return { reads: reads.refs, writes: writes.refs, recursiveReads: recursive.refs };
+    return done();
   }
-  if (name === "find") return findEffects(args, reads, writes, recursive);
+  if (name === "find") {
+    findEffects(args, reads, writes, recursive);
+    return done();
+  }
 
   const spec = specFor(name) ?? {};
   const scan = scanArgs(args, 1, spec);
@@ -533,7 +547,7 @@ export function commandEffects(cmd: SimpleCommand): CommandEffects {
       reads.add(option.value, glob);
     }
   }
-  if (spec.nonPathOperands === "all") return { reads: reads.refs, writes: writes.refs, recursiveReads: recursive.refs };
+  if (spec.nonPathOperands === "all") return done();
 
   let operands = scan.operands.map((i) => args[i]!).filter((a) => a.static);
   let skip = typeof spec.nonPathOperands === "number" ? spec.nonPathOperands : 0;
@@ -542,7 +556,10 @@ export function commandEffects(cmd: SimpleCommand): CommandEffects {
   if (name === "git") skip = 1; // the subcommand
   operands = operands.slice(skip);
 
-  const inPlace = spec.inPlaceOptions?.some((o) => hasOption(args, 1, o)) ?? false;
+  // `-i` may carry a backup suffix (`sed -i.bak`, `perl -pi.orig`).
+  const inPlace =
+    (spec.inPlaceOptions?.some((o) => hasOption(args, 1, o)) ?? false) ||
+    (spec.inPlaceOptions?.includes("-i") === true && args.slice(1).some((a) => a.static && /^-[A-Za-z]*i/.test(a.value)));
   const isRecursive = spec.recursive === true || (Array.isArray(spec.recursive) && spec.recursive.some((o) => hasOption(args, 1, o)));
   if (isRecursive) {
     if (operands.length === 0) recursive.add(".", false);
@@ -551,7 +568,7 @@ export function commandEffects(cmd: SimpleCommand): CommandEffects {
   if (name === "uniq") {
     if (operands[0]) reads.add(operands[0].value, operands[0].glob);
     if (operands[1]) writes.add(operands[1].value, operands[1].glob);
-    return { reads: reads.refs, writes: writes.refs, recursiveReads: recursive.refs };
+    return done();
   }
   const hasTargetDir = scan.options.some((o) => spec.targetDirOptions?.includes(o.name));
   operands.forEach((operand, index) => {
@@ -573,12 +590,12 @@ export function commandEffects(cmd: SimpleCommand): CommandEffects {
     const slash = text.indexOf("/");
     if (!option.name.startsWith("--") && option.value === undefined && slash > 1) reads.add(text.slice(slash), false);
   }
-  return { reads: reads.refs, writes: writes.refs, recursiveReads: recursive.refs };
+  return done();
 }
 
 const FIND_WRITE_ACTIONS = ["-fprint", "-fprint0", "-fprintf", "-fls"];
 
-function findEffects(args: readonly ShellArg[], reads: PathCollector, writes: PathCollector, recursive: PathCollector): CommandEffects {
+function findEffects(args: readonly ShellArg[], reads: PathCollector, writes: PathCollector, recursive: PathCollector): void {
   let i = 1;
   while (i < args.length && args[i]!.static && /^-[HLP]$/.test(args[i]!.value)) i++;
   const starts: ShellArg[] = [];
@@ -600,7 +617,6 @@ function findEffects(args: readonly ShellArg[], reads: PathCollector, writes: Pa
     if (!arg.static) continue;
     if (FIND_WRITE_ACTIONS.includes(arg.value) && args[i + 1]?.static) writes.add(args[i + 1]!.value, args[i + 1]!.glob);
   }
-  return { reads: reads.refs, writes: writes.refs, recursiveReads: recursive.refs };
 }
 
 function addRedirect(redirect: Redirection, reads: PathCollector, writes: PathCollector): void {

@@ -70,6 +70,9 @@ function segmentsMeet(subject: string, subjectIsGlob: boolean, pattern: string):
   if (!subjectGlob) return picomatch.isMatch(subject, pattern, { dot: true });
   // The shell's `*` does not match a leading dot (no dotglob), hence dot: false.
   if (!patternGlob) return picomatch.isMatch(pattern, subject, { dot: false });
+  // A bare wildcard (`cat *`) is not taken as aiming at a name pattern such as
+  // `id_rsa*` or `*.pem`; `cat *.pem` or `cat id*` is.
+  if (isWildcardOnly(subject) && /[^*?.[\]]/.test(pattern.replace(/\[[^\]]*\]/g, ""))) return false;
   return (
     picomatch.isMatch(representative(pattern), subject, { dot: false }) ||
     picomatch.isMatch(representative(subject), pattern, { dot: true })

@@ -102,10 +102,15 @@ export interface RuleMatch {
   flags?: ShellFlag[];
   /** A named check built into Airlock, for what globs and regexes cannot say. */
   check?: PolicyCheck;
-  /** Files read / written / either / searched recursively by the call. */
+  /** Files whose contents the call reads. */
   reads?: PathMatch;
+  /** Files the call writes, moves or deletes. */
   writes?: PathMatch;
+  /** Files read or written (`reads` or `writes`). */
   paths?: PathMatch;
+  /** Anything the call touches, including paths it only lists or stats (ls, stat, find). */
+  touches?: PathMatch;
+  /** Directories searched or listed recursively. */
   recursiveReads?: PathMatch;
   /** http_fetch */
   url?: { schemes?: string[]; exceptSchemes?: string[]; hosts?: string[] };
@@ -157,6 +162,7 @@ interface CompiledRule {
   reads?: CompiledPathMatch;
   writes?: CompiledPathMatch;
   paths?: CompiledPathMatch;
+  touches?: CompiledPathMatch;
   recursiveReads?: CompiledPathMatch;
   hosts?: CompiledGlob[];
   secrets?: CompiledGlob[];
@@ -190,6 +196,7 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
     compiled.reads = compilePathMatch(m.reads);
     compiled.writes = compilePathMatch(m.writes);
     compiled.paths = compilePathMatch(m.paths);
+    compiled.touches = compilePathMatch(m.touches);
     compiled.recursiveReads = compilePathMatch(m.recursiveReads);
     if (m.url?.hosts) compiled.hosts = m.url.hosts.map((h) => compileGlob(h));
     if (m.secrets) compiled.secrets = m.secrets.map((s) => compileGlob(s));
@@ -209,7 +216,7 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
 type Subject =
   | { kind: "part"; tool: PolicyToolName; cmd: SimpleCommand; effects?: CommandEffects; subcommand?: string | null }
   | { kind: "command"; tool: PolicyToolName; parse: "error" | "empty"; error?: string }
-  | { kind: "file"; tool: PolicyToolName; path: string; reads: PathRef[]; writes: PathRef[]; recursiveReads: PathRef[] }
+  | { kind: "file"; tool: PolicyToolName; path: string; reads: PathRef[]; writes: PathRef[]; lists: PathRef[]; recursiveReads: PathRef[] }
   | { kind: "http"; tool: PolicyToolName; url: string; scheme: string; host: string }
   | { kind: "install"; tool: PolicyToolName; manager: string; packages: string[] }
   | { kind: "secret"; tool: PolicyToolName; name: string }
@@ -222,14 +229,15 @@ function effectsOf(subject: Subject & { kind: "part" }): CommandEffects {
   return subject.effects;
 }
 
-function refsOf(subject: Subject, which: "reads" | "writes" | "paths" | "recursiveReads"): PathRef[] | null {
-  if (subject.kind === "file") {
-    if (which === "paths") return [...subject.reads, ...subject.writes];
-    return subject[which];
-  }
-  if (subject.kind !== "part") return null;
-  const effects = effectsOf(subject);
+type PathField = "reads" | "writes" | "paths" | "touches" | "recursiveReads";
+
+function refsOf(subject: Subject, which: PathField): PathRef[] | null {
+  let effects: CommandEffects;
+  if (subject.kind === "file") effects = subject;
+  else if (subject.kind === "part") effects = effectsOf(subject);
+  else return null;
   if (which === "paths") return [...effects.reads, ...effects.writes];
+  if (which === "touches") return [...effects.reads, ...effects.writes, ...effects.lists];
   return effects[which];
 }
 
@@ -308,7 +316,7 @@ function matchRule(rule: CompiledRule, subject: Subject): Bindings | null {
     if (m.check && !CHECKS[m.check](cmd, subject)) return null;
   }
 
-  for (const which of ["reads", "writes", "paths", "recursiveReads"] as const) {
+  for (const which of ["reads", "writes", "paths", "touches", "recursiveReads"] as const) {
     const match = rule[which];
     if (!match) continue;
     const refs = refsOf(subject, which);
@@ -512,7 +520,15 @@ function fileSubject(tool: PolicyToolName, path: string): Subject {
   const ref: PathRef = { path, glob: false };
   const writes = tool === "write_file" || tool === "edit_file";
   const recursive = tool === "list_files" || tool === "search_files";
-  return { kind: "file", tool, path, reads: writes ? [] : [ref], writes: writes ? [ref] : [], recursiveReads: recursive ? [ref] : [] };
+  return {
+    kind: "file",
+    tool,
+    path,
+    reads: tool === "read_file" || tool === "search_files" ? [ref] : [],
+    writes: writes ? [ref] : [],
+    lists: tool === "list_files" ? [ref] : [],
+    recursiveReads: recursive ? [ref] : [],
+  };
 }
 
 function parseUrl(url: string): { scheme: string; host: string } {

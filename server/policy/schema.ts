@@ -41,6 +41,7 @@ const ruleMatch = z
     reads: pathMatch.optional(),
     writes: pathMatch.optional(),
     paths: pathMatch.optional(),
+    touches: pathMatch.optional(),
     recursiveReads: pathMatch.optional(),
     url: z
       .object({ schemes: z.array(nonEmpty).optional(), exceptSchemes: z.array(nonEmpty).optional(), hosts: z.array(nonEmpty).optional() })

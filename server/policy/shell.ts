@@ -291,6 +291,7 @@ interface WordEval {
 }
 
 const PLAIN_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const NUMERIC_PARAMS = new Set(["?", "#", "$", "!"]);
 
 /** Decodes the body of $'…' (ANSI-C quoting). */
 export function decodeAnsiC(body: string): string {
@@ -1245,11 +1246,16 @@ class Walker {
       e.static = false;
     };
     const param = (pe: MvdanSh.ParamExp, quoted: boolean): void => {
-      e.flags.add("parameter-expansion");
       dynamic();
-      const plain =
-        !pe.Excl && !pe.Length && !pe.Width && !present(pe.Index) && !present(pe.Slice) && !present(pe.Repl) && !present(pe.Exp) &&
-        present(pe.Param) && PLAIN_NAME.test(str(pe.Param.Value));
+      const simple = !pe.Excl && !pe.Length && !pe.Width && !present(pe.Index) && !present(pe.Slice) && !present(pe.Repl) && !present(pe.Exp);
+      if (simple && present(pe.Param) && NUMERIC_PARAMS.has(str(pe.Param.Value))) {
+        // $? $# $$ $! are numbers the shell sets: unknown, but never paths, globs or code.
+        e.opaque = true;
+        e.q = null;
+        return;
+      }
+      e.flags.add("parameter-expansion");
+      const plain = simple && present(pe.Param) && PLAIN_NAME.test(str(pe.Param.Value));
       // Anything inside ${…} (defaults, patterns, indexes) may hold $(…) too.
       walkNodes(pe, (n) => {
         const t = nodeType(n);

@@ -6,7 +6,7 @@ import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { runs, toolCalls, type Run, type ToolCall } from "@/db/schema";
 import { appendAudit, type Actor } from "@/server/audit/chain";
-import { announce, insertRunEvent, publishRunEvent } from "@/server/events/bus";
+import { announce, insertRunEvent } from "@/server/events/bus";
 import { createApprovalInTx, afterApprovalCommit, waitForDecision } from "@/server/approvals/approvals";
 import { transitionRunInTx } from "@/server/supervisor/state-machine";
 import { MUTATING_TOOLS, TOOL_NAMES, TOOL_SCHEMAS, toolError, type ToolName, type ToolResult } from "@/server/tools/palette";
