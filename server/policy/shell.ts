@@ -149,7 +149,11 @@ function withParserStack<T>(run: () => T): T {
 function parseSource(source: string): MvdanSh.File {
   parser ??= mvdan.syntax.NewParser();
   const p = parser;
-  return withParserStack(() => p.Parse(source, "command")).__internal_object__;
+  const file = withParserStack(() => p.Parse(source, "command")).__internal_object__;
+  // shell.ts reads GopherJS internals (see mvdan-sh.d.ts); if a new mvdan-sh
+  // build changes them, fail loudly: the caller turns this into "unparseable" (ask).
+  if (!file || !Array.isArray(file.Stmts?.$array)) throw new Error("unexpected mvdan-sh tree layout; was mvdan-sh upgraded?");
+  return file;
 }
 
 function errorText(error: unknown): string {
@@ -622,17 +626,17 @@ class Walker {
         if (nodeType(head) === "WordIter") {
           const iter = head as MvdanSh.WordIter;
           const values: ShellArg[] = [];
+          const itemFlags = new Set<ShellFlag>();
           for (const w of items(iter.Items)) {
             const e = this.evalWord(w, inner.src);
             this.walkNested(e.nested, inner);
+            for (const f of e.flags) itemFlags.add(f);
             values.push(...this.expand(e));
           }
           const name = str(iter.Name.Value);
           for (const item of values) if (item.static) this.recordVar(name, item.value);
-          if (SENSITIVE_ENV.has(name)) this.push(this.synthetic(`for ${name} in …`, null, inner, ["sensitive-env"], values));
-          if (values.some((i) => !i.static)) {
-            this.push(this.synthetic(`for ${name} in …`, null, inner, ["parameter-expansion"], values));
-          }
+          if (SENSITIVE_ENV.has(name)) itemFlags.add("sensitive-env");
+          if (itemFlags.size > 0) this.push(this.synthetic(`for ${ctx.src.slice(iter)}`, null, inner, itemFlags, values));
         } else {
           this.arithmetic(head, "for ((…))", inner);
         }
