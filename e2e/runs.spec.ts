@@ -186,3 +186,37 @@ test("a reviewer who started a run is told another reviewer must decide", async 
   // They may still stop their own run.
   await expect(page.getByRole("button", { name: "Stop run" })).toBeVisible();
 });
+
+test("in step mode a reviewer lets the run continue after a step, then stops it after the next", async ({ page, baseURL, isMobile }) => {
+  test.skip(isMobile, "the step card is covered on desktop; phones share the component");
+  world = await setUpRunWorld(baseURL!, [
+    planStep([{ title: "Look around" }, { title: "Summarise" }]),
+    toolStep("complete_step", { step: 1, note: "listed the workspace" }),
+    toolStep("complete_step", { step: 2, note: "wrote the summary" }),
+    finishStep("Stopped after step 2.", "failure"),
+  ]);
+  const run = await startRun(world, world.operatorApi, { stepMode: true });
+  await decide(world.reviewerApi, (await waitForPendingApproval(world.reviewerApi, run.id, "submit_plan")).id, "approve");
+  await apiSignin(page, world.reviewer);
+  await page.goto(`/runs/${run.id}`);
+
+  const step1 = page.getByRole("article", { name: /^Step 1 done/ });
+  await expect(step1).toBeVisible({ timeout: 30_000 });
+  await expect(step1).toContainText("Step 1 done: Look around");
+  await expect(step1).toContainText("listed the workspace");
+  await expect(step1).toContainText("Next: Summarise");
+  await expect(step1.getByText("step-mode")).toBeVisible();
+  await step1.getByRole("button", { name: "Continue" }).click();
+  await expect(step1).toBeHidden();
+
+  const step2 = page.getByRole("article", { name: /^Step 2 done/ });
+  await expect(step2).toBeVisible({ timeout: 30_000 });
+  await expect(step2).toContainText("That was the last step");
+  await step2.getByRole("button", { name: "Stop here" }).click();
+  await step2.getByLabel("Why stop here?").fill("good enough for now");
+  await step2.getByRole("button", { name: "Stop after this step" }).click();
+  await expect(step2).toBeHidden();
+  const call = page.getByRole("article", { name: /^Tool call #\d+ complete_step/ }).last();
+  await expect(call.getByTestId("tool-error")).toContainText("DENIED_BY_REVIEWER", { timeout: 30_000 });
+  await expect(call.getByTestId("tool-error")).toContainText("good enough for now");
+});

@@ -158,8 +158,8 @@ function HistoryRow({ approval, user, open, onToggle }: { approval: ApprovalItem
   const by = approval.decidedBy === user.id ? "you" : approval.state === "expired" ? null : approval.state === "cancelled" ? null : "a reviewer";
   return (
     <div className="rounded-xl border border-border bg-surface shadow-xs" data-testid="approval-history-row">
-      <div className="flex flex-wrap items-start justify-between gap-2 px-4 py-3">
-        <div className="min-w-0">
+      <div className="flex flex-col gap-2 px-4 py-3 sm:flex-row sm:items-start sm:justify-between">
+        <div className="min-w-0 flex-1">
           <p className="font-mono text-[13px] font-medium break-all">{approvalSubject(approval)}</p>
           <p className="mt-0.5 text-xs text-fg-muted">
             Run{" "}
@@ -170,7 +170,7 @@ function HistoryRow({ approval, user, open, onToggle }: { approval: ApprovalItem
           </p>
           {approval.decisionReason ? <p className="mt-1 text-sm break-words">“{approval.decisionReason}”</p> : null}
         </div>
-        <div className="flex shrink-0 flex-col items-end gap-1 text-xs text-fg-muted">
+        <div className="flex shrink-0 flex-wrap items-center gap-x-2 gap-y-1 text-xs text-fg-muted sm:flex-col sm:items-end">
           <span className="flex items-center gap-1.5">
             {approval.edit ? <Badge>edited</Badge> : null}
             <Badge tone={HISTORY_TONE[approval.state] ?? "neutral"} className="capitalize">

@@ -74,19 +74,19 @@ export function PlanEditor({ steps, onChange }: { steps: PlanStep[]; onChange: (
         <fieldset key={i} className="space-y-3 rounded-lg border border-border bg-surface-muted/40 p-3">
           <div className="flex items-center justify-between gap-2">
             <legend className="float-left text-sm font-semibold">Step {i + 1}</legend>
-            <Button size="sm" variant="ghost" className="text-danger" onClick={() => onChange(steps.filter((_, k) => k !== i))} aria-label={`Remove step ${i + 1}`}>
+            <Button size="sm" variant="danger-outline" onClick={() => onChange(steps.filter((_, k) => k !== i))} aria-label={`Remove step ${i + 1}`}>
               Remove
             </Button>
           </div>
-          <TextField label={`Step ${i + 1} title`} value={step.title} maxLength={200} required onChange={(e) => update(i, { title: e.target.value })} />
-          <TextAreaField label={`Step ${i + 1} detail (optional)`} rows={2} maxLength={4000} value={step.detail ?? ""} onChange={(e) => update(i, { detail: e.target.value })} />
+          <TextField label={<><span className="sr-only">Step {i + 1} </span>Title</>} value={step.title} maxLength={200} required onChange={(e) => update(i, { title: e.target.value })} />
+          <TextAreaField label={<><span className="sr-only">Step {i + 1} </span>Detail (optional)</>} rows={2} maxLength={4000} value={step.detail ?? ""} onChange={(e) => update(i, { detail: e.target.value })} />
           <div className="grid gap-3 sm:grid-cols-[10rem_1fr]">
-            <SelectField label={`Step ${i + 1} risk`} value={step.risk} onChange={(e) => update(i, { risk: e.target.value as Risk })}>
+            <SelectField label={<><span className="sr-only">Step {i + 1} </span>Risk</>} value={step.risk} onChange={(e) => update(i, { risk: e.target.value as Risk })}>
               <option value="low">low</option>
               <option value="medium">medium</option>
               <option value="high">high</option>
             </SelectField>
-            <TextField label={`Step ${i + 1} risk note`} value={step.risk_note} maxLength={2000} required onChange={(e) => update(i, { risk_note: e.target.value })} />
+            <TextField label={<><span className="sr-only">Step {i + 1} </span>Risk note</>} value={step.risk_note} maxLength={2000} required onChange={(e) => update(i, { risk_note: e.target.value })} />
           </div>
         </fieldset>
       ))}

@@ -7,7 +7,7 @@ const LABEL = { allow: "Allowed", ask: "Asks a reviewer", deny: "Denied" } as co
 export function VerdictBadge({ verdict, short = false }: { verdict: string; short?: boolean }) {
   const key = verdict as keyof typeof TONE;
   return (
-    <Badge tone={TONE[key] ?? "neutral"} className="capitalize">
+    <Badge tone={TONE[key] ?? "neutral"}>
       {short ? verdict : (LABEL[key] ?? verdict)}
     </Badge>
   );

@@ -53,6 +53,8 @@ export class LogBuffer {
       const piece = pieces[i]!;
       const last = this.lines.at(-1);
       if (i === 0 && this.open && last) {
+        // A line opened by the previous chunk's trailing newline belongs to the stream that fills it.
+        if (last.text === "") last.stream = stream;
         last.text += piece;
       } else {
         const sgr = last ? carrySgr(last.sgr, last.text) : "";
