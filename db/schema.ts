@@ -171,6 +171,10 @@ export const runs = sqliteTable(
     toolCallsUsed: integer("tool_calls_used").notNull().default(0),
     tokensUsed: integer("tokens_used").notNull().default(0),
     summary: text("summary"),
+    // Issue 5: restore the workspace automatically when the run fails or is stopped.
+    autoRollback: text("auto_rollback", { enum: ["off", "on_failure"] }).notNull().default("off"),
+    // Issue 5: whether the run's own operator may roll it back (reviewers always may).
+    operatorMayRollback: integer("operator_may_rollback", { mode: "boolean" }).notNull().default(false),
     endedReason: text("ended_reason"),
     endedBy: text("ended_by"),
     createdAt: createdAt(),
@@ -279,3 +283,126 @@ export type Run = typeof runs.$inferSelect;
 export type ToolCall = typeof toolCalls.$inferSelect;
 export type Approval = typeof approvals.$inferSelect;
 export type RunEvent = typeof runEvents.$inferSelect;
+
+// ---------------------------------------------------------------------------
+// Workspaces, checkpoints, rollback and merge-back (issue 5)
+
+export type WorkspaceSourceJson =
+  | { type: "empty" }
+  | { type: "git"; path: string; ref?: string; commit?: string; branch?: string }
+  | { type: "archive"; uploadId: string; name?: string };
+
+/** One row per run: where its workspace came from and what its checkpoints cost. */
+export const workspaces = sqliteTable("workspaces", {
+  runId: text("run_id")
+    .primaryKey()
+    .references(() => runs.id, { onDelete: "cascade" }),
+  source: text("source", { mode: "json" }).$type<WorkspaceSourceJson>().notNull(),
+  // The shadow repository's first commit (the workspace as the run found it).
+  baseCommit: text("base_commit"),
+  storageBytes: integer("storage_bytes").notNull().default(0),
+  storageCapBytes: integer("storage_cap_bytes").notNull(),
+  // Paths left out of checkpoints (too large, ignored, over the cap), for the run page.
+  skippedPaths: text("skipped_paths", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+  // Cumulative diff kept when the workspace and shadow repository are cleaned up.
+  archivedDiff: text("archived_diff"),
+  cleanedAt: integer("cleaned_at", { mode: "timestamp_ms" }),
+  snapshotImage: text("snapshot_image"),
+  createdAt: createdAt(),
+  updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+});
+
+export const CHECKPOINT_KINDS = ["start", "tool", "rollback", "manual"] as const;
+export type CheckpointKind = (typeof CHECKPOINT_KINDS)[number];
+
+export const checkpoints = sqliteTable(
+  "checkpoints",
+  {
+    id: text("id").primaryKey(),
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    seq: integer("seq").notNull(),
+    label: text("label").notNull(),
+    kind: text("kind", { enum: CHECKPOINT_KINDS }).notNull(),
+    toolCallId: text("tool_call_id"),
+    planStep: integer("plan_step"),
+    commitSha: text("commit_sha").notNull(),
+    parentSha: text("parent_sha"),
+    // For rollbacks: the checkpoint whose content was restored.
+    restoredFromId: text("restored_from_id"),
+    filesChanged: integer("files_changed").notNull().default(0),
+    additions: integer("additions").notNull().default(0),
+    deletions: integer("deletions").notNull().default(0),
+    // Bytes of the workspace content captured by this checkpoint.
+    sizeBytes: integer("size_bytes").notNull().default(0),
+    // Set when the change was approved by a reviewer (or allowed by policy) — the target of automatic rollback.
+    approved: integer("approved", { mode: "boolean" }).notNull().default(false),
+    createdBy: text("created_by"),
+    // This checkpoint's diff, kept when the shadow repository is cleaned up.
+    archivedDiff: text("archived_diff"),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("checkpoints_run_seq").on(t.runId, t.seq), index("checkpoints_tool_call_idx").on(t.toolCallId)],
+);
+
+/** Archives uploaded as workspace sources; checked on upload, extracted at run start. */
+export const uploads = sqliteTable("uploads", {
+  id: text("id").primaryKey(),
+  userId: text("user_id")
+    .notNull()
+    .references(() => users.id),
+  filename: text("filename").notNull(),
+  format: text("format", { enum: ["tar", "tar.gz", "zip"] }).notNull(),
+  sizeBytes: integer("size_bytes").notNull(),
+  fileCount: integer("file_count").notNull(),
+  expandedBytes: integer("expanded_bytes").notNull(),
+  sha256: text("sha256").notNull(),
+  usedByRunId: text("used_by_run_id"),
+  createdAt: createdAt(),
+});
+
+export const MERGE_REQUEST_STATES = ["pending", "merged", "denied", "failed"] as const;
+export type MergeRequestState = (typeof MERGE_REQUEST_STATES)[number];
+
+/** A request to commit a run's result to a new branch of its source repository. */
+export const mergeRequests = sqliteTable(
+  "merge_requests",
+  {
+    id: text("id").primaryKey(),
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    repoPath: text("repo_path").notNull(),
+    branch: text("branch").notNull(),
+    // The shadow commit whose content is merged back.
+    commitSha: text("commit_sha").notNull(),
+    state: text("state", { enum: MERGE_REQUEST_STATES }).notNull(),
+    requestedBy: text("requested_by")
+      .notNull()
+      .references(() => users.id),
+    note: text("note"),
+    decidedBy: text("decided_by"),
+    decidedAt: integer("decided_at", { mode: "timestamp_ms" }),
+    decisionReason: text("decision_reason"),
+    resultCommit: text("result_commit"),
+    error: text("error"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("merge_requests_run_idx").on(t.runId)],
+);
+
+export const workspacesRelations = relations(workspaces, ({ one }) => ({
+  run: one(runs, { fields: [workspaces.runId], references: [runs.id] }),
+}));
+export const checkpointsRelations = relations(checkpoints, ({ one }) => ({
+  run: one(runs, { fields: [checkpoints.runId], references: [runs.id] }),
+}));
+export const mergeRequestsRelations = relations(mergeRequests, ({ one }) => ({
+  run: one(runs, { fields: [mergeRequests.runId], references: [runs.id] }),
+}));
+
+export type Workspace = typeof workspaces.$inferSelect;
+export type Checkpoint = typeof checkpoints.$inferSelect;
+export type Upload = typeof uploads.$inferSelect;
+export type MergeRequest = typeof mergeRequests.$inferSelect;

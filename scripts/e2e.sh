@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 data="$(mktemp -d /tmp/airlock-e2e-XXXXXX)"
 port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
-export AIRLOCK_DATA_DIR="$data" PORT="$port"
+export AIRLOCK_DATA_DIR="$data" PORT="$port" NEXTAUTH_URL="http://127.0.0.1:$port"
 export AIRLOCK_ADMIN_EMAIL="admin@e2e.test" AIRLOCK_ADMIN_PASSWORD="e2e-admin-password"
 ./bin/airlock setup >/dev/null
 

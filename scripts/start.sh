@@ -11,6 +11,8 @@ if ! [[ "$PORT" =~ ^[0-9]+$ ]] || [ "$PORT" -lt 1 ] || [ "$PORT" -gt 65535 ]; th
 fi
 export PORT
 export NEXT_TELEMETRY_DISABLED=1
+# next-auth builds its own links from this; behind a proxy set it to the public URL.
+export NEXTAUTH_URL="${NEXTAUTH_URL:-http://localhost:$PORT}"
 export AIRLOCK_DATA_DIR="$(airlock_data_dir)"
 
 bash scripts/setup.sh

@@ -25,3 +25,10 @@ export function formatTokens(n: number): string {
 export function shortId(id: string): string {
   return id.slice(0, 8);
 }
+
+/** Command durations: "240 ms", "3.2 s", then as formatDuration. */
+export function formatCommandDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  return formatDuration(ms);
+}

@@ -15,7 +15,7 @@ import { ArgsList } from "@/components/approvals/approval-card";
 import type { ApprovalItem } from "@/components/approvals/types";
 import { RuleAndReason, VerdictBadge } from "@/components/approvals/verdict-badge";
 import type { ToolCallItem } from "@/components/runs/timeline";
-import { formatDuration } from "@/components/runs/format";
+import { formatCommandDuration } from "@/components/runs/format";
 
 const COMMAND_TOOLS = new Set(["run_command", "run_tests", "install_package"]);
 
@@ -207,7 +207,7 @@ function ResultSummary({ item }: { item: ToolCallItem }) {
         <Badge tone={exit === 0 ? "success" : "danger"} className="font-mono">
           exit {exit ?? "?"}
         </Badge>
-        {duration !== null ? <span className="text-fg-muted">{formatDuration(duration)}</span> : null}
+        {duration !== null ? <span className="text-fg-muted">{formatCommandDuration(duration)}</span> : null}
         {data.oom_killed ? <Badge tone="danger">out of memory</Badge> : null}
         {data.output_truncated ? <span className="text-xs text-fg-muted">The model saw a shortened output ({String(data.total_bytes)} bytes in total).</span> : null}
       </p>

@@ -50,6 +50,12 @@ export const authOptions: NextAuthOptions = {
       },
     }),
   ],
+  events: {
+    signOut({ token }) {
+      const uid = typeof token?.uid === "string" ? token.uid : null;
+      if (uid) recordAudit(db(), { userId: uid, label: typeof token?.email === "string" ? token.email : uid }, { action: "auth.sign_out", targetType: "user", targetId: uid });
+    },
+  },
   callbacks: {
     jwt({ token, user }) {
       if (user) {

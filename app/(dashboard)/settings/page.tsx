@@ -3,6 +3,7 @@ import { RoleBadge } from "@/components/shell/role-badge";
 import { ApiTokensSection } from "@/components/settings/api-tokens-section";
 import { ChangePasswordForm } from "@/components/settings/change-password-form";
 import { UsersSection } from "@/components/settings/users-section";
+import { ModelsSection } from "@/components/settings/models-section";
 import { Card, CardBody, CardHeader } from "@/components/ui/card";
 import { UserIcon } from "@/components/ui/icons";
 import { PageHeader } from "@/components/ui/page-header";
@@ -19,7 +20,7 @@ export default async function SettingsPage() {
 
   return (
     <>
-      <PageHeader title="Settings" description="Your account and API tokens, and for admins the users of this Airlock." />
+      <PageHeader title="Settings" description="Your account and API tokens, and for admins the users and model endpoints of this Airlock." />
       <div className="space-y-6">
         <Card aria-labelledby="account-title">
           <CardHeader titleId="account-title" title="Your account" icon={<UserIcon size={18} />} />
@@ -43,6 +44,8 @@ export default async function SettingsPage() {
         <ApiTokensSection />
 
         {isAdmin ? <UsersSection currentUserId={user.id} minPasswordLength={MIN_PASSWORD_LENGTH} /> : null}
+
+        {isAdmin ? <ModelsSection /> : null}
       </div>
     </>
   );

@@ -5,6 +5,8 @@ import { db } from "@/db/client";
 import { auditExportInput, exportAuditEvents } from "@/server/audit/query";
 import { identityFromHeaders } from "@/server/auth/identity";
 import { hasRole } from "@/server/users/users";
+import { recordAudit } from "@/server/audit/chain";
+import { clientIpFromHeaders } from "@/server/auth/request-ip";
 
 export const dynamic = "force-dynamic";
 
@@ -32,6 +34,11 @@ export async function GET(req: Request) {
   }
 
   const file = exportAuditEvents(database, parsed.data);
+  // Who took a copy of the trail is itself worth knowing.
+  recordAudit(database, { userId: identity.user.id, label: identity.user.email, sourceIp: clientIpFromHeaders(req.headers), tokenId: identity.tokenId }, {
+    action: "audit.export",
+    details: { format: parsed.data.format, count: file.count, filter: { ...parsed.data, format: undefined } },
+  });
   return new Response(file.body, {
     headers: {
       "Content-Type": `${file.contentType}; charset=utf-8`,
