@@ -37,7 +37,7 @@ export async function GET(req: Request) {
   // Who took a copy of the trail is itself worth knowing.
   recordAudit(database, { userId: identity.user.id, label: identity.user.email, sourceIp: clientIpFromHeaders(req.headers), tokenId: identity.tokenId }, {
     action: "audit.export",
-    details: { format: parsed.data.format, count: file.count, filter: { ...parsed.data, format: undefined } },
+    details: { format: parsed.data.format, count: file.count, actor: parsed.data.actor ?? null, action: parsed.data.action ?? null, target: parsed.data.target ?? null, from: parsed.data.from?.toISOString() ?? null, to: parsed.data.to?.toISOString() ?? null },
   });
   return new Response(file.body, {
     headers: {
