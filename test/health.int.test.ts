@@ -1,0 +1,44 @@
+// GET /api/health and `airlock doctor` against the real engine.
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requireDocker } from "@/test/helpers/runs";
+
+const run = promisify(execFile);
+let dataDir: string;
+
+beforeAll(async () => {
+  await requireDocker();
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-health-"));
+  process.env.AIRLOCK_DATA_DIR = dataDir;
+});
+afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+describe("health", () => {
+  it("answers 200 with ok when the database and Docker answer", async () => {
+    const { GET } = await import("@/app/api/health/route");
+    const res = await GET();
+    const body = (await res.json()) as { ok: boolean; docker: { ok: boolean }; database: { ok: boolean }; sandboxImage: { ok: boolean } };
+    expect(res.status).toBe(200);
+    expect(body).toMatchObject({ ok: true, database: { ok: true }, docker: { ok: true }, sandboxImage: { ok: true } });
+  });
+});
+
+describe("airlock doctor", () => {
+  it("exits 0 when everything is in place", async () => {
+    const { stdout } = await run("bin/airlock", ["doctor", "--json"], { env: { ...process.env, AIRLOCK_DATA_DIR: dataDir } });
+    const checks = JSON.parse(stdout) as { name: string; ok: boolean }[];
+    expect(checks.map((c) => c.name)).toEqual(expect.arrayContaining(["Node.js", "Disk", "Database", "Docker engine", "Sandbox image"]));
+    expect(checks.every((c) => c.ok)).toBe(true);
+  });
+
+  it("exits 1 and says how to fix it when Docker does not answer", async () => {
+    const err = await run("bin/airlock", ["doctor"], { env: { ...process.env, AIRLOCK_DATA_DIR: dataDir, DOCKER_HOST: "tcp://127.0.0.1:9" } }).catch((e: { code: number; stdout: string }) => e);
+    expect((err as { code: number }).code).toBe(1);
+    expect((err as { stdout: string }).stdout).toMatch(/FAIL Docker engine/);
+    expect((err as { stdout: string }).stdout).toMatch(/fix: .*npm start/);
+  });
+});
