@@ -29,11 +29,13 @@ export const authOptions: NextAuthOptions = {
         const database = db();
         const state = checkThrottle(database, email, ip);
         if (state.lockedUntil) throw new Error(lockedMessage(state.lockedUntil));
+        // Count the attempt before checking the password, so parallel guesses
+        // cannot get past the limit; a success takes it back.
+        const after = recordFailure(database, email, ip);
         if (state.delayMs) await sleep(state.delayMs);
         const user = findUserByEmail(database, email);
         const ok = await verifyPassword(user?.passwordHash ?? (await dummyPasswordHash()), password);
         if (!user || !ok || user.disabledAt) {
-          const after = recordFailure(database, email, ip);
           recordAudit(database, { userId: null, label: email, sourceIp: ip }, {
             action: "auth.sign_in_failed",
             targetType: "user",
@@ -44,7 +46,7 @@ export const authOptions: NextAuthOptions = {
           if (user?.disabledAt && ok) throw new Error("This account is disabled. Ask an admin to enable it.");
           throw new Error("Wrong email or password.");
         }
-        clearFailures(database, email);
+        clearFailures(database, email, ip);
         recordAudit(database, { userId: user.id, label: user.email, sourceIp: ip }, { action: "auth.sign_in", targetType: "user", targetId: user.id });
         return { id: user.id, email: user.email, name: user.name ?? user.email, sv: user.sessionVersion, role: user.role };
       },

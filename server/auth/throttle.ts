@@ -64,8 +64,18 @@ export function recordFailure(db: Db, email: string, ip: string | null, now = Da
   return checkThrottle(db, email, ip, now);
 }
 
-export function clearFailures(db: Db, email: string): void {
-  db.delete(loginThrottles).where(eq(loginThrottles.key, `email:${email.trim().toLowerCase()}`)).run();
+/** After a successful sign-in: forget the email's failures and take back the attempt counted for the address. */
+export function clearFailures(db: Db, email: string, ip: string | null = null): void {
+  db.transaction(
+    (tx) => {
+      tx.delete(loginThrottles).where(eq(loginThrottles.key, `email:${email.trim().toLowerCase()}`)).run();
+      if (ip) {
+        const row = tx.select().from(loginThrottles).where(eq(loginThrottles.key, `ip:${ip}`)).get();
+        if (row && !row.lockedUntil) tx.update(loginThrottles).set({ failures: Math.max(0, row.failures - 1) }).where(eq(loginThrottles.key, row.key)).run();
+      }
+    },
+    { behavior: "immediate" },
+  );
 }
 
 export function lockedMessage(lockedUntil: Date, now = Date.now()): string {
