@@ -1,0 +1,98 @@
+// Gateway overhead: one allowed tool call through Airlock's whole gateway
+// (validate, resolve paths in the container, parse and judge, record, execute,
+// audit) against the raw `docker exec` that does the same work, in one run on
+// the same container. Prints figures and the ratio; asserts nothing.
+//
+//   npx tsx bench/gateway.bench.ts [iterations]
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { migrateDatabase, openDatabase } from "@/db/client";
+import { models, runs, users } from "@/db/schema";
+import { sandboxImageName } from "@/server/sandbox/image";
+import { dockerRuntime } from "@/server/sandbox/runtime";
+import { prepareWorkspace } from "@/server/sandbox/workspace";
+import { handleToolCall, type GatewaySession } from "@/server/tools/gateway";
+import { DEFAULT_RUN_LIMITS } from "@/server/runs/limits";
+
+const run = promisify(execFile);
+const iterations = Number(process.argv[2] ?? 20);
+
+function median(samples: number[]): number {
+  const s = [...samples].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function time(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+async function main() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-gwbench-"));
+  const db = openDatabase(path.join(dir, "airlock.db"));
+  migrateDatabase(db);
+  const runtime = dockerRuntime();
+  const runId = "bench-run";
+  const workspaceDir = await prepareWorkspace(dir, runId);
+  fs.writeFileSync(path.join(workspaceDir, "README.md"), "# bench\n".repeat(200));
+  fs.chownSync(path.join(workspaceDir, "README.md"), 1000, 1000);
+  db.insert(users).values({ id: "u", email: "bench@x", role: "operator" }).run();
+  db.insert(models).values({ id: "m", name: "m", baseUrl: "http://127.0.0.1:9/v1", model: "m" }).run();
+  db.insert(runs)
+    .values({ id: runId, title: "bench", task: "bench", modelId: "m", state: "running", createdBy: "u", limits: DEFAULT_RUN_LIMITS, planApprovedAt: new Date(), updatedAt: new Date() })
+    .run();
+  const { containerId } = await runtime.createSandbox({ runId, image: sandboxImageName(), workspaceDir, limits: DEFAULT_RUN_LIMITS });
+  const session: GatewaySession = {
+    db,
+    runId,
+    runtime,
+    containerId,
+    signal: new AbortController().signal,
+    control: {
+      submitPlan: async () => ({ ok: true }),
+      completeStep: async () => ({ ok: true }),
+      finish: async () => ({ ok: true }),
+    },
+  };
+  try {
+    const cases: { label: string; gateway: () => Promise<unknown>; raw: () => Promise<unknown> }[] = [
+      {
+        label: "read_file README.md",
+        gateway: () => handleToolCall(session, { tool: "read_file", args: { path: "README.md" } }),
+        raw: () => run("docker", ["exec", "-u", "1000", containerId, "cat", "/workspace/README.md"]),
+      },
+      {
+        label: "run_command `ls -la` (allowed)",
+        gateway: () => handleToolCall(session, { tool: "run_command", args: { command: "ls -la" } }),
+        raw: () => run("docker", ["exec", "-u", "1000", "-w", "/workspace", containerId, "bash", "-c", "ls -la"]),
+      },
+    ];
+    console.log(`gateway benchmark: ${iterations} iterations, ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(1)}`);
+    for (const c of cases) {
+      await c.gateway();
+      await c.raw();
+      const g: number[] = [];
+      const r: number[] = [];
+      for (let i = 0; i < iterations; i++) {
+        g.push(await time(c.gateway));
+        r.push(await time(c.raw));
+      }
+      const gm = median(g);
+      const rm = median(r);
+      console.log(`${c.label.padEnd(34)} gateway median ${gm.toFixed(1)} ms   raw docker exec median ${rm.toFixed(1)} ms   ratio ${(gm / rm).toFixed(2)}`);
+    }
+  } finally {
+    await runtime.removeSandbox(containerId).catch(() => undefined);
+    db.$client.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
