@@ -5,8 +5,11 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 inputs_hash() {
-  find app components lib server db public next.config.js postcss.config.mjs tsconfig.json package-lock.json instrumentation.ts \
-    -type f ! -name '*.test.ts' 2>/dev/null | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1
+  local inputs=() p
+  for p in app components lib server db public next.config.js postcss.config.mjs tsconfig.json package-lock.json instrumentation.ts proxy.ts; do
+    [ -e "$p" ] && inputs+=("$p")
+  done
+  find "${inputs[@]}" -type f ! -name '*.test.ts' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1
 }
 want="$(inputs_hash)"
 stamp=.next/.airlock-build-sha256

@@ -129,10 +129,12 @@ describe("a misbehaving model", () => {
       call("format_disk", { now: true }),
       call("write_file", { path: "big.txt", content: "x".repeat(2 * 1024 * 1024) }),
       call("read_file", { path: "a", bogus: 1 }),
+      call("read_file", { path: "." }),
+      call("edit_file", { path: ".", old_string: "a", new_string: "b" }),
       finish,
     ]);
-    expect(run.state).toBe("succeeded");
-    expect(results.slice(1, 5).map((r) => r.code)).toEqual(["INVALID_INPUT", "INVALID_INPUT", "INVALID_INPUT", "INVALID_INPUT"]);
+    expect(run.state, run.endedReason ?? "").toBe("succeeded");
+    expect(results.slice(1, 7).map((r) => r.code)).toEqual(["INVALID_INPUT", "INVALID_INPUT", "INVALID_INPUT", "INVALID_INPUT", "INVALID_INPUT", "INVALID_INPUT"]);
     expect(String(results[2]!.message)).toContain("Available tools");
   });
 

@@ -98,7 +98,7 @@ export function NewRunForm({ isAdmin }: { isAdmin: boolean }) {
             <InlineAlert tone="warning" title="No model endpoint yet">
               <p>A run needs an OpenAI-compatible model endpoint (Ollama, vLLM, llama.cpp, LM Studio, OpenAI…).</p>
               {isAdmin ? (
-                <Link href="/settings#models" className={cn(buttonClasses("secondary", "sm"), "mt-2")}>
+                <Link href="/settings#models-title" className={cn(buttonClasses("secondary", "sm"), "mt-2")}>
                   Add one in Settings
                 </Link>
               ) : (

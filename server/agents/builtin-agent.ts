@@ -42,7 +42,7 @@ export function rebuildConversation(db: Db, run: Run): { messages: ChatMessage[]
       messages.push({
         role: "assistant",
         content: p.content || null,
-        ...(p.toolCalls.length ? { tool_calls: p.toolCalls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: c.argumentsText } })) } : {}),
+        ...(p.toolCalls.length ? { tool_calls: p.toolCalls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: argsForHistory(c.argumentsText) } })) } : {}),
       });
       unanswered = [];
       for (const c of p.toolCalls) {
@@ -55,6 +55,13 @@ export function rebuildConversation(db: Db, run: Run): { messages: ChatMessage[]
     }
   }
   return { messages, unanswered };
+}
+
+/** Huge arguments are not sent back to the model on every turn (they were refused or already applied). */
+const HISTORY_ARGS_CAP = 64 * 1024;
+export function argsForHistory(text: string): string {
+  if (text.length <= HISTORY_ARGS_CAP) return text;
+  return JSON.stringify({ _airlock_note: `arguments of ${text.length} characters omitted from the conversation history` });
 }
 
 function parseArgs(text: string): unknown {
@@ -142,11 +149,16 @@ export async function runBuiltinAgent(db: Db, session: GatewaySession, finish: F
       .set({ stepsUsed: sql`${runs.stepsUsed} + 1`, tokensUsed: sql`${runs.tokensUsed} + ${turn.usage.promptTokens + turn.usage.completionTokens}`, updatedAt: new Date() })
       .where(eq(runs.id, runId))
       .run();
-    publishRunEvent(db, runId, "model_message", { content: turn.content, toolCalls: turn.toolCalls, finishReason: turn.finishReason, usage: turn.usage });
+    publishRunEvent(db, runId, "model_message", {
+      content: turn.content,
+      toolCalls: turn.toolCalls.map((c) => ({ ...c, argumentsText: argsForHistory(c.argumentsText) })),
+      finishReason: turn.finishReason,
+      usage: turn.usage,
+    });
     messages.push({
       role: "assistant",
       content: turn.content || null,
-      ...(turn.toolCalls.length ? { tool_calls: turn.toolCalls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: c.argumentsText } })) } : {}),
+      ...(turn.toolCalls.length ? { tool_calls: turn.toolCalls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: argsForHistory(c.argumentsText) } })) } : {}),
     });
 
     if (turn.toolCalls.length === 0) {

@@ -54,7 +54,7 @@ export function createApprovalInTx(tx: Tx, actor: Actor, input: NewApproval): { 
     })
     .returning()
     .get();
-  const event = insertRunEvent(tx, input.runId, "approval", { approvalId: id, kind: input.kind, tool: input.tool, state: "pending", rule: input.rule ?? null, reason: input.reason });
+  const event = insertRunEvent(tx, input.runId, "approval", { approvalId: id, toolCallId: input.toolCallId ?? null, kind: input.kind, tool: input.tool, state: "pending", rule: input.rule ?? null, reason: input.reason });
   appendAudit(tx, actor, { action: "approval.request", targetType: "approval", targetId: id, details: { runId: input.runId, kind: input.kind, tool: input.tool, rule: input.rule ?? null, reason: input.reason } });
   return { approval: row, event };
 }
@@ -129,7 +129,7 @@ export function decideApproval(db: Db, actor: Actor & { userId: string }, input:
         const approved = finalize(tx, approval, "approved", actor, { reason, edit });
         return { approval: approved.approval, event: approved.event, late: false };
       }
-      const event = insertRunEvent(tx, approval.runId, "approval", { approvalId: approval.id, state: "pending", votes: votes.length, required: approval.requiredApprovals, by: actor.label });
+      const event = insertRunEvent(tx, approval.runId, "approval", { approvalId: approval.id, toolCallId: approval.toolCallId, state: "pending", votes: votes.length, required: approval.requiredApprovals, by: actor.label });
       return { approval, event, late: false };
     },
     { behavior: "immediate" },
@@ -147,6 +147,7 @@ function finalize(tx: Tx, approval: Approval, state: ApprovalState, actor: Actor
   const updated = tx.select().from(approvals).where(eq(approvals.id, approval.id)).get()!;
   const event = insertRunEvent(tx, approval.runId, "approval", {
     approvalId: approval.id,
+    toolCallId: approval.toolCallId,
     kind: approval.kind,
     tool: approval.tool,
     state,
@@ -240,6 +241,7 @@ export interface ApprovalView {
   createdAt: Date;
   decidedAt: Date | null;
   decidedBy: string | null;
+  decidedByEmail: string | null;
   decisionReason: string | null;
   edit: Record<string, unknown> | null;
   canDecide: boolean;
@@ -265,6 +267,8 @@ export function listApprovals(
     .all();
   const ids = rows.map((r) => r.a.id);
   const votes = ids.length ? db.select().from(approvalVotes).where(inArray(approvalVotes.approvalId, ids)).all() : [];
+  const deciderIds = [...new Set(rows.map((r) => r.a.decidedBy).filter((x): x is string => Boolean(x)))];
+  const emails = new Map(deciderIds.length ? db.select({ id: users.id, email: users.email }).from(users).where(inArray(users.id, deciderIds)).all().map((u) => [u.id, u.email]) : []);
   return rows.map(({ a, runTitle }) => {
     const mine = votes.some((v) => v.approvalId === a.id && v.userId === viewer.id);
     return {
@@ -288,6 +292,7 @@ export function listApprovals(
       createdAt: a.createdAt,
       decidedAt: a.decidedAt,
       decidedBy: a.decidedBy,
+      decidedByEmail: a.decidedBy ? (emails.get(a.decidedBy) ?? null) : null,
       decisionReason: a.decisionReason,
       edit: a.edit ?? null,
       canDecide: a.state === "pending" && viewer.canReview && !mine && (a.allowSelfApproval || a.requestedBy !== viewer.id),

@@ -13,7 +13,7 @@ const CMD: PolicyToolName[] = ["run_command"];
 const DESTRUCTIVE_TARGETS = ["/", "/*", "~", "~/*", "/home", "/home/*", "/workspace", "/workspace/*", "/root"];
 
 /** Files a login or interactive shell runs: code planted there runs outside review. */
-const SHELL_STARTUP_FILES = [
+export const SHELL_STARTUP_FILES = [
   "~/.bashrc", "~/.bash_profile", "~/.bash_login", "~/.bash_logout", "~/.profile",
   "~/.zshrc", "~/.zshenv", "~/.zprofile", "~/.zlogin", "~/.inputrc", "~/.config/fish/**",
   "/home/*/.*rc", "/home/*/*rc", "/home/*/.profile", "/home/*/.bash_profile", "/home/*/.bash_login",
@@ -40,16 +40,16 @@ const SECRET_FILES = [
 const PROTECTED_SEARCH_ROOTS = ["/", "/proc", "/proc/**", "/sys", "/sys/**", "/dev", "/dev/**", "/home", "~", "~/**", "/root", "/root/**", "/run", "/run/**", "/etc", "/var/run/**"];
 
 /** Files that make code run outside the sandbox (CI) or on a developer's machine (hooks). */
-const CI_AND_HOOK_CONFIG = [
+export const CI_AND_HOOK_CONFIG = [
   "**/.github/workflows/**", "**/.github/actions/**", "**/.gitlab-ci.yml", "**/.circleci/**", "**/Jenkinsfile",
   "**/.husky/**", "**/.pre-commit-config.yaml", "**/.envrc", "**/.gitattributes", "**/.gitmodules",
   "**/.devcontainer/**", "**/.vscode/tasks.json",
 ];
 
-const GIT_INTERNALS = ["**/.git", "**/.git/**"];
+export const GIT_INTERNALS = ["**/.git", "**/.git/**"];
 
 /** git keys whose value is a program git will run. */
-const GIT_EXEC_KEYS =
+export const GIT_EXEC_KEYS =
   "^(core\\.(hookspath|fsmonitor|sshcommand|pager|editor|askpass|gitproxy|alternaterefscommand)|alias\\..+|.+\\.(command|textconv|process|clean|smudge|helper)|diff\\.external|sequence\\.editor|gpg(\\..+)?\\.program|credential\\..*|include\\.path|includeif\\..+|uploadpack\\.packobjectshook|protocol\\..+\\.allow)(=|$)";
 
 const rules: PolicyRule[] = [

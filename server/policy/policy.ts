@@ -24,6 +24,8 @@ export interface Decision {
   parts?: Decision[];
   requiredApprovals?: number;
   allowSelfApproval?: boolean;
+  /** Minimum role of each approver ("reviewer" unless a rule asks for "admin"). */
+  approverRole?: ApproverRole;
   /** The sub-command a part decision is about. */
   command?: string;
   /** Where a nested sub-command came from ("bash -c", "eval", "with a=r, b=m"). */
@@ -82,6 +84,18 @@ export interface PathMatch {
 }
 
 export const POLICY_CHECKS = ["git-config-write", "kill-all-processes"] as const;
+
+/**
+ * How risky a call is, as Airlock works it out (never as the model claims):
+ * low = only reads; medium = changes the workspace; high = reaches the
+ * network, installs, asks for secrets, runs code the policy cannot read or
+ * writes outside the workspace.
+ */
+export const RISKS = ["low", "medium", "high"] as const;
+export type Risk = (typeof RISKS)[number];
+
+export const APPROVER_ROLES = ["reviewer", "admin"] as const;
+export type ApproverRole = (typeof APPROVER_ROLES)[number];
 export type PolicyCheck = (typeof POLICY_CHECKS)[number];
 
 /** Every field present must match (AND); list fields match when any entry does. */
@@ -112,8 +126,10 @@ export interface RuleMatch {
   touches?: PathMatch;
   /** Directories searched or listed recursively. */
   recursiveReads?: PathMatch;
-  /** http_fetch */
-  url?: { schemes?: string[]; exceptSchemes?: string[]; hosts?: string[] };
+  /** http_fetch: scheme, host (globs) and port (the scheme's default when the URL names none). */
+  url?: { schemes?: string[]; exceptSchemes?: string[]; hosts?: string[]; ports?: number[] };
+  /** The call's risk as Airlock works it out (see RISKS). */
+  risk?: Risk[];
   /** install_package */
   managers?: string[];
   /** request_secret: globs over secret names. */
@@ -134,6 +150,36 @@ export interface PolicyRule {
   reason: string;
   requiredApprovals?: number;
   allowSelfApproval?: boolean;
+  /** ask: the minimum role of each approver (default "reviewer"). */
+  approverRole?: ApproverRole;
+  /**
+   * allow: ask rules this rule supersedes when both match (earned autonomy:
+   * "allow `npm test` although commands are usually asked"). Never deny rules.
+   */
+  overrides?: string[];
+  /** Calls this rule is about and the verdict the whole policy must give them; checked on save and in CI. */
+  examples?: RuleExample[];
+  /** Where a promoted rule came from (the approvals and reviewers behind it). */
+  provenance?: RuleProvenance;
+}
+
+export interface RuleExample {
+  tool?: PolicyToolName;
+  /** Shorthands: `command` (run_command), `path` (file tools), `url` (http_fetch). */
+  command?: string;
+  path?: string;
+  url?: string;
+  args?: Record<string, unknown>;
+  expect: Verdict;
+}
+
+export interface RuleProvenance {
+  proposal: string;
+  approvals: string[];
+  proposedBy: string;
+  acceptedBy: string[];
+  acceptedAt: string;
+  note?: string;
 }
 
 export interface Policy {
@@ -143,6 +189,8 @@ export interface Policy {
   /** What happens when no rule matches. */
   default: { verdict: Verdict; reason: string };
   rules: PolicyRule[];
+  /** Earned autonomy: how many reviewers (besides the proposer) must accept a rule proposal when no admin does. */
+  promotion?: { requiredReviewers: number };
 }
 
 // ---------------------------------------------------------------------------
@@ -173,6 +221,8 @@ interface CompiledPolicy {
   rules: CompiledRule[];
   ruleIndex: Map<string, number>;
   byTool: Map<PolicyToolName, CompiledRule[]>;
+  /** Tools with at least one allow rule that overrides ask rules (they take the slower, exhaustive path). */
+  overrideTools: Set<PolicyToolName>;
 }
 
 const compiledPolicies = new WeakMap<Policy, CompiledPolicy>();
@@ -205,7 +255,9 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
   const byTool = new Map<PolicyToolName, CompiledRule[]>();
   for (const tool of POLICY_TOOLS) byTool.set(tool, rules.filter((r) => r.tools.has(tool)));
   const ruleIndex = new Map(policy.rules.map((r, i) => [r.id, i]));
-  const result = { policy, rules, ruleIndex, byTool };
+  const overrideTools = new Set<PolicyToolName>();
+  for (const r of policy.rules) if (r.outcome === "allow" && r.overrides?.length) for (const tool of r.tools) overrideTools.add(tool);
+  const result = { policy, rules, ruleIndex, byTool, overrideTools };
   compiledPolicies.set(policy, result);
   return result;
 }
@@ -217,7 +269,7 @@ type Subject =
   | { kind: "part"; tool: PolicyToolName; cmd: SimpleCommand; effects?: CommandEffects; subcommand?: string | null }
   | { kind: "command"; tool: PolicyToolName; parse: "error" | "empty"; error?: string }
   | { kind: "file"; tool: PolicyToolName; path: string; reads: PathRef[]; writes: PathRef[]; lists: PathRef[]; recursiveReads: PathRef[] }
-  | { kind: "http"; tool: PolicyToolName; url: string; scheme: string; host: string }
+  | { kind: "http"; tool: PolicyToolName; url: string; scheme: string; host: string; port: number | null }
   | { kind: "install"; tool: PolicyToolName; manager: string; packages: string[] }
   | { kind: "secret"; tool: PolicyToolName; name: string }
   | { kind: "plain"; tool: PolicyToolName };
@@ -227,6 +279,42 @@ type Bindings = Record<string, string>;
 function effectsOf(subject: Subject & { kind: "part" }): CommandEffects {
   subject.effects ??= commandEffects(subject.cmd);
   return subject.effects;
+}
+
+/** Shell flags that mean the policy cannot see all that will run, or that the run's limits can be escaped. */
+const HIGH_RISK_FLAGS: ReadonlySet<ShellFlag> = new Set<ShellFlag>([
+  "command-substitution", "process-substitution", "dynamic-program", "glob-program", "program-by-path", "eval", "source", "exec", "trap",
+  "interpreter-code", "script-file", "pipe-into-shell", "heredoc-into-shell", "interactive-shell", "fork-bomb", "sensitive-env",
+  "background", "coprocess", "environment-dump", "unknown-construct", "too-deep", "too-many-parts",
+]);
+
+const NETWORK_PROGRAMS: ReadonlySet<string> = new Set([
+  "curl", "wget", "nc", "ncat", "netcat", "socat", "ssh", "scp", "sftp", "telnet", "ftp", "rsync", "dig", "nslookup", "host", "ping",
+]);
+
+function riskOfSubject(subject: Subject): Risk {
+  switch (subject.kind) {
+    case "file":
+      return subject.writes.length > 0 ? "medium" : "low";
+    case "command":
+      return subject.parse === "error" ? "high" : "low";
+    case "http":
+    case "install":
+    case "secret":
+      return "high";
+    case "part": {
+      const cmd = subject.cmd;
+      if (cmd.flags.some((f) => HIGH_RISK_FLAGS.has(f))) return "high";
+      if (cmd.name !== null && NETWORK_PROGRAMS.has(cmd.name)) return "high";
+      const effects = effectsOf(subject);
+      const all = [...effects.reads, ...effects.writes, ...effects.lists];
+      if (all.some((r) => r.path.startsWith("/dev/tcp/") || r.path.startsWith("/dev/udp/"))) return "high";
+      if (effects.writes.some((r) => !isWithin(r.path, WORKSPACE_ROOT) && !isWithin(r.path, "/tmp") && r.path !== "/dev/null")) return "high";
+      return effects.writes.length > 0 ? "medium" : "low";
+    }
+    default:
+      return subject.tool === "run_tests" ? "medium" : "low";
+  }
 }
 
 type PathField = "reads" | "writes" | "paths" | "touches" | "recursiveReads";
@@ -332,6 +420,12 @@ function matchRule(rule: CompiledRule, subject: Subject): Bindings | null {
     if (m.url.schemes && !m.url.schemes.includes(subject.scheme)) return null;
     if (m.url.exceptSchemes && m.url.exceptSchemes.includes(subject.scheme)) return null;
     if (rule.hosts && !rule.hosts.some((g) => g.test(subject.host))) return null;
+    if (m.url.ports && (subject.port === null || !m.url.ports.includes(subject.port))) return null;
+  }
+  if (m.risk) {
+    const risk = riskOfSubject(subject);
+    if (!m.risk.includes(risk)) return null;
+    b.risk = risk;
   }
   if (m.managers) {
     if (subject.kind !== "install" || !m.managers.includes(subject.manager)) return null;
@@ -447,24 +541,71 @@ function subjectBindings(subject: Subject): Bindings {
 // ---------------------------------------------------------------------------
 // Deciding
 
-function decideSubject(compiled: CompiledPolicy, subject: Subject): Decision {
-  let best: { rule: CompiledRule; bindings: Bindings } | null = null;
-  let approvals: number | undefined;
-  let selfApproval: boolean | undefined;
-  for (const rule of compiled.byTool.get(subject.tool) ?? []) {
+interface RuleHit {
+  rule: CompiledRule;
+  bindings: Bindings;
+}
+
+/** The deciding rule and the ask rules whose approval requirements apply. */
+function findDecidingRule(compiled: CompiledPolicy, subject: Subject): { best: RuleHit | null; asks: CompiledRule[] } {
+  const rules = compiled.byTool.get(subject.tool) ?? [];
+  if (compiled.overrideTools.has(subject.tool)) return findWithOverrides(rules, subject);
+  let best: RuleHit | null = null;
+  const asks: CompiledRule[] = [];
+  for (const rule of rules) {
     const outcome = rule.rule.outcome;
     if (best && RANK[outcome] < RANK[best.rule.rule.outcome]) continue;
     // A lower-ranked rule never overrides; an equal one only adds approval requirements.
     if (best && RANK[outcome] === RANK[best.rule.rule.outcome] && outcome !== "ask") continue;
     const bindings = matchRule(rule, subject);
     if (!bindings) continue;
-    if (outcome === "ask") {
-      if (rule.rule.requiredApprovals !== undefined) approvals = Math.max(approvals ?? 0, rule.rule.requiredApprovals);
-      if (rule.rule.allowSelfApproval === false) selfApproval = false;
-      else if (rule.rule.allowSelfApproval === true && selfApproval === undefined) selfApproval = true;
-    }
+    if (outcome === "ask") asks.push(rule);
     if (!best || RANK[outcome] > RANK[best.rule.rule.outcome]) best = { rule, bindings };
     if (outcome === "deny") break;
+  }
+  return { best, asks };
+}
+
+/**
+ * With override rules every ask and allow rule must be looked at: an ask rule
+ * drops out when a matching allow rule names it in `overrides`. Deny rules
+ * are never overridden.
+ */
+function findWithOverrides(rules: CompiledRule[], subject: Subject): { best: RuleHit | null; asks: CompiledRule[] } {
+  const askHits: RuleHit[] = [];
+  const allowHits: RuleHit[] = [];
+  for (const rule of rules) {
+    const bindings = matchRule(rule, subject);
+    if (!bindings) continue;
+    if (rule.rule.outcome === "deny") return { best: { rule, bindings }, asks: [] };
+    (rule.rule.outcome === "ask" ? askHits : allowHits).push({ rule, bindings });
+  }
+  const overridden = new Set(allowHits.flatMap((h) => h.rule.rule.overrides ?? []));
+  const asks = askHits.filter((h) => !overridden.has(h.rule.rule.id));
+  if (asks.length > 0) return { best: asks[0]!, asks: asks.map((h) => h.rule) };
+  // Name the rule that overrode something, so the decision shows the promoted rule.
+  const overriding = askHits.length > 0 ? allowHits.find((h) => h.rule.rule.overrides?.some((id) => askHits.some((a) => a.rule.rule.id === id))) : undefined;
+  return { best: overriding ?? allowHits[0] ?? null, asks: [] };
+}
+
+const APPROVER_RANK: Record<ApproverRole, number> = { reviewer: 0, admin: 1 };
+
+function stricterApprover(a: ApproverRole | undefined, b: ApproverRole | undefined): ApproverRole | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return APPROVER_RANK[a] >= APPROVER_RANK[b] ? a : b;
+}
+
+function decideSubject(compiled: CompiledPolicy, subject: Subject): Decision {
+  const { best, asks } = findDecidingRule(compiled, subject);
+  let approvals: number | undefined;
+  let selfApproval: boolean | undefined;
+  let approverRole: ApproverRole | undefined;
+  for (const rule of asks) {
+    if (rule.rule.requiredApprovals !== undefined) approvals = Math.max(approvals ?? 0, rule.rule.requiredApprovals);
+    if (rule.rule.allowSelfApproval === false) selfApproval = false;
+    else if (rule.rule.allowSelfApproval === true && selfApproval === undefined) selfApproval = true;
+    approverRole = stricterApprover(approverRole, rule.rule.approverRole);
   }
   const base = subjectBindings(subject);
   let decision: Decision;
@@ -478,6 +619,7 @@ function decideSubject(compiled: CompiledPolicy, subject: Subject): Decision {
   if (decision.verdict === "ask") {
     if (approvals !== undefined) decision.requiredApprovals = approvals;
     if (selfApproval !== undefined) decision.allowSelfApproval = selfApproval;
+    if (approverRole !== undefined) decision.approverRole = approverRole;
   }
   if (subject.kind === "part") {
     decision.command = shownCommand(subject.cmd.text);
@@ -512,6 +654,8 @@ function combineParts(parts: Decision[], compiled: CompiledPolicy): Decision {
     if (approvals.length > 0) decision.requiredApprovals = Math.max(...approvals);
     if (asking.some((p) => p.allowSelfApproval === false)) decision.allowSelfApproval = false;
     else if (asking.some((p) => p.allowSelfApproval === true)) decision.allowSelfApproval = true;
+    const role = asking.reduce<ApproverRole | undefined>((r, p) => stricterApprover(r, p.approverRole), undefined);
+    if (role !== undefined) decision.approverRole = role;
   }
   return decision;
 }
@@ -531,12 +675,16 @@ function fileSubject(tool: PolicyToolName, path: string): Subject {
   };
 }
 
-function parseUrl(url: string): { scheme: string; host: string } {
+const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443, ftp: 21, ws: 80, wss: 443 };
+
+function parseUrl(url: string): { scheme: string; host: string; port: number | null } {
   try {
     const u = new URL(url);
-    return { scheme: u.protocol.replace(/:$/, "").toLowerCase(), host: u.hostname.replace(/^\[|\]$/g, "").toLowerCase() };
+    const scheme = u.protocol.replace(/:$/, "").toLowerCase();
+    const port = u.port ? Number(u.port) : (DEFAULT_PORTS[scheme] ?? null);
+    return { scheme, host: u.hostname.replace(/^\[|\]$/g, "").toLowerCase(), port };
   } catch {
-    return { scheme: "invalid", host: "" };
+    return { scheme: "invalid", host: "", port: null };
   }
 }
 
@@ -588,5 +736,37 @@ export function decide(call: ToolCallForPolicy, policy: Policy = DEFAULT_POLICY)
       return decideSubject(compiled, { kind: "secret", tool, name: call.name });
     default:
       return decideSubject(compiled, { kind: "plain", tool });
+  }
+}
+
+const RISK_RANK: Record<Risk, number> = { low: 0, medium: 1, high: 2 };
+
+/** The risk Airlock assigns a normalised call (for a compound command, its riskiest part). */
+export function riskOfCall(call: ToolCallForPolicy): Risk {
+  const tool = call.tool;
+  switch (call.tool) {
+    case "read_file":
+    case "write_file":
+    case "edit_file":
+      return riskOfSubject(fileSubject(call.tool, call.path));
+    case "list_files":
+    case "search_files":
+      return riskOfSubject(fileSubject(call.tool, call.path ?? WORKSPACE_ROOT));
+    case "run_command": {
+      const parsed = parsedCommandOf(call);
+      if (!parsed.parsed) return "high";
+      let worst: Risk = "low";
+      for (const cmd of parsed.commands) {
+        const risk = riskOfSubject({ kind: "part", tool, cmd });
+        if (RISK_RANK[risk] > RISK_RANK[worst]) worst = risk;
+      }
+      return worst;
+    }
+    case "http_fetch":
+    case "install_package":
+    case "request_secret":
+      return "high";
+    default:
+      return riskOfSubject({ kind: "plain", tool });
   }
 }

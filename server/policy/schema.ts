@@ -2,7 +2,7 @@
 // before it judges anything: known tools, flags and checks, compilable
 // regexes, unique rule ids.
 import { z } from "zod";
-import { POLICY_CHECKS, POLICY_TOOLS, VERDICTS, type Policy } from "./policy";
+import { APPROVER_ROLES, POLICY_CHECKS, POLICY_TOOLS, RISKS, VERDICTS, type Policy } from "./policy";
 import { SHELL_FLAGS } from "./shell";
 
 const verdict = z.enum(VERDICTS as [string, ...string[]]);
@@ -44,11 +44,39 @@ const ruleMatch = z
     touches: pathMatch.optional(),
     recursiveReads: pathMatch.optional(),
     url: z
-      .object({ schemes: z.array(nonEmpty).optional(), exceptSchemes: z.array(nonEmpty).optional(), hosts: z.array(nonEmpty).optional() })
+      .object({
+        schemes: z.array(nonEmpty).optional(),
+        exceptSchemes: z.array(nonEmpty).optional(),
+        hosts: z.array(nonEmpty).optional(),
+        ports: z.array(z.number().int().min(1).max(65535)).optional(),
+      })
       .strict()
       .optional(),
+    risk: z.array(z.enum(RISKS)).optional(),
     managers: z.array(nonEmpty).optional(),
     secrets: z.array(nonEmpty).optional(),
+  })
+  .strict();
+
+const example = z
+  .object({
+    tool: z.enum(POLICY_TOOLS).optional(),
+    command: z.string().optional(),
+    path: z.string().optional(),
+    url: z.string().optional(),
+    args: z.record(z.string(), z.unknown()).optional(),
+    expect: verdict,
+  })
+  .strict();
+
+const provenance = z
+  .object({
+    proposal: nonEmpty,
+    approvals: z.array(nonEmpty),
+    proposedBy: nonEmpty,
+    acceptedBy: z.array(nonEmpty),
+    acceptedAt: nonEmpty,
+    note: z.string().optional(),
   })
   .strict();
 
@@ -62,6 +90,10 @@ const rule = z
     reason: nonEmpty,
     requiredApprovals: z.number().int().min(1).max(10).optional(),
     allowSelfApproval: z.boolean().optional(),
+    approverRole: z.enum(APPROVER_ROLES).optional(),
+    overrides: z.array(nonEmpty).optional(),
+    examples: z.array(example).max(50).optional(),
+    provenance: provenance.optional(),
   })
   .strict();
 
@@ -72,6 +104,7 @@ export const policySchema = z
     description: z.string(),
     default: z.object({ verdict, reason: nonEmpty }).strict(),
     rules: z.array(rule),
+    promotion: z.object({ requiredReviewers: z.number().int().min(1).max(10) }).strict().optional(),
   })
   .strict()
   .superRefine((policy, ctx) => {

@@ -5,7 +5,7 @@ import type { Db } from "@/db/client";
 import { runs, type Run } from "@/db/schema";
 import { publishRunEvent } from "@/server/events/bus";
 import { normaliseWorkspacePath } from "@/server/policy";
-import { listFiles, readFile, realpathInWorkspace, searchFiles, writeFile, OutOfWorkspaceError } from "@/server/sandbox/files";
+import { listFiles, readFile, realpathInWorkspace, searchFiles, writeFile, OutOfWorkspaceError, SandboxFileError } from "@/server/sandbox/files";
 import type { SandboxRuntime } from "@/server/sandbox/runtime";
 import { fileDiffPreview } from "@/server/tools/preview";
 import { toolError, type ToolName, type ToolResult } from "@/server/tools/palette";
@@ -50,7 +50,18 @@ function countOccurrences(haystack: string, needle: string): number {
   return n;
 }
 
+/** Normalises a call for judging; file errors (a directory, no permission…) become INVALID_INPUT for the agent. */
 export async function prepareTool(session: ExecutionSession, tool: ToolName, args: Record<string, unknown>): Promise<Prepared> {
+  try {
+    return await prepareToolUnsafe(session, tool, args);
+  } catch (err) {
+    if (err instanceof SandboxFileError) return { ok: false, result: toolError("INVALID_INPUT", err.message) };
+    if (err instanceof OutOfWorkspaceError) return { ok: false, result: toolError("OUT_OF_WORKSPACE", err.message) };
+    throw err;
+  }
+}
+
+async function prepareToolUnsafe(session: ExecutionSession, tool: ToolName, args: Record<string, unknown>): Promise<Prepared> {
   const normalised: Record<string, unknown> = { ...args };
   if (PATH_TOOLS.has(tool)) {
     const raw = (args.path as string | undefined) ?? ".";

@@ -12,6 +12,7 @@ import { transitionRunInTx } from "@/server/supervisor/state-machine";
 import { MUTATING_TOOLS, TOOL_NAMES, TOOL_SCHEMAS, toolError, type ToolName, type ToolResult } from "@/server/tools/palette";
 import { judgeToolCall, type Judgement } from "@/server/tools/judge";
 import { executeTool, prepareTool, type ExecutionSession } from "@/server/tools/execute";
+import { OutOfWorkspaceError, SandboxFileError } from "@/server/sandbox/files";
 
 export const MAX_ARGS_BYTES = 1.5 * 1024 * 1024;
 
@@ -326,6 +327,8 @@ async function executeApproved(
   } catch (err) {
     if (isShutdown(session.signal)) throw err;
     if (session.signal.aborted) result = stoppedError();
+    else if (err instanceof SandboxFileError) result = toolError("INVALID_INPUT", err.message);
+    else if (err instanceof OutOfWorkspaceError) result = toolError("OUT_OF_WORKSPACE", err.message);
     else result = toolError("EXECUTION_FAILED", `The tool failed inside the sandbox: ${(err as Error).message}`);
   }
   // Shutdown mid-command: leave the call "executing" so a restart reports it as interrupted, never re-runs it.

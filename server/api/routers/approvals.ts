@@ -31,13 +31,15 @@ export const approvalsRouter = router({
       queue.push(p);
       wake?.();
     });
+    const onAbort = () => wake?.();
+    signal?.addEventListener("abort", onAbort);
     try {
       yield { type: "ready" as const };
       while (!signal?.aborted) {
         if (!queue.length) {
           await new Promise<void>((resolve) => {
             wake = resolve;
-            signal?.addEventListener("abort", () => resolve(), { once: true });
+            if (queue.length || signal?.aborted) resolve();
           });
           wake = null;
           continue;
@@ -47,6 +49,7 @@ export const approvalsRouter = router({
       }
     } finally {
       off();
+      signal?.removeEventListener("abort", onAbort);
     }
   }),
 });
