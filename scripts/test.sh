@@ -15,12 +15,17 @@ airlock_log "setup done in $(( $(date +%s) - t0 ))s"
 
 logs=test-results/logs
 rm -rf "$logs"; mkdir -p "$logs"
-declare -A pids started
+declare -A pids
 
 run_bg() { # name command...
   local name="$1"; shift
-  started[$name]=$(date +%s)
-  ( "$@" ) >"$logs/$name.log" 2>&1 &
+  (
+    start=$(date +%s)
+    "$@"
+    rc=$?
+    echo $(( $(date +%s) - start )) >"$logs/$name.seconds"
+    exit $rc
+  ) >"$logs/$name.log" 2>&1 &
   pids[$name]=$!
   airlock_log "started $name"
 }
@@ -38,9 +43,9 @@ run_bg e2e e2e
 failed=()
 for name in static unit integration e2e; do
   if wait "${pids[$name]}"; then
-    airlock_log "PASS $name ($(( $(date +%s) - started[$name] ))s)"
+    airlock_log "PASS $name ($(cat "$logs/$name.seconds" 2>/dev/null || echo ?)s)"
   else
-    airlock_log "FAIL $name ($(( $(date +%s) - started[$name] ))s)"
+    airlock_log "FAIL $name ($(cat "$logs/$name.seconds" 2>/dev/null || echo ?)s)"
     failed+=("$name")
   fi
 done

@@ -38,7 +38,7 @@ function quantifierAt(source: string, i: number): { length: number; repeats: boo
 }
 
 function branchesOverlap(branches: string[]): boolean {
-  const plain = branches.map((b) => b.replace(/^\?(?::|=|!|<=|<!|<[A-Za-z_]\w*>)/, ""));
+  const plain = branches;
   for (let a = 0; a < plain.length; a++) {
     if (plain[a] === "") return true;
     for (let b = 0; b < plain.length; b++) {
@@ -81,7 +81,11 @@ export function unsafeRegexReason(source: string): string | null {
       continue;
     }
     if (c === "(") {
-      stack.push({ quantified: false, branches: [], branchStart: i + 1, start: i });
+      // (?:…) (?=…) (?!…) (?<=…) (?<!…) (?<name>…): the prefix is not a quantifier.
+      const prefix = /^\?(?::|=|!|<=|<!|<[A-Za-z_$][\w$]*>)/.exec(source.slice(i + 1));
+      const bodyStart = i + 1 + (prefix ? prefix[0].length : 0);
+      stack.push({ quantified: false, branches: [], branchStart: bodyStart, start: i });
+      i = bodyStart - 1;
       continue;
     }
     if (c === "|") {
