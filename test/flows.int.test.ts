@@ -237,3 +237,23 @@ describe("reconciliation after a restart", () => {
     await expect(orphan.inspect()).rejects.toMatchObject({ statusCode: 404 });
   });
 });
+
+describe("stop all", () => {
+  it("stops every active run at once and records who did it", async () => {
+    const a = await modelWith([plan(), finish()]);
+    const b = await modelWith([plan(), finish()]);
+    const runA = startRun(t.db, supervisor, operator, a.modelId);
+    const runB = startRun(t.db, supervisor, operator, b.modelId);
+    await waitForPendingApproval(t.db, runA.id, "plan");
+    await waitForPendingApproval(t.db, runB.id, "plan");
+    const stopped = await supervisor.stopAll(actorOf(admin), "incident: stop everything");
+    expect(stopped).toBeGreaterThanOrEqual(2);
+    for (const id of [runA.id, runB.id]) {
+      const r = getRun(t.db, id);
+      expect(r.state).toBe("killed");
+      expect(r.endedBy).toBe(admin.email);
+      expect(r.endedReason).toBe("incident: stop everything");
+      expect(t.db.select().from(approvals).where(eq(approvals.runId, id)).all().every((x) => x.state === "cancelled")).toBe(true);
+    }
+  });
+});

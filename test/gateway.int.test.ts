@@ -164,3 +164,15 @@ describe("a misbehaving model", () => {
     expect(run.endedReason).toMatch(/without calling a tool/);
   });
 });
+
+describe("dry runs", () => {
+  it("return the decision and the diff without writing or asking anyone", async () => {
+    const { results, run } = await runScript([plan, call("write_file", { path: "draft.txt", content: "draft\n", dry_run: true }), call("run_command", { command: "rm -rf /", dry_run: true }), finish]);
+    expect(run.state).toBe("succeeded");
+    expect(results[1]).toMatchObject({ ok: true, dry_run: true, verdict: "ask" });
+    expect(String((results[1]!.preview as { diff: string }).diff)).toContain("+draft");
+    expect(results[2]).toMatchObject({ ok: false, code: "DENIED_BY_POLICY" });
+    expect(fs.existsSync(path.join(run.workspaceDir!, "draft.txt"))).toBe(false);
+    expect(t.db.select().from(approvals).where(eq(approvals.runId, run.id)).all().map((a) => a.kind)).toEqual(["plan"]);
+  });
+});
