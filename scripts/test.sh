@@ -13,7 +13,8 @@ bash scripts/setup.sh --no-db || airlock_die "setup failed (see above); under CI
 bash scripts/ensure-chromium.sh || airlock_die "Chromium is required for the end-to-end suite"
 airlock_log "setup done in $(( $(date +%s) - t0 ))s"
 
-logs=test-results/logs
+# Not under test-results/: Playwright empties that folder when it starts.
+logs=test-logs
 rm -rf "$logs"; mkdir -p "$logs"
 declare -A pids
 
