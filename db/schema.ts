@@ -1,6 +1,6 @@
 // The database schema: one table per domain concept, plural names.
 import { relations, sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const ROLES = ["viewer", "operator", "reviewer", "admin"] as const;
 export type Role = (typeof ROLES)[number];
@@ -235,6 +235,8 @@ export const approvals = sqliteTable(
     state: text("state", { enum: APPROVAL_STATES }).notNull(),
     requiredApprovals: integer("required_approvals").notNull().default(1),
     allowSelfApproval: integer("allow_self_approval", { mode: "boolean" }).notNull().default(false),
+    // The minimum role of each approver (policy rules may ask for an admin).
+    approverRole: text("approver_role", { enum: ["reviewer", "admin"] }).notNull().default("reviewer"),
     requestedBy: text("requested_by").notNull(), // the run's operator
     expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
     decidedAt: integer("decided_at", { mode: "timestamp_ms" }),
@@ -406,3 +408,167 @@ export type Workspace = typeof workspaces.$inferSelect;
 export type Checkpoint = typeof checkpoints.$inferSelect;
 export type Upload = typeof uploads.$inferSelect;
 export type MergeRequest = typeof mergeRequests.$inferSelect;
+
+// ---------------------------------------------------------------------------
+// Projects, versioned policies, rule proposals and red-team reports (issue 4)
+
+/** Where search_docs looks: a path under the workspace, or a text snippet kept here. */
+export interface ProjectDocSource {
+  kind: "path" | "text";
+  title: string;
+  path?: string;
+  text?: string;
+}
+
+export const projects = sqliteTable(
+  "projects",
+  {
+    id: text("id").primaryKey(),
+    slug: text("slug").notNull(),
+    name: text("name").notNull(),
+    description: text("description").notNull().default(""),
+    // Used by run_tests when a run is created without its own test command.
+    testCommand: text("test_command"),
+    // Limits a run of this project starts with (each may only be lower than Airlock's ceiling).
+    defaultLimits: text("default_limits", { mode: "json" }).$type<Partial<RunLimitsJson>>().notNull().default({}),
+    docSources: text("doc_sources", { mode: "json" }).$type<ProjectDocSource[]>().notNull().default([]),
+    // The version of policy_versions in force.
+    policyVersion: integer("policy_version").notNull().default(0),
+    createdBy: text("created_by"),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [uniqueIndex("projects_slug_unique").on(t.slug)],
+);
+
+/** Who may start runs in a project (none listed: every operator). */
+export const projectMembers = sqliteTable(
+  "project_members",
+  {
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    addedBy: text("added_by"),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.userId] })],
+);
+
+/** Every saved policy document; a save or a restore appends a version, none is ever changed. */
+export const policyVersions = sqliteTable(
+  "policy_versions",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    version: integer("version").notNull(),
+    yaml: text("yaml").notNull(),
+    comment: text("comment"),
+    restoredFrom: integer("restored_from"),
+    createdBy: text("created_by"),
+    createdByLabel: text("created_by_label").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("policy_versions_project_version").on(t.projectId, t.version)],
+);
+
+export const RULE_PROPOSAL_STATES = ["pending", "accepted", "rejected"] as const;
+export type RuleProposalState = (typeof RULE_PROPOSAL_STATES)[number];
+
+/** "Allow this pattern in this project": proposed from approvals, a rule once accepted. */
+export const ruleProposals = sqliteTable(
+  "rule_proposals",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    ruleId: text("rule_id").notNull(),
+    // The proposed rule (policy rule data).
+    rule: text("rule", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    tool: text("tool").notNull(),
+    pattern: text("pattern").notNull(),
+    approvalIds: text("approval_ids", { mode: "json" }).$type<string[]>().notNull(),
+    comment: text("comment"),
+    state: text("state", { enum: RULE_PROPOSAL_STATES }).notNull(),
+    proposedBy: text("proposed_by")
+      .notNull()
+      .references(() => users.id),
+    decidedAt: integer("decided_at", { mode: "timestamp_ms" }),
+    decisionReason: text("decision_reason"),
+    // The policy version the accepted rule first appeared in.
+    policyVersion: integer("policy_version"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("rule_proposals_project_idx").on(t.projectId, t.state)],
+);
+
+export const ruleProposalVotes = sqliteTable(
+  "rule_proposal_votes",
+  {
+    id: text("id").primaryKey(),
+    proposalId: text("proposal_id")
+      .notNull()
+      .references(() => ruleProposals.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id),
+    decision: text("decision", { enum: ["accept", "reject"] }).notNull(),
+    reason: text("reason"),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("rule_proposal_votes_unique").on(t.proposalId, t.userId)],
+);
+
+export const REDTEAM_REPORT_STATES = ["running", "done", "failed"] as const;
+
+export const redteamReports = sqliteTable(
+  "redteam_reports",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    policyVersion: integer("policy_version").notNull(),
+    state: text("state", { enum: REDTEAM_REPORT_STATES }).notNull(),
+    startedBy: text("started_by"),
+    startedByLabel: text("started_by_label").notNull(),
+    // Counts per outcome and progress; the per-scenario evidence is in results.
+    summary: text("summary", { mode: "json" }).$type<Record<string, unknown>>().notNull().default({}),
+    results: text("results", { mode: "json" }).$type<Record<string, unknown>[]>().notNull().default([]),
+    error: text("error"),
+    createdAt: createdAt(),
+    finishedAt: integer("finished_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [index("redteam_reports_project_idx").on(t.projectId, t.createdAt)],
+);
+
+export const projectsRelations = relations(projects, ({ many }) => ({
+  members: many(projectMembers),
+  policyVersions: many(policyVersions),
+}));
+export const projectMembersRelations = relations(projectMembers, ({ one }) => ({
+  project: one(projects, { fields: [projectMembers.projectId], references: [projects.id] }),
+  user: one(users, { fields: [projectMembers.userId], references: [users.id] }),
+}));
+export const policyVersionsRelations = relations(policyVersions, ({ one }) => ({
+  project: one(projects, { fields: [policyVersions.projectId], references: [projects.id] }),
+}));
+export const ruleProposalsRelations = relations(ruleProposals, ({ one, many }) => ({
+  project: one(projects, { fields: [ruleProposals.projectId], references: [projects.id] }),
+  votes: many(ruleProposalVotes),
+}));
+export const ruleProposalVotesRelations = relations(ruleProposalVotes, ({ one }) => ({
+  proposal: one(ruleProposals, { fields: [ruleProposalVotes.proposalId], references: [ruleProposals.id] }),
+}));
+
+export type Project = typeof projects.$inferSelect;
+export type ProjectMember = typeof projectMembers.$inferSelect;
+export type PolicyVersion = typeof policyVersions.$inferSelect;
+export type RuleProposal = typeof ruleProposals.$inferSelect;
+export type RuleProposalVote = typeof ruleProposalVotes.$inferSelect;
+export type RedteamReport = typeof redteamReports.$inferSelect;

@@ -217,7 +217,15 @@ function RunHeader({ run, user }: { run: Run; user: SessionUser }) {
             {run.stepMode ? " · step mode" : ""}
           </p>
         </div>
-        {showStop ? <StopRunButton runId={run.id} runTitle={run.title} className="max-sm:w-full" /> : null}
+        <div className="flex flex-wrap items-center gap-2 max-sm:w-full">
+          <Link
+            href={`/runs/${run.id}/checkpoints`}
+            className="inline-flex min-h-10 items-center justify-center rounded-lg border border-border-strong px-3 text-sm font-medium text-fg hover:bg-surface-muted max-sm:flex-1"
+          >
+            Checkpoints &amp; rollback
+          </Link>
+          {showStop ? <StopRunButton runId={run.id} runTitle={run.title} className="max-sm:flex-1" /> : null}
+        </div>
       </div>
 
       {meta.terminal ? <EndedBanner run={run} /> : meta.waiting ? (

@@ -1,7 +1,7 @@
 // The built-in agent loop: talks to an OpenAI-compatible model, offers the
 // tool palette, sends every call through the gateway, and stops within the
 // run's limits (steps, tool calls, tokens) whatever the model does.
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, gt } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { models, runEvents, runs, toolCalls, type Run } from "@/db/schema";
 import { publishRunEvent } from "@/server/events/bus";
@@ -64,6 +64,20 @@ export function argsForHistory(text: string): string {
   return JSON.stringify({ _airlock_note: `arguments of ${text.length} characters omitted from the conversation history` });
 }
 
+function lastEventId(db: Db, runId: string): number {
+  return db.select({ id: sql<number>`coalesce(max(${runEvents.id}), 0)` }).from(runEvents).where(eq(runEvents.runId, runId)).get()?.id ?? 0;
+}
+
+/** Appends notes marked `inject` (with a `toModel` text) published after `cursor`; returns the new cursor. */
+function deliverNotes(db: Db, runId: string, cursor: number, messages: ChatMessage[]): number {
+  const notes = db.select().from(runEvents).where(and(eq(runEvents.runId, runId), eq(runEvents.type, "note"), gt(runEvents.id, cursor))).orderBy(asc(runEvents.id)).all();
+  for (const n of notes) {
+    const p = n.payload as { toModel?: string; inject?: boolean };
+    if (p.inject && p.toModel) messages.push({ role: "user", content: p.toModel });
+  }
+  return notes.at(-1)?.id ?? cursor;
+}
+
 function parseArgs(text: string): unknown {
   if (!text.trim()) return {};
   try {
@@ -81,6 +95,7 @@ export async function runBuiltinAgent(db: Db, session: GatewaySession, finish: F
   const endpoint = { baseUrl: model.baseUrl, model: model.model, apiKey: model.apiKeyEnc ? decryptSecret(model.apiKeyEnc) : null };
   const tools = toolDefinitions();
   const { messages, unanswered } = rebuildConversation(db, run);
+  let noteCursor = lastEventId(db, runId);
 
   const answer = async (call: { id: string; name: string; argumentsText: string }, resume: boolean) => {
     let result: ToolResult;
@@ -106,6 +121,8 @@ export async function runBuiltinAgent(db: Db, session: GatewaySession, finish: F
     run = loadRun(db, runId);
     if (run.stepsUsed >= run.limits.maxSteps) return { status: "failed", reason: `The agent used all ${run.limits.maxSteps} model turns without finishing.` };
     if (run.tokensUsed >= run.limits.tokenBudget) return { status: "failed", reason: `The agent used its token budget (${run.limits.tokenBudget} tokens) without finishing.` };
+    // Notices published for the agent while it worked (a rollback, a reverted step) come before its next turn.
+    noteCursor = deliverNotes(db, runId, noteCursor, messages);
 
     let turn: ModelTurn;
     let pending = "";

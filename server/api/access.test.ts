@@ -45,6 +45,10 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   "runs.events": "viewer",
   "runs.kill": "operator",
   "runs.stopAll": "admin",
+  "runs.checkpoints": "viewer",
+  "runs.diff": "viewer",
+  // Reviewers roll back; the run's operator too when the run allows it (checked inside).
+  "runs.rollback": "operator",
   "approvals.list": "viewer",
   "approvals.decide": "reviewer",
 };

@@ -6,6 +6,9 @@ import { usersRouter } from "@/server/api/routers/users";
 import { approvalsRouter } from "@/server/api/routers/approvals";
 import { modelsRouter } from "@/server/api/routers/models";
 import { runsRouter } from "@/server/api/routers/runs";
+import { projectsRouter } from "@/server/api/routers/projects";
+import { policiesRouter } from "@/server/api/routers/policies";
+import { redteamRouter } from "@/server/api/routers/redteam";
 import { checkHealth } from "@/server/health/health";
 
 export const appRouter = router({
@@ -16,6 +19,9 @@ export const appRouter = router({
   models: modelsRouter,
   runs: runsRouter,
   approvals: approvalsRouter,
+  projects: projectsRouter,
+  policies: policiesRouter,
+  redteam: redteamRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -8,6 +8,7 @@ import { approvals, approvalVotes, runs, users, type Approval, type ApprovalStat
 import { appendAudit, SYSTEM_ACTOR, type Actor } from "@/server/audit/chain";
 import { announce, emitSignal, insertRunEvent, onSignal } from "@/server/events/bus";
 import { DomainError } from "@/server/errors/domain-error";
+import { hasRole } from "@/server/users/users";
 import type { RunEvent } from "@/db/schema";
 
 export const DEFAULT_APPROVAL_TTL_MS = 30 * 60_000;
@@ -26,6 +27,8 @@ export interface NewApproval {
   reason: string;
   requiredApprovals?: number;
   allowSelfApproval?: boolean;
+  /** The minimum role of each approver (a policy rule may require an admin). */
+  approverRole?: "reviewer" | "admin";
   requestedBy: string;
   ttlMs?: number;
 }
@@ -49,6 +52,7 @@ export function createApprovalInTx(tx: Tx, actor: Actor, input: NewApproval): { 
       state: "pending",
       requiredApprovals: Math.max(1, input.requiredApprovals ?? 1),
       allowSelfApproval: input.allowSelfApproval ?? false,
+      approverRole: input.approverRole ?? "reviewer",
       requestedBy: input.requestedBy,
       expiresAt: new Date(now + (input.ttlMs ?? approvalTtlMs())),
     })
@@ -106,6 +110,12 @@ export function decideApproval(db: Db, actor: Actor & { userId: string }, input:
       if (approval.expiresAt.getTime() <= Date.now()) {
         const expired = finalize(tx, approval, "expired", SYSTEM_ACTOR, { reason: "no decision before it expired" });
         return { approval: expired.approval, event: expired.event, late: true };
+      }
+      if (input.decision === "approve" && approval.approverRole === "admin") {
+        const voter = tx.select({ role: users.role }).from(users).where(eq(users.id, actor.userId)).get();
+        if (!voter || !hasRole(voter.role, "admin")) {
+          throw new DomainError("FORBIDDEN", `The policy rule ${approval.rule ?? ""} needs an admin to approve this request; a reviewer may only deny it.`);
+        }
       }
       if (approval.requestedBy === actor.userId && !approval.allowSelfApproval) {
         throw new DomainError("FORBIDDEN", "You started this run, so another reviewer must decide its requests (the policy does not allow self-approval).");
@@ -236,6 +246,7 @@ export interface ApprovalView {
   requiredApprovals: number;
   approvalsSoFar: number;
   allowSelfApproval: boolean;
+  approverRole: "reviewer" | "admin";
   requestedBy: string;
   expiresAt: Date;
   createdAt: Date;
@@ -249,7 +260,7 @@ export interface ApprovalView {
 
 export function listApprovals(
   db: Db,
-  viewer: { id: string; canReview: boolean },
+  viewer: { id: string; canReview: boolean; isAdmin?: boolean },
   filter: { state?: "pending" | "decided" | "expired"; runId?: string; limit?: number },
 ): ApprovalView[] {
   const conds: SQL[] = [];
@@ -287,6 +298,7 @@ export function listApprovals(
       requiredApprovals: a.requiredApprovals,
       approvalsSoFar: votes.filter((v) => v.approvalId === a.id && v.decision === "approve").length,
       allowSelfApproval: a.allowSelfApproval,
+      approverRole: a.approverRole,
       requestedBy: a.requestedBy,
       expiresAt: a.expiresAt,
       createdAt: a.createdAt,
@@ -295,7 +307,7 @@ export function listApprovals(
       decidedByEmail: a.decidedBy ? (emails.get(a.decidedBy) ?? null) : null,
       decisionReason: a.decisionReason,
       edit: a.edit ?? null,
-      canDecide: a.state === "pending" && viewer.canReview && !mine && (a.allowSelfApproval || a.requestedBy !== viewer.id),
+      canDecide: a.state === "pending" && viewer.canReview && !mine && (a.allowSelfApproval || a.requestedBy !== viewer.id) && (a.approverRole !== "admin" || viewer.isAdmin !== false),
     };
   });
 }

@@ -169,6 +169,28 @@ audit
     process.stdout.write(exportAuditEvents(db(), { format: opts.format }).body);
   });
 
+program
+  .command("redteam")
+  .description("run the red-team scenarios through the real gateway against a project's policy and the real sandbox; exit 1 if any escaped")
+  .option("--json", "print the report as JSON")
+  .option("--project <slug>", "the project whose policy is tested (default: the default project)")
+  .option("--scenario <id...>", "run only these scenarios")
+  .option("--policy-only", "skip the approval pass (policy decisions only)")
+  .action(async (opts: { json?: boolean; project?: string; scenario?: string[]; policyOnly?: boolean }) => {
+    const { runRedteamReport } = await import("@/server/redteam/reports");
+    const report = await runRedteamReport(db(), cliActor(), { projectId: opts.project, scenarioIds: opts.scenario, policyOnly: opts.policyOnly }, (result, done, total) => {
+      if (!opts.json) process.stderr.write(`${String(done).padStart(3)}/${total} ${result.outcome.toUpperCase().padEnd(9)} ${result.id.padEnd(28)} ${result.summary}\n`);
+    });
+    if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
+    else if (report.state === "failed") process.stdout.write(`red team failed: ${report.error}\n`);
+    else {
+      const s = report.summary;
+      process.stdout.write(`${s.total} scenarios against policy v${report.policyVersion}: ${s.blocked} blocked by policy, ${s.escalated} escalated to approval, ${s.contained} contained by the sandbox, ${s.escaped} ESCAPED (${Math.round((s.durationMs ?? 0) / 1000)} s)\n`);
+      for (const r of report.results ?? []) if (r.outcome === "escaped") process.stdout.write(`ESCAPED ${r.id}: ${r.summary}\n`);
+    }
+    process.exitCode = report.state === "failed" ? 2 : (report.summary.escaped ?? 0) > 0 ? 1 : 0;
+  });
+
 async function main() {
   try {
     await program.parseAsync(process.argv);

@@ -17,7 +17,8 @@ export type RunEventType =
   | "tool_result"
   | "plan"
   | "error"
-  | "note";
+  | "note"
+  | "checkpoint";
 
 interface Bus {
   emitter: EventEmitter;

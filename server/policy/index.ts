@@ -7,19 +7,41 @@ export {
   parsedCommandOf,
   POLICY_CHECKS,
   POLICY_TOOLS,
+  APPROVER_ROLES,
+  RISKS,
+  riskOfCall,
   VERDICTS,
+  type ApproverRole,
   type Decision,
   type PathMatch,
   type Policy,
   type PolicyCheck,
   type PolicyRule,
   type PolicyToolName,
+  type Risk,
+  type RuleExample,
+  type RuleProvenance,
   type RuleMatch,
   type ToolCallForPolicy,
   type Verdict,
 } from "./policy";
 export { DEFAULT_POLICY } from "./default-policy";
 export { parsePolicy, policySchema } from "./schema";
+export { applyProtections, decideUnderPolicy, PROTECTED_POLICY, PROTECTED_RULE_IDS } from "./protected";
+export { PRESET_NAMES, presetPolicy, presetYaml, type PresetName } from "./presets";
+export {
+  exampleCall,
+  formatProblem,
+  judgeExample,
+  parsePolicyYaml,
+  policyToYaml,
+  validatePolicyData,
+  validatePolicyYaml,
+  MAX_POLICY_BYTES,
+  type PolicyProblem,
+  type PolicyValidation,
+} from "./yaml";
+export { unsafeRegexReason } from "./safe-regex";
 export { normaliseToolCall, type NormalisedCallResult } from "./normalise";
 export {
   parseCommand,

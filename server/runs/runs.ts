@@ -9,6 +9,9 @@ import { announce, insertRunEvent } from "@/server/events/bus";
 import { DomainError } from "@/server/errors/domain-error";
 import { requireModel } from "@/server/models/models";
 import { resolveRunLimits, runLimitsInput } from "@/server/runs/limits";
+import { assertMayStartRunIn, DEFAULT_PROJECT_ID, requireProject } from "@/server/projects/projects";
+import { recordWorkspaceSource, sourceFromInput, workspaceSourceInput } from "@/server/workspace/sources";
+import type { WorkspaceSourceJson } from "@/db/schema";
 
 export const createRunInput = z.object({
   title: z.string().trim().min(1, "Give the run a title.").max(200),
@@ -19,6 +22,9 @@ export const createRunInput = z.object({
   stepMode: z.boolean().default(false),
   testCommand: z.string().trim().max(2000).optional(),
   limits: runLimitsInput.optional(),
+  // Issue 5: where the workspace starts from, and automatic rollback when the run fails.
+  source: workspaceSourceInput.optional(),
+  autoRollback: z.enum(["off", "on_failure"]).default("off"),
 });
 
 export interface RunView {
@@ -30,6 +36,7 @@ export interface RunView {
   createdBy: string;
   createdByEmail: string | null;
   modelId: string | null;
+  projectId: string;
   limits: Run["limits"];
   stepMode: boolean;
   testCommand: string | null;
@@ -59,6 +66,7 @@ function toView(run: Run, email: string | null): RunView {
     createdBy: run.createdBy,
     createdByEmail: email,
     modelId: run.modelId,
+    projectId: run.projectId ?? DEFAULT_PROJECT_ID,
     limits: run.limits,
     stepMode: run.stepMode,
     testCommand: run.testCommand,
@@ -79,16 +87,20 @@ function toView(run: Run, email: string | null): RunView {
   };
 }
 
-export function createRun(db: Db, actor: Actor & { userId: string }, raw: z.input<typeof createRunInput>): Run {
+export function createRun(db: Db, actor: Actor & { userId: string }, raw: z.input<typeof createRunInput>, opts: { source?: WorkspaceSourceJson } = {}): Run {
   const input = createRunInput.parse(raw);
   if (input.agent === "external") {
     throw new DomainError("INVALID_INPUT", "External agents over MCP are not available in this version yet; start a built-in agent run with a model endpoint.");
   }
   if (!input.modelId) throw new DomainError("INVALID_INPUT", "Choose a model endpoint (modelId). Admins register endpoints in Settings → Models.");
   requireModel(db, input.modelId);
+  // The run's project (the default one when none is named) sets the policy, starting limits and test command.
+  const project = requireProject(db, input.projectId);
+  const creator = db.select({ id: users.id, role: users.role }).from(users).where(eq(users.id, actor.userId)).get();
+  assertMayStartRunIn(db, project, creator ?? null);
   let limits;
   try {
-    limits = resolveRunLimits(input.limits);
+    limits = resolveRunLimits({ ...project.defaultLimits, ...input.limits });
   } catch (err) {
     throw new DomainError("INVALID_INPUT", (err as Error).message);
   }
@@ -103,18 +115,20 @@ export function createRun(db: Db, actor: Actor & { userId: string }, raw: z.inpu
           title: input.title,
           task: input.task,
           modelId: input.modelId ?? null,
-          projectId: input.projectId ?? null,
+          projectId: project.id,
           agent: input.agent,
           state: "queued",
           createdBy: actor.userId,
           limits,
           stepMode: input.stepMode,
-          testCommand: input.testCommand || null,
+          testCommand: input.testCommand || project.testCommand || null,
+          autoRollback: input.autoRollback,
           updatedAt: now,
         })
         .returning()
         .get();
-      appendAudit(tx, actor, { action: "run.create", targetType: "run", targetId: id, details: { title: input.title, modelId: input.modelId, limits, stepMode: input.stepMode } });
+      recordWorkspaceSource(tx, id, opts.source ?? sourceFromInput(input.source), actor.userId);
+      appendAudit(tx, actor, { action: "run.create", targetType: "run", targetId: id, details: { title: input.title, modelId: input.modelId, projectId: project.id, limits, stepMode: input.stepMode } });
       const event = insertRunEvent(tx, id, "state", { from: null, to: "queued", by: actor.label });
       return { run, event };
     },

@@ -145,6 +145,12 @@ export interface SandboxRuntime {
   exec(containerId: string, opts: ExecOptions): Promise<ExecResult>;
   /** Kills every agent process but the container's own init and sentinel. */
   killProcesses(containerId: string): Promise<void>;
+  /** Freezes every process of the container (cgroup freezer), so the host can
+   * read or restore its workspace without racing it. false when the container
+   * is not running (nothing to freeze). */
+  pauseSandbox(containerId: string): Promise<boolean>;
+  /** Idempotent; a container that is gone or not paused is fine. */
+  unpauseSandbox(containerId: string): Promise<void>;
   /** SIGKILLs the container; completes well within 2 s. */
   stopSandbox(containerId: string): Promise<void>;
   /** Idempotent. */
@@ -835,11 +841,38 @@ export function dockerRuntime(client?: Docker): SandboxRuntime {
     return result({ exitCode, signal, timedOut, aborted, oomKilled });
   }
 
-  async function stopSandbox(containerId: string): Promise<void> {
+  async function pauseSandbox(containerId: string): Promise<boolean> {
+    try {
+      await engine().getContainer(containerId).pause();
+      return true;
+    } catch (err) {
+      const code = statusCode(err);
+      // 404: gone; 409: not running (or already paused by someone else: then it is frozen, but not ours to thaw).
+      if (code === 404 || code === 409) return false;
+      throw engineError("pausing the sandbox", err, containerId);
+    }
+  }
+
+  async function unpauseSandbox(containerId: string): Promise<void> {
+    try {
+      await engine().getContainer(containerId).unpause();
+    } catch (err) {
+      const code = statusCode(err);
+      if (code === 404 || code === 409) return;
+      throw engineError("unpausing the sandbox", err, containerId);
+    }
+  }
+
+  async function stopSandbox(containerId: string, retried = false): Promise<void> {
     try {
       await engine().getContainer(containerId).kill({ signal: "SIGKILL" });
     } catch (err) {
       const code = statusCode(err);
+      // The engine refuses to kill a paused (frozen for a checkpoint) container: thaw it, then kill.
+      if (code === 409 && !retried && /paused/i.test(err instanceof Error ? err.message : "")) {
+        await unpauseSandbox(containerId);
+        return stopSandbox(containerId, true);
+      }
       if (code === 404 || code === 409 || code === 304) return;
       throw engineError("stopping the sandbox", err, containerId);
     }
@@ -903,5 +936,5 @@ export function dockerRuntime(client?: Docker): SandboxRuntime {
     return { memoryBytes, cpuPercent, pids: raw.pids_stats?.current ?? 0 };
   }
 
-  return { createSandbox, exec, killProcesses, stopSandbox, removeSandbox, inspectSandbox, listSandboxes, stats };
+  return { createSandbox, exec, killProcesses, pauseSandbox, unpauseSandbox, stopSandbox, removeSandbox, inspectSandbox, listSandboxes, stats };
 }

@@ -14,7 +14,8 @@ const TRANSITIONS: Record<RunState, readonly RunState[]> = {
   awaiting_plan_approval: ["planning", "running", "failed", "killed"],
   running: ["awaiting_approval", "awaiting_plan_approval", "planning", "paused", "succeeded", "failed", "killed"],
   awaiting_approval: ["running", "planning", "failed", "killed"],
-  paused: ["running", "failed", "killed"],
+  // A run is paused while its workspace is rolled back; it may finish meanwhile.
+  paused: ["running", "succeeded", "failed", "killed"],
   succeeded: ["rolled_back"],
   failed: ["rolled_back"],
   killed: ["rolled_back"],

@@ -16,6 +16,7 @@ import { controlTools, type FinishSignal } from "@/server/supervisor/control";
 import { isTerminal, TERMINAL_STATES, transitionRun, transitionRunInTx } from "@/server/supervisor/state-machine";
 import { ShutdownError, type GatewaySession } from "@/server/tools/gateway";
 import { DomainError } from "@/server/errors/domain-error";
+import { afterRunFailed, checkpointRunStart, prepareRunWorkspace, recoverInterruptedRollback, scheduleWorkspaceCleanup } from "@/server/workspace/hooks";
 
 interface LiveRun {
   controller: AbortController;
@@ -35,12 +36,17 @@ export interface SupervisorOptions {
 export class Supervisor {
   private readonly live = new Map<string, LiveRun>();
   private sweeper: NodeJS.Timeout | null = null;
+  private workspaceCleanup: NodeJS.Timeout | null = null;
   private stopping = false;
 
   constructor(private readonly opts: SupervisorOptions) {}
 
   get db() {
     return this.opts.db;
+  }
+
+  get runtime(): SandboxRuntime {
+    return this.opts.runtime;
   }
 
   /** Starts background duties and reconciles runs left by a previous process. */
@@ -53,6 +59,7 @@ export class Supervisor {
       }
     }, this.opts.sweepMs ?? 5000);
     this.sweeper.unref();
+    this.workspaceCleanup = scheduleWorkspaceCleanup(this.db);
     await this.reconcile();
   }
 
@@ -95,6 +102,7 @@ export class Supervisor {
       let workspaceDir: string;
       try {
         workspaceDir = await prepareWorkspace(this.opts.dataDir ?? config().dataDir, runId);
+        await prepareRunWorkspace(db, runId, workspaceDir); // source files + shadow repository
         ({ containerId } = await runtime.createSandbox({ runId, image: this.opts.image ?? sandboxImageName(), workspaceDir, limits: run.limits }));
       } catch (err) {
         await this.failRun(runId, `The sandbox could not start: ${(err as Error).message}`);
@@ -105,6 +113,9 @@ export class Supervisor {
         return;
       }
       run = transitionRun(db, runId, "planning", SYSTEM_ACTOR, { from: ["starting"], reason: "sandbox ready", fields: { containerId, workspaceDir, startedAt: new Date() } });
+      await checkpointRunStart(db, runtime, runId);
+    } else {
+      run = recoverInterruptedRollback(db, run);
     }
     this.armTimeout(runId, run);
     const finish: FinishSignal = { finished: null };
@@ -125,6 +136,7 @@ export class Supervisor {
       fields: { endedReason: outcome.status === "succeeded" ? null : outcome.reason, summary: outcome.summary ?? null, endedBy: "agent" },
     });
     await this.releaseContainer(current);
+    if (outcome.status === "failed") await afterRunFailed(db, runtime, runId);
   }
 
   private async releaseContainer(run: Run) {
@@ -184,6 +196,7 @@ export class Supervisor {
       .where(and(eq(toolCalls.runId, runId), inArray(toolCalls.state, ["executing", "judging", "awaiting_approval", "approved"])))
       .run();
     if (run.containerId) await this.opts.runtime.removeSandbox(run.containerId).catch(() => undefined);
+    await afterRunFailed(db, this.opts.runtime, runId); // automatic rollback, when the run asks for it
     return db.select().from(runs).where(eq(runs.id, runId)).get()!;
   }
 
@@ -244,6 +257,7 @@ export class Supervisor {
   async shutdown(): Promise<void> {
     this.stopping = true;
     if (this.sweeper) clearInterval(this.sweeper);
+    if (this.workspaceCleanup) clearInterval(this.workspaceCleanup);
     const entries = [...this.live.values()];
     for (const e of entries) {
       if (e.timeout) clearTimeout(e.timeout);

@@ -8,6 +8,7 @@ import { normaliseWorkspacePath } from "@/server/policy";
 import { listFiles, readFile, realpathInWorkspace, searchFiles, writeFile, OutOfWorkspaceError, SandboxFileError } from "@/server/sandbox/files";
 import type { SandboxRuntime } from "@/server/sandbox/runtime";
 import { fileDiffPreview } from "@/server/tools/preview";
+import { searchProjectDocs } from "@/server/projects/docs";
 import { toolError, type ToolName, type ToolResult } from "@/server/tools/palette";
 import { OutputBuffer, MODEL_OUTPUT_CAP } from "@/server/tools/output";
 import type { ControlTools } from "@/server/tools/control";
@@ -143,7 +144,7 @@ export async function executeTool(session: ExecutionSession, callId: string, too
     case "request_secret":
       return toolError("NOT_AVAILABLE", `No secret store is configured yet, so ${args.name as string} cannot be provided. Continue without it or finish and explain what you need.`);
     case "search_docs":
-      return { ok: true, results: [], note: "No documentation sources are configured for this project." };
+      return { ok: true, ...(await searchProjectDocs(session.db, session.runId, runtime, containerId, args.query as string)) };
     case "submit_plan":
       return session.control.submitPlan(callId, args as { steps: never });
     case "complete_step":

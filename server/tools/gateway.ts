@@ -11,8 +11,10 @@ import { createApprovalInTx, afterApprovalCommit, waitForDecision } from "@/serv
 import { transitionRunInTx } from "@/server/supervisor/state-machine";
 import { MUTATING_TOOLS, TOOL_NAMES, TOOL_SCHEMAS, toolError, type ToolName, type ToolResult } from "@/server/tools/palette";
 import { judgeToolCall, type Judgement } from "@/server/tools/judge";
+import { policyForRun } from "@/server/projects/policy-store";
 import { executeTool, prepareTool, type ExecutionSession } from "@/server/tools/execute";
 import { OutOfWorkspaceError, SandboxFileError } from "@/server/sandbox/files";
+import { afterToolCall, beforeToolCall, beforeToolExecutes, resultAfterRollback } from "@/server/workspace/hooks";
 
 export const MAX_ARGS_BYTES = 1.5 * 1024 * 1024;
 
@@ -143,6 +145,7 @@ export async function handleToolCall(session: GatewaySession, call: IncomingTool
   const { db, runId } = session;
   const actor = agentActor(runId);
   if (session.signal.aborted) return stoppedError();
+  await beforeToolCall(runId); // held back while the workspace is rolled back
 
   const validated = validateToolCall(call);
   const argsForRecord = validated.ok ? validated.args : typeof call.args === "object" && call.args !== null ? (call.args as Record<string, unknown>) : { raw: String(call.args).slice(0, 2000) };
@@ -168,7 +171,7 @@ async function processValidatedCall(session: GatewaySession, run: Run, row: Tool
   // Normalise (paths resolved inside the container) and judge.
   const prepared = await prepareTool(session, tool, args);
   if (!prepared.ok) return finishCall(db, runId, row.id, "refused", prepared.result, actor);
-  const judgement = judgeToolCall(tool, prepared.normalised, { stepMode: run.stepMode });
+  const judgement = judgeToolCall(tool, prepared.normalised, { stepMode: run.stepMode, policy: policyForRun(db, run).policy });
   publishDecision(db, runId, row.id, tool, judgement);
 
   if (judgement.decision.verdict === "deny") {
@@ -200,7 +203,7 @@ async function processValidatedCall(session: GatewaySession, run: Run, row: Tool
       finalArgs = merged.data as Record<string, unknown>;
       const again = await prepareTool(session, tool, finalArgs);
       if (!again.ok) return finishCall(db, runId, row.id, "refused", again.result, actor, judgement);
-      const rejudged = judgeToolCall(tool, again.normalised, { stepMode: run.stepMode });
+      const rejudged = judgeToolCall(tool, again.normalised, { stepMode: run.stepMode, policy: policyForRun(db, run).policy });
       if (rejudged.decision.verdict === "deny") {
         return finishCall(db, runId, row.id, "refused", toolError("DENIED_BY_POLICY", `The edited call is denied by policy rule ${rejudged.decision.rule}: ${rejudged.decision.reason}`, { rule: rejudged.decision.rule, reason: rejudged.decision.reason }), actor, rejudged);
       }
@@ -254,6 +257,7 @@ async function askReviewer(
         reason: judgement.decision.reason,
         requiredApprovals: judgement.decision.requiredApprovals ?? 1,
         allowSelfApproval: judgement.decision.allowSelfApproval ?? false,
+        approverRole: judgement.decision.approverRole ?? "reviewer",
         requestedBy: run.createdBy,
       });
       tx.update(toolCalls).set({ state: "awaiting_approval", approvalId: created.approval.id }).where(eq(toolCalls.id, row.id)).run();
@@ -313,6 +317,7 @@ async function executeApproved(
   const actor = agentActor(runId);
   if (isShutdown(session.signal)) throw session.signal.reason;
   if (session.signal.aborted) return finishCall(db, runId, callId, "refused", stoppedError(), actor, judgement);
+  const rollbackGeneration = await beforeToolExecutes(runId);
   const claimed = db
     .update(toolCalls)
     .set({ state: "executing", startedAt: new Date() })
@@ -333,8 +338,11 @@ async function executeApproved(
   }
   // Shutdown mid-command: leave the call "executing" so a restart reports it as interrupted, never re-runs it.
   if (isShutdown(session.signal)) throw session.signal.reason;
+  result = resultAfterRollback(runId, rollbackGeneration, tool, result);
   if (note && result.ok) result = { ...result, note };
-  return finishCall(db, runId, callId, result.ok ? "succeeded" : "failed", result, actor, judgement);
+  const finished = finishCall(db, runId, callId, result.ok ? "succeeded" : "failed", result, actor, judgement);
+  await afterToolCall(db, session.runtime, runId, callId, tool, args, finished); // checkpoint
+  return finished;
 }
 
 /** After a restart: a call that was waiting for approval waits again, then runs once. */
@@ -357,7 +365,7 @@ export async function resumeToolCall(session: GatewaySession, row: ToolCall): Pr
     const args = outcome.edit ? { ...row.args, ...outcome.edit } : row.args;
     const prepared = await prepareTool(session, tool, args);
     if (!prepared.ok) return finishCall(session.db, session.runId, row.id, "refused", prepared.result, actor);
-    const judgement = judgeToolCall(tool, prepared.normalised, { stepMode: run.stepMode });
+    const judgement = judgeToolCall(tool, prepared.normalised, { stepMode: run.stepMode, policy: policyForRun(session.db, run).policy });
     if (judgement.decision.verdict === "deny") return finishCall(session.db, session.runId, row.id, "refused", toolError("DENIED_BY_POLICY", judgement.decision.reason, { rule: judgement.decision.rule }), actor, judgement);
     return executeApproved(session, row.id, tool, args, prepared, judgement, outcomeNote(Boolean(outcome.edit)));
   }

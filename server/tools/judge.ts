@@ -1,6 +1,7 @@
-// Adapter between the gateway's normalised calls and the policy engine.
+// Adapter between the gateway's normalised calls and the policy engine: the
+// run's project policy, then the protections no policy can open.
 import type { ToolName } from "@/server/tools/palette";
-import { decide, type Decision } from "@/server/policy";
+import { decideUnderPolicy, type Decision, type Policy, type ToolCallForPolicy } from "@/server/policy";
 
 export interface Judgement {
   decision: Decision;
@@ -10,12 +11,12 @@ export interface Judgement {
 
 export type NormalisedCall = Record<string, unknown> & { tool: ToolName };
 
-export function judgeToolCall(tool: ToolName, normalised: Record<string, unknown>, _opts: { stepMode: boolean }): Judgement {
+export function judgeToolCall(tool: ToolName, normalised: Record<string, unknown>, opts: { stepMode: boolean; policy: Policy }): Judgement {
   // complete_step only reports progress (step mode's pause is its own approval).
   const decision: Decision =
     tool === "complete_step"
       ? { verdict: "allow", rule: "control-tool", reason: "Reporting progress on the plan changes nothing." }
-      : decide({ ...normalised, tool } as Parameters<typeof decide>[0]);
+      : decideUnderPolicy({ ...normalised, tool } as ToolCallForPolicy, opts.policy);
   const parts = (decision.parts ?? []).map((p: Decision & { command?: string }) => ({
     command: p.command ?? "",
     verdict: p.verdict,

@@ -91,7 +91,7 @@ export const TOOL_ERROR_CODES = [
   "RUN_STOPPED",
   "EGRESS_DENIED",
 ] as const;
-export type ToolErrorCode = (typeof TOOL_ERROR_CODES)[number] | "NOT_AVAILABLE" | "EXECUTION_FAILED";
+export type ToolErrorCode = (typeof TOOL_ERROR_CODES)[number] | "NOT_AVAILABLE" | "EXECUTION_FAILED" | "ROLLED_BACK";
 
 export interface ToolError {
   ok: false;

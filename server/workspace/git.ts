@@ -3,6 +3,8 @@
 // and (when Airlock runs as root) the agent's uid, so that git reading an
 // agent-controlled work tree can never do more than the agent could.
 import { spawn } from "node:child_process";
+import fs from "node:fs/promises";
+import path from "node:path";
 import type { Writable } from "node:stream";
 import { AGENT_GID, AGENT_UID } from "@/server/sandbox/workspace";
 
@@ -16,6 +18,8 @@ export interface GitTarget {
   homeDir: string;
   /** Run as the agent's uid (the owner of workspaces and shadow repositories). */
   asAgent: boolean;
+  /** Run as this user instead (the owner of a source repository), when Airlock runs as root. */
+  owner?: { uid: number; gid: number };
 }
 
 export interface GitOptions {
@@ -85,13 +89,14 @@ const HARDENING = [
   "protocol.file.allow=always",
 ];
 
-function baseEnv(target: GitTarget, extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
+function baseEnv(target: GitTarget, extra: Record<string, string> | undefined): Record<string, string> {
   return {
     PATH: "/usr/local/bin:/usr/bin:/bin",
     HOME: target.homeDir,
     XDG_CONFIG_HOME: target.homeDir,
     GIT_CONFIG_NOSYSTEM: "1",
-    GIT_CONFIG_GLOBAL: "/dev/null",
+    // Our own global file (protected configuration): safe.directory for repositories owned by others.
+    GIT_CONFIG_GLOBAL: path.join(target.homeDir, "gitconfig"),
     GIT_ATTR_NOSYSTEM: "1",
     GIT_TERMINAL_PROMPT: "0",
     GIT_NO_REPLACE_OBJECTS: "1",
@@ -105,10 +110,11 @@ function baseEnv(target: GitTarget, extra: Record<string, string> | undefined): 
   };
 }
 
-/** Whether git should switch to the agent's uid (only possible as root). */
-function agentIds(asAgent: boolean): { uid?: number; gid?: number } {
-  if (!asAgent || typeof process.getuid !== "function" || process.getuid() !== 0) return {};
-  return { uid: AGENT_UID, gid: AGENT_GID };
+/** The uid/gid to run as: only when Airlock runs as root and another user is asked for. */
+function processIds(asAgent: boolean, owner: { uid: number; gid: number } | undefined): { uid?: number; gid?: number } {
+  if (typeof process.getuid !== "function" || process.getuid() !== 0) return {};
+  if (owner) return owner.uid === 0 ? {} : { uid: owner.uid, gid: owner.gid };
+  return asAgent ? { uid: AGENT_UID, gid: AGENT_GID } : {};
 }
 
 export function gitArgs(target: GitTarget, args: string[]): string[] {
@@ -121,7 +127,7 @@ export function gitArgs(target: GitTarget, args: string[]): string[] {
 }
 
 export function runGit(target: GitTarget, args: string[], opts: GitOptions = {}): Promise<GitResult> {
-  return runHostCommand("git", gitArgs(target, args), { ...opts, cwd: opts.cwd ?? target.workTree ?? target.gitDir, env: baseEnv(target, opts.env), asAgent: target.asAgent }).catch((err: unknown) => {
+  return runHostCommand("git", gitArgs(target, args), { ...opts, cwd: opts.cwd ?? target.workTree ?? target.gitDir, env: baseEnv(target, opts.env), asAgent: target.asAgent, owner: target.owner }).catch((err: unknown) => {
     if (err instanceof HostCommandError) throw new GitError(args, err.code, err.stderr);
     throw err;
   });
@@ -142,14 +148,14 @@ export class HostCommandError extends Error {
 export function runHostCommand(
   command: string,
   args: string[],
-  opts: GitOptions & { cwd: string; env?: NodeJS.ProcessEnv | Record<string, string>; asAgent: boolean },
+  opts: GitOptions & { cwd: string; asAgent: boolean; owner?: { uid: number; gid: number } },
 ): Promise<GitResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       cwd: opts.cwd,
-      env: (opts.env as NodeJS.ProcessEnv | undefined) ?? { PATH: "/usr/local/bin:/usr/bin:/bin", LC_ALL: "C" },
+      env: (opts.env ?? { PATH: "/usr/local/bin:/usr/bin:/bin", LC_ALL: "C" }) as unknown as NodeJS.ProcessEnv,
       stdio: ["pipe", "pipe", "pipe"],
-      ...agentIds(opts.asAgent),
+      ...processIds(opts.asAgent, opts.owner),
     });
     const chunks: Buffer[] = [];
     let size = 0;
@@ -194,4 +200,10 @@ export function runHostCommand(
 /** Trimmed stdout of a command that prints one line (a sha, a ref). */
 export async function gitLine(target: GitTarget, args: string[], opts: GitOptions = {}): Promise<string> {
   return (await runGit(target, args, opts)).stdout.toString("utf8").trim();
+}
+
+/** Creates the private HOME git runs with, holding only Airlock's global settings. */
+export async function ensureGitHome(dir: string, mode = 0o700): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode });
+  await fs.writeFile(path.join(dir, "gitconfig"), "[safe]\n\tdirectory = *\n", { mode: 0o644 });
 }

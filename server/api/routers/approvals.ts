@@ -16,7 +16,7 @@ const editSchema = z
 export const approvalsRouter = router({
   list: roleProcedure("viewer")
     .input(z.object({ state: z.enum(["pending", "decided", "expired"]).optional(), runId: z.string().optional() }).optional())
-    .query(({ ctx, input }) => ({ items: listApprovals(ctx.db, { id: ctx.user.id, canReview: hasRole(ctx.user.role, "reviewer") }, input ?? {}) })),
+    .query(({ ctx, input }) => ({ items: listApprovals(ctx.db, { id: ctx.user.id, canReview: hasRole(ctx.user.role, "reviewer"), isAdmin: hasRole(ctx.user.role, "admin") }, input ?? {}) })),
   decide: roleProcedure("reviewer")
     .input(z.object({ id: z.string().min(1), decision: z.enum(["approve", "deny"]), reason: z.string().max(4000).optional(), edit: editSchema.optional() }))
     .mutation(({ ctx, input }) => {

@@ -6,13 +6,18 @@ import { createRun, createRunInput, getRunView, listRunViews, listRunsInput, lis
 import { requireSupervisor } from "@/server/supervisor/boot";
 import { DomainError } from "@/server/errors/domain-error";
 import { hasRole } from "@/server/users/users";
+import { config } from "@/server/config/env";
+import { resolveWorkspaceSource } from "@/server/workspace/sources";
+import { checkpointProcedures } from "@/server/api/routers/checkpoints";
 
 export const runsRouter = router({
+  ...checkpointProcedures,
   create: roleProcedure("operator")
     .input(createRunInput)
-    .mutation(({ ctx, input }) => {
+    .mutation(async ({ ctx, input }) => {
       const supervisor = requireSupervisor();
-      const run = createRun(ctx.db, { ...ctx.actor, userId: ctx.user.id }, input);
+      const source = await resolveWorkspaceSource(ctx.db, ctx.user.id, config().dataDir, input.source);
+      const run = createRun(ctx.db, { ...ctx.actor, userId: ctx.user.id }, input, { source });
       supervisor.launch(run.id);
       return { id: run.id };
     }),

@@ -1,0 +1,82 @@
+// runs.checkpoints, runs.diff, runs.rollback and merge-back (issue 5): thin
+// procedures over server/workspace, merged into the runs router.
+import { z } from "zod";
+import { roleProcedure } from "@/server/api/trpc";
+import { requireRun } from "@/server/runs/runs";
+import { requireSupervisor } from "@/server/supervisor/boot";
+import { hasRole } from "@/server/users/users";
+import { diffCheckpoint, diffRun, getWorkspace, listCheckpoints } from "@/server/workspace/checkpoints";
+import { decideMergeBack, decideMergeInput, listMergeRequests, requestMergeBack, requestMergeInput } from "@/server/workspace/merge-back";
+import { rollbackRun, setOperatorRollback } from "@/server/workspace/rollback";
+
+const runId = z.object({ id: z.string().min(1) });
+
+export const checkpointProcedures = {
+  /** The run's checkpoints, oldest first, with its workspace's source and storage. */
+  checkpoints: roleProcedure("viewer")
+    .input(runId)
+    .query(({ ctx, input }) => {
+      const run = requireRun(ctx.db, input.id);
+      const ws = getWorkspace(ctx.db, input.id);
+      const mayRollback = hasRole(ctx.user.role, "reviewer") || (hasRole(ctx.user.role, "operator") && run.createdBy === ctx.user.id && run.operatorMayRollback);
+      return {
+        items: listCheckpoints(ctx.db, input.id).map((c) => ({
+          id: c.id,
+          seq: c.seq,
+          label: c.label,
+          kind: c.kind,
+          toolCallId: c.toolCallId,
+          planStep: c.planStep,
+          commit: c.commitSha,
+          restoredFromId: c.restoredFromId,
+          filesChanged: c.filesChanged,
+          additions: c.additions,
+          deletions: c.deletions,
+          sizeBytes: c.sizeBytes,
+          approved: c.approved,
+          createdBy: c.createdBy,
+          createdAt: c.createdAt,
+        })),
+        workspace: ws
+          ? { source: ws.source, storageBytes: ws.storageBytes, storageCapBytes: ws.storageCapBytes, skippedPaths: ws.skippedPaths, cleanedAt: ws.cleanedAt }
+          : null,
+        autoRollback: run.autoRollback,
+        operatorMayRollback: run.operatorMayRollback,
+        mayRollback,
+      };
+    }),
+  /** One checkpoint's diff against the one before it, or the run's cumulative diff (start → latest). */
+  diff: roleProcedure("viewer")
+    .input(z.object({ id: z.string().min(1), checkpointId: z.string().min(1).optional() }))
+    .query(async ({ ctx, input }) => {
+      requireRun(ctx.db, input.id);
+      if (input.checkpointId) return diffCheckpoint(ctx.db, input.id, input.checkpointId);
+      return diffRun(ctx.db, input.id);
+    }),
+  /** Reviewers; the run's operator only when the run allows it (checked inside). */
+  rollback: roleProcedure("operator")
+    .input(z.object({ id: z.string().min(1), checkpointId: z.string().min(1), reason: z.string().trim().max(2000).optional() }))
+    .mutation(({ ctx, input }) => rollbackRun(ctx.db, requireSupervisor(), input.id, input.checkpointId, ctx.actor, { reason: input.reason })),
+  setOperatorRollback: roleProcedure("reviewer")
+    .input(z.object({ id: z.string().min(1), allowed: z.boolean() }))
+    .mutation(({ ctx, input }) => ({ operatorMayRollback: setOperatorRollback(ctx.db, ctx.actor, input.id, input.allowed).operatorMayRollback })),
+  mergeRequests: roleProcedure("viewer")
+    .input(runId)
+    .query(({ ctx, input }) => {
+      requireRun(ctx.db, input.id);
+      return { items: listMergeRequests(ctx.db, input.id) };
+    }),
+  /** Asks for the result to be committed to a new branch of the source repository (run's operator or a reviewer). */
+  mergeBack: roleProcedure("operator")
+    .input(requestMergeInput)
+    .mutation(async ({ ctx, input }) => {
+      const request = await requestMergeBack(ctx.db, { ...ctx.actor, userId: ctx.user.id }, input);
+      return { mergeRequestId: request.id, branch: request.branch, state: request.state };
+    }),
+  decideMergeBack: roleProcedure("reviewer")
+    .input(decideMergeInput)
+    .mutation(async ({ ctx, input }) => {
+      const decided = await decideMergeBack(ctx.db, { ...ctx.actor, userId: ctx.user.id }, input);
+      return { state: decided.state, branch: decided.branch, commit: decided.resultCommit, error: decided.error };
+    }),
+};

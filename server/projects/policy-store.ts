@@ -1,0 +1,244 @@
+// A project's policy as versioned YAML documents. A save validates the draft
+// completely (syntax, schema, never-matching rules, unsafe regexes, rule
+// examples) and refuses it with the exact problems, leaving the stored policy
+// unchanged; an accepted save or a restore appends a new version, audited with
+// its diff. The gateway reads the version in force through `policyForRun`.
+import crypto from "node:crypto";
+import { and, desc, eq } from "drizzle-orm";
+import { createTwoFilesPatch } from "diff";
+import YAML from "yaml";
+import type { Db } from "@/db/client";
+import { policyVersions, projects, type PolicyVersion, type Project } from "@/db/schema";
+import { appendAudit, type Actor } from "@/server/audit/chain";
+import { DomainError } from "@/server/errors/domain-error";
+import { formatProblem, parsePolicy, validatePolicyYaml, type Policy, type PolicyProblem } from "@/server/policy";
+import { projectOfRun, requireProject } from "@/server/projects/projects";
+
+type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+
+/** Diffs kept in audit events are capped; the versions themselves keep everything. */
+const MAX_AUDITED_DIFF = 64 * 1024;
+
+/** A refused save: the message lists every problem; `problems` carries their lines for editors. */
+export class PolicyValidationError extends DomainError {
+  constructor(readonly problems: PolicyProblem[]) {
+    super("INVALID_INPUT", `The policy was not saved (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map(formatProblem).join("\n")}`);
+  }
+}
+
+export function policyDiff(before: string | null, after: string, fromLabel: string, toLabel: string): string {
+  return createTwoFilesPatch(fromLabel, toLabel, before ?? "", after, "", "", { context: 3 });
+}
+
+function diffStats(diff: string): { added: number; removed: number } {
+  let added = 0;
+  let removed = 0;
+  for (const line of diff.split("\n")) {
+    if (line.startsWith("+") && !line.startsWith("+++")) added++;
+    else if (line.startsWith("-") && !line.startsWith("---")) removed++;
+  }
+  return { added, removed };
+}
+
+/** Appends a version and makes it current; the caller's transaction also holds the change that caused it. */
+export function insertPolicyVersionInTx(
+  tx: Tx,
+  actor: Actor,
+  input: { projectId: string; yaml: string; comment?: string | null; restoredFrom?: number | null; previousYaml: string | null; details?: Record<string, unknown> },
+): PolicyVersion {
+  const project = tx.select().from(projects).where(eq(projects.id, input.projectId)).get();
+  if (!project) throw new DomainError("NOT_FOUND", `No project ${input.projectId}.`);
+  const version = project.policyVersion + 1;
+  const row = tx
+    .insert(policyVersions)
+    .values({
+      id: crypto.randomUUID(),
+      projectId: project.id,
+      version,
+      yaml: input.yaml,
+      comment: input.comment ?? null,
+      restoredFrom: input.restoredFrom ?? null,
+      createdBy: actor.userId,
+      createdByLabel: actor.label,
+    })
+    .returning()
+    .get();
+  tx.update(projects).set({ policyVersion: version, updatedAt: new Date() }).where(eq(projects.id, project.id)).run();
+  const diff = policyDiff(input.previousYaml, input.yaml, `policy v${version - 1}`, `policy v${version}`);
+  const stats = diffStats(diff);
+  appendAudit(tx, actor, {
+    action: input.restoredFrom ? "policy.restore" : "policy.update",
+    targetType: "project",
+    targetId: project.id,
+    details: {
+      project: project.slug,
+      version,
+      comment: input.comment ?? null,
+      restoredFrom: input.restoredFrom ?? null,
+      ...stats,
+      diff: diff.length > MAX_AUDITED_DIFF ? `${diff.slice(0, MAX_AUDITED_DIFF)}\n… (diff truncated at ${MAX_AUDITED_DIFF} bytes; the full text is policy version ${version})` : diff,
+      ...input.details,
+    },
+  });
+  return row;
+}
+
+// ---------------------------------------------------------------------------
+// Reading
+
+const parsedCache = new Map<string, Policy>();
+const MAX_CACHED = 64;
+
+/** A stored version was fully validated when saved; reading it only needs the schema. */
+function parseStored(projectId: string, version: number, yaml: string): Policy {
+  const key = `${projectId}@${version}`;
+  const cached = parsedCache.get(key);
+  if (cached) return cached;
+  const policy = parsePolicy(YAML.parse(yaml, { maxAliasCount: 100 }));
+  if (parsedCache.size >= MAX_CACHED) parsedCache.delete(parsedCache.keys().next().value!);
+  parsedCache.set(key, policy);
+  return policy;
+}
+
+export interface CurrentPolicy {
+  projectId: string;
+  projectSlug: string;
+  projectName: string;
+  version: number;
+  yaml: string;
+  comment: string | null;
+  createdAt: Date;
+  createdBy: string;
+  policy: Policy;
+}
+
+function versionRow(db: Db | Tx, projectId: string, version: number): PolicyVersion {
+  const row = db.select().from(policyVersions).where(and(eq(policyVersions.projectId, projectId), eq(policyVersions.version, version))).get();
+  if (!row) throw new DomainError("NOT_FOUND", `The project has no policy version ${version}.`);
+  return row;
+}
+
+function currentOf(db: Db, project: Project): CurrentPolicy {
+  const row = versionRow(db, project.id, project.policyVersion);
+  return {
+    projectId: project.id,
+    projectSlug: project.slug,
+    projectName: project.name,
+    version: row.version,
+    yaml: row.yaml,
+    comment: row.comment,
+    createdAt: row.createdAt,
+    createdBy: row.createdByLabel,
+    policy: parseStored(project.id, row.version, row.yaml),
+  };
+}
+
+export function currentPolicy(db: Db, projectId?: string | null): CurrentPolicy {
+  return currentOf(db, requireProject(db, projectId));
+}
+
+/** The policy the gateway judges a run's calls by: its project's version in force now. */
+export function policyForRun(db: Db, run: { projectId: string | null }): { policy: Policy; projectId: string; version: number } {
+  const project = projectOfRun(db, run);
+  const row = versionRow(db, project.id, project.policyVersion);
+  return { policy: parseStored(project.id, row.version, row.yaml), projectId: project.id, version: row.version };
+}
+
+export function getPolicyVersion(db: Db, projectId: string | undefined, version: number): PolicyVersion {
+  const project = requireProject(db, projectId);
+  return versionRow(db, project.id, version);
+}
+
+export interface PolicyVersionSummary {
+  version: number;
+  comment: string | null;
+  createdBy: string;
+  createdAt: Date;
+  restoredFrom: number | null;
+  current: boolean;
+  added: number;
+  removed: number;
+}
+
+export function policyHistory(db: Db, projectId?: string | null): PolicyVersionSummary[] {
+  const project = requireProject(db, projectId);
+  const rows = db.select().from(policyVersions).where(eq(policyVersions.projectId, project.id)).orderBy(desc(policyVersions.version)).all();
+  return rows.map((row, i) => {
+    const previous = rows[i + 1];
+    const stats = diffStats(policyDiff(previous?.yaml ?? "", row.yaml, "a", "b"));
+    return {
+      version: row.version,
+      comment: row.comment,
+      createdBy: row.createdByLabel,
+      createdAt: row.createdAt,
+      restoredFrom: row.restoredFrom,
+      current: row.version === project.policyVersion,
+      ...stats,
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Changing
+
+export function validateDraft(yaml: string): Policy {
+  const result = validatePolicyYaml(yaml);
+  if (!result.ok) throw new PolicyValidationError(result.problems);
+  return result.policy;
+}
+
+export interface PolicySaveResult {
+  projectId: string;
+  version: number;
+  unchanged: boolean;
+  diff: string;
+}
+
+export function updatePolicy(
+  db: Db,
+  actor: Actor,
+  input: { projectId?: string | null; yaml: string; comment?: string | null; baseVersion?: number },
+): PolicySaveResult {
+  const project = requireProject(db, input.projectId);
+  validateDraft(input.yaml);
+  return db.transaction(
+    (tx) => {
+      const fresh = tx.select().from(projects).where(eq(projects.id, project.id)).get()!;
+      if (input.baseVersion !== undefined && input.baseVersion !== fresh.policyVersion) {
+        throw new DomainError(
+          "CONFLICT",
+          `Version ${fresh.policyVersion} was saved after the version ${input.baseVersion} you edited; reload the policy, reapply your change and save again. Nothing was saved.`,
+        );
+      }
+      const previous = versionRow(tx, project.id, fresh.policyVersion);
+      if (previous.yaml === input.yaml) return { projectId: project.id, version: previous.version, unchanged: true, diff: "" };
+      const row = insertPolicyVersionInTx(tx, actor, { projectId: project.id, yaml: input.yaml, comment: input.comment?.trim() || null, previousYaml: previous.yaml });
+      return { projectId: project.id, version: row.version, unchanged: false, diff: policyDiff(previous.yaml, input.yaml, `policy v${previous.version}`, `policy v${row.version}`) };
+    },
+    { behavior: "immediate" },
+  );
+}
+
+/** Makes an older version current again, as a new version (history is never rewritten). */
+export function restorePolicyVersion(db: Db, actor: Actor, input: { projectId?: string | null; version: number; comment?: string | null }): PolicySaveResult {
+  const project = requireProject(db, input.projectId);
+  const old = versionRow(db, project.id, input.version);
+  if (old.version === project.policyVersion) throw new DomainError("CONFLICT", `Version ${old.version} is already the policy in force.`);
+  // Re-validate: a version saved by an older Airlock might not pass today's checks.
+  validateDraft(old.yaml);
+  return db.transaction(
+    (tx) => {
+      const fresh = tx.select().from(projects).where(eq(projects.id, project.id)).get()!;
+      const previous = versionRow(tx, project.id, fresh.policyVersion);
+      const row = insertPolicyVersionInTx(tx, actor, {
+        projectId: project.id,
+        yaml: old.yaml,
+        comment: input.comment?.trim() || `Restored version ${old.version}`,
+        restoredFrom: old.version,
+        previousYaml: previous.yaml,
+      });
+      return { projectId: project.id, version: row.version, unchanged: false, diff: policyDiff(previous.yaml, old.yaml, `policy v${previous.version}`, `policy v${row.version}`) };
+    },
+    { behavior: "immediate" },
+  );
+}

@@ -1,0 +1,96 @@
+import crypto from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { toolCalls } from "@/db/schema";
+import { presetPolicy, presetYaml } from "@/server/policy";
+import { createModel } from "@/server/models/models";
+import { replayRun, simulateCall, simulateSequence, simulationPolicy } from "@/server/projects/simulate";
+import { createRun } from "@/server/runs/runs";
+import type { PublicUser } from "@/server/users/users";
+import { createTestDb, type TestDb } from "@/test/helpers/db";
+import { actorOf, addUser } from "@/test/helpers/users";
+
+let t: TestDb;
+let operator: PublicUser;
+let modelId: string;
+
+beforeAll(async () => {
+  t = createTestDb();
+  const admin = await addUser(t.db, "admin");
+  operator = await addUser(t.db, "operator");
+  modelId = createModel(t.db, actorOf(admin), { name: "m", baseUrl: "http://127.0.0.1:9/v1", model: "m" }).id;
+});
+afterAll(() => t?.close());
+
+const supervised = presetPolicy("supervised");
+
+describe("policies.simulate", () => {
+  it("answers {verdict, rule, reason, parts} for one call", () => {
+    const result = simulateCall(supervised, { tool: "run_command", args: { command: "ls && rm -rf ~" } });
+    expect(result).toMatchObject({ verdict: "deny", rule: "destructive-delete", reason: "`rm -rf ~` would delete the agent's home directory; destructive commands are denied." });
+    expect(result.parts.map((p) => [p.command, p.verdict, p.rule])).toEqual([
+      ["ls", "allow", "read-only-command"],
+      ["rm -rf ~", "deny", "destructive-delete"],
+    ]);
+  });
+
+  it("says how many approvals an asked call needs and who may give them", () => {
+    expect(simulateCall(supervised, { tool: "write_file", args: { path: ".github/workflows/ci.yml", content: "x" } })).toMatchObject({
+      verdict: "ask",
+      rule: "ci-config-write",
+      requiredApprovals: 2,
+      allowSelfApproval: false,
+      approverRole: "reviewer",
+      risk: "medium",
+    });
+  });
+
+  it("reports calls the gateway refuses before the policy", () => {
+    expect(simulateCall(supervised, { tool: "read_file", args: { path: "../../etc/passwd" } })).toMatchObject({ verdict: "deny", rule: "out-of-workspace", refusedBy: "gateway", code: "OUT_OF_WORKSPACE" });
+    expect(simulateCall(supervised, { tool: "format_disk", args: {} })).toMatchObject({ verdict: "deny", rule: "invalid-input", code: "INVALID_INPUT" });
+    expect(simulateCall(supervised, { tool: "read_file", args: {} }).reason).toMatch(/invalid arguments for read_file: path/);
+  });
+
+  it("judges a draft instead of the stored policy, and refuses an invalid draft", () => {
+    const draft = presetYaml("supervised").replace("default:\n  verdict: ask", "default:\n  verdict: deny");
+    const { policy, source } = simulationPolicy(t.db, { yaml: draft });
+    expect(source).toEqual({ kind: "draft" });
+    expect(simulateCall(policy, { tool: "run_command", args: { command: "make" } })).toMatchObject({ verdict: "deny", rule: "default" });
+    expect(simulationPolicy(t.db, {}).source).toMatchObject({ kind: "version", version: 1 });
+    expect(() => simulationPolicy(t.db, { yaml: "rules: [" })).toThrow(/The policy was not saved[\s\S]*line 1/);
+  });
+
+  it("judges a scripted sequence call by call", () => {
+    const results = simulateSequence(supervised, [
+      { tool: "read_file", args: { path: "README.md" } },
+      { tool: "run_command", args: { command: "npm test" } },
+      { tool: "run_command", args: { command: "cat ~/.ssh/id_rsa" } },
+    ]);
+    expect(results.map((r) => [r.verdict, r.rule])).toEqual([
+      ["allow", "workspace-read"],
+      ["ask", "default"],
+      ["deny", "credential-access"],
+    ]);
+  });
+});
+
+describe("policies.replay", () => {
+  it("replays a past run's calls against a draft and shows what changes", () => {
+    const run = createRun(t.db, { ...actorOf(operator), userId: operator.id }, { title: "t", task: "x", modelId });
+    const calls = [
+      { tool: "run_command", args: { command: "npm test" }, verdict: "ask", rule: "default" },
+      { tool: "read_file", args: { path: "README.md" }, verdict: "allow", rule: "workspace-read" },
+      { tool: "run_command", args: { command: "cat README.md" }, verdict: "allow", rule: "read-only-command" },
+    ] as const;
+    calls.forEach((c, i) =>
+      t.db.insert(toolCalls).values({ id: crypto.randomUUID(), runId: run.id, seq: i + 1, tool: c.tool, args: c.args, verdict: c.verdict, rule: c.rule, reason: "r", state: "succeeded" }).run(),
+    );
+    const replay = replayRun(t.db, { runId: run.id, yaml: presetYaml("trusted").replace(/  - id: read-only-command\n[\s\S]*?(?=  - id: read-only-sort)/, "") });
+    expect(replay.items.map((i) => [i.seq, i.before.verdict, i.after.verdict, i.change])).toEqual([
+      [1, "ask", "allow", "looser"],
+      [2, "allow", "allow", "same"],
+      [3, "allow", "ask", "stricter"],
+    ]);
+    expect(replay.summary).toEqual({ total: 3, changed: 2, stricter: 1, looser: 1, otherRule: 0 });
+    expect(replayRun(t.db, { runId: run.id }).summary.changed).toBe(0);
+  });
+});

@@ -1,0 +1,370 @@
+// Checkpoints of a run's workspace: each one a commit in the run's shadow
+// repository and a `checkpoints` row, announced as a run event and recorded
+// in the audit trail in the same transaction.
+import crypto from "node:crypto";
+import { and, asc, desc, eq, sql } from "drizzle-orm";
+import type { Db } from "@/db/client";
+import { checkpoints, runs, workspaces, type Checkpoint, type CheckpointKind, type Run, type Workspace, type WorkspaceSourceJson } from "@/db/schema";
+import { appendAudit, SYSTEM_ACTOR, type Actor } from "@/server/audit/chain";
+import { announce, insertRunEvent } from "@/server/events/bus";
+import { DomainError } from "@/server/errors/domain-error";
+import type { SandboxRuntime } from "@/server/sandbox/runtime";
+import { withWorkspaceLock } from "./coordination";
+import {
+  commitTree,
+  diffStat,
+  diffText,
+  headCommit,
+  initShadowRepo,
+  openShadowRepo,
+  packRepo,
+  repoStorageBytes,
+  restoreWorkTree,
+  shadowRepoExists,
+  snapshotWorkTree,
+  treeOf,
+  type DiffText,
+  type ShadowRepo,
+  type SnapshotLimits,
+} from "./shadow-repo";
+import { runGit } from "./git";
+import { workspaceSettings } from "./settings";
+
+type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+
+export interface CheckpointOptions {
+  label: string;
+  kind: CheckpointKind;
+  toolCallId?: string | null;
+  planStep?: number | null;
+  /** The change was approved by a reviewer: automatic rollback may return here. */
+  approved?: boolean;
+  actor?: Actor;
+  /** Freezes the run's container while git reads the workspace. */
+  runtime?: SandboxRuntime;
+  /** Commit even when nothing changed (the start checkpoint). */
+  force?: boolean;
+}
+
+export function snapshotLimits(): SnapshotLimits {
+  const s = workspaceSettings();
+  return { maxFileBytes: s.maxFileBytes, ignoredDirs: s.ignoredDirs };
+}
+
+export function loadRun(db: Db, runId: string): Run {
+  const run = db.select().from(runs).where(eq(runs.id, runId)).get();
+  if (!run) throw new DomainError("NOT_FOUND", `No run with id ${runId}.`);
+  return run;
+}
+
+export function getWorkspace(db: Db, runId: string): Workspace | undefined {
+  return db.select().from(workspaces).where(eq(workspaces.runId, runId)).get();
+}
+
+/** The workspace row of a run, created as an empty workspace when the run predates it. */
+export function ensureWorkspaceRow(db: Pick<Db, "select" | "insert">, runId: string, source: WorkspaceSourceJson = { type: "empty" }): Workspace {
+  const existing = db.select().from(workspaces).where(eq(workspaces.runId, runId)).get();
+  if (existing) return existing;
+  return db
+    .insert(workspaces)
+    .values({ runId, source, storageCapBytes: workspaceSettings().checkpointCapBytes, updatedAt: new Date() })
+    .onConflictDoNothing()
+    .returning()
+    .get() ?? db.select().from(workspaces).where(eq(workspaces.runId, runId)).get()!;
+}
+
+function repoOf(run: Run): ShadowRepo {
+  if (!run.workspaceDir) throw new DomainError("PRECONDITION_FAILED", `Run ${run.id} has no workspace yet.`);
+  return openShadowRepo(run.workspaceDir, run.id);
+}
+
+/** Creates the run's shadow repository (idempotent). */
+export async function initWorkspaceRepo(db: Db, runId: string, workspaceDir: string): Promise<ShadowRepo> {
+  ensureWorkspaceRow(db, runId);
+  const repo = openShadowRepo(workspaceDir, runId);
+  await initShadowRepo(repo);
+  return repo;
+}
+
+/** Freezes the container (when there is one and it runs) around `fn`. */
+export async function withFrozenSandbox<T>(runtime: SandboxRuntime | undefined, containerId: string | null, fn: () => Promise<T>): Promise<T> {
+  const paused = runtime && containerId ? await runtime.pauseSandbox(containerId) : false;
+  try {
+    return await fn();
+  } finally {
+    if (paused) await runtime!.unpauseSandbox(containerId!).catch((err: unknown) => console.error("airlock: could not unpause sandbox:", err));
+  }
+}
+
+function nextSeq(tx: Tx, runId: string): number {
+  return (tx.select({ n: sql<number>`coalesce(max(${checkpoints.seq}), 0)` }).from(checkpoints).where(eq(checkpoints.runId, runId)).get()?.n ?? 0) + 1;
+}
+
+interface NewCheckpoint {
+  label: string;
+  kind: CheckpointKind;
+  commitSha: string;
+  parentSha: string | null;
+  toolCallId?: string | null;
+  planStep?: number | null;
+  restoredFromId?: string | null;
+  approved: boolean;
+  sizeBytes: number;
+  stat: { filesChanged: number; additions: number; deletions: number };
+  storageBytes: number;
+  skipped: string[];
+  details?: Record<string, unknown>;
+}
+
+/** Inserts the row, updates the workspace's storage figures, and records the event and audit entry together. */
+function recordCheckpoint(db: Db, runId: string, actor: Actor, c: NewCheckpoint): Checkpoint {
+  const { row, event } = db.transaction(
+    (tx) => {
+      const seq = nextSeq(tx, runId);
+      const row = tx
+        .insert(checkpoints)
+        .values({
+          id: crypto.randomUUID(),
+          runId,
+          seq,
+          label: c.label.slice(0, 300),
+          kind: c.kind,
+          toolCallId: c.toolCallId ?? null,
+          planStep: c.planStep ?? null,
+          commitSha: c.commitSha,
+          parentSha: c.parentSha,
+          restoredFromId: c.restoredFromId ?? null,
+          filesChanged: c.stat.filesChanged,
+          additions: c.stat.additions,
+          deletions: c.stat.deletions,
+          sizeBytes: c.sizeBytes,
+          approved: c.approved,
+          createdBy: actor.label,
+        })
+        .returning()
+        .get();
+      tx.update(workspaces)
+        .set({ storageBytes: c.storageBytes, skippedPaths: c.skipped.slice(0, 200), updatedAt: new Date(), ...(c.kind === "start" ? { baseCommit: c.commitSha } : {}) })
+        .where(eq(workspaces.runId, runId))
+        .run();
+      appendAudit(tx, actor, {
+        action: c.kind === "rollback" ? "workspace.rollback" : "workspace.checkpoint",
+        targetType: "run",
+        targetId: runId,
+        details: { checkpointId: row.id, seq, label: row.label, kind: c.kind, commit: c.commitSha, toolCallId: c.toolCallId ?? null, restoredFromId: c.restoredFromId ?? null, ...c.stat, ...c.details },
+      });
+      const event = insertRunEvent(tx, runId, "checkpoint", {
+        checkpointId: row.id,
+        seq,
+        label: row.label,
+        kind: c.kind,
+        toolCallId: c.toolCallId ?? null,
+        planStep: c.planStep ?? null,
+        restoredFromId: c.restoredFromId ?? null,
+        approved: c.approved,
+        ...c.stat,
+        sizeBytes: c.sizeBytes,
+        storageBytes: c.storageBytes,
+        ...(c.skipped.length ? { skipped: c.skipped.slice(0, 20) } : {}),
+      });
+      return { row, event };
+    },
+    { behavior: "immediate" },
+  );
+  announce(event);
+  return row;
+}
+
+/** Keeps the repository under its cap; false when a new checkpoint would go over it. */
+async function withinCap(db: Db, runId: string, repo: ShadowRepo, ws: Workspace): Promise<{ ok: boolean; bytes: number }> {
+  let bytes = await repoStorageBytes(repo);
+  if (bytes <= ws.storageCapBytes) return { ok: true, bytes };
+  await packRepo(repo);
+  bytes = await repoStorageBytes(repo);
+  if (bytes <= ws.storageCapBytes) return { ok: true, bytes };
+  // Over the cap: forget what was just staged, so the objects can go.
+  await runGit(repo, ["read-tree", "HEAD"], { okCodes: [128] });
+  await packRepo(repo); // repacks only what commits reach now
+  await runGit({ ...repo, workTree: undefined }, ["prune", "--expire=now"]);
+  bytes = await repoStorageBytes(repo);
+  db.update(workspaces).set({ storageBytes: bytes, updatedAt: new Date() }).where(eq(workspaces.runId, runId)).run();
+  return { ok: false, bytes };
+}
+
+function announceSkipped(db: Db, runId: string, ws: Workspace, bytes: number, label: string) {
+  const event = db.transaction(
+    (tx) => {
+      appendAudit(tx, SYSTEM_ACTOR, { action: "workspace.checkpoint_skipped", targetType: "run", targetId: runId, details: { label, storageBytes: bytes, capBytes: ws.storageCapBytes } });
+      return insertRunEvent(tx, runId, "note", {
+        text: `No checkpoint after "${label}": the run's checkpoint storage (${formatBytes(bytes)}) reached its cap of ${formatBytes(ws.storageCapBytes)}.`,
+        level: "warning",
+        source: "workspace",
+      });
+    },
+    { behavior: "immediate" },
+  );
+  announce(event);
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** Caller holds the workspace lock. */
+async function checkpointLocked(db: Db, runId: string, opts: CheckpointOptions): Promise<Checkpoint | null> {
+  const run = loadRun(db, runId);
+  const ws = ensureWorkspaceRow(db, runId);
+  if (ws.cleanedAt) return null;
+  const repo = repoOf(run);
+  if (!(await shadowRepoExists(repo))) await initShadowRepo(repo);
+  const snap = await withFrozenSandbox(opts.runtime, run.containerId, () => snapshotWorkTree(repo, snapshotLimits()));
+  const parent = await headCommit(repo);
+  const parentTree = parent ? await treeOf(repo, parent) : null;
+  if (parentTree === snap.tree && !opts.force) return null;
+  const cap = await withinCap(db, runId, repo, ws);
+  if (!cap.ok && parent) {
+    announceSkipped(db, runId, ws, cap.bytes, opts.label);
+    return null;
+  }
+  const commit = await commitTree(repo, snap.tree, parent, `${opts.label}\n\nAirlock-Run: ${runId}\nAirlock-Kind: ${opts.kind}\n`);
+  const stat = await diffStat(repo, parent, commit);
+  return recordCheckpoint(db, runId, opts.actor ?? SYSTEM_ACTOR, {
+    label: opts.label,
+    kind: opts.kind,
+    commitSha: commit,
+    parentSha: parent,
+    toolCallId: opts.toolCallId,
+    planStep: opts.planStep,
+    approved: opts.approved ?? false,
+    sizeBytes: snap.sizeBytes,
+    stat,
+    storageBytes: await repoStorageBytes(repo),
+    skipped: snap.skipped,
+  });
+}
+
+/**
+ * Commits the workspace as a checkpoint when something changed since the
+ * last one (or always, with `force`); null when nothing changed.
+ */
+export function checkpointWorkspace(db: Db, runId: string, opts: CheckpointOptions): Promise<Checkpoint | null> {
+  return withWorkspaceLock(runId, () => checkpointLocked(db, runId, opts));
+}
+
+export function listCheckpoints(db: Db, runId: string): Checkpoint[] {
+  return db.select().from(checkpoints).where(eq(checkpoints.runId, runId)).orderBy(asc(checkpoints.seq)).all();
+}
+
+export function requireCheckpoint(db: Db, runId: string, checkpointId: string): Checkpoint {
+  const row = db.select().from(checkpoints).where(and(eq(checkpoints.runId, runId), eq(checkpoints.id, checkpointId))).get();
+  if (!row) throw new DomainError("NOT_FOUND", `Run ${runId} has no checkpoint ${checkpointId}.`);
+  return row;
+}
+
+export function latestCheckpoint(db: Db, runId: string): Checkpoint | undefined {
+  return db.select().from(checkpoints).where(eq(checkpoints.runId, runId)).orderBy(desc(checkpoints.seq)).limit(1).get();
+}
+
+export function startCheckpoint(db: Db, runId: string): Checkpoint | undefined {
+  return db.select().from(checkpoints).where(eq(checkpoints.runId, runId)).orderBy(asc(checkpoints.seq)).limit(1).get();
+}
+
+const DIFF_LIMIT = 4 * 1024 * 1024;
+
+/** The unified diff of one checkpoint against the one before it. */
+export async function diffCheckpoint(db: Db, runId: string, checkpointId: string): Promise<DiffText & { checkpointId: string }> {
+  const run = loadRun(db, runId);
+  const cp = requireCheckpoint(db, runId, checkpointId);
+  const ws = getWorkspace(db, runId);
+  if (ws?.cleanedAt) return { diff: cp.archivedDiff ?? "", truncated: cp.archivedDiff === null, checkpointId };
+  const d = await diffText(repoOf(run), cp.parentSha, cp.commitSha, { maxBytes: DIFF_LIMIT });
+  return { ...d, checkpointId };
+}
+
+/** The cumulative diff of the run: its start checkpoint against its latest one. */
+export async function diffRun(db: Db, runId: string): Promise<DiffText & { fromCheckpointId: string | null; toCheckpointId: string | null }> {
+  const run = loadRun(db, runId);
+  const ws = getWorkspace(db, runId);
+  const first = startCheckpoint(db, runId);
+  const last = latestCheckpoint(db, runId);
+  if (!first || !last) return { diff: "", truncated: false, fromCheckpointId: null, toCheckpointId: null };
+  if (ws?.cleanedAt) return { diff: ws.archivedDiff ?? "", truncated: ws.archivedDiff === null, fromCheckpointId: first.id, toCheckpointId: last.id };
+  const d = await diffText(repoOf(run), first.commitSha, last.commitSha, { maxBytes: DIFF_LIMIT });
+  return { ...d, fromCheckpointId: first.id, toCheckpointId: last.id };
+}
+
+export interface RestoreResult {
+  checkpoint: Checkpoint;
+  /** A checkpoint of changes made since the last one, taken before restoring (so they can be restored too). */
+  saved: Checkpoint | null;
+  /** The workspace matched the target exactly afterwards. */
+  exact: boolean;
+  durationMs: number;
+}
+
+export interface RestoreOptions {
+  actor: Actor;
+  runtime?: SandboxRuntime;
+  label?: string;
+  reason?: string;
+}
+
+/**
+ * Restores the workspace to a checkpoint (caller holds the workspace lock and
+ * has made sure nothing runs in the container). The restore is itself a new
+ * checkpoint, so it can be undone.
+ */
+export async function restoreCheckpointLocked(db: Db, runId: string, checkpointId: string, opts: RestoreOptions): Promise<RestoreResult> {
+  const started = Date.now();
+  const run = loadRun(db, runId);
+  const ws = ensureWorkspaceRow(db, runId);
+  if (ws.cleanedAt) throw new DomainError("PRECONDITION_FAILED", `Run ${runId}'s workspace was cleaned up after its retention period; its diffs remain but it cannot be restored.`);
+  const target = requireCheckpoint(db, runId, checkpointId);
+  const repo = repoOf(run);
+  const targetTree = await treeOf(repo, target.commitSha);
+  const { before, after } = await withFrozenSandbox(opts.runtime, run.containerId, () => restoreWorkTree(repo, snapshotLimits(), targetTree));
+  let parent = await headCommit(repo);
+  let saved: Checkpoint | null = null;
+  if (parent && (await treeOf(repo, parent)) !== before.tree) {
+    const commit = await commitTree(repo, before.tree, parent, `changes before rollback to #${target.seq}\n\nAirlock-Run: ${runId}\nAirlock-Kind: manual\n`);
+    saved = recordCheckpoint(db, runId, opts.actor, {
+      label: `unsaved changes before rollback to #${target.seq}`,
+      kind: "manual",
+      commitSha: commit,
+      parentSha: parent,
+      planStep: run.currentStep || null,
+      approved: false,
+      sizeBytes: before.sizeBytes,
+      stat: await diffStat(repo, parent, commit),
+      storageBytes: await repoStorageBytes(repo),
+      skipped: before.skipped,
+    });
+    parent = commit;
+  }
+  const label = opts.label ?? `rollback to #${target.seq}`;
+  const commit = await commitTree(repo, after.tree, parent, `${label}\n\nAirlock-Run: ${runId}\nAirlock-Kind: rollback\nAirlock-Restored: ${target.commitSha}\n`);
+  const exact = after.tree === targetTree;
+  const durationMs = Date.now() - started;
+  const checkpoint = recordCheckpoint(db, runId, opts.actor, {
+    label,
+    kind: "rollback",
+    commitSha: commit,
+    parentSha: parent,
+    restoredFromId: target.id,
+    planStep: run.currentStep || null,
+    approved: target.approved && exact,
+    sizeBytes: after.sizeBytes,
+    stat: await diffStat(repo, parent, commit),
+    storageBytes: await repoStorageBytes(repo),
+    skipped: after.skipped,
+    details: { toSeq: target.seq, exact, durationMs, reason: opts.reason ?? null },
+  });
+  return { checkpoint, saved, exact, durationMs };
+}
+
+/** Restores a checkpoint of a run in which nothing runs (a finished run, or tests). */
+export function restoreCheckpoint(db: Db, runId: string, checkpointId: string, opts: RestoreOptions): Promise<RestoreResult> {
+  return withWorkspaceLock(runId, () => restoreCheckpointLocked(db, runId, checkpointId, opts));
+}
