@@ -31,31 +31,43 @@ run_bg() { # name command...
   airlock_log "started $name"
 }
 
-e2e() {
-  bash scripts/build.sh || return 1
-  bash scripts/e2e.sh
+wait_for() { # names... ; records failures
+  local name
+  for name in "$@"; do
+    if wait "${pids[$name]}"; then
+      airlock_log "PASS $name ($(cat "$logs/$name.seconds" 2>/dev/null || echo ?)s)"
+    else
+      airlock_log "FAIL $name ($(cat "$logs/$name.seconds" 2>/dev/null || echo ?)s)"
+      failed+=("$name")
+    fi
+  done
 }
 
+failed=()
+# Phase 1: CPU-bound work with no timing-sensitive tests, in parallel.
 run_bg static bash -c 'node_modules/.bin/tsc --noEmit && echo "types ok" && node_modules/.bin/eslint --max-warnings=0 . && echo "lint ok"'
 run_bg unit node_modules/.bin/vitest run --project unit
+run_bg build bash scripts/build.sh
+wait_for static unit build
+# Phase 2: the suites that drive real containers and a real browser. They run
+# one after the other: on a 2-core machine, running them together with the
+# build starves the containers and makes timeouts meaningless.
 run_bg integration node_modules/.bin/vitest run --project integration
-run_bg e2e e2e
-
-failed=()
-for name in static unit integration e2e; do
-  if wait "${pids[$name]}"; then
-    airlock_log "PASS $name ($(cat "$logs/$name.seconds" 2>/dev/null || echo ?)s)"
-  else
-    airlock_log "FAIL $name ($(cat "$logs/$name.seconds" 2>/dev/null || echo ?)s)"
-    failed+=("$name")
-  fi
-done
+wait_for integration
+if [[ " ${failed[*]} " == *" build "* ]]; then
+  airlock_log "skipping e2e: the build failed"
+  failed+=(e2e)
+else
+  run_bg e2e bash scripts/e2e.sh
+  wait_for e2e
+fi
 
 for name in "${failed[@]}"; do
   printf '\n===== %s (last 150 lines of %s) =====\n' "$name" "$logs/$name.log"
   tail -n 150 "$logs/$name.log"
 done
-for name in static unit integration e2e; do
+for name in static unit build integration e2e; do
+  [ -f "$logs/$name.log" ] || continue
   # Short summaries so a green run still shows what ran.
   grep -hE "Tests +[0-9]|Test Files|passed|failed|flaky|skipped" "$logs/$name.log" | tail -n 4 | sed "s/^/[$name] /"
 done

@@ -177,6 +177,11 @@ async function stageWorkTree(repo: ShadowRepo, limits: SnapshotLimits, entries: 
   }
   const specs = [".", ...excludePathspecs(limits.ignoredDirs), ...tooLarge.map((p) => `:(exclude,literal)${p}`)];
   await fs.writeFile(specFile, specs.join("\0") + "\0");
+  // Git skips files whose stat data (size, mtime, inode) match its index. An
+  // agent can rewrite a file within the same second with the same size into a
+  // recycled inode, so that check is not trusted: dating the index to the
+  // epoch makes git compare every file's content (it treats them as "racy").
+  await fs.utimes(path.join(repo.gitDir, "index"), 0, 0).catch(() => undefined);
   // -f: the agent's .gitignore files must not hide changes from reviewers.
   const add = await runGit(repo, ["add", "-A", "-f", "--ignore-errors", `--pathspec-from-file=${specFile}`, "--pathspec-file-nul"], { okCodes: [1, 128] });
   const skipped = [...tooLarge];
