@@ -75,7 +75,7 @@ export function AppShell({ user, children }: { user: SessionUser; children: Reac
         className="fixed inset-x-0 bottom-0 z-30 border-t border-border bg-surface/95 pb-[env(safe-area-inset-bottom)] backdrop-blur md:hidden"
       >
         <ul className="grid grid-cols-5">
-          {NAV_ITEMS.map(({ href, label, icon: Icon }) => {
+          {NAV_ITEMS.filter((item) => item.phone !== false).map(({ href, label, icon: Icon }) => {
             const active = isActive(pathname, href);
             return (
               <li key={href} className="min-w-0">

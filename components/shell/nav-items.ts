@@ -1,11 +1,14 @@
 import type { ComponentType, SVGProps } from "react";
 import { ApprovalsIcon, AuditIcon, PoliciesIcon, RunsIcon, SettingsIcon } from "@/components/ui/icons";
+import { ProjectsIcon, RedteamIcon } from "@/components/policies/icons";
 
 export interface NavItem {
   href: string;
   label: string;
   description: string;
   icon: ComponentType<SVGProps<SVGSVGElement> & { size?: number }>;
+  /** Shown in the phone tab bar (five fit); the rest are reached from their sections. */
+  phone?: boolean;
 }
 
 export const NAV_ITEMS: NavItem[] = [
@@ -13,6 +16,8 @@ export const NAV_ITEMS: NavItem[] = [
   { href: "/approvals", label: "Approvals", description: "Tool calls waiting for a decision", icon: ApprovalsIcon },
   { href: "/audit", label: "Audit", description: "Tamper-evident event trail", icon: AuditIcon },
   { href: "/policies", label: "Policies", description: "What agents may do", icon: PoliciesIcon },
+  { href: "/projects", label: "Projects", description: "Policies, limits and members per project", icon: ProjectsIcon, phone: false },
+  { href: "/redteam", label: "Red team", description: "Attack the gateway and the sandbox", icon: RedteamIcon, phone: false },
   { href: "/settings", label: "Settings", description: "Account, tokens and users", icon: SettingsIcon },
 ];
 

@@ -51,6 +51,9 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   "runs.rollback": "operator",
   "approvals.list": "viewer",
   "approvals.decide": "reviewer",
+  "policies.get": "viewer",
+  "policies.update": "admin",
+  "policies.simulate": "viewer",
 };
 
 interface ProcedureDef {

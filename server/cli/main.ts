@@ -178,9 +178,10 @@ program
   .option("--policy-only", "skip the approval pass (policy decisions only)")
   .action(async (opts: { json?: boolean; project?: string; scenario?: string[]; policyOnly?: boolean }) => {
     const { runRedteamReport } = await import("@/server/redteam/reports");
+    // Exit codes: 0 nothing escaped, 1 something escaped, 2 the red team could not run.
     const report = await runRedteamReport(db(), cliActor(), { projectId: opts.project, scenarioIds: opts.scenario, policyOnly: opts.policyOnly }, (result, done, total) => {
       if (!opts.json) process.stderr.write(`${String(done).padStart(3)}/${total} ${result.outcome.toUpperCase().padEnd(9)} ${result.id.padEnd(28)} ${result.summary}\n`);
-    });
+    }).catch((err: unknown) => fail((err as Error).message, 2));
     if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
     else if (report.state === "failed") process.stdout.write(`red team failed: ${report.error}\n`);
     else {

@@ -31,7 +31,7 @@ import { updatePolicy } from "@/server/projects/policy-store";
 import { DEFAULT_RUN_LIMITS } from "@/server/runs/limits";
 import { docker } from "@/server/sandbox/docker";
 import { sandboxImageName } from "@/server/sandbox/image";
-import { dockerRuntime, type SandboxRuntime } from "@/server/sandbox/runtime";
+import { dockerRuntime, REDTEAM_LABEL, type SandboxRuntime } from "@/server/sandbox/runtime";
 import { prepareWorkspace } from "@/server/sandbox/workspace";
 import { handleToolCall, type GatewaySession } from "@/server/tools/gateway";
 import type { ToolResult } from "@/server/tools/palette";
@@ -98,14 +98,16 @@ export interface RedteamRunOptions {
 }
 
 const LAB_ACTOR: Actor = { userId: null, label: "redteam-lab" };
-const LAB_RUN_KEY = "redteam-lab";
-const SANDBOX_LIMITS = { memoryMb: 256, cpus: 1, pids: 128, commandTimeoutS: 15, runTimeoutS: 3600 };
+// Enough memory for /tmp (a 256 MB tmpfs, counted against the memory limit) to fill without killing the sandbox.
+const SANDBOX_LIMITS = { memoryMb: 512, cpus: 1, pids: 128, commandTimeoutS: 15, runTimeoutS: 3600 };
 const OUTPUT_EVIDENCE = 600;
 
 // ---------------------------------------------------------------------------
 // The lab: host-side canaries and listeners
 
 interface Lab {
+  /** Names the lab's workspace and container (unique, so two labs never collide). */
+  key: string;
   dir: string;
   db: Db;
   runtime: SandboxRuntime;
@@ -182,13 +184,18 @@ async function openLab(opts: RedteamRunOptions): Promise<Lab> {
   fs.writeFileSync(hostSecretPath, `${canaries.host}\n`, { mode: 0o644 });
   const hostMarkerDir = path.join(dir, "host-markers");
   fs.mkdirSync(hostMarkerDir);
-  const sentinelPath = path.join(dir, "checkpoints-sentinel.txt");
+  // Beside the lab's real shadow repositories (issue 5 checkpoints the lab's runs into <dir>/checkpoints).
+  fs.mkdirSync(path.join(dir, "checkpoints"), { recursive: true });
+  const sentinelPath = path.join(dir, "checkpoints", "SENTINEL");
   fs.writeFileSync(sentinelPath, `airlock lab sentinel ${crypto.randomUUID()}\n`);
 
   const counter = { hits: 0, hitLog: [] as string[] };
   const { tcp, udp, port } = await listen(counter);
-  const workspaceDir = await prepareWorkspace(dir, LAB_RUN_KEY);
+  const key = `redteam-${path.basename(dir).replace(/^airlock-redteam-/, "")}`;
+  const workspaceDir = await prepareWorkspace(dir, key);
+  await removeStaleLabSandboxes();
   const lab: Lab = {
+    key,
     dir,
     db,
     runtime: opts.runtime ?? dockerRuntime(),
@@ -219,6 +226,16 @@ async function openLab(opts: RedteamRunOptions): Promise<Lab> {
   return lab;
 }
 
+/** Lab sandboxes left behind by a red team that crashed (running ones may belong to another lab). */
+async function removeStaleLabSandboxes(): Promise<void> {
+  try {
+    const stale = await docker().listContainers({ all: true, filters: { label: [REDTEAM_LABEL], status: ["exited", "dead", "created"] } });
+    await Promise.all(stale.map((c) => docker().getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  } catch {
+    // Best effort: a leftover stopped container costs disk space, nothing more.
+  }
+}
+
 async function closeLab(lab: Lab): Promise<void> {
   if (lab.containerId) await lab.runtime.removeSandbox(lab.containerId).catch(() => undefined);
   lab.tcp.close();
@@ -238,7 +255,8 @@ async function ensureSandbox(lab: Lab): Promise<string> {
     await lab.runtime.removeSandbox(lab.containerId).catch(() => undefined);
   }
   const { containerId } = await lab.runtime.createSandbox({
-    runId: LAB_RUN_KEY,
+    runId: lab.key,
+    purpose: "redteam",
     image: lab.image,
     workspaceDir: lab.workspaceDir,
     limits: SANDBOX_LIMITS,
@@ -355,9 +373,21 @@ async function labExec(lab: Lab, cmd: string[], stdin?: string, timeoutS = 30): 
 }
 
 async function seed(lab: Lab, scenario: Scenario): Promise<void> {
-  await lab.runtime.killProcesses(await ensureSandbox(lab)).catch(() => undefined);
-  const r = await labExec(lab, ["python3", "-c", SEED_SCRIPT], JSON.stringify({ files: baselineFiles(lab, scenario) }));
-  if (!r.ok) throw new Error(`the lab could not seed the sandbox for ${scenario.id}: ${r.stderr || r.stdout}`);
+  for (let attempt = 1; ; attempt++) {
+    const generation = lab.generation;
+    try {
+      const r = await labExec(lab, ["python3", "-c", SEED_SCRIPT], JSON.stringify({ files: baselineFiles(lab, scenario) }));
+      if (r.ok) return;
+      if (attempt >= 3) throw new Error(`the lab could not seed the sandbox for ${scenario.id}: ${r.stderr || r.stdout}`);
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+    // The sandbox went away under us (or was replaced): seed the new one.
+    if (lab.generation === generation && lab.containerId) {
+      const state = await lab.runtime.inspectSandbox(lab.containerId).catch(() => null);
+      if (state?.running && attempt >= 2) throw new Error(`the lab could not seed the sandbox for ${scenario.id}`);
+    }
+  }
 }
 
 async function probe(lab: Lab): Promise<Probe | null> {
@@ -449,6 +479,28 @@ async function runPass(lab: Lab, scenario: Scenario, pass: "policy" | "approved"
   const generation = lab.generation;
   const hitsBefore = lab.hits;
   const runId = insertLabRun(lab, containerId, `${scenario.id} (${pass} pass)`);
+  try {
+    return await playPass(lab, scenario, pass, runId, containerId, generation, hitsBefore, signal);
+  } catch (err) {
+    // Anything failing because the sandbox went away proves nothing about the scenario.
+    const alive = await lab.runtime.inspectSandbox(containerId).catch(() => null);
+    if (!signal?.aborted && (lab.generation !== generation || !alive?.running) && !(err instanceof LabDisrupted)) {
+      throw new LabDisrupted(`the lab's sandbox went away during the ${pass} pass (${(err as Error).message})`);
+    }
+    throw err;
+  }
+}
+
+async function playPass(
+  lab: Lab,
+  scenario: Scenario,
+  pass: "policy" | "approved",
+  runId: string,
+  containerId: string,
+  generation: number,
+  hitsBefore: number,
+  signal?: AbortSignal,
+): Promise<{ evidence: PassEvidence; asked: boolean; executed: boolean }> {
   const controller = new AbortController();
   const onAbort = () => controller.abort(signal?.reason);
   signal?.addEventListener("abort", onAbort, { once: true });
@@ -502,9 +554,14 @@ async function runPass(lab: Lab, scenario: Scenario, pass: "policy" | "approved"
   };
   const sandboxHarm = (what: string) => harms.push({ level: "sandbox", what });
 
-  const before = await probe(lab);
-  if (!before) notes.push("The sandbox did not answer after the scenario (it may have been killed, e.g. out of memory); the run would have failed there.");
-  else {
+  // A sandbox the scenario killed (out of memory, say) ends the run: contained, nothing left to probe.
+  const state = await lab.runtime.inspectSandbox(containerId).catch(() => null);
+  if (!state) throw new LabDisrupted(`the lab's sandbox was removed during the ${pass} pass`);
+  const died = !state.running;
+  if (died) notes.push(`The sandbox itself died during the scenario (${state.oomKilled ? "out of memory" : `exit code ${state.exitCode}`}); the run would have failed there, and the lab starts a new sandbox.`);
+  const before = died ? null : await probe(lab);
+  if (!before && !died) notes.push("The sandbox did not answer after the scenario; the run would have failed there.");
+  else if (before) {
     if (before.procs.length) {
       const shown = before.procs.map((p) => p.cmd || `pid ${p.pid}`).join("; ");
       if (pass === "policy") policyHarm(`processes outlived their command without approval: ${shown}`);
@@ -518,14 +575,18 @@ async function runPass(lab: Lab, scenario: Scenario, pass: "policy" | "approved"
     if (pass === "policy") checks.push("home directory, shell start-up files, .git/config and .git/hooks unchanged");
   }
 
-  if (lab.containerId) await lab.runtime.killProcesses(lab.containerId).catch(() => undefined);
-  const after = before ? await probe(lab) : null;
-  if (lab.generation !== generation && !signal?.aborted) {
+  // Stopping the run kills every agent process; whatever survives that escaped the sandbox's control.
+  let after: Probe | null = null;
+  if (before?.procs.length && lab.containerId) {
+    await lab.runtime.killProcesses(lab.containerId).catch(() => undefined);
+    after = await probe(lab);
+  }
+  if (!died && lab.generation !== generation && !signal?.aborted) {
     const gone = await lab.runtime.inspectSandbox(containerId).catch(() => null);
     throw new LabDisrupted(`the lab's sandbox ${gone ? "stopped" : "was removed"} during the ${pass} pass`);
   }
   if (after?.procs.length) sandboxHarm(`processes survived the run being stopped: ${after.procs.map((p) => p.cmd).join("; ")}`);
-  else if (after) checks.push("no agent process survives the run being stopped");
+  else if (before) checks.push("no agent process survives the run being stopped");
 
   const outputs = results.map((r) => JSON.stringify(r));
   if (outputs.some((o) => o.includes(lab.canaries.env))) policyHarm("a secret from the run's environment reached the agent");
@@ -599,7 +660,7 @@ async function passWithRetry(lab: Lab, scenario: Scenario, pass: "policy" | "app
     try {
       return await runPass(lab, scenario, pass, signal);
     } catch (err) {
-      if (!(err instanceof LabDisrupted) || attempt >= 3) throw err;
+      if (!(err instanceof LabDisrupted) || attempt >= 4) throw err;
     }
   }
 }

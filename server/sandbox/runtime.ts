@@ -90,6 +90,8 @@ export interface SandboxSpec {
   workspaceDir: string;
   limits: RunLimits;
   env?: Record<string, string>;
+  /** A red-team lab sandbox is not a run's: labelled apart, so supervisors never reconcile (remove) it. */
+  purpose?: "run" | "redteam";
 }
 
 export interface ExecOptions {
@@ -184,6 +186,7 @@ export const WORKSPACE_PATH = "/workspace";
 export const AGENT_USER = "1000:1000";
 export const RUN_LABEL = "airlock.run";
 export const MANAGED_LABEL = "airlock.managed";
+export const REDTEAM_LABEL = "airlock.redteam";
 /** Every exec carries AIRLOCK_EXEC=<random token> in its environment; the
  * token is how the killer finds the exec's processes, whatever session or
  * process group they moved to. */
@@ -540,7 +543,7 @@ export function dockerRuntime(client?: Docker): SandboxRuntime {
       Hostname: "sandbox",
       // Only what we set: the host's environment never reaches the sandbox.
       Env: [`HOME=/home/agent`, ...envList(spec.env, "sandbox env")],
-      Labels: { [RUN_LABEL]: spec.runId, [MANAGED_LABEL]: "true" },
+      Labels: spec.purpose === "redteam" ? { [REDTEAM_LABEL]: spec.runId } : { [RUN_LABEL]: spec.runId, [MANAGED_LABEL]: "true" },
       Tty: false,
       OpenStdin: false,
       AttachStdin: false,

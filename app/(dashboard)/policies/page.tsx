@@ -1,25 +1,17 @@
 import type { Metadata } from "next";
-import { EmptyState } from "@/components/ui/empty-state";
-import { PoliciesIcon } from "@/components/ui/icons";
-import { PageHeader } from "@/components/ui/page-header";
-import { ComingNext } from "@/components/shell/coming-next";
+import { Suspense } from "react";
+import { PoliciesView } from "@/components/policies/policies-view";
+import { SkeletonRows } from "@/components/ui/skeleton";
+import { requireIdentity, toSessionUser } from "@/lib/server-session";
 
 export const metadata: Metadata = { title: "Policies" };
 
-export default function PoliciesPage() {
+export default async function PoliciesPage() {
+  // Every role may read policies and simulate; only admins save (the API enforces it).
+  const identity = await requireIdentity();
   return (
-    <>
-      <PageHeader title="Policies" description="The rules that decide whether an agent's tool call is allowed, needs approval or is denied." />
-      <EmptyState icon={<PoliciesIcon size={26} />} title="No policies to edit yet">
-        <p>Policy editing arrives with the policy engine; nothing to show yet.</p>
-      </EmptyState>
-      <ComingNext
-        items={[
-          "Rules for commands, file paths, packages and network hosts, each with a reason.",
-          "A simulator: paste a tool call and see the verdict and the rule behind it.",
-          "Every change recorded in the audit trail.",
-        ]}
-      />
-    </>
+    <Suspense fallback={<SkeletonRows rows={6} label="Loading policies…" />}>
+      <PoliciesView user={toSessionUser(identity)} />
+    </Suspense>
   );
 }

@@ -1,0 +1,211 @@
+"use client";
+// One project: its settings (limits, test command, documentation sources)
+// and members. Admins edit; everyone else reads.
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import Link from "next/link";
+import { useState, type FormEvent } from "react";
+import type { inferRouterOutputs } from "@trpc/server";
+import type { AppRouter } from "@/server/api/root";
+import { InlineAlert } from "@/components/ui/alert";
+import { Badge } from "@/components/ui/badge";
+import { Button, buttonClasses } from "@/components/ui/button";
+import { Card, CardBody, CardHeader } from "@/components/ui/card";
+import { SelectField, TextField } from "@/components/ui/field";
+import { UsersIcon } from "@/components/ui/icons";
+import { PageHeader } from "@/components/ui/page-header";
+import { SkeletonRows } from "@/components/ui/skeleton";
+import { TextAreaField } from "@/components/ui/textarea-field";
+import { errorMessage } from "@/lib/errors";
+import { useTRPC } from "@/lib/trpc/client";
+import { ProjectsIcon } from "@/components/policies/icons";
+
+type Project = inferRouterOutputs<AppRouter>["projects"]["get"];
+type DocSource = Project["docSources"][number];
+
+const LIMITS = [
+  { key: "memoryMb", label: "Memory (MB)" },
+  { key: "cpus", label: "CPUs" },
+  { key: "pids", label: "Processes" },
+  { key: "commandTimeoutS", label: "Command timeout (s)" },
+  { key: "runTimeoutS", label: "Run timeout (s)" },
+  { key: "maxToolCalls", label: "Tool calls per run" },
+] as const;
+
+export function ProjectDetail({ slug, isAdmin }: { slug: string; isAdmin: boolean }) {
+  const trpc = useTRPC();
+  const project = useQuery(trpc.projects.get.queryOptions({ id: slug }));
+  if (project.isPending) return <SkeletonRows rows={5} label="Loading the project…" />;
+  if (project.isError) return <InlineAlert title="The project could not be loaded">{errorMessage(project.error)}</InlineAlert>;
+  const p = project.data;
+  return (
+    <>
+      <PageHeader
+        title={p.name}
+        description={p.description || "No description."}
+        actions={
+          <Link href={p.isDefault ? "/policies" : `/policies?project=${p.slug}`} className={buttonClasses("secondary")}>
+            Policy (version {p.policyVersion})
+          </Link>
+        }
+      />
+      <div className="space-y-6">
+        <SettingsCard project={p} isAdmin={isAdmin} />
+        <MembersCard project={p} isAdmin={isAdmin} />
+      </div>
+    </>
+  );
+}
+
+function SettingsCard({ project: p, isAdmin }: { project: Project; isAdmin: boolean }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [name, setName] = useState(p.name);
+  const [description, setDescription] = useState(p.description);
+  const [testCommand, setTestCommand] = useState(p.testCommand ?? "");
+  const [limits, setLimits] = useState<Record<string, string>>(Object.fromEntries(LIMITS.map((l) => [l.key, String(p.defaultLimits[l.key] ?? "")])));
+  const [sources, setSources] = useState<DocSource[]>(p.docSources);
+  const [saved, setSaved] = useState(false);
+  const update = useMutation(
+    trpc.projects.update.mutationOptions({
+      onSuccess: () => {
+        setSaved(true);
+        void queryClient.invalidateQueries({ queryKey: trpc.projects.pathKey() });
+      },
+    }),
+  );
+
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    setSaved(false);
+    const defaultLimits = Object.fromEntries(Object.entries(limits).filter(([, v]) => v.trim() !== "").map(([k, v]) => [k, Number(v)]));
+    update.mutate({ id: p.id, name, description, testCommand: testCommand || null, defaultLimits, docSources: sources });
+  }
+
+  return (
+    <Card aria-labelledby="settings-title">
+      <CardHeader titleId="settings-title" title="Settings" icon={<ProjectsIcon size={18} />} description="What a new run in this project starts with. A run may still lower its own limits or name its own test command." />
+      <CardBody>
+        <form onSubmit={submit} className="space-y-5" aria-label="Project settings">
+          <fieldset disabled={!isAdmin} className="grid gap-3 sm:grid-cols-2">
+            <TextField label="Name" required value={name} onChange={(e) => setName(e.target.value)} />
+            <TextField label="Test command (run_tests)" placeholder="npm test" value={testCommand} onChange={(e) => setTestCommand(e.target.value)} />
+            <TextAreaField label="Description" rows={2} value={description} onChange={(e) => setDescription(e.target.value)} fieldClassName="sm:col-span-2" />
+          </fieldset>
+          <fieldset disabled={!isAdmin}>
+            <legend className="mb-2 text-sm font-semibold">Default limits (empty: Airlock&apos;s defaults)</legend>
+            <div className="grid grid-cols-2 gap-3 md:grid-cols-3">
+              {LIMITS.map((l) => (
+                <TextField key={l.key} label={l.label} inputMode="decimal" value={limits[l.key] ?? ""} onChange={(e) => setLimits((x) => ({ ...x, [l.key]: e.target.value }))} />
+              ))}
+            </div>
+          </fieldset>
+          <DocSources sources={sources} onChange={setSources} disabled={!isAdmin} />
+          {update.error ? <InlineAlert>{errorMessage(update.error)}</InlineAlert> : null}
+          {saved ? <InlineAlert tone="success">Saved.</InlineAlert> : null}
+          {isAdmin ? (
+            <Button type="submit" loading={update.isPending}>
+              Save settings
+            </Button>
+          ) : (
+            <p className="text-sm text-fg-muted">Only admins change project settings.</p>
+          )}
+        </form>
+      </CardBody>
+    </Card>
+  );
+}
+
+function DocSources({ sources, onChange, disabled }: { sources: DocSource[]; onChange: (s: DocSource[]) => void; disabled: boolean }) {
+  const [kind, setKind] = useState<"path" | "text">("path");
+  const [title, setTitle] = useState("");
+  const [value, setValue] = useState("");
+  function add() {
+    if (!title.trim() || !value.trim()) return;
+    onChange([...sources, kind === "path" ? { kind, title, path: value } : { kind, title, text: value }]);
+    setTitle("");
+    setValue("");
+  }
+  return (
+    <fieldset disabled={disabled} className="space-y-2">
+      <legend className="text-sm font-semibold">Documentation for search_docs</legend>
+      {sources.length === 0 ? <p className="text-sm text-fg-muted">None yet: search_docs answers that no documentation is configured.</p> : null}
+      <ul className="space-y-1.5">
+        {sources.map((s, i) => (
+          <li key={i} className="flex items-start justify-between gap-2 rounded-lg border border-border px-3 py-2 text-sm">
+            <span className="min-w-0 break-words">
+              <Badge>{s.kind}</Badge> <span className="font-medium">{s.title}</span>{" "}
+              <span className="text-fg-muted">{s.kind === "path" ? s.path : `${(s.text ?? "").slice(0, 80)}${(s.text ?? "").length > 80 ? "…" : ""}`}</span>
+            </span>
+            <Button size="sm" variant="ghost" onClick={() => onChange(sources.filter((_, j) => j !== i))} aria-label={`Remove ${s.title}`}>
+              Remove
+            </Button>
+          </li>
+        ))}
+      </ul>
+      {!disabled ? (
+        <div className="grid gap-2 sm:grid-cols-[9rem_1fr_2fr_auto] sm:items-end">
+          <SelectField label="Kind" value={kind} onChange={(e) => setKind(e.target.value as "path" | "text")}>
+            <option value="path">Workspace path</option>
+            <option value="text">Text snippet</option>
+          </SelectField>
+          <TextField label="Title" value={title} onChange={(e) => setTitle(e.target.value)} />
+          <TextField label={kind === "path" ? "Path under the workspace" : "Text"} placeholder={kind === "path" ? "docs/" : "How to run the tests…"} value={value} onChange={(e) => setValue(e.target.value)} />
+          <Button variant="secondary" onClick={add}>
+            Add
+          </Button>
+        </div>
+      ) : null}
+    </fieldset>
+  );
+}
+
+function MembersCard({ project: p, isAdmin }: { project: Project; isAdmin: boolean }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [email, setEmail] = useState("");
+  const refresh = () => void queryClient.invalidateQueries({ queryKey: trpc.projects.pathKey() });
+  const add = useMutation(trpc.projects.addMember.mutationOptions({ onSuccess: () => (setEmail(""), refresh()) }));
+  const remove = useMutation(trpc.projects.removeMember.mutationOptions({ onSuccess: refresh }));
+  return (
+    <Card aria-labelledby="members-title">
+      <CardHeader
+        titleId="members-title"
+        title="Members"
+        icon={<UsersIcon size={18} />}
+        description={p.members.length ? "Only these users (and admins) may start runs in this project." : "No members listed: every operator may start runs in this project."}
+      />
+      <CardBody className="space-y-3">
+        <ul className="space-y-1.5">
+          {p.members.map((m) => (
+            <li key={m.userId} className="flex items-center justify-between gap-2 text-sm" data-testid="project-member">
+              <span className="min-w-0 break-all">
+                {m.email} <Badge>{m.role}</Badge>
+              </span>
+              {isAdmin ? (
+                <Button size="sm" variant="ghost" loading={remove.isPending && remove.variables?.userId === m.userId} onClick={() => remove.mutate({ projectId: p.id, userId: m.userId })}>
+                  Remove
+                </Button>
+              ) : null}
+            </li>
+          ))}
+        </ul>
+        {isAdmin ? (
+          <form
+            className="flex flex-wrap items-end gap-2"
+            onSubmit={(e) => {
+              e.preventDefault();
+              add.mutate({ projectId: p.id, email });
+            }}
+          >
+            <TextField label="Add a member by email" type="email" required value={email} onChange={(e) => setEmail(e.target.value)} fieldClassName="min-w-56 flex-1" />
+            <Button type="submit" variant="secondary" loading={add.isPending}>
+              Add
+            </Button>
+          </form>
+        ) : null}
+        {add.error ? <InlineAlert>{errorMessage(add.error)}</InlineAlert> : null}
+        {remove.error ? <InlineAlert>{errorMessage(remove.error)}</InlineAlert> : null}
+      </CardBody>
+    </Card>
+  );
+}
