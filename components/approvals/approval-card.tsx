@@ -4,6 +4,7 @@
 // parts), or a finished step in step mode (continue / stop here). Every card
 // says which rule asked and why, how many approvals it needs, when it expires
 // and whether you may decide.
+import { ProposeRuleButton } from "@/components/policies/propose-rule-button";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { TRPCClientError } from "@trpc/client";
 import Link from "next/link";
@@ -224,6 +225,16 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
             {approval.requiredApprovals > 1 ? ` It needs ${approval.requiredApprovals} different reviewers to approve.` : ""}
           </p>
         )}
+
+        {pending && approval.approverRole === "admin" ? (
+          <p className="text-xs font-medium text-warning" data-testid="needs-admin">
+            The policy asks an admin to approve this.
+          </p>
+        ) : null}
+
+        {!pending && approval.state === "approved" && approval.kind === "tool" && isReviewer ? (
+          <ProposeRuleButton approvalId={approval.id} label="Allow this pattern in this project" />
+        ) : null}
 
         {error ? <InlineAlert>{error}</InlineAlert> : null}
       </div>
