@@ -164,6 +164,15 @@ export interface SandboxRuntime {
   /** null when the container is gone or not running. Takes about a second:
    * the engine samples CPU twice. */
   stats(containerId: string): Promise<SandboxStats | null>;
+  /** `docker commit` of the container's writable layer (paused meanwhile) as
+   * `airlock-snapshot:<tag>`, labelled airlock.snapshot=true and
+   * airlock.run=<the container's run>, with the config of the image the
+   * container came from (user 1000, working dir, entrypoint, cmd, env): the
+   * sandbox's own settings are not baked in. NB: with the default hardening
+   * the root FS is read-only and /tmp, /home/agent are tmpfs (never
+   * committed), so the snapshot holds the image's layers and little else;
+   * /workspace (a bind mount) is not in it either: checkpoints cover it. */
+  snapshotSandbox(containerId: string, tag: string): Promise<{ image: string }>;
 }
 
 export type SandboxErrorCode = "IMAGE_MISSING" | "SANDBOX_GONE" | "SANDBOX_NOT_RUNNING" | "INVALID_SPEC" | "ENGINE_ERROR";
@@ -187,6 +196,8 @@ export const AGENT_USER = "1000:1000";
 export const RUN_LABEL = "airlock.run";
 export const MANAGED_LABEL = "airlock.managed";
 export const REDTEAM_LABEL = "airlock.redteam";
+export const SNAPSHOT_LABEL = "airlock.snapshot";
+export const SNAPSHOT_REPO = "airlock-snapshot";
 /** Every exec carries AIRLOCK_EXEC=<random token> in its environment; the
  * token is how the killer finds the exec's processes, whatever session or
  * process group they moved to. */
@@ -939,5 +950,59 @@ export function dockerRuntime(client?: Docker): SandboxRuntime {
     return { memoryBytes, cpuPercent, pids: raw.pids_stats?.current ?? 0 };
   }
 
-  return { createSandbox, exec, killProcesses, pauseSandbox, unpauseSandbox, stopSandbox, removeSandbox, inspectSandbox, listSandboxes, stats };
+  async function snapshotSandbox(containerId: string, tag: string): Promise<{ image: string }> {
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) throw new SandboxError("INVALID_SPEC", `invalid snapshot tag ${JSON.stringify(tag)}`);
+    const container = engine().getContainer(containerId);
+    let info: Docker.ContainerInspectInfo;
+    let base: Docker.ImageInspectInfo;
+    try {
+      info = await container.inspect();
+      base = await engine().getImage(info.Image).inspect();
+    } catch (err) {
+      throw engineError("inspecting the sandbox for a snapshot", err, containerId);
+    }
+    const runId = info.Config.Labels?.[RUN_LABEL];
+    if (!runId) throw new SandboxError("INVALID_SPEC", `container ${containerId} is not a run's sandbox`);
+    const image = `${SNAPSHOT_REPO}:${tag}`;
+    const baseConfig = base.Config;
+    // The engine merges the container's config into whatever is left unset
+    // here, so everything that matters is set explicitly: the image's own
+    // user, working dir, entrypoint, cmd and env, not the sentinel's
+    // entrypoint (with its deadline) or the sandbox's env. airlock.managed is
+    // overridden so a container made from the image for another purpose is
+    // never taken for a run's sandbox.
+    const wanted = {
+      User: baseConfig.User || AGENT_USER,
+      WorkingDir: baseConfig.WorkingDir || WORKSPACE_PATH,
+      Entrypoint: baseConfig.Entrypoint ?? null,
+      Cmd: baseConfig.Cmd ?? null,
+      Env: baseConfig.Env ?? [],
+      Labels: { ...(baseConfig.Labels ?? {}), [SNAPSHOT_LABEL]: "true", [RUN_LABEL]: runId, [MANAGED_LABEL]: "false" },
+    };
+    try {
+      await (container.commit as (o: object) => Promise<unknown>).call(container, {
+        _query: { container: containerId, repo: SNAPSHOT_REPO, tag, pause: true, comment: `airlock snapshot of run ${runId}` },
+        _body: wanted,
+      });
+    } catch (err) {
+      throw engineError("committing the sandbox", err, containerId);
+    }
+    // Check what the engine made of it: nothing of the sandbox's own config may leak in.
+    const made = (await engine().getImage(image).inspect()).Config;
+    const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+    const problems = [
+      !same(made.User, wanted.User) && "User",
+      !same(made.WorkingDir, wanted.WorkingDir) && "WorkingDir",
+      !same(made.Entrypoint, wanted.Entrypoint) && "Entrypoint",
+      !same(made.Cmd, wanted.Cmd) && "Cmd",
+      !same([...(made.Env ?? [])].sort(), [...wanted.Env].sort()) && "Env",
+    ].filter(Boolean);
+    if (problems.length > 0) {
+      await engine().getImage(image).remove({ force: true }).catch(() => undefined);
+      throw new SandboxError("ENGINE_ERROR", `the snapshot image's ${problems.join(", ")} differ from the sandbox image's; snapshot discarded`);
+    }
+    return { image };
+  }
+
+  return { createSandbox, exec, killProcesses, pauseSandbox, unpauseSandbox, stopSandbox, removeSandbox, inspectSandbox, listSandboxes, stats, snapshotSandbox };
 }

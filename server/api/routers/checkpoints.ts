@@ -8,6 +8,7 @@ import { hasRole } from "@/server/users/users";
 import { diffCheckpoint, diffRun, getWorkspace, listCheckpoints } from "@/server/workspace/checkpoints";
 import { decideMergeBack, decideMergeInput, listMergeRequests, requestMergeBack, requestMergeInput } from "@/server/workspace/merge-back";
 import { rollbackRun, setOperatorRollback } from "@/server/workspace/rollback";
+import { restartFromSnapshot, snapshotRun } from "@/server/workspace/snapshots";
 
 const runId = z.object({ id: z.string().min(1) });
 
@@ -57,6 +58,14 @@ export const checkpointProcedures = {
   rollback: roleProcedure("operator")
     .input(z.object({ id: z.string().min(1), checkpointId: z.string().min(1), reason: z.string().trim().max(2000).optional() }))
     .mutation(({ ctx, input }) => rollbackRun(ctx.db, requireSupervisor(), input.id, input.checkpointId, ctx.actor, { reason: input.reason })),
+  /** Commits the run's container to an image, recorded at a checkpoint (the latest by default). */
+  snapshot: roleProcedure("reviewer")
+    .input(z.object({ id: z.string().min(1), checkpointId: z.string().min(1).optional() }))
+    .mutation(({ ctx, input }) => snapshotRun(ctx.db, requireSupervisor(), input.id, ctx.actor, { checkpointId: input.checkpointId })),
+  /** Replaces the run's container with one made from its snapshot at the checkpoint (same hardening and workspace). */
+  restartFromSnapshot: roleProcedure("reviewer")
+    .input(z.object({ id: z.string().min(1), checkpointId: z.string().min(1) }))
+    .mutation(({ ctx, input }) => restartFromSnapshot(ctx.db, requireSupervisor(), input.id, input.checkpointId, ctx.actor)),
   setOperatorRollback: roleProcedure("reviewer")
     .input(z.object({ id: z.string().min(1), allowed: z.boolean() }))
     .mutation(({ ctx, input }) => ({ operatorMayRollback: setOperatorRollback(ctx.db, ctx.actor, input.id, input.allowed).operatorMayRollback })),
