@@ -14,6 +14,7 @@ import { verifyAuditChain } from "@/server/audit/chain";
 import type { PublicUser } from "@/server/users/users";
 import type { Supervisor } from "@/server/supervisor/supervisor";
 import { docker } from "@/server/sandbox/docker";
+import { instanceIdForDataDir } from "@/server/sandbox/runtime";
 
 let t: TestDb;
 let dataDir: string;
@@ -217,15 +218,17 @@ describe("restart while the plan waits for review", () => {
 });
 
 describe("reconciliation after a restart", () => {
-  it("fails a run whose container is gone and removes containers that belong to no active run", async () => {
+  it("fails a run whose container is gone and removes its own containers that belong to no active run, leaving other Airlocks' alone", async () => {
     const { modelId } = await modelWith([plan(), finish()]);
     const run = startRun(t.db, supervisor, operator, modelId);
     await waitForPendingApproval(t.db, run.id, "plan");
     await supervisor.shutdown();
     const containerId = getRun(t.db, run.id).containerId!;
     await docker().getContainer(containerId).remove({ force: true });
-    const orphan = await docker().createContainer({ Image: (await import("@/server/sandbox/image")).sandboxImageName(), Cmd: ["sleep", "300"], Labels: { "airlock.run": "no-such-run", "airlock.managed": "true" }, NetworkDisabled: true });
+    const orphan = await docker().createContainer({ Image: (await import("@/server/sandbox/image")).sandboxImageName(), Cmd: ["sleep", "300"], Labels: { "airlock.run": "no-such-run", "airlock.managed": "true", "airlock.instance": instanceIdForDataDir(dataDir) }, NetworkDisabled: true });
     await orphan.start();
+    const foreign = await docker().createContainer({ Image: (await import("@/server/sandbox/image")).sandboxImageName(), Cmd: ["sleep", "300"], Labels: { "airlock.run": "someone-elses-run", "airlock.managed": "true", "airlock.instance": "another-airlock" }, NetworkDisabled: true });
+    await foreign.start();
 
     supervisor = newSupervisor(t.db, dataDir);
     await supervisor.start();
@@ -235,6 +238,8 @@ describe("reconciliation after a restart", () => {
     expect(failed.endedReason).toMatch(/container was lost/);
     expect(t.db.select().from(approvals).where(eq(approvals.runId, run.id)).all().every((a) => a.state !== "pending")).toBe(true);
     await expect(orphan.inspect()).rejects.toMatchObject({ statusCode: 404 });
+    expect((await foreign.inspect()).State.Running).toBe(true);
+    await foreign.remove({ force: true });
   });
 });
 

@@ -1,7 +1,8 @@
 // The container runtime: one small interface (SandboxRuntime) that the
 // supervisor and the tools use, and its Docker implementation. Everything an
 // agent does happens through exec() inside a hardened, disposable container.
-import { randomBytes } from "node:crypto";
+import crypto, { randomBytes } from "node:crypto";
+import fs from "node:fs";
 import { constants as osConstants } from "node:os";
 import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
@@ -195,6 +196,19 @@ export const WORKSPACE_PATH = "/workspace";
 export const AGENT_USER = "1000:1000";
 export const RUN_LABEL = "airlock.run";
 export const MANAGED_LABEL = "airlock.managed";
+/** Which Airlock (one per data directory) owns a container: reconciliation after a
+ * restart only ever touches its own, so two Airlocks (or test suites) can share an engine. */
+export const INSTANCE_LABEL = "airlock.instance";
+
+export function instanceIdForDataDir(dataDir: string): string {
+  let real = dataDir;
+  try {
+    real = fs.realpathSync(dataDir);
+  } catch {
+    // not created yet: the resolved path names it just as well
+  }
+  return crypto.createHash("sha256").update(path.resolve(real)).digest("hex").slice(0, 16);
+}
 export const REDTEAM_LABEL = "airlock.redteam";
 export const SNAPSHOT_LABEL = "airlock.snapshot";
 export const SNAPSHOT_REPO = "airlock-snapshot";
@@ -537,7 +551,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 // ---------------------------------------------------------------- docker runtime
 
-export function dockerRuntime(client?: Docker): SandboxRuntime {
+export function dockerRuntime(client?: Docker, opts: { instance?: string } = {}): SandboxRuntime {
+  const instanceLabels: Record<string, string> = opts.instance ? { [INSTANCE_LABEL]: opts.instance } : {};
   const engine = () => client ?? processDocker();
 
   /** Host-side configuration of every sandbox: see DESIGN.md "Sandbox defaults". */
@@ -554,7 +569,7 @@ export function dockerRuntime(client?: Docker): SandboxRuntime {
       Hostname: "sandbox",
       // Only what we set: the host's environment never reaches the sandbox.
       Env: [`HOME=/home/agent`, ...envList(spec.env, "sandbox env")],
-      Labels: spec.purpose === "redteam" ? { [REDTEAM_LABEL]: spec.runId } : { [RUN_LABEL]: spec.runId, [MANAGED_LABEL]: "true" },
+      Labels: spec.purpose === "redteam" ? { [REDTEAM_LABEL]: spec.runId } : { [RUN_LABEL]: spec.runId, [MANAGED_LABEL]: "true", ...instanceLabels },
       Tty: false,
       OpenStdin: false,
       AttachStdin: false,
@@ -918,7 +933,8 @@ export function dockerRuntime(client?: Docker): SandboxRuntime {
   }
 
   async function listSandboxes(): Promise<SandboxSummary[]> {
-    const containers = await engine().listContainers({ all: true, filters: { label: [RUN_LABEL, `${MANAGED_LABEL}=true`] } });
+    const label = [RUN_LABEL, `${MANAGED_LABEL}=true`, ...(opts.instance ? [`${INSTANCE_LABEL}=${opts.instance}`] : [])];
+    const containers = await engine().listContainers({ all: true, filters: { label } });
     return containers.map((c) => ({
       containerId: c.Id,
       runId: c.Labels[RUN_LABEL] ?? "",

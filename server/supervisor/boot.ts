@@ -1,14 +1,15 @@
 // Starts the process-wide supervisor once (from instrumentation.ts) and stops
 // it cleanly on SIGTERM / SIGINT.
 import { db } from "@/db/client";
-import { dockerRuntime } from "@/server/sandbox/runtime";
+import { dockerRuntime, instanceIdForDataDir } from "@/server/sandbox/runtime";
+import { config } from "@/server/config/env";
 import { getSupervisor, setSupervisor, Supervisor } from "@/server/supervisor/supervisor";
 import { DomainError } from "@/server/errors/domain-error";
 
 export async function startSupervisor(): Promise<Supervisor> {
   const existing = getSupervisor();
   if (existing) return existing;
-  const supervisor = new Supervisor({ db: db(), runtime: dockerRuntime() });
+  const supervisor = new Supervisor({ db: db(), runtime: dockerRuntime(undefined, { instance: instanceIdForDataDir(config().dataDir) }) });
   setSupervisor(supervisor);
   let stopping = false;
   const stop = (signal: string) => {

@@ -6,7 +6,7 @@ import path from "node:path";
 import { and, eq } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { approvals, runs, toolCalls, type Approval, type Run, type RunState } from "@/db/schema";
-import { dockerRuntime } from "@/server/sandbox/runtime";
+import { dockerRuntime, instanceIdForDataDir } from "@/server/sandbox/runtime";
 import { sandboxImageName } from "@/server/sandbox/image";
 import { imageExists, pingDocker } from "@/server/sandbox/docker";
 import { Supervisor } from "@/server/supervisor/supervisor";
@@ -30,7 +30,7 @@ export function tempDataDir(): string {
 }
 
 export function newSupervisor(db: Db, dataDir: string): Supervisor {
-  return new Supervisor({ db, runtime: dockerRuntime(), dataDir, image: sandboxImageName(), sweepMs: 200 });
+  return new Supervisor({ db, runtime: dockerRuntime(undefined, { instance: instanceIdForDataDir(dataDir) }), dataDir, image: sandboxImageName(), sweepMs: 200 });
 }
 
 export function registerModel(db: Db, admin: PublicUser, baseUrl: string): string {
