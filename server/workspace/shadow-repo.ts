@@ -181,7 +181,8 @@ async function stageWorkTree(repo: ShadowRepo, limits: SnapshotLimits, entries: 
   // agent can rewrite a file within the same second with the same size into a
   // recycled inode, so that check is not trusted: dating the index to the
   // epoch makes git compare every file's content (it treats them as "racy").
-  await fs.utimes(path.join(repo.gitDir, "index"), 0, 0).catch(() => undefined);
+  // Not 0 itself: git reads a zero index time as "unknown" and trusts the stat data.
+  await fs.utimes(path.join(repo.gitDir, "index"), 1, 1).catch(() => undefined);
   // -f: the agent's .gitignore files must not hide changes from reviewers.
   const add = await runGit(repo, ["add", "-A", "-f", "--ignore-errors", `--pathspec-from-file=${specFile}`, "--pathspec-file-nul"], { okCodes: [1, 128] });
   const skipped = [...tooLarge];
