@@ -43,10 +43,14 @@ export default defineConfig({
   projects: [
     {
       name: "desktop",
+      // Tests tagged @phone-only test the phone layout; @desktop-only ones are heavy
+      // tests of components the phone project already shares.
+      grepInvert: /@phone-only/,
       use: { browserName: "chromium", viewport: { width: 1280, height: 800 } },
     },
     {
       name: "phone",
+      grepInvert: /@desktop-only/,
       use: {
         browserName: "chromium",
         viewport: { width: 375, height: 812 },

@@ -7,9 +7,6 @@ import { decide, finishStep, planStep, setUpRunWorld, startRun, toolStep, waitFo
 
 test.describe.configure({ mode: "parallel" });
 test.setTimeout(150_000);
-test.beforeEach(({ isMobile }) => {
-  test.skip(!isMobile, "phone layout only");
-});
 
 let world: RunWorld | null = null;
 test.afterEach(async () => {
@@ -27,7 +24,7 @@ function cardFor(page: Page, runTitle: string, subject: RegExp) {
   return page.getByRole("article", { name: subject }).filter({ has: page.getByRole("link", { name: runTitle }) });
 }
 
-test("a reviewer edits and approves a plan, approves a diff and an edited command from the inbox", async ({ page, baseURL }) => {
+test("@phone-only a reviewer edits and approves a plan, approves a diff and an edited command from the inbox", async ({ page, baseURL }) => {
   world = await setUpRunWorld(baseURL!, [
     planStep([{ title: "Write the greeting file" }, { title: "Print it", risk: "high", risk_note: "runs a command" }]),
     toolStep("write_file", { path: "hello.txt", content: "hello from the agent\n" }),
@@ -89,7 +86,7 @@ test("a reviewer edits and approves a plan, approves a diff and an edited comman
   await expect(page.getByTestId("approval-history-row").filter({ hasText: run.title }).first()).toBeVisible();
 });
 
-test("a reviewer denies a write with a reason and the agent is told why", async ({ page, baseURL }) => {
+test("@phone-only a reviewer denies a write with a reason and the agent is told why", async ({ page, baseURL }) => {
   world = await setUpRunWorld(baseURL!, [planStep([{ title: "Create a secret" }]), toolStep("write_file", { path: "secret.txt", content: "nope\n" }), finishStep("Gave up.", "failure")]);
   const run = await startRun(world, world.operatorApi);
   await decide(world.reviewerApi, (await waitForPendingApproval(world.reviewerApi, run.id, "submit_plan")).id, "approve");
@@ -113,7 +110,7 @@ test("a reviewer denies a write with a reason and the agent is told why", async 
   await expectNoHorizontalScroll(page);
 });
 
-test("when another reviewer decides first, the server's message is shown and the list refreshes", async ({ page, baseURL }) => {
+test("@phone-only when another reviewer decides first, the server's message is shown and the list refreshes", async ({ page, baseURL }) => {
   world = await setUpRunWorld(baseURL!, [planStep([{ title: "Anything" }])]);
   const run = await startRun(world, world.operatorApi);
   const pending = await waitForPendingApproval(world.reviewerApi, run.id, "submit_plan");

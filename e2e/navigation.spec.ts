@@ -34,8 +34,7 @@ test("every section opens from the main navigation without horizontal scrolling"
   }
 });
 
-test("the phone layout uses a bottom tab bar instead of the sidebar", async ({ page, isMobile }) => {
-  test.skip(!isMobile, "phone only");
+test("@phone-only the phone layout uses a bottom tab bar instead of the sidebar", async ({ page }) => {
   await apiSignin(page, admin);
   await page.goto("/audit");
   const nav = page.getByRole("navigation", { name: "Main" });

@@ -144,8 +144,7 @@ test("a reviewer stops a run during a long command and sees it marked killed wit
   expect((await waitForRunState(world.reviewerApi, run.id, ["killed"])).endedReason).toBe("runaway sleep");
 });
 
-test("a 100 000-line command output stays virtualised, follows the tail and offers a jump back to it", async ({ page, baseURL, isMobile }) => {
-  test.skip(isMobile, "the log is the same component on phones; one run of this heavy test is enough");
+test("@desktop-only a 100 000-line command output stays virtualised, follows the tail and offers a jump back to it", async ({ page, baseURL }) => {
   world = await setUpRunWorld(baseURL!, [planStep([{ title: "Count to 100000" }]), toolStep("run_command", { command: "seq 1 100000" }), finishStep("Counted.")]);
   const run = await startRun(world, world.operatorApi);
   await apiSignin(page, world.reviewer);
@@ -187,8 +186,7 @@ test("a reviewer who started a run is told another reviewer must decide", async 
   await expect(page.getByRole("button", { name: "Stop run" })).toBeVisible();
 });
 
-test("in step mode a reviewer lets the run continue after a step, then stops it after the next", async ({ page, baseURL, isMobile }) => {
-  test.skip(isMobile, "the step card is covered on desktop; phones share the component");
+test("@desktop-only in step mode a reviewer lets the run continue after a step, then stops it after the next", async ({ page, baseURL }) => {
   world = await setUpRunWorld(baseURL!, [
     planStep([{ title: "Look around" }, { title: "Summarise" }]),
     toolStep("complete_step", { step: 1, note: "listed the workspace" }),

@@ -5,31 +5,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { imageExists, pingDocker } from "./docker";
+import { requireDocker } from "@/test/helpers/docker";
 import { listFiles, OutOfWorkspaceError, readFile, realpathInWorkspace, SandboxFileError, searchFiles, statPath, writeFile } from "./files";
-import { sandboxImageName } from "./image";
 import { DEFAULT_LIMITS, dockerRuntime } from "./runtime";
 import { prepareWorkspace } from "./workspace";
 
-// Under CI a missing engine or image fails the suite; elsewhere it skips, saying why.
-const underCI = !!process.env.CI && process.env.CI !== "false" && process.env.CI !== "0";
-async function probeEngine(): Promise<{ ok: true; image: string } | { ok: false; reason: string }> {
-  try {
-    await pingDocker(3000);
-  } catch (err) {
-    return { ok: false, reason: `no Docker engine answers (${(err as Error).message}); run scripts/ensure-docker.sh` };
-  }
-  try {
-    const image = sandboxImageName();
-    if (!(await imageExists(image))) return { ok: false, reason: `the sandbox image ${image} is missing; run scripts/sandbox-image.sh` };
-    return { ok: true, image };
-  } catch (err) {
-    return { ok: false, reason: `cannot name the sandbox image: ${(err as Error).message}` };
-  }
-}
-const engine = await probeEngine();
-const skip = !engine.ok && !underCI;
-if (skip && !engine.ok) console.warn(`[sandbox file integration tests skipped] ${engine.reason}`);
+// Without an engine and image these suites fail, saying how to fix it.
+const image = await requireDocker();
 
 const runtime = dockerRuntime();
 let dataDir = "";
@@ -50,13 +32,12 @@ async function expectOutside(promise: Promise<unknown>): Promise<OutOfWorkspaceE
   return err as OutOfWorkspaceError;
 }
 
-describe.skipIf(skip)("workspace files inside the sandbox", () => {
+describe("workspace files inside the sandbox", () => {
   beforeAll(async () => {
-    if (!engine.ok) throw new Error(`Docker integration tests cannot run: ${engine.reason}`);
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-files-int-"));
     const runId = `f${randomBytes(4).toString("hex")}`;
     workspaceDir = await prepareWorkspace(dataDir, runId);
-    ({ containerId } = await runtime.createSandbox({ runId, image: engine.image, workspaceDir, limits: { ...DEFAULT_LIMITS, memoryMb: 256 } }));
+    ({ containerId } = await runtime.createSandbox({ runId, image, workspaceDir, limits: { ...DEFAULT_LIMITS, memoryMb: 256 } }));
     // The agent's own links: one out of the workspace per kind of escape.
     const setup = await sh(
       [

@@ -6,45 +6,23 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { docker, imageExists, pingDocker } from "./docker";
-import { sandboxImageName } from "./image";
+import { requireDocker } from "@/test/helpers/docker";
+import { docker } from "./docker";
 import { DEFAULT_LIMITS, dockerRuntime, SandboxError, type ExecOptions, type RunLimits } from "./runtime";
 import { prepareWorkspace } from "./workspace";
 
-// ---- engine: under CI a missing engine or image fails the suite; elsewhere it skips, saying why.
-const underCI = !!process.env.CI && process.env.CI !== "false" && process.env.CI !== "0";
-async function probeEngine(): Promise<{ ok: true; image: string } | { ok: false; reason: string }> {
-  try {
-    await pingDocker(3000);
-  } catch (err) {
-    return { ok: false, reason: `no Docker engine answers (${(err as Error).message}); run scripts/ensure-docker.sh` };
-  }
-  try {
-    const image = sandboxImageName();
-    if (!(await imageExists(image))) return { ok: false, reason: `the sandbox image ${image} is missing; run scripts/sandbox-image.sh` };
-    return { ok: true, image };
-  } catch (err) {
-    return { ok: false, reason: `cannot name the sandbox image: ${(err as Error).message}` };
-  }
-}
-const engine = await probeEngine();
-const skip = !engine.ok && !underCI;
-if (skip && !engine.ok) console.warn(`[sandbox integration tests skipped] ${engine.reason}`);
-function requireEngine(): string {
-  if (!engine.ok) throw new Error(`Docker integration tests cannot run: ${engine.reason}`);
-  return engine.image;
-}
+// Without an engine and image these suites fail, saying how to fix it.
+const image = await requireDocker();
 
 // ---- shared fixtures
 const runtime = dockerRuntime();
-// Made on first use: when every test is skipped, no hook runs to remove it.
+// Made on first use.
 let dataDirPath: string | undefined;
 const dataDir = () => (dataDirPath ??= fs.mkdtempSync(path.join(os.tmpdir(), "airlock-runtime-int-")));
 const created: string[] = [];
 const testRunPrefix = `t${randomBytes(4).toString("hex")}`;
 
 async function startSandbox(name: string, limits: Partial<RunLimits> = {}, env?: Record<string, string>) {
-  const image = requireEngine();
   const runId = `${testRunPrefix}-${name}`;
   const workspaceDir = await prepareWorkspace(dataDir(), runId);
   const { containerId } = await runtime.createSandbox({ runId, image, workspaceDir, limits: { ...DEFAULT_LIMITS, ...limits }, env });
@@ -61,7 +39,7 @@ afterAll(async () => {
   if (dataDirPath) fs.rmSync(dataDirPath, { recursive: true, force: true });
 });
 
-describe.skipIf(skip)("a sandbox container", () => {
+describe("a sandbox container", () => {
   let id: string;
   let workspaceDir: string;
   let runId: string;
@@ -245,7 +223,7 @@ describe.skipIf(skip)("a sandbox container", () => {
   });
 });
 
-describe.skipIf(skip)("resource limits", () => {
+describe("resource limits", () => {
   let id: string;
   beforeAll(async () => {
     ({ containerId: id } = await startSandbox("limits", { memoryMb: 256, pids: 64 }));
@@ -311,7 +289,7 @@ describe.skipIf(skip)("resource limits", () => {
   });
 });
 
-describe.skipIf(skip)("stopping commands", () => {
+describe("stopping commands", () => {
   let id: string;
   beforeAll(async () => {
     ({ containerId: id } = await startSandbox("stopping", { memoryMb: 256, pids: 128 }));
@@ -367,7 +345,7 @@ describe.skipIf(skip)("stopping commands", () => {
   });
 });
 
-describe.skipIf(skip)("sandbox lifecycle", () => {
+describe("sandbox lifecycle", () => {
   it("stops a busy container within 2 s, then removes it idempotently", async () => {
     const { containerId } = await startSandbox("lifecycle");
     const busy = sh(containerId, "yes > /dev/null & sleep 1000", { timeoutS: 60 });
@@ -392,13 +370,12 @@ describe.skipIf(skip)("sandbox lifecycle", () => {
   });
 
   it("refuses to create a sandbox from a missing image or with limits above the maximum", async () => {
-    requireEngine();
     const workspaceDir = await prepareWorkspace(dataDir(), `${testRunPrefix}-refused`);
     await expect(
       runtime.createSandbox({ runId: "x", image: "airlock-no-such-image:never", workspaceDir, limits: DEFAULT_LIMITS }),
     ).rejects.toSatisfy((err: unknown) => err instanceof SandboxError && err.code === "IMAGE_MISSING");
     await expect(
-      runtime.createSandbox({ runId: "x", image: requireEngine(), workspaceDir, limits: { ...DEFAULT_LIMITS, memoryMb: 4096 } }),
+      runtime.createSandbox({ runId: "x", image, workspaceDir, limits: { ...DEFAULT_LIMITS, memoryMb: 4096 } }),
     ).rejects.toThrow(/above the maximum/);
   });
 });

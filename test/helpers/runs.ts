@@ -8,22 +8,13 @@ import type { Db } from "@/db/client";
 import { approvals, runs, toolCalls, type Approval, type Run, type RunState } from "@/db/schema";
 import { dockerRuntime, instanceIdForDataDir } from "@/server/sandbox/runtime";
 import { sandboxImageName } from "@/server/sandbox/image";
-import { imageExists, pingDocker } from "@/server/sandbox/docker";
 import { Supervisor } from "@/server/supervisor/supervisor";
 import { createModel } from "@/server/models/models";
 import { createRun } from "@/server/runs/runs";
 import type { PublicUser } from "@/server/users/users";
 import { actorOf } from "@/test/helpers/users";
 
-/** Integration suites need a real engine and image; without them they fail (never skip). */
-export async function requireDocker(): Promise<void> {
-  try {
-    await pingDocker(5000);
-  } catch (err) {
-    throw new Error(`These tests need a Docker engine: ${(err as Error).message}. Run: bash scripts/ensure-docker.sh`);
-  }
-  if (!(await imageExists(sandboxImageName()))) throw new Error(`Sandbox image ${sandboxImageName()} is missing. Run: bash scripts/sandbox-image.sh`);
-}
+export { requireDocker } from "@/test/helpers/docker";
 
 export function tempDataDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), "airlock-run-"));
