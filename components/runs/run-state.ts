@@ -2,24 +2,6 @@
 // waiting state (a person must act) or a final one.
 import type { RunState } from "@/db/schema";
 
-export const RUN_STATE_OPTIONS = [
-  "queued",
-  "starting",
-  "planning",
-  "awaiting_plan_approval",
-  "running",
-  "awaiting_approval",
-  "paused",
-  "succeeded",
-  "failed",
-  "killed",
-  "rolled_back",
-] as const satisfies readonly RunState[];
-
-// Fails to compile if a state is added on the server and not here.
-type MissingState = Exclude<RunState, (typeof RUN_STATE_OPTIONS)[number]>;
-export const RUN_STATES_COMPLETE: MissingState extends never ? true : never = true;
-
 export type StateTone = "neutral" | "accent" | "success" | "danger" | "warning";
 
 export const RUN_STATE_META: Record<RunState, { label: string; tone: StateTone; waiting?: boolean; active?: boolean; terminal?: boolean; help: string }> = {
@@ -35,6 +17,9 @@ export const RUN_STATE_META: Record<RunState, { label: string; tone: StateTone; 
   killed: { label: "Killed", tone: "danger", terminal: true, help: "Someone stopped the run; its container was killed." },
   rolled_back: { label: "Rolled back", tone: "neutral", terminal: true, help: "The workspace was rolled back to a checkpoint." },
 };
+
+/** Every state in lifecycle order (the Record type above already forces one entry per server state). */
+export const RUN_STATE_OPTIONS = Object.keys(RUN_STATE_META) as RunState[];
 
 export function stateMeta(state: string) {
   return RUN_STATE_META[state as RunState] ?? { label: state.replace(/_/g, " "), tone: "neutral" as const, help: "" };
