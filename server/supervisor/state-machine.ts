@@ -23,7 +23,6 @@ const TRANSITIONS: Record<RunState, readonly RunState[]> = {
 };
 
 export const TERMINAL_STATES: readonly RunState[] = ["succeeded", "failed", "killed", "rolled_back"];
-export const WAITING_STATES: readonly RunState[] = ["awaiting_plan_approval", "awaiting_approval"];
 
 export function isTerminal(state: RunState): boolean {
   return TERMINAL_STATES.includes(state);

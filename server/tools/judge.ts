@@ -9,8 +9,6 @@ export interface Judgement {
   parts: { command: string; verdict: string; rule: string; reason: string }[];
 }
 
-export type NormalisedCall = Record<string, unknown> & { tool: ToolName };
-
 export function judgeToolCall(tool: ToolName, normalised: Record<string, unknown>, opts: { stepMode: boolean; policy: Policy }): Judgement {
   // complete_step only reports progress (step mode's pause is its own approval).
   const decision: Decision =
