@@ -572,3 +572,34 @@ export type PolicyVersion = typeof policyVersions.$inferSelect;
 export type RuleProposal = typeof ruleProposals.$inferSelect;
 export type RuleProposalVote = typeof ruleProposalVotes.$inferSelect;
 export type RedteamReport = typeof redteamReports.$inferSelect;
+
+// ---------------------------------------------------------------------------
+// External agents over MCP
+
+/**
+ * One bearer token per external run: shown once when the run is created,
+ * stored as SHA-256, valid only for that run while it is live, revoked in the
+ * same transaction that ends the run.
+ */
+export const runTokens = sqliteTable(
+  "run_tokens",
+  {
+    runId: text("run_id")
+      .primaryKey()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    tokenHash: text("token_hash").notNull(),
+    prefix: text("prefix").notNull(),
+    createdAt: createdAt(),
+    revokedAt: integer("revoked_at", { mode: "timestamp_ms" }),
+    /** First authenticated MCP request: the run page stops saying "waiting for the external agent". */
+    connectedAt: integer("connected_at", { mode: "timestamp_ms" }),
+    lastUsedAt: integer("last_used_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [uniqueIndex("run_tokens_hash_unique").on(t.tokenHash)],
+);
+
+export const runTokensRelations = relations(runTokens, ({ one }) => ({
+  run: one(runs, { fields: [runTokens.runId], references: [runs.id] }),
+}));
+
+export type RunToken = typeof runTokens.$inferSelect;
