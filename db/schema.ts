@@ -603,3 +603,62 @@ export const runTokensRelations = relations(runTokens, ({ one }) => ({
 }));
 
 export type RunToken = typeof runTokens.$inferSelect;
+
+// -------------------------------------------------------------- secrets
+
+/** Secret names are environment variable names (the request_secret palette's rule). */
+export const SECRET_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+/**
+ * Named values an admin stores for agents' commands (API tokens…). The value is
+ * AES-256-GCM ciphertext (server/secrets/crypto.ts) and no procedure returns it.
+ * projectId null: available to every project's runs; a project's own secret of
+ * the same name wins for its runs.
+ */
+export const secrets = sqliteTable(
+  "secrets",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    projectId: text("project_id").references(() => projects.id, { onDelete: "cascade" }),
+    description: text("description").notNull().default(""),
+    valueEnc: text("value_enc").notNull(),
+    createdBy: text("created_by"),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+    rotatedAt: integer("rotated_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [index("secrets_name_idx").on(t.name), uniqueIndex("secrets_project_name_unique").on(t.projectId, t.name)],
+);
+
+/** A secret given to one run, after a reviewer approved (or a policy rule allowed) its request_secret call. */
+export const secretGrants = sqliteTable(
+  "secret_grants",
+  {
+    id: text("id").primaryKey(),
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    secretId: text("secret_id")
+      .notNull()
+      .references(() => secrets.id, { onDelete: "cascade" }),
+    toolCallId: text("tool_call_id"),
+    approvalId: text("approval_id"),
+    // The deciding reviewer; null when a policy rule allowed the request.
+    grantedBy: text("granted_by"),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("secret_grants_run_secret_unique").on(t.runId, t.secretId), index("secret_grants_secret_idx").on(t.secretId)],
+);
+
+export const secretsRelations = relations(secrets, ({ one, many }) => ({
+  project: one(projects, { fields: [secrets.projectId], references: [projects.id] }),
+  grants: many(secretGrants),
+}));
+export const secretGrantsRelations = relations(secretGrants, ({ one }) => ({
+  secret: one(secrets, { fields: [secretGrants.secretId], references: [secrets.id] }),
+  run: one(runs, { fields: [secretGrants.runId], references: [runs.id] }),
+}));
+
+export type Secret = typeof secrets.$inferSelect;
+export type SecretGrant = typeof secretGrants.$inferSelect;
