@@ -54,6 +54,10 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   "policies.get": "viewer",
   "policies.update": "admin",
   "policies.simulate": "viewer",
+  "secrets.create": "admin",
+  "secrets.list": "admin",
+  "secrets.update": "admin",
+  "secrets.delete": "admin",
 };
 
 interface ProcedureDef {

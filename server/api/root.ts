@@ -9,6 +9,7 @@ import { runsRouter } from "@/server/api/routers/runs";
 import { projectsRouter } from "@/server/api/routers/projects";
 import { policiesRouter } from "@/server/api/routers/policies";
 import { redteamRouter } from "@/server/api/routers/redteam";
+import { secretsRouter } from "@/server/api/routers/secrets";
 import { checkHealth } from "@/server/health/health";
 
 export const appRouter = router({
@@ -22,6 +23,7 @@ export const appRouter = router({
   projects: projectsRouter,
   policies: policiesRouter,
   redteam: redteamRouter,
+  secrets: secretsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,6 +1,7 @@
 // Reads and validates Airlock's environment once; every module asks here
 // instead of reading process.env, so a bad value fails with one clear message.
 import path from "node:path";
+import { isValidAllowEntry } from "@/server/egress/addresses";
 
 export class ConfigError extends Error {
   readonly code = "CONFIG_ERROR";
@@ -48,4 +49,28 @@ let cached: AirlockConfig | undefined;
 export function config(): AirlockConfig {
   cached ??= readConfig();
   return cached;
+}
+
+/**
+ * Which non-public addresses http_fetch may reach (read on every fetch, so tests
+ * and `airlock doctor` see the current environment):
+ *  - AIRLOCK_EGRESS_ALLOW_PRIVATE=1: every private, loopback and link-local
+ *    address (never cloud metadata services);
+ *  - AIRLOCK_EGRESS_ALLOW_HOSTS: comma-separated IP addresses, CIDR ranges or
+ *    host names, e.g. "127.0.0.1,10.1.0.0/16,git.internal".
+ * Unset (the default): only public addresses.
+ */
+export function readEgressAllowance(env: NodeJS.ProcessEnv = process.env): { allowPrivate: boolean; allowHosts: string[] } {
+  const flag = (env.AIRLOCK_EGRESS_ALLOW_PRIVATE ?? "").trim().toLowerCase();
+  if (flag && !["1", "true", "yes", "0", "false", "no"].includes(flag)) {
+    throw new ConfigError(`AIRLOCK_EGRESS_ALLOW_PRIVATE must be 1/true/yes or 0/false/no, got "${flag}".`);
+  }
+  const allowHosts = (env.AIRLOCK_EGRESS_ALLOW_HOSTS ?? "")
+    .split(",")
+    .map((h) => h.trim())
+    .filter(Boolean);
+  for (const h of allowHosts) {
+    if (!isValidAllowEntry(h)) throw new ConfigError(`AIRLOCK_EGRESS_ALLOW_HOSTS: "${h}" is not an IP address, CIDR range or host name.`);
+  }
+  return { allowPrivate: ["1", "true", "yes"].includes(flag), allowHosts };
 }

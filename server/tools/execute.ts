@@ -2,7 +2,14 @@
 // execution inside the run's container.
 import { eq } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { runs, type Run } from "@/db/schema";
+import { approvals, runs, toolCalls, type Run } from "@/db/schema";
+import { appendAudit } from "@/server/audit/chain";
+import { readEgressAllowance } from "@/server/config/env";
+import { bodyAsText, fetchForAgent, RESPONSE_BODY_CAP, type EgressOutcome, type EgressRequest, type HopVerdict } from "@/server/egress/fetch";
+import { policyForRun } from "@/server/projects/policy-store";
+import { secretMarker } from "@/server/secrets/redaction";
+import { findSecretForRun, grantedSecretNames, grantSecret, secretsForRun } from "@/server/secrets/secrets";
+import { judgeToolCall } from "@/server/tools/judge";
 import { publishRunEvent } from "@/server/events/bus";
 import { normaliseWorkspacePath } from "@/server/policy";
 import { listFiles, readFile, realpathInWorkspace, searchFiles, writeFile, OutOfWorkspaceError, SandboxFileError } from "@/server/sandbox/files";
@@ -54,7 +61,13 @@ function countOccurrences(haystack: string, needle: string): number {
 /** Normalises a call for judging; file errors (a directory, no permission…) become INVALID_INPUT for the agent. */
 export async function prepareTool(session: ExecutionSession, tool: ToolName, args: Record<string, unknown>): Promise<Prepared> {
   try {
-    return await prepareToolUnsafe(session, tool, args);
+    const prepared = await prepareToolUnsafe(session, tool, args);
+    // A diff preview shows file contents to reviewers (and to the model on a dry run): granted secrets' values are redacted there too.
+    if (prepared.ok && prepared.preview) {
+      const { redactor } = secretsForRun(session.db, session.runId);
+      return { ...prepared, preview: redactor.redactDeep(prepared.preview) };
+    }
+    return prepared;
   } catch (err) {
     if (err instanceof SandboxFileError) return { ok: false, result: toolError("INVALID_INPUT", err.message) };
     if (err instanceof OutOfWorkspaceError) return { ok: false, result: toolError("OUT_OF_WORKSPACE", err.message) };
@@ -101,18 +114,52 @@ async function prepareToolUnsafe(session: ExecutionSession, tool: ToolName, args
       return { ok: true, normalised, preview: { type: "command", command: run.testCommand, cwd: "/workspace" } };
     }
     case "install_package": {
+      if (args.manager === "apt") {
+        // Refused before anyone is asked: it could not work after approval either.
+        return {
+          ok: false,
+          result: toolError(
+            "NOT_AVAILABLE",
+            "apt needs root, and the sandbox runs as an unprivileged user (uid 1000) with no way to gain privileges. System packages must be in the sandbox image (ask the operator). Python packages can be installed with manager \"pip\" (into your home directory).",
+          ),
+        };
+      }
       const pkgs = (args.packages as string[]).map((p) => `'${p}'`).join(" ");
       const command = args.manager === "npm" ? `npm install ${pkgs}` : args.manager === "pip" ? `pip install --user ${pkgs}` : `apt-get install -y ${pkgs}`;
       return { ok: true, normalised: { ...normalised, command }, preview: { type: "install", manager: args.manager, packages: args.packages, command } };
     }
-    case "http_fetch":
-      return { ok: true, normalised, preview: { type: "http", method: args.method ?? "GET", url: args.url } };
+    case "http_fetch": {
+      const headers = (args.headers as Record<string, string> | undefined) ?? {};
+      const referenced = secretReferences(headers);
+      const granted = new Set(grantedSecretNames(session.db, session.runId));
+      const missing = referenced.filter((n) => !granted.has(n));
+      if (missing.length) {
+        return { ok: false, result: toolError("INVALID_INPUT", `The headers use ${missing.map((n) => `\${secret:${n}}`).join(", ")}, but ${missing.length > 1 ? "those secrets are" : "that secret is"} not granted to this run. Ask for ${missing.length > 1 ? "them" : "it"} with request_secret first.`) };
+      }
+      return { ok: true, normalised, preview: { type: "http", method: args.method ?? "GET", url: args.url, headers, ...(referenced.length ? { secrets: referenced } : {}), hasBody: args.body !== undefined } };
+    }
+    case "request_secret": {
+      const run = loadRun(session.db, session.runId);
+      const configured = findSecretForRun(session.db, run, args.name as string) !== null;
+      return { ok: true, normalised, preview: { type: "secret", name: args.name, reason: args.reason, configured } };
+    }
     default:
       return { ok: true, normalised, preview: null };
   }
 }
 
+/**
+ * Executes an allowed or approved call. The one choke point for secrets: the
+ * result leaves here (to the model, the tool_calls row, events and audit) with
+ * every granted secret's value redacted; live output is redacted as it streams.
+ */
 export async function executeTool(session: ExecutionSession, callId: string, tool: ToolName, args: Record<string, unknown>, prepared: Prepared & { ok: true }): Promise<ToolResult> {
+  const result = await executeToolUnredacted(session, callId, tool, args, prepared);
+  const { redactor } = secretsForRun(session.db, session.runId);
+  return redactor.redactDeep(result);
+}
+
+async function executeToolUnredacted(session: ExecutionSession, callId: string, tool: ToolName, args: Record<string, unknown>, prepared: Prepared & { ok: true }): Promise<ToolResult> {
   const { runtime, containerId } = session;
   const path = prepared.normalised.path as string | undefined;
   switch (tool) {
@@ -140,9 +187,9 @@ export async function executeTool(session: ExecutionSession, callId: string, too
     case "install_package":
       return runInSandbox(session, callId, prepared.normalised.command as string, (prepared.normalised.cwd as string | undefined) ?? "/workspace", args.timeout_s as number | undefined);
     case "http_fetch":
-      return toolError("EGRESS_DENIED", "This run has no network egress configured, so the fetch was not made even though it was approved. Work offline or ask the operator to start a run with egress.");
+      return fetchApproved(session, callId, args);
     case "request_secret":
-      return toolError("NOT_AVAILABLE", `No secret store is configured yet, so ${args.name as string} cannot be provided. Continue without it or finish and explain what you need.`);
+      return grantRequestedSecret(session, callId, args.name as string);
     case "search_docs":
       return { ok: true, ...(await searchProjectDocs(session.db, session.runId, runtime, containerId, args.query as string)) };
     case "submit_plan":
@@ -158,19 +205,31 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
   const run = loadRun(session.db, session.runId);
   const limit = Math.min(timeoutS ?? run.limits.commandTimeoutS, run.limits.commandTimeoutS);
   const buffer = new OutputBuffer((chunk, stream) => publishRunEvent(session.db, session.runId, "output", { toolCallId: callId, stream, text: chunk }));
+  // Granted secrets go into this exec's environment only (never the container's, never a file).
+  const { env, redactor } = secretsForRun(session.db, session.runId);
+  const live = { stdout: redactor.stream(), stderr: redactor.stream() };
   let result;
   try {
     result = await session.runtime.exec(session.containerId, {
       cmd: ["bash", "-c", command],
       cwd,
+      env,
       timeoutS: limit,
-      onOutput: (chunk, stream) => buffer.push(chunk, stream),
+      onOutput: (chunk, stream) => {
+        const safe = live[stream].push(chunk);
+        if (safe) buffer.push(safe, stream);
+      },
       signal: session.signal,
     });
   } finally {
+    for (const stream of ["stdout", "stderr"] as const) {
+      const rest = live[stream].end();
+      if (rest) buffer.push(rest, stream);
+    }
     buffer.flush();
   }
-  const combined = result.stdout + (result.stderr ? (result.stdout ? "\n" : "") + result.stderr : "");
+  // Redacted before capping, so a cut can never leave half a value showing.
+  const combined = redactor.redact(result.stdout + (result.stderr ? (result.stdout ? "\n" : "") + result.stderr : ""));
   const shown = capForModel(combined, result.totalBytes, result.truncated);
   if (result.aborted) return toolError("RUN_STOPPED", "The run was stopped while the command ran; it was killed.");
   if (result.timedOut) {
@@ -199,4 +258,114 @@ export function capForModel(text: string, totalBytes: number, alreadyTruncated: 
     text: `${head}\n…[output truncated: ${totalBytes} bytes in total; showing the first and last ${half} characters]…\n${tail}`,
     truncated: true,
   };
+}
+
+// ---------------------------------------------------------------- secrets and egress
+
+const SECRET_REF = /\$\{secret:([A-Za-z_][A-Za-z0-9_]{0,63})\}/g;
+
+/** The secret names a call's headers refer to as ${secret:NAME}. */
+export function secretReferences(headers: Record<string, string>): string[] {
+  const names = new Set<string>();
+  for (const v of Object.values(headers)) for (const m of v.matchAll(SECRET_REF)) names.add(m[1]!);
+  return [...names];
+}
+
+function agentActorOf(runId: string) {
+  return { userId: null, label: `agent:${runId.slice(0, 8)}` };
+}
+
+async function grantRequestedSecret(session: ExecutionSession, callId: string, name: string): Promise<ToolResult> {
+  const { db, runId } = session;
+  const secret = findSecretForRun(db, loadRun(db, runId), name);
+  if (!secret) {
+    return toolError("NOT_AVAILABLE", `No secret named ${name} is configured for this run; ask an admin to add it, or continue without it.`);
+  }
+  const approvalId = db.select({ approvalId: toolCalls.approvalId }).from(toolCalls).where(eq(toolCalls.id, callId)).get()?.approvalId ?? null;
+  const decidedBy = approvalId ? (db.select({ decidedBy: approvals.decidedBy }).from(approvals).where(eq(approvals.id, approvalId)).get()?.decidedBy ?? null) : null;
+  grantSecret(db, agentActorOf(runId), { runId, secret, toolCallId: callId, approvalId, grantedBy: decidedBy });
+  return {
+    ok: true,
+    granted: true,
+    env: name,
+    note: `$${name} is set in the environment of your run_command and run_tests commands from now on, and http_fetch headers may use \${secret:${name}}. You never see the value: output that contains it shows ${secretMarker(name)} instead.`,
+  };
+}
+
+/** A redirect is judged like a new http_fetch: denied → refused; "ask" only within the origin a reviewer approved. */
+function judgeRedirect(db: Db, run: Run, url: string, method: string, sameOrigin: boolean): HopVerdict {
+  const { decision } = judgeToolCall("http_fetch", { url, method }, { stepMode: run.stepMode, policy: policyForRun(db, run).policy });
+  if (decision.verdict === "allow") return { follow: true };
+  if (decision.verdict === "deny") return { follow: false, reason: `policy rule ${decision.rule} denies it (${decision.reason})` };
+  if (sameOrigin) return { follow: true };
+  return { follow: false, reason: `it is another host, which needs its own approval (policy rule ${decision.rule}); call http_fetch with that URL if you need it.` };
+}
+
+async function fetchApproved(session: ExecutionSession, callId: string, args: Record<string, unknown>): Promise<ToolResult> {
+  const { db, runId } = session;
+  const run = loadRun(db, runId);
+  const { values, redactor } = secretsForRun(db, runId);
+  const granted = new Map(values.map((v) => [v.name, v.value]));
+  const headers: Record<string, string> = {};
+  const secretHeaders = new Set<string>();
+  for (const [k, v] of Object.entries((args.headers as Record<string, string> | undefined) ?? {})) {
+    let missing: string | null = null;
+    headers[k] = v.replace(SECRET_REF, (_m, name: string) => {
+      const value = granted.get(name);
+      if (value === undefined) missing ??= name;
+      secretHeaders.add(k.toLowerCase());
+      return value ?? "";
+    });
+    if (missing) return toolError("INVALID_INPUT", `The header ${k} uses \${secret:${missing}}, which is not granted to this run (any more). Ask for it with request_secret.`);
+  }
+  let allowance;
+  try {
+    allowance = readEgressAllowance();
+  } catch (err) {
+    return toolError("EXECUTION_FAILED", `Airlock's egress settings are invalid, so nothing was fetched: ${(err as Error).message}`);
+  }
+  const method = (args.method as EgressRequest["method"] | undefined) ?? "GET";
+  const outcome = await fetchForAgent(
+    { url: args.url as string, method, headers, secretHeaders, body: args.body as string | undefined },
+    { allowance, signal: session.signal, judgeRedirect: (url, m, sameOrigin) => judgeRedirect(db, run, url, m, sameOrigin) },
+  );
+  recordFetch(session, callId, method, args.url as string, outcome, redactor.redactDeep.bind(redactor));
+  const redirects = outcome.hops.slice(0, outcome.ok ? -1 : undefined).map((h) => ({ url: h.url, status: h.status }));
+  if (!outcome.ok) return toolError(outcome.code, outcome.message, redirects.length ? { redirects } : {});
+  const text = method === "HEAD" ? "" : bodyAsText(outcome.body, outcome.contentType, outcome.truncated);
+  const total = outcome.totalIsLowerBound ? `more than ${outcome.totalBytes}` : String(outcome.totalBytes);
+  return {
+    ok: true,
+    status: outcome.status,
+    status_text: outcome.statusText,
+    url: outcome.url,
+    ...(redirects.length ? { redirects } : {}),
+    headers: outcome.headers,
+    encoding: text === null ? "base64" : "text",
+    ...(text === null ? { body_base64: redactor.redactBytes(outcome.body).toString("base64") } : { body: text }),
+    body_truncated: outcome.truncated,
+    total_bytes: outcome.totalBytes,
+    ...(outcome.truncated ? { note: `The response was truncated: ${total} bytes in total; the first ${RESPONSE_BODY_CAP} bytes are shown.` } : {}),
+    ...(text === null && method !== "HEAD" ? { note_binary: `The body is not UTF-8 text (${outcome.contentType ?? "no content type"}), so it is given as base64.` } : {}),
+  };
+}
+
+/** Every request Airlock made for the agent, in the audit trail: where, what came back, how big. */
+function recordFetch(session: ExecutionSession, callId: string, method: string, url: string, outcome: EgressOutcome, redact: <T>(v: T) => T) {
+  const host = (() => {
+    try {
+      return new URL(url).host;
+    } catch {
+      return null;
+    }
+  })();
+  const details = redact({
+    runId: session.runId,
+    method,
+    url,
+    host,
+    hops: outcome.hops,
+    ...(outcome.ok ? { status: outcome.status, bytes: outcome.totalBytes, truncated: outcome.truncated } : { code: outcome.code, message: outcome.message }),
+  });
+  session.db.transaction((tx) => appendAudit(tx, agentActorOf(session.runId), { action: outcome.ok ? "egress.fetch" : "egress.refused", targetType: "tool_call", targetId: callId, details }), { behavior: "immediate" });
 }
