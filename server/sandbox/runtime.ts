@@ -6,7 +6,7 @@ import fs from "node:fs";
 import { constants as osConstants } from "node:os";
 import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
-import { Writable, type Duplex } from "node:stream";
+import { PassThrough, Writable, type Duplex } from "node:stream";
 import type Docker from "dockerode";
 import { DomainError } from "@/server/errors/domain-error";
 import { docker as processDocker } from "./docker";
@@ -165,15 +165,30 @@ export interface SandboxRuntime {
   /** null when the container is gone or not running. Takes about a second:
    * the engine samples CPU twice. */
   stats(containerId: string): Promise<SandboxStats | null>;
-  /** `docker commit` of the container's writable layer (paused meanwhile) as
-   * `airlock-snapshot:<tag>`, labelled airlock.snapshot=true and
-   * airlock.run=<the container's run>, with the config of the image the
-   * container came from (user 1000, working dir, entrypoint, cmd, env): the
-   * sandbox's own settings are not baked in. NB: with the default hardening
-   * the root FS is read-only and /tmp, /home/agent are tmpfs (never
-   * committed), so the snapshot holds the image's layers and little else;
-   * /workspace (a bind mount) is not in it either: checkpoints cover it. */
-  snapshotSandbox(containerId: string, tag: string): Promise<{ image: string }>;
+  /** Snapshot of a running sandbox as the image `airlock-snapshot:<tag>`:
+   * the sandbox image plus one layer holding the agent's home directory
+   * (where user-level installs land: pip --user, npm -g, ~/.local/bin),
+   * committed (`docker commit`) from a never-started builder container,
+   * labelled airlock.snapshot=true, airlock.run, airlock.checkpoint and
+   * airlock.instance, with the sandbox image's own config (user, working
+   * dir, entrypoint, env): the sandbox's settings are not baked in. The root
+   * filesystem of a sandbox is read-only, so the home is all it can have
+   * changed outside /workspace; /workspace (a bind mount) is covered by
+   * checkpoints. A sandbox created from the image gets that home back. */
+  snapshotSandbox(containerId: string, tag: string, opts?: { checkpointId?: string }): Promise<SnapshotSummary>;
+  /** This Airlock's snapshot images (of one run, or all), oldest first. */
+  listSnapshots(runId?: string): Promise<SnapshotSummary[]>;
+  /** Idempotent; only ever removes airlock-snapshot images. */
+  removeSnapshot(image: string): Promise<void>;
+}
+
+export interface SnapshotSummary {
+  image: string;
+  runId: string;
+  checkpointId: string | null;
+  createdAt: Date;
+  /** What the snapshot adds to the sandbox image. */
+  sizeBytes: number;
 }
 
 export type SandboxErrorCode = "IMAGE_MISSING" | "SANDBOX_GONE" | "SANDBOX_NOT_RUNNING" | "INVALID_SPEC" | "ENGINE_ERROR";
@@ -212,6 +227,38 @@ export function instanceIdForDataDir(dataDir: string): string {
 export const REDTEAM_LABEL = "airlock.redteam";
 export const SNAPSHOT_LABEL = "airlock.snapshot";
 export const SNAPSHOT_REPO = "airlock-snapshot";
+/** On a snapshot image: the checkpoint it was taken at, and the sandbox image it was built on. */
+export const SNAPSHOT_CHECKPOINT_LABEL = "airlock.checkpoint";
+export const SNAPSHOT_BASE_LABEL = "airlock.base-image";
+/** On a snapshot image: where it keeps the agent's home directory (copied into the tmpfs home at start). */
+export const HOME_SEED_LABEL = "airlock.home-seed";
+export const HOME_SEED_PATH = "/var/lib/airlock/home";
+/** On the short-lived (never started) container a snapshot is built in. */
+const SNAPSHOT_BUILDER_LABEL = "airlock.snapshot-builder";
+const AGENT_HOME = "/home/agent";
+/** Where user-level installs land (pip --user, npm -g with the prefix below): inside the home, so snapshots keep them. */
+const AGENT_LOCAL_BIN = `${AGENT_HOME}/.local/bin`;
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/**
+ * The environment every sandbox gets on top of its image's: HOME, the
+ * image's PATH with ~/.local/bin appended (last, so nothing the agent
+ * installs shadows a system command that Airlock's own helpers call), and
+ * package managers pointed at the home directory.
+ */
+export function agentEnvironment(imageEnv: string[]): string[] {
+  const imagePath = imageEnv.find((e) => e.startsWith("PATH="))?.slice(5) || DEFAULT_PATH;
+  const pathList = imagePath.split(":").includes(AGENT_LOCAL_BIN) ? imagePath : `${imagePath}:${AGENT_LOCAL_BIN}`;
+  return [
+    `HOME=${AGENT_HOME}`,
+    `PATH=${pathList}`,
+    // Debian marks its Python "externally managed"; a user install cannot
+    // break system packages (no root), so allow it.
+    "PIP_BREAK_SYSTEM_PACKAGES=1",
+    "PIP_DISABLE_PIP_VERSION_CHECK=1",
+    `NPM_CONFIG_PREFIX=${AGENT_HOME}/.local`,
+  ];
+}
 /** Every exec carries AIRLOCK_EXEC=<random token> in its environment; the
  * token is how the killer finds the exec's processes, whatever session or
  * process group they moved to. */
@@ -556,7 +603,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
   const engine = () => client ?? processDocker();
 
   /** Host-side configuration of every sandbox: see DESIGN.md "Sandbox defaults". */
-  function containerConfig(spec: SandboxSpec): Docker.ContainerCreateOptions {
+  function containerConfig(spec: SandboxSpec, imageEnv: string[] = []): Docker.ContainerCreateOptions {
     const limits = spec.limits;
     const deadline = limits.runTimeoutS + RUN_DEADLINE_GRACE_S;
     return {
@@ -568,7 +615,8 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       WorkingDir: WORKSPACE_PATH,
       Hostname: "sandbox",
       // Only what we set: the host's environment never reaches the sandbox.
-      Env: [`HOME=/home/agent`, ...envList(spec.env, "sandbox env")],
+      // (The image's own ENV still applies underneath, as with any container.)
+      Env: [...agentEnvironment(imageEnv), ...envList(spec.env, "sandbox env")],
       Labels: spec.purpose === "redteam" ? { [REDTEAM_LABEL]: spec.runId } : { [RUN_LABEL]: spec.runId, [MANAGED_LABEL]: "true", ...instanceLabels },
       Tty: false,
       OpenStdin: false,
@@ -627,22 +675,43 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     if (!spec.runId) throw new SandboxError("INVALID_SPEC", "runId is required");
     if (!path.isAbsolute(spec.workspaceDir)) throw new SandboxError("INVALID_SPEC", `workspaceDir must be an absolute host path, got ${spec.workspaceDir}`);
     const limits = resolveLimits(spec.limits);
+    const missing = (err: unknown) => new SandboxError("IMAGE_MISSING", `sandbox image ${spec.image} is not present; run scripts/sandbox-image.sh`, { cause: err });
+    let image: Docker.ImageInspectInfo;
+    try {
+      image = await engine().getImage(spec.image).inspect();
+    } catch (err) {
+      if (statusCode(err) === 404) throw missing(err);
+      throw engineError("inspecting the sandbox image", err);
+    }
     let container: Docker.Container;
     try {
-      container = await engine().createContainer(containerConfig({ ...spec, limits }));
+      container = await engine().createContainer(containerConfig({ ...spec, limits }, image.Config?.Env ?? []));
     } catch (err) {
-      if (statusCode(err) === 404) {
-        throw new SandboxError("IMAGE_MISSING", `sandbox image ${spec.image} is not present; run scripts/sandbox-image.sh`, { cause: err });
-      }
+      if (statusCode(err) === 404) throw missing(err);
       throw engineError("creating the sandbox", err);
     }
     try {
       await container.start();
+      // A snapshot image carries the agent's home directory; the tmpfs home
+      // hides it, so it is copied in before anything else runs.
+      if (image.Config?.Labels?.[HOME_SEED_LABEL] === HOME_SEED_PATH) await seedHome(container.id);
     } catch (err) {
       await container.remove({ force: true, v: true }).catch(() => undefined);
+      if (err instanceof SandboxError) throw err;
       throw engineError("starting the sandbox", err, container.id);
     }
     return { containerId: container.id };
+  }
+
+  async function seedHome(containerId: string): Promise<void> {
+    const { exitCode, stdout } = await runHelper(containerId, ["/bin/sh", "-c", `cp -a ${HOME_SEED_PATH}/. /home/agent/ 2>&1`], 120_000);
+    if (exitCode !== 0) {
+      throw new SandboxError(
+        "ENGINE_ERROR",
+        `restoring the snapshot's home directory failed (exit ${String(exitCode)}): ${stdout.trim().slice(0, 500) || "no output"}. ` +
+          `The home directory is a ${HOME_SIZE_MB} MB tmpfs; a snapshot whose home is larger cannot be restored.`,
+      );
+    }
   }
 
   /** Runs a short helper command as the agent and returns its stdout (no
@@ -966,59 +1035,204 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     return { memoryBytes, cpuPercent, pids: raw.pids_stats?.current ?? 0 };
   }
 
-  async function snapshotSandbox(containerId: string, tag: string): Promise<{ image: string }> {
+  /**
+   * Streams the agent's home directory out of a running sandbox as a tar
+   * whose members live under HOME_SEED_PATH (ready to be extracted at "/"),
+   * read by tar running as the agent. `done` settles with tar's exit code
+   * once the stream has ended.
+   */
+  async function streamHome(containerId: string): Promise<{ tar: PassThrough; done: () => Promise<{ exitCode: number | null; stderr: string }> }> {
+    const seed = HOME_SEED_PATH.replace(/^\//, "");
+    const exec = await engine()
+      .getContainer(containerId)
+      .exec({
+        // S: symlink targets are left alone (a link to ./x must stay ./x).
+        Cmd: ["tar", "-C", AGENT_HOME, "--numeric-owner", `--transform=s,^\\.,${seed},S`, "-cf", "-", "."],
+        User: AGENT_USER,
+        WorkingDir: "/",
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: false,
+      });
+    const raw = (await exec.start({ hijack: true, stdin: false })) as Duplex;
+    const tar = new PassThrough();
+    const stderr: Buffer[] = [];
+    engine().modem.demuxStream(
+      raw,
+      tar,
+      new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          if (stderr.reduce((n, b) => n + b.length, 0) < 16_384) stderr.push(chunk);
+          cb();
+        },
+      }),
+    );
+    let ended = false;
+    const ended$ = new Promise<void>((resolve) => {
+      const end = () => {
+        if (!ended) {
+          ended = true;
+          tar.end();
+        }
+        resolve();
+      };
+      raw.once("end", end);
+      raw.once("close", end);
+      raw.once("error", (err) => {
+        tar.destroy(err);
+        end();
+      });
+    });
+    return {
+      tar,
+      done: async () => {
+        await ended$;
+        return { exitCode: await finalExitCode(exec), stderr: Buffer.concat(stderr).toString("utf8") };
+      },
+    };
+  }
+
+  async function snapshotSandbox(containerId: string, tag: string, snapshotOpts: { checkpointId?: string } = {}): Promise<SnapshotSummary> {
     if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) throw new SandboxError("INVALID_SPEC", `invalid snapshot tag ${JSON.stringify(tag)}`);
     const container = engine().getContainer(containerId);
     let info: Docker.ContainerInspectInfo;
     let base: Docker.ImageInspectInfo;
     try {
       info = await container.inspect();
-      base = await engine().getImage(info.Image).inspect();
+      const current = await engine().getImage(info.Image).inspect();
+      // A sandbox restarted from a snapshot: build on the original sandbox
+      // image again (the old snapshot's only content, its home, is replaced).
+      const baseRef = current.Config?.Labels?.[SNAPSHOT_BASE_LABEL];
+      base = baseRef ? await engine().getImage(baseRef).inspect() : current;
     } catch (err) {
       throw engineError("inspecting the sandbox for a snapshot", err, containerId);
     }
     const runId = info.Config.Labels?.[RUN_LABEL];
     if (!runId) throw new SandboxError("INVALID_SPEC", `container ${containerId} is not a run's sandbox`);
+    if (!info.State?.Running) throw new SandboxError("SANDBOX_NOT_RUNNING", `the sandbox ${containerId} is not running; only a running sandbox can be snapshotted`);
     const image = `${SNAPSHOT_REPO}:${tag}`;
     const baseConfig = base.Config;
-    // The engine merges the container's config into whatever is left unset
-    // here, so everything that matters is set explicitly: the image's own
-    // user, working dir, entrypoint, cmd and env, not the sentinel's
-    // entrypoint (with its deadline) or the sandbox's env. airlock.managed is
-    // overridden so a container made from the image for another purpose is
-    // never taken for a run's sandbox.
+    // The engine merges the committed container's config into whatever is
+    // left unset here, so everything that matters is set explicitly: the
+    // sandbox image's own user, working dir, entrypoint, cmd and env.
+    // airlock.managed is overridden so a container made from the image for
+    // another purpose is never taken for a run's sandbox.
     const wanted = {
       User: baseConfig.User || AGENT_USER,
       WorkingDir: baseConfig.WorkingDir || WORKSPACE_PATH,
       Entrypoint: baseConfig.Entrypoint ?? null,
       Cmd: baseConfig.Cmd ?? null,
       Env: baseConfig.Env ?? [],
-      Labels: { ...(baseConfig.Labels ?? {}), [SNAPSHOT_LABEL]: "true", [RUN_LABEL]: runId, [MANAGED_LABEL]: "false" },
+      Labels: {
+        ...(baseConfig.Labels ?? {}),
+        ...instanceLabels,
+        [SNAPSHOT_LABEL]: "true",
+        [RUN_LABEL]: runId,
+        [MANAGED_LABEL]: "false",
+        [SNAPSHOT_BASE_LABEL]: base.Id,
+        [HOME_SEED_LABEL]: HOME_SEED_PATH,
+        ...(snapshotOpts.checkpointId ? { [SNAPSHOT_CHECKPOINT_LABEL]: snapshotOpts.checkpointId } : {}),
+      },
     };
+    // The sandbox's root filesystem is read-only: what the agent installed
+    // lives in its (tmpfs) home. A never-started builder container made from
+    // the sandbox image receives that home under HOME_SEED_PATH and is
+    // committed: the snapshot is the sandbox image plus one layer.
+    let builder: Docker.Container;
     try {
-      await (container.commit as (o: object) => Promise<unknown>).call(container, {
-        _query: { container: containerId, repo: SNAPSHOT_REPO, tag, pause: true, comment: `airlock snapshot of run ${runId}` },
-        _body: wanted,
+      builder = await engine().createContainer({
+        name: `${containerName(runId)}-snapshot`,
+        Image: base.Id,
+        Entrypoint: ["/bin/true"],
+        Cmd: [],
+        User: AGENT_USER,
+        NetworkDisabled: true,
+        Labels: { [SNAPSHOT_BUILDER_LABEL]: runId, ...instanceLabels },
+        HostConfig: { NetworkMode: "none", AutoRemove: false, LogConfig: { Type: "none", Config: {} } },
       });
     } catch (err) {
-      throw engineError("committing the sandbox", err, containerId);
+      throw engineError("preparing the snapshot", err);
+    }
+    try {
+      const home = await streamHome(containerId);
+      try {
+        await builder.putArchive(home.tar, { path: "/" });
+      } catch (err) {
+        home.tar.destroy();
+        await home.done().catch(() => undefined);
+        throw engineError("copying the sandbox's home directory into the snapshot", err, containerId);
+      }
+      const tarred = await home.done();
+      // GNU tar: 1 = "some files changed while being read" (a background process wrote); the copy is still usable.
+      if (tarred.exitCode !== 0 && tarred.exitCode !== 1) {
+        throw new SandboxError("ENGINE_ERROR", `reading the sandbox's home directory failed (tar exit ${String(tarred.exitCode)}): ${tarred.stderr.trim().slice(0, 500)}`);
+      }
+      try {
+        await (builder.commit as (o: object) => Promise<unknown>).call(builder, {
+          _query: { container: builder.id, repo: SNAPSHOT_REPO, tag, pause: false, comment: `airlock snapshot of run ${runId}` },
+          _body: wanted,
+        });
+      } catch (err) {
+        throw engineError("committing the snapshot", err, containerId);
+      }
+    } finally {
+      await builder.remove({ force: true, v: true }).catch(() => undefined);
     }
     // Check what the engine made of it: nothing of the sandbox's own config may leak in.
-    const made = (await engine().getImage(image).inspect()).Config;
+    const made = await engine().getImage(image).inspect();
     const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
     const problems = [
-      !same(made.User, wanted.User) && "User",
-      !same(made.WorkingDir, wanted.WorkingDir) && "WorkingDir",
-      !same(made.Entrypoint, wanted.Entrypoint) && "Entrypoint",
-      !same(made.Cmd, wanted.Cmd) && "Cmd",
-      !same([...(made.Env ?? [])].sort(), [...wanted.Env].sort()) && "Env",
+      !same(made.Config.User, wanted.User) && "User",
+      !same(made.Config.WorkingDir, wanted.WorkingDir) && "WorkingDir",
+      !same(made.Config.Entrypoint, wanted.Entrypoint) && "Entrypoint",
+      !same(made.Config.Cmd, wanted.Cmd) && "Cmd",
+      !same([...(made.Config.Env ?? [])].sort(), [...wanted.Env].sort()) && "Env",
     ].filter(Boolean);
     if (problems.length > 0) {
       await engine().getImage(image).remove({ force: true }).catch(() => undefined);
       throw new SandboxError("ENGINE_ERROR", `the snapshot image's ${problems.join(", ")} differ from the sandbox image's; snapshot discarded`);
     }
-    return { image };
+    return snapshotSummary(image, made.Config.Labels ?? {}, made.Created, made.Size - base.Size);
   }
 
-  return { createSandbox, exec, killProcesses, pauseSandbox, unpauseSandbox, stopSandbox, removeSandbox, inspectSandbox, listSandboxes, stats, snapshotSandbox };
+  function snapshotSummary(image: string, labels: Record<string, string>, created: string | number, sizeBytes: number): SnapshotSummary {
+    return {
+      image,
+      runId: labels[RUN_LABEL] ?? "",
+      checkpointId: labels[SNAPSHOT_CHECKPOINT_LABEL] ?? null,
+      createdAt: typeof created === "number" ? new Date(created * 1000) : new Date(created),
+      sizeBytes: Math.max(0, sizeBytes),
+    };
+  }
+
+  async function listSnapshots(runId?: string): Promise<SnapshotSummary[]> {
+    const label = [`${SNAPSHOT_LABEL}=true`, ...(runId ? [`${RUN_LABEL}=${runId}`] : []), ...(opts.instance ? [`${INSTANCE_LABEL}=${opts.instance}`] : [])];
+    let images: Docker.ImageInfo[];
+    try {
+      images = await engine().listImages({ filters: { label } });
+    } catch (err) {
+      throw engineError("listing snapshots", err);
+    }
+    const out: SnapshotSummary[] = [];
+    for (const img of images) {
+      const tag = (img.RepoTags ?? []).find((t) => t.startsWith(`${SNAPSHOT_REPO}:`));
+      if (!tag) continue;
+      const baseId = img.Labels?.[SNAPSHOT_BASE_LABEL];
+      let baseSize = 0;
+      if (baseId) baseSize = (await engine().getImage(baseId).inspect().catch(() => null))?.Size ?? 0;
+      out.push(snapshotSummary(tag, img.Labels ?? {}, img.Created, img.Size - baseSize));
+    }
+    return out.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+  }
+
+  async function removeSnapshot(image: string): Promise<void> {
+    if (!image.startsWith(`${SNAPSHOT_REPO}:`)) throw new SandboxError("INVALID_SPEC", `${image} is not a snapshot image`);
+    try {
+      await engine().getImage(image).remove({ force: true });
+    } catch (err) {
+      if (statusCode(err) !== 404) throw engineError("removing a snapshot", err);
+    }
+  }
+
+  return { createSandbox, exec, killProcesses, pauseSandbox, unpauseSandbox, stopSandbox, removeSandbox, inspectSandbox, listSandboxes, stats, snapshotSandbox, listSnapshots, removeSnapshot };
 }

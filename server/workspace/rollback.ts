@@ -52,7 +52,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * the container's processes while one executes (a rollback interrupts a
  * running command). New calls are held back by the rollback gate meanwhile.
  */
-async function quiesce(db: Db, host: WorkspaceHost, run: Run): Promise<void> {
+export async function quiesce(db: Db, host: WorkspaceHost, run: Run): Promise<void> {
   const deadline = Date.now() + QUIET_TIMEOUT_MS;
   for (;;) {
     const busy = db

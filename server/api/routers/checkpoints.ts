@@ -8,7 +8,7 @@ import { hasRole } from "@/server/users/users";
 import { diffCheckpoint, diffRun, getWorkspace, listCheckpoints } from "@/server/workspace/checkpoints";
 import { decideMergeBack, decideMergeInput, listMergeRequests, requestMergeBack, requestMergeInput } from "@/server/workspace/merge-back";
 import { rollbackRun, setOperatorRollback } from "@/server/workspace/rollback";
-import { restartFromSnapshot, snapshotRun } from "@/server/workspace/snapshots";
+import { deleteSnapshot, listRunSnapshots, MAX_SNAPSHOTS_PER_RUN, restartFromSnapshot, snapshotRun } from "@/server/workspace/snapshots";
 
 const runId = z.object({ id: z.string().min(1) });
 
@@ -58,14 +58,27 @@ export const checkpointProcedures = {
   rollback: roleProcedure("operator")
     .input(z.object({ id: z.string().min(1), checkpointId: z.string().min(1), reason: z.string().trim().max(2000).optional() }))
     .mutation(({ ctx, input }) => rollbackRun(ctx.db, requireSupervisor(), input.id, input.checkpointId, ctx.actor, { reason: input.reason })),
-  /** Commits the run's container to an image, recorded at a checkpoint (the latest by default). */
+  /** The run's container snapshots, oldest first (read from the container engine). */
+  snapshots: roleProcedure("viewer")
+    .input(runId)
+    .query(async ({ ctx, input }) => {
+      requireRun(ctx.db, input.id);
+      return { items: await listRunSnapshots(ctx.db, requireSupervisor().runtime, input.id), limit: MAX_SNAPSHOTS_PER_RUN };
+    }),
+  /** Snapshots the run's container (its home directory, where installs land) at the latest checkpoint. */
   snapshot: roleProcedure("reviewer")
     .input(z.object({ id: z.string().min(1), checkpointId: z.string().min(1).optional() }))
     .mutation(({ ctx, input }) => snapshotRun(ctx.db, requireSupervisor(), input.id, ctx.actor, { checkpointId: input.checkpointId })),
-  /** Replaces the run's container with one made from its snapshot at the checkpoint (same hardening and workspace). */
+  /** Restarts the run's container from its snapshot at the checkpoint (same hardening); the workspace goes back to that checkpoint unless restoreWorkspace is false. */
   restartFromSnapshot: roleProcedure("reviewer")
+    .input(z.object({ id: z.string().min(1), checkpointId: z.string().min(1), restoreWorkspace: z.boolean().optional() }))
+    .mutation(({ ctx, input }) => restartFromSnapshot(ctx.db, requireSupervisor(), input.id, input.checkpointId, ctx.actor, { restoreWorkspace: input.restoreWorkspace })),
+  deleteSnapshot: roleProcedure("reviewer")
     .input(z.object({ id: z.string().min(1), checkpointId: z.string().min(1) }))
-    .mutation(({ ctx, input }) => restartFromSnapshot(ctx.db, requireSupervisor(), input.id, input.checkpointId, ctx.actor)),
+    .mutation(async ({ ctx, input }) => {
+      await deleteSnapshot(ctx.db, requireSupervisor().runtime, input.id, input.checkpointId, ctx.actor);
+      return { deleted: true };
+    }),
   setOperatorRollback: roleProcedure("reviewer")
     .input(z.object({ id: z.string().min(1), allowed: z.boolean() }))
     .mutation(({ ctx, input }) => ({ operatorMayRollback: setOperatorRollback(ctx.db, ctx.actor, input.id, input.allowed).operatorMayRollback })),
