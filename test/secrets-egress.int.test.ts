@@ -128,7 +128,7 @@ describe("a granted secret", () => {
           call("http_fetch", { url: `${targetBase}/to-metadata` }),
           finish,
         ],
-        async (a, containerId) => {
+        async (a, containerId): Promise<"approve"> => {
           // While the run lives: the container's own environment (set at creation) has no secret.
           if (a.tool === "http_fetch" && containerId) containerEnv = (await docker().getContainer(containerId).inspect()).Config.Env ?? [];
           return "approve";

@@ -148,6 +148,39 @@ model
     for (const m of listModels(db())) process.stdout.write(`${m.id}\t${m.name}\t${m.baseUrl}\t${m.model}${m.hasApiKey ? "\t(key set)" : ""}\n`);
   });
 
+const secret = program.command("secret").description("secrets agents may request (request_secret); values are encrypted and never printed");
+secret
+  .command("set")
+  .description("create a secret, or rotate its value if it exists; the value is read from stdin (one trailing newline is dropped)")
+  .requiredOption("--name <NAME>", "an environment variable name, e.g. NPM_TOKEN")
+  .option("--project <project>", "only for this project's runs (id or slug); default: every project")
+  .option("--description <text>")
+  .action(async (opts: { name: string; project?: string; description?: string }) => {
+    const { createSecret, listSecrets, updateSecret } = await import("@/server/secrets/secrets");
+    const { requireProject } = await import("@/server/projects/projects");
+    if (process.stdin.isTTY) process.stderr.write(`Type the value of ${opts.name}, then Ctrl-D:\n`);
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    const value = Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+    const projectId = opts.project ? requireProject(db(), opts.project).id : null;
+    const existing = listSecrets(db()).find((s) => s.name === opts.name && s.projectId === projectId);
+    if (existing) {
+      updateSecret(db(), cliActor(), { id: existing.id, value, description: opts.description });
+      process.stdout.write(`${existing.id}\n`);
+      process.stderr.write(`rotated ${opts.name}\n`);
+    } else {
+      const { id } = createSecret(db(), cliActor(), { name: opts.name, value, description: opts.description, projectId: projectId ?? undefined });
+      process.stdout.write(`${id}\n`);
+    }
+  });
+secret
+  .command("list")
+  .description("names, scopes and grant counts (never values)")
+  .action(async () => {
+    const { listSecrets } = await import("@/server/secrets/secrets");
+    for (const s of listSecrets(db())) process.stdout.write(`${s.id}\t${s.name}\t${s.projectName ?? "all projects"}\t${s.grants} grant(s)\t${s.description}\n`);
+  });
+
 const audit = program.command("audit").description("the tamper-evident audit trail");
 audit
   .command("verify")
