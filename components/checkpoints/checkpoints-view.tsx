@@ -19,9 +19,10 @@ import { stateMeta } from "@/components/runs/run-state";
 import { CheckpointDiff } from "@/components/checkpoints/checkpoint-diff";
 import { MergeBackPanel } from "@/components/checkpoints/merge-back-panel";
 import { RollbackButton } from "@/components/checkpoints/rollback-button";
+import { SnapshotsPanel } from "@/components/checkpoints/snapshots-panel";
 import { cn } from "@/lib/cn";
 import { errorMessage } from "@/lib/errors";
-import { formatDateTime, formatRelative } from "@/lib/format";
+import { formatBytes, formatDateTime, formatRelative } from "@/lib/format";
 import type { SessionUser } from "@/lib/session-user";
 import { useTRPC } from "@/lib/trpc/client";
 
@@ -34,12 +35,6 @@ const KIND: Record<CheckpointItem["kind"], { label: string; tone: "neutral" | "a
   rollback: { label: "Rollback", tone: "warning" },
   manual: { label: "Saved", tone: "accent" },
 };
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
-}
 
 export function CheckpointsView({ runId, user }: { runId: string; user: SessionUser }) {
   const trpc = useTRPC();
@@ -167,6 +162,8 @@ export function CheckpointsView({ runId, user }: { runId: string; user: SessionU
           </ol>
         )}
       </section>
+
+      <SnapshotsPanel runId={runId} user={user} runActive={active} latest={items.length > 0 ? { id: items[items.length - 1]!.id, seq: items[items.length - 1]!.seq } : null} />
 
       <MergeBackPanel runId={runId} user={user} runCreatedBy={r.createdBy} runEnded={!active} source={workspace?.source ?? null} hasCheckpoints={items.length > 0 && !cleaned} />
     </div>
