@@ -383,11 +383,41 @@ export function ApprovalBody({ approval }: { approval: ApprovalItem }) {
     );
   }
   if (type === "http") {
-    const p = preview as { method?: string; url?: string };
+    const p = preview as { method?: string; url?: string; headers?: Record<string, string>; secrets?: string[] };
+    const headers = Object.entries(p.headers ?? {});
     return (
-      <p className="rounded-lg bg-surface-muted px-3 py-2 font-mono text-[13px] break-all">
-        <span className="font-semibold">{p.method ?? "GET"}</span> {p.url}
-      </p>
+      <div className="space-y-2">
+        <p className="rounded-lg bg-surface-muted px-3 py-2 font-mono text-[13px] break-all">
+          <span className="font-semibold">{p.method ?? "GET"}</span> {p.url}
+        </p>
+        {headers.length ? (
+          <ul className="space-y-0.5 font-mono text-[12px] break-all" aria-label="Request headers">
+            {headers.map(([k, v]) => (
+              <li key={k}>
+                <span className="text-fg-muted">{k}:</span> {v}
+              </li>
+            ))}
+          </ul>
+        ) : null}
+        {p.secrets?.length ? (
+          <p className="text-xs text-warning">
+            Sends the secret{p.secrets.length > 1 ? "s" : ""} {p.secrets.join(", ")} to this host (Airlock fills in the value; the agent never sees it).
+          </p>
+        ) : null}
+      </div>
+    );
+  }
+  if (type === "secret") {
+    const p = preview as { name?: string; reason?: string; configured?: boolean };
+    return (
+      <div className="space-y-2 text-sm">
+        <p>
+          The agent asks for the secret <code className="rounded bg-surface-muted px-1.5 py-0.5 font-mono text-[13px] font-semibold">{p.name}</code>. If you approve, it becomes the environment variable{" "}
+          <code className="font-mono text-[13px]">${p.name}</code> of this run&apos;s commands; its value is never shown to the agent.
+        </p>
+        {p.reason ? <p className="rounded-lg bg-surface-muted px-3 py-2 whitespace-pre-wrap break-words">{p.reason}</p> : null}
+        {p.configured === false ? <p className="text-xs text-warning">No secret of this name is configured, so approving gives the agent nothing.</p> : null}
+      </div>
     );
   }
   return <ArgsList args={approval.args} />;

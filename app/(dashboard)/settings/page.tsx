@@ -4,6 +4,7 @@ import { ApiTokensSection } from "@/components/settings/api-tokens-section";
 import { ChangePasswordForm } from "@/components/settings/change-password-form";
 import { UsersSection } from "@/components/settings/users-section";
 import { ModelsSection } from "@/components/settings/models-section";
+import { SecretsSection } from "@/components/settings/secrets-section";
 import { Card, CardBody, CardHeader } from "@/components/ui/card";
 import { UserIcon } from "@/components/ui/icons";
 import { PageHeader } from "@/components/ui/page-header";
@@ -20,7 +21,7 @@ export default async function SettingsPage() {
 
   return (
     <>
-      <PageHeader title="Settings" description="Your account and API tokens, and for admins the users and model endpoints of this Airlock." />
+      <PageHeader title="Settings" description="Your account and API tokens, and for admins the users, model endpoints and secrets of this Airlock." />
       <div className="space-y-6">
         <Card aria-labelledby="account-title">
           <CardHeader titleId="account-title" title="Your account" icon={<UserIcon size={18} />} />
@@ -46,6 +47,8 @@ export default async function SettingsPage() {
         {isAdmin ? <UsersSection currentUserId={user.id} minPasswordLength={MIN_PASSWORD_LENGTH} /> : null}
 
         {isAdmin ? <ModelsSection /> : null}
+
+        {isAdmin ? <SecretsSection /> : null}
       </div>
     </>
   );
