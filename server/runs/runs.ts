@@ -12,6 +12,7 @@ import { resolveRunLimits, runLimitsInput } from "@/server/runs/limits";
 import { assertMayStartRunIn, DEFAULT_PROJECT_ID, requireProject } from "@/server/projects/projects";
 import { recordWorkspaceSource, sourceFromInput, workspaceSourceInput } from "@/server/workspace/sources";
 import type { WorkspaceSourceJson } from "@/db/schema";
+import { issueRunTokenInTx, runTokenOf } from "@/server/runs/run-tokens";
 
 export const createRunInput = z.object({
   title: z.string().trim().min(1, "Give the run a title.").max(200),
@@ -54,6 +55,8 @@ export interface RunView {
   updatedAt: Date;
   startedAt: Date | null;
   endedAt: Date | null;
+  /** External runs (runs.get only): whether the agent has connected over MCP yet. The token itself is never shown again. */
+  mcp?: { connectedAt: Date | null; lastUsedAt: Date | null; revoked: boolean } | null;
 }
 
 function toView(run: Run, email: string | null): RunView {
@@ -88,12 +91,23 @@ function toView(run: Run, email: string | null): RunView {
 }
 
 export function createRun(db: Db, actor: Actor & { userId: string }, raw: z.input<typeof createRunInput>, opts: { source?: WorkspaceSourceJson } = {}): Run {
+  return createRunWithToken(db, actor, raw, opts).run;
+}
+
+/**
+ * Creates a queued run. An external run (agent "external") brings its own
+ * agent over MCP instead of a model endpoint and gets a run token, returned
+ * here once and stored only as a hash.
+ */
+export function createRunWithToken(db: Db, actor: Actor & { userId: string }, raw: z.input<typeof createRunInput>, opts: { source?: WorkspaceSourceJson } = {}): { run: Run; mcpToken: string | null } {
   const input = createRunInput.parse(raw);
-  if (input.agent === "external") {
-    throw new DomainError("INVALID_INPUT", "External agents over MCP are not available in this version yet; start a built-in agent run with a model endpoint.");
+  const external = input.agent === "external";
+  if (!external) {
+    if (!input.modelId) throw new DomainError("INVALID_INPUT", "Choose a model endpoint (modelId), or agent \"external\" to connect your own agent over MCP. Admins register endpoints in Settings → Models.");
+    requireModel(db, input.modelId);
+  } else if (input.modelId) {
+    throw new DomainError("INVALID_INPUT", "An external run brings its own agent over MCP; leave modelId out (or choose agent \"builtin\" to use a model endpoint).");
   }
-  if (!input.modelId) throw new DomainError("INVALID_INPUT", "Choose a model endpoint (modelId). Admins register endpoints in Settings → Models.");
-  requireModel(db, input.modelId);
   // The run's project (the default one when none is named) sets the policy, starting limits and test command.
   const project = requireProject(db, input.projectId);
   const creator = db.select({ id: users.id, role: users.role }).from(users).where(eq(users.id, actor.userId)).get();
@@ -106,7 +120,7 @@ export function createRun(db: Db, actor: Actor & { userId: string }, raw: z.inpu
   }
   const id = crypto.randomUUID();
   const now = new Date();
-  const { run, event } = db.transaction(
+  const { run, event, mcpToken } = db.transaction(
     (tx) => {
       const run = tx
         .insert(runs)
@@ -128,14 +142,20 @@ export function createRun(db: Db, actor: Actor & { userId: string }, raw: z.inpu
         .returning()
         .get();
       recordWorkspaceSource(tx, id, opts.source ?? sourceFromInput(input.source), actor.userId);
-      appendAudit(tx, actor, { action: "run.create", targetType: "run", targetId: id, details: { title: input.title, modelId: input.modelId, projectId: project.id, limits, stepMode: input.stepMode } });
+      const mcpToken = external ? issueRunTokenInTx(tx, id) : null;
+      appendAudit(tx, actor, {
+        action: "run.create",
+        targetType: "run",
+        targetId: id,
+        details: { title: input.title, modelId: input.modelId, projectId: project.id, limits, stepMode: input.stepMode, ...(external ? { agent: "external", mcpTokenPrefix: mcpToken!.slice(0, 10) } : {}) },
+      });
       const event = insertRunEvent(tx, id, "state", { from: null, to: "queued", by: actor.label });
-      return { run, event };
+      return { run, event, mcpToken };
     },
     { behavior: "immediate" },
   );
   announce(event);
-  return run;
+  return { run, mcpToken };
 }
 
 export function requireRun(db: Db, id: string): Run {
@@ -147,7 +167,10 @@ export function requireRun(db: Db, id: string): Run {
 export function getRunView(db: Db, id: string): RunView {
   const row = db.select({ run: runs, email: users.email }).from(runs).leftJoin(users, eq(users.id, runs.createdBy)).where(eq(runs.id, id)).get();
   if (!row) throw new DomainError("NOT_FOUND", `No run with id ${id}.`);
-  return toView(row.run, row.email);
+  const view = toView(row.run, row.email);
+  if (row.run.agent !== "external") return view;
+  const token = runTokenOf(db, id);
+  return { ...view, mcp: token ? { connectedAt: token.connectedAt, lastUsedAt: token.lastUsedAt, revoked: Boolean(token.revokedAt) } : null };
 }
 
 export const listRunsInput = z.object({

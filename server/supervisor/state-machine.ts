@@ -1,8 +1,8 @@
 // The run lifecycle. Nothing but `transitionRun` changes a run's state; each
 // transition commits with its run event and audit event.
-import { eq } from "drizzle-orm";
+import { and, eq, isNull } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { runs, type Run, type RunState } from "@/db/schema";
+import { runs, runTokens, type Run, type RunState } from "@/db/schema";
 import { appendAudit, type Actor } from "@/server/audit/chain";
 import { announce, insertRunEvent } from "@/server/events/bus";
 import { DomainError } from "@/server/errors/domain-error";
@@ -69,6 +69,8 @@ export function transitionRunInTx(tx: Tx, runId: string, to: RunState, actor: Ac
     })
     .where(eq(runs.id, runId))
     .run();
+  // An external agent's run token dies with the run, in the same transaction.
+  if (terminal) tx.update(runTokens).set({ revokedAt: now }).where(and(eq(runTokens.runId, runId), isNull(runTokens.revokedAt))).run();
   const event = insertRunEvent(tx, runId, "state", { from: run.state, to, reason: opts.reason ?? null, by: actor.label });
   appendAudit(tx, actor, {
     action: "run.transition",

@@ -16,12 +16,15 @@ import { controlTools, type FinishSignal } from "@/server/supervisor/control";
 import { isTerminal, TERMINAL_STATES, transitionRun, transitionRunInTx } from "@/server/supervisor/state-machine";
 import { ShutdownError, type GatewaySession } from "@/server/tools/gateway";
 import { DomainError } from "@/server/errors/domain-error";
+import { pruneSnapshots, removeRunSnapshots } from "@/server/workspace/snapshots";
 import { afterRunFailed, checkpointRunStart, prepareRunWorkspace, recoverInterruptedRollback, scheduleWorkspaceCleanup } from "@/server/workspace/hooks";
 
 interface LiveRun {
   controller: AbortController;
   done: Promise<void>;
   timeout: NodeJS.Timeout | null;
+  /** The gateway session of the run's agent, once it exists (its containerId is swapped by a restart from a snapshot). */
+  session?: GatewaySession;
 }
 
 export interface SupervisorOptions {
@@ -65,6 +68,18 @@ export class Supervisor {
 
   isLive(runId: string): boolean {
     return this.live.has(runId);
+  }
+
+  /**
+   * Points a live run's gateway session at another container (a restart
+   * from a snapshot replaced it): the agent's next tool call runs there.
+   * false when the run is not driven by this process.
+   */
+  switchContainer(runId: string, containerId: string): boolean {
+    const session = this.live.get(runId)?.session;
+    if (!session) return false;
+    session.containerId = containerId;
+    return true;
   }
 
   /** Launches a queued run in the background. */
@@ -127,6 +142,8 @@ export class Supervisor {
       signal: controller.signal,
       control: controlTools(db, runId, controller.signal, finish),
     };
+    const liveEntry = this.live.get(runId);
+    if (liveEntry) liveEntry.session = session;
     const outcome = await runBuiltinAgent(db, session, finish);
     if (controller.signal.aborted) return; // killRun (or shutdown) owns the ending
     const current = db.select().from(runs).where(eq(runs.id, runId)).get()!;
@@ -136,6 +153,7 @@ export class Supervisor {
       fields: { endedReason: outcome.status === "succeeded" ? null : outcome.reason, summary: outcome.summary ?? null, endedBy: "agent" },
     });
     await this.releaseContainer(current);
+    await removeRunSnapshots(runtime, runId);
     if (outcome.status === "failed") await afterRunFailed(db, runtime, runId);
   }
 
@@ -196,6 +214,7 @@ export class Supervisor {
       .where(and(eq(toolCalls.runId, runId), inArray(toolCalls.state, ["executing", "judging", "awaiting_approval", "approved"])))
       .run();
     if (run.containerId) await this.opts.runtime.removeSandbox(run.containerId).catch(() => undefined);
+    await removeRunSnapshots(this.opts.runtime, runId);
     await afterRunFailed(db, this.opts.runtime, runId); // automatic rollback, when the run asks for it
     return db.select().from(runs).where(eq(runs.id, runId)).get()!;
   }
@@ -250,6 +269,7 @@ export class Supervisor {
         result.removed.push(c.containerId);
       }
     }
+    await pruneSnapshots(db, runtime); // of runs that ended while no supervisor was running
     return result;
   }
 

@@ -2,13 +2,14 @@ import { tracked } from "@trpc/server";
 import { z } from "zod";
 import { roleProcedure, router } from "@/server/api/trpc";
 import { streamRunEvents } from "@/server/events/bus";
-import { createRun, createRunInput, getRunView, listRunViews, listRunsInput, listToolCalls, requireRun } from "@/server/runs/runs";
+import { createRunWithToken, createRunInput, getRunView, listRunViews, listRunsInput, listToolCalls, requireRun } from "@/server/runs/runs";
 import { requireSupervisor } from "@/server/supervisor/boot";
 import { DomainError } from "@/server/errors/domain-error";
 import { hasRole } from "@/server/users/users";
 import { config } from "@/server/config/env";
 import { resolveWorkspaceSource } from "@/server/workspace/sources";
 import { checkpointProcedures } from "@/server/api/routers/checkpoints";
+import { mcpUrl } from "@/server/runs/run-tokens";
 
 export const runsRouter = router({
   ...checkpointProcedures,
@@ -17,9 +18,11 @@ export const runsRouter = router({
     .mutation(async ({ ctx, input }) => {
       const supervisor = requireSupervisor();
       const source = await resolveWorkspaceSource(ctx.db, ctx.user.id, config().dataDir, input.source);
-      const run = createRun(ctx.db, { ...ctx.actor, userId: ctx.user.id }, input, { source });
+      const { run, mcpToken } = createRunWithToken(ctx.db, { ...ctx.actor, userId: ctx.user.id }, input, { source });
       supervisor.launch(run.id);
-      return { id: run.id };
+      // An external run's token is shown this once; only its hash is stored.
+      const created: { id: string; mcpUrl?: string; mcpToken?: string } = mcpToken ? { id: run.id, mcpUrl: mcpUrl(), mcpToken } : { id: run.id };
+      return created;
     }),
   get: roleProcedure("viewer")
     .input(z.object({ id: z.string().min(1) }))
