@@ -8,6 +8,7 @@ import { SYSTEM_ACTOR, type Actor } from "@/server/audit/chain";
 import { cancelRunApprovalsInTx, afterApprovalCommit, expireOverdueApprovals } from "@/server/approvals/approvals";
 import { announce, publishRunEvent } from "@/server/events/bus";
 import { runBuiltinAgent } from "@/server/agents/builtin-agent";
+import { mcpIdleTimeoutMs, runExternalAgent } from "@/server/agents/mcp-agent";
 import { config } from "@/server/config/env";
 import type { SandboxRuntime } from "@/server/sandbox/runtime";
 import { prepareWorkspace } from "@/server/sandbox/workspace";
@@ -34,6 +35,8 @@ export interface SupervisorOptions {
   image?: string;
   /** How often overdue approvals are expired. */
   sweepMs?: number;
+  /** External (MCP) runs end after this long without an MCP request; default AIRLOCK_MCP_IDLE_TIMEOUT_S or 30 min. */
+  mcpIdleTimeoutMs?: number;
 }
 
 export class Supervisor {
@@ -144,7 +147,11 @@ export class Supervisor {
     };
     const liveEntry = this.live.get(runId);
     if (liveEntry) liveEntry.session = session;
-    const outcome = await runBuiltinAgent(db, session, finish);
+    // An external agent (MCP) calls the same gateway session through /api/mcp; its run waits for it here.
+    const outcome =
+      run.agent === "external"
+        ? await runExternalAgent(db, session, finish, { idleTimeoutMs: this.opts.mcpIdleTimeoutMs ?? mcpIdleTimeoutMs(), resume })
+        : await runBuiltinAgent(db, session, finish);
     if (controller.signal.aborted) return; // killRun (or shutdown) owns the ending
     const current = db.select().from(runs).where(eq(runs.id, runId)).get()!;
     if (isTerminal(current.state)) return;
