@@ -60,7 +60,7 @@ export function config(): AirlockConfig {
  *    host names, e.g. "127.0.0.1,10.1.0.0/16,git.internal".
  * Unset (the default): only public addresses.
  */
-export function readEgressAllowance(env: NodeJS.ProcessEnv = process.env): { allowPrivate: boolean; allowHosts: string[] } {
+export function readEgressAllowance(env: Record<string, string | undefined> = process.env): { allowPrivate: boolean; allowHosts: string[] } {
   const flag = (env.AIRLOCK_EGRESS_ALLOW_PRIVATE ?? "").trim().toLowerCase();
   if (flag && !["1", "true", "yes", "0", "false", "no"].includes(flag)) {
     throw new ConfigError(`AIRLOCK_EGRESS_ALLOW_PRIVATE must be 1/true/yes or 0/false/no, got "${flag}".`);
