@@ -138,6 +138,33 @@ export async function approveIfAsked(api: APIRequestContext, runId: string, tool
   });
 }
 
+export interface ToolCallSummary {
+  tool: string;
+  state: string;
+  errorCode: string | null;
+  args: Record<string, unknown>;
+  result: Record<string, unknown> | null;
+}
+
+export async function listToolCalls(api: APIRequestContext, runId: string): Promise<ToolCallSummary[]> {
+  return (await query<{ items: ToolCallSummary[] }>(api, "runs.toolCalls", { id: runId })).items;
+}
+
+/** Approves every pending approval of the run (but those `skip` picks) until stopped (for scenarios about something else). */
+export function autoApprove(api: APIRequestContext, runId: string, skip: (a: ApprovalSummary) => boolean = () => false): () => void {
+  let stopped = false;
+  void (async () => {
+    while (!stopped) {
+      for (const a of await listApprovals(api, runId, "pending").catch(() => [] as ApprovalSummary[])) {
+        if (skip(a)) continue;
+        await decide(api, a.id, "approve").catch(() => undefined);
+      }
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  })();
+  return () => void (stopped = true);
+}
+
 export async function waitForRunState(api: APIRequestContext, runId: string, states: string[], timeoutMs = 60_000) {
   return poll(`run ${runId} to be ${states.join(" or ")}`, async () => {
     const run = await getRun(api, runId);
