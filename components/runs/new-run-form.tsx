@@ -1,7 +1,9 @@
 "use client";
-// Starting a run: the task, the model endpoint, step mode, an optional test
-// command and limits that can only be lowered. The server's own words are
-// shown when it refuses; on success the run page opens.
+// Starting a run: the task, the agent (the built-in one with a model endpoint,
+// or an external agent over MCP), step mode, an optional test command and
+// limits that can only be lowered. The server's own words are shown when it
+// refuses; on success the run page opens, or for an external run the MCP
+// URL and run token are shown once.
 import { useMutation, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
@@ -11,12 +13,14 @@ import { Button, buttonClasses } from "@/components/ui/button";
 import { Card, CardBody } from "@/components/ui/card";
 import { SelectField, TextField } from "@/components/ui/field";
 import { ChevronDownIcon } from "@/components/ui/icons";
+import { Segmented } from "@/components/ui/segmented";
 import { Skeleton } from "@/components/ui/skeleton";
 import { Switch } from "@/components/ui/switch";
 import { TextAreaField } from "@/components/ui/textarea-field";
 import { cn } from "@/lib/cn";
 import { errorMessage } from "@/lib/errors";
 import { useTRPC } from "@/lib/trpc/client";
+import { ExternalAgentConnect } from "@/components/runs/external-agent-connect";
 
 /** The server's defaults (server/runs/limits.ts); a run may lower them, never raise them. */
 export const LIMIT_FIELDS = [
@@ -35,6 +39,7 @@ export function NewRunForm({ isAdmin }: { isAdmin: boolean }) {
   const models = useQuery(trpc.models.list.queryOptions());
   const [title, setTitle] = useState("");
   const [task, setTask] = useState("");
+  const [agent, setAgent] = useState<"builtin" | "external">("builtin");
   const [modelChoice, setModelChoice] = useState<string | null>(null);
   const [stepMode, setStepMode] = useState(false);
   const [testCommand, setTestCommand] = useState("");
@@ -42,7 +47,14 @@ export function NewRunForm({ isAdmin }: { isAdmin: boolean }) {
   const [limits, setLimits] = useState<Record<LimitKey, string>>({ memoryMb: "", cpus: "", pids: "", commandTimeoutS: "", runTimeoutS: "" });
   const limitsId = useId();
 
-  const create = useMutation(trpc.runs.create.mutationOptions({ onSuccess: ({ id }) => router.push(`/runs/${id}`) }));
+  const create = useMutation(
+    trpc.runs.create.mutationOptions({
+      // An external run stays here: its token is shown once, below.
+      onSuccess: (created) => {
+        if (!created.mcpToken) router.push(`/runs/${created.id}`);
+      },
+    }),
+  );
   const modelItems = models.data?.items ?? [];
   // Until someone picks, the first endpoint is preselected.
   const modelId = modelChoice ?? modelItems[0]?.id ?? "";
@@ -57,7 +69,8 @@ export function NewRunForm({ isAdmin }: { isAdmin: boolean }) {
     create.mutate({
       title,
       task,
-      modelId: modelId || undefined,
+      agent,
+      modelId: agent === "builtin" ? modelId || undefined : undefined,
       stepMode,
       ...(testCommand.trim() ? { testCommand: testCommand.trim() } : {}),
       ...(Object.keys(chosen).length ? { limits: chosen } : {}),
@@ -65,6 +78,11 @@ export function NewRunForm({ isAdmin }: { isAdmin: boolean }) {
   }
 
   const noModels = models.isSuccess && modelItems.length === 0;
+  const external = agent === "external";
+
+  if (create.data?.mcpToken && create.data.mcpUrl) {
+    return <ExternalAgentConnect runId={create.data.id} mcpUrl={create.data.mcpUrl} mcpToken={create.data.mcpToken} idleTimeoutS={create.data.mcpIdleTimeoutS} />;
+  }
 
   return (
     <Card>
@@ -81,7 +99,25 @@ export function NewRunForm({ isAdmin }: { isAdmin: boolean }) {
             hint="What the agent should do, as you would brief a colleague. It plans first; a reviewer approves the plan before anything changes."
           />
 
-          {models.isPending ? (
+          <div className="space-y-1.5">
+            <span className="block text-sm font-medium">Agent</span>
+            <Segmented
+              label="Agent"
+              value={agent}
+              onChange={setAgent}
+              options={[
+                { value: "builtin", label: "Built-in (model endpoint)" },
+                { value: "external", label: "External agent (MCP)" },
+              ]}
+            />
+            <p className="text-xs text-fg-muted">
+              {external
+                ? "Bring your own agent (Claude Code or any MCP client): you get a URL and a run token to connect it. Its tools run in this run's sandbox under the same policy and approvals."
+                : "Airlock's built-in agent works with an OpenAI-compatible model endpoint."}
+            </p>
+          </div>
+
+          {external ? null : models.isPending ? (
             <div className="space-y-1.5" role="status">
               <span className="sr-only">Loading model endpoints…</span>
               <Skeleton className="h-4 w-28" />
@@ -176,7 +212,7 @@ export function NewRunForm({ isAdmin }: { isAdmin: boolean }) {
             <Link href="/runs" className={buttonClasses("secondary")}>
               Cancel
             </Link>
-            <Button type="submit" loading={create.isPending || create.isSuccess} disabled={noModels}>
+            <Button type="submit" loading={create.isPending || create.isSuccess} disabled={noModels && !external}>
               Start run
             </Button>
           </div>

@@ -33,7 +33,8 @@ import { useRunEvents } from "@/components/runs/use-run-events";
 
 type Run = inferRouterOutputs<AppRouter>["runs"]["get"];
 
-const REFRESH_RUN_ON = new Set(["state", "plan", "model_message", "tool_call", "tool_result"]);
+// "note": an external agent's first MCP request is announced as a note.
+const REFRESH_RUN_ON = new Set(["state", "plan", "model_message", "tool_call", "tool_result", "note"]);
 
 export function RunView({ runId, user }: { runId: string; user: SessionUser }) {
   const trpc = useTRPC();
@@ -215,6 +216,7 @@ function RunHeader({ run, user }: { run: Run; user: SessionUser }) {
             </time>
             {duration ? <> · {meta.terminal ? "ran" : "running for"} <span className="tabular-nums">{duration}</span></> : null}
             {run.stepMode ? " · step mode" : ""}
+            {run.agent === "external" ? " · external agent (MCP)" : ""}
           </p>
         </div>
         <div className="flex flex-wrap items-center gap-2 max-sm:w-full">
@@ -231,6 +233,12 @@ function RunHeader({ run, user }: { run: Run; user: SessionUser }) {
       {meta.terminal ? <EndedBanner run={run} /> : meta.waiting ? (
         <InlineAlert tone="warning" title={meta.label}>
           {meta.help}
+        </InlineAlert>
+      ) : null}
+
+      {run.agent === "external" && !meta.terminal && !run.mcp?.connectedAt && run.toolCallsUsed === 0 ? (
+        <InlineAlert tone="info" title="Waiting for the external agent to connect">
+          Connect an MCP client to <span className="font-mono">/api/mcp</span> with the run token shown when this run was created (Authorization: Bearer …). The token is not shown again; if it is lost, stop this run and start a new one. Without any MCP request the run ends at its idle timeout.
         </InlineAlert>
       ) : null}
 

@@ -17,7 +17,7 @@ export const DEFAULT_MCP_IDLE_TIMEOUT_S = 30 * 60;
 
 export class McpConfigError extends Error {}
 
-export function mcpIdleTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+export function mcpIdleTimeoutMs(env: Record<string, string | undefined> = process.env): number {
   const text = env.AIRLOCK_MCP_IDLE_TIMEOUT_S?.trim();
   if (!text) return DEFAULT_MCP_IDLE_TIMEOUT_S * 1000;
   const s = Number(text);

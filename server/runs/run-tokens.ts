@@ -58,7 +58,7 @@ export function runTokenOf(db: Db, runId: string): RunToken | undefined {
 }
 
 /** Where external agents connect: the dashboard's public URL (NEXTAUTH_URL, as npm start sets it) plus /api/mcp. */
-export function mcpUrl(env: NodeJS.ProcessEnv = process.env): string {
+export function mcpUrl(env: Record<string, string | undefined> = process.env): string {
   const base = env.NEXTAUTH_URL?.trim() || `http://localhost:${env.PORT?.trim() || "3000"}`;
   return `${base.replace(/\/+$/, "")}/api/mcp`;
 }

@@ -10,6 +10,7 @@ import { config } from "@/server/config/env";
 import { resolveWorkspaceSource } from "@/server/workspace/sources";
 import { checkpointProcedures } from "@/server/api/routers/checkpoints";
 import { mcpUrl } from "@/server/runs/run-tokens";
+import { mcpIdleTimeoutMs } from "@/server/agents/mcp-agent";
 
 export const runsRouter = router({
   ...checkpointProcedures,
@@ -21,7 +22,9 @@ export const runsRouter = router({
       const { run, mcpToken } = createRunWithToken(ctx.db, { ...ctx.actor, userId: ctx.user.id }, input, { source });
       supervisor.launch(run.id);
       // An external run's token is shown this once; only its hash is stored.
-      const created: { id: string; mcpUrl?: string; mcpToken?: string } = mcpToken ? { id: run.id, mcpUrl: mcpUrl(), mcpToken } : { id: run.id };
+      const created: { id: string; mcpUrl?: string; mcpToken?: string; mcpIdleTimeoutS?: number } = mcpToken
+        ? { id: run.id, mcpUrl: mcpUrl(), mcpToken, mcpIdleTimeoutS: mcpIdleTimeoutMs() / 1000 }
+        : { id: run.id };
       return created;
     }),
   get: roleProcedure("viewer")
