@@ -704,7 +704,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
   }
 
   async function seedHome(containerId: string): Promise<void> {
-    const { exitCode, stdout } = await runHelper(containerId, ["/bin/sh", "-c", `cp -a ${HOME_SEED_PATH}/. /home/agent/ 2>&1`], 120_000);
+    const { exitCode, stdout } = await runHelper(containerId, ["/bin/cp", "-a", `${HOME_SEED_PATH}/.`, `${AGENT_HOME}/`], 120_000);
     if (exitCode !== 0) {
       throw new SandboxError(
         "ENGINE_ERROR",
@@ -1047,7 +1047,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       .getContainer(containerId)
       .exec({
         // S: symlink targets are left alone (a link to ./x must stay ./x).
-        Cmd: ["tar", "-C", AGENT_HOME, "--numeric-owner", `--transform=s,^\\.,${seed},S`, "-cf", "-", "."],
+        Cmd: ["/bin/tar", "-C", AGENT_HOME, "--numeric-owner", `--transform=s,^\\.,${seed},S`, "-cf", "-", "."],
         User: AGENT_USER,
         WorkingDir: "/",
         AttachStdout: true,
