@@ -65,7 +65,7 @@ export const TOOL_DESCRIPTIONS: Record<ToolName, string> = {
   run_command: "Run a bash command in /workspace as an unprivileged user with no network. Commands are parsed and judged by policy; risky ones wait for a reviewer. timeout_s defaults to the run's limit.",
   run_tests: "Run the project's configured test command.",
   install_package: "Install packages with npm, pip or apt. Always needs a reviewer's approval.",
-  http_fetch: "Fetch a URL. Allowed only for allow-listed hosts or with a reviewer's approval.",
+  http_fetch: "Fetch an http(s) URL (Airlock makes the request; your commands have no network). Allowed only for allow-listed hosts or with a reviewer's approval. A header value may contain ${secret:NAME} for a secret granted to this run; Airlock fills it in without showing it to you.",
   request_secret: "Ask for a named secret (for example an API token). If approved it is given to your commands as an environment variable; you never see its value.",
   search_docs: "Search the project's local documentation index.",
   complete_step: "Tell the reviewer a plan step is done (step numbers start at 1). In step mode the run pauses here until a reviewer says continue.",
