@@ -32,6 +32,14 @@ describe("secret redaction", () => {
     expect(r.redact(encodeURIComponent("p@ss word/with+chars"))).toBe("[secret:PW]");
   });
 
+  it("catches a multi-line value printed unquoted, or one of its lines alone", () => {
+    const pem = "-----BEGIN KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf\n-----END KEY-----\n";
+    const r = new SecretRedactor([{ name: "KEY", value: pem }]);
+    expect(r.redact(pem)).toBe("[secret:KEY]");
+    expect(r.redact(pem.trim().replace(/\n/g, " "))).toBe("[secret:KEY]");
+    expect(r.redact("line: MIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf")).toBe("line: [secret:KEY]");
+  });
+
   it("redacts every string inside a result, keys included, and leaves other values alone", () => {
     const out = redactor.redactDeep({ ok: true, output: `x ${VALUE}`, n: 3, nested: [{ [VALUE]: VALUE }], at: null });
     expect(out).toEqual({ ok: true, output: "x [secret:API_TOKEN]", n: 3, nested: [{ "[secret:API_TOKEN]": "[secret:API_TOKEN]" }], at: null });

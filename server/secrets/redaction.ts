@@ -49,6 +49,11 @@ export function redactedForms(value: string): string[] {
   forms.add(bytes.toString("hex"));
   forms.add(bytes.toString("hex").toUpperCase());
   forms.add(encodeURIComponent(value));
+  // Multi-line values (PEM keys…): `echo $KEY` unquoted joins the lines with spaces, and any one line may be printed alone.
+  if (/\s/.test(value.trim())) {
+    forms.add(value.trim().replace(/\s+/g, " "));
+    for (const line of value.split(/\r?\n/)) if (line.trim().length >= 16) forms.add(line.trim());
+  }
   return [...forms].filter((f) => f.length >= MIN_PATTERN_CHARS || f === value).sort((a, b) => b.length - a.length);
 }
 
