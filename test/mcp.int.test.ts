@@ -99,7 +99,7 @@ afterAll(async () => {
   await supervisor?.shutdown();
   setSupervisor(undefined);
   await mcp?.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
 describe("an external agent over MCP", () => {
@@ -168,6 +168,7 @@ describe("an external agent over MCP", () => {
     expect(audited.length).toBeGreaterThanOrEqual(4);
     const createdAudit = database.select().from(auditEvents).where(and(eq(auditEvents.action, "run.create"), eq(auditEvents.targetId, created.id))).get()!;
     expect(JSON.parse(String(createdAudit.details))).toMatchObject({ agent: "external", mcpTokenPrefix: created.mcpToken!.slice(0, 10) });
+    expect(database.select().from(auditEvents).where(and(eq(auditEvents.action, "run.agent_connected"), eq(auditEvents.targetId, created.id))).all()).toHaveLength(1);
     expect(verifyAuditChain(database).ok).toBe(true);
     const events = database.select().from(runEvents).where(eq(runEvents.runId, created.id)).all();
     expect(events.some((e) => e.type === "note" && (e.payload as { connected?: boolean }).connected)).toBe(true);
@@ -227,6 +228,31 @@ describe("an external agent over MCP", () => {
     expect(getRun(database, created.id).containerId && (await supervisor.runtime.listSandboxes()).some((s) => s.runId === created.id)).toBeFalsy();
   });
 
+  it("a client that disconnects mid-approval does not cut the call in half: it completes and its result comes with the next call", async () => {
+    const created = await createExternalRun("disconnect");
+    await waitForState(database, created.id, "planning");
+    const client = await connect(created.mcpToken!);
+    const plan = call(client, "submit_plan", { steps: [{ title: "write", risk: "low", risk_note: "workspace only" }] });
+    await approveAs(reviewer, (await waitForPendingApproval(database, created.id, "plan")).id);
+    await plan;
+
+    const leaving = await connect(created.mcpToken!);
+    const abort = new AbortController();
+    const write = leaving.callTool({ name: "write_file", arguments: { path: "late.txt", content: "still written\n" } }, undefined, { timeout: 120_000, signal: abort.signal }).catch((err: Error) => err);
+    const approval = await waitForPendingApproval(database, created.id, "tool");
+    abort.abort();
+    expect(await write).toBeInstanceOf(Error);
+    await leaving.close();
+    await approveAs(reviewer, approval.id);
+    await waitFor("the abandoned write to finish", () => database.select().from(toolCalls).where(and(eq(toolCalls.runId, created.id), eq(toolCalls.tool, "write_file"), eq(toolCalls.state, "succeeded"))).get());
+
+    const read = await call(client, "read_file", { path: "late.txt" });
+    expect(read.json).toMatchObject({ ok: true, content: "still written\n" });
+    expect(read.texts.slice(1).join("\n")).toMatch(/Airlock note: your connection closed.*write_file call finished with \{"ok":true/);
+    await call(client, "finish", { summary: "done", status: "success" });
+    await waitForState(database, created.id, "succeeded");
+  });
+
   it("ends a run whose agent goes quiet (idle timeout)", async () => {
     const created = await createExternalRun("idle");
     await waitForState(database, created.id, "planning");
@@ -251,5 +277,27 @@ describe("an external agent over MCP", () => {
     expect(listed.json.ok).toBe(true);
     expect((await call(again, "finish", { summary: "after restart", status: "success" })).json.ok).toBe(true);
     await waitForState(database, created.id, "succeeded");
+  });
+
+  it("after a restart, a call that was waiting for a reviewer keeps waiting and its result reaches the reconnected agent", async () => {
+    const created = await createExternalRun("restart while waiting");
+    await waitForState(database, created.id, "planning");
+    const before = await connect(created.mcpToken!);
+    const interrupted = call(before, "submit_plan", { steps: [{ title: "x", risk: "low", risk_note: "none" }] });
+    const approval = await waitForPendingApproval(database, created.id, "plan");
+    await supervisor.shutdown();
+    expect((await interrupted).json.code).toBe("NOT_AVAILABLE");
+    supervisor = makeSupervisor();
+    setSupervisor(supervisor);
+    await supervisor.start();
+    expect(getRun(database, created.id).state).toBe("awaiting_plan_approval");
+    await approveAs(reviewer, approval.id);
+    await waitForState(database, created.id, "running");
+    const again = await connect(created.mcpToken!);
+    const listed = await call(again, "list_files");
+    expect(listed.json.ok).toBe(true);
+    expect(listed.texts.slice(1).join("\n")).toMatch(/Airlock restarted while one of your calls was in progress; call #1 \(submit_plan\) finished with \{"ok":true,"approved":true/);
+    expect((await call(again, "write_file", { path: "a.txt", content: "a", dry_run: true })).json).toMatchObject({ ok: true, dry_run: true });
+    await (await caller(operator)).runs.kill({ id: created.id });
   });
 });

@@ -8,6 +8,8 @@ import { eq } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { runs, type Run } from "@/db/schema";
 import { publishRunEvent } from "@/server/events/bus";
+import { appendAudit } from "@/server/audit/chain";
+import { agentActor } from "@/server/tools/gateway";
 import { checkRunToken, touchRunToken, type RunTokenCheck } from "@/server/runs/run-tokens";
 import { systemPrompt } from "@/server/agents/system-prompt";
 import { mcpToolDefinitions } from "@/server/agents/mcp-tools";
@@ -123,6 +125,8 @@ export async function handleMcpRequest(db: Db, req: Request): Promise<Response> 
     if (!check.ok) return unauthorized(check);
     return jsonRpcError(405, -32000, "Method not allowed: this MCP endpoint is stateless; send JSON-RPC messages with POST (there is no GET event stream and no session to DELETE).", { allow: "POST" });
   }
+  // Strangers are refused before their body is read.
+  if (!check.ok && check.reason !== "ended") return unauthorized(check);
   const declared = Number(req.headers.get("content-length") ?? "0");
   if (declared > MAX_BODY_BYTES) return jsonRpcError(413, -32600, `The request body is ${declared} bytes; the limit is ${MAX_BODY_BYTES} bytes.`);
   const text = await req.text();
@@ -138,6 +142,7 @@ export async function handleMcpRequest(db: Db, req: Request): Promise<Response> 
   if (!check.ok && !(ended && onlyToolCalls(body))) return unauthorized(check);
   const run = check.ok ? check.run : (check as Extract<RunTokenCheck, { reason: "ended" }>).run;
   if (check.ok && touchRunToken(db, run.id)) {
+    db.transaction((tx) => appendAudit(tx, agentActor(run.id), { action: "run.agent_connected", targetType: "run", targetId: run.id, details: { via: "mcp", tokenPrefix: check.token.prefix } }), { behavior: "immediate" });
     publishRunEvent(db, run.id, "note", { source: "mcp", connected: true, text: "The external agent connected over MCP." });
   }
   const server = buildServer(db, run, ended, () => req.signal.aborted);
