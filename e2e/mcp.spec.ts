@@ -26,31 +26,32 @@ test("an operator starts an external run, gets its token and snippet once, and t
 
   const connect = page.getByTestId("external-agent-connect");
   await expect(connect.getByRole("heading", { name: "Connect your agent" })).toBeVisible();
-  const url = await connect.getByRole("textbox", { name: "MCP URL (Streamable HTTP)" }).inputValue();
-  const token = await connect.getByRole("textbox", { name: "Run token" }).inputValue();
-  expect(url).toMatch(/\/api\/mcp$/);
-  expect(token).toMatch(/^alr_/);
-  await expect(connect.getByText(`claude mcp add --transport http airlock ${url} --header "Authorization: Bearer ${token}"`)).toBeVisible();
-  await expect(connect.getByText("The token is shown only now")).toBeVisible();
-  const width = page.viewportSize()!.width;
-  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
-
-  await connect.getByRole("link", { name: "Open the run" }).click();
-  await expect(page.getByRole("heading", { name: title, level: 1 })).toBeVisible();
-  const runId = page.url().split("/").pop()!;
-  await expect(page.getByTestId("run-meta")).toContainText("external agent (MCP)");
-  const waiting = page.getByText("Waiting for the external agent to connect", { exact: true });
-  await expect(waiting).toBeVisible();
-
-  // The token from the page works (the URL's host may be the configured public one; talk to this server).
+  const runId = (await connect.getByRole("link", { name: "Open the run" }).getAttribute("href"))!.split("/").pop()!;
   const client = new Client({ name: "e2e-agent", version: "1.0.0" });
-  await client.connect(new StreamableHTTPClientTransport(new URL("/api/mcp", baseURL), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
   try {
+    const url = await connect.getByRole("textbox", { name: "MCP URL (Streamable HTTP)" }).inputValue();
+    const token = await connect.getByRole("textbox", { name: "Run token" }).inputValue();
+    expect(url).toMatch(/\/api\/mcp$/);
+    expect(token).toMatch(/^alr_/);
+    await expect(connect.getByText(`claude mcp add --transport http airlock ${url} --header "Authorization: Bearer ${token}"`)).toBeVisible();
+    await expect(connect.getByText("The token is shown only now")).toBeVisible();
+    const width = page.viewportSize()!.width;
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+
+    await connect.getByRole("link", { name: "Open the run" }).click();
+    await expect(page.getByRole("heading", { name: title, level: 1 })).toBeVisible();
+    expect(page.url()).toContain(runId);
+    await expect(page.getByTestId("run-meta")).toContainText("external agent (MCP)");
+    const waiting = page.getByText("Waiting for the external agent to connect", { exact: true });
+    await expect(waiting).toBeVisible();
+
+    // The token from the page works (the URL's host may be the configured public one; talk to this server).
+    await client.connect(new StreamableHTTPClientTransport(new URL("/api/mcp", baseURL), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
     const listed = await client.callTool({ name: "list_files", arguments: {} }, undefined, { timeout: 90_000 });
     expect(listed.isError).toBeFalsy();
     await expect(waiting).toHaveCount(0, { timeout: 15_000 });
   } finally {
-    await client.close();
+    await client.close().catch(() => undefined);
     await trpcMutation(operatorApi, "runs.kill", { id: runId, reason: "e2e cleanup" }).catch(() => undefined);
     await Promise.all([adminApi.dispose(), operatorApi.dispose()]);
   }
