@@ -46,6 +46,29 @@ export const apiTokens = sqliteTable(
   (t) => [uniqueIndex("api_tokens_hash_unique").on(t.tokenHash), index("api_tokens_user_idx").on(t.userId)],
 );
 
+// One row per sign-in: the session cookie (a JWT) names its row, and a
+// request is refused once the row is revoked (sign-out, "sign out other
+// sessions", an admin) or expired, so a copied cookie dies with its session.
+export const authSessions = sqliteTable(
+  "auth_sessions",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    createdAt: createdAt(),
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+    lastSeenAt: integer("last_seen_at", { mode: "timestamp_ms" }),
+    revokedAt: integer("revoked_at", { mode: "timestamp_ms" }),
+    revokedReason: text("revoked_reason"),
+    sourceIp: text("source_ip"),
+    userAgent: text("user_agent"),
+  },
+  (t) => [index("auth_sessions_user_idx").on(t.userId)],
+);
+
+export type AuthSession = typeof authSessions.$inferSelect;
+
 export const loginThrottles = sqliteTable("login_throttles", {
   // "email:<address>" or "ip:<address>": both are throttled.
   key: text("key").primaryKey(),

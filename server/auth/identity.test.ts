@@ -18,6 +18,7 @@ import { db as processDb } from "@/db/client";
 import { identityFromHeaders } from "@/server/auth/identity";
 import { authOptions, SESSION_MAX_AGE_S } from "@/server/auth/options";
 import { authSecret } from "@/server/auth/secret";
+import { createSession, listSessions, revokeOtherSessions, revokeSession } from "@/server/auth/sessions";
 import { revokeApiToken } from "@/server/auth/tokens";
 import { findUserById, setUserDisabled, setUserPassword, setUserRole, type PublicUser } from "@/server/users/users";
 import { createTestDb, type TestDb } from "@/test/helpers/db";
@@ -35,10 +36,11 @@ afterAll(() => {
   fs.rmSync(env.dataDir, { recursive: true, force: true });
 });
 
-/** A session JWT as next-auth writes it after sign-in: the user's id and session version. */
-function sessionJwt(user: PublicUser, opts: { secret?: string; maxAge?: number; sv?: number } = {}): Promise<string> {
+/** A session JWT as next-auth writes it after sign-in: the user's id, session version and sign-in session. */
+function sessionJwt(user: PublicUser, opts: { secret?: string; maxAge?: number; sv?: number; sid?: string | null } = {}): Promise<string> {
   const sv = opts.sv ?? findUserById(t.db, user.id)!.sessionVersion;
-  const token: JWT = { email: user.email, uid: user.id, sv };
+  const sid = opts.sid === undefined ? createSession(t.db, { userId: user.id, maxAgeS: SESSION_MAX_AGE_S }).id : opts.sid;
+  const token: JWT = { email: user.email, uid: user.id, sv, ...(sid ? { sid } : {}) };
   return encode({ token, secret: opts.secret ?? env.secret, maxAge: opts.maxAge ?? SESSION_MAX_AGE_S });
 }
 
@@ -148,6 +150,44 @@ describe("session cookies", () => {
     expect(await identityFromHeaders(t.db, cookieHeaders(jwt))).toBeNull();
   });
 
+  it("a cookie without a sign-in session (issued before sessions were recorded) resolves to nobody", async () => {
+    const user = await addUser(t.db, "admin");
+    expect(await identityFromHeaders(t.db, cookieHeaders(await sessionJwt(user, { sid: null })))).toBeNull();
+    expect(await identityFromHeaders(t.db, cookieHeaders(await sessionJwt(user, { sid: "made-up" })))).toBeNull();
+  });
+
+  it("a cookie naming another user's session resolves to nobody", async () => {
+    const user = await addUser(t.db, "admin");
+    const other = await addUser(t.db, "viewer");
+    const theirs = createSession(t.db, { userId: other.id, maxAgeS: 60 });
+    expect(await identityFromHeaders(t.db, cookieHeaders(await sessionJwt(user, { sid: theirs.id })))).toBeNull();
+  });
+
+  it("a revoked session's cookie resolves to nobody; revoking the others keeps the current one", async () => {
+    const user = await addUser(t.db, "operator");
+    const here = createSession(t.db, { userId: user.id, maxAgeS: SESSION_MAX_AGE_S, sourceIp: "192.0.2.1", userAgent: "phone" });
+    const phone = createSession(t.db, { userId: user.id, maxAgeS: SESSION_MAX_AGE_S });
+    const laptop = createSession(t.db, { userId: user.id, maxAgeS: SESSION_MAX_AGE_S });
+    const cookie = async (sid: string) => identityFromHeaders(t.db, cookieHeaders(await sessionJwt(user, { sid })));
+    expect((await cookie(here.id))?.sessionId).toBe(here.id);
+    expect(listSessions(t.db, user.id, here.id).map((s) => [s.id, s.current])).toEqual(
+      expect.arrayContaining([
+        [here.id, true],
+        [phone.id, false],
+        [laptop.id, false],
+      ]),
+    );
+
+    revokeSession(t.db, SETUP_ACTOR, user.id, phone.id);
+    expect(await cookie(phone.id)).toBeNull();
+    expect(() => revokeSession(t.db, SETUP_ACTOR, "someone-else", laptop.id)).toThrow(/No such session/);
+
+    expect(revokeOtherSessions(t.db, SETUP_ACTOR, user.id, here.id)).toBe(1);
+    expect(await cookie(laptop.id)).toBeNull();
+    expect((await cookie(here.id))?.user.id).toBe(user.id);
+    expect(listSessions(t.db, user.id, here.id).map((s) => s.id)).toEqual([here.id]);
+  });
+
   it("no cookie and no token resolve to nobody", async () => {
     expect(await identityFromHeaders(t.db, new Headers({ cookie: "theme=dark" }))).toBeNull();
     expect(await identityFromHeaders(t.db, new Headers())).toBeNull();
@@ -205,6 +245,10 @@ describe("signing in", () => {
     const identity = await identityFromHeaders(database, cookieHeaders(jwt));
 
     expect(identity).toMatchObject({ via: "session", user: { id: user.id, role: "reviewer" } });
+
+    // Signing out ends the session: a copy of the cookie stops working too.
+    await authOptions.events!.signOut!({ token, session: null as never });
+    expect(await identityFromHeaders(database, cookieHeaders(jwt))).toBeNull();
   });
 
   it("a wrong password is refused without saying whether the email exists", async () => {

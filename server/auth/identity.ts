@@ -4,6 +4,7 @@ import { decode } from "next-auth/jwt";
 import type { Db } from "@/db/client";
 import type { User } from "@/db/schema";
 import { authSecret } from "@/server/auth/secret";
+import { activeSession } from "@/server/auth/sessions";
 import { authenticateToken } from "@/server/auth/tokens";
 import { findUserById } from "@/server/users/users";
 
@@ -11,6 +12,8 @@ export interface Identity {
   user: User;
   via: "session" | "token";
   tokenId: string | null;
+  /** The sign-in session (cookie callers only). */
+  sessionId: string | null;
 }
 
 const SESSION_COOKIES = ["__Secure-next-auth.session-token", "next-auth.session-token"];
@@ -44,7 +47,9 @@ export async function identityFromSessionCookie(db: Db, cookieHeader: string | n
     if (!payload || typeof payload.uid !== "string") continue;
     const user = findUserById(db, payload.uid);
     if (!user || user.disabledAt || user.sessionVersion !== payload.sv) return null;
-    return { user, via: "session", tokenId: null };
+    // The cookie must name a session that is still open (not signed out or revoked).
+    if (typeof payload.sid !== "string" || !activeSession(db, payload.sid, user.id)) return null;
+    return { user, via: "session", tokenId: null, sessionId: payload.sid };
   }
   return null;
 }
@@ -58,7 +63,7 @@ export async function identityFromHeaders(db: Db, headers: Headers): Promise<Ide
   const bearer = bearerToken(headers.get("authorization"));
   if (bearer) {
     const found = authenticateToken(db, bearer);
-    return found ? { user: found.user, via: "token", tokenId: found.token.id } : null;
+    return found ? { user: found.user, via: "token", tokenId: found.token.id, sessionId: null } : null;
   }
   return identityFromSessionCookie(db, headers.get("cookie"));
 }

@@ -6,6 +6,7 @@ import { recordAudit } from "@/server/audit/chain";
 import { dummyPasswordHash, verifyPassword } from "@/server/auth/password";
 import { authSecret } from "@/server/auth/secret";
 import { checkThrottle, clearFailures, lockedMessage, recordFailure } from "@/server/auth/throttle";
+import { createSession, endSession } from "@/server/auth/sessions";
 import { findUserByEmail } from "@/server/users/users";
 import { clientIpFromHeaders } from "@/server/auth/request-ip";
 
@@ -47,23 +48,31 @@ export const authOptions: NextAuthOptions = {
           throw new Error("Wrong email or password.");
         }
         clearFailures(database, email, ip);
-        recordAudit(database, { userId: user.id, label: user.email, sourceIp: ip }, { action: "auth.sign_in", targetType: "user", targetId: user.id });
-        return { id: user.id, email: user.email, name: user.name ?? user.email, sv: user.sessionVersion, role: user.role };
+        const userAgent = (req?.headers as Record<string, string | string[] | undefined> | undefined)?.["user-agent"];
+        const session = createSession(database, { userId: user.id, maxAgeS: SESSION_MAX_AGE_S, sourceIp: ip, userAgent: Array.isArray(userAgent) ? userAgent[0] : userAgent });
+        recordAudit(database, { userId: user.id, label: user.email, sourceIp: ip }, { action: "auth.sign_in", targetType: "user", targetId: user.id, details: { sessionId: session.id } });
+        return { id: user.id, email: user.email, name: user.name ?? user.email, sv: user.sessionVersion, sid: session.id, role: user.role };
       },
     }),
   ],
   events: {
     signOut({ token }) {
       const uid = typeof token?.uid === "string" ? token.uid : null;
-      if (uid) recordAudit(db(), { userId: uid, label: typeof token?.email === "string" ? token.email : uid }, { action: "auth.sign_out", targetType: "user", targetId: uid });
+      const sid = typeof token?.sid === "string" ? token.sid : null;
+      // The cookie is deleted in this browser; ending its session also kills any copy of it.
+      if (sid) endSession(db(), sid);
+      if (uid) {
+        recordAudit(db(), { userId: uid, label: typeof token?.email === "string" ? token.email : uid }, { action: "auth.sign_out", targetType: "user", targetId: uid, details: sid ? { sessionId: sid } : undefined });
+      }
     },
   },
   callbacks: {
     jwt({ token, user }) {
       if (user) {
-        const u = user as { id: string; sv?: number };
+        const u = user as { id: string; sv?: number; sid?: string };
         token.uid = u.id;
         token.sv = u.sv;
+        token.sid = u.sid;
       }
       return token;
     },

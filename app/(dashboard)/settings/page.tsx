@@ -5,6 +5,7 @@ import { ChangePasswordForm } from "@/components/settings/change-password-form";
 import { UsersSection } from "@/components/settings/users-section";
 import { ModelsSection } from "@/components/settings/models-section";
 import { SecretsSection } from "@/components/settings/secrets-section";
+import { SessionsList } from "@/components/settings/sessions-list";
 import { Card, CardBody, CardHeader } from "@/components/ui/card";
 import { UserIcon } from "@/components/ui/icons";
 import { PageHeader } from "@/components/ui/page-header";
@@ -35,6 +36,11 @@ export default async function SettingsPage() {
                 <span className="text-fg-muted">{ROLE_HELP[user.role]}</span>
               </dd>
             </dl>
+            <div className="border-t border-border pt-5">
+              <h3 className="mb-1 text-sm font-semibold">Where you are signed in</h3>
+              <p className="mb-3 text-sm text-fg-muted">Lost a phone or used a shared computer? Sign that session out here.</p>
+              <SessionsList />
+            </div>
             <div className="border-t border-border pt-5">
               <h3 className="mb-3 text-sm font-semibold">Change password</h3>
               <ChangePasswordForm minPasswordLength={MIN_PASSWORD_LENGTH} />

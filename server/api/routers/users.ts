@@ -2,6 +2,7 @@ import { z } from "zod";
 import { authedProcedure, roleProcedure, router } from "@/server/api/trpc";
 import { createUser, emailSchema, listUsers, passwordSchema, roleSchema, setUserDisabled, setUserPassword, setUserRole, toPublicUser } from "@/server/users/users";
 import { verifyPassword } from "@/server/auth/password";
+import { listSessions, revokeOtherSessions, revokeSession } from "@/server/auth/sessions";
 import { DomainError } from "@/server/errors/domain-error";
 
 export const usersRouter = router({
@@ -22,6 +23,15 @@ export const usersRouter = router({
       await setUserPassword(ctx.db, ctx.actor, input.id, input.password);
       return { ok: true };
     }),
+  /** The caller's open sign-in sessions (browsers and devices), newest first. */
+  sessions: authedProcedure.query(({ ctx }) => ({ items: listSessions(ctx.db, ctx.user.id, ctx.identity.sessionId) })),
+  /** Ends one of the caller's sessions: that browser is signed out at its next request. */
+  revokeSession: authedProcedure.input(z.object({ id: z.string().min(1).max(100) })).mutation(({ ctx, input }) => {
+    revokeSession(ctx.db, ctx.actor, ctx.user.id, input.id);
+    return { revoked: true, current: input.id === ctx.identity.sessionId };
+  }),
+  /** Signs the caller out everywhere but here (with a token: everywhere). */
+  revokeOtherSessions: authedProcedure.mutation(({ ctx }) => ({ revoked: revokeOtherSessions(ctx.db, ctx.actor, ctx.user.id, ctx.identity.sessionId) })),
   changePassword: authedProcedure
     .input(z.object({ currentPassword: z.string().max(256), newPassword: passwordSchema }))
     .mutation(async ({ ctx, input }) => {
