@@ -111,6 +111,10 @@ export const auditHead = sqliteTable("audit_head", {
   count: integer("count").notNull(),
   lastSeq: integer("last_seq").notNull(),
   lastHash: text("last_hash").notNull(),
+  // HMAC-SHA256 of (count, lastSeq, lastHash) under the data directory's audit
+  // key (keys/audit.key, not in the database): rewriting the chain and
+  // recomputing its hashes does not reproduce it without the key.
+  mac: text("mac"),
 });
 
 export const usersRelations = relations(users, ({ many }) => ({ apiTokens: many(apiTokens) }));

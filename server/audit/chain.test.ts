@@ -2,7 +2,7 @@ import crypto from "node:crypto";
 import { asc, eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { auditEvents, auditHead, users, type AuditEvent } from "@/db/schema";
-import { appendAudit, canonicalJson, hashEvent, recordAudit, SYSTEM_ACTOR, verifyAuditChain } from "@/server/audit/chain";
+import { appendAudit, canonicalJson, hashEvent, recordAudit, sealAuditHead, sealOf, SYSTEM_ACTOR, verifyAuditChain } from "@/server/audit/chain";
 import { createApiToken, revokeApiToken } from "@/server/auth/tokens";
 import { createUser, setUserDisabled, setUserRole } from "@/server/users/users";
 import { createTestDb, type TestDb } from "@/test/helpers/db";
@@ -267,6 +267,43 @@ describe("audit chain verification", () => {
     tamper("update audit_events set hash = ? where seq = 3", hashEvent(edited.prevHash, edited));
 
     expect(verifyAuditChain(t.db)).toMatchObject({ ok: false, count: 3, firstBrokenSeq: 3, firstBrokenId: edited.id, problem: expect.stringMatching(/head record/) });
+  });
+
+  it("a chain rewritten from the middle with every hash and the head record recomputed is caught by the head's seal", () => {
+    writeEvents(5);
+    // The attacker edits #3 and recomputes #3..#5 and the head, as anyone with the file (but not the key) can.
+    tamper("update audit_events set details = ? where seq = 3", canonicalJson({ i: 300 }));
+    let prev = eventAt(2).hash;
+    for (let seq = 3; seq <= 5; seq++) {
+      tamper("update audit_events set prev_hash = ? where seq = ?", prev, seq);
+      const e = eventAt(seq);
+      prev = hashEvent(prev, e);
+      tamper("update audit_events set hash = ? where seq = ?", prev, seq);
+    }
+    tamper("update audit_head set last_hash = ? where id = 1", prev);
+
+    expect(verifyAuditChain(t.db)).toMatchObject({ ok: false, count: 5, firstBrokenSeq: 5, problem: expect.stringMatching(/seal of the audit key/) });
+  });
+
+  it("a seal forged with another key, or removed, is reported", () => {
+    writeEvents(2);
+    const head = t.db.select().from(auditHead).get()!;
+    tamper("update audit_head set mac = ? where id = 1", sealOf(crypto.randomBytes(32), head));
+    expect(verifyAuditChain(t.db)).toMatchObject({ ok: false, problem: expect.stringMatching(/seal of the audit key/) });
+
+    tamper("update audit_head set mac = null where id = 1");
+    expect(verifyAuditChain(t.db)).toMatchObject({ ok: false, problem: expect.stringMatching(/carries no seal/) });
+  });
+
+  it("an unsealed chain from an older Airlock is sealed on upgrade, with an event saying so, and verifies", () => {
+    writeEvents(3);
+    tamper("update audit_head set mac = null where id = 1");
+    expect(verifyAuditChain(t.db).ok).toBe(false);
+
+    expect(sealAuditHead(t.db)).toBe(true);
+    expect(sealAuditHead(t.db)).toBe(false); // once
+    expect(verifyAuditChain(t.db)).toEqual({ ok: true, count: 4 });
+    expect(eventAt(4)).toMatchObject({ action: "audit.sealed", details: canonicalJson({ note: "events up to this point were written before the chain was sealed", sealedFromSeq: 3 }) });
   });
 
   it("an event appended by Airlock after a verified chain still verifies", () => {

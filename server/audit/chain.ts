@@ -1,9 +1,14 @@
 // The tamper-evident audit trail: every event is hash-chained to the one
-// before it (SHA-256 over the previous hash and a canonical JSON of the event).
+// before it (SHA-256 over the previous hash and a canonical JSON of the event),
+// and the chain's head record (count, last seq, last hash) is sealed with an
+// HMAC under a key kept outside the database (keys/audit.key in the data
+// directory). The hashes let anyone check the chain's integrity; the seal
+// makes a rewrite with recomputed hashes detectable by whoever holds the key.
 import crypto from "node:crypto";
 import { asc, desc, eq } from "drizzle-orm";
 import { auditEvents, auditHead, type AuditEvent } from "@/db/schema";
 import type { Db } from "@/db/client";
+import { dataKey, keyFile } from "@/server/secrets/keys";
 
 export const GENESIS_HASH = "0".repeat(64);
 
@@ -54,6 +59,11 @@ export function hashEvent(prevHash: string, event: HashedFields): string {
   return crypto.createHash("sha256").update(prevHash).update("\n").update(body).digest("hex");
 }
 
+/** The seal of a head record under the audit key. */
+export function sealOf(key: Buffer, head: { count: number; lastSeq: number; lastHash: string }): string {
+  return crypto.createHmac("sha256", key).update(`airlock-audit-head\n${head.count}\n${head.lastSeq}\n${head.lastHash}`).digest("hex");
+}
+
 /**
  * Appends one event. Call it inside the same transaction as the change it
  * records (db.transaction(tx => { change(tx); appendAudit(tx, …) }, {behavior: "immediate"})),
@@ -78,13 +88,15 @@ export function appendAudit(tx: Pick<Db, "select" | "insert" | "update">, actor:
   const row: AuditEvent = { ...fields, prevHash, hash: hashEvent(prevHash, fields) };
   tx.insert(auditEvents).values(row).run();
   const head = tx.select().from(auditHead).where(eq(auditHead.id, 1)).get();
+  const next = { count: (head?.count ?? 0) + 1, lastSeq: row.seq, lastHash: row.hash };
+  const mac = sealOf(dataKey("audit")!, next);
   if (head) {
     tx.update(auditHead)
-      .set({ count: head.count + 1, lastSeq: row.seq, lastHash: row.hash })
+      .set({ ...next, mac })
       .where(eq(auditHead.id, 1))
       .run();
   } else {
-    tx.insert(auditHead).values({ id: 1, count: 1, lastSeq: row.seq, lastHash: row.hash }).run();
+    tx.insert(auditHead).values({ id: 1, ...next, mac }).run();
   }
   return row;
 }
@@ -140,7 +152,35 @@ export function verifyAuditChain(db: Db): VerifyResult {
   const head = db.select().from(auditHead).where(eq(auditHead.id, 1)).get();
   const headProblem = checkHead(rows, head);
   if (headProblem) return { ok: false, count: rows.length, ...headProblem };
+  const sealProblem = head ? checkSeal(head) : null;
+  if (sealProblem) return { ok: false, count: rows.length, firstBrokenSeq: head!.lastSeq, problem: sealProblem };
   return { ok: true, count: rows.length };
+}
+
+function checkSeal(head: typeof auditHead.$inferSelect): string | null {
+  if (!head.mac) {
+    return "the chain's head record carries no seal: it was removed outside Airlock, or this database comes from an older Airlock and was not upgraded (run `airlock setup`)";
+  }
+  const key = dataKey("audit", { create: false });
+  if (!key) return `the audit key ${keyFile("audit")} is missing, so the chain's seal cannot be checked; restore the data directory's keys/ from a backup`;
+  const want = Buffer.from(sealOf(key, head), "hex");
+  const got = Buffer.from(head.mac, "hex");
+  if (got.length !== want.length || !crypto.timingSafeEqual(got, want)) {
+    return `the chain's head record does not carry the seal of the audit key: the chain was rewritten outside Airlock (hashes recomputed), or ${keyFile("audit")} is not this database's key`;
+  }
+  return null;
+}
+
+/**
+ * Upgrades a chain written before heads were sealed: seals the current head
+ * (trusting the chain as it is now) and records that it did. Does nothing
+ * for a sealed or empty chain. Called by `airlock setup` and at server start.
+ */
+export function sealAuditHead(db: Db): boolean {
+  const head = db.select().from(auditHead).where(eq(auditHead.id, 1)).get();
+  if (!head || head.mac) return false;
+  recordAudit(db, SYSTEM_ACTOR, { action: "audit.sealed", details: { sealedFromSeq: head.lastSeq, note: "events up to this point were written before the chain was sealed" } });
+  return true;
 }
 
 /**

@@ -5,7 +5,7 @@ import { Command, CommanderError } from "commander";
 import { z } from "zod";
 import { db } from "@/db/client";
 import type { Actor } from "@/server/audit/chain";
-import { verifyAuditChain } from "@/server/audit/chain";
+import { sealAuditHead, verifyAuditChain } from "@/server/audit/chain";
 import { exportAuditEvents } from "@/server/audit/query";
 import { generatePassword } from "@/server/auth/password";
 import { createApiToken } from "@/server/auth/tokens";
@@ -38,6 +38,7 @@ program
   .action(async () => {
     const cfg = config();
     const database = db(); // migrates on open
+    if (sealAuditHead(database)) process.stdout.write("Audit trail sealed with the data directory's audit key (upgrade from an unsealed chain).\n");
     const admin = await ensureFirstAdmin(database, cfg);
     if (admin.created && admin.generatedPassword) {
       process.stdout.write(

@@ -1,28 +1,11 @@
 // Encryption at rest for secrets (model API keys, later run secrets):
 // AES-256-GCM with a key generated once under the data directory.
 import crypto from "node:crypto";
-import fs from "node:fs";
-import path from "node:path";
-import { config } from "@/server/config/env";
-
-let cachedKey: Buffer | undefined;
+import { dataKey } from "./keys";
 
 function masterKey(): Buffer {
-  if (cachedKey) return cachedKey;
-  const file = path.join(config().dataDir, "keys", "secrets.key");
-  try {
-    cachedKey = Buffer.from(fs.readFileSync(file, "utf8").trim(), "base64");
-  } catch {
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    try {
-      fs.writeFileSync(file, crypto.randomBytes(32).toString("base64"), { mode: 0o600, flag: "wx" });
-    } catch {
-      // another process created it first
-    }
-    cachedKey = Buffer.from(fs.readFileSync(file, "utf8").trim(), "base64");
-  }
-  if (cachedKey.length !== 32) throw new Error(`The secrets key ${file} is damaged (expected 32 bytes). Restore it from a backup; encrypted values cannot be read without it.`);
-  return cachedKey;
+  // Encrypted values cannot be read without it: back up the data directory's keys/ with the database.
+  return dataKey("secrets")!;
 }
 
 export function encryptSecret(plain: string): string {

@@ -1,6 +1,7 @@
 // Starts the process-wide supervisor once (from instrumentation.ts) and stops
 // it cleanly on SIGTERM / SIGINT.
 import { db } from "@/db/client";
+import { sealAuditHead } from "@/server/audit/chain";
 import { dockerRuntime, instanceIdForDataDir } from "@/server/sandbox/runtime";
 import { config } from "@/server/config/env";
 import { getSupervisor, setSupervisor, Supervisor } from "@/server/supervisor/supervisor";
@@ -9,6 +10,11 @@ import { DomainError } from "@/server/errors/domain-error";
 export async function startSupervisor(): Promise<Supervisor> {
   const existing = getSupervisor();
   if (existing) return existing;
+  try {
+    sealAuditHead(db()); // an upgraded database that `airlock setup` has not seen yet
+  } catch (err) {
+    console.error("airlock: could not seal the audit trail:", err);
+  }
   const supervisor = new Supervisor({ db: db(), runtime: dockerRuntime(undefined, { instance: instanceIdForDataDir(config().dataDir) }) });
   setSupervisor(supervisor);
   let stopping = false;
