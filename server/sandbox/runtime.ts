@@ -180,6 +180,8 @@ export interface SandboxRuntime {
   listSnapshots(runId?: string): Promise<SnapshotSummary[]>;
   /** Idempotent; only ever removes airlock-snapshot images. */
   removeSnapshot(image: string): Promise<void>;
+  /** Removes this Airlock's snapshot builder containers left by a crash mid-snapshot; returns how many. */
+  removeSnapshotLeftovers(): Promise<number>;
 }
 
 export interface SnapshotSummary {
@@ -1225,6 +1227,13 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     return out.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
   }
 
+  async function removeSnapshotLeftovers(): Promise<number> {
+    const label = [SNAPSHOT_BUILDER_LABEL, ...(opts.instance ? [`${INSTANCE_LABEL}=${opts.instance}`] : [])];
+    const left = await engine().listContainers({ all: true, filters: { label } });
+    for (const c of left) await engine().getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+    return left.length;
+  }
+
   async function removeSnapshot(image: string): Promise<void> {
     if (!image.startsWith(`${SNAPSHOT_REPO}:`)) throw new SandboxError("INVALID_SPEC", `${image} is not a snapshot image`);
     try {
@@ -1234,5 +1243,5 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     }
   }
 
-  return { createSandbox, exec, killProcesses, pauseSandbox, unpauseSandbox, stopSandbox, removeSandbox, inspectSandbox, listSandboxes, stats, snapshotSandbox, listSnapshots, removeSnapshot };
+  return { createSandbox, exec, killProcesses, pauseSandbox, unpauseSandbox, stopSandbox, removeSandbox, inspectSandbox, listSandboxes, stats, snapshotSandbox, listSnapshots, removeSnapshot, removeSnapshotLeftovers };
 }

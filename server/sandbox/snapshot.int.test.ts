@@ -119,7 +119,10 @@ describe("sandbox snapshots", () => {
       images.push(liveSnap.image);
       const operator = await addUser(t.db, "operator");
       t.db.insert(runs).values({ id: live.runId, title: "live", task: "t", state: "running", createdBy: operator.id, limits: { ...DEFAULT_LIMITS, maxSteps: 10, maxToolCalls: 10, tokenBudget: 1000 }, updatedAt: new Date() }).run();
+      // A builder container left by a crash in the middle of a snapshot.
+      const leftover = await docker().createContainer({ Image: image, Entrypoint: ["/bin/true"], Labels: { "airlock.snapshot-builder": live.runId, "airlock.instance": instanceIdForDataDir(dataDir) } });
       const removed = await pruneSnapshots(t.db, runtime);
+      await expect(leftover.inspect()).rejects.toMatchObject({ statusCode: 404 });
       expect(removed).toContain(snap.image);
       expect(removed).not.toContain(liveSnap.image);
       expect((await runtime.listSnapshots()).map((s) => s.image)).toContain(liveSnap.image);

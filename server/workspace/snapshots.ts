@@ -286,6 +286,7 @@ export async function removeRunSnapshots(runtime: SandboxRuntime, runId: string)
 /** At start: removes snapshots of this Airlock's runs that have ended or are unknown. Never throws. */
 export async function pruneSnapshots(db: Db, runtime: SandboxRuntime): Promise<string[]> {
   try {
+    await runtime.removeSnapshotLeftovers();
     const found = await runtime.listSnapshots();
     if (found.length === 0) return [];
     const ids = [...new Set(found.map((s) => s.runId))];
