@@ -15,21 +15,13 @@ import { sandboxImageName } from "@/server/sandbox/image";
 import { imageExists, pingDocker } from "@/server/sandbox/docker";
 import { commitTree, headCommit, initShadowRepo, openShadowRepo, restoreWorkTree, snapshotWorkTree } from "@/server/workspace/shadow-repo";
 import { DEFAULT_IGNORED_DIRS } from "@/server/workspace/settings";
+import { median, time } from "./support";
 
 const files = Number(process.argv[2] ?? 10_000);
 const iterations = Number(process.argv[3] ?? 3);
 const limits = { maxFileBytes: 10 * 1024 * 1024, ignoredDirs: DEFAULT_IGNORED_DIRS };
 
-function median(samples: number[]): number {
-  const s = [...samples].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
-async function time(fn: () => unknown): Promise<number> {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
-}
 
 function populate(dir: string) {
   for (let i = 0; i < files; i++) {

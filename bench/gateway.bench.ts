@@ -16,20 +16,12 @@ import { dockerRuntime } from "@/server/sandbox/runtime";
 import { prepareWorkspace } from "@/server/sandbox/workspace";
 import { handleToolCall, type GatewaySession } from "@/server/tools/gateway";
 import { DEFAULT_RUN_LIMITS } from "@/server/runs/limits";
+import { median, time } from "./support";
 
 const run = promisify(execFile);
 const iterations = Number(process.argv[2] ?? 20);
 
-function median(samples: number[]): number {
-  const s = [...samples].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
-async function time(fn: () => Promise<unknown>): Promise<number> {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
-}
 
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-gwbench-"));

@@ -12,6 +12,7 @@ import { readFile } from "@/server/sandbox/files";
 import { sandboxImageName } from "@/server/sandbox/image";
 import { DEFAULT_LIMITS, dockerRuntime } from "@/server/sandbox/runtime";
 import { prepareWorkspace } from "@/server/sandbox/workspace";
+import { time } from "./support";
 
 const run = promisify(execFile);
 const iterations = Number(process.argv[2] ?? 10);
@@ -28,11 +29,6 @@ function summarise(samples: number[]): Figures {
   return { median: at(0.5), p90: at(0.9), min: s[0]! };
 }
 
-async function time(fn: () => Promise<unknown>): Promise<number> {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
-}
 
 function row(label: string, f: Figures): string {
   return `${label.padEnd(44)} median ${f.median.toFixed(1).padStart(7)} ms   p90 ${f.p90.toFixed(1).padStart(7)} ms   min ${f.min.toFixed(1).padStart(7)} ms`;

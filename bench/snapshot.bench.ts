@@ -14,21 +14,13 @@ import { promisify } from "node:util";
 import { sandboxImageName } from "@/server/sandbox/image";
 import { DEFAULT_LIMITS, dockerRuntime } from "@/server/sandbox/runtime";
 import { prepareWorkspace } from "@/server/sandbox/workspace";
+import { median, time } from "./support";
 
 const run = promisify(execFile);
 const iterations = Number(process.argv[2] ?? 3);
 const homeMb = Number(process.argv[3] ?? 20);
 
-function median(samples: number[]): number {
-  const s = [...samples].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
-async function time(fn: () => Promise<unknown>): Promise<number> {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
-}
 
 // Something like a pip install: many small files and a few larger ones, in ~/.local.
 const FILL = (mb: number) =>
