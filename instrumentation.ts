@@ -3,4 +3,6 @@ export async function register() {
   if (process.env.NEXT_RUNTIME !== "nodejs") return;
   const { startSupervisor } = await import("./server/supervisor/boot");
   await startSupervisor();
+  const { restoreEgress } = await import("./server/egress/boot");
+  await restoreEgress();
 }

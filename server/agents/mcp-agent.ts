@@ -55,6 +55,14 @@ export function isExternalAgentLive(runId: string): boolean {
   return links().has(runId);
 }
 
+/** Any authenticated MCP request (initialize, tools/list, ping…) counts as activity for the idle timeout. */
+export function noteExternalAgentActivity(runId: string): void {
+  const link = links().get(runId);
+  if (!link) return;
+  link.lastActivity = Date.now();
+  link.wake();
+}
+
 function lastEventId(db: Db, runId: string): number {
   return db.select({ id: sql<number>`coalesce(max(${runEvents.id}), 0)` }).from(runEvents).where(eq(runEvents.runId, runId)).get()?.id ?? 0;
 }

@@ -13,7 +13,7 @@ import { agentActor } from "@/server/tools/gateway";
 import { checkRunToken, touchRunToken, type RunTokenCheck } from "@/server/runs/run-tokens";
 import { systemPrompt } from "@/server/agents/system-prompt";
 import { mcpToolDefinitions } from "@/server/agents/mcp-tools";
-import { callToolForExternalAgent, resultForEndedRun } from "@/server/agents/mcp-agent";
+import { callToolForExternalAgent, noteExternalAgentActivity, resultForEndedRun } from "@/server/agents/mcp-agent";
 import { toolError, type ToolResult } from "@/server/tools/palette";
 
 /** A little above the gateway's argument limit (1.5 MB) so that limit answers with its own message. */
@@ -141,6 +141,7 @@ export async function handleMcpRequest(db: Db, req: Request): Promise<Response> 
   const ended = !check.ok && check.reason === "ended";
   if (!check.ok && !(ended && onlyToolCalls(body))) return unauthorized(check);
   const run = check.ok ? check.run : (check as Extract<RunTokenCheck, { reason: "ended" }>).run;
+  if (check.ok) noteExternalAgentActivity(run.id);
   if (check.ok && touchRunToken(db, run.id)) {
     db.transaction((tx) => appendAudit(tx, agentActor(run.id), { action: "run.agent_connected", targetType: "run", targetId: run.id, details: { via: "mcp", tokenPrefix: check.token.prefix } }), { behavior: "immediate" });
     publishRunEvent(db, run.id, "note", { source: "mcp", connected: true, text: "The external agent connected over MCP." });

@@ -18,7 +18,9 @@ export type RunEventType =
   | "plan"
   | "error"
   | "note"
-  | "checkpoint";
+  | "checkpoint"
+  | "egress_grant"
+  | "egress";
 
 interface Bus {
   emitter: EventEmitter;

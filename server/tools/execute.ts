@@ -6,6 +6,7 @@ import { approvals, runs, toolCalls, type Run } from "@/db/schema";
 import { appendAudit } from "@/server/audit/chain";
 import { readEgressAllowance } from "@/server/config/env";
 import { bodyAsText, fetchForAgent, RESPONSE_BODY_CAP, type EgressOutcome, type EgressRequest, type HopVerdict } from "@/server/egress/fetch";
+import { egressExecEnv } from "@/server/egress/controller";
 import { policyForRun } from "@/server/projects/policy-store";
 import { secretMarker } from "@/server/secrets/redaction";
 import { findSecretForRun, grantedSecretNames, grantSecret, secretsForRun } from "@/server/secrets/secrets";
@@ -207,13 +208,15 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
   const buffer = new OutputBuffer((chunk, stream) => publishRunEvent(session.db, session.runId, "output", { toolCallId: callId, stream, text: chunk }));
   // Granted secrets go into this exec's environment only (never the container's, never a file).
   const { env, redactor } = secretsForRun(session.db, session.runId);
+  // A run granted network access: the proxy variables (empty otherwise; the sandbox has no network then).
+  const proxyEnv = await egressExecEnv(session.db, session.runId, session.containerId);
   const live = { stdout: redactor.stream(), stderr: redactor.stream() };
   let result;
   try {
     result = await session.runtime.exec(session.containerId, {
       cmd: ["bash", "-c", command],
       cwd,
-      env,
+      env: { ...env, ...proxyEnv },
       timeoutS: limit,
       onOutput: (chunk, stream) => {
         const safe = live[stream].push(chunk);

@@ -11,6 +11,8 @@ import { resolveWorkspaceSource } from "@/server/workspace/sources";
 import { checkpointProcedures } from "@/server/api/routers/checkpoints";
 import { mcpUrl } from "@/server/runs/run-tokens";
 import { mcpIdleTimeoutMs } from "@/server/agents/mcp-agent";
+import { egressView } from "@/server/egress/controller";
+import { processEgressController } from "@/server/egress/boot";
 
 export const runsRouter = router({
   ...checkpointProcedures,
@@ -59,6 +61,27 @@ export const runsRouter = router({
       }
       const stopped = await requireSupervisor().killRun(input.id, ctx.actor, input.reason?.trim() || `stopped by ${ctx.user.email}`);
       return { state: stopped.state };
+    }),
+  /** Network access of the run's commands: granted domains, whether the sandbox is connected, refused hosts. */
+  egress: roleProcedure("viewer")
+    .input(z.object({ id: z.string().min(1) }))
+    .query(({ ctx, input }) => {
+      requireRun(ctx.db, input.id);
+      return egressView(ctx.db, input.id);
+    }),
+  /** A reviewer lets a live run's commands reach some domains through the egress proxy (audited). */
+  grantEgress: roleProcedure("reviewer")
+    .input(z.object({ id: z.string().min(1), domains: z.array(z.string().trim().min(1).max(300)).min(1).max(50), reason: z.string().trim().min(1).max(2000) }))
+    .mutation(({ ctx, input }) => {
+      requireRun(ctx.db, input.id);
+      return processEgressController().grant(ctx.actor, { userId: ctx.user.id, role: ctx.user.role }, { runId: input.id, domains: input.domains, reason: input.reason });
+    }),
+  /** Revokes some domains, or all when none are named (the sandbox is back on network "none"). */
+  revokeEgress: roleProcedure("reviewer")
+    .input(z.object({ id: z.string().min(1), domains: z.array(z.string().trim().min(1).max(300)).max(50).optional(), reason: z.string().trim().max(2000).optional() }))
+    .mutation(({ ctx, input }) => {
+      requireRun(ctx.db, input.id);
+      return processEgressController().revoke(ctx.actor, { runId: input.id, domains: input.domains, reason: input.reason });
     }),
   stopAll: roleProcedure("admin")
     .input(z.object({ reason: z.string().trim().max(2000).optional() }).optional())

@@ -1,0 +1,387 @@
+// Egress for sandbox commands against the real engine, real containers, the
+// real proxy and real host firewall rules. "The registry" is an HTTP server
+// on 127.0.0.1 that the proxy reaches host-side (allowed by
+// AIRLOCK_EGRESS_ALLOW_HOSTS for this test); made-up names (registry.test,
+// other.test) resolve to it through the proxy's test-only resolver. No
+// traffic leaves the machine.
+import crypto from "node:crypto";
+import fs from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import type { AddressInfo } from "node:net";
+import { and, eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { auditEvents, runEvents, runs, type Approval } from "@/db/schema";
+import { decideApproval } from "@/server/approvals/approvals";
+import { EgressController, setEgressController } from "@/server/egress/controller";
+import { firewallInstalled } from "@/server/egress/firewall";
+import { egressNetworkName, findEgressNetwork } from "@/server/egress/network";
+import { docker } from "@/server/sandbox/docker";
+import { dockerRuntime, instanceIdForDataDir, type SandboxRuntime } from "@/server/sandbox/runtime";
+import type { Supervisor } from "@/server/supervisor/supervisor";
+import type { PublicUser } from "@/server/users/users";
+import { buildZip } from "@/test/helpers/archives";
+import { createTestDb, type TestDb } from "@/test/helpers/db";
+import { startScriptedModelServer, type ScriptedModelServer, type ScriptStep } from "@/test/helpers/model-server";
+import { getRun, newSupervisor, registerModel, requireDocker, startRun, tempDataDir, waitForState } from "@/test/helpers/runs";
+import { actorOf, addUser } from "@/test/helpers/users";
+import { sandboxedRun } from "@/test/helpers/workspaces";
+
+await requireDocker();
+
+let t: TestDb;
+let dataDir: string;
+let runtime: SandboxRuntime;
+let controller: EgressController;
+let admin: PublicUser;
+let operator: PublicUser;
+let reviewer: PublicUser;
+let modelId: string;
+let registry: http.Server;
+let port: number;
+let hostService: net.Server;
+let hostServicePort: number;
+const containers: string[] = [];
+const registryHits: string[] = [];
+
+// ---- a tiny PEP 503 index serving one pure-Python wheel
+const GREETING = `hello from the test registry ${crypto.randomBytes(4).toString("hex")}`;
+const WHEEL_NAME = "airlock_hello-0.1.0-py3-none-any.whl";
+const WHEEL = buildZip([
+  { name: "airlock_hello/__init__.py", content: `GREETING = ${JSON.stringify(GREETING)}\n` },
+  { name: "airlock_hello-0.1.0.dist-info/METADATA", content: "Metadata-Version: 2.1\nName: airlock-hello\nVersion: 0.1.0\n" },
+  { name: "airlock_hello-0.1.0.dist-info/WHEEL", content: "Wheel-Version: 1.0\nGenerator: airlock-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n" },
+  { name: "airlock_hello-0.1.0.dist-info/RECORD", content: "airlock_hello/__init__.py,,\nairlock_hello-0.1.0.dist-info/METADATA,,\nairlock_hello-0.1.0.dist-info/WHEEL,,\nairlock_hello-0.1.0.dist-info/RECORD,,\n" },
+]);
+const WHEEL_SHA256 = crypto.createHash("sha256").update(WHEEL).digest("hex");
+
+/** A python3 one-shot inside the sandbox: GETs a URL (through the proxy variables, if any) and prints STATUS / ERROR and the body. */
+const fetchScript = (url: string) => `python3 - <<'PY'
+import urllib.request, urllib.error
+try:
+    r = urllib.request.urlopen(${JSON.stringify(url)}, timeout=10)
+    print("STATUS", r.status)
+    print(r.read().decode())
+except urllib.error.HTTPError as e:
+    print("STATUS", e.code)
+    print(e.read().decode())
+except Exception as e:
+    print("ERROR", type(e).__name__, e)
+PY`;
+
+/** Tries a direct TCP connection from the sandbox; prints CONNECTED or FAILED <why>. */
+const connectScript = (host: string, p: number) => `python3 - <<'PY'
+import socket
+try:
+    s = socket.create_connection((${JSON.stringify(host)}, ${p}), timeout=3)
+    print("CONNECTED")
+except Exception as e:
+    print("FAILED", type(e).__name__, e)
+PY`;
+
+async function sh(containerId: string, script: string, env: Record<string, string> = {}, timeoutS = 60): Promise<string> {
+  const r = await runtime.exec(containerId, { cmd: ["bash", "-c", script], env, timeoutS });
+  return `${r.stdout}${r.stderr}`;
+}
+
+async function liveRun() {
+  const s = await sandboxedRun(t.db, runtime, dataDir, operator, modelId);
+  containers.push(s.containerId);
+  // Arrange: a live run (never launched: no agent drives it here).
+  t.db.update(runs).set({ state: "running" }).where(eq(runs.id, s.run.id)).run();
+  return { runId: s.run.id, containerId: s.containerId };
+}
+
+const reviewerActor = () => ({ ...actorOf(reviewer), userId: reviewer.id });
+const grant = (runId: string, domains: string[], reason = "install dependencies") => controller.grant(reviewerActor(), { userId: reviewer.id, role: "reviewer" }, { runId, domains, reason });
+
+beforeAll(async () => {
+  t = createTestDb();
+  dataDir = tempDataDir();
+  const instance = instanceIdForDataDir(dataDir);
+  runtime = dockerRuntime(undefined, { instance });
+  admin = await addUser(t.db, "admin");
+  operator = await addUser(t.db, "operator");
+  reviewer = await addUser(t.db, "reviewer");
+  modelId = registerModel(t.db, admin, "http://127.0.0.1:9");
+  registry = http.createServer((req, res) => {
+    registryHits.push(`${req.headers.host} ${req.url}`);
+    const u = new URL(req.url!, "http://x");
+    if (u.pathname === "/hello") return res.writeHead(200, { "content-type": "text/plain" }).end("hello from the registry");
+    if (u.pathname === "/simple/") return res.writeHead(200, { "content-type": "text/html" }).end('<html><body><a href="/simple/airlock-hello/">airlock-hello</a></body></html>');
+    if (u.pathname === "/simple/airlock-hello/") {
+      return res.writeHead(200, { "content-type": "text/html" }).end(`<html><body><a href="/files/${WHEEL_NAME}#sha256=${WHEEL_SHA256}">${WHEEL_NAME}</a></body></html>`);
+    }
+    if (u.pathname === `/files/${WHEEL_NAME}`) return res.writeHead(200, { "content-type": "application/octet-stream", "content-length": WHEEL.length }).end(WHEEL);
+    res.writeHead(404).end("not here");
+  });
+  await new Promise<void>((r) => registry.listen(0, "127.0.0.1", () => r()));
+  port = (registry.address() as AddressInfo).port;
+  // A host service on every address (like the dashboard or a database): the sandbox must never reach it.
+  hostService = net.createServer((s) => s.end("host service\n"));
+  await new Promise<void>((r) => hostService.listen({ port: 0, host: "::", ipv6Only: false }, () => r()));
+  hostServicePort = (hostService.address() as AddressInfo).port;
+  process.env.AIRLOCK_EGRESS_ALLOW_HOSTS = "127.0.0.1";
+  controller = new EgressController({
+    db: t.db,
+    instance,
+    resolve: async (host) => (host === "registry.test" || host === "other.test" ? [{ address: "127.0.0.1", family: 4 }] : []),
+    sweepMs: 60_000,
+  });
+  setEgressController(controller);
+});
+
+afterAll(async () => {
+  delete process.env.AIRLOCK_EGRESS_ALLOW_HOSTS;
+  await controller?.close({ teardown: true }).catch(() => undefined);
+  setEgressController(undefined);
+  await Promise.all(containers.map((id) => runtime.removeSandbox(id).catch(() => undefined)));
+  registry?.close();
+  hostService?.close();
+  t?.close();
+  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe("egress for sandbox commands", () => {
+  it("machine check: iptables and ip6tables work here, so egress can be granted", async () => {
+    expect(await controller.unavailableReason()).toBeNull();
+  });
+
+  it("a sandbox without a grant has no network at all and gets no proxy variables", async () => {
+    const { runId, containerId } = await liveRun();
+
+    const interfaces = await sh(containerId, "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '");
+    const env = await controller.execEnv(runId, containerId);
+    const out = await sh(containerId, fetchScript(`http://registry.test:${port}/hello`), env);
+
+    expect(interfaces.trim().split("\n")).toEqual(["lo"]);
+    expect(env).toEqual({});
+    expect(out).toMatch(/^ERROR URLError/);
+    expect(registryHits).toHaveLength(0);
+  });
+
+  describe("a run granted registry.test", () => {
+    let runId: string;
+    let containerId: string;
+    let env: Record<string, string>;
+    let gateway: string;
+
+    beforeAll(async () => {
+      ({ runId, containerId } = await liveRun());
+      const view = await grant(runId, [`registry.test:${port}`]);
+      expect(view).toMatchObject({ state: "granted", connected: true, domains: [{ entry: `registry.test:${port}`, grantedBy: reviewer.email }] });
+      env = await controller.execEnv(runId, containerId);
+      gateway = controller.egressNetwork!.gateway;
+    });
+
+    it("its commands get the proxy variables, pointing at the gateway", () => {
+      expect(env.https_proxy).toBe(controller.proxyUrl);
+      expect(env.HTTP_PROXY).toMatch(new RegExp(`^http://${gateway.replace(/\./g, "\\.")}:\\d+$`));
+      expect(env.npm_config_https_proxy).toBe(controller.proxyUrl);
+    });
+
+    it("reaches the granted domain through the proxy with python urllib (plain http)", async () => {
+      const out = await sh(containerId, fetchScript(`http://registry.test:${port}/hello`), env);
+      expect(out).toContain("STATUS 200");
+      expect(out).toContain("hello from the registry");
+    });
+
+    it("reaches the granted domain through a CONNECT tunnel (how https goes)", async () => {
+      const proxyPort = Number(new URL(controller.proxyUrl!).port);
+      const out = await sh(
+        containerId,
+        `python3 - <<'PY'
+import socket
+s = socket.create_connection((${JSON.stringify(gateway)}, ${proxyPort}), timeout=10)
+s.sendall(b"CONNECT registry.test:${port} HTTP/1.1\\r\\nHost: registry.test:${port}\\r\\n\\r\\nGET /hello HTTP/1.1\\r\\nHost: registry.test\\r\\nConnection: close\\r\\n\\r\\n")
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+print(data.decode())
+PY`,
+      );
+      expect(out).toMatch(/^HTTP\/1\.1 200 Connection Established/);
+      expect(out).toContain("hello from the registry");
+    });
+
+    it("a domain that is not granted is refused with 403 and the reason", async () => {
+      const out = await sh(containerId, fetchScript(`http://other.test:${port}/hello`), env);
+      expect(out).toContain("STATUS 403");
+      expect(out).toContain("other.test is not among the domains granted to this run");
+      expect(out).toContain("A reviewer can grant it on the run page");
+    });
+
+    it("the granted name on another port is refused (grants cover 80/443 unless they name a port)", async () => {
+      const out = await sh(containerId, fetchScript(`http://registry.test:${hostServicePort}/`), env);
+      expect(out).toContain("STATUS 403");
+      expect(out).toContain(`port ${hostServicePort} of registry.test is not granted`);
+    });
+
+    it("host services on the gateway are out of reach: the firewall lets only the proxy port through", async () => {
+      const proxyPort = Number(new URL(controller.proxyUrl!).port);
+      const hostServiceOut = await sh(containerId, connectScript(gateway, hostServicePort));
+      const proxyOut = await sh(containerId, connectScript(gateway, proxyPort));
+      // The same service from the host itself answers: it is the firewall that stops the sandbox.
+      const fromHost = await new Promise<string>((resolve) => net.connect(hostServicePort, gateway).on("data", (d) => resolve(d.toString())));
+
+      expect(hostServiceOut).toMatch(/^FAILED/);
+      expect(proxyOut).toMatch(/^CONNECTED/);
+      expect(fromHost).toBe("host service\n");
+      expect(await firewallInstalled(controller.egressNetwork!.bridge)).toBe(true);
+    });
+
+    it("IPv6 gives no way around: the sandbox has no usable IPv6 there, and the bridge is dropped by ip6tables as well", async () => {
+      const bridge = controller.egressNetwork!.bridge;
+      const linkLocal = Object.values((await import("node:os")).networkInterfaces()[bridge] ?? []).find((a) => a.family === "IPv6" && a.address.startsWith("fe80"))?.address;
+
+      const hasV6 = (await sh(containerId, "grep -c eth0 /proc/net/if_inet6 || true")).trim() !== "0";
+
+      const out = linkLocal && hasV6 ? await sh(containerId, connectScript(`${linkLocal}%eth0`, hostServicePort)) : "FAILED no IPv6 on the link";
+
+      expect(out).toMatch(/^FAILED/);
+    });
+
+    it("pip installs a package from the granted index", async () => {
+      const out = await sh(
+        containerId,
+        `pip install --user --no-cache-dir --index-url http://registry.test:${port}/simple/ --trusted-host registry.test airlock-hello 2>&1 && python3 -c 'import airlock_hello; print(airlock_hello.GREETING)'`,
+        env,
+        120,
+      );
+      expect(out).toContain("Successfully installed airlock-hello-0.1.0");
+      expect(out).toContain(GREETING);
+      expect(registryHits).toContain(`registry.test:${port} /files/${WHEEL_NAME}`);
+    });
+
+    it("another sandbox on the egress network cannot reach this one", async () => {
+      const other = await liveRun();
+      await grant(other.runId, [`registry.test:${port}`]);
+      const myAddress = (await docker().getContainer(containerId).inspect()).NetworkSettings.Networks[controller.egressNetwork!.name]!.IPAddress;
+      expect(controller.egressNetwork!.name).toBe(egressNetworkName(instanceIdForDataDir(dataDir)));
+      await runtime.exec(containerId, { cmd: ["bash", "-c", "nohup python3 -m http.server 8000 --bind 0.0.0.0 >/dev/null 2>&1 &"], timeoutS: 10 });
+      await new Promise((r) => setTimeout(r, 1000));
+
+      const out = await sh(other.containerId, connectScript(myAddress, 8000));
+
+      expect(out).toMatch(/^FAILED/);
+      await controller.revoke(reviewerActor(), { runId: other.runId });
+    });
+
+    it("every connection is a run event (allowed with bytes, refused with the reason) and the grant is audited", () => {
+      const events = t.db.select().from(runEvents).where(and(eq(runEvents.runId, runId), eq(runEvents.type, "egress"))).all().map((e) => e.payload);
+      const allowed = events.find((p) => p.verdict === "allowed" && p.method === "GET");
+      const refused = events.find((p) => p.verdict === "refused" && p.host === "other.test");
+      const audit = t.db.select().from(auditEvents).where(eq(auditEvents.action, "egress.grant")).all();
+
+      expect(allowed).toMatchObject({ host: "registry.test", port, status: 200 });
+      expect(Number(allowed!.bytesDown)).toBeGreaterThan(0);
+      expect(Number(allowed!.bytesUp)).toBeGreaterThan(0);
+      expect(refused).toMatchObject({ status: 403, reason: expect.stringContaining("not among the domains granted") });
+      const granted = audit.find((a) => a.targetId === runId)!;
+      expect(granted.actorLabel).toBe(reviewer.email);
+      expect(JSON.parse(String(granted.details))).toEqual({ domains: [`registry.test:${port}`], reason: "install dependencies" });
+      expect(controller.view(runId).refused).toEqual(
+        expect.arrayContaining([expect.objectContaining({ host: "other.test", port, count: 1 }), expect.objectContaining({ host: "registry.test", port: hostServicePort })]),
+      );
+    });
+
+    it("revoking one domain refuses new connections to it; revoking the last puts the sandbox back on network none", async () => {
+      await grant(runId, [`other.test:${port}`]);
+      expect(await sh(containerId, fetchScript(`http://other.test:${port}/hello`), env)).toContain("STATUS 200");
+
+      await controller.revoke(reviewerActor(), { runId, domains: [`other.test:${port}`], reason: "done with it" });
+      const afterOne = await sh(containerId, fetchScript(`http://other.test:${port}/hello`), env);
+      const stillGranted = await sh(containerId, fetchScript(`http://registry.test:${port}/hello`), env);
+
+      expect(afterOne).toContain("STATUS 403");
+      expect(stillGranted).toContain("STATUS 200");
+
+      const view = await controller.revoke(reviewerActor(), { runId });
+      const interfaces = await sh(containerId, "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '");
+      const afterAll = await sh(containerId, fetchScript(`http://registry.test:${port}/hello`), env);
+
+      expect(view).toMatchObject({ state: "none", connected: false, domains: [] });
+      expect(interfaces.trim().split("\n")).toEqual(["lo"]);
+      expect(afterAll).toMatch(/^ERROR URLError/);
+      expect(await controller.execEnv(runId, containerId)).toEqual({});
+      expect(t.db.select().from(auditEvents).where(eq(auditEvents.action, "egress.revoke")).all().length).toBeGreaterThanOrEqual(2);
+    });
+  });
+
+  it("the run's own operator cannot grant, nor can anyone grant to an ended run or with a bad domain", async () => {
+    const { runId } = await liveRun();
+    const self = await addUser(t.db, "reviewer");
+    t.db.update(runs).set({ createdBy: self.id }).where(eq(runs.id, runId)).run();
+
+    await expect(controller.grant({ ...actorOf(self), userId: self.id }, { userId: self.id, role: "reviewer" }, { runId, domains: ["pypi.org"], reason: "x" })).rejects.toThrow(/another reviewer/);
+    await expect(grant(runId, ["https://pypi.org/simple"])).rejects.toThrow(/URL; grant the host name only/);
+    t.db.update(runs).set({ state: "failed" }).where(eq(runs.id, runId)).run();
+    await expect(grant(runId, ["pypi.org"])).rejects.toThrow(/has ended/);
+  });
+
+  it("an idle egress network is torn down: sandboxes back on none, firewall rules and network removed", async () => {
+    const { runId, containerId } = await liveRun();
+    await grant(runId, [`registry.test:${port}`]);
+    const bridge = controller.egressNetwork!.bridge;
+    t.db.update(runs).set({ state: "succeeded" }).where(eq(runs.id, runId)).run();
+
+    await controller.sweep();
+
+    expect(controller.egressNetwork).toBeNull();
+    expect(await findEgressNetwork(docker(), instanceIdForDataDir(dataDir))).toBeNull();
+    expect(await firewallInstalled(bridge)).toBe(false);
+    expect((await sh(containerId, "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '")).trim()).toBe("lo");
+  });
+});
+
+describe("egress through the tool gateway", () => {
+  let supervisor: Supervisor;
+  const servers: ScriptedModelServer[] = [];
+
+  afterAll(async () => {
+    await supervisor?.stopAll({ userId: null, label: "test-cleanup" }, "cleanup").catch(() => undefined);
+    await supervisor?.shutdown();
+    await Promise.all(servers.map((s) => s.close()));
+  });
+
+  it("a reviewer grants a domain mid-run and the agent's next run_command reaches it; the sandbox started with network none", async () => {
+    supervisor = newSupervisor(t.db, dataDir);
+    await supervisor.start();
+    const call = (name: string, args: Record<string, unknown>): ScriptStep => ({ type: "tool_calls", calls: [{ name, arguments: args }] });
+    const script: ScriptStep[] = [
+      call("submit_plan", { steps: [{ title: "fetch", risk: "medium", risk_note: "network" }] }),
+      call("run_command", { command: fetchScript(`http://registry.test:${port}/hello`) }),
+      call("finish", { summary: "done", status: "success" }),
+    ];
+    const server = await startScriptedModelServer(script);
+    servers.push(server);
+    const run = startRun(t.db, supervisor, operator, registerModel(t.db, admin, server.baseUrl));
+    let networkModeAtStart: string | undefined;
+    for (;;) {
+      const state = getRun(t.db, run.id).state;
+      if (["succeeded", "failed", "killed"].includes(state)) break;
+      const pending = (await import("@/db/schema")).approvals;
+      const a = t.db.select().from(pending).where(and(eq(pending.runId, run.id), eq(pending.state, "pending"))).get() as Approval | undefined;
+      if (a) {
+        if (a.kind === "plan") {
+          const containerId = getRun(t.db, run.id).containerId!;
+          networkModeAtStart = (await docker().getContainer(containerId).inspect()).HostConfig.NetworkMode;
+          await grant(run.id, [`registry.test:${port}`], "the task fetches from the registry");
+        }
+        decideApproval(t.db, reviewerActor(), { id: a.id, decision: "approve" });
+      }
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    const done = await waitForState(t.db, run.id, ["succeeded", "failed", "killed"]);
+    const messages = server.requests.at(-1)?.body.messages ?? [];
+    const results = messages.filter((m) => m.role === "tool").map((m) => JSON.parse((m as { content: string }).content) as Record<string, unknown>);
+
+    expect(done.state, done.endedReason ?? "").toBe("succeeded");
+    expect(networkModeAtStart).toBe("none");
+    expect(String(results[1]!.output)).toContain("STATUS 200");
+    expect(String(results[1]!.output)).toContain("hello from the registry");
+  });
+});

@@ -1,0 +1,148 @@
+// The egress proxy on loopback against a loopback "registry": CONNECT
+// tunnels and plain requests, each judged by the run's grants and the
+// address checks, refused with a reason, counted and recorded.
+import http from "node:http";
+import net from "node:net";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { parseEgressDomains, type EgressDomain } from "@/server/egress/domains";
+import { EgressProxy, parseAuthority, type EgressConnectionRecord } from "@/server/egress/proxy";
+
+let upstream: http.Server;
+let upstreamPort: number;
+let proxy: EgressProxy;
+let proxyPort: number;
+let grants: EgressDomain[] = [];
+let allowHosts: string[] = ["127.0.0.1"];
+let records: { runId: string | null; record: EgressConnectionRecord }[] = [];
+const hostsSeen: string[] = [];
+
+/** Writes `request` to the proxy and returns everything it answers until it closes the connection. */
+function raw(request: string, opts: { closeAfterMs?: number } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(proxyPort, "127.0.0.1");
+    const chunks: Buffer[] = [];
+    socket.on("data", (c) => chunks.push(c));
+    socket.on("error", reject);
+    socket.on("close", () => resolve(Buffer.concat(chunks).toString("latin1")));
+    socket.write(request);
+    if (opts.closeAfterMs) setTimeout(() => socket.end(), opts.closeAfterMs);
+  });
+}
+
+const lastRecord = async () => {
+  for (let i = 0; i < 50 && records.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  return records.at(-1)!;
+};
+
+beforeAll(async () => {
+  upstream = http.createServer((req, res) => {
+    hostsSeen.push(req.headers.host ?? "");
+    res.writeHead(200, { "content-type": "text/plain" }).end(`registry says hi to ${req.url}`);
+  });
+  await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", () => r()));
+  upstreamPort = (upstream.address() as AddressInfo).port;
+  proxy = new EgressProxy({
+    host: "127.0.0.1",
+    identify: (address) => (address === "127.0.0.1" ? "run-1" : null),
+    grantsFor: () => grants,
+    allowance: () => ({ allowPrivate: false, allowHosts }),
+    resolve: async (host) => (host === "registry.test" || host === "other.test" ? [{ address: "127.0.0.1", family: 4 }] : host === "meta.test" ? [{ address: "169.254.169.254", family: 4 }] : []),
+    record: (runId, _source, record) => records.push({ runId, record }),
+  });
+  proxyPort = (await proxy.listen()).port;
+});
+
+afterAll(async () => {
+  await proxy?.close();
+  upstream?.close();
+});
+
+beforeEach(() => {
+  grants = parseEgressDomains([`registry.test:${upstreamPort}`]);
+  allowHosts = ["127.0.0.1"];
+  records = [];
+});
+
+describe("the egress proxy", () => {
+  it("tunnels a CONNECT to a granted host and counts the bytes both ways", async () => {
+    const text = await raw(`CONNECT registry.test:${upstreamPort} HTTP/1.1\r\nHost: registry.test:${upstreamPort}\r\n\r\nGET /simple/ HTTP/1.1\r\nHost: registry.test\r\nConnection: close\r\n\r\n`);
+
+    expect(text).toMatch(/^HTTP\/1\.1 200 Connection Established\r\n\r\nHTTP\/1\.1 200 OK/);
+    expect(text).toContain("registry says hi to /simple/");
+    const { runId, record } = await lastRecord();
+    expect(runId).toBe("run-1");
+    expect(record).toMatchObject({ verdict: "allowed", method: "CONNECT", host: "registry.test", port: upstreamPort, address: "127.0.0.1", grant: `registry.test:${upstreamPort}` });
+    expect(record.bytesUp).toBeGreaterThan(40);
+    expect(record.bytesDown).toBeGreaterThan(100);
+  });
+
+  it("refuses a CONNECT to a host that is not granted with 403 and the reason", async () => {
+    const text = await raw(`CONNECT other.test:${upstreamPort} HTTP/1.1\r\n\r\n`);
+
+    expect(text).toMatch(/^HTTP\/1\.1 403 Forbidden/);
+    expect(text).toContain(`Airlock egress proxy refused CONNECT other.test:${upstreamPort}: other.test is not among the domains granted to this run`);
+    expect(text).toContain("A reviewer can grant it");
+    expect((await lastRecord()).record).toMatchObject({ verdict: "refused", host: "other.test", status: 403 });
+  });
+
+  it("refuses a granted name on a port the grant does not cover", async () => {
+    grants = parseEgressDomains(["registry.test"]);
+    const text = await raw(`CONNECT registry.test:${upstreamPort} HTTP/1.1\r\n\r\n`);
+    expect(text).toMatch(/^HTTP\/1\.1 403/);
+    expect(text).toContain(`port ${upstreamPort} of registry.test is not granted`);
+  });
+
+  it("forwards a plain http request to a granted host with the right Host header", async () => {
+    const text = await raw(`GET http://registry.test:${upstreamPort}/pkg/ HTTP/1.1\r\nHost: registry.test:${upstreamPort}\r\nProxy-Connection: keep-alive\r\nConnection: close\r\n\r\n`);
+
+    expect(text).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(text).toContain("registry says hi to /pkg/");
+    expect(hostsSeen.at(-1)).toBe(`registry.test:${upstreamPort}`);
+    expect((await lastRecord()).record).toMatchObject({ verdict: "allowed", method: "GET", status: 200 });
+  });
+
+  it("refuses a plain request to a host that is not granted", async () => {
+    const text = await raw(`GET http://other.test:${upstreamPort}/ HTTP/1.1\r\nHost: other.test\r\nConnection: close\r\n\r\n`);
+    expect(text).toMatch(/^HTTP\/1\.1 403 Forbidden/);
+    expect(text).toContain("other.test is not among the domains granted to this run");
+  });
+
+  it("refuses a granted name that resolves to loopback unless an admin allows that address", async () => {
+    allowHosts = [];
+    const text = await raw(`CONNECT registry.test:${upstreamPort} HTTP/1.1\r\n\r\n`);
+    expect(text).toMatch(/^HTTP\/1\.1 403/);
+    expect(text).toMatch(/registry\.test \(127\.0\.0\.1\) is a loopback address/);
+  });
+
+  it("never connects to a cloud metadata address, even when private addresses are allowed", async () => {
+    grants = parseEgressDomains(["meta.test"]);
+    allowHosts = ["169.254.169.254"];
+    const text = await raw("CONNECT meta.test:443 HTTP/1.1\r\n\r\n");
+    expect(text).toMatch(/^HTTP\/1\.1 403/);
+    expect(text).toContain("cloud metadata service");
+  });
+
+  it("answers a request that is not a proxy request with 400", async () => {
+    const text = await raw("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    expect(text).toMatch(/^HTTP\/1\.1 400/);
+  });
+
+  it("closes an open tunnel when its grant is revoked", async () => {
+    const closed = raw(`CONNECT registry.test:${upstreamPort} HTTP/1.1\r\n\r\n`);
+    await new Promise((r) => setTimeout(r, 200));
+
+    const cut = proxy.cutConnections("run-1", () => false);
+
+    expect(cut).toBe(1);
+    expect(await closed).toMatch(/^HTTP\/1\.1 200 Connection Established/);
+    expect((await lastRecord()).record).toMatchObject({ verdict: "allowed", cut: true });
+  });
+
+  it("parses CONNECT authorities, IPv6 in brackets too", () => {
+    expect(parseAuthority("pypi.org:443")).toEqual({ host: "pypi.org", port: 443 });
+    expect(parseAuthority("[::1]:8080")).toEqual({ host: "::1", port: 8080 });
+    expect(parseAuthority("pypi.org")).toBeNull();
+    expect(parseAuthority("a:b@c:443")).toBeNull();
+  });
+});
