@@ -14,7 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditEvents, runEvents, runs, type Approval } from "@/db/schema";
 import { decideApproval } from "@/server/approvals/approvals";
 import { EgressController, setEgressController } from "@/server/egress/controller";
-import { firewallInstalled } from "@/server/egress/firewall";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { applyFirewall, chainFor, firewallInstalled, removeFirewall } from "@/server/egress/firewall";
+import { proxyEnvironment as proxyEnvFor } from "@/server/egress/controller";
 import { egressNetworkName, findEgressNetwork } from "@/server/egress/network";
 import { docker } from "@/server/sandbox/docker";
 import { dockerRuntime, instanceIdForDataDir, type SandboxRuntime } from "@/server/sandbox/runtime";
@@ -28,6 +31,7 @@ import { actorOf, addUser } from "@/test/helpers/users";
 import { sandboxedRun } from "@/test/helpers/workspaces";
 
 await requireDocker();
+const execFileP = promisify(execFile);
 
 let t: TestDb;
 let dataDir: string;
@@ -334,6 +338,59 @@ PY`,
     expect(await findEgressNetwork(docker(), instanceIdForDataDir(dataDir))).toBeNull();
     expect(await firewallInstalled(bridge)).toBe(false);
     expect((await sh(containerId, "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '")).trim()).toBe("lo");
+  });
+});
+
+describe("host firewall rules", () => {
+  const bridge = `alkt${crypto.randomBytes(4).toString("hex")}`;
+  const rules = async () => (await execFileP("iptables", ["-w", "5", "-S", chainFor(bridge)])).stdout.trim().split("\n");
+  afterAll(() => removeFirewall(bridge));
+
+  it("applying again with a new proxy port replaces the old ACCEPT and keeps one jump and the DROP", async () => {
+    await applyFirewall(bridge, "10.254.0.1", 40001);
+    await applyFirewall(bridge, "10.254.0.1", 40001);
+    await applyFirewall(bridge, "10.254.0.1", 40002);
+
+    const chain = chainFor(bridge);
+    expect(await rules()).toEqual([`-N ${chain}`, `-A ${chain} -d 10.254.0.1/32 -p tcp -m tcp --dport 40002 -j ACCEPT`, `-A ${chain} -j DROP`]);
+    const input = (await execFileP("iptables", ["-w", "5", "-S", "INPUT"])).stdout.split("\n").filter((l) => l.includes(chain));
+    const input6 = (await execFileP("ip6tables", ["-w", "5", "-S", "INPUT"])).stdout.split("\n").filter((l) => l.includes(chain));
+    expect(input).toEqual([`-A INPUT -i ${bridge} -j ${chain}`]);
+    expect(input6).toEqual([`-A INPUT -i ${bridge} -j ${chain}`]);
+    expect(await firewallInstalled(bridge)).toBe(true);
+  });
+
+  it("removing is idempotent and leaves nothing behind", async () => {
+    await removeFirewall(bridge);
+    await removeFirewall(bridge);
+    expect(await firewallInstalled(bridge)).toBe(false);
+    await expect(rules()).rejects.toThrow();
+  });
+});
+
+describe("egress across an Airlock restart", () => {
+  it("a granted sandbox keeps its egress through a new proxy (new port, firewall updated); the old port is closed", async () => {
+    const { runId, containerId } = await liveRun();
+    await grant(runId, [`registry.test:${port}`]);
+    const oldUrl = controller.proxyUrl!;
+    await controller.close(); // the process stops: rules and network stay, the sandbox stays fenced
+
+    const whileDown = await sh(containerId, fetchScript(`http://registry.test:${port}/hello`), proxyEnvFor(oldUrl));
+    controller = new EgressController({ db: t.db, instance: instanceIdForDataDir(dataDir), resolve: async (h) => (h === "registry.test" ? [{ address: "127.0.0.1", family: 4 }] : []), sweepMs: 60_000 });
+    setEgressController(controller);
+    await controller.restore();
+    const env = await controller.execEnv(runId, containerId);
+    const after = await sh(containerId, fetchScript(`http://registry.test:${port}/hello`), env);
+
+    expect(whileDown).toMatch(/^ERROR URLError/);
+    expect(controller.egressNetwork).not.toBeNull();
+    expect(env.http_proxy).toBe(controller.proxyUrl);
+    expect(after).toContain("STATUS 200");
+    if (controller.proxyUrl !== oldUrl) {
+      const oldPort = Number(new URL(oldUrl).port);
+      expect(await sh(containerId, connectScript(controller.egressNetwork!.gateway, oldPort))).toMatch(/^FAILED/);
+    }
+    await controller.revoke(reviewerActor(), { runId });
   });
 });
 

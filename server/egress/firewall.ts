@@ -4,8 +4,8 @@
 // databases). One chain per bridge, jumped to from INPUT for packets arriving
 // on that bridge, accepts only TCP to the proxy's address and port and drops
 // everything else (IPv4 and IPv6: the bridge has a link-local v6 address).
-// Rewritten in full on every apply, so a restart with a new proxy port is
-// idempotent; removed with the network.
+// Applying again is idempotent and, after a restart, swaps in the new proxy
+// port without a gap; the rules are removed with the network.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 
@@ -55,21 +55,46 @@ export async function firewallUnavailable(tools: FirewallTools = DEFAULT_TOOLS):
   return null;
 }
 
-/** Installs (or rewrites) the rules for one bridge: only gateway:port over TCP, nothing else, from the bridge to the host. */
+/**
+ * Installs the rules for one bridge, or brings existing ones up to date (a
+ * new proxy port after a restart) without a moment where the DROP is
+ * missing: the chain gets its rules before INPUT jumps to it, a new ACCEPT
+ * goes in before stale ones are deleted, and the final DROP is never removed.
+ */
 export async function applyFirewall(bridge: string, gateway: string, proxyPort: number, tools: FirewallTools = DEFAULT_TOOLS): Promise<void> {
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(bridge)) throw new FirewallError(`unexpected bridge name ${bridge}`);
   const chain = chainFor(bridge);
   for (const bin of [tools.iptables, tools.ip6tables]) {
     const v6 = bin === tools.ip6tables;
-    await ipt(bin, ["-N", chain]); // exists already: fine, it is flushed next
-    await must(bin, ["-F", chain]);
-    // Replies to the proxy's own connections into the sandbox do not exist; replies
-    // to the sandbox's connections to the proxy leave through OUTPUT, untouched.
-    if (!v6) await must(bin, ["-A", chain, "-p", "tcp", "-d", gateway, "--dport", String(proxyPort), "-j", "ACCEPT"]);
-    await must(bin, ["-A", chain, "-j", "DROP"]);
+    await ipt(bin, ["-N", chain]); // exists already: fine
+    if (!(await ipt(bin, ["-C", chain, "-j", "DROP"])).ok) await must(bin, ["-A", chain, "-j", "DROP"]);
+    // The sandbox's connections to the proxy; their replies leave through OUTPUT, untouched.
+    const accept = ["-p", "tcp", "-m", "tcp", "-d", `${gateway}/32`, "--dport", String(proxyPort), "-j", "ACCEPT"];
+    if (!v6 && !(await ipt(bin, ["-C", chain, ...accept])).ok) await must(bin, ["-I", chain, "1", ...accept]);
+    const listed = await listChain(bin, chain);
+    const current = (rule: string) => rule.includes(` -d ${gateway}/32 `) && rule.includes(` --dport ${proxyPort} `);
+    for (const rule of listed) {
+      if (rule.startsWith(`-A ${chain} `) && rule.endsWith("-j ACCEPT") && (v6 || !current(rule))) {
+        await must(bin, ["-D", ...splitRule(rule).slice(1)]);
+      }
+    }
     const jump = ["INPUT", "-i", bridge, "-j", chain];
     if (!(await ipt(bin, ["-C", ...jump])).ok) await must(bin, ["-I", "INPUT", "1", "-i", bridge, "-j", chain]);
   }
+}
+
+async function listChain(bin: string, chain: string): Promise<string[]> {
+  try {
+    const { stdout } = await run(bin, ["-w", "5", "-S", chain], { timeout: 15_000 });
+    return stdout.split("\n").map((l) => l.trim()).filter(Boolean);
+  } catch (err) {
+    throw new FirewallError(`${bin} -S ${chain} failed: ${(err as Error).message}`);
+  }
+}
+
+/** iptables -S prints rules without quoting; ours never contain spaces inside an argument. */
+function splitRule(rule: string): string[] {
+  return rule.split(/\s+/);
 }
 
 /** Whether the rules for a bridge are in place (jump and chain) in both families. */
