@@ -12,3 +12,8 @@ export function atLeast(role: Role, minimum: Role): boolean {
 export function canStopRun(user: SessionUser, run: { createdBy: string }): boolean {
   return atLeast(user.role, "reviewer") || (atLeast(user.role, "operator") && run.createdBy === user.id);
 }
+
+/** Reviewers grant network access, but not to a run they started themselves (admins may). */
+export function canGrantEgress(user: SessionUser, run: { createdBy: string }): boolean {
+  return user.role === "admin" || (atLeast(user.role, "reviewer") && run.createdBy !== user.id);
+}

@@ -9,6 +9,7 @@ import type { ApprovalItem } from "@/components/approvals/types";
 import { stateMeta } from "@/components/runs/run-state";
 import { formatTokens } from "@/components/runs/format";
 import { ToolCallCard } from "@/components/runs/tool-call-card";
+import { EgressUpdate } from "@/components/runs/egress-panel";
 import type { ErrorItem, MessageItem, NoteItem, PlanItem, StateItem, TimelineItem } from "@/components/runs/timeline";
 
 export function RunTimeline({
@@ -36,6 +37,8 @@ export function RunTimeline({
             <PlanUpdate item={item} />
           ) : item.kind === "error" ? (
             <RunError item={item} />
+          ) : item.kind === "egress" ? (
+            <EgressUpdate item={item} />
           ) : (
             <Note item={item} />
           )}

@@ -29,6 +29,7 @@ import { RunStateBadge } from "@/components/runs/run-state-badge";
 import { stateMeta } from "@/components/runs/run-state";
 import { RunTimeline } from "@/components/runs/run-timeline";
 import { StopRunButton } from "@/components/runs/stop-run";
+import { EgressPanel } from "@/components/runs/egress-panel";
 import { useRunEvents } from "@/components/runs/use-run-events";
 
 type Run = inferRouterOutputs<AppRouter>["runs"]["get"];
@@ -45,17 +46,19 @@ export function RunView({ runId, user }: { runId: string; user: SessionUser }) {
 
   // Refresh the header and approvals when events say they changed (coalesced).
   const refreshTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
-  const pendingRefresh = useRef({ run: false, approvals: false });
+  const pendingRefresh = useRef({ run: false, approvals: false, egress: false });
   const onBatch = useCallback(
     (types: Set<string>) => {
       if ([...types].some((t) => REFRESH_RUN_ON.has(t))) pendingRefresh.current.run = true;
       if (types.has("approval") || types.has("state")) pendingRefresh.current.approvals = true;
+      if (types.has("egress") || types.has("egress_grant") || types.has("state")) pendingRefresh.current.egress = true;
       if (refreshTimer.current) return;
       refreshTimer.current = setTimeout(() => {
         refreshTimer.current = null;
-        const { run: r, approvals: a } = pendingRefresh.current;
-        pendingRefresh.current = { run: false, approvals: false };
+        const { run: r, approvals: a, egress: e } = pendingRefresh.current;
+        pendingRefresh.current = { run: false, approvals: false, egress: false };
         if (r) void queryClient.invalidateQueries({ queryKey: trpc.runs.get.queryKey({ id: runId }) });
+        if (e) void queryClient.invalidateQueries({ queryKey: trpc.runs.egress.queryKey({ id: runId }) });
         if (a) void queryClient.invalidateQueries({ queryKey: trpc.approvals.list.queryKey({ runId }) });
       }, 250);
     },
@@ -122,6 +125,8 @@ export function RunView({ runId, user }: { runId: string; user: SessionUser }) {
           ))}
         </section>
       ) : null}
+
+      <EgressPanel run={r} user={user} ended={ended} />
 
       {r.plan && r.plan.length ? <PlanSection plan={r.plan} approved={r.planApproved} currentStep={r.currentStep} done={r.state === "succeeded"} /> : null}
 

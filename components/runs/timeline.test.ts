@@ -55,4 +55,22 @@ describe("RunTimeline", () => {
     ]);
     expect((t.getSnapshot().items[0] as ToolCallItem).result).toMatchObject({ ok: false, code: "PLAN_REQUIRED", message: "Submit a plan first." });
   });
+
+  it("shows egress grants and refused connections as items and folds allowed connections in a row into one line", () => {
+    const t = new RunTimeline();
+    t.apply([
+      ev("egress_grant", { action: "granted", domains: ["pypi.org", "files.pythonhosted.org"], reason: "deps", by: "rev@x" }),
+      ev("egress", { verdict: "allowed", method: "CONNECT", host: "pypi.org", port: 443, bytesUp: 100, bytesDown: 2000 }),
+      ev("egress", { verdict: "allowed", method: "CONNECT", host: "files.pythonhosted.org", port: 443, bytesUp: 50, bytesDown: 9000 }),
+      ev("egress", { verdict: "allowed", method: "CONNECT", host: "pypi.org", port: 443, bytesUp: 10, bytesDown: 10 }),
+      ev("egress", { verdict: "refused", method: "CONNECT", host: "evil.example", port: 443, reason: "not granted", status: 403 }),
+      ev("egress_grant", { action: "revoked", domains: ["pypi.org"], reason: null, by: "rev@x" }),
+    ]);
+    expect(t.getSnapshot().items).toMatchObject([
+      { kind: "egress", event: "granted", domains: ["pypi.org", "files.pythonhosted.org"], by: "rev@x", reason: "deps" },
+      { kind: "egress", event: "allowed", connections: 3, bytesUp: 160, bytesDown: 11010, hosts: ["pypi.org", "files.pythonhosted.org"] },
+      { kind: "egress", event: "refused", host: "evil.example", port: 443, reason: "not granted" },
+      { kind: "egress", event: "revoked", domains: ["pypi.org"] },
+    ]);
+  });
 });

@@ -104,7 +104,26 @@ export interface NoteItem {
   text: string;
 }
 
-export type TimelineItem = ToolCallItem | MessageItem | StateItem | PlanItem | ErrorItem | NoteItem;
+/** Network access: a grant or revocation, a refused connection, or a run of allowed connections folded into one line. */
+export interface EgressItem {
+  kind: "egress";
+  key: string;
+  eventId: number;
+  at: Date;
+  event: "granted" | "revoked" | "refused" | "allowed";
+  domains: string[];
+  by: string | null;
+  reason: string | null;
+  host: string | null;
+  port: number | null;
+  method: string | null;
+  connections: number;
+  bytesUp: number;
+  bytesDown: number;
+  hosts: string[];
+}
+
+export type TimelineItem = ToolCallItem | MessageItem | StateItem | PlanItem | ErrorItem | NoteItem | EgressItem;
 
 export interface TimelineSnapshot {
   items: TimelineItem[];
@@ -165,6 +184,37 @@ export class RunTimeline {
       if (item.kind === "tool" && !item.result && (!tool || item.tool === tool)) return item.toolCallId;
     }
     return null;
+  }
+
+  private applyEgress(e: RunEventLike, key: string, p: Record<string, unknown>) {
+    const base: EgressItem = { kind: "egress", key, eventId: e.id, at: e.at, event: "allowed", domains: [], by: null, reason: null, host: null, port: null, method: null, connections: 0, bytesUp: 0, bytesDown: 0, hosts: [] };
+    if (e.type === "egress_grant") {
+      const domains = Array.isArray(p.domains) ? p.domains.filter((d): d is string => typeof d === "string") : [];
+      this.push({ ...base, event: p.action === "revoked" ? "revoked" : "granted", domains, by: str(p.by), reason: str(p.reason) });
+      return;
+    }
+    const host = str(p.host);
+    const port = num(p.port);
+    if (p.verdict === "refused") {
+      this.push({ ...base, event: "refused", host, port, method: str(p.method), reason: str(p.reason) });
+      return;
+    }
+    // Allowed connections in a row fold into one line (a pip install opens many).
+    const target = host ? `${host}${port !== null && port !== 443 && port !== 80 ? `:${port}` : ""}` : null;
+    const last = this.items[this.items.length - 1];
+    const up = num(p.bytesUp) ?? 0;
+    const down = num(p.bytesDown) ?? 0;
+    if (last && last.kind === "egress" && last.event === "allowed") {
+      this.items[this.items.length - 1] = {
+        ...last,
+        connections: last.connections + 1,
+        bytesUp: last.bytesUp + up,
+        bytesDown: last.bytesDown + down,
+        hosts: target && !last.hosts.includes(target) ? [...last.hosts, target] : last.hosts,
+      };
+      return;
+    }
+    this.push({ ...base, event: "allowed", host, port, method: str(p.method), connections: 1, bytesUp: up, bytesDown: down, hosts: target ? [target] : [] });
   }
 
   private applyOne(e: RunEventLike) {
@@ -276,6 +326,11 @@ export class RunTimeline {
       }
       case "note": {
         this.push({ kind: "note", key, eventId: e.id, at: e.at, text: str(p.text) ?? "" });
+        return;
+      }
+      case "egress_grant":
+      case "egress": {
+        this.applyEgress(e, key, p);
         return;
       }
       default:
