@@ -5,7 +5,7 @@ import type { Db } from "@/db/client";
 import { approvals, runs, toolCalls, type Run } from "@/db/schema";
 import { appendAudit } from "@/server/audit/chain";
 import { readEgressAllowance } from "@/server/config/env";
-import { bodyAsText, fetchForAgent, RESPONSE_BODY_CAP, type EgressOutcome, type EgressRequest, type HopVerdict } from "@/server/egress/fetch";
+import { bodyAsText, fetchForAgent, type EgressOutcome, type EgressRequest, type HopVerdict } from "@/server/egress/fetch";
 import { egressExecEnv } from "@/server/egress/controller";
 import { policyForRun } from "@/server/projects/policy-store";
 import { secretMarker } from "@/server/secrets/redaction";
@@ -251,6 +251,16 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
   };
 }
 
+/** How much of a fetched body the model gets (the fetch itself reads up to RESPONSE_BODY_CAP). */
+export const FETCH_MODEL_CAP = 64 * 1024;
+
+/** The longest prefix of `text` within `maxBytes` UTF-8 bytes, never splitting a character. */
+function capText(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  const cut = Buffer.from(text).subarray(0, maxBytes).toString("utf8");
+  return cut.endsWith("\uFFFD") ? cut.slice(0, -1) : cut;
+}
+
 /** What the model sees of a long output: head and tail, with the total size. */
 export function capForModel(text: string, totalBytes: number, alreadyTruncated: boolean): { text: string; truncated: boolean } {
   if (Buffer.byteLength(text) <= MODEL_OUTPUT_CAP && !alreadyTruncated) return { text, truncated: false };
@@ -335,8 +345,14 @@ async function fetchApproved(session: ExecutionSession, callId: string, args: Re
   recordFetch(session, callId, method, args.url as string, outcome, redactor.redactDeep.bind(redactor));
   const redirects = outcome.hops.slice(0, outcome.ok ? -1 : undefined).map((h) => ({ url: h.url, status: h.status }));
   if (!outcome.ok) return toolError(outcome.code, outcome.message, redirects.length ? { redirects } : {});
-  const text = method === "HEAD" ? "" : bodyAsText(outcome.body, outcome.contentType, outcome.truncated);
+  const fullText = method === "HEAD" ? "" : bodyAsText(outcome.body, outcome.contentType, outcome.truncated);
   const total = outcome.totalIsLowerBound ? `more than ${outcome.totalBytes}` : String(outcome.totalBytes);
+  // What reaches the model is capped like command output (a 1 MiB page would
+  // swamp its context and token budget); the audit keeps the size.
+  const text = fullText === null ? null : capText(fullText, FETCH_MODEL_CAP);
+  const binary = fullText === null ? outcome.body.subarray(0, Math.floor((FETCH_MODEL_CAP * 3) / 4)) : null;
+  const cutForModel = (text !== null && text.length < fullText!.length) || (binary !== null && binary.length < outcome.body.length);
+  const shownBytes = text !== null ? Buffer.byteLength(text) : (binary?.length ?? 0);
   return {
     ok: true,
     status: outcome.status,
@@ -345,10 +361,12 @@ async function fetchApproved(session: ExecutionSession, callId: string, args: Re
     ...(redirects.length ? { redirects } : {}),
     headers: outcome.headers,
     encoding: text === null ? "base64" : "text",
-    ...(text === null ? { body_base64: redactor.redactBytes(outcome.body).toString("base64") } : { body: text }),
-    body_truncated: outcome.truncated,
+    ...(text === null ? { body_base64: redactor.redactBytes(binary!).toString("base64") } : { body: text }),
+    body_truncated: outcome.truncated || cutForModel,
     total_bytes: outcome.totalBytes,
-    ...(outcome.truncated ? { note: `The response was truncated: ${total} bytes in total; the first ${RESPONSE_BODY_CAP} bytes are shown.` } : {}),
+    ...(outcome.truncated || cutForModel
+      ? { note: `The response was truncated: ${total} bytes in total; the first ${shownBytes} bytes are shown. Fetch something more specific (an API endpoint, a raw file) to see less at a time.` }
+      : {}),
     ...(text === null && method !== "HEAD" ? { note_binary: `The body is not UTF-8 text (${outcome.contentType ?? "no content type"}), so it is given as base64.` } : {}),
   };
 }
