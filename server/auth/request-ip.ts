@@ -8,5 +8,7 @@ export function clientIpFromHeaders(headers: Headers | Record<string, string | s
     return Array.isArray(v) ? v[0] : v;
   };
   const forwarded = get("x-forwarded-for")?.split(",")[0]?.trim();
-  return forwarded || get("x-real-ip")?.trim() || null;
+  const ip = forwarded || get("x-real-ip")?.trim() || null;
+  // An IPv4 client on a dual-stack socket shows up as ::ffff:a.b.c.d; it is a.b.c.d.
+  return ip?.replace(/^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i, "$1") ?? null;
 }
