@@ -12,11 +12,13 @@ import { useId, useState, type FormEvent, type ReactNode } from "react";
 import { InlineAlert } from "@/components/ui/alert";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
+import { Switch } from "@/components/ui/switch";
 import { TextAreaField } from "@/components/ui/textarea-field";
 import { cn } from "@/lib/cn";
 import { errorMessage } from "@/lib/errors";
 import { formatDateTime, formatRelative } from "@/lib/format";
 import type { SessionUser } from "@/lib/session-user";
+import { registryFor } from "@/lib/egress-presets";
 import { useTRPC } from "@/lib/trpc/client";
 import { FileChange, isFileDiffPreview } from "@/components/diff/file-change";
 import { CommandBlock, CommandParts } from "@/components/approvals/command-preview";
@@ -68,6 +70,9 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
   const [editText, setEditText] = useState("");
   const [editSteps, setEditSteps] = useState<PlanStep[]>([]);
   const [localError, setLocalError] = useState<string | null>(null);
+  // An install needs its package index: offered with the approval (on by default), granted to the run on approve.
+  const registry = approval.tool === "install_package" ? registryFor(approval.args.manager) : null;
+  const [grantRegistry, setGrantRegistry] = useState(true);
   const kind = approval.kind === "plan" || approval.kind === "step" ? approval.kind : "tool";
   const copy = COPY[kind];
   const editField = editFieldFor(approval);
@@ -95,7 +100,7 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
 
   function approve() {
     setLocalError(null);
-    decide.mutate({ id: approval.id, decision: "approve" });
+    decide.mutate({ id: approval.id, decision: "approve", ...(registry && grantRegistry ? { grantRegistry: true } : {}) });
   }
 
   function submitDeny(e: FormEvent) {
@@ -225,6 +230,20 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
             {approval.requiredApprovals > 1 ? ` It needs ${approval.requiredApprovals} different reviewers to approve.` : ""}
           </p>
         )}
+
+        {pending && approval.canDecide && registry && mode === "idle" ? (
+          <Switch
+            label={`Also let this run's commands reach the ${registry.label} registry`}
+            description={
+              <>
+                Grants <span className="font-mono">{registry.domains.join(", ")}</span> through Airlock&apos;s proxy for the rest of the run (revocable under Network access on
+                the run page). Without it the sandbox has no network and the install can only use files in the workspace.
+              </>
+            }
+            checked={grantRegistry}
+            onCheckedChange={setGrantRegistry}
+          />
+        ) : null}
 
         {pending && approval.approverRole === "admin" ? (
           <p className="text-xs font-medium text-warning" data-testid="needs-admin">

@@ -12,15 +12,12 @@ import { TextField } from "@/components/ui/field";
 import { errorMessage } from "@/lib/errors";
 import { formatBytes, formatDateTime } from "@/lib/format";
 import type { SessionUser } from "@/lib/session-user";
+import { EGRESS_PRESETS } from "@/lib/egress-presets";
 import { useTRPC } from "@/lib/trpc/client";
 import { canGrantEgress } from "@/components/runs/access";
 import type { EgressItem } from "@/components/runs/timeline";
 
-const PRESETS: { label: string; domains: string[] }[] = [
-  { label: "pip", domains: ["pypi.org", "files.pythonhosted.org"] },
-  { label: "npm", domains: ["registry.npmjs.org"] },
-  { label: "GitHub", domains: ["github.com", "codeload.github.com", "objects.githubusercontent.com"] },
-];
+const PRESETS = Object.values(EGRESS_PRESETS);
 
 function splitDomains(text: string): string[] {
   return text

@@ -6,12 +6,6 @@ import net from "node:net";
 export const DEFAULT_EGRESS_PORTS: readonly number[] = [80, 443];
 export const MAX_DOMAINS_PER_GRANT = 50;
 
-/** Ready-made lists for the usual package managers (offered by the UI). */
-export const EGRESS_PRESETS: Record<string, readonly string[]> = {
-  pip: ["pypi.org", "files.pythonhosted.org"],
-  npm: ["registry.npmjs.org"],
-  github: ["github.com", "codeload.github.com", "objects.githubusercontent.com"],
-};
 
 /**
  * One granted entry, normalised: `host` (exact), `*.suffix` (any name below

@@ -441,4 +441,52 @@ describe("egress through the tool gateway", () => {
     expect(String(results[1]!.output)).toContain("STATUS 200");
     expect(String(results[1]!.output)).toContain("hello from the registry");
   });
+
+  it("approving an install_package with grantRegistry grants that manager's registry to the run; other requests cannot", async () => {
+    supervisor ??= newSupervisor(t.db, dataDir);
+    const call = (name: string, args: Record<string, unknown>): ScriptStep => ({ type: "tool_calls", calls: [{ name, arguments: args }] });
+    const server = await startScriptedModelServer([
+      call("submit_plan", { steps: [{ title: "install", risk: "medium", risk_note: "network" }] }),
+      call("write_file", { path: "requirements.txt", content: "airlock-hello\n" }),
+      call("install_package", { manager: "pip", packages: ["airlock-hello"] }),
+      call("finish", { summary: "done", status: "success" }),
+    ]);
+    servers.push(server);
+    const run = startRun(t.db, supervisor, operator, registerModel(t.db, admin, server.baseUrl));
+    const { appRouter } = await import("@/server/api/root");
+    const { createCallerFactory } = await import("@/server/api/trpc");
+    const { identityOfToken, issueToken } = await import("@/test/helpers/users");
+    const asReviewer = createCallerFactory(appRouter)({ db: t.db, identity: await identityOfToken(t.db, issueToken(t.db, reviewer.id).token), sourceIp: null });
+    const { approvals } = await import("@/db/schema");
+    const nextPending = () =>
+      waitFor(() => t.db.select().from(approvals).where(and(eq(approvals.runId, run.id), eq(approvals.state, "pending"))).get() as Approval | undefined);
+
+    await asReviewer.approvals.decide({ id: (await nextPending()).id, decision: "approve" }); // the plan
+    const command = await nextPending();
+    expect(command.tool).toBe("write_file");
+    await expect(asReviewer.approvals.decide({ id: command.id, decision: "approve", grantRegistry: true })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    expect(t.db.select().from(approvals).where(eq(approvals.id, command.id)).get()!.state).toBe("pending"); // nothing decided
+    expect(controller.view(run.id).state).toBe("none"); // nothing granted
+    await asReviewer.approvals.decide({ id: command.id, decision: "approve" });
+
+    const install = await nextPending();
+    expect(install.tool).toBe("install_package");
+    await expect(asReviewer.approvals.decide({ id: install.id, decision: "approve", grantRegistry: true })).resolves.toEqual({ state: "approved" });
+    const view = controller.view(run.id);
+    expect(view.domains.map((d) => d.entry).sort()).toEqual(["files.pythonhosted.org", "pypi.org"]);
+    expect(view.domains[0]!.reason).toMatch(/to install airlock-hello with pip/);
+    // Deciding it again (already approved) grants nothing more and says why.
+    await expect(asReviewer.approvals.decide({ id: install.id, decision: "approve", grantRegistry: true })).rejects.toThrow(/already approved/);
+    await waitForState(t.db, run.id, ["succeeded", "failed", "killed"]);
+  });
 });
+
+async function waitFor<T>(probe: () => T | undefined, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

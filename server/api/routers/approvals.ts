@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { roleProcedure, router } from "@/server/api/trpc";
 import { decideApproval, listApprovals } from "@/server/approvals/approvals";
+import { processEgressController } from "@/server/egress/boot";
+import { grantRegistryForApproval } from "@/server/egress/install-registry";
 import { onSignal } from "@/server/events/bus";
 import { hasRole } from "@/server/users/users";
 
@@ -18,10 +20,26 @@ export const approvalsRouter = router({
     .input(z.object({ state: z.enum(["pending", "decided", "expired"]).optional(), runId: z.string().optional() }).optional())
     .query(({ ctx, input }) => ({ items: listApprovals(ctx.db, { id: ctx.user.id, canReview: hasRole(ctx.user.role, "reviewer"), isAdmin: hasRole(ctx.user.role, "admin") }, input ?? {}) })),
   decide: roleProcedure("reviewer")
-    .input(z.object({ id: z.string().min(1), decision: z.enum(["approve", "deny"]), reason: z.string().max(4000).optional(), edit: editSchema.optional() }))
-    .mutation(({ ctx, input }) => {
-      const a = decideApproval(ctx.db, { ...ctx.actor, userId: ctx.user.id }, { ...input, edit: input.edit && Object.keys(input.edit).length ? input.edit : null });
-      return { state: a.state };
+    .input(
+      z.object({
+        id: z.string().min(1),
+        decision: z.enum(["approve", "deny"]),
+        reason: z.string().max(4000).optional(),
+        edit: editSchema.optional(),
+        /** With an approved install_package (pip, npm): also let the run's commands reach that registry. */
+        grantRegistry: z.boolean().optional(),
+      }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      const { grantRegistry, ...decision } = input;
+      const undo = grantRegistry && decision.decision === "approve" ? await grantRegistryForApproval(ctx.db, processEgressController(), ctx.actor, { userId: ctx.user.id, role: ctx.user.role }, input.id) : null;
+      try {
+        const a = decideApproval(ctx.db, { ...ctx.actor, userId: ctx.user.id }, { ...decision, edit: decision.edit && Object.keys(decision.edit).length ? decision.edit : null });
+        return { state: a.state };
+      } catch (err) {
+        await undo?.();
+        throw err;
+      }
     }),
   /** Pings whenever any approval is created or decided, so inboxes refresh live. */
   changes: roleProcedure("viewer").subscription(async function* ({ signal }) {
