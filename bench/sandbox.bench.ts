@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   const cliFlags = (ws: string) => [
     "run", "-d", "--init", "--user", "1000:1000", "--read-only", "--network", "none",
     "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--ipc", "private",
-    "--tmpfs", "/tmp:rw,exec,nosuid,nodev,size=256m", "--tmpfs", "/home/agent:rw,nosuid,nodev,size=128m,uid=1000,gid=1000",
+    "--tmpfs", "/tmp:rw,exec,nosuid,nodev,size=256m", "--tmpfs", "/home/agent:rw,nosuid,nodev,size=256m,uid=1000,gid=1000",
     "--memory", `${limits.memoryMb}m`, "--memory-swap", `${limits.memoryMb}m`, "--cpus", String(limits.cpus),
     "--pids-limit", String(limits.pids), "--log-driver", "none", "--label", "airlock.bench=true",
     "--mount", `type=bind,source=${ws},target=/workspace`, "--entrypoint", "sleep", image, "infinity",

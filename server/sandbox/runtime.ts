@@ -258,6 +258,8 @@ export function agentEnvironment(imageEnv: string[]): string[] {
     // break system packages (no root), so allow it.
     "PIP_BREAK_SYSTEM_PACKAGES=1",
     "PIP_DISABLE_PIP_VERSION_CHECK=1",
+    // No second copy of every download in the (size-capped) home.
+    "PIP_NO_CACHE_DIR=1",
     `NPM_CONFIG_PREFIX=${AGENT_HOME}/.local`,
   ];
 }
@@ -268,7 +270,8 @@ const EXEC_MARKER = "AIRLOCK_EXEC";
 
 export const DEFAULT_MAX_STORED_BYTES = 1024 * 1024;
 const TMP_SIZE_MB = 256;
-const HOME_SIZE_MB = 128;
+/** Where user-level installs land (pip --user, npm -g): room for a few real packages. tmpfs pages count against the run's memory limit. */
+const HOME_SIZE_MB = 256;
 const SHM_SIZE_MB = 64;
 /** RLIMIT_FSIZE: a single file can grow to 1 GiB (then SIGXFSZ). */
 const MAX_FILE_BYTES = 1024 * 1024 * 1024;
