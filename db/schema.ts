@@ -658,6 +658,28 @@ export const secrets = sqliteTable(
   (t) => [index("secrets_name_idx").on(t.name), uniqueIndex("secrets_project_name_unique").on(t.projectId, t.name)],
 );
 
+/**
+ * Every value a run's commands were given (per run and value): after a
+ * rotation or a deletion the old value may still sit in the run's files or
+ * processes, so the run's output stays redacted for it. No link to the
+ * secret: it outlives a deleted one. valueMac (HMAC under the secrets key)
+ * only tells values apart.
+ */
+export const secretExposures = sqliteTable(
+  "secret_exposures",
+  {
+    id: text("id").primaryKey(),
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    valueMac: text("value_mac").notNull(),
+    valueEnc: text("value_enc").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("secret_exposures_run_value_unique").on(t.runId, t.valueMac)],
+);
+
 /** A secret given to one run, after a reviewer approved (or a policy rule allowed) its request_secret call. */
 export const secretGrants = sqliteTable(
   "secret_grants",

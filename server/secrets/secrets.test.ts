@@ -99,4 +99,26 @@ describe("the secret store", () => {
     expect(JSON.parse(grant.details)).toMatchObject({ name: "API_KEY", runId: "r1", approvalId: "a1" });
     expect(everything()).not.toContain(VALUE);
   });
+
+  it("keeps redacting a value the run was given after the secret is rotated or deleted, without storing it in the clear", () => {
+    const { id } = createSecret(t.db, actorOf(admin), { name: "API_KEY", value: VALUE });
+    const run = addRun("r1");
+    const other = addRun("r2");
+    grantSecret(t.db, actorOf(admin), { runId: run.id, secret: findSecretForRun(t.db, run, "API_KEY")!, toolCallId: null, approvalId: null, grantedBy: admin.id });
+    expect(secretsForRun(t.db, run.id).env).toEqual({ API_KEY: VALUE }); // the run's commands got VALUE
+
+    updateSecret(t.db, actorOf(admin), { id, value: ROTATED });
+    const afterRotation = secretsForRun(t.db, run.id);
+    expect(afterRotation.env).toEqual({ API_KEY: ROTATED });
+    expect(afterRotation.redactor.redact(`old ${VALUE} new ${ROTATED}`)).toBe("old [secret:API_KEY] new [secret:API_KEY]");
+
+    deleteSecret(t.db, actorOf(admin), { id });
+    const afterDelete = secretsForRun(t.db, run.id);
+    expect(afterDelete.env).toEqual({});
+    expect(afterDelete.redactor.redact(`old ${VALUE} new ${ROTATED}`)).toBe("old [secret:API_KEY] new [secret:API_KEY]");
+    // Only for the run that was given them.
+    expect(secretsForRun(t.db, other.id).redactor.redact(`old ${VALUE}`)).toBe(`old ${VALUE}`);
+    expect(everything()).not.toContain(VALUE);
+    expect(everything()).not.toContain(ROTATED);
+  });
 });

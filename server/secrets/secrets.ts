@@ -6,11 +6,12 @@ import crypto from "node:crypto";
 import { and, asc, count, eq, isNull } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "@/db/client";
-import { projects, secretGrants, secrets, SECRET_NAME_RE, type Run, type Secret } from "@/db/schema";
+import { projects, secretExposures, secretGrants, secrets, SECRET_NAME_RE, type Run, type Secret } from "@/db/schema";
 import { appendAudit, type Actor } from "@/server/audit/chain";
 import { DomainError } from "@/server/errors/domain-error";
 import { requireProject } from "@/server/projects/projects";
 import { decryptSecret, encryptSecret } from "@/server/secrets/crypto";
+import { dataKey } from "@/server/secrets/keys";
 import { SecretRedactor, type SecretValue } from "@/server/secrets/redaction";
 
 /** Shorter values would be redacted from ordinary output by accident, or not reliably at all. */
@@ -199,8 +200,35 @@ export function grantedSecretNames(db: Db, runId: string): string[] {
     .map((r) => r.name);
 }
 
-/** What a run's commands and outputs need: the environment to add and the redactor to apply. */
+function valueMac(value: string): string {
+  return crypto.createHmac("sha256", dataKey("secrets")!).update(value).digest("hex");
+}
+
+/**
+ * What a run's commands and outputs need: the environment to add (current
+ * values of its granted secrets) and the redactor to apply, which also knows
+ * every value the run was ever given — a rotated or deleted secret's old
+ * value can still be in its files or processes.
+ */
 export function secretsForRun(db: Db, runId: string): { env: Record<string, string>; redactor: SecretRedactor; values: SecretValue[] } {
   const values = grantedSecretValues(db, runId);
-  return { env: Object.fromEntries(values.map((v) => [v.name, v.value])), redactor: new SecretRedactor(values), values };
+  if (values.length > 0) {
+    db.transaction((tx) => {
+      for (const v of values) {
+        tx.insert(secretExposures)
+          .values({ id: crypto.randomUUID(), runId, name: v.name, valueMac: valueMac(v.value), valueEnc: encryptSecret(v.value) })
+          .onConflictDoNothing()
+          .run();
+      }
+    });
+  }
+  const current = new Set(values.map((v) => v.value));
+  const earlier = db
+    .select({ name: secretExposures.name, valueEnc: secretExposures.valueEnc })
+    .from(secretExposures)
+    .where(eq(secretExposures.runId, runId))
+    .all()
+    .map((e) => ({ name: e.name, value: decryptSecret(e.valueEnc) }))
+    .filter((e) => !current.has(e.value));
+  return { env: Object.fromEntries(values.map((v) => [v.name, v.value])), redactor: new SecretRedactor([...values, ...earlier]), values };
 }
