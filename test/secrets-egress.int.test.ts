@@ -157,6 +157,16 @@ describe("a granted secret", () => {
     expect(containerEnv).not.toBeNull();
     expect(containerEnv!.some((e) => e.startsWith("API_TOKEN=") || e.includes(VALUE))).toBe(false);
 
+    // The file the agent wrote it into holds the value, but the run's diff (which viewers read) shows the marker.
+    const { appRouter } = await import("@/server/api/root");
+    const { createCallerFactory } = await import("@/server/api/trpc");
+    const { identityOfToken, issueToken } = await import("@/test/helpers/users");
+    const viewer = await addUser(t.db, "viewer");
+    const asViewer = createCallerFactory(appRouter)({ db: t.db, identity: await identityOfToken(t.db, issueToken(t.db, viewer.id).token), sourceIp: null });
+    const { diff } = await asViewer.runs.diff({ id: run.id });
+    expect(diff).toContain("+[secret:API_TOKEN]");
+    expect(diff).not.toContain(VALUE);
+
     // http_fetch: the server got the real token; the echo back to the model is redacted.
     expect(received.find((r) => r.path === "/whoami")?.authorization).toBe(`Bearer ${VALUE}`);
     expect(results[8]).toMatchObject({ ok: true, status: 200, encoding: "text" });

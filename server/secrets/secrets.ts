@@ -200,6 +200,18 @@ export function grantedSecretNames(db: Db, runId: string): string[] {
     .map((r) => r.name);
 }
 
+/** For showing a run's diffs: every value the run was given (current grants and earlier ones), without recording anything. */
+export function redactorForRun(db: Db, runId: string): SecretRedactor {
+  const values = grantedSecretValues(db, runId);
+  const earlier = db
+    .select({ name: secretExposures.name, valueEnc: secretExposures.valueEnc })
+    .from(secretExposures)
+    .where(eq(secretExposures.runId, runId))
+    .all()
+    .map((e) => ({ name: e.name, value: decryptSecret(e.valueEnc) }));
+  return new SecretRedactor([...values, ...earlier]);
+}
+
 function valueMac(value: string): string {
   return crypto.createHmac("sha256", dataKey("secrets")!).update(value).digest("hex");
 }

@@ -5,6 +5,7 @@ import { roleProcedure } from "@/server/api/trpc";
 import { requireRun } from "@/server/runs/runs";
 import { requireSupervisor } from "@/server/supervisor/boot";
 import { hasRole } from "@/server/users/users";
+import { redactorForRun } from "@/server/secrets/secrets";
 import { diffCheckpoint, diffRun, getWorkspace, listCheckpoints } from "@/server/workspace/checkpoints";
 import { decideMergeBack, decideMergeInput, listMergeRequests, requestMergeBack, requestMergeInput } from "@/server/workspace/merge-back";
 import { rollbackRun, setOperatorRollback } from "@/server/workspace/rollback";
@@ -51,8 +52,14 @@ export const checkpointProcedures = {
     .input(z.object({ id: z.string().min(1), checkpointId: z.string().min(1).optional() }))
     .query(async ({ ctx, input }) => {
       requireRun(ctx.db, input.id);
-      if (input.checkpointId) return diffCheckpoint(ctx.db, input.id, input.checkpointId);
-      return diffRun(ctx.db, input.id);
+      // A file the agent wrote a granted secret into shows [secret:NAME] here (viewers read diffs too).
+      const redactor = redactorForRun(ctx.db, input.id);
+      if (input.checkpointId) {
+        const d = await diffCheckpoint(ctx.db, input.id, input.checkpointId);
+        return { ...d, diff: redactor.redact(d.diff) };
+      }
+      const d = await diffRun(ctx.db, input.id);
+      return { ...d, diff: redactor.redact(d.diff) };
     }),
   /** Reviewers; the run's operator only when the run allows it (checked inside). */
   rollback: roleProcedure("operator")
