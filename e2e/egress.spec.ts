@@ -69,3 +69,38 @@ test("a reviewer grants a run network access to a domain, sees a refused host, a
   await expect(panel.getByText("none", { exact: true })).toBeVisible({ timeout: 30_000 });
   await expect(page.getByTestId("egress-grant").filter({ hasText: "revoked" }).first()).toBeVisible();
 });
+
+test("an install_package approval offers the package registry with it; switched off, nothing is granted", async ({ page, baseURL }) => {
+  // Switched off on purpose: with the grant, pip would really try to reach pypi.org (the grant itself is covered by server/egress/egress.int.test.ts).
+  world = await setUpRunWorld(baseURL!, [
+    planStep([{ title: "Install a package" }]),
+    toolStep("install_package", { manager: "pip", packages: ["airlock-not-a-package"] }),
+    toolStep("run_command", { command: "sleep 600" }),
+  ]);
+  const run = await startRun(world, world.operatorApi);
+  stopApproving = autoApprove(world.reviewerApi, run.id, (a) => a.tool === "install_package");
+  await waitForPendingApproval(world.reviewerApi, run.id, "install_package", 90_000);
+
+  await apiSignin(page, world.reviewer);
+  await page.goto(`/runs/${run.id}`);
+  const card = page.getByRole("article").filter({ hasText: "airlock-not-a-package" }).first();
+  const registry = card.getByRole("switch", { name: "Also let this run's commands reach the pip registry" });
+  await expect(registry).toBeChecked({ timeout: 30_000 });
+  await expect(card).toContainText("pypi.org, files.pythonhosted.org");
+  await registry.uncheck();
+  await card.getByRole("button", { name: /^Approve/ }).click();
+  await expect(card.getByRole("switch")).toHaveCount(0, { timeout: 15_000 });
+
+  const panel = page.getByTestId("egress-panel");
+  await expect(panel.getByText("none", { exact: true })).toBeVisible();
+  // The install ran without network and failed, saying so.
+  const install = await (async () => {
+    for (let i = 0; i < 240; i++) {
+      const c = (await listToolCalls(world!.reviewerApi, run.id)).find((x) => x.tool === "install_package");
+      if (c && ["succeeded", "failed"].includes(c.state)) return c;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error("the install never finished");
+  })();
+  expect(install.result?.exit_code).not.toBe(0);
+});
