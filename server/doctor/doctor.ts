@@ -2,7 +2,10 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import { migrateDatabase, openDatabase } from "@/db/client";
-import type { AirlockConfig } from "@/server/config/env";
+import { mcpIdleTimeoutMs } from "@/server/agents/mcp-agent";
+import { verifyAuditChain } from "@/server/audit/chain";
+import { readEgressAllowance, type AirlockConfig } from "@/server/config/env";
+import { firewallUnavailable } from "@/server/egress/firewall";
 import { imageExists, pingDocker } from "@/server/sandbox/docker";
 import { sandboxImageName } from "@/server/sandbox/image";
 
@@ -40,6 +43,13 @@ export async function runDoctor(cfg: AirlockConfig): Promise<DoctorCheck[]> {
     try {
       const { applied } = migrateDatabase(db);
       checks.push({ name: "Database", ok: true, detail: `${cfg.databasePath}${applied ? ` (applied ${applied} migration(s))` : ", schema up to date"}` });
+      const audit = verifyAuditChain(db);
+      checks.push({
+        name: "Audit trail",
+        ok: audit.ok,
+        detail: audit.ok ? `${audit.count} events, chain and seal intact` : `broken at event #${audit.firstBrokenSeq ?? "?"}: ${audit.problem ?? "unknown problem"}`,
+        fix: audit.ok ? undefined : "Keep the database as it is for investigation (`airlock audit export`), and compare it with a backup of the data directory (database and keys/).",
+      });
     } finally {
       db.$client.close();
     }
@@ -74,6 +84,29 @@ export async function runDoctor(cfg: AirlockConfig): Promise<DoctorCheck[]> {
   } catch (err) {
     checks.push({ name: "Sandbox image", ok: false, detail: (err as Error).message, fix: "Check that scripts/sandbox-image.sh exists and bash is installed." });
   }
+
+  const settingProblems: string[] = [];
+  for (const check of [() => mcpIdleTimeoutMs(), () => readEgressAllowance()]) {
+    try {
+      check();
+    } catch (err) {
+      settingProblems.push((err as Error).message);
+    }
+  }
+  checks.push({
+    name: "Settings",
+    ok: settingProblems.length === 0,
+    detail: settingProblems.length ? settingProblems.join(" ") : "AIRLOCK_MCP_IDLE_TIMEOUT_S and AIRLOCK_EGRESS_* are valid (or unset)",
+    fix: settingProblems.length ? "Fix or unset the variables named above (see the README's configuration table)." : undefined,
+  });
+
+  // Optional: without it Airlock works, but a reviewer cannot grant a run network access.
+  const firewall = await firewallUnavailable();
+  checks.push({
+    name: "Egress",
+    ok: true,
+    detail: firewall ? `unavailable (${firewall}); granting runs network access will be refused, everything else works` : "iptables and ip6tables usable: runs can be granted network access",
+  });
 
   try {
     execFileSync("git", ["--version"], { stdio: "pipe" });
