@@ -16,6 +16,8 @@ import { dockerRuntime } from "@/server/sandbox/runtime";
 import { prepareWorkspace } from "@/server/sandbox/workspace";
 import { handleToolCall, type GatewaySession } from "@/server/tools/gateway";
 import { DEFAULT_RUN_LIMITS } from "@/server/runs/limits";
+import { eq } from "drizzle-orm";
+import { prepareRunWorkspace } from "@/server/workspace/hooks";
 import { median, time } from "./support";
 
 const run = promisify(execFile);
@@ -25,6 +27,7 @@ const iterations = Number(process.argv[2] ?? 20);
 
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-gwbench-"));
+  process.env.AIRLOCK_DATA_DIR = dir; // shadow repositories live under the data directory
   const db = openDatabase(path.join(dir, "airlock.db"));
   migrateDatabase(db);
   const runtime = dockerRuntime();
@@ -37,7 +40,10 @@ async function main() {
   db.insert(runs)
     .values({ id: runId, title: "bench", task: "bench", modelId: "m", state: "running", createdBy: "u", limits: DEFAULT_RUN_LIMITS, planApprovedAt: new Date(), updatedAt: new Date() })
     .run();
+  // As in a real run: a shadow repository, so commands are checkpointed afterwards (part of the figure).
+  await prepareRunWorkspace(db, runId, workspaceDir);
   const { containerId } = await runtime.createSandbox({ runId, image: sandboxImageName(), workspaceDir, limits: DEFAULT_RUN_LIMITS });
+  db.update(runs).set({ containerId, workspaceDir }).where(eq(runs.id, runId)).run();
   const session: GatewaySession = {
     db,
     runId,
@@ -58,7 +64,7 @@ async function main() {
         raw: () => run("docker", ["exec", "-u", "1000", containerId, "cat", "/workspace/README.md"]),
       },
       {
-        label: "run_command `ls -la` (allowed)",
+        label: "run_command `ls -la` (+checkpoint)",
         gateway: () => handleToolCall(session, { tool: "run_command", args: { command: "ls -la" } }),
         raw: () => run("docker", ["exec", "-u", "1000", "-w", "/workspace", containerId, "bash", "-c", "ls -la"]),
       },
