@@ -38,6 +38,11 @@ test("a reviewer grants a run network access to a domain, sees a refused host, a
   const panel = page.getByTestId("egress-panel");
   await expect(panel.getByText("none", { exact: true })).toBeVisible({ timeout: 30_000 });
   await expect(panel).toContainText("Commands have no network");
+  // The sandbox's live resource use against the run's limits.
+  const usage = page.getByTestId("run-usage");
+  await expect(usage).toContainText("Memory (MB)", { timeout: 30_000 });
+  await expect(usage).toContainText("/ 1024");
+  await expect(usage.getByRole("meter", { name: "Processes" })).toBeVisible();
 
   const form = panel.getByRole("form", { name: "Grant network access" });
   await form.getByLabel("Domains").fill("registry.example.test");
@@ -68,6 +73,10 @@ test("a reviewer grants a run network access to a domain, sees a refused host, a
   await panel.getByRole("button", { name: "Revoke" }).click();
   await expect(panel.getByText("none", { exact: true })).toBeVisible({ timeout: 30_000 });
   await expect(page.getByTestId("egress-grant").filter({ hasText: "revoked" }).first()).toBeVisible();
+
+  // The runs list shows the live run's memory and CPU.
+  await page.goto("/runs");
+  await expect(page.getByTestId("run-row").filter({ hasText: run.title }).getByTestId("run-resources")).toContainText(/\d+ MB · \d+% CPU/, { timeout: 30_000 });
 });
 
 test("an install_package approval offers the package registry with it; switched off, nothing is granted", async ({ page, baseURL }) => {

@@ -20,6 +20,7 @@ import { errorMessage } from "@/lib/errors";
 import { formatDateTime, formatRelative } from "@/lib/format";
 import type { SessionUser } from "@/lib/session-user";
 import { useTRPC } from "@/lib/trpc/client";
+import { RunUsageMeters } from "@/components/runs/run-usage";
 import { ApprovalCard } from "@/components/approvals/approval-card";
 import { PlanStepList } from "@/components/approvals/plan-steps";
 import type { ApprovalItem, PlanStep } from "@/components/approvals/types";
@@ -252,6 +253,7 @@ function RunHeader({ run, user }: { run: Run; user: SessionUser }) {
         <Counter label="Tool calls" value={formatCount(run.toolCallsUsed)} max={formatCount(run.limits.maxToolCalls)} />
         <Counter label="Tokens" value={formatTokens(run.tokensUsed)} max={formatTokens(run.limits.tokenBudget)} />
       </dl>
+      {meta.terminal ? null : <RunUsageMeters runId={run.id} />}
 
       <div className="rounded-xl border border-border bg-surface">
         <button

@@ -18,6 +18,7 @@ import { SkeletonRows } from "@/components/ui/skeleton";
 import { Spinner } from "@/components/ui/spinner";
 import { useNow } from "@/components/ui/use-now";
 import { cn } from "@/lib/cn";
+import { UsageSummary, useRunsUsage } from "@/components/runs/run-usage";
 import { errorMessage } from "@/lib/errors";
 import { formatDateTime, formatRelative } from "@/lib/format";
 import type { SessionUser } from "@/lib/session-user";
@@ -160,6 +161,9 @@ export function RunsList({ user }: { user: SessionUser }) {
 
 function RunsTable({ items }: { items: RunItem[] }) {
   const now = useNow(1000);
+  const liveIds = items.filter((r) => !stateMeta(r.state).terminal).map((r) => r.id);
+  const usageQuery = useRunsUsage(liveIds);
+  const usage = new Map((usageQuery.data?.items ?? []).map((u) => [u.runId, u]));
   return (
     <div className={cn(rt.wrapper, "md:shadow-xs")}>
       <table className={rt.table}>
@@ -183,6 +187,9 @@ function RunsTable({ items }: { items: RunItem[] }) {
             </th>
             <th scope="col" className={cn(rt.th, "text-right")}>
               Tool calls
+            </th>
+            <th scope="col" className={rt.th}>
+              Resources
             </th>
           </tr>
         </thead>
@@ -221,6 +228,9 @@ function RunsTable({ items }: { items: RunItem[] }) {
                 </td>
                 <td data-label="Tool calls" className={cn(rt.cell, "tabular-nums md:text-right")}>
                   {formatCount(run.toolCallsUsed)}
+                </td>
+                <td data-label="Resources" className={cn(rt.cell, "md:whitespace-nowrap")} data-testid="run-resources">
+                  {meta.terminal ? <span className="text-fg-muted">—</span> : <UsageSummary usage={usage.get(run.id)} />}
                 </td>
               </tr>
             );

@@ -44,6 +44,7 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   "models.list": "viewer",
   "runs.create": "operator",
   "runs.get": "viewer",
+  "runs.usage": "viewer",
   "runs.list": "viewer",
   "runs.events": "viewer",
   "runs.kill": "operator",

@@ -4,6 +4,7 @@ import { roleProcedure, router } from "@/server/api/trpc";
 import { streamRunEvents } from "@/server/events/bus";
 import { createRunWithToken, createRunInput, getRunView, listRunViews, listRunsInput, listToolCalls, requireRun } from "@/server/runs/runs";
 import { requireSupervisor } from "@/server/supervisor/boot";
+import { MAX_USAGE_RUNS, runUsage } from "@/server/runs/usage";
 import { DomainError } from "@/server/errors/domain-error";
 import { hasRole } from "@/server/users/users";
 import { config } from "@/server/config/env";
@@ -62,6 +63,10 @@ export const runsRouter = router({
       const stopped = await requireSupervisor().killRun(input.id, ctx.actor, input.reason?.trim() || `stopped by ${ctx.user.email}`);
       return { state: stopped.state };
     }),
+  /** Live memory / CPU / process use of running runs' sandboxes against their limits (all live runs, or those named). */
+  usage: roleProcedure("viewer")
+    .input(z.object({ ids: z.array(z.string().min(1)).max(MAX_USAGE_RUNS).optional() }).optional())
+    .query(async ({ ctx, input }) => ({ items: await runUsage(ctx.db, requireSupervisor().runtime, input?.ids) })),
   /** Network access of the run's commands: granted domains, whether the sandbox is connected, refused hosts. */
   egress: roleProcedure("viewer")
     .input(z.object({ id: z.string().min(1) }))
