@@ -100,6 +100,8 @@ test("an admin adds a secret (the value is never shown again), rotates it and de
   await page.goto("/settings");
   const name = `E2E_TOKEN_${Date.now().toString(36).toUpperCase()}`;
   const value = `s3cr3t-${Date.now()}-value`;
+  // The list is loaded by the browser: once it shows, the form is hydrated (typing before that is lost).
+  await expect(page.getByText(/No secrets yet/).or(page.getByTestId("secret-row").first())).toBeVisible();
   const form = page.getByRole("form", { name: "Add secret" });
   await form.getByLabel("Name").fill(name);
   await form.getByLabel("Value").fill(value);
