@@ -191,5 +191,6 @@ describe("container snapshots", () => {
     await supervisor.settled(run.id);
     expect(await supervisor.runtime.listSnapshots(run.id)).toEqual([]);
     await expect(docker().getImage(snap.image).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    expect(t.db.select().from(workspaces).where(eq(workspaces.runId, run.id)).get()!.snapshotImage).toBeNull();
   }, 180_000);
 });

@@ -160,7 +160,7 @@ export class Supervisor {
       fields: { endedReason: outcome.status === "succeeded" ? null : outcome.reason, summary: outcome.summary ?? null, endedBy: "agent" },
     });
     await this.releaseContainer(current);
-    await removeRunSnapshots(runtime, runId);
+    await removeRunSnapshots(runtime, runId, db);
     if (outcome.status === "failed") await afterRunFailed(db, runtime, runId);
   }
 
@@ -221,7 +221,7 @@ export class Supervisor {
       .where(and(eq(toolCalls.runId, runId), inArray(toolCalls.state, ["executing", "judging", "awaiting_approval", "approved"])))
       .run();
     if (run.containerId) await this.opts.runtime.removeSandbox(run.containerId).catch(() => undefined);
-    await removeRunSnapshots(this.opts.runtime, runId);
+    await removeRunSnapshots(this.opts.runtime, runId, db);
     await afterRunFailed(db, this.opts.runtime, runId); // automatic rollback, when the run asks for it
     return db.select().from(runs).where(eq(runs.id, runId)).get()!;
   }

@@ -21,7 +21,7 @@
 // source of truth. At most MAX_SNAPSHOTS_PER_RUN per run; a run's snapshots are
 // removed when it ends (they are of no use to a finished run), and the
 // supervisor prunes those of finished or unknown runs when it starts.
-import { eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, isNotNull } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { runs, workspaces, type Run } from "@/db/schema";
 import { appendAudit, type Actor } from "@/server/audit/chain";
@@ -89,8 +89,14 @@ function engineUnavailable(err: unknown, what: string): never {
 function record(db: Db, actor: Actor, runId: string, action: string, details: Record<string, unknown>, note: { text: string; toModel?: string }) {
   const event = db.transaction(
     (tx) => {
+      // workspaces.snapshot_image: the run's latest snapshot that still exists.
       if (action === "workspace.snapshot") {
         tx.update(workspaces).set({ snapshotImage: String(details.image), updatedAt: new Date() }).where(eq(workspaces.runId, runId)).run();
+      } else if (action === "workspace.snapshot_delete") {
+        tx.update(workspaces)
+          .set({ snapshotImage: null, updatedAt: new Date() })
+          .where(and(eq(workspaces.runId, runId), eq(workspaces.snapshotImage, String(details.image))))
+          .run();
       }
       appendAudit(tx, actor, { action, targetType: "run", targetId: runId, details });
       return insertRunEvent(tx, runId, "note", { ...note, ...(note.toModel ? { inject: true } : {}), source: "workspace" });
@@ -272,10 +278,11 @@ export async function restartFromSnapshot(
 }
 
 /** When a run ends: its snapshots are of no further use. Never throws. */
-export async function removeRunSnapshots(runtime: SandboxRuntime, runId: string): Promise<number> {
+export async function removeRunSnapshots(runtime: SandboxRuntime, runId: string, db?: Db): Promise<number> {
   try {
     const found = await runtime.listSnapshots(runId);
     for (const s of found) await runtime.removeSnapshot(s.image).catch(() => undefined);
+    db?.update(workspaces).set({ snapshotImage: null }).where(and(eq(workspaces.runId, runId), isNotNull(workspaces.snapshotImage))).run();
     return found.length;
   } catch (err) {
     console.error(`airlock: could not remove the snapshots of run ${runId}:`, err);
