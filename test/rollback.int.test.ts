@@ -8,8 +8,7 @@ import { and, eq } from "drizzle-orm";
 import { createTestDb, type TestDb } from "@/test/helpers/db";
 import { addUser, actorOf, identityOfToken, issueToken } from "@/test/helpers/users";
 import { startScriptedModelServer, type ScriptedModelServer, type ScriptStep } from "@/test/helpers/model-server";
-import { getRun, newSupervisor, registerModel, requireDocker, tempDataDir, waitFor, waitForState } from "@/test/helpers/runs";
-import { decideApproval } from "@/server/approvals/approvals";
+import { approveEverything, getRun, newSupervisor, registerModel, requireDocker, tempDataDir, waitFor, waitForState } from "@/test/helpers/runs";
 import { approvals, runEvents, toolCalls } from "@/db/schema";
 import { createRun } from "@/server/runs/runs";
 import { appRouter } from "@/server/api/root";
@@ -42,20 +41,7 @@ async function launch(script: ScriptStep[], extra: { autoRollback?: "off" | "on_
   const run = createRun(t.db, { ...actorOf(operator), userId: operator.id }, { title: "rollback test", task: "do it", modelId, autoRollback: extra.autoRollback, testCommand: extra.testCommand });
   supervisor.launch(run.id);
   // Reviewers approve everything in these tests (the plan included).
-  let stopped = false;
-  void (async () => {
-    while (!stopped) {
-      for (const a of t.db.select().from(approvals).where(and(eq(approvals.runId, run.id), eq(approvals.state, "pending"))).all()) {
-        try {
-          decideApproval(t.db, { ...actorOf(reviewer), userId: reviewer.id }, { id: a.id, decision: "approve" });
-        } catch {
-          // decided meanwhile
-        }
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  })();
-  stoppers.push(() => (stopped = true));
+  stoppers.push(approveEverything(t.db, run.id, reviewer));
   return { run, server };
 }
 

@@ -12,9 +12,8 @@ import { and, eq } from "drizzle-orm";
 import { createTestDb, type TestDb } from "@/test/helpers/db";
 import { addUser, actorOf, identityOfToken, issueToken } from "@/test/helpers/users";
 import { startScriptedModelServer, type ScriptedModelServer, type ScriptStep } from "@/test/helpers/model-server";
-import { getRun, newSupervisor, registerModel, requireDocker, tempDataDir, waitFor } from "@/test/helpers/runs";
-import { decideApproval } from "@/server/approvals/approvals";
-import { approvals, auditEvents, runEvents, toolCalls, workspaces } from "@/db/schema";
+import { approveEverything, getRun, newSupervisor, registerModel, requireDocker, tempDataDir, waitFor } from "@/test/helpers/runs";
+import { auditEvents, runEvents, toolCalls, workspaces } from "@/db/schema";
 import { createRun } from "@/server/runs/runs";
 import { appRouter } from "@/server/api/root";
 import { createCallerFactory } from "@/server/api/trpc";
@@ -106,20 +105,7 @@ describe("container snapshots", () => {
     const modelId = registerModel(t.db, admin, server.baseUrl);
     const run = createRun(t.db, { ...actorOf(operator), userId: operator.id }, { title: "snapshot test", task: "do it", modelId });
     supervisor.launch(run.id);
-    let stopped = false;
-    stopApprover = () => void (stopped = true);
-    void (async () => {
-      while (!stopped) {
-        for (const a of t.db.select().from(approvals).where(and(eq(approvals.runId, run.id), eq(approvals.state, "pending"))).all()) {
-          try {
-            decideApproval(t.db, { ...actorOf(reviewer), userId: reviewer.id }, { id: a.id, decision: "approve" });
-          } catch {
-            // decided meanwhile
-          }
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    })();
+    stopApprover = approveEverything(t.db, run.id, reviewer);
 
     await waitFor("the held command to run", () => resultOf(run.id, 1)?.state === "executing", 60_000);
     const installed = commandCall(run.id, 0);

@@ -2,16 +2,15 @@
 // holds 150 MB and a few processes shows up in runs.usage against the run's
 // (lowered) limits, through the real router; a finished run has none.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { and, eq } from "drizzle-orm";
-import { approvals, toolCalls } from "@/db/schema";
-import { decideApproval } from "@/server/approvals/approvals";
+import { eq } from "drizzle-orm";
+import { toolCalls } from "@/db/schema";
 import { appRouter } from "@/server/api/root";
 import { createCallerFactory } from "@/server/api/trpc";
 import { setSupervisor, type Supervisor } from "@/server/supervisor/supervisor";
 import { createTestDb, type TestDb } from "@/test/helpers/db";
 import { startScriptedModelServer, type ScriptedModelServer, type ScriptStep } from "@/test/helpers/model-server";
-import { newSupervisor, registerModel, requireDocker, startRun, tempDataDir, waitFor, waitForState } from "@/test/helpers/runs";
-import { actorOf, addUser, identityOfToken, issueToken } from "@/test/helpers/users";
+import { approveEverything, newSupervisor, registerModel, requireDocker, startRun, tempDataDir, waitFor, waitForState } from "@/test/helpers/runs";
+import { addUser, identityOfToken, issueToken } from "@/test/helpers/users";
 import type { PublicUser } from "@/server/users/users";
 
 let t: TestDb;
@@ -50,19 +49,7 @@ describe("runs.usage", () => {
       call("finish", { summary: "done", status: "success" }),
     ]);
     const run = startRun(t.db, supervisor, operator, registerModel(t.db, admin, server.baseUrl), { limits: { memoryMb: 512, pids: 128 } });
-    let stop = false;
-    void (async () => {
-      while (!stop) {
-        for (const a of t.db.select().from(approvals).where(and(eq(approvals.runId, run.id), eq(approvals.state, "pending"))).all()) {
-          try {
-            decideApproval(t.db, { ...actorOf(reviewer), userId: reviewer.id }, { id: a.id, decision: "approve" });
-          } catch {
-            // decided meanwhile
-          }
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    })();
+    const stopApproving = approveEverything(t.db, run.id, reviewer);
     try {
       await waitFor("the command to run", () => t.db.select().from(toolCalls).where(eq(toolCalls.runId, run.id)).all().find((c) => c.tool === "run_command" && c.state === "executing"));
       const asViewer = createCallerFactory(appRouter)({ db: t.db, identity: await identityOfToken(t.db, issueToken(t.db, (await addUser(t.db, "viewer")).id).token), sourceIp: null });
@@ -80,7 +67,7 @@ describe("runs.usage", () => {
       // Without ids: every live run, this one included.
       expect((await asViewer.runs.usage()).items.map((u) => u.runId)).toContain(run.id);
     } finally {
-      stop = true;
+      stopApproving();
     }
     await supervisor.killRun(run.id, { userId: null, label: "test" }, "done measuring");
     await waitForState(t.db, run.id, "killed");

@@ -11,6 +11,7 @@ import { sandboxImageName } from "@/server/sandbox/image";
 import { Supervisor } from "@/server/supervisor/supervisor";
 import { createModel } from "@/server/models/models";
 import { createRun } from "@/server/runs/runs";
+import { decideApproval } from "@/server/approvals/approvals";
 import type { PublicUser } from "@/server/users/users";
 import { actorOf } from "@/test/helpers/users";
 
@@ -77,4 +78,22 @@ export function waitForPendingApproval(db: Db, runId: string, kind?: Approval["k
       .where(and(eq(approvals.runId, runId), eq(approvals.state, "pending"), ...(kind ? [eq(approvals.kind, kind)] : [])))
       .get(),
   timeoutMs, () => describeRun(db, runId));
+}
+
+/** A reviewer who approves every pending approval of the run (the plan included) until the returned function is called. */
+export function approveEverything(db: Db, runId: string, reviewer: PublicUser): () => void {
+  let stopped = false;
+  void (async () => {
+    while (!stopped) {
+      for (const a of db.select().from(approvals).where(and(eq(approvals.runId, runId), eq(approvals.state, "pending"))).all()) {
+        try {
+          decideApproval(db, { ...actorOf(reviewer), userId: reviewer.id }, { id: a.id, decision: "approve" });
+        } catch {
+          // decided meanwhile
+        }
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return () => void (stopped = true);
 }
