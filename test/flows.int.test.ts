@@ -4,10 +4,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
-import { createTestDb, type TestDb } from "@/test/helpers/db";
-import { addUser, actorOf } from "@/test/helpers/users";
-import { startScriptedModelServer, type ScriptedModelServer, type ScriptStep } from "@/test/helpers/model-server";
-import { getRun, newSupervisor, registerModel, requireDocker, startRun, tempDataDir, waitFor, waitForPendingApproval, waitForState } from "@/test/helpers/runs";
+import { type TestDb } from "@/test/helpers/db";
+import { actorOf } from "@/test/helpers/users";
+import { startScriptedModelServer, type ScriptedModelServer, type ScriptStep, toolResultsSent } from "@/test/helpers/model-server";
+import { getRun, newSupervisor, registerModel, setUpSupervisedWorld, startRun, stopSupervisor, waitFor, waitForPendingApproval, waitForState } from "@/test/helpers/runs";
 import { decideApproval } from "@/server/approvals/approvals";
 import { toolCalls, approvals, runEvents } from "@/db/schema";
 import { verifyAuditChain } from "@/server/audit/chain";
@@ -41,26 +41,12 @@ const approve = (id: string, by = reviewer, extra: { edit?: Record<string, unkno
   decideApproval(t.db, { ...actorOf(by), userId: by.id }, { id, decision: "approve", ...extra });
 const deny = (id: string, reason: string, by = reviewer) => decideApproval(t.db, { ...actorOf(by), userId: by.id }, { id, decision: "deny", reason });
 
-/** The tool result the model received for its Nth call (as JSON). */
-function toolResultsSent(server: ScriptedModelServer): Record<string, unknown>[] {
-  const last = server.requests.at(-1)!;
-  return last.body.messages.filter((m) => m.role === "tool").map((m) => JSON.parse((m as { content: string }).content) as Record<string, unknown>);
-}
-
 beforeAll(async () => {
-  await requireDocker();
-  t = createTestDb();
-  dataDir = tempDataDir();
-  supervisor = newSupervisor(t.db, dataDir);
-  await supervisor.start();
-  admin = await addUser(t.db, "admin");
-  operator = await addUser(t.db, "operator");
-  reviewer = await addUser(t.db, "reviewer");
+  ({ t, dataDir, supervisor, admin, operator, reviewer } = await setUpSupervisedWorld());
 });
 
 afterAll(async () => {
-  await supervisor?.stopAll({ userId: null, label: "test-cleanup" }, "test cleanup").catch(() => undefined);
-  await supervisor?.shutdown();
+  await stopSupervisor(supervisor);
   await Promise.all(servers.map((s) => s.close()));
   t?.close();
 });

@@ -5,10 +5,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
-import { createTestDb, type TestDb } from "@/test/helpers/db";
-import { addUser, actorOf } from "@/test/helpers/users";
-import { startScriptedModelServer, type ScriptedModelServer, type ScriptStep } from "@/test/helpers/model-server";
-import { newSupervisor, registerModel, requireDocker, startRun, tempDataDir, waitForState } from "@/test/helpers/runs";
+import { type TestDb } from "@/test/helpers/db";
+import { actorOf } from "@/test/helpers/users";
+import { startScriptedModelServer, type ScriptedModelServer, type ScriptStep, toolResultsSent } from "@/test/helpers/model-server";
+import { registerModel, setUpSupervisedWorld, startRun, stopSupervisor, waitForState } from "@/test/helpers/runs";
 import { decideApproval } from "@/server/approvals/approvals";
 import { approvals, toolCalls } from "@/db/schema";
 import type { PublicUser } from "@/server/users/users";
@@ -45,23 +45,16 @@ async function runScript(script: ScriptStep[], opts: { limits?: Record<string, n
   };
   await decide();
   const done = await waitForState(t.db, run.id, ["succeeded", "failed", "killed"]);
-  const results = server.requests.at(-1)?.body.messages.filter((m) => m.role === "tool").map((m) => JSON.parse((m as { content: string }).content) as Record<string, unknown>) ?? [];
+  const results = toolResultsSent(server);
   return { run: done, server, results, calls: t.db.select().from(toolCalls).where(eq(toolCalls.runId, run.id)).all() };
 }
 
 beforeAll(async () => {
-  await requireDocker();
-  t = createTestDb();
-  supervisor = newSupervisor(t.db, tempDataDir());
-  await supervisor.start();
-  admin = await addUser(t.db, "admin");
-  operator = await addUser(t.db, "operator");
-  reviewer = await addUser(t.db, "reviewer");
+  ({ t, supervisor, admin, operator, reviewer } = await setUpSupervisedWorld());
 });
 
 afterAll(async () => {
-  await supervisor?.stopAll({ userId: null, label: "test-cleanup" }, "cleanup").catch(() => undefined);
-  await supervisor?.shutdown();
+  await stopSupervisor(supervisor);
   await Promise.all(servers.map((s) => s.close()));
   t?.close();
 });

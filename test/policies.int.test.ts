@@ -11,10 +11,10 @@ import { createProject } from "@/server/projects/projects";
 import { createRun } from "@/server/runs/runs";
 import type { Supervisor } from "@/server/supervisor/supervisor";
 import type { PublicUser } from "@/server/users/users";
-import { createTestDb, type TestDb } from "@/test/helpers/db";
-import { startScriptedModelServer, type ScriptedModelServer, type ScriptStep } from "@/test/helpers/model-server";
-import { getRun, newSupervisor, registerModel, requireDocker, tempDataDir, waitForState } from "@/test/helpers/runs";
-import { actorOf, addUser } from "@/test/helpers/users";
+import { type TestDb } from "@/test/helpers/db";
+import { startScriptedModelServer, type ScriptedModelServer, type ScriptStep, toolResultsSent } from "@/test/helpers/model-server";
+import { getRun, registerModel, setUpSupervisedWorld, stopSupervisor, waitForState } from "@/test/helpers/runs";
+import { actorOf } from "@/test/helpers/users";
 
 let t: TestDb;
 let supervisor: Supervisor;
@@ -45,18 +45,12 @@ async function runIn(projectId: string | undefined, script: ScriptStep[]) {
     await new Promise((res) => setTimeout(res, 30));
   }
   const done = await waitForState(t.db, run.id, ["succeeded", "failed", "killed"]);
-  const results = server.requests.at(-1)!.body.messages.filter((m) => m.role === "tool").map((m) => JSON.parse((m as { content: string }).content) as Record<string, unknown>);
+  const results = toolResultsSent(server);
   return { run: done, results, calls: t.db.select().from(toolCalls).where(eq(toolCalls.runId, run.id)).all().sort((a, b) => a.seq - b.seq) };
 }
 
 beforeAll(async () => {
-  await requireDocker();
-  t = createTestDb();
-  supervisor = newSupervisor(t.db, tempDataDir());
-  await supervisor.start();
-  admin = await addUser(t.db, "admin");
-  operator = await addUser(t.db, "operator");
-  reviewer = await addUser(t.db, "reviewer");
+  ({ t, supervisor, admin, operator, reviewer } = await setUpSupervisedWorld());
   createProject(t.db, actorOf(admin), {
     slug: "builds",
     name: "Builds",
@@ -69,8 +63,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await supervisor?.stopAll({ userId: null, label: "test-cleanup" }, "cleanup").catch(() => undefined);
-  await supervisor?.shutdown();
+  await stopSupervisor(supervisor);
   await Promise.all(servers.map((s) => s.close()));
   t?.close();
 });

@@ -5,21 +5,20 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { and, eq } from "drizzle-orm";
-import { createTestDb, type TestDb } from "@/test/helpers/db";
+import { type TestDb } from "@/test/helpers/db";
 import { addUser, actorOf, identityOfToken, issueToken } from "@/test/helpers/users";
 import { startScriptedModelServer, type ScriptedModelServer, type ScriptStep } from "@/test/helpers/model-server";
-import { approveEverything, getRun, newSupervisor, registerModel, requireDocker, tempDataDir, waitFor, waitForState } from "@/test/helpers/runs";
+import { approveEverything, getRun, registerModel, setUpSupervisedWorld, stopSupervisor, waitFor, waitForState } from "@/test/helpers/runs";
 import { approvals, runEvents, toolCalls } from "@/db/schema";
 import { createRun } from "@/server/runs/runs";
 import { appRouter } from "@/server/api/root";
 import { createCallerFactory } from "@/server/api/trpc";
-import { setSupervisor, type Supervisor } from "@/server/supervisor/supervisor";
+import { type Supervisor } from "@/server/supervisor/supervisor";
 import { listCheckpoints } from "@/server/workspace/checkpoints";
 import { verifyAuditChain } from "@/server/audit/chain";
 import type { PublicUser } from "@/server/users/users";
 
 let t: TestDb;
-let dataDir: string;
 let supervisor: Supervisor;
 let admin: PublicUser;
 let operator: PublicUser;
@@ -58,22 +57,12 @@ function stateChanges(runId: string): string[] {
 }
 
 beforeAll(async () => {
-  await requireDocker();
-  t = createTestDb();
-  dataDir = tempDataDir();
-  supervisor = newSupervisor(t.db, dataDir);
-  setSupervisor(supervisor);
-  await supervisor.start();
-  admin = await addUser(t.db, "admin");
-  operator = await addUser(t.db, "operator");
-  reviewer = await addUser(t.db, "reviewer");
+  ({ t, supervisor, admin, operator, reviewer } = await setUpSupervisedWorld({ global: true }));
 });
 
 afterAll(async () => {
   for (const stop of stoppers) stop();
-  await supervisor?.stopAll({ userId: null, label: "test-cleanup" }, "test cleanup").catch(() => undefined);
-  await supervisor?.shutdown();
-  setSupervisor(undefined);
+  await stopSupervisor(supervisor);
   await Promise.all(servers.map((s) => s.close()));
   t?.close();
 });

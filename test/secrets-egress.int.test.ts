@@ -8,10 +8,10 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
-import { createTestDb, type TestDb } from "@/test/helpers/db";
+import { type TestDb } from "@/test/helpers/db";
 import { addUser, actorOf } from "@/test/helpers/users";
-import { startScriptedModelServer, type ScriptedModelServer, type ScriptStep } from "@/test/helpers/model-server";
-import { getRun, newSupervisor, registerModel, requireDocker, startRun, tempDataDir, waitForState } from "@/test/helpers/runs";
+import { startScriptedModelServer, type ScriptedModelServer, type ScriptStep, toolResultsSent } from "@/test/helpers/model-server";
+import { getRun, registerModel, setUpSupervisedWorld, startRun, stopSupervisor, waitForState } from "@/test/helpers/runs";
 import { decideApproval } from "@/server/approvals/approvals";
 import { approvals, auditEvents, runEvents, secretGrants, toolCalls, type Approval } from "@/db/schema";
 import { createSecret } from "@/server/secrets/secrets";
@@ -52,8 +52,7 @@ async function runScript(script: ScriptStep[], decide: (a: Approval, containerId
     await new Promise((r) => setTimeout(r, 30));
   }
   const done = await waitForState(t.db, run.id, ["succeeded", "failed", "killed"]);
-  const messages = server.requests.at(-1)?.body.messages ?? [];
-  const results = messages.filter((m) => m.role === "tool").map((m) => JSON.parse((m as { content: string }).content) as Record<string, unknown>);
+  const results = toolResultsSent(server);
   return { run: done, results, modelSaw: JSON.stringify(server.requests.map((r) => r.body)) };
 }
 
@@ -75,13 +74,7 @@ function expectNoValue(text: string, where: string) {
 }
 
 beforeAll(async () => {
-  await requireDocker();
-  t = createTestDb();
-  supervisor = newSupervisor(t.db, tempDataDir());
-  await supervisor.start();
-  admin = await addUser(t.db, "admin");
-  operator = await addUser(t.db, "operator");
-  reviewer = await addUser(t.db, "reviewer");
+  ({ t, supervisor, admin, operator, reviewer } = await setUpSupervisedWorld());
   createSecret(t.db, actorOf(admin), { name: "API_TOKEN", value: VALUE, description: "test token" });
   createSecret(t.db, actorOf(admin), { name: "DENIED_ONE", value: "another-value-987654" });
   target = http.createServer((req, res) => {
@@ -99,8 +92,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   delete process.env.AIRLOCK_EGRESS_ALLOW_HOSTS;
-  await supervisor?.stopAll({ userId: null, label: "test-cleanup" }, "cleanup").catch(() => undefined);
-  await supervisor?.shutdown();
+  await stopSupervisor(supervisor);
   await Promise.all(servers.map((s) => s.close()));
   target?.close();
   t?.close();

@@ -9,15 +9,15 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { and, eq } from "drizzle-orm";
-import { createTestDb, type TestDb } from "@/test/helpers/db";
-import { addUser, actorOf, identityOfToken, issueToken } from "@/test/helpers/users";
+import { type TestDb } from "@/test/helpers/db";
+import { actorOf, identityOfToken, issueToken } from "@/test/helpers/users";
 import { startScriptedModelServer, type ScriptedModelServer, type ScriptStep } from "@/test/helpers/model-server";
-import { approveEverything, getRun, newSupervisor, registerModel, requireDocker, tempDataDir, waitFor } from "@/test/helpers/runs";
+import { approveEverything, getRun, registerModel, setUpSupervisedWorld, stopSupervisor, waitFor } from "@/test/helpers/runs";
 import { auditEvents, runEvents, toolCalls, workspaces } from "@/db/schema";
 import { createRun } from "@/server/runs/runs";
 import { appRouter } from "@/server/api/root";
 import { createCallerFactory } from "@/server/api/trpc";
-import { setSupervisor, type Supervisor } from "@/server/supervisor/supervisor";
+import { type Supervisor } from "@/server/supervisor/supervisor";
 import { docker } from "@/server/sandbox/docker";
 import { verifyAuditChain } from "@/server/audit/chain";
 import type { PublicUser } from "@/server/users/users";
@@ -38,21 +38,12 @@ async function caller(user: PublicUser) {
 }
 
 beforeAll(async () => {
-  await requireDocker();
-  t = createTestDb();
-  supervisor = newSupervisor(t.db, tempDataDir());
-  setSupervisor(supervisor);
-  await supervisor.start();
-  admin = await addUser(t.db, "admin");
-  operator = await addUser(t.db, "operator");
-  reviewer = await addUser(t.db, "reviewer");
+  ({ t, supervisor, admin, operator, reviewer } = await setUpSupervisedWorld({ global: true }));
 });
 
 afterAll(async () => {
   stopApprover();
-  await supervisor?.stopAll({ userId: null, label: "test-cleanup" }, "test cleanup").catch(() => undefined);
-  await supervisor?.shutdown();
-  setSupervisor(undefined);
+  await stopSupervisor(supervisor);
   for (const image of images) await docker().getImage(image).remove({ force: true }).catch(() => undefined);
   await server?.close();
   t?.close();

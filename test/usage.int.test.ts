@@ -6,10 +6,10 @@ import { eq } from "drizzle-orm";
 import { toolCalls } from "@/db/schema";
 import { appRouter } from "@/server/api/root";
 import { createCallerFactory } from "@/server/api/trpc";
-import { setSupervisor, type Supervisor } from "@/server/supervisor/supervisor";
-import { createTestDb, type TestDb } from "@/test/helpers/db";
+import { type Supervisor } from "@/server/supervisor/supervisor";
+import { type TestDb } from "@/test/helpers/db";
 import { startScriptedModelServer, type ScriptedModelServer, type ScriptStep } from "@/test/helpers/model-server";
-import { approveEverything, newSupervisor, registerModel, requireDocker, startRun, tempDataDir, waitFor, waitForState } from "@/test/helpers/runs";
+import { approveEverything, registerModel, setUpSupervisedWorld, startRun, stopSupervisor, waitFor, waitForState } from "@/test/helpers/runs";
 import { addUser, identityOfToken, issueToken } from "@/test/helpers/users";
 import type { PublicUser } from "@/server/users/users";
 
@@ -23,20 +23,11 @@ let reviewer: PublicUser;
 const call = (name: string, args: Record<string, unknown>): ScriptStep => ({ type: "tool_calls", calls: [{ name, arguments: args }] });
 
 beforeAll(async () => {
-  await requireDocker();
-  t = createTestDb();
-  supervisor = newSupervisor(t.db, tempDataDir());
-  setSupervisor(supervisor);
-  await supervisor.start();
-  admin = await addUser(t.db, "admin");
-  operator = await addUser(t.db, "operator");
-  reviewer = await addUser(t.db, "reviewer");
+  ({ t, supervisor, admin, operator, reviewer } = await setUpSupervisedWorld({ global: true }));
 });
 
 afterAll(async () => {
-  await supervisor?.stopAll({ userId: null, label: "test-cleanup" }, "test cleanup").catch(() => undefined);
-  await supervisor?.shutdown();
-  setSupervisor(undefined);
+  await stopSupervisor(supervisor);
   await server?.close();
   t?.close();
 });

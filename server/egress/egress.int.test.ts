@@ -25,7 +25,7 @@ import type { Supervisor } from "@/server/supervisor/supervisor";
 import type { PublicUser } from "@/server/users/users";
 import { buildZip } from "@/test/helpers/archives";
 import { createTestDb, type TestDb } from "@/test/helpers/db";
-import { startScriptedModelServer, type ScriptedModelServer, type ScriptStep } from "@/test/helpers/model-server";
+import { startScriptedModelServer, type ScriptedModelServer, type ScriptStep, toolResultsSent } from "@/test/helpers/model-server";
 import { getRun, newSupervisor, registerModel, requireDocker, startRun, tempDataDir, waitForState } from "@/test/helpers/runs";
 import { actorOf, addUser } from "@/test/helpers/users";
 import { sandboxedRun } from "@/test/helpers/workspaces";
@@ -433,8 +433,7 @@ describe("egress through the tool gateway", () => {
       await new Promise((r) => setTimeout(r, 30));
     }
     const done = await waitForState(t.db, run.id, ["succeeded", "failed", "killed"]);
-    const messages = server.requests.at(-1)?.body.messages ?? [];
-    const results = messages.filter((m) => m.role === "tool").map((m) => JSON.parse((m as { content: string }).content) as Record<string, unknown>);
+    const results = toolResultsSent(server);
 
     expect(done.state, done.endedReason ?? "").toBe("succeeded");
     expect(networkModeAtStart).toBe("none");

@@ -82,6 +82,12 @@ export interface ScriptedModelServer {
   close(): Promise<void>;
 }
 
+/** The tool results the model received in its latest request, in order (parsed JSON). */
+export function toolResultsSent(server: ScriptedModelServer): Record<string, unknown>[] {
+  const messages = server.requests.at(-1)?.body.messages ?? [];
+  return messages.filter((m) => m.role === "tool").map((m) => JSON.parse((m as { content: string }).content) as Record<string, unknown>);
+}
+
 export interface ScriptedModelServerOptions {
   /** Listed by GET /v1/models and echoed in replies. */
   model?: string;

@@ -8,12 +8,14 @@ import type { Db } from "@/db/client";
 import { approvals, runs, toolCalls, type Approval, type Run, type RunState } from "@/db/schema";
 import { dockerRuntime, instanceIdForDataDir } from "@/server/sandbox/runtime";
 import { sandboxImageName } from "@/server/sandbox/image";
-import { Supervisor } from "@/server/supervisor/supervisor";
+import { getSupervisor, setSupervisor, Supervisor } from "@/server/supervisor/supervisor";
 import { createModel } from "@/server/models/models";
 import { createRun } from "@/server/runs/runs";
 import { decideApproval } from "@/server/approvals/approvals";
 import type { PublicUser } from "@/server/users/users";
-import { actorOf } from "@/test/helpers/users";
+import { createTestDb, type TestDb } from "@/test/helpers/db";
+import { requireDocker } from "@/test/helpers/docker";
+import { actorOf, addUser } from "@/test/helpers/users";
 
 export { requireDocker } from "@/test/helpers/docker";
 
@@ -96,4 +98,38 @@ export function approveEverything(db: Db, runId: string, reviewer: PublicUser): 
     }
   })();
   return () => void (stopped = true);
+}
+
+export interface SupervisedWorld {
+  t: TestDb;
+  dataDir: string;
+  supervisor: Supervisor;
+  admin: PublicUser;
+  operator: PublicUser;
+  reviewer: PublicUser;
+}
+
+/**
+ * What the supervised-run suites share: a test database, a started
+ * supervisor on the real engine (also the process's, for routers, when
+ * `global`), and an admin, an operator and a reviewer.
+ */
+export async function setUpSupervisedWorld(opts: { global?: boolean } = {}): Promise<SupervisedWorld> {
+  await requireDocker();
+  const t = createTestDb();
+  const dataDir = tempDataDir();
+  const supervisor = newSupervisor(t.db, dataDir);
+  if (opts.global) setSupervisor(supervisor);
+  await supervisor.start();
+  const admin = await addUser(t.db, "admin");
+  const operator = await addUser(t.db, "operator");
+  const reviewer = await addUser(t.db, "reviewer");
+  return { t, dataDir, supervisor, admin, operator, reviewer };
+}
+
+/** Stops every run of the supervisor and the supervisor itself (no longer the process's). */
+export async function stopSupervisor(supervisor: Supervisor | undefined): Promise<void> {
+  await supervisor?.stopAll({ userId: null, label: "test-cleanup" }, "test cleanup").catch(() => undefined);
+  await supervisor?.shutdown();
+  if (supervisor && getSupervisor() === supervisor) setSupervisor(undefined);
 }
