@@ -6,32 +6,17 @@ import { Badge } from "@/components/ui/badge";
 import { Segmented } from "@/components/ui/segmented";
 import { useIsWide } from "@/components/ui/use-media-query";
 import { DiffView, type DiffMode } from "@/components/diff/diff-view";
+import { formatBytes } from "@/lib/format";
+import type { FileDiffPreview as ServerFileDiffPreview } from "@/server/tools/preview";
 
-export interface FileDiffPreview {
-  type: "file_diff";
-  path: string;
-  status: "created" | "modified" | "unchanged";
-  binary: boolean;
-  tooLarge: boolean;
-  oldBytes?: number;
-  newBytes?: number;
-  diff: string;
-  additions: number;
-  deletions: number;
-}
+/** The server's preview; sizes may be missing in previews stored by older versions. */
+export type FileDiffPreview = Omit<ServerFileDiffPreview, "oldBytes" | "newBytes"> & Partial<Pick<ServerFileDiffPreview, "oldBytes" | "newBytes">>;
 
 export function isFileDiffPreview(p: unknown): p is FileDiffPreview {
   return typeof p === "object" && p !== null && (p as { type?: unknown }).type === "file_diff";
 }
 
-const bytes = new Intl.NumberFormat("en-US");
-
-function formatBytes(n: number | undefined): string {
-  if (n === undefined) return "?";
-  if (n < 1024) return `${bytes.format(n)} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
-}
+const size = (n: number | undefined) => (n === undefined ? "?" : formatBytes(n));
 
 const STATUS = {
   created: { label: "New file", tone: "success" },
@@ -76,13 +61,13 @@ export function FileChange({ preview, defaultMode = "unified" }: { preview: File
       </div>
       {preview.binary ? (
         <p className="px-3 py-3 text-sm text-fg-muted">
-          Binary content is not shown. {preview.status === "created" ? "New file" : "Size"}: {formatBytes(preview.newBytes)}
-          {preview.status === "modified" ? ` (was ${formatBytes(preview.oldBytes)})` : ""}.
+          Binary content is not shown. {preview.status === "created" ? "New file" : "Size"}: {size(preview.newBytes)}
+          {preview.status === "modified" ? ` (was ${size(preview.oldBytes)})` : ""}.
         </p>
       ) : preview.tooLarge ? (
         <p className="px-3 py-3 text-sm text-fg-muted">
-          Too large to preview: {formatBytes(preview.newBytes)}
-          {preview.status === "modified" ? ` (was ${formatBytes(preview.oldBytes)})` : ""}. Only files up to 512 KB get a line-by-line diff.
+          Too large to preview: {size(preview.newBytes)}
+          {preview.status === "modified" ? ` (was ${size(preview.oldBytes)})` : ""}. Only files up to 512 KB get a line-by-line diff.
         </p>
       ) : preview.status === "unchanged" ? (
         <p className="px-3 py-3 text-sm text-fg-muted">The new content is identical to the current file.</p>

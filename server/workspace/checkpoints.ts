@@ -29,6 +29,7 @@ import {
 } from "./shadow-repo";
 import { runGit } from "./git";
 import { workspaceSettings } from "./settings";
+import { formatBytes } from "@/lib/format";
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
@@ -204,12 +205,6 @@ function announceSkipped(db: Db, runId: string, ws: Workspace, bytes: number, la
     { behavior: "immediate" },
   );
   announce(event);
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
 /** Caller holds the workspace lock. */

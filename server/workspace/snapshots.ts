@@ -32,6 +32,7 @@ import { isTerminal, transitionRun, TERMINAL_STATES } from "@/server/supervisor/
 import { asRollback, isRollingBack, withWorkspaceLock } from "./coordination";
 import { getWorkspace, latestCheckpoint, listCheckpoints, loadRun, requireCheckpoint, restoreCheckpointLocked } from "./checkpoints";
 import { quiesce } from "./rollback";
+import { formatBytes } from "@/lib/format";
 
 /** What snapshots need from the supervisor. */
 export interface SnapshotHost {
@@ -317,10 +318,4 @@ export async function pruneSnapshots(db: Db, runtime: SandboxRuntime): Promise<s
     console.error("airlock: could not prune snapshots:", err);
     return [];
   }
-}
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
