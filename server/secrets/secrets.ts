@@ -202,14 +202,16 @@ export function grantedSecretNames(db: Db, runId: string): string[] {
 
 /** For showing a run's diffs: every value the run was given (current grants and earlier ones), without recording anything. */
 export function redactorForRun(db: Db, runId: string): SecretRedactor {
-  const values = grantedSecretValues(db, runId);
-  const earlier = db
-    .select({ name: secretExposures.name, valueEnc: secretExposures.valueEnc })
+  const earlier = exposuresOf(db, runId).map((e) => ({ name: e.name, value: decryptSecret(e.valueEnc) }));
+  return new SecretRedactor([...grantedSecretValues(db, runId), ...earlier]);
+}
+
+function exposuresOf(db: Db, runId: string) {
+  return db
+    .select({ name: secretExposures.name, valueMac: secretExposures.valueMac, valueEnc: secretExposures.valueEnc })
     .from(secretExposures)
     .where(eq(secretExposures.runId, runId))
-    .all()
-    .map((e) => ({ name: e.name, value: decryptSecret(e.valueEnc) }));
-  return new SecretRedactor([...values, ...earlier]);
+    .all();
 }
 
 function valueMac(value: string): string {
@@ -224,23 +226,18 @@ function valueMac(value: string): string {
  */
 export function secretsForRun(db: Db, runId: string): { env: Record<string, string>; redactor: SecretRedactor; values: SecretValue[] } {
   const values = grantedSecretValues(db, runId);
-  if (values.length > 0) {
+  const exposed = exposuresOf(db, runId);
+  // Record a value the first time the run is given it (this runs for every command: no write once known).
+  const known = new Set(exposed.map((e) => e.valueMac));
+  const fresh = values.map((v) => ({ ...v, mac: valueMac(v.value) })).filter((v) => !known.has(v.mac));
+  if (fresh.length > 0) {
     db.transaction((tx) => {
-      for (const v of values) {
-        tx.insert(secretExposures)
-          .values({ id: crypto.randomUUID(), runId, name: v.name, valueMac: valueMac(v.value), valueEnc: encryptSecret(v.value) })
-          .onConflictDoNothing()
-          .run();
+      for (const v of fresh) {
+        tx.insert(secretExposures).values({ id: crypto.randomUUID(), runId, name: v.name, valueMac: v.mac, valueEnc: encryptSecret(v.value) }).onConflictDoNothing().run();
       }
     });
   }
   const current = new Set(values.map((v) => v.value));
-  const earlier = db
-    .select({ name: secretExposures.name, valueEnc: secretExposures.valueEnc })
-    .from(secretExposures)
-    .where(eq(secretExposures.runId, runId))
-    .all()
-    .map((e) => ({ name: e.name, value: decryptSecret(e.valueEnc) }))
-    .filter((e) => !current.has(e.value));
+  const earlier = exposed.map((e) => ({ name: e.name, value: decryptSecret(e.valueEnc) })).filter((e) => !current.has(e.value));
   return { env: Object.fromEntries(values.map((v) => [v.name, v.value])), redactor: new SecretRedactor([...values, ...earlier]), values };
 }
