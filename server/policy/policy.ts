@@ -6,6 +6,7 @@ import { commandEffects, hasOption, subcommandOf, type CommandEffects } from "./
 import { DEFAULT_POLICY } from "./default-policy";
 import { compileGlob, pathMatches, programMatches, type CompiledGlob, type PathMatchMode, type PathRef } from "./glob";
 import { AGENT_HOME, isWithin, normaliseWorkspacePath, resolveLexically, WORKSPACE_ROOT } from "./paths";
+import { compilePolicyRegex, MAX_REGEX_SUBJECT, type PolicyRegex } from "./safe-regex";
 import { parseCommand, type ParsedCommand, type ShellFlag, type SimpleCommand } from "./shell";
 
 export type Verdict = "allow" | "ask" | "deny";
@@ -206,7 +207,7 @@ interface CompiledRule {
   rule: PolicyRule;
   index: number;
   tools: Set<PolicyToolName>;
-  anyArg?: RegExp[];
+  anyArg?: PolicyRegex[];
   reads?: CompiledPathMatch;
   writes?: CompiledPathMatch;
   paths?: CompiledPathMatch;
@@ -242,7 +243,7 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
   const rules = policy.rules.map((rule, index): CompiledRule => {
     const m = rule.match;
     const compiled: CompiledRule = { rule, index, tools: new Set(rule.tools) };
-    if (m.anyArg) compiled.anyArg = m.anyArg.map((source) => new RegExp(source, "i"));
+    if (m.anyArg) compiled.anyArg = m.anyArg.map(compilePolicyRegex);
     compiled.reads = compilePathMatch(m.reads);
     compiled.writes = compilePathMatch(m.writes);
     compiled.paths = compilePathMatch(m.paths);
@@ -392,9 +393,18 @@ function matchRule(rule: CompiledRule, subject: Subject): Bindings | null {
     if (m.anyOption && !m.anyOption.some((o) => hasOption(args, 1, o))) return null;
     if (m.noOption && m.noOption.some((o) => hasOption(args, 1, o))) return null;
     if (rule.anyArg) {
-      const hit = args.slice(1).find((a) => a.static && rule.anyArg!.some((re) => re.test(a.value)));
-      if (!hit) return null;
-      b.arg = hit.value;
+      const judged = args.slice(1).filter((a) => a.static);
+      const hit = judged.find((a) => a.value.length <= MAX_REGEX_SUBJECT && rule.anyArg!.some((re) => re.test(a.value)));
+      if (hit) b.arg = hit.value;
+      else {
+        // A pattern never sees more than MAX_REGEX_SUBJECT characters, so an
+        // over-long argument must not slip past a deny or ask rule: such a
+        // rule matches it, and findDecidingRule makes the hit an ask.
+        const long = rule.rule.outcome === "allow" ? undefined : judged.find((a) => a.value.length > MAX_REGEX_SUBJECT);
+        if (!long) return null;
+        b.arg = `${long.value.slice(0, 60)}… (${long.value.length} characters)`;
+        b[TOO_LONG] = String(long.value.length);
+      }
     }
     if (m.flags) {
       const flag = m.flags.find((f) => cmd.flags.includes(f));
@@ -544,6 +554,15 @@ function subjectBindings(subject: Subject): Bindings {
 interface RuleHit {
   rule: CompiledRule;
   bindings: Bindings;
+  /** The rule's outcome, or ask when it matched only an argument too long for its pattern. */
+  outcome: Verdict;
+}
+
+/** Binding set when an anyArg rule matched only because an argument was too long for its pattern. */
+const TOO_LONG = "\u0000tooLong";
+
+function hitOf(rule: CompiledRule, bindings: Bindings): RuleHit {
+  return { rule, bindings, outcome: bindings[TOO_LONG] !== undefined ? "ask" : rule.rule.outcome };
 }
 
 /** The deciding rule and the ask rules whose approval requirements apply. */
@@ -554,14 +573,15 @@ function findDecidingRule(compiled: CompiledPolicy, subject: Subject): { best: R
   const asks: CompiledRule[] = [];
   for (const rule of rules) {
     const outcome = rule.rule.outcome;
-    if (best && RANK[outcome] < RANK[best.rule.rule.outcome]) continue;
+    if (best && RANK[outcome] < RANK[best.outcome]) continue;
     // A lower-ranked rule never overrides; an equal one only adds approval requirements.
-    if (best && RANK[outcome] === RANK[best.rule.rule.outcome] && outcome !== "ask") continue;
+    if (best && RANK[outcome] === RANK[best.outcome] && outcome !== "ask") continue;
     const bindings = matchRule(rule, subject);
     if (!bindings) continue;
-    if (outcome === "ask") asks.push(rule);
-    if (!best || RANK[outcome] > RANK[best.rule.rule.outcome]) best = { rule, bindings };
-    if (outcome === "deny") break;
+    const hit = hitOf(rule, bindings);
+    if (hit.outcome === "ask") asks.push(rule);
+    if (!best || RANK[hit.outcome] > RANK[best.outcome]) best = hit;
+    if (hit.outcome === "deny") break;
   }
   return { best, asks };
 }
@@ -577,8 +597,9 @@ function findWithOverrides(rules: CompiledRule[], subject: Subject): { best: Rul
   for (const rule of rules) {
     const bindings = matchRule(rule, subject);
     if (!bindings) continue;
-    if (rule.rule.outcome === "deny") return { best: { rule, bindings }, asks: [] };
-    (rule.rule.outcome === "ask" ? askHits : allowHits).push({ rule, bindings });
+    const hit = hitOf(rule, bindings);
+    if (hit.outcome === "deny") return { best: hit, asks: [] };
+    (hit.outcome === "ask" ? askHits : allowHits).push(hit);
   }
   const overridden = new Set(allowHits.flatMap((h) => h.rule.rule.overrides ?? []));
   const asks = askHits.filter((h) => !overridden.has(h.rule.rule.id));
@@ -614,7 +635,12 @@ function decideSubject(compiled: CompiledPolicy, subject: Subject): Decision {
     decision = { verdict: d.verdict, rule: "default", reason: render(d.reason, base) };
   } else {
     const rule = best.rule.rule;
-    decision = { verdict: rule.outcome, rule: rule.id, reason: render(rule.reason, { ...base, ...best.bindings }) };
+    const tooLong = best.bindings[TOO_LONG];
+    const reason =
+      tooLong === undefined
+        ? render(rule.reason, { ...base, ...best.bindings })
+        : `${base.command ? `\`${base.command}\`` : "This call"} has an argument of ${tooLong} characters; rule ${rule.id} only checks arguments up to ${MAX_REGEX_SUBJECT} characters against its pattern, so a person decides.`;
+    decision = { verdict: best.outcome, rule: rule.id, reason };
   }
   if (decision.verdict === "ask") {
     if (approvals !== undefined) decision.requiredApprovals = approvals;

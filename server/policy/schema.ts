@@ -3,6 +3,7 @@
 // regexes, unique rule ids.
 import { z } from "zod";
 import { APPROVER_ROLES, POLICY_CHECKS, POLICY_TOOLS, RISKS, VERDICTS, type Policy } from "./policy";
+import { unsafeRegexReason } from "./safe-regex";
 import { SHELL_FLAGS } from "./shell";
 
 const verdict = z.enum(VERDICTS as [string, ...string[]]);
@@ -16,17 +17,11 @@ const pathMatch = z
   })
   .strict();
 
-const regex = nonEmpty.refine(
-  (source) => {
-    try {
-      new RegExp(source, "i");
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: "not a valid regular expression" },
-);
+// Policy regexes run on a linear-time engine (safe-regex.ts): a pattern it cannot run is refused here.
+const regex = nonEmpty.superRefine((source, ctx) => {
+  const problem = unsafeRegexReason(source);
+  if (problem) ctx.addIssue({ code: "custom", message: `regular expression refused: ${problem}` });
+});
 
 const ruleMatch = z
   .object({

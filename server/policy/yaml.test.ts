@@ -105,9 +105,31 @@ describe("bad drafts are refused with the exact problem and where it is", () => 
     expect(theProblem("- a\n- b\n").message).toMatch(/must be a mapping/);
   });
 
-  it("an alias bomb is refused", () => {
+  it("H1: an alias bomb is refused at its first anchor, before any alias is resolved", () => {
     const bomb = `a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n`;
-    expect(theProblem(bomb).message).toMatch(/alias/i);
+    const found = problems(bomb);
+    expect(found[0]).toMatchObject({ line: 1, message: expect.stringMatching(/anchor &a refused: policies may not use anchors or aliases/) });
+    expect(found.length).toBeLessThanOrEqual(10);
+  });
+
+  it("H1: the self-referencing alias bomb from the security test is refused in milliseconds", () => {
+    const started = performance.now();
+    const found = problems("a: &a [" + "*a,".repeat(2000) + "]");
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(found[0]).toMatchObject({ line: 1, message: expect.stringMatching(/^YAML anchor &a refused/) });
+  });
+
+  it("H1: an alias in an otherwise valid policy points at its line and column", () => {
+    const yaml = BASE.replace("tools: [run_command]\n    match:\n      programs: [ls, cat]", "tools: &t [run_command]\n    match:\n      programs: [ls, cat]").replace(
+      "    tools: [run_command]\n    match:\n      programs: [rm]",
+      "    tools: *t\n    match:\n      programs: [rm]",
+    );
+    const found = problems(yaml);
+    expect(found.map((p) => [p.line, p.column])).toEqual([
+      [lineOf(yaml, "&t"), yaml.split("\n")[lineOf(yaml, "&t") - 1]!.indexOf("&t") + 1 + "&t ".length],
+      [lineOf(yaml, "*t"), yaml.split("\n")[lineOf(yaml, "*t") - 1]!.indexOf("*t") + 1],
+    ]);
+    expect(found[1]!.message).toMatch(/alias \*t refused/);
   });
 
   it("a rule whose match fields do not apply to its tools can never match", () => {
@@ -143,20 +165,26 @@ describe("bad drafts are refused with the exact problem and where it is", () => 
   });
 
   it.each([
-    ["(a+)+$", /nested quantifier in \(a\+\)\+/],
-    ["^(\\w*)*x", /nested quantifier/],
-    ["(a|a)*b", /repeated alternation \(a\|a\)\*/],
-    ["(x)\\1", /backreferences/],
-  ])("the regex %s is refused as catastrophic backtracking", (regex, message) => {
+    ["(x)\\1", /RE2 syntax\): invalid escape sequence.*backreferences/],
+    ["^(?=x)y", /RE2 syntax\).*lookahead/],
+    ["[a-z]{1,300}[0-9]{1,300}", /too complex \(\d+ steps, at most 1000\)/],
+  ])("H2: the regex %s, which a linear-time engine cannot run, is refused where it stands", (regex, message) => {
     const yaml = BASE.replace("      programs: [rm]", () => `      programs: [rm]\n      anyArg: ['${regex}']`);
     const p = theProblem(yaml);
     expect(p).toMatchObject({ line: lineOf(yaml, "anyArg"), path: "rules[1].match.anyArg[0]" });
     expect(p.message).toMatch(message);
   });
 
+  it("H2: adjacent and nested quantifiers are accepted, since the engine matches in linear time", () => {
+    for (const regex of ["a*a*a*b", "(a+)+$", "(a|a)*b"]) {
+      const yaml = BASE.replace("      programs: [rm]", () => `      programs: [rm]\n      anyArg: ['${regex}']`);
+      expect(validatePolicyYaml(yaml).ok, regex).toBe(true);
+    }
+  });
+
   it("a regex that does not compile is refused", () => {
     const yaml = BASE.replace("      programs: [rm]", "      programs: [rm]\n      anyArg: ['(']");
-    expect(theProblem(yaml).message).toMatch(/not a valid regular expression/);
+    expect(theProblem(yaml).message).toMatch(/not a valid regular expression for Airlock's linear-time engine/);
   });
 
   it("a rule example the policy contradicts is refused with what the policy says", () => {

@@ -18,13 +18,13 @@ import {
   type Verdict,
 } from "./policy";
 import { decideUnderPolicy, PROTECTED_RULE_IDS } from "./protected";
-import { unsafeRegexReason } from "./safe-regex";
 import { policySchema } from "./schema";
 
 export const MAX_POLICY_BYTES = 256 * 1024;
 export const MAX_POLICY_RULES = 500;
 const MAX_GLOB_LENGTH = 1000;
-const MAX_ALIASES = 100;
+/** Enough anchor or alias problems to show the pattern; a bomb has thousands. */
+const MAX_REUSE_PROBLEMS = 10;
 
 export interface PolicyProblem {
   /** 1-based line and column of the offending YAML node. */
@@ -257,10 +257,6 @@ function checkRule(rule: PolicyRule, index: number, byId: Map<string, PolicyRule
   }
   for (const [i, host] of (m.url?.hosts ?? []).entries()) checkGlob(host, at("match", "url", "hosts", i), name, problems);
   for (const [i, secret] of (m.secrets ?? []).entries()) checkGlob(secret, at("match", "secrets", i), name, problems);
-  for (const [i, source] of (m.anyArg ?? []).entries()) {
-    const unsafe = unsafeRegexReason(source);
-    if (unsafe) problems.add(at("match", "anyArg", i), `${name}regular expression refused: ${unsafe}`);
-  }
 
   if (rule.outcome !== "ask") {
     for (const field of ["requiredApprovals", "allowSelfApproval", "approverRole"] as const) {
@@ -364,13 +360,44 @@ export function validatePolicyYaml(text: string): PolicyValidation {
     });
     return { ok: false, problems, warnings: [] };
   }
+  const reuse = anchorsAndAliases(doc, lines);
+  if (reuse.length > 0) return { ok: false, problems: reuse, warnings: [] };
   let data: unknown;
   try {
-    data = doc.toJS({ maxAliasCount: MAX_ALIASES });
+    data = doc.toJS({ maxAliasCount: 0 });
   } catch (error) {
     return { ok: false, problems: [{ line: 1, column: 1, path: "", message: `YAML: ${(error as Error).message}` }], warnings: [] };
   }
   return validate(data, new Locator(doc, lines));
+}
+
+/**
+ * Policies may not use YAML anchors (&a) or aliases (*a): resolving
+ * self-referencing aliases takes the yaml library super-linear time (2000
+ * aliases froze the server for minutes, issue 9, H1), and a policy read by
+ * people should say each rule in full anyway.
+ */
+function anchorsAndAliases(doc: Document, lines: LineCounter): PolicyProblem[] {
+  const found: PolicyProblem[] = [];
+  const at = (node: YamlNode) => {
+    const p = lines.linePos(node.range?.[0] ?? 0);
+    return { line: p.line, column: p.col };
+  };
+  YAML.visit(doc, {
+    Alias(_key, node) {
+      if (found.length < MAX_REUSE_PROBLEMS) {
+        found.push({ ...at(node), path: "", message: `YAML alias *${node.source} refused: policies may not use anchors or aliases; write the value out in full` });
+      }
+      return found.length >= MAX_REUSE_PROBLEMS ? YAML.visit.BREAK : undefined;
+    },
+    Node(_key, node) {
+      if (node.anchor !== undefined && found.length < MAX_REUSE_PROBLEMS) {
+        found.push({ ...at(node), path: "", message: `YAML anchor &${node.anchor} refused: policies may not use anchors or aliases; write the value out in full` });
+      }
+      return found.length >= MAX_REUSE_PROBLEMS ? YAML.visit.BREAK : undefined;
+    },
+  });
+  return found.sort((a, b) => a.line - b.line || a.column - b.column);
 }
 
 function validate(data: unknown, locate: Locator | null): PolicyValidation {
