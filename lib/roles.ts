@@ -14,3 +14,11 @@ export const ROLE_HELP: Record<Role, string> = {
   reviewer: "decides approvals, rolls back runs",
   admin: "users, policies, secrets, models",
 };
+
+/** The least role that may check, simulate or replay a policy draft: reviewers propose rules, admins adopt them. */
+export const DRAFT_ROLE: Role = "reviewer";
+
+/** Whether `role` may submit policy drafts (the server decides; the policy pages mirror it). */
+export function maySubmitPolicyDrafts(role: Role): boolean {
+  return ROLE_OPTIONS.indexOf(role) >= ROLE_OPTIONS.indexOf(DRAFT_ROLE);
+}

@@ -25,8 +25,12 @@ export const MAX_CODE_DEPTH = 4;
 /** Most sub-commands one command line may expand to. */
 export const MAX_PARTS = 256;
 const MAX_BRACE_WORDS = 256;
+/** Characters brace expansion may produce for one word, intermediate words included. */
+const MAX_BRACE_CHARS = 256 * 1024;
 const MAX_VAR_CANDIDATES = 8;
 const MAX_SPECULATIONS = 16;
+/** Longest value a variable is guessed to hold (see assignValue). */
+const MAX_GUESSED_VALUE = 4096;
 
 export const SHELL_FLAGS = [
   "command-substitution", // $(…) or `…`
@@ -343,11 +347,15 @@ function unescapeHeredoc(text: string): string {
   return text.replace(/\\([$`\\\n])/g, (_, c: string) => (c === "\n" ? "" : c));
 }
 
-function braceExpand(word: QWord, out: QWord[]): void {
-  if (out.length >= MAX_BRACE_WORDS) {
-    out.push(word);
-    return;
-  }
+/**
+ * Expands braces into `out`; false once more than MAX_BRACE_WORDS words or
+ * MAX_BRACE_CHARS characters would come out (`{a,b}` × 3000 in one word
+ * took 70 s before the expansion stopped early), and the caller then treats
+ * the word as unresolved.
+ */
+function braceExpand(word: QWord, out: QWord[], budget = { chars: MAX_BRACE_CHARS }): boolean {
+  budget.chars -= word.chars.length;
+  if (out.length >= MAX_BRACE_WORDS || budget.chars < 0) return false;
   const { chars, kinds } = word;
   for (let i = 0; i < chars.length; i++) {
     if (kinds[i] !== LIT || chars[i] !== "{") continue;
@@ -382,8 +390,10 @@ function braceExpand(word: QWord, out: QWord[]): void {
     const suffix = slice(close + 1, chars.length);
     if (commas.length > 0) {
       const bounds = [i, ...commas, close];
-      for (let k = 0; k + 1 < bounds.length; k++) braceExpand(concat(prefix, slice(bounds[k]! + 1, bounds[k + 1]!), suffix), out);
-      return;
+      for (let k = 0; k + 1 < bounds.length; k++) {
+        if (!braceExpand(concat(prefix, slice(bounds[k]! + 1, bounds[k + 1]!), suffix), out, budget)) return false;
+      }
+      return true;
     }
     const inner = chars.slice(i + 1, close).join("");
     const sequence = braceSequence(inner);
@@ -391,12 +401,13 @@ function braceExpand(word: QWord, out: QWord[]): void {
       for (const item of sequence) {
         const middle = newQWord();
         pushText(middle, item, QUOTED);
-        braceExpand(concat(prefix, middle, suffix), out);
+        if (!braceExpand(concat(prefix, middle, suffix), out, budget)) return false;
       }
-      return;
+      return true;
     }
   }
   out.push(word);
+  return true;
 }
 
 function braceSequence(inner: string): string[] | null {
@@ -919,6 +930,11 @@ class Walker {
       q = this.evalWord(a.Value, ctx.src, values).q;
     }
     if (!q) return { value: null, guess: null };
+    // `X=a; X=$X$X; X=$X$X; …` doubles a guessed value with every statement:
+    // without a cap a 16 KB command grew one past V8's largest array and
+    // crashed the whole server. A guess only ever makes the policy stricter
+    // (the dynamic original still asks), so an over-long one is dropped.
+    if (q.chars.length > MAX_GUESSED_VALUE) return { value: null, guess: null };
     // Assignment values are not split or globbed; a leading ~ expands.
     const text = expandTildePrefix(q, this.cwds[0]!).chars.join("");
     return { value: e.static ? text : null, guess: text };
@@ -1371,8 +1387,7 @@ class Walker {
     let words: QWord[] = [e.q];
     if (hasLiteralBrace(e.q)) {
       words = [];
-      braceExpand(e.q, words);
-      if (words.length > MAX_BRACE_WORDS) {
+      if (!braceExpand(e.q, words)) {
         e.flags.add("unresolved-brace");
         words = [e.q];
       }

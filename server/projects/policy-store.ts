@@ -12,6 +12,8 @@ import { policyVersions, projects, type PolicyVersion, type Project } from "@/db
 import { appendAudit, type Actor } from "@/server/audit/chain";
 import { DomainError } from "@/server/errors/domain-error";
 import { formatProblem, parsePolicy, validatePolicyYaml, type Policy, type PolicyProblem } from "@/server/policy";
+import { runDraftTask } from "@/server/policy/offthread";
+import type { ValidateDraftOutcome } from "@/server/policy/worker/tasks";
 import { projectOfRun, requireProject } from "@/server/projects/projects";
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
@@ -180,6 +182,28 @@ export function policyHistory(db: Db, projectId?: string | null): PolicyVersionS
 
 // ---------------------------------------------------------------------------
 // Changing
+
+export interface DraftCheck {
+  ok: boolean;
+  problems: PolicyProblem[];
+  warnings: PolicyProblem[];
+  baseVersion: number;
+  /** The draft against the version in force; "" when they are the same. */
+  diff: string;
+}
+
+/** Checks a draft in the policy worker (server/policy/offthread.ts): problems with their lines, and the diff against the version in force. */
+export async function checkDraft(db: Db, input: { projectId?: string | null; yaml: string }, opts: { limitMs?: number } = {}): Promise<DraftCheck> {
+  const current = currentPolicy(db, input.projectId);
+  const { validation, diff } = await runDraftTask<ValidateDraftOutcome>("validateDraft", { yaml: input.yaml, current: { yaml: current.yaml, version: current.version } }, { limitMs: opts.limitMs });
+  return {
+    ok: validation.ok,
+    problems: validation.ok ? [] : validation.problems,
+    warnings: validation.warnings,
+    baseVersion: current.version,
+    diff,
+  };
+}
 
 export function validateDraft(yaml: string): Policy {
   const result = validatePolicyYaml(yaml);

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toolCalls } from "@/db/schema";
 import { presetPolicy, presetYaml } from "@/server/policy";
 import { createModel } from "@/server/models/models";
-import { replayRun, simulateCall, simulateSequence, simulationPolicy } from "@/server/projects/simulate";
+import { stopPolicyWorkers } from "@/server/policy/offthread";
+import { replayRun, simulateCall, simulateCalls, simulateSequence } from "@/server/projects/simulate";
 import { createRun } from "@/server/runs/runs";
 import type { PublicUser } from "@/server/users/users";
 import { createTestDb, type TestDb } from "@/test/helpers/db";
@@ -19,7 +20,10 @@ beforeAll(async () => {
   operator = await addUser(t.db, "operator");
   modelId = createModel(t.db, actorOf(admin), { name: "m", baseUrl: "http://127.0.0.1:9/v1", model: "m" }).id;
 });
-afterAll(() => t?.close());
+afterAll(async () => {
+  t?.close();
+  await stopPolicyWorkers();
+});
 
 const supervised = presetPolicy("supervised");
 
@@ -50,13 +54,14 @@ describe("policies.simulate", () => {
     expect(simulateCall(supervised, { tool: "read_file", args: {} }).reason).toMatch(/invalid arguments for read_file: path/);
   });
 
-  it("judges a draft instead of the stored policy, and refuses an invalid draft", () => {
+  it("judges a draft instead of the stored policy, and refuses an invalid draft", async () => {
     const draft = presetYaml("supervised").replace("default:\n  verdict: ask", "default:\n  verdict: deny");
-    const { policy, source } = simulationPolicy(t.db, { yaml: draft });
-    expect(source).toEqual({ kind: "draft" });
-    expect(simulateCall(policy, { tool: "run_command", args: { command: "make" } })).toMatchObject({ verdict: "deny", rule: "default" });
-    expect(simulationPolicy(t.db, {}).source).toMatchObject({ kind: "version", version: 1 });
-    expect(() => simulationPolicy(t.db, { yaml: "rules: [" })).toThrow(/The policy was not saved[\s\S]*line 1/);
+    const calls = [{ tool: "run_command", args: { command: "make" } }];
+    const onDraft = await simulateCalls(t.db, { yaml: draft, calls });
+    expect(onDraft.source).toEqual({ kind: "draft" });
+    expect(onDraft.results[0]).toMatchObject({ verdict: "deny", rule: "default" });
+    expect((await simulateCalls(t.db, { calls })).source).toMatchObject({ kind: "version", version: 1 });
+    await expect(simulateCalls(t.db, { yaml: "rules: [", calls })).rejects.toThrow(/The policy was not saved[\s\S]*line 1/);
   });
 
   it("judges a scripted sequence call by call", () => {
@@ -74,7 +79,7 @@ describe("policies.simulate", () => {
 });
 
 describe("policies.replay", () => {
-  it("replays a past run's calls against a draft and shows what changes", () => {
+  it("replays a past run's calls against a draft and shows what changes", async () => {
     const run = createRun(t.db, { ...actorOf(operator), userId: operator.id }, { title: "t", task: "x", modelId });
     const calls = [
       { tool: "run_command", args: { command: "npm test" }, verdict: "ask", rule: "default" },
@@ -84,13 +89,13 @@ describe("policies.replay", () => {
     calls.forEach((c, i) =>
       t.db.insert(toolCalls).values({ id: crypto.randomUUID(), runId: run.id, seq: i + 1, tool: c.tool, args: c.args, verdict: c.verdict, rule: c.rule, reason: "r", state: "succeeded" }).run(),
     );
-    const replay = replayRun(t.db, { runId: run.id, yaml: presetYaml("trusted").replace(/  - id: read-only-command\n[\s\S]*?(?=  - id: read-only-sort)/, "") });
+    const replay = await replayRun(t.db, { runId: run.id, yaml: presetYaml("trusted").replace(/  - id: read-only-command\n[\s\S]*?(?=  - id: read-only-sort)/, "") });
     expect(replay.items.map((i) => [i.seq, i.before.verdict, i.after.verdict, i.change])).toEqual([
       [1, "ask", "allow", "looser"],
       [2, "allow", "allow", "same"],
       [3, "allow", "ask", "stricter"],
     ]);
     expect(replay.summary).toEqual({ total: 3, changed: 2, stricter: 1, looser: 1, otherRule: 0 });
-    expect(replayRun(t.db, { runId: run.id }).summary.changed).toBe(0);
+    expect((await replayRun(t.db, { runId: run.id })).summary.changed).toBe(0);
   });
 });

@@ -3,103 +3,32 @@
 // calls against a draft to see which verdicts would change. The calls go
 // through the same validation, normalisation and decideUnderPolicy as the
 // gateway's; only symlinks are not resolved, since no container is involved.
-import { z } from "zod";
 import { asc, eq } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { toolCalls } from "@/db/schema";
-import { decideUnderPolicy, normaliseToolCall, riskOfCall, type Decision, type Policy, type Risk, type ToolCallForPolicy, type Verdict } from "@/server/policy";
-import { currentPolicy, policyForRun, validateDraft } from "@/server/projects/policy-store";
+import { toolCalls, type Role } from "@/db/schema";
+import { DomainError } from "@/server/errors/domain-error";
+import type { Policy, Verdict } from "@/server/policy";
+import { runDraftTask } from "@/server/policy/offthread";
+import type { PolicyRef, SimulateOutcome, SimulateTask } from "@/server/policy/worker/tasks";
+import { currentPolicy, policyForRun, PolicyValidationError } from "@/server/projects/policy-store";
+import type { PolicySource, SimulatedCall, SimulationResult } from "@/server/projects/simulate-call";
 import { requireRun } from "@/server/runs/runs";
-import { TOOL_NAMES, TOOL_SCHEMAS, type ToolName } from "@/server/tools/palette";
+import { DRAFT_ROLE, maySubmitPolicyDrafts } from "@/lib/roles";
 
-export const simulatedCallSchema = z.object({
-  tool: z.string().trim().min(1, "Name the tool to simulate.").max(100),
-  args: z.record(z.string(), z.unknown()).default({}),
-});
+export * from "@/server/projects/simulate-call";
 
-export type SimulatedCall = z.infer<typeof simulatedCallSchema>;
-
-export interface SimulatedPart {
-  command: string;
-  verdict: Verdict;
-  rule: string;
-  reason: string;
-  origin?: string;
-}
-
-export interface SimulationResult {
-  tool: string;
-  verdict: Verdict;
-  rule?: string;
-  reason: string;
-  parts: SimulatedPart[];
-  requiredApprovals?: number;
-  allowSelfApproval?: boolean;
-  approverRole?: string;
-  risk?: Risk;
-  /** Set when the gateway would refuse the call before the policy sees it. */
-  refusedBy?: "gateway";
-  code?: "INVALID_INPUT" | "OUT_OF_WORKSPACE";
-}
-
-export type PolicySource = { kind: "draft" } | { kind: "version"; projectId: string; version: number };
-
-function gatewayRefusal(tool: string, code: "INVALID_INPUT" | "OUT_OF_WORKSPACE", message: string): SimulationResult {
-  return {
-    tool,
-    verdict: "deny",
-    rule: code === "INVALID_INPUT" ? "invalid-input" : "out-of-workspace",
-    reason: `The gateway refuses this call before the policy sees it (${code}): ${message}`,
-    parts: [],
-    refusedBy: "gateway",
-    code,
-  };
-}
-
-function toResult(tool: string, decision: Decision, risk: Risk): SimulationResult {
-  const result: SimulationResult = {
-    tool,
-    verdict: decision.verdict,
-    rule: decision.rule,
-    reason: decision.reason,
-    parts: (decision.parts ?? []).map((p) => ({ command: p.command ?? "", verdict: p.verdict, rule: p.rule, reason: p.reason, ...(p.origin ? { origin: p.origin } : {}) })),
-    risk,
-  };
-  if (decision.verdict === "ask") {
-    result.requiredApprovals = decision.requiredApprovals ?? 1;
-    result.allowSelfApproval = decision.allowSelfApproval ?? false;
-    result.approverRole = decision.approverRole ?? "reviewer";
+/**
+ * Checking, simulating or replaying a draft runs a policy nobody adopted:
+ * reviewers propose rules and admins adopt them, so a draft needs at least a
+ * reviewer. Viewers simulate against the policy in force (issue 9, H1).
+ */
+export function requireDraftRole(role: Role): void {
+  if (!maySubmitPolicyDrafts(role)) {
+    throw new DomainError(
+      "FORBIDDEN",
+      `Checking a policy draft needs the ${DRAFT_ROLE} role; you are ${role}. Leave the draft out to simulate against the policy in force, or ask an admin to change your role.`,
+    );
   }
-  return result;
-}
-
-/** Judges one call the way the gateway would (validation, confinement, policy, protections). */
-export function simulateCall(policy: Policy, call: SimulatedCall): SimulationResult {
-  const tool = call.tool;
-  if (!TOOL_NAMES.includes(tool as ToolName)) return gatewayRefusal(tool, "INVALID_INPUT", `unknown tool "${tool}"; tools are ${TOOL_NAMES.join(", ")}`);
-  const parsed = TOOL_SCHEMAS[tool as ToolName].safeParse(call.args ?? {});
-  if (!parsed.success) {
-    const detail = parsed.error.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; ");
-    return gatewayRefusal(tool, "INVALID_INPUT", `invalid arguments for ${tool}: ${detail}`);
-  }
-  if (tool === "complete_step") {
-    return { tool, verdict: "allow", rule: "control-tool", reason: "Reporting progress on the plan changes nothing.", parts: [], risk: "low" };
-  }
-  const prepared = normaliseToolCall(tool, parsed.data as Record<string, unknown>);
-  if (!prepared.ok) return gatewayRefusal(tool, prepared.code, prepared.message);
-  const normalised = prepared.call as ToolCallForPolicy;
-  return toResult(tool, decideUnderPolicy(normalised, policy), riskOfCall(normalised));
-}
-
-/** The policy a simulation runs against: a draft (validated, never stored) or the project's version in force. */
-export function simulationPolicy(db: Db, input: { projectId?: string | null; yaml?: string | null }): { policy: Policy; source: PolicySource } {
-  if (input.yaml !== undefined && input.yaml !== null) return { policy: validateDraft(input.yaml), source: { kind: "draft" } };
-  const current = currentPolicy(db, input.projectId);
-  return { policy: current.policy, source: { kind: "version", projectId: current.projectId, version: current.version } };
-}
-
-export function simulateSequence(policy: Policy, calls: SimulatedCall[]): SimulationResult[] {
-  return calls.map((call) => simulateCall(policy, call));
 }
 
 const RANK: Record<Verdict, number> = { allow: 0, ask: 1, deny: 2 };
@@ -127,25 +56,57 @@ function shortArgs(args: Record<string, unknown>): Record<string, unknown> {
 }
 
 /**
+ * Judges calls the way the gateway would, in the policy worker (a draft's
+ * regexes and a command's parse can be slow): against the draft when one is
+ * given, otherwise against the project's version in force.
+ */
+export async function simulateCalls(
+  db: Db,
+  input: { projectId?: string | null; yaml?: string | null; calls: SimulatedCall[] },
+  opts: { limitMs?: number } = {},
+): Promise<{ results: SimulationResult[]; source: PolicySource }> {
+  let task: SimulateTask;
+  let source: PolicySource;
+  if (input.yaml !== undefined && input.yaml !== null) {
+    task = { draft: input.yaml, calls: input.calls };
+    source = { kind: "draft" };
+  } else {
+    const current = currentPolicy(db, input.projectId);
+    task = { policy: policyRef(current.policy, current.projectId, current.version), calls: input.calls };
+    source = { kind: "version", projectId: current.projectId, version: current.version };
+  }
+  const outcome = await runDraftTask<SimulateOutcome>("simulate", task, { limitMs: opts.limitMs, what: source.kind === "draft" ? "the draft and its calls" : "these calls" });
+  if (!outcome.ok) throw new PolicyValidationError(outcome.problems);
+  return { results: outcome.results, source };
+}
+
+function policyRef(policy: Policy, projectId: string, version: number): PolicyRef {
+  return { key: `${projectId}@${version}`, policy };
+}
+
+/**
  * Re-judges every call a run made against a draft (or, without one, the
  * policy of the run's project in force now) and compares with what the
  * gateway decided at the time.
  */
-export function replayRun(db: Db, input: { runId: string; yaml?: string | null }): ReplayResult {
+export async function replayRun(db: Db, input: { runId: string; yaml?: string | null }, opts: { limitMs?: number } = {}): Promise<ReplayResult> {
   const run = requireRun(db, input.runId);
-  let policy: Policy;
+  const rows = db.select().from(toolCalls).where(eq(toolCalls.runId, run.id)).orderBy(asc(toolCalls.seq)).all();
+  const calls = rows.map((row) => ({ tool: row.tool, args: row.args }));
+  let task: SimulateTask;
   let source: PolicySource;
   if (input.yaml !== undefined && input.yaml !== null) {
-    policy = validateDraft(input.yaml);
+    task = { draft: input.yaml, calls };
     source = { kind: "draft" };
   } else {
     const current = policyForRun(db, run);
-    policy = current.policy;
+    task = { policy: policyRef(current.policy, current.projectId, current.version), calls };
     source = { kind: "version", projectId: current.projectId, version: current.version };
   }
-  const rows = db.select().from(toolCalls).where(eq(toolCalls.runId, run.id)).orderBy(asc(toolCalls.seq)).all();
-  const items: ReplayItem[] = rows.map((row) => {
-    const after = simulateCall(policy, { tool: row.tool, args: row.args });
+  const outcome = await runDraftTask<SimulateOutcome>("simulate", task, { limitMs: opts.limitMs, what: `the replay of ${rows.length} calls` });
+  if (!outcome.ok) throw new PolicyValidationError(outcome.problems);
+  const items: ReplayItem[] = rows.map((row, i) => {
+    const after = outcome.results[i]!;
     const beforeVerdict = row.verdict ?? (row.errorCode === "INVALID_INPUT" || row.errorCode === "OUT_OF_WORKSPACE" ? "deny" : null);
     let change: ReplayItem["change"] = "same";
     if (beforeVerdict && beforeVerdict !== after.verdict) change = RANK[after.verdict] > RANK[beforeVerdict] ? "stricter" : "looser";

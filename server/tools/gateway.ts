@@ -10,7 +10,7 @@ import { announce, insertRunEvent } from "@/server/events/bus";
 import { createApprovalInTx, afterApprovalCommit, waitForDecision } from "@/server/approvals/approvals";
 import { transitionRunInTx } from "@/server/supervisor/state-machine";
 import { MUTATING_TOOLS, TOOL_NAMES, TOOL_SCHEMAS, toolError, type ToolName, type ToolResult } from "@/server/tools/palette";
-import { judgeToolCall, type Judgement } from "@/server/tools/judge";
+import { judgeToolCallOffThread, type Judgement } from "@/server/tools/judge";
 import { policyForRun } from "@/server/projects/policy-store";
 import { executeTool, prepareTool, type ExecutionSession } from "@/server/tools/execute";
 import { OutOfWorkspaceError, SandboxFileError } from "@/server/sandbox/files";
@@ -171,7 +171,7 @@ async function processValidatedCall(session: GatewaySession, run: Run, row: Tool
   // Normalise (paths resolved inside the container) and judge.
   const prepared = await prepareTool(session, tool, args);
   if (!prepared.ok) return finishCall(db, runId, row.id, "refused", prepared.result, actor);
-  const judgement = judgeToolCall(tool, prepared.normalised, { stepMode: run.stepMode, policy: policyForRun(db, run).policy });
+  const judgement = await judgeToolCallOffThread(tool, prepared.normalised, { stepMode: run.stepMode, policy: policyForRun(db, run) });
   publishDecision(db, runId, row.id, tool, judgement);
 
   if (judgement.decision.verdict === "deny") {
@@ -203,7 +203,7 @@ async function processValidatedCall(session: GatewaySession, run: Run, row: Tool
       finalArgs = merged.data as Record<string, unknown>;
       const again = await prepareTool(session, tool, finalArgs);
       if (!again.ok) return finishCall(db, runId, row.id, "refused", again.result, actor, judgement);
-      const rejudged = judgeToolCall(tool, again.normalised, { stepMode: run.stepMode, policy: policyForRun(db, run).policy });
+      const rejudged = await judgeToolCallOffThread(tool, again.normalised, { stepMode: run.stepMode, policy: policyForRun(db, run) });
       if (rejudged.decision.verdict === "deny") {
         return finishCall(db, runId, row.id, "refused", toolError("DENIED_BY_POLICY", `The edited call is denied by policy rule ${rejudged.decision.rule}: ${rejudged.decision.reason}`, { rule: rejudged.decision.rule, reason: rejudged.decision.reason }), actor, rejudged);
       }
@@ -365,7 +365,7 @@ export async function resumeToolCall(session: GatewaySession, row: ToolCall): Pr
     const args = outcome.edit ? { ...row.args, ...outcome.edit } : row.args;
     const prepared = await prepareTool(session, tool, args);
     if (!prepared.ok) return finishCall(session.db, session.runId, row.id, "refused", prepared.result, actor);
-    const judgement = judgeToolCall(tool, prepared.normalised, { stepMode: run.stepMode, policy: policyForRun(session.db, run).policy });
+    const judgement = await judgeToolCallOffThread(tool, prepared.normalised, { stepMode: run.stepMode, policy: policyForRun(session.db, run) });
     if (judgement.decision.verdict === "deny") return finishCall(session.db, session.runId, row.id, "refused", toolError("DENIED_BY_POLICY", judgement.decision.reason, { rule: judgement.decision.rule }), actor, judgement);
     return executeApproved(session, row.id, tool, args, prepared, judgement, outcomeNote(Boolean(outcome.edit)));
   }

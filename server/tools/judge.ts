@@ -2,6 +2,8 @@
 // run's project policy, then the protections no policy can open.
 import type { ToolName } from "@/server/tools/palette";
 import { decideUnderPolicy, type Decision, type Policy, type ToolCallForPolicy } from "@/server/policy";
+import { PolicyTaskTimeout, runJudgeTask } from "@/server/policy/offthread";
+import type { JudgeTask } from "@/server/policy/worker/tasks";
 
 export interface Judgement {
   decision: Decision;
@@ -22,4 +24,28 @@ export function judgeToolCall(tool: ToolName, normalised: Record<string, unknown
     reason: p.reason,
   }));
   return { decision, parts };
+}
+
+/** Rule id of a call Airlock could not judge within the time limit. */
+export const JUDGE_TIMEOUT_RULE = "too-slow-to-judge";
+
+/**
+ * Judges a call in the policy worker: parsing an agent's 16 KB command took
+ * up to seconds on the main thread, which then served nothing else (issue 9).
+ * A call that cannot be judged in time, or at all, is denied, with why.
+ */
+export async function judgeToolCallOffThread(
+  tool: ToolName,
+  normalised: Record<string, unknown>,
+  opts: { stepMode: boolean; policy: { policy: Policy; projectId: string; version: number }; limitMs?: number },
+): Promise<Judgement> {
+  if (tool === "complete_step") return judgeToolCall(tool, normalised, { stepMode: opts.stepMode, policy: opts.policy.policy });
+  const task: JudgeTask = { tool, normalised, stepMode: opts.stepMode, policy: { key: `${opts.policy.projectId}@${opts.policy.version}`, policy: opts.policy.policy } };
+  try {
+    return await runJudgeTask<Judgement>(task, { limitMs: opts.limitMs });
+  } catch (error) {
+    const timedOut = error instanceof PolicyTaskTimeout;
+    const reason = timedOut ? error.message : `Airlock could not judge this call (${(error as Error).message}), so it is denied; try again.`;
+    return { decision: { verdict: "deny", rule: timedOut ? JUDGE_TIMEOUT_RULE : "judge-failed", reason }, parts: [] };
+  }
 }

@@ -1,9 +1,10 @@
 import { z } from "zod";
 import { roleProcedure, router } from "@/server/api/trpc";
-import { PRESET_NAMES, presetPolicy, presetYaml, validatePolicyYaml, MAX_POLICY_BYTES } from "@/server/policy";
-import { currentPolicy, getPolicyVersion, policyDiff, policyHistory, restorePolicyVersion, updatePolicy } from "@/server/projects/policy-store";
+import { PRESET_NAMES, presetPolicy, presetYaml, MAX_POLICY_BYTES } from "@/server/policy";
+import { checkDraft, currentPolicy, getPolicyVersion, policyHistory, PolicyValidationError, restorePolicyVersion, updatePolicy } from "@/server/projects/policy-store";
 import { listProposals, promotionCandidates, proposeRule, proposeRuleInput, voteOnProposal, voteOnProposalInput } from "@/server/projects/proposals";
-import { replayRun, simulateCall, simulatedCallSchema, simulateSequence, simulationPolicy } from "@/server/projects/simulate";
+import { replayRun, requireDraftRole, simulateCalls, simulatedCallSchema } from "@/server/projects/simulate";
+import { DRAFT_ROLE } from "@/lib/roles";
 import { ruleTrackRecords } from "@/server/projects/track-record";
 import { RULE_PROPOSAL_STATES } from "@/db/schema";
 
@@ -24,22 +25,17 @@ export const policiesRouter = router({
       return { version: row.version, yaml: row.yaml, comment: row.comment, createdBy: row.createdByLabel, createdAt: row.createdAt, restoredFrom: row.restoredFrom };
     }),
   /** Checks a draft without saving it: problems with their lines, and the diff against the version in force. */
-  validate: roleProcedure("viewer")
+  validate: roleProcedure(DRAFT_ROLE)
     .input(projectRef.extend({ yaml: yamlText }))
-    .mutation(({ ctx, input }) => {
-      const current = currentPolicy(ctx.db, input.projectId);
-      const result = validatePolicyYaml(input.yaml);
-      return {
-        ok: result.ok,
-        problems: result.ok ? [] : result.problems,
-        warnings: result.warnings,
-        baseVersion: current.version,
-        diff: current.yaml === input.yaml ? "" : policyDiff(current.yaml, input.yaml, `policy v${current.version}`, "draft"),
-      };
-    }),
+    .mutation(({ ctx, input }) => checkDraft(ctx.db, input)),
   update: roleProcedure("admin")
     .input(projectRef.extend({ yaml: yamlText, comment: z.string().trim().max(2000).optional(), baseVersion: z.number().int().min(1).optional() }))
-    .mutation(({ ctx, input }) => updatePolicy(ctx.db, ctx.actor, input)),
+    .mutation(async ({ ctx, input }) => {
+      // The worker refuses a draft too slow to check before the main thread validates it again to save it.
+      const checked = await checkDraft(ctx.db, input);
+      if (!checked.ok) throw new PolicyValidationError(checked.problems);
+      return updatePolicy(ctx.db, ctx.actor, input);
+    }),
   history: roleProcedure("viewer")
     .input(projectRef.optional())
     .query(({ ctx, input }) => ({ items: policyHistory(ctx.db, input?.projectId) })),
@@ -49,24 +45,28 @@ export const policiesRouter = router({
   presets: roleProcedure("viewer").query(() => ({
     items: PRESET_NAMES.map((name) => ({ name, title: presetPolicy(name).name, description: presetPolicy(name).description, yaml: presetYaml(name) })),
   })),
-  /** One tool call against the policy in force (or a draft): {verdict, rule, reason, parts}. */
+  /** One tool call against the policy in force (or, for reviewers and up, a draft): {verdict, rule, reason, parts}. */
   simulate: roleProcedure("viewer")
     .input(projectRef.extend({ yaml: yamlText.optional(), call: simulatedCallSchema }))
-    .mutation(({ ctx, input }) => {
-      const { policy, source } = simulationPolicy(ctx.db, input);
-      return { ...simulateCall(policy, input.call), source };
+    .mutation(async ({ ctx, input }) => {
+      if (input.yaml !== undefined) requireDraftRole(ctx.user.role);
+      const { results, source } = await simulateCalls(ctx.db, { projectId: input.projectId, yaml: input.yaml, calls: [input.call] });
+      return { ...results[0]!, source };
     }),
   /** A scripted sequence of calls, each judged as the gateway would. */
   simulateSequence: roleProcedure("viewer")
     .input(projectRef.extend({ yaml: yamlText.optional(), calls: z.array(simulatedCallSchema).min(1).max(200) }))
-    .mutation(({ ctx, input }) => {
-      const { policy, source } = simulationPolicy(ctx.db, input);
-      return { results: simulateSequence(policy, input.calls), source };
+    .mutation(async ({ ctx, input }) => {
+      if (input.yaml !== undefined) requireDraftRole(ctx.user.role);
+      return simulateCalls(ctx.db, input);
     }),
   /** A past run's calls against a draft (or the policy in force now): old verdict vs new. */
   replay: roleProcedure("viewer")
     .input(z.object({ runId: z.string().min(1), yaml: yamlText.optional() }))
-    .mutation(({ ctx, input }) => replayRun(ctx.db, input)),
+    .mutation(async ({ ctx, input }) => {
+      if (input.yaml !== undefined) requireDraftRole(ctx.user.role);
+      return replayRun(ctx.db, input);
+    }),
   trackRecord: roleProcedure("viewer")
     .input(projectRef.optional())
     .query(({ ctx, input }) => ruleTrackRecords(ctx.db, input?.projectId)),
