@@ -10,6 +10,8 @@ import { appRouter } from "@/server/api/root";
 import { createCallerFactory, publicProcedure, roleProcedure, router, type Access, type Context } from "@/server/api/trpc";
 import type { Identity } from "@/server/auth/identity";
 import { revokeApiToken } from "@/server/auth/tokens";
+import { presetYaml } from "@/server/policy";
+import { stopPolicyWorkers } from "@/server/policy/offthread";
 import { hasRole, setUserDisabled } from "@/server/users/users";
 import { createTestDb, type TestDb } from "@/test/helpers/db";
 import { withRawConnection } from "@/test/helpers/sqlite";
@@ -58,6 +60,10 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   "policies.get": "viewer",
   "policies.update": "admin",
   "policies.simulate": "viewer",
+  // Drafts need a reviewer (issue 9, H1); simulate, simulateSequence and replay check that when a draft is sent.
+  "policies.validate": "reviewer",
+  "policies.simulateSequence": "viewer",
+  "policies.replay": "viewer",
   "secrets.create": "admin",
   "secrets.list": "admin",
   "secrets.update": "admin",
@@ -136,7 +142,10 @@ beforeAll(async () => {
   identities.set("an anonymous caller", null);
 });
 
-afterAll(() => t?.close());
+afterAll(async () => {
+  t?.close();
+  await stopPolicyWorkers();
+});
 
 type AnyRouter = Parameters<typeof createCallerFactory>[0];
 
@@ -245,5 +254,48 @@ describe("the matrix's own machinery", () => {
     const unguarded = router({ oops: publicProcedure.meta({ access: "admin" }).query(() => "secret") });
 
     expect(await refusalOf(anonymous, "oops", undefined, unguarded)).not.toBe(expectedRefusal("admin", null));
+  });
+});
+
+describe("H1: submitting a policy draft needs a reviewer; viewers simulate against the policy in force", () => {
+  const viewer = CALLERS.find((k) => k.role === "viewer")!;
+  const reviewer = CALLERS.find((k) => k.role === "reviewer")!;
+  const draft = presetYaml("strict");
+  const call = { tool: "run_command", args: { command: "rm -rf /" } };
+  const bomb = "a: &a [" + "*a,".repeat(2000) + "]";
+
+  async function attempt(kind: CallerKind, path: string, input: unknown): Promise<{ ok: true; value: unknown } | { ok: false; code: string; message: string }> {
+    try {
+      return { ok: true, value: await invoke(kind, path, input, appRouter) };
+    } catch (err) {
+      return { ok: false, code: err instanceof TRPCError ? err.code : "?", message: (err as Error).message };
+    }
+  }
+
+  it.each([
+    ["policies.simulate", { yaml: bomb, call }],
+    ["policies.simulateSequence", { yaml: bomb, calls: [call] }],
+    ["policies.replay", { runId: "no-such-run", yaml: bomb }],
+    ["policies.validate", { yaml: bomb }],
+  ])("H1: a viewer's draft (the alias bomb) to %s is refused with FORBIDDEN before it is parsed", async (path, input) => {
+    const outcome = await attempt(viewer, path, input);
+    expect(outcome).toMatchObject({ ok: false, code: "FORBIDDEN" });
+    if (!outcome.ok) expect(outcome.message).toMatch(/reviewer role; you are viewer/);
+  });
+
+  it("H1: a viewer still simulates against the policy in force", async () => {
+    const outcome = await attempt(viewer, "policies.simulate", { call });
+    expect(outcome).toMatchObject({ ok: true, value: { verdict: "deny", source: { kind: "version" } } });
+  });
+
+  it("H1: a reviewer's draft is checked, and the alias bomb comes back as a problem with its line and column", async () => {
+    expect(await attempt(reviewer, "policies.simulate", { yaml: draft, call })).toMatchObject({ ok: true, value: { verdict: "deny", source: { kind: "draft" } } });
+    const checked = await attempt(reviewer, "policies.validate", { yaml: bomb });
+    expect(checked).toMatchObject({ ok: true, value: { ok: false } });
+    const problems = (checked as { value: { problems: { line: number; column: number; message: string }[] } }).value.problems;
+    expect(problems[0]).toMatchObject({ line: 1, column: 4, message: expect.stringMatching(/anchor &a refused/) });
+    expect(problems[1]).toMatchObject({ line: 1, column: 8, message: expect.stringMatching(/alias \*a refused/) });
+    const simulated = await attempt(reviewer, "policies.simulate", { yaml: bomb, call });
+    expect(simulated).toMatchObject({ ok: false, code: "BAD_REQUEST", message: expect.stringMatching(/line 1, column \d+: YAML anchor &a refused/) });
   });
 });

@@ -3,6 +3,7 @@ import YAML from "yaml";
 import { DEFAULT_POLICY } from "./default-policy";
 import { decide, type Policy, type PolicyRule } from "./policy";
 import { parsePolicy } from "./schema";
+import { MAX_REGEX_SUBJECT } from "./safe-regex";
 import { parseCommand } from "./shell";
 
 function policyWith(rules: PolicyRule[], fallback: Policy["default"] = { verdict: "ask", reason: "fallback for {subject}" }): Policy {
@@ -132,5 +133,41 @@ describe("policy data", () => {
     const ids = DEFAULT_POLICY.rules.map((r) => r.id);
     expect(new Set(ids).size).toBe(ids.length);
     for (const r of DEFAULT_POLICY.rules) expect(r.reason.length).toBeGreaterThan(10);
+  });
+});
+
+describe("H2: regexes see at most MAX_REGEX_SUBJECT characters of an argument", () => {
+  const argRule = (outcome: PolicyRule["outcome"]): PolicyRule => ({
+    id: `echo-${outcome}`,
+    description: "",
+    tools: ["run_command"],
+    match: { programs: ["echo"], anyArg: ["a*a*a*b"] },
+    outcome,
+    reason: `${outcome}: {arg}`,
+  });
+
+  it("H2: the security test's a*a*a*b rule judges a 450-character argument at once", () => {
+    const started = performance.now();
+    expect(decide({ tool: "run_command", command: "echo " + "a".repeat(450) }, policyWith([argRule("deny")], { verdict: "allow", reason: "ok" }))).toMatchObject({ verdict: "allow", rule: "default" });
+    expect(decide({ tool: "run_command", command: "echo " + "a".repeat(450) + "b" }, policyWith([argRule("deny")]))).toMatchObject({ verdict: "deny", rule: "echo-deny" });
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  it("H2: an over-long argument does not slip past a deny rule: a person decides", () => {
+    const long = "echo " + "a".repeat(MAX_REGEX_SUBJECT + 1);
+    const decision = decide({ tool: "run_command", command: long }, policyWith([argRule("deny")], { verdict: "allow", reason: "ok" }));
+    expect(decision).toMatchObject({ verdict: "ask", rule: "echo-deny" });
+    expect(decision.reason).toMatch(new RegExp(`argument of ${MAX_REGEX_SUBJECT + 1} characters; rule echo-deny only checks arguments up to ${MAX_REGEX_SUBJECT} characters`));
+  });
+
+  it("H2: an over-long argument never makes an allow rule's pattern match", () => {
+    const long = "echo " + "a".repeat(MAX_REGEX_SUBJECT) + "b";
+    expect(decide({ tool: "run_command", command: long }, policyWith([argRule("allow")]))).toMatchObject({ verdict: "ask", rule: "default" });
+  });
+
+  it("H2: an over-long git -c value asks instead of passing the git-config-exec deny rule", () => {
+    const command = `git -c core.pager=${"x".repeat(MAX_REGEX_SUBJECT)} status`;
+    expect(decide({ tool: "run_command", command }, DEFAULT_POLICY)).toMatchObject({ verdict: "ask", rule: "git-config-exec" });
+    expect(decide({ tool: "run_command", command: "git -c core.pager=less status" }, DEFAULT_POLICY)).toMatchObject({ verdict: "deny", rule: "git-config-exec" });
   });
 });

@@ -126,7 +126,7 @@ describe("bad drafts are refused with the exact problem and where it is", () => 
     );
     const found = problems(yaml);
     expect(found.map((p) => [p.line, p.column])).toEqual([
-      [lineOf(yaml, "&t"), yaml.split("\n")[lineOf(yaml, "&t") - 1]!.indexOf("&t") + 1 + "&t ".length],
+      [lineOf(yaml, "&t"), yaml.split("\n")[lineOf(yaml, "&t") - 1]!.indexOf("&t") + 1],
       [lineOf(yaml, "*t"), yaml.split("\n")[lineOf(yaml, "*t") - 1]!.indexOf("*t") + 1],
     ]);
     expect(found[1]!.message).toMatch(/alias \*t refused/);

@@ -360,7 +360,7 @@ export function validatePolicyYaml(text: string): PolicyValidation {
     });
     return { ok: false, problems, warnings: [] };
   }
-  const reuse = anchorsAndAliases(doc, lines);
+  const reuse = anchorsAndAliases(doc, lines, text);
   if (reuse.length > 0) return { ok: false, problems: reuse, warnings: [] };
   let data: unknown;
   try {
@@ -377,10 +377,13 @@ export function validatePolicyYaml(text: string): PolicyValidation {
  * aliases froze the server for minutes, issue 9, H1), and a policy read by
  * people should say each rule in full anyway.
  */
-function anchorsAndAliases(doc: Document, lines: LineCounter): PolicyProblem[] {
+function anchorsAndAliases(doc: Document, lines: LineCounter, text: string): PolicyProblem[] {
   const found: PolicyProblem[] = [];
   const at = (node: YamlNode) => {
-    const p = lines.linePos(node.range?.[0] ?? 0);
+    // An anchored node's range starts at its value; point at the &name before it.
+    const start = node.range?.[0] ?? 0;
+    const anchorAt = node.anchor !== undefined ? text.lastIndexOf(`&${node.anchor}`, start) : -1;
+    const p = lines.linePos(anchorAt >= 0 ? anchorAt : start);
     return { line: p.line, column: p.col };
   };
   YAML.visit(doc, {
