@@ -15,6 +15,7 @@ import { errorMessage } from "@/lib/errors";
 import type { SessionUser } from "@/lib/session-user";
 import { useTRPC } from "@/lib/trpc/client";
 import { atLeast } from "@/components/runs/access";
+import { maySubmitPolicyDrafts } from "@/lib/roles";
 import { PolicyEditor } from "@/components/policies/policy-editor";
 import { PolicyHistory } from "@/components/policies/policy-history";
 import { PolicySimulator } from "@/components/policies/policy-simulator";
@@ -38,6 +39,7 @@ export function PoliciesView({ user }: { user: SessionUser }) {
   const key = current.data ? `${current.data.projectId}@${current.data.version}` : null;
   const draft = key && drafts[key] !== undefined ? drafts[key]! : (current.data?.yaml ?? "");
   const isAdmin = atLeast(user.role, "admin");
+  const canUseDrafts = maySubmitPolicyDrafts(user.role);
 
   function setTab(next: Tab) {
     const params = new URLSearchParams(searchParams.toString());
@@ -93,9 +95,10 @@ export function PoliciesView({ user }: { user: SessionUser }) {
             draft={draft}
             onDraftChange={(yaml) => key && setDrafts((d) => ({ ...d, [key]: yaml }))}
             canEdit={isAdmin}
+            canCheck={canUseDrafts}
           />
         ) : tab === "simulate" ? (
-          <PolicySimulator projectId={current.data.projectId} draft={draft} draftDiffers={draft !== current.data.yaml} version={current.data.version} />
+          <PolicySimulator projectId={current.data.projectId} draft={draft} draftDiffers={draft !== current.data.yaml} version={current.data.version} canUseDrafts={canUseDrafts} />
         ) : tab === "history" ? (
           <PolicyHistory projectId={current.data.projectId} canRestore={isAdmin} />
         ) : (

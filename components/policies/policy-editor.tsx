@@ -14,6 +14,7 @@ import { TextField } from "@/components/ui/field";
 import { Spinner } from "@/components/ui/spinner";
 import { cn } from "@/lib/cn";
 import { errorMessage } from "@/lib/errors";
+import { DRAFT_ROLE } from "@/lib/roles";
 import { useTRPC } from "@/lib/trpc/client";
 
 type Validation = inferRouterOutputs<AppRouter>["policies"]["validate"];
@@ -38,6 +39,7 @@ export function PolicyEditor({
   draft,
   onDraftChange,
   canEdit,
+  canCheck,
 }: {
   projectId: string;
   version: number;
@@ -45,6 +47,8 @@ export function PolicyEditor({
   draft: string;
   onDraftChange: (yaml: string) => void;
   canEdit: boolean;
+  /** Whether the user may have drafts checked (reviewers and up; the server refuses others). */
+  canCheck: boolean;
 }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
@@ -72,9 +76,10 @@ export function PolicyEditor({
   // Check the draft shortly after typing stops.
   const { mutate } = validate;
   useEffect(() => {
+    if (!canCheck) return;
     const timer = setTimeout(() => mutate({ projectId, yaml: draft }), 400);
     return () => clearTimeout(timer);
-  }, [draft, projectId, mutate]);
+  }, [draft, projectId, mutate, canCheck]);
 
   const problems = useMemo(() => validation?.problems ?? [], [validation]);
   const problemLines = useMemo(() => new Map(problems.map((p) => [p.line, p.message])), [problems]);
@@ -108,7 +113,11 @@ export function PolicyEditor({
         <div className="flex flex-wrap items-center gap-2">
           <Badge tone="accent">Version {version} in force</Badge>
           {dirty ? <Badge tone="warning">Unsaved changes</Badge> : null}
-          {validate.isPending ? (
+          {!canCheck ? (
+            <span className="text-fg-muted" data-testid="policy-read-only">
+              Read-only: checking drafts needs the {DRAFT_ROLE} role.
+            </span>
+          ) : validate.isPending ? (
             <span className="inline-flex items-center gap-1.5 text-fg-muted">
               <Spinner /> Checking…
             </span>

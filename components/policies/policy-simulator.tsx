@@ -15,6 +15,7 @@ import { TextAreaField } from "@/components/ui/textarea-field";
 import { errorMessage } from "@/lib/errors";
 import { useTRPC } from "@/lib/trpc/client";
 import { DecisionView } from "@/components/policies/decision-view";
+import { DRAFT_ROLE } from "@/lib/roles";
 
 const EXAMPLES: Record<string, Record<string, unknown>> = {
   run_command: { command: "npm test && git status" },
@@ -51,7 +52,20 @@ function parseJson(text: string): { ok: true; value: unknown } | { ok: false; me
   }
 }
 
-export function PolicySimulator({ projectId, draft, draftDiffers, version }: { projectId: string; draft: string; draftDiffers: boolean; version: number }) {
+export function PolicySimulator({
+  projectId,
+  draft,
+  draftDiffers,
+  version,
+  canUseDrafts,
+}: {
+  projectId: string;
+  draft: string;
+  draftDiffers: boolean;
+  version: number;
+  /** Whether the user may send drafts (the server refuses them below DRAFT_ROLE; this only mirrors it). */
+  canUseDrafts: boolean;
+}) {
   const trpc = useTRPC();
   const [mode, setMode] = useState<"one" | "sequence">("one");
   const [against, setAgainst] = useState<Against>("current");
@@ -61,7 +75,7 @@ export function PolicySimulator({ projectId, draft, draftDiffers, version }: { p
   const [inputError, setInputError] = useState<string | null>(null);
   const simulate = useMutation(trpc.policies.simulate.mutationOptions());
   const simulateSequence = useMutation(trpc.policies.simulateSequence.mutationOptions());
-  const useDraft = against === "draft" && draftDiffers;
+  const useDraft = canUseDrafts && against === "draft" && draftDiffers;
 
   function chooseTool(next: string) {
     setTool(next);
@@ -98,10 +112,20 @@ export function PolicySimulator({ projectId, draft, draftDiffers, version }: { p
             onChange={setAgainst}
             options={[
               { value: "current", label: `Version ${version} in force` },
-              { value: "draft", label: "Draft in the editor", disabled: !draftDiffers, title: draftDiffers ? undefined : "The editor has no unsaved changes" },
+              {
+                value: "draft",
+                label: "Draft in the editor",
+                disabled: !canUseDrafts || !draftDiffers,
+                title: !canUseDrafts ? `Simulating drafts needs the ${DRAFT_ROLE} role` : draftDiffers ? undefined : "The editor has no unsaved changes",
+              },
             ]}
           />
         </div>
+        {canUseDrafts ? null : (
+          <p className="text-sm text-fg-muted" data-testid="drafts-need-reviewer">
+            You simulate against the policy in force. Simulating or replaying a draft needs the {DRAFT_ROLE} role: reviewers propose rules, admins adopt them.
+          </p>
+        )}
         {mode === "one" ? (
           <div className="grid gap-3 md:grid-cols-[14rem_1fr]">
             <SelectField label="Tool" value={tool} onChange={(e) => chooseTool(e.target.value)}>
