@@ -659,11 +659,26 @@ export function subcommandOf(cmd: SimpleCommand): string | null {
   return first && first.static ? first.value : null;
 }
 
-/** Environment variables whose value changes what a later command runs. */
+/**
+ * Environment variables whose value changes what a later command runs, or
+ * makes a program write to a path of the caller's choosing
+ * (`GIT_TRACE=/workspace/.git/hooks/pre-commit git status`).
+ */
 export const SENSITIVE_ENV = new Set([
   "PATH", "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "BASH_ENV", "ENV", "PROMPT_COMMAND", "PS4", "IFS",
   "SHELLOPTS", "BASHOPTS", "CDPATH", "GLOBIGNORE", "BASH_LOADABLES_PATH", "HOME",
   "GIT_DIR", "GIT_WORK_TREE", "GIT_CONFIG", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT",
   "GIT_EXEC_PATH", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_EDITOR", "GIT_PAGER", "GIT_ASKPASS", "GIT_EXTERNAL_DIFF", "EDITOR", "VISUAL", "PAGER",
   "NODE_OPTIONS", "NODE_PATH", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONHOME", "PERL5LIB", "PERL5OPT", "RUBYOPT", "RUBYLIB",
+  // Programs write where these say: git's index and objects, TLS keys, loader debug output, coverage, histories.
+  "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_NAMESPACE",
+  "SSLKEYLOGFILE", "NODE_V8_COVERAGE", "NODE_REPL_HISTORY", "HISTFILE", "PYTHONPYCACHEPREFIX", "MALLOC_TRACE", "GCONV_PATH",
+  "GIT_PROXY_COMMAND", "GIT_TEMPLATE_DIR", "PERLLIB", "PYTHONUSERBASE", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS",
 ]);
+
+/** Families of such variables: GIT_TRACE, GIT_TRACE2_EVENT, GIT_TRACE_PACKET… write to a path; LD_* and DYLD_* steer the loader. */
+const SENSITIVE_ENV_PREFIXES = ["GIT_TRACE", "LD_", "DYLD_"];
+
+export function isSensitiveEnv(name: string): boolean {
+  return SENSITIVE_ENV.has(name) || SENSITIVE_ENV_PREFIXES.some((prefix) => name.startsWith(prefix));
+}

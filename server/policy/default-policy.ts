@@ -120,11 +120,11 @@ const rules: PolicyRule[] = [
   },
   {
     id: "kill-all-processes",
-    description: "kill -1 (every process) or kill 1 (the container's init).",
+    description: "kill -1 (every process), kill 0 or a negative PID (a process group), or PID 1 or 2 (the sandbox's init and keeper), in any spelling (-01, ' -1', -- -1, -s KILL).",
     tools: CMD,
     match: { check: "kill-all-processes" },
     outcome: "deny",
-    reason: "`{command}` would kill every process in the sandbox; it is denied.",
+    reason: "`{command}` would kill every process in the sandbox, a whole process group, or the sandbox's own init; it is denied. Kill a process id you started.",
   },
   {
     id: "system-power",
@@ -269,7 +269,7 @@ const rules: PolicyRule[] = [
   },
   {
     id: "sensitive-environment",
-    description: "Setting PATH, LD_PRELOAD, BASH_ENV and other variables that decide what runs.",
+    description: "Setting PATH, LD_PRELOAD, BASH_ENV and other variables that decide what runs, or GIT_TRACE and others that make a program write to a path.",
     tools: CMD,
     match: { flags: ["sensitive-env"] },
     outcome: "ask",
@@ -298,6 +298,14 @@ const rules: PolicyRule[] = [
     match: { flags: ["xargs", "find-exec", "args-from-input"] },
     outcome: "ask",
     reason: "`{command}` {flag}; a reviewer decides.",
+  },
+  {
+    id: "detached-process",
+    description: "Programs that start a command outside the command's session or process group (setsid, daemonize, screen, tmux, at…), where the command's timeout cannot stop it.",
+    tools: CMD,
+    match: { programs: ["setsid", "daemonize", "start-stop-daemon", "disown", "screen", "tmux", "dtach", "abduco", "at", "batch", "systemd-run"] },
+    outcome: "ask",
+    reason: "`{command}` can start a process that outlives the command's timeout; a reviewer decides.",
   },
   {
     id: "background-job",
@@ -481,7 +489,7 @@ const rules: PolicyRule[] = [
     id: "transparent-wrapper",
     description: "Wrappers that only change how a command runs; the wrapped command is judged on its own.",
     tools: CMD,
-    match: { programs: ["env", "nice", "timeout", "nohup", "stdbuf", "command", "builtin", "time", "ionice", "setsid", "taskset", "chrt", "unbuffer"], flags: ["wrapper"] },
+    match: { programs: ["env", "nice", "timeout", "nohup", "stdbuf", "command", "builtin", "time", "ionice", "taskset", "chrt", "unbuffer"], flags: ["wrapper"] },
     outcome: "allow",
     reason: "`{command}` only wraps another command, which is judged on its own.",
   },

@@ -171,3 +171,49 @@ describe("H2: regexes see at most MAX_REGEX_SUBJECT characters of an argument", 
     expect(decide({ tool: "run_command", command: "git -c core.pager=less status" }, DEFAULT_POLICY)).toMatchObject({ verdict: "deny", rule: "git-config-exec" });
   });
 });
+
+describe("Kill spellings (issue 9, low)", () => {
+  const verdictOf = (command: string) => decide({ tool: "run_command", command }, DEFAULT_POLICY);
+
+  it.each(["kill -9 -01", "kill 01", "kill -9 ' -1'", "kill -9 2", "kill -s KILL 1", "kill -n 9 -- -1", "kill -SIGKILL -1", "kill -KILL 0", "kill -9 -- -4242", "kill --signal=9 1", "kill -9 0x1", "kill 4242 1"])(
+    "Kill spellings: %s is denied like kill -9 -1",
+    (command) => {
+      expect(verdictOf(command)).toMatchObject({ verdict: "deny", rule: "kill-all-processes" });
+    },
+  );
+
+  it.each(["kill 4242", "kill -9 4242", "kill -s TERM 4242", "kill -l 1", "kill -- 4242"])("Kill spellings: %s is not mistaken for killing everything", (command) => {
+    expect(verdictOf(command).rule).not.toBe("kill-all-processes");
+  });
+});
+
+describe("Commands that escape (issue 9, low)", () => {
+  const verdictOf = (command: string) => decide({ tool: "run_command", command }, DEFAULT_POLICY);
+
+  it.each(["setsid -f ls", "setsid ls", "daemonize /usr/bin/ls", "start-stop-daemon --start --exec /usr/bin/ls", "tmux new -d ls", "screen -dm ls", "ls & disown"])(
+    "Commands that escape: %s, which can outlive the command's timeout, asks",
+    (command) => {
+      expect(verdictOf(command).verdict).not.toBe("allow");
+    },
+  );
+
+  it.each([
+    "GIT_TRACE=/workspace/.git/hooks/pre-commit git status",
+    "GIT_TRACE_PACKET=/home/agent/.bashrc git status",
+    "GIT_TRACE2_EVENT=/tmp/x git status",
+    "env GIT_TRACE=/etc/x git status",
+    "export GIT_TRACE=/tmp/t; git status",
+    "GIT_INDEX_FILE=/workspace/.git/hooks/x git add .",
+    "SSLKEYLOGFILE=/workspace/keys curl https://example.com",
+    "LD_DEBUG_OUTPUT=/tmp/x ls",
+  ])("Commands that escape: %s, whose environment makes a program write to a path, asks", (command) => {
+    const decision = verdictOf(command);
+    expect(decision.verdict).not.toBe("allow");
+    expect(JSON.stringify(decision)).toMatch(/sensitive-environment|network|curl/);
+  });
+
+  it("Commands that escape: git status and nohup of an allowed program stay allowed", () => {
+    expect(verdictOf("git status")).toMatchObject({ verdict: "allow" });
+    expect(verdictOf("nohup ls")).toMatchObject({ verdict: "allow" });
+  });
+});

@@ -7,7 +7,7 @@ import { DEFAULT_POLICY } from "./default-policy";
 import { compileGlob, pathMatches, programMatches, type CompiledGlob, type PathMatchMode, type PathRef } from "./glob";
 import { AGENT_HOME, isWithin, normaliseWorkspacePath, resolveLexically, WORKSPACE_ROOT } from "./paths";
 import { compilePolicyRegex, MAX_REGEX_SUBJECT, type PolicyRegex } from "./safe-regex";
-import { parseCommand, type ParsedCommand, type ShellFlag, type SimpleCommand } from "./shell";
+import { parseCommand, type ParsedCommand, type ShellArg, type ShellFlag, type SimpleCommand } from "./shell";
 
 export type Verdict = "allow" | "ask" | "deny";
 
@@ -362,17 +362,59 @@ const CHECKS: Record<PolicyCheck, (cmd: SimpleCommand, subject: Subject & { kind
     if (verb && ["get", "list"].includes(verb)) return false;
     return operands.length >= 2;
   },
-  /** `kill -9 -1`, `kill 1`: every process of the user, or the container's init. */
-  "kill-all-processes": (cmd) => {
-    if (cmd.name !== "kill") return false;
-    const args = ownArgs(cmd).slice(1);
-    let i = 0;
-    if (args[i]?.value === "-s" || args[i]?.value === "-n") i += 2;
-    else if (args[i] && args[i]!.value.startsWith("-") && args[i]!.value !== "--") i += 1;
-    if (args[i]?.value === "--") i += 1;
-    return args.slice(i).some((a) => a.value === "-1" || a.value === "1");
-  },
+  /** `kill -9 -1`, `kill 1`, `kill -- -01`, `kill ' -1'`: every process, a process group, or the sandbox's own processes. */
+  "kill-all-processes": (cmd) => cmd.name === "kill" && killTargets(ownArgs(cmd).slice(1)).some(isProtectedPid),
 };
+
+/** The PID operands of kill, read the way bash's builtin and procps kill read them. */
+function killTargets(args: ShellArg[]): string[] {
+  const targets: string[] = [];
+  let i = 0;
+  let signalSeen = false;
+  for (; i < args.length; i++) {
+    const v = args[i]!.value;
+    if (v === "--") {
+      i += 1;
+      break;
+    }
+    if (v === "-l" || v === "-L" || v === "--list" || v === "--table" || v.startsWith("--list=")) return []; // lists signals, kills nothing
+    if (["-s", "-n", "-q", "--signal", "--queue"].includes(v)) {
+      i += 1;
+      signalSeen = true;
+      continue;
+    }
+    if (v.startsWith("--signal=") || v.startsWith("--queue=")) {
+      signalSeen = true;
+      continue;
+    }
+    // The first "-X" is the signal (-9, -KILL, -SIGKILL); after it, "-N" is a process group, which must be judged.
+    if (!signalSeen && v.startsWith("-") && v.length > 1) {
+      signalSeen = true;
+      continue;
+    }
+    break;
+  }
+  for (; i < args.length; i++) targets.push(args[i]!.value);
+  return targets;
+}
+
+/**
+ * -1 (every process), 0 and negative numbers (process groups), and PIDs 1
+ * and 2 (the sandbox's init and the keeper process it starts) — in any
+ * spelling kill accepts: spaces (bash trims them), a sign, leading zeros,
+ * or hex where procps reads it.
+ */
+function isProtectedPid(operand: string): boolean {
+  const text = operand.trim();
+  if (!/^[+-]?(\d+|0x[0-9a-f]+)$/i.test(text)) return false;
+  const negative = text.startsWith("-");
+  const digits = text.replace(/^[+-]/, "");
+  const values = [/^0x/i.test(digits) ? Number.parseInt(digits.slice(2), 16) : Number.parseInt(digits, 10)];
+  if (/^0[0-7]+$/.test(digits)) values.push(Number.parseInt(digits, 8));
+  return values.some((n) => (negative ? -n : n) <= PROTECTED_MAX_PID);
+}
+
+const PROTECTED_MAX_PID = 2;
 
 function matchRule(rule: CompiledRule, subject: Subject): Bindings | null {
   const m = rule.rule.match;
@@ -478,7 +520,7 @@ const FLAG_PHRASES: Record<ShellFlag, string> = {
   background: "starts a background job that can outlive the command's timeout",
   coprocess: "starts a coprocess that can outlive the command's timeout",
   "in-substitution": "runs inside a command substitution",
-  "sensitive-env": "changes an environment variable (PATH, LD_PRELOAD, BASH_ENV…) that decides what later commands run",
+  "sensitive-env": "changes an environment variable (PATH, LD_PRELOAD, BASH_ENV, GIT_TRACE…) that decides what later commands run or where they write",
   "assignment-only": "only sets shell variables",
   "environment-dump": "prints the environment, which holds any secrets granted to the run",
   "brace-expansion": "uses brace expansion",

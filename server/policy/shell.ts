@@ -10,7 +10,7 @@ import {
   interpreterInvocation,
   interpreterSpec,
   scanArgs,
-  SENSITIVE_ENV,
+  isSensitiveEnv,
   unwrapCommand,
   WRAPPERS,
 } from "./commands";
@@ -646,7 +646,7 @@ class Walker {
           }
           const name = str(iter.Name.Value);
           for (const item of values) if (item.static) this.recordVar(name, item.value);
-          if (SENSITIVE_ENV.has(name)) itemFlags.add("sensitive-env");
+          if (isSensitiveEnv(name)) itemFlags.add("sensitive-env");
           if (itemFlags.size > 0) this.push(this.synthetic(`for ${ctx.src.slice(iter)}`, null, inner, itemFlags, values));
         } else {
           this.arithmetic(head, "for ((…))", inner);
@@ -835,7 +835,7 @@ class Walker {
       const { value, guess } = this.assignValue(a, ctx, flags);
       if (!a.Naked) assigns.push({ name, value });
       if (!a.Naked && guess !== null) this.recordVar(name, guess);
-      if (SENSITIVE_ENV.has(name) && !a.Naked) flags.add("sensitive-env");
+      if (isSensitiveEnv(name) && !a.Naked) flags.add("sensitive-env");
       args.push({ value: a.Naked ? name : `${name}=${value ?? "…"}`, text: ctx.src.slice(a), static: value !== null || a.Naked, glob: false });
     }
     flags.add(names === 0 || printing ? "environment-dump" : "assignment-only");
@@ -959,7 +959,7 @@ class Walker {
       const { value, guess } = this.assignValue(a, ctx, flags);
       assigns.push({ name, value });
       guesses.push({ name, guess });
-      if (SENSITIVE_ENV.has(name)) flags.add("sensitive-env");
+      if (isSensitiveEnv(name)) flags.add("sensitive-env");
     }
     const words = items(call.Args).map((w) => this.evalWord(w, ctx.src));
     for (const e of words) {
@@ -1090,7 +1090,7 @@ class Walker {
         // printf -v NAME assigns a variable.
         const scan = scanArgs(cmd.args, 1, { valueOptions: ["-v"] }, true);
         const target = scan.options.find((o) => o.name === "-v")?.value;
-        if (target !== undefined && SENSITIVE_ENV.has(target.replace(/\[.*$/, ""))) add("sensitive-env");
+        if (target !== undefined && isSensitiveEnv(target.replace(/\[.*$/, ""))) add("sensitive-env");
         return;
       }
       case "find":
@@ -1105,7 +1105,7 @@ class Walker {
       if (wrapper.kind === "exec") add("exec");
       if (wrapper.kind === "xargs") add("xargs");
       const wrapped = unwrapCommand(wrapper, cmd.args);
-      if (wrapped.assignments.some((a) => SENSITIVE_ENV.has(a.name))) add("sensitive-env");
+      if (wrapped.assignments.some((a) => isSensitiveEnv(a.name))) add("sensitive-env");
       if (wrapped.code) {
         if (wrapped.code.static) {
           if (!this.walkCode(wrapped.code.value, ctx, cmd, `${name} ${wrapper.kind === "shell-string" ? "" : "-c "}`.trim())) add("interpreter-code");
