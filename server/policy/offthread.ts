@@ -80,7 +80,9 @@ class PolicyLane {
 
   private start(): Promise<void> {
     if (this.ready) return this.ready;
-    const worker = new Worker(POLICY_WORKER_FILE, { name: `airlock-policy-${this.name}` });
+    // Reflect.construct keeps Next's bundler from following the file: it would
+    // bundle the worker and tsx into the server chunks, which then fail to build.
+    const worker: Worker = Reflect.construct(Worker, [POLICY_WORKER_FILE, { name: `airlock-policy-${this.name}` }]);
     this.worker = worker;
     this.ready = new Promise<void>((resolve, reject) => {
       worker.on("message", (reply: WorkerReply) => {
