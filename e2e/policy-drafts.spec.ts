@@ -49,17 +49,19 @@ test("@desktop-only H1/H2: the built server checks a reviewer's worst drafts in 
 });
 
 test("H1: a viewer sees the policy read-only and simulates against the version in force", async ({ page, baseURL }) => {
+  test.setTimeout(120_000); // the shared test machine is slow to render the policy page
   const adminApi = await signedInApi(baseURL!);
   const viewer = await createUser(adminApi, "viewer");
   await adminApi.dispose();
   await apiSignin(page, viewer);
 
   await page.goto("/policies");
-  await expect(page.getByTestId("policy-read-only")).toHaveText("Read-only: checking drafts needs the reviewer role.");
+  // The policy loads slowly on the loaded test machine.
+  await expect(page.getByTestId("policy-read-only")).toHaveText("Read-only: checking drafts needs the reviewer role.", { timeout: 30_000 });
   await expect(page.getByRole("textbox", { name: "Policy YAML" })).toHaveAttribute("readonly", "");
 
-  await page.goto("/policies?tab=simulate");
-  await expect(page.getByTestId("drafts-need-reviewer")).toContainText("needs the reviewer role");
+  await page.getByRole("tab", { name: "Simulator" }).click();
+  await expect(page.getByTestId("drafts-need-reviewer")).toContainText("needs the reviewer role", { timeout: 30_000 });
   await page.getByRole("button", { name: "Simulate" }).click();
-  await expect(page.getByText(/Against version \d+/)).toBeVisible();
+  await expect(page.getByText(/Against version \d+/)).toBeVisible({ timeout: 30_000 });
 });
