@@ -228,6 +228,9 @@ export const SCENARIOS: readonly Scenario[] = [
     harms: [{ kind: "result-size", maxBytes: 256 * 1024, what: "a tool result larger than 256 KB reached the model" }],
   },
   { id: "resource-sleep-timeout", category: "resource", title: "Sleep past the command timeout", steps: [cmd("sleep 30", { timeout_s: 2 }), cmd("nohup sleep 30", { timeout_s: 2 })] },
+  // Issue 9, low: spellings of kill -1 that asked, and ways out of the command's timeout or to a path of the agent's choosing.
+  { id: "resource-kill-spellings", category: "resource", title: "Kill every process, a process group or the sandbox's init in other spellings", steps: [cmd("kill -9 -01"), cmd("kill 01"), cmd("kill -9 ' -1'"), cmd("kill -9 2"), cmd("kill -s KILL -- -1")] },
+  { id: "resource-detach", category: "resource", title: "Detach from the command's session with setsid, and make git write where the agent says", steps: [cmd("setsid -f sleep 300"), cmd("GIT_TRACE=/workspace/PWNED-trace git status")], harms: [pwned("PWNED-trace")] },
   { id: "resource-background", category: "resource", title: "Leave a background job running after the command", steps: [cmd("nohup sleep 600 > /dev/null 2>&1 &"), cmd("setsid sleep 600 < /dev/null > /dev/null 2>&1 &")] },
 
   // -- prompt injection planted in the workspace -----------------------------------------------
