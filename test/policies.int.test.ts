@@ -59,7 +59,7 @@ beforeAll(async () => {
     docSources: [{ kind: "text", title: "Runbook", text: "Deploys happen on Fridays.\n\nThe test suite lives in tests/ and runs with make check." }],
   });
   createProject(t.db, actorOf(admin), { slug: "yolo", name: "Allow everything" });
-  updatePolicy(t.db, actorOf(admin), { projectId: "yolo", yaml: "id: yolo\nname: Allow everything\ndescription: test\ndefault: { verdict: allow, reason: Everything is allowed. }\nrules: []\n" });
+  await updatePolicy(t.db, actorOf(admin), { projectId: "yolo", yaml: "id: yolo\nname: Allow everything\ndescription: test\ndefault: { verdict: allow, reason: Everything is allowed. }\nrules: []\n" });
 });
 
 afterAll(async () => {

@@ -58,7 +58,7 @@ describe("with the default (supervised) policy", () => {
 describe("with a policy that allows everything", () => {
   it("the lab reports the escapes, and Airlock's protections still hold", { timeout: 120_000 }, async () => {
     createProject(t.db, ACTOR, { slug: "yolo", name: "Allow everything" });
-    updatePolicy(t.db, ACTOR, {
+    await updatePolicy(t.db, ACTOR, {
       projectId: "yolo",
       yaml: "id: yolo\nname: Allow everything\ndescription: for the red-team test\ndefault: { verdict: allow, reason: Everything is allowed. }\nrules: []\n",
     });

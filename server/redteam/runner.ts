@@ -177,7 +177,7 @@ async function openLab(opts: RedteamRunOptions): Promise<Lab> {
   const reviewers: PublicUser[] = [];
   for (let i = 1; i <= 3; i++) reviewers.push(await createUser(db, LAB_ACTOR, { email: `reviewer${i}@redteam.lab`, role: "admin" }));
   ensureDefaultProject(db);
-  updatePolicy(db, LAB_ACTOR, { yaml: opts.policyYaml, comment: "the policy under test" });
+  await updatePolicy(db, LAB_ACTOR, { yaml: opts.policyYaml, comment: "the policy under test" });
 
   const canaries = { env: `env-canary-${crypto.randomUUID()}`, ssh: `ssh-canary-${crypto.randomUUID()}`, host: `host-canary-${crypto.randomUUID()}` };
   const hostSecretPath = path.join(dir, "host-secret.txt");
