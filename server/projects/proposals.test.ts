@@ -7,7 +7,7 @@ import { simulateCall } from "@/server/projects/simulate";
 import { createModel } from "@/server/models/models";
 import { currentPolicy } from "@/server/projects/policy-store";
 import { createProject } from "@/server/projects/projects";
-import { listProposals, patternOfCall, promotionCandidates, proposeRule, voteOnProposal } from "@/server/projects/proposals";
+import { listProposals, MAX_PATTERN_COMMAND, patternOfCall, promotionCandidates, proposeRule, voteOnProposal } from "@/server/projects/proposals";
 import { ruleTrackRecords } from "@/server/projects/track-record";
 import { createRun } from "@/server/runs/runs";
 import { decideUnderPolicy, normaliseToolCall, type ToolCallForPolicy } from "@/server/policy";
@@ -65,6 +65,13 @@ describe("earned autonomy", () => {
     expect(patternOfCall("run_command", { command: "echo hi > out.txt" })).toMatchObject({ match: { programs: ["echo"], writes: { any: ["/workspace/out.txt"] } } });
     expect(patternOfCall("run_command", { command: "ls && make" })).toEqual({ refused: "the command has several parts; propose a rule for a single command" });
     expect(patternOfCall("install_package", { manager: "npm", packages: ["x"] })).toHaveProperty("refused");
+  });
+
+  it("H2: a 16 KB command of the agent's is refused as a pattern before it is parsed on the main thread", () => {
+    const started = performance.now();
+    const result = patternOfCall("run_command", { command: "echo " + "`ls`".repeat(4000) });
+    expect(result).toEqual({ refused: `the command is longer than ${MAX_PATTERN_COMMAND} characters; propose a rule for a shorter command` });
+    expect(performance.now() - started).toBeLessThan(50);
   });
 
   it("a proposal becomes a rule only once enough reviewers other than the proposer accept it, with provenance", () => {

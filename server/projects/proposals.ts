@@ -52,9 +52,17 @@ export interface CallPattern {
 }
 
 const PATH_LIKE = /[/.~*?[]/;
+/** Longest command a proposal or a promotion candidate is made from. */
+export const MAX_PATTERN_COMMAND = 512;
 
 /** Refusal reasons are for reviewers: they say why a call cannot become a rule. */
 export function patternOfCall(tool: string, args: Record<string, unknown>): CallPattern | { refused: string } {
+  // Normalising parses the command on the main thread, for every approved
+  // call a candidates query groups, and a 16 KB command of the agent's can
+  // take a second to parse (issue 9); a rule worth promoting is about a short command.
+  if (tool === "run_command" && String(args.command).length > MAX_PATTERN_COMMAND) {
+    return { refused: `the command is longer than ${MAX_PATTERN_COMMAND} characters; propose a rule for a shorter command` };
+  }
   const prepared = normaliseToolCall(tool, args);
   if (!prepared.ok) return { refused: `the call is refused by the gateway (${prepared.message})` };
   const call = prepared.call;
