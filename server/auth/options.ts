@@ -1,4 +1,4 @@
-// next-auth configuration (kept out of the route file, see DESIGN.md).
+// next-auth configuration (kept out of the route file, see docs/ARCHITECTURE.md, "Sessions and tokens").
 import type { NextAuthOptions } from "next-auth";
 import CredentialsProvider from "next-auth/providers/credentials";
 import { db } from "@/db/client";

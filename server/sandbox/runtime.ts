@@ -607,7 +607,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
   const instanceLabels: Record<string, string> = opts.instance ? { [INSTANCE_LABEL]: opts.instance } : {};
   const engine = () => client ?? processDocker();
 
-  /** Host-side configuration of every sandbox: see DESIGN.md "Sandbox defaults". */
+  /** Host-side configuration of every sandbox: see docs/ARCHITECTURE.md, "Security boundaries → The sandbox". */
   function containerConfig(spec: SandboxSpec, imageEnv: string[] = []): Docker.ContainerCreateOptions {
     const limits = spec.limits;
     const deadline = limits.runTimeoutS + RUN_DEADLINE_GRACE_S;
