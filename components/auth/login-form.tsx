@@ -4,7 +4,7 @@
 // password sign-in is off; the server enforces that, this only mirrors it).
 // The server's error text (wrong password, lock-out) is shown as it is.
 import { signIn } from "next-auth/react";
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { InlineAlert } from "@/components/ui/alert";
 import { Button } from "@/components/ui/button";
 import { TextField } from "@/components/ui/field";
@@ -23,6 +23,16 @@ export interface LoginFormProps {
 export function LoginForm({ callbackUrl, notice, error, sso, breakGlassOnly = false }: LoginFormProps) {
   const [starting, setStarting] = useState(false);
   const [ssoError, setSsoError] = useState<string | null>(null);
+  useEffect(() => {
+    // The page shows the message once; drop ?error= from the address so a reload
+    // does not repeat it and a password sign-in (whose default callback is this
+    // address) is not read back as failed.
+    const url = new URL(window.location.href);
+    if (url.searchParams.has("error")) {
+      url.searchParams.delete("error");
+      window.history.replaceState(window.history.state, "", url);
+    }
+  }, []);
   if (!sso) return <PasswordForm callbackUrl={callbackUrl} notice={notice} pageError={error} />;
 
   async function startSso() {
