@@ -38,8 +38,10 @@ const account = (name: string, groups: string[] = [], emailVerified = true): Tes
   groups,
 });
 
-// Both projects would race for the one provider and dashboard: desktop only, in order.
-test.describe.configure({ mode: "serial" });
+// Both projects would race for the one provider and dashboard: desktop only, in
+// order. A sign-in crosses two servers and a few pages, so a test that signs in
+// three times needs more than the default 45 s on a loaded machine.
+test.describe.configure({ mode: "serial", timeout: 120_000 });
 test.describe("single sign-on @desktop-only", () => {
   test.beforeAll(async () => {
     test.setTimeout(180_000);
@@ -75,6 +77,10 @@ test.describe("single sign-on @desktop-only", () => {
       if (dashboard.exitCode !== null || i > 120) throw new Error(`the SSO dashboard did not start:\n${fs.readFileSync(path.join(dataDir, "server.log"), "utf8")}`);
       await new Promise((r) => setTimeout(r, 500));
     }
+  });
+
+  test.afterEach(async ({}, testInfo) => {
+    if (testInfo.status !== testInfo.expectedStatus) await testInfo.attach("SSO dashboard log", { path: path.join(dataDir, "server.log") });
   });
 
   test.afterAll(async () => {
@@ -117,7 +123,15 @@ test.describe("single sign-on @desktop-only", () => {
     await expect(page).toHaveURL(/\/login\?callbackUrl=%2Fruns$/);
     // Password sign-in is off: the SSO button comes first and the form is hidden.
     await expect(page.getByLabel("Email")).toBeHidden();
+    const authorization = page.waitForRequest((r) => r.url().startsWith(`${provider.issuer}/auth?`));
     await signInWithSso(page, alice);
+    // The authorization-code request carries PKCE (S256), state and nonce (the provider also insists on PKCE).
+    const params = new URL((await authorization).url()).searchParams;
+    expect(params.get("response_type")).toBe("code");
+    expect(params.get("code_challenge_method")).toBe("S256");
+    expect(params.get("code_challenge")).toMatch(/^[\w-]{43}$/);
+    expect(params.get("state")).toBeTruthy();
+    expect(params.get("nonce")).toBeTruthy();
 
     await expect(page).toHaveURL(`${baseURL}/runs`);
     await expect(page.getByRole("heading", { name: "Runs", level: 1 })).toBeVisible();

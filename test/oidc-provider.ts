@@ -3,6 +3,7 @@
 // in-memory account store with passwords and groups, and its own small login
 // and consent pages that the browser fills in. It can be stopped and started
 // again on the same port to play a provider that is down.
+import crypto from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -94,6 +95,9 @@ export async function startTestOidcProvider(options: TestOidcProviderOptions): P
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
     features: { devInteractions: { enabled: false } },
     cookies: { keys: ["airlock-test-oidc-cookie-key"] },
+    // A fresh signing key per provider, and explicit lifetimes (both quiet its start-up notices).
+    jwks: { keys: [{ ...crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" }), kid: "test-key", use: "sig", alg: "RS256" }] },
+    ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 3600, Grant: 3600 },
   });
   // The provider sits behind nothing: plain http on loopback.
   provider.proxy = false;
