@@ -6,7 +6,7 @@ import { useState, type FormEvent } from "react";
 import type { inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "@/server/api/root";
 import type { Role } from "@/db/schema";
-import { ROLE_HELP, ROLE_OPTIONS as ROLES } from "@/lib/roles";
+import { describeRoleSource, ROLE_HELP, ROLE_OPTIONS as ROLES } from "@/lib/roles";
 import { InlineAlert } from "@/components/ui/alert";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
@@ -227,6 +227,9 @@ function UsersTable({ users, currentUserId, minPasswordLength, onChanged }: { us
                       </select>
                       {saving ? <Spinner label="Saving role" /> : savedId === u.id ? <span role="status" className="text-xs text-success">Saved</span> : null}
                     </div>
+                    <p className="mt-1 text-xs text-fg-muted" data-testid="role-source">
+                      {u.sso ? "Signs in with single sign-on · " : ""}Role: {describeRoleSource(u.roleSource)}
+                    </p>
                   </td>
                   <td data-label="Status" className={rt.cell}>
                     {u.disabled ? <Badge tone="danger">Disabled</Badge> : <Badge tone="success">Active</Badge>}

@@ -1,6 +1,7 @@
 // Reads and validates Airlock's environment once; every module asks here
 // instead of reading process.env, so a bad value fails with one clear message.
 import path from "node:path";
+import { ROLES, type Role } from "@/db/schema";
 import { isValidAllowEntry } from "@/server/egress/addresses";
 
 export class ConfigError extends Error {
@@ -15,6 +16,31 @@ export interface AirlockConfig {
   adminPassword?: string;
   sandboxImage?: string;
   authSecretPath: string;
+  /** Single sign-on through an OpenID provider; undefined when not configured. */
+  oidc?: OidcSettings;
+  /** AIRLOCK_LOCAL_LOGIN: false turns password sign-in off for everyone but the break-glass accounts. */
+  localLogin: boolean;
+  /** Accounts that may always sign in with a password (AIRLOCK_BREAK_GLASS_EMAILS, else AIRLOCK_ADMIN_EMAIL). */
+  breakGlassEmails: string[];
+}
+
+export interface OidcRoleMapping {
+  /** A value of the role claim, e.g. a group name. */
+  group: string;
+  role: Role;
+}
+
+export interface OidcSettings {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  /** The provider's name on the sign-in button ("Sign in with <name>"). */
+  name: string;
+  scopes: string;
+  defaultRole: Role;
+  /** The claim whose values map to roles (a string or a list of strings). */
+  roleClaim: string;
+  roleMap: OidcRoleMapping[];
 }
 
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -42,7 +68,100 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AirlockConfig 
     adminPassword,
     sandboxImage: env.AIRLOCK_SANDBOX_IMAGE?.trim() || undefined,
     authSecretPath: path.join(dataDir, "keys", "auth-secret"),
+    ...readSignInSettings(env, adminEmail),
   };
+}
+
+const OIDC_REQUIRED = ["AIRLOCK_OIDC_ISSUER", "AIRLOCK_OIDC_CLIENT_ID", "AIRLOCK_OIDC_CLIENT_SECRET"] as const;
+const OIDC_OPTIONAL = ["AIRLOCK_OIDC_NAME", "AIRLOCK_OIDC_SCOPES", "AIRLOCK_OIDC_DEFAULT_ROLE", "AIRLOCK_OIDC_ROLE_CLAIM", "AIRLOCK_OIDC_ROLE_MAP"] as const;
+const LOOPBACK_HOST_RE = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
+
+function parseSwitch(name: string, value: string | undefined, fallback: boolean): boolean {
+  const text = (value ?? "").trim().toLowerCase();
+  if (!text) return fallback;
+  if (["1", "true", "yes", "on"].includes(text)) return true;
+  if (["0", "false", "no", "off"].includes(text)) return false;
+  throw new ConfigError(`${name} must be on or off, got "${value}".`);
+}
+
+function parseRoleSetting(name: string, value: string): Role {
+  const role = value.trim().toLowerCase();
+  if (!(ROLES as readonly string[]).includes(role)) throw new ConfigError(`${name}: unknown role "${value.trim()}". Use one of: ${ROLES.join(", ")}.`);
+  return role as Role;
+}
+
+/** "airlock-admins=admin,airlock-reviewers=reviewer": a group may itself contain "=" or "/", so the role is after the last "=". */
+export function parseRoleMap(text: string): OidcRoleMapping[] {
+  const mappings: OidcRoleMapping[] = [];
+  for (const entry of text.split(",").map((e) => e.trim()).filter(Boolean)) {
+    const at = entry.lastIndexOf("=");
+    const group = at > 0 ? entry.slice(0, at).trim() : "";
+    if (!group) throw new ConfigError(`AIRLOCK_OIDC_ROLE_MAP: "${entry}" is not group=role. Write it like airlock-admins=admin,airlock-reviewers=reviewer.`);
+    mappings.push({ group, role: parseRoleSetting("AIRLOCK_OIDC_ROLE_MAP", entry.slice(at + 1)) });
+  }
+  return mappings;
+}
+
+function readOidcSettings(env: NodeJS.ProcessEnv): OidcSettings | undefined {
+  const given = OIDC_REQUIRED.filter((name) => env[name]?.trim());
+  if (given.length === 0) {
+    const stray = OIDC_OPTIONAL.find((name) => env[name]?.trim());
+    if (stray) throw new ConfigError(`${stray} is set but single sign-on is not: set ${OIDC_REQUIRED.join(", ")} too, or unset ${stray}.`);
+    return undefined;
+  }
+  const missing = OIDC_REQUIRED.filter((name) => !env[name]?.trim());
+  if (missing.length) {
+    throw new ConfigError(`Single sign-on needs ${OIDC_REQUIRED.join(", ")} together; ${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} missing.`);
+  }
+  const issuerText = env.AIRLOCK_OIDC_ISSUER!.trim();
+  let issuerUrl: URL;
+  try {
+    issuerUrl = new URL(issuerText);
+  } catch {
+    throw new ConfigError(`AIRLOCK_OIDC_ISSUER is not a URL: "${issuerText}". Use the issuer your provider publishes, like https://login.example.com/realms/main.`);
+  }
+  // Codes and tokens travel to the issuer: plain http only to this machine itself.
+  if (issuerUrl.protocol !== "https:" && !(issuerUrl.protocol === "http:" && LOOPBACK_HOST_RE.test(issuerUrl.hostname))) {
+    throw new ConfigError(`AIRLOCK_OIDC_ISSUER must be an https:// URL (http:// only for a provider on this machine's loopback), got "${issuerText}".`);
+  }
+  if (issuerUrl.search || issuerUrl.hash || issuerUrl.username || issuerUrl.password) {
+    throw new ConfigError(`AIRLOCK_OIDC_ISSUER must not carry a query, fragment or credentials, got "${issuerText}".`);
+  }
+  const scopes = (env.AIRLOCK_OIDC_SCOPES?.trim() || "openid email profile").split(/\s+/).join(" ");
+  if (!scopes.split(" ").includes("openid")) throw new ConfigError(`AIRLOCK_OIDC_SCOPES must include "openid", got "${scopes}".`);
+  const roleClaim = env.AIRLOCK_OIDC_ROLE_CLAIM?.trim() || "groups";
+  if (/\s/.test(roleClaim) || roleClaim.length > 200) throw new ConfigError(`AIRLOCK_OIDC_ROLE_CLAIM must be one claim name, like groups, got "${roleClaim}".`);
+  return {
+    issuer: issuerText.replace(/\/+$/, ""),
+    clientId: env.AIRLOCK_OIDC_CLIENT_ID!.trim(),
+    clientSecret: env.AIRLOCK_OIDC_CLIENT_SECRET!.trim(),
+    name: env.AIRLOCK_OIDC_NAME?.trim() || "SSO",
+    scopes,
+    defaultRole: env.AIRLOCK_OIDC_DEFAULT_ROLE?.trim() ? parseRoleSetting("AIRLOCK_OIDC_DEFAULT_ROLE", env.AIRLOCK_OIDC_DEFAULT_ROLE) : "viewer",
+    roleClaim,
+    roleMap: parseRoleMap(env.AIRLOCK_OIDC_ROLE_MAP ?? ""),
+  };
+}
+
+function readSignInSettings(env: NodeJS.ProcessEnv, adminEmail: string | undefined): Pick<AirlockConfig, "oidc" | "localLogin" | "breakGlassEmails"> {
+  const oidc = readOidcSettings(env);
+  const localLogin = parseSwitch("AIRLOCK_LOCAL_LOGIN", env.AIRLOCK_LOCAL_LOGIN, true);
+  const listed = (env.AIRLOCK_BREAK_GLASS_EMAILS ?? "")
+    .split(",")
+    .map((e) => e.trim().toLowerCase())
+    .filter(Boolean);
+  for (const email of listed) {
+    if (!EMAIL_RE.test(email)) throw new ConfigError(`AIRLOCK_BREAK_GLASS_EMAILS: "${email}" is not an email address.`);
+  }
+  const breakGlassEmails = listed.length ? listed : adminEmail ? [adminEmail.toLowerCase()] : [];
+  if (!localLogin && !oidc) {
+    throw new ConfigError(`AIRLOCK_LOCAL_LOGIN=off leaves no way to sign in: configure single sign-on (${OIDC_REQUIRED.join(", ")}) or unset AIRLOCK_LOCAL_LOGIN.`);
+  }
+  // Without a break-glass account, a provider outage would lock every admin out.
+  if (!localLogin && breakGlassEmails.length === 0) {
+    throw new ConfigError("AIRLOCK_LOCAL_LOGIN=off needs a break-glass admin who can still sign in with a password: set AIRLOCK_BREAK_GLASS_EMAILS (or AIRLOCK_ADMIN_EMAIL).");
+  }
+  return { oidc, localLogin, breakGlassEmails };
 }
 
 let cached: AirlockConfig | undefined;

@@ -57,10 +57,23 @@ export interface PublicUser {
   role: Role;
   disabled: boolean;
   createdAt: Date;
+  /** Where the role came from: "local", "admin", "oidc-default" or "oidc-claim:<group>". */
+  roleSource: string;
+  /** Signs in through single sign-on (linked to a provider's subject). */
+  sso: boolean;
 }
 
 export function toPublicUser(u: User): PublicUser {
-  return { id: u.id, email: u.email, name: u.name, role: u.role, disabled: u.disabledAt !== null, createdAt: u.createdAt };
+  return {
+    id: u.id,
+    email: u.email,
+    name: u.name,
+    role: u.role,
+    disabled: u.disabledAt !== null,
+    createdAt: u.createdAt,
+    roleSource: u.roleSource,
+    sso: u.oidcSubject !== null,
+  };
 }
 
 export function findUserByEmail(db: Db, email: string): User | undefined {
@@ -127,7 +140,7 @@ export function setUserRole(db: Db, actor: Actor, userId: string, roleInput: str
         throw new DomainError("PRECONDITION_FAILED", "This is the last active admin; make another user admin first.");
       }
       tx.update(users)
-        .set({ role, sessionVersion: user.sessionVersion + 1 })
+        .set({ role, roleSource: "admin", sessionVersion: user.sessionVersion + 1 })
         .where(eq(users.id, userId))
         .run();
       appendAudit(tx, actor, { action: "user.set_role", targetType: "user", targetId: userId, details: { email: user.email, from: user.role, to: role } });
