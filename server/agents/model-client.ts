@@ -194,32 +194,45 @@ export interface SseEvent {
  * comments, several `data:` lines join with "\n". Feed it decoded text.
  */
 export class SseParser {
-  private buffer = "";
+  /** Pieces of the line not yet ended (joined once, when it ends: no quadratic re-scanning of a long line). */
+  private pending: string[] = [];
+  /** The last piece ended in CR: an LF starting the next one belongs to it (a CRLF split across reads). */
+  private skipLf = false;
   private dataLines: string[] = [];
   private eventName: string | null = null;
 
   push(text: string): SseEvent[] {
-    this.buffer += text;
     const events: SseEvent[] = [];
     let start = 0;
-    for (let i = 0; i < this.buffer.length; i++) {
-      const ch = this.buffer[i];
-      if (ch !== "\n" && ch !== "\r") continue;
-      // A CR at the very end may be the first half of a CRLF split across chunks.
-      if (ch === "\r" && i === this.buffer.length - 1) break;
-      this.takeLine(this.buffer.slice(start, i), events);
-      if (ch === "\r" && this.buffer[i + 1] === "\n") i++;
-      start = i + 1;
+    if (this.skipLf) {
+      this.skipLf = false;
+      if (text.startsWith("\n")) start = 1;
     }
-    this.buffer = this.buffer.slice(start);
+    // Line ends found with indexOf over the new text only: a per-character scan
+    // of a multi-megabyte line held the event loop for hundreds of milliseconds.
+    let nl = text.indexOf("\n", start);
+    let cr = text.indexOf("\r", start);
+    while (nl !== -1 || cr !== -1) {
+      const i = nl === -1 ? cr : cr === -1 ? nl : Math.min(nl, cr);
+      const piece = text.slice(start, i);
+      const line = this.pending.length > 0 ? this.pending.join("") + piece : piece;
+      this.pending = [];
+      this.takeLine(line, events);
+      if (i === cr && i === text.length - 1) this.skipLf = true;
+      start = i === cr && text[i + 1] === "\n" ? i + 2 : i + 1;
+      if (nl !== -1 && nl < start) nl = text.indexOf("\n", start);
+      if (cr !== -1 && cr < start) cr = text.indexOf("\r", start);
+    }
+    if (start < text.length) this.pending.push(text.slice(start));
     return events;
   }
 
   /** End of stream: a last event without its blank line still counts (some servers omit it). */
   end(): SseEvent[] {
     const events: SseEvent[] = [];
-    if (this.buffer.length > 0) this.takeLine(this.buffer.replace(/\r$/, ""), events);
-    this.buffer = "";
+    if (this.pending.length > 0) this.takeLine(this.pending.join(""), events);
+    this.pending = [];
+    this.skipLf = false;
     this.takeLine("", events);
     return events;
   }
