@@ -203,6 +203,7 @@ export class SseParser {
 
   push(text: string): SseEvent[] {
     const events: SseEvent[] = [];
+    if (text === "") return events;
     let start = 0;
     if (this.skipLf) {
       this.skipLf = false;
