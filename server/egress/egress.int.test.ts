@@ -274,6 +274,21 @@ PY`,
       await controller.revoke(reviewerActor(), { runId: other.runId });
     });
 
+    it("M6: a grant of this host's own address (the gateway, where host services listen) is refused by the proxy with 403 and why, even with private addresses allowed", async () => {
+      await grant(runId, [`${gateway}:${hostServicePort}`]);
+      process.env.AIRLOCK_EGRESS_ALLOW_PRIVATE = "1";
+      let out: string;
+      try {
+        out = await sh(containerId, fetchScript(`http://${gateway}:${hostServicePort}/`), env);
+      } finally {
+        delete process.env.AIRLOCK_EGRESS_ALLOW_PRIVATE;
+        await controller.revoke(reviewerActor(), { runId, domains: [`${gateway}:${hostServicePort}`], reason: "test done" });
+      }
+      expect(out).toContain("STATUS 403");
+      expect(out).toContain(`${gateway} is this host's own address`);
+      expect(out).toContain("exact address in AIRLOCK_EGRESS_ALLOW_HOSTS");
+    });
+
     it("DNS exfiltration: the sandbox has no resolver but the proxy's; getent, getaddrinfo and raw queries to 127.0.0.11 and the gateway resolve nothing and no query leaves", async () => {
       // A label no other traffic carries; iptables string-match counters see every
       // UDP packet carrying it that the host forwards (leaving the sandbox's
