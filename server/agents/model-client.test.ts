@@ -522,6 +522,15 @@ describe("model endpoint limits", () => {
     expect(err.message).toMatch(new RegExp(`arguments for the tool call write_file grew past ${MODEL_LIMITS.maxToolArgumentsChars} characters`));
   });
 
+  it("model endpoint limits: a legitimate 1.2 MiB write_file streamed a few characters per event stays under every cap", async () => {
+    const content = "let x = 1;\n".repeat(Math.ceil((1.2 * 1024 * 1024) / 11));
+    const args = JSON.stringify({ path: "big.js", content });
+    const endpoint = await endpointFor([{ type: "tool_calls", calls: [{ name: "write_file", arguments: args }], argumentChunks: Math.ceil(args.length / 24) }]);
+    const turn = await streamChatCompletion(endpoint, request);
+    expect(turn.toolCalls).toHaveLength(1);
+    expect(turn.toolCalls[0]!.argumentsText).toBe(args);
+  });
+
   it("model endpoint limits: the same caps hold when the server ignores streaming and sends one JSON body", async () => {
     const endpoint = await endpointFor([{ type: "text", text: "w".repeat(MODEL_LIMITS.maxContentChars + 1), ignoreStream: true }]);
     expect((await modelError(streamChatCompletion(endpoint, request))).kind).toBe("limit");

@@ -79,8 +79,14 @@ export interface ModelTurn {
  * host's memory, or flood the run with tool calls in a single turn.
  */
 export const MODEL_LIMITS = {
-  /** Bytes of one response body as received (SSE framing included). Past it Airlock stops reading. */
-  maxResponseBytes: 16 * 1024 * 1024,
+  /**
+   * Bytes of one response body as received (SSE framing included). Past it
+   * Airlock stops reading. Generous: servers stream tool-call arguments a few
+   * characters per event with ~200 bytes of framing each, so a legitimate
+   * 1.5 MiB write_file can take 30 MiB on the wire. Only the decoded text is
+   * kept, and it has its own caps below.
+   */
+  maxResponseBytes: 64 * 1024 * 1024,
   /** Characters of the assistant message's text. */
   maxContentChars: 2 * 1024 * 1024,
   /** Characters of one tool call's arguments (the gateway refuses calls over 1.5 MiB with a clear message first). */
