@@ -194,4 +194,34 @@ describe("the egress proxy", () => {
       await resolved.close();
     }
   });
+
+  it("M6: the proxy resolves a name once and connects to the address it checked, so a rebinding answer is never used", async () => {
+    // First answer: the allowed loopback registry; every later answer: a metadata address.
+    const lookups: string[] = [];
+    const rebinding = new EgressProxy({
+      host: "127.0.0.1",
+      identify: () => "run-1",
+      grantsFor: () => parseEgressDomains([`rebind.test:${upstreamPort}`]),
+      allowance: () => ({ allowPrivate: false, allowHosts: ["127.0.0.1"] }),
+      resolve: async (host) => (lookups.push(host), lookups.length === 1 ? [{ address: "127.0.0.1", family: 4 }] : [{ address: "169.254.169.254", family: 4 }]),
+      record: () => undefined,
+    });
+    const { port } = await rebinding.listen();
+    try {
+      const text = await new Promise<string>((resolve, reject) => {
+        const socket = net.connect(port, "127.0.0.1");
+        const chunks: Buffer[] = [];
+        socket.on("data", (c) => chunks.push(c));
+        socket.on("error", reject);
+        socket.on("close", () => resolve(Buffer.concat(chunks).toString()));
+        socket.write(`GET http://rebind.test:${upstreamPort}/twice HTTP/1.1\r\nHost: rebind.test:${upstreamPort}\r\nConnection: close\r\n\r\n`);
+      });
+      expect(text).toMatch(/^HTTP\/1\.1 200/);
+      expect(text).toContain("registry says hi to /twice");
+      expect(lookups).toEqual(["rebind.test"]);
+    } finally {
+      await rebinding.close();
+    }
+  });
 });
+
