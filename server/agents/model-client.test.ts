@@ -531,6 +531,21 @@ describe("model endpoint limits", () => {
     expect(turn.toolCalls[0]!.argumentsText).toBe(args);
   });
 
+  it("model endpoint limits: one SSE event longer than the event cap is refused before it is parsed", async () => {
+    const huge = `data: {"choices":[{"index":0,"delta":{"content":"${"q".repeat(MODEL_LIMITS.maxEventChars)}"}}]}\n\n`;
+    const endpoint = await endpointFor([{ type: "raw", body: [huge.slice(0, 4_000_000), huge.slice(4_000_000)] }]);
+    const err = await modelError(streamChatCompletion(endpoint, request));
+    expect(err.kind).toBe("limit");
+    expect(err.message).toContain(`one SSE event longer than ${MODEL_LIMITS.maxEventChars} characters`);
+  });
+
+  it("model endpoint limits: padding comments are skipped without being kept, and the reply after them still arrives", async () => {
+    const chunk = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
+    const padding = `: ${"p".repeat(MODEL_LIMITS.maxEventChars + 10)}\n`;
+    const endpoint = await endpointFor([{ type: "raw", body: [padding.slice(0, 5_000_000), padding.slice(5_000_000), chunk({ choices: [{ index: 0, delta: { content: "after the padding" }, finish_reason: "stop" }] }), "data: [DONE]\n\n"] }]);
+    expect((await streamChatCompletion(endpoint, request)).content).toBe("after the padding");
+  });
+
   it("model endpoint limits: the same caps hold when the server ignores streaming and sends one JSON body", async () => {
     const endpoint = await endpointFor([{ type: "text", text: "w".repeat(MODEL_LIMITS.maxContentChars + 1), ignoreStream: true }]);
     expect((await modelError(streamChatCompletion(endpoint, request))).kind).toBe("limit");

@@ -91,11 +91,15 @@ export const MODEL_LIMITS = {
   maxContentChars: 2 * 1024 * 1024,
   /** Characters of one tool call's arguments (the gateway refuses calls over 1.5 MiB with a clear message first). */
   maxToolArgumentsChars: 4 * 1024 * 1024,
+  /** Characters of one SSE event (one JSON.parse): room for a whole call's arguments, escaped, sent in one event. */
+  maxEventChars: 9 * 1024 * 1024,
   /** Tool calls run per turn; the rest are answered with LIMIT_EXCEEDED, not dropped silently. */
   maxToolCallsPerTurn: 16,
 } as const;
 
 export const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+/** Bytes of the response parsed between two pauses for the event loop. */
+const READ_SLICE = 64 * 1024;
 export const DEFAULT_IDLE_TIMEOUT_MS = 3 * 60_000;
 
 // ---------------------------------------------------------------------------
@@ -202,10 +206,17 @@ export interface SseEvent {
 export class SseParser {
   /** Pieces of the line not yet ended (joined once, when it ends: no quadratic re-scanning of a long line). */
   private pending: string[] = [];
+  private pendingChars = 0;
+  /** The line being read is a comment: its text is never kept (a server may pad with megabytes of them). */
+  private inComment = false;
   /** The last piece ended in CR: an LF starting the next one belongs to it (a CRLF split across reads). */
   private skipLf = false;
   private dataLines: string[] = [];
+  private dataChars = 0;
   private eventName: string | null = null;
+
+  /** `maxEventChars`: the longest line or event kept; past it push() throws a ModelError of kind "limit". */
+  constructor(private readonly maxEventChars = Number.POSITIVE_INFINITY) {}
 
   push(text: string): SseEvent[] {
     const events: SseEvent[] = [];
@@ -221,24 +232,45 @@ export class SseParser {
     let cr = text.indexOf("\r", start);
     while (nl !== -1 || cr !== -1) {
       const i = nl === -1 ? cr : cr === -1 ? nl : Math.min(nl, cr);
-      const piece = text.slice(start, i);
-      const line = this.pending.length > 0 ? this.pending.join("") + piece : piece;
+      if (this.inComment) this.inComment = false;
+      else {
+        const piece = text.slice(start, i);
+        this.checkSize(piece.length);
+        const line = this.pending.length > 0 ? this.pending.join("") + piece : piece;
+        this.takeLine(line, events);
+      }
       this.pending = [];
-      this.takeLine(line, events);
+      this.pendingChars = 0;
       if (i === cr && i === text.length - 1) this.skipLf = true;
       start = i === cr && text[i + 1] === "\n" ? i + 2 : i + 1;
       if (nl !== -1 && nl < start) nl = text.indexOf("\n", start);
       if (cr !== -1 && cr < start) cr = text.indexOf("\r", start);
     }
-    if (start < text.length) this.pending.push(text.slice(start));
+    if (start < text.length && !this.inComment) {
+      const rest = text.slice(start);
+      if (this.pending.length === 0 && rest.startsWith(":")) this.inComment = true;
+      else {
+        this.checkSize(rest.length);
+        this.pending.push(rest);
+        this.pendingChars += rest.length;
+      }
+    }
     return events;
+  }
+
+  private checkSize(more: number): void {
+    if (this.pendingChars + this.dataChars + more > this.maxEventChars) {
+      throw new ModelError("limit", `The model server sent one SSE event longer than ${this.maxEventChars} characters; Airlock stopped reading the response.`);
+    }
   }
 
   /** End of stream: a last event without its blank line still counts (some servers omit it). */
   end(): SseEvent[] {
     const events: SseEvent[] = [];
-    if (this.pending.length > 0) this.takeLine(this.pending.join(""), events);
+    if (this.pending.length > 0 && !this.inComment) this.takeLine(this.pending.join(""), events);
     this.pending = [];
+    this.pendingChars = 0;
+    this.inComment = false;
     this.skipLf = false;
     this.takeLine("", events);
     return events;
@@ -248,6 +280,7 @@ export class SseParser {
     if (line === "") {
       if (this.dataLines.length > 0) events.push({ event: this.eventName, data: this.dataLines.join("\n") });
       this.dataLines = [];
+      this.dataChars = 0;
       this.eventName = null;
       return;
     }
@@ -256,7 +289,10 @@ export class SseParser {
     const field = colon === -1 ? line : line.slice(0, colon);
     let value = colon === -1 ? "" : line.slice(colon + 1);
     if (value.startsWith(" ")) value = value.slice(1);
-    if (field === "data") this.dataLines.push(value);
+    if (field === "data") {
+      this.dataLines.push(value);
+      this.dataChars += value.length;
+    }
     else if (field === "event") this.eventName = value;
   }
 }
@@ -555,25 +591,48 @@ export async function streamChatCompletion(endpoint: ModelEndpoint, request: Cha
     const reader = res.body?.getReader();
     const decoder = new TextDecoder();
     let receivedBytes = 0;
+    let sinceYield = 0;
     /** Next decoded piece of the body, or null at the end; every byte resets the idle timer. */
+    /** What is left of a read larger than one slice. */
+    let carry: Uint8Array | null = null;
     const readText = async (): Promise<string | null> => {
       if (!reader) return null;
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await reader.read();
-      } catch (err) {
-        throw transportError(err, "read");
+      let bytes: Uint8Array;
+      if (carry) {
+        bytes = carry;
+        carry = null;
+      } else {
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await reader.read();
+        } catch (err) {
+          throw transportError(err, "read");
+        }
+        if (chunk.done) {
+          const tail = decoder.decode();
+          return tail === "" ? null : tail;
+        }
+        idleTimer.refresh();
+        receivedBytes += chunk.value.length;
+        if (receivedBytes > MODEL_LIMITS.maxResponseBytes) {
+          throw fail("limit", `The model server at ${shownUrl} sent more than ${MODEL_LIMITS.maxResponseBytes} bytes in one response; Airlock stopped reading it. Check the model's max_tokens setting, or the server.`);
+        }
+        bytes = chunk.value;
       }
-      if (chunk.done) {
-        const tail = decoder.decode();
-        return tail === "" ? null : tail;
+      // Reads of data already buffered resolve as microtasks, and one read can
+      // hold megabytes: parsed in one go that held the event loop for ~100 ms.
+      // So at most READ_SLICE bytes are handed on at a time, with a pause for
+      // the event loop between slices.
+      if (bytes.length > READ_SLICE) {
+        carry = bytes.subarray(READ_SLICE);
+        bytes = bytes.subarray(0, READ_SLICE);
       }
-      idleTimer.refresh();
-      receivedBytes += chunk.value.length;
-      if (receivedBytes > MODEL_LIMITS.maxResponseBytes) {
-        throw fail("limit", `The model server at ${shownUrl} sent more than ${MODEL_LIMITS.maxResponseBytes} bytes in one response; Airlock stopped reading it. Check the model's max_tokens setting, or the server.`);
+      sinceYield += bytes.length;
+      if (sinceYield >= READ_SLICE) {
+        sinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
-      return decoder.decode(chunk.value, { stream: true });
+      return decoder.decode(bytes, { stream: true });
     };
     const readUpTo = async (limit: number): Promise<string> => {
       let text = "";
@@ -600,7 +659,7 @@ export async function streamChatCompletion(endpoint: ModelEndpoint, request: Cha
     }
 
     // SSE (or an unlabelled body that we sniff once it ends).
-    const parser = new SseParser();
+    const parser = new SseParser(MODEL_LIMITS.maxEventChars);
     let sawEvent = false;
     let head = "";
     let done = false;
