@@ -173,10 +173,11 @@ export function config(): AirlockConfig {
 /**
  * Which non-public addresses http_fetch may reach (read on every fetch, so tests
  * and `airlock doctor` see the current environment):
- *  - AIRLOCK_EGRESS_ALLOW_PRIVATE=1: every private, loopback and link-local
- *    address (never cloud metadata services);
+ *  - AIRLOCK_EGRESS_ALLOW_PRIVATE=1: private, shared, link-local and
+ *    unique-local addresses (never this host's own, never metadata services);
  *  - AIRLOCK_EGRESS_ALLOW_HOSTS: comma-separated IP addresses, CIDR ranges or
- *    host names, e.g. "127.0.0.1,10.1.0.0/16,git.internal".
+ *    host names, e.g. "127.0.0.1,10.1.0.0/16,git.internal"; this host's own
+ *    addresses only by exact address (see refuseAddress in egress/addresses.ts).
  * Unset (the default): only public addresses.
  */
 export function readEgressAllowance(env: Record<string, string | undefined> = process.env): { allowPrivate: boolean; allowHosts: string[] } {

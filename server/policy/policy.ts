@@ -7,6 +7,7 @@ import { DEFAULT_POLICY } from "./default-policy";
 import { compileGlob, pathMatches, programMatches, type CompiledGlob, type PathMatchMode, type PathRef } from "./glob";
 import { AGENT_HOME, isWithin, normaliseWorkspacePath, resolveLexically, WORKSPACE_ROOT } from "./paths";
 import { parseCommand, type ParsedCommand, type ShellFlag, type SimpleCommand } from "./shell";
+import { hostForJudging } from "../egress/addresses";
 
 export type Verdict = "allow" | "ask" | "deny";
 
@@ -682,7 +683,8 @@ function parseUrl(url: string): { scheme: string; host: string; port: number | n
     const u = new URL(url);
     const scheme = u.protocol.replace(/:$/, "").toLowerCase();
     const port = u.port ? Number(u.port) : (DEFAULT_PORTS[scheme] ?? null);
-    return { scheme, host: u.hostname.replace(/^\[|\]$/g, "").toLowerCase(), port };
+    // Judged as egress connects: no trailing dot, any case, IPv4 carried in IPv6 as that IPv4.
+    return { scheme, host: hostForJudging(u.hostname), port };
   } catch {
     return { scheme: "invalid", host: "", port: null };
   }

@@ -209,6 +209,9 @@ export class SandboxError extends Error {
 
 // ---------------------------------------------------------------- constants
 
+/** The sandbox's only DNS server: nowhere (see the HostConfig). Checked again before a sandbox joins the egress network. */
+export const SANDBOX_DNS = "0.0.0.0";
+
 export const WORKSPACE_PATH = "/workspace";
 export const AGENT_USER = "1000:1000";
 export const RUN_LABEL = "airlock.run";
@@ -652,6 +655,15 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
         SecurityOpt: ["no-new-privileges"],
         Privileged: false,
         NetworkMode: "none",
+        // No resolver but the egress proxy's. On the egress network Docker's
+        // embedded DNS (127.0.0.11, even on an --internal network) forwards
+        // queries to its upstreams from the sandbox's namespace: a channel out
+        // around the proxy (DNS exfiltration). 0.0.0.0 as the only upstream
+        // keeps those forwards inside the sandbox, where nothing answers; the
+        // proxy resolves the names it is asked for. Short timeouts: a lookup
+        // fails in about a second instead of hanging tools for 20 s.
+        Dns: [SANDBOX_DNS],
+        DnsOptions: ["timeout:1", "attempts:1"],
         IpcMode: "private",
         Memory: limits.memoryMb * 1024 * 1024,
         MemorySwap: limits.memoryMb * 1024 * 1024,
