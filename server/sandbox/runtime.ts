@@ -189,6 +189,23 @@ export interface SandboxRuntime {
   removeSnapshot(image: string): Promise<void>;
   /** Removes this Airlock's snapshot builder containers left by a crash mid-snapshot; returns how many. */
   removeSnapshotLeftovers(): Promise<number>;
+  /**
+   * Calls onStop for every run sandbox of this Airlock that stops, as the
+   * engine reports it (a kill from outside, the kernel's OOM killer ending
+   * its init, the sentinel's deadline, our own stopSandbox), until the
+   * returned function is called. The engine's event stream is reopened when
+   * it breaks (engine restart); onResync is then called, because stops
+   * during the gap were missed.
+   */
+  watchSandboxes(onStop: (stop: SandboxStop) => void, onResync?: () => void): () => void;
+}
+
+export interface SandboxStop {
+  containerId: string;
+  runId: string;
+  exitCode: number | null;
+  /** The engine reported an OOM kill in the container just before it stopped. */
+  oomKilled: boolean;
 }
 
 export interface SnapshotSummary {
@@ -1393,5 +1410,86 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     }
   }
 
-  return { createSandbox, exec, killProcesses, pauseSandbox, unpauseSandbox, stopSandbox, removeSandbox, inspectSandbox, listSandboxes, stats, snapshotSandbox, listSnapshots, removeSnapshot, removeSnapshotLeftovers };
+  function watchSandboxes(onStop: (stop: SandboxStop) => void, onResync?: () => void): () => void {
+    const label = [RUN_LABEL, `${MANAGED_LABEL}=true`, ...(opts.instance ? [`${INSTANCE_LABEL}=${opts.instance}`] : [])];
+    let closed = false;
+    let stream: (NodeJS.ReadableStream & { destroy?: () => void }) | null = null;
+    let retry: NodeJS.Timeout | null = null;
+    let connections = 0;
+    const oomed = new Set<string>();
+
+    const handle = (line: string) => {
+      let event: { Type?: string; Action?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+      try {
+        event = JSON.parse(line) as typeof event;
+      } catch {
+        return;
+      }
+      const id = event.Actor?.ID;
+      const attributes = event.Actor?.Attributes ?? {};
+      if (event.Type !== "container" || !id || !attributes[RUN_LABEL]) return;
+      if (event.Action === "oom") {
+        oomed.add(id);
+        return;
+      }
+      if (event.Action !== "die") return;
+      const code = Number(attributes.exitCode);
+      const stop: SandboxStop = { containerId: id, runId: attributes[RUN_LABEL], exitCode: Number.isInteger(code) ? code : null, oomKilled: oomed.delete(id) };
+      try {
+        onStop(stop);
+      } catch (err) {
+        console.error("airlock: handling a stopped sandbox failed:", err);
+      }
+    };
+
+    const reconnect = () => {
+      stream = null;
+      if (closed || retry) return;
+      retry = setTimeout(() => {
+        retry = null;
+        void connect();
+      }, 1000);
+      retry.unref();
+    };
+
+    const connect = async () => {
+      if (closed) return;
+      let opened: NodeJS.ReadableStream & { destroy?: () => void };
+      try {
+        const d = engine();
+        opened = (await (d.getEvents as (o: object) => Promise<unknown>).call(d, {
+          filters: { type: ["container"], event: ["die", "oom"], label },
+        })) as typeof opened;
+      } catch {
+        reconnect();
+        return;
+      }
+      if (closed) {
+        opened.destroy?.();
+        return;
+      }
+      stream = opened;
+      if (connections++ > 0 && onResync) onResync();
+      let pending = "";
+      opened.on("data", (chunk: Buffer | string) => {
+        pending += chunk.toString();
+        const lines = pending.split("\n");
+        pending = lines.pop() ?? "";
+        for (const line of lines) if (line.trim()) handle(line);
+      });
+      opened.on("error", () => undefined);
+      opened.once("end", reconnect);
+      opened.once("close", reconnect);
+    };
+
+    void connect();
+    return () => {
+      closed = true;
+      if (retry) clearTimeout(retry);
+      stream?.destroy?.();
+      stream = null;
+    };
+  }
+
+  return { createSandbox, exec, killProcesses, pauseSandbox, unpauseSandbox, stopSandbox, removeSandbox, inspectSandbox, listSandboxes, stats, snapshotSandbox, listSnapshots, removeSnapshot, removeSnapshotLeftovers, watchSandboxes };
 }
