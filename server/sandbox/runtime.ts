@@ -337,7 +337,7 @@ const MAX_UID_PROCESSES = 16384;
 const RUN_DEADLINE_GRACE_S = 300;
 
 /**
- * The container's main process (PID 2, under docker-init as PID 1). It idles,
+ * The container's main process (a child of docker-init, PID 1). It idles,
  * and on SIGUSR1 (sent with `docker kill -s USR1`, forwarded by docker-init)
  * it kills every process of the agent with kill(-1): the kernel excludes the
  * caller and PID 1, and the walk is atomic against fork, so even a fork bomb
