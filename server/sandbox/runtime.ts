@@ -1216,7 +1216,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       .getContainer(containerId)
       .exec({
         // S: symlink targets are left alone (a link to ./x must stay ./x).
-        Cmd: ["/bin/tar", "-C", AGENT_HOME, "--numeric-owner", `--transform=s,^\\.,${seed},S`, "-cf", "-", "."],
+        Cmd: helperCommand(["/bin/tar", "-C", AGENT_HOME, "--numeric-owner", `--transform=s,^\\.,${seed},S`, "-cf", "-", "."]),
         User: AGENT_USER,
         WorkingDir: "/",
         AttachStdout: true,
