@@ -206,6 +206,8 @@ export interface SandboxStop {
   exitCode: number | null;
   /** The engine reported an OOM kill in the container just before it stopped. */
   oomKilled: boolean;
+  /** Why this runtime stopped it on its own (not on request), if it did. */
+  stoppedBecause: string | null;
 }
 
 export interface SnapshotSummary {
@@ -720,6 +722,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export function dockerRuntime(client?: Docker, opts: { instance?: string } = {}): SandboxRuntime {
   const instanceLabels: Record<string, string> = opts.instance ? { [INSTANCE_LABEL]: opts.instance } : {};
   const engine = () => client ?? processDocker();
+  /** Containers this runtime stopped on its own, and why (for watchSandboxes). */
+  const ownStops = new Map<string, string>();
 
   /** Host-side configuration of every sandbox: see DESIGN.md "Sandbox defaults". */
   function containerConfig(spec: SandboxSpec, imageEnv: string[] = []): Docker.ContainerCreateOptions {
@@ -1091,8 +1095,10 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
         // Processes the engine still lists (or an engine that could not say):
         // only stopping the container is certain. (A container already gone,
         // the stop button, ends up here too; stopping it again is harmless.)
+        ownStops.set(containerId, "a command's processes could not all be killed after its timeout, so the whole sandbox was stopped");
         await stopSandbox(containerId).catch(() => undefined);
         sandboxStopped = (await inspectSandbox(containerId).catch(() => null))?.running === false;
+        if (!sandboxStopped) ownStops.delete(containerId);
       }
       // The stream ends once the killed processes' pipes close; never wait long.
       const closed = await Promise.race([ended.then(() => true), sleep(3000).then(() => false)]);
@@ -1434,7 +1440,9 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       }
       if (event.Action !== "die") return;
       const code = Number(attributes.exitCode);
-      const stop: SandboxStop = { containerId: id, runId: attributes[RUN_LABEL], exitCode: Number.isInteger(code) ? code : null, oomKilled: oomed.delete(id) };
+      const stoppedBecause = ownStops.get(id) ?? null;
+      ownStops.delete(id);
+      const stop: SandboxStop = { containerId: id, runId: attributes[RUN_LABEL], exitCode: Number.isInteger(code) ? code : null, oomKilled: oomed.delete(id), stoppedBecause };
       try {
         onStop(stop);
       } catch (err) {

@@ -85,7 +85,9 @@ export class Supervisor {
     const run = this.db.select().from(runs).where(eq(runs.id, stop.runId)).get();
     if (!run || isTerminal(run.state) || run.containerId !== stop.containerId) return;
     const exit = stop.exitCode === null ? "exit code unknown" : `exit code ${stop.exitCode}`;
-    const reason = `The sandbox container stopped unexpectedly (${exit}${stop.oomKilled ? ", out of memory" : ""}).`;
+    const reason = stop.stoppedBecause
+      ? `The sandbox was stopped: ${stop.stoppedBecause}.`
+      : `The sandbox container stopped unexpectedly (${exit}${stop.oomKilled ? ", out of memory" : ""}).`;
     await this.failRun(run.id, reason, { sandboxExitCode: stop.exitCode, sandboxOomKilled: stop.oomKilled });
   }
 
