@@ -139,7 +139,8 @@ describe("container snapshots", () => {
     expect(await supervisor.runtime.inspectSandbox(oldContainer)).toBeNull();
     const container = await docker().getContainer(restarted.containerId).inspect();
     expect(container.Config.Image).toBe(snap.image);
-    expect(container.Config.User).toBe("1000:1000");
+    // The init and the sentinel run as root (only CAP_KILL), out of the agent's reach; commands run as the agent.
+    expect(container.Config.User).toBe("0:0");
     expect(container.Config.Labels).toMatchObject({ "airlock.run": run.id, "airlock.managed": "true" });
     expect(container.HostConfig.ReadonlyRootfs).toBe(true);
     expect(container.HostConfig.CapDrop).toEqual(["ALL"]);

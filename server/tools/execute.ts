@@ -236,7 +236,11 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
   const shown = capForModel(combined, result.totalBytes, result.truncated);
   if (result.aborted) return toolError("RUN_STOPPED", "The run was stopped while the command ran; it was killed.");
   if (result.timedOut) {
-    return { ok: false, code: "TIMEOUT", message: `The command ran longer than ${limit} s and was killed with all its processes.`, output: shown.text, output_truncated: shown.truncated, total_bytes: result.totalBytes };
+    // The runtime verified the kill with the engine's own process listing; when it could not, it stopped the sandbox.
+    const killed = result.sandboxStopped
+      ? "some of its processes could not be killed one by one, so the whole sandbox was stopped"
+      : "was killed with all its processes";
+    return { ok: false, code: "TIMEOUT", message: `The command ran longer than ${limit} s and ${killed}.`, output: shown.text, output_truncated: shown.truncated, total_bytes: result.totalBytes };
   }
   return {
     ok: true,
