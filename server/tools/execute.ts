@@ -20,6 +20,8 @@ import { searchProjectDocs } from "@/server/projects/docs";
 import { toolError, type ToolName, type ToolResult } from "@/server/tools/palette";
 import { OutputBuffer, MODEL_OUTPUT_CAP } from "@/server/tools/output";
 import type { ControlTools } from "@/server/tools/control";
+import { measureWorkspace, quotaExceededMessage, watchWorkspaceQuota, workspaceQuotaBytes, type WorkspaceSize } from "@/server/workspace/quota";
+import { formatBytes } from "@/lib/format";
 
 export interface ExecutionSession {
   db: Db;
@@ -211,10 +213,22 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
   // A run granted network access: the proxy variables (empty otherwise; the sandbox has no network then).
   const proxyEnv = await egressExecEnv(session.db, session.runId, session.containerId);
   const live = { stdout: redactor.stream(), stderr: redactor.stream() };
+  // The workspace quota: no file may outgrow it (RLIMIT_FSIZE, set by the
+  // image's own prlimit on a read-only root), and the whole workspace is
+  // measured while the command runs; growing past the quota kills it.
+  const quota = workspaceQuotaBytes();
+  const quotaStop = new AbortController();
+  let overQuota: WorkspaceSize | null = null;
+  const stopWatching = run.workspaceDir
+    ? watchWorkspaceQuota(session.runId, run.workspaceDir, (size) => {
+        overQuota = size;
+        quotaStop.abort();
+      })
+    : () => undefined;
   let result;
   try {
     result = await session.runtime.exec(session.containerId, {
-      cmd: ["bash", "-c", command],
+      cmd: ["/usr/bin/prlimit", `--fsize=${quota}`, "--", "bash", "-c", command],
       cwd,
       env: { ...env, ...proxyEnv },
       timeoutS: limit,
@@ -222,9 +236,10 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
         const safe = live[stream].push(chunk);
         if (safe) buffer.push(safe, stream);
       },
-      signal: session.signal,
+      signal: AbortSignal.any([session.signal, quotaStop.signal]),
     });
   } finally {
+    stopWatching();
     for (const stream of ["stdout", "stderr"] as const) {
       const rest = live[stream].end();
       if (rest) buffer.push(rest, stream);
@@ -234,9 +249,21 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
   // Redacted before capping, so a cut can never leave half a value showing.
   const combined = redactor.redact(result.stdout + (result.stderr ? (result.stdout ? "\n" : "") + result.stderr : ""));
   const shown = capForModel(combined, result.totalBytes, result.truncated);
-  if (result.aborted) return toolError("RUN_STOPPED", "The run was stopped while the command ran; it was killed.");
+  if (result.aborted && session.signal.aborted) return toolError("RUN_STOPPED", "The run was stopped while the command ran; it was killed.");
+  const outputFields = { output: shown.text, output_truncated: shown.truncated, total_bytes: result.totalBytes };
+  const after = run.workspaceDir ? await measureWorkspace(session.runId, run.workspaceDir).catch(() => null) : null;
+  const killedForQuota = overQuota as WorkspaceSize | null;
+  if (killedForQuota || (after && after.bytes > after.quotaBytes)) {
+    const size = after ?? killedForQuota!;
+    return toolError("LIMIT_EXCEEDED", quotaExceededMessage(size, killedForQuota !== null), {
+      workspace_bytes: size.bytes,
+      workspace_quota_bytes: size.quotaBytes,
+      exit_code: killedForQuota ? null : result.exitCode,
+      ...outputFields,
+    });
+  }
   if (result.timedOut) {
-    return { ok: false, code: "TIMEOUT", message: `The command ran longer than ${limit} s and was killed with all its processes.`, output: shown.text, output_truncated: shown.truncated, total_bytes: result.totalBytes };
+    return { ok: false, code: "TIMEOUT", message: `The command ran longer than ${limit} s and was killed with all its processes.`, ...outputFields };
   }
   return {
     ok: true,
@@ -244,9 +271,8 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
     signal: result.signal,
     oom_killed: result.oomKilled,
     ...(result.oomKilled ? { note: "The command ran out of memory and was killed by the kernel (the run's memory limit)." } : {}),
-    output: shown.text,
-    output_truncated: shown.truncated,
-    total_bytes: result.totalBytes,
+    ...(result.signal === "SIGXFSZ" ? { note: `A file reached the workspace quota of ${formatBytes(quota)} (the largest a file may be); the command was stopped by SIGXFSZ.` } : {}),
+    ...outputFields,
     duration_ms: result.durationMs,
   };
 }
