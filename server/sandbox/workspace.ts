@@ -88,7 +88,7 @@ export async function resetWorkspacePermissions(dir: string): Promise<Permission
   const { stdout } = await execFileAsync(
     "find",
     ["-P", ".", "-xdev", "-perm", "/6000", "!", "-type", "l", "-printf", "%P\\0", "-execdir", "chmod", "ug-s", "--", "{}", "+"],
-    { cwd: dir, env: { PATH: "/usr/bin:/bin", LC_ALL: "C" }, maxBuffer: 64 * 1024 * 1024, encoding: "utf8" },
+    { cwd: dir, env: { PATH: "/usr/bin:/bin", LC_ALL: "C" } as unknown as NodeJS.ProcessEnv, maxBuffer: 64 * 1024 * 1024, encoding: "utf8" },
   );
   await fs.chmod(dir, WORKSPACE_MODE);
   return { stripped: stdout.split("\0").filter(Boolean), rootModeBefore: st.mode & 0o7777, durationMs: Date.now() - started };
