@@ -129,6 +129,7 @@ describe("workspace quota", () => {
       // 300 MiB in 1 MiB files, slowly enough that it would take ~15 s.
       command("for i in $(seq 1 300); do head -c 1048576 /dev/zero > f$i; sleep 0.05; done; echo all-written"),
       command("du -sm . | cut -f1"),
+      call("write_file", { path: "note.txt", content: "hello\n" }),
       command("rm -f f* && echo cleaned"),
       // One file larger than the quota: RLIMIT_FSIZE stops it at the quota.
       command("head -c 40000000 /dev/zero > big; echo exit=$?; stat -c %s big; rm -f big"),
@@ -145,11 +146,15 @@ describe("workspace quota", () => {
     // Still over: the next command says so (plainly, with the figures) but runs.
     expect(results[2]).toMatchObject({ ok: false, code: "LIMIT_EXCEEDED" });
     expect(String(results[2]!.message)).toMatch(/every command reports this until the workspace is back under the quota/);
+    // A file write over the quota is refused before anything is written.
+    expect(results[3]).toMatchObject({ ok: false, code: "LIMIT_EXCEEDED" });
+    expect(String(results[3]!.message)).toMatch(/^Nothing was written\. Workspace quota exceeded: with this file the workspace would hold/);
+    expect(fs.existsSync(path.join(run.workspaceDir!, "note.txt"))).toBe(false);
     // Deleting gets the run back under it.
-    expect(results[3]).toMatchObject({ ok: true, exit_code: 0 });
-    expect(String(results[3]!.output)).toBe("cleaned\n");
-    expect(results[4]).toMatchObject({ ok: true });
-    expect(String(results[4]!.output)).toMatch(new RegExp(`exit=1[0-9]{2}\\n${quota}\\n`));
+    expect(results[4]).toMatchObject({ ok: true, exit_code: 0 });
+    expect(String(results[4]!.output)).toBe("cleaned\n");
+    expect(results[5]).toMatchObject({ ok: true });
+    expect(String(results[5]!.output)).toMatch(new RegExp(`exit=1[0-9]{2}\\n${quota}\\n`));
   }, 240_000);
 
   it("workspace quota: the run page's resources panel shows the workspace size against the quota", async () => {

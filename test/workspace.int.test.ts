@@ -105,7 +105,7 @@ describe("checkpoints and restore", () => {
     const back = await rollbackRun(t.db, host, run.id, a!.id, reviewerActor());
     expect(back.exact).toBe(true);
     expect(withoutEmptyDirs(manifest(workspaceDir, ["node_modules"]))).toEqual(manifestA);
-    for (const e of Object.values(manifest(workspaceDir))) expect(e.uid).toBe(1000);
+    for (const e of Object.values(manifest(workspaceDir))) expect(e.uid).toBe(AGENT_UID);
     // Ignored directories are left alone.
     expect(fs.readFileSync(path.join(workspaceDir, "node_modules/pkg/index.js"), "utf8")).toBe("2\n");
 

@@ -20,7 +20,7 @@ import { searchProjectDocs } from "@/server/projects/docs";
 import { toolError, type ToolName, type ToolResult } from "@/server/tools/palette";
 import { OutputBuffer, MODEL_OUTPUT_CAP } from "@/server/tools/output";
 import type { ControlTools } from "@/server/tools/control";
-import { measureWorkspace, quotaExceededMessage, watchWorkspaceQuota, workspaceQuotaBytes, type WorkspaceSize } from "@/server/workspace/quota";
+import { lastWorkspaceSize, measureWorkspace, quotaExceededMessage, watchWorkspaceQuota, workspaceQuotaBytes, type WorkspaceSize } from "@/server/workspace/quota";
 import { formatBytes } from "@/lib/format";
 
 export interface ExecutionSession {
@@ -182,6 +182,8 @@ async function executeToolUnredacted(session: ExecutionSession, callId: string, 
         if (!again.ok) return again.result;
         if (again.newContent !== prepared.newContent) return toolError("INVALID_INPUT", `${args.path as string} changed since the edit was approved; read it again and retry.`);
       }
+      const over = await writeWouldExceedQuota(session, Buffer.byteLength(prepared.newContent!));
+      if (over) return over;
       await writeFile(runtime, containerId, path!, prepared.newContent!);
       return { ok: true, path, bytes: Buffer.byteLength(prepared.newContent!), status: (prepared.preview as { status?: string } | null)?.status ?? "written" };
     }
@@ -217,6 +219,8 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
   // image's own prlimit on a read-only root), and the whole workspace is
   // measured while the command runs; growing past the quota kills it.
   const quota = workspaceQuotaBytes();
+  // The watch compares with the size before the command (a cleanup in a workspace already over the quota must run).
+  if (run.workspaceDir && !lastWorkspaceSize(session.runId)) await measureWorkspace(session.runId, run.workspaceDir).catch(() => null);
   const quotaStop = new AbortController();
   let overQuota: WorkspaceSize | null = null;
   const stopWatching = run.workspaceDir
@@ -275,6 +279,19 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
     ...outputFields,
     duration_ms: result.durationMs,
   };
+}
+
+/** write_file/edit_file: refused (nothing written) when the workspace, as last measured, plus the new content would be over the quota. */
+async function writeWouldExceedQuota(session: ExecutionSession, bytes: number): Promise<ToolResult | null> {
+  const run = loadRun(session.db, session.runId);
+  if (!run.workspaceDir) return null;
+  const size = lastWorkspaceSize(session.runId) ?? (await measureWorkspace(session.runId, run.workspaceDir).catch(() => null));
+  if (!size || size.bytes + bytes <= size.quotaBytes) return null;
+  const after = { bytes: size.bytes + bytes, quotaBytes: size.quotaBytes };
+  return toolError("LIMIT_EXCEEDED", `Nothing was written. ${quotaExceededMessage(after, false).replace("Workspace quota exceeded: the workspace holds", "Workspace quota exceeded: with this file the workspace would hold")}`, {
+    workspace_bytes: size.bytes,
+    workspace_quota_bytes: size.quotaBytes,
+  });
 }
 
 /** How much of a fetched body the model gets (the fetch itself reads up to RESPONSE_BODY_CAP). */
