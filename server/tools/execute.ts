@@ -215,9 +215,9 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
   // A run granted network access: the proxy variables (empty otherwise; the sandbox has no network then).
   const proxyEnv = await egressExecEnv(session.db, session.runId, session.containerId);
   const live = { stdout: redactor.stream(), stderr: redactor.stream() };
-  // The workspace quota: no file may outgrow it (RLIMIT_FSIZE, set by the
-  // image's own prlimit on a read-only root), and the whole workspace is
-  // measured while the command runs; growing past the quota kills it.
+  // The workspace quota: no file may outgrow it (RLIMIT_FSIZE), and the
+  // whole workspace is measured while the command runs; growing past the
+  // quota kills it.
   const quota = workspaceQuotaBytes();
   // The watch compares with the size before the command (a cleanup in a workspace already over the quota must run).
   if (run.workspaceDir && !lastWorkspaceSize(session.runId)) await measureWorkspace(session.runId, run.workspaceDir).catch(() => null);
@@ -232,7 +232,8 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
   let result;
   try {
     result = await session.runtime.exec(session.containerId, {
-      cmd: ["/usr/bin/prlimit", `--fsize=${quota}`, "--", "bash", "-c", command],
+      // bash's own ulimit (1024-byte blocks), then the command exactly as judged, in a bash of its own (exec: same process).
+      cmd: ["bash", "-c", `ulimit -f ${Math.floor(quota / 1024)} && exec bash -c "$1"`, "bash", command],
       cwd,
       env: { ...env, ...proxyEnv },
       timeoutS: limit,
