@@ -6,7 +6,7 @@ import { and, asc, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { checkpoints, runs, workspaces, type Checkpoint, type CheckpointKind, type Run, type Workspace, type WorkspaceSourceJson } from "@/db/schema";
 import { appendAudit, SYSTEM_ACTOR, type Actor } from "@/server/audit/chain";
-import { announce, insertRunEvent } from "@/server/events/bus";
+import { announce, insertRunEvent, publishRunEvent } from "@/server/events/bus";
 import { DomainError } from "@/server/errors/domain-error";
 import type { SandboxRuntime } from "@/server/sandbox/runtime";
 import { resetWorkspacePermissions, WORKSPACE_MODE } from "@/server/sandbox/workspace";
@@ -210,7 +210,15 @@ function announceSkipped(db: Db, runId: string, ws: Workspace, bytes: number, la
 
 /** Part of every checkpoint (after every command): no setuid/setgid file and no open workspace root stays on the host. */
 async function resetPermissions(db: Db, runId: string, workTree: string): Promise<void> {
-  const reset = await resetWorkspacePermissions(workTree);
+  let reset;
+  try {
+    reset = await resetWorkspacePermissions(workTree);
+  } catch (err) {
+    // Reported, and tried again after the next command; the checkpoint itself goes on.
+    console.error(`airlock: resetting workspace permissions failed for run ${runId}:`, err);
+    publishRunEvent(db, runId, "error", { source: "workspace", message: `Airlock could not check the workspace for setuid files: ${(err as Error).message}` });
+    return;
+  }
   if (reset.stripped.length === 0 && reset.rootModeBefore === WORKSPACE_MODE) return;
   const shown = reset.stripped.slice(0, 20).join(", ") + (reset.stripped.length > 20 ? ` and ${reset.stripped.length - 20} more` : "");
   const parts = [
