@@ -9,6 +9,7 @@ import { requireDocker } from "@/test/helpers/docker";
 import { listFiles, OutOfWorkspaceError, readFile, realpathInWorkspace, SandboxFileError, searchFiles, statPath, writeFile } from "./files";
 import { DEFAULT_LIMITS, dockerRuntime } from "./runtime";
 import { prepareWorkspace } from "./workspace";
+import { AGENT_UID } from "./agent-user";
 
 // Without an engine and image these suites fail, saying how to fix it.
 const image = await requireDocker();
@@ -61,7 +62,7 @@ describe("workspace files inside the sandbox", () => {
     const written = await writeFile(runtime, containerId, "bin/blob.dat", bytes);
     expect(written).toEqual({ path: "/workspace/bin/blob.dat", bytes: bytes.length, created: true });
     expect(fs.readFileSync(path.join(workspaceDir, "bin/blob.dat")).equals(bytes)).toBe(true);
-    expect(fs.statSync(path.join(workspaceDir, "bin/blob.dat")).uid).toBe(1000);
+    expect(fs.statSync(path.join(workspaceDir, "bin/blob.dat")).uid).toBe(AGENT_UID);
 
     const read = await readFile(runtime, containerId, "/workspace/bin/blob.dat", { encoding: "base64" });
     expect(read).toMatchObject({ exists: true, binary: true, size: bytes.length, bytesRead: bytes.length, eof: true, encoding: "base64" });

@@ -8,6 +8,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireDocker } from "@/test/helpers/docker";
 import { docker } from "./docker";
+import { AGENT_GID, AGENT_UID } from "./agent-user";
 import { DEFAULT_LIMITS, dockerRuntime, SandboxError, type ExecOptions, type RunLimits } from "./runtime";
 import { prepareWorkspace } from "./workspace";
 
@@ -60,12 +61,12 @@ describe("a sandbox container", () => {
     for (const m of markers) fs.rmSync(m, { force: true });
   });
 
-  it("runs commands as uid 1000 in /workspace, and their files land in the host workspace owned by 1000", async () => {
+  it("runs commands as the agent uid in /workspace, and their files land in the host workspace owned by it", async () => {
     const r = await sh(id, "id -u; id -g; pwd; hostname; echo data > made-inside.txt");
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toBe("1000\n1000\n/workspace\nsandbox\n");
+    expect(r.stdout).toBe(`${AGENT_UID}\n${AGENT_GID}\n/workspace\nsandbox\n`);
     const st = fs.statSync(path.join(workspaceDir, "made-inside.txt"));
-    expect(st.uid).toBe(1000);
+    expect(st.uid).toBe(AGENT_UID);
     expect(fs.readFileSync(path.join(workspaceDir, "made-inside.txt"), "utf8")).toBe("data\n");
   });
 
@@ -139,7 +140,7 @@ describe("a sandbox container", () => {
     }
   });
 
-  it("cannot become root: uid 1000, no capabilities, no-new-privileges, setuid binaries do not help", async () => {
+  it("cannot become root: the agent uid, no capabilities, no-new-privileges, setuid binaries do not help", async () => {
     const status = await sh(id, "grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs):' /proc/self/status");
     const fields = Object.fromEntries(status.stdout.trim().split("\n").map((l) => l.split(/:\s+/)));
     expect(fields).toEqual({

@@ -9,6 +9,7 @@ import { StringDecoder } from "node:string_decoder";
 import { PassThrough, Writable, type Duplex } from "node:stream";
 import type Docker from "dockerode";
 import { DomainError } from "@/server/errors/domain-error";
+import { AGENT_GID, AGENT_HOME, AGENT_UID, AGENT_USER } from "./agent-user";
 import { docker as processDocker } from "./docker";
 
 // ---------------------------------------------------------------- limits
@@ -87,7 +88,7 @@ export function resolveLimits(requested: Partial<RunLimits> | undefined = {}): R
 export interface SandboxSpec {
   runId: string;
   image: string;
-  /** Host directory, owned by uid 1000, bind-mounted read-write at /workspace. */
+  /** Host directory, owned by AGENT_UID, bind-mounted read-write at /workspace. */
   workspaceDir: string;
   limits: RunLimits;
   env?: Record<string, string>;
@@ -239,7 +240,7 @@ export class SandboxError extends Error {
 export const SANDBOX_DNS = "0.0.0.0";
 
 export const WORKSPACE_PATH = "/workspace";
-export const AGENT_USER = "1000:1000";
+export { AGENT_USER };
 export const RUN_LABEL = "airlock.run";
 export const MANAGED_LABEL = "airlock.managed";
 /** Which Airlock (one per data directory) owns a container: reconciliation after a
@@ -266,7 +267,6 @@ export const HOME_SEED_LABEL = "airlock.home-seed";
 export const HOME_SEED_PATH = "/var/lib/airlock/home";
 /** On the short-lived (never started) container a snapshot is built in. */
 const SNAPSHOT_BUILDER_LABEL = "airlock.snapshot-builder";
-const AGENT_HOME = "/home/agent";
 /** Where user-level installs land (pip --user, npm -g with the prefix below): inside the home, so snapshots keep them. */
 const AGENT_LOCAL_BIN = `${AGENT_HOME}/.local/bin`;
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -333,7 +333,7 @@ const SHM_SIZE_MB = 64;
 /** RLIMIT_FSIZE: a single file can grow to 1 GiB (then SIGXFSZ). */
 const MAX_FILE_BYTES = 1024 * 1024 * 1024;
 const MAX_OPEN_FILES = 8192;
-/** RLIMIT_NPROC counts every process of uid 1000 on the host kernel, across
+/** RLIMIT_NPROC counts every process of AGENT_UID on the host kernel, across
  * all sandboxes (no user namespaces), so it cannot be the per-run limit: the
  * pids cgroup is. This is only a backstop that never bites a single run. */
 const MAX_UID_PROCESSES = 16384;
@@ -766,7 +766,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
         // device files. /home/agent: a writable home for git, npm, pip caches.
         Tmpfs: {
           "/tmp": `rw,exec,nosuid,nodev,size=${TMP_SIZE_MB}m,mode=1777`,
-          "/home/agent": `rw,exec,nosuid,nodev,size=${HOME_SIZE_MB}m,mode=0700,uid=1000,gid=1000`,
+          [AGENT_HOME]: `rw,exec,nosuid,nodev,size=${HOME_SIZE_MB}m,mode=0700,uid=${AGENT_UID},gid=${AGENT_GID}`,
         },
         ShmSize: SHM_SIZE_MB * 1024 * 1024,
         CapDrop: ["ALL"],
