@@ -4,7 +4,7 @@ import { LoginForm } from "@/components/auth/login-form";
 import { ThemeToggle } from "@/components/shell/theme-toggle";
 import { LogoIcon } from "@/components/ui/icons";
 import { currentIdentity } from "@/lib/server-session";
-import { safeCallbackPath } from "@/lib/safe-redirect";
+import { safeCallbackPath } from "@/server/auth/callback-url";
 
 export const metadata: Metadata = { title: "Sign in" };
 export const dynamic = "force-dynamic";

@@ -9,6 +9,7 @@ import { checkThrottle, clearFailures, lockedMessage, recordFailure } from "@/se
 import { createSession, endSession } from "@/server/auth/sessions";
 import { findUserByEmail } from "@/server/users/users";
 import { clientIpFromHeaders } from "@/server/auth/request-ip";
+import { safeAuthRedirect } from "@/server/auth/callback-url";
 
 export const SESSION_MAX_AGE_S = 12 * 60 * 60;
 
@@ -67,6 +68,10 @@ export const authOptions: NextAuthOptions = {
     },
   },
   callbacks: {
+    // The same check as the login page's callbackUrl (M4): only this dashboard's own origin.
+    redirect({ url, baseUrl }) {
+      return safeAuthRedirect(url, baseUrl);
+    },
     jwt({ token, user }) {
       if (user) {
         const u = user as { id: string; sv?: number; sid?: string };
