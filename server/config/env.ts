@@ -1,7 +1,9 @@
 // Reads and validates Airlock's environment once; every module asks here
 // instead of reading process.env, so a bad value fails with one clear message.
+import net from "node:net";
 import path from "node:path";
 import { isValidAllowEntry } from "@/server/egress/addresses";
+import { MIN_PASSWORD_LENGTH } from "@/server/auth/password-policy";
 
 export class ConfigError extends Error {
   readonly code = "CONFIG_ERROR";
@@ -15,6 +17,8 @@ export interface AirlockConfig {
   adminPassword?: string;
   sandboxImage?: string;
   authSecretPath: string;
+  /** Proxies whose X-Forwarded-For is believed (IP addresses and CIDR ranges); empty: none. */
+  trustedProxies: string[];
 }
 
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -31,8 +35,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AirlockConfig 
     throw new ConfigError(`AIRLOCK_ADMIN_EMAIL is not an email address: "${adminEmail}". Use a form like admin@example.com.`);
   }
   const adminPassword = env.AIRLOCK_ADMIN_PASSWORD || undefined;
-  if (adminPassword !== undefined && adminPassword.length < 8) {
-    throw new ConfigError("AIRLOCK_ADMIN_PASSWORD must be at least 8 characters. Choose a longer one, or unset it to have Airlock generate one.");
+  if (adminPassword !== undefined && adminPassword.length < MIN_PASSWORD_LENGTH) {
+    throw new ConfigError(
+      `AIRLOCK_ADMIN_PASSWORD must be at least ${MIN_PASSWORD_LENGTH} characters (it has ${adminPassword.length}). Choose a longer one, or unset it to have Airlock generate one.`,
+    );
   }
   return {
     port,
@@ -42,7 +48,33 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AirlockConfig 
     adminPassword,
     sandboxImage: env.AIRLOCK_SANDBOX_IMAGE?.trim() || undefined,
     authSecretPath: path.join(dataDir, "keys", "auth-secret"),
+    trustedProxies: readTrustedProxies(env),
   };
+}
+
+/**
+ * AIRLOCK_TRUSTED_PROXIES: comma-separated IP addresses or CIDR ranges of the
+ * reverse proxies in front of Airlock, e.g. "127.0.0.1,10.0.0.0/8". Only a
+ * connection from one of them may say who the client is (X-Forwarded-For).
+ * Unset (the default): nobody is trusted and the socket address is the client.
+ */
+export function readTrustedProxies(env: Record<string, string | undefined> = process.env): string[] {
+  const entries = (env.AIRLOCK_TRUSTED_PROXIES ?? "")
+    .split(",")
+    .map((e) => e.trim())
+    .filter(Boolean);
+  for (const entry of entries) {
+    const [ip, prefix, extra] = entry.split("/");
+    const family = net.isIP(ip ?? "");
+    const bits = family === 6 ? 128 : 32;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (!family || extra !== undefined || !prefixOk) {
+      throw new ConfigError(
+        `AIRLOCK_TRUSTED_PROXIES: "${entry}" is not an IP address or CIDR range. List your reverse proxies' addresses, comma-separated, e.g. "127.0.0.1,10.0.0.0/8" (host names are not accepted).`,
+      );
+    }
+  }
+  return entries;
 }
 
 let cached: AirlockConfig | undefined;

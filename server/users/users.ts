@@ -31,7 +31,7 @@ export const roleSchema = z.enum(ROLES, {
 
 export const passwordSchema = z
   .string()
-  .min(MIN_PASSWORD_LENGTH, `Password must be at least ${MIN_PASSWORD_LENGTH} characters.`)
+  .min(MIN_PASSWORD_LENGTH, `Password must be at least ${MIN_PASSWORD_LENGTH} characters; a phrase of a few words is easy to remember.`)
   .max(256, "Password is too long (256 characters at most).");
 
 /**
