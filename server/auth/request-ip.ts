@@ -52,9 +52,9 @@ export function installPeerAddressStamp(): void {
   stamp.installed = true;
   for (const Server of [http.Server, https.Server]) {
     const emit = Server.prototype.emit;
-    Server.prototype.emit = function (this: http.Server, event: string | symbol, ...args: unknown[]) {
+    Server.prototype.emit = function (this: http.Server, event: string | symbol, ...args: unknown[]): boolean {
       if (event === "request" && args[0] instanceof http.IncomingMessage) stampPeerAddress(args[0]);
-      return emit.call(this, event, ...args) as boolean;
+      return Reflect.apply(emit, this, [event, ...args]) as boolean;
     } as typeof emit;
   }
 }

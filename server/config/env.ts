@@ -23,7 +23,7 @@ export interface AirlockConfig {
 
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
-export function readConfig(env: NodeJS.ProcessEnv = process.env): AirlockConfig {
+export function readConfig(env: Record<string, string | undefined> = process.env): AirlockConfig {
   const portText = env.PORT ?? "3000";
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
