@@ -80,9 +80,10 @@ test.describe("M3: CSRF and clickjacking", () => {
 
     for (const response of responses) {
       // The victim's cookie went along (the attack is real), and the server refused it.
+      // (The refusal's JSON body is not readable here: the browser shows its own page in the frame.)
       expect((await response.request().allHeaders()).cookie ?? "", response.url()).toContain("next-auth.session-token=");
       expect(response.status(), response.url()).toBe(403);
-      expect(await response.text()).toContain("came from another site");
+      expect(response.headers()["content-type"] ?? "").toContain("application/json");
     }
     // Nothing was signed out: the other browser is still in.
     expect(await sessionCount(elsewhere)).toBe(2);
@@ -98,8 +99,6 @@ test.describe("M3: CSRF and clickjacking", () => {
 
   test("M3: the dashboard cannot be framed", async ({ page, baseURL }) => {
     await apiSignin(page, victim);
-    const consoleLines: string[] = [];
-    page.on("console", (m) => consoleLines.push(m.text()));
     hostile = await serveHostilePage(() => `<!doctype html><title>framed</title><p>outer page</p><iframe id="f" src="${baseURL}/approvals" width="800" height="600"></iframe>`);
 
     const framed = page.waitForResponse((r) => r.url() === `${baseURL}/approvals`);
@@ -107,10 +106,12 @@ test.describe("M3: CSRF and clickjacking", () => {
     const response = await framed;
     expect(response.status()).toBe(200); // the page was served, and the browser refused to show it
 
-    await expect.poll(() => consoleLines.some((l) => /Refused to (display|frame)/.test(l)), { message: consoleLines.join("\n") }).toBe(true);
+    // Chromium replaces a refused frame with its own error page: the dashboard never renders in it.
     const frame = page.frames().find((f) => f !== page.mainFrame())!;
-    expect(frame.url()).not.toContain("/approvals");
-    expect(await frame.locator("body").innerText().catch(() => "")).not.toContain("Approvals");
+    await expect.poll(() => frame.url()).toMatch(/^chrome-error:/);
+    await page.waitForTimeout(500);
+    expect(await frame.evaluate(() => document.body?.innerText ?? "").catch(() => "")).not.toContain("Approvals");
+    await expect(page.getByText("outer page")).toBeVisible();
   });
 
   test("M3: every response carries the security headers (pages, /login, /api/*, redirects, 404s, static files)", async ({ page, request }) => {
@@ -129,23 +130,28 @@ test.describe("M3: CSRF and clickjacking", () => {
     for (const name of SECURITY_HEADERS) expect(upload.headers()[name], `${name} on POST /api/uploads`).toBeTruthy();
   });
 
-  test("M3: the main pages raise no Content-Security-Policy violations in Chromium", async ({ page }) => {
-    await page.addInitScript(() => {
+  test("M3: the main pages raise no Content-Security-Policy violations in Chromium", async ({ page, context }) => {
+    test.setTimeout(120_000);
+    await context.addInitScript(() => {
       const w = window as unknown as { __cspViolations: string[] };
       w.__cspViolations = [];
       document.addEventListener("securitypolicyviolation", (e) => w.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
     });
     const consoleLines: string[] = [];
-    page.on("console", (m) => consoleLines.push(m.text()));
-    await page.goto("/login");
-    await expect(page.getByRole("heading", { name: "Sign in to Airlock" })).toBeVisible();
-    await apiSignin(page, victim);
-    for (const path of ["/runs", "/approvals", "/audit", "/policies", "/settings"]) {
-      await page.goto(path);
-      await page.waitForLoadState("networkidle").catch(() => undefined);
-      const violations = await page.evaluate(() => (window as unknown as { __cspViolations: string[] }).__cspViolations);
+    const visit = async (path: string) => {
+      // A page of its own per path, so one page's client-side URL updates cannot abort the next visit.
+      const tab = await context.newPage();
+      tab.on("console", (m) => consoleLines.push(m.text()));
+      await tab.goto(path);
+      await expect(tab.getByRole("heading", { level: 1 }).first()).toBeVisible();
+      await tab.waitForTimeout(500); // let client components hydrate and fetch
+      const violations = await tab.evaluate(() => (window as unknown as { __cspViolations: string[] }).__cspViolations);
       expect(violations, path).toEqual([]);
-    }
+      await tab.close();
+    };
+    await visit("/login");
+    await apiSignin(page, victim);
+    for (const path of ["/runs", "/approvals", "/audit", "/policies", "/settings"]) await visit(path);
     expect(consoleLines.filter((l) => /Content Security Policy/i.test(l))).toEqual([]);
   });
 });
@@ -182,17 +188,21 @@ test.describe("M4: open redirect after sign-in", () => {
   const expectOnDashboard = (page: Page, baseURL: string, value: string) => expect(new URL(page.url()).origin, `callbackUrl=${value} led to ${page.url()}`).toBe(new URL(baseURL).origin);
 
   test("M4: a signed-in user opening a crafted /login link stays on the dashboard @desktop-only", async ({ page, baseURL }) => {
+    test.setTimeout(240_000);
     await apiSignin(page, user);
     for (const value of [...PHISHING_CALLBACKS(`localhost:${phish.port}`), ...PHISHING_CALLBACKS(`127.0.0.1:${phish.port}`)]) {
-      const res = await page.goto(`/login?callbackUrl=${value}`);
+      const tab = await page.context().newPage();
+      const res = await tab.goto(`/login?callbackUrl=${value}`);
       expect(res?.status() ?? 0, value).toBeLessThan(500);
-      await page.waitForLoadState("load");
-      expectOnDashboard(page, baseURL!, value);
-      await expect(page.getByRole("heading", { name: "phished" })).toHaveCount(0);
+      await tab.waitForLoadState("load");
+      expectOnDashboard(tab, baseURL!, value);
+      await expect(tab.getByRole("heading", { name: "phished" })).toHaveCount(0);
+      await tab.close();
     }
   });
 
   test("M4: signing in through the form with a crafted callbackUrl lands on the dashboard @desktop-only", async ({ browser, baseURL }) => {
+    test.setTimeout(300_000);
     for (const value of PHISHING_CALLBACKS(`localhost:${phish.port}`)) {
       const context = await browser.newContext({ baseURL });
       const page = await context.newPage();

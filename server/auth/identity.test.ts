@@ -18,6 +18,7 @@ import { db as processDb } from "@/db/client";
 import { identityFromHeaders } from "@/server/auth/identity";
 import { authOptions, SESSION_MAX_AGE_S } from "@/server/auth/options";
 import { authSecret } from "@/server/auth/secret";
+import { hashPassword } from "@/server/auth/password";
 import { createSession, listSessions, revokeOtherSessions, revokeSession } from "@/server/auth/sessions";
 import { revokeApiToken } from "@/server/auth/tokens";
 import { findUserById, setUserDisabled, setUserPassword, setUserRole, type PublicUser } from "@/server/users/users";
@@ -249,6 +250,15 @@ describe("signing in", () => {
     // Signing out ends the session: a copy of the cookie stops working too.
     await authOptions.events!.signOut!({ token, session: null as never });
     expect(await identityFromHeaders(database, cookieHeaders(jwt))).toBeNull();
+  });
+
+  it("hardening: a password set before the 12-character minimum still signs in", async () => {
+    const database = processDb();
+    const user = await addUser(database, "viewer", { email: "oldpw@example.com" });
+    // As stored by an older Airlock, when 8 characters were enough.
+    database.$client.prepare("update users set password_hash = ? where id = ?").run(await hashPassword("8chars!!"), user.id);
+
+    await expect(authorize("oldpw@example.com", "8chars!!")).resolves.toMatchObject({ id: user.id });
   });
 
   it("a wrong password is refused without saying whether the email exists", async () => {
