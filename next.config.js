@@ -1,4 +1,5 @@
-const { PHASE_DEVELOPMENT_SERVER } = require("next/constants");
+// next/constants' PHASE_DEVELOPMENT_SERVER (the config is loaded before anything can be imported).
+const PHASE_DEVELOPMENT_SERVER = "phase-development-server";
 
 /**
  * Security headers on every response: pages, /login, /api/* and static files
