@@ -4,7 +4,7 @@ import { LoginForm } from "@/components/auth/login-form";
 import { ThemeToggle } from "@/components/shell/theme-toggle";
 import { LogoIcon } from "@/components/ui/icons";
 import { currentIdentity } from "@/lib/server-session";
-import { safeCallbackPath } from "@/lib/safe-redirect";
+import { safeCallbackPath } from "@/server/auth/callback-url";
 import { signInErrorMessage } from "@/lib/sign-in-errors";
 import { config } from "@/server/config/env";
 

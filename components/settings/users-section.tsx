@@ -153,20 +153,20 @@ function UsersTable({ users, currentUserId, minPasswordLength, onChanged }: { us
     ? pending.kind === "disable"
       ? {
           title: `Disable ${pending.user.email}?`,
-          description: "They are signed out at once, cannot sign in, and their API tokens stop working until you enable them again.",
+          description: "They are signed out at once, cannot sign in, and their API tokens are revoked (they create new ones once enabled again).",
           confirmLabel: "Disable user",
           variant: "danger" as const,
         }
       : pending.kind === "enable"
         ? {
             title: `Enable ${pending.user.email}?`,
-            description: "They can sign in again with their password, and their unrevoked API tokens work again.",
+            description: "They can sign in again with their password. Their old API tokens stay revoked; they create new ones.",
             confirmLabel: "Enable user",
             variant: "primary" as const,
           }
         : {
             title: `Set a password for ${pending.user.email}`,
-            description: "Their current sessions end. Tell them the new password over a channel you trust.",
+            description: "Their current sessions end and their API tokens are revoked. Tell them the new password over a channel you trust.",
             confirmLabel: "Set password",
             variant: "primary" as const,
           }

@@ -12,6 +12,7 @@ import { clientIpFromHeaders } from "@/server/auth/request-ip";
 import { config } from "@/server/config/env";
 import { headers } from "next/headers";
 import { OIDC_PROVIDER_ID, oidcProvider, PASSWORD_SIGN_IN_OFF_MESSAGE, passwordSignInAllowed, signInWithOidc, type OidcClaims } from "@/server/auth/oidc";
+import { safeAuthRedirect } from "@/server/auth/callback-url";
 
 export const SESSION_MAX_AGE_S = 12 * 60 * 60;
 
@@ -97,6 +98,10 @@ export const authOptions: NextAuthOptions = {
       // it is the Airlock user (id, session version, session id), not the provider's profile.
       Object.assign(user, { id: result.user.id, email: result.user.email, name: result.user.name ?? result.user.email, sv: result.user.sessionVersion, sid: result.session.id, role: result.user.role });
       return true;
+    },
+    // The same check as the login page's callbackUrl (M4): only this dashboard's own origin.
+    redirect({ url, baseUrl }) {
+      return safeAuthRedirect(url, baseUrl);
     },
     jwt({ token, user }) {
       if (user) {

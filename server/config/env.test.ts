@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { readConfig, readEgressAllowance } from "@/server/config/env";
+import { readConfig, readEgressAllowance, readTrustedProxies } from "@/server/config/env";
 
 describe("egress settings", () => {
   it("allow only public addresses when nothing is set", () => {
@@ -77,5 +77,29 @@ describe("single sign-on settings", () => {
       breakGlassEmails: ["a@example.com", "b@example.com"],
     });
     expect(() => read({ ...oidc, AIRLOCK_BREAK_GLASS_EMAILS: "not-an-email" })).toThrow(/AIRLOCK_BREAK_GLASS_EMAILS: "not-an-email"/);
+  });
+});
+
+describe("M5: trusted proxies", () => {
+  it("M5: trust no proxy when AIRLOCK_TRUSTED_PROXIES is unset", () => {
+    expect(readTrustedProxies({})).toEqual([]);
+    expect(readConfig({}).trustedProxies).toEqual([]);
+  });
+
+  it("read addresses and CIDR ranges, IPv4 and IPv6", () => {
+    expect(readTrustedProxies({ AIRLOCK_TRUSTED_PROXIES: " 127.0.0.1, 10.0.0.0/8 ,fd00::/8,::1," })).toEqual(["127.0.0.1", "10.0.0.0/8", "fd00::/8", "::1"]);
+  });
+
+  it("M5: refuse host names and malformed ranges, naming the variable and the entry", () => {
+    for (const bad of ["proxy.internal", "10.0.0.0/33", "10.0.0.1/8/1", "::1/129", "10.0.0.0/x", "*"]) {
+      expect(() => readTrustedProxies({ AIRLOCK_TRUSTED_PROXIES: `127.0.0.1,${bad}` }), bad).toThrow(`AIRLOCK_TRUSTED_PROXIES: "${bad}" is not an IP address or CIDR range`);
+    }
+  });
+});
+
+describe("first admin password", () => {
+  it("hardening: AIRLOCK_ADMIN_PASSWORD shorter than 12 characters fails with the variable's name", () => {
+    expect(() => readConfig({ AIRLOCK_ADMIN_PASSWORD: "elevenchars" })).toThrow("AIRLOCK_ADMIN_PASSWORD must be at least 12 characters (it has 11)");
+    expect(readConfig({ AIRLOCK_ADMIN_PASSWORD: "e2e-admin-password" }).adminPassword).toBe("e2e-admin-password");
   });
 });

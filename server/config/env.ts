@@ -1,8 +1,10 @@
 // Reads and validates Airlock's environment once; every module asks here
 // instead of reading process.env, so a bad value fails with one clear message.
+import net from "node:net";
 import path from "node:path";
 import { ROLES, type Role } from "@/db/schema";
 import { isValidAllowEntry } from "@/server/egress/addresses";
+import { MIN_PASSWORD_LENGTH } from "@/server/auth/password-policy";
 
 export class ConfigError extends Error {
   readonly code = "CONFIG_ERROR";
@@ -22,6 +24,8 @@ export interface AirlockConfig {
   localLogin: boolean;
   /** Accounts that may always sign in with a password (AIRLOCK_BREAK_GLASS_EMAILS, else AIRLOCK_ADMIN_EMAIL). */
   breakGlassEmails: string[];
+  /** Proxies whose X-Forwarded-For is believed (IP addresses and CIDR ranges); empty: none. */
+  trustedProxies: string[];
 }
 
 export interface OidcRoleMapping {
@@ -45,7 +49,7 @@ export interface OidcSettings {
 
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
-export function readConfig(env: NodeJS.ProcessEnv = process.env): AirlockConfig {
+export function readConfig(env: Record<string, string | undefined> = process.env): AirlockConfig {
   const portText = env.PORT ?? "3000";
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
@@ -57,8 +61,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AirlockConfig 
     throw new ConfigError(`AIRLOCK_ADMIN_EMAIL is not an email address: "${adminEmail}". Use a form like admin@example.com.`);
   }
   const adminPassword = env.AIRLOCK_ADMIN_PASSWORD || undefined;
-  if (adminPassword !== undefined && adminPassword.length < 8) {
-    throw new ConfigError("AIRLOCK_ADMIN_PASSWORD must be at least 8 characters. Choose a longer one, or unset it to have Airlock generate one.");
+  if (adminPassword !== undefined && adminPassword.length < MIN_PASSWORD_LENGTH) {
+    throw new ConfigError(
+      `AIRLOCK_ADMIN_PASSWORD must be at least ${MIN_PASSWORD_LENGTH} characters (it has ${adminPassword.length}). Choose a longer one, or unset it to have Airlock generate one.`,
+    );
   }
   return {
     port,
@@ -69,6 +75,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AirlockConfig 
     sandboxImage: env.AIRLOCK_SANDBOX_IMAGE?.trim() || undefined,
     authSecretPath: path.join(dataDir, "keys", "auth-secret"),
     ...readSignInSettings(env, adminEmail),
+    trustedProxies: readTrustedProxies(env),
   };
 }
 
@@ -102,7 +109,7 @@ export function parseRoleMap(text: string): OidcRoleMapping[] {
   return mappings;
 }
 
-function readOidcSettings(env: NodeJS.ProcessEnv): OidcSettings | undefined {
+function readOidcSettings(env: Record<string, string | undefined>): OidcSettings | undefined {
   const given = OIDC_REQUIRED.filter((name) => env[name]?.trim());
   if (given.length === 0) {
     const stray = OIDC_OPTIONAL.find((name) => env[name]?.trim());
@@ -143,7 +150,7 @@ function readOidcSettings(env: NodeJS.ProcessEnv): OidcSettings | undefined {
   };
 }
 
-function readSignInSettings(env: NodeJS.ProcessEnv, adminEmail: string | undefined): Pick<AirlockConfig, "oidc" | "localLogin" | "breakGlassEmails"> {
+function readSignInSettings(env: Record<string, string | undefined>, adminEmail: string | undefined): Pick<AirlockConfig, "oidc" | "localLogin" | "breakGlassEmails"> {
   const oidc = readOidcSettings(env);
   const localLogin = parseSwitch("AIRLOCK_LOCAL_LOGIN", env.AIRLOCK_LOCAL_LOGIN, true);
   const listed = (env.AIRLOCK_BREAK_GLASS_EMAILS ?? "")
@@ -162,6 +169,31 @@ function readSignInSettings(env: NodeJS.ProcessEnv, adminEmail: string | undefin
     throw new ConfigError("AIRLOCK_LOCAL_LOGIN=off needs a break-glass admin who can still sign in with a password: set AIRLOCK_BREAK_GLASS_EMAILS (or AIRLOCK_ADMIN_EMAIL).");
   }
   return { oidc, localLogin, breakGlassEmails };
+}
+
+/**
+ * AIRLOCK_TRUSTED_PROXIES: comma-separated IP addresses or CIDR ranges of the
+ * reverse proxies in front of Airlock, e.g. "127.0.0.1,10.0.0.0/8". Only a
+ * connection from one of them may say who the client is (X-Forwarded-For).
+ * Unset (the default): nobody is trusted and the socket address is the client.
+ */
+export function readTrustedProxies(env: Record<string, string | undefined> = process.env): string[] {
+  const entries = (env.AIRLOCK_TRUSTED_PROXIES ?? "")
+    .split(",")
+    .map((e) => e.trim())
+    .filter(Boolean);
+  for (const entry of entries) {
+    const [ip, prefix, extra] = entry.split("/");
+    const family = net.isIP(ip ?? "");
+    const bits = family === 6 ? 128 : 32;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (!family || extra !== undefined || !prefixOk) {
+      throw new ConfigError(
+        `AIRLOCK_TRUSTED_PROXIES: "${entry}" is not an IP address or CIDR range. List your reverse proxies' addresses, comma-separated, e.g. "127.0.0.1,10.0.0.0/8" (host names are not accepted).`,
+      );
+    }
+  }
+  return entries;
 }
 
 let cached: AirlockConfig | undefined;
