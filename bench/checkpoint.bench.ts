@@ -11,6 +11,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { DEFAULT_LIMITS, dockerRuntime } from "@/server/sandbox/runtime";
+import { AGENT_GID, AGENT_UID } from "@/server/sandbox/agent-user";
 import { sandboxImageName } from "@/server/sandbox/image";
 import { imageExists, pingDocker } from "@/server/sandbox/docker";
 import { commitTree, headCommit, initShadowRepo, openShadowRepo, restoreWorkTree, snapshotWorkTree } from "@/server/workspace/shadow-repo";
@@ -113,7 +114,7 @@ async function main() {
       const runtime = dockerRuntime();
       const ws = path.join(root, "freeze", "workspaces", "f");
       fs.mkdirSync(ws, { recursive: true });
-      fs.chownSync(ws, 1000, 1000);
+      fs.chownSync(ws, AGENT_UID, AGENT_GID);
       const { containerId } = await runtime.createSandbox({ runId: "bench-freeze", image: sandboxImageName(), workspaceDir: ws, limits: DEFAULT_LIMITS });
       try {
         const freeze: number[] = [];

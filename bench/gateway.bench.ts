@@ -13,6 +13,7 @@ import { migrateDatabase, openDatabase } from "@/db/client";
 import { models, runs, users } from "@/db/schema";
 import { sandboxImageName } from "@/server/sandbox/image";
 import { dockerRuntime } from "@/server/sandbox/runtime";
+import { AGENT_GID, AGENT_UID, AGENT_USER } from "@/server/sandbox/agent-user";
 import { prepareWorkspace } from "@/server/sandbox/workspace";
 import { handleToolCall, type GatewaySession } from "@/server/tools/gateway";
 import { DEFAULT_RUN_LIMITS } from "@/server/runs/limits";
@@ -34,7 +35,7 @@ async function main() {
   const runId = "bench-run";
   const workspaceDir = await prepareWorkspace(dir, runId);
   fs.writeFileSync(path.join(workspaceDir, "README.md"), "# bench\n".repeat(200));
-  fs.chownSync(path.join(workspaceDir, "README.md"), 1000, 1000);
+  fs.chownSync(path.join(workspaceDir, "README.md"), AGENT_UID, AGENT_GID);
   db.insert(users).values({ id: "u", email: "bench@x", role: "operator" }).run();
   db.insert(models).values({ id: "m", name: "m", baseUrl: "http://127.0.0.1:9/v1", model: "m" }).run();
   db.insert(runs)
@@ -61,12 +62,12 @@ async function main() {
       {
         label: "read_file README.md",
         gateway: () => handleToolCall(session, { tool: "read_file", args: { path: "README.md" } }),
-        raw: () => run("docker", ["exec", "-u", "1000", containerId, "cat", "/workspace/README.md"]),
+        raw: () => run("docker", ["exec", "-u", AGENT_USER, containerId, "cat", "/workspace/README.md"]),
       },
       {
         label: "run_command `ls -la` (+checkpoint)",
         gateway: () => handleToolCall(session, { tool: "run_command", args: { command: "ls -la" } }),
-        raw: () => run("docker", ["exec", "-u", "1000", "-w", "/workspace", containerId, "bash", "-c", "ls -la"]),
+        raw: () => run("docker", ["exec", "-u", AGENT_USER, "-w", "/workspace", containerId, "bash", "-c", "ls -la"]),
       },
     ];
     console.log(`gateway benchmark: ${iterations} iterations, ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(1)}`);

@@ -11,6 +11,7 @@ import { promisify } from "node:util";
 import { readFile } from "@/server/sandbox/files";
 import { sandboxImageName } from "@/server/sandbox/image";
 import { DEFAULT_LIMITS, dockerRuntime } from "@/server/sandbox/runtime";
+import { AGENT_GID, AGENT_UID, AGENT_USER } from "@/server/sandbox/agent-user";
 import { prepareWorkspace } from "@/server/sandbox/workspace";
 import { time } from "./support";
 
@@ -42,9 +43,9 @@ async function main(): Promise<void> {
   const limits = DEFAULT_LIMITS;
   // The same hardening as the runtime, so the CLI does comparable work.
   const cliFlags = (ws: string) => [
-    "run", "-d", "--init", "--user", "1000:1000", "--read-only", "--network", "none",
+    "run", "-d", "--init", "--user", AGENT_USER, "--read-only", "--network", "none",
     "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--ipc", "private",
-    "--tmpfs", "/tmp:rw,exec,nosuid,nodev,size=256m", "--tmpfs", "/home/agent:rw,nosuid,nodev,size=256m,uid=1000,gid=1000",
+    "--tmpfs", "/tmp:rw,exec,nosuid,nodev,size=256m", "--tmpfs", `/home/agent:rw,nosuid,nodev,size=256m,uid=${AGENT_UID},gid=${AGENT_GID}`,
     "--memory", `${limits.memoryMb}m`, "--memory-swap", `${limits.memoryMb}m`, "--cpus", String(limits.cpus),
     "--pids-limit", String(limits.pids), "--log-driver", "none", "--label", "airlock.bench=true",
     "--mount", `type=bind,source=${ws},target=/workspace`, "--entrypoint", "sleep", image, "infinity",
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
     await runtime.exec(target, { cmd: ["bash", "-c", "head -c 65536 /dev/urandom > blob"], timeoutS: 30 });
     for (let i = 0; i < iterations * 3; i++) {
       execRuntime.push(await time(() => runtime.exec(target, { cmd: ["true"], timeoutS: 30 })));
-      execCli.push(await time(() => run("docker", ["exec", "--user", "1000:1000", "-w", "/workspace", cliTarget, "true"])));
+      execCli.push(await time(() => run("docker", ["exec", "--user", AGENT_USER, "-w", "/workspace", cliTarget, "true"])));
       readRuntime.push(await time(() => readFile(runtime, target, "blob", { encoding: "base64" })));
     }
 

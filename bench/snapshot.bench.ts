@@ -13,6 +13,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { sandboxImageName } from "@/server/sandbox/image";
 import { DEFAULT_LIMITS, dockerRuntime } from "@/server/sandbox/runtime";
+import { AGENT_USER } from "@/server/sandbox/agent-user";
 import { prepareWorkspace } from "@/server/sandbox/workspace";
 import { median, time } from "./support";
 
@@ -55,7 +56,7 @@ async function main(): Promise<void> {
     if (filled.exitCode !== 0) throw new Error(`filling the home failed: ${filled.stdout}${filled.stderr}`);
 
     // Raw baseline: a plain (writable, unhardened) container with the same files in its own layer.
-    const { stdout: rawId } = await run("docker", ["run", "-d", "--user", "1000:1000", "--network", "none", "--label", "airlock.bench=true", "--entrypoint", "sleep", image, "infinity"]);
+    const { stdout: rawId } = await run("docker", ["run", "-d", "--user", AGENT_USER, "--network", "none", "--label", "airlock.bench=true", "--entrypoint", "sleep", image, "infinity"]);
     containers.push(rawId.trim());
     await run("docker", ["exec", rawId.trim(), "bash", "-c", FILL(homeMb)], { maxBuffer: 1 << 20 });
 
@@ -95,7 +96,7 @@ async function main(): Promise<void> {
       );
       rawRunTimes.push(
         await time(async () => {
-          const { stdout } = await run("docker", ["run", "-d", "--user", "1000:1000", "--network", "none", "--label", "airlock.bench=true", "--entrypoint", "sleep", rawImage, "infinity"]);
+          const { stdout } = await run("docker", ["run", "-d", "--user", AGENT_USER, "--network", "none", "--label", "airlock.bench=true", "--entrypoint", "sleep", rawImage, "infinity"]);
           containers.push(stdout.trim());
         }),
       );

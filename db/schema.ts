@@ -22,9 +22,17 @@ export const users = sqliteTable(
     // sessions (stateless JWTs) stop working at once.
     sessionVersion: integer("session_version").notNull().default(1),
     disabledAt: integer("disabled_at", { mode: "timestamp_ms" }),
+    // Where the role came from, shown to admins: "local" (created with it),
+    // "admin" (changed by an admin), "oidc-default" (first single sign-on,
+    // AIRLOCK_OIDC_DEFAULT_ROLE) or "oidc-claim:<group>" (mapped at sign-in).
+    roleSource: text("role_source").notNull().default("local"),
+    // The single sign-on identity (issuer + subject), so a renamed email at the
+    // provider still maps to the same Airlock user.
+    oidcIssuer: text("oidc_issuer"),
+    oidcSubject: text("oidc_subject"),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex("users_email_unique").on(t.email)],
+  (t) => [uniqueIndex("users_email_unique").on(t.email), uniqueIndex("users_oidc_subject_unique").on(t.oidcIssuer, t.oidcSubject)],
 );
 
 export const apiTokens = sqliteTable(

@@ -22,3 +22,12 @@ export const DRAFT_ROLE: Role = "reviewer";
 export function maySubmitPolicyDrafts(role: Role): boolean {
   return ROLE_OPTIONS.indexOf(role) >= ROLE_OPTIONS.indexOf(DRAFT_ROLE);
 }
+
+/** Where a user's role came from (users.role_source), in words for admins. */
+export function describeRoleSource(source: string): string {
+  if (source === "local") return "set when the account was created";
+  if (source === "admin") return "set by an admin";
+  if (source === "oidc-default") return "single sign-on default role";
+  if (source.startsWith("oidc-claim:")) return `single sign-on group ${source.slice("oidc-claim:".length)}`;
+  return source;
+}

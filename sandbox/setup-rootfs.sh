@@ -4,20 +4,26 @@
 # package list might drop. Nothing here may need the network or /proc.
 set -eu
 
-# uid/gid 1000 is a contract: the host chowns each run's workspace to 1000
-# so the agent (which runs as --user 1000:1000) can write its bind mount.
+# The agent's uid/gid come from sandbox/agent-user.json (passed in by
+# scripts/sandbox-image.sh as AIRLOCK_AGENT_UID/GID): the host chowns each
+# run's workspace to them so the agent (--user UID:GID) can write its bind
+# mount. A dedicated high uid that no host account uses (see README).
+: "${AIRLOCK_AGENT_UID:?AIRLOCK_AGENT_UID is not set}" "${AIRLOCK_AGENT_GID:?AIRLOCK_AGENT_GID is not set}"
 if ! getent group agent >/dev/null; then
-  groupadd --gid 1000 agent
+  groupadd --gid "$AIRLOCK_AGENT_GID" agent
 fi
 if ! getent passwd agent >/dev/null; then
-  useradd --uid 1000 --gid 1000 --home-dir /home/agent --create-home \
+  # --no-log-init: lastlog/faillog are indexed by uid; a high uid would make
+  # them huge (sparse) files that tar packs as gigabytes of zeros.
+  useradd --uid "$AIRLOCK_AGENT_UID" --gid "$AIRLOCK_AGENT_GID" --no-log-init \
+    --home-dir /home/agent --create-home \
     --shell /bin/bash --comment "Airlock agent" agent
 fi
 # No password login, no sudo: the account exists only to own files.
 passwd -l agent >/dev/null
 
 mkdir -p /workspace
-chown 1000:1000 /workspace
+chown "$AIRLOCK_AGENT_UID:$AIRLOCK_AGENT_GID" /workspace
 chmod 0755 /workspace
 
 # System-wide git settings, because $HOME is read-only in a hardened run

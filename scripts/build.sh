@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 inputs_hash() {
   local inputs=() p
-  for p in app components lib server db public next.config.js postcss.config.mjs tsconfig.json package-lock.json instrumentation.ts proxy.ts; do
+  # sandbox/agent-user.json: the agent uid is compiled into the app (and read by the image recipe).
+  for p in app components lib server db public sandbox/agent-user.json next.config.js postcss.config.mjs tsconfig.json package-lock.json instrumentation.ts proxy.ts; do
     [ -e "$p" ] && inputs+=("$p")
   done
   find "${inputs[@]}" -type f ! -name '*.test.ts' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1

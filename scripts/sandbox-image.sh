@@ -160,8 +160,13 @@ if ! chroot "$rootfs" /usr/bin/env -i PATH="$IMAGE_PATH" DEBIAN_FRONTEND=noninte
 fi
 t_upgrade=$((SECONDS - t0))
 
+# The agent's uid/gid: one place (sandbox/agent-user.json), read by the app too.
+agent_id() { sed -n "s/^ *\"$1\": *\([0-9][0-9]*\).*/\1/p" "$repo/sandbox/agent-user.json"; }
+agent_uid="$(agent_id uid)"
+agent_gid="$(agent_id gid)"
+[ -n "$agent_uid" ] && [ -n "$agent_gid" ] || airlock_die "sandbox/agent-user.json must give a numeric uid and gid"
 cp "$repo/sandbox/setup-rootfs.sh" "$rootfs/tmp/airlock-setup-rootfs.sh"
-chroot "$rootfs" /usr/bin/env -i PATH="$IMAGE_PATH" /bin/sh /tmp/airlock-setup-rootfs.sh \
+chroot "$rootfs" /usr/bin/env -i PATH="$IMAGE_PATH" AIRLOCK_AGENT_UID="$agent_uid" AIRLOCK_AGENT_GID="$agent_gid" /bin/sh /tmp/airlock-setup-rootfs.sh \
   || airlock_die "sandbox/setup-rootfs.sh failed inside the chroot"
 rm -f "$rootfs/tmp/airlock-setup-rootfs.sh"
 
@@ -186,7 +191,7 @@ t0=$SECONDS
 # whole process group, so `docker stop` ends the run's process tree at once
 # (a bare `sleep` as PID 1 would ignore SIGTERM and wait out the timeout).
 tar -C "$rootfs" --numeric-owner -c . | docker import \
-  -c 'USER 1000:1000' \
+  -c "USER $agent_uid:$agent_gid" \
   -c 'WORKDIR /workspace' \
   -c "ENV HOME=/home/agent PATH=$IMAGE_PATH LANG=C.UTF-8 PYTHONDONTWRITEBYTECODE=1" \
   -c 'ENTRYPOINT ["/usr/bin/tini", "-g", "--"]' \

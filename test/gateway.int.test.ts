@@ -10,7 +10,7 @@ import { actorOf } from "@/test/helpers/users";
 import { startScriptedModelServer, type ScriptedModelServer, type ScriptStep, toolResultsSent } from "@/test/helpers/model-server";
 import { registerModel, setUpSupervisedWorld, startRun, stopSupervisor, waitForState } from "@/test/helpers/runs";
 import { decideApproval } from "@/server/approvals/approvals";
-import { approvals, toolCalls } from "@/db/schema";
+import { approvals, runEvents, toolCalls } from "@/db/schema";
 import type { PublicUser } from "@/server/users/users";
 import type { Supervisor } from "@/server/supervisor/supervisor";
 
@@ -155,6 +155,21 @@ describe("a misbehaving model", () => {
     const { run } = await runScript([text, text, text]);
     expect(run.state).toBe("failed");
     expect(run.endedReason).toMatch(/without calling a tool/);
+  });
+});
+
+describe("asking before the plan", () => {
+  it("a read that needs a reviewer before any plan waits for the decision and the run goes back to planning", async () => {
+    const { results, run } = await runScript(
+      [call("search_files", { pattern: "KEY", path: ".env" }), call("search_files", { pattern: "KEY", path: ".env" }), plan, finish],
+      { onApproval: (() => { let n = 0; return () => (n++ === 0 ? "approve" : "deny"); })() },
+    );
+    expect(run.state).toBe("succeeded");
+    // The first search was approved and ran (the file does not exist: no matches), the second was denied.
+    expect(results[0]?.ok).toBe(true);
+    expect(results[1]?.code).toBe("DENIED_BY_REVIEWER");
+    const states = t.db.select().from(runEvents).where(eq(runEvents.runId, run.id)).all().filter((e) => e.type === "state").map((e) => (e.payload as { to: string }).to);
+    expect(states.slice(0, 7)).toEqual(["queued", "starting", "planning", "awaiting_approval", "planning", "awaiting_approval", "planning"]);
   });
 });
 

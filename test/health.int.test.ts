@@ -31,7 +31,7 @@ describe("airlock doctor", () => {
   it("exits 0 when everything is in place", async () => {
     const { stdout } = await run("bin/airlock", ["doctor", "--json"], { env: { ...process.env, AIRLOCK_DATA_DIR: dataDir } });
     const checks = JSON.parse(stdout) as { name: string; ok: boolean }[];
-    expect(checks.map((c) => c.name)).toEqual(expect.arrayContaining(["Node.js", "Disk", "Database", "Docker engine", "Sandbox image"]));
+    expect(checks.map((c) => c.name)).toEqual(expect.arrayContaining(["Node.js", "Disk", "Database", "Docker engine", "Sandbox image", "Agent uid"]));
     expect(checks.every((c) => c.ok)).toBe(true);
   });
 

@@ -21,6 +21,7 @@ import { getRun, requireDocker, waitFor, waitForPendingApproval, waitForState } 
 import { serveRoute, type RouteServer } from "@/test/helpers/route-server";
 import { dockerRuntime, instanceIdForDataDir } from "@/server/sandbox/runtime";
 import { sandboxImageName } from "@/server/sandbox/image";
+import { AGENT_UID } from "@/server/sandbox/agent-user";
 
 const IDLE_TIMEOUT_MS = 20_000;
 
@@ -143,7 +144,7 @@ describe("an external agent over MCP", () => {
     const cat = await call(client, "run_command", { command: "cat hello.txt && id -u" });
     expect(cat.isError).toBe(false);
     expect(JSON.stringify(cat.json)).toContain("hello from mcp");
-    expect(JSON.stringify(cat.json)).toContain("1000");
+    expect(JSON.stringify(cat.json)).toContain(String(AGENT_UID));
 
     const denied = await call(client, "run_command", { command: "rm -rf /" });
     expect(denied.isError).toBe(true);

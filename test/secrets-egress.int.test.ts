@@ -5,6 +5,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
+import os from "node:os";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
@@ -216,5 +217,32 @@ describe("refusals", () => {
     expect(received.length).toBe(before);
     expect(modelSaw).not.toContain("another-value-987654");
     expect(t.db.select().from(secretGrants).where(eq(secretGrants.runId, run.id)).all()).toHaveLength(0);
+  });
+
+  it("M6: an approved http_fetch to this host's own interface address is EGRESS_DENIED, even with private addresses and its range allowed", async () => {
+    // A server on every interface, as the dashboard listens.
+    const addresses = Object.values(os.networkInterfaces()).flatMap((l) => l ?? []);
+    const own = addresses.find((a) => !a.internal && a.family === "IPv4") ?? addresses.find((a) => !a.internal) ?? addresses[0]!;
+    const hits: string[] = [];
+    const dashboard = http.createServer((req, res) => (hits.push(req.url!), res.end("dashboard")));
+    await new Promise<void>((r) => dashboard.listen(0, own.family === "IPv4" ? "0.0.0.0" : "::", () => r()));
+    const host = own.family === "IPv6" ? `[${own.address}]` : own.address;
+    const url = `http://${host}:${(dashboard.address() as AddressInfo).port}/api/health`;
+    process.env.AIRLOCK_EGRESS_ALLOW_PRIVATE = "1";
+    process.env.AIRLOCK_EGRESS_ALLOW_HOSTS = "0.0.0.0/0,::/0";
+    let result;
+    try {
+      result = await runScript([plan, call("http_fetch", { url }), finish], () => "approve");
+    } finally {
+      delete process.env.AIRLOCK_EGRESS_ALLOW_PRIVATE;
+      delete process.env.AIRLOCK_EGRESS_ALLOW_HOSTS;
+      dashboard.close();
+    }
+    const { run, results } = result;
+    expect(run.state, run.endedReason ?? "").toBe("succeeded");
+    expect(results[1]).toMatchObject({ ok: false, code: "EGRESS_DENIED" });
+    expect(String(results[1]!.message)).toContain(`${own.address} is this host's own address`);
+    expect(String(results[1]!.message)).toMatch(/exact address in AIRLOCK_EGRESS_ALLOW_HOSTS/);
+    expect(hits).toEqual([]);
   });
 });

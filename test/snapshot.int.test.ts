@@ -18,6 +18,7 @@ import { createRun } from "@/server/runs/runs";
 import { appRouter } from "@/server/api/root";
 import { createCallerFactory } from "@/server/api/trpc";
 import { type Supervisor } from "@/server/supervisor/supervisor";
+import { AGENT_USER } from "@/server/sandbox/agent-user";
 import { docker } from "@/server/sandbox/docker";
 import { verifyAuditChain } from "@/server/audit/chain";
 import type { PublicUser } from "@/server/users/users";
@@ -116,7 +117,7 @@ describe("container snapshots", () => {
     expect(snap.image).toMatch(/^airlock-snapshot:/);
     expect(snap.sizeBytes).toBeGreaterThan(0);
     const info = await docker().getImage(snap.image).inspect();
-    expect(info.Config.User).toBe("1000:1000");
+    expect(info.Config.User).toBe(AGENT_USER);
     expect(info.Config.WorkingDir).toBe("/workspace");
     expect(info.Config.Entrypoint).toEqual(["/usr/bin/tini", "-g", "--"]);
     expect(info.Config.Labels).toMatchObject({ "airlock.snapshot": "true", "airlock.run": run.id, "airlock.managed": "false", "airlock.checkpoint": snap.checkpointId });
@@ -139,7 +140,8 @@ describe("container snapshots", () => {
     expect(await supervisor.runtime.inspectSandbox(oldContainer)).toBeNull();
     const container = await docker().getContainer(restarted.containerId).inspect();
     expect(container.Config.Image).toBe(snap.image);
-    expect(container.Config.User).toBe("1000:1000");
+    // The init and the sentinel run as root (only CAP_KILL), out of the agent's reach; commands run as the agent.
+    expect(container.Config.User).toBe("0:0");
     expect(container.Config.Labels).toMatchObject({ "airlock.run": run.id, "airlock.managed": "true" });
     expect(container.HostConfig.ReadonlyRootfs).toBe(true);
     expect(container.HostConfig.CapDrop).toEqual(["ALL"]);

@@ -13,6 +13,7 @@ import { addUser, actorOf } from "@/test/helpers/users";
 import { registerModel, requireDocker, tempDataDir } from "@/test/helpers/runs";
 import { agentShell, manifest, sandboxedRun, withoutEmptyDirs, type SandboxedRun } from "@/test/helpers/workspaces";
 import { buildTarGz } from "@/test/helpers/archives";
+import { AGENT_UID } from "@/server/sandbox/agent-user";
 import { dockerRuntime } from "@/server/sandbox/runtime";
 import { checkpoints, runEvents, workspaces } from "@/db/schema";
 import { checkpointWorkspace, diffCheckpoint, diffRun, getWorkspace, listCheckpoints, restoreCheckpoint } from "@/server/workspace/checkpoints";
@@ -104,7 +105,7 @@ describe("checkpoints and restore", () => {
     const back = await rollbackRun(t.db, host, run.id, a!.id, reviewerActor());
     expect(back.exact).toBe(true);
     expect(withoutEmptyDirs(manifest(workspaceDir, ["node_modules"]))).toEqual(manifestA);
-    for (const e of Object.values(manifest(workspaceDir))) expect(e.uid).toBe(1000);
+    for (const e of Object.values(manifest(workspaceDir))) expect(e.uid).toBe(AGENT_UID);
     // Ignored directories are left alone.
     expect(fs.readFileSync(path.join(workspaceDir, "node_modules/pkg/index.js"), "utf8")).toBe("2\n");
 
@@ -262,7 +263,7 @@ describe("workspace sources", () => {
     const upload = await storeUpload(t.db, { ...actorOf(operator), userId: operator.id }, dataDir, Readable.from([archive]), "app.tar.gz");
     expect(upload).toMatchObject({ format: "tar.gz", fileCount: 2 });
     const { run, containerId } = await newRun({ type: "archive", uploadId: upload.id });
-    expect(await agentShell(runtime, containerId, "/workspace/app/main.sh && stat -c %u /workspace/README")).toBe("from-archive\n1000\n");
+    expect(await agentShell(runtime, containerId, "/workspace/app/main.sh && stat -c %u /workspace/README")).toBe(`from-archive\n${AGENT_UID}\n`);
     expect(listCheckpoints(t.db, run.id)[0]!.filesChanged).toBe(2);
     // An upload starts one run only.
     await expect(newRun({ type: "archive", uploadId: upload.id })).rejects.toThrow(/already used/);

@@ -4,7 +4,9 @@ import { LoginForm } from "@/components/auth/login-form";
 import { ThemeToggle } from "@/components/shell/theme-toggle";
 import { LogoIcon } from "@/components/ui/icons";
 import { currentIdentity } from "@/lib/server-session";
-import { safeCallbackPath } from "@/lib/safe-redirect";
+import { safeCallbackPath } from "@/server/auth/callback-url";
+import { signInErrorMessage } from "@/lib/sign-in-errors";
+import { config } from "@/server/config/env";
 
 export const metadata: Metadata = { title: "Sign in" };
 export const dynamic = "force-dynamic";
@@ -24,6 +26,10 @@ export default async function LoginPage({ searchParams }: { searchParams: Search
   if (await currentIdentity()) redirect(callbackUrl);
   const reason = first(params.reason);
   const notice = reason ? NOTICES[reason] : undefined;
+  const { oidc, localLogin } = config();
+  const sso = oidc ? { name: oidc.name } : null;
+  const errorCode = first(params.error);
+  const error = errorCode ? signInErrorMessage(errorCode, { ssoName: oidc?.name ?? "The identity provider", passwordAllowed: localLogin }) : undefined;
 
   return (
     <main className="relative flex min-h-dvh flex-col items-center justify-center px-4 py-10">
@@ -39,10 +45,12 @@ export default async function LoginPage({ searchParams }: { searchParams: Search
           <p className="mt-1 text-sm text-fg-muted">Supervise agents working in sealed containers.</p>
         </div>
         <div className="rounded-xl border border-border bg-surface p-5 shadow-sm sm:p-6">
-          <LoginForm callbackUrl={callbackUrl} notice={notice} />
+          <LoginForm callbackUrl={callbackUrl} notice={notice} error={error} sso={sso} breakGlassOnly={!localLogin} />
         </div>
         <p className="mt-5 text-center text-xs text-fg-muted">
-          Accounts are created by an admin. Forgot your password? Ask an admin to reset it.
+          {sso
+            ? `Your account is created the first time you sign in with ${sso.name}.`
+            : "Accounts are created by an admin. Forgot your password? Ask an admin to reset it."}
         </p>
       </div>
     </main>

@@ -1,6 +1,6 @@
 "use client";
 // Live resource use of a running sandbox against the run's limits: memory,
-// CPU and processes, sampled every few seconds. A bar turns amber past 70 %
+// CPU, processes and the workspace's size against its quota, sampled every few seconds. A bar turns amber past 70 %
 // and red past 90 % of its limit, so a reviewer sees a run heading for its
 // memory limit (an OOM kill) before it happens.
 import { useQuery } from "@tanstack/react-query";
@@ -48,10 +48,11 @@ export function RunUsageMeters({ runId }: { runId: string }) {
   const u = usage.data?.items.find((x) => x.runId === runId);
   if (!u) return null;
   return (
-    <dl className="grid grid-cols-3 gap-2 text-center sm:max-w-xl" aria-label="Sandbox resources" data-testid="run-usage">
+    <dl className="grid grid-cols-2 gap-2 text-center sm:max-w-2xl sm:grid-cols-4" aria-label="Sandbox resources" data-testid="run-usage">
       <Meter label="Memory (MB)" value={mb(u.memoryBytes)} max={mb(u.memoryLimitBytes)} fraction={u.memoryBytes / u.memoryLimitBytes} />
       <Meter label="CPU" value={`${Math.round(u.cpuPercent)}%`} max={`${u.cpuLimit * 100}%`} fraction={u.cpuPercent / (u.cpuLimit * 100)} />
       <Meter label="Processes" value={String(u.pids)} max={String(u.pidsLimit)} fraction={u.pids / u.pidsLimit} />
+      {u.workspaceBytes !== null && <Meter label="Workspace (MB)" value={mb(u.workspaceBytes)} max={mb(u.workspaceQuotaBytes)} fraction={u.workspaceBytes / u.workspaceQuotaBytes} />}
     </dl>
   );
 }

@@ -56,7 +56,7 @@ export function ChangePasswordForm({ minPasswordLength }: { minPasswordLength: n
         <Button type="submit" loading={change.isPending || change.isSuccess}>
           Change password
         </Button>
-        <p className="text-xs text-fg-muted">You will be signed out everywhere, here too.</p>
+        <p className="text-xs text-fg-muted">You will be signed out everywhere, here too, and your API tokens are revoked.</p>
       </div>
     </form>
   );

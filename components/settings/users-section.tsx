@@ -6,7 +6,7 @@ import { useState, type FormEvent } from "react";
 import type { inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "@/server/api/root";
 import type { Role } from "@/db/schema";
-import { ROLE_HELP, ROLE_OPTIONS as ROLES } from "@/lib/roles";
+import { describeRoleSource, ROLE_HELP, ROLE_OPTIONS as ROLES } from "@/lib/roles";
 import { InlineAlert } from "@/components/ui/alert";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
@@ -153,20 +153,20 @@ function UsersTable({ users, currentUserId, minPasswordLength, onChanged }: { us
     ? pending.kind === "disable"
       ? {
           title: `Disable ${pending.user.email}?`,
-          description: "They are signed out at once, cannot sign in, and their API tokens stop working until you enable them again.",
+          description: "They are signed out at once, cannot sign in, and their API tokens are revoked (they create new ones once enabled again).",
           confirmLabel: "Disable user",
           variant: "danger" as const,
         }
       : pending.kind === "enable"
         ? {
             title: `Enable ${pending.user.email}?`,
-            description: "They can sign in again with their password, and their unrevoked API tokens work again.",
+            description: "They can sign in again with their password. Their old API tokens stay revoked; they create new ones.",
             confirmLabel: "Enable user",
             variant: "primary" as const,
           }
         : {
             title: `Set a password for ${pending.user.email}`,
-            description: "Their current sessions end. Tell them the new password over a channel you trust.",
+            description: "Their current sessions end and their API tokens are revoked. Tell them the new password over a channel you trust.",
             confirmLabel: "Set password",
             variant: "primary" as const,
           }
@@ -227,6 +227,9 @@ function UsersTable({ users, currentUserId, minPasswordLength, onChanged }: { us
                       </select>
                       {saving ? <Spinner label="Saving role" /> : savedId === u.id ? <span role="status" className="text-xs text-success">Saved</span> : null}
                     </div>
+                    <p className="mt-1 text-xs text-fg-muted" data-testid="role-source">
+                      {u.sso ? "Signs in with single sign-on · " : ""}Role: {describeRoleSource(u.roleSource)}
+                    </p>
                   </td>
                   <td data-label="Status" className={rt.cell}>
                     {u.disabled ? <Badge tone="danger">Disabled</Badge> : <Badge tone="success">Active</Badge>}

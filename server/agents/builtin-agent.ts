@@ -7,9 +7,9 @@ import { models, runEvents, runs, toolCalls, type Run } from "@/db/schema";
 import { publishRunEvent } from "@/server/events/bus";
 import { decryptSecret } from "@/server/secrets/crypto";
 import { handleToolCall, resumeToolCall, type GatewaySession } from "@/server/tools/gateway";
-import { toolDefinitions, type ToolResult } from "@/server/tools/palette";
+import { toolDefinitions, toolError, type ToolResult } from "@/server/tools/palette";
 import { systemPrompt } from "@/server/agents/system-prompt";
-import { ModelError, streamChatCompletion, withRetries, type ChatMessage, type ModelTurn } from "@/server/agents/model-client";
+import { MODEL_LIMITS, ModelError, streamChatCompletion, withRetries, type ChatMessage, type ModelTurn } from "@/server/agents/model-client";
 import type { FinishSignal } from "@/server/supervisor/control";
 import { sql } from "drizzle-orm";
 
@@ -38,12 +38,8 @@ export function rebuildConversation(db: Db, run: Run): { messages: ChatMessage[]
   let unanswered: { id: string; name: string; argumentsText: string }[] = [];
   for (const e of events) {
     if (e.type === "model_message") {
-      const p = e.payload as { content: string; toolCalls: { id: string; name: string; argumentsText: string }[] };
-      messages.push({
-        role: "assistant",
-        content: p.content || null,
-        ...(p.toolCalls.length ? { tool_calls: p.toolCalls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: argsForHistory(c.argumentsText) } })) } : {}),
-      });
+      const p = e.payload as { content: string; toolCalls: { id: string; name: string; argumentsText: string }[]; refusedToolCalls?: { id: string; name: string }[] };
+      messages.push(...assistantTurnMessages(p.content, p.toolCalls, p.refusedToolCalls ?? []));
       unanswered = [];
       for (const c of p.toolCalls) {
         const row = byModelId.get(c.id);
@@ -55,6 +51,28 @@ export function rebuildConversation(db: Db, run: Run): { messages: ChatMessage[]
     }
   }
   return { messages, unanswered };
+}
+
+/**
+ * The assistant message of one turn, followed by the answers to the calls it
+ * made past the per-turn limit: they are refused with LIMIT_EXCEEDED (every
+ * call in an assistant message needs an answer), so the model learns they did
+ * not run instead of finding them silently dropped.
+ */
+function assistantTurnMessages(content: string, calls: { id: string; name: string; argumentsText: string }[], refused: { id: string; name: string }[]): ChatMessage[] {
+  const all = [...calls.map((c) => ({ id: c.id, name: c.name, args: argsForHistory(c.argumentsText) })), ...refused.map((c) => ({ id: c.id, name: c.name, args: "{}" }))];
+  const out: ChatMessage[] = [
+    {
+      role: "assistant",
+      content: content || null,
+      ...(all.length ? { tool_calls: all.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: c.args } })) } : {}),
+    },
+  ];
+  for (const c of refused) {
+    const result = toolError("LIMIT_EXCEEDED", `Not run: Airlock runs at most ${MODEL_LIMITS.maxToolCallsPerTurn} tool calls per turn and this turn made ${calls.length + refused.length}. Make this call again in your next turn if it is still needed.`);
+    out.push({ role: "tool", tool_call_id: c.id, content: JSON.stringify(result) });
+  }
+  return out;
 }
 
 /** Huge arguments are not sent back to the model on every turn (they were refused or already applied). */
@@ -169,14 +187,14 @@ export async function runBuiltinAgent(db: Db, session: GatewaySession, finish: F
     publishRunEvent(db, runId, "model_message", {
       content: turn.content,
       toolCalls: turn.toolCalls.map((c) => ({ ...c, argumentsText: argsForHistory(c.argumentsText) })),
+      ...(turn.refusedToolCalls.length ? { refusedToolCalls: turn.refusedToolCalls } : {}),
       finishReason: turn.finishReason,
       usage: turn.usage,
     });
-    messages.push({
-      role: "assistant",
-      content: turn.content || null,
-      ...(turn.toolCalls.length ? { tool_calls: turn.toolCalls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: argsForHistory(c.argumentsText) } })) } : {}),
-    });
+    if (turn.refusedToolCalls.length) {
+      publishRunEvent(db, runId, "note", { text: `The model made ${turn.toolCalls.length + turn.refusedToolCalls.length} tool calls in one turn; the first ${MODEL_LIMITS.maxToolCallsPerTurn} run, the other ${turn.refusedToolCalls.length} were refused (LIMIT_EXCEEDED).` });
+    }
+    messages.push(...assistantTurnMessages(turn.content, turn.toolCalls, turn.refusedToolCalls));
 
     if (turn.toolCalls.length === 0) {
       idleTurns++;

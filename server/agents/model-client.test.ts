@@ -2,6 +2,7 @@ import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   baseUrlHint,
+  MODEL_LIMITS,
   ModelError,
   normalizeBaseUrl,
   SseParser,
@@ -489,5 +490,109 @@ describe("SseParser", () => {
     const events = [...parser.push('data: {"a":1}'), ...parser.end()];
 
     expect(events).toEqual([{ event: null, data: '{"a":1}' }]);
+  });
+});
+
+describe("model endpoint limits", () => {
+  it("model endpoint limits: a response larger than the byte cap is abandoned with a clear, non-retryable error", async () => {
+    const MiB = 1024 * 1024;
+    const pieces = Array.from({ length: Math.ceil(MODEL_LIMITS.maxResponseBytes / MiB) + 4 }, () => `: ${"x".repeat(MiB - 3)}\n`);
+    const endpoint = await endpointFor([{ type: "raw", body: pieces }]);
+    const started = Date.now();
+    const err = await modelError(streamChatCompletion(endpoint, request));
+    expect(err.kind).toBe("limit");
+    expect(err.retryable).toBe(false);
+    expect(err.message).toContain(`more than ${MODEL_LIMITS.maxResponseBytes} bytes in one response`);
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
+  it("model endpoint limits: a message text past the cap stops the turn with an error naming the cap", async () => {
+    const endpoint = await endpointFor([{ type: "text", text: "y".repeat(MODEL_LIMITS.maxContentChars + 10), chunks: 4 }]);
+    const deltas: string[] = [];
+    const err = await modelError(streamChatCompletion(endpoint, request, { onDelta: (t) => deltas.push(t) }));
+    expect(err.kind).toBe("limit");
+    expect(err.message).toContain(`past ${MODEL_LIMITS.maxContentChars} characters`);
+    expect(deltas.join("").length).toBeLessThanOrEqual(MODEL_LIMITS.maxContentChars);
+  });
+
+  it("model endpoint limits: one tool call's arguments past the cap stop the turn with an error naming the tool", async () => {
+    const endpoint = await endpointFor([{ type: "tool_calls", calls: [{ name: "write_file", arguments: JSON.stringify({ path: "a", content: "z".repeat(MODEL_LIMITS.maxToolArgumentsChars) }) }], argumentChunks: 8 }]);
+    const err = await modelError(streamChatCompletion(endpoint, request));
+    expect(err.kind).toBe("limit");
+    expect(err.message).toMatch(new RegExp(`arguments for the tool call write_file grew past ${MODEL_LIMITS.maxToolArgumentsChars} characters`));
+  });
+
+  it("model endpoint limits: a legitimate 1.2 MiB write_file streamed a few characters per event stays under every cap", async () => {
+    const content = "let x = 1;\n".repeat(Math.ceil((1.2 * 1024 * 1024) / 11));
+    const args = JSON.stringify({ path: "big.js", content });
+    const endpoint = await endpointFor([{ type: "tool_calls", calls: [{ name: "write_file", arguments: args }], argumentChunks: Math.ceil(args.length / 24) }]);
+    const turn = await streamChatCompletion(endpoint, request);
+    expect(turn.toolCalls).toHaveLength(1);
+    expect(turn.toolCalls[0]!.argumentsText).toBe(args);
+  });
+
+  it("model endpoint limits: one SSE event longer than the event cap is refused before it is parsed", async () => {
+    const huge = `data: {"choices":[{"index":0,"delta":{"content":"${"q".repeat(MODEL_LIMITS.maxEventChars)}"}}]}\n\n`;
+    const endpoint = await endpointFor([{ type: "raw", body: [huge.slice(0, 4_000_000), huge.slice(4_000_000)] }]);
+    const err = await modelError(streamChatCompletion(endpoint, request));
+    expect(err.kind).toBe("limit");
+    expect(err.message).toContain(`one SSE event longer than ${MODEL_LIMITS.maxEventChars} characters`);
+  });
+
+  it("model endpoint limits: padding comments are skipped without being kept, and the reply after them still arrives", async () => {
+    const chunk = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
+    const padding = `: ${"p".repeat(MODEL_LIMITS.maxEventChars + 10)}\n`;
+    const endpoint = await endpointFor([{ type: "raw", body: [padding.slice(0, 5_000_000), padding.slice(5_000_000), chunk({ choices: [{ index: 0, delta: { content: "after the padding" }, finish_reason: "stop" }] }), "data: [DONE]\n\n"] }]);
+    expect((await streamChatCompletion(endpoint, request)).content).toBe("after the padding");
+  });
+
+  it("model endpoint limits: the same caps hold when the server ignores streaming and sends one JSON body", async () => {
+    const endpoint = await endpointFor([{ type: "text", text: "w".repeat(MODEL_LIMITS.maxContentChars + 1), ignoreStream: true }]);
+    expect((await modelError(streamChatCompletion(endpoint, request))).kind).toBe("limit");
+  });
+
+  it(`model endpoint limits: at most ${MODEL_LIMITS.maxToolCallsPerTurn} tool calls run per turn; the extra ones are returned as refused, in order, without their arguments`, async () => {
+    const calls = Array.from({ length: 20 }, (_, i) => ({ id: `c${i}`, name: "read_file", arguments: { path: `f${i}.txt` } }));
+    const endpoint = await endpointFor([{ type: "tool_calls", calls }]);
+    const turn = await streamChatCompletion(endpoint, request);
+    expect(turn.toolCalls.map((c) => c.id)).toEqual(calls.slice(0, MODEL_LIMITS.maxToolCallsPerTurn).map((c) => c.id));
+    expect(turn.toolCalls[15]).toEqual({ id: "c15", name: "read_file", argumentsText: '{"path":"f15.txt"}' });
+    expect(turn.refusedToolCalls).toEqual([16, 17, 18, 19].map((i) => ({ id: `c${i}`, name: "read_file" })));
+  });
+
+  it("model endpoint limits: a flood of tool calls in one turn is abandoned instead of answered one by one", async () => {
+    const calls = Array.from({ length: MODEL_LIMITS.maxToolCallsPerTurn * 4 + 1 }, (_, i) => ({ name: "read_file", arguments: { path: `f${i}` } }));
+    const endpoint = await endpointFor([{ type: "tool_calls", calls }]);
+    const err = await modelError(streamChatCompletion(endpoint, request));
+    expect(err.kind).toBe("limit");
+    expect(err.message).toMatch(/more than 64 tool calls in one turn \(Airlock runs at most 16\)/);
+  });
+
+  it.each([
+    ["negative", { promptTokens: -5, completionTokens: -1 }],
+    ["NaN (sent as null)", { promptTokens: Number.NaN, completionTokens: Number.NaN }],
+    ["fractional", { promptTokens: 10.5, completionTokens: 0.25 }],
+    ["far beyond what the bytes could hold", { promptTokens: 9_000_000_000, completionTokens: 5_000_000_000_000 }],
+  ])("model endpoint limits: a %s usage figure is replaced by a local estimate (about 4 characters a token)", async (_what, usage) => {
+    const endpoint = await endpointFor([{ type: "text", text: "x".repeat(400), usage }]);
+    const turn = await streamChatCompletion(endpoint, request);
+    expect(turn.usage.estimated).toBe(true);
+    expect(turn.usage.completionTokens).toBe(100);
+    const promptChars = JSON.stringify(request.messages).length + JSON.stringify(request.tools).length;
+    expect(turn.usage.promptTokens).toBe(Math.ceil(promptChars / 4));
+  });
+
+  it("model endpoint limits: a believable usage figure is kept as the server sent it", async () => {
+    const endpoint = await endpointFor([{ type: "text", text: "x".repeat(400), usage: { promptTokens: 80, completionTokens: 95 } }]);
+    expect((await streamChatCompletion(endpoint, request)).usage).toEqual({ promptTokens: 80, completionTokens: 95, estimated: false });
+  });
+
+  it("model endpoint limits: hidden reasoning tokens the server reports keep a large completion figure believable", async () => {
+    const usage = { prompt_tokens: 50, completion_tokens: 20_100, completion_tokens_details: { reasoning_tokens: 20_000 } };
+    const chunk = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
+    const endpoint = await endpointFor([
+      { type: "raw", body: [chunk({ choices: [{ index: 0, delta: { content: "done" }, finish_reason: "stop" }] }), chunk({ choices: [], usage }), "data: [DONE]\n\n"] },
+    ]);
+    expect((await streamChatCompletion(endpoint, request)).usage).toEqual({ promptTokens: 50, completionTokens: 20_100, estimated: false });
   });
 });

@@ -64,19 +64,49 @@ export interface ModelUsage {
 
 export interface ModelTurn {
   content: string;
+  /** At most MODEL_LIMITS.maxToolCallsPerTurn calls, in the model's order. */
   toolCalls: ModelToolCall[];
+  /** Calls past the per-turn limit: not run; the agent answers each with LIMIT_EXCEEDED (their arguments are not kept). */
+  refusedToolCalls: { id: string; name: string }[];
   finishReason: string | null;
   usage: ModelUsage;
 }
 
+/**
+ * What one response from a model endpoint may hold. A model server is not
+ * trusted to be well-behaved (a compromised or buggy endpoint, or a prompt
+ * injection steering the model): without caps one response could fill the
+ * host's memory, or flood the run with tool calls in a single turn.
+ */
+export const MODEL_LIMITS = {
+  /**
+   * Bytes of one response body as received (SSE framing included). Past it
+   * Airlock stops reading. Generous: servers stream tool-call arguments a few
+   * characters per event with ~200 bytes of framing each, so a legitimate
+   * 1.5 MiB write_file can take 30 MiB on the wire. Only the decoded text is
+   * kept, and it has its own caps below.
+   */
+  maxResponseBytes: 64 * 1024 * 1024,
+  /** Characters of the assistant message's text. */
+  maxContentChars: 2 * 1024 * 1024,
+  /** Characters of one tool call's arguments (the gateway refuses calls over 1.5 MiB with a clear message first). */
+  maxToolArgumentsChars: 4 * 1024 * 1024,
+  /** Characters of one SSE event (one JSON.parse): room for a whole call's arguments, escaped, sent in one event. */
+  maxEventChars: 9 * 1024 * 1024,
+  /** Tool calls run per turn; the rest are answered with LIMIT_EXCEEDED, not dropped silently. */
+  maxToolCallsPerTurn: 16,
+} as const;
+
 export const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+/** Bytes of the response parsed between two pauses for the event loop. */
+const READ_SLICE = 64 * 1024;
 export const DEFAULT_IDLE_TIMEOUT_MS = 3 * 60_000;
 
 // ---------------------------------------------------------------------------
 // Errors
 // ---------------------------------------------------------------------------
 
-export type ModelErrorKind = "unreachable" | "timeout" | "http" | "malformed" | "aborted";
+export type ModelErrorKind = "unreachable" | "timeout" | "http" | "malformed" | "aborted" | "limit";
 
 export class ModelError extends Error {
   readonly kind: ModelErrorKind;
@@ -174,32 +204,74 @@ export interface SseEvent {
  * comments, several `data:` lines join with "\n". Feed it decoded text.
  */
 export class SseParser {
-  private buffer = "";
+  /** Pieces of the line not yet ended (joined once, when it ends: no quadratic re-scanning of a long line). */
+  private pending: string[] = [];
+  private pendingChars = 0;
+  /** The line being read is a comment: its text is never kept (a server may pad with megabytes of them). */
+  private inComment = false;
+  /** The last piece ended in CR: an LF starting the next one belongs to it (a CRLF split across reads). */
+  private skipLf = false;
   private dataLines: string[] = [];
+  private dataChars = 0;
   private eventName: string | null = null;
 
+  /** `maxEventChars`: the longest line or event kept; past it push() throws a ModelError of kind "limit". */
+  constructor(private readonly maxEventChars = Number.POSITIVE_INFINITY) {}
+
   push(text: string): SseEvent[] {
-    this.buffer += text;
     const events: SseEvent[] = [];
+    if (text === "") return events;
     let start = 0;
-    for (let i = 0; i < this.buffer.length; i++) {
-      const ch = this.buffer[i];
-      if (ch !== "\n" && ch !== "\r") continue;
-      // A CR at the very end may be the first half of a CRLF split across chunks.
-      if (ch === "\r" && i === this.buffer.length - 1) break;
-      this.takeLine(this.buffer.slice(start, i), events);
-      if (ch === "\r" && this.buffer[i + 1] === "\n") i++;
-      start = i + 1;
+    if (this.skipLf) {
+      this.skipLf = false;
+      if (text.startsWith("\n")) start = 1;
     }
-    this.buffer = this.buffer.slice(start);
+    // Line ends found with indexOf over the new text only: a per-character scan
+    // of a multi-megabyte line held the event loop for hundreds of milliseconds.
+    let nl = text.indexOf("\n", start);
+    let cr = text.indexOf("\r", start);
+    while (nl !== -1 || cr !== -1) {
+      const i = nl === -1 ? cr : cr === -1 ? nl : Math.min(nl, cr);
+      if (this.inComment) this.inComment = false;
+      else {
+        const piece = text.slice(start, i);
+        this.checkSize(piece.length);
+        const line = this.pending.length > 0 ? this.pending.join("") + piece : piece;
+        this.takeLine(line, events);
+      }
+      this.pending = [];
+      this.pendingChars = 0;
+      if (i === cr && i === text.length - 1) this.skipLf = true;
+      start = i === cr && text[i + 1] === "\n" ? i + 2 : i + 1;
+      if (nl !== -1 && nl < start) nl = text.indexOf("\n", start);
+      if (cr !== -1 && cr < start) cr = text.indexOf("\r", start);
+    }
+    if (start < text.length && !this.inComment) {
+      const rest = text.slice(start);
+      if (this.pending.length === 0 && rest.startsWith(":")) this.inComment = true;
+      else {
+        this.checkSize(rest.length);
+        this.pending.push(rest);
+        this.pendingChars += rest.length;
+      }
+    }
     return events;
+  }
+
+  private checkSize(more: number): void {
+    if (this.pendingChars + this.dataChars + more > this.maxEventChars) {
+      throw new ModelError("limit", `The model server sent one SSE event longer than ${this.maxEventChars} characters; Airlock stopped reading the response.`);
+    }
   }
 
   /** End of stream: a last event without its blank line still counts (some servers omit it). */
   end(): SseEvent[] {
     const events: SseEvent[] = [];
-    if (this.buffer.length > 0) this.takeLine(this.buffer.replace(/\r$/, ""), events);
-    this.buffer = "";
+    if (this.pending.length > 0 && !this.inComment) this.takeLine(this.pending.join(""), events);
+    this.pending = [];
+    this.pendingChars = 0;
+    this.inComment = false;
+    this.skipLf = false;
     this.takeLine("", events);
     return events;
   }
@@ -208,6 +280,7 @@ export class SseParser {
     if (line === "") {
       if (this.dataLines.length > 0) events.push({ event: this.eventName, data: this.dataLines.join("\n") });
       this.dataLines = [];
+      this.dataChars = 0;
       this.eventName = null;
       return;
     }
@@ -216,7 +289,10 @@ export class SseParser {
     const field = colon === -1 ? line : line.slice(0, colon);
     let value = colon === -1 ? "" : line.slice(colon + 1);
     if (value.startsWith(" ")) value = value.slice(1);
-    if (field === "data") this.dataLines.push(value);
+    if (field === "data") {
+      this.dataLines.push(value);
+      this.dataChars += value.length;
+    }
     else if (field === "event") this.eventName = value;
   }
 }
@@ -237,12 +313,17 @@ interface PartialToolCall {
   id: string;
   name: string;
   argumentsText: string;
+  /** Past MODEL_LIMITS.maxToolCallsPerTurn. */
+  refused: boolean;
 }
+
+/** Past this many calls in one turn the response is abandoned: even refusing each would flood the conversation. */
+const MAX_TOOL_CALLS_TRACKED = MODEL_LIMITS.maxToolCallsPerTurn * 4;
 
 class TurnAssembler {
   content = "";
   finishReason: string | null = null;
-  private usage: { promptTokens?: number; completionTokens?: number } | null = null;
+  private usage: { promptTokens?: number; completionTokens?: number; reasoningTokens?: number } | null = null;
   private calls = new Map<number, PartialToolCall>();
   private lastIndex = -1;
   private readonly callIdPrefix = `call_${Math.random().toString(36).slice(2, 10)}`;
@@ -251,15 +332,21 @@ class TurnAssembler {
 
   addContent(text: string): void {
     if (text === "") return;
+    if (this.content.length + text.length > MODEL_LIMITS.maxContentChars) {
+      throw new ModelError("limit", `The model's message grew past ${MODEL_LIMITS.maxContentChars} characters in one turn; Airlock stopped reading it. A model that writes this much in one message is looping or misconfigured (check its max_tokens / context settings).`);
+    }
     this.content += text;
     this.onDelta?.(text);
   }
 
   addUsage(raw: unknown): void {
     if (!isObject(raw)) return;
-    const prompt = typeof raw.prompt_tokens === "number" ? raw.prompt_tokens : undefined;
-    const completion = typeof raw.completion_tokens === "number" ? raw.completion_tokens : undefined;
-    if (prompt !== undefined || completion !== undefined) this.usage = { promptTokens: prompt, completionTokens: completion };
+    // Kept as sent (any type): finish() judges whether the figures are believable.
+    const prompt = raw.prompt_tokens as number | undefined;
+    const completion = raw.completion_tokens as number | undefined;
+    const details = isObject(raw.completion_tokens_details) ? raw.completion_tokens_details : {};
+    const reasoning = typeof details.reasoning_tokens === "number" ? details.reasoning_tokens : undefined;
+    if (prompt !== undefined || completion !== undefined) this.usage = { promptTokens: prompt, completionTokens: completion, reasoningTokens: reasoning };
   }
 
   /** One tool_call delta. Fragments of one call share an index; servers that omit the index are matched by id. */
@@ -275,14 +362,26 @@ class TurnAssembler {
 
     let call = this.calls.get(index);
     if (!call) {
-      call = { id: "", name: "", argumentsText: "" };
+      if (this.calls.size >= MAX_TOOL_CALLS_TRACKED) {
+        throw new ModelError("limit", `The model made more than ${MAX_TOOL_CALLS_TRACKED} tool calls in one turn (Airlock runs at most ${MODEL_LIMITS.maxToolCallsPerTurn}); Airlock stopped reading the response.`);
+      }
+      call = { id: "", name: "", argumentsText: "", refused: this.calls.size >= MODEL_LIMITS.maxToolCallsPerTurn };
       this.calls.set(index, call);
     }
-    if (id !== null && call.id === "") call.id = id;
+    // A call past the per-turn limit (in arrival order) is refused, not run: its arguments are not kept.
+    const refused = call.refused;
+    if (id !== null && call.id === "") call.id = id.slice(0, 256);
     // Some servers repeat the whole name in every fragment; OpenAI sends it once.
-    if (typeof fn.name === "string" && fn.name !== "" && fn.name !== call.name) call.name += fn.name;
-    if (typeof fn.arguments === "string") call.argumentsText += fn.arguments;
-    else if (fn.arguments !== undefined && fn.arguments !== null) call.argumentsText += JSON.stringify(fn.arguments);
+    if (typeof fn.name === "string" && fn.name !== "" && fn.name !== call.name && call.name.length < 256) call.name += fn.name.slice(0, 256);
+    if (refused) return;
+    const more = typeof fn.arguments === "string" ? fn.arguments : fn.arguments !== undefined && fn.arguments !== null ? JSON.stringify(fn.arguments) : "";
+    if (call.argumentsText.length + more.length > MODEL_LIMITS.maxToolArgumentsChars) {
+      throw new ModelError(
+        "limit",
+        `The model's arguments for the tool call ${call.name || `#${index + 1}`} grew past ${MODEL_LIMITS.maxToolArgumentsChars} characters; Airlock stopped reading the response. Tool calls over ${Math.round((1.5 * 1024 * 1024) / 1024)} KiB are refused anyway: the model should split large writes.`,
+      );
+    }
+    call.argumentsText += more;
   }
 
   /** A streamed `chat.completion.chunk`; only choice 0 is read. */
@@ -314,28 +413,49 @@ class TurnAssembler {
     if (typeof choice.finish_reason === "string") this.finishReason = choice.finish_reason;
   }
 
-  finish(request: ChatRequest): ModelTurn {
-    const toolCalls = [...this.calls.entries()]
+  /** `responseBytes`: what the body weighed on the wire, the upper bound for any believable completion figure. */
+  finish(request: ChatRequest, responseBytes: number): ModelTurn {
+    const all = [...this.calls.entries()]
       .sort(([a], [b]) => a - b)
-      .map(([index, c]) => ({ id: c.id || `${this.callIdPrefix}_${index}`, name: c.name, argumentsText: c.argumentsText }));
-    const promptTokens = this.usage?.promptTokens;
-    const completionTokens = this.usage?.completionTokens;
-    const completionChars = this.content.length + toolCalls.reduce((n, c) => n + c.name.length + c.argumentsText.length, 0);
+      .map(([index, c]) => ({ id: c.id || `${this.callIdPrefix}_${index}`, name: c.name, argumentsText: c.argumentsText, refused: c.refused }));
+    const toolCalls = all.filter((c) => !c.refused).map(({ id, name, argumentsText }) => ({ id, name, argumentsText }));
+    const refusedToolCalls = all.filter((c) => c.refused).map(({ id, name }) => ({ id, name }));
+    const promptChars = JSON.stringify(request.messages).length + JSON.stringify(request.tools).length;
+    const completionChars = this.content.length + all.reduce((n, c) => n + c.name.length + c.argumentsText.length, 0);
+    const prompt = believableTokens(this.usage?.promptTokens, promptChars, 0);
+    // Hidden reasoning (o-series) is billed but never sent: a reported reasoning figure widens the bound, within the same sanity limits.
+    const reasoning = believableTokens(this.usage?.reasoningTokens, 0, 1_000_000) ?? 0;
+    const completion = believableTokens(this.usage?.completionTokens, Math.max(completionChars, responseBytes), reasoning);
     return {
       content: this.content,
       toolCalls,
+      refusedToolCalls,
       finishReason: this.finishReason,
       usage: {
-        promptTokens: promptTokens ?? estimateTokens(JSON.stringify(request.messages).length + JSON.stringify(request.tools).length),
-        completionTokens: completionTokens ?? estimateTokens(completionChars),
-        estimated: promptTokens === undefined || completionTokens === undefined,
+        promptTokens: prompt ?? estimateTokens(promptChars),
+        completionTokens: completion ?? estimateTokens(completionChars),
+        estimated: prompt === undefined || completion === undefined,
       },
     };
   }
 }
 
-function estimateTokens(chars: number): number {
+/** About 4 characters per token: a local estimate, so a run's token budget holds when the server's figure cannot be used. */
+export function estimateTokens(chars: number): number {
   return Math.ceil(chars / 4);
+}
+
+/**
+ * The server's token figure when it is believable; undefined when it is
+ * missing, not a whole non-negative number, or far beyond what `chars`
+ * characters could hold (a token is at least one character; chat templates
+ * and hidden reasoning add `slack`). Such a figure would break the run's token
+ * budget either way: stop it at once, or never.
+ */
+function believableTokens(value: unknown, chars: number, slack: number): number | undefined {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) return undefined;
+  if (value > chars + slack + 4096) return undefined;
+  return value;
 }
 
 // ---------------------------------------------------------------------------
@@ -470,21 +590,49 @@ export async function streamChatCompletion(endpoint: ModelEndpoint, request: Cha
 
     const reader = res.body?.getReader();
     const decoder = new TextDecoder();
+    let receivedBytes = 0;
+    let sinceYield = 0;
     /** Next decoded piece of the body, or null at the end; every byte resets the idle timer. */
+    /** What is left of a read larger than one slice. */
+    let carry: Uint8Array | null = null;
     const readText = async (): Promise<string | null> => {
       if (!reader) return null;
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await reader.read();
-      } catch (err) {
-        throw transportError(err, "read");
+      let bytes: Uint8Array;
+      if (carry) {
+        bytes = carry;
+        carry = null;
+      } else {
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await reader.read();
+        } catch (err) {
+          throw transportError(err, "read");
+        }
+        if (chunk.done) {
+          const tail = decoder.decode();
+          return tail === "" ? null : tail;
+        }
+        idleTimer.refresh();
+        receivedBytes += chunk.value.length;
+        if (receivedBytes > MODEL_LIMITS.maxResponseBytes) {
+          throw fail("limit", `The model server at ${shownUrl} sent more than ${MODEL_LIMITS.maxResponseBytes} bytes in one response; Airlock stopped reading it. Check the model's max_tokens setting, or the server.`);
+        }
+        bytes = chunk.value;
       }
-      if (chunk.done) {
-        const tail = decoder.decode();
-        return tail === "" ? null : tail;
+      // Reads of data already buffered resolve as microtasks, and one read can
+      // hold megabytes: parsed in one go that held the event loop for ~100 ms.
+      // So at most READ_SLICE bytes are handed on at a time, with a pause for
+      // the event loop between slices.
+      if (bytes.length > READ_SLICE) {
+        carry = bytes.subarray(READ_SLICE);
+        bytes = bytes.subarray(0, READ_SLICE);
       }
-      idleTimer.refresh();
-      return decoder.decode(chunk.value, { stream: true });
+      sinceYield += bytes.length;
+      if (sinceYield >= READ_SLICE) {
+        sinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      return decoder.decode(bytes, { stream: true });
     };
     const readUpTo = async (limit: number): Promise<string> => {
       let text = "";
@@ -503,7 +651,7 @@ export async function streamChatCompletion(endpoint: ModelEndpoint, request: Cha
     if (/\bjson\b/i.test(contentType)) {
       // The server ignored `stream: true` and answered with one body.
       parseCompletionBody(await readUpTo(Number.POSITIVE_INFINITY), assembler);
-      return assembler.finish(request);
+      return assembler.finish(request, receivedBytes);
     }
     if (/text\/html/i.test(contentType)) {
       const raw = await readUpTo(4096);
@@ -511,7 +659,7 @@ export async function streamChatCompletion(endpoint: ModelEndpoint, request: Cha
     }
 
     // SSE (or an unlabelled body that we sniff once it ends).
-    const parser = new SseParser();
+    const parser = new SseParser(MODEL_LIMITS.maxEventChars);
     let sawEvent = false;
     let head = "";
     let done = false;
@@ -537,13 +685,13 @@ export async function streamChatCompletion(endpoint: ModelEndpoint, request: Cha
     for (let piece = await readText(); piece !== null; piece = await readText()) {
       if (!sawEvent && head.length < 1024 * 1024) head += piece;
       handle(parser.push(piece));
-      if (done) return assembler.finish(request);
+      if (done) return assembler.finish(request, receivedBytes);
     }
     handle(parser.end());
-    if (done || sawEvent) return assembler.finish(request);
+    if (done || sawEvent) return assembler.finish(request, receivedBytes);
     if (head.trim().startsWith("{")) {
       parseCompletionBody(head, assembler);
-      return assembler.finish(request);
+      return assembler.finish(request, receivedBytes);
     }
     throw fail(
       "malformed",

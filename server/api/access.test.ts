@@ -20,7 +20,7 @@ import { addUser, identityOfToken, issueToken, SETUP_ACTOR } from "@/test/helper
 const ACCESS_LEVELS: readonly Access[] = ["public", "authenticated", ...ROLES];
 
 /**
- * The access of the procedures that exist today (DESIGN.md's stable names and
+ * The access of the procedures that exist today (the stable names of docs/ARCHITECTURE.md, "Stable contracts", and
  * the admin-only companions): each must keep existing with exactly this
  * access. New procedures need no entry here to be covered by the matrix below.
  */

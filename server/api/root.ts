@@ -1,4 +1,4 @@
-// The application router: stable procedure names are part of Airlock's contract (DESIGN.md).
+// The application router: stable procedure names are part of Airlock's contract (docs/ARCHITECTURE.md, "Stable contracts").
 import { publicProcedure, router } from "@/server/api/trpc";
 import { auditRouter } from "@/server/api/routers/audit";
 import { tokensRouter } from "@/server/api/routers/tokens";

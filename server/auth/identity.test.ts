@@ -1,4 +1,6 @@
 import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 // Before any import reads them: sessions are signed with this secret, and the
@@ -18,6 +20,9 @@ import { db as processDb } from "@/db/client";
 import { identityFromHeaders } from "@/server/auth/identity";
 import { authOptions, SESSION_MAX_AGE_S } from "@/server/auth/options";
 import { authSecret } from "@/server/auth/secret";
+import { hashPassword } from "@/server/auth/password";
+import { installPeerAddressStamp } from "@/server/auth/request-ip";
+import { THROTTLE } from "@/server/auth/throttle";
 import { createSession, listSessions, revokeOtherSessions, revokeSession } from "@/server/auth/sessions";
 import { revokeApiToken } from "@/server/auth/tokens";
 import { findUserById, setUserDisabled, setUserPassword, setUserRole, type PublicUser } from "@/server/users/users";
@@ -249,6 +254,43 @@ describe("signing in", () => {
     // Signing out ends the session: a copy of the cookie stops working too.
     await authOptions.events!.signOut!({ token, session: null as never });
     expect(await identityFromHeaders(database, cookieHeaders(jwt))).toBeNull();
+  });
+
+  it("M5: rotating spoofed X-Forwarded-For addresses still count against one source address and hit its lock", async () => {
+    const database = processDb();
+    await addUser(database, "viewer", { email: "target@example.com", password: "the right password" });
+    // Requests through a real HTTP server in this process, stamped with their socket address as `next start`'s are.
+    installPeerAddressStamp();
+    const server = http.createServer((req, res) => res.end(JSON.stringify(req.headers)));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const headersFrom = async (spoofed: string) => (await (await fetch(url, { headers: { "x-forwarded-for": spoofed } })).json()) as Record<string, string>;
+    const saved = THROTTLE.ipLockAfter;
+    THROTTLE.ipLockAfter = 4;
+    try {
+      for (let i = 1; i <= 4; i++) {
+        // A different account and a different claimed address each time, as the outside test did.
+        const attempt = provider.options.authorize({ email: `guess-${i}@example.com`, password: "wrong password" }, { headers: await headersFrom(`198.51.100.${i}`) });
+        await expect(attempt).rejects.toThrow();
+      }
+      const next = provider.options.authorize({ email: "target@example.com", password: "the right password" }, { headers: await headersFrom("198.51.100.200") });
+      await expect(next).rejects.toThrow(/Too many failed sign-ins/);
+      const rows = database.$client.prepare("select key from login_throttles where key like 'ip:%'").all() as { key: string }[];
+      expect(rows.map((r) => r.key)).toEqual(["ip:127.0.0.1"]);
+    } finally {
+      THROTTLE.ipLockAfter = saved;
+      database.$client.prepare("delete from login_throttles").run();
+      server.close();
+    }
+  });
+
+  it("hardening: a password set before the 12-character minimum still signs in", async () => {
+    const database = processDb();
+    const user = await addUser(database, "viewer", { email: "oldpw@example.com" });
+    // As stored by an older Airlock, when 8 characters were enough.
+    database.$client.prepare("update users set password_hash = ? where id = ?").run(await hashPassword("8chars!!"), user.id);
+
+    await expect(authorize("oldpw@example.com", "8chars!!")).resolves.toMatchObject({ id: user.id });
   });
 
   it("a wrong password is refused without saying whether the email exists", async () => {

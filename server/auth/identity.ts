@@ -16,7 +16,7 @@ export interface Identity {
   sessionId: string | null;
 }
 
-const SESSION_COOKIES = ["__Secure-next-auth.session-token", "next-auth.session-token"];
+export const SESSION_COOKIES = ["__Secure-next-auth.session-token", "next-auth.session-token"];
 
 export function parseCookies(header: string | null | undefined): Map<string, string> {
   const map = new Map<string, string>();

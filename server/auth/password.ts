@@ -4,7 +4,7 @@ import crypto from "node:crypto";
 
 const PARAMS = { algorithm: 2 /* Argon2id */, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
 
-export const MIN_PASSWORD_LENGTH = 8;
+export { MIN_PASSWORD_LENGTH } from "@/server/auth/password-policy";
 
 export function hashPassword(password: string): Promise<string> {
   return hash(password, PARAMS);

@@ -9,6 +9,7 @@ import { and, desc, eq, isNull, lt, ne } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { authSessions, type AuthSession } from "@/db/schema";
 import { appendAudit, type Actor } from "@/server/audit/chain";
+import { announceAccessChange } from "@/server/auth/access-events";
 import { DomainError } from "@/server/errors/domain-error";
 
 /** How often lastSeenAt is written (not on every request). */
@@ -79,29 +80,34 @@ export function listSessions(db: Db, userId: string, currentSessionId: string | 
 
 /** Sign-out: idempotent, audited by the caller (next-auth's signOut event records auth.sign_out). */
 export function endSession(db: Db, sessionId: string): void {
-  db.update(authSessions)
+  const ended = db
+    .update(authSessions)
     .set({ revokedAt: new Date(), revokedReason: "signed out" })
     .where(and(eq(authSessions.id, sessionId), isNull(authSessions.revokedAt)))
-    .run();
+    .returning({ userId: authSessions.userId })
+    .all();
+  for (const { userId } of ended) announceAccessChange(userId);
 }
 
 /** Revokes one of the user's own sessions (from the session list). */
 export function revokeSession(db: Db, actor: Actor, userId: string, sessionId: string): void {
-  db.transaction(
+  const revoked = db.transaction(
     (tx) => {
       const row = tx.select().from(authSessions).where(eq(authSessions.id, sessionId)).get();
       if (!row || row.userId !== userId) throw new DomainError("NOT_FOUND", "No such session of yours; it may have ended already. Reload the list.");
-      if (row.revokedAt) return;
+      if (row.revokedAt) return false;
       tx.update(authSessions).set({ revokedAt: new Date(), revokedReason: `revoked by ${actor.label}` }).where(eq(authSessions.id, sessionId)).run();
       appendAudit(tx, actor, { action: "auth.session_revoke", targetType: "user", targetId: userId, details: { sessionId, sourceIp: row.sourceIp, userAgent: row.userAgent } });
+      return true;
     },
     { behavior: "immediate" },
   );
+  if (revoked) announceAccessChange(userId);
 }
 
 /** "Sign out everywhere else": every session of the user but the current one. */
 export function revokeOtherSessions(db: Db, actor: Actor, userId: string, keepSessionId: string | null): number {
-  return db.transaction(
+  const revoked = db.transaction(
     (tx) => {
       const where = and(eq(authSessions.userId, userId), isNull(authSessions.revokedAt), keepSessionId ? ne(authSessions.id, keepSessionId) : undefined);
       const n = tx.update(authSessions).set({ revokedAt: new Date(), revokedReason: `signed out everywhere else by ${actor.label}` }).where(where).run().changes;
@@ -110,4 +116,6 @@ export function revokeOtherSessions(db: Db, actor: Actor, userId: string, keepSe
     },
     { behavior: "immediate" },
   );
+  if (revoked) announceAccessChange(userId);
+  return revoked;
 }

@@ -4,6 +4,7 @@ import { and, desc, eq } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { apiTokens, users, type ApiToken, type User } from "@/db/schema";
 import { appendAudit, type Actor } from "@/server/audit/chain";
+import { announceAccessChange } from "@/server/auth/access-events";
 import { DomainError } from "@/server/errors/domain-error";
 
 const TOKEN_PREFIX = "alk_";
@@ -59,7 +60,7 @@ export function listApiTokens(db: Db, userId: string): PublicToken[] {
 }
 
 export function revokeApiToken(db: Db, actor: Actor, input: { tokenId: string; userId?: string }): PublicToken {
-  return db.transaction(
+  const revoked = db.transaction(
     (tx) => {
       const where = input.userId
         ? and(eq(apiTokens.id, input.tokenId), eq(apiTokens.userId, input.userId))
@@ -70,10 +71,12 @@ export function revokeApiToken(db: Db, actor: Actor, input: { tokenId: string; u
         tx.update(apiTokens).set({ revokedAt: new Date() }).where(eq(apiTokens.id, token.id)).run();
         appendAudit(tx, actor, { action: "token.revoke", targetType: "token", targetId: token.id, details: { userId: token.userId, name: token.name } });
       }
-      return toPublicToken(tx.select().from(apiTokens).where(eq(apiTokens.id, token.id)).get()!);
+      return { view: toPublicToken(tx.select().from(apiTokens).where(eq(apiTokens.id, token.id)).get()!), userId: token.userId };
     },
     { behavior: "immediate" },
   );
+  announceAccessChange(revoked.userId);
+  return revoked.view;
 }
 
 /** The active user behind a bearer token, or null when it is unknown, revoked, expired or its user is disabled. */

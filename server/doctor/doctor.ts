@@ -8,6 +8,7 @@ import { readEgressAllowance, type AirlockConfig } from "@/server/config/env";
 import { firewallUnavailable } from "@/server/egress/firewall";
 import { imageExists, pingDocker } from "@/server/sandbox/docker";
 import { sandboxImageName } from "@/server/sandbox/image";
+import { checkAgentIds } from "./agent-uid";
 
 export interface DoctorCheck {
   name: string;
@@ -107,6 +108,8 @@ export async function runDoctor(cfg: AirlockConfig): Promise<DoctorCheck[]> {
     ok: true,
     detail: firewall ? `unavailable (${firewall}); granting runs network access will be refused, everything else works` : "iptables and ip6tables usable: runs can be granted network access",
   });
+
+  checks.push({ name: "Agent uid", ...checkAgentIds() });
 
   try {
     execFileSync("git", ["--version"], { stdio: "pipe" });

@@ -274,6 +274,74 @@ PY`,
       await controller.revoke(reviewerActor(), { runId: other.runId });
     });
 
+    it("M6: a grant of this host's own address (the gateway, where host services listen) is refused by the proxy with 403 and why, even with private addresses allowed", async () => {
+      await grant(runId, [`${gateway}:${hostServicePort}`]);
+      process.env.AIRLOCK_EGRESS_ALLOW_PRIVATE = "1";
+      let out: string;
+      try {
+        out = await sh(containerId, fetchScript(`http://${gateway}:${hostServicePort}/`), env);
+      } finally {
+        delete process.env.AIRLOCK_EGRESS_ALLOW_PRIVATE;
+        await controller.revoke(reviewerActor(), { runId, domains: [`${gateway}:${hostServicePort}`], reason: "test done" });
+      }
+      expect(out).toContain("STATUS 403");
+      expect(out).toContain(`${gateway} is this host's own address`);
+      expect(out).toContain("exact address in AIRLOCK_EGRESS_ALLOW_HOSTS");
+    });
+
+    it("DNS exfiltration: the sandbox has no resolver but the proxy's; getent, getaddrinfo and raw queries to 127.0.0.11 and the gateway resolve nothing and no query leaves", async () => {
+      // A label no other traffic carries; iptables string-match counters see every
+      // UDP packet carrying it that the host forwards (leaving the sandbox's
+      // namespace towards any resolver) or sends itself.
+      const tag = `alkx${crypto.randomBytes(5).toString("hex")}`;
+      const rule = (chain: string) => [chain, "-p", "udp", "-m", "string", "--algo", "bm", "--string", tag, "-m", "comment", "--comment", `airlock-test-${tag}`];
+      const chains = ["FORWARD", "OUTPUT"];
+      for (const chain of chains) await execFileP("iptables", ["-w", "5", "-I", ...rule(chain)]);
+      const packets = async (chain: string) => {
+        const { stdout } = await execFileP("iptables", ["-w", "5", "-L", chain, "-v", "-n", "-x"]);
+        return Number(stdout.split("\n").find((l) => l.includes(`airlock-test-${tag}`))!.trim().split(/\s+/)[0]);
+      };
+      const rawQuery = (server: string, name: string) => `python3 - <<'PY'
+import socket, struct
+q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + b"".join(bytes([len(p)]) + p.encode() for p in ${JSON.stringify(name)}.split(".")) + b"\\x00" + struct.pack(">HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+try:
+    s.sendto(q, (${JSON.stringify(server)}, 53))
+    d, _ = s.recvfrom(4096)
+    print("ANSWER rcode", d[3] & 15, "answers", struct.unpack(">H", d[6:8])[0])
+except Exception as e:
+    print("NO ANSWER", type(e).__name__, e)
+PY`;
+      try {
+        const resolvConf = await sh(containerId, "cat /etc/resolv.conf");
+        const dns = (await docker().getContainer(containerId).inspect()).HostConfig.Dns;
+        const started = Date.now();
+        const getent = await sh(containerId, `getent hosts ${tag}-getent.example.com; echo "exit=$?"`);
+        const getentMs = Date.now() - started;
+        const getaddrinfo = await sh(containerId, `python3 -c 'import socket; print(socket.getaddrinfo("${tag}-py.example.com", 443))' 2>&1 | tail -n 1`);
+        const embedded = await sh(containerId, rawQuery("127.0.0.11", `${tag}-raw.example.com`));
+        const viaGateway = await sh(containerId, rawQuery(gateway, `${tag}-gw.example.com`));
+        // Control: a packet the sandbox sends straight at an outside address does cross the host (and is counted), so a zero above means nothing went out.
+        await sh(containerId, rawQuery("203.0.113.53", `${tag}-control.example.com`));
+
+        expect(getent).toContain("exit=2");
+        expect(getentMs).toBeLessThan(15_000);
+        expect(getaddrinfo).toMatch(/gaierror/);
+        expect(embedded).not.toMatch(/ANSWER rcode 0 answers [1-9]/);
+        expect(viaGateway).toMatch(/^NO ANSWER/);
+        expect(await packets("OUTPUT")).toBe(0);
+        // Only the control packet crossed the host.
+        expect(await packets("FORWARD")).toBe(1);
+        // Docker's embedded resolver is the only nameserver in the file, and its only upstream is nowhere.
+        expect(resolvConf).toMatch(/^nameserver 127\.0\.0\.11$/m);
+        expect(resolvConf.match(/^nameserver/gm)).toHaveLength(1);
+        expect(dns).toEqual(["0.0.0.0"]);
+      } finally {
+        for (const chain of chains) await execFileP("iptables", ["-w", "5", "-D", ...rule(chain)]).catch(() => undefined);
+      }
+    });
+
     it("every connection is a run event (allowed with bytes, refused with the reason) and the grant is audited", () => {
       const events = t.db.select().from(runEvents).where(and(eq(runEvents.runId, runId), eq(runEvents.type, "egress"))).all().map((e) => e.payload);
       const allowed = events.find((p) => p.verdict === "allowed" && p.method === "GET");

@@ -2,6 +2,7 @@
 // network tests may use): address checks, redirects, caps, timeouts.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import os from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bodyAsText, fetchForAgent, RESPONSE_BODY_CAP, type EgressOptions, type EgressRequest } from "@/server/egress/fetch";
 
@@ -86,7 +87,7 @@ describe("http_fetch on the host", () => {
     expect(denied).toMatchObject({ ok: false, code: "EGRESS_DENIED" });
     expect(!denied.ok && denied.message).toMatch(/policy rule x denies it/);
 
-    const metadata = await fetchForAgent(req(`${base}/redirect?to=http://169.254.169.254/latest/meta-data/`), { allowance: { allowPrivate: true, allowHosts: [] }, judgeRedirect: follow });
+    const metadata = await fetchForAgent(req(`${base}/redirect?to=http://169.254.169.254/latest/meta-data/`), { allowance: { allowPrivate: true, allowHosts: ["127.0.0.1"] }, judgeRedirect: follow });
     expect(metadata).toMatchObject({ ok: false, code: "EGRESS_DENIED" });
     expect(!metadata.ok && metadata.message).toMatch(/metadata/);
   });
@@ -138,5 +139,39 @@ describe("http_fetch on the host", () => {
     const out = await fetchForAgent(req("http://127.0.0.1:1/"), { allowance: LOOPBACK, judgeRedirect: follow });
     expect(out).toMatchObject({ ok: false, code: "EXECUTION_FAILED" });
     expect(!out.ok && out.message).toMatch(/ECONNREFUSED/);
+  });
+
+  it("M6: the host's own interface address is refused with EGRESS_DENIED, even with private addresses and its range allowed", async () => {
+    // A server listening on every interface, as the dashboard does.
+    const addresses = Object.values(os.networkInterfaces()).flatMap((l) => l ?? []);
+    const own = addresses.find((a) => !a.internal && a.family === "IPv4") ?? addresses.find((a) => !a.internal) ?? addresses[0]!;
+    const requests: string[] = [];
+    const dashboard = http.createServer((r, res) => (requests.push(r.url!), res.end("dashboard")));
+    await new Promise<void>((r) => dashboard.listen(0, own.family === "IPv4" ? "0.0.0.0" : "::", () => r()));
+    const url = `http://${own.family === "IPv6" ? `[${own.address}]` : own.address}:${(dashboard.address() as AddressInfo).port}/api/health`;
+    try {
+      const wide = { allowPrivate: true, allowHosts: ["0.0.0.0/0", "::/0"] };
+      const direct = await fetchForAgent(req(url), { allowance: wide, judgeRedirect: follow });
+      expect(direct).toMatchObject({ ok: false, code: "EGRESS_DENIED" });
+      expect(!direct.ok && direct.message).toContain(`${own.address} is this host's own address`);
+      expect(!direct.ok && direct.message).toMatch(/dashboard listens.*exact address in AIRLOCK_EGRESS_ALLOW_HOSTS/);
+      // Through a redirect from an allowed server, too.
+      const redirected = await fetchForAgent(req(`${base}/redirect?to=${encodeURIComponent(url)}`), { allowance: { ...wide, allowHosts: [...wide.allowHosts, "127.0.0.1"] }, judgeRedirect: follow });
+      expect(redirected).toMatchObject({ ok: false, code: "EGRESS_DENIED" });
+      expect(requests).toEqual([]);
+      // Listed by its exact address it is reachable (the admin's explicit choice): the refusal above was the filter, not the network.
+      const listed = await fetchForAgent(req(url), { allowance: { allowPrivate: false, allowHosts: [own.address] }, judgeRedirect: follow });
+      expect(listed).toMatchObject({ ok: true, status: 200 });
+      expect(requests).toEqual(["/api/health"]);
+    } finally {
+      dashboard.close();
+    }
+  });
+
+  it("M6: a special-purpose address (TEST-NET-2, 6to4, Teredo) is refused before any connection", async () => {
+    for (const url of ["http://198.51.100.7/", "http://203.0.113.9/", "http://192.88.99.1/", "http://[2002:7f00:1::1]/", "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/", "http://[64:ff9b:1::7f00:1]/", "http://[::ffff:0:127.0.0.1]/"]) {
+      const out = await fetchForAgent(req(url), { allowance: { allowPrivate: true, allowHosts: [] }, judgeRedirect: follow, connectTimeoutMs: 200 });
+      expect(out, url).toMatchObject({ ok: false, code: "EGRESS_DENIED" });
+    }
   });
 });

@@ -4,7 +4,7 @@
 // NetworkMode "none"; granting egress moves it from "none" to this network,
 // revoking moves it back.
 import type Docker from "dockerode";
-import { INSTANCE_LABEL, RUN_LABEL } from "@/server/sandbox/runtime";
+import { INSTANCE_LABEL, RUN_LABEL, SANDBOX_DNS } from "@/server/sandbox/runtime";
 
 export const EGRESS_NETWORK_LABEL = "airlock.egress";
 
@@ -91,10 +91,15 @@ export async function attachedContainers(docker: Docker, network: EgressNetwork)
 }
 
 /** The run a container belongs to (its airlock.run label) and whether it runs; null when gone. */
-export async function containerRun(docker: Docker, containerId: string): Promise<{ runId: string | null; running: boolean; networks: Record<string, { IPAddress?: string }> } | null> {
+export async function containerRun(docker: Docker, containerId: string): Promise<{ runId: string | null; running: boolean; networks: Record<string, { IPAddress?: string }>; dns: string[] } | null> {
   try {
     const info = await docker.getContainer(containerId).inspect();
-    return { runId: info.Config.Labels?.[RUN_LABEL] ?? null, running: info.State.Running, networks: (info.NetworkSettings?.Networks ?? {}) as Record<string, { IPAddress?: string }> };
+    return {
+      runId: info.Config.Labels?.[RUN_LABEL] ?? null,
+      running: info.State.Running,
+      networks: (info.NetworkSettings?.Networks ?? {}) as Record<string, { IPAddress?: string }>,
+      dns: info.HostConfig?.Dns ?? [],
+    };
   } catch (err) {
     if (statusCode(err) === 404) return null;
     throw err;
@@ -105,6 +110,11 @@ export async function containerRun(docker: Docker, containerId: string): Promise
 export async function attachContainer(docker: Docker, network: EgressNetwork, containerId: string): Promise<string> {
   const current = await containerRun(docker, containerId);
   if (!current) throw new Error(`the sandbox ${containerId.slice(0, 12)} is gone`);
+  // A sandbox with a real upstream resolver would let Docker's embedded DNS forward its queries out (DNS exfiltration):
+  // one created before Airlock set SANDBOX_DNS never joins the network.
+  if (current.dns.length !== 1 || current.dns[0] !== SANDBOX_DNS) {
+    throw new Error(`the sandbox ${containerId.slice(0, 12)} was created with DNS servers ${JSON.stringify(current.dns)} instead of only ${SANDBOX_DNS}, so its DNS queries could leave around the proxy; stop the run and start a new one`);
+  }
   const onIt = current.networks[network.name]?.IPAddress;
   if (onIt) return onIt;
   if (current.networks.none) {

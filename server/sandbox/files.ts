@@ -1,5 +1,6 @@
 // File operations on a run's workspace, executed INSIDE its container by
-// python3 running as the agent. The host never opens a workspace path itself,
+// python3 running as the agent, isolated from everything the agent wrote
+// (runtime.ts HELPER_ENV). The host never opens a workspace path itself,
 // so it can never follow a symlink the agent planted towards a host file; and
 // every path is confined to /workspace after resolving symlinks (including
 // those of a not-yet-existing file's parents).
@@ -9,7 +10,7 @@
 // could swap a checked directory for a symlink before the open, and would
 // then reach only what the agent could reach with run_command anyway.
 import path from "node:path";
-import { WORKSPACE_PATH, type ExecResult, type SandboxRuntime } from "./runtime";
+import { HELPER_PYTHON, WORKSPACE_PATH, type ExecResult, type SandboxRuntime } from "./runtime";
 
 export class OutOfWorkspaceError extends Error {
   readonly code = "OUT_OF_WORKSPACE" as const;
@@ -376,7 +377,10 @@ async function runFileOp<T>(
   const lexical = lexicalPath(requested);
   const maxStoredBytes = options.maxStoredBytes ?? 4 * 1024 * 1024;
   const result: ExecResult = await runtime.exec(containerId, {
-    cmd: ["python3", "-c", FILE_OPS_SCRIPT, JSON.stringify({ ...request, path: lexical })],
+    // Isolated: a json.py in /workspace or a .pth in the agent's home must not
+    // run inside Airlock's own file tools (they run with no approval).
+    cmd: [...HELPER_PYTHON, "-c", FILE_OPS_SCRIPT, JSON.stringify({ ...request, path: lexical })],
+    helper: true,
     stdin: options.stdin,
     timeoutS: options.timeoutS ?? FILE_OP_TIMEOUT_S,
     maxStoredBytes,

@@ -8,6 +8,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireDocker } from "@/test/helpers/docker";
 import { docker } from "./docker";
+import { AGENT_GID, AGENT_UID } from "./agent-user";
 import { DEFAULT_LIMITS, dockerRuntime, SandboxError, type ExecOptions, type RunLimits } from "./runtime";
 import { prepareWorkspace } from "./workspace";
 
@@ -60,12 +61,12 @@ describe("a sandbox container", () => {
     for (const m of markers) fs.rmSync(m, { force: true });
   });
 
-  it("runs commands as uid 1000 in /workspace, and their files land in the host workspace owned by 1000", async () => {
+  it("runs commands as the agent uid in /workspace, and their files land in the host workspace owned by it", async () => {
     const r = await sh(id, "id -u; id -g; pwd; hostname; echo data > made-inside.txt");
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toBe("1000\n1000\n/workspace\nsandbox\n");
+    expect(r.stdout).toBe(`${AGENT_UID}\n${AGENT_GID}\n/workspace\nsandbox\n`);
     const st = fs.statSync(path.join(workspaceDir, "made-inside.txt"));
-    expect(st.uid).toBe(1000);
+    expect(st.uid).toBe(AGENT_UID);
     expect(fs.readFileSync(path.join(workspaceDir, "made-inside.txt"), "utf8")).toBe("data\n");
   });
 
@@ -139,14 +140,16 @@ describe("a sandbox container", () => {
     }
   });
 
-  it("cannot become root: uid 1000, no capabilities, no-new-privileges, setuid binaries do not help", async () => {
+  it("cannot become root: the agent uid, no capabilities, no-new-privileges, setuid binaries do not help", async () => {
     const status = await sh(id, "grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs):' /proc/self/status");
     const fields = Object.fromEntries(status.stdout.trim().split("\n").map((l) => l.split(/:\s+/)));
     expect(fields).toEqual({
       CapInh: "0000000000000000",
       CapPrm: "0000000000000000",
       CapEff: "0000000000000000",
-      CapBnd: "0000000000000000",
+      // CAP_KILL (bit 5) is in the bounding set only because the container's
+      // init and sentinel (root) need it; no-new-privileges keeps it out of reach.
+      CapBnd: "0000000000000020",
       CapAmb: "0000000000000000",
       NoNewPrivs: "1",
     });
@@ -331,6 +334,48 @@ describe("stopping commands", () => {
     expect((await sh(id, "echo still-here")).stdout).toBe("still-here\n");
   });
 
+  /** The container's processes as the engine lists them (ps on the engine's host), not as anything inside could report them. */
+  async function engineListing(): Promise<string> {
+    const top = (await docker().getContainer(id).top({ ps_args: "-eo pid,args" })) as { Processes: string[][] };
+    return top.Processes.map((p) => p.join(" ")).join("\n");
+  }
+
+  it("M1: a .pth in the user site does not stop the killer: sleep 300 is gone after the timeout", async () => {
+    // The outside test's .pth made every python of the agent print a clean
+    // report and exit before doing anything; the killer was one of them.
+    const site = (await sh(id, "python3 -c 'import site; print(site.getusersitepackages())'")).stdout.trim();
+    const pth = `import os, sys; sys.stdout.write('{"killed": 1, "survivors": []}' + chr(10)); sys.stdout.flush(); os._exit(0)\n`;
+    expect((await sh(id, `mkdir -p ${site} && cat > ${site}/zz-airlock-trojan.pth`, { stdin: pth })).exitCode).toBe(0);
+    // Armed: an ordinary python of the agent's now only prints the fake report.
+    expect((await sh(id, "cd / && python3 -c 'print(1)'")).stdout).toBe('{"killed": 1, "survivors": []}\n');
+    try {
+      const r = await sh(id, "exec -a airlock-victim-pth sleep 300", { timeoutS: 2 });
+      expect(r).toMatchObject({ timedOut: true, signal: "SIGKILL", sandboxStopped: false });
+      expect((await victims("airlock-victim-pth")).stdout).toBe("");
+      expect(await engineListing()).not.toContain("airlock-victim-pth");
+      expect(await runtime.inspectSandbox(id)).toMatchObject({ running: true });
+    } finally {
+      await sh(id, `rm -f ${site}/zz-airlock-trojan.pth`);
+    }
+  });
+
+  it("M1: a setsid'd process does not outlive its command's timeout", async () => {
+    const script = [
+      "setsid -f bash -c 'exec -a airlock-victim-setsidf sleep 300'",
+      "bash -c 'exec -a airlock-victim-bg sleep 301' &",
+      // a double fork with a cleared environment
+      "env -i bash -c '( setsid bash -c \"exec -a airlock-victim-double sleep 302\" & ) &'",
+      "exec sleep 100",
+    ].join("\n");
+    const running = sh(id, script, { timeoutS: 3 });
+    await new Promise((r) => setTimeout(r, 1500));
+    for (const name of ["setsidf", "bg", "double"]) expect(await engineListing()).toContain(`airlock-victim-${name}`);
+    const r = await running;
+    expect(r).toMatchObject({ timedOut: true, signal: "SIGKILL", sandboxStopped: false });
+    expect(await engineListing()).not.toMatch(/airlock-victim-/);
+    expect((await victims()).stdout).toBe("");
+  });
+
   it("stops a command when its AbortSignal fires, and returns at once for one already aborted", async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 500);
@@ -342,6 +387,57 @@ describe("stopping commands", () => {
     const early = await sh(id, "touch never-ran", { signal: AbortSignal.abort() });
     expect(early).toMatchObject({ aborted: true, exitCode: null });
     expect((await sh(id, "test -e never-ran; echo $?")).stdout).toBe("1\n");
+  });
+});
+
+describe("the sandbox's own processes are out of the agent's reach", () => {
+  let id: string;
+  beforeAll(async () => {
+    ({ containerId: id } = await startSandbox("init", { memoryMb: 256, pids: 128 }));
+  });
+
+  it("ptrace: the agent cannot attach to PID 1", async () => {
+    const probe = String.raw`
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+PTRACE_ATTACH, PTRACE_SEIZE = 16, 0x4206
+def parent_and_uid(pid):
+    status = dict(l.split(":", 1) for l in open("/proc/%s/status" % pid).read().splitlines())
+    return int(status["PPid"]), int(status["Uid"].split()[0])
+sentinel = next(int(p) for p in os.listdir("/proc") if p.isdigit() and p != "1" and parent_and_uid(p) == (1, 0))
+for name, req in (("attach", PTRACE_ATTACH), ("seize", PTRACE_SEIZE)):
+    for who, pid in (("init", 1), ("sentinel", sentinel)):
+        rc = libc.ptrace(req, pid, 0, 0)
+        print(name, who, rc, os.strerror(ctypes.get_errno()) if rc else "ok")
+for what in ("mem", "environ"):
+    try:
+        open("/proc/1/%s" % what, "rb").read(16)
+        print(what, "read")
+    except OSError as e:
+        print(what, e.strerror)
+`;
+    const r = await runtime.exec(id, { cmd: ["python3", "-c", probe], timeoutS: 20 });
+    expect(r.stdout.trim().split("\n")).toEqual([
+      "attach init -1 Operation not permitted",
+      "attach sentinel -1 Operation not permitted",
+      "seize init -1 Operation not permitted",
+      "seize sentinel -1 Operation not permitted",
+      "mem Permission denied",
+      "environ Permission denied",
+    ]);
+    // Nor signal them: the sentinel (init's child, root) cannot be stopped or killed.
+    const signals = await sh(id, "s=$(ps -eo pid=,ppid=,user= | awk '$2 == 1 && $3 == \"root\" {print $1; exit}'); for sig in STOP KILL; do kill -s $sig $s 2>/dev/null; echo $?; done; ps -o user=,stat= -p 1,$s");
+    expect(signals.stdout.trim().split("\n")).toEqual(["1", "1", expect.stringMatching(/^root\s+S/), expect.stringMatching(/^root\s+S/)]);
+  });
+
+  it("kill spellings: an agent's kill -9 -1 ends the agent's processes, not the sandbox", async () => {
+    await sh(id, "nohup bash -c 'exec -a airlock-victim-bystander sleep 3000' >/dev/null 2>&1 &");
+    // kill(-1) spares its caller: the shell lives on to say so.
+    const r = await sh(id, "kill -9 -1; echo caller-survives", { timeoutS: 10 });
+    expect(r.stdout).toBe("caller-survives\n");
+    expect(await runtime.inspectSandbox(id)).toMatchObject({ running: true });
+    expect((await sh(id, "ps -eo args= | grep -c '[a]irlock-victim-bystander' || true")).stdout.trim()).toBe("0");
+    expect((await sh(id, "echo still-here")).stdout).toBe("still-here\n");
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DomainError } from "@/server/errors/domain-error";
-import { DEFAULT_LIMITS, MAX_LIMITS, OutputCapture, resolveCwd, resolveLimits, SandboxError } from "./runtime";
+import { DEFAULT_LIMITS, MAX_LIMITS, OutputCapture, parseEngineProcesses, resolveCwd, resolveLimits, SandboxError, selectExecProcesses } from "./runtime";
 
 describe("resolveLimits", () => {
   it("fills every limit from the defaults when a run asks for nothing", () => {
@@ -117,5 +117,39 @@ describe("OutputCapture", () => {
     const capture = new OutputCapture(0);
     capture.push("stdout", Buffer.from("abc"));
     expect(capture.result()).toMatchObject({ totalBytes: 3, truncated: true });
+  });
+});
+
+describe("selectExecProcesses (verifying a kill with the engine's listing)", () => {
+  // Host pids as `docker top` reports them: 100 is the container's init, 101 the sentinel.
+  const TOKEN = "0123456789abcdef01234567";
+  const listing = parseEngineProcesses({
+    Titles: ["PID", "PPID", "SID", "STAT", "COMMAND"],
+    Processes: [
+      ["100", "90", "100", "Ss", "/sbin/docker-init -- /usr/bin/env -i PATH=/usr/bin"],
+      ["101", "100", "100", "S", "/bin/bash --norc -c trap PATH=/usr/bin"],
+      ["102", "101", "100", "S", "sleep 3600 PATH=/usr/bin"],
+      // the exec: its leader, a setsid child that kept the token, a child that cleared its environment
+      ["200", "80", "200", "Ss", `bash -c x HOME=/home/agent AIRLOCK_EXEC=${TOKEN}`],
+      ["201", "100", "201", "Ss", `sleep 300 AIRLOCK_EXEC=${TOKEN}`],
+      ["202", "200", "200", "S", "sleep 301"],
+      // an orphan with no marker at all (double fork after env -i)
+      ["203", "100", "203", "Ss", "sleep 302"],
+      // another command's background server, and a zombie of ours
+      ["300", "100", "300", "Ss", "node server.js AIRLOCK_EXEC=ffffffffffffffffffffffff"],
+      ["204", "200", "200", "Z", `[sleep] <defunct>`],
+    ],
+  });
+
+  it("M1: selects the exec's tree, its session and marker-less orphans, never init's session or another command's process", () => {
+    expect(selectExecProcesses(listing, 100, TOKEN).map((p) => p.pid).sort()).toEqual([200, 201, 202, 203]);
+  });
+
+  it("M1: with no token, selects every live process outside init's session", () => {
+    expect(selectExecProcesses(listing, 100, null).map((p) => p.pid).sort()).toEqual([200, 201, 202, 203, 300]);
+  });
+
+  it("refuses a listing without the columns it needs instead of calling it empty", () => {
+    expect(() => parseEngineProcesses({ Titles: ["UID", "PID", "CMD"], Processes: [["0", "1", "init"]] })).toThrow(/unexpected process listing/);
   });
 });

@@ -9,6 +9,7 @@ import { StringDecoder } from "node:string_decoder";
 import { PassThrough, Writable, type Duplex } from "node:stream";
 import type Docker from "dockerode";
 import { DomainError } from "@/server/errors/domain-error";
+import { AGENT_GID, AGENT_HOME, AGENT_UID, AGENT_USER } from "./agent-user";
 import { docker as processDocker } from "./docker";
 
 // ---------------------------------------------------------------- limits
@@ -87,7 +88,7 @@ export function resolveLimits(requested: Partial<RunLimits> | undefined = {}): R
 export interface SandboxSpec {
   runId: string;
   image: string;
-  /** Host directory, owned by uid 1000, bind-mounted read-write at /workspace. */
+  /** Host directory, owned by AGENT_UID, bind-mounted read-write at /workspace. */
   workspaceDir: string;
   limits: RunLimits;
   env?: Record<string, string>;
@@ -106,6 +107,10 @@ export interface ExecOptions {
   maxStoredBytes?: number;
   onOutput?: (chunk: string, stream: "stdout" | "stderr") => void;
   signal?: AbortSignal;
+  /** Airlock's own helper (the file tools), not the agent's command: runs
+   * isolated (working directory "/", the fixed HELPER_ENV instead of the
+   * container's environment). `cwd` and `env` must not be given. */
+  helper?: boolean;
 }
 
 export interface ExecResult {
@@ -122,6 +127,9 @@ export interface ExecResult {
   totalBytes: number;
   truncated: boolean;
   durationMs: number;
+  /** The command's processes could not be killed one by one (after a
+   * timeout or abort), so the whole sandbox was stopped. */
+  sandboxStopped: boolean;
 }
 
 export interface SandboxSummary {
@@ -182,6 +190,25 @@ export interface SandboxRuntime {
   removeSnapshot(image: string): Promise<void>;
   /** Removes this Airlock's snapshot builder containers left by a crash mid-snapshot; returns how many. */
   removeSnapshotLeftovers(): Promise<number>;
+  /**
+   * Calls onStop for every run sandbox of this Airlock that stops, as the
+   * engine reports it (a kill from outside, the kernel's OOM killer ending
+   * its init, the sentinel's deadline, our own stopSandbox), until the
+   * returned function is called. The engine's event stream is reopened when
+   * it breaks (engine restart); onResync is then called, because stops
+   * during the gap were missed.
+   */
+  watchSandboxes(onStop: (stop: SandboxStop) => void, onResync?: () => void): () => void;
+}
+
+export interface SandboxStop {
+  containerId: string;
+  runId: string;
+  exitCode: number | null;
+  /** The engine reported an OOM kill in the container just before it stopped. */
+  oomKilled: boolean;
+  /** Why this runtime stopped it on its own (not on request), if it did. */
+  stoppedBecause: string | null;
 }
 
 export interface SnapshotSummary {
@@ -209,8 +236,11 @@ export class SandboxError extends Error {
 
 // ---------------------------------------------------------------- constants
 
+/** The sandbox's only DNS server: nowhere (see the HostConfig). Checked again before a sandbox joins the egress network. */
+export const SANDBOX_DNS = "0.0.0.0";
+
 export const WORKSPACE_PATH = "/workspace";
-export const AGENT_USER = "1000:1000";
+export { AGENT_USER };
 export const RUN_LABEL = "airlock.run";
 export const MANAGED_LABEL = "airlock.managed";
 /** Which Airlock (one per data directory) owns a container: reconciliation after a
@@ -237,7 +267,6 @@ export const HOME_SEED_LABEL = "airlock.home-seed";
 export const HOME_SEED_PATH = "/var/lib/airlock/home";
 /** On the short-lived (never started) container a snapshot is built in. */
 const SNAPSHOT_BUILDER_LABEL = "airlock.snapshot-builder";
-const AGENT_HOME = "/home/agent";
 /** Where user-level installs land (pip --user, npm -g with the prefix below): inside the home, so snapshots keep them. */
 const AGENT_LOCAL_BIN = `${AGENT_HOME}/.local/bin`;
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -268,6 +297,34 @@ export function agentEnvironment(imageEnv: string[]): string[] {
  * process group they moved to. */
 const EXEC_MARKER = "AIRLOCK_EXEC";
 
+/**
+ * Who the container's own processes (docker-init as PID 1 and the sentinel)
+ * run as: root with no capability but CAP_KILL (CapDrop ALL, CapAdd KILL).
+ * Not the agent's uid, so nothing the agent runs can signal, stop, ptrace or
+ * read the memory of the processes that kill its commands; CAP_KILL lets the
+ * sentinel kill every agent process. Agent commands run as AGENT_USER with no
+ * effective, permitted or inheritable capability; CAP_KILL stays in their
+ * bounding set only, which no-new-privileges makes unreachable.
+ */
+const INIT_USER = "0:0";
+
+/**
+ * Airlock's own helpers (the file tools, the process killer, home seeding)
+ * run as the agent but never run the agent's code: `env -i` with this fixed
+ * environment (no PYTHONPATH, PYTHONSTARTUP, LD_*, BASH_ENV…, a PATH of
+ * read-only system directories, HOME on the read-only root), working
+ * directory "/" (not /workspace), absolute program paths, and python3 isolated:
+ * -I (no user site, no PYTHON* variables, no script or working directory on
+ * sys.path), -S (no site module, so no .pth file anywhere runs), -B (no .pyc
+ * written). Everything on its path then lives on the read-only root filesystem.
+ */
+const HELPER_ENV = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/", "LANG=C.UTF-8"];
+export const HELPER_PYTHON: readonly string[] = Object.freeze(["/usr/bin/python3", "-I", "-S", "-B"]);
+
+function helperCommand(cmd: readonly string[], token?: string): string[] {
+  return ["/usr/bin/env", "-i", ...HELPER_ENV, ...(token ? [`${EXEC_MARKER}=${token}`] : []), ...cmd];
+}
+
 export const DEFAULT_MAX_STORED_BYTES = 1024 * 1024;
 const TMP_SIZE_MB = 256;
 /** Where user-level installs land (pip --user, npm -g): room for a few real packages. tmpfs pages count against the run's memory limit. */
@@ -276,7 +333,7 @@ const SHM_SIZE_MB = 64;
 /** RLIMIT_FSIZE: a single file can grow to 1 GiB (then SIGXFSZ). */
 const MAX_FILE_BYTES = 1024 * 1024 * 1024;
 const MAX_OPEN_FILES = 8192;
-/** RLIMIT_NPROC counts every process of uid 1000 on the host kernel, across
+/** RLIMIT_NPROC counts every process of AGENT_UID on the host kernel, across
  * all sandboxes (no user namespaces), so it cannot be the per-run limit: the
  * pids cgroup is. This is only a backstop that never bites a single run. */
 const MAX_UID_PROCESSES = 16384;
@@ -285,12 +342,13 @@ const MAX_UID_PROCESSES = 16384;
 const RUN_DEADLINE_GRACE_S = 300;
 
 /**
- * The container's main process (PID 2, under docker-init as PID 1). It idles,
+ * The container's main process (a child of docker-init, PID 1). It idles,
  * and on SIGUSR1 (sent with `docker kill -s USR1`, forwarded by docker-init)
  * it kills every process of the agent with kill(-1): the kernel excludes the
  * caller and PID 1, and the walk is atomic against fork, so even a fork bomb
  * cannot outrun it. Needs no free pid, unlike any `docker exec`. After
  * runTimeoutS + grace it exits, which ends the container.
+ * Init and sentinel run as INIT_USER, not as the agent: see there.
  */
 const SENTINEL_SCRIPT = `trap 'kill -KILL -1 2>/dev/null' USR1
 trap 'exit 0' TERM INT HUP
@@ -313,8 +371,10 @@ done`;
  * Session 1 (docker-init, the sentinel and its sleep) is never touched.
  * Everything selected is SIGSTOPped first, rescanning until no new process
  * appears (a stopped process cannot fork), then SIGKILLed; survivors are
- * re-killed for up to 2 s. Prints {"killed": n, "survivors": [pids]}.
- * With argv[1] == "--all" it selects every process outside session 1.
+ * re-killed for up to 2 s. Prints {"killed": n, "survivors": [pids]}, for
+ * diagnosis only: the engine's listing (selectExecProcesses) is what counts.
+ * Runs isolated (HELPER_PYTHON, HELPER_ENV), so no file the agent wrote
+ * (a .pth, a json.py) runs inside it.
  */
 const KILLER_SCRIPT = String.raw`
 import json, os, signal, sys, time
@@ -350,8 +410,6 @@ def scan():
 
 def select(procs):
     ours = {p for p, (pp, sid, env) in procs.items() if sid != 1}
-    if token == "--all":
-        return ours
     chosen = {p for p in ours if procs[p][2] is not None and mine in procs[p][2]}
     sessions = {procs[p][1] for p in chosen} - {0, 1}
     chosen |= {p for p in ours if procs[p][1] in sessions}
@@ -397,6 +455,67 @@ const SIGNAL_NAMES: Record<number, string> = Object.fromEntries(
     .reverse()
     .map(([name, num]) => [num, name]),
 );
+
+// ---------------------------------------------------------------- engine process listing
+
+/** One line of the engine's process listing (host pids; see engineProcesses). */
+export interface EngineProcess {
+  pid: number;
+  ppid: number;
+  sid: number;
+  state: string;
+  /** Arguments, then the environment (ps `e`). */
+  command: string;
+}
+
+/** Parses `docker top` output made with ps_args "-eo pid,ppid,sid,stat,args e". */
+export function parseEngineProcesses(listing: { Titles?: string[]; Processes?: string[][] }): EngineProcess[] {
+  const titles = listing.Titles ?? [];
+  const col = (name: string) => titles.indexOf(name);
+  const [pid, ppid, sid, stat, command] = [col("PID"), col("PPID"), col("SID"), col("STAT"), col("COMMAND")];
+  if ([pid, ppid, sid, stat, command].some((i) => i < 0)) {
+    throw new SandboxError("ENGINE_ERROR", `unexpected process listing from the engine (columns ${titles.join(", ")})`);
+  }
+  return (listing.Processes ?? []).map((row) => ({
+    pid: Number(row[pid]),
+    ppid: Number(row[ppid]),
+    sid: Number(row[sid]),
+    state: row[stat] ?? "",
+    command: row.slice(command).join(" "),
+  }));
+}
+
+/**
+ * KILLER_SCRIPT's selection over the engine's listing (host pids; initPid is
+ * the container's PID 1, whose session holds docker-init and the sentinel):
+ * processes carrying the exec's marker, the sessions they lead, orphans of
+ * init without any marker, and all their descendants. With token null: every
+ * process outside init's session. Zombies are dead already and not counted.
+ */
+export function selectExecProcesses(procs: EngineProcess[], initPid: number, token: string | null): EngineProcess[] {
+  const ours = procs.filter((p) => p.sid !== initPid && p.pid !== initPid && !/^[ZX]/.test(p.state));
+  if (token === null) return ours;
+  const hasMarker = (p: EngineProcess, value: string) => p.command.split(" ").some((word) => word.startsWith(`${EXEC_MARKER}=${value}`));
+  const mine = ours.filter((p) => p.command.split(" ").includes(`${EXEC_MARKER}=${token}`));
+  const sessions = new Set(mine.map((p) => p.sid));
+  const chosen = new Set<number>(mine.map((p) => p.pid));
+  for (const p of ours) {
+    if (sessions.has(p.sid)) chosen.add(p.pid);
+    if (p.ppid === initPid && !hasMarker(p, "")) chosen.add(p.pid);
+  }
+  const children = new Map<number, number[]>();
+  for (const p of ours) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p.pid]);
+  const stack = [...chosen];
+  while (stack.length > 0) {
+    for (const c of children.get(stack.pop()!) ?? []) {
+      if (!chosen.has(c)) {
+        chosen.add(c);
+        stack.push(c);
+      }
+    }
+  }
+  return ours.filter((p) => chosen.has(p.pid));
+}
 
 // ---------------------------------------------------------------- output capture
 
@@ -606,17 +725,20 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export function dockerRuntime(client?: Docker, opts: { instance?: string } = {}): SandboxRuntime {
   const instanceLabels: Record<string, string> = opts.instance ? { [INSTANCE_LABEL]: opts.instance } : {};
   const engine = () => client ?? processDocker();
+  /** Containers this runtime stopped on its own, and why (for watchSandboxes). */
+  const ownStops = new Map<string, string>();
 
-  /** Host-side configuration of every sandbox: see DESIGN.md "Sandbox defaults". */
+  /** Host-side configuration of every sandbox: see docs/ARCHITECTURE.md, "Security boundaries → The sandbox". */
   function containerConfig(spec: SandboxSpec, imageEnv: string[] = []): Docker.ContainerCreateOptions {
     const limits = spec.limits;
     const deadline = limits.runTimeoutS + RUN_DEADLINE_GRACE_S;
     return {
       name: containerName(spec.runId),
       Image: spec.image,
-      Entrypoint: ["/bin/bash", "-c", SENTINEL_SCRIPT, "airlock-sentinel", String(deadline)],
+      // A clean environment: the sentinel runs as root, and the run's env (given to the container for the agent's commands) is not for it.
+      Entrypoint: helperCommand(["/bin/bash", "--norc", "--noprofile", "-c", SENTINEL_SCRIPT, "airlock-sentinel", String(deadline)]),
       Cmd: [],
-      User: AGENT_USER,
+      User: INIT_USER,
       WorkingDir: WORKSPACE_PATH,
       Hostname: "sandbox",
       // Only what we set: the host's environment never reaches the sandbox.
@@ -644,14 +766,24 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
         // device files. /home/agent: a writable home for git, npm, pip caches.
         Tmpfs: {
           "/tmp": `rw,exec,nosuid,nodev,size=${TMP_SIZE_MB}m,mode=1777`,
-          "/home/agent": `rw,exec,nosuid,nodev,size=${HOME_SIZE_MB}m,mode=0700,uid=1000,gid=1000`,
+          [AGENT_HOME]: `rw,exec,nosuid,nodev,size=${HOME_SIZE_MB}m,mode=0700,uid=${AGENT_UID},gid=${AGENT_GID}`,
         },
         ShmSize: SHM_SIZE_MB * 1024 * 1024,
         CapDrop: ["ALL"],
-        CapAdd: [],
+        // For the sentinel (INIT_USER) only; see there.
+        CapAdd: ["KILL"],
         SecurityOpt: ["no-new-privileges"],
         Privileged: false,
         NetworkMode: "none",
+        // No resolver but the egress proxy's. On the egress network Docker's
+        // embedded DNS (127.0.0.11, even on an --internal network) forwards
+        // queries to its upstreams from the sandbox's namespace: a channel out
+        // around the proxy (DNS exfiltration). 0.0.0.0 as the only upstream
+        // keeps those forwards inside the sandbox, where nothing answers; the
+        // proxy resolves the names it is asked for. Short timeouts: a lookup
+        // fails in about a second instead of hanging tools for 20 s.
+        Dns: [SANDBOX_DNS],
+        DnsOptions: ["timeout:1", "attempts:1"],
         IpcMode: "private",
         Memory: limits.memoryMb * 1024 * 1024,
         MemorySwap: limits.memoryMb * 1024 * 1024,
@@ -719,12 +851,12 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     }
   }
 
-  /** Runs a short helper command as the agent and returns its stdout (no
-   * marker, no timeout kill: helpers are ours and bounded). */
+  /** Runs a short helper command as the agent, isolated (see HELPER_ENV),
+   * and returns its stdout (no marker, no timeout kill: helpers are ours and bounded). */
   async function runHelper(containerId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number | null; stdout: string }> {
     const exec = await engine()
       .getContainer(containerId)
-      .exec({ Cmd: cmd, User: AGENT_USER, WorkingDir: "/", AttachStdout: true, AttachStderr: true, Tty: false });
+      .exec({ Cmd: helperCommand(cmd), User: AGENT_USER, WorkingDir: "/", AttachStdout: true, AttachStderr: true, Tty: false });
     const stream = (await exec.start({ hijack: true, stdin: false })) as Duplex;
     const chunks: Buffer[] = [];
     const sink = new Writable({
@@ -765,20 +897,67 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     return null;
   }
 
-  /** Precise: the exec's own process tree (see KILLER_SCRIPT). Falls back to
-   * killing every agent process when that cannot run (no free pid under a
-   * fork bomb, python missing) or leaves survivors. */
+  /**
+   * Every live process of the container as the engine sees it: `docker top`
+   * runs ps on the engine's host over the container's cgroup (host pids,
+   * environments appended to the command lines). Nothing inside the
+   * container can hide from this listing or change how it is made, unlike a
+   * helper running in there; it is how a kill is verified. null when the
+   * container is gone or not running.
+   */
+  async function engineProcesses(containerId: string): Promise<{ initPid: number; procs: EngineProcess[] } | null> {
+    const container = engine().getContainer(containerId);
+    let initPid: number;
+    let listing: { Titles?: string[]; Processes?: string[][] };
+    try {
+      const info = await container.inspect();
+      if (!info.State.Running) return null;
+      initPid = info.State.Pid;
+      listing = (await container.top({ ps_args: "-eo pid,ppid,sid,stat,args e" })) as typeof listing;
+    } catch (err) {
+      if (statusCode(err) === 404 || statusCode(err) === 409) return null;
+      throw engineError("listing the sandbox's processes", err, containerId);
+    }
+    return { initPid, procs: parseEngineProcesses(listing) };
+  }
+
+  /** The processes of one exec (or, with token null, every agent process)
+   * still alive according to the engine; null when the container is not running. */
+  async function survivors(containerId: string, token: string | null): Promise<EngineProcess[] | null> {
+    const listing = await engineProcesses(containerId);
+    return listing && selectExecProcesses(listing.procs, listing.initPid, token);
+  }
+
+  /** Polls the engine's listing until nothing selected is left (killed
+   * processes take a moment to exit); true when none is. */
+  async function noneLeft(containerId: string, token: string | null, waitMs: number): Promise<boolean> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const left = await survivors(containerId, token);
+      if (!left || left.length === 0) return true;
+      if (Date.now() >= deadline) return false;
+      await sleep(50);
+    }
+  }
+
+  /** Precise: the exec's own process tree (see KILLER_SCRIPT), killed by an
+   * isolated helper. Its own report is not trusted: the engine's listing
+   * decides. Falls back to killing every agent process through the sentinel
+   * when the helper cannot run (no free pid under a fork bomb) or something
+   * survives; throws when even that cannot be verified. */
   async function killExecTree(containerId: string, token: string): Promise<void> {
     try {
-      const { exitCode, stdout } = await runHelper(containerId, ["python3", "-c", KILLER_SCRIPT, token], 5000);
-      const report = JSON.parse(stdout.trim().split("\n").pop() ?? "") as { survivors?: number[] };
-      if (exitCode === 0 && Array.isArray(report.survivors) && report.survivors.length === 0) return;
+      await runHelper(containerId, [...HELPER_PYTHON, "-c", KILLER_SCRIPT, token], 5000);
     } catch {
-      // fall through to the blunt instrument
+      // the engine's listing below says whether it worked
     }
+    if (await noneLeft(containerId, token, 1000)) return;
     await killProcesses(containerId);
   }
 
+  /** Through the container's own init: SIGUSR1 to the sentinel, which runs as
+   * INIT_USER (out of the agent's reach) and kills every agent process with
+   * kill(-1). Verified with the engine's listing; throws when processes survive. */
   async function killProcesses(containerId: string): Promise<void> {
     const container = engine().getContainer(containerId);
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -789,17 +968,10 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
         if (statusCode(err) === 404 || statusCode(err) === 409) return;
         throw engineError("killing the sandbox's processes", err, containerId);
       }
-      await sleep(50 * (attempt + 1));
-      try {
-        const { exitCode, stdout } = await runHelper(containerId, ["python3", "-c", KILLER_SCRIPT, "--all"], 5000);
-        const report = JSON.parse(stdout.trim().split("\n").pop() ?? "") as { killed?: number; survivors?: number[] };
-        if (exitCode === 0 && report.survivors?.length === 0) return;
-      } catch (err) {
-        if (statusCode(err) === 404 || statusCode(err) === 409) return;
-        // Maybe no free pid yet; signal again.
-      }
+      if (await noneLeft(containerId, null, 100 * (attempt + 1))) return;
     }
-    throw new SandboxError("ENGINE_ERROR", `could not kill every process in sandbox ${containerId}`);
+    const left = (await survivors(containerId, null)) ?? [];
+    throw new SandboxError("ENGINE_ERROR", `could not kill every process in sandbox ${containerId}: ${left.length} still running (${left.slice(0, 5).map((p) => p.command.split(" ")[0]).join(", ")})`);
   }
 
   /** Whether the kernel OOM-killed something in the container during the
@@ -848,9 +1020,11 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     }
     const maxStored = opts.maxStoredBytes ?? DEFAULT_MAX_STORED_BYTES;
     if (!Number.isInteger(maxStored) || maxStored < 0) throw new SandboxError("INVALID_SPEC", `maxStoredBytes must be a non-negative integer`);
-    const cwd = resolveCwd(opts.cwd);
+    if (opts.helper && (opts.cwd !== undefined || opts.env !== undefined)) throw new SandboxError("INVALID_SPEC", "a helper exec takes no cwd and no env");
+    const cwd = opts.helper ? "/" : resolveCwd(opts.cwd);
     const token = randomBytes(12).toString("hex");
     const env = [...envList(opts.env, "exec env"), `${EXEC_MARKER}=${token}`];
+    const cmd = opts.helper ? helperCommand(opts.cmd, token) : opts.cmd;
     const capture = new OutputCapture(maxStored, opts.onOutput);
     const result = (over: Partial<ExecResult>): ExecResult => ({
       exitCode: null,
@@ -858,6 +1032,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       timedOut: false,
       oomKilled: false,
       aborted: false,
+      sandboxStopped: false,
       ...capture.result(),
       durationMs: Date.now() - started,
       ...over,
@@ -870,7 +1045,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     let stream: Duplex;
     try {
       dockerExec = await container.exec({
-        Cmd: opts.cmd,
+        Cmd: cmd,
         User: AGENT_USER,
         WorkingDir: cwd,
         Env: env,
@@ -922,13 +1097,20 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     clearTimeout(timer);
     if (onAbort) opts.signal?.removeEventListener("abort", onAbort);
 
+    let sandboxStopped = false;
     if (outcome !== "ended") {
       timedOut = outcome === "timeout";
       aborted = outcome === "abort";
       try {
         await killExecTree(containerId, token);
       } catch {
-        // The container may be gone (stop button): the stream ends anyway.
+        // Processes the engine still lists (or an engine that could not say):
+        // only stopping the container is certain. (A container already gone,
+        // the stop button, ends up here too; stopping it again is harmless.)
+        ownStops.set(containerId, "a command's processes could not all be killed after its timeout, so the whole sandbox was stopped");
+        await stopSandbox(containerId).catch(() => undefined);
+        sandboxStopped = (await inspectSandbox(containerId).catch(() => null))?.running === false;
+        if (!sandboxStopped) ownStops.delete(containerId);
       }
       // The stream ends once the killed processes' pipes close; never wait long.
       const closed = await Promise.race([ended.then(() => true), sleep(3000).then(() => false)]);
@@ -941,7 +1123,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     if (timedOut || aborted) signal = "SIGKILL";
     else if (exitCode !== null && exitCode > 128 && exitCode < 128 + 65) signal = SIGNAL_NAMES[exitCode - 128] ?? null;
     const oomKilled = !timedOut && !aborted && exitCode === 137 && (await oomKilledDuring(containerId, started));
-    return result({ exitCode, signal, timedOut, aborted, oomKilled });
+    return result({ exitCode, signal, timedOut, aborted, oomKilled, sandboxStopped });
   }
 
   async function pauseSandbox(containerId: string): Promise<boolean> {
@@ -1052,7 +1234,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       .getContainer(containerId)
       .exec({
         // S: symlink targets are left alone (a link to ./x must stay ./x).
-        Cmd: ["/bin/tar", "-C", AGENT_HOME, "--numeric-owner", `--transform=s,^\\.,${seed},S`, "-cf", "-", "."],
+        Cmd: helperCommand(["/bin/tar", "-C", AGENT_HOME, "--numeric-owner", `--transform=s,^\\.,${seed},S`, "-cf", "-", "."]),
         User: AGENT_USER,
         WorkingDir: "/",
         AttachStdout: true,
@@ -1246,5 +1428,88 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     }
   }
 
-  return { createSandbox, exec, killProcesses, pauseSandbox, unpauseSandbox, stopSandbox, removeSandbox, inspectSandbox, listSandboxes, stats, snapshotSandbox, listSnapshots, removeSnapshot, removeSnapshotLeftovers };
+  function watchSandboxes(onStop: (stop: SandboxStop) => void, onResync?: () => void): () => void {
+    const label = [RUN_LABEL, `${MANAGED_LABEL}=true`, ...(opts.instance ? [`${INSTANCE_LABEL}=${opts.instance}`] : [])];
+    let closed = false;
+    let stream: (NodeJS.ReadableStream & { destroy?: () => void }) | null = null;
+    let retry: NodeJS.Timeout | null = null;
+    let connections = 0;
+    const oomed = new Set<string>();
+
+    const handle = (line: string) => {
+      let event: { Type?: string; Action?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+      try {
+        event = JSON.parse(line) as typeof event;
+      } catch {
+        return;
+      }
+      const id = event.Actor?.ID;
+      const attributes = event.Actor?.Attributes ?? {};
+      if (event.Type !== "container" || !id || !attributes[RUN_LABEL]) return;
+      if (event.Action === "oom") {
+        oomed.add(id);
+        return;
+      }
+      if (event.Action !== "die") return;
+      const code = Number(attributes.exitCode);
+      const stoppedBecause = ownStops.get(id) ?? null;
+      ownStops.delete(id);
+      const stop: SandboxStop = { containerId: id, runId: attributes[RUN_LABEL], exitCode: Number.isInteger(code) ? code : null, oomKilled: oomed.delete(id), stoppedBecause };
+      try {
+        onStop(stop);
+      } catch (err) {
+        console.error("airlock: handling a stopped sandbox failed:", err);
+      }
+    };
+
+    const reconnect = () => {
+      stream = null;
+      if (closed || retry) return;
+      retry = setTimeout(() => {
+        retry = null;
+        void connect();
+      }, 1000);
+      retry.unref();
+    };
+
+    const connect = async () => {
+      if (closed) return;
+      let opened: NodeJS.ReadableStream & { destroy?: () => void };
+      try {
+        const d = engine();
+        opened = (await (d.getEvents as (o: object) => Promise<unknown>).call(d, {
+          filters: { type: ["container"], event: ["die", "oom"], label },
+        })) as typeof opened;
+      } catch {
+        reconnect();
+        return;
+      }
+      if (closed) {
+        opened.destroy?.();
+        return;
+      }
+      stream = opened;
+      if (connections++ > 0 && onResync) onResync();
+      let pending = "";
+      opened.on("data", (chunk: Buffer | string) => {
+        pending += chunk.toString();
+        const lines = pending.split("\n");
+        pending = lines.pop() ?? "";
+        for (const line of lines) if (line.trim()) handle(line);
+      });
+      opened.on("error", () => undefined);
+      opened.once("end", reconnect);
+      opened.once("close", reconnect);
+    };
+
+    void connect();
+    return () => {
+      closed = true;
+      if (retry) clearTimeout(retry);
+      stream?.destroy?.();
+      stream = null;
+    };
+  }
+
+  return { createSandbox, exec, killProcesses, pauseSandbox, unpauseSandbox, stopSandbox, removeSandbox, inspectSandbox, listSandboxes, stats, snapshotSandbox, listSnapshots, removeSnapshot, removeSnapshotLeftovers, watchSandboxes };
 }

@@ -14,6 +14,7 @@ import { createTestDb } from "@/test/helpers/db";
 import { runs } from "@/db/schema";
 import { addUser } from "@/test/helpers/users";
 import { pruneSnapshots } from "@/server/workspace/snapshots";
+import { AGENT_UID, AGENT_USER } from "./agent-user";
 import { docker } from "./docker";
 import { agentEnvironment, DEFAULT_LIMITS, dockerRuntime, instanceIdForDataDir, SandboxError } from "./runtime";
 import { prepareWorkspace } from "./workspace";
@@ -71,13 +72,13 @@ describe("sandbox snapshots", () => {
     const base = await docker().getImage(image).inspect();
     const made = await docker().getImage(snap.image).inspect();
     expect(made.Config.Entrypoint).toEqual(base.Config.Entrypoint);
-    expect(made.Config.User).toBe(base.Config.User || "1000:1000");
+    expect(made.Config.User).toBe(base.Config.User || AGENT_USER);
     expect([...(made.Config.Env ?? [])].sort()).toEqual([...(base.Config.Env ?? [])].sort());
     expect(made.Config.Labels).toMatchObject({ "airlock.snapshot": "true", "airlock.run": runId, "airlock.managed": "false", "airlock.base-image": base.Id });
 
     const restarted = await start("home", snap.image);
     expect((await sh(restarted.containerId, fingerprint)).out).toBe(before.out);
-    expect((await sh(restarted.containerId, "tool && id -u && stat -c %U ~")).out).toBe("tool-ran\n1000\nagent\n");
+    expect((await sh(restarted.containerId, "tool && id -u && stat -c %U ~")).out).toBe(`tool-ran\n${AGENT_UID}\nagent\n`);
     // Still hardened: read-only root, so the seed itself cannot be changed by the agent.
     expect((await sh(restarted.containerId, "touch /var/lib/airlock/home/x 2>&1")).code).not.toBe(0);
   }, 120_000);

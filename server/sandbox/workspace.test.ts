@@ -2,30 +2,72 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { prepareWorkspace, removeWorkspace, workspacePath } from "./workspace";
+import { spawnSync } from "node:child_process";
+import { AGENT_GID, AGENT_UID } from "./agent-user";
+import { prepareWorkspace, removeWorkspace, resetWorkspacePermissions, workspacePath } from "./workspace";
 
-// Workspaces are chowned to the agent's uid 1000, which needs root (Airlock and
+// Workspaces are chowned to the agent's uid, which needs root (Airlock and
 // its tests run as root, see README); without it these tests fail, saying so.
 const isRoot = process.getuid?.() === 0;
 
 describe("run workspaces on the host", () => {
   let dataDir: string;
   beforeEach(() => {
-    if (!isRoot) throw new Error("These tests need root: workspaces are chowned to uid 1000. Run them as root, as npm test does.");
+    if (!isRoot) throw new Error("These tests need root: workspaces are chowned to the agent's uid. Run them as root, as npm test does.");
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-ws-test-"));
   });
   afterEach(() => {
     if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it("creates <dataDir>/workspaces/<runId> owned by uid/gid 1000 with mode 0755", async () => {
+  it("creates <dataDir>/workspaces/<runId> owned by the agent's uid/gid with mode 0700", async () => {
     const dir = await prepareWorkspace(dataDir, "run-1");
     expect(dir).toBe(path.join(dataDir, "workspaces", "run-1"));
     const st = fs.statSync(dir);
     expect(st.isDirectory()).toBe(true);
-    expect(st.uid).toBe(1000);
-    expect(st.gid).toBe(1000);
-    expect(st.mode & 0o777).toBe(0o755);
+    expect(st.uid).toBe(AGENT_UID);
+    expect(st.gid).toBe(AGENT_GID);
+    expect(st.mode & 0o777).toBe(0o700);
+  });
+
+  it("M2: a workspace root and the directory holding workspaces are 0700, so a local user cannot read the agent's files", async () => {
+    fs.chmodSync(dataDir, 0o755);
+    const dir = await prepareWorkspace(dataDir, "run-m2");
+    // Written as the agent would: its own file, world-readable by mode.
+    const file = path.join(dir, "notes.txt");
+    fs.writeFileSync(file, "private\n", { mode: 0o644 });
+    fs.chownSync(file, AGENT_UID, AGENT_GID);
+    expect(fs.statSync(path.dirname(dir)).mode & 0o777).toBe(0o700);
+    expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
+    // A local account (nobody, 65534) tries to read it and to list the workspaces.
+    const asNobody = (...cmd: string[]) => spawnSync(cmd[0]!, cmd.slice(1), { uid: 65534, gid: 65534, encoding: "utf8" });
+    const read = asNobody("cat", file);
+    expect(read.status).not.toBe(0);
+    expect(read.stderr).toMatch(/Permission denied/);
+    expect(asNobody("ls", path.dirname(dir)).stderr).toMatch(/Permission denied/);
+    // A restart re-prepares it: an agent's chmod 777 of the root does not survive.
+    fs.chmodSync(dir, 0o777);
+    await prepareWorkspace(dataDir, "run-m2");
+    expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
+  });
+
+  it("strips setuid and setgid bits anywhere in a workspace and resets its root's mode, in one walk", async () => {
+    const dir = await prepareWorkspace(dataDir, "run-suid");
+    fs.mkdirSync(path.join(dir, "node_modules/.bin"), { recursive: true });
+    fs.copyFileSync("/bin/true", path.join(dir, "x"));
+    fs.chmodSync(path.join(dir, "x"), 0o4755);
+    fs.copyFileSync("/bin/true", path.join(dir, "node_modules/.bin/y"));
+    fs.chmodSync(path.join(dir, "node_modules/.bin/y"), 0o2755);
+    fs.symlinkSync("/usr/bin/passwd", path.join(dir, "link-to-host-suid"));
+    fs.chmodSync(dir, 0o777);
+    const reset = await resetWorkspacePermissions(dir);
+    expect(reset.stripped.sort()).toEqual(["node_modules/.bin/y", "x"]);
+    expect(reset.rootModeBefore).toBe(0o777);
+    expect(fs.statSync(path.join(dir, "x")).mode & 0o7777).toBe(0o755);
+    expect(fs.statSync(path.join(dir, "node_modules/.bin/y")).mode & 0o7777).toBe(0o755);
+    expect(fs.statSync(dir).mode & 0o7777).toBe(0o700);
+    // The symlink was not followed: the host's own setuid program is untouched.
+    expect(fs.statSync("/usr/bin/passwd").mode & 0o4000).toBe(0o4000);
   });
 
   it("prepares an existing workspace again without losing its files", async () => {

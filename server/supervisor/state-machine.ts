@@ -10,7 +10,7 @@ import { DomainError } from "@/server/errors/domain-error";
 const TRANSITIONS: Record<RunState, readonly RunState[]> = {
   queued: ["starting", "failed", "killed"],
   starting: ["planning", "running", "failed", "killed"],
-  planning: ["awaiting_plan_approval", "running", "succeeded", "failed", "killed"],
+  planning: ["awaiting_plan_approval", "awaiting_approval", "running", "succeeded", "failed", "killed"],
   awaiting_plan_approval: ["planning", "running", "failed", "killed"],
   running: ["awaiting_approval", "awaiting_plan_approval", "planning", "paused", "succeeded", "failed", "killed"],
   awaiting_approval: ["running", "planning", "failed", "killed"],

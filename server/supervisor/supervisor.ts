@@ -10,7 +10,7 @@ import { announce, publishRunEvent } from "@/server/events/bus";
 import { runBuiltinAgent } from "@/server/agents/builtin-agent";
 import { mcpIdleTimeoutMs, runExternalAgent } from "@/server/agents/mcp-agent";
 import { config } from "@/server/config/env";
-import type { SandboxRuntime } from "@/server/sandbox/runtime";
+import type { SandboxRuntime, SandboxStop } from "@/server/sandbox/runtime";
 import { prepareWorkspace } from "@/server/sandbox/workspace";
 import { sandboxImageName } from "@/server/sandbox/image";
 import { controlTools, type FinishSignal } from "@/server/supervisor/control";
@@ -43,6 +43,7 @@ export class Supervisor {
   private readonly live = new Map<string, LiveRun>();
   private sweeper: NodeJS.Timeout | null = null;
   private workspaceCleanup: NodeJS.Timeout | null = null;
+  private unwatchSandboxes: (() => void) | null = null;
   private stopping = false;
 
   constructor(private readonly opts: SupervisorOptions) {}
@@ -66,7 +67,40 @@ export class Supervisor {
     }, this.opts.sweepMs ?? 5000);
     this.sweeper.unref();
     this.workspaceCleanup = scheduleWorkspaceCleanup(this.db);
+    // Before reconciling, so a container that dies meanwhile is not missed.
+    this.unwatchSandboxes = this.runtime.watchSandboxes(
+      (stop) => void this.sandboxStopped(stop),
+      () => void this.failRunsWithoutSandbox().catch((err: unknown) => console.error("airlock: checking the runs' sandboxes failed:", err)),
+    );
     await this.reconcile();
+  }
+
+  /**
+   * A run's container stopped and nothing of ours stopped it: every stop of
+   * ours (the red button, the run's end, a restart from a snapshot) first
+   * ends the run or points it at another container. Ends the run as failed,
+   * so it never keeps saying "running" over a container that is gone.
+   */
+  private async sandboxStopped(stop: SandboxStop): Promise<void> {
+    const run = this.db.select().from(runs).where(eq(runs.id, stop.runId)).get();
+    if (!run || isTerminal(run.state) || run.containerId !== stop.containerId) return;
+    const exit = stop.exitCode === null ? "exit code unknown" : `exit code ${stop.exitCode}`;
+    const reason = stop.stoppedBecause
+      ? `The sandbox was stopped: ${stop.stoppedBecause}.`
+      : `The sandbox container stopped unexpectedly (${exit}${stop.oomKilled ? ", out of memory" : ""}).`;
+    await this.failRun(run.id, reason, { sandboxExitCode: stop.exitCode, sandboxOomKilled: stop.oomKilled });
+  }
+
+  /** After the engine's event stream was reopened: stops in the gap were missed. */
+  private async failRunsWithoutSandbox(): Promise<void> {
+    const running = new Set((await this.runtime.listSandboxes()).filter((c) => c.running).map((c) => c.containerId));
+    const active = this.db.select().from(runs).where(notInArray(runs.state, [...TERMINAL_STATES])).all();
+    for (const run of active) {
+      if (!run.containerId || run.state === "queued" || run.state === "starting" || running.has(run.containerId)) continue;
+      const fresh = this.db.select().from(runs).where(eq(runs.id, run.id)).get();
+      if (fresh?.containerId !== run.containerId) continue; // restarted from a snapshot meanwhile
+      await this.failRun(run.id, "The sandbox container stopped unexpectedly while Airlock could not watch the container engine.");
+    }
   }
 
   isLive(runId: string): boolean {
@@ -175,12 +209,12 @@ export class Supervisor {
   }
 
   /** Ends a run as failed: same path as the stop button (approvals cancelled, container removed). */
-  private async failRun(runId: string, reason: string) {
+  private async failRun(runId: string, reason: string, details?: Record<string, unknown>) {
     const run = this.db.select().from(runs).where(eq(runs.id, runId)).get();
     if (!run || isTerminal(run.state)) return;
     publishRunEvent(this.db, runId, "error", { source: "supervisor", message: reason });
     try {
-      await this.killRun(runId, SYSTEM_ACTOR, reason, "failed");
+      await this.killRun(runId, SYSTEM_ACTOR, reason, "failed", details);
     } catch (err) {
       console.error(`airlock: could not mark run ${runId} failed:`, err);
     }
@@ -191,7 +225,7 @@ export class Supervisor {
    * approvals in one transaction, aborts the agent loop and any command, and
    * kills the container.
    */
-  async killRun(runId: string, actor: Actor, reason: string, finalState: "killed" | "failed" = "killed"): Promise<Run> {
+  async killRun(runId: string, actor: Actor, reason: string, finalState: "killed" | "failed" = "killed", details?: Record<string, unknown>): Promise<Run> {
     const db = this.db;
     const run = db.select().from(runs).where(eq(runs.id, runId)).get();
     if (!run) throw new DomainError("NOT_FOUND", `No run with id ${runId}.`);
@@ -202,7 +236,7 @@ export class Supervisor {
         const t = transitionRunInTx(tx, runId, finalState, actor, {
           reason,
           fields: { endedReason: reason, endedBy: actor.label },
-          details: { stoppedBy: actor.label },
+          details: { stoppedBy: actor.label, ...details },
         });
         return { events: [...cancelled.map((c) => c.event), t.event], cancelled };
       },
@@ -283,6 +317,8 @@ export class Supervisor {
   /** SIGTERM: stop driving runs without changing their state; a restart resumes them. */
   async shutdown(): Promise<void> {
     this.stopping = true;
+    this.unwatchSandboxes?.();
+    this.unwatchSandboxes = null;
     if (this.sweeper) clearInterval(this.sweeper);
     if (this.workspaceCleanup) clearInterval(this.workspaceCleanup);
     const entries = [...this.live.values()];

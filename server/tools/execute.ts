@@ -20,6 +20,8 @@ import { searchProjectDocs } from "@/server/projects/docs";
 import { toolError, type ToolName, type ToolResult } from "@/server/tools/palette";
 import { OutputBuffer, MODEL_OUTPUT_CAP } from "@/server/tools/output";
 import type { ControlTools } from "@/server/tools/control";
+import { lastWorkspaceSize, measureWorkspace, quotaExceededMessage, watchWorkspaceQuota, workspaceQuotaBytes, type WorkspaceSize } from "@/server/workspace/quota";
+import { formatBytes } from "@/lib/format";
 
 export interface ExecutionSession {
   db: Db;
@@ -180,6 +182,8 @@ async function executeToolUnredacted(session: ExecutionSession, callId: string, 
         if (!again.ok) return again.result;
         if (again.newContent !== prepared.newContent) return toolError("INVALID_INPUT", `${args.path as string} changed since the edit was approved; read it again and retry.`);
       }
+      const over = await writeWouldExceedQuota(session, Buffer.byteLength(prepared.newContent!));
+      if (over) return over;
       await writeFile(runtime, containerId, path!, prepared.newContent!);
       return { ok: true, path, bytes: Buffer.byteLength(prepared.newContent!), status: (prepared.preview as { status?: string } | null)?.status ?? "written" };
     }
@@ -211,10 +215,25 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
   // A run granted network access: the proxy variables (empty otherwise; the sandbox has no network then).
   const proxyEnv = await egressExecEnv(session.db, session.runId, session.containerId);
   const live = { stdout: redactor.stream(), stderr: redactor.stream() };
+  // The workspace quota: no file may outgrow it (RLIMIT_FSIZE), and the
+  // whole workspace is measured while the command runs; growing past the
+  // quota kills it.
+  const quota = workspaceQuotaBytes();
+  // The watch compares with the size before the command (a cleanup in a workspace already over the quota must run).
+  if (run.workspaceDir && !lastWorkspaceSize(session.runId)) await measureWorkspace(session.runId, run.workspaceDir).catch(() => null);
+  const quotaStop = new AbortController();
+  let overQuota: WorkspaceSize | null = null;
+  const stopWatching = run.workspaceDir
+    ? watchWorkspaceQuota(session.runId, run.workspaceDir, (size) => {
+        overQuota = size;
+        quotaStop.abort();
+      })
+    : () => undefined;
   let result;
   try {
     result = await session.runtime.exec(session.containerId, {
-      cmd: ["bash", "-c", command],
+      // bash's own ulimit (1024-byte blocks), then the command exactly as judged, in a bash of its own (exec: same process).
+      cmd: ["bash", "-c", `ulimit -f ${Math.floor(quota / 1024)} && exec bash -c "$1"`, "bash", command],
       cwd,
       env: { ...env, ...proxyEnv },
       timeoutS: limit,
@@ -222,9 +241,10 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
         const safe = live[stream].push(chunk);
         if (safe) buffer.push(safe, stream);
       },
-      signal: session.signal,
+      signal: AbortSignal.any([session.signal, quotaStop.signal]),
     });
   } finally {
+    stopWatching();
     for (const stream of ["stdout", "stderr"] as const) {
       const rest = live[stream].end();
       if (rest) buffer.push(rest, stream);
@@ -234,9 +254,25 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
   // Redacted before capping, so a cut can never leave half a value showing.
   const combined = redactor.redact(result.stdout + (result.stderr ? (result.stdout ? "\n" : "") + result.stderr : ""));
   const shown = capForModel(combined, result.totalBytes, result.truncated);
-  if (result.aborted) return toolError("RUN_STOPPED", "The run was stopped while the command ran; it was killed.");
+  if (result.aborted && session.signal.aborted) return toolError("RUN_STOPPED", "The run was stopped while the command ran; it was killed.");
+  const outputFields = { output: shown.text, output_truncated: shown.truncated, total_bytes: result.totalBytes };
+  const after = run.workspaceDir ? await measureWorkspace(session.runId, run.workspaceDir).catch(() => null) : null;
+  const killedForQuota = overQuota as WorkspaceSize | null;
+  if (killedForQuota || (after && after.bytes > after.quotaBytes)) {
+    const size = after ?? killedForQuota!;
+    return toolError("LIMIT_EXCEEDED", quotaExceededMessage(size, killedForQuota !== null), {
+      workspace_bytes: size.bytes,
+      workspace_quota_bytes: size.quotaBytes,
+      exit_code: killedForQuota ? null : result.exitCode,
+      ...outputFields,
+    });
+  }
   if (result.timedOut) {
-    return { ok: false, code: "TIMEOUT", message: `The command ran longer than ${limit} s and was killed with all its processes.`, output: shown.text, output_truncated: shown.truncated, total_bytes: result.totalBytes };
+    // The runtime verified the kill with the engine's own process listing; when it could not, it stopped the sandbox.
+    const killed = result.sandboxStopped
+      ? "some of its processes could not be killed one by one, so the whole sandbox was stopped"
+      : "was killed with all its processes";
+    return { ok: false, code: "TIMEOUT", message: `The command ran longer than ${limit} s and ${killed}.`, ...outputFields };
   }
   return {
     ok: true,
@@ -244,11 +280,23 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
     signal: result.signal,
     oom_killed: result.oomKilled,
     ...(result.oomKilled ? { note: "The command ran out of memory and was killed by the kernel (the run's memory limit)." } : {}),
-    output: shown.text,
-    output_truncated: shown.truncated,
-    total_bytes: result.totalBytes,
+    ...(result.signal === "SIGXFSZ" ? { note: `A file reached the workspace quota of ${formatBytes(quota)} (the largest a file may be); the command was stopped by SIGXFSZ.` } : {}),
+    ...outputFields,
     duration_ms: result.durationMs,
   };
+}
+
+/** write_file/edit_file: refused (nothing written) when the workspace, as last measured, plus the new content would be over the quota. */
+async function writeWouldExceedQuota(session: ExecutionSession, bytes: number): Promise<ToolResult | null> {
+  const run = loadRun(session.db, session.runId);
+  if (!run.workspaceDir) return null;
+  const size = lastWorkspaceSize(session.runId) ?? (await measureWorkspace(session.runId, run.workspaceDir).catch(() => null));
+  if (!size || size.bytes + bytes <= size.quotaBytes) return null;
+  const after = { bytes: size.bytes + bytes, quotaBytes: size.quotaBytes };
+  return toolError("LIMIT_EXCEEDED", `Nothing was written. ${quotaExceededMessage(after, false).replace("Workspace quota exceeded: the workspace holds", "Workspace quota exceeded: with this file the workspace would hold")}`, {
+    workspace_bytes: size.bytes,
+    workspace_quota_bytes: size.quotaBytes,
+  });
 }
 
 /** How much of a fetched body the model gets (the fetch itself reads up to RESPONSE_BODY_CAP). */

@@ -261,7 +261,8 @@ async function askReviewer(
         requestedBy: run.createdBy,
       });
       tx.update(toolCalls).set({ state: "awaiting_approval", approvalId: created.approval.id }).where(eq(toolCalls.id, row.id)).run();
-      const t = transitionRunInTx(tx, runId, "awaiting_approval", agentActor(runId), { from: ["running"], reason: `waiting for approval of ${tool}` });
+      // Reads may ask before any plan exists (a secret file, say): the run waits from planning as well as from running.
+      const t = transitionRunInTx(tx, runId, "awaiting_approval", agentActor(runId), { from: ["running", "planning"], reason: `waiting for approval of ${tool}` });
       return { approval: created.approval, events: [created.event, t.event] };
     },
     { behavior: "immediate" },
@@ -271,7 +272,10 @@ async function askReviewer(
   return awaitApproval(session, row.id, approval.id);
 }
 
-/** Waits for a request's decision (also used after a restart) and moves the run back to running. */
+/**
+ * Waits for a request's decision (also used after a restart) and moves the run
+ * back to where it was: running, or planning when no plan was approved yet.
+ */
 export async function awaitApproval(session: GatewaySession, callId: string, approvalId: string): Promise<AskOutcome> {
   const { db, runId } = session;
   let decided;
@@ -284,7 +288,8 @@ export async function awaitApproval(session: GatewaySession, callId: string, app
   }
   const current = loadRun(db, runId);
   if (current.state === "awaiting_approval" && decided.state !== "cancelled") {
-    const { event } = db.transaction((tx) => transitionRunInTx(tx, runId, "running", agentActor(runId), { from: ["awaiting_approval"], reason: `approval ${decided.state}` }), { behavior: "immediate" });
+    const back = current.planApprovedAt ? "running" : "planning";
+    const { event } = db.transaction((tx) => transitionRunInTx(tx, runId, back, agentActor(runId), { from: ["awaiting_approval"], reason: `approval ${decided.state}` }), { behavior: "immediate" });
     announce(event);
   }
   switch (decided.state) {

@@ -1,5 +1,5 @@
 // The tool palette: names, argument schemas and descriptions, the same for
-// the built-in agent and MCP clients (DESIGN.md). Schemas validate the
+// the built-in agent and MCP clients (docs/ARCHITECTURE.md, "The path of one tool call"). Schemas validate the
 // model's arguments; descriptions are what the model reads.
 import { z } from "zod";
 

@@ -40,10 +40,12 @@ describe("creating users", () => {
     });
   });
 
-  it("refuses a password shorter than 8 characters with a message saying the minimum", async () => {
-    const attempt = createUser(t.db, SETUP_ACTOR, { email: "bob@example.com", role: "viewer", password: "short" });
-
-    await expect(attempt).rejects.toMatchObject({ code: "INVALID_INPUT", message: "Password must be at least 8 characters." });
+  it("hardening: a new password shorter than 12 characters is refused with a message saying the minimum", async () => {
+    for (const password of ["short", "elevenchars"]) {
+      const attempt = createUser(t.db, SETUP_ACTOR, { email: "bob@example.com", role: "viewer", password });
+      await expect(attempt).rejects.toMatchObject({ code: "INVALID_INPUT", message: "Password must be at least 12 characters; a phrase of a few words is easy to remember." });
+    }
+    await expect(createUser(t.db, SETUP_ACTOR, { email: "bob@example.com", role: "viewer", password: "twelve chars" })).resolves.toMatchObject({ email: "bob@example.com" });
   });
 
   it("refuses an address that is not an email with an example of one", async () => {
@@ -208,7 +210,7 @@ describe("changing passwords", () => {
 
     await expect(setUserPassword(t.db, actorOf(user), user.id, "2short")).rejects.toMatchObject({
       code: "INVALID_INPUT",
-      message: "Password must be at least 8 characters.",
+      message: "Password must be at least 12 characters; a phrase of a few words is easy to remember.",
     });
     expect(findUserById(t.db, user.id)).toEqual(before);
   });

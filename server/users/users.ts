@@ -1,11 +1,12 @@
 // Users and roles: creation, role changes, disabling. Every change commits
 // together with its audit event.
 import crypto from "node:crypto";
-import { asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "@/db/client";
-import { ROLES, users, type Role, type User } from "@/db/schema";
+import { apiTokens, ROLES, users, type Role, type User } from "@/db/schema";
 import { appendAudit, type Actor } from "@/server/audit/chain";
+import { announceAccessChange } from "@/server/auth/access-events";
 import { hashPassword, MIN_PASSWORD_LENGTH } from "@/server/auth/password";
 import { DomainError } from "@/server/errors/domain-error";
 
@@ -31,7 +32,7 @@ export const roleSchema = z.enum(ROLES, {
 
 export const passwordSchema = z
   .string()
-  .min(MIN_PASSWORD_LENGTH, `Password must be at least ${MIN_PASSWORD_LENGTH} characters.`)
+  .min(MIN_PASSWORD_LENGTH, `Password must be at least ${MIN_PASSWORD_LENGTH} characters; a phrase of a few words is easy to remember.`)
   .max(256, "Password is too long (256 characters at most).");
 
 /**
@@ -57,10 +58,23 @@ export interface PublicUser {
   role: Role;
   disabled: boolean;
   createdAt: Date;
+  /** Where the role came from: "local", "admin", "oidc-default" or "oidc-claim:<group>". */
+  roleSource: string;
+  /** Signs in through single sign-on (linked to a provider's subject). */
+  sso: boolean;
 }
 
 export function toPublicUser(u: User): PublicUser {
-  return { id: u.id, email: u.email, name: u.name, role: u.role, disabled: u.disabledAt !== null, createdAt: u.createdAt };
+  return {
+    id: u.id,
+    email: u.email,
+    name: u.name,
+    role: u.role,
+    disabled: u.disabledAt !== null,
+    createdAt: u.createdAt,
+    roleSource: u.roleSource,
+    sso: u.oidcSubject !== null,
+  };
 }
 
 export function findUserByEmail(db: Db, email: string): User | undefined {
@@ -119,7 +133,7 @@ function countActiveAdmins(tx: Pick<Db, "select">): number {
 
 export function setUserRole(db: Db, actor: Actor, userId: string, roleInput: string): PublicUser {
   const role = parseRole(roleInput);
-  return db.transaction(
+  const updated = db.transaction(
     (tx) => {
       const user = requireUser(tx, userId);
       if (user.role === role) return toPublicUser(user);
@@ -127,7 +141,7 @@ export function setUserRole(db: Db, actor: Actor, userId: string, roleInput: str
         throw new DomainError("PRECONDITION_FAILED", "This is the last active admin; make another user admin first.");
       }
       tx.update(users)
-        .set({ role, sessionVersion: user.sessionVersion + 1 })
+        .set({ role, roleSource: "admin", sessionVersion: user.sessionVersion + 1 })
         .where(eq(users.id, userId))
         .run();
       appendAudit(tx, actor, { action: "user.set_role", targetType: "user", targetId: userId, details: { email: user.email, from: user.role, to: role } });
@@ -135,10 +149,25 @@ export function setUserRole(db: Db, actor: Actor, userId: string, roleInput: str
     },
     { behavior: "immediate" },
   );
+  announceAccessChange(userId);
+  return updated;
+}
+
+/**
+ * Revokes the user's API tokens: a password reset or a disabled account is
+ * how an admin answers a compromised account, and a token minted by whoever
+ * had the old password must not outlive it.
+ */
+function revokeTokensOf(tx: Pick<Db, "update">, userId: string, now: Date): number {
+  return tx
+    .update(apiTokens)
+    .set({ revokedAt: now })
+    .where(and(eq(apiTokens.userId, userId), isNull(apiTokens.revokedAt)))
+    .run().changes;
 }
 
 export function setUserDisabled(db: Db, actor: Actor, userId: string, disabled: boolean): PublicUser {
-  return db.transaction(
+  const updated = db.transaction(
     (tx) => {
       const user = requireUser(tx, userId);
       if (disabled && actor.userId === userId) {
@@ -148,28 +177,37 @@ export function setUserDisabled(db: Db, actor: Actor, userId: string, disabled: 
         throw new DomainError("PRECONDITION_FAILED", "This is the last active admin; make another user admin first.");
       }
       if (Boolean(user.disabledAt) === disabled) return toPublicUser(user);
+      const now = new Date();
       tx.update(users)
-        .set({ disabledAt: disabled ? new Date() : null, sessionVersion: user.sessionVersion + 1 })
+        .set({ disabledAt: disabled ? now : null, sessionVersion: user.sessionVersion + 1 })
         .where(eq(users.id, userId))
         .run();
-      appendAudit(tx, actor, { action: disabled ? "user.disable" : "user.enable", targetType: "user", targetId: userId, details: { email: user.email } });
+      const tokensRevoked = disabled ? revokeTokensOf(tx, userId, now) : 0;
+      appendAudit(tx, actor, { action: disabled ? "user.disable" : "user.enable", targetType: "user", targetId: userId, details: { email: user.email, ...(disabled ? { tokensRevoked } : {}) } });
       return toPublicUser(requireUser(tx, userId));
     },
     { behavior: "immediate" },
   );
+  announceAccessChange(userId);
+  return updated;
 }
 
-export async function setUserPassword(db: Db, actor: Actor, userId: string, password: string): Promise<void> {
+/** Sets a new password: every session and every API token of the user ends. Returns how many tokens were revoked. */
+export async function setUserPassword(db: Db, actor: Actor, userId: string, password: string): Promise<{ tokensRevoked: number }> {
   const passwordHash = await hashPassword(parseInput(passwordSchema, password));
-  db.transaction(
+  const tokensRevoked = db.transaction(
     (tx) => {
       const user = requireUser(tx, userId);
       tx.update(users)
         .set({ passwordHash, sessionVersion: user.sessionVersion + 1 })
         .where(eq(users.id, userId))
         .run();
-      appendAudit(tx, actor, { action: "user.set_password", targetType: "user", targetId: userId, details: { email: user.email } });
+      const revoked = revokeTokensOf(tx, userId, new Date());
+      appendAudit(tx, actor, { action: "user.set_password", targetType: "user", targetId: userId, details: { email: user.email, tokensRevoked: revoked } });
+      return revoked;
     },
     { behavior: "immediate" },
   );
+  announceAccessChange(userId);
+  return { tokensRevoked };
 }

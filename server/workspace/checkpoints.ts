@@ -6,9 +6,10 @@ import { and, asc, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { checkpoints, runs, workspaces, type Checkpoint, type CheckpointKind, type Run, type Workspace, type WorkspaceSourceJson } from "@/db/schema";
 import { appendAudit, SYSTEM_ACTOR, type Actor } from "@/server/audit/chain";
-import { announce, insertRunEvent } from "@/server/events/bus";
+import { announce, insertRunEvent, publishRunEvent } from "@/server/events/bus";
 import { DomainError } from "@/server/errors/domain-error";
 import type { SandboxRuntime } from "@/server/sandbox/runtime";
+import { resetWorkspacePermissions, WORKSPACE_MODE } from "@/server/sandbox/workspace";
 import { withWorkspaceLock } from "./coordination";
 import {
   commitTree,
@@ -207,6 +208,33 @@ function announceSkipped(db: Db, runId: string, ws: Workspace, bytes: number, la
   announce(event);
 }
 
+/** Part of every checkpoint (after every command): no setuid/setgid file and no open workspace root stays on the host. */
+async function resetPermissions(db: Db, runId: string, workTree: string): Promise<void> {
+  let reset;
+  try {
+    reset = await resetWorkspacePermissions(workTree);
+  } catch (err) {
+    // Reported, and tried again after the next command; the checkpoint itself goes on.
+    console.error(`airlock: resetting workspace permissions failed for run ${runId}:`, err);
+    publishRunEvent(db, runId, "error", { source: "workspace", message: `Airlock could not check the workspace for setuid files: ${(err as Error).message}` });
+    return;
+  }
+  if (reset.stripped.length === 0 && reset.rootModeBefore === WORKSPACE_MODE) return;
+  const shown = reset.stripped.slice(0, 20).join(", ") + (reset.stripped.length > 20 ? ` and ${reset.stripped.length - 20} more` : "");
+  const parts = [
+    ...(reset.stripped.length ? [`removed the setuid/setgid bits of ${shown}`] : []),
+    ...(reset.rootModeBefore !== WORKSPACE_MODE ? [`reset the workspace root's mode from ${reset.rootModeBefore.toString(8).padStart(4, "0")} to ${WORKSPACE_MODE.toString(8).padStart(4, "0")}`] : []),
+  ];
+  const event = db.transaction(
+    (tx) => {
+      appendAudit(tx, SYSTEM_ACTOR, { action: "workspace.permissions_reset", targetType: "run", targetId: runId, details: { stripped: reset.stripped.slice(0, 200), rootModeBefore: reset.rootModeBefore } });
+      return insertRunEvent(tx, runId, "note", { text: `Airlock ${parts.join(" and ")} (not allowed on the host).`, level: "warning", source: "workspace" });
+    },
+    { behavior: "immediate" },
+  );
+  announce(event);
+}
+
 /** Caller holds the workspace lock. */
 async function checkpointLocked(db: Db, runId: string, opts: CheckpointOptions): Promise<Checkpoint | null> {
   const run = loadRun(db, runId);
@@ -214,7 +242,10 @@ async function checkpointLocked(db: Db, runId: string, opts: CheckpointOptions):
   if (ws.cleanedAt) return null;
   const repo = repoOf(run);
   if (!(await shadowRepoExists(repo))) await initShadowRepo(repo);
-  const snap = await withFrozenSandbox(opts.runtime, run.containerId, () => snapshotWorkTree(repo, snapshotLimits()));
+  const snap = await withFrozenSandbox(opts.runtime, run.containerId, async () => {
+    await resetPermissions(db, runId, repo.workTree);
+    return snapshotWorkTree(repo, snapshotLimits());
+  });
   const parent = await headCommit(repo);
   const parentTree = parent ? await treeOf(repo, parent) : null;
   if (parentTree === snap.tree && !opts.force) return null;

@@ -17,6 +17,8 @@ import { announce, insertRunEvent } from "@/server/events/bus";
 import { DomainError } from "@/server/errors/domain-error";
 import { isTerminal } from "@/server/supervisor/state-machine";
 import { hasRole } from "@/server/users/users";
+import { redactorForRun } from "@/server/secrets/secrets";
+import type { SecretRedactor } from "@/server/secrets/redaction";
 import { getWorkspace, latestCheckpoint, loadRun, requireCheckpoint, startCheckpoint } from "./checkpoints";
 import { withWorkspaceLock } from "./coordination";
 import { ensureGitHome, gitLine, runGit, type GitTarget } from "./git";
@@ -55,8 +57,29 @@ function planResult(db: Db, runId: string, checkpointId?: string): ResultPlan {
   return { repo: openShadowRepo(run.workspaceDir, runId), run, base, start, final };
 }
 
-/** Builds "base + the run's changes" as one commit in the shadow repository; returns its sha and the paths left out. */
-async function buildResultCommit(plan: ResultPlan, message: string): Promise<{ commit: string; omitted: string[] }> {
+/** The run's changed blobs with every granted secret's value replaced by [secret:NAME] (new blobs; the originals stay). */
+async function redactBlobs(objects: GitTarget, blobs: string[], redactor: SecretRedactor): Promise<Map<string, string>> {
+  const replaced = new Map<string, string>();
+  const unique = [...new Set(blobs)];
+  if (unique.length === 0 || redactor.empty) return replaced;
+  // One cat-file for all of them: "<sha> blob <size>\n<content>\n" each.
+  const out = (await runGit(objects, ["cat-file", "--batch"], { input: unique.join("\n") + "\n" })).stdout;
+  let pos = 0;
+  for (const sha of unique) {
+    const eol = out.indexOf(0x0a, pos);
+    const header = out.subarray(pos, eol).toString("utf8").split(" ");
+    if (header[0] !== sha || header[1] !== "blob") throw new Error(`git cat-file answered "${header.join(" ")}" for blob ${sha}`);
+    const size = Number(header[2]);
+    const content = out.subarray(eol + 1, eol + 1 + size);
+    pos = eol + 1 + size + 1;
+    const redacted = redactor.redactBytes(content);
+    if (redacted !== content) replaced.set(sha, await gitLine(objects, ["hash-object", "-w", "--stdin"], { input: redacted }));
+  }
+  return replaced;
+}
+
+/** Builds "base + the run's changes" as one commit in the shadow repository; returns its sha, the paths left out, and those redacted. */
+async function buildResultCommit(plan: ResultPlan, message: string, redactor?: SecretRedactor): Promise<{ commit: string; omitted: string[]; redacted: string[] }> {
   const { repo } = plan;
   if (!(await shadowRepoExists(repo))) throw new DomainError("PRECONDITION_FAILED", "The run's shadow repository is missing.");
   const objects: GitTarget = { ...repo, workTree: undefined };
@@ -66,7 +89,7 @@ async function buildResultCommit(plan: ResultPlan, message: string): Promise<{ c
     await runGit(objects, ["read-tree", plan.base], { env });
     const raw = (await runGit(objects, ["diff-tree", "-r", "-z", "--no-renames", plan.start.commitSha, plan.final.commitSha])).stdout.toString("utf8");
     const fields = raw.split("\0");
-    const lines: string[] = [];
+    const changes: { mode: string; blob: string; target: string }[] = [];
     const omitted: string[] = [];
     for (let i = 0; i + 1 < fields.length; i += 2) {
       const m = /^:(\d+) (\d+) ([0-9a-f]+) ([0-9a-f]+) ([A-Z])/.exec(fields[i]!);
@@ -77,12 +100,15 @@ async function buildResultCommit(plan: ResultPlan, message: string): Promise<{ c
         omitted.push(shadowPath);
         continue;
       }
-      lines.push(m[5] === "D" ? `0 ${ZERO}\t${target}` : `${m[2]} ${m[4]}\t${target}`);
+      changes.push(m[5] === "D" ? { mode: "0", blob: ZERO, target } : { mode: m[2]!, blob: m[4]!, target });
     }
+    const replaced = redactor ? await redactBlobs(objects, changes.filter((c) => c.mode !== "0" && c.mode !== "160000").map((c) => c.blob), redactor) : new Map<string, string>();
+    const redacted = changes.filter((c) => replaced.has(c.blob)).map((c) => c.target);
+    const lines = changes.map((c) => `${c.mode} ${replaced.get(c.blob) ?? c.blob}\t${c.target}`);
     if (lines.length) await runGit(objects, ["update-index", "-z", "--index-info"], { env, input: lines.join("\0") + "\0" });
     const tree = await gitLine(objects, ["write-tree"], { env });
-    const commit = await gitLine(objects, ["commit-tree", tree, "-p", plan.base, "-F", "-"], { input: message });
-    return { commit, omitted };
+    const commit = await gitLine(objects, ["commit-tree", tree, "-p", plan.base, "-F", "-"], { input: redactor ? redactor.redact(message) : message });
+    return { commit, omitted, redacted };
   } finally {
     await fs.rm(index, { force: true });
   }
@@ -100,11 +126,36 @@ function approversOf(db: Db, runId: string): string[] {
   return [...new Set(rows.map((r) => r.email))];
 }
 
+/** Trailer keys Airlock writes, and the usual sign-offs: never taken from agent text. */
+const OWN_TRAILER = /^[ \t]*(airlock-[a-z0-9-]*|merge-approved-by|approved-by|signed-off-by|co-authored-by|reviewed-by|acked-by|tested-by)[ \t]*[:=]/i;
+/** A line git's trailer parser reads as "Token: value". */
+const TRAILER_LIKE = /^[ \t]*[A-Za-z0-9][A-Za-z0-9-]*[ \t]*:/;
+/** git (interpret-trailers, am) ends a message at a line starting with "---": trailers above it would count, Airlock's below would not. */
+const DIVIDER = /^---(?:[ \t]|$)/;
+
+/**
+ * The agent's summary (or the task) as a commit body that cannot pass for
+ * trailers: lines naming Airlock's own trailers, trailer-like lines in its
+ * last paragraph and "---" dividers are quoted with "> ", so only the lines
+ * Airlock appends are parsed as trailers.
+ */
+export function quoteTrailerLookalikes(text: string): string {
+  const lines = text.replace(/\r\n?/g, "\n").split("\n");
+  let lastParagraph = 0;
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (lines[i]!.trim() === "") {
+      lastParagraph = i + 1;
+      break;
+    }
+  }
+  return lines.map((line, i) => (DIVIDER.test(line) || OWN_TRAILER.test(line) || (i >= lastParagraph && TRAILER_LIKE.test(line)) ? `> ${line}` : line)).join("\n");
+}
+
 function commitMessage(db: Db, plan: ResultPlan, mergeApprover?: string): string {
   const { run, final } = plan;
-  const lines = [run.title.slice(0, 72), ""];
-  const body = (run.summary ?? run.task).trim();
-  if (body) lines.push(body.slice(0, 4000), "");
+  const lines = [run.title.replace(/\s+/g, " ").trim().slice(0, 72), ""];
+  const body = quoteTrailerLookalikes((run.summary ?? run.task).trim().slice(0, 4000));
+  if (body) lines.push(body, "");
   lines.push(`Airlock-Run: ${run.id}`, `Airlock-Checkpoint: #${final.seq} (${final.label})`);
   if (mergeApprover) lines.push(`Merge-approved-by: ${mergeApprover}`);
   for (const email of approversOf(db, run.id)) lines.push(`Approved-by: ${email}`);
@@ -115,13 +166,28 @@ function downloadName(run: Run, ext: string): string {
   return `airlock-run-${run.id.slice(0, 8)}.${ext}`;
 }
 
+export interface ResultFile {
+  filename: string;
+  body: Buffer;
+  omitted: string[];
+  /** Paths whose content had a granted secret's value replaced by [secret:NAME] (only in a redacted download). */
+  redacted: string[];
+}
+
+export interface ResultOptions {
+  checkpointId?: string;
+  /** Replace every value the run was given with [secret:NAME] (downloads by those below reviewer). */
+  redactSecrets?: boolean;
+}
+
 /** The run's result as a mailbox-style patch (git am / git apply). */
-export async function resultPatch(db: Db, runId: string, checkpointId?: string): Promise<{ filename: string; body: Buffer; omitted: string[] }> {
-  const plan = planResult(db, runId, checkpointId);
+export async function resultPatch(db: Db, runId: string, opts: ResultOptions = {}): Promise<ResultFile> {
+  const plan = planResult(db, runId, opts.checkpointId);
+  const redactor = opts.redactSecrets ? redactorForRun(db, runId) : undefined;
   return withWorkspaceLock(runId, async () => {
-    const { commit, omitted } = await buildResultCommit(plan, commitMessage(db, plan));
+    const { commit, omitted, redacted } = await buildResultCommit(plan, commitMessage(db, plan), redactor);
     const out = await runGit({ ...plan.repo, workTree: undefined }, ["format-patch", "--stdout", "--binary", "--full-index", "--no-signature", "--no-stat", "-1", commit]);
-    return { filename: downloadName(plan.run, "patch"), body: out.stdout, omitted };
+    return { filename: downloadName(plan.run, "patch"), body: out.stdout, omitted, redacted };
   });
 }
 
@@ -130,18 +196,19 @@ export async function resultPatch(db: Db, runId: string, checkpointId?: string):
  * run from a repository it needs the source commit (fetch it into a clone);
  * otherwise it holds the start state and the result.
  */
-export async function resultBundle(db: Db, runId: string, checkpointId?: string): Promise<{ filename: string; body: Buffer; omitted: string[]; branch: string }> {
-  const plan = planResult(db, runId, checkpointId);
+export async function resultBundle(db: Db, runId: string, opts: ResultOptions = {}): Promise<ResultFile & { branch: string }> {
+  const plan = planResult(db, runId, opts.checkpointId);
   const ws = getWorkspace(db, runId)!;
+  const redactor = opts.redactSecrets ? redactorForRun(db, runId) : undefined;
   return withWorkspaceLock(runId, async () => {
-    const { commit, omitted } = await buildResultCommit(plan, commitMessage(db, plan));
+    const { commit, omitted, redacted } = await buildResultCommit(plan, commitMessage(db, plan), redactor);
     const objects: GitTarget = { ...plan.repo, workTree: undefined };
     const branch = `airlock/run-${runId.slice(0, 8)}`;
     await runGit(objects, ["update-ref", `refs/heads/${branch}`, commit]);
     const file = path.join(plan.repo.gitDir, `airlock-${crypto.randomUUID()}.bundle`);
     try {
       await runGit(objects, ["bundle", "create", "-q", file, `refs/heads/${branch}`, ...(ws.source.type === "git" ? [`^${plan.base}`] : [])]);
-      return { filename: downloadName(plan.run, "bundle"), body: await fs.readFile(file), omitted, branch };
+      return { filename: downloadName(plan.run, "bundle"), body: await fs.readFile(file), omitted, redacted, branch };
     } finally {
       await fs.rm(file, { force: true });
       await runGit(objects, ["update-ref", "-d", `refs/heads/${branch}`]).catch(() => undefined);

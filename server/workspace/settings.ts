@@ -18,6 +18,8 @@ export interface WorkspaceSettings {
   archiveMaxBytes: number;
   archiveMaxExpandedBytes: number;
   archiveMaxFiles: number;
+  /** Bytes a run's workspace may hold on the host disk (AIRLOCK_WORKSPACE_QUOTA_MB). */
+  workspaceQuotaBytes: number;
 }
 
 export const DEFAULT_IGNORED_DIRS = ["node_modules", ".venv", "__pycache__", ".pytest_cache", ".mypy_cache", ".tox", ".gradle", ".next"];
@@ -28,6 +30,13 @@ function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number):
   const value = Number(raw);
   if (!Number.isFinite(value) || value < 0) throw new ConfigError(`${name} must be a non-negative number, got "${raw}".`);
   return value;
+}
+
+function workspaceQuota(env: NodeJS.ProcessEnv): number {
+  const mb = positiveNumber(env, "AIRLOCK_WORKSPACE_QUOTA_MB", 1024);
+  // Below a few MB no real project fits (a git checkout alone is larger).
+  if (mb < 16) throw new ConfigError(`AIRLOCK_WORKSPACE_QUOTA_MB must be at least 16 (MB), got "${env.AIRLOCK_WORKSPACE_QUOTA_MB}".`);
+  return Math.round(mb * 1024 * 1024);
 }
 
 export function readWorkspaceSettings(env: NodeJS.ProcessEnv = process.env): WorkspaceSettings {
@@ -56,6 +65,7 @@ export function readWorkspaceSettings(env: NodeJS.ProcessEnv = process.env): Wor
     archiveMaxBytes: Math.round(positiveNumber(env, "AIRLOCK_ARCHIVE_MAX_MB", 100) * MB),
     archiveMaxExpandedBytes: Math.round(positiveNumber(env, "AIRLOCK_ARCHIVE_MAX_EXPANDED_MB", 500) * MB),
     archiveMaxFiles: Math.round(positiveNumber(env, "AIRLOCK_ARCHIVE_MAX_FILES", 20_000)),
+    workspaceQuotaBytes: workspaceQuota(env),
   };
 }
 

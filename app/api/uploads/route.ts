@@ -4,10 +4,14 @@
 import { config } from "@/server/config/env";
 import { problem, withCaller } from "@/server/workspace/downloads";
 import { storeUpload } from "@/server/workspace/uploads";
+import { crossSiteRefusal, crossSiteResponse } from "@/server/auth/csrf";
 
 export const dynamic = "force-dynamic";
 
 export async function POST(req: Request) {
+  // A form on another site could post an archive with the visitor's cookie (M3).
+  const refusal = crossSiteRefusal(req.method, req.headers);
+  if (refusal) return crossSiteResponse(refusal);
   return withCaller(req, "operator", "upload an archive", async (database, actor) => {
     if (!req.body) return problem(400, "Send the archive as the request body (Content-Type: application/octet-stream).");
     const name = new URL(req.url).searchParams.get("name") ?? req.headers.get("x-filename");

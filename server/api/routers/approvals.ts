@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { roleProcedure, router } from "@/server/api/trpc";
+import { whileAccessHolds } from "@/server/api/live-access";
 import { decideApproval, listApprovals } from "@/server/approvals/approvals";
 import { processEgressController } from "@/server/egress/boot";
 import { grantRegistryForApproval } from "@/server/egress/install-registry";
@@ -42,32 +43,35 @@ export const approvalsRouter = router({
       }
     }),
   /** Pings whenever any approval is created or decided, so inboxes refresh live. */
-  changes: roleProcedure("viewer").subscription(async function* ({ signal }) {
-    const queue: unknown[] = [];
-    let wake: (() => void) | null = null;
-    const off = onSignal("approvals:changed", (p) => {
-      queue.push(p);
-      wake?.();
-    });
-    const onAbort = () => wake?.();
-    signal?.addEventListener("abort", onAbort);
-    try {
-      yield { type: "ready" as const };
-      while (!signal?.aborted) {
-        if (!queue.length) {
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-            if (queue.length || signal?.aborted) resolve();
-          });
-          wake = null;
-          continue;
-        }
-        queue.splice(0);
-        yield { type: "changed" as const };
-      }
-    } finally {
-      off();
-      signal?.removeEventListener("abort", onAbort);
-    }
-  }),
+  changes: roleProcedure("viewer").subscription(({ ctx, signal }) => whileAccessHolds(ctx, signal, approvalChanges)),
 });
+
+/** The feed behind approvals.changes: "ready", then "changed" whenever an approval is created or decided. */
+async function* approvalChanges(signal: AbortSignal) {
+  const queue: unknown[] = [];
+  let wake: (() => void) | null = null;
+  const off = onSignal("approvals:changed", (p) => {
+    queue.push(p);
+    wake?.();
+  });
+  const onAbort = () => wake?.();
+  signal.addEventListener("abort", onAbort);
+  try {
+    yield { type: "ready" as const };
+    while (!signal.aborted) {
+      if (!queue.length) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          if (queue.length || signal.aborted) resolve();
+        });
+        wake = null;
+        continue;
+      }
+      queue.splice(0);
+      yield { type: "changed" as const };
+    }
+  } finally {
+    off();
+    signal.removeEventListener("abort", onAbort);
+  }
+}

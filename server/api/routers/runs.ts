@@ -1,6 +1,7 @@
 import { tracked } from "@trpc/server";
 import { z } from "zod";
 import { roleProcedure, router } from "@/server/api/trpc";
+import { whileAccessHolds } from "@/server/api/live-access";
 import { streamRunEvents } from "@/server/events/bus";
 import { createRunWithToken, createRunInput, getRunView, listRunViews, listRunsInput, listToolCalls, requireRun } from "@/server/runs/runs";
 import { requireSupervisor } from "@/server/supervisor/boot";
@@ -49,7 +50,8 @@ export const runsRouter = router({
       requireRun(ctx.db, input.id);
       const after = input.lastEventId ? Number(input.lastEventId) : 0;
       if (!Number.isFinite(after) || after < 0) throw new DomainError("INVALID_INPUT", "lastEventId must be an event id this stream sent.");
-      for await (const event of streamRunEvents(ctx.db, input.id, after, signal)) {
+      // Ends when the viewer is disabled, demoted or signed out, not only when they leave.
+      for await (const event of whileAccessHolds(ctx, signal, (live) => streamRunEvents(ctx.db, input.id, after, live))) {
         yield tracked(String(event.id), event);
       }
     }),

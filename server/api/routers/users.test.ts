@@ -30,7 +30,7 @@ async function callerFor(role: "viewer" | "admin", password: string) {
 describe("users.changePassword", () => {
   it("changes the password with the right current one", async () => {
     const { user, caller } = await callerFor("viewer", "old password 123");
-    await expect(caller.users.changePassword({ currentPassword: "old password 123", newPassword: "new password 456" })).resolves.toEqual({ ok: true });
+    await expect(caller.users.changePassword({ currentPassword: "old password 123", newPassword: "new password 456" })).resolves.toEqual({ ok: true, tokensRevoked: 1 }); // the token this caller used, too
     expect(await verifyPassword(findUserById(t.db, user.id)!.passwordHash, "new password 456")).toBe(true);
   });
 

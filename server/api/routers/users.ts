@@ -21,10 +21,7 @@ export const usersRouter = router({
     .mutation(({ ctx, input }) => setUserDisabled(ctx.db, ctx.actor, input.id, input.disabled)),
   resetPassword: roleProcedure("admin")
     .input(z.object({ id: z.string().min(1), password: passwordSchema }))
-    .mutation(async ({ ctx, input }) => {
-      await setUserPassword(ctx.db, ctx.actor, input.id, input.password);
-      return { ok: true };
-    }),
+    .mutation(async ({ ctx, input }) => ({ ok: true, ...(await setUserPassword(ctx.db, ctx.actor, input.id, input.password)) })),
   /** The caller's open sign-in sessions (browsers and devices), newest first. */
   sessions: authedProcedure.query(({ ctx }) => ({ items: listSessions(ctx.db, ctx.user.id, ctx.identity.sessionId) })),
   /** Ends one of the caller's sessions: that browser is signed out at its next request. */
@@ -48,7 +45,6 @@ export const usersRouter = router({
         throw new DomainError("INVALID_INPUT", "Your current password is not correct.");
       }
       clearFailures(ctx.db, ctx.user.email, ctx.sourceIp);
-      await setUserPassword(ctx.db, ctx.actor, ctx.user.id, input.newPassword);
-      return { ok: true };
+      return { ok: true, ...(await setUserPassword(ctx.db, ctx.actor, ctx.user.id, input.newPassword)) };
     }),
 });

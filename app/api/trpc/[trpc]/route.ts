@@ -1,50 +1,37 @@
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { appRouter } from "@/server/api/root";
 import { createContextFromHeaders } from "@/server/api/context";
+import { declaredTooLarge, payloadTooLarge, readCappedBody } from "@/server/api/body-limit";
+import { crossSiteRefusal, crossSiteResponse } from "@/server/auth/csrf";
 
 export const dynamic = "force-dynamic";
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
-function tooLarge(size: string) {
-  return Response.json(
-    { error: { message: `Request body is ${size}; the limit is ${MAX_BODY_BYTES} bytes. Send less (split the request or upload files another way).`, code: "PAYLOAD_TOO_LARGE" } },
-    { status: 413 },
-  );
-}
-
-/** The body, read up to the limit (a chunked body has no Content-Length to refuse it by); null past the limit. */
-async function readCapped(req: Request): Promise<Uint8Array<ArrayBuffer> | null> {
-  if (!req.body) return new Uint8Array(new ArrayBuffer(0));
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > MAX_BODY_BYTES) {
-      await reader.cancel().catch(() => undefined);
-      return null;
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(new ArrayBuffer(total));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+/**
+ * Mutations arrive as POST with a JSON body. A plain HTML form can only send
+ * urlencoded, multipart or text/plain bodies, so accepting nothing else keeps
+ * forms on other sites from calling mutations (M3), along with the Origin check.
+ */
+function isJson(contentType: string | null): boolean {
+  return (contentType ?? "").split(";", 1)[0]!.trim().toLowerCase() === "application/json";
 }
 
 async function handler(incoming: Request) {
-  const length = Number(incoming.headers.get("content-length") ?? "0");
-  if (length > MAX_BODY_BYTES) return tooLarge(`${length} bytes`);
+  const refusal = crossSiteRefusal(incoming.method, incoming.headers);
+  if (refusal) return crossSiteResponse(refusal);
+  const tooLarge = declaredTooLarge(incoming, MAX_BODY_BYTES);
+  if (tooLarge) return tooLarge;
   let req = incoming;
   if (incoming.method === "POST") {
-    const body = await readCapped(incoming);
-    if (!body) return tooLarge(`over ${MAX_BODY_BYTES} bytes`);
+    if (!isJson(incoming.headers.get("content-type"))) {
+      return Response.json(
+        { error: { message: "Send mutations as JSON (Content-Type: application/json); form posts are refused.", code: "UNSUPPORTED_MEDIA_TYPE" } },
+        { status: 415, headers: { "Cache-Control": "no-store" } },
+      );
+    }
+    const body = await readCappedBody(incoming, MAX_BODY_BYTES);
+    if (!body) return payloadTooLarge(`over ${MAX_BODY_BYTES} bytes`, MAX_BODY_BYTES);
     req = new Request(incoming.url, { method: "POST", headers: incoming.headers, body });
   }
   return fetchRequestHandler({
