@@ -18,10 +18,7 @@ export const ROLE_HELP: Record<Role, string> = {
 /** The least role that may check, simulate or replay a policy draft: reviewers propose rules, admins adopt them. */
 export const DRAFT_ROLE: Role = "reviewer";
 
-/** Whether `role` may submit policy drafts (the server decides; the policy pages mirror it). */
-export function maySubmitPolicyDrafts(role: Role): boolean {
-  return ROLE_OPTIONS.indexOf(role) >= ROLE_OPTIONS.indexOf(DRAFT_ROLE);
-}
+// Whether a role may submit drafts: maySubmitPolicyDrafts in lib/permissions.ts.
 
 /** Where a user's role came from (users.role_source), in words for admins. */
 export function describeRoleSource(source: string): string {

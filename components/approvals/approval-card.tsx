@@ -26,7 +26,7 @@ import { ExpiryCountdown } from "@/components/approvals/expiry-countdown";
 import { cleanSteps, PlanEditor, PlanStepList, planProblems } from "@/components/approvals/plan-steps";
 import { approvalSubject, commandParts, editFieldFor, planSteps, stepPreview, type ApprovalItem, type EditField, type PlanStep } from "@/components/approvals/types";
 import { RuleAndReason } from "@/components/approvals/verdict-badge";
-import { atLeast } from "@/components/runs/access";
+import { approvalPermissions } from "@/lib/permissions";
 
 type Mode = "idle" | "deny" | "edit";
 
@@ -143,8 +143,8 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
   }
 
   const error = localError ?? (decide.error && !(onConflict && conflictLike(decide.error)) ? errorMessage(decide.error) : null);
-  const isReviewer = atLeast(user.role, "reviewer");
-  const ownRun = approval.requestedBy === user.id && !approval.allowSelfApproval;
+  // canDecide comes from the server (it also knows the votes); these only word why not.
+  const { canReview: isReviewer, selfApprovalBlocked: ownRun } = approvalPermissions(user, approval);
   const remaining = Math.max(0, approval.requiredApprovals - approval.approvalsSoFar);
 
   return (

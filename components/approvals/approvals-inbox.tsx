@@ -20,7 +20,7 @@ import { useTRPC } from "@/lib/trpc/client";
 import { ApprovalCard } from "@/components/approvals/approval-card";
 import { usePendingApprovals } from "@/components/approvals/live";
 import { approvalSubject, type ApprovalItem } from "@/components/approvals/types";
-import { atLeast } from "@/components/runs/access";
+import { atLeast } from "@/lib/permissions";
 
 type Tab = "pending" | "decided" | "expired";
 const TABS: Tab[] = ["pending", "decided", "expired"];

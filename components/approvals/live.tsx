@@ -8,7 +8,7 @@ import { useSubscription } from "@trpc/tanstack-react-query";
 import { cn } from "@/lib/cn";
 import type { SessionUser } from "@/lib/session-user";
 import { useTRPC } from "@/lib/trpc/client";
-import { atLeast } from "@/components/runs/access";
+import { atLeast } from "@/lib/permissions";
 
 export function ApprovalsLiveUpdates() {
   const trpc = useTRPC();

@@ -163,7 +163,7 @@ export function CheckpointsView({ runId, user }: { runId: string; user: SessionU
         )}
       </section>
 
-      <SnapshotsPanel runId={runId} user={user} runActive={active} latest={items.length > 0 ? { id: items[items.length - 1]!.id, seq: items[items.length - 1]!.seq } : null} />
+      <SnapshotsPanel runId={runId} runCreatedBy={r.createdBy} user={user} runActive={active} latest={items.length > 0 ? { id: items[items.length - 1]!.id, seq: items[items.length - 1]!.seq } : null} />
 
       <MergeBackPanel runId={runId} user={user} runCreatedBy={r.createdBy} runEnded={!active} source={workspace?.source ?? null} hasCheckpoints={items.length > 0 && !cleaned} />
     </div>

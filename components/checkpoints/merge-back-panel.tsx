@@ -9,7 +9,7 @@ import { Button, buttonClasses } from "@/components/ui/button";
 import { Card, CardBody, CardHeader } from "@/components/ui/card";
 import { InlineAlert } from "@/components/ui/alert";
 import { TextField } from "@/components/ui/field";
-import { atLeast } from "@/components/runs/access";
+import { mergeRequestPermissions, runPermissions } from "@/lib/permissions";
 import { errorMessage } from "@/lib/errors";
 import { formatRelative } from "@/lib/format";
 import type { SessionUser } from "@/lib/session-user";
@@ -40,7 +40,7 @@ export function MergeBackPanel({
   const refresh = () => void queryClient.invalidateQueries({ queryKey: trpc.runs.mergeRequests.queryKey({ id: runId }) });
   const request = useMutation(trpc.runs.mergeBack.mutationOptions({ onSuccess: () => (setBranch(""), refresh()) }));
   const decide = useMutation(trpc.runs.decideMergeBack.mutationOptions({ onSuccess: refresh }));
-  const mayRequest = atLeast(user.role, "reviewer") || (atLeast(user.role, "operator") && runCreatedBy === user.id);
+  const mayRequest = runPermissions(user, { createdBy: runCreatedBy }).canRequestMergeBack;
   const pending = requests.data?.items.some((r) => r.state === "pending");
 
   return (
@@ -102,7 +102,7 @@ export function MergeBackPanel({
                       </p>
                       {r.error ? <p className="text-xs text-danger">{r.error}</p> : null}
                     </div>
-                    {r.state === "pending" && atLeast(user.role, "reviewer") && (r.requestedBy !== user.id || user.role === "admin") ? (
+                    {mergeRequestPermissions(user, r).canDecide ? (
                       <div className="flex gap-2">
                         <Button size="sm" variant="secondary" disabled={decide.isPending} onClick={() => decide.mutate({ mergeRequestId: r.id, decision: "deny" })}>
                           Deny

@@ -12,16 +12,16 @@ import { Button } from "@/components/ui/button";
 import { Card, CardBody, CardHeader } from "@/components/ui/card";
 import { ConfirmDialog } from "@/components/ui/dialog";
 import { Switch } from "@/components/ui/switch";
-import { atLeast } from "@/components/runs/access";
+import { runPermissions } from "@/lib/permissions";
 import { errorMessage } from "@/lib/errors";
 import { formatBytes, formatDateTime, formatRelative } from "@/lib/format";
 import type { SessionUser } from "@/lib/session-user";
 import { useTRPC } from "@/lib/trpc/client";
 
-export function SnapshotsPanel({ runId, user, runActive, latest }: { runId: string; user: SessionUser; runActive: boolean; latest: { id: string; seq: number } | null }) {
+export function SnapshotsPanel({ runId, runCreatedBy, user, runActive, latest }: { runId: string; runCreatedBy: string; user: SessionUser; runActive: boolean; latest: { id: string; seq: number } | null }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const reviewer = atLeast(user.role, "reviewer");
+  const reviewer = runPermissions(user, { createdBy: runCreatedBy }).canSnapshot;
   const list = useQuery({ ...trpc.runs.snapshots.queryOptions({ id: runId }), refetchInterval: runActive ? 10_000 : false });
   const refresh = () => {
     void queryClient.invalidateQueries({ queryKey: trpc.runs.snapshots.queryKey({ id: runId }) });

@@ -14,7 +14,7 @@ import { formatBytes, formatDateTime } from "@/lib/format";
 import type { SessionUser } from "@/lib/session-user";
 import { EGRESS_PRESETS } from "@/lib/egress-presets";
 import { useTRPC } from "@/lib/trpc/client";
-import { canGrantEgress } from "@/components/runs/access";
+import { runPermissions } from "@/lib/permissions";
 import type { EgressItem } from "@/components/runs/timeline";
 
 const PRESETS = Object.values(EGRESS_PRESETS);
@@ -43,7 +43,7 @@ export function EgressPanel({ run, user, ended }: { run: { id: string; createdBy
     }),
   );
   const revoke = useMutation(trpc.runs.revokeEgress.mutationOptions({ onSuccess: refresh }));
-  const mayGrant = !ended && canGrantEgress(user, run);
+  const mayGrant = !ended && runPermissions(user, run).canGrantEgress;
 
   function submit(e: FormEvent) {
     e.preventDefault();

@@ -24,7 +24,7 @@ import { RunUsageMeters } from "@/components/runs/run-usage";
 import { ApprovalCard } from "@/components/approvals/approval-card";
 import { PlanStepList } from "@/components/approvals/plan-steps";
 import type { ApprovalItem, PlanStep } from "@/components/approvals/types";
-import { canStopRun } from "@/components/runs/access";
+import { runPermissions } from "@/lib/permissions";
 import { formatCount, formatDuration, formatTokens, shortId } from "@/components/runs/format";
 import { RunStateBadge } from "@/components/runs/run-state-badge";
 import { stateMeta } from "@/components/runs/run-state";
@@ -201,7 +201,7 @@ function RunHeader({ run, user }: { run: Run; user: SessionUser }) {
   const [taskOpen, setTaskOpen] = useState(false);
   const end = run.endedAt?.getTime() ?? (meta.terminal ? run.updatedAt.getTime() : now);
   const duration = run.startedAt && end !== null ? formatDuration(end - run.startedAt.getTime()) : null;
-  const showStop = !meta.terminal && canStopRun(user, run);
+  const showStop = !meta.terminal && runPermissions(user, run).canStop;
 
   return (
     <header className="space-y-4">

@@ -23,7 +23,7 @@ import { errorMessage } from "@/lib/errors";
 import { formatDateTime, formatRelative } from "@/lib/format";
 import type { SessionUser } from "@/lib/session-user";
 import { useTRPC } from "@/lib/trpc/client";
-import { atLeast } from "@/components/runs/access";
+import { atLeast } from "@/lib/permissions";
 import { formatCount, formatDuration, shortId } from "@/components/runs/format";
 import { RunStateBadge } from "@/components/runs/run-state-badge";
 import { RUN_STATE_META, RUN_STATE_OPTIONS, stateMeta } from "@/components/runs/run-state";

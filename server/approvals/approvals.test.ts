@@ -76,8 +76,8 @@ describe("approval requests", () => {
 
   it("are listed with who may decide them", () => {
     const a = request();
-    const forOperator = listApprovals(t.db, { id: operator.id, canReview: true }, { state: "pending" });
-    const forAlice = listApprovals(t.db, { id: alice.id, canReview: true }, { state: "pending" });
+    const forOperator = listApprovals(t.db, operator, { state: "pending" });
+    const forAlice = listApprovals(t.db, alice, { state: "pending" });
     expect(forOperator.find((x) => x.id === a.id)?.canDecide).toBe(false);
     expect(forAlice.find((x) => x.id === a.id)?.canDecide).toBe(true);
   });

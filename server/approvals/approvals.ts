@@ -8,7 +8,7 @@ import { approvals, approvalVotes, runs, users, type Approval, type ApprovalStat
 import { appendAudit, SYSTEM_ACTOR, type Actor } from "@/server/audit/chain";
 import { announce, emitSignal, insertRunEvent, onSignal } from "@/server/events/bus";
 import { DomainError } from "@/server/errors/domain-error";
-import { hasRole } from "@/server/users/users";
+import { approvalPermissions, approvalVoteDenial, type PermissionActor } from "@/lib/permissions";
 import type { RunEvent } from "@/db/schema";
 
 export const DEFAULT_APPROVAL_TTL_MS = 30 * 60_000;
@@ -111,17 +111,11 @@ export function decideApproval(db: Db, actor: Actor & { userId: string }, input:
         const expired = finalize(tx, approval, "expired", SYSTEM_ACTOR, { reason: "no decision before it expired" });
         return { approval: expired.approval, event: expired.event, late: true };
       }
-      if (input.decision === "approve" && approval.approverRole === "admin") {
-        const voter = tx.select({ role: users.role }).from(users).where(eq(users.id, actor.userId)).get();
-        if (!voter || !hasRole(voter.role, "admin")) {
-          throw new DomainError("FORBIDDEN", `The policy rule ${approval.rule ?? ""} needs an admin to approve this request; a reviewer may only deny it.`);
-        }
-      }
-      if (approval.requestedBy === actor.userId && !approval.allowSelfApproval) {
-        throw new DomainError("FORBIDDEN", "You started this run, so another reviewer must decide its requests (the policy does not allow self-approval).");
-      }
+      // Who may vote: lib/permissions.ts (the reviewer role itself is the procedure's).
+      const voter = tx.select({ role: users.role }).from(users).where(eq(users.id, actor.userId)).get();
       const already = tx.select().from(approvalVotes).where(and(eq(approvalVotes.approvalId, approval.id), eq(approvalVotes.userId, actor.userId))).get();
-      if (already) throw new DomainError("CONFLICT", "You already voted on this request; another reviewer must add the remaining approval(s).");
+      const denied = approvalVoteDenial({ id: actor.userId, role: voter?.role ?? null }, approval, input.decision, { alreadyVoted: Boolean(already) });
+      if (denied) throw new DomainError(denied.code, denied.message);
       tx.insert(approvalVotes).values({ id: crypto.randomUUID(), approvalId: approval.id, userId: actor.userId, decision: input.decision, reason, edit: input.edit ?? null }).run();
       appendAudit(tx, actor, {
         action: "approval.vote",
@@ -260,7 +254,7 @@ export interface ApprovalView {
 
 export function listApprovals(
   db: Db,
-  viewer: { id: string; canReview: boolean; isAdmin?: boolean },
+  viewer: PermissionActor,
   filter: { state?: "pending" | "decided" | "expired"; runId?: string; limit?: number },
 ): ApprovalView[] {
   const conds: SQL[] = [];
@@ -307,7 +301,7 @@ export function listApprovals(
       decidedByEmail: a.decidedBy ? (emails.get(a.decidedBy) ?? null) : null,
       decisionReason: a.decisionReason,
       edit: a.edit ?? null,
-      canDecide: a.state === "pending" && viewer.canReview && !mine && (a.allowSelfApproval || a.requestedBy !== viewer.id) && (a.approverRole !== "admin" || viewer.isAdmin !== false),
+      canDecide: approvalPermissions(viewer, a, { alreadyVoted: mine }).canDecide,
     };
   });
 }

@@ -8,7 +8,8 @@
 import type Docker from "dockerode";
 import { eq } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { runs, type Run } from "@/db/schema";
+import { runs, type Role, type Run } from "@/db/schema";
+import { egressGrantDenial } from "@/lib/permissions";
 import type { Actor } from "@/server/audit/chain";
 import { readEgressAllowance } from "@/server/config/env";
 import { publishRunEvent } from "@/server/events/bus";
@@ -172,16 +173,15 @@ export class EgressController {
    * the egress network first; the grant is recorded (audit + run event) once
    * the plumbing works, so a recorded grant is a working one.
    */
-  async grant(actor: Actor, grantor: { userId: string; role: string }, input: { runId: string; domains: string[]; reason: string }): Promise<EgressView> {
+  async grant(actor: Actor, grantor: { userId: string; role: Role }, input: { runId: string; domains: string[]; reason: string }): Promise<EgressView> {
     const reason = input.reason.trim();
     if (!reason) throw new DomainError("INVALID_INPUT", "Say why the run needs these domains (reason).");
     const domains = parseGrantDomains(input.domains);
     return this.serial(async () => {
       const run = this.loadRun(input.runId);
       assertRunCanHaveEgress(run);
-      if (run.createdBy === grantor.userId && grantor.role !== "admin") {
-        throw new DomainError("FORBIDDEN", "You started this run, so another reviewer (or an admin) must grant its network access.");
-      }
+      const denied = egressGrantDenial({ id: grantor.userId, role: grantor.role }, run);
+      if (denied) throw new DomainError(denied.code, denied.message);
       await this.attach(run.id, run.containerId!);
       recordEgressGrant(this.opts.db, actor, run, domains, reason);
       return this.view(run.id);

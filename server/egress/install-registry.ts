@@ -6,7 +6,7 @@
 // manager with a known registry.
 import { eq } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { approvals, type Approval } from "@/db/schema";
+import { approvals, type Approval, type Role } from "@/db/schema";
 import type { Actor } from "@/server/audit/chain";
 import { DomainError } from "@/server/errors/domain-error";
 import { registryFor } from "@/lib/egress-presets";
@@ -27,7 +27,7 @@ export async function grantRegistryForApproval(
   db: Db,
   controller: EgressController,
   actor: Actor,
-  grantor: { userId: string; role: string },
+  grantor: { userId: string; role: Role },
   approvalId: string,
 ): Promise<() => Promise<void>> {
   const approval = db.select().from(approvals).where(eq(approvals.id, approvalId)).get();

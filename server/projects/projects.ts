@@ -13,7 +13,7 @@ import { DomainError } from "@/server/errors/domain-error";
 import { PRESET_NAMES, presetYaml } from "@/server/policy";
 import { normaliseWorkspacePath } from "@/server/policy/paths";
 import { resolveRunLimits, runLimitsInput } from "@/server/runs/limits";
-import { hasRole } from "@/server/users/users";
+import { projectRunDenial, type PermissionActor } from "@/lib/permissions";
 import { insertPolicyVersionInTx } from "@/server/projects/policy-store";
 
 export const DEFAULT_PROJECT_ID = "default";
@@ -278,10 +278,9 @@ export function removeProjectMember(db: Db, actor: Actor, input: { projectId: st
   return toView(db, project);
 }
 
-/** Admins may start runs anywhere; others in projects that list no members, or that list them. */
-export function assertMayStartRunIn(db: Db, project: Project, user: { id: string; role: Parameters<typeof hasRole>[0] } | null): void {
-  if (!user || hasRole(user.role, "admin")) return;
-  const members = db.select({ userId: projectMembers.userId }).from(projectMembers).where(eq(projectMembers.projectId, project.id)).all();
-  if (members.length === 0 || members.some((m) => m.userId === user.id)) return;
-  throw new DomainError("FORBIDDEN", `Only members of the project ${project.name} may start runs in it; ask an admin to add you.`);
+/** Admins may start runs anywhere; others in projects that list no members, or that list them (the rule: lib/permissions.ts). */
+export function assertMayStartRunIn(db: Db, project: Project, user: PermissionActor | null): void {
+  const memberIds = user ? db.select({ userId: projectMembers.userId }).from(projectMembers).where(eq(projectMembers.projectId, project.id)).all().map((m) => m.userId) : [];
+  const denied = projectRunDenial(user, { name: project.name, memberIds });
+  if (denied) throw new DomainError(denied.code, denied.message);
 }

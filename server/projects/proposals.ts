@@ -28,6 +28,7 @@ import { commandEffects, subcommandOf } from "@/server/policy/commands";
 import { currentPolicy, insertPolicyVersionInTx, PolicyValidationError } from "@/server/projects/policy-store";
 import { DEFAULT_PROJECT_ID, projectOfRun, requireProject } from "@/server/projects/projects";
 import { simulateCall } from "@/server/projects/simulate";
+import { proposalVoteDenial } from "@/lib/permissions";
 import { hasRole } from "@/server/users/users";
 
 /** Reviewers besides the proposer who must accept when no admin does (a policy may say otherwise). */
@@ -345,11 +346,9 @@ export function voteOnProposal(db: Db, actor: Voter, raw: z.input<typeof voteOnP
       if (!proposal) throw new DomainError("NOT_FOUND", `No rule proposal with id ${input.id}.`);
       if (proposal.state !== "pending") throw new DomainError("CONFLICT", `This proposal was already ${proposal.state}; nothing changed.`);
       const isAdmin = hasRole(actor.role, "admin");
-      if (proposal.proposedBy === actor.userId && !isAdmin) {
-        throw new DomainError("FORBIDDEN", "You proposed this rule, so other reviewers (or an admin) must accept it.");
-      }
       const already = tx.select().from(ruleProposalVotes).where(and(eq(ruleProposalVotes.proposalId, proposal.id), eq(ruleProposalVotes.userId, actor.userId))).get();
-      if (already) throw new DomainError("CONFLICT", "You already voted on this proposal.");
+      const denied = proposalVoteDenial({ id: actor.userId, role: actor.role }, proposal, { alreadyVoted: Boolean(already) });
+      if (denied) throw new DomainError(denied.code, denied.message);
       tx.insert(ruleProposalVotes).values({ id: crypto.randomUUID(), proposalId: proposal.id, userId: actor.userId, decision: input.decision, reason: input.reason || null }).run();
       appendAudit(tx, actor, { action: "rule.vote", targetType: "rule_proposal", targetId: proposal.id, details: { decision: input.decision, reason: input.reason || null } });
       if (input.decision === "reject") {

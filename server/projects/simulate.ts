@@ -13,7 +13,8 @@ import type { PolicyRef, SimulateOutcome, SimulateTask } from "@/server/policy/w
 import { currentPolicy, policyForRun, PolicyValidationError } from "@/server/projects/policy-store";
 import type { PolicySource, SimulatedCall, SimulationResult } from "@/server/projects/simulate-call";
 import { requireRun } from "@/server/runs/runs";
-import { DRAFT_ROLE, maySubmitPolicyDrafts } from "@/lib/roles";
+import { DRAFT_ROLE } from "@/lib/roles";
+import { maySubmitPolicyDrafts } from "@/lib/permissions";
 
 export * from "@/server/projects/simulate-call";
 

@@ -16,7 +16,7 @@ import { appendAudit, type Actor } from "@/server/audit/chain";
 import { announce, insertRunEvent } from "@/server/events/bus";
 import { DomainError } from "@/server/errors/domain-error";
 import { isTerminal } from "@/server/supervisor/state-machine";
-import { hasRole } from "@/server/users/users";
+import { mergeBackRequestDenial, mergeRequestPermissions } from "@/lib/permissions";
 import { redactorForRun } from "@/server/secrets/secrets";
 import type { SecretRedactor } from "@/server/secrets/redaction";
 import { getWorkspace, latestCheckpoint, loadRun, requireCheckpoint, startCheckpoint } from "./checkpoints";
@@ -248,7 +248,8 @@ export async function requestMergeBack(db: Db, actor: Actor & { userId: string }
   const input = requestMergeInput.parse(raw);
   const run = loadRun(db, input.id);
   const user = db.select().from(users).where(eq(users.id, actor.userId)).get();
-  if (!user || (run.createdBy !== user.id && !hasRole(user.role, "reviewer"))) throw new DomainError("FORBIDDEN", "Only the run's operator or a reviewer can ask to merge its result back.");
+  const denied = mergeBackRequestDenial(user, run);
+  if (denied) throw new DomainError(denied.code, denied.message);
   if (!isTerminal(run.state)) throw new DomainError("PRECONDITION_FAILED", "Merge-back is for finished runs; stop or wait for the run first.");
   const ws = getWorkspace(db, run.id);
   if (ws?.source.type !== "git") throw new DomainError("PRECONDITION_FAILED", "This run did not start from a repository; download its result as a patch or bundle instead.");
@@ -295,10 +296,9 @@ export async function decideMergeBack(db: Db, actor: Actor & { userId: string },
   const input = decideMergeInput.parse(raw);
   const request = db.select().from(mergeRequests).where(eq(mergeRequests.id, input.mergeRequestId)).get();
   if (!request) throw new DomainError("NOT_FOUND", `No merge-back request ${input.mergeRequestId}.`);
-  if (request.state !== "pending") throw new DomainError("CONFLICT", `This request was already ${request.state}.`);
   const user = db.select().from(users).where(eq(users.id, actor.userId)).get();
-  if (!user || !hasRole(user.role, "reviewer")) throw new DomainError("FORBIDDEN", "Deciding a merge-back needs the reviewer role.");
-  if (request.requestedBy === user.id && user.role !== "admin") throw new DomainError("FORBIDDEN", "You asked for this merge-back; another reviewer must decide it.");
+  const { reason: denied } = mergeRequestPermissions(user, request);
+  if (denied) throw new DomainError(denied.code, denied.message);
   const finish = (fields: Partial<MergeRequest>, action: string, text: string, details: Record<string, unknown> = {}) => {
     const event = db.transaction(
       (tx) => {

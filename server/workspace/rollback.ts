@@ -11,7 +11,7 @@ import { announce, insertRunEvent, publishRunEvent } from "@/server/events/bus";
 import { DomainError } from "@/server/errors/domain-error";
 import type { SandboxRuntime } from "@/server/sandbox/runtime";
 import { isTerminal, transitionRun } from "@/server/supervisor/state-machine";
-import { hasRole } from "@/server/users/users";
+import { rollbackDenial } from "@/lib/permissions";
 import { asRollback, isRollingBack, withWorkspaceLock } from "./coordination";
 import { getWorkspace, latestCheckpoint, loadRun, requireCheckpoint, restoreCheckpointLocked, startCheckpoint, type RestoreResult } from "./checkpoints";
 
@@ -31,18 +31,11 @@ export interface RollbackResult {
 
 const QUIET_TIMEOUT_MS = 20_000;
 
-/** Reviewers may roll back any run; an operator only their own run, and only when the run allows it. */
+/** Reviewers may roll back any run; an operator only their own run, and only when the run allows it (the rule: lib/permissions.ts). */
 export function assertMayRollback(db: Db, run: Run, actor: Actor): void {
   const user = actor.userId ? db.select().from(users).where(eq(users.id, actor.userId)).get() : undefined;
-  if (!user || user.disabledAt) throw new DomainError("FORBIDDEN", "Rolling back needs a signed-in user.");
-  if (hasRole(user.role, "reviewer")) return;
-  if (hasRole(user.role, "operator") && run.createdBy === user.id && run.operatorMayRollback) return;
-  throw new DomainError(
-    "FORBIDDEN",
-    run.createdBy === user.id
-      ? "Rolling back this run needs a reviewer: its operator is not allowed to roll it back (a reviewer can allow it)."
-      : "Rolling back needs the reviewer role (or being the run's operator when the run allows it).",
-  );
+  const denial = rollbackDenial(user && !user.disabledAt ? user : null, run);
+  if (denial) throw new DomainError(denial.code, denial.message);
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -5,7 +5,6 @@ import { decideApproval, listApprovals } from "@/server/approvals/approvals";
 import { processEgressController } from "@/server/egress/boot";
 import { grantRegistryForApproval } from "@/server/egress/install-registry";
 import { onSignal } from "@/server/events/bus";
-import { hasRole } from "@/server/users/users";
 
 const editSchema = z
   .object({
@@ -19,7 +18,7 @@ const editSchema = z
 export const approvalsRouter = router({
   list: roleProcedure("viewer")
     .input(z.object({ state: z.enum(["pending", "decided", "expired"]).optional(), runId: z.string().optional() }).optional())
-    .query(({ ctx, input }) => ({ items: listApprovals(ctx.db, { id: ctx.user.id, canReview: hasRole(ctx.user.role, "reviewer"), isAdmin: hasRole(ctx.user.role, "admin") }, input ?? {}) })),
+    .query(({ ctx, input }) => ({ items: listApprovals(ctx.db, ctx.user, input ?? {}) })),
   decide: roleProcedure("reviewer")
     .input(
       z.object({

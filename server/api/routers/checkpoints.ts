@@ -1,10 +1,10 @@
 // runs.checkpoints, runs.diff, runs.rollback and merge-back (issue 5): thin
 // procedures over server/workspace, merged into the runs router.
 import { z } from "zod";
+import { runPermissions } from "@/lib/permissions";
 import { roleProcedure } from "@/server/api/trpc";
 import { requireRun } from "@/server/runs/runs";
 import { requireSupervisor } from "@/server/supervisor/boot";
-import { hasRole } from "@/server/users/users";
 import { redactorForRun } from "@/server/secrets/secrets";
 import { diffCheckpoint, diffRun, getWorkspace, listCheckpoints } from "@/server/workspace/checkpoints";
 import { decideMergeBack, decideMergeInput, listMergeRequests, requestMergeBack, requestMergeInput } from "@/server/workspace/merge-back";
@@ -20,7 +20,7 @@ export const checkpointProcedures = {
     .query(({ ctx, input }) => {
       const run = requireRun(ctx.db, input.id);
       const ws = getWorkspace(ctx.db, input.id);
-      const mayRollback = hasRole(ctx.user.role, "reviewer") || (hasRole(ctx.user.role, "operator") && run.createdBy === ctx.user.id && run.operatorMayRollback);
+      const mayRollback = runPermissions(ctx.user, run).canRollback;
       return {
         items: listCheckpoints(ctx.db, input.id).map((c) => ({
           id: c.id,

@@ -7,7 +7,7 @@ import { createRunWithToken, createRunInput, getRunView, listRunViews, listRunsI
 import { requireSupervisor } from "@/server/supervisor/boot";
 import { MAX_USAGE_RUNS, runUsage } from "@/server/runs/usage";
 import { DomainError } from "@/server/errors/domain-error";
-import { hasRole } from "@/server/users/users";
+import { stopRunDenial } from "@/lib/permissions";
 import { config } from "@/server/config/env";
 import { resolveWorkspaceSource } from "@/server/workspace/sources";
 import { checkpointProcedures } from "@/server/api/routers/checkpoints";
@@ -59,9 +59,8 @@ export const runsRouter = router({
     .input(z.object({ id: z.string().min(1), reason: z.string().trim().max(2000).optional() }))
     .mutation(async ({ ctx, input }) => {
       const run = requireRun(ctx.db, input.id);
-      if (run.createdBy !== ctx.user.id && !hasRole(ctx.user.role, "reviewer")) {
-        throw new DomainError("FORBIDDEN", "Operators can stop only their own runs; ask a reviewer or admin to stop this one.");
-      }
+      const denial = stopRunDenial(ctx.user, run);
+      if (denial) throw new DomainError(denial.code, denial.message);
       const stopped = await requireSupervisor().killRun(input.id, ctx.actor, input.reason?.trim() || `stopped by ${ctx.user.email}`);
       return { state: stopped.state };
     }),
