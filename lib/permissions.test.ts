@@ -15,6 +15,7 @@ import {
   stopRunDenial,
   type PermissionActor,
 } from "@/lib/permissions";
+import { hasRole, ROLE_RANK } from "@/server/users/users";
 
 const ROLES: Role[] = ["viewer", "operator", "reviewer", "admin"];
 const actor = (role: Role): PermissionActor => ({ id: `u-${role}`, role });
@@ -139,5 +140,7 @@ describe("projects, rule proposals and policy drafts", () => {
 
   it("the role ladder is viewer < operator < reviewer < admin", () => {
     expect(ROLES.map((r) => ROLES.filter((m) => atLeast(r, m)).length)).toEqual([1, 2, 3, 4]);
+    // The server's hasRole and the rank single sign-on picks the best group by agree with it.
+    for (const r of ROLES) for (const m of ROLES) expect([hasRole(r, m), ROLE_RANK[r] >= ROLE_RANK[m]]).toEqual([atLeast(r, m), atLeast(r, m)]);
   });
 });

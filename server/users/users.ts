@@ -9,11 +9,13 @@ import { appendAudit, type Actor } from "@/server/audit/chain";
 import { announceAccessChange } from "@/server/auth/access-events";
 import { hashPassword, MIN_PASSWORD_LENGTH } from "@/server/auth/password";
 import { DomainError } from "@/server/errors/domain-error";
+import { atLeast } from "@/lib/permissions";
 
 export const ROLE_RANK: Record<Role, number> = { viewer: 0, operator: 1, reviewer: 2, admin: 3 };
 
+/** Whether `role` is `minimum` or above; the ladder is lib/permissions.ts' `atLeast`, shared with the UI. */
 export function hasRole(role: Role, minimum: Role): boolean {
-  return ROLE_RANK[role] >= ROLE_RANK[minimum];
+  return atLeast(role, minimum);
 }
 
 export const emailSchema = z
