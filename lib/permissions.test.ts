@@ -5,6 +5,7 @@ import {
   approvalVoteDenial,
   atLeast,
   egressGrantDenial,
+  maySeeSecretValues,
   maySubmitPolicyDrafts,
   mergeBackRequestDenial,
   mergeRequestPermissions,
@@ -136,6 +137,10 @@ describe("projects, rule proposals and policy drafts", () => {
 
   it.each(ROLES.map((role) => ({ role, drafts: role === "reviewer" || role === "admin" })))("$role may submit policy drafts: $drafts", ({ role, drafts }) => {
     expect(maySubmitPolicyDrafts(role)).toBe(drafts);
+  });
+
+  it.each(ROLES.map((role) => ({ role, values: role === "reviewer" || role === "admin" })))("$role downloads results with secret values: $values", ({ role, values }) => {
+    expect(maySeeSecretValues(role)).toBe(values);
   });
 
   it("the role ladder is viewer < operator < reviewer < admin", () => {

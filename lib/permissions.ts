@@ -183,6 +183,15 @@ export function approvalVoteDenial(
   return null;
 }
 
+/**
+ * Whether a downloaded result (patch, bundle) carries the real values of the
+ * run's secrets: reviewers and admins (merge-back needs them); below that each
+ * shows as [secret:NAME], as in the diffs viewers read.
+ */
+export function maySeeSecretValues(role: Role): boolean {
+  return atLeast(role, "reviewer");
+}
+
 // ---------------------------------------------------------------- projects and rule proposals
 
 /**

@@ -7,6 +7,7 @@ import { identityFromHeaders } from "@/server/auth/identity";
 import { clientIpFromHeaders } from "@/server/auth/request-ip";
 import { DomainError } from "@/server/errors/domain-error";
 import { hasRole } from "@/server/users/users";
+import { maySeeSecretValues } from "@/lib/permissions";
 import { resultBundle, resultPatch } from "./merge-back";
 import type { Db } from "@/db/client";
 
@@ -47,7 +48,7 @@ export async function withCaller(req: Request, minimum: Role, what: string, fn: 
  * download is in the audit trail: who, which run, which form, redacted or not.
  */
 export async function downloadResult(database: Db, actor: Actor, role: Role, runId: string, kind: "patch" | "bundle", checkpointId: string | undefined): Promise<Response> {
-  const redactSecrets = !hasRole(role, "reviewer");
+  const redactSecrets = !maySeeSecretValues(role);
   const opts = { checkpointId, redactSecrets };
   const file = kind === "patch" ? await resultPatch(database, runId, opts) : await resultBundle(database, runId, opts);
   recordAudit(database, actor, {
