@@ -2,7 +2,7 @@
 // execution inside the run's container.
 import { eq } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { approvals, runs, toolCalls, type Run } from "@/db/schema";
+import { approvals, toolCalls, type Run } from "@/db/schema";
 import { appendAudit } from "@/server/audit/chain";
 import { readEgressAllowance } from "@/server/config/env";
 import { bodyAsText, fetchForAgent, type EgressOutcome, type EgressRequest, type HopVerdict } from "@/server/egress/fetch";
@@ -22,6 +22,7 @@ import { OutputBuffer, MODEL_OUTPUT_CAP } from "@/server/tools/output";
 import type { ControlTools } from "@/server/tools/control";
 import { lastWorkspaceSize, measureWorkspace, quotaExceededMessage, watchWorkspaceQuota, workspaceQuotaBytes, type WorkspaceSize } from "@/server/workspace/quota";
 import { formatBytes } from "@/lib/format";
+import { requireRun } from "@/server/runs/lookup";
 
 export interface ExecutionSession {
   db: Db;
@@ -111,7 +112,7 @@ const TOOL_HANDLERS: { [K in ToolName]: ToolHandler<K> } = {
   },
   run_tests: {
     prepare: async (session, _args, normalised) => {
-      const run = loadRun(session.db, session.runId);
+      const run = requireRun(session.db, session.runId);
       if (!run.testCommand) return { ok: false, result: toolError("NOT_AVAILABLE", "No test command is configured for this run; use run_command to run the tests you need.") };
       normalised.command = run.testCommand;
       normalised.cwd = "/workspace";
@@ -152,7 +153,7 @@ const TOOL_HANDLERS: { [K in ToolName]: ToolHandler<K> } = {
   },
   request_secret: {
     prepare: async (session, args, normalised) => {
-      const run = loadRun(session.db, session.runId);
+      const run = requireRun(session.db, session.runId);
       const configured = findSecretForRun(session.db, run, args.name) !== null;
       return { ok: true, normalised, preview: { type: "secret", name: args.name, reason: args.reason, configured } };
     },
@@ -165,10 +166,6 @@ const TOOL_HANDLERS: { [K in ToolName]: ToolHandler<K> } = {
   complete_step: { execute: async (session, callId, args) => session.control.completeStep(callId, args) },
   finish: { execute: async (session, _callId, args) => session.control.finish(args) },
 };
-
-function loadRun(db: Db, runId: string): Run {
-  return db.select().from(runs).where(eq(runs.id, runId)).get()!;
-}
 
 async function resolvePath(session: ExecutionSession, raw: string, mustExist: boolean): Promise<{ ok: true; path: string } | { ok: false; result: ToolResult }> {
   const lexical = normaliseWorkspacePath(raw);
@@ -244,7 +241,7 @@ async function writePrepared(session: ExecutionSession, prepared: PreparedOk): P
 }
 
 async function runInSandbox(session: ExecutionSession, callId: string, command: string, cwd: string, timeoutS: number | undefined): Promise<ToolResult> {
-  const run = loadRun(session.db, session.runId);
+  const run = requireRun(session.db, session.runId);
   const limit = Math.min(timeoutS ?? run.limits.commandTimeoutS, run.limits.commandTimeoutS);
   const buffer = new OutputBuffer((chunk, stream) => publishRunEvent(session.db, session.runId, "output", { toolCallId: callId, stream, text: chunk }));
   // Granted secrets go into this exec's environment only (never the container's, never a file).
@@ -325,7 +322,7 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
 
 /** write_file/edit_file: refused (nothing written) when the workspace, as last measured, plus the new content would be over the quota. */
 async function writeWouldExceedQuota(session: ExecutionSession, bytes: number): Promise<ToolResult | null> {
-  const run = loadRun(session.db, session.runId);
+  const run = requireRun(session.db, session.runId);
   if (!run.workspaceDir) return null;
   const size = lastWorkspaceSize(session.runId) ?? (await measureWorkspace(session.runId, run.workspaceDir).catch(() => null));
   if (!size || size.bytes + bytes <= size.quotaBytes) return null;
@@ -375,7 +372,7 @@ function agentActorOf(runId: string) {
 
 async function grantRequestedSecret(session: ExecutionSession, callId: string, name: string): Promise<ToolResult> {
   const { db, runId } = session;
-  const secret = findSecretForRun(db, loadRun(db, runId), name);
+  const secret = findSecretForRun(db, requireRun(db, runId), name);
   if (!secret) {
     return toolError("NOT_AVAILABLE", `No secret named ${name} is configured for this run; ask an admin to add it, or continue without it.`);
   }
@@ -401,7 +398,7 @@ function judgeRedirect(db: Db, run: Run, url: string, method: string, sameOrigin
 
 async function fetchApproved(session: ExecutionSession, callId: string, args: ToolArgs<"http_fetch">): Promise<ToolResult> {
   const { db, runId } = session;
-  const run = loadRun(db, runId);
+  const run = requireRun(db, runId);
   const { values, redactor } = secretsForRun(db, runId);
   const granted = new Map(values.map((v) => [v.name, v.value]));
   const headers: Record<string, string> = {};

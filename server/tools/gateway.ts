@@ -8,13 +8,14 @@ import { runs, toolCalls, type Run, type ToolCall } from "@/db/schema";
 import { appendAudit, type Actor } from "@/server/audit/chain";
 import { announce, insertRunEvent } from "@/server/events/bus";
 import { createApprovalInTx, afterApprovalCommit, waitForDecision } from "@/server/approvals/approvals";
-import { transitionRunInTx } from "@/server/supervisor/state-machine";
+import { transitionRunInTx } from "@/server/runs/state-machine";
 import { MUTATING_TOOLS, TOOL_NAMES, parseToolArgs, toolError, type ToolName, type ToolResult, type ValidatedCall } from "@/server/tools/palette";
 import { judgeToolCallOffThread, type Judgement } from "@/server/tools/judge";
 import { policyForRun } from "@/server/projects/policy-store";
 import { executeTool, prepareTool, type ExecutionSession, type PreparedOk } from "@/server/tools/execute";
 import { OutOfWorkspaceError, SandboxFileError } from "@/server/sandbox/files";
 import { afterToolCall, beforeToolCall, beforeToolExecutes, resultAfterRollback } from "@/server/workspace/hooks";
+import { findRun } from "@/server/runs/lookup";
 
 export const MAX_ARGS_BYTES = 1.5 * 1024 * 1024;
 
@@ -46,8 +47,9 @@ export function agentActor(runId: string): Actor {
   return { userId: null, label: `agent:${runId.slice(0, 8)}` };
 }
 
+/** The run of a call in flight; it cannot be missing, so a missing one is an internal error (not NOT_FOUND). */
 function loadRun(db: Db, runId: string): Run {
-  const run = db.select().from(runs).where(eq(runs.id, runId)).get();
+  const run = findRun(db, runId);
   if (!run) throw new Error(`run ${runId} vanished`);
   return run;
 }
