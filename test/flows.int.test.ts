@@ -186,6 +186,43 @@ describe("a supervised run", () => {
   });
 });
 
+describe("a reviewer's edit approved after a restart", () => {
+  // Restart while a command waits for a reviewer, then approve it with an edit.
+  async function approveEditAfterRestart(edit: Record<string, unknown>) {
+    const { modelId } = await modelWith([plan(), call("run_command", { command: "echo once >> count.txt" }), finish()]);
+    const run = startRun(t.db, supervisor, operator, modelId);
+    approve((await waitForPendingApproval(t.db, run.id, "plan")).id);
+    const pending = await waitForPendingApproval(t.db, run.id, "tool");
+    await supervisor.shutdown();
+    supervisor = newSupervisor(t.db, dataDir);
+    await supervisor.start();
+    approve(pending.id, reviewer, { edit });
+    const done = await waitForState(t.db, run.id, ["succeeded", "failed"]);
+    const [command] = t.db.select().from(toolCalls).where(eq(toolCalls.runId, run.id)).all().filter((c) => c.tool === "run_command");
+    return { done, command: command! };
+  }
+
+  it("I2: an edit that policy denies is refused in the same words as before a restart, naming the rule", async () => {
+    const { done, command } = await approveEditAfterRestart({ command: "rm -rf /" });
+    expect(done.state, done.endedReason ?? "").toBe("succeeded");
+    expect(command.state).toBe("refused");
+    expect(command.startedAt).toBeNull();
+    expect(command.result).toMatchObject({ ok: false, code: "DENIED_BY_POLICY", rule: "destructive-delete" });
+    expect((command.result as { message: string }).message).toMatch(/^The edited call is denied by policy rule destructive-delete: /);
+    expect(fs.existsSync(path.join(done.workspaceDir!, "count.txt"))).toBe(false);
+  });
+
+  it("I2: an edit that breaks the tool's arguments is validated again after a restart and refused; nothing runs", async () => {
+    const { done, command } = await approveEditAfterRestart({ timeout_s: "soon" });
+    expect(done.state, done.endedReason ?? "").toBe("succeeded");
+    expect(command.state).toBe("refused");
+    expect(command.startedAt).toBeNull();
+    expect(command.result).toMatchObject({ ok: false, code: "INVALID_INPUT" });
+    expect((command.result as { message: string }).message).toContain("The reviewer's edit is not valid for run_command");
+    expect(fs.existsSync(path.join(done.workspaceDir!, "count.txt"))).toBe(false);
+  });
+});
+
 describe("restart while the plan waits for review", () => {
   it("keeps the plan request pending across a restart and continues once it is approved", async () => {
     const { modelId } = await modelWith([plan(), finish()]);

@@ -15,7 +15,7 @@ import { checkpointWorkspace, listCheckpoints } from "@/server/workspace/checkpo
 import { decideMergeBack, requestMergeBack, resultBundle, resultPatch } from "@/server/workspace/merge-back";
 import { overrideWorkspaceSettings } from "@/server/workspace/settings";
 import { resolveWorkspaceSource } from "@/server/workspace/sources";
-import { transitionRun } from "@/server/supervisor/state-machine";
+import { transitionRun } from "@/server/runs/state-machine";
 import type { PublicUser } from "@/server/users/users";
 
 let t: TestDb;

@@ -23,7 +23,7 @@ import { runGit } from "@/server/workspace/git";
 import { overrideWorkspaceSettings } from "@/server/workspace/settings";
 import { storeUpload } from "@/server/workspace/uploads";
 import { cleanupRunWorkspace } from "@/server/workspace/retention";
-import { transitionRun } from "@/server/supervisor/state-machine";
+import { transitionRun } from "@/server/runs/state-machine";
 import { verifyAuditChain } from "@/server/audit/chain";
 import type { PublicUser } from "@/server/users/users";
 

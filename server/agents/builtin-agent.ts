@@ -12,6 +12,7 @@ import { systemPrompt } from "@/server/agents/system-prompt";
 import { MODEL_LIMITS, ModelError, streamChatCompletion, withRetries, type ChatMessage, type ModelTurn } from "@/server/agents/model-client";
 import type { FinishSignal } from "@/server/supervisor/control";
 import { sql } from "drizzle-orm";
+import { requireRun } from "@/server/runs/lookup";
 
 export interface AgentOutcome {
   status: "succeeded" | "failed";
@@ -21,10 +22,6 @@ export interface AgentOutcome {
 
 const MAX_IDLE_TURNS = 3; // model turns in a row without a tool call
 const MAX_REPEATS = 5; // identical tool calls in a row
-
-function loadRun(db: Db, runId: string): Run {
-  return db.select().from(runs).where(eq(runs.id, runId)).get()!;
-}
 
 /** Rebuilds the conversation from persisted events and tool calls (used after a restart, too). */
 export function rebuildConversation(db: Db, run: Run): { messages: ChatMessage[]; unanswered: { id: string; name: string; argumentsText: string }[] } {
@@ -107,7 +104,7 @@ function parseArgs(text: string): unknown {
 
 export async function runBuiltinAgent(db: Db, session: GatewaySession, finish: FinishSignal): Promise<AgentOutcome> {
   const { runId, signal } = session;
-  let run = loadRun(db, runId);
+  let run = requireRun(db, runId);
   const model = run.modelId ? db.select().from(models).where(eq(models.id, run.modelId)).get() : undefined;
   if (!model) return { status: "failed", reason: "The run has no model endpoint. Register one in Settings → Models and start a new run." };
   const endpoint = { baseUrl: model.baseUrl, model: model.model, apiKey: model.apiKeyEnc ? decryptSecret(model.apiKeyEnc) : null };
@@ -136,7 +133,7 @@ export async function runBuiltinAgent(db: Db, session: GatewaySession, finish: F
   let repeats = 0;
   while (!finish.finished) {
     if (signal.aborted) return { status: "failed", reason: "stopped" };
-    run = loadRun(db, runId);
+    run = requireRun(db, runId);
     if (run.stepsUsed >= run.limits.maxSteps) return { status: "failed", reason: `The agent used all ${run.limits.maxSteps} model turns without finishing.` };
     if (run.tokensUsed >= run.limits.tokenBudget) return { status: "failed", reason: `The agent used its token budget (${run.limits.tokenBudget} tokens) without finishing.` };
     // Notices published for the agent while it worked (a rollback, a reverted step) come before its next turn.

@@ -5,12 +5,13 @@
 import { and, asc, eq, gt, notInArray, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { runEvents, runs, toolCalls, type Run } from "@/db/schema";
-import { isTerminal } from "@/server/supervisor/state-machine";
+import { isTerminal } from "@/server/runs/state-machine";
 import { publishRunEvent } from "@/server/events/bus";
 import { handleToolCall, isShutdown, resumeToolCall, type GatewaySession } from "@/server/tools/gateway";
 import { toolError, type ToolResult } from "@/server/tools/palette";
 import type { FinishSignal } from "@/server/supervisor/control";
 import type { AgentOutcome } from "@/server/agents/builtin-agent";
+import { findRun } from "@/server/runs/lookup";
 
 /** No MCP request for this long (and no call in flight) ends an external run; AIRLOCK_MCP_IDLE_TIMEOUT_S overrides it. */
 export const DEFAULT_MCP_IDLE_TIMEOUT_S = 30 * 60;
@@ -216,7 +217,7 @@ export async function callToolForExternalAgent(
 ): Promise<ExternalCallAnswer> {
   const link = await waitForLink(db, run.id);
   if (!link) {
-    const current = db.select().from(runs).where(eq(runs.id, run.id)).get() ?? run;
+    const current = findRun(db, run.id) ?? run;
     if (isTerminal(current.state)) return { result: endedResult(current), notes: [] };
     return {
       result: toolError("NOT_AVAILABLE", current.state === "queued" || current.state === "starting" ? "The run's sandbox is still starting; call again in a few seconds." : "Airlock is not holding this run open right now (it may be restarting); call again in a few seconds."),

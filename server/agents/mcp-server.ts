@@ -15,6 +15,7 @@ import { systemPrompt } from "@/server/agents/system-prompt";
 import { mcpToolDefinitions } from "@/server/agents/mcp-tools";
 import { callToolForExternalAgent, noteExternalAgentActivity, resultForEndedRun } from "@/server/agents/mcp-agent";
 import { toolError, type ToolResult } from "@/server/tools/palette";
+import { findRun } from "@/server/runs/lookup";
 
 /** A little above the gateway's argument limit (1.5 MB) so that limit answers with its own message. */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -92,7 +93,7 @@ function buildServer(db: Db, run: Run, ended: boolean, clientGone: () => boolean
   const server = new Server({ name: "airlock", version: "0.1.0" }, { capabilities: { tools: { listChanged: false } }, instructions: mcpInstructions(run) });
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: mcpToolDefinitions() }));
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-    if (ended) return toCallToolResult(resultForEndedRun(db.select().from(runs).where(eq(runs.id, run.id)).get() ?? run), []);
+    if (ended) return toCallToolResult(resultForEndedRun(findRun(db, run.id) ?? run), []);
     const progressToken = request.params._meta?.progressToken;
     let progress = 0;
     const ticker =

@@ -6,9 +6,8 @@
 // back to "none". No firewall, no grant: Airlock refuses rather than open a
 // network it cannot fence.
 import type Docker from "dockerode";
-import { eq } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { runs, type Role, type Run } from "@/db/schema";
+import type { Role } from "@/db/schema";
 import { egressGrantDenial } from "@/lib/permissions";
 import type { Actor } from "@/server/audit/chain";
 import { readEgressAllowance } from "@/server/config/env";
@@ -30,6 +29,7 @@ import {
 } from "@/server/egress/grants";
 import { attachContainer, attachedContainers, containerRun, detachContainer, ensureEgressNetwork, findEgressNetwork, removeEgressNetwork, type EgressNetwork } from "@/server/egress/network";
 import { EgressProxy, type EgressConnectionRecord, type EgressProxyOptions } from "@/server/egress/proxy";
+import { findRun, requireRun } from "@/server/runs/lookup";
 
 /** Connection events recorded per run (per process); past this, one note says they are no longer listed one by one. */
 const MAX_CONNECTION_EVENTS_PER_RUN = 2000;
@@ -80,12 +80,6 @@ export class EgressController {
     return next;
   }
 
-  private loadRun(runId: string): Run {
-    const run = this.opts.db.select().from(runs).where(eq(runs.id, runId)).get();
-    if (!run) throw new DomainError("NOT_FOUND", `No run with id ${runId}.`);
-    return run;
-  }
-
   /** null when egress can be granted on this machine; otherwise why not. */
   unavailableReason(): Promise<string | null> {
     return firewallUnavailable(this.opts.firewallTools);
@@ -111,7 +105,7 @@ export class EgressController {
       host: network.gateway,
       identify: (address) => this.byAddress.get(address)?.runId ?? null,
       grantsFor: (runId) => {
-        const run = this.opts.db.select().from(runs).where(eq(runs.id, runId)).get();
+        const run = findRun(this.opts.db, runId);
         return run ? activeEgressGrants(this.opts.db, run) : [];
       },
       allowance: () => readEgressAllowance(),
@@ -178,7 +172,7 @@ export class EgressController {
     if (!reason) throw new DomainError("INVALID_INPUT", "Say why the run needs these domains (reason).");
     const domains = parseGrantDomains(input.domains);
     return this.serial(async () => {
-      const run = this.loadRun(input.runId);
+      const run = requireRun(this.opts.db, input.runId);
       assertRunCanHaveEgress(run);
       const denied = egressGrantDenial({ id: grantor.userId, role: grantor.role }, run);
       if (denied) throw new DomainError(denied.code, denied.message);
@@ -191,7 +185,7 @@ export class EgressController {
   /** Revokes some (or all, when `domains` is omitted) of a run's domains; open connections to them are closed. */
   async revoke(actor: Actor, input: { runId: string; domains?: string[] | null; reason?: string | null }): Promise<EgressView> {
     return this.serial(async () => {
-      const run = this.loadRun(input.runId);
+      const run = requireRun(this.opts.db, input.runId);
       recordEgressRevoke(this.opts.db, actor, run, input.domains?.length ? input.domains : null, input.reason?.trim() || null);
       const left = activeEgressGrants(this.opts.db, run);
       this.proxy?.cutConnections(run.id, (host, port) => judgeEgressTarget(left, host, port).allowed);
@@ -207,7 +201,7 @@ export class EgressController {
    * without network.
    */
   async execEnv(runId: string, containerId: string): Promise<Record<string, string>> {
-    const run = this.opts.db.select().from(runs).where(eq(runs.id, runId)).get();
+    const run = findRun(this.opts.db, runId);
     if (!run || activeEgressGrants(this.opts.db, run).length === 0) return {};
     if (!this.isAttached(containerId) || !this.proxyUrl) {
       try {
@@ -237,7 +231,7 @@ export class EgressController {
       const keep: { containerId: string; runId: string }[] = [];
       for (const c of await attachedContainers(this.docker, network)) {
         const info = await containerRun(this.docker, c.containerId);
-        const run = info?.runId ? this.opts.db.select().from(runs).where(eq(runs.id, info.runId)).get() : undefined;
+        const run = info?.runId ? findRun(this.opts.db, info.runId) : undefined;
         if (info?.running && run && run.containerId === c.containerId && activeEgressGrants(this.opts.db, run).length > 0) keep.push({ containerId: c.containerId, runId: run.id });
         else await detachContainer(this.docker, network, c.containerId);
       }
@@ -268,7 +262,7 @@ export class EgressController {
       let remaining = 0;
       for (const c of attached) {
         const mine = [...this.byAddress.values()].find((v) => v.containerId === c.containerId);
-        const run = mine ? this.opts.db.select().from(runs).where(eq(runs.id, mine.runId)).get() : undefined;
+        const run = mine ? findRun(this.opts.db, mine.runId) : undefined;
         if (!mine || !run || activeEgressGrants(this.opts.db, run).length === 0) await this.detach(c.containerId);
         else remaining++;
       }
@@ -326,8 +320,7 @@ export function proxyEnvironment(url: string): Record<string, string> {
 
 /** What the run page shows: the granted domains, whether the sandbox is on the network, refused hosts. */
 export function egressView(db: Db, runId: string, controller: EgressController | undefined = getEgressController()): EgressView {
-  const run = db.select().from(runs).where(eq(runs.id, runId)).get();
-  if (!run) throw new DomainError("NOT_FOUND", `No run with id ${runId}.`);
+  const run = requireRun(db, runId);
   const domains = activeEgressGrants(db, run).map((d: GrantedDomain) => ({ entry: d.entry, reason: d.reason, grantedBy: d.grantedBy, grantedAt: d.grantedAt }));
   return {
     state: domains.length ? "granted" : "none",
@@ -354,7 +347,7 @@ export function setEgressController(c: EgressController | undefined): void {
  * run's grants from `db` first: without a grant no controller is involved.
  */
 export async function egressExecEnv(db: Db, runId: string, containerId: string): Promise<Record<string, string>> {
-  const run = db.select().from(runs).where(eq(runs.id, runId)).get();
+  const run = findRun(db, runId);
   if (!run || activeEgressGrants(db, run).length === 0) return {};
   const controller = getEgressController();
   return controller ? controller.execEnv(runId, containerId) : {};

@@ -8,7 +8,7 @@ import { runEvents, type Run } from "@/db/schema";
 import { appendAudit, type Actor } from "@/server/audit/chain";
 import { announce, insertRunEvent } from "@/server/events/bus";
 import { DomainError } from "@/server/errors/domain-error";
-import { isTerminal } from "@/server/supervisor/state-machine";
+import { isTerminal } from "@/server/runs/state-machine";
 import { EgressDomainError, parseEgressDomain, parseEgressDomains, type EgressDomain } from "@/server/egress/domains";
 
 export const EGRESS_GRANT_EVENT = "egress_grant";

@@ -2,12 +2,12 @@
 // project lists — text snippets kept with the project, and paths in the
 // run's workspace (searched inside the sandbox, like search_files). Results
 // are ranked by how many of the query's words a passage contains.
-import { eq } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { runs, type ProjectDocSource } from "@/db/schema";
+import type { ProjectDocSource } from "@/db/schema";
 import { projectOfRun } from "@/server/projects/projects";
 import { searchFiles } from "@/server/sandbox/files";
 import type { SandboxRuntime } from "@/server/sandbox/runtime";
+import { findRun } from "@/server/runs/lookup";
 
 const MAX_RESULTS = 10;
 const MAX_TERMS = 8;
@@ -58,7 +58,7 @@ export async function searchProjectDocs(
   containerId: string,
   query: string,
 ): Promise<{ results: DocHit[]; sources: number; note?: string }> {
-  const run = db.select().from(runs).where(eq(runs.id, runId)).get();
+  const run = findRun(db, runId);
   const project = projectOfRun(db, run ?? { projectId: null });
   const sources = project.docSources;
   if (sources.length === 0) return { results: [], sources: 0, note: `No documentation sources are configured for the project ${project.name}.` };

@@ -4,7 +4,7 @@ import { runTokens } from "@/db/schema";
 import { hashToken } from "@/server/auth/tokens";
 import { createRunWithToken } from "@/server/runs/runs";
 import { checkRunToken, mcpUrl, touchRunToken } from "@/server/runs/run-tokens";
-import { transitionRun } from "@/server/supervisor/state-machine";
+import { transitionRun } from "@/server/runs/state-machine";
 import { SYSTEM_ACTOR } from "@/server/audit/chain";
 import { DomainError } from "@/server/errors/domain-error";
 import { createTestDb, type TestDb } from "@/test/helpers/db";

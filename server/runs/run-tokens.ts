@@ -7,7 +7,7 @@ import { and, eq, isNull } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { runs, runTokens, type Run, type RunToken } from "@/db/schema";
 import { hashToken } from "@/server/auth/tokens";
-import { isTerminal } from "@/server/supervisor/state-machine";
+import { isTerminal } from "@/server/runs/state-machine";
 
 /** Run tokens look different from personal API tokens (`alk_`), so a mix-up can be explained. */
 export const RUN_TOKEN_PREFIX = "alr_";

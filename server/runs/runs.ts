@@ -158,11 +158,8 @@ export function createRunWithToken(db: Db, actor: Actor & { userId: string }, ra
   return { run, mcpToken };
 }
 
-export function requireRun(db: Db, id: string): Run {
-  const run = db.select().from(runs).where(eq(runs.id, id)).get();
-  if (!run) throw new DomainError("NOT_FOUND", `No run with id ${id}.`);
-  return run;
-}
+// The routers read a run through this module; the lookup itself lives in lookup.ts (no heavy imports, so any domain may use it).
+export { findRun, requireRun } from "@/server/runs/lookup";
 
 export function getRunView(db: Db, id: string): RunView {
   const row = db.select({ run: runs, email: users.email }).from(runs).leftJoin(users, eq(users.id, runs.createdBy)).where(eq(runs.id, id)).get();

@@ -6,7 +6,7 @@ import { and, inArray, isNotNull, notInArray } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { runs } from "@/db/schema";
 import type { SandboxRuntime } from "@/server/sandbox/runtime";
-import { TERMINAL_STATES } from "@/server/supervisor/state-machine";
+import { TERMINAL_STATES } from "@/server/runs/state-machine";
 import { lastWorkspaceSize, measureWorkspace, workspaceQuotaBytes } from "@/server/workspace/quota";
 
 export interface RunUsage {

@@ -7,8 +7,9 @@ import { announce, insertRunEvent } from "@/server/events/bus";
 import { agentActor, isShutdown } from "@/server/tools/gateway";
 import type { ControlTools } from "@/server/tools/control";
 import { planStepSchema, toolError, type ToolResult } from "@/server/tools/palette";
-import { transitionRunInTx } from "@/server/supervisor/state-machine";
+import { transitionRunInTx } from "@/server/runs/state-machine";
 import { z } from "zod";
+import { requireRun } from "@/server/runs/lookup";
 
 export interface FinishSignal {
   finished: { summary: string; status: "success" | "failure" } | null;
@@ -30,7 +31,7 @@ export function controlTools(db: Db, runId: string, signal: AbortSignal, finishS
 
   return {
     async submitPlan(callId, args) {
-      const run = db.select().from(runs).where(eq(runs.id, runId)).get()!;
+      const run = requireRun(db, runId);
       // After a restart the request may already exist: wait on it instead of asking twice.
       const existing = db.select().from(approvals).where(and(eq(approvals.toolCallId, callId), eq(approvals.kind, "plan"))).get();
       const { approval, events } = existing ? { approval: existing, events: [] } : db.transaction(
@@ -97,7 +98,7 @@ export function controlTools(db: Db, runId: string, signal: AbortSignal, finishS
     },
 
     async completeStep(callId, args) {
-      const run = db.select().from(runs).where(eq(runs.id, runId)).get()!;
+      const run = requireRun(db, runId);
       const plan = run.plan ?? [];
       if (!run.planApprovedAt) return toolError("PLAN_REQUIRED", "There is no approved plan yet.");
       if (args.step < 1 || args.step > plan.length) return toolError("INVALID_INPUT", `The plan has steps 1 to ${plan.length}; got ${args.step}.`);

@@ -14,11 +14,11 @@ import type { SandboxRuntime, SandboxStop } from "@/server/sandbox/runtime";
 import { prepareWorkspace } from "@/server/sandbox/workspace";
 import { sandboxImageName } from "@/server/sandbox/image";
 import { controlTools, type FinishSignal } from "@/server/supervisor/control";
-import { isTerminal, TERMINAL_STATES, transitionRun, transitionRunInTx } from "@/server/supervisor/state-machine";
+import { isTerminal, TERMINAL_STATES, transitionRun, transitionRunInTx } from "@/server/runs/state-machine";
 import { ShutdownError, type GatewaySession } from "@/server/tools/gateway";
-import { DomainError } from "@/server/errors/domain-error";
 import { pruneSnapshots, removeRunSnapshots } from "@/server/workspace/snapshots";
 import { afterRunFailed, checkpointRunStart, prepareRunWorkspace, recoverInterruptedRollback, scheduleWorkspaceCleanup } from "@/server/workspace/hooks";
+import { findRun, requireRun } from "@/server/runs/lookup";
 
 interface LiveRun {
   controller: AbortController;
@@ -82,7 +82,7 @@ export class Supervisor {
    * so it never keeps saying "running" over a container that is gone.
    */
   private async sandboxStopped(stop: SandboxStop): Promise<void> {
-    const run = this.db.select().from(runs).where(eq(runs.id, stop.runId)).get();
+    const run = findRun(this.db, stop.runId);
     if (!run || isTerminal(run.state) || run.containerId !== stop.containerId) return;
     const exit = stop.exitCode === null ? "exit code unknown" : `exit code ${stop.exitCode}`;
     const reason = stop.stoppedBecause
@@ -97,7 +97,7 @@ export class Supervisor {
     const active = this.db.select().from(runs).where(notInArray(runs.state, [...TERMINAL_STATES])).all();
     for (const run of active) {
       if (!run.containerId || run.state === "queued" || run.state === "starting" || running.has(run.containerId)) continue;
-      const fresh = this.db.select().from(runs).where(eq(runs.id, run.id)).get();
+      const fresh = findRun(this.db, run.id);
       if (fresh?.containerId !== run.containerId) continue; // restarted from a snapshot meanwhile
       await this.failRun(run.id, "The sandbox container stopped unexpectedly while Airlock could not watch the container engine.");
     }
@@ -146,7 +146,7 @@ export class Supervisor {
 
   private async drive(runId: string, controller: AbortController, resume: boolean): Promise<void> {
     const { db, runtime } = this.opts;
-    let run = db.select().from(runs).where(eq(runs.id, runId)).get();
+    let run = findRun(db, runId);
     if (!run || isTerminal(run.state)) return;
     if (!resume) {
       run = transitionRun(db, runId, "starting", SYSTEM_ACTOR, { from: ["queued"], reason: "starting the sandbox" });
@@ -187,7 +187,7 @@ export class Supervisor {
         ? await runExternalAgent(db, session, finish, { idleTimeoutMs: this.opts.mcpIdleTimeoutMs ?? mcpIdleTimeoutMs(), resume })
         : await runBuiltinAgent(db, session, finish);
     if (controller.signal.aborted) return; // killRun (or shutdown) owns the ending
-    const current = db.select().from(runs).where(eq(runs.id, runId)).get()!;
+    const current = requireRun(db, runId);
     if (isTerminal(current.state)) return;
     transitionRun(db, runId, outcome.status, SYSTEM_ACTOR, {
       reason: outcome.reason,
@@ -210,7 +210,7 @@ export class Supervisor {
 
   /** Ends a run as failed: same path as the stop button (approvals cancelled, container removed). */
   private async failRun(runId: string, reason: string, details?: Record<string, unknown>) {
-    const run = this.db.select().from(runs).where(eq(runs.id, runId)).get();
+    const run = findRun(this.db, runId);
     if (!run || isTerminal(run.state)) return;
     publishRunEvent(this.db, runId, "error", { source: "supervisor", message: reason });
     try {
@@ -227,8 +227,7 @@ export class Supervisor {
    */
   async killRun(runId: string, actor: Actor, reason: string, finalState: "killed" | "failed" = "killed", details?: Record<string, unknown>): Promise<Run> {
     const db = this.db;
-    const run = db.select().from(runs).where(eq(runs.id, runId)).get();
-    if (!run) throw new DomainError("NOT_FOUND", `No run with id ${runId}.`);
+    const run = requireRun(db, runId);
     if (isTerminal(run.state)) return run;
     const { events, cancelled } = db.transaction(
       (tx) => {
@@ -257,7 +256,7 @@ export class Supervisor {
     if (run.containerId) await this.opts.runtime.removeSandbox(run.containerId).catch(() => undefined);
     await removeRunSnapshots(this.opts.runtime, runId, db);
     await afterRunFailed(db, this.opts.runtime, runId); // automatic rollback, when the run asks for it
-    return db.select().from(runs).where(eq(runs.id, runId)).get()!;
+    return requireRun(db, runId);
   }
 
   async stopAll(actor: Actor, reason: string): Promise<number> {

@@ -2,7 +2,7 @@
 // execution inside the run's container.
 import { eq } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { approvals, runs, toolCalls, type Run } from "@/db/schema";
+import { approvals, toolCalls, type Run } from "@/db/schema";
 import { appendAudit } from "@/server/audit/chain";
 import { readEgressAllowance } from "@/server/config/env";
 import { bodyAsText, fetchForAgent, type EgressOutcome, type EgressRequest, type HopVerdict } from "@/server/egress/fetch";
@@ -17,11 +17,12 @@ import { listFiles, readFile, realpathInWorkspace, searchFiles, writeFile, OutOf
 import type { SandboxRuntime } from "@/server/sandbox/runtime";
 import { fileDiffPreview } from "@/server/tools/preview";
 import { searchProjectDocs } from "@/server/projects/docs";
-import { toolError, type ToolName, type ToolResult } from "@/server/tools/palette";
+import { toolError, type ToolArgs, type ToolName, type ToolResult, type ValidatedCall } from "@/server/tools/palette";
 import { OutputBuffer, MODEL_OUTPUT_CAP } from "@/server/tools/output";
 import type { ControlTools } from "@/server/tools/control";
 import { lastWorkspaceSize, measureWorkspace, quotaExceededMessage, watchWorkspaceQuota, workspaceQuotaBytes, type WorkspaceSize } from "@/server/workspace/quota";
 import { formatBytes } from "@/lib/format";
+import { requireRun } from "@/server/runs/lookup";
 
 export interface ExecutionSession {
   db: Db;
@@ -32,15 +33,139 @@ export interface ExecutionSession {
   control: ControlTools;
 }
 
-export type Prepared =
-  | { ok: true; normalised: Record<string, unknown>; preview?: Record<string, unknown> | null; newContent?: string }
-  | { ok: false; result: ToolResult };
-
-const PATH_TOOLS = new Set<ToolName>(["read_file", "list_files", "search_files", "write_file", "edit_file"]);
-
-function loadRun(db: Db, runId: string): Run {
-  return db.select().from(runs).where(eq(runs.id, runId)).get()!;
+/** A call normalised for judging: its arguments, with paths resolved inside the container and the command to run. */
+export interface Normalised extends Record<string, unknown> {
+  path?: string;
+  cwd?: string;
+  command?: string;
 }
+
+export type PreparedOk = { ok: true; normalised: Normalised; preview?: Record<string, unknown> | null; newContent?: string };
+export type Prepared = PreparedOk | { ok: false; result: ToolResult };
+
+/**
+ * What each tool does at the gateway, keyed by tool name so every handler
+ * gets its own tool's validated arguments: which path to resolve first, how
+ * to normalise and preview the call for judging, and how to execute it.
+ */
+interface ToolHandler<K extends ToolName> {
+  /** The path argument, resolved inside the container before `prepare` (mustExist: refuse a missing file). */
+  path?: { of: (args: ToolArgs<K>) => string | undefined; mustExist: boolean };
+  prepare?: (session: ExecutionSession, args: ToolArgs<K>, normalised: Normalised) => Promise<Prepared>;
+  execute: (session: ExecutionSession, callId: string, args: ToolArgs<K>, prepared: PreparedOk) => Promise<ToolResult>;
+}
+
+const TOOL_HANDLERS: { [K in ToolName]: ToolHandler<K> } = {
+  read_file: {
+    path: { of: (a) => a.path, mustExist: true },
+    execute: async ({ runtime, containerId }, _callId, args, prepared) => ({
+      ok: true,
+      ...(await readFile(runtime, containerId, prepared.normalised.path!, { offset: args.offset, limit: args.limit ?? 256 * 1024 })),
+    }),
+  },
+  list_files: {
+    path: { of: (a) => a.path, mustExist: false },
+    execute: async ({ runtime, containerId }, _callId, args, prepared) => ({ ok: true, ...(await listFiles(runtime, containerId, prepared.normalised.path!, args.depth ?? 2)) }),
+  },
+  search_files: {
+    path: { of: (a) => a.path, mustExist: false },
+    execute: async ({ runtime, containerId }, _callId, args, prepared) => ({ ok: true, ...(await searchFiles(runtime, containerId, args.pattern, prepared.normalised.path!, args.glob)) }),
+  },
+  write_file: {
+    path: { of: (a) => a.path, mustExist: false },
+    prepare: async (session, args, normalised) => {
+      const current = await readFile(session.runtime, session.containerId, normalised.path!, {}).catch(() => null);
+      const before = current && current.exists !== false ? (current.content as string) : null;
+      return { ok: true, normalised, preview: { ...fileDiffPreview(normalised.path!, before, args.content) }, newContent: args.content };
+    },
+    execute: async (session, _callId, _args, prepared) => writePrepared(session, prepared),
+  },
+  edit_file: {
+    path: { of: (a) => a.path, mustExist: true },
+    prepare: async (session, args, normalised) => {
+      const current = await readFile(session.runtime, session.containerId, normalised.path!, {});
+      const text = current.content as string;
+      const n = countOccurrences(text, args.old_string);
+      if (n === 0) return { ok: false, result: toolError("INVALID_INPUT", `old_string was not found in ${args.path}. Read the file again and copy the exact text, including whitespace.`) };
+      if (n > 1) return { ok: false, result: toolError("INVALID_INPUT", `old_string appears ${n} times in ${args.path}; include more surrounding lines so it matches exactly once.`) };
+      const newContent = text.replace(args.old_string, () => args.new_string);
+      return { ok: true, normalised, preview: { ...fileDiffPreview(normalised.path!, text, newContent) }, newContent };
+    },
+    execute: async (session, _callId, args, prepared) => {
+      // Re-check against the current file: it may have changed while the reviewer looked.
+      const again = await prepareTool(session, { tool: "edit_file", args });
+      if (!again.ok) return again.result;
+      if (again.newContent !== prepared.newContent) return toolError("INVALID_INPUT", `${args.path} changed since the edit was approved; read it again and retry.`);
+      return writePrepared(session, prepared);
+    },
+  },
+  run_command: {
+    prepare: async (session, args, normalised) => {
+      if (args.cwd) {
+        const r = await resolvePath(session, args.cwd, true);
+        if (!r.ok) return r;
+        normalised.cwd = r.path;
+      } else normalised.cwd = "/workspace";
+      return { ok: true, normalised, preview: { type: "command", command: args.command, cwd: normalised.cwd } };
+    },
+    execute: async (session, callId, args, prepared) => runInSandbox(session, callId, args.command, prepared.normalised.cwd ?? "/workspace", args.timeout_s),
+  },
+  run_tests: {
+    prepare: async (session, _args, normalised) => {
+      const run = requireRun(session.db, session.runId);
+      if (!run.testCommand) return { ok: false, result: toolError("NOT_AVAILABLE", "No test command is configured for this run; use run_command to run the tests you need.") };
+      normalised.command = run.testCommand;
+      normalised.cwd = "/workspace";
+      return { ok: true, normalised, preview: { type: "command", command: run.testCommand, cwd: "/workspace" } };
+    },
+    execute: async (session, callId, _args, prepared) => runInSandbox(session, callId, prepared.normalised.command!, prepared.normalised.cwd ?? "/workspace", undefined),
+  },
+  install_package: {
+    prepare: async (_session, args, normalised) => {
+      if (args.manager === "apt") {
+        // Refused before anyone is asked: it could not work after approval either.
+        return {
+          ok: false,
+          result: toolError(
+            "NOT_AVAILABLE",
+            "apt needs root, and the sandbox runs as an unprivileged user (uid 1000) with no way to gain privileges. System packages must be in the sandbox image (ask the operator). Python packages can be installed with manager \"pip\" (into your home directory).",
+          ),
+        };
+      }
+      const pkgs = args.packages.map((p) => `'${p}'`).join(" ");
+      const command = args.manager === "npm" ? `npm install ${pkgs}` : `pip install --user ${pkgs}`;
+      return { ok: true, normalised: { ...normalised, command }, preview: { type: "install", manager: args.manager, packages: args.packages, command } };
+    },
+    execute: async (session, callId, _args, prepared) => runInSandbox(session, callId, prepared.normalised.command!, prepared.normalised.cwd ?? "/workspace", undefined),
+  },
+  http_fetch: {
+    prepare: async (session, args, normalised) => {
+      const headers = args.headers ?? {};
+      const referenced = secretReferences(headers);
+      const granted = new Set(grantedSecretNames(session.db, session.runId));
+      const missing = referenced.filter((n) => !granted.has(n));
+      if (missing.length) {
+        return { ok: false, result: toolError("INVALID_INPUT", `The headers use ${missing.map((n) => `\${secret:${n}}`).join(", ")}, but ${missing.length > 1 ? "those secrets are" : "that secret is"} not granted to this run. Ask for ${missing.length > 1 ? "them" : "it"} with request_secret first.`) };
+      }
+      return { ok: true, normalised, preview: { type: "http", method: args.method ?? "GET", url: args.url, headers, ...(referenced.length ? { secrets: referenced } : {}), hasBody: args.body !== undefined } };
+    },
+    execute: async (session, callId, args) => fetchApproved(session, callId, args),
+  },
+  request_secret: {
+    prepare: async (session, args, normalised) => {
+      const run = requireRun(session.db, session.runId);
+      const configured = findSecretForRun(session.db, run, args.name) !== null;
+      return { ok: true, normalised, preview: { type: "secret", name: args.name, reason: args.reason, configured } };
+    },
+    execute: async (session, callId, args) => grantRequestedSecret(session, callId, args.name),
+  },
+  search_docs: {
+    execute: async (session, _callId, args) => ({ ok: true, ...(await searchProjectDocs(session.db, session.runId, session.runtime, session.containerId, args.query)) }),
+  },
+  submit_plan: { execute: async (session, callId, args) => session.control.submitPlan(callId, args) },
+  complete_step: { execute: async (session, callId, args) => session.control.completeStep(callId, args) },
+  finish: { execute: async (session, _callId, args) => session.control.finish(args) },
+};
 
 async function resolvePath(session: ExecutionSession, raw: string, mustExist: boolean): Promise<{ ok: true; path: string } | { ok: false; result: ToolResult }> {
   const lexical = normaliseWorkspacePath(raw);
@@ -62,9 +187,9 @@ function countOccurrences(haystack: string, needle: string): number {
 }
 
 /** Normalises a call for judging; file errors (a directory, no permission…) become INVALID_INPUT for the agent. */
-export async function prepareTool(session: ExecutionSession, tool: ToolName, args: Record<string, unknown>): Promise<Prepared> {
+export async function prepareTool(session: ExecutionSession, call: ValidatedCall): Promise<Prepared> {
   try {
-    const prepared = await prepareToolUnsafe(session, tool, args);
+    const prepared = await prepareWith(session, call.tool, call.args);
     // A diff preview shows file contents to reviewers (and to the model on a dry run): granted secrets' values are redacted there too.
     if (prepared.ok && prepared.preview) {
       const { redactor } = secretsForRun(session.db, session.runId);
@@ -78,77 +203,16 @@ export async function prepareTool(session: ExecutionSession, tool: ToolName, arg
   }
 }
 
-async function prepareToolUnsafe(session: ExecutionSession, tool: ToolName, args: Record<string, unknown>): Promise<Prepared> {
-  const normalised: Record<string, unknown> = { ...args };
-  if (PATH_TOOLS.has(tool)) {
-    const raw = (args.path as string | undefined) ?? ".";
-    const r = await resolvePath(session, raw, tool === "read_file" || tool === "edit_file");
+async function prepareWith<K extends ToolName>(session: ExecutionSession, tool: K, args: ToolArgs<K>): Promise<Prepared> {
+  const handler: ToolHandler<K> = TOOL_HANDLERS[tool];
+  const normalised: Normalised = { ...args };
+  if (handler.path) {
+    const raw = handler.path.of(args) ?? ".";
+    const r = await resolvePath(session, raw, handler.path.mustExist);
     if (!r.ok) return r;
     normalised.path = r.path;
   }
-  switch (tool) {
-    case "write_file": {
-      const current = await readFile(session.runtime, session.containerId, normalised.path as string, {}).catch(() => null);
-      const before = current && current.exists !== false ? (current.content as string) : null;
-      return { ok: true, normalised, preview: { ...fileDiffPreview(normalised.path as string, before, args.content as string) }, newContent: args.content as string };
-    }
-    case "edit_file": {
-      const current = await readFile(session.runtime, session.containerId, normalised.path as string, {});
-      const text = current.content as string;
-      const n = countOccurrences(text, args.old_string as string);
-      if (n === 0) return { ok: false, result: toolError("INVALID_INPUT", `old_string was not found in ${args.path as string}. Read the file again and copy the exact text, including whitespace.`) };
-      if (n > 1) return { ok: false, result: toolError("INVALID_INPUT", `old_string appears ${n} times in ${args.path as string}; include more surrounding lines so it matches exactly once.`) };
-      const newContent = text.replace(args.old_string as string, () => args.new_string as string);
-      return { ok: true, normalised, preview: { ...fileDiffPreview(normalised.path as string, text, newContent) }, newContent };
-    }
-    case "run_command": {
-      if (args.cwd) {
-        const r = await resolvePath(session, args.cwd as string, true);
-        if (!r.ok) return r;
-        normalised.cwd = r.path;
-      } else normalised.cwd = "/workspace";
-      return { ok: true, normalised, preview: { type: "command", command: args.command, cwd: normalised.cwd } };
-    }
-    case "run_tests": {
-      const run = loadRun(session.db, session.runId);
-      if (!run.testCommand) return { ok: false, result: toolError("NOT_AVAILABLE", "No test command is configured for this run; use run_command to run the tests you need.") };
-      normalised.command = run.testCommand;
-      normalised.cwd = "/workspace";
-      return { ok: true, normalised, preview: { type: "command", command: run.testCommand, cwd: "/workspace" } };
-    }
-    case "install_package": {
-      if (args.manager === "apt") {
-        // Refused before anyone is asked: it could not work after approval either.
-        return {
-          ok: false,
-          result: toolError(
-            "NOT_AVAILABLE",
-            "apt needs root, and the sandbox runs as an unprivileged user (uid 1000) with no way to gain privileges. System packages must be in the sandbox image (ask the operator). Python packages can be installed with manager \"pip\" (into your home directory).",
-          ),
-        };
-      }
-      const pkgs = (args.packages as string[]).map((p) => `'${p}'`).join(" ");
-      const command = args.manager === "npm" ? `npm install ${pkgs}` : args.manager === "pip" ? `pip install --user ${pkgs}` : `apt-get install -y ${pkgs}`;
-      return { ok: true, normalised: { ...normalised, command }, preview: { type: "install", manager: args.manager, packages: args.packages, command } };
-    }
-    case "http_fetch": {
-      const headers = (args.headers as Record<string, string> | undefined) ?? {};
-      const referenced = secretReferences(headers);
-      const granted = new Set(grantedSecretNames(session.db, session.runId));
-      const missing = referenced.filter((n) => !granted.has(n));
-      if (missing.length) {
-        return { ok: false, result: toolError("INVALID_INPUT", `The headers use ${missing.map((n) => `\${secret:${n}}`).join(", ")}, but ${missing.length > 1 ? "those secrets are" : "that secret is"} not granted to this run. Ask for ${missing.length > 1 ? "them" : "it"} with request_secret first.`) };
-      }
-      return { ok: true, normalised, preview: { type: "http", method: args.method ?? "GET", url: args.url, headers, ...(referenced.length ? { secrets: referenced } : {}), hasBody: args.body !== undefined } };
-    }
-    case "request_secret": {
-      const run = loadRun(session.db, session.runId);
-      const configured = findSecretForRun(session.db, run, args.name as string) !== null;
-      return { ok: true, normalised, preview: { type: "secret", name: args.name, reason: args.reason, configured } };
-    }
-    default:
-      return { ok: true, normalised, preview: null };
-  }
+  return handler.prepare ? handler.prepare(session, args, normalised) : { ok: true, normalised, preview: null };
 }
 
 /**
@@ -156,58 +220,28 @@ async function prepareToolUnsafe(session: ExecutionSession, tool: ToolName, args
  * result leaves here (to the model, the tool_calls row, events and audit) with
  * every granted secret's value redacted; live output is redacted as it streams.
  */
-export async function executeTool(session: ExecutionSession, callId: string, tool: ToolName, args: Record<string, unknown>, prepared: Prepared & { ok: true }): Promise<ToolResult> {
-  const result = await executeToolUnredacted(session, callId, tool, args, prepared);
+export async function executeTool(session: ExecutionSession, callId: string, call: ValidatedCall, prepared: PreparedOk): Promise<ToolResult> {
+  const result = await executeWith(session, callId, call.tool, call.args, prepared);
   const { redactor } = secretsForRun(session.db, session.runId);
   return redactor.redactDeep(result);
 }
 
-async function executeToolUnredacted(session: ExecutionSession, callId: string, tool: ToolName, args: Record<string, unknown>, prepared: Prepared & { ok: true }): Promise<ToolResult> {
-  const { runtime, containerId } = session;
-  const path = prepared.normalised.path as string | undefined;
-  switch (tool) {
-    case "read_file": {
-      const r = await readFile(runtime, containerId, path!, { offset: args.offset as number | undefined, limit: (args.limit as number | undefined) ?? 256 * 1024 });
-      return { ok: true, ...r };
-    }
-    case "list_files":
-      return { ok: true, ...(await listFiles(runtime, containerId, path!, (args.depth as number | undefined) ?? 2)) };
-    case "search_files":
-      return { ok: true, ...(await searchFiles(runtime, containerId, args.pattern as string, path!, args.glob as string | undefined)) };
-    case "write_file":
-    case "edit_file": {
-      if (tool === "edit_file") {
-        // Re-check against the current file: it may have changed while the reviewer looked.
-        const again = await prepareTool(session, tool, args);
-        if (!again.ok) return again.result;
-        if (again.newContent !== prepared.newContent) return toolError("INVALID_INPUT", `${args.path as string} changed since the edit was approved; read it again and retry.`);
-      }
-      const over = await writeWouldExceedQuota(session, Buffer.byteLength(prepared.newContent!));
-      if (over) return over;
-      await writeFile(runtime, containerId, path!, prepared.newContent!);
-      return { ok: true, path, bytes: Buffer.byteLength(prepared.newContent!), status: (prepared.preview as { status?: string } | null)?.status ?? "written" };
-    }
-    case "run_command":
-    case "run_tests":
-    case "install_package":
-      return runInSandbox(session, callId, prepared.normalised.command as string, (prepared.normalised.cwd as string | undefined) ?? "/workspace", args.timeout_s as number | undefined);
-    case "http_fetch":
-      return fetchApproved(session, callId, args);
-    case "request_secret":
-      return grantRequestedSecret(session, callId, args.name as string);
-    case "search_docs":
-      return { ok: true, ...(await searchProjectDocs(session.db, session.runId, runtime, containerId, args.query as string)) };
-    case "submit_plan":
-      return session.control.submitPlan(callId, args as { steps: never });
-    case "complete_step":
-      return session.control.completeStep(callId, args as { step: number; note?: string });
-    case "finish":
-      return session.control.finish(args as { summary: string; status: "success" | "failure" });
-  }
+function executeWith<K extends ToolName>(session: ExecutionSession, callId: string, tool: K, args: ToolArgs<K>, prepared: PreparedOk): Promise<ToolResult> {
+  const handler: ToolHandler<K> = TOOL_HANDLERS[tool];
+  return handler.execute(session, callId, args, prepared);
+}
+
+/** write_file/edit_file: writes the content prepared (and judged, and perhaps approved) for the call. */
+async function writePrepared(session: ExecutionSession, prepared: PreparedOk): Promise<ToolResult> {
+  const path = prepared.normalised.path;
+  const over = await writeWouldExceedQuota(session, Buffer.byteLength(prepared.newContent!));
+  if (over) return over;
+  await writeFile(session.runtime, session.containerId, path!, prepared.newContent!);
+  return { ok: true, path, bytes: Buffer.byteLength(prepared.newContent!), status: (prepared.preview as { status?: string } | null)?.status ?? "written" };
 }
 
 async function runInSandbox(session: ExecutionSession, callId: string, command: string, cwd: string, timeoutS: number | undefined): Promise<ToolResult> {
-  const run = loadRun(session.db, session.runId);
+  const run = requireRun(session.db, session.runId);
   const limit = Math.min(timeoutS ?? run.limits.commandTimeoutS, run.limits.commandTimeoutS);
   const buffer = new OutputBuffer((chunk, stream) => publishRunEvent(session.db, session.runId, "output", { toolCallId: callId, stream, text: chunk }));
   // Granted secrets go into this exec's environment only (never the container's, never a file).
@@ -288,7 +322,7 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
 
 /** write_file/edit_file: refused (nothing written) when the workspace, as last measured, plus the new content would be over the quota. */
 async function writeWouldExceedQuota(session: ExecutionSession, bytes: number): Promise<ToolResult | null> {
-  const run = loadRun(session.db, session.runId);
+  const run = requireRun(session.db, session.runId);
   if (!run.workspaceDir) return null;
   const size = lastWorkspaceSize(session.runId) ?? (await measureWorkspace(session.runId, run.workspaceDir).catch(() => null));
   if (!size || size.bytes + bytes <= size.quotaBytes) return null;
@@ -338,7 +372,7 @@ function agentActorOf(runId: string) {
 
 async function grantRequestedSecret(session: ExecutionSession, callId: string, name: string): Promise<ToolResult> {
   const { db, runId } = session;
-  const secret = findSecretForRun(db, loadRun(db, runId), name);
+  const secret = findSecretForRun(db, requireRun(db, runId), name);
   if (!secret) {
     return toolError("NOT_AVAILABLE", `No secret named ${name} is configured for this run; ask an admin to add it, or continue without it.`);
   }
@@ -362,14 +396,14 @@ function judgeRedirect(db: Db, run: Run, url: string, method: string, sameOrigin
   return { follow: false, reason: `it is another host, which needs its own approval (policy rule ${decision.rule}); call http_fetch with that URL if you need it.` };
 }
 
-async function fetchApproved(session: ExecutionSession, callId: string, args: Record<string, unknown>): Promise<ToolResult> {
+async function fetchApproved(session: ExecutionSession, callId: string, args: ToolArgs<"http_fetch">): Promise<ToolResult> {
   const { db, runId } = session;
-  const run = loadRun(db, runId);
+  const run = requireRun(db, runId);
   const { values, redactor } = secretsForRun(db, runId);
   const granted = new Map(values.map((v) => [v.name, v.value]));
   const headers: Record<string, string> = {};
   const secretHeaders = new Set<string>();
-  for (const [k, v] of Object.entries((args.headers as Record<string, string> | undefined) ?? {})) {
+  for (const [k, v] of Object.entries(args.headers ?? {})) {
     let missing: string | null = null;
     headers[k] = v.replace(SECRET_REF, (_m, name: string) => {
       const value = granted.get(name);
@@ -385,12 +419,12 @@ async function fetchApproved(session: ExecutionSession, callId: string, args: Re
   } catch (err) {
     return toolError("EXECUTION_FAILED", `Airlock's egress settings are invalid, so nothing was fetched: ${(err as Error).message}`);
   }
-  const method = (args.method as EgressRequest["method"] | undefined) ?? "GET";
+  const method: EgressRequest["method"] = args.method ?? "GET";
   const outcome = await fetchForAgent(
-    { url: args.url as string, method, headers, secretHeaders, body: args.body as string | undefined },
+    { url: args.url, method, headers, secretHeaders, body: args.body },
     { allowance, signal: session.signal, judgeRedirect: (url, m, sameOrigin) => judgeRedirect(db, run, url, m, sameOrigin) },
   );
-  recordFetch(session, callId, method, args.url as string, outcome, redactor.redactDeep.bind(redactor));
+  recordFetch(session, callId, method, args.url, outcome, redactor.redactDeep.bind(redactor));
   const redirects = outcome.hops.slice(0, outcome.ok ? -1 : undefined).map((h) => ({ url: h.url, status: h.status }));
   if (!outcome.ok) return toolError(outcome.code, outcome.message, redirects.length ? { redirects } : {});
   const fullText = method === "HEAD" ? "" : bodyAsText(outcome.body, outcome.contentType, outcome.truncated);

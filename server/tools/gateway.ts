@@ -8,13 +8,14 @@ import { runs, toolCalls, type Run, type ToolCall } from "@/db/schema";
 import { appendAudit, type Actor } from "@/server/audit/chain";
 import { announce, insertRunEvent } from "@/server/events/bus";
 import { createApprovalInTx, afterApprovalCommit, waitForDecision } from "@/server/approvals/approvals";
-import { transitionRunInTx } from "@/server/supervisor/state-machine";
-import { MUTATING_TOOLS, TOOL_NAMES, TOOL_SCHEMAS, toolError, type ToolName, type ToolResult } from "@/server/tools/palette";
+import { transitionRunInTx } from "@/server/runs/state-machine";
+import { MUTATING_TOOLS, TOOL_NAMES, parseToolArgs, toolError, type ToolName, type ToolResult, type ValidatedCall } from "@/server/tools/palette";
 import { judgeToolCallOffThread, type Judgement } from "@/server/tools/judge";
 import { policyForRun } from "@/server/projects/policy-store";
-import { executeTool, prepareTool, type ExecutionSession } from "@/server/tools/execute";
+import { executeTool, prepareTool, type ExecutionSession, type PreparedOk } from "@/server/tools/execute";
 import { OutOfWorkspaceError, SandboxFileError } from "@/server/sandbox/files";
 import { afterToolCall, beforeToolCall, beforeToolExecutes, resultAfterRollback } from "@/server/workspace/hooks";
+import { findRun } from "@/server/runs/lookup";
 
 export const MAX_ARGS_BYTES = 1.5 * 1024 * 1024;
 
@@ -46,8 +47,9 @@ export function agentActor(runId: string): Actor {
   return { userId: null, label: `agent:${runId.slice(0, 8)}` };
 }
 
+/** The run of a call in flight; it cannot be missing, so a missing one is an internal error (not NOT_FOUND). */
 function loadRun(db: Db, runId: string): Run {
-  const run = db.select().from(runs).where(eq(runs.id, runId)).get();
+  const run = findRun(db, runId);
   if (!run) throw new Error(`run ${runId} vanished`);
   return run;
 }
@@ -56,25 +58,31 @@ function stoppedError(): ToolResult {
   return toolError("RUN_STOPPED", "The run was stopped by a reviewer; do not call more tools.");
 }
 
-/** Validates one call; returns the typed args or a ready INVALID_INPUT result. */
-export function validateToolCall(call: IncomingToolCall): { ok: true; tool: ToolName; args: Record<string, unknown> } | { ok: false; result: ToolResult } {
-  if (!TOOL_NAMES.includes(call.tool as ToolName)) {
-    return { ok: false, result: toolError("INVALID_INPUT", `Unknown tool "${String(call.tool).slice(0, 100)}". Available tools: ${TOOL_NAMES.join(", ")}.`) };
+export type Validation = { ok: true; call: ValidatedCall } | { ok: false; result: ToolResult };
+
+/** Validates one call: its arguments typed for its tool, or a ready INVALID_INPUT result. */
+export function validateToolCall(tool: string, raw: unknown): Validation {
+  if (!TOOL_NAMES.includes(tool as ToolName)) {
+    return { ok: false, result: toolError("INVALID_INPUT", `Unknown tool "${String(tool).slice(0, 100)}". Available tools: ${TOOL_NAMES.join(", ")}.`) };
   }
-  const tool = call.tool as ToolName;
-  if (typeof call.args === "string") {
-    return { ok: false, result: toolError("INVALID_INPUT", `The arguments for ${tool} are not valid JSON: ${call.args.slice(0, 200)}`) };
+  const name = tool as ToolName;
+  if (typeof raw === "string") {
+    return { ok: false, result: toolError("INVALID_INPUT", `The arguments for ${name} are not valid JSON: ${raw.slice(0, 200)}`) };
   }
-  const size = Buffer.byteLength(JSON.stringify(call.args ?? {}));
+  const size = Buffer.byteLength(JSON.stringify(raw ?? {}));
   if (size > MAX_ARGS_BYTES) {
-    return { ok: false, result: toolError("INVALID_INPUT", `The arguments for ${tool} are ${size} bytes; the limit is ${MAX_ARGS_BYTES} bytes. Split the change into smaller calls.`) };
+    return { ok: false, result: toolError("INVALID_INPUT", `The arguments for ${name} are ${size} bytes; the limit is ${MAX_ARGS_BYTES} bytes. Split the change into smaller calls.`) };
   }
-  const parsed = TOOL_SCHEMAS[tool].safeParse(call.args ?? {});
+  const parsed = parseToolArgs(name, raw ?? {});
   if (!parsed.success) {
     const detail = parsed.error.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; ");
-    return { ok: false, result: toolError("INVALID_INPUT", `Invalid arguments for ${tool}: ${detail}`) };
+    return { ok: false, result: toolError("INVALID_INPUT", `Invalid arguments for ${name}: ${detail}`) };
   }
-  return { ok: true, tool, args: parsed.data as Record<string, unknown> };
+  return { ok: true, call: parsed.call };
+}
+
+function isDryRun(call: ValidatedCall): boolean {
+  return "dry_run" in call.args && call.args.dry_run === true;
 }
 
 function recordCall(db: Db, runId: string, call: IncomingToolCall, tool: string, args: Record<string, unknown>): ToolCall {
@@ -147,37 +155,30 @@ export async function handleToolCall(session: GatewaySession, call: IncomingTool
   if (session.signal.aborted) return stoppedError();
   await beforeToolCall(runId); // held back while the workspace is rolled back
 
-  const validated = validateToolCall(call);
-  const argsForRecord = validated.ok ? validated.args : typeof call.args === "object" && call.args !== null ? (call.args as Record<string, unknown>) : { raw: String(call.args).slice(0, 2000) };
-  const row = recordCall(db, runId, call, validated.ok ? validated.tool : String(call.tool).slice(0, 100), argsForRecord);
+  const validated = validateToolCall(call.tool, call.args);
+  const argsForRecord = validated.ok ? validated.call.args : typeof call.args === "object" && call.args !== null ? (call.args as Record<string, unknown>) : { raw: String(call.args).slice(0, 2000) };
+  const row = recordCall(db, runId, call, validated.ok ? validated.call.tool : String(call.tool).slice(0, 100), argsForRecord);
   if (!validated.ok) return finishCall(db, runId, row.id, "refused", validated.result, actor);
 
   const run = loadRun(db, runId);
   if (run.toolCallsUsed > run.limits.maxToolCalls) {
     return finishCall(db, runId, row.id, "refused", toolError("LIMIT_EXCEEDED", `This run may make at most ${run.limits.maxToolCalls} tool calls; finish now with a summary.`), actor);
   }
-  return processValidatedCall(session, run, row, validated.tool, validated.args);
+  return processValidatedCall(session, run, row, validated.call);
 }
 
-async function processValidatedCall(session: GatewaySession, run: Run, row: ToolCall, tool: ToolName, args: Record<string, unknown>): Promise<ToolResult> {
+async function processValidatedCall(session: GatewaySession, run: Run, row: ToolCall, call: ValidatedCall): Promise<ToolResult> {
   const { db, runId } = session;
   const actor = agentActor(runId);
-  const dryRun = args.dry_run === true;
+  const dryRun = isDryRun(call);
 
-  if (MUTATING_TOOLS.has(tool) && !run.planApprovedAt && !dryRun) {
+  if (MUTATING_TOOLS.has(call.tool) && !run.planApprovedAt && !dryRun) {
     return finishCall(db, runId, row.id, "refused", toolError("PLAN_REQUIRED", "Submit a plan with submit_plan and wait for its approval before changing anything."), actor);
   }
 
-  // Normalise (paths resolved inside the container) and judge.
-  const prepared = await prepareTool(session, tool, args);
-  if (!prepared.ok) return finishCall(db, runId, row.id, "refused", prepared.result, actor);
-  const judgement = await judgeToolCallOffThread(tool, prepared.normalised, { stepMode: run.stepMode, policy: policyForRun(db, run) });
-  publishDecision(db, runId, row.id, tool, judgement);
-
-  if (judgement.decision.verdict === "deny") {
-    const d = judgement.decision;
-    return finishCall(db, runId, row.id, "refused", toolError("DENIED_BY_POLICY", `Denied by policy rule ${d.rule}: ${d.reason}`, { rule: d.rule, reason: d.reason }), actor, judgement);
-  }
+  const first = await prepareAndJudge(session, run, row.id, call, { edited: false, publish: true });
+  if (!first.ok) return finishCall(db, runId, row.id, "refused", first.result, actor, first.judgement);
+  const { judgement, prepared } = first;
 
   if (dryRun) {
     return finishCall(
@@ -191,28 +192,47 @@ async function processValidatedCall(session: GatewaySession, run: Run, row: Tool
     );
   }
 
-  let finalArgs = args;
-  let finalPrepared = prepared;
+  let final = first;
   if (judgement.decision.verdict === "ask") {
-    const outcome = await askReviewer(session, run, row, tool, args, judgement, prepared.preview ?? null);
+    const outcome = await askReviewer(session, run, row, call, judgement, prepared.preview ?? null);
     if (!outcome.ok) return finishCall(db, runId, row.id, "refused", outcome.result, actor, judgement);
     if (outcome.edit) {
-      // An edited call is validated and judged again: an edit cannot smuggle in what policy denies.
-      const merged = TOOL_SCHEMAS[tool].safeParse({ ...args, ...outcome.edit });
-      if (!merged.success) return finishCall(db, runId, row.id, "refused", toolError("INVALID_INPUT", `The reviewer's edit is not valid for ${tool}: ${merged.error.issues[0]?.message}`), actor, judgement);
-      finalArgs = merged.data as Record<string, unknown>;
-      const again = await prepareTool(session, tool, finalArgs);
-      if (!again.ok) return finishCall(db, runId, row.id, "refused", again.result, actor, judgement);
-      const rejudged = await judgeToolCallOffThread(tool, again.normalised, { stepMode: run.stepMode, policy: policyForRun(db, run) });
-      if (rejudged.decision.verdict === "deny") {
-        return finishCall(db, runId, row.id, "refused", toolError("DENIED_BY_POLICY", `The edited call is denied by policy rule ${rejudged.decision.rule}: ${rejudged.decision.reason}`, { rule: rejudged.decision.rule, reason: rejudged.decision.reason }), actor, rejudged);
-      }
-      finalPrepared = again;
-      db.update(toolCalls).set({ args: finalArgs }).where(eq(toolCalls.id, row.id)).run();
+      const edited = await judgeEdit(session, run, row.id, call, outcome.edit);
+      if (!edited.ok) return finishCall(db, runId, row.id, "refused", edited.result, actor, edited.judgement ?? judgement);
+      final = edited;
+      db.update(toolCalls).set({ args: final.call.args }).where(eq(toolCalls.id, row.id)).run();
     }
   }
 
-  return executeApproved(session, row.id, tool, finalArgs, finalPrepared, judgement, outcomeNote(finalArgs !== args));
+  return executeApproved(session, row.id, final.call, final.prepared, judgement, outcomeNote(final !== first));
+}
+
+type Judged = { ok: true; call: ValidatedCall; prepared: PreparedOk; judgement: Judgement } | { ok: false; result: ToolResult; judgement: Judgement | null };
+
+/**
+ * Prepare → judge → refuse: the one path every call takes before it may run,
+ * whether it is the agent's call, a reviewer's edit of it, or a call resumed
+ * after a restart. Normalises the call (paths resolved inside the container),
+ * judges it in the policy worker, and turns a deny into the agent's refusal.
+ */
+async function prepareAndJudge(session: GatewaySession, run: Run, callId: string, call: ValidatedCall, opts: { edited: boolean; publish: boolean }): Promise<Judged> {
+  const prepared = await prepareTool(session, call);
+  if (!prepared.ok) return { ok: false, result: prepared.result, judgement: null };
+  const judgement = await judgeToolCallOffThread(call.tool, prepared.normalised, { stepMode: run.stepMode, policy: policyForRun(session.db, run) });
+  if (opts.publish) publishDecision(session.db, session.runId, callId, call.tool, judgement);
+  const d = judgement.decision;
+  if (d.verdict === "deny") {
+    const denied = opts.edited ? "The edited call is denied by policy rule" : "Denied by policy rule";
+    return { ok: false, result: toolError("DENIED_BY_POLICY", `${denied} ${d.rule}: ${d.reason}`, { rule: d.rule, reason: d.reason }), judgement };
+  }
+  return { ok: true, call, prepared, judgement };
+}
+
+/** A reviewer's edit is validated and judged again: an edit cannot smuggle in what policy denies. */
+async function judgeEdit(session: GatewaySession, run: Run, callId: string, call: ValidatedCall, edit: Record<string, unknown>): Promise<Judged> {
+  const merged = parseToolArgs(call.tool, { ...call.args, ...edit });
+  if (!merged.success) return { ok: false, result: toolError("INVALID_INPUT", `The reviewer's edit is not valid for ${call.tool}: ${merged.error.issues[0]?.message}`), judgement: null };
+  return prepareAndJudge(session, run, callId, merged.call, { edited: true, publish: false });
 }
 
 function outcomeNote(edited: boolean): string | undefined {
@@ -237,8 +257,7 @@ async function askReviewer(
   session: GatewaySession,
   run: Run,
   row: ToolCall,
-  tool: ToolName,
-  args: Record<string, unknown>,
+  call: ValidatedCall,
   judgement: Judgement,
   preview: Record<string, unknown> | null,
 ): Promise<AskOutcome> {
@@ -249,8 +268,8 @@ async function askReviewer(
         runId,
         toolCallId: row.id,
         kind: "tool",
-        tool,
-        args,
+        tool: call.tool,
+        args: call.args,
         preview: { ...preview, parts: judgement.parts },
         verdict: "ask",
         rule: judgement.decision.rule,
@@ -262,7 +281,7 @@ async function askReviewer(
       });
       tx.update(toolCalls).set({ state: "awaiting_approval", approvalId: created.approval.id }).where(eq(toolCalls.id, row.id)).run();
       // Reads may ask before any plan exists (a secret file, say): the run waits from planning as well as from running.
-      const t = transitionRunInTx(tx, runId, "awaiting_approval", agentActor(runId), { from: ["running", "planning"], reason: `waiting for approval of ${tool}` });
+      const t = transitionRunInTx(tx, runId, "awaiting_approval", agentActor(runId), { from: ["running", "planning"], reason: `waiting for approval of ${call.tool}` });
       return { approval: created.approval, events: [created.event, t.event] };
     },
     { behavior: "immediate" },
@@ -312,9 +331,8 @@ export async function awaitApproval(session: GatewaySession, callId: string, app
 async function executeApproved(
   session: GatewaySession,
   callId: string,
-  tool: ToolName,
-  args: Record<string, unknown>,
-  prepared: Awaited<ReturnType<typeof prepareTool>> & { ok: true },
+  call: ValidatedCall,
+  prepared: PreparedOk,
   judgement: Judgement,
   note: string | undefined,
 ): Promise<ToolResult> {
@@ -333,7 +351,7 @@ async function executeApproved(
   }
   let result: ToolResult;
   try {
-    result = await executeTool(session, callId, tool, args, prepared);
+    result = await executeTool(session, callId, call, prepared);
   } catch (err) {
     if (isShutdown(session.signal)) throw err;
     if (session.signal.aborted) result = stoppedError();
@@ -343,37 +361,46 @@ async function executeApproved(
   }
   // Shutdown mid-command: leave the call "executing" so a restart reports it as interrupted, never re-runs it.
   if (isShutdown(session.signal)) throw session.signal.reason;
-  result = resultAfterRollback(runId, rollbackGeneration, tool, result);
+  result = resultAfterRollback(runId, rollbackGeneration, call.tool, result);
   if (note && result.ok) result = { ...result, note };
   const finished = finishCall(db, runId, callId, result.ok ? "succeeded" : "failed", result, actor, judgement);
-  await afterToolCall(db, session.runtime, runId, callId, tool, args, finished); // checkpoint
+  await afterToolCall(db, session.runtime, runId, callId, call.tool, call.args, finished); // checkpoint
   return finished;
 }
 
-/** After a restart: a call that was waiting for approval waits again, then runs once. */
+/**
+ * After a restart: a call that was waiting for approval waits again, then runs
+ * once. Its stored arguments are validated again, like any call.
+ */
 export async function resumeToolCall(session: GatewaySession, row: ToolCall): Promise<ToolResult> {
-  const actor = agentActor(session.runId);
-  const tool = row.tool as ToolName;
-  if (row.state === "executing" && (tool === "submit_plan" || tool === "complete_step")) {
+  const { db, runId } = session;
+  const actor = agentActor(runId);
+  if (row.state === "executing" && (row.tool === "submit_plan" || row.tool === "complete_step")) {
     // Control tools only wait for a reviewer; they have no effect to repeat, so they resume waiting.
-    const result = await executeTool(session, row.id, tool, row.args, { ok: true, normalised: row.args });
-    return finishCall(session.db, session.runId, row.id, result.ok ? "succeeded" : "failed", result, actor);
+    const validated = validateToolCall(row.tool, row.args);
+    if (!validated.ok) return finishCall(db, runId, row.id, "failed", validated.result, actor);
+    // Control tools need no preparation (nothing to resolve or preview).
+    const result = await executeTool(session, row.id, validated.call, { ok: true, normalised: {} });
+    return finishCall(db, runId, row.id, result.ok ? "succeeded" : "failed", result, actor);
   }
   if (row.state === "executing") {
-    return finishCall(session.db, session.runId, row.id, "failed", toolError("EXECUTION_FAILED", "Airlock restarted while this call was executing; it was not run again and its effect is unknown. Check the workspace before continuing."), actor);
+    return finishCall(db, runId, row.id, "failed", toolError("EXECUTION_FAILED", "Airlock restarted while this call was executing; it was not run again and its effect is unknown. Check the workspace before continuing."), actor);
   }
   if (row.result) return row.result as ToolResult;
-  const run = loadRun(session.db, session.runId);
+  const run = loadRun(db, runId);
   if (row.state === "awaiting_approval" && row.approvalId) {
     const outcome = await awaitApproval(session, row.id, row.approvalId);
-    if (!outcome.ok) return finishCall(session.db, session.runId, row.id, "refused", outcome.result, actor);
-    const args = outcome.edit ? { ...row.args, ...outcome.edit } : row.args;
-    const prepared = await prepareTool(session, tool, args);
-    if (!prepared.ok) return finishCall(session.db, session.runId, row.id, "refused", prepared.result, actor);
-    const judgement = await judgeToolCallOffThread(tool, prepared.normalised, { stepMode: run.stepMode, policy: policyForRun(session.db, run) });
-    if (judgement.decision.verdict === "deny") return finishCall(session.db, session.runId, row.id, "refused", toolError("DENIED_BY_POLICY", judgement.decision.reason, { rule: judgement.decision.rule }), actor, judgement);
-    return executeApproved(session, row.id, tool, args, prepared, judgement, outcomeNote(Boolean(outcome.edit)));
+    if (!outcome.ok) return finishCall(db, runId, row.id, "refused", outcome.result, actor);
+    const validated = validateToolCall(row.tool, row.args);
+    if (!validated.ok) return finishCall(db, runId, row.id, "refused", validated.result, actor);
+    const judged = outcome.edit
+      ? await judgeEdit(session, run, row.id, validated.call, outcome.edit)
+      : await prepareAndJudge(session, run, row.id, validated.call, { edited: false, publish: false });
+    if (!judged.ok) return finishCall(db, runId, row.id, "refused", judged.result, actor, judged.judgement);
+    return executeApproved(session, row.id, judged.call, judged.prepared, judged.judgement, outcomeNote(Boolean(outcome.edit)));
   }
   // Judged but not yet decided or executed: go through the whole gateway again.
-  return processValidatedCall(session, run, row, tool, row.args);
+  const validated = validateToolCall(row.tool, row.args);
+  if (!validated.ok) return finishCall(db, runId, row.id, "refused", validated.result, actor);
+  return processValidatedCall(session, run, row, validated.call);
 }

@@ -50,7 +50,19 @@ export const TOOL_SCHEMAS = {
 
 export type ToolName = keyof typeof TOOL_SCHEMAS;
 export const TOOL_NAMES = Object.keys(TOOL_SCHEMAS) as ToolName[];
-export type ToolArgs<T extends ToolName> = z.infer<(typeof TOOL_SCHEMAS)[T]>;
+/** Each tool's validated arguments, keyed by tool name (a mapped type, so handlers keyed by tool stay typed). */
+export type ToolArgsMap = { [K in ToolName]: z.infer<(typeof TOOL_SCHEMAS)[K]> };
+export type ToolArgs<T extends ToolName> = ToolArgsMap[T];
+/** A call whose arguments passed its tool's schema: narrowing on `tool` types `args`. */
+export type ValidatedCall<K extends ToolName = ToolName> = { [P in K]: { tool: P; args: ToolArgsMap[P] } }[K];
+
+/** Parses `raw` with the tool's schema; the one place the parsed result is tied back to its tool. */
+export function parseToolArgs<K extends ToolName>(tool: K, raw: unknown): { success: true; call: ValidatedCall<K> } | { success: false; error: z.ZodError } {
+  const parsed = TOOL_SCHEMAS[tool].safeParse(raw);
+  if (!parsed.success) return { success: false, error: parsed.error };
+  // zod cannot say that TOOL_SCHEMAS[K] parses to ToolArgsMap[K] for a generic K; it does by construction.
+  return { success: true, call: { tool, args: parsed.data } as ValidatedCall<K> };
+}
 
 /** Tools that change something: they need an approved plan first. */
 export const MUTATING_TOOLS: ReadonlySet<ToolName> = new Set(["write_file", "edit_file", "run_command", "run_tests", "install_package", "http_fetch", "request_secret"]);

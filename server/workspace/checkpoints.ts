@@ -4,12 +4,13 @@
 import crypto from "node:crypto";
 import { and, asc, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { checkpoints, runs, workspaces, type Checkpoint, type CheckpointKind, type Run, type Workspace, type WorkspaceSourceJson } from "@/db/schema";
+import { checkpoints, workspaces, type Checkpoint, type CheckpointKind, type Run, type Workspace, type WorkspaceSourceJson } from "@/db/schema";
 import { appendAudit, SYSTEM_ACTOR, type Actor } from "@/server/audit/chain";
 import { announce, insertRunEvent, publishRunEvent } from "@/server/events/bus";
 import { DomainError } from "@/server/errors/domain-error";
 import type { SandboxRuntime } from "@/server/sandbox/runtime";
 import { resetWorkspacePermissions, WORKSPACE_MODE } from "@/server/sandbox/workspace";
+import { requireRun } from "@/server/runs/lookup";
 import { withWorkspaceLock } from "./coordination";
 import {
   commitTree,
@@ -51,12 +52,6 @@ export interface CheckpointOptions {
 export function snapshotLimits(): SnapshotLimits {
   const s = workspaceSettings();
   return { maxFileBytes: s.maxFileBytes, ignoredDirs: s.ignoredDirs };
-}
-
-export function loadRun(db: Db, runId: string): Run {
-  const run = db.select().from(runs).where(eq(runs.id, runId)).get();
-  if (!run) throw new DomainError("NOT_FOUND", `No run with id ${runId}.`);
-  return run;
 }
 
 export function getWorkspace(db: Db, runId: string): Workspace | undefined {
@@ -237,7 +232,7 @@ async function resetPermissions(db: Db, runId: string, workTree: string): Promis
 
 /** Caller holds the workspace lock. */
 async function checkpointLocked(db: Db, runId: string, opts: CheckpointOptions): Promise<Checkpoint | null> {
-  const run = loadRun(db, runId);
+  const run = requireRun(db, runId);
   const ws = ensureWorkspaceRow(db, runId);
   if (ws.cleanedAt) return null;
   const repo = repoOf(run);
@@ -301,7 +296,7 @@ const DIFF_LIMIT = 4 * 1024 * 1024;
 
 /** The unified diff of one checkpoint against the one before it. */
 export async function diffCheckpoint(db: Db, runId: string, checkpointId: string): Promise<DiffText & { checkpointId: string }> {
-  const run = loadRun(db, runId);
+  const run = requireRun(db, runId);
   const cp = requireCheckpoint(db, runId, checkpointId);
   const ws = getWorkspace(db, runId);
   if (ws?.cleanedAt) return { diff: cp.archivedDiff ?? "", truncated: cp.archivedDiff === null, checkpointId };
@@ -311,7 +306,7 @@ export async function diffCheckpoint(db: Db, runId: string, checkpointId: string
 
 /** The cumulative diff of the run: its start checkpoint against its latest one. */
 export async function diffRun(db: Db, runId: string): Promise<DiffText & { fromCheckpointId: string | null; toCheckpointId: string | null }> {
-  const run = loadRun(db, runId);
+  const run = requireRun(db, runId);
   const ws = getWorkspace(db, runId);
   const first = startCheckpoint(db, runId);
   const last = latestCheckpoint(db, runId);
@@ -344,7 +339,7 @@ export interface RestoreOptions {
  */
 export async function restoreCheckpointLocked(db: Db, runId: string, checkpointId: string, opts: RestoreOptions): Promise<RestoreResult> {
   const started = Date.now();
-  const run = loadRun(db, runId);
+  const run = requireRun(db, runId);
   const ws = ensureWorkspaceRow(db, runId);
   if (ws.cleanedAt) throw new DomainError("PRECONDITION_FAILED", `Run ${runId}'s workspace was cleaned up after its retention period; its diffs remain but it cannot be restored.`);
   const target = requireCheckpoint(db, runId, checkpointId);

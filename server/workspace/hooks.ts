@@ -7,10 +7,11 @@ import type { Db } from "@/db/client";
 import { approvals, runEvents, toolCalls, type Run } from "@/db/schema";
 import { SYSTEM_ACTOR } from "@/server/audit/chain";
 import { publishRunEvent } from "@/server/events/bus";
-import { transitionRun } from "@/server/supervisor/state-machine";
+import { transitionRun } from "@/server/runs/state-machine";
 import type { SandboxRuntime } from "@/server/sandbox/runtime";
 import { toolError, type ToolName, type ToolResult } from "@/server/tools/palette";
-import { checkpointWorkspace, initWorkspaceRepo, loadRun } from "./checkpoints";
+import { checkpointWorkspace, initWorkspaceRepo } from "./checkpoints";
+import { requireRun } from "@/server/runs/lookup";
 import { rollbackGeneration, waitForRestore, waitForRollback } from "./coordination";
 import { autoRollbackAfterFailure, revertFailedStep } from "./rollback";
 import { populateWorkspace } from "./sources";
@@ -63,7 +64,7 @@ export async function afterToolCall(db: Db, runtime: SandboxRuntime, runId: stri
   if (!CHECKPOINTED_TOOLS.has(tool) || args.dry_run === true) return;
   try {
     await waitForRollback(runId);
-    const run = loadRun(db, runId);
+    const run = requireRun(db, runId);
     const call = db.select({ approvalId: toolCalls.approvalId }).from(toolCalls).where(eq(toolCalls.id, callId)).get();
     const approval = call?.approvalId ? db.select({ state: approvals.state }).from(approvals).where(eq(approvals.id, call.approvalId)).get() : undefined;
     await checkpointWorkspace(db, runId, {

@@ -15,11 +15,12 @@ import { approvals, approvalVotes, checkpoints, mergeRequests, users, type Check
 import { appendAudit, type Actor } from "@/server/audit/chain";
 import { announce, insertRunEvent } from "@/server/events/bus";
 import { DomainError } from "@/server/errors/domain-error";
-import { isTerminal } from "@/server/supervisor/state-machine";
+import { isTerminal } from "@/server/runs/state-machine";
 import { mergeBackRequestDenial, mergeRequestPermissions } from "@/lib/permissions";
 import { redactorForRun } from "@/server/secrets/secrets";
 import type { SecretRedactor } from "@/server/secrets/redaction";
-import { getWorkspace, latestCheckpoint, loadRun, requireCheckpoint, startCheckpoint } from "./checkpoints";
+import { getWorkspace, latestCheckpoint, requireCheckpoint, startCheckpoint } from "./checkpoints";
+import { requireRun } from "@/server/runs/lookup";
 import { withWorkspaceLock } from "./coordination";
 import { ensureGitHome, gitLine, runGit, type GitTarget } from "./git";
 import { openShadowRepo, shadowRepoExists, type ShadowRepo } from "./shadow-repo";
@@ -46,7 +47,7 @@ interface ResultPlan {
 }
 
 function planResult(db: Db, runId: string, checkpointId?: string): ResultPlan {
-  const run = loadRun(db, runId);
+  const run = requireRun(db, runId);
   const ws = getWorkspace(db, runId);
   if (!run.workspaceDir || !ws) throw new DomainError("PRECONDITION_FAILED", "This run has no workspace.");
   if (ws.cleanedAt) throw new DomainError("PRECONDITION_FAILED", "This run's workspace was cleaned up after its retention period; only its diffs remain (runs.diff).");
@@ -246,7 +247,7 @@ function publish(tx: Parameters<Parameters<Db["transaction"]>[0]>[0], runId: str
 /** Asks for the run's result to be committed to a new branch of its source repository. */
 export async function requestMergeBack(db: Db, actor: Actor & { userId: string }, raw: z.input<typeof requestMergeInput>): Promise<MergeRequest> {
   const input = requestMergeInput.parse(raw);
-  const run = loadRun(db, input.id);
+  const run = requireRun(db, input.id);
   const user = db.select().from(users).where(eq(users.id, actor.userId)).get();
   const denied = mergeBackRequestDenial(user, run);
   if (denied) throw new DomainError(denied.code, denied.message);

@@ -7,18 +7,19 @@ import { and, eq, inArray, isNotNull, lt } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { checkpoints, runs, workspaces } from "@/db/schema";
 import { appendAudit, SYSTEM_ACTOR } from "@/server/audit/chain";
-import { TERMINAL_STATES } from "@/server/supervisor/state-machine";
+import { TERMINAL_STATES } from "@/server/runs/state-machine";
 import { ensureWorkspaceRow, listCheckpoints } from "./checkpoints";
 import { withWorkspaceLock } from "./coordination";
 import { diffText, openShadowRepo, removeShadowRepo, shadowRepoExists } from "./shadow-repo";
 import { workspaceSettings } from "./settings";
+import { findRun } from "@/server/runs/lookup";
 
 const CHECKPOINT_DIFF_KEEP = 256 * 1024;
 const RUN_DIFF_KEEP = 2 * 1024 * 1024;
 
 /** Cleans one finished run's workspace now (keeping diffs and audit). */
 export async function cleanupRunWorkspace(db: Db, runId: string): Promise<boolean> {
-  const run = db.select().from(runs).where(eq(runs.id, runId)).get();
+  const run = findRun(db, runId);
   if (!run?.workspaceDir || !TERMINAL_STATES.includes(run.state)) return false;
   const ws = ensureWorkspaceRow(db, runId);
   if (ws.cleanedAt) return false;

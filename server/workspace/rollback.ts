@@ -10,10 +10,11 @@ import { appendAudit, SYSTEM_ACTOR, type Actor } from "@/server/audit/chain";
 import { announce, insertRunEvent, publishRunEvent } from "@/server/events/bus";
 import { DomainError } from "@/server/errors/domain-error";
 import type { SandboxRuntime } from "@/server/sandbox/runtime";
-import { isTerminal, transitionRun } from "@/server/supervisor/state-machine";
+import { isTerminal, transitionRun } from "@/server/runs/state-machine";
 import { rollbackDenial } from "@/lib/permissions";
 import { asRollback, isRollingBack, withWorkspaceLock } from "./coordination";
-import { getWorkspace, latestCheckpoint, loadRun, requireCheckpoint, restoreCheckpointLocked, startCheckpoint, type RestoreResult } from "./checkpoints";
+import { getWorkspace, latestCheckpoint, requireCheckpoint, restoreCheckpointLocked, startCheckpoint, type RestoreResult } from "./checkpoints";
+import { requireRun } from "@/server/runs/lookup";
 
 /** What rollback needs from the supervisor. */
 export interface WorkspaceHost {
@@ -71,16 +72,16 @@ function agentNote(db: Db, runId: string, text: string, toModel: string) {
  * (running → paused → running) and told; finished runs become rolled_back.
  */
 export async function rollbackRun(db: Db, host: WorkspaceHost, runId: string, checkpointId: string, actor: Actor, opts: { reason?: string } = {}): Promise<RollbackResult> {
-  const run = loadRun(db, runId);
+  const run = requireRun(db, runId);
   assertMayRollback(db, run, actor);
   const target = requireCheckpoint(db, runId, checkpointId);
   if (getWorkspace(db, runId)?.cleanedAt) throw new DomainError("PRECONDITION_FAILED", "This run's workspace was cleaned up after its retention period; its diffs remain but it cannot be restored.");
   if (isRollingBack(runId)) throw new DomainError("CONFLICT", "Another rollback of this run is in progress; wait for it to finish.");
   return asRollback(runId, async (markRestoring) => {
-    let current = loadRun(db, runId);
+    let current = requireRun(db, runId);
     const live = !isTerminal(current.state);
     if (live) await quiesce(db, host, current);
-    current = loadRun(db, runId);
+    current = requireRun(db, runId);
     let paused = false;
     if (current.state === "running") {
       transitionRun(db, runId, "paused", actor, { from: ["running"], reason: `rolling back to checkpoint #${target.seq}` });
@@ -90,7 +91,7 @@ export async function rollbackRun(db: Db, host: WorkspaceHost, runId: string, ch
     let restored: RestoreResult;
     try {
       restored = await withWorkspaceLock(runId, async () => {
-        const fresh = loadRun(db, runId);
+        const fresh = requireRun(db, runId);
         if (!isTerminal(fresh.state) && fresh.containerId) await host.runtime.killProcesses(fresh.containerId).catch(() => undefined);
         return restoreCheckpointLocked(db, runId, checkpointId, { actor, runtime: host.runtime, reason: opts.reason });
       });
@@ -104,7 +105,7 @@ export async function rollbackRun(db: Db, host: WorkspaceHost, runId: string, ch
         }
       }
     }
-    const after = loadRun(db, runId);
+    const after = requireRun(db, runId);
     if (isTerminal(after.state) && after.state !== "rolled_back") {
       transitionRun(db, runId, "rolled_back", actor, { reason: `workspace rolled back to checkpoint #${target.seq} by ${actor.label}`, details: { checkpointId: restored.checkpoint.id } });
     } else if (!isTerminal(after.state)) {
@@ -120,7 +121,7 @@ export async function rollbackRun(db: Db, host: WorkspaceHost, runId: string, ch
       checkpointId: restored.checkpoint.id,
       restoredFromId: target.id,
       savedCheckpointId: restored.saved?.id ?? null,
-      state: loadRun(db, runId).state,
+      state: requireRun(db, runId).state,
       exact: restored.exact,
       durationMs: restored.durationMs,
     };
@@ -141,7 +142,7 @@ export function lastApprovedCheckpoint(db: Db, runId: string): Checkpoint | unde
  * matters); the restore is a checkpoint and an audit event.
  */
 export async function autoRollbackAfterFailure(db: Db, host: WorkspaceHost, runId: string): Promise<Checkpoint | null> {
-  const run = loadRun(db, runId);
+  const run = requireRun(db, runId);
   if (run.autoRollback !== "on_failure" || (run.state !== "failed" && run.state !== "killed")) return null;
   const target = lastApprovedCheckpoint(db, runId);
   const head = latestCheckpoint(db, runId);
@@ -164,7 +165,7 @@ export async function autoRollbackAfterFailure(db: Db, host: WorkspaceHost, runI
  * inside the agent's own tool call, so nothing else runs meanwhile.
  */
 export async function revertFailedStep(db: Db, host: WorkspaceHost, runId: string, detail: string): Promise<Checkpoint | null> {
-  const run = loadRun(db, runId);
+  const run = requireRun(db, runId);
   if (run.autoRollback !== "on_failure" || isRollingBack(runId)) return null;
   const step = Math.max(1, run.currentStep);
   const target =
@@ -207,7 +208,7 @@ export async function revertFailedStep(db: Db, host: WorkspaceHost, runId: strin
 }
 
 export function setOperatorRollback(db: Db, actor: Actor, runId: string, allowed: boolean): Run {
-  loadRun(db, runId);
+  requireRun(db, runId);
   db.transaction(
     (tx) => {
       tx.update(runs).set({ operatorMayRollback: allowed, updatedAt: new Date() }).where(eq(runs.id, runId)).run();
@@ -215,5 +216,5 @@ export function setOperatorRollback(db: Db, actor: Actor, runId: string, allowed
     },
     { behavior: "immediate" },
   );
-  return loadRun(db, runId);
+  return requireRun(db, runId);
 }

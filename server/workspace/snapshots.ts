@@ -28,9 +28,10 @@ import { appendAudit, type Actor } from "@/server/audit/chain";
 import { announce, insertRunEvent } from "@/server/events/bus";
 import { DomainError } from "@/server/errors/domain-error";
 import { SandboxError, SNAPSHOT_REPO, type SandboxRuntime, type SnapshotSummary } from "@/server/sandbox/runtime";
-import { isTerminal, transitionRun, TERMINAL_STATES } from "@/server/supervisor/state-machine";
+import { isTerminal, transitionRun, TERMINAL_STATES } from "@/server/runs/state-machine";
 import { asRollback, isRollingBack, withWorkspaceLock } from "./coordination";
-import { getWorkspace, latestCheckpoint, listCheckpoints, loadRun, requireCheckpoint, restoreCheckpointLocked } from "./checkpoints";
+import { getWorkspace, latestCheckpoint, listCheckpoints, requireCheckpoint, restoreCheckpointLocked } from "./checkpoints";
+import { requireRun } from "@/server/runs/lookup";
 import { quiesce } from "./rollback";
 import { formatBytes } from "@/lib/format";
 
@@ -109,7 +110,7 @@ function record(db: Db, actor: Actor, runId: string, action: string, details: Re
 
 /** The run's snapshots, oldest first, with the checkpoint each belongs to. */
 export async function listRunSnapshots(db: Db, runtime: SandboxRuntime, runId: string): Promise<SnapshotInfo[]> {
-  loadRun(db, runId);
+  requireRun(db, runId);
   let found: SnapshotSummary[];
   try {
     found = await runtime.listSnapshots(runId);
@@ -130,7 +131,7 @@ export async function listRunSnapshots(db: Db, runtime: SandboxRuntime, runId: s
  * under the workspace lock, so no checkpoint is being written meanwhile.
  */
 export async function snapshotRun(db: Db, host: SnapshotHost, runId: string, actor: Actor, opts: { checkpointId?: string } = {}): Promise<SnapshotInfo & { checkpointId: string; seq: number }> {
-  const run = loadRun(db, runId);
+  const run = requireRun(db, runId);
   requireLiveContainer(run, "snapshot");
   const checkpoint = latestCheckpoint(db, runId);
   if (!checkpoint) throw new DomainError("PRECONDITION_FAILED", `Run ${runId} has no checkpoint yet to attach a snapshot to.`);
@@ -147,7 +148,7 @@ export async function snapshotRun(db: Db, host: SnapshotHost, runId: string, act
     throw new DomainError("PRECONDITION_FAILED", `Run ${runId} already has ${existing.length} snapshots (the limit is ${MAX_SNAPSHOTS_PER_RUN}); delete one before taking another.`);
   }
   const summary = await withWorkspaceLock(runId, async () => {
-    const containerId = requireLiveContainer(loadRun(db, runId), "snapshot");
+    const containerId = requireLiveContainer(requireRun(db, runId), "snapshot");
     try {
       return await host.runtime.snapshotSandbox(containerId, snapshotTag(runId, checkpoint.id), { checkpointId: checkpoint.id });
     } catch (err) {
@@ -193,7 +194,7 @@ export async function restartFromSnapshot(
   opts: { restoreWorkspace?: boolean } = {},
 ): Promise<RestartResult> {
   const restoreWorkspace = opts.restoreWorkspace ?? true;
-  const run = loadRun(db, runId);
+  const run = requireRun(db, runId);
   const checkpoint = requireCheckpoint(db, runId, checkpointId);
   requireLiveContainer(run, "restart from a snapshot");
   if (!run.workspaceDir) throw new DomainError("PRECONDITION_FAILED", `Run ${runId} has no workspace.`);
@@ -203,9 +204,9 @@ export async function restartFromSnapshot(
   if (isRollingBack(runId)) throw new DomainError("CONFLICT", "A rollback or restart of this run is in progress; wait for it to finish.");
 
   return asRollback(runId, async (markRestoring) => {
-    let current = loadRun(db, runId);
+    let current = requireRun(db, runId);
     await quiesce(db, host, current);
-    current = loadRun(db, runId);
+    current = requireRun(db, runId);
     requireLiveContainer(current, "restart from a snapshot");
     let paused = false;
     if (current.state === "running") {
@@ -216,7 +217,7 @@ export async function restartFromSnapshot(
     let outcome: { containerId: string; previousContainerId: string; restoreCheckpointId: string | null };
     try {
       outcome = await withWorkspaceLock(runId, async () => {
-        const fresh = loadRun(db, runId);
+        const fresh = requireRun(db, runId);
         const previousContainerId = requireLiveContainer(fresh, "restart from a snapshot");
         await host.runtime.killProcesses(previousContainerId).catch(() => undefined);
         let restoreCheckpointId: string | null = null;
@@ -274,7 +275,7 @@ export async function restartFromSnapshot(
           " Check your environment before continuing.",
       },
     );
-    return { image: snapshot.image, checkpointId: checkpoint.id, ...outcome, state: loadRun(db, runId).state };
+    return { image: snapshot.image, checkpointId: checkpoint.id, ...outcome, state: requireRun(db, runId).state };
   });
 }
 

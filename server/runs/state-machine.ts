@@ -6,6 +6,7 @@ import { runs, runTokens, type Run, type RunState } from "@/db/schema";
 import { appendAudit, type Actor } from "@/server/audit/chain";
 import { announce, insertRunEvent } from "@/server/events/bus";
 import { DomainError } from "@/server/errors/domain-error";
+import { requireRun } from "@/server/runs/lookup";
 
 const TRANSITIONS: Record<RunState, readonly RunState[]> = {
   queued: ["starting", "failed", "killed"],
@@ -84,5 +85,5 @@ export function transitionRunInTx(tx: Tx, runId: string, to: RunState, actor: Ac
 export function transitionRun(db: Db, runId: string, to: RunState, actor: Actor, opts: TransitionOptions = {}): Run {
   const { event } = db.transaction((tx) => transitionRunInTx(tx, runId, to, actor, opts), { behavior: "immediate" });
   announce(event);
-  return db.select().from(runs).where(eq(runs.id, runId)).get()!;
+  return requireRun(db, runId);
 }
