@@ -12,7 +12,6 @@ import { config } from "@/server/config/env";
 import { resolveWorkspaceSource } from "@/server/workspace/sources";
 import { checkpointProcedures } from "@/server/api/routers/checkpoints";
 import { mcpUrl } from "@/server/runs/run-tokens";
-import { mcpIdleTimeoutMs } from "@/server/agents/mcp-agent";
 import { egressView } from "@/server/egress/controller";
 import { processEgressController } from "@/server/egress/boot";
 
@@ -27,7 +26,7 @@ export const runsRouter = router({
       supervisor.launch(run.id);
       // An external run's token is shown this once; only its hash is stored.
       const created: { id: string; mcpUrl?: string; mcpToken?: string; mcpIdleTimeoutS?: number } = mcpToken
-        ? { id: run.id, mcpUrl: mcpUrl(), mcpToken, mcpIdleTimeoutS: mcpIdleTimeoutMs() / 1000 }
+        ? { id: run.id, mcpUrl: mcpUrl(), mcpToken, mcpIdleTimeoutS: config().mcpIdleTimeoutMs / 1000 }
         : { id: run.id };
       return created;
     }),
