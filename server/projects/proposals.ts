@@ -25,7 +25,8 @@ import {
   type RuleExample,
 } from "@/server/policy";
 import { commandEffects, subcommandOf } from "@/server/policy/commands";
-import { currentPolicy, insertPolicyVersionInTx, PolicyValidationError } from "@/server/projects/policy-store";
+import { currentPolicy, PolicyValidationError } from "@/server/projects/policy-store";
+import { insertPolicyVersionInTx } from "@/server/projects/policy-versions";
 import { DEFAULT_PROJECT_ID, projectOfRun, requireProject } from "@/server/projects/projects";
 import { simulateCall } from "@/server/projects/simulate";
 import { hasRole } from "@/server/users/users";
