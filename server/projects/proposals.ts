@@ -27,6 +27,7 @@ import {
 import { commandEffects, subcommandOf } from "@/server/policy/commands";
 import { currentPolicy, PolicyValidationError } from "@/server/projects/policy-store";
 import { insertPolicyVersionInTx } from "@/server/projects/policy-versions";
+import { WORKSPACE_PATH } from "@/server/sandbox/layout";
 import { DEFAULT_PROJECT_ID, projectOfRun, requireProject } from "@/server/projects/projects";
 import { simulateCall } from "@/server/projects/simulate";
 import { hasRole } from "@/server/users/users";
@@ -96,7 +97,7 @@ export function patternOfCall(tool: string, args: Record<string, unknown>): Call
     case "read_file":
     case "search_files":
     case "list_files": {
-      const path = call.path ?? "/workspace";
+      const path = call.path ?? WORKSPACE_PATH;
       return { key: `${call.tool}:${path}`, pattern: `${call.tool} ${path}`, tools: [call.tool], match: { touches: { any: [path] } }, example: { tool: call.tool, args: { ...args }, expect: "allow" } };
     }
     case "http_fetch": {
