@@ -10,8 +10,6 @@ const config = [
   {
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
-      // Modules that import each other load half-initialised and hide layering mistakes (issue 10): keep at zero.
-      "import/no-cycle": ["error", { ignoreExternal: true }],
     },
   },
   {
