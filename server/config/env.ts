@@ -82,7 +82,7 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     databasePath: path.join(dataDir, "airlock.db"),
     adminEmail,
     adminPassword,
-    sandboxImage: env.AIRLOCK_SANDBOX_IMAGE?.trim() || undefined,
+    sandboxImage: readSandboxImage(env),
     authSecretPath: path.join(dataDir, "keys", "auth-secret"),
     ...readSignInSettings(env, adminEmail),
     trustedProxies: readTrustedProxies(env),
@@ -346,4 +346,14 @@ export function readWorkspaceSettings(env: Record<string, string | undefined> = 
 /** A variable the operator names on the command line (airlock model add --api-key-env), so a key never shows in ps. */
 export function namedVariable(name: string, env: Record<string, string | undefined> = process.env): string | undefined {
   return env[name];
+}
+
+/**
+ * AIRLOCK_SANDBOX_IMAGE, or undefined for Airlock's own image. Read per call
+ * (sandboxImageName in sandbox/image.ts) rather than through config(): test
+ * set-up asks for the image before it points AIRLOCK_DATA_DIR at its own
+ * directory, and config() would keep the data directory it saw first.
+ */
+export function readSandboxImage(env: Record<string, string | undefined> = process.env): string | undefined {
+  return env.AIRLOCK_SANDBOX_IMAGE?.trim() || undefined;
 }

@@ -2,12 +2,12 @@
 // scripts/sandbox-image.sh, the one place that knows the recipe) names it.
 import { execFileSync } from "node:child_process";
 import path from "node:path";
-import { config } from "@/server/config/env";
+import { readSandboxImage } from "@/server/config/env";
 
 let cached: string | undefined;
 
 export function sandboxImageName(): string {
-  const configured = config().sandboxImage;
+  const configured = readSandboxImage();
   if (configured) return configured;
   cached ??= execFileSync("bash", [path.join(process.cwd(), "scripts", "sandbox-image.sh"), "--print-name"], { encoding: "utf8" }).trim();
   return cached;
