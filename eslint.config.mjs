@@ -12,5 +12,16 @@ const config = [
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
   },
+  {
+    // Settings are read and validated once, in server/config/env.ts (instrumentation.ts asks Next's NEXT_RUNTIME).
+    files: ["app/**", "components/**", "lib/**", "server/**", "db/**"],
+    ignores: ["server/config/env.ts", "**/*.test.ts", "**/*.test.tsx"],
+    rules: {
+      "no-restricted-syntax": [
+        "error",
+        { selector: "MemberExpression[object.name='process'][property.name='env']", message: "Read settings in server/config/env.ts (config() or a read* function there), not from process.env." },
+      ],
+    },
+  },
 ];
 export default config;

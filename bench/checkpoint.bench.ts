@@ -11,11 +11,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { DEFAULT_LIMITS, dockerRuntime } from "@/server/sandbox/runtime";
-import { AGENT_GID, AGENT_UID } from "@/server/sandbox/agent-user";
+import { AGENT_GID, AGENT_UID } from "@/server/sandbox/layout";
 import { sandboxImageName } from "@/server/sandbox/image";
 import { imageExists, pingDocker } from "@/server/sandbox/docker";
 import { commitTree, headCommit, initShadowRepo, openShadowRepo, restoreWorkTree, snapshotWorkTree } from "@/server/workspace/shadow-repo";
-import { DEFAULT_IGNORED_DIRS } from "@/server/workspace/settings";
+import { DEFAULT_IGNORED_DIRS } from "@/server/config/env";
 import { median, time } from "./support";
 
 const files = Number(process.argv[2] ?? 10_000);

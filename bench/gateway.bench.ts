@@ -13,7 +13,7 @@ import { migrateDatabase, openDatabase } from "@/db/client";
 import { models, runs, users } from "@/db/schema";
 import { sandboxImageName } from "@/server/sandbox/image";
 import { dockerRuntime } from "@/server/sandbox/runtime";
-import { AGENT_GID, AGENT_UID, AGENT_USER } from "@/server/sandbox/agent-user";
+import { AGENT_GID, AGENT_UID, AGENT_USER } from "@/server/sandbox/layout";
 import { prepareWorkspace } from "@/server/sandbox/workspace";
 import { handleToolCall, type GatewaySession } from "@/server/tools/gateway";
 import { DEFAULT_RUN_LIMITS } from "@/server/runs/limits";

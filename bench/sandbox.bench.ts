@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 import { readFile } from "@/server/sandbox/files";
 import { sandboxImageName } from "@/server/sandbox/image";
 import { DEFAULT_LIMITS, dockerRuntime } from "@/server/sandbox/runtime";
-import { AGENT_GID, AGENT_UID, AGENT_USER } from "@/server/sandbox/agent-user";
+import { AGENT_GID, AGENT_UID, AGENT_USER } from "@/server/sandbox/layout";
 import { prepareWorkspace } from "@/server/sandbox/workspace";
 import { time } from "./support";
 

@@ -13,7 +13,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { sandboxImageName } from "@/server/sandbox/image";
 import { DEFAULT_LIMITS, dockerRuntime } from "@/server/sandbox/runtime";
-import { AGENT_USER } from "@/server/sandbox/agent-user";
+import { AGENT_USER } from "@/server/sandbox/layout";
 import { prepareWorkspace } from "@/server/sandbox/workspace";
 import { median, time } from "./support";
 

@@ -21,7 +21,7 @@ import { getRun, requireDocker, waitFor, waitForPendingApproval, waitForState } 
 import { serveRoute, type RouteServer } from "@/test/helpers/route-server";
 import { dockerRuntime, instanceIdForDataDir } from "@/server/sandbox/runtime";
 import { sandboxImageName } from "@/server/sandbox/image";
-import { AGENT_UID } from "@/server/sandbox/agent-user";
+import { AGENT_UID } from "@/server/sandbox/layout";
 
 const IDLE_TIMEOUT_MS = 20_000;
 

@@ -18,7 +18,7 @@ import { createRun } from "@/server/runs/runs";
 import { appRouter } from "@/server/api/root";
 import { createCallerFactory } from "@/server/api/trpc";
 import { type Supervisor } from "@/server/supervisor/supervisor";
-import { AGENT_USER } from "@/server/sandbox/agent-user";
+import { AGENT_USER } from "@/server/sandbox/layout";
 import { docker } from "@/server/sandbox/docker";
 import { verifyAuditChain } from "@/server/audit/chain";
 import type { PublicUser } from "@/server/users/users";

@@ -12,7 +12,7 @@ import { type TestDb } from "@/test/helpers/db";
 import { startScriptedModelServer, toolResultsSent, type ScriptedModelServer, type ScriptStep } from "@/test/helpers/model-server";
 import { approveEverything, getRun, registerModel, setUpSupervisedWorld, startRun, stopSupervisor, waitForState } from "@/test/helpers/runs";
 import { auditEvents, runEvents } from "@/db/schema";
-import { AGENT_GID, AGENT_UID } from "@/server/sandbox/agent-user";
+import { AGENT_GID, AGENT_UID } from "@/server/sandbox/layout";
 import { docker } from "@/server/sandbox/docker";
 import { checkAgentIds } from "@/server/doctor/agent-uid";
 import { runUsage } from "@/server/runs/usage";

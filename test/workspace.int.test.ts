@@ -13,7 +13,7 @@ import { addUser, actorOf } from "@/test/helpers/users";
 import { registerModel, requireDocker, tempDataDir } from "@/test/helpers/runs";
 import { agentShell, manifest, sandboxedRun, withoutEmptyDirs, type SandboxedRun } from "@/test/helpers/workspaces";
 import { buildTarGz } from "@/test/helpers/archives";
-import { AGENT_UID } from "@/server/sandbox/agent-user";
+import { AGENT_UID } from "@/server/sandbox/layout";
 import { dockerRuntime } from "@/server/sandbox/runtime";
 import { checkpoints, runEvents, workspaces } from "@/db/schema";
 import { checkpointWorkspace, diffCheckpoint, diffRun, getWorkspace, listCheckpoints, restoreCheckpoint } from "@/server/workspace/checkpoints";

@@ -13,21 +13,6 @@ import type { FinishSignal } from "@/server/supervisor/control";
 import type { AgentOutcome } from "@/server/agents/builtin-agent";
 import { findRun } from "@/server/runs/lookup";
 
-/** No MCP request for this long (and no call in flight) ends an external run; AIRLOCK_MCP_IDLE_TIMEOUT_S overrides it. */
-export const DEFAULT_MCP_IDLE_TIMEOUT_S = 30 * 60;
-
-export class McpConfigError extends Error {}
-
-export function mcpIdleTimeoutMs(env: Record<string, string | undefined> = process.env): number {
-  const text = env.AIRLOCK_MCP_IDLE_TIMEOUT_S?.trim();
-  if (!text) return DEFAULT_MCP_IDLE_TIMEOUT_S * 1000;
-  const s = Number(text);
-  if (!Number.isInteger(s) || s < 10 || s > 7 * 86_400) {
-    throw new McpConfigError(`AIRLOCK_MCP_IDLE_TIMEOUT_S must be a whole number of seconds between 10 and 604800, got "${text}"; the default is ${DEFAULT_MCP_IDLE_TIMEOUT_S}.`);
-  }
-  return s * 1000;
-}
-
 /** Something the agent should read with its next tool result (a result it missed, a rollback notice). */
 interface PendingNote {
   text: string;

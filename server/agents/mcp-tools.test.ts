@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { mcpToolDefinitions, toolInputSchema } from "@/server/agents/mcp-tools";
-import { mcpIdleTimeoutMs, DEFAULT_MCP_IDLE_TIMEOUT_S } from "@/server/agents/mcp-agent";
+import { readMcpIdleTimeoutMs as mcpIdleTimeoutMs, DEFAULT_MCP_IDLE_TIMEOUT_S } from "@/server/config/env";
 import { TOOL_DESCRIPTIONS, TOOL_NAMES, toolDefinitions } from "@/server/tools/palette";
 
 describe("the palette as MCP tools", () => {

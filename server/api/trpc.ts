@@ -10,6 +10,10 @@ import type { Actor } from "@/server/audit/chain";
 import type { Identity } from "@/server/auth/identity";
 import { DomainError } from "@/server/errors/domain-error";
 import { hasRole } from "@/server/users/users";
+import { requireSupervisor } from "@/server/supervisor/boot";
+import type { Supervisor } from "@/server/supervisor/supervisor";
+import { processEgressController } from "@/server/egress/boot";
+import type { EgressController } from "@/server/egress/controller";
 
 export type Access = "public" | "authenticated" | Role;
 
@@ -21,6 +25,14 @@ export interface Context {
   db: Db;
   identity: Identity | null;
   sourceIp: string | null;
+  /**
+   * The run supervisor and egress controller procedures act through, asked
+   * for only when a procedure needs them (a process without a supervisor
+   * answers PRECONDITION_FAILED then, not on every request). Unset: the
+   * process's own (server/supervisor/boot.ts, server/egress/boot.ts).
+   */
+  supervisor?: () => Supervisor;
+  egress?: () => EgressController;
 }
 
 const DOMAIN_TO_TRPC = {
@@ -80,6 +92,8 @@ export interface AuthedContext extends Context {
   identity: Identity;
   user: User;
   actor: Actor;
+  supervisor: () => Supervisor;
+  egress: () => EgressController;
 }
 
 function actorOf(ctx: Context, identity: Identity): Actor {
@@ -98,7 +112,9 @@ function requireAccess(minimum: Role | null) {
         message: `This needs the ${minimum} role; you are ${identity.user.role}. Ask an admin to change your role.`,
       });
     }
-    return next({ ctx: { ...ctx, identity, user: identity.user, actor: actorOf(ctx, identity) } });
+    return next({
+      ctx: { ...ctx, identity, user: identity.user, actor: actorOf(ctx, identity), supervisor: ctx.supervisor ?? requireSupervisor, egress: ctx.egress ?? processEgressController },
+    });
   });
 }
 

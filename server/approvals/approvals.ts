@@ -9,9 +9,8 @@ import { appendAudit, SYSTEM_ACTOR, type Actor } from "@/server/audit/chain";
 import { announce, emitSignal, insertRunEvent, onSignal } from "@/server/events/bus";
 import { DomainError } from "@/server/errors/domain-error";
 import { approvalPermissions, approvalVoteDenial, type PermissionActor } from "@/lib/permissions";
+import { readApprovalTtlMs } from "@/server/config/env";
 import type { RunEvent } from "@/db/schema";
-
-export const DEFAULT_APPROVAL_TTL_MS = 30 * 60_000;
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
@@ -63,9 +62,9 @@ export function createApprovalInTx(tx: Tx, actor: Actor, input: NewApproval): { 
   return { approval: row, event };
 }
 
+/** Read per request, not from the cached config: a test shortens it for one case (test/flows.int.test.ts). */
 export function approvalTtlMs(): number {
-  const fromEnv = Number(process.env.AIRLOCK_APPROVAL_TTL_S);
-  return Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv * 1000 : DEFAULT_APPROVAL_TTL_MS;
+  return readApprovalTtlMs();
 }
 
 export function afterApprovalCommit(approval: Approval, event: RunEvent): void {

@@ -9,8 +9,8 @@ let cached: string | undefined;
 
 export function authSecret(): string {
   if (cached) return cached;
-  if (process.env.NEXTAUTH_SECRET) return (cached = process.env.NEXTAUTH_SECRET);
-  const file = config().authSecretPath;
+  const { authSecret: configured, authSecretPath: file } = config();
+  if (configured) return (cached = configured);
   try {
     cached = fs.readFileSync(file, "utf8").trim();
   } catch {

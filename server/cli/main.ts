@@ -9,7 +9,7 @@ import { sealAuditHead, verifyAuditChain } from "@/server/audit/chain";
 import { exportAuditEvents } from "@/server/audit/query";
 import { generatePassword } from "@/server/auth/password";
 import { createApiToken } from "@/server/auth/tokens";
-import { config } from "@/server/config/env";
+import { config, namedVariable } from "@/server/config/env";
 import { runDoctor } from "@/server/doctor/doctor";
 import { createModel, listModels, modelInput } from "@/server/models/models";
 import { ensureFirstAdmin } from "@/server/setup/bootstrap";
@@ -136,7 +136,7 @@ model
   .requiredOption("--model <model>")
   .option("--api-key-env <VAR>", "name of the environment variable holding the API key")
   .action((opts: { name: string; baseUrl: string; model: string; apiKeyEnv?: string }) => {
-    const apiKey = opts.apiKeyEnv ? process.env[opts.apiKeyEnv] : undefined;
+    const apiKey = opts.apiKeyEnv ? namedVariable(opts.apiKeyEnv) : undefined;
     if (opts.apiKeyEnv && !apiKey) fail(`--api-key-env ${opts.apiKeyEnv}: that environment variable is empty or unset`);
     const parsed = modelInput.safeParse({ name: opts.name, baseUrl: opts.baseUrl, model: opts.model, apiKey });
     if (!parsed.success) fail(parsed.error.issues.map((i) => i.message).join("; "));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { readConfig, readEgressAllowance, readTrustedProxies } from "@/server/config/env";
+import { DEFAULT_APPROVAL_TTL_MS, readApprovalTtlMs, readConfig, readEgressAllowance, readTrustedProxies } from "@/server/config/env";
 
 describe("egress settings", () => {
   it("allow only public addresses when nothing is set", () => {
@@ -101,5 +101,30 @@ describe("first admin password", () => {
   it("hardening: AIRLOCK_ADMIN_PASSWORD shorter than 12 characters fails with the variable's name", () => {
     expect(() => readConfig({ AIRLOCK_ADMIN_PASSWORD: "elevenchars" })).toThrow("AIRLOCK_ADMIN_PASSWORD must be at least 12 characters (it has 11)");
     expect(readConfig({ AIRLOCK_ADMIN_PASSWORD: "e2e-admin-password" }).adminPassword).toBe("e2e-admin-password");
+  });
+});
+
+describe("settings read once at start", () => {
+  it("issue 10: every setting is in the one config, with the defaults the modules used before", () => {
+    const cfg = readConfig({});
+    expect(cfg.mcpIdleTimeoutMs).toBe(30 * 60 * 1000);
+    expect(cfg.approvalTtlMs).toBe(30 * 60 * 1000);
+    expect(cfg.publicUrl).toBe("http://localhost:3000");
+    expect(cfg.authSecret).toBeUndefined();
+    expect(cfg.workspace).toMatchObject({ workspaceQuotaBytes: 1024 ** 3, checkpointCapBytes: 200 * 1024 ** 2, repoRoots: [] });
+    const set = readConfig({ NEXTAUTH_URL: "https://airlock.example.com/", NEXTAUTH_SECRET: "k", AIRLOCK_MCP_IDLE_TIMEOUT_S: "60", AIRLOCK_APPROVAL_TTL_S: "90" });
+    expect(set).toMatchObject({ publicUrl: "https://airlock.example.com", authSecret: "k", mcpIdleTimeoutMs: 60_000, approvalTtlMs: 90_000 });
+  });
+
+  it("issue 10: a bad value anywhere fails the whole config with the variable's name", () => {
+    expect(() => readConfig({ AIRLOCK_WORKSPACE_QUOTA_MB: "lots" })).toThrow(/AIRLOCK_WORKSPACE_QUOTA_MB must be a non-negative number/);
+    expect(() => readConfig({ AIRLOCK_MCP_IDLE_TIMEOUT_S: "soon" })).toThrow(/AIRLOCK_MCP_IDLE_TIMEOUT_S must be a whole number of seconds/);
+    expect(() => readConfig({ AIRLOCK_APPROVAL_TTL_S: "ten minutes" })).toThrow(/AIRLOCK_APPROVAL_TTL_S must be a positive number of seconds, got "ten minutes"/);
+    expect(() => readConfig({ AIRLOCK_REPO_ROOTS: "repos" })).toThrow(/AIRLOCK_REPO_ROOTS must list absolute directories/);
+  });
+
+  it("issue 10: the approval lifetime is read again per request, so it can be changed without a restart", () => {
+    expect(readApprovalTtlMs({})).toBe(DEFAULT_APPROVAL_TTL_MS);
+    expect(readApprovalTtlMs({ AIRLOCK_APPROVAL_TTL_S: "1" })).toBe(1000);
   });
 });

@@ -26,6 +26,16 @@ export interface AirlockConfig {
   breakGlassEmails: string[];
   /** Proxies whose X-Forwarded-For is believed (IP addresses and CIDR ranges); empty: none. */
   trustedProxies: string[];
+  /** NEXTAUTH_SECRET: the key that signs session JWTs; undefined: a generated key kept under the data directory. */
+  authSecret?: string;
+  /** The dashboard's public URL (NEXTAUTH_URL, else http://localhost:PORT), without a trailing slash. */
+  publicUrl: string;
+  /** AIRLOCK_MCP_IDLE_TIMEOUT_S in milliseconds: no MCP request for this long ends an external run. */
+  mcpIdleTimeoutMs: number;
+  /** AIRLOCK_APPROVAL_TTL_S in milliseconds, as read at start (approvalTtlMs() re-reads it per request). */
+  approvalTtlMs: number;
+  /** Workspace and checkpoint limits (AIRLOCK_CHECKPOINT_*, AIRLOCK_WORKSPACE_*, AIRLOCK_ARCHIVE_*, AIRLOCK_REPO_ROOTS). */
+  workspace: WorkspaceSettings;
 }
 
 export interface OidcRoleMapping {
@@ -72,10 +82,15 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     databasePath: path.join(dataDir, "airlock.db"),
     adminEmail,
     adminPassword,
-    sandboxImage: env.AIRLOCK_SANDBOX_IMAGE?.trim() || undefined,
+    sandboxImage: readSandboxImage(env),
     authSecretPath: path.join(dataDir, "keys", "auth-secret"),
     ...readSignInSettings(env, adminEmail),
     trustedProxies: readTrustedProxies(env),
+    authSecret: env.NEXTAUTH_SECRET || undefined,
+    publicUrl: readPublicUrl(env),
+    mcpIdleTimeoutMs: readMcpIdleTimeoutMs(env),
+    approvalTtlMs: readApprovalTtlMs(env),
+    workspace: readWorkspaceSettings(env),
   };
 }
 
@@ -225,4 +240,120 @@ export function readEgressAllowance(env: Record<string, string | undefined> = pr
     if (!isValidAllowEntry(h)) throw new ConfigError(`AIRLOCK_EGRESS_ALLOW_HOSTS: "${h}" is not an IP address, CIDR range or host name.`);
   }
   return { allowPrivate: ["1", "true", "yes"].includes(flag), allowHosts };
+}
+
+/** Where the dashboard is reached: NEXTAUTH_URL (as npm start sets it), else http://localhost:PORT. */
+export function readPublicUrl(env: Record<string, string | undefined> = process.env): string {
+  const base = env.NEXTAUTH_URL?.trim() || `http://localhost:${env.PORT?.trim() || "3000"}`;
+  return base.replace(/\/+$/, "");
+}
+
+/** No MCP request for this long (and no call in flight) ends an external run; AIRLOCK_MCP_IDLE_TIMEOUT_S overrides it. */
+export const DEFAULT_MCP_IDLE_TIMEOUT_S = 30 * 60;
+
+export function readMcpIdleTimeoutMs(env: Record<string, string | undefined> = process.env): number {
+  const text = env.AIRLOCK_MCP_IDLE_TIMEOUT_S?.trim();
+  if (!text) return DEFAULT_MCP_IDLE_TIMEOUT_S * 1000;
+  const s = Number(text);
+  if (!Number.isInteger(s) || s < 10 || s > 7 * 86_400) {
+    throw new ConfigError(`AIRLOCK_MCP_IDLE_TIMEOUT_S must be a whole number of seconds between 10 and 604800, got "${text}"; the default is ${DEFAULT_MCP_IDLE_TIMEOUT_S}.`);
+  }
+  return s * 1000;
+}
+
+/** How long an approval request waits for a decision before it expires. */
+export const DEFAULT_APPROVAL_TTL_MS = 30 * 60_000;
+
+/**
+ * AIRLOCK_APPROVAL_TTL_S: seconds an approval request waits. Read again for
+ * every new request (approvalTtlMs in approvals/approvals.ts), so a test can
+ * shorten it for one case; readConfig checks it once at start.
+ */
+export function readApprovalTtlMs(env: Record<string, string | undefined> = process.env): number {
+  const text = env.AIRLOCK_APPROVAL_TTL_S?.trim();
+  if (!text) return DEFAULT_APPROVAL_TTL_MS;
+  const s = Number(text);
+  if (!Number.isFinite(s) || s <= 0) throw new ConfigError(`AIRLOCK_APPROVAL_TTL_S must be a positive number of seconds, got "${text}"; unset it for the default of ${DEFAULT_APPROVAL_TTL_MS / 1000}.`);
+  return s * 1000;
+}
+
+export interface WorkspaceSettings {
+  /** Cap on a run's shadow repository (bytes on disk). */
+  checkpointCapBytes: number;
+  /** Files larger than this are left out of checkpoints. */
+  maxFileBytes: number;
+  /** Directory names left out of checkpoints wherever they appear. */
+  ignoredDirs: string[];
+  /** Finished runs' workspaces and shadow repositories are removed after this long (0: never). */
+  retentionMs: number;
+  /** Local git repositories a workspace may start from (AIRLOCK_REPO_ROOTS, colon-separated). */
+  repoRoots: string[];
+  /** Uploaded archives: compressed size, expanded size, entries. */
+  archiveMaxBytes: number;
+  archiveMaxExpandedBytes: number;
+  archiveMaxFiles: number;
+  /** Bytes a run's workspace may hold on the host disk (AIRLOCK_WORKSPACE_QUOTA_MB). */
+  workspaceQuotaBytes: number;
+}
+
+export const DEFAULT_IGNORED_DIRS = ["node_modules", ".venv", "__pycache__", ".pytest_cache", ".mypy_cache", ".tox", ".gradle", ".next"];
+
+function positiveNumber(env: Record<string, string | undefined>, name: string, fallback: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new ConfigError(`${name} must be a non-negative number, got "${raw}".`);
+  return value;
+}
+
+function workspaceQuota(env: Record<string, string | undefined>): number {
+  const mb = positiveNumber(env, "AIRLOCK_WORKSPACE_QUOTA_MB", 1024);
+  // Below a few MB no real project fits (a git checkout alone is larger).
+  if (mb < 16) throw new ConfigError(`AIRLOCK_WORKSPACE_QUOTA_MB must be at least 16 (MB), got "${env.AIRLOCK_WORKSPACE_QUOTA_MB}".`);
+  return Math.round(mb * 1024 * 1024);
+}
+
+export function readWorkspaceSettings(env: Record<string, string | undefined> = process.env): WorkspaceSettings {
+  const MB = 1024 * 1024;
+  const ignored = env.AIRLOCK_CHECKPOINT_IGNORE?.trim();
+  const ignoredDirs = ignored ? ignored.split(",").map((s) => s.trim()).filter(Boolean) : DEFAULT_IGNORED_DIRS;
+  for (const name of ignoredDirs) {
+    if (!/^[A-Za-z0-9._-]+$/.test(name) || name === "." || name === "..") {
+      throw new ConfigError(`AIRLOCK_CHECKPOINT_IGNORE lists directory names separated by commas; "${name}" is not a plain directory name.`);
+    }
+  }
+  const repoRoots = (env.AIRLOCK_REPO_ROOTS ?? "")
+    .split(":")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((root) => {
+      if (!path.isAbsolute(root)) throw new ConfigError(`AIRLOCK_REPO_ROOTS must list absolute directories separated by ":"; "${root}" is relative.`);
+      return path.resolve(root);
+    });
+  return {
+    checkpointCapBytes: Math.round(positiveNumber(env, "AIRLOCK_CHECKPOINT_CAP_MB", 200) * MB),
+    maxFileBytes: Math.round(positiveNumber(env, "AIRLOCK_CHECKPOINT_MAX_FILE_MB", 10) * MB),
+    ignoredDirs,
+    retentionMs: Math.round(positiveNumber(env, "AIRLOCK_WORKSPACE_RETENTION_DAYS", 14) * 24 * 3600 * 1000),
+    repoRoots,
+    archiveMaxBytes: Math.round(positiveNumber(env, "AIRLOCK_ARCHIVE_MAX_MB", 100) * MB),
+    archiveMaxExpandedBytes: Math.round(positiveNumber(env, "AIRLOCK_ARCHIVE_MAX_EXPANDED_MB", 500) * MB),
+    archiveMaxFiles: Math.round(positiveNumber(env, "AIRLOCK_ARCHIVE_MAX_FILES", 20_000)),
+    workspaceQuotaBytes: workspaceQuota(env),
+  };
+}
+
+/** A variable the operator names on the command line (airlock model add --api-key-env), so a key never shows in ps. */
+export function namedVariable(name: string, env: Record<string, string | undefined> = process.env): string | undefined {
+  return env[name];
+}
+
+/**
+ * AIRLOCK_SANDBOX_IMAGE, or undefined for Airlock's own image. Read per call
+ * (sandboxImageName in sandbox/image.ts) rather than through config(): test
+ * set-up asks for the image before it points AIRLOCK_DATA_DIR at its own
+ * directory, and config() would keep the data directory it saw first.
+ */
+export function readSandboxImage(env: Record<string, string | undefined> = process.env): string | undefined {
+  return env.AIRLOCK_SANDBOX_IMAGE?.trim() || undefined;
 }

@@ -3,7 +3,7 @@
 // before Airlock strips it) must not be some local account's file.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
-import { AGENT_GID, AGENT_UID } from "@/server/sandbox/agent-user";
+import { AGENT_GID, AGENT_UID } from "@/server/sandbox/layout";
 
 export interface HostIdFiles {
   passwd: string;

@@ -2,9 +2,8 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import { migrateDatabase, openDatabase } from "@/db/client";
-import { mcpIdleTimeoutMs } from "@/server/agents/mcp-agent";
 import { verifyAuditChain } from "@/server/audit/chain";
-import { readEgressAllowance, type AirlockConfig } from "@/server/config/env";
+import { readEgressAllowance, readMcpIdleTimeoutMs, type AirlockConfig } from "@/server/config/env";
 import { firewallUnavailable } from "@/server/egress/firewall";
 import { imageExists, pingDocker } from "@/server/sandbox/docker";
 import { sandboxImageName } from "@/server/sandbox/image";
@@ -87,7 +86,7 @@ export async function runDoctor(cfg: AirlockConfig): Promise<DoctorCheck[]> {
   }
 
   const settingProblems: string[] = [];
-  for (const check of [() => mcpIdleTimeoutMs(), () => readEgressAllowance()]) {
+  for (const check of [() => readMcpIdleTimeoutMs(), () => readEgressAllowance()]) {
     try {
       check();
     } catch (err) {

@@ -65,6 +65,41 @@ export function onSignal(name: string, listener: (payload: unknown) => void): ()
   return () => bus().emitter.off(name, listener);
 }
 
+/**
+ * A live feed of one signal: "ready" once it listens, then "changed" after
+ * any number of `name` signals (a burst while the reader is busy is one
+ * "changed"; the reader reads the current state itself), until `signal` aborts.
+ */
+export async function* streamSignal(name: string, signal: AbortSignal): AsyncGenerator<"ready" | "changed"> {
+  let pending = false;
+  let wake: (() => void) | null = null;
+  const onEvent = () => {
+    pending = true;
+    wake?.();
+  };
+  const onAbort = () => wake?.();
+  bus().emitter.on(name, onEvent);
+  signal.addEventListener("abort", onAbort);
+  try {
+    yield "ready";
+    while (!signal.aborted) {
+      if (pending) {
+        pending = false;
+        yield "changed";
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        if (pending || signal.aborted) resolve();
+      });
+      wake = null;
+    }
+  } finally {
+    bus().emitter.off(name, onEvent);
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
 export function listRunEvents(db: Db, runId: string, afterId = 0, limit = 5000): RunEvent[] {
   return db
     .select()

@@ -3,9 +3,12 @@
 // Symlinks are resolved inside the container by the sandbox; the policy
 // judges the (already resolved) path it is handed.
 
-export const WORKSPACE_ROOT = "/workspace";
-/** Home of the non-root agent user (uid 1000) inside every sandbox. */
-export const AGENT_HOME = "/home/agent";
+import { AGENT_HOME, WORKSPACE_PATH } from "@/server/sandbox/layout";
+
+/** The workspace mount (server/sandbox/layout.ts), under the name the policy has always used. */
+export const WORKSPACE_ROOT = WORKSPACE_PATH;
+/** Home of the non-root agent user inside every sandbox (server/sandbox/layout.ts). */
+export { AGENT_HOME };
 export const MAX_PATH_LENGTH = 4096;
 export const MAX_SEGMENT_LENGTH = 255;
 

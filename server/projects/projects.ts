@@ -14,7 +14,7 @@ import { PRESET_NAMES, presetYaml } from "@/server/policy";
 import { normaliseWorkspacePath } from "@/server/policy/paths";
 import { resolveRunLimits, runLimitsInput } from "@/server/runs/limits";
 import { projectRunDenial, type PermissionActor } from "@/lib/permissions";
-import { insertPolicyVersionInTx } from "@/server/projects/policy-store";
+import { insertPolicyVersionInTx } from "@/server/projects/policy-versions";
 
 export const DEFAULT_PROJECT_ID = "default";
 

@@ -25,7 +25,9 @@ import {
   type RuleExample,
 } from "@/server/policy";
 import { commandEffects, subcommandOf } from "@/server/policy/commands";
-import { currentPolicy, insertPolicyVersionInTx, PolicyValidationError } from "@/server/projects/policy-store";
+import { currentPolicy, PolicyValidationError } from "@/server/projects/policy-store";
+import { insertPolicyVersionInTx } from "@/server/projects/policy-versions";
+import { WORKSPACE_PATH } from "@/server/sandbox/layout";
 import { DEFAULT_PROJECT_ID, projectOfRun, requireProject } from "@/server/projects/projects";
 import { simulateCall } from "@/server/projects/simulate";
 import { proposalVoteDenial } from "@/lib/permissions";
@@ -96,7 +98,7 @@ export function patternOfCall(tool: string, args: Record<string, unknown>): Call
     case "read_file":
     case "search_files":
     case "list_files": {
-      const path = call.path ?? "/workspace";
+      const path = call.path ?? WORKSPACE_PATH;
       return { key: `${call.tool}:${path}`, pattern: `${call.tool} ${path}`, tools: [call.tool], match: { touches: { any: [path] } }, example: { tool: call.tool, args: { ...args }, expect: "allow" } };
     }
     case "http_fetch": {

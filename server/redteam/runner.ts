@@ -33,6 +33,7 @@ import { docker } from "@/server/sandbox/docker";
 import { sandboxImageName } from "@/server/sandbox/image";
 import { dockerRuntime, REDTEAM_LABEL, type SandboxRuntime } from "@/server/sandbox/runtime";
 import { prepareWorkspace } from "@/server/sandbox/workspace";
+import { AGENT_HOME } from "@/server/sandbox/layout";
 import { handleToolCall, type GatewaySession } from "@/server/tools/gateway";
 import type { ToolResult } from "@/server/tools/palette";
 import { createUser, type PublicUser } from "@/server/users/users";
@@ -293,7 +294,7 @@ function fill(lab: Lab, value: unknown): unknown {
   return value;
 }
 
-const HOME = "/home/agent";
+const HOME = AGENT_HOME;
 const STARTUP_FILES = [".bashrc", ".profile", ".bash_profile", ".bash_login", ".zshrc"].map((f) => `${HOME}/${f}`);
 
 /** Runs as the agent inside the sandbox: empties the workspace, /tmp and home, plants files, makes a git repository. */

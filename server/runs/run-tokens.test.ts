@@ -10,6 +10,7 @@ import { DomainError } from "@/server/errors/domain-error";
 import { createTestDb, type TestDb } from "@/test/helpers/db";
 import { actorOf, addUser, issueToken } from "@/test/helpers/users";
 import type { PublicUser } from "@/server/users/users";
+import { readPublicUrl } from "@/server/config/env";
 
 let t: TestDb;
 let operator: PublicUser;
@@ -68,7 +69,7 @@ describe("run tokens", () => {
   });
 
   it("builds the MCP URL from the dashboard's public URL", () => {
-    expect(mcpUrl({ NEXTAUTH_URL: "https://airlock.example.com/" })).toBe("https://airlock.example.com/api/mcp");
-    expect(mcpUrl({ PORT: "4000" })).toBe("http://localhost:4000/api/mcp");
+    expect(mcpUrl(readPublicUrl({ NEXTAUTH_URL: "https://airlock.example.com/" }))).toBe("https://airlock.example.com/api/mcp");
+    expect(mcpUrl(readPublicUrl({ PORT: "4000" }))).toBe("http://localhost:4000/api/mcp");
   });
 });

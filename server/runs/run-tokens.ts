@@ -7,6 +7,7 @@ import { and, eq, isNull } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { runs, runTokens, type Run, type RunToken } from "@/db/schema";
 import { hashToken } from "@/server/auth/tokens";
+import { config } from "@/server/config/env";
 import { isTerminal } from "@/server/runs/state-machine";
 
 /** Run tokens look different from personal API tokens (`alk_`), so a mix-up can be explained. */
@@ -57,8 +58,7 @@ export function runTokenOf(db: Db, runId: string): RunToken | undefined {
   return db.select().from(runTokens).where(eq(runTokens.runId, runId)).get();
 }
 
-/** Where external agents connect: the dashboard's public URL (NEXTAUTH_URL, as npm start sets it) plus /api/mcp. */
-export function mcpUrl(env: Record<string, string | undefined> = process.env): string {
-  const base = env.NEXTAUTH_URL?.trim() || `http://localhost:${env.PORT?.trim() || "3000"}`;
-  return `${base.replace(/\/+$/, "")}/api/mcp`;
+/** Where external agents connect: the dashboard's public URL (NEXTAUTH_URL, as npm start sets it; see readPublicUrl) plus /api/mcp. */
+export function mcpUrl(publicUrl: string = config().publicUrl): string {
+  return `${publicUrl}/api/mcp`;
 }

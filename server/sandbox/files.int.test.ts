@@ -9,7 +9,7 @@ import { requireDocker } from "@/test/helpers/docker";
 import { listFiles, OutOfWorkspaceError, readFile, realpathInWorkspace, SandboxFileError, searchFiles, statPath, writeFile } from "./files";
 import { DEFAULT_LIMITS, dockerRuntime } from "./runtime";
 import { prepareWorkspace } from "./workspace";
-import { AGENT_UID } from "./agent-user";
+import { AGENT_UID } from "./layout";
 
 // Without an engine and image these suites fail, saying how to fix it.
 const image = await requireDocker();

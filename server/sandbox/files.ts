@@ -10,7 +10,8 @@
 // could swap a checked directory for a symlink before the open, and would
 // then reach only what the agent could reach with run_command anyway.
 import path from "node:path";
-import { HELPER_PYTHON, WORKSPACE_PATH, type ExecResult, type SandboxRuntime } from "./runtime";
+import { HELPER_PYTHON, type ExecResult, type SandboxRuntime } from "./runtime";
+import { WORKSPACE_PATH } from "./layout";
 
 export class OutOfWorkspaceError extends Error {
   readonly code = "OUT_OF_WORKSPACE" as const;
@@ -127,7 +128,7 @@ const SEARCH_TIMEOUT_S = 60;
  */
 const FILE_OPS_SCRIPT = String.raw`
 import base64, fnmatch, json, os, re, stat, sys
-ROOT = "/workspace"
+ROOT = ${JSON.stringify(WORKSPACE_PATH)}
 SKIP_DIRS = {".git", "node_modules"}
 req = json.loads(sys.argv[1])
 

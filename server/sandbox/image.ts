@@ -2,11 +2,13 @@
 // scripts/sandbox-image.sh, the one place that knows the recipe) names it.
 import { execFileSync } from "node:child_process";
 import path from "node:path";
+import { readSandboxImage } from "@/server/config/env";
 
 let cached: string | undefined;
 
 export function sandboxImageName(): string {
-  if (process.env.AIRLOCK_SANDBOX_IMAGE?.trim()) return process.env.AIRLOCK_SANDBOX_IMAGE.trim();
+  const configured = readSandboxImage();
+  if (configured) return configured;
   cached ??= execFileSync("bash", [path.join(process.cwd(), "scripts", "sandbox-image.sh"), "--print-name"], { encoding: "utf8" }).trim();
   return cached;
 }

@@ -8,7 +8,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireDocker } from "@/test/helpers/docker";
 import { docker } from "./docker";
-import { AGENT_GID, AGENT_UID } from "./agent-user";
+import { AGENT_GID, AGENT_UID } from "./layout";
 import { DEFAULT_LIMITS, dockerRuntime, SandboxError, type ExecOptions, type RunLimits } from "./runtime";
 import { prepareWorkspace } from "./workspace";
 

@@ -9,7 +9,7 @@ import { StringDecoder } from "node:string_decoder";
 import { PassThrough, Writable, type Duplex } from "node:stream";
 import type Docker from "dockerode";
 import { DomainError } from "@/server/errors/domain-error";
-import { AGENT_GID, AGENT_HOME, AGENT_UID, AGENT_USER } from "./agent-user";
+import { AGENT_GID, AGENT_HOME, AGENT_UID, AGENT_USER, WORKSPACE_PATH } from "./layout";
 import { docker as processDocker } from "./docker";
 
 // ---------------------------------------------------------------- limits
@@ -239,8 +239,6 @@ export class SandboxError extends Error {
 /** The sandbox's only DNS server: nowhere (see the HostConfig). Checked again before a sandbox joins the egress network. */
 export const SANDBOX_DNS = "0.0.0.0";
 
-export const WORKSPACE_PATH = "/workspace";
-export { AGENT_USER };
 export const RUN_LABEL = "airlock.run";
 export const MANAGED_LABEL = "airlock.managed";
 /** Which Airlock (one per data directory) owns a container: reconciliation after a

@@ -14,7 +14,7 @@ import { createTestDb } from "@/test/helpers/db";
 import { runs } from "@/db/schema";
 import { addUser } from "@/test/helpers/users";
 import { pruneSnapshots } from "@/server/workspace/snapshots";
-import { AGENT_UID, AGENT_USER } from "./agent-user";
+import { AGENT_UID, AGENT_USER } from "./layout";
 import { docker } from "./docker";
 import { agentEnvironment, DEFAULT_LIMITS, dockerRuntime, instanceIdForDataDir, SandboxError } from "./runtime";
 import { prepareWorkspace } from "./workspace";

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { AGENT_GID, AGENT_UID } from "./agent-user";
+import { AGENT_GID, AGENT_UID } from "./layout";
 import { prepareWorkspace, removeWorkspace, resetWorkspacePermissions, workspacePath } from "./workspace";
 
 // Workspaces are chowned to the agent's uid, which needs root (Airlock and

@@ -1,11 +1,11 @@
 // The host side of a run's workspace: <dataDir>/workspaces/<runId>, the one
 // host directory a sandbox sees (bind-mounted at /workspace). The agent runs
-// as AGENT_UID (./agent-user), so the directory must belong to it.
+// as AGENT_UID (./layout), so the directory must belong to it.
 import { execFile } from "node:child_process";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
-import { AGENT_GID, AGENT_UID } from "./agent-user";
+import { AGENT_GID, AGENT_UID } from "./layout";
 
 export { AGENT_GID, AGENT_UID };
 

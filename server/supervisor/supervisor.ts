@@ -8,7 +8,7 @@ import { SYSTEM_ACTOR, type Actor } from "@/server/audit/chain";
 import { cancelRunApprovalsInTx, afterApprovalCommit, expireOverdueApprovals } from "@/server/approvals/approvals";
 import { announce, publishRunEvent } from "@/server/events/bus";
 import { runBuiltinAgent } from "@/server/agents/builtin-agent";
-import { mcpIdleTimeoutMs, runExternalAgent } from "@/server/agents/mcp-agent";
+import { runExternalAgent } from "@/server/agents/mcp-agent";
 import { config } from "@/server/config/env";
 import type { SandboxRuntime, SandboxStop } from "@/server/sandbox/runtime";
 import { prepareWorkspace } from "@/server/sandbox/workspace";
@@ -184,7 +184,7 @@ export class Supervisor {
     // An external agent (MCP) calls the same gateway session through /api/mcp; its run waits for it here.
     const outcome =
       run.agent === "external"
-        ? await runExternalAgent(db, session, finish, { idleTimeoutMs: this.opts.mcpIdleTimeoutMs ?? mcpIdleTimeoutMs(), resume })
+        ? await runExternalAgent(db, session, finish, { idleTimeoutMs: this.opts.mcpIdleTimeoutMs ?? config().mcpIdleTimeoutMs, resume })
         : await runBuiltinAgent(db, session, finish);
     if (controller.signal.aborted) return; // killRun (or shutdown) owns the ending
     const current = requireRun(db, runId);

@@ -1,10 +1,8 @@
 import { z } from "zod";
 import { roleProcedure, router } from "@/server/api/trpc";
 import { whileAccessHolds } from "@/server/api/live-access";
-import { decideApproval, listApprovals } from "@/server/approvals/approvals";
-import { processEgressController } from "@/server/egress/boot";
-import { grantRegistryForApproval } from "@/server/egress/install-registry";
-import { onSignal } from "@/server/events/bus";
+import { listApprovals } from "@/server/approvals/approvals";
+import { reviewApproval, streamApprovalChanges } from "@/server/approvals/review";
 
 const editSchema = z
   .object({
@@ -31,46 +29,10 @@ export const approvalsRouter = router({
       }),
     )
     .mutation(async ({ ctx, input }) => {
-      const { grantRegistry, ...decision } = input;
-      const undo = grantRegistry && decision.decision === "approve" ? await grantRegistryForApproval(ctx.db, processEgressController(), ctx.actor, { userId: ctx.user.id, role: ctx.user.role }, input.id) : null;
-      try {
-        const a = decideApproval(ctx.db, { ...ctx.actor, userId: ctx.user.id }, { ...decision, edit: decision.edit && Object.keys(decision.edit).length ? decision.edit : null });
-        return { state: a.state };
-      } catch (err) {
-        await undo?.();
-        throw err;
-      }
+      const a = await reviewApproval(ctx.db, ctx.egress, { ...ctx.actor, userId: ctx.user.id }, { userId: ctx.user.id, role: ctx.user.role }, input);
+      return { state: a.state };
     }),
   /** Pings whenever any approval is created or decided, so inboxes refresh live. */
-  changes: roleProcedure("viewer").subscription(({ ctx, signal }) => whileAccessHolds(ctx, signal, approvalChanges)),
+  changes: roleProcedure("viewer").subscription(({ ctx, signal }) => whileAccessHolds(ctx, signal, streamApprovalChanges)),
 });
 
-/** The feed behind approvals.changes: "ready", then "changed" whenever an approval is created or decided. */
-async function* approvalChanges(signal: AbortSignal) {
-  const queue: unknown[] = [];
-  let wake: (() => void) | null = null;
-  const off = onSignal("approvals:changed", (p) => {
-    queue.push(p);
-    wake?.();
-  });
-  const onAbort = () => wake?.();
-  signal.addEventListener("abort", onAbort);
-  try {
-    yield { type: "ready" as const };
-    while (!signal.aborted) {
-      if (!queue.length) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          if (queue.length || signal.aborted) resolve();
-        });
-        wake = null;
-        continue;
-      }
-      queue.splice(0);
-      yield { type: "changed" as const };
-    }
-  } finally {
-    off();
-    signal.removeEventListener("abort", onAbort);
-  }
-}

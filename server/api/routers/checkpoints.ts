@@ -4,7 +4,6 @@ import { z } from "zod";
 import { runPermissions } from "@/lib/permissions";
 import { roleProcedure } from "@/server/api/trpc";
 import { requireRun } from "@/server/runs/runs";
-import { requireSupervisor } from "@/server/supervisor/boot";
 import { redactorForRun } from "@/server/secrets/secrets";
 import { diffCheckpoint, diffRun, getWorkspace, listCheckpoints } from "@/server/workspace/checkpoints";
 import { decideMergeBack, decideMergeInput, listMergeRequests, requestMergeBack, requestMergeInput } from "@/server/workspace/merge-back";
@@ -64,26 +63,26 @@ export const checkpointProcedures = {
   /** Reviewers; the run's operator only when the run allows it (checked inside). */
   rollback: roleProcedure("operator")
     .input(z.object({ id: z.string().min(1), checkpointId: z.string().min(1), reason: z.string().trim().max(2000).optional() }))
-    .mutation(({ ctx, input }) => rollbackRun(ctx.db, requireSupervisor(), input.id, input.checkpointId, ctx.actor, { reason: input.reason })),
+    .mutation(({ ctx, input }) => rollbackRun(ctx.db, ctx.supervisor(), input.id, input.checkpointId, ctx.actor, { reason: input.reason })),
   /** The run's container snapshots, oldest first (read from the container engine). */
   snapshots: roleProcedure("viewer")
     .input(runId)
     .query(async ({ ctx, input }) => {
       requireRun(ctx.db, input.id);
-      return { items: await listRunSnapshots(ctx.db, requireSupervisor().runtime, input.id), limit: MAX_SNAPSHOTS_PER_RUN };
+      return { items: await listRunSnapshots(ctx.db, ctx.supervisor().runtime, input.id), limit: MAX_SNAPSHOTS_PER_RUN };
     }),
   /** Snapshots the run's container (its home directory, where installs land) at the latest checkpoint. */
   snapshot: roleProcedure("reviewer")
     .input(z.object({ id: z.string().min(1), checkpointId: z.string().min(1).optional() }))
-    .mutation(({ ctx, input }) => snapshotRun(ctx.db, requireSupervisor(), input.id, ctx.actor, { checkpointId: input.checkpointId })),
+    .mutation(({ ctx, input }) => snapshotRun(ctx.db, ctx.supervisor(), input.id, ctx.actor, { checkpointId: input.checkpointId })),
   /** Restarts the run's container from its snapshot at the checkpoint (same hardening); the workspace goes back to that checkpoint unless restoreWorkspace is false. */
   restartFromSnapshot: roleProcedure("reviewer")
     .input(z.object({ id: z.string().min(1), checkpointId: z.string().min(1), restoreWorkspace: z.boolean().optional() }))
-    .mutation(({ ctx, input }) => restartFromSnapshot(ctx.db, requireSupervisor(), input.id, input.checkpointId, ctx.actor, { restoreWorkspace: input.restoreWorkspace })),
+    .mutation(({ ctx, input }) => restartFromSnapshot(ctx.db, ctx.supervisor(), input.id, input.checkpointId, ctx.actor, { restoreWorkspace: input.restoreWorkspace })),
   deleteSnapshot: roleProcedure("reviewer")
     .input(z.object({ id: z.string().min(1), checkpointId: z.string().min(1) }))
     .mutation(async ({ ctx, input }) => {
-      await deleteSnapshot(ctx.db, requireSupervisor().runtime, input.id, input.checkpointId, ctx.actor);
+      await deleteSnapshot(ctx.db, ctx.supervisor().runtime, input.id, input.checkpointId, ctx.actor);
       return { deleted: true };
     }),
   setOperatorRollback: roleProcedure("reviewer")

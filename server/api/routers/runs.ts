@@ -4,7 +4,6 @@ import { roleProcedure, router } from "@/server/api/trpc";
 import { whileAccessHolds } from "@/server/api/live-access";
 import { streamRunEvents } from "@/server/events/bus";
 import { createRunWithToken, createRunInput, getRunView, listRunViews, listRunsInput, listToolCalls, requireRun } from "@/server/runs/runs";
-import { requireSupervisor } from "@/server/supervisor/boot";
 import { MAX_USAGE_RUNS, runUsage } from "@/server/runs/usage";
 import { DomainError } from "@/server/errors/domain-error";
 import { stopRunDenial } from "@/lib/permissions";
@@ -12,22 +11,20 @@ import { config } from "@/server/config/env";
 import { resolveWorkspaceSource } from "@/server/workspace/sources";
 import { checkpointProcedures } from "@/server/api/routers/checkpoints";
 import { mcpUrl } from "@/server/runs/run-tokens";
-import { mcpIdleTimeoutMs } from "@/server/agents/mcp-agent";
 import { egressView } from "@/server/egress/controller";
-import { processEgressController } from "@/server/egress/boot";
 
 export const runsRouter = router({
   ...checkpointProcedures,
   create: roleProcedure("operator")
     .input(createRunInput)
     .mutation(async ({ ctx, input }) => {
-      const supervisor = requireSupervisor();
+      const supervisor = ctx.supervisor();
       const source = await resolveWorkspaceSource(ctx.db, ctx.user.id, config().dataDir, input.source);
       const { run, mcpToken } = createRunWithToken(ctx.db, { ...ctx.actor, userId: ctx.user.id }, input, { source });
       supervisor.launch(run.id);
       // An external run's token is shown this once; only its hash is stored.
       const created: { id: string; mcpUrl?: string; mcpToken?: string; mcpIdleTimeoutS?: number } = mcpToken
-        ? { id: run.id, mcpUrl: mcpUrl(), mcpToken, mcpIdleTimeoutS: mcpIdleTimeoutMs() / 1000 }
+        ? { id: run.id, mcpUrl: mcpUrl(), mcpToken, mcpIdleTimeoutS: config().mcpIdleTimeoutMs / 1000 }
         : { id: run.id };
       return created;
     }),
@@ -61,13 +58,13 @@ export const runsRouter = router({
       const run = requireRun(ctx.db, input.id);
       const denial = stopRunDenial(ctx.user, run);
       if (denial) throw new DomainError(denial.code, denial.message);
-      const stopped = await requireSupervisor().killRun(input.id, ctx.actor, input.reason?.trim() || `stopped by ${ctx.user.email}`);
+      const stopped = await ctx.supervisor().killRun(input.id, ctx.actor, input.reason?.trim() || `stopped by ${ctx.user.email}`);
       return { state: stopped.state };
     }),
   /** Live memory / CPU / process use of running runs' sandboxes against their limits (all live runs, or those named). */
   usage: roleProcedure("viewer")
     .input(z.object({ ids: z.array(z.string().min(1)).max(MAX_USAGE_RUNS).optional() }).optional())
-    .query(async ({ ctx, input }) => ({ items: await runUsage(ctx.db, requireSupervisor().runtime, input?.ids) })),
+    .query(async ({ ctx, input }) => ({ items: await runUsage(ctx.db, ctx.supervisor().runtime, input?.ids) })),
   /** Network access of the run's commands: granted domains, whether the sandbox is connected, refused hosts. */
   egress: roleProcedure("viewer")
     .input(z.object({ id: z.string().min(1) }))
@@ -80,19 +77,19 @@ export const runsRouter = router({
     .input(z.object({ id: z.string().min(1), domains: z.array(z.string().trim().min(1).max(300)).min(1).max(50), reason: z.string().trim().min(1).max(2000) }))
     .mutation(({ ctx, input }) => {
       requireRun(ctx.db, input.id);
-      return processEgressController().grant(ctx.actor, { userId: ctx.user.id, role: ctx.user.role }, { runId: input.id, domains: input.domains, reason: input.reason });
+      return ctx.egress().grant(ctx.actor, { userId: ctx.user.id, role: ctx.user.role }, { runId: input.id, domains: input.domains, reason: input.reason });
     }),
   /** Revokes some domains, or all when none are named (the sandbox is back on network "none"). */
   revokeEgress: roleProcedure("reviewer")
     .input(z.object({ id: z.string().min(1), domains: z.array(z.string().trim().min(1).max(300)).max(50).optional(), reason: z.string().trim().max(2000).optional() }))
     .mutation(({ ctx, input }) => {
       requireRun(ctx.db, input.id);
-      return processEgressController().revoke(ctx.actor, { runId: input.id, domains: input.domains, reason: input.reason });
+      return ctx.egress().revoke(ctx.actor, { runId: input.id, domains: input.domains, reason: input.reason });
     }),
   stopAll: roleProcedure("admin")
     .input(z.object({ reason: z.string().trim().max(2000).optional() }).optional())
     .mutation(async ({ ctx, input }) => {
-      const count = await requireSupervisor().stopAll(ctx.actor, input?.reason?.trim() || `stop-all by ${ctx.user.email}`);
+      const count = await ctx.supervisor().stopAll(ctx.actor, input?.reason?.trim() || `stop-all by ${ctx.user.email}`);
       return { stopped: count };
     }),
 });

@@ -1,11 +1,8 @@
 import { z } from "zod";
 import { authedProcedure, roleProcedure, router } from "@/server/api/trpc";
 import { createUser, emailSchema, listUsers, passwordSchema, roleSchema, setUserDisabled, setUserPassword, setUserRole, toPublicUser } from "@/server/users/users";
-import { recordAudit } from "@/server/audit/chain";
-import { verifyPassword } from "@/server/auth/password";
-import { checkThrottle, clearFailures, lockedMessage, recordFailure } from "@/server/auth/throttle";
+import { changeOwnPassword } from "@/server/users/change-password";
 import { listSessions, revokeOtherSessions, revokeSession } from "@/server/auth/sessions";
-import { DomainError } from "@/server/errors/domain-error";
 
 export const usersRouter = router({
   me: authedProcedure.query(({ ctx }) => toPublicUser(ctx.user)),
@@ -33,18 +30,5 @@ export const usersRouter = router({
   revokeOtherSessions: authedProcedure.mutation(({ ctx }) => ({ revoked: revokeOtherSessions(ctx.db, ctx.actor, ctx.user.id, ctx.identity.sessionId) })),
   changePassword: authedProcedure
     .input(z.object({ currentPassword: z.string().max(256), newPassword: passwordSchema }))
-    .mutation(async ({ ctx, input }) => {
-      // Guessing the current password from a signed-in session counts like failed sign-ins for the account.
-      const state = checkThrottle(ctx.db, ctx.user.email, ctx.sourceIp);
-      if (state.lockedUntil) throw new DomainError("TOO_MANY_ATTEMPTS", lockedMessage(state.lockedUntil));
-      const after = recordFailure(ctx.db, ctx.user.email, ctx.sourceIp);
-      if (state.delayMs) await new Promise((r) => setTimeout(r, state.delayMs));
-      if (!(await verifyPassword(ctx.user.passwordHash, input.currentPassword))) {
-        recordAudit(ctx.db, ctx.actor, { action: "auth.password_change_failed", targetType: "user", targetId: ctx.user.id, details: { reason: "wrong current password" } });
-        if (after.lockedUntil) throw new DomainError("TOO_MANY_ATTEMPTS", lockedMessage(after.lockedUntil));
-        throw new DomainError("INVALID_INPUT", "Your current password is not correct.");
-      }
-      clearFailures(ctx.db, ctx.user.email, ctx.sourceIp);
-      return { ok: true, ...(await setUserPassword(ctx.db, ctx.actor, ctx.user.id, input.newPassword)) };
-    }),
+    .mutation(async ({ ctx, input }) => ({ ok: true, ...(await changeOwnPassword(ctx.db, ctx.actor, ctx.user, ctx.sourceIp, input)) })),
 });

@@ -1,4 +1,8 @@
-// Who the agent is inside every sandbox: one uid/gid, kept in
+// The sandbox's layout, in one place for the runtime, the file tools, the
+// policy and the gateway: the workspace mount (/workspace) and who the agent
+// is inside every sandbox.
+//
+// The agent: one uid/gid, kept in
 // sandbox/agent-user.json so the image recipe (scripts/sandbox-image.sh,
 // sandbox/setup-rootfs.sh) and the app read the same numbers. A dedicated
 // high uid that no host account uses (uid 1000 is a real person on many
@@ -14,3 +18,6 @@ export const AGENT_NAME: string = agentUser.name;
 export const AGENT_HOME: string = agentUser.home;
 /** Docker's `User` for the container and every exec. */
 export const AGENT_USER = `${AGENT_UID}:${AGENT_GID}`;
+
+/** Where the run's workspace is mounted in every sandbox; every tool path is confined under it. */
+export const WORKSPACE_PATH = "/workspace";
