@@ -72,3 +72,15 @@ describe("airlock audit verify", () => {
     expect(keyless.stdout + keyless.stderr).toMatch(/audit key .* is missing/);
   }, 120_000);
 });
+
+describe("airlock doctor", () => {
+  it("names a bad setting and how to fix it instead of stopping with a stack trace", async () => {
+    const r = await run("bin/airlock", ["doctor"], { env: { ...env, AIRLOCK_APPROVAL_TTL_S: "soon" }, timeout: 60_000 }).then(
+      (ok) => ({ code: 0, stdout: ok.stdout }),
+      (err: { code?: number; stdout?: string }) => ({ code: err.code ?? -1, stdout: err.stdout ?? "" }),
+    );
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^FAIL Settings\s+AIRLOCK_APPROVAL_TTL_S must be a positive number of seconds, got "soon"/m);
+    expect(r.stdout).toMatch(/fix: Fix or unset the variable named above/);
+  });
+});

@@ -9,7 +9,7 @@ import { sealAuditHead, verifyAuditChain } from "@/server/audit/chain";
 import { exportAuditEvents } from "@/server/audit/query";
 import { generatePassword } from "@/server/auth/password";
 import { createApiToken } from "@/server/auth/tokens";
-import { config, namedVariable } from "@/server/config/env";
+import { config, ConfigError, namedVariable } from "@/server/config/env";
 import { runDoctor } from "@/server/doctor/doctor";
 import { createModel, listModels, modelInput } from "@/server/models/models";
 import { ensureFirstAdmin } from "@/server/setup/bootstrap";
@@ -55,7 +55,18 @@ program
   .description("check Node, disk, database, Docker engine and sandbox image, and explain how to fix problems")
   .option("--json", "print the checks as JSON")
   .action(async (opts: { json?: boolean }) => {
-    const checks = await runDoctor(config());
+    let cfg;
+    try {
+      cfg = config();
+    } catch (err) {
+      // A bad setting stops Airlock at start; doctor names it instead of stopping too.
+      if (!(err instanceof ConfigError)) throw err;
+      const failed = [{ name: "Settings", ok: false, detail: err.message, fix: "Fix or unset the variable named above (see the README's configuration table), then run airlock doctor again." }];
+      process.stdout.write(opts.json ? JSON.stringify(failed, null, 2) + "\n" : `FAIL ${"Settings".padEnd(14)} ${err.message}\n     ${"".padEnd(14)} fix: ${failed[0]!.fix}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    const checks = await runDoctor(cfg);
     if (opts.json) {
       process.stdout.write(JSON.stringify(checks, null, 2) + "\n");
     } else {
