@@ -19,7 +19,10 @@ const config = [
     rules: {
       "no-restricted-syntax": [
         "error",
-        { selector: "MemberExpression[object.name='process'][property.name='env']", message: "Read settings in server/config/env.ts (config() or a read* function there), not from process.env." },
+        {
+          selector: "MemberExpression[object.name='process'][property.name='env']",
+          message: "Read settings in server/config/env.ts (config() or a read* function there), not from process.env.",
+        },
       ],
     },
   },

@@ -17,7 +17,15 @@ process.env.E2E_ADMIN_EMAIL ??= "admin@airlock.test";
 process.env.E2E_ADMIN_PASSWORD ??= "e2e-admin-password-1";
 if (!externalBaseUrl) process.env.E2E_DATA_DIR ??= fs.mkdtempSync(path.join(os.tmpdir(), "airlock-e2e-"));
 
-const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 
 export default defineConfig({
   testDir: "e2e",

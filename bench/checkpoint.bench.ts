@@ -22,8 +22,6 @@ const files = Number(process.argv[2] ?? 10_000);
 const iterations = Number(process.argv[3] ?? 3);
 const limits = { maxFileBytes: 10 * 1024 * 1024, ignoredDirs: DEFAULT_IGNORED_DIRS };
 
-
-
 function populate(dir: string) {
   for (let i = 0; i < files; i++) {
     const d = path.join(dir, `d${String(i % 100).padStart(3, "0")}`);
@@ -34,13 +32,22 @@ function populate(dir: string) {
 
 /** 10 % of the files edited, 5 % deleted, 5 % added. */
 function mutate(dir: string, round: number) {
-  for (let i = 0; i < files; i += 10) fs.appendFileSync(path.join(dir, `d${String(i % 100).padStart(3, "0")}`, `f${String(i).padStart(6, "0")}.txt`), `edit ${round}\n`);
+  for (let i = 0; i < files; i += 10)
+    fs.appendFileSync(path.join(dir, `d${String(i % 100).padStart(3, "0")}`, `f${String(i).padStart(6, "0")}.txt`), `edit ${round}\n`);
   for (let i = 5; i < files; i += 20) fs.rmSync(path.join(dir, `d${String(i % 100).padStart(3, "0")}`, `f${String(i).padStart(6, "0")}.txt`), { force: true });
   fs.mkdirSync(path.join(dir, `new${round}`), { recursive: true });
   for (let i = 0; i < files / 20; i++) fs.writeFileSync(path.join(dir, `new${round}`, `n${i}.txt`), `new ${i}\n`);
 }
 
-const rawEnv = { ...process.env, GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null", GIT_AUTHOR_NAME: "b", GIT_AUTHOR_EMAIL: "b@b", GIT_COMMITTER_NAME: "b", GIT_COMMITTER_EMAIL: "b@b" };
+const rawEnv = {
+  ...process.env,
+  GIT_CONFIG_NOSYSTEM: "1",
+  GIT_CONFIG_GLOBAL: "/dev/null",
+  GIT_AUTHOR_NAME: "b",
+  GIT_AUTHOR_EMAIL: "b@b",
+  GIT_COMMITTER_NAME: "b",
+  GIT_COMMITTER_EMAIL: "b@b",
+};
 const rawGit = (cwd: string, ...args: string[]) => execFileSync("git", ["-c", "gc.auto=0", ...args], { cwd, env: rawEnv, stdio: ["ignore", "pipe", "pipe"] });
 
 function row(label: string, ms: number, baseline?: number): string {
@@ -61,16 +68,24 @@ async function main() {
       const repo = openShadowRepo(ws, "bench");
       await initShadowRepo(repo);
       let first = "";
-      add("airlock: first checkpoint", await time(async () => {
-        const snap = await snapshotWorkTree(repo, limits);
-        first = await commitTree(repo, snap.tree, await headCommit(repo), "first");
-      }));
+      add(
+        "airlock: first checkpoint",
+        await time(async () => {
+          const snap = await snapshotWorkTree(repo, limits);
+          first = await commitTree(repo, snap.tree, await headCommit(repo), "first");
+        }),
+      );
       mutate(ws, it);
-      add("airlock: checkpoint after 20 % changes", await time(async () => {
-        const snap = await snapshotWorkTree(repo, limits);
-        await commitTree(repo, snap.tree, await headCommit(repo), "second");
-      }));
-      const firstTree = execFileSync("git", [`--git-dir=${repo.gitDir}`, "rev-parse", `${first}^{tree}`]).toString().trim();
+      add(
+        "airlock: checkpoint after 20 % changes",
+        await time(async () => {
+          const snap = await snapshotWorkTree(repo, limits);
+          await commitTree(repo, snap.tree, await headCommit(repo), "second");
+        }),
+      );
+      const firstTree = execFileSync("git", [`--git-dir=${repo.gitDir}`, "rev-parse", `${first}^{tree}`])
+        .toString()
+        .trim();
       add("airlock: restore to the first checkpoint", await time(() => restoreWorkTree(repo, limits, firstTree)));
 
       // Raw git and cp -a
@@ -78,25 +93,37 @@ async function main() {
       fs.mkdirSync(raw);
       populate(raw);
       rawGit(raw, "init", "-q");
-      add("raw: git add -A && git commit (first)", await time(() => {
-        rawGit(raw, "add", "-A");
-        rawGit(raw, "commit", "-q", "-m", "first");
-      }));
+      add(
+        "raw: git add -A && git commit (first)",
+        await time(() => {
+          rawGit(raw, "add", "-A");
+          rawGit(raw, "commit", "-q", "-m", "first");
+        }),
+      );
       const saved = path.join(root, `saved${it}`);
       execFileSync("cp", ["-a", raw, saved]);
       mutate(raw, it);
-      add("raw: git add -A && git commit (20 % changes)", await time(() => {
-        rawGit(raw, "add", "-A");
-        rawGit(raw, "commit", "-q", "-m", "second");
-      }));
-      add("raw: git checkout -f HEAD~1 -- . && git clean -fdq", await time(() => {
-        rawGit(raw, "checkout", "-f", "HEAD~1", "--", ".");
-        rawGit(raw, "clean", "-fdq");
-      }));
-      add("raw: rm -rf && cp -a from a saved copy", await time(() => {
-        execFileSync("rm", ["-rf", raw]);
-        execFileSync("cp", ["-a", saved, raw]);
-      }));
+      add(
+        "raw: git add -A && git commit (20 % changes)",
+        await time(() => {
+          rawGit(raw, "add", "-A");
+          rawGit(raw, "commit", "-q", "-m", "second");
+        }),
+      );
+      add(
+        "raw: git checkout -f HEAD~1 -- . && git clean -fdq",
+        await time(() => {
+          rawGit(raw, "checkout", "-f", "HEAD~1", "--", ".");
+          rawGit(raw, "clean", "-fdq");
+        }),
+      );
+      add(
+        "raw: rm -rf && cp -a from a saved copy",
+        await time(() => {
+          execFileSync("rm", ["-rf", raw]);
+          execFileSync("cp", ["-a", saved, raw]);
+        }),
+      );
     }
     const m = (k: string) => median(samples[k]!);
     console.log(row("airlock: first checkpoint", m("airlock: first checkpoint"), m("raw: git add -A && git commit (first)")));
@@ -118,10 +145,13 @@ async function main() {
       const { containerId } = await runtime.createSandbox({ runId: "bench-freeze", image: sandboxImageName(), workspaceDir: ws, limits: DEFAULT_LIMITS });
       try {
         const freeze: number[] = [];
-        for (let i = 0; i < 10; i++) freeze.push(await time(async () => {
-          await runtime.pauseSandbox(containerId);
-          await runtime.unpauseSandbox(containerId);
-        }));
+        for (let i = 0; i < 10; i++)
+          freeze.push(
+            await time(async () => {
+              await runtime.pauseSandbox(containerId);
+              await runtime.unpauseSandbox(containerId);
+            }),
+          );
         console.log(row("docker pause + unpause of the sandbox", median(freeze)));
       } finally {
         await runtime.removeSandbox(containerId);

@@ -24,8 +24,6 @@ import { median, time } from "./support";
 const run = promisify(execFile);
 const iterations = Number(process.argv[2] ?? 20);
 
-
-
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-gwbench-"));
   process.env.AIRLOCK_DATA_DIR = dir; // shadow repositories live under the data directory
@@ -39,7 +37,17 @@ async function main() {
   db.insert(users).values({ id: "u", email: "bench@x", role: "operator" }).run();
   db.insert(models).values({ id: "m", name: "m", baseUrl: "http://127.0.0.1:9/v1", model: "m" }).run();
   db.insert(runs)
-    .values({ id: runId, title: "bench", task: "bench", modelId: "m", state: "running", createdBy: "u", limits: DEFAULT_RUN_LIMITS, planApprovedAt: new Date(), updatedAt: new Date() })
+    .values({
+      id: runId,
+      title: "bench",
+      task: "bench",
+      modelId: "m",
+      state: "running",
+      createdBy: "u",
+      limits: DEFAULT_RUN_LIMITS,
+      planApprovedAt: new Date(),
+      updatedAt: new Date(),
+    })
     .run();
   // As in a real run: a shadow repository, so commands are checkpointed afterwards (part of the figure).
   await prepareRunWorkspace(db, runId, workspaceDir);

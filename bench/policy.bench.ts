@@ -66,13 +66,20 @@ function measure(label: string, calls: ToolCallForPolicy[]): void {
   const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
   const us = (ms: number): string => `${(ms * 1000).toFixed(0).padStart(5)} µs`;
   console.log(
-    `${label.padEnd(28)} ${Math.round(decisions / elapsed).toString().padStart(7)} decisions/s   p50 ${us(at(0.5))}   p99 ${us(at(0.99))}   max ${us(at(1))}`,
+    `${label.padEnd(28)} ${Math.round(decisions / elapsed)
+      .toString()
+      .padStart(7)} decisions/s   p50 ${us(at(0.5))}   p99 ${us(at(0.99))}   max ${us(at(1))}`,
   );
 }
 
 // p99 and max are dominated by young-generation GC pauses: the GopherJS
 // parser allocates ~150 KB per parse. On a loaded machine those pauses grow.
-console.log(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")} on ${os.cpus().length} CPUs`);
+console.log(
+  `load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ")} on ${os.cpus().length} CPUs`,
+);
 const coldStart = performance.now();
 decide({ tool: "run_command", command: "ls -la" });
 console.log(`first decision (cold, includes parser start-up): ${(performance.now() - coldStart).toFixed(1)} ms`);

@@ -30,7 +30,6 @@ function summarise(samples: number[]): Figures {
   return { median: at(0.5), p90: at(0.9), min: s[0]! };
 }
 
-
 function row(label: string, f: Figures): string {
   return `${label.padEnd(44)} median ${f.median.toFixed(1).padStart(7)} ms   p90 ${f.p90.toFixed(1).padStart(7)} ms   min ${f.min.toFixed(1).padStart(7)} ms`;
 }
@@ -43,12 +42,42 @@ async function main(): Promise<void> {
   const limits = DEFAULT_LIMITS;
   // The same hardening as the runtime, so the CLI does comparable work.
   const cliFlags = (ws: string) => [
-    "run", "-d", "--init", "--user", AGENT_USER, "--read-only", "--network", "none",
-    "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--ipc", "private",
-    "--tmpfs", "/tmp:rw,exec,nosuid,nodev,size=256m", "--tmpfs", `/home/agent:rw,nosuid,nodev,size=256m,uid=${AGENT_UID},gid=${AGENT_GID}`,
-    "--memory", `${limits.memoryMb}m`, "--memory-swap", `${limits.memoryMb}m`, "--cpus", String(limits.cpus),
-    "--pids-limit", String(limits.pids), "--log-driver", "none", "--label", "airlock.bench=true",
-    "--mount", `type=bind,source=${ws},target=/workspace`, "--entrypoint", "sleep", image, "infinity",
+    "run",
+    "-d",
+    "--init",
+    "--user",
+    AGENT_USER,
+    "--read-only",
+    "--network",
+    "none",
+    "--cap-drop",
+    "ALL",
+    "--security-opt",
+    "no-new-privileges",
+    "--ipc",
+    "private",
+    "--tmpfs",
+    "/tmp:rw,exec,nosuid,nodev,size=256m",
+    "--tmpfs",
+    `/home/agent:rw,nosuid,nodev,size=256m,uid=${AGENT_UID},gid=${AGENT_GID}`,
+    "--memory",
+    `${limits.memoryMb}m`,
+    "--memory-swap",
+    `${limits.memoryMb}m`,
+    "--cpus",
+    String(limits.cpus),
+    "--pids-limit",
+    String(limits.pids),
+    "--log-driver",
+    "none",
+    "--label",
+    "airlock.bench=true",
+    "--mount",
+    `type=bind,source=${ws},target=/workspace`,
+    "--entrypoint",
+    "sleep",
+    image,
+    "infinity",
   ];
 
   try {

@@ -21,8 +21,6 @@ const run = promisify(execFile);
 const iterations = Number(process.argv[2] ?? 3);
 const homeMb = Number(process.argv[3] ?? 20);
 
-
-
 // Something like a pip install: many small files and a few larger ones, in ~/.local.
 const FILL = (mb: number) =>
   `python3 - <<'EOF'
@@ -56,7 +54,20 @@ async function main(): Promise<void> {
     if (filled.exitCode !== 0) throw new Error(`filling the home failed: ${filled.stdout}${filled.stderr}`);
 
     // Raw baseline: a plain (writable, unhardened) container with the same files in its own layer.
-    const { stdout: rawId } = await run("docker", ["run", "-d", "--user", AGENT_USER, "--network", "none", "--label", "airlock.bench=true", "--entrypoint", "sleep", image, "infinity"]);
+    const { stdout: rawId } = await run("docker", [
+      "run",
+      "-d",
+      "--user",
+      AGENT_USER,
+      "--network",
+      "none",
+      "--label",
+      "airlock.bench=true",
+      "--entrypoint",
+      "sleep",
+      image,
+      "infinity",
+    ]);
     containers.push(rawId.trim());
     await run("docker", ["exec", rawId.trim(), "bash", "-c", FILL(homeMb)], { maxBuffer: 1 << 20 });
 
@@ -96,13 +107,28 @@ async function main(): Promise<void> {
       );
       rawRunTimes.push(
         await time(async () => {
-          const { stdout } = await run("docker", ["run", "-d", "--user", AGENT_USER, "--network", "none", "--label", "airlock.bench=true", "--entrypoint", "sleep", rawImage, "infinity"]);
+          const { stdout } = await run("docker", [
+            "run",
+            "-d",
+            "--user",
+            AGENT_USER,
+            "--network",
+            "none",
+            "--label",
+            "airlock.bench=true",
+            "--entrypoint",
+            "sleep",
+            rawImage,
+            "infinity",
+          ]);
           containers.push(stdout.trim());
         }),
       );
     }
     const ms = (n: number) => `${n.toFixed(0).padStart(6)} ms`;
-    console.log(`snapshot      runtime.snapshotSandbox (home ${homeMb} MB → image, +${(sizeBytes / 1024 / 1024).toFixed(1)} MB)  median ${ms(median(snapshotTimes))}`);
+    console.log(
+      `snapshot      runtime.snapshotSandbox (home ${homeMb} MB → image, +${(sizeBytes / 1024 / 1024).toFixed(1)} MB)  median ${ms(median(snapshotTimes))}`,
+    );
     console.log(`snapshot      docker commit of a writable container, same files         median ${ms(median(commitTimes))}`);
     console.log(`  ratio runtime/raw (median): ${(median(snapshotTimes) / median(commitTimes)).toFixed(2)}`);
     console.log(`restart       runtime.createSandbox from the snapshot (home copied in)   median ${ms(median(restartTimes))}`);

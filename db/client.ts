@@ -51,9 +51,7 @@ export function explainSqliteError(err: unknown, file: string): Error {
 export function migrateDatabase(db: Db): { applied: number } {
   const known = readMigrationJournal();
   const sqlite = db.$client;
-  const hasTable = sqlite
-    .prepare("select 1 from sqlite_master where type='table' and name='__drizzle_migrations'")
-    .get();
+  const hasTable = sqlite.prepare("select 1 from sqlite_master where type='table' and name='__drizzle_migrations'").get();
   let before = 0;
   if (hasTable) {
     const rows = sqlite.prepare("select created_at from __drizzle_migrations").all() as { created_at: number }[];

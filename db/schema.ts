@@ -189,7 +189,9 @@ export const runs = sqliteTable(
     task: text("task").notNull(),
     modelId: text("model_id").references(() => models.id),
     projectId: text("project_id"),
-    agent: text("agent", { enum: ["builtin", "external"] }).notNull().default("builtin"),
+    agent: text("agent", { enum: ["builtin", "external"] })
+      .notNull()
+      .default("builtin"),
     state: text("state", { enum: RUN_STATES }).notNull(),
     createdBy: text("created_by")
       .notNull()
@@ -207,7 +209,9 @@ export const runs = sqliteTable(
     tokensUsed: integer("tokens_used").notNull().default(0),
     summary: text("summary"),
     // Issue 5: restore the workspace automatically when the run fails or is stopped.
-    autoRollback: text("auto_rollback", { enum: ["off", "on_failure"] }).notNull().default("off"),
+    autoRollback: text("auto_rollback", { enum: ["off", "on_failure"] })
+      .notNull()
+      .default("off"),
     // Issue 5: whether the run's own operator may roll it back (reviewers always may).
     operatorMayRollback: integer("operator_may_rollback", { mode: "boolean" }).notNull().default(false),
     endedReason: text("ended_reason"),
@@ -271,7 +275,9 @@ export const approvals = sqliteTable(
     requiredApprovals: integer("required_approvals").notNull().default(1),
     allowSelfApproval: integer("allow_self_approval", { mode: "boolean" }).notNull().default(false),
     // The minimum role of each approver (policy rules may ask for an admin).
-    approverRole: text("approver_role", { enum: ["reviewer", "admin"] }).notNull().default("reviewer"),
+    approverRole: text("approver_role", { enum: ["reviewer", "admin"] })
+      .notNull()
+      .default("reviewer"),
     requestedBy: text("requested_by").notNull(), // the run's operator
     expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
     decidedAt: integer("decided_at", { mode: "timestamp_ms" }),
@@ -325,9 +331,7 @@ export type RunEvent = typeof runEvents.$inferSelect;
 // Workspaces, checkpoints, rollback and merge-back (issue 5)
 
 export type WorkspaceSourceJson =
-  | { type: "empty" }
-  | { type: "git"; path: string; ref?: string; commit?: string; branch?: string }
-  | { type: "archive"; uploadId: string; name?: string };
+  { type: "empty" } | { type: "git"; path: string; ref?: string; commit?: string; branch?: string } | { type: "archive"; uploadId: string; name?: string };
 
 /** One row per run: where its workspace came from and what its checkpoints cost. */
 export const workspaces = sqliteTable("workspaces", {
@@ -340,7 +344,10 @@ export const workspaces = sqliteTable("workspaces", {
   storageBytes: integer("storage_bytes").notNull().default(0),
   storageCapBytes: integer("storage_cap_bytes").notNull(),
   // Paths left out of checkpoints (too large, ignored, over the cap), for the run page.
-  skippedPaths: text("skipped_paths", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+  skippedPaths: text("skipped_paths", { mode: "json" })
+    .$type<string[]>()
+    .notNull()
+    .default(sql`'[]'`),
   // Cumulative diff kept when the workspace and shadow repository are cleaned up.
   archivedDiff: text("archived_diff"),
   cleanedAt: integer("cleaned_at", { mode: "timestamp_ms" }),

@@ -87,7 +87,11 @@ test("@phone-only a reviewer edits and approves a plan, approves a diff and an e
 });
 
 test("@phone-only a reviewer denies a write with a reason and the agent is told why", async ({ page, baseURL }) => {
-  world = await setUpRunWorld(baseURL!, [planStep([{ title: "Create a secret" }]), toolStep("write_file", { path: "secret.txt", content: "nope\n" }), finishStep("Gave up.", "failure")]);
+  world = await setUpRunWorld(baseURL!, [
+    planStep([{ title: "Create a secret" }]),
+    toolStep("write_file", { path: "secret.txt", content: "nope\n" }),
+    finishStep("Gave up.", "failure"),
+  ]);
   const run = await startRun(world, world.operatorApi);
   await decide(world.reviewerApi, (await waitForPendingApproval(world.reviewerApi, run.id, "submit_plan")).id, "approve");
 

@@ -55,7 +55,10 @@ test("shows the events just made, filters by action, verifies the chain and expo
   await page.getByRole("link", { name: "Export JSONL" }).click();
   const jsonl = await jsonlDownload;
   expect(jsonl.suggestedFilename()).toMatch(/^airlock-audit-.*\.jsonl$/);
-  const lines = (await fs.readFile((await jsonl.path())!, "utf8")).trim().split("\n").map((l) => JSON.parse(l) as { action: string; targetId: string; details: { name?: string } });
+  const lines = (await fs.readFile((await jsonl.path())!, "utf8"))
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { action: string; targetId: string; details: { name?: string } });
   // Same filters as the page (this actor, token.create): exactly the one token.
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatchObject({ action: "token.create", targetId: created.id, details: { name } });

@@ -5,7 +5,18 @@
 // the files are back), and rolls the workspace back to an earlier checkpoint.
 import { expect, test } from "@playwright/test";
 import { apiSignin } from "./support/api";
-import { autoApprove, decide, finishStep, listToolCalls, planStep, setUpRunWorld, startRun, toolStep, waitForPendingApproval, type RunWorld } from "./support/runs";
+import {
+  autoApprove,
+  decide,
+  finishStep,
+  listToolCalls,
+  planStep,
+  setUpRunWorld,
+  startRun,
+  toolStep,
+  waitForPendingApproval,
+  type RunWorld,
+} from "./support/runs";
 
 test.setTimeout(180_000);
 
@@ -31,7 +42,9 @@ test("a reviewer snapshots a run's container, restarts the live run from it and 
   world = await setUpRunWorld(baseURL!, [
     planStep([{ title: "Install a helper and write notes" }]),
     toolStep("write_file", { path: "notes.txt", content: "v1\n" }),
-    toolStep("run_command", { command: "mkdir -p ~/.local/bin && printf '#!/bin/sh\\necho tool-ok\\n' > ~/.local/bin/mytool && chmod +x ~/.local/bin/mytool && echo v2 > notes.txt" }),
+    toolStep("run_command", {
+      command: "mkdir -p ~/.local/bin && printf '#!/bin/sh\\necho tool-ok\\n' > ~/.local/bin/mytool && chmod +x ~/.local/bin/mytool && echo v2 > notes.txt",
+    }),
     // held (its approval left pending) until the snapshot is taken
     toolStep("http_fetch", { url: "http://example.invalid/" }),
     toolStep("run_command", { command: "rm -f ~/.local/bin/mytool && echo broken > notes.txt" }),

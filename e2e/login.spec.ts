@@ -59,7 +59,10 @@ test("a user signs out another browser from Settings; that browser must sign in 
   const sessions = page.getByTestId("session");
   await expect(sessions).toHaveCount(2);
   await expect(sessions.filter({ hasText: "This browser" })).toHaveCount(1);
-  await sessions.filter({ hasNotText: "This browser" }).getByRole("button", { name: /^Sign out / }).click();
+  await sessions
+    .filter({ hasNotText: "This browser" })
+    .getByRole("button", { name: /^Sign out / })
+    .click();
   await expect(sessions).toHaveCount(1);
   await expect(page.getByText("You are signed in only here.")).toBeVisible();
 

@@ -44,7 +44,10 @@ test("@phone-only the phone layout uses a bottom tab bar instead of the sidebar"
   expect(box.y + box.height).toBeCloseTo(viewport.height, 0);
   // Audit events show as cards: the table header is not shown.
   await expect(page.getByRole("columnheader", { name: "Actor" })).toBeHidden();
-  await page.getByRole("button", { name: /^Details/ }).first().click();
+  await page
+    .getByRole("button", { name: /^Details/ })
+    .first()
+    .click();
   await page.waitForLoadState("networkidle");
   await expectNoHorizontalScroll(page);
 });

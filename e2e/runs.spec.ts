@@ -4,7 +4,18 @@
 // stopping a runaway command, and a 100 000-line log that stays virtualised.
 import { expect, test, type Page } from "@playwright/test";
 import { apiSignin } from "./support/api";
-import { approveIfAsked, decide, finishStep, planStep, setUpRunWorld, startRun, toolStep, waitForPendingApproval, waitForRunState, type RunWorld } from "./support/runs";
+import {
+  approveIfAsked,
+  decide,
+  finishStep,
+  planStep,
+  setUpRunWorld,
+  startRun,
+  toolStep,
+  waitForPendingApproval,
+  waitForRunState,
+  type RunWorld,
+} from "./support/runs";
 
 test.describe.configure({ mode: "parallel" });
 test.setTimeout(150_000);
@@ -145,7 +156,11 @@ test("a reviewer stops a run during a long command and sees it marked killed wit
 });
 
 test("@desktop-only a 100 000-line command output stays virtualised, follows the tail and offers a jump back to it", async ({ page, baseURL }) => {
-  world = await setUpRunWorld(baseURL!, [planStep([{ title: "Count to 100000" }]), toolStep("run_command", { command: "seq 1 100000" }), finishStep("Counted.")]);
+  world = await setUpRunWorld(baseURL!, [
+    planStep([{ title: "Count to 100000" }]),
+    toolStep("run_command", { command: "seq 1 100000" }),
+    finishStep("Counted."),
+  ]);
   const run = await startRun(world, world.operatorApi);
   await apiSignin(page, world.reviewer);
   await page.goto(`/runs/${run.id}`);

@@ -74,7 +74,8 @@ test.describe("single sign-on @desktop-only", () => {
         () => false,
       );
       if (up) break;
-      if (dashboard.exitCode !== null || i > 120) throw new Error(`the SSO dashboard did not start:\n${fs.readFileSync(path.join(dataDir, "server.log"), "utf8")}`);
+      if (dashboard.exitCode !== null || i > 120)
+        throw new Error(`the SSO dashboard did not start:\n${fs.readFileSync(path.join(dataDir, "server.log"), "utf8")}`);
       await new Promise((r) => setTimeout(r, 500));
     }
   });
@@ -109,7 +110,9 @@ test.describe("single sign-on @desktop-only", () => {
   async function userRow(email: string) {
     const api = await signedInApi(baseURL, breakGlass);
     const res = await trpcQuery(api, "users.list");
-    const body = (await res.json()) as { result: { data: { json: { items: { id: string; email: string; role: string; roleSource: string; sso: boolean }[] } } } };
+    const body = (await res.json()) as {
+      result: { data: { json: { items: { id: string; email: string; role: string; roleSource: string; sso: boolean }[] } } };
+    };
     await api.dispose();
     return body.result.data.json.items.find((u) => u.email === email);
   }
@@ -210,7 +213,9 @@ test.describe("single sign-on @desktop-only", () => {
     await form.getByLabel("Email").fill(local.email);
     await form.getByLabel("Password").fill(local.password);
     await form.getByRole("button", { name: "Sign in", exact: true }).click();
-    await expect(form.getByRole("alert")).toHaveText("Password sign-in is turned off here; use single sign-on. Only break-glass accounts may sign in with a password.");
+    await expect(form.getByRole("alert")).toHaveText(
+      "Password sign-in is turned off here; use single sign-on. Only break-glass accounts may sign in with a password.",
+    );
 
     await form.getByLabel("Email").fill(breakGlass.email);
     await form.getByLabel("Password").fill(breakGlass.password);

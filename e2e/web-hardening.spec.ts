@@ -74,7 +74,9 @@ test.describe("M3: CSRF and clickjacking", () => {
     );
     expect(new URL(hostile.origin).origin).not.toBe(new URL(baseURL!).origin);
 
-    const forged = ["users.revokeOtherSessions", "runs.stopAll"].map((path) => page.waitForResponse((r) => r.url() === target(path) && r.request().method() === "POST"));
+    const forged = ["users.revokeOtherSessions", "runs.stopAll"].map((path) =>
+      page.waitForResponse((r) => r.url() === target(path) && r.request().method() === "POST"),
+    );
     await page.goto(hostile.origin);
     const responses = await Promise.all(forged);
 
@@ -99,7 +101,9 @@ test.describe("M3: CSRF and clickjacking", () => {
 
   test("M3: the dashboard cannot be framed", async ({ page, baseURL }) => {
     await apiSignin(page, victim);
-    hostile = await serveHostilePage(() => `<!doctype html><title>framed</title><p>outer page</p><iframe id="f" src="${baseURL}/approvals" width="800" height="600"></iframe>`);
+    hostile = await serveHostilePage(
+      () => `<!doctype html><title>framed</title><p>outer page</p><iframe id="f" src="${baseURL}/approvals" width="800" height="600"></iframe>`,
+    );
 
     const framed = page.waitForResponse((r) => r.url() === `${baseURL}/approvals`);
     await page.goto(hostile.origin);
@@ -185,7 +189,8 @@ test.describe("M4: open redirect after sign-in", () => {
   });
   test.afterEach(async () => phish.close());
 
-  const expectOnDashboard = (page: Page, baseURL: string, value: string) => expect(new URL(page.url()).origin, `callbackUrl=${value} led to ${page.url()}`).toBe(new URL(baseURL).origin);
+  const expectOnDashboard = (page: Page, baseURL: string, value: string) =>
+    expect(new URL(page.url()).origin, `callbackUrl=${value} led to ${page.url()}`).toBe(new URL(baseURL).origin);
 
   test("M4: a signed-in user opening a crafted /login link stays on the dashboard @desktop-only", async ({ page, baseURL }) => {
     test.setTimeout(420_000); // 24 page loads; about 3.5 min on a loaded 2-core machine

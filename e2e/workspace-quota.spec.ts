@@ -16,7 +16,10 @@ test.afterEach(async () => {
 });
 
 test("workspace quota: the run page shows the workspace's size against its quota", async ({ page, baseURL }) => {
-  world = await setUpRunWorld(baseURL!, [planStep([{ title: "Write some data" }]), toolStep("run_command", { command: "head -c 3000000 /dev/urandom > data.bin && sleep 600" })]);
+  world = await setUpRunWorld(baseURL!, [
+    planStep([{ title: "Write some data" }]),
+    toolStep("run_command", { command: "head -c 3000000 /dev/urandom > data.bin && sleep 600" }),
+  ]);
   const run = await startRun(world, world.operatorApi);
   stopApproving = autoApprove(world.reviewerApi, run.id);
 

@@ -23,7 +23,16 @@ const actor = (role: Role): PermissionActor => ({ id: `u-${role}`, role });
 const runOf = (owner: boolean, role: Role, operatorMayRollback = false) => ({ createdBy: owner ? `u-${role}` : "someone-else", operatorMayRollback });
 
 // Written out by hand (role, owns the run) → expected answer, so a change to a rule fails here.
-const RUN_TABLE: { role: Role; owner: boolean; stop: boolean; rollback: boolean; rollbackWhenAllowed: boolean; mergeBack: boolean; egress: boolean; snapshot: boolean }[] = [
+const RUN_TABLE: {
+  role: Role;
+  owner: boolean;
+  stop: boolean;
+  rollback: boolean;
+  rollbackWhenAllowed: boolean;
+  mergeBack: boolean;
+  egress: boolean;
+  snapshot: boolean;
+}[] = [
   { role: "viewer", owner: false, stop: false, rollback: false, rollbackWhenAllowed: false, mergeBack: false, egress: false, snapshot: false },
   { role: "viewer", owner: true, stop: false, rollback: false, rollbackWhenAllowed: false, mergeBack: false, egress: false, snapshot: false },
   { role: "operator", owner: false, stop: false, rollback: false, rollbackWhenAllowed: false, mergeBack: false, egress: false, snapshot: false },
@@ -37,7 +46,15 @@ const RUN_TABLE: { role: Role; owner: boolean; stop: boolean; rollback: boolean;
 describe("runPermissions: who may act on a run (roles × owner / not owner)", () => {
   it.each(RUN_TABLE)("$role, owner=$owner", ({ role, owner, stop, rollback, rollbackWhenAllowed, mergeBack, egress, snapshot }) => {
     const p = runPermissions(actor(role), runOf(owner, role));
-    expect(p).toMatchObject({ isOwner: owner, canView: true, canStop: stop, canRollback: rollback, canRequestMergeBack: mergeBack, canGrantEgress: egress, canSnapshot: snapshot });
+    expect(p).toMatchObject({
+      isOwner: owner,
+      canView: true,
+      canStop: stop,
+      canRollback: rollback,
+      canRequestMergeBack: mergeBack,
+      canGrantEgress: egress,
+      canSnapshot: snapshot,
+    });
     expect(runPermissions(actor(role), runOf(owner, role, true)).canRollback).toBe(rollbackWhenAllowed);
     // The denials the server throws agree with the booleans the UI reads.
     expect(stopRunDenial(actor(role), runOf(owner, role)) === null).toBe(stop);
@@ -52,12 +69,17 @@ describe("runPermissions: who may act on a run (roles × owner / not owner)", ()
   });
 
   it("an operator refused a rollback of their own run is told a reviewer can allow it", () => {
-    expect(rollbackDenial(actor("operator"), runOf(true, "operator"))?.message).toMatch(/its operator is not allowed to roll it back \(a reviewer can allow it\)/);
+    expect(rollbackDenial(actor("operator"), runOf(true, "operator"))?.message).toMatch(
+      /its operator is not allowed to roll it back \(a reviewer can allow it\)/,
+    );
     expect(rollbackDenial(actor("operator"), runOf(false, "operator"))?.message).toMatch(/needs the reviewer role/);
   });
 
   it("a reviewer who started the run is told another reviewer must grant its network access", () => {
-    expect(egressGrantDenial(actor("reviewer"), runOf(true, "reviewer"))).toEqual({ code: "FORBIDDEN", message: "You started this run, so another reviewer (or an admin) must grant its network access." });
+    expect(egressGrantDenial(actor("reviewer"), runOf(true, "reviewer"))).toEqual({
+      code: "FORBIDDEN",
+      message: "You started this run, so another reviewer (or an admin) must grant its network access.",
+    });
   });
 });
 
@@ -76,7 +98,10 @@ describe("mergeRequestPermissions: who may decide a merge-back", () => {
   });
 
   it("a decided request is a conflict for everyone, admins included", () => {
-    expect(mergeRequestPermissions(actor("admin"), { state: "approved", requestedBy: "x" })).toEqual({ canDecide: false, reason: { code: "CONFLICT", message: "This request was already approved." } });
+    expect(mergeRequestPermissions(actor("admin"), { state: "approved", requestedBy: "x" })).toEqual({
+      canDecide: false,
+      reason: { code: "CONFLICT", message: "This request was already approved." },
+    });
   });
 });
 
@@ -112,9 +137,14 @@ describe("approvalPermissions: who may decide an approval request", () => {
 
   it("the server's refusal comes in its order: approver role, self-approval, earlier vote", () => {
     const all = request({ requestedBy: "u-reviewer", approverRole: "admin" });
-    expect(approvalVoteDenial(actor("reviewer"), all, "approve", { alreadyVoted: true })?.message).toMatch(/policy rule deploys needs an admin to approve this request/);
+    expect(approvalVoteDenial(actor("reviewer"), all, "approve", { alreadyVoted: true })?.message).toMatch(
+      /policy rule deploys needs an admin to approve this request/,
+    );
     expect(approvalVoteDenial(actor("reviewer"), all, "deny", { alreadyVoted: true })?.message).toMatch(/You started this run/);
-    expect(approvalVoteDenial(actor("reviewer"), request(), "deny", { alreadyVoted: true })).toEqual({ code: "CONFLICT", message: "You already voted on this request; another reviewer must add the remaining approval(s)." });
+    expect(approvalVoteDenial(actor("reviewer"), request(), "deny", { alreadyVoted: true })).toEqual({
+      code: "CONFLICT",
+      message: "You already voted on this request; another reviewer must add the remaining approval(s).",
+    });
     expect(approvalVoteDenial({ id: "gone", role: null }, request({ approverRole: "admin" }), "approve")?.code).toBe("FORBIDDEN");
     expect(approvalVoteDenial(actor("reviewer"), request(), "approve")).toBeNull();
   });
@@ -139,9 +169,12 @@ describe("projects, rule proposals and policy drafts", () => {
     expect(maySubmitPolicyDrafts(role)).toBe(drafts);
   });
 
-  it.each(ROLES.map((role) => ({ role, values: role === "reviewer" || role === "admin" })))("$role downloads results with secret values: $values", ({ role, values }) => {
-    expect(maySeeSecretValues(role)).toBe(values);
-  });
+  it.each(ROLES.map((role) => ({ role, values: role === "reviewer" || role === "admin" })))(
+    "$role downloads results with secret values: $values",
+    ({ role, values }) => {
+      expect(maySeeSecretValues(role)).toBe(values);
+    },
+  );
 
   it("the role ladder is viewer < operator < reviewer < admin", () => {
     expect(ROLES.map((r) => ROLES.filter((m) => atLeast(r, m)).length)).toEqual([1, 2, 3, 4]);

@@ -58,7 +58,16 @@ export interface RunPermissions {
 
 export function runPermissions(actor: PermissionActor | null | undefined, run: RunForPermissions): RunPermissions {
   if (!actor) {
-    return { isOwner: false, canView: false, canStop: false, canRollback: false, canSetOperatorRollback: false, canSnapshot: false, canRequestMergeBack: false, canGrantEgress: false };
+    return {
+      isOwner: false,
+      canView: false,
+      canStop: false,
+      canRollback: false,
+      canSetOperatorRollback: false,
+      canSnapshot: false,
+      canRequestMergeBack: false,
+      canGrantEgress: false,
+    };
   }
   const isOwner = run.createdBy === actor.id;
   const reviewer = atLeast(actor.role, "reviewer");
@@ -113,7 +122,10 @@ export interface MergeRequestForPermissions {
 }
 
 /** Who may approve or deny a merge-back request: a reviewer other than the requester (admins may decide their own). */
-export function mergeRequestPermissions(actor: PermissionActor | null | undefined, request: MergeRequestForPermissions): { canDecide: boolean; reason: Denial | null } {
+export function mergeRequestPermissions(
+  actor: PermissionActor | null | undefined,
+  request: MergeRequestForPermissions,
+): { canDecide: boolean; reason: Denial | null } {
   const reason =
     request.state !== "pending"
       ? { code: "CONFLICT" as const, message: `This request was already ${request.state}.` }
@@ -153,7 +165,11 @@ export interface ApprovalPermissions {
  * Who may decide an approval request. `alreadyVoted`: the actor has a vote on
  * it already (quorum needs different reviewers).
  */
-export function approvalPermissions(actor: PermissionActor | null | undefined, request: ApprovalForPermissions, opts: { alreadyVoted?: boolean } = {}): ApprovalPermissions {
+export function approvalPermissions(
+  actor: PermissionActor | null | undefined,
+  request: ApprovalForPermissions,
+  opts: { alreadyVoted?: boolean } = {},
+): ApprovalPermissions {
   const canReview = Boolean(actor && atLeast(actor.role, "reviewer"));
   const selfApprovalBlocked = Boolean(actor && request.requestedBy === actor.id && !request.allowSelfApproval);
   const needsAdmin = request.approverRole === "admin" && actor?.role !== "admin";
@@ -210,7 +226,8 @@ export function projectRunDenial(actor: PermissionActor | null | undefined, proj
  * reviewer role itself is the procedure's.
  */
 export function proposalVoteDenial(actor: PermissionActor, proposal: { proposedBy: string }, opts: { alreadyVoted?: boolean } = {}): Denial | null {
-  if (proposal.proposedBy === actor.id && !atLeast(actor.role, "admin")) return forbidden("You proposed this rule, so other reviewers (or an admin) must accept it.");
+  if (proposal.proposedBy === actor.id && !atLeast(actor.role, "admin"))
+    return forbidden("You proposed this rule, so other reviewers (or an admin) must accept it.");
   if (opts.alreadyVoted) return { code: "CONFLICT", message: "You already voted on this proposal." };
   return null;
 }

@@ -4,7 +4,9 @@
 export type SignInErrorCode = "OidcDisabled" | "OidcEmailUnverified" | "OidcEmailTaken" | "OidcNoEmail" | "OidcIssuer";
 
 export function signInErrorMessage(code: string, opts: { ssoName: string; passwordAllowed: boolean }): string {
-  const fallback = opts.passwordAllowed ? " Meanwhile you can sign in with your password." : " Meanwhile only break-glass accounts can sign in (with a password).";
+  const fallback = opts.passwordAllowed
+    ? " Meanwhile you can sign in with your password."
+    : " Meanwhile only break-glass accounts can sign in (with a password).";
   switch (code) {
     case "OidcDisabled":
       return "This account is disabled. Ask an admin to enable it.";

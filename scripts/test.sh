@@ -45,7 +45,7 @@ wait_for() { # names... ; records failures
 
 failed=()
 # Phase 1: CPU-bound work with no timing-sensitive tests, in parallel.
-run_bg static bash -c 'node_modules/.bin/tsc --noEmit && echo "types ok" && node_modules/.bin/eslint --max-warnings=0 . && echo "lint ok"'
+run_bg static bash -c 'node_modules/.bin/tsc --noEmit && echo "types ok" && node_modules/.bin/eslint --max-warnings=0 . && echo "lint ok" && node_modules/.bin/prettier --check "**/*.{ts,tsx,js,mjs,cjs,css}" >/dev/null && echo "format ok"'
 run_bg unit node_modules/.bin/vitest run --project unit
 run_bg build bash scripts/build.sh
 wait_for static unit build

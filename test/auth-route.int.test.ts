@@ -10,17 +10,23 @@ let server: RouteServer;
 
 beforeAll(async () => {
   const { POST } = await import("@/app/api/auth/[...nextauth]/route");
-  server = await serveRoute("/api/auth/callback/credentials", { POST: (req) => POST(req as never, { params: Promise.resolve({ nextauth: ["callback", "credentials"] }) }) });
+  server = await serveRoute("/api/auth/callback/credentials", {
+    POST: (req) => POST(req as never, { params: Promise.resolve({ nextauth: ["callback", "credentials"] }) }),
+  });
 });
 afterAll(() => server?.close());
 
 function post(body: Buffer, chunked: boolean): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(new URL(server.url), { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...(chunked ? {} : { "content-length": String(body.length) }) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
-    });
+    const req = http.request(
+      new URL(server.url),
+      { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...(chunked ? {} : { "content-length": String(body.length) }) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+      },
+    );
     req.on("error", reject);
     if (chunked) for (let i = 0; i < body.length; i += 64 * 1024) req.write(body.subarray(i, i + 64 * 1024));
     else req.write(body);

@@ -103,9 +103,16 @@ describe("downloads of a run's result", () => {
 
   it("M2: every download is audited with who, which run, which form, and whether it was redacted", async () => {
     const rows = database.$client
-      .prepare("select actor_id as actorId, actor_label as actorLabel, target_id as targetId, details from audit_events where action = 'run.download' order by seq")
+      .prepare(
+        "select actor_id as actorId, actor_label as actorLabel, target_id as targetId, details from audit_events where action = 'run.download' order by seq",
+      )
       .all() as { actorId: string; actorLabel: string; targetId: string; details: string }[];
-    const seen = rows.map((r) => ({ actorId: r.actorId, actorLabel: r.actorLabel, targetId: r.targetId, ...(JSON.parse(r.details) as { kind: string; redacted: boolean; redactedPaths: string[] }) }));
+    const seen = rows.map((r) => ({
+      actorId: r.actorId,
+      actorLabel: r.actorLabel,
+      targetId: r.targetId,
+      ...(JSON.parse(r.details) as { kind: string; redacted: boolean; redactedPaths: string[] }),
+    }));
     expect(seen.map((d) => [d.actorLabel, d.targetId, d.kind, d.redacted])).toEqual([
       [viewer.email, runId, "patch", true],
       [viewer.email, runId, "bundle", true],

@@ -59,7 +59,10 @@ const H2_DRAFT = presetYaml("supervised").replace(/\nrules:\n/, `\nrules:\n${H2_
 
 const BOMBS: Record<string, string> = {
   "the security test's self-referencing alias bomb": "a: &a [" + "*a,".repeat(2000) + "]",
-  "billion laughs": ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]", ..."bcdefghi".split("").map((c, i) => `${c}: &${c} [${Array(9).fill(`*${"abcdefghi"[i]}`).join(", ")}]`)].join("\n"),
+  "billion laughs": [
+    "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]",
+    ..."bcdefghi".split("").map((c, i) => `${c}: &${c} [${Array(9).fill(`*${"abcdefghi"[i]}`).join(", ")}]`),
+  ].join("\n"),
   "billion laughs through merge keys": "a: &a {x: 1}\n" + Array.from({ length: 50 }, (_, i) => `k${i}: {<<: *a, y${i}: 2}`).join("\n"),
   "a 250 KB document of aliases": "a: &a x\nb: [" + "*a, ".repeat(60_000) + "]",
 };
@@ -82,14 +85,31 @@ beforeAll(async () => {
   const modelId = createModel(t.db, actorOf(admin), { name: "m", baseUrl: "http://127.0.0.1:9/v1", model: "m" }).id;
   runId = createRun(t.db, { ...actorOf(admin), userId: admin.id }, { title: "t", task: "x", modelId }).id;
   Object.values(WORST_COMMANDS).forEach((command, i) =>
-    t.db.insert(toolCalls).values({ id: crypto.randomUUID(), runId, seq: i + 1, tool: "run_command", args: { command }, verdict: "ask", rule: "default", reason: "r", state: "refused" }).run(),
+    t.db
+      .insert(toolCalls)
+      .values({
+        id: crypto.randomUUID(),
+        runId,
+        seq: i + 1,
+        tool: "run_command",
+        args: { command },
+        verdict: "ask",
+        rule: "default",
+        reason: "r",
+        state: "refused",
+      })
+      .run(),
   );
   const { parsePolicyYaml } = await import("@/server/policy");
   h2Policy = parsePolicyYaml(H2_DRAFT);
   // Start both workers before measuring: their start-up is not what is measured.
   const caller = createCallerFactory(appRouter)(ctxFor.reviewer);
   await caller.policies.simulate({ call: { tool: "run_command", args: { command: "ls" } } });
-  await judgeToolCallOffThread("run_command", { command: "ls", cwd: "/workspace" }, { stepMode: false, policy: { policy: DEFAULT_POLICY, projectId: "p", version: 1 } });
+  await judgeToolCallOffThread(
+    "run_command",
+    { command: "ls", cwd: "/workspace" },
+    { stepMode: false, policy: { policy: DEFAULT_POLICY, projectId: "p", version: 1 } },
+  );
   const idle = await worstStall(() => new Promise((resolve) => setTimeout(resolve, 5000)));
   boundMs = Math.max(MIN_BOUND_MS, idle.maxMs + MAX_STALL_MS);
   report("idle baseline (5 s)", idle, 0);
@@ -149,10 +169,15 @@ describe("H1/H2: the worst inputs never stall the event loop", () => {
     });
     report("H1 alias bombs", stall, stall.value.viewer.length + stall.value.reviewer.length);
 
-    for (const o of stall.value.viewer) expect(o).toMatchObject({ ok: false, code: "FORBIDDEN", message: expect.stringMatching(/reviewer role; you are viewer/) });
+    for (const o of stall.value.viewer)
+      expect(o).toMatchObject({ ok: false, code: "FORBIDDEN", message: expect.stringMatching(/reviewer role; you are viewer/) });
     const [validate, ...rest] = stall.value.reviewer;
-    expect(validate).toMatchObject({ ok: true, value: { ok: false, problems: expect.arrayContaining([expect.objectContaining({ line: 1, message: expect.stringMatching(/anchor &a refused/) })]) } });
-    for (const o of stall.value.reviewer.filter((_, i) => i % 4 !== 0)) expect(o).toMatchObject({ ok: false, code: "BAD_REQUEST", message: expect.stringMatching(/(anchor|alias) .* refused/) });
+    expect(validate).toMatchObject({
+      ok: true,
+      value: { ok: false, problems: expect.arrayContaining([expect.objectContaining({ line: 1, message: expect.stringMatching(/anchor &a refused/) })]) },
+    });
+    for (const o of stall.value.reviewer.filter((_, i) => i % 4 !== 0))
+      expect(o).toMatchObject({ ok: false, code: "BAD_REQUEST", message: expect.stringMatching(/(anchor|alias) .* refused/) });
     expect(rest.length).toBeGreaterThan(0);
     expect(stall.maxMs).toBeLessThan(boundMs);
   }, 120_000);
@@ -161,7 +186,11 @@ describe("H1/H2: the worst inputs never stall the event loop", () => {
     const reviewer = createCallerFactory(appRouter)(ctxFor.reviewer);
     const lengths = [450, 4096, 4097, N - 10];
     const stall = await worstStall(() =>
-      Promise.all(lengths.map((n) => outcomeOf(reviewer.policies.simulate({ yaml: H2_DRAFT, call: { tool: "run_command", args: { command: "echo " + "a".repeat(n) } } })))),
+      Promise.all(
+        lengths.map((n) =>
+          outcomeOf(reviewer.policies.simulate({ yaml: H2_DRAFT, call: { tool: "run_command", args: { command: "echo " + "a".repeat(n) } } })),
+        ),
+      ),
     );
     report("H2 regex via the router", stall, lengths.length);
     const verdicts = stall.value.map((o) => (o.ok ? (o.value as { verdict: string; rule: string }) : o));
@@ -175,7 +204,10 @@ describe("H1/H2: the worst inputs never stall the event loop", () => {
   it("H2: the largest shell commands a viewer simulates or replays against the policy in force never stall the event loop", async () => {
     const viewer = createCallerFactory(appRouter)(ctxFor.viewer);
     const calls = Object.values(WORST_COMMANDS).map((command) => ({ tool: "run_command", args: { command } }));
-    const stall = await worstStall(async () => [await outcomeOf(viewer.policies.simulateSequence({ calls })), await outcomeOf(viewer.policies.replay({ runId }))]);
+    const stall = await worstStall(async () => [
+      await outcomeOf(viewer.policies.simulateSequence({ calls })),
+      await outcomeOf(viewer.policies.replay({ runId })),
+    ]);
     report("largest commands, simulate + replay", stall, calls.length * 2);
     for (const o of stall.value) {
       // Either judged, or stopped at the time limit with a clear message; never on the main thread.
@@ -191,12 +223,17 @@ describe("H1/H2: the worst inputs never stall the event loop", () => {
       { policy: h2Policy, projectId: "h2", version: 1 },
     ];
     const stall = await worstStall(() =>
-      Promise.all(policies.flatMap((policy) => commands.map((command) => judgeToolCallOffThread("run_command", { command, cwd: "/workspace" }, { stepMode: false, policy })))),
+      Promise.all(
+        policies.flatMap((policy) =>
+          commands.map((command) => judgeToolCallOffThread("run_command", { command, cwd: "/workspace" }, { stepMode: false, policy })),
+        ),
+      ),
     );
     report("agent commands via the gateway's judge", stall, stall.value.length);
     for (const j of stall.value) expect(["deny", "ask", "allow"]).toContain(j.decision.verdict);
     // A command that cannot be judged in time is denied with why, never allowed.
-    for (const j of stall.value.filter((j) => j.decision.rule === JUDGE_TIMEOUT_RULE)) expect(j.decision).toMatchObject({ verdict: "deny", reason: expect.stringMatching(/could not judge this call within/) });
+    for (const j of stall.value.filter((j) => j.decision.rule === JUDGE_TIMEOUT_RULE))
+      expect(j.decision).toMatchObject({ verdict: "deny", reason: expect.stringMatching(/could not judge this call within/) });
     expect(stall.maxMs).toBeLessThan(boundMs);
   }, 300_000);
 });

@@ -7,7 +7,17 @@ import { eq } from "drizzle-orm";
 import { type TestDb } from "@/test/helpers/db";
 import { actorOf } from "@/test/helpers/users";
 import { startScriptedModelServer, type ScriptedModelServer, type ScriptStep, toolResultsSent } from "@/test/helpers/model-server";
-import { getRun, newSupervisor, registerModel, setUpSupervisedWorld, startRun, stopSupervisor, waitFor, waitForPendingApproval, waitForState } from "@/test/helpers/runs";
+import {
+  getRun,
+  newSupervisor,
+  registerModel,
+  setUpSupervisedWorld,
+  startRun,
+  stopSupervisor,
+  waitFor,
+  waitForPendingApproval,
+  waitForState,
+} from "@/test/helpers/runs";
 import { decideApproval } from "@/server/approvals/approvals";
 import { toolCalls, approvals, runEvents } from "@/db/schema";
 import { verifyAuditChain } from "@/server/audit/chain";
@@ -26,7 +36,12 @@ const servers: ScriptedModelServer[] = [];
 
 const plan = (steps = 1) => ({
   type: "tool_calls" as const,
-  calls: [{ name: "submit_plan", arguments: { steps: Array.from({ length: steps }, (_, i) => ({ title: `step ${i + 1}`, risk: "low", risk_note: "only touches the workspace" })) } }],
+  calls: [
+    {
+      name: "submit_plan",
+      arguments: { steps: Array.from({ length: steps }, (_, i) => ({ title: `step ${i + 1}`, risk: "low", risk_note: "only touches the workspace" })) },
+    },
+  ],
 });
 const call = (name: string, args: Record<string, unknown>): ScriptStep => ({ type: "tool_calls", calls: [{ name, arguments: args }] });
 const finish = (status: "success" | "failure" = "success"): ScriptStep => call("finish", { summary: "done", status });
@@ -79,13 +94,32 @@ describe("a supervised run", () => {
     const done = await waitForState(t.db, run.id, ["succeeded", "failed"]);
     expect(done.state, done.endedReason ?? "").toBe("succeeded");
     expect(fs.readFileSync(path.join(done.workspaceDir!, "hello.txt"), "utf8")).toBe("hello airlock\n");
-    const output = t.db.select().from(runEvents).where(eq(runEvents.runId, run.id)).all().filter((e) => e.type === "output").map((e) => String(e.payload.text)).join("");
+    const output = t.db
+      .select()
+      .from(runEvents)
+      .where(eq(runEvents.runId, run.id))
+      .all()
+      .filter((e) => e.type === "output")
+      .map((e) => String(e.payload.text))
+      .join("");
     expect(output).toContain("from-the-sandbox");
     const results = toolResultsSent(server);
     expect(results.at(-1)).toMatchObject({ ok: true, exit_code: 0 });
     expect(verifyAuditChain(t.db).ok).toBe(true);
     // The container is removed once the run ends (the workspace stays).
-    await expect.poll(() => docker().getContainer(done.containerId!).inspect().then(() => "exists", (e: { statusCode?: number }) => e.statusCode), { timeout: 10_000 }).toBe(404);
+    await expect
+      .poll(
+        () =>
+          docker()
+            .getContainer(done.containerId!)
+            .inspect()
+            .then(
+              () => "exists",
+              (e: { statusCode?: number }) => e.statusCode,
+            ),
+        { timeout: 10_000 },
+      )
+      .toBe(404);
   });
 
   it("answers PLAN_REQUIRED to a write before the plan, and lets the agent resubmit a rejected plan", async () => {
@@ -133,7 +167,12 @@ describe("a supervised run", () => {
   });
 
   it("pauses after each plan step in step mode until a reviewer says continue", async () => {
-    const { server, modelId } = await modelWith([plan(2), call("complete_step", { step: 1, note: "looked around" }), call("complete_step", { step: 2 }), finish()]);
+    const { server, modelId } = await modelWith([
+      plan(2),
+      call("complete_step", { step: 1, note: "looked around" }),
+      call("complete_step", { step: 2 }),
+      finish(),
+    ]);
     const run = startRun(t.db, supervisor, operator, modelId, { stepMode: true });
     approve((await waitForPendingApproval(t.db, run.id, "plan")).id);
     const step1 = await waitForPendingApproval(t.db, run.id, "step");
@@ -153,7 +192,14 @@ describe("a supervised run", () => {
     const run = startRun(t.db, supervisor, operator, modelId);
     approve((await waitForPendingApproval(t.db, run.id, "plan")).id);
     approve((await waitForPendingApproval(t.db, run.id, "tool")).id);
-    await waitFor("the command to execute", () => t.db.select().from(toolCalls).where(eq(toolCalls.runId, run.id)).all().find((c) => c.tool === "run_command" && c.state === "executing"));
+    await waitFor("the command to execute", () =>
+      t.db
+        .select()
+        .from(toolCalls)
+        .where(eq(toolCalls.runId, run.id))
+        .all()
+        .find((c) => c.tool === "run_command" && c.state === "executing"),
+    );
     const containerId = getRun(t.db, run.id).containerId!;
     const started = Date.now();
     const killed = await supervisor.killRun(run.id, { ...actorOf(reviewer) }, "runaway sleep");
@@ -182,7 +228,14 @@ describe("a supervised run", () => {
     const done = await waitForState(t.db, run.id, ["succeeded", "failed"]);
     expect(done.state, done.endedReason ?? "").toBe("succeeded");
     expect(fs.readFileSync(path.join(done.workspaceDir!, "count.txt"), "utf8")).toBe("once\n");
-    expect(t.db.select().from(toolCalls).where(eq(toolCalls.runId, run.id)).all().filter((c) => c.tool === "run_command")).toHaveLength(1);
+    expect(
+      t.db
+        .select()
+        .from(toolCalls)
+        .where(eq(toolCalls.runId, run.id))
+        .all()
+        .filter((c) => c.tool === "run_command"),
+    ).toHaveLength(1);
   });
 });
 
@@ -198,7 +251,12 @@ describe("a reviewer's edit approved after a restart", () => {
     await supervisor.start();
     approve(pending.id, reviewer, { edit });
     const done = await waitForState(t.db, run.id, ["succeeded", "failed"]);
-    const [command] = t.db.select().from(toolCalls).where(eq(toolCalls.runId, run.id)).all().filter((c) => c.tool === "run_command");
+    const [command] = t.db
+      .select()
+      .from(toolCalls)
+      .where(eq(toolCalls.runId, run.id))
+      .all()
+      .filter((c) => c.tool === "run_command");
     return { done, command: command! };
   }
 
@@ -248,9 +306,19 @@ describe("reconciliation after a restart", () => {
     await supervisor.shutdown();
     const containerId = getRun(t.db, run.id).containerId!;
     await docker().getContainer(containerId).remove({ force: true });
-    const orphan = await docker().createContainer({ Image: (await import("@/server/sandbox/image")).sandboxImageName(), Cmd: ["sleep", "300"], Labels: { "airlock.run": "no-such-run", "airlock.managed": "true", "airlock.instance": instanceIdForDataDir(dataDir) }, NetworkDisabled: true });
+    const orphan = await docker().createContainer({
+      Image: (await import("@/server/sandbox/image")).sandboxImageName(),
+      Cmd: ["sleep", "300"],
+      Labels: { "airlock.run": "no-such-run", "airlock.managed": "true", "airlock.instance": instanceIdForDataDir(dataDir) },
+      NetworkDisabled: true,
+    });
     await orphan.start();
-    const foreign = await docker().createContainer({ Image: (await import("@/server/sandbox/image")).sandboxImageName(), Cmd: ["sleep", "300"], Labels: { "airlock.run": "someone-elses-run", "airlock.managed": "true", "airlock.instance": "another-airlock" }, NetworkDisabled: true });
+    const foreign = await docker().createContainer({
+      Image: (await import("@/server/sandbox/image")).sandboxImageName(),
+      Cmd: ["sleep", "300"],
+      Labels: { "airlock.run": "someone-elses-run", "airlock.managed": "true", "airlock.instance": "another-airlock" },
+      NetworkDisabled: true,
+    });
     await foreign.start();
 
     supervisor = newSupervisor(t.db, dataDir);
@@ -259,7 +327,14 @@ describe("reconciliation after a restart", () => {
     const failed = getRun(t.db, run.id);
     expect(failed.state).toBe("failed");
     expect(failed.endedReason).toMatch(/container was lost/);
-    expect(t.db.select().from(approvals).where(eq(approvals.runId, run.id)).all().every((a) => a.state !== "pending")).toBe(true);
+    expect(
+      t.db
+        .select()
+        .from(approvals)
+        .where(eq(approvals.runId, run.id))
+        .all()
+        .every((a) => a.state !== "pending"),
+    ).toBe(true);
     await expect(orphan.inspect()).rejects.toMatchObject({ statusCode: 404 });
     expect((await foreign.inspect()).State.Running).toBe(true);
     await foreign.remove({ force: true });
@@ -281,7 +356,14 @@ describe("stop all", () => {
       expect(r.state).toBe("killed");
       expect(r.endedBy).toBe(admin.email);
       expect(r.endedReason).toBe("incident: stop everything");
-      expect(t.db.select().from(approvals).where(eq(approvals.runId, id)).all().every((x) => x.state === "cancelled")).toBe(true);
+      expect(
+        t.db
+          .select()
+          .from(approvals)
+          .where(eq(approvals.runId, id))
+          .all()
+          .every((x) => x.state === "cancelled"),
+      ).toBe(true);
     }
   });
 });

@@ -21,11 +21,17 @@ let operator: PublicUser;
 let reviewer: PublicUser;
 const servers: ScriptedModelServer[] = [];
 
-const plan: ScriptStep = { type: "tool_calls", calls: [{ name: "submit_plan", arguments: { steps: [{ title: "probe", risk: "high", risk_note: "tries things" }] } }] };
+const plan: ScriptStep = {
+  type: "tool_calls",
+  calls: [{ name: "submit_plan", arguments: { steps: [{ title: "probe", risk: "high", risk_note: "tries things" }] } }],
+};
 const call = (name: string, args: Record<string, unknown> | string): ScriptStep => ({ type: "tool_calls", calls: [{ name, arguments: args }] });
 const finish: ScriptStep = call("finish", { summary: "done", status: "success" });
 
-async function runScript(script: ScriptStep[], opts: { limits?: Record<string, number>; onApproval?: (a: { id: string; tool: string }) => "approve" | "deny" } = {}) {
+async function runScript(
+  script: ScriptStep[],
+  opts: { limits?: Record<string, number>; onApproval?: (a: { id: string; tool: string }) => "approve" | "deny" } = {},
+) {
   const server = await startScriptedModelServer(script);
   servers.push(server);
   const modelId = registerModel(t.db, admin, server.baseUrl);
@@ -33,12 +39,21 @@ async function runScript(script: ScriptStep[], opts: { limits?: Record<string, n
   const decide = async () => {
     // Approve the plan; decide every other request as the test says (default deny).
     for (;;) {
-      const state = t.db.select().from(approvals).where(eq(approvals.runId, run.id)).all().find((a) => a.state === "pending");
+      const state = t.db
+        .select()
+        .from(approvals)
+        .where(eq(approvals.runId, run.id))
+        .all()
+        .find((a) => a.state === "pending");
       const r = (await import("@/test/helpers/runs")).getRun(t.db, run.id);
       if (["succeeded", "failed", "killed"].includes(r.state)) return;
       if (state) {
         const verdict = state.kind === "plan" ? "approve" : (opts.onApproval?.(state) ?? "deny");
-        decideApproval(t.db, { ...actorOf(reviewer), userId: reviewer.id }, { id: state.id, decision: verdict, reason: verdict === "deny" ? "not allowed in this test" : undefined });
+        decideApproval(
+          t.db,
+          { ...actorOf(reviewer), userId: reviewer.id },
+          { id: state.id, decision: verdict, reason: verdict === "deny" ? "not allowed in this test" : undefined },
+        );
       }
       await new Promise((res) => setTimeout(res, 30));
     }
@@ -127,7 +142,14 @@ describe("a misbehaving model", () => {
       finish,
     ]);
     expect(run.state, run.endedReason ?? "").toBe("succeeded");
-    expect(results.slice(1, 7).map((r) => r.code)).toEqual(["INVALID_INPUT", "INVALID_INPUT", "INVALID_INPUT", "INVALID_INPUT", "INVALID_INPUT", "INVALID_INPUT"]);
+    expect(results.slice(1, 7).map((r) => r.code)).toEqual([
+      "INVALID_INPUT",
+      "INVALID_INPUT",
+      "INVALID_INPUT",
+      "INVALID_INPUT",
+      "INVALID_INPUT",
+      "INVALID_INPUT",
+    ]);
     expect(String(results[2]!.message)).toContain("Available tools");
   });
 
@@ -139,7 +161,9 @@ describe("a misbehaving model", () => {
   });
 
   it("stops a run at its tool-call limit and its step limit", async () => {
-    const { run } = await runScript([plan, ...Array.from({ length: 10 }, (_, i) => call("list_files", { path: `.`, depth: (i % 3) + 1 }))], { limits: { maxSteps: 4 } });
+    const { run } = await runScript([plan, ...Array.from({ length: 10 }, (_, i) => call("list_files", { path: `.`, depth: (i % 3) + 1 }))], {
+      limits: { maxSteps: 4 },
+    });
     expect(run.state).toBe("failed");
     expect(run.endedReason).toMatch(/4 model turns/);
   });
@@ -162,25 +186,48 @@ describe("asking before the plan", () => {
   it("a read that needs a reviewer before any plan waits for the decision and the run goes back to planning", async () => {
     const { results, run } = await runScript(
       [call("search_files", { pattern: "KEY", path: ".env" }), call("search_files", { pattern: "KEY", path: ".env" }), plan, finish],
-      { onApproval: (() => { let n = 0; return () => (n++ === 0 ? "approve" : "deny"); })() },
+      {
+        onApproval: (() => {
+          let n = 0;
+          return () => (n++ === 0 ? "approve" : "deny");
+        })(),
+      },
     );
     expect(run.state).toBe("succeeded");
     // The first search was approved and ran (the file does not exist: no matches), the second was denied.
     expect(results[0]?.ok).toBe(true);
     expect(results[1]?.code).toBe("DENIED_BY_REVIEWER");
-    const states = t.db.select().from(runEvents).where(eq(runEvents.runId, run.id)).all().filter((e) => e.type === "state").map((e) => (e.payload as { to: string }).to);
+    const states = t.db
+      .select()
+      .from(runEvents)
+      .where(eq(runEvents.runId, run.id))
+      .all()
+      .filter((e) => e.type === "state")
+      .map((e) => (e.payload as { to: string }).to);
     expect(states.slice(0, 7)).toEqual(["queued", "starting", "planning", "awaiting_approval", "planning", "awaiting_approval", "planning"]);
   });
 });
 
 describe("dry runs", () => {
   it("return the decision and the diff without writing or asking anyone", async () => {
-    const { results, run } = await runScript([plan, call("write_file", { path: "draft.txt", content: "draft\n", dry_run: true }), call("run_command", { command: "rm -rf /", dry_run: true }), finish]);
+    const { results, run } = await runScript([
+      plan,
+      call("write_file", { path: "draft.txt", content: "draft\n", dry_run: true }),
+      call("run_command", { command: "rm -rf /", dry_run: true }),
+      finish,
+    ]);
     expect(run.state).toBe("succeeded");
     expect(results[1]).toMatchObject({ ok: true, dry_run: true, verdict: "ask" });
     expect(String((results[1]!.preview as { diff: string }).diff)).toContain("+draft");
     expect(results[2]).toMatchObject({ ok: false, code: "DENIED_BY_POLICY" });
     expect(fs.existsSync(path.join(run.workspaceDir!, "draft.txt"))).toBe(false);
-    expect(t.db.select().from(approvals).where(eq(approvals.runId, run.id)).all().map((a) => a.kind)).toEqual(["plan"]);
+    expect(
+      t.db
+        .select()
+        .from(approvals)
+        .where(eq(approvals.runId, run.id))
+        .all()
+        .map((a) => a.kind),
+    ).toEqual(["plan"]);
   });
 });

@@ -36,7 +36,9 @@ describe("airlock doctor", () => {
   });
 
   it("exits 1 and says how to fix it when Docker does not answer", async () => {
-    const err = await run("bin/airlock", ["doctor"], { env: { ...process.env, AIRLOCK_DATA_DIR: dataDir, DOCKER_HOST: "tcp://127.0.0.1:9" } }).catch((e: { code: number; stdout: string }) => e);
+    const err = await run("bin/airlock", ["doctor"], { env: { ...process.env, AIRLOCK_DATA_DIR: dataDir, DOCKER_HOST: "tcp://127.0.0.1:9" } }).catch(
+      (e: { code: number; stdout: string }) => e,
+    );
     expect((err as { code: number }).code).toBe(1);
     expect((err as { stdout: string }).stdout).toMatch(/FAIL Docker engine/);
     expect((err as { stdout: string }).stdout).toMatch(/fix: .*npm start/);

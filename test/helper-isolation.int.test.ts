@@ -56,7 +56,12 @@ describe("an uploaded archive's code", () => {
       { type: "hang" },
     ]);
     servers.push(server);
-    const run = createRun(t.db, actor, { title: "archive", task: "look around", modelId: registerModel(t.db, admin, server.baseUrl), source: { type: "archive", uploadId: upload.id } });
+    const run = createRun(t.db, actor, {
+      title: "archive",
+      task: "look around",
+      modelId: registerModel(t.db, admin, server.baseUrl),
+      source: { type: "archive", uploadId: upload.id },
+    });
     supervisor.launch(run.id);
 
     // Both read tools answered (the model's third request carries their results).

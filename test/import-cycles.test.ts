@@ -45,7 +45,12 @@ function runtimeImports(file: string, text: string): string[] {
       const clause = statement.importClause;
       const onlyTypes =
         clause?.isTypeOnly ||
-        (clause && !clause.name && clause.namedBindings && ts.isNamedImports(clause.namedBindings) && clause.namedBindings.elements.length > 0 && clause.namedBindings.elements.every((e) => e.isTypeOnly));
+        (clause &&
+          !clause.name &&
+          clause.namedBindings &&
+          ts.isNamedImports(clause.namedBindings) &&
+          clause.namedBindings.elements.length > 0 &&
+          clause.namedBindings.elements.every((e) => e.isTypeOnly));
       if (!onlyTypes) specs.push(statement.moduleSpecifier.text);
     } else if (ts.isExportDeclaration(statement) && statement.moduleSpecifier && ts.isStringLiteral(statement.moduleSpecifier) && !statement.isTypeOnly) {
       specs.push(statement.moduleSpecifier.text);
@@ -83,8 +88,22 @@ describe("import cycles", () => {
       ["e", ["b"]],
     ]);
     expect(findCycles(graph)).toEqual([["b", "d", "e", "b"]]);
-    expect(findCycles(new Map([["a", ["b", "c"]], ["b", ["d"]], ["c", ["d"]], ["d", []]]))).toEqual([]);
-    expect(runtimeImports("x.ts", 'import type { A } from "./a";\nimport { type B } from "./b";\nimport { c } from "./c";\nexport { d } from "./d";\nexport type { E } from "./e";\nimport "./f";')).toEqual(["./c", "./d", "./f"]);
+    expect(
+      findCycles(
+        new Map([
+          ["a", ["b", "c"]],
+          ["b", ["d"]],
+          ["c", ["d"]],
+          ["d", []],
+        ]),
+      ),
+    ).toEqual([]);
+    expect(
+      runtimeImports(
+        "x.ts",
+        'import type { A } from "./a";\nimport { type B } from "./b";\nimport { c } from "./c";\nexport { d } from "./d";\nexport type { E } from "./e";\nimport "./f";',
+      ),
+    ).toEqual(["./c", "./d", "./f"]);
   });
 
   it("issue 10: no module of the app imports itself through others", () => {

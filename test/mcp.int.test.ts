@@ -34,7 +34,14 @@ let mcp: RouteServer;
 const clients: Client[] = [];
 
 function makeSupervisor(): Supervisor {
-  return new Supervisor({ db: database, runtime: dockerRuntime(undefined, { instance: instanceIdForDataDir(dataDir) }), dataDir, image: sandboxImageName(), sweepMs: 200, mcpIdleTimeoutMs: IDLE_TIMEOUT_MS });
+  return new Supervisor({
+    db: database,
+    runtime: dockerRuntime(undefined, { instance: instanceIdForDataDir(dataDir) }),
+    dataDir,
+    image: sandboxImageName(),
+    sweepMs: 200,
+    mcpIdleTimeoutMs: IDLE_TIMEOUT_MS,
+  });
 }
 
 async function caller(user: PublicUser) {
@@ -75,7 +82,12 @@ async function rawPost(token: string | null, body: unknown) {
   return { status: res.status, body: (await res.json()) as { error?: { code: number; message: string } } };
 }
 
-const initialize = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } };
+const initialize = {
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+};
 
 const approveAs = async (user: PublicUser, id: string) => (await caller(user)).approvals.decide({ id, decision: "approve" });
 
@@ -165,11 +177,26 @@ describe("an external agent over MCP", () => {
       "run_command:refused:DENIED_BY_POLICY",
       "finish:succeeded:",
     ]);
-    const audited = database.select().from(auditEvents).where(eq(auditEvents.action, "tool.result")).all().filter((a) => calls.some((c) => c.id === a.targetId));
+    const audited = database
+      .select()
+      .from(auditEvents)
+      .where(eq(auditEvents.action, "tool.result"))
+      .all()
+      .filter((a) => calls.some((c) => c.id === a.targetId));
     expect(audited.length).toBeGreaterThanOrEqual(4);
-    const createdAudit = database.select().from(auditEvents).where(and(eq(auditEvents.action, "run.create"), eq(auditEvents.targetId, created.id))).get()!;
+    const createdAudit = database
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.action, "run.create"), eq(auditEvents.targetId, created.id)))
+      .get()!;
     expect(JSON.parse(String(createdAudit.details))).toMatchObject({ agent: "external", mcpTokenPrefix: created.mcpToken!.slice(0, 10) });
-    expect(database.select().from(auditEvents).where(and(eq(auditEvents.action, "run.agent_connected"), eq(auditEvents.targetId, created.id))).all()).toHaveLength(1);
+    expect(
+      database
+        .select()
+        .from(auditEvents)
+        .where(and(eq(auditEvents.action, "run.agent_connected"), eq(auditEvents.targetId, created.id)))
+        .all(),
+    ).toHaveLength(1);
     expect(verifyAuditChain(database).ok).toBe(true);
     const events = database.select().from(runEvents).where(eq(runEvents.runId, created.id)).all();
     expect(events.some((e) => e.type === "note" && (e.payload as { connected?: boolean }).connected)).toBe(true);
@@ -239,13 +266,21 @@ describe("an external agent over MCP", () => {
 
     const leaving = await connect(created.mcpToken!);
     const abort = new AbortController();
-    const write = leaving.callTool({ name: "write_file", arguments: { path: "late.txt", content: "still written\n" } }, undefined, { timeout: 120_000, signal: abort.signal }).catch((err: Error) => err);
+    const write = leaving
+      .callTool({ name: "write_file", arguments: { path: "late.txt", content: "still written\n" } }, undefined, { timeout: 120_000, signal: abort.signal })
+      .catch((err: Error) => err);
     const approval = await waitForPendingApproval(database, created.id, "tool");
     abort.abort();
     expect(await write).toBeInstanceOf(Error);
     await leaving.close();
     await approveAs(reviewer, approval.id);
-    await waitFor("the abandoned write to finish", () => database.select().from(toolCalls).where(and(eq(toolCalls.runId, created.id), eq(toolCalls.tool, "write_file"), eq(toolCalls.state, "succeeded"))).get());
+    await waitFor("the abandoned write to finish", () =>
+      database
+        .select()
+        .from(toolCalls)
+        .where(and(eq(toolCalls.runId, created.id), eq(toolCalls.tool, "write_file"), eq(toolCalls.state, "succeeded")))
+        .get(),
+    );
 
     const read = await call(client, "read_file", { path: "late.txt" });
     expect(read.json).toMatchObject({ ok: true, content: "still written\n" });
@@ -297,7 +332,9 @@ describe("an external agent over MCP", () => {
     const again = await connect(created.mcpToken!);
     const listed = await call(again, "list_files");
     expect(listed.json.ok).toBe(true);
-    expect(listed.texts.slice(1).join("\n")).toMatch(/Airlock restarted while one of your calls was in progress; call #1 \(submit_plan\) finished with \{"ok":true,"approved":true/);
+    expect(listed.texts.slice(1).join("\n")).toMatch(
+      /Airlock restarted while one of your calls was in progress; call #1 \(submit_plan\) finished with \{"ok":true,"approved":true/,
+    );
     expect((await call(again, "write_file", { path: "a.txt", content: "a", dry_run: true })).json).toMatchObject({ ok: true, dry_run: true });
     await (await caller(operator)).runs.kill({ id: created.id });
   });

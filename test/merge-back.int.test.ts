@@ -32,7 +32,12 @@ const containers: string[] = [];
 let testGitConfig = "/dev/null";
 
 function git(cwd: string, ...args: string[]): string {
-  return execFileSync("git", ["-c", "safe.directory=*", "-c", "user.name=Dev", "-c", "user.email=dev@example.com", ...args], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: testGitConfig, GIT_OPTIONAL_LOCKS: "0" } });
+  return execFileSync("git", ["-c", "safe.directory=*", "-c", "user.name=Dev", "-c", "user.email=dev@example.com", ...args], {
+    cwd,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: testGitConfig, GIT_OPTIONAL_LOCKS: "0" },
+  });
 }
 
 /** Everything about the repository a merge-back must not touch. */
@@ -98,7 +103,9 @@ afterAll(async () => {
 describe("a workspace from a local repository", () => {
   it("refuses repositories outside the allowed roots and unknown refs", async () => {
     await expect(resolveWorkspaceSource(t.db, operator.id, dataDir, { type: "git", path: dataDir })).rejects.toMatchObject({ code: "FORBIDDEN" });
-    await expect(resolveWorkspaceSource(t.db, operator.id, dataDir, { type: "git", path: path.join(source, "..", "..") })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(resolveWorkspaceSource(t.db, operator.id, dataDir, { type: "git", path: path.join(source, "..", "..") })).rejects.toMatchObject({
+      code: "FORBIDDEN",
+    });
     await expect(resolveWorkspaceSource(t.db, operator.id, dataDir, { type: "git", path: source, ref: "no-such-branch" })).rejects.toThrow(/not a commit/);
   });
 
@@ -119,7 +126,11 @@ describe("merge-back", () => {
     const before = repoState(source);
     const base = git(source, "rev-parse", "main").trim();
     const { run, containerId } = await runFromSource("main");
-    await agentShell(runtime, containerId, "cd /workspace && printf \"print('v2')\\n\" > app.py && echo new > added.txt && rm README.md && mkdir -p node_modules/junk && echo 1 > node_modules/junk/x.js");
+    await agentShell(
+      runtime,
+      containerId,
+      "cd /workspace && printf \"print('v2')\\n\" > app.py && echo new > added.txt && rm README.md && mkdir -p node_modules/junk && echo 1 > node_modules/junk/x.js",
+    );
     await checkpointWorkspace(t.db, run.id, { label: "agent work", kind: "tool", runtime });
     transitionRun(t.db, run.id, "killed", actorOf(reviewer), { reason: "done for the test" });
 
@@ -160,7 +171,9 @@ describe("merge-back", () => {
     expect(git(source, "show", "airlock/result:app.py")).toBe("print('v2')\n");
     expect(git(source, "fsck", "--no-progress")).toBe("");
     // What merge-back wrote (objects, the new branch) belongs to the repository's owner.
-    const notOwned = execFileSync("find", [path.join(source, ".git", "objects"), path.join(source, ".git", "refs"), "!", "-uid", "1000"], { encoding: "utf8" }).trim();
+    const notOwned = execFileSync("find", [path.join(source, ".git", "objects"), path.join(source, ".git", "refs"), "!", "-uid", "1000"], {
+      encoding: "utf8",
+    }).trim();
     expect(notOwned).toBe("");
     expect(listCheckpoints(t.db, run.id).length).toBe(2);
   });

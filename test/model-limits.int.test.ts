@@ -19,7 +19,10 @@ let operator: PublicUser;
 let reviewer: PublicUser;
 const servers: ScriptedModelServer[] = [];
 
-const plan: ScriptStep = { type: "tool_calls", calls: [{ name: "submit_plan", arguments: { steps: [{ title: "look around", risk: "low", risk_note: "only reads" }] } }] };
+const plan: ScriptStep = {
+  type: "tool_calls",
+  calls: [{ name: "submit_plan", arguments: { steps: [{ title: "look around", risk: "low", risk_note: "only reads" }] } }],
+};
 
 async function modelWith(script: ScriptStep[]) {
   const server = await startScriptedModelServer(script);
@@ -60,9 +63,17 @@ describe("model endpoint limits in a run", () => {
     expect(answered).toHaveLength(18);
     const refused = results.filter((r) => r.code === "LIMIT_EXCEEDED");
     expect(refused).toHaveLength(2);
-    expect(String(refused[0]!.message)).toMatch(/Not run: Airlock runs at most 16 tool calls per turn and this turn made 18\. Make this call again in your next turn/);
+    expect(String(refused[0]!.message)).toMatch(
+      /Not run: Airlock runs at most 16 tool calls per turn and this turn made 18\. Make this call again in your next turn/,
+    );
     expect(results.filter((r) => r.ok === true)).toHaveLength(16 + 1); // the plan's result and 16 listings
-    const notes = t.db.select().from(runEvents).where(eq(runEvents.runId, run.id)).all().filter((e) => e.type === "note").map((e) => String(e.payload.text));
+    const notes = t.db
+      .select()
+      .from(runEvents)
+      .where(eq(runEvents.runId, run.id))
+      .all()
+      .filter((e) => e.type === "note")
+      .map((e) => String(e.payload.text));
     expect(notes).toContain("The model made 18 tool calls in one turn; the first 16 run, the other 2 were refused (LIMIT_EXCEEDED).");
     // 3 turns counted with the local estimate: well above zero, never negative.
     expect(getRun(t.db, run.id).tokensUsed).toBeGreaterThan(300);

@@ -96,7 +96,9 @@ export async function startTestOidcProvider(options: TestOidcProviderOptions): P
     features: { devInteractions: { enabled: false } },
     cookies: { keys: ["airlock-test-oidc-cookie-key"] },
     // A fresh signing key per provider, and explicit lifetimes (both quiet its start-up notices).
-    jwks: { keys: [{ ...crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" }), kid: "test-key", use: "sig", alg: "RS256" }] },
+    jwks: {
+      keys: [{ ...crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" }), kid: "test-key", use: "sig", alg: "RS256" }],
+    },
     ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 3600, Grant: 3600 },
   });
   // The provider sits behind nothing: plain http on loopback.
@@ -123,7 +125,10 @@ export async function startTestOidcProvider(options: TestOidcProviderOptions): P
     }
     if (req.method === "GET" && details.prompt.name === "consent") {
       return void res.end(
-        page("Allow access", `<p>Airlock asks for: ${esc(String(details.params.scope ?? ""))}</p><form method="post" action="/interaction/${esc(details.uid)}/confirm"><button type="submit">Allow</button></form>`),
+        page(
+          "Allow access",
+          `<p>Airlock asks for: ${esc(String(details.params.scope ?? ""))}</p><form method="post" action="/interaction/${esc(details.uid)}/confirm"><button type="submit">Allow</button></form>`,
+        ),
       );
     }
     if (req.method === "POST" && match[2] === "login") {

@@ -23,7 +23,10 @@ let operator: PublicUser;
 let reviewer: PublicUser;
 const servers: ScriptedModelServer[] = [];
 
-const plan: ScriptStep = { type: "tool_calls", calls: [{ name: "submit_plan", arguments: { steps: [{ title: "work", risk: "low", risk_note: "workspace only" }] } }] };
+const plan: ScriptStep = {
+  type: "tool_calls",
+  calls: [{ name: "submit_plan", arguments: { steps: [{ title: "work", risk: "low", risk_note: "workspace only" }] } }],
+};
 const call = (name: string, args: Record<string, unknown>): ScriptStep => ({ type: "tool_calls", calls: [{ name, arguments: args }] });
 const finish = call("finish", { summary: "done", status: "success" });
 
@@ -37,16 +40,34 @@ async function runIn(projectId: string | undefined, script: ScriptStep[]) {
   for (;;) {
     const r = getRun(t.db, run.id);
     if (["succeeded", "failed", "killed"].includes(r.state)) break;
-    const pending = t.db.select().from(approvals).where(eq(approvals.runId, run.id)).all().find((a) => a.state === "pending");
+    const pending = t.db
+      .select()
+      .from(approvals)
+      .where(eq(approvals.runId, run.id))
+      .all()
+      .find((a) => a.state === "pending");
     if (pending) {
       const approve = pending.kind === "plan";
-      decideApproval(t.db, { ...actorOf(reviewer), userId: reviewer.id }, { id: pending.id, decision: approve ? "approve" : "deny", reason: approve ? undefined : "denied in this test" });
+      decideApproval(
+        t.db,
+        { ...actorOf(reviewer), userId: reviewer.id },
+        { id: pending.id, decision: approve ? "approve" : "deny", reason: approve ? undefined : "denied in this test" },
+      );
     }
     await new Promise((res) => setTimeout(res, 30));
   }
   const done = await waitForState(t.db, run.id, ["succeeded", "failed", "killed"]);
   const results = toolResultsSent(server);
-  return { run: done, results, calls: t.db.select().from(toolCalls).where(eq(toolCalls.runId, run.id)).all().sort((a, b) => a.seq - b.seq) };
+  return {
+    run: done,
+    results,
+    calls: t.db
+      .select()
+      .from(toolCalls)
+      .where(eq(toolCalls.runId, run.id))
+      .all()
+      .sort((a, b) => a.seq - b.seq),
+  };
 }
 
 beforeAll(async () => {
@@ -59,7 +80,10 @@ beforeAll(async () => {
     docSources: [{ kind: "text", title: "Runbook", text: "Deploys happen on Fridays.\n\nThe test suite lives in tests/ and runs with make check." }],
   });
   createProject(t.db, actorOf(admin), { slug: "yolo", name: "Allow everything" });
-  await updatePolicy(t.db, actorOf(admin), { projectId: "yolo", yaml: "id: yolo\nname: Allow everything\ndescription: test\ndefault: { verdict: allow, reason: Everything is allowed. }\nrules: []\n" });
+  await updatePolicy(t.db, actorOf(admin), {
+    projectId: "yolo",
+    yaml: "id: yolo\nname: Allow everything\ndescription: test\ndefault: { verdict: allow, reason: Everything is allowed. }\nrules: []\n",
+  });
 });
 
 afterAll(async () => {
@@ -82,7 +106,13 @@ describe("the gateway judges by the run's project policy", () => {
   });
 
   it("a policy that allows everything still cannot open Airlock's protections", async () => {
-    const { calls, results } = await runIn("yolo", [plan, call("write_file", { path: ".git/hooks/pre-commit", content: "#!/bin/sh\nid\n" }), call("run_command", { command: "echo id >> ~/.bashrc" }), call("write_file", { path: ".github/workflows/x.yml", content: "on: push\n" }), finish]);
+    const { calls, results } = await runIn("yolo", [
+      plan,
+      call("write_file", { path: ".git/hooks/pre-commit", content: "#!/bin/sh\nid\n" }),
+      call("run_command", { command: "echo id >> ~/.bashrc" }),
+      call("write_file", { path: ".github/workflows/x.yml", content: "on: push\n" }),
+      finish,
+    ]);
     expect(calls.slice(1, 4).map((c) => [c.verdict, c.rule])).toEqual([
       ["deny", "protected-git-internals"],
       ["deny", "protected-shell-startup"],
@@ -97,6 +127,9 @@ describe("the gateway judges by the run's project policy", () => {
     expect(results[1]).toMatchObject({ ok: true, exit_code: 0 });
     expect(String(results[1]!.output)).toContain("tests-ran-42");
     expect(results[2]).toMatchObject({ ok: true, sources: 1 });
-    expect((results[2]!.results as { source: string; text: string }[])[0]).toMatchObject({ source: "Runbook", text: "The test suite lives in tests/ and runs with make check." });
+    expect((results[2]!.results as { source: string; text: string }[])[0]).toMatchObject({
+      source: "Runbook",
+      text: "The test suite lives in tests/ and runs with make check.",
+    });
   });
 });

@@ -28,7 +28,12 @@ const stoppers: (() => void)[] = [];
 
 const plan = (steps = 1): ScriptStep => ({
   type: "tool_calls",
-  calls: [{ name: "submit_plan", arguments: { steps: Array.from({ length: steps }, (_, i) => ({ title: `step ${i + 1}`, risk: "low", risk_note: "workspace only" })) } }],
+  calls: [
+    {
+      name: "submit_plan",
+      arguments: { steps: Array.from({ length: steps }, (_, i) => ({ title: `step ${i + 1}`, risk: "low", risk_note: "workspace only" })) },
+    },
+  ],
 });
 const call = (name: string, args: Record<string, unknown>): ScriptStep => ({ type: "tool_calls", calls: [{ name, arguments: args }] });
 const finish = (): ScriptStep => call("finish", { summary: "done", status: "success" });
@@ -37,7 +42,11 @@ async function launch(script: ScriptStep[], extra: { autoRollback?: "off" | "on_
   const server = await startScriptedModelServer(script);
   servers.push(server);
   const modelId = registerModel(t.db, admin, server.baseUrl);
-  const run = createRun(t.db, { ...actorOf(operator), userId: operator.id }, { title: "rollback test", task: "do it", modelId, autoRollback: extra.autoRollback, testCommand: extra.testCommand });
+  const run = createRun(
+    t.db,
+    { ...actorOf(operator), userId: operator.id },
+    { title: "rollback test", task: "do it", modelId, autoRollback: extra.autoRollback, testCommand: extra.testCommand },
+  );
   supervisor.launch(run.id);
   // Reviewers approve everything in these tests (the plan included).
   stoppers.push(approveEverything(t.db, run.id, reviewer));
@@ -53,7 +62,12 @@ function messagesOf(server: ScriptedModelServer) {
 }
 
 function stateChanges(runId: string): string[] {
-  return t.db.select().from(runEvents).where(and(eq(runEvents.runId, runId), eq(runEvents.type, "state"))).all().map((e) => String(e.payload.to));
+  return t.db
+    .select()
+    .from(runEvents)
+    .where(and(eq(runEvents.runId, runId), eq(runEvents.type, "state")))
+    .all()
+    .map((e) => String(e.payload.to));
 }
 
 beforeAll(async () => {
@@ -75,7 +89,14 @@ describe("rollback", () => {
       call("run_command", { command: "echo partial > partial.txt; sleep 300" }),
       finish(),
     ]);
-    await waitFor("the command to run", () => t.db.select().from(toolCalls).where(eq(toolCalls.runId, run.id)).all().find((c) => c.tool === "run_command" && c.state === "executing"));
+    await waitFor("the command to run", () =>
+      t.db
+        .select()
+        .from(toolCalls)
+        .where(eq(toolCalls.runId, run.id))
+        .all()
+        .find((c) => c.tool === "run_command" && c.state === "executing"),
+    );
     const workspaceDir = getRun(t.db, run.id).workspaceDir!;
     await waitFor("partial.txt", () => fs.existsSync(path.join(workspaceDir, "partial.txt")));
     const target = listCheckpoints(t.db, run.id).find((c) => c.label === "write_file: a.txt")!;
@@ -92,9 +113,19 @@ describe("rollback", () => {
     const done = await waitForState(t.db, run.id, ["succeeded", "failed"]);
     expect(done.state, done.endedReason ?? "").toBe("succeeded");
     const sent = messagesOf(server);
-    const commandResult = sent.filter((m) => m.role === "tool").map((m) => JSON.parse((m as { content: string }).content) as Record<string, unknown>).at(-1);
+    const commandResult = sent
+      .filter((m) => m.role === "tool")
+      .map((m) => JSON.parse((m as { content: string }).content) as Record<string, unknown>)
+      .at(-1);
     expect(commandResult).toMatchObject({ ok: false, code: "ROLLED_BACK" });
-    expect(sent.some((m) => m.role === "user" && String(m.content).includes(`rolled the workspace back to checkpoint #${target.seq}`) && String(m.content).includes("the sleep is pointless"))).toBe(true);
+    expect(
+      sent.some(
+        (m) =>
+          m.role === "user" &&
+          String(m.content).includes(`rolled the workspace back to checkpoint #${target.seq}`) &&
+          String(m.content).includes("the sleep is pointless"),
+      ),
+    ).toBe(true);
     const changes = stateChanges(run.id);
     expect(changes.indexOf("paused")).toBeGreaterThan(0);
     expect(changes[changes.indexOf("paused") + 1]).toBe("running");
@@ -105,7 +136,12 @@ describe("rollback", () => {
   });
 
   it("rolls a finished run back (rolled_back), rolls the rollback back, and lets an operator do it only when allowed", async () => {
-    const { run } = await launch([plan(), call("write_file", { path: "x.txt", content: "one\n" }), call("write_file", { path: "x.txt", content: "two\n" }), finish()]);
+    const { run } = await launch([
+      plan(),
+      call("write_file", { path: "x.txt", content: "one\n" }),
+      call("write_file", { path: "x.txt", content: "two\n" }),
+      finish(),
+    ]);
     const done = await waitForState(t.db, run.id, ["succeeded", "failed"]);
     expect(done.state).toBe("succeeded");
     const file = path.join(done.workspaceDir!, "x.txt");
@@ -133,8 +169,18 @@ describe("rollback", () => {
   });
 
   it("restores a stopped run to its last approved checkpoint when the run asks for automatic rollback", async () => {
-    const { run } = await launch([plan(), call("write_file", { path: "keep.txt", content: "approved\n" }), call("run_command", { command: "echo junk > junk.txt; sleep 300" }), finish()], { autoRollback: "on_failure" });
-    await waitFor("the command to run", () => t.db.select().from(toolCalls).where(eq(toolCalls.runId, run.id)).all().find((c) => c.tool === "run_command" && c.state === "executing"));
+    const { run } = await launch(
+      [plan(), call("write_file", { path: "keep.txt", content: "approved\n" }), call("run_command", { command: "echo junk > junk.txt; sleep 300" }), finish()],
+      { autoRollback: "on_failure" },
+    );
+    await waitFor("the command to run", () =>
+      t.db
+        .select()
+        .from(toolCalls)
+        .where(eq(toolCalls.runId, run.id))
+        .all()
+        .find((c) => c.tool === "run_command" && c.state === "executing"),
+    );
     const workspaceDir = getRun(t.db, run.id).workspaceDir!;
     await waitFor("junk.txt", () => fs.existsSync(path.join(workspaceDir, "junk.txt")));
     const killed = await supervisor.killRun(run.id, actorOf(reviewer), "enough");
@@ -147,10 +193,10 @@ describe("rollback", () => {
   });
 
   it("reverts a step whose tests fail before the agent continues, and tells it", async () => {
-    const { run, server } = await launch(
-      [plan(), call("write_file", { path: "broken.txt", content: "oops\n" }), call("run_tests", {}), finish()],
-      { autoRollback: "on_failure", testCommand: "test -f ok.txt" },
-    );
+    const { run, server } = await launch([plan(), call("write_file", { path: "broken.txt", content: "oops\n" }), call("run_tests", {}), finish()], {
+      autoRollback: "on_failure",
+      testCommand: "test -f ok.txt",
+    });
     const done = await waitForState(t.db, run.id, ["succeeded", "failed"]);
     expect(done.state, done.endedReason ?? "").toBe("succeeded");
     expect(fs.existsSync(path.join(done.workspaceDir!, "broken.txt"))).toBe(false);
@@ -162,7 +208,11 @@ describe("rollback", () => {
     const viewer = await addUser(t.db, "viewer");
     const some = listCheckpoints(t.db, t.db.select().from(approvals).get()!.runId)[0]!;
     await expect((await caller(viewer)).runs.rollback({ id: some.runId, checkpointId: some.id })).rejects.toMatchObject({ code: "FORBIDDEN" });
-    const other = t.db.select().from(approvals).all().find((a) => a.runId !== some.runId)!;
+    const other = t.db
+      .select()
+      .from(approvals)
+      .all()
+      .find((a) => a.runId !== some.runId)!;
     await expect((await caller(reviewer)).runs.rollback({ id: other.runId, checkpointId: some.id })).rejects.toMatchObject({ code: "NOT_FOUND" });
   });
 });

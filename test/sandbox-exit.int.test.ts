@@ -67,7 +67,10 @@ describe("a run whose sandbox container stops", () => {
       removed = await docker()
         .getContainer(running.containerId!)
         .inspect()
-        .then(() => false, (err: { statusCode?: number }) => err.statusCode === 404);
+        .then(
+          () => false,
+          (err: { statusCode?: number }) => err.statusCode === 404,
+        );
       if (!removed) await new Promise((r) => setTimeout(r, 100));
     }
     expect(removed).toBe(true);

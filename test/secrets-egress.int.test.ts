@@ -34,7 +34,10 @@ let targetBase: string;
 const received: { path: string; authorization?: string }[] = [];
 const servers: ScriptedModelServer[] = [];
 
-const plan: ScriptStep = { type: "tool_calls", calls: [{ name: "submit_plan", arguments: { steps: [{ title: "use the token", risk: "high", risk_note: "uses a secret and the network" }] } }] };
+const plan: ScriptStep = {
+  type: "tool_calls",
+  calls: [{ name: "submit_plan", arguments: { steps: [{ title: "use the token", risk: "high", risk_note: "uses a secret and the network" }] } }],
+};
 const call = (name: string, args: Record<string, unknown>): ScriptStep => ({ type: "tool_calls", calls: [{ name, arguments: args }] });
 const command = (cmd: string) => call("run_command", { command: cmd });
 const finish: ScriptStep = call("finish", { summary: "done", status: "success" });
@@ -45,10 +48,19 @@ async function runScript(script: ScriptStep[], decide: (a: Approval, containerId
   const run = startRun(t.db, supervisor, operator, registerModel(t.db, admin, server.baseUrl));
   for (;;) {
     if (["succeeded", "failed", "killed"].includes(getRun(t.db, run.id).state)) break;
-    const pending = t.db.select().from(approvals).where(eq(approvals.runId, run.id)).all().find((a) => a.state === "pending");
+    const pending = t.db
+      .select()
+      .from(approvals)
+      .where(eq(approvals.runId, run.id))
+      .all()
+      .find((a) => a.state === "pending");
     if (pending) {
       const verdict = pending.kind === "plan" ? "approve" : await decide(pending, getRun(t.db, run.id).containerId);
-      decideApproval(t.db, { ...actorOf(reviewer), userId: reviewer.id }, { id: pending.id, decision: verdict, reason: verdict === "deny" ? "not for this task" : undefined });
+      decideApproval(
+        t.db,
+        { ...actorOf(reviewer), userId: reviewer.id },
+        { id: pending.id, decision: verdict, reason: verdict === "deny" ? "not for this task" : undefined },
+      );
     }
     await new Promise((r) => setTimeout(r, 30));
   }
@@ -178,13 +190,25 @@ describe("a granted secret", () => {
     // What the model was sent, what the database holds and what streamed: never the value.
     expectNoValue(modelSaw, "the model's requests");
     expectNoValue(everythingStored(run.id), "the database");
-    const outputEvents = t.db.select().from(runEvents).where(eq(runEvents.runId, run.id)).all().filter((e) => e.type === "output");
+    const outputEvents = t.db
+      .select()
+      .from(runEvents)
+      .where(eq(runEvents.runId, run.id))
+      .all()
+      .filter((e) => e.type === "output");
     expect(JSON.stringify(outputEvents)).toContain("[secret:API_TOKEN]");
 
     // Every request Airlock made is in the audit trail, with status and size.
-    const fetches = t.db.select().from(auditEvents).all().filter((e) => e.action === "egress.fetch" || e.action === "egress.refused");
+    const fetches = t.db
+      .select()
+      .from(auditEvents)
+      .all()
+      .filter((e) => e.action === "egress.fetch" || e.action === "egress.refused");
     expect(fetches.map((e) => JSON.parse(e.details) as Record<string, unknown>)).toEqual(
-      expect.arrayContaining([expect.objectContaining({ runId: run.id, status: 200, bytes: BIG }), expect.objectContaining({ runId: run.id, code: "EGRESS_DENIED" })]),
+      expect.arrayContaining([
+        expect.objectContaining({ runId: run.id, status: 200, bytes: BIG }),
+        expect.objectContaining({ runId: run.id, code: "EGRESS_DENIED" }),
+      ]),
     );
   });
 });

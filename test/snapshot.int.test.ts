@@ -45,7 +45,11 @@ beforeAll(async () => {
 afterAll(async () => {
   stopApprover();
   await stopSupervisor(supervisor);
-  for (const image of images) await docker().getImage(image).remove({ force: true }).catch(() => undefined);
+  for (const image of images)
+    await docker()
+      .getImage(image)
+      .remove({ force: true })
+      .catch(() => undefined);
   await server?.close();
   t?.close();
 });
@@ -67,7 +71,12 @@ print(name)
 `;
 
 function resultOf(runId: string, n: number) {
-  const calls = t.db.select().from(toolCalls).where(eq(toolCalls.runId, runId)).all().filter((c) => c.tool === "run_command");
+  const calls = t.db
+    .select()
+    .from(toolCalls)
+    .where(eq(toolCalls.runId, runId))
+    .all()
+    .filter((c) => c.tool === "run_command");
   return calls.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())[n] as (typeof calls)[number] | undefined;
 }
 
@@ -83,7 +92,10 @@ describe("container snapshots", () => {
       call("submit_plan", { steps: [{ title: "install and use a tool", risk: "low", risk_note: "sandbox only" }] }),
       call("write_file", { path: "mkwheel.py", content: MKWHEEL }),
       // 0: install into the home directory (pip --user), and a relative symlink that must survive as is
-      call("run_command", { command: "python3 mkwheel.py && pip install --user --no-index ./hello_airlock-0.1-py3-none-any.whl && hello-airlock && ln -s ./.local/bin/hello-airlock ~/link" }),
+      call("run_command", {
+        command:
+          "python3 mkwheel.py && pip install --user --no-index ./hello_airlock-0.1-py3-none-any.whl && hello-airlock && ln -s ./.local/bin/hello-airlock ~/link",
+      }),
       // 1: held until the test has taken the snapshot
       call("run_command", { command: "while [ ! -e /workspace/go ]; do sleep 0.1; done; echo released" }),
       // 2: the agent wrecks its environment and the workspace
@@ -120,10 +132,21 @@ describe("container snapshots", () => {
     expect(info.Config.User).toBe(AGENT_USER);
     expect(info.Config.WorkingDir).toBe("/workspace");
     expect(info.Config.Entrypoint).toEqual(["/usr/bin/tini", "-g", "--"]);
-    expect(info.Config.Labels).toMatchObject({ "airlock.snapshot": "true", "airlock.run": run.id, "airlock.managed": "false", "airlock.checkpoint": snap.checkpointId });
+    expect(info.Config.Labels).toMatchObject({
+      "airlock.snapshot": "true",
+      "airlock.run": run.id,
+      "airlock.managed": "false",
+      "airlock.checkpoint": snap.checkpointId,
+    });
     expect((await asReviewer.runs.snapshots({ id: run.id })).items.map((s) => s.checkpointId)).toEqual([snap.checkpointId]);
     expect(t.db.select().from(workspaces).where(eq(workspaces.runId, run.id)).get()!.snapshotImage).toBe(snap.image);
-    expect(t.db.select().from(auditEvents).all().some((e) => e.action === "workspace.snapshot" && e.targetId === run.id)).toBe(true);
+    expect(
+      t.db
+        .select()
+        .from(auditEvents)
+        .all()
+        .some((e) => e.action === "workspace.snapshot" && e.targetId === run.id),
+    ).toBe(true);
 
     // Let the agent go on and wreck things, then restart while it is in the middle of a command.
     fs.writeFileSync(path.join(before.workspaceDir!, "go"), "");
@@ -132,7 +155,9 @@ describe("container snapshots", () => {
     const wrecked = await supervisor.runtime.exec(oldContainer, { cmd: ["bash", "-c", "command -v hello-airlock || echo missing"], timeoutS: 10 });
     expect(wrecked.stdout).toBe("missing\n");
 
-    await expect((await caller(operator)).runs.restartFromSnapshot({ id: run.id, checkpointId: snap.checkpointId })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect((await caller(operator)).runs.restartFromSnapshot({ id: run.id, checkpointId: snap.checkpointId })).rejects.toMatchObject({
+      code: "FORBIDDEN",
+    });
     const restarted = await asReviewer.runs.restartFromSnapshot({ id: run.id, checkpointId: snap.checkpointId });
     expect(restarted.previousContainerId).toBe(oldContainer);
     expect(restarted.containerId).not.toBe(oldContainer);
@@ -161,9 +186,19 @@ describe("container snapshots", () => {
     expect(out).not.toContain("wrecked.txt");
     expect(out).not.toMatch(/^go$/m);
 
-    const notes = t.db.select().from(runEvents).where(and(eq(runEvents.runId, run.id), eq(runEvents.type, "note"))).all();
+    const notes = t.db
+      .select()
+      .from(runEvents)
+      .where(and(eq(runEvents.runId, run.id), eq(runEvents.type, "note")))
+      .all();
     expect(notes.some((n) => String(n.payload.toModel ?? "").includes("restarted your sandbox from the snapshot") && n.payload.inject === true)).toBe(true);
-    expect(t.db.select().from(auditEvents).all().some((e) => e.action === "workspace.snapshot_restart" && e.targetId === run.id)).toBe(true);
+    expect(
+      t.db
+        .select()
+        .from(auditEvents)
+        .all()
+        .some((e) => e.action === "workspace.snapshot_restart" && e.targetId === run.id),
+    ).toBe(true);
     expect(verifyAuditChain(t.db).ok).toBe(true);
 
     // A finished run's snapshots are removed with it.

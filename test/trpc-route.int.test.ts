@@ -17,11 +17,15 @@ afterAll(() => server?.close());
 function post(body: Buffer, chunked: boolean, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const url = new URL(server.url);
-    const req = http.request(url, { method: "POST", headers: { "content-type": "application/json", ...(chunked ? {} : { "content-length": String(body.length) }), ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
-    });
+    const req = http.request(
+      url,
+      { method: "POST", headers: { "content-type": "application/json", ...(chunked ? {} : { "content-length": String(body.length) }), ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+      },
+    );
     req.on("error", reject);
     if (chunked) {
       // Several writes without a length: Node sends Transfer-Encoding: chunked.

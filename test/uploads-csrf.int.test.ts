@@ -17,7 +17,13 @@ describe("M3: uploads from other origins", () => {
     const host = new URL(server.url).host;
     const res = await fetch(`${server.url}?name=a.tar`, {
       method: "POST",
-      headers: { cookie: "next-auth.session-token=x", origin: "http://127.0.0.1:1", "sec-fetch-site": "same-site", "content-type": "multipart/form-data; boundary=x", host },
+      headers: {
+        cookie: "next-auth.session-token=x",
+        origin: "http://127.0.0.1:1",
+        "sec-fetch-site": "same-site",
+        "content-type": "multipart/form-data; boundary=x",
+        host,
+      },
       body: "--x--",
     });
     expect(res.status).toBe(403);
@@ -25,7 +31,11 @@ describe("M3: uploads from other origins", () => {
   });
 
   it("a bearer-token upload is judged by its token, whatever its origin", async () => {
-    const res = await fetch(`${server.url}?name=a.tar`, { method: "POST", headers: { authorization: "Bearer alk_unknown", origin: "http://elsewhere.test" }, body: "x" });
+    const res = await fetch(`${server.url}?name=a.tar`, {
+      method: "POST",
+      headers: { authorization: "Bearer alk_unknown", origin: "http://elsewhere.test" },
+      body: "x",
+    });
     expect(res.status).toBe(401);
   });
 });

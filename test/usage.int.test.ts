@@ -36,14 +36,27 @@ describe("runs.usage", () => {
   it("shows a running sandbox's memory, CPU and processes against the run's limits, and nothing once it ended", async () => {
     server = await startScriptedModelServer([
       call("submit_plan", { steps: [{ title: "hold memory", risk: "low", risk_note: "sandbox only" }] }),
-      call("run_command", { command: "python3 -c \"import time; b = bytearray(150 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); time.sleep(300)\" & sleep 1; sleep 300" }),
+      call("run_command", {
+        command: "python3 -c \"import time; b = bytearray(150 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); time.sleep(300)\" & sleep 1; sleep 300",
+      }),
       call("finish", { summary: "done", status: "success" }),
     ]);
     const run = startRun(t.db, supervisor, operator, registerModel(t.db, admin, server.baseUrl), { limits: { memoryMb: 512, pids: 128 } });
     const stopApproving = approveEverything(t.db, run.id, reviewer);
     try {
-      await waitFor("the command to run", () => t.db.select().from(toolCalls).where(eq(toolCalls.runId, run.id)).all().find((c) => c.tool === "run_command" && c.state === "executing"));
-      const asViewer = createCallerFactory(appRouter)({ db: t.db, identity: await identityOfToken(t.db, issueToken(t.db, (await addUser(t.db, "viewer")).id).token), sourceIp: null });
+      await waitFor("the command to run", () =>
+        t.db
+          .select()
+          .from(toolCalls)
+          .where(eq(toolCalls.runId, run.id))
+          .all()
+          .find((c) => c.tool === "run_command" && c.state === "executing"),
+      );
+      const asViewer = createCallerFactory(appRouter)({
+        db: t.db,
+        identity: await identityOfToken(t.db, issueToken(t.db, (await addUser(t.db, "viewer")).id).token),
+        sourceIp: null,
+      });
       let usage: Awaited<ReturnType<typeof asViewer.runs.usage>>["items"][number] | undefined;
       for (let i = 0; i < 40; i++) {
         usage = (await asViewer.runs.usage({ ids: [run.id] })).items[0];

@@ -49,7 +49,9 @@ async function runScript(steps: ScriptStep[], hold?: (runId: string) => Promise<
 }
 
 function hostFind(dir: string, ...args: string[]): string[] {
-  return execFileSync("find", [dir, ...args], { encoding: "utf8" }).split("\n").filter(Boolean);
+  return execFileSync("find", [dir, ...args], { encoding: "utf8" })
+    .split("\n")
+    .filter(Boolean);
 }
 
 beforeAll(async () => {
@@ -73,7 +75,10 @@ describe("M2: the agent's files and processes on the host", () => {
       for (let i = 0; i < 200 && !seen; i++) {
         const containerId = getRun(t.db, runId).containerId;
         if (containerId) {
-          const top = await docker().getContainer(containerId).top({ ps_args: "-o pid,uid,args" }).catch(() => null);
+          const top = await docker()
+            .getContainer(containerId)
+            .top({ ps_args: "-o pid,uid,args" })
+            .catch(() => null);
           const rows = (top?.Processes ?? []) as string[][];
           topSeen = top;
           if (rows.some((r) => r[2]?.includes("sleep 3.25"))) {
@@ -100,7 +105,9 @@ describe("M2: the agent's files and processes on the host", () => {
     const { run, results } = await runScript([
       plan,
       // The policy denies `chmod 4755` typed as a command; from a script it cannot see into, it runs.
-      command("printf '%s\\n' 'cp /bin/sh x && chmod 4755 x && chmod 777 .' 'mkdir -p node_modules/d && cp /bin/sh node_modules/d/y && chmod 2755 node_modules/d/y' > s.sh"),
+      command(
+        "printf '%s\\n' 'cp /bin/sh x && chmod 4755 x && chmod 777 .' 'mkdir -p node_modules/d && cp /bin/sh node_modules/d/y && chmod 2755 node_modules/d/y' > s.sh",
+      ),
       command("bash s.sh && stat -c '%a %n' x node_modules/d/y ."),
       command("stat -c '%a %n' x node_modules/d/y ."),
       finish(),
@@ -117,9 +124,18 @@ describe("M2: the agent's files and processes on the host", () => {
     // A local user cannot get at the copy of sh (nor anything else in the workspace).
     expect(spawnSync("ls", [ws], { uid: 65534, gid: 65534, encoding: "utf8" }).stderr).toMatch(/Permission denied/);
     // Reviewers are told, and it is in the audit trail.
-    const notes = t.db.select().from(runEvents).where(and(eq(runEvents.runId, run.id), eq(runEvents.type, "note"))).all().map((e) => String((e.payload as { text?: string }).text));
+    const notes = t.db
+      .select()
+      .from(runEvents)
+      .where(and(eq(runEvents.runId, run.id), eq(runEvents.type, "note")))
+      .all()
+      .map((e) => String((e.payload as { text?: string }).text));
     expect(notes.some((n) => /removed the setuid\/setgid bits of .*x/.test(n) && /from 0777 to 0700/.test(n))).toBe(true);
-    const audit = t.db.select().from(auditEvents).where(and(eq(auditEvents.action, "workspace.permissions_reset"), eq(auditEvents.targetId, run.id))).all();
+    const audit = t.db
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.action, "workspace.permissions_reset"), eq(auditEvents.targetId, run.id)))
+      .all();
     expect(audit).toHaveLength(1);
     expect(JSON.parse(audit[0]!.details)).toMatchObject({ stripped: expect.arrayContaining(["x", "node_modules/d/y"]), rootModeBefore: 0o777 });
   }, 180_000);

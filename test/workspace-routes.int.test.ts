@@ -49,14 +49,26 @@ afterAll(async () => {
 describe("POST /api/uploads", () => {
   it("stores a good archive for an operator", async () => {
     const { POST } = await import("@/app/api/uploads/route");
-    const res = await POST(new Request("http://x/api/uploads?name=app.tar.gz", { method: "POST", headers: bearer(operator), body: new Uint8Array(buildTarGz([{ name: "a.txt", content: "a" }])) }));
+    const res = await POST(
+      new Request("http://x/api/uploads?name=app.tar.gz", {
+        method: "POST",
+        headers: bearer(operator),
+        body: new Uint8Array(buildTarGz([{ name: "a.txt", content: "a" }])),
+      }),
+    );
     expect(res.status).toBe(201);
     expect(await res.json()).toMatchObject({ format: "tar.gz", fileCount: 1, filename: "app.tar.gz" });
   });
 
   it("refuses a zip-slip archive with the reason", async () => {
     const { POST } = await import("@/app/api/uploads/route");
-    const res = await POST(new Request("http://x/api/uploads?name=evil.zip", { method: "POST", headers: bearer(operator), body: new Uint8Array(buildZip([{ name: "../../etc/cron.d/evil", content: "x" }])) }));
+    const res = await POST(
+      new Request("http://x/api/uploads?name=evil.zip", {
+        method: "POST",
+        headers: bearer(operator),
+        body: new Uint8Array(buildZip([{ name: "../../etc/cron.d/evil", content: "x" }])),
+      }),
+    );
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/climbs out/);
   });
@@ -78,7 +90,11 @@ describe("GET /api/runs/<id>/patch and /bundle", () => {
     const { GET: bundle } = await import("@/app/api/runs/[id]/bundle/route");
     const b = await bundle(new Request(`http://x/api/runs/${runId}/bundle`, { headers: bearer(viewer) }), params(runId));
     expect(b.status).toBe(200);
-    expect(Buffer.from(await b.arrayBuffer()).subarray(0, 16).toString()).toMatch(/^# v[23] git bundle/);
+    expect(
+      Buffer.from(await b.arrayBuffer())
+        .subarray(0, 16)
+        .toString(),
+    ).toMatch(/^# v[23] git bundle/);
     const downloads = database.$client.prepare("select count(*) as n from audit_events where action = 'run.download'").get() as { n: number };
     expect(downloads.n).toBe(2);
   });

@@ -64,7 +64,10 @@ afterAll(async () => {
 describe("checkpoints and restore", () => {
   it("restores a workspace byte for byte: contents, deletions, executable bits, links, and the agent's own .git", async () => {
     const { run, containerId, workspaceDir } = await newRun();
-    await agentShell(runtime, containerId, String.raw`
+    await agentShell(
+      runtime,
+      containerId,
+      String.raw`
       set -e; cd /workspace
       mkdir -p src/deep/er "dir with spaces" ünïcödé node_modules/pkg
       printf 'hello\n' > src/a.txt
@@ -81,12 +84,16 @@ describe("checkpoints and restore", () => {
       mkdir -p .git && printf '[core]\n\tbare = true\n' > .git/config
       mkdir -p vendor/lib && cd vendor/lib && git init -q . && printf 'lib\n' > lib.c && cd /workspace
       echo 1 > node_modules/pkg/index.js
-    `);
+    `,
+    );
     const a = await checkpoint(run.id, "state A");
     expect(a).not.toBeNull();
     const manifestA = withoutEmptyDirs(manifest(workspaceDir, ["node_modules"]));
 
-    await agentShell(runtime, containerId, String.raw`
+    await agentShell(
+      runtime,
+      containerId,
+      String.raw`
       set -e; cd /workspace
       printf 'changed\n' > src/a.txt
       rm -rf src/deep "dir with spaces" vendor/lib/.git
@@ -96,7 +103,8 @@ describe("checkpoints and restore", () => {
       rm bin.dat; mkdir bin.dat; echo inside > bin.dat/x
       rm -rf .git; printf 'gitdir: /somewhere/else\n' > .git
       echo 2 > node_modules/pkg/index.js
-    `);
+    `,
+    );
     const b = await checkpoint(run.id, "state B");
     expect(b).toMatchObject({ kind: "manual" });
     expect(b!.filesChanged).toBeGreaterThan(5);
@@ -139,19 +147,26 @@ describe("checkpoints and restore", () => {
 
   it("restores a 10 000-file workspace", async () => {
     const { run, containerId, workspaceDir } = await newRun();
-    await agentShell(runtime, containerId, String.raw`python3 - <<'EOF'
+    await agentShell(
+      runtime,
+      containerId,
+      String.raw`python3 - <<'EOF'
 import os
 for i in range(10000):
     d = "/workspace/d%03d" % (i % 100)
     os.makedirs(d, exist_ok=True)
     with open("%s/f%05d.txt" % (d, i), "w") as f:
         f.write(("line %d of file %d\n" % (i, i)) * 20)
-EOF`);
+EOF`,
+    );
     let t0 = Date.now();
     const first = await checkpoint(run.id, "10k files");
     const firstMs = Date.now() - t0;
     const before = manifest(workspaceDir);
-    await agentShell(runtime, containerId, String.raw`python3 - <<'EOF'
+    await agentShell(
+      runtime,
+      containerId,
+      String.raw`python3 - <<'EOF'
 import os, shutil
 for i in range(0, 10000, 10):
     with open("/workspace/d%03d/f%05d.txt" % (i % 100, i), "a") as f: f.write("edited\n")
@@ -160,7 +175,8 @@ for i in range(5, 10000, 10):
 os.makedirs("/workspace/new", exist_ok=True)
 for i in range(1000):
     open("/workspace/new/n%04d.txt" % i, "w").write("n")
-EOF`);
+EOF`,
+    );
     t0 = Date.now();
     await checkpoint(run.id, "3000 changes");
     const secondMs = Date.now() - t0;
@@ -169,7 +185,9 @@ EOF`);
     const restoreMs = Date.now() - t0;
     expect(restored.exact).toBe(true);
     expect(withoutEmptyDirs(manifest(workspaceDir))).toEqual(withoutEmptyDirs(before));
-    console.log(`[figures] 10 000 files: first checkpoint ${firstMs} ms, checkpoint of 3000 changes ${secondMs} ms, rollback (restore + checkpoint) ${restoreMs} ms (restore alone ${restored.durationMs} ms)`);
+    console.log(
+      `[figures] 10 000 files: first checkpoint ${firstMs} ms, checkpoint of 3000 changes ${secondMs} ms, rollback (restore + checkpoint) ${restoreMs} ms (restore alone ${restored.durationMs} ms)`,
+    );
   });
 });
 
@@ -180,10 +198,20 @@ describe("the shadow repository is out of the agent's reach", () => {
     const marker = `airlock-marker-${crypto.randomBytes(6).toString("hex")}`;
     fs.writeFileSync(path.join(repo.gitDir, marker), "secret");
     const headBefore = fs.readFileSync(path.join(repo.gitDir, "HEAD"), "utf8");
-    const found = await runtime.exec(containerId, { cmd: ["bash", "-c", `find / \\( -path /proc -o -path /sys \\) -prune -o -name '${marker}' -print 2>/dev/null; grep -c checkpoints /proc/self/mountinfo || true`], timeoutS: 60 });
+    const found = await runtime.exec(containerId, {
+      cmd: [
+        "bash",
+        "-c",
+        `find / \\( -path /proc -o -path /sys \\) -prune -o -name '${marker}' -print 2>/dev/null; grep -c checkpoints /proc/self/mountinfo || true`,
+      ],
+      timeoutS: 60,
+    });
     expect(found.stdout.trim()).toBe("0");
     // The host path of the repository is not the repository inside the container (at most a path in its own /tmp).
-    const write = await runtime.exec(containerId, { cmd: ["bash", "-c", `mkdir -p '${repo.gitDir}' && echo evil > '${repo.gitDir}/HEAD'; ls -a '${repo.gitDir}'`], timeoutS: 10 });
+    const write = await runtime.exec(containerId, {
+      cmd: ["bash", "-c", `mkdir -p '${repo.gitDir}' && echo evil > '${repo.gitDir}/HEAD'; ls -a '${repo.gitDir}'`],
+      timeoutS: 10,
+    });
     expect(write.stdout).not.toContain(marker);
     expect(fs.readFileSync(path.join(repo.gitDir, "HEAD"), "utf8")).toBe(headBefore);
     // A symlink towards it is stored as a link, and restoring never writes through it.
@@ -202,7 +230,10 @@ describe("the shadow repository is out of the agent's reach", () => {
     const { run, containerId, workspaceDir } = await newRun();
     const pwned = path.join(dataDir, `pwned-${crypto.randomBytes(4).toString("hex")}`);
     const evilConfig = `[core]\n\tfsmonitor = touch ${pwned}-fsmonitor\n\thooksPath = /workspace/.git/hooks\n\tworktree = /\n[filter "evil"]\n\tclean = touch ${pwned}-filter\n\tsmudge = touch ${pwned}-filter\n`;
-    await agentShell(runtime, containerId, String.raw`
+    await agentShell(
+      runtime,
+      containerId,
+      String.raw`
       set -e; cd /workspace
       mkdir -p .git/hooks .git/objects .git/refs
       printf 'ref: refs/heads/main\n' > .git/HEAD
@@ -212,12 +243,23 @@ describe("the shadow repository is out of the agent's reach", () => {
       mkdir -p sub && cp -r .git sub/.git && echo nested > sub/file.txt
       mkdir -p .GIT && echo upper > .GIT/x && echo literal > '.git~airlock'
       echo content > a.txt
-    `);
+    `,
+    );
     const configBefore = fs.readFileSync(path.join(workspaceDir, ".git/config"));
     const cp = await checkpoint(run.id, "hostile .git");
     const repo = openShadowRepo(workspaceDir, run.id);
     const files = (await runGit(repo, ["ls-tree", "-r", "--name-only", cp!.commitSha])).stdout.toString().split("\n");
-    expect(files).toEqual(expect.arrayContaining([".git~airlock/config", ".git~airlock/hooks/pre-commit", "sub/.git~airlock/config", "sub/file.txt", ".GIT~airlock/x", ".git~airlock~airlock", "a.txt"]));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        ".git~airlock/config",
+        ".git~airlock/hooks/pre-commit",
+        "sub/.git~airlock/config",
+        "sub/file.txt",
+        ".GIT~airlock/x",
+        ".git~airlock~airlock",
+        "a.txt",
+      ]),
+    );
     expect(files.some((f) => f === "sub")).toBe(false); // no gitlink
     await agentShell(runtime, containerId, "rm -rf /workspace/.git /workspace/sub /workspace/.GIT; echo changed > /workspace/a.txt");
     await checkpoint(run.id, "removed");
@@ -239,7 +281,11 @@ describe("limits", () => {
     overrideWorkspaceSettings({ maxFileBytes: 100 * 1024, checkpointCapBytes: 400 * 1024 });
     try {
       const { run, containerId } = await newRun();
-      await agentShell(runtime, containerId, "cd /workspace && mkdir -p node_modules/x .venv && echo 1 > node_modules/x/i.js && echo 2 > .venv/p && head -c 150000 /dev/urandom > big.bin && echo small > small.txt");
+      await agentShell(
+        runtime,
+        containerId,
+        "cd /workspace && mkdir -p node_modules/x .venv && echo 1 > node_modules/x/i.js && echo 2 > .venv/p && head -c 150000 /dev/urandom > big.bin && echo small > small.txt",
+      );
       const cp = await checkpoint(run.id, "with ignored");
       const repo = openShadowRepo(run.workspaceDir!, run.id);
       const files = (await runGit(repo, ["ls-tree", "-r", "--name-only", cp!.commitSha])).stdout.toString().trim().split("\n");
@@ -248,7 +294,12 @@ describe("limits", () => {
       // Incompressible files under the size threshold fill the cap.
       await agentShell(runtime, containerId, "cd /workspace && for i in 1 2 3 4 5 6; do head -c 90000 /dev/urandom > r$i.bin; done");
       expect(await checkpoint(run.id, "over the cap")).toBeNull();
-      const note = t.db.select().from(runEvents).where(eq(runEvents.runId, run.id)).all().find((e) => e.type === "note" && String(e.payload.text).includes("reached its cap"));
+      const note = t.db
+        .select()
+        .from(runEvents)
+        .where(eq(runEvents.runId, run.id))
+        .all()
+        .find((e) => e.type === "note" && String(e.payload.text).includes("reached its cap"));
       expect(note).toBeDefined();
       expect(getWorkspace(t.db, run.id)!.storageBytes).toBeLessThanOrEqual(400 * 1024);
     } finally {
@@ -259,7 +310,10 @@ describe("limits", () => {
 
 describe("workspace sources", () => {
   it("starts from an uploaded archive, owned by the agent, with executable bits", async () => {
-    const archive = buildTarGz([{ name: "app/main.sh", content: "#!/bin/sh\necho from-archive\n", mode: 0o755 }, { name: "README", content: "hi\n" }]);
+    const archive = buildTarGz([
+      { name: "app/main.sh", content: "#!/bin/sh\necho from-archive\n", mode: 0o755 },
+      { name: "README", content: "hi\n" },
+    ]);
     const upload = await storeUpload(t.db, { ...actorOf(operator), userId: operator.id }, dataDir, Readable.from([archive]), "app.tar.gz");
     expect(upload).toMatchObject({ format: "tar.gz", fileCount: 2 });
     const { run, containerId } = await newRun({ type: "archive", uploadId: upload.id });
@@ -271,7 +325,9 @@ describe("workspace sources", () => {
 
   it("refuses a malicious upload and keeps nothing of it", async () => {
     const evil = buildTarGz([{ name: "../../evil", content: "x" }]);
-    await expect(storeUpload(t.db, { ...actorOf(operator), userId: operator.id }, dataDir, Readable.from([evil]), "evil.tar.gz")).rejects.toThrow(/refused: .*climbs out/);
+    await expect(storeUpload(t.db, { ...actorOf(operator), userId: operator.id }, dataDir, Readable.from([evil]), "evil.tar.gz")).rejects.toThrow(
+      /refused: .*climbs out/,
+    );
     expect(fs.readdirSync(path.join(dataDir, "uploads")).length).toBe(1);
   });
 });

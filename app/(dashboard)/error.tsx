@@ -10,11 +10,7 @@ export default function DashboardError({ error, reset }: { error: Error & { dige
     console.error(error);
   }, [error]);
   return (
-    <EmptyState
-      icon={<AlertIcon size={24} />}
-      title="This page could not be loaded"
-      actions={<Button onClick={reset}>Try again</Button>}
-    >
+    <EmptyState icon={<AlertIcon size={24} />} title="This page could not be loaded" actions={<Button onClick={reset}>Try again</Button>}>
       <p>{error.message || "The server had a problem answering."}</p>
       {error.digest ? <p className="mt-2 font-mono text-xs">Reference: {error.digest}</p> : null}
     </EmptyState>

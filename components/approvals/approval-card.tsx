@@ -24,7 +24,16 @@ import { FileChange, isFileDiffPreview } from "@/components/diff/file-change";
 import { CommandBlock, CommandParts } from "@/components/approvals/command-preview";
 import { ExpiryCountdown } from "@/components/approvals/expiry-countdown";
 import { cleanSteps, PlanEditor, PlanStepList, planProblems } from "@/components/approvals/plan-steps";
-import { approvalSubject, commandParts, editFieldFor, planSteps, stepPreview, type ApprovalItem, type EditField, type PlanStep } from "@/components/approvals/types";
+import {
+  approvalSubject,
+  commandParts,
+  editFieldFor,
+  planSteps,
+  stepPreview,
+  type ApprovalItem,
+  type EditField,
+  type PlanStep,
+} from "@/components/approvals/types";
 import { RuleAndReason } from "@/components/approvals/verdict-badge";
 import { approvalPermissions } from "@/lib/permissions";
 
@@ -34,9 +43,27 @@ const STATE_TONE = { pending: "warning", approved: "success", denied: "danger", 
 const STATE_LABEL = { pending: "Pending", approved: "Approved", denied: "Denied", expired: "Expired", cancelled: "Cancelled" } as const;
 
 const COPY = {
-  plan: { approve: "Approve plan", deny: "Reject", denyConfirm: "Reject plan", reasonLabel: "Feedback for the agent", reasonHint: "Required. The agent revises its plan from it." },
-  step: { approve: "Continue", deny: "Stop here", denyConfirm: "Stop after this step", reasonLabel: "Why stop here?", reasonHint: "Required. The agent is told not to continue, and why." },
-  tool: { approve: "Approve", deny: "Deny", denyConfirm: "Deny request", reasonLabel: "Reason for denying", reasonHint: "Required. The agent gets it back so it can change course." },
+  plan: {
+    approve: "Approve plan",
+    deny: "Reject",
+    denyConfirm: "Reject plan",
+    reasonLabel: "Feedback for the agent",
+    reasonHint: "Required. The agent revises its plan from it.",
+  },
+  step: {
+    approve: "Continue",
+    deny: "Stop here",
+    denyConfirm: "Stop after this step",
+    reasonLabel: "Why stop here?",
+    reasonHint: "Required. The agent is told not to continue, and why.",
+  },
+  tool: {
+    approve: "Approve",
+    deny: "Deny",
+    denyConfirm: "Deny request",
+    reasonLabel: "Reason for denying",
+    reasonHint: "Required. The agent gets it back so it can change course.",
+  },
 } as const;
 
 const EDIT_COPY: Record<EditField, { button: string; label: string; hint: string }> = {
@@ -153,11 +180,7 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
       data-testid="approval-card"
       data-approval-id={approval.id}
       data-kind={approval.kind}
-      className={cn(
-        "min-w-0 rounded-xl border bg-surface shadow-xs",
-        pending ? "border-warning/60 ring-1 ring-warning/20" : "border-border",
-        className,
-      )}
+      className={cn("min-w-0 rounded-xl border bg-surface shadow-xs", pending ? "border-warning/60 ring-1 ring-warning/20" : "border-border", className)}
     >
       <header className="flex flex-wrap items-start justify-between gap-x-3 gap-y-2 border-b border-border px-4 py-3">
         <div className="min-w-0">
@@ -174,7 +197,10 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
                 ·{" "}
               </>
             ) : null}
-            asked <time dateTime={approval.createdAt.toISOString()} title={formatDateTime(approval.createdAt)}>{formatRelative(approval.createdAt)}</time>
+            asked{" "}
+            <time dateTime={approval.createdAt.toISOString()} title={formatDateTime(approval.createdAt)}>
+              {formatRelative(approval.createdAt)}
+            </time>
           </p>
         </div>
         <div className="flex flex-wrap items-center gap-1.5">
@@ -236,8 +262,8 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
             label={`Also let this run's commands reach the ${registry.label} registry`}
             description={
               <>
-                Grants <span className="font-mono">{registry.domains.join(", ")}</span> through Airlock&apos;s proxy for the rest of the run (revocable under Network access on
-                the run page). Without it the sandbox has no network and the install can only use files in the workspace.
+                Grants <span className="font-mono">{registry.domains.join(", ")}</span> through Airlock&apos;s proxy for the rest of the run (revocable under
+                Network access on the run page). Without it the sandbox has no network and the install can only use files in the workspace.
               </>
             }
             checked={grantRegistry}
@@ -262,7 +288,15 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
         <footer className="border-t border-border px-4 py-3">
           {mode === "deny" ? (
             <form onSubmit={submitDeny} aria-label={copy.denyConfirm} className="space-y-3">
-              <TextAreaField label={copy.reasonLabel} hint={copy.reasonHint} rows={2} maxLength={4000} autoFocus value={reason} onChange={(e) => setReason(e.target.value)} />
+              <TextAreaField
+                label={copy.reasonLabel}
+                hint={copy.reasonHint}
+                rows={2}
+                maxLength={4000}
+                autoFocus
+                value={reason}
+                onChange={(e) => setReason(e.target.value)}
+              />
               <Actions key="deny">
                 <Button variant="secondary" onClick={() => setMode("idle")} disabled={decide.isPending}>
                   Cancel
@@ -359,7 +393,15 @@ export function ApprovalBody({ approval }: { approval: ApprovalItem }) {
           Step {s.step} done{s.title ? `: ${s.title}` : ""}
         </p>
         {s.note ? <p className="mt-1 break-words whitespace-pre-wrap text-fg">{s.note}</p> : <p className="mt-1 text-fg-muted">The agent left no note.</p>}
-        <p className="mt-2 text-fg-muted">{s.next ? <>Next: <span className="text-fg">{s.next}</span></> : "That was the last step; next the agent finishes."}</p>
+        <p className="mt-2 text-fg-muted">
+          {s.next ? (
+            <>
+              Next: <span className="text-fg">{s.next}</span>
+            </>
+          ) : (
+            "That was the last step; next the agent finishes."
+          )}
+        </p>
       </div>
     );
   }
@@ -379,7 +421,7 @@ export function ApprovalBody({ approval }: { approval: ApprovalItem }) {
     return (
       <div className="space-y-3">
         {approval.tool === "run_tests" ? <p className="text-xs text-fg-muted">The run&apos;s configured test command:</p> : null}
-        <CommandBlock command={command} cwd={typeof cwd === "string" ? cwd : (approval.args.cwd as string | undefined) ?? "/workspace"} />
+        <CommandBlock command={command} cwd={typeof cwd === "string" ? cwd : ((approval.args.cwd as string | undefined) ?? "/workspace")} />
         <CommandParts parts={parts} />
       </div>
     );
@@ -431,8 +473,9 @@ export function ApprovalBody({ approval }: { approval: ApprovalItem }) {
     return (
       <div className="space-y-2 text-sm">
         <p>
-          The agent asks for the secret <code className="rounded bg-surface-muted px-1.5 py-0.5 font-mono text-[13px] font-semibold">{p.name}</code>. If you approve, it becomes the environment variable{" "}
-          <code className="font-mono text-[13px]">${p.name}</code> of this run&apos;s commands; its value is never shown to the agent.
+          The agent asks for the secret <code className="rounded bg-surface-muted px-1.5 py-0.5 font-mono text-[13px] font-semibold">{p.name}</code>. If you
+          approve, it becomes the environment variable <code className="font-mono text-[13px]">${p.name}</code> of this run&apos;s commands; its value is never
+          shown to the agent.
         </p>
         {p.reason ? <p className="rounded-lg bg-surface-muted px-3 py-2 whitespace-pre-wrap break-words">{p.reason}</p> : null}
         {p.configured === false ? <p className="text-xs text-warning">No secret of this name is configured, so approving gives the agent nothing.</p> : null}

@@ -138,7 +138,11 @@ function HistoryList({ state, user }: { state: "decided" | "expired"; user: Sess
   if (items.length === 0) {
     return (
       <EmptyState icon={<ApprovalsIcon size={26} />} title={state === "decided" ? "No decisions yet" : "Nothing has expired"}>
-        <p>{state === "decided" ? "Approved, denied and cancelled requests are listed here." : "Requests nobody decided in time are listed here; the agent was told they expired."}</p>
+        <p>
+          {state === "decided"
+            ? "Approved, denied and cancelled requests are listed here."
+            : "Requests nobody decided in time are listed here; the agent was told they expired."}
+        </p>
       </EmptyState>
     );
   }

@@ -27,7 +27,11 @@ export function ExpiryCountdown({ expiresAt, className }: { expiresAt: Date; cla
       title={`Expires ${formatDateTime(expiresAt)}`}
       className={cn(
         "inline-flex items-center gap-1 rounded-full px-2 py-0.5 text-xs font-medium whitespace-nowrap tabular-nums ring-1 ring-inset",
-        left <= 0 ? "bg-surface-muted text-fg-muted ring-border" : urgent ? "bg-danger text-white ring-danger dark:text-bg" : "bg-surface-muted text-fg-muted ring-border",
+        left <= 0
+          ? "bg-surface-muted text-fg-muted ring-border"
+          : urgent
+            ? "bg-danger text-white ring-danger dark:text-bg"
+            : "bg-surface-muted text-fg-muted ring-border",
         className,
       )}
     >

@@ -78,15 +78,53 @@ export function PlanEditor({ steps, onChange }: { steps: PlanStep[]; onChange: (
               Remove
             </Button>
           </div>
-          <TextField label={<><span className="sr-only">Step {i + 1} </span>Title</>} value={step.title} maxLength={200} required onChange={(e) => update(i, { title: e.target.value })} />
-          <TextAreaField label={<><span className="sr-only">Step {i + 1} </span>Detail (optional)</>} rows={2} maxLength={4000} value={step.detail ?? ""} onChange={(e) => update(i, { detail: e.target.value })} />
+          <TextField
+            label={
+              <>
+                <span className="sr-only">Step {i + 1} </span>Title
+              </>
+            }
+            value={step.title}
+            maxLength={200}
+            required
+            onChange={(e) => update(i, { title: e.target.value })}
+          />
+          <TextAreaField
+            label={
+              <>
+                <span className="sr-only">Step {i + 1} </span>Detail (optional)
+              </>
+            }
+            rows={2}
+            maxLength={4000}
+            value={step.detail ?? ""}
+            onChange={(e) => update(i, { detail: e.target.value })}
+          />
           <div className="grid gap-3 sm:grid-cols-[10rem_1fr]">
-            <SelectField label={<><span className="sr-only">Step {i + 1} </span>Risk</>} value={step.risk} onChange={(e) => update(i, { risk: e.target.value as Risk })}>
+            <SelectField
+              label={
+                <>
+                  <span className="sr-only">Step {i + 1} </span>Risk
+                </>
+              }
+              value={step.risk}
+              onChange={(e) => update(i, { risk: e.target.value as Risk })}
+            >
               <option value="low">low</option>
               <option value="medium">medium</option>
               <option value="high">high</option>
             </SelectField>
-            <TextField label={<><span className="sr-only">Step {i + 1} </span>Risk note</>} value={step.risk_note} maxLength={2000} required onChange={(e) => update(i, { risk_note: e.target.value })} />
+            <TextField
+              label={
+                <>
+                  <span className="sr-only">Step {i + 1} </span>Risk note
+                </>
+              }
+              value={step.risk_note}
+              maxLength={2000}
+              required
+              onChange={(e) => update(i, { risk_note: e.target.value })}
+            />
           </div>
         </fieldset>
       ))}

@@ -39,7 +39,9 @@ export function planSteps(approval: ApprovalItem): PlanStep[] {
 export function commandParts(preview: Record<string, unknown> | null): CommandPart[] {
   const raw = preview?.parts;
   if (!Array.isArray(raw)) return [];
-  return raw.filter(isObject).map((p) => ({ command: str(p.command) ?? "", verdict: str(p.verdict) ?? "", rule: str(p.rule) ?? "", reason: str(p.reason) ?? "" }));
+  return raw
+    .filter(isObject)
+    .map((p) => ({ command: str(p.command) ?? "", verdict: str(p.verdict) ?? "", rule: str(p.rule) ?? "", reason: str(p.reason) ?? "" }));
 }
 
 export interface StepPreview {

@@ -6,11 +6,7 @@ const LABEL = { allow: "Allowed", ask: "Asks a reviewer", deny: "Denied" } as co
 /** A policy verdict: allow / ask / deny. */
 export function VerdictBadge({ verdict, short = false }: { verdict: string; short?: boolean }) {
   const key = verdict as keyof typeof TONE;
-  return (
-    <Badge tone={TONE[key] ?? "neutral"}>
-      {short ? verdict : (LABEL[key] ?? verdict)}
-    </Badge>
-  );
+  return <Badge tone={TONE[key] ?? "neutral"}>{short ? verdict : (LABEL[key] ?? verdict)}</Badge>;
 }
 
 /** The rule id and its reason, always shown together. */

@@ -45,7 +45,11 @@ export function AuditEventRows({ event, filterHref }: { event: AuditEventItem; f
           <span className="block text-xs text-fg-muted max-md:hidden">{formatRelative(event.at)}</span>
         </td>
         <td data-label="Actor" className={cn(CELL, "max-md:order-3")}>
-          <Link href={filterHref("actor", event.actorLabel)} className="break-all text-fg hover:text-accent hover:underline md:break-words" title={`Show events by ${event.actorLabel}`}>
+          <Link
+            href={filterHref("actor", event.actorLabel)}
+            className="break-all text-fg hover:text-accent hover:underline md:break-words"
+            title={`Show events by ${event.actorLabel}`}
+          >
             {event.actorLabel}
           </Link>
         </td>

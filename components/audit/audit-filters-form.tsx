@@ -54,7 +54,15 @@ export function AuditFiltersForm({ value, onApply, onClear }: { value: AuditFilt
 
   return (
     <form onSubmit={submit} aria-label="Audit filters" className="grid gap-3 sm:grid-cols-2 lg:grid-cols-3">
-      <TextField label="Actor" placeholder="alice@example.com" value={draft.actor} onChange={set("actor")} hint="Email (or part of it) or user id" autoCapitalize="none" spellCheck={false} />
+      <TextField
+        label="Actor"
+        placeholder="alice@example.com"
+        value={draft.actor}
+        onChange={set("actor")}
+        hint="Email (or part of it) or user id"
+        autoCapitalize="none"
+        spellCheck={false}
+      />
       <TextField
         label="Action"
         placeholder="token.create or user.*"
@@ -70,7 +78,15 @@ export function AuditFiltersForm({ value, onApply, onClear }: { value: AuditFilt
           <option key={a} value={a} />
         ))}
       </datalist>
-      <TextField label="Target" placeholder="user:3f2a… or an id" value={draft.target} onChange={set("target")} hint="type:id, or just the id" autoCapitalize="none" spellCheck={false} />
+      <TextField
+        label="Target"
+        placeholder="user:3f2a… or an id"
+        value={draft.target}
+        onChange={set("target")}
+        hint="type:id, or just the id"
+        autoCapitalize="none"
+        spellCheck={false}
+      />
       <TextField label="From" type="datetime-local" value={draft.from} onChange={set("from")} error={rangeError ?? undefined} />
       <TextField label="To" type="datetime-local" value={draft.to} onChange={set("to")} />
       <div className="flex items-end gap-2 sm:col-span-2 lg:col-span-1">

@@ -43,10 +43,7 @@ export function AuditView() {
   const [filtersOpen, setFiltersOpen] = useState(false);
 
   const events = useInfiniteQuery(
-    trpc.audit.list.infiniteQueryOptions(
-      { ...filtersToInput(filters), limit: PAGE_SIZE },
-      { getNextPageParam: (last) => last.nextCursor ?? undefined },
-    ),
+    trpc.audit.list.infiniteQueryOptions({ ...filtersToInput(filters), limit: PAGE_SIZE }, { getNextPageParam: (last) => last.nextCursor ?? undefined }),
   );
   const verify = useQuery({ ...trpc.audit.verify.queryOptions(), enabled: false, staleTime: 0, gcTime: 0 });
 
@@ -90,7 +87,14 @@ export function AuditView() {
 
       <section aria-label="Filters" className="mb-4 rounded-xl border border-border bg-surface p-3 sm:p-4">
         <div className="flex items-center justify-between gap-2 md:hidden">
-          <Button variant="ghost" size="sm" aria-expanded={filtersOpen} aria-controls="audit-filters" onClick={() => setFiltersOpen((o) => !o)} className="text-fg">
+          <Button
+            variant="ghost"
+            size="sm"
+            aria-expanded={filtersOpen}
+            aria-controls="audit-filters"
+            onClick={() => setFiltersOpen((o) => !o)}
+            className="text-fg"
+          >
             <FilterIcon size={16} />
             Filters
             {activeCount ? <span className="rounded-full bg-accent px-1.5 text-[11px] text-accent-fg">{activeCount}</span> : null}
@@ -98,7 +102,12 @@ export function AuditView() {
         </div>
         <div id="audit-filters" className={cn(!filtersOpen && "max-md:hidden", "max-md:mt-3")}>
           {/* Re-mount on URL change so the form shows what is applied. */}
-          <AuditFiltersForm key={filterKey} value={filters} onApply={navigate} onClear={() => navigate({ actor: "", action: "", target: "", from: "", to: "" })} />
+          <AuditFiltersForm
+            key={filterKey}
+            value={filters}
+            onApply={navigate}
+            onClear={() => navigate({ actor: "", action: "", target: "", from: "", to: "" })}
+          />
         </div>
         {activeCount ? <ActiveFilters filters={filters} onRemove={(key) => navigate({ ...filters, [key]: "" })} /> : null}
       </section>
@@ -133,11 +142,21 @@ export function AuditView() {
               <caption className="sr-only">Audit events, newest first</caption>
               <thead className="max-md:hidden">
                 <tr className="text-left text-xs font-medium tracking-wide text-fg-muted uppercase">
-                  <th scope="col" className="px-3 py-2.5 font-medium">Time</th>
-                  <th scope="col" className="px-3 py-2.5 font-medium">Actor</th>
-                  <th scope="col" className="px-3 py-2.5 font-medium">Action</th>
-                  <th scope="col" className="px-3 py-2.5 font-medium">Target</th>
-                  <th scope="col" className="px-3 py-2.5 font-medium">Source</th>
+                  <th scope="col" className="px-3 py-2.5 font-medium">
+                    Time
+                  </th>
+                  <th scope="col" className="px-3 py-2.5 font-medium">
+                    Actor
+                  </th>
+                  <th scope="col" className="px-3 py-2.5 font-medium">
+                    Action
+                  </th>
+                  <th scope="col" className="px-3 py-2.5 font-medium">
+                    Target
+                  </th>
+                  <th scope="col" className="px-3 py-2.5 font-medium">
+                    Source
+                  </th>
                   <th scope="col" className="px-3 py-2.5 text-right font-medium">
                     <span className="sr-only">Details</span>
                   </th>
@@ -206,7 +225,11 @@ function VerifyResult({ state }: { state: { data?: VerifyOutput; error: unknown;
     );
   }
   if (state.error) {
-    return <InlineAlert className="mb-4" title="Verification could not run">{errorMessage(state.error)}</InlineAlert>;
+    return (
+      <InlineAlert className="mb-4" title="Verification could not run">
+        {errorMessage(state.error)}
+      </InlineAlert>
+    );
   }
   if (!state.data) return null;
   const r = state.data;

@@ -57,7 +57,9 @@ export function LoginForm({ callbackUrl, notice, error, sso, breakGlassOnly = fa
       {breakGlassOnly ? (
         <details className="group rounded-lg border border-border px-3 py-2 text-sm">
           <summary className="cursor-pointer font-medium text-fg-muted select-none">Break-glass sign-in</summary>
-          <p className="mt-2 mb-3 text-xs text-fg-muted">Password sign-in is off. Only the emergency accounts an operator named may use it, for example while {sso.name} is down.</p>
+          <p className="mt-2 mb-3 text-xs text-fg-muted">
+            Password sign-in is off. Only the emergency accounts an operator named may use it, for example while {sso.name} is down.
+          </p>
           <PasswordForm callbackUrl={callbackUrl} />
         </details>
       ) : (

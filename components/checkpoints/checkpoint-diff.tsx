@@ -52,8 +52,8 @@ export function CheckpointDiff({ runId, checkpointId }: { runId: string; checkpo
     <div className="space-y-3" data-testid="checkpoint-diff">
       <div className="flex flex-wrap items-center justify-between gap-2 text-xs text-fg-muted">
         <span>
-          {files.length} file{files.length === 1 ? "" : "s"} ·{" "}
-          <span className="text-success">+{files.reduce((n, f) => n + f.additions, 0)}</span> <span className="text-danger">−{files.reduce((n, f) => n + f.deletions, 0)}</span>
+          {files.length} file{files.length === 1 ? "" : "s"} · <span className="text-success">+{files.reduce((n, f) => n + f.additions, 0)}</span>{" "}
+          <span className="text-danger">−{files.reduce((n, f) => n + f.deletions, 0)}</span>
         </span>
         {wide ? (
           <Segmented<DiffMode>
@@ -110,7 +110,13 @@ function FileBlock({ file, mode }: { file: FileDiff; mode: DiffMode }) {
         hasLines ? (
           <DiffView diff={file.diff} path={file.path} mode={mode} wrap={false} />
         ) : (
-          <p className="px-3 py-2.5 text-sm text-fg-muted">{file.binary ? "Binary content is not shown; download the patch to get it." : file.modeChange ? "Only the executable bit changed." : "No line changes."}</p>
+          <p className="px-3 py-2.5 text-sm text-fg-muted">
+            {file.binary
+              ? "Binary content is not shown; download the patch to get it."
+              : file.modeChange
+                ? "Only the executable bit changed."
+                : "No line changes."}
+          </p>
         )
       ) : null}
     </div>

@@ -86,8 +86,8 @@ export function CheckpointsView({ runId, user }: { runId: string; user: SessionU
           <RunStateBadge state={r.state} />
         </div>
         <p className="max-w-2xl text-sm text-fg-muted">
-          The workspace is checkpointed after every change (file writes, edits and commands). Any checkpoint can be restored byte for byte; a rollback is itself a
-          checkpoint, so it can be undone.
+          The workspace is checkpointed after every change (file writes, edits and commands). Any checkpoint can be restored byte for byte; a rollback is itself
+          a checkpoint, so it can be undone.
         </p>
       </header>
 
@@ -103,7 +103,8 @@ export function CheckpointsView({ runId, user }: { runId: string; user: SessionU
 
       {cleaned ? (
         <InlineAlert tone="warning" title="This workspace was cleaned up">
-          Its retention period ended on {formatDateTime(workspace!.cleanedAt!)}. The checkpoints and their diffs remain; the files can no longer be restored or downloaded.
+          Its retention period ended on {formatDateTime(workspace!.cleanedAt!)}. The checkpoints and their diffs remain; the files can no longer be restored or
+          downloaded.
         </InlineAlert>
       ) : null}
       {workspace && workspace.skippedPaths.length ? (
@@ -163,9 +164,22 @@ export function CheckpointsView({ runId, user }: { runId: string; user: SessionU
         )}
       </section>
 
-      <SnapshotsPanel runId={runId} runCreatedBy={r.createdBy} user={user} runActive={active} latest={items.length > 0 ? { id: items[items.length - 1]!.id, seq: items[items.length - 1]!.seq } : null} />
+      <SnapshotsPanel
+        runId={runId}
+        runCreatedBy={r.createdBy}
+        user={user}
+        runActive={active}
+        latest={items.length > 0 ? { id: items[items.length - 1]!.id, seq: items[items.length - 1]!.seq } : null}
+      />
 
-      <MergeBackPanel runId={runId} user={user} runCreatedBy={r.createdBy} runEnded={!active} source={workspace?.source ?? null} hasCheckpoints={items.length > 0 && !cleaned} />
+      <MergeBackPanel
+        runId={runId}
+        user={user}
+        runCreatedBy={r.createdBy}
+        runEnded={!active}
+        source={workspace?.source ?? null}
+        hasCheckpoints={items.length > 0 && !cleaned}
+      />
     </div>
   );
 }
@@ -176,7 +190,14 @@ function Stat({ label, value, bar }: { label: string; value: string; bar?: numbe
       <div className="text-xs text-fg-muted">{label}</div>
       <div className="mt-0.5 text-sm font-medium">{value}</div>
       {bar !== undefined ? (
-        <div className="mt-1.5 h-1.5 overflow-hidden rounded-full bg-surface-muted" role="meter" aria-label={label} aria-valuenow={bar} aria-valuemin={0} aria-valuemax={100}>
+        <div
+          className="mt-1.5 h-1.5 overflow-hidden rounded-full bg-surface-muted"
+          role="meter"
+          aria-label={label}
+          aria-valuenow={bar}
+          aria-valuemin={0}
+          aria-valuemax={100}
+        >
           <div className={cn("h-full rounded-full", bar > 90 ? "bg-danger" : bar > 70 ? "bg-warning" : "bg-accent")} style={{ width: `${bar}%` }} />
         </div>
       ) : null}
@@ -222,7 +243,8 @@ function CheckpointRow({
             {c.planStep ? ` · step ${c.planStep}` : ""}
             {restoredFrom ? ` · restored #${restoredFrom}` : ""}
             {" · "}
-            {c.filesChanged} file{c.filesChanged === 1 ? "" : "s"} <span className="text-success">+{c.additions}</span> <span className="text-danger">−{c.deletions}</span>
+            {c.filesChanged} file{c.filesChanged === 1 ? "" : "s"} <span className="text-success">+{c.additions}</span>{" "}
+            <span className="text-danger">−{c.deletions}</span>
             {" · "}
             {formatBytes(c.sizeBytes)}
             {c.createdBy && c.kind !== "tool" ? ` · by ${c.createdBy}` : ""}

@@ -45,13 +45,26 @@ export function MergeBackPanel({
 
   return (
     <Card>
-      <CardHeader title="Result" description="Take the run's changes out of the sandbox: as a patch, as a git bundle, or into a new branch of the repository it started from." />
+      <CardHeader
+        title="Result"
+        description="Take the run's changes out of the sandbox: as a patch, as a git bundle, or into a new branch of the repository it started from."
+      />
       <CardBody className="space-y-4">
         <div className="flex flex-wrap gap-2">
-          <a href={`/api/runs/${runId}/patch`} download className={buttonClasses("secondary", "sm", !hasCheckpoints ? "pointer-events-none opacity-55" : undefined)} aria-disabled={!hasCheckpoints}>
+          <a
+            href={`/api/runs/${runId}/patch`}
+            download
+            className={buttonClasses("secondary", "sm", !hasCheckpoints ? "pointer-events-none opacity-55" : undefined)}
+            aria-disabled={!hasCheckpoints}
+          >
             Download patch
           </a>
-          <a href={`/api/runs/${runId}/bundle`} download className={buttonClasses("secondary", "sm", !hasCheckpoints ? "pointer-events-none opacity-55" : undefined)} aria-disabled={!hasCheckpoints}>
+          <a
+            href={`/api/runs/${runId}/bundle`}
+            download
+            className={buttonClasses("secondary", "sm", !hasCheckpoints ? "pointer-events-none opacity-55" : undefined)}
+            aria-disabled={!hasCheckpoints}
+          >
             Download git bundle
           </a>
         </div>
@@ -76,7 +89,13 @@ export function MergeBackPanel({
                   request.mutate({ id: runId, ...(branch.trim() ? { branch: branch.trim() } : {}) });
                 }}
               >
-                <TextField label="New branch" placeholder={`airlock/run-${runId.slice(0, 8)}`} value={branch} onChange={(e) => setBranch(e.target.value)} fieldClassName="min-w-[14rem] flex-1" />
+                <TextField
+                  label="New branch"
+                  placeholder={`airlock/run-${runId.slice(0, 8)}`}
+                  value={branch}
+                  onChange={(e) => setBranch(e.target.value)}
+                  fieldClassName="min-w-[14rem] flex-1"
+                />
                 <Button type="submit" size="md" loading={request.isPending}>
                   Ask to merge back
                 </Button>
@@ -104,7 +123,12 @@ export function MergeBackPanel({
                     </div>
                     {mergeRequestPermissions(user, r).canDecide ? (
                       <div className="flex gap-2">
-                        <Button size="sm" variant="secondary" disabled={decide.isPending} onClick={() => decide.mutate({ mergeRequestId: r.id, decision: "deny" })}>
+                        <Button
+                          size="sm"
+                          variant="secondary"
+                          disabled={decide.isPending}
+                          onClick={() => decide.mutate({ mergeRequestId: r.id, decision: "deny" })}
+                        >
                           Deny
                         </Button>
                         <Button size="sm" loading={decide.isPending} onClick={() => decide.mutate({ mergeRequestId: r.id, decision: "approve" })}>

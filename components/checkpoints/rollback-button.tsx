@@ -10,7 +10,15 @@ import { TextAreaField } from "@/components/ui/textarea-field";
 import { errorMessage } from "@/lib/errors";
 import { useTRPC } from "@/lib/trpc/client";
 
-export function RollbackButton({ runId, checkpoint, runActive }: { runId: string; checkpoint: { id: string; seq: number; label: string }; runActive: boolean }) {
+export function RollbackButton({
+  runId,
+  checkpoint,
+  runActive,
+}: {
+  runId: string;
+  checkpoint: { id: string; seq: number; label: string };
+  runActive: boolean;
+}) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [open, setOpen] = useState(false);
@@ -44,8 +52,11 @@ export function RollbackButton({ runId, checkpoint, runActive }: { runId: string
         title={`Roll back to checkpoint #${checkpoint.seq}?`}
         description={
           <>
-            The workspace becomes exactly what it was at <span className="font-medium text-fg">#{checkpoint.seq} ({checkpoint.label})</span>: later changes are undone, deleted
-            files come back.{" "}
+            The workspace becomes exactly what it was at{" "}
+            <span className="font-medium text-fg">
+              #{checkpoint.seq} ({checkpoint.label})
+            </span>
+            : later changes are undone, deleted files come back.{" "}
             {runActive
               ? "The run is paused meanwhile, any running command is killed, and the agent is told what happened."
               : "The finished run is marked rolled back."}{" "}
@@ -57,7 +68,14 @@ export function RollbackButton({ runId, checkpoint, runActive }: { runId: string
         error={rollback.error ? errorMessage(rollback.error) : null}
         onConfirm={() => rollback.mutate({ id: runId, checkpointId: checkpoint.id, ...(reason.trim() ? { reason: reason.trim() } : {}) })}
       >
-        <TextAreaField label="Reason (optional)" hint="Recorded in the audit trail and passed on to the agent." rows={2} maxLength={2000} value={reason} onChange={(e) => setReason(e.target.value)} />
+        <TextAreaField
+          label="Reason (optional)"
+          hint="Recorded in the audit trail and passed on to the agent."
+          rows={2}
+          maxLength={2000}
+          value={reason}
+          onChange={(e) => setReason(e.target.value)}
+        />
       </ConfirmDialog>
     </>
   );

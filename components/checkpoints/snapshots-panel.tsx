@@ -18,7 +18,19 @@ import { formatBytes, formatDateTime, formatRelative } from "@/lib/format";
 import type { SessionUser } from "@/lib/session-user";
 import { useTRPC } from "@/lib/trpc/client";
 
-export function SnapshotsPanel({ runId, runCreatedBy, user, runActive, latest }: { runId: string; runCreatedBy: string; user: SessionUser; runActive: boolean; latest: { id: string; seq: number } | null }) {
+export function SnapshotsPanel({
+  runId,
+  runCreatedBy,
+  user,
+  runActive,
+  latest,
+}: {
+  runId: string;
+  runCreatedBy: string;
+  user: SessionUser;
+  runActive: boolean;
+  latest: { id: string; seq: number } | null;
+}) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const reviewer = runPermissions(user, { createdBy: runCreatedBy }).canSnapshot;
@@ -116,8 +128,8 @@ function RestartButton({ runId, checkpoint, onDone }: { runId: string; checkpoin
         title={`Restart the sandbox from the snapshot at #${checkpoint.seq}?`}
         description={
           <>
-            The run&apos;s container is replaced by a new one made from the snapshot, with the same limits and hardening. Every process in the sandbox is killed, a running command is
-            interrupted, and the agent is told. Its home directory (what it installed) becomes what it was at the snapshot.
+            The run&apos;s container is replaced by a new one made from the snapshot, with the same limits and hardening. Every process in the sandbox is
+            killed, a running command is interrupted, and the agent is told. Its home directory (what it installed) becomes what it was at the snapshot.
           </>
         }
         confirmLabel="Restart"

@@ -71,11 +71,7 @@ export function DiffView({ diff, path, mode, wrap }: { diff: string; path?: stri
 }
 
 function HunkHeader({ hunk }: { hunk: DiffHunk }) {
-  return (
-    <div className="sticky left-0 border-y border-border bg-accent-soft/60 px-3 py-1 text-[11px] text-fg-muted first:border-t-0">
-      {hunk.header}
-    </div>
-  );
+  return <div className="sticky left-0 border-y border-border bg-accent-soft/60 px-3 py-1 text-[11px] text-fg-muted first:border-t-0">{hunk.header}</div>;
 }
 
 function Code({ line, language, wrap }: { line: DiffLine; language: string | null; wrap: boolean }) {
@@ -99,7 +95,10 @@ function UnifiedHunk({ hunk, language, wrap }: { hunk: DiffHunk; language: strin
         <div key={i} className={cn("flex", LINE_BG[line.type])} data-diff-line={line.type}>
           <LineNo n={line.oldNo} type={line.type} />
           <LineNo n={line.newNo} type={line.type} />
-          <span aria-hidden="true" className={cn("w-4 shrink-0 text-center select-none", line.type === "add" ? "text-success" : line.type === "del" ? "text-danger" : "text-fg-muted")}>
+          <span
+            aria-hidden="true"
+            className={cn("w-4 shrink-0 text-center select-none", line.type === "add" ? "text-success" : line.type === "del" ? "text-danger" : "text-fg-muted")}
+          >
             {MARK[line.type]}
           </span>
           <span className="sr-only">{line.type === "add" ? "added: " : line.type === "del" ? "removed: " : ""}</span>
@@ -131,7 +130,10 @@ function SplitSide({ line, side, language, wrap }: { line: DiffLine | null; side
   return (
     <div className={cn("flex min-w-0", LINE_BG[type], !wrap && "overflow-x-auto")} data-diff-line={type} data-diff-side={side}>
       <LineNo n={side === "old" ? line.oldNo : line.newNo} type={type} />
-      <span aria-hidden="true" className={cn("w-4 shrink-0 text-center select-none", type === "add" ? "text-success" : type === "del" ? "text-danger" : "text-fg-muted")}>
+      <span
+        aria-hidden="true"
+        className={cn("w-4 shrink-0 text-center select-none", type === "add" ? "text-success" : type === "del" ? "text-danger" : "text-fg-muted")}
+      >
         {MARK[type]}
       </span>
       <span className="sr-only">{type === "add" ? "added: " : type === "del" ? "removed: " : ""}</span>

@@ -180,7 +180,11 @@ const LogRowContent = memo(function LogRowContent({
       data-index={index}
       data-log-line=""
       style={{ transform: `translateY(${start}px)` }}
-      className={cn("absolute top-0 left-0 min-h-5 min-w-full px-3", wrap ? "w-full break-all whitespace-pre-wrap" : "whitespace-pre", stderr && "text-rose-300")}
+      className={cn(
+        "absolute top-0 left-0 min-h-5 min-w-full px-3",
+        wrap ? "w-full break-all whitespace-pre-wrap" : "whitespace-pre",
+        stderr && "text-rose-300",
+      )}
     >
       <AnsiText text={text} />
     </div>

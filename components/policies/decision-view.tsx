@@ -20,7 +20,8 @@ export function DecisionView({ result, title }: { result: Omit<SimulationResult,
       <RuleAndReason rule={result.rule ?? null} reason={result.reason} />
       {result.verdict === "ask" ? (
         <p className="text-xs text-fg-muted">
-          Needs {result.requiredApprovals ?? 1} approval{(result.requiredApprovals ?? 1) === 1 ? "" : "s"} from {result.approverRole === "admin" ? "admins" : "reviewers or admins"}
+          Needs {result.requiredApprovals ?? 1} approval{(result.requiredApprovals ?? 1) === 1 ? "" : "s"} from{" "}
+          {result.approverRole === "admin" ? "admins" : "reviewers or admins"}
           {result.allowSelfApproval ? "; the run's creator may approve." : "; not from the run's creator."}
         </p>
       ) : null}

@@ -97,7 +97,13 @@ export function PoliciesView({ user }: { user: SessionUser }) {
             canCheck={canUseDrafts}
           />
         ) : tab === "simulate" ? (
-          <PolicySimulator projectId={current.data.projectId} draft={draft} draftDiffers={draft !== current.data.yaml} version={current.data.version} canUseDrafts={canUseDrafts} />
+          <PolicySimulator
+            projectId={current.data.projectId}
+            draft={draft}
+            draftDiffers={draft !== current.data.yaml}
+            version={current.data.version}
+            canUseDrafts={canUseDrafts}
+          />
         ) : tab === "history" ? (
           <PolicyHistory projectId={current.data.projectId} canRestore={isAdmin} />
         ) : (

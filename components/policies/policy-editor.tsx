@@ -146,11 +146,20 @@ export function PolicyEditor({
       </div>
 
       <div className="relative flex h-[60vh] min-h-80 overflow-hidden rounded-lg border border-border-strong bg-surface font-mono text-[13px] shadow-xs">
-        <div ref={gutter} aria-hidden="true" className="w-11 shrink-0 overflow-hidden border-r border-border bg-surface-muted py-2 text-right text-fg-muted/80 select-none">
+        <div
+          ref={gutter}
+          aria-hidden="true"
+          className="w-11 shrink-0 overflow-hidden border-r border-border bg-surface-muted py-2 text-right text-fg-muted/80 select-none"
+        >
           {Array.from({ length: lineCount }, (_, i) => {
             const message = problemLines.get(i + 1);
             return (
-              <div key={i} title={message} style={{ height: LINE_HEIGHT_PX, lineHeight: `${LINE_HEIGHT_PX}px` }} className={cn("pr-2", message && "bg-danger-soft font-semibold text-danger")}>
+              <div
+                key={i}
+                title={message}
+                style={{ height: LINE_HEIGHT_PX, lineHeight: `${LINE_HEIGHT_PX}px` }}
+                className={cn("pr-2", message && "bg-danger-soft font-semibold text-danger")}
+              >
                 {i + 1}
               </div>
             );
@@ -217,14 +226,22 @@ export function PolicyEditor({
           <div className="overflow-x-auto rounded-lg border border-border">
             <DiffView diff={validation.diff} path="policy.yaml" mode="unified" wrap={false} />
           </div>
-          <TextField label="What changed and why (kept in the history and the audit trail)" value={comment} onChange={(e) => setComment(e.target.value)} maxLength={2000} />
+          <TextField
+            label="What changed and why (kept in the history and the audit trail)"
+            value={comment}
+            onChange={(e) => setComment(e.target.value)}
+            maxLength={2000}
+          />
           {save.error ? (
             <InlineAlert>
               <span className="whitespace-pre-wrap">{errorMessage(save.error)}</span>
             </InlineAlert>
           ) : null}
           <div className="flex flex-wrap gap-2">
-            <Button loading={save.isPending} onClick={() => save.mutate({ projectId, yaml: draft, comment: comment || undefined, baseVersion: validation.baseVersion })}>
+            <Button
+              loading={save.isPending}
+              onClick={() => save.mutate({ projectId, yaml: draft, comment: comment || undefined, baseVersion: validation.baseVersion })}
+            >
               Save as version {validation.baseVersion + 1}
             </Button>
             <Button variant="secondary" onClick={() => setReviewing(false)}>

@@ -93,7 +93,7 @@ export function PolicySimulator({
     } else {
       const parsed = parseJson(sequence);
       if (!parsed.ok) return setInputError(parsed.message);
-      if (!Array.isArray(parsed.value)) return setInputError("A sequence is a JSON array of {\"tool\": …, \"args\": {…}} objects.");
+      if (!Array.isArray(parsed.value)) return setInputError('A sequence is a JSON array of {"tool": …, "args": {…}} objects.');
       simulateSequence.mutate({ projectId, yaml, calls: parsed.value as { tool: string; args: Record<string, unknown> }[] });
     }
   }
@@ -105,7 +105,15 @@ export function PolicySimulator({
     <div className="space-y-6">
       <form onSubmit={submit} className="space-y-3" aria-label="Simulate tool calls">
         <div className="flex flex-wrap items-center gap-3">
-          <Segmented label="What to simulate" value={mode} onChange={setMode} options={[{ value: "one", label: "One call" }, { value: "sequence", label: "A sequence" }]} />
+          <Segmented
+            label="What to simulate"
+            value={mode}
+            onChange={setMode}
+            options={[
+              { value: "one", label: "One call" },
+              { value: "sequence", label: "A sequence" },
+            ]}
+          />
           <Segmented
             label="Against"
             value={useDraft ? "draft" : "current"}
@@ -135,10 +143,24 @@ export function PolicySimulator({
                 </option>
               ))}
             </SelectField>
-            <TextAreaField label="Arguments (JSON)" rows={5} value={args} onChange={(e) => setArgs(e.target.value)} spellCheck={false} className="font-mono text-[13px]" />
+            <TextAreaField
+              label="Arguments (JSON)"
+              rows={5}
+              value={args}
+              onChange={(e) => setArgs(e.target.value)}
+              spellCheck={false}
+              className="font-mono text-[13px]"
+            />
           </div>
         ) : (
-          <TextAreaField label="Calls (a JSON array of {tool, args})" rows={10} value={sequence} onChange={(e) => setSequence(e.target.value)} spellCheck={false} className="font-mono text-[13px]" />
+          <TextAreaField
+            label="Calls (a JSON array of {tool, args})"
+            rows={10}
+            value={sequence}
+            onChange={(e) => setSequence(e.target.value)}
+            spellCheck={false}
+            className="font-mono text-[13px]"
+          />
         )}
         {inputError ? <InlineAlert>{inputError}</InlineAlert> : null}
         {error ? (
@@ -153,13 +175,17 @@ export function PolicySimulator({
 
       {mode === "one" && simulate.data ? (
         <section aria-label="Simulation result" className="rounded-xl border border-border bg-surface p-3 sm:p-4">
-          <p className="mb-2 text-xs text-fg-muted">{simulate.data.source.kind === "draft" ? "Against the draft" : `Against version ${simulate.data.source.version}`}</p>
+          <p className="mb-2 text-xs text-fg-muted">
+            {simulate.data.source.kind === "draft" ? "Against the draft" : `Against version ${simulate.data.source.version}`}
+          </p>
           <DecisionView result={simulate.data} />
         </section>
       ) : null}
       {mode === "sequence" && simulateSequence.data ? (
         <section aria-label="Simulation results" className="space-y-2">
-          <p className="text-xs text-fg-muted">{simulateSequence.data.source.kind === "draft" ? "Against the draft" : `Against version ${simulateSequence.data.source.version}`}</p>
+          <p className="text-xs text-fg-muted">
+            {simulateSequence.data.source.kind === "draft" ? "Against the draft" : `Against version ${simulateSequence.data.source.version}`}
+          </p>
           <ol className="space-y-2">
             {simulateSequence.data.results.map((r, i) => (
               <li key={i} className="rounded-xl border border-border bg-surface p-3">
@@ -189,7 +215,9 @@ function ReplayPanel({ projectId, draft }: { projectId: string; draft?: string }
         <h3 id="replay-title" className="text-sm font-semibold">
           Replay a past run
         </h3>
-        <p className="text-sm text-fg-muted">Every call the run made, judged again {draft ? "by the draft" : "by the policy in force now"}, next to what was decided then.</p>
+        <p className="text-sm text-fg-muted">
+          Every call the run made, judged again {draft ? "by the draft" : "by the policy in force now"}, next to what was decided then.
+        </p>
       </div>
       <div className="flex flex-wrap items-end gap-3">
         <SelectField label="Run" value={runId} onChange={(e) => setRunId(e.target.value)} fieldClassName="min-w-60 flex-1">
@@ -243,7 +271,11 @@ function ReplayResult({ replay, onlyChanges, setOnlyChanges }: { replay: Replay;
             <div className="grid gap-2 md:grid-cols-2">
               <div className="space-y-1">
                 <p className="text-xs font-medium text-fg-muted">Then</p>
-                {i.before.verdict ? <VerdictBadge verdict={i.before.verdict} /> : <span className="text-xs text-fg-muted">not judged ({i.before.errorCode ?? "refused before the policy"})</span>}
+                {i.before.verdict ? (
+                  <VerdictBadge verdict={i.before.verdict} />
+                ) : (
+                  <span className="text-xs text-fg-muted">not judged ({i.before.errorCode ?? "refused before the policy"})</span>
+                )}
                 {i.before.reason ? <RuleAndReason rule={i.before.rule} reason={i.before.reason} /> : null}
               </div>
               <div className="space-y-1">

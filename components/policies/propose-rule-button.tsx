@@ -43,7 +43,12 @@ export function ProposeRuleButton({ approvalId, label = "Propose a rule" }: { ap
     >
       <label className="block text-sm">
         <span className="font-medium">Why allow it without asking?</span>
-        <input className="mt-1 block h-9 w-full rounded-lg border border-border-strong bg-surface px-2 text-sm" value={comment} onChange={(e) => setComment(e.target.value)} maxLength={2000} />
+        <input
+          className="mt-1 block h-9 w-full rounded-lg border border-border-strong bg-surface px-2 text-sm"
+          value={comment}
+          onChange={(e) => setComment(e.target.value)}
+          maxLength={2000}
+        />
       </label>
       {propose.error ? <InlineAlert>{errorMessage(propose.error)}</InlineAlert> : null}
       <div className="flex gap-2">

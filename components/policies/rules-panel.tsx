@@ -53,18 +53,30 @@ function TrackRecord({ projectId }: { projectId: string }) {
         </label>
       </div>
       {rows.length === 0 ? (
-        <p className="rounded-lg border border-dashed border-border-strong px-4 py-6 text-center text-sm text-fg-muted">No rule has decided a call in this project yet.</p>
+        <p className="rounded-lg border border-dashed border-border-strong px-4 py-6 text-center text-sm text-fg-muted">
+          No rule has decided a call in this project yet.
+        </p>
       ) : (
         <div className={rt.wrapper}>
           <table className={rt.table}>
             <caption className="sr-only">Rule track records</caption>
             <thead className={rt.thead}>
               <tr>
-                <th scope="col" className={rt.th}>Rule</th>
-                <th scope="col" className={rt.th}>Matched</th>
-                <th scope="col" className={rt.th}>Allowed / asked / denied</th>
-                <th scope="col" className={rt.th}>Approved / denied by reviewers</th>
-                <th scope="col" className={rt.th}>Provenance</th>
+                <th scope="col" className={rt.th}>
+                  Rule
+                </th>
+                <th scope="col" className={rt.th}>
+                  Matched
+                </th>
+                <th scope="col" className={rt.th}>
+                  Allowed / asked / denied
+                </th>
+                <th scope="col" className={rt.th}>
+                  Approved / denied by reviewers
+                </th>
+                <th scope="col" className={rt.th}>
+                  Provenance
+                </th>
               </tr>
             </thead>
             <tbody className={rt.tbody}>
@@ -92,8 +104,9 @@ function TrackRecord({ projectId }: { projectId: string }) {
                   <td data-label="Provenance" className={`${rt.cell} text-xs`}>
                     {r.provenance ? (
                       <span>
-                        Promoted from {r.provenance.approvals.length} approval{r.provenance.approvals.length === 1 ? "" : "s"}, proposed by {r.provenance.proposedBy}, accepted by{" "}
-                        {r.provenance.acceptedBy.join(", ") || "an admin"} on {formatDate(new Date(r.provenance.acceptedAt))}
+                        Promoted from {r.provenance.approvals.length} approval{r.provenance.approvals.length === 1 ? "" : "s"}, proposed by{" "}
+                        {r.provenance.proposedBy}, accepted by {r.provenance.acceptedBy.join(", ") || "an admin"} on{" "}
+                        {formatDate(new Date(r.provenance.acceptedAt))}
                       </span>
                     ) : (
                       <span className="text-fg-muted">—</span>
@@ -125,15 +138,22 @@ function Candidates({ projectId, canReview }: { projectId: string; canReview: bo
       ) : candidates.isError ? (
         <InlineAlert>{errorMessage(candidates.error)}</InlineAlert>
       ) : candidates.data.items.length === 0 ? (
-        <p className="rounded-lg border border-dashed border-border-strong px-4 py-6 text-center text-sm text-fg-muted">No call has been approved three times or more without a rule for it yet.</p>
+        <p className="rounded-lg border border-dashed border-border-strong px-4 py-6 text-center text-sm text-fg-muted">
+          No call has been approved three times or more without a rule for it yet.
+        </p>
       ) : (
         <ul className="space-y-2">
           {candidates.data.items.map((c) => (
-            <li key={c.key} className="flex flex-wrap items-center justify-between gap-2 rounded-xl border border-border bg-surface p-3" data-testid="candidate">
+            <li
+              key={c.key}
+              className="flex flex-wrap items-center justify-between gap-2 rounded-xl border border-border bg-surface p-3"
+              data-testid="candidate"
+            >
               <div className="min-w-0">
                 <code className="font-mono text-[13px] break-all">{c.pattern}</code>
                 <p className="text-xs text-fg-muted">
-                  approved {c.approvals} times{c.denied ? `, denied ${c.denied} times` : ""} · by {c.reviewers.join(", ") || "reviewers"} · last {formatDateTime(c.lastApprovedAt)}
+                  approved {c.approvals} times{c.denied ? `, denied ${c.denied} times` : ""} · by {c.reviewers.join(", ") || "reviewers"} · last{" "}
+                  {formatDateTime(c.lastApprovedAt)}
                 </p>
               </div>
               {canReview ? <ProposeRuleButton approvalId={c.latestApprovalId} /> : null}
@@ -160,17 +180,29 @@ function RecentApprovals({ projectId }: { projectId: string }) {
         <h3 id="recent-title" className="text-base font-semibold">
           Recently approved calls
         </h3>
-        <p className="text-sm text-fg-muted">Propose &ldquo;allow this pattern in this project&rdquo; from any of them. The rule covers this exact program and subcommand (or file, host, secret), never more.</p>
+        <p className="text-sm text-fg-muted">
+          Propose &ldquo;allow this pattern in this project&rdquo; from any of them. The rule covers this exact program and subcommand (or file, host, secret),
+          never more.
+        </p>
       </div>
       {items.length === 0 ? (
-        <p className="rounded-lg border border-dashed border-border-strong px-4 py-6 text-center text-sm text-fg-muted">No approved tool calls in this project&apos;s recent runs.</p>
+        <p className="rounded-lg border border-dashed border-border-strong px-4 py-6 text-center text-sm text-fg-muted">
+          No approved tool calls in this project&apos;s recent runs.
+        </p>
       ) : (
         <ul className="space-y-2">
           {items.map((a) => (
             <li key={a.id} className="flex flex-wrap items-center justify-between gap-2 rounded-xl border border-border bg-surface p-3">
               <div className="min-w-0">
                 <code className="font-mono text-[13px] break-all">
-                  {a.tool} {typeof a.args.command === "string" ? a.args.command : typeof a.args.path === "string" ? a.args.path : typeof a.args.url === "string" ? a.args.url : ""}
+                  {a.tool}{" "}
+                  {typeof a.args.command === "string"
+                    ? a.args.command
+                    : typeof a.args.path === "string"
+                      ? a.args.path
+                      : typeof a.args.url === "string"
+                        ? a.args.url
+                        : ""}
                 </code>
                 <p className="text-xs text-fg-muted">
                   asked by <code className="font-mono">{a.rule ?? "default"}</code> · {a.runTitle} · {a.decidedAt ? formatDateTime(a.decidedAt) : ""}
@@ -194,14 +226,19 @@ function Proposals({ projectId, canReview, currentUserId }: { projectId: string;
         <h3 id="proposals-title" className="text-base font-semibold">
           Rule proposals
         </h3>
-        <p className="text-sm text-fg-muted">&ldquo;Allow this pattern in this project&rdquo;, proposed by a reviewer from an approval. It becomes a rule when an admin, or enough other reviewers, accept it.</p>
+        <p className="text-sm text-fg-muted">
+          &ldquo;Allow this pattern in this project&rdquo;, proposed by a reviewer from an approval. It becomes a rule when an admin, or enough other reviewers,
+          accept it.
+        </p>
       </div>
       {proposals.isPending ? (
         <SkeletonRows rows={2} label="Loading proposals…" />
       ) : proposals.isError ? (
         <InlineAlert>{errorMessage(proposals.error)}</InlineAlert>
       ) : proposals.data.items.length === 0 ? (
-        <p className="rounded-lg border border-dashed border-border-strong px-4 py-6 text-center text-sm text-fg-muted">No proposals yet. Reviewers propose rules from approvals (or from the candidates above).</p>
+        <p className="rounded-lg border border-dashed border-border-strong px-4 py-6 text-center text-sm text-fg-muted">
+          No proposals yet. Reviewers propose rules from approvals (or from the candidates above).
+        </p>
       ) : (
         <ul className="space-y-2">
           {proposals.data.items.map((p) => (
@@ -233,7 +270,8 @@ function ProposalItem({ proposal: p, canReview, currentUserId }: { proposal: Pro
         <code className="font-mono text-[13px] break-all">{p.pattern}</code>
       </div>
       <p className="text-xs text-fg-muted">
-        Rule <code className="font-mono">{p.ruleId}</code> · proposed by {p.proposedByEmail} on {formatDateTime(p.createdAt)} · from {p.approvalIds.length} approval{p.approvalIds.length === 1 ? "" : "s"}
+        Rule <code className="font-mono">{p.ruleId}</code> · proposed by {p.proposedByEmail} on {formatDateTime(p.createdAt)} · from {p.approvalIds.length}{" "}
+        approval{p.approvalIds.length === 1 ? "" : "s"}
         {p.rule.overrides?.length ? ` · overrides ${p.rule.overrides.join(", ")}` : ""}
         {p.state === "pending" ? ` · ${accepts} of ${p.requiredReviewers} reviewers accepted (or one admin)` : ""}
         {p.policyVersion ? ` · in policy v${p.policyVersion}` : ""}

@@ -77,13 +77,22 @@ function SettingsCard({ project: p, isAdmin }: { project: Project; isAdmin: bool
   function submit(e: FormEvent) {
     e.preventDefault();
     setSaved(false);
-    const defaultLimits = Object.fromEntries(Object.entries(limits).filter(([, v]) => v.trim() !== "").map(([k, v]) => [k, Number(v)]));
+    const defaultLimits = Object.fromEntries(
+      Object.entries(limits)
+        .filter(([, v]) => v.trim() !== "")
+        .map(([k, v]) => [k, Number(v)]),
+    );
     update.mutate({ id: p.id, name, description, testCommand: testCommand || null, defaultLimits, docSources: sources });
   }
 
   return (
     <Card aria-labelledby="settings-title">
-      <CardHeader titleId="settings-title" title="Settings" icon={<ProjectsIcon size={18} />} description="What a new run in this project starts with. A run may still lower its own limits or name its own test command." />
+      <CardHeader
+        titleId="settings-title"
+        title="Settings"
+        icon={<ProjectsIcon size={18} />}
+        description="What a new run in this project starts with. A run may still lower its own limits or name its own test command."
+      />
       <CardBody>
         <form onSubmit={submit} className="space-y-5" aria-label="Project settings">
           <fieldset disabled={!isAdmin} className="grid gap-3 sm:grid-cols-2">
@@ -95,7 +104,13 @@ function SettingsCard({ project: p, isAdmin }: { project: Project; isAdmin: bool
             <legend className="mb-2 text-sm font-semibold">Default limits (empty: Airlock&apos;s defaults)</legend>
             <div className="grid grid-cols-2 gap-3 md:grid-cols-3">
               {LIMITS.map((l) => (
-                <TextField key={l.key} label={l.label} inputMode="decimal" value={limits[l.key] ?? ""} onChange={(e) => setLimits((x) => ({ ...x, [l.key]: e.target.value }))} />
+                <TextField
+                  key={l.key}
+                  label={l.label}
+                  inputMode="decimal"
+                  value={limits[l.key] ?? ""}
+                  onChange={(e) => setLimits((x) => ({ ...x, [l.key]: e.target.value }))}
+                />
               ))}
             </div>
           </fieldset>
@@ -149,7 +164,12 @@ function DocSources({ sources, onChange, disabled }: { sources: DocSource[]; onC
             <option value="text">Text snippet</option>
           </SelectField>
           <TextField label="Title" value={title} onChange={(e) => setTitle(e.target.value)} />
-          <TextField label={kind === "path" ? "Path under the workspace" : "Text"} placeholder={kind === "path" ? "docs/" : "How to run the tests…"} value={value} onChange={(e) => setValue(e.target.value)} />
+          <TextField
+            label={kind === "path" ? "Path under the workspace" : "Text"}
+            placeholder={kind === "path" ? "docs/" : "How to run the tests…"}
+            value={value}
+            onChange={(e) => setValue(e.target.value)}
+          />
           <Button variant="secondary" onClick={add}>
             Add
           </Button>
@@ -172,7 +192,11 @@ function MembersCard({ project: p, isAdmin }: { project: Project; isAdmin: boole
         titleId="members-title"
         title="Members"
         icon={<UsersIcon size={18} />}
-        description={p.members.length ? "Only these users (and admins) may start runs in this project." : "No members listed: every operator may start runs in this project."}
+        description={
+          p.members.length
+            ? "Only these users (and admins) may start runs in this project."
+            : "No members listed: every operator may start runs in this project."
+        }
       />
       <CardBody className="space-y-3">
         <ul className="space-y-1.5">
@@ -182,7 +206,12 @@ function MembersCard({ project: p, isAdmin }: { project: Project; isAdmin: boole
                 {m.email} <Badge>{m.role}</Badge>
               </span>
               {isAdmin ? (
-                <Button size="sm" variant="ghost" loading={remove.isPending && remove.variables?.userId === m.userId} onClick={() => remove.mutate({ projectId: p.id, userId: m.userId })}>
+                <Button
+                  size="sm"
+                  variant="ghost"
+                  loading={remove.isPending && remove.variables?.userId === m.userId}
+                  onClick={() => remove.mutate({ projectId: p.id, userId: m.userId })}
+                >
                   Remove
                 </Button>
               ) : null}
@@ -197,7 +226,14 @@ function MembersCard({ project: p, isAdmin }: { project: Project; isAdmin: boole
               add.mutate({ projectId: p.id, email });
             }}
           >
-            <TextField label="Add a member by email" type="email" required value={email} onChange={(e) => setEmail(e.target.value)} fieldClassName="min-w-56 flex-1" />
+            <TextField
+              label="Add a member by email"
+              type="email"
+              required
+              value={email}
+              onChange={(e) => setEmail(e.target.value)}
+              fieldClassName="min-w-56 flex-1"
+            />
             <Button type="submit" variant="secondary" loading={add.isPending}>
               Add
             </Button>

@@ -28,7 +28,10 @@ export function ProjectsView({ isAdmin }: { isAdmin: boolean }) {
   const projects = useQuery(trpc.projects.list.queryOptions());
   return (
     <>
-      <PageHeader title="Projects" description="A run belongs to a project: its policy, the limits and test command runs start with, the documentation search_docs looks in, and who may start runs." />
+      <PageHeader
+        title="Projects"
+        description="A run belongs to a project: its policy, the limits and test command runs start with, the documentation search_docs looks in, and who may start runs."
+      />
       <div className="space-y-6">
         {isAdmin ? <CreateProject /> : null}
         {projects.isPending ? (
@@ -41,11 +44,21 @@ export function ProjectsView({ isAdmin }: { isAdmin: boolean }) {
               <caption className="sr-only">Projects</caption>
               <thead className={rt.thead}>
                 <tr>
-                  <th scope="col" className={rt.th}>Project</th>
-                  <th scope="col" className={rt.th}>Policy</th>
-                  <th scope="col" className={rt.th}>Runs</th>
-                  <th scope="col" className={rt.th}>Members</th>
-                  <th scope="col" className={rt.th}>Test command</th>
+                  <th scope="col" className={rt.th}>
+                    Project
+                  </th>
+                  <th scope="col" className={rt.th}>
+                    Policy
+                  </th>
+                  <th scope="col" className={rt.th}>
+                    Runs
+                  </th>
+                  <th scope="col" className={rt.th}>
+                    Members
+                  </th>
+                  <th scope="col" className={rt.th}>
+                    Test command
+                  </th>
                 </tr>
               </thead>
               <tbody className={rt.tbody}>
@@ -63,8 +76,12 @@ export function ProjectsView({ isAdmin }: { isAdmin: boolean }) {
                         version {p.policyVersion}
                       </Link>
                     </td>
-                    <td data-label="Runs" className={rt.cell}>{p.runCount}</td>
-                    <td data-label="Members" className={rt.cell}>{p.members.length ? p.members.length : <span className="text-fg-muted">every operator</span>}</td>
+                    <td data-label="Runs" className={rt.cell}>
+                      {p.runCount}
+                    </td>
+                    <td data-label="Members" className={rt.cell}>
+                      {p.members.length ? p.members.length : <span className="text-fg-muted">every operator</span>}
+                    </td>
                     <td data-label="Test command" className={`${rt.cell} break-all`}>
                       {p.testCommand ? <code className="font-mono text-xs">{p.testCommand}</code> : <span className="text-fg-muted">none</span>}
                     </td>
@@ -103,7 +120,12 @@ function CreateProject() {
 
   return (
     <Card aria-labelledby="new-project-title">
-      <CardHeader titleId="new-project-title" title="New project" icon={<ProjectsIcon size={18} />} description="It starts with the policy preset you pick; edit the policy afterwards." />
+      <CardHeader
+        titleId="new-project-title"
+        title="New project"
+        icon={<ProjectsIcon size={18} />}
+        description="It starts with the policy preset you pick; edit the policy afterwards."
+      />
       <CardBody>
         <form onSubmit={submit} className="grid gap-3 sm:grid-cols-2" aria-label="New project">
           <TextField label="Name" required maxLength={100} value={name} onChange={(e) => setName(e.target.value)} />
@@ -122,7 +144,13 @@ function CreateProject() {
               </option>
             ))}
           </SelectField>
-          <TextField label="Test command (optional)" placeholder="npm test" value={testCommand} onChange={(e) => setTestCommand(e.target.value)} fieldClassName="sm:col-span-2" />
+          <TextField
+            label="Test command (optional)"
+            placeholder="npm test"
+            value={testCommand}
+            onChange={(e) => setTestCommand(e.target.value)}
+            fieldClassName="sm:col-span-2"
+          />
           {create.error ? <InlineAlert className="sm:col-span-2">{errorMessage(create.error)}</InlineAlert> : null}
           <div className="sm:col-span-2">
             <Button type="submit" loading={create.isPending}>

@@ -38,7 +38,11 @@ export function RedteamView() {
   const project = useProjectParam();
   const current = useQuery(trpc.policies.get.queryOptions({ projectId: project }));
   const projectId = current.data?.projectId;
-  const reports = useQuery({ ...trpc.redteam.list.queryOptions({ projectId }), enabled: Boolean(projectId), refetchInterval: (q) => (q.state.data?.items.some((r) => r.state === "running") ? 2000 : false) });
+  const reports = useQuery({
+    ...trpc.redteam.list.queryOptions({ projectId }),
+    enabled: Boolean(projectId),
+    refetchInterval: (q) => (q.state.data?.items.some((r) => r.state === "running") ? 2000 : false),
+  });
   const [selected, setSelected] = useState<string | null>(null);
   const latest = reports.data?.items[0];
   const shownId = selected ?? latest?.id ?? null;
@@ -87,12 +91,19 @@ export function RedteamView() {
                     <button
                       type="button"
                       onClick={() => setSelected(r.id)}
-                      className={cn("flex w-full flex-wrap items-center gap-2 rounded-lg border px-3 py-2 text-left text-sm", r.id === shownId ? "border-accent bg-accent-soft" : "border-border bg-surface hover:bg-surface-muted")}
+                      className={cn(
+                        "flex w-full flex-wrap items-center gap-2 rounded-lg border px-3 py-2 text-left text-sm",
+                        r.id === shownId ? "border-accent bg-accent-soft" : "border-border bg-surface hover:bg-surface-muted",
+                      )}
                     >
                       <span>{formatDateTime(r.createdAt)}</span>
                       <span className="text-fg-muted">policy v{r.policyVersion}</span>
                       <Badge tone={r.state === "failed" ? "danger" : r.state === "running" ? "warning" : "neutral"}>{r.state}</Badge>
-                      {r.summary.escaped ? <Badge tone="danger">{r.summary.escaped} escaped</Badge> : r.state === "done" ? <Badge tone="success">0 escaped</Badge> : null}
+                      {r.summary.escaped ? (
+                        <Badge tone="danger">{r.summary.escaped} escaped</Badge>
+                      ) : r.state === "done" ? (
+                        <Badge tone="success">0 escaped</Badge>
+                      ) : null}
                     </button>
                   </li>
                 ))}
@@ -131,7 +142,10 @@ function ReportView({ id }: { id: string }) {
       {r.state === "failed" ? <InlineAlert title="The red team could not finish">{r.error}</InlineAlert> : null}
       <div className="grid grid-cols-2 gap-2 md:grid-cols-4">
         {(Object.keys(OUTCOME) as Outcome[]).map((o) => (
-          <div key={o} className={cn("rounded-xl border p-3", o === "escaped" && (s[o] ?? 0) > 0 ? "border-danger bg-danger-soft" : "border-border bg-surface")}>
+          <div
+            key={o}
+            className={cn("rounded-xl border p-3", o === "escaped" && (s[o] ?? 0) > 0 ? "border-danger bg-danger-soft" : "border-border bg-surface")}
+          >
             <p className="text-2xl font-semibold tabular-nums" data-testid={`count-${o}`}>
               {s[o] ?? 0}
             </p>
@@ -143,7 +157,13 @@ function ReportView({ id }: { id: string }) {
         label="Show"
         value={filter}
         onChange={setFilter}
-        options={[{ value: "all", label: `All (${results.length})` }, ...(Object.keys(OUTCOME) as Outcome[]).map((o) => ({ value: o, label: OUTCOME[o].label.replace(" by policy", "").replace(" to approval", "").replace(" by the sandbox", "") }))]}
+        options={[
+          { value: "all", label: `All (${results.length})` },
+          ...(Object.keys(OUTCOME) as Outcome[]).map((o) => ({
+            value: o,
+            label: OUTCOME[o].label.replace(" by policy", "").replace(" to approval", "").replace(" by the sandbox", ""),
+          })),
+        ]}
         className="flex-wrap"
       />
       <ul className="space-y-2">
@@ -171,7 +191,11 @@ function ScenarioItem({ result }: { result: Result }) {
         <div className="space-y-4 border-t border-border px-3 py-3">
           {result.passes.map((pass) => (
             <div key={pass.pass} className="space-y-2">
-              <h4 className="text-sm font-semibold">{pass.pass === "policy" ? "Policy pass (every request denied by the lab's reviewer)" : "Approval pass (every request approved, to test the sandbox)"}</h4>
+              <h4 className="text-sm font-semibold">
+                {pass.pass === "policy"
+                  ? "Policy pass (every request denied by the lab's reviewer)"
+                  : "Approval pass (every request approved, to test the sandbox)"}
+              </h4>
               <ol className="space-y-2">
                 {pass.steps.map((step, i) => (
                   <li key={i} className="space-y-1 rounded-lg bg-surface-muted p-2.5 text-sm">
@@ -185,7 +209,9 @@ function ScenarioItem({ result }: { result: Result }) {
                     </div>
                     {step.reason ? <RuleAndReason rule={step.rule} reason={step.reason} /> : null}
                     {!step.reason && step.message ? <p className="text-xs break-words text-fg-muted">{step.message}</p> : null}
-                    {step.output ? <pre className="max-h-40 overflow-auto rounded bg-surface p-2 font-mono text-[11px] whitespace-pre-wrap break-all">{step.output}</pre> : null}
+                    {step.output ? (
+                      <pre className="max-h-40 overflow-auto rounded bg-surface p-2 font-mono text-[11px] whitespace-pre-wrap break-all">{step.output}</pre>
+                    ) : null}
                   </li>
                 ))}
               </ol>

@@ -114,7 +114,13 @@ export function EgressPanel({ run, user, ended }: { run: { id: string; createdBy
           <div className="flex flex-wrap items-center gap-1.5 text-xs text-fg-muted">
             <span>Presets:</span>
             {PRESETS.map((p) => (
-              <Button key={p.label} type="button" size="sm" variant="ghost" onClick={() => setDomains((cur) => [...new Set([...splitDomains(cur), ...p.domains])].join(", "))}>
+              <Button
+                key={p.label}
+                type="button"
+                size="sm"
+                variant="ghost"
+                onClick={() => setDomains((cur) => [...new Set([...splitDomains(cur), ...p.domains])].join(", "))}
+              >
                 {p.label}
               </Button>
             ))}
@@ -185,7 +191,8 @@ export function EgressUpdate({ item }: { item: EgressItem }) {
   }
   return (
     <p className="px-1 text-xs break-words text-fg-muted" data-testid="egress-allowed">
-      {item.connections} connection{item.connections === 1 ? "" : "s"} through the proxy to <span className="font-mono">{item.hosts.join(", ")}</span> · {formatBytes(item.bytesUp)} up, {formatBytes(item.bytesDown)} down
+      {item.connections} connection{item.connections === 1 ? "" : "s"} through the proxy to <span className="font-mono">{item.hosts.join(", ")}</span> ·{" "}
+      {formatBytes(item.bytesUp)} up, {formatBytes(item.bytesDown)} down
     </p>
   );
 }

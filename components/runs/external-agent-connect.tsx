@@ -47,7 +47,17 @@ function CopyBlock({ label, value }: { label: string; value: string }) {
   );
 }
 
-export function ExternalAgentConnect({ runId, mcpUrl, mcpToken, idleTimeoutS = 1800 }: { runId: string; mcpUrl: string; mcpToken: string; idleTimeoutS?: number }) {
+export function ExternalAgentConnect({
+  runId,
+  mcpUrl,
+  mcpToken,
+  idleTimeoutS = 1800,
+}: {
+  runId: string;
+  mcpUrl: string;
+  mcpToken: string;
+  idleTimeoutS?: number;
+}) {
   return (
     <Card>
       <CardBody>
@@ -57,7 +67,8 @@ export function ExternalAgentConnect({ runId, mcpUrl, mcpToken, idleTimeoutS = 1
               Connect your agent
             </h2>
             <p className="text-sm text-fg-muted">
-              The run&apos;s sandbox is starting. Point any MCP client at this URL with the run token; its tool calls go through the same policy, approvals and audit as the built-in agent&apos;s.
+              The run&apos;s sandbox is starting. Point any MCP client at this URL with the run token; its tool calls go through the same policy, approvals and
+              audit as the built-in agent&apos;s.
             </p>
           </div>
           <InlineAlert tone="warning" title="The token is shown only now">
@@ -68,7 +79,8 @@ export function ExternalAgentConnect({ runId, mcpUrl, mcpToken, idleTimeoutS = 1
           <CopyBlock label="Claude Code" value={claudeCodeCommand(mcpUrl, mcpToken)} />
           <CopyBlock label="Other MCP clients (JSON config)" value={genericClientConfig(mcpUrl, mcpToken)} />
           <p className="text-xs text-fg-muted">
-            The run ends when the agent calls finish, when someone presses Stop, at the run timeout, or after {idleTimeoutS >= 120 ? `${Math.round(idleTimeoutS / 60)} minutes` : `${idleTimeoutS} seconds`} without any MCP request.
+            The run ends when the agent calls finish, when someone presses Stop, at the run timeout, or after{" "}
+            {idleTimeoutS >= 120 ? `${Math.round(idleTimeoutS / 60)} minutes` : `${idleTimeoutS} seconds`} without any MCP request.
           </p>
           <div className="flex justify-end">
             <Link href={`/runs/${runId}`} className={buttonClasses("primary")}>

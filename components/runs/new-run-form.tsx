@@ -81,14 +81,23 @@ export function NewRunForm({ isAdmin }: { isAdmin: boolean }) {
   const external = agent === "external";
 
   if (create.data?.mcpToken && create.data.mcpUrl) {
-    return <ExternalAgentConnect runId={create.data.id} mcpUrl={create.data.mcpUrl} mcpToken={create.data.mcpToken} idleTimeoutS={create.data.mcpIdleTimeoutS} />;
+    return (
+      <ExternalAgentConnect runId={create.data.id} mcpUrl={create.data.mcpUrl} mcpToken={create.data.mcpToken} idleTimeoutS={create.data.mcpIdleTimeoutS} />
+    );
   }
 
   return (
     <Card>
       <CardBody>
         <form onSubmit={submit} aria-label="New run" className="space-y-5">
-          <TextField label="Title" required maxLength={200} value={title} onChange={(e) => setTitle(e.target.value)} placeholder="Fix the failing date parser test" />
+          <TextField
+            label="Title"
+            required
+            maxLength={200}
+            value={title}
+            onChange={(e) => setTitle(e.target.value)}
+            placeholder="Fix the failing date parser test"
+          />
           <TextAreaField
             label="Task"
             required
@@ -142,7 +151,13 @@ export function NewRunForm({ isAdmin }: { isAdmin: boolean }) {
               )}
             </InlineAlert>
           ) : (
-            <SelectField label="Model endpoint" required value={modelId} onChange={(e) => setModelChoice(e.target.value)} hint="The model the built-in agent talks to.">
+            <SelectField
+              label="Model endpoint"
+              required
+              value={modelId}
+              onChange={(e) => setModelChoice(e.target.value)}
+              hint="The model the built-in agent talks to."
+            >
               {modelItems.map((m) => (
                 <option key={m.id} value={m.id}>
                   {m.name} — {m.model}

@@ -29,7 +29,14 @@ function Meter({ label, value, max, fraction }: { label: string; value: string; 
       <dd className="mt-0.5 text-sm font-semibold tabular-nums">
         {value}
         <span className="ml-1 text-xs font-normal text-fg-muted">/ {max}</span>
-        <div className="mt-1 h-1.5 overflow-hidden rounded-full bg-surface-muted" role="meter" aria-label={label} aria-valuenow={pct} aria-valuemin={0} aria-valuemax={100}>
+        <div
+          className="mt-1 h-1.5 overflow-hidden rounded-full bg-surface-muted"
+          role="meter"
+          aria-label={label}
+          aria-valuenow={pct}
+          aria-valuemin={0}
+          aria-valuemax={100}
+        >
           <div className={cn("h-full rounded-full", tone(fraction))} style={{ width: `${pct}%` }} />
         </div>
       </dd>
@@ -39,7 +46,11 @@ function Meter({ label, value, max, fraction }: { label: string; value: string; 
 
 export function useRunsUsage(ids: string[] | undefined, enabled = true) {
   const trpc = useTRPC();
-  return useQuery({ ...trpc.runs.usage.queryOptions(ids ? { ids } : undefined), enabled: enabled && (ids === undefined || ids.length > 0), refetchInterval: POLL_MS });
+  return useQuery({
+    ...trpc.runs.usage.queryOptions(ids ? { ids } : undefined),
+    enabled: enabled && (ids === undefined || ids.length > 0),
+    refetchInterval: POLL_MS,
+  });
 }
 
 /** The run page's meters (only while the run has a running sandbox). */
@@ -52,7 +63,9 @@ export function RunUsageMeters({ runId }: { runId: string }) {
       <Meter label="Memory (MB)" value={mb(u.memoryBytes)} max={mb(u.memoryLimitBytes)} fraction={u.memoryBytes / u.memoryLimitBytes} />
       <Meter label="CPU" value={`${Math.round(u.cpuPercent)}%`} max={`${u.cpuLimit * 100}%`} fraction={u.cpuPercent / (u.cpuLimit * 100)} />
       <Meter label="Processes" value={String(u.pids)} max={String(u.pidsLimit)} fraction={u.pids / u.pidsLimit} />
-      {u.workspaceBytes !== null && <Meter label="Workspace (MB)" value={mb(u.workspaceBytes)} max={mb(u.workspaceQuotaBytes)} fraction={u.workspaceBytes / u.workspaceQuotaBytes} />}
+      {u.workspaceBytes !== null && (
+        <Meter label="Workspace (MB)" value={mb(u.workspaceBytes)} max={mb(u.workspaceQuotaBytes)} fraction={u.workspaceBytes / u.workspaceQuotaBytes} />
+      )}
     </dl>
   );
 }
@@ -62,8 +75,13 @@ export function UsageSummary({ usage }: { usage: Usage | undefined }) {
   if (!usage) return <span className="text-fg-muted">—</span>;
   const memFraction = usage.memoryBytes / usage.memoryLimitBytes;
   return (
-    <span className="tabular-nums" title={`${mb(usage.memoryBytes)} of ${mb(usage.memoryLimitBytes)} MB memory, ${usage.cpuPercent}% CPU (limit ${usage.cpuLimit * 100}%), ${usage.pids} of ${usage.pidsLimit} processes`}>
-      <span className={cn(memFraction > 0.9 ? "font-semibold text-danger" : memFraction > 0.7 ? "font-semibold text-warning" : undefined)}>{mb(usage.memoryBytes)} MB</span>
+    <span
+      className="tabular-nums"
+      title={`${mb(usage.memoryBytes)} of ${mb(usage.memoryLimitBytes)} MB memory, ${usage.cpuPercent}% CPU (limit ${usage.cpuLimit * 100}%), ${usage.pids} of ${usage.pidsLimit} processes`}
+    >
+      <span className={cn(memFraction > 0.9 ? "font-semibold text-danger" : memFraction > 0.7 ? "font-semibold text-warning" : undefined)}>
+        {mb(usage.memoryBytes)} MB
+      </span>
       <span className="text-fg-muted"> · </span>
       {Math.round(usage.cpuPercent)}% CPU
     </span>

@@ -220,7 +220,12 @@ function RunHeader({ run, user }: { run: Run; user: SessionUser }) {
             <time dateTime={run.createdAt.toISOString()} title={formatDateTime(run.createdAt)}>
               {formatRelative(run.createdAt, now ?? undefined)}
             </time>
-            {duration ? <> · {meta.terminal ? "ran" : "running for"} <span className="tabular-nums">{duration}</span></> : null}
+            {duration ? (
+              <>
+                {" "}
+                · {meta.terminal ? "ran" : "running for"} <span className="tabular-nums">{duration}</span>
+              </>
+            ) : null}
             {run.stepMode ? " · step mode" : ""}
             {run.agent === "external" ? " · external agent (MCP)" : ""}
           </p>
@@ -236,7 +241,9 @@ function RunHeader({ run, user }: { run: Run; user: SessionUser }) {
         </div>
       </div>
 
-      {meta.terminal ? <EndedBanner run={run} /> : meta.waiting ? (
+      {meta.terminal ? (
+        <EndedBanner run={run} />
+      ) : meta.waiting ? (
         <InlineAlert tone="warning" title={meta.label}>
           {meta.help}
         </InlineAlert>
@@ -244,7 +251,8 @@ function RunHeader({ run, user }: { run: Run; user: SessionUser }) {
 
       {run.agent === "external" && !meta.terminal && !run.mcp?.connectedAt && run.toolCallsUsed === 0 ? (
         <InlineAlert tone="info" title="Waiting for the external agent to connect">
-          Connect an MCP client to <span className="font-mono">/api/mcp</span> with the run token shown when this run was created (Authorization: Bearer …). The token is not shown again; if it is lost, stop this run and start a new one. Without any MCP request the run ends at its idle timeout.
+          Connect an MCP client to <span className="font-mono">/api/mcp</span> with the run token shown when this run was created (Authorization: Bearer …). The
+          token is not shown again; if it is lost, stop this run and start a new one. Without any MCP request the run ends at its idle timeout.
         </InlineAlert>
       ) : null}
 
@@ -266,7 +274,8 @@ function RunHeader({ run, user }: { run: Run; user: SessionUser }) {
           <span className="min-w-0">
             <span className="font-medium">Task and limits</span>
             <span className="ml-2 text-fg-muted max-sm:hidden">
-              {run.limits.memoryMb} MB · {run.limits.cpus} CPU · {run.limits.pids} pids · {run.limits.commandTimeoutS} s/command · {run.limits.runTimeoutS} s/run
+              {run.limits.memoryMb} MB · {run.limits.cpus} CPU · {run.limits.pids} pids · {run.limits.commandTimeoutS} s/command · {run.limits.runTimeoutS}{" "}
+              s/run
             </span>
           </span>
           <ChevronDownIcon size={16} className={cn("shrink-0 transition-transform", taskOpen && "rotate-180")} />
@@ -344,7 +353,8 @@ function PlanSection({ plan, approved, currentStep, done }: { plan: PlanStep[]; 
           <span>
             Plan{" "}
             <span className="ml-1 text-sm font-normal text-fg-muted">
-              {plan.length} step{plan.length === 1 ? "" : "s"} · {approved ? (done ? "done" : currentStep ? `on step ${currentStep}` : "approved") : "not approved yet"}
+              {plan.length} step{plan.length === 1 ? "" : "s"} ·{" "}
+              {approved ? (done ? "done" : currentStep ? `on step ${currentStep}` : "approved") : "not approved yet"}
             </span>
           </span>
           <ChevronDownIcon size={16} className={cn("shrink-0 transition-transform", open && "rotate-180")} />

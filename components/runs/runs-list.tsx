@@ -72,7 +72,11 @@ export function RunsList({ user }: { user: SessionUser }) {
         description="Agents working on tasks inside sealed containers, with their plans, diffs and live logs."
         actions={
           <>
-            {isAdmin ? <StopAllRunsButton onStopped={(n) => setStoppedMessage(n === 0 ? "No run was active; nothing to stop." : `Stopped ${n} run${n === 1 ? "" : "s"}.`)} /> : null}
+            {isAdmin ? (
+              <StopAllRunsButton
+                onStopped={(n) => setStoppedMessage(n === 0 ? "No run was active; nothing to stop." : `Stopped ${n} run${n === 1 ? "" : "s"}.`)}
+              />
+            ) : null}
             {canStart ? (
               <Link href="/runs/new" className={buttonClasses("primary")}>
                 <span aria-hidden="true" className="text-lg leading-none">

@@ -63,7 +63,14 @@ export function StopRunButton({ runId, runTitle, className }: { runId: string; r
         error={kill.error ? errorMessage(kill.error) : null}
         onConfirm={() => kill.mutate({ id: runId, ...(reason.trim() ? { reason: reason.trim() } : {}) })}
       >
-        <TextAreaField label="Reason (optional)" hint="Recorded with the run and in the audit trail." rows={2} maxLength={2000} value={reason} onChange={(e) => setReason(e.target.value)} />
+        <TextAreaField
+          label="Reason (optional)"
+          hint="Recorded with the run and in the audit trail."
+          rows={2}
+          maxLength={2000}
+          value={reason}
+          onChange={(e) => setReason(e.target.value)}
+        />
       </ConfirmDialog>
     </>
   );
@@ -107,7 +114,14 @@ export function StopAllRunsButton({ onStopped }: { onStopped?: (count: number) =
         error={stopAll.error ? errorMessage(stopAll.error) : null}
         onConfirm={() => stopAll.mutate(reason.trim() ? { reason: reason.trim() } : {})}
       >
-        <TextAreaField label="Reason (optional)" hint="Recorded with each run and in the audit trail." rows={2} maxLength={2000} value={reason} onChange={(e) => setReason(e.target.value)} />
+        <TextAreaField
+          label="Reason (optional)"
+          hint="Recorded with each run and in the audit trail."
+          rows={2}
+          maxLength={2000}
+          value={reason}
+          onChange={(e) => setReason(e.target.value)}
+        />
       </ConfirmDialog>
     </>
   );

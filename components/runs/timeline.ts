@@ -187,7 +187,23 @@ export class RunTimeline {
   }
 
   private applyEgress(e: RunEventLike, key: string, p: Record<string, unknown>) {
-    const base: EgressItem = { kind: "egress", key, eventId: e.id, at: e.at, event: "allowed", domains: [], by: null, reason: null, host: null, port: null, method: null, connections: 0, bytesUp: 0, bytesDown: 0, hosts: [] };
+    const base: EgressItem = {
+      kind: "egress",
+      key,
+      eventId: e.id,
+      at: e.at,
+      event: "allowed",
+      domains: [],
+      by: null,
+      reason: null,
+      host: null,
+      port: null,
+      method: null,
+      connections: 0,
+      bytesUp: 0,
+      bytesDown: 0,
+      hosts: [],
+    };
     if (e.type === "egress_grant") {
       const domains = Array.isArray(p.domains) ? p.domains.filter((d): d is string => typeof d === "string") : [];
       this.push({ ...base, event: p.action === "revoked" ? "revoked" : "granted", domains, by: str(p.by), reason: str(p.reason) });
@@ -316,7 +332,17 @@ export class RunTimeline {
       }
       case "plan": {
         const steps = Array.isArray(p.steps) ? p.steps.length : null;
-        this.push({ kind: "plan", key, eventId: e.id, at: e.at, state: str(p.state) ?? "updated", stepCount: steps, step: num(p.step), note: str(p.note), edited: p.edited === true });
+        this.push({
+          kind: "plan",
+          key,
+          eventId: e.id,
+          at: e.at,
+          state: str(p.state) ?? "updated",
+          stepCount: steps,
+          step: num(p.step),
+          note: str(p.note),
+          edited: p.edited === true,
+        });
         return;
       }
       case "error": {

@@ -21,7 +21,16 @@ const COMMAND_TOOLS = new Set(["run_command", "run_tests", "install_package"]);
 
 function target(item: ToolCallItem): string | null {
   const a = item.args;
-  const pick = typeof a.path === "string" ? a.path : typeof a.url === "string" ? a.url : typeof a.pattern === "string" ? a.pattern : typeof a.query === "string" ? a.query : null;
+  const pick =
+    typeof a.path === "string"
+      ? a.path
+      : typeof a.url === "string"
+        ? a.url
+        : typeof a.pattern === "string"
+          ? a.pattern
+          : typeof a.query === "string"
+            ? a.query
+            : null;
   return pick ? pick.replace(/^\/workspace\//, "") : null;
 }
 
@@ -47,12 +56,25 @@ const APPROVAL_TEXT: Record<string, string> = {
   cancelled: "Cancelled",
 };
 
-export const ToolCallCard = memo(function ToolCallCard({ item, approval, runEnded }: { item: ToolCallItem; approval: ApprovalItem | undefined; runEnded: boolean }) {
+export const ToolCallCard = memo(function ToolCallCard({
+  item,
+  approval,
+  runEnded,
+}: {
+  item: ToolCallItem;
+  approval: ApprovalItem | undefined;
+  runEnded: boolean;
+}) {
   const status = statusOf(item, runEnded);
   const isCommand = COMMAND_TOOLS.has(item.tool);
   const [showPreview, setShowPreview] = useState(false);
   const diffPreview = approval && isFileDiffPreview(approval.preview) ? approval.preview : null;
-  const command = typeof item.args.command === "string" ? item.args.command : approval?.tool === item.tool && typeof approval.preview?.command === "string" ? (approval.preview.command as string) : null;
+  const command =
+    typeof item.args.command === "string"
+      ? item.args.command
+      : approval?.tool === item.tool && typeof approval.preview?.command === "string"
+        ? (approval.preview.command as string)
+        : null;
   const editedTo = approval?.edit ? approval.edit : null;
   const t = target(item);
   const refused = item.result && !item.result.ok;
@@ -63,13 +85,20 @@ export const ToolCallCard = memo(function ToolCallCard({ item, approval, runEnde
       data-testid="tool-call"
       data-tool={item.tool}
       data-tool-call-id={item.toolCallId}
-      className={cn("min-w-0 rounded-xl border bg-surface shadow-xs", refused ? "border-danger/40" : item.approval?.state === "pending" ? "border-warning/60" : "border-border")}
+      className={cn(
+        "min-w-0 rounded-xl border bg-surface shadow-xs",
+        refused ? "border-danger/40" : item.approval?.state === "pending" ? "border-warning/60" : "border-border",
+      )}
     >
       <header className="flex flex-wrap items-center justify-between gap-2 border-b border-border px-3 py-2 sm:px-4">
         <div className="flex min-w-0 items-center gap-2">
           <span className="font-mono text-xs text-fg-muted">#{item.seq}</span>
           <span className="font-mono text-[13px] font-semibold text-fg">{item.tool}</span>
-          {t ? <span className="min-w-0 truncate font-mono text-xs text-fg-muted" title={t}>{t}</span> : null}
+          {t ? (
+            <span className="min-w-0 truncate font-mono text-xs text-fg-muted" title={t}>
+              {t}
+            </span>
+          ) : null}
         </div>
         <div className="flex items-center gap-2">
           <Badge tone={status.tone} className={status.tone === "danger" ? "font-mono" : undefined}>
@@ -83,7 +112,9 @@ export const ToolCallCard = memo(function ToolCallCard({ item, approval, runEnde
 
       <div className="space-y-2.5 px-3 py-3 sm:px-4">
         {isCommand && command ? <CommandBlock command={command} cwd={typeof item.args.cwd === "string" ? item.args.cwd : null} /> : null}
-        {!isCommand && !["write_file", "edit_file", "submit_plan", "finish"].includes(item.tool) && Object.keys(item.args).length ? <ArgsDisclosure args={item.args} /> : null}
+        {!isCommand && !["write_file", "edit_file", "submit_plan", "finish"].includes(item.tool) && Object.keys(item.args).length ? (
+          <ArgsDisclosure args={item.args} />
+        ) : null}
 
         {item.decision ? (
           <div className="flex flex-wrap items-start gap-2" data-testid="decision">
@@ -96,10 +127,14 @@ export const ToolCallCard = memo(function ToolCallCard({ item, approval, runEnde
         {item.approval ? (
           <p className="text-sm" data-testid="approval-state">
             <span className="text-fg-muted">Approval: </span>
-            <span className={cn("font-medium", item.approval.state === "approved" ? "text-success" : item.approval.state === "denied" ? "text-danger" : "text-fg")}>
+            <span
+              className={cn("font-medium", item.approval.state === "approved" ? "text-success" : item.approval.state === "denied" ? "text-danger" : "text-fg")}
+            >
               {APPROVAL_TEXT[item.approval.state] ?? item.approval.state}
             </span>
-            {item.approval.by && item.approval.state !== "pending" && item.approval.state !== "expired" ? <span className="text-fg-muted"> by {item.approval.by}</span> : null}
+            {item.approval.by && item.approval.state !== "pending" && item.approval.state !== "expired" ? (
+              <span className="text-fg-muted"> by {item.approval.by}</span>
+            ) : null}
             {item.approval.state === "pending" && item.approval.votes !== null && item.approval.required !== null ? (
               <span className="text-fg-muted">
                 {" "}
@@ -131,17 +166,16 @@ export const ToolCallCard = memo(function ToolCallCard({ item, approval, runEnde
               </span>
               <ChevronDownIcon size={14} className={cn("transition-transform", showPreview && "rotate-180")} />
             </button>
-            {showPreview ? <div className="mt-2"><FileChange preview={diffPreview} /></div> : null}
+            {showPreview ? (
+              <div className="mt-2">
+                <FileChange preview={diffPreview} />
+              </div>
+            ) : null}
           </div>
         ) : null}
 
         {isCommand && (item.log || (item.approval?.state !== "pending" && item.decision?.verdict !== "deny" && !item.result && !runEnded)) ? (
-          <LogView
-            buffer={item.log ?? EMPTY_LOG}
-            version={item.logVersion}
-            label={`Output of ${item.tool} #${item.seq}`}
-            live={!item.result && !runEnded}
-          />
+          <LogView buffer={item.log ?? EMPTY_LOG} version={item.logVersion} label={`Output of ${item.tool} #${item.seq}`} live={!item.result && !runEnded} />
         ) : isCommand && !item.log && item.result && typeof item.result.result.output === "string" && item.result.result.output ? (
           <ResultOutput text={item.result.result.output} label={`Output of ${item.tool} #${item.seq}`} />
         ) : null}
@@ -167,7 +201,12 @@ function ArgsDisclosure({ args }: { args: Record<string, unknown> }) {
   const [open, setOpen] = useState(false);
   return (
     <div>
-      <button type="button" aria-expanded={open} onClick={() => setOpen((o) => !o)} className="inline-flex items-center gap-1 text-xs font-medium text-fg-muted hover:text-fg">
+      <button
+        type="button"
+        aria-expanded={open}
+        onClick={() => setOpen((o) => !o)}
+        className="inline-flex items-center gap-1 text-xs font-medium text-fg-muted hover:text-fg"
+      >
         {open ? "Hide arguments" : "Show arguments"}
         <ChevronDownIcon size={14} className={cn("transition-transform", open && "rotate-180")} />
       </button>
@@ -209,7 +248,9 @@ function ResultSummary({ item }: { item: ToolCallItem }) {
         </Badge>
         {duration !== null ? <span className="text-fg-muted">{formatCommandDuration(duration)}</span> : null}
         {data.oom_killed ? <Badge tone="danger">out of memory</Badge> : null}
-        {data.output_truncated ? <span className="text-xs text-fg-muted">The model saw a shortened output ({String(data.total_bytes)} bytes in total).</span> : null}
+        {data.output_truncated ? (
+          <span className="text-xs text-fg-muted">The model saw a shortened output ({String(data.total_bytes)} bytes in total).</span>
+        ) : null}
       </p>
     );
   }
@@ -239,7 +280,11 @@ function ResultSummary({ item }: { item: ToolCallItem }) {
     );
   }
   if (item.tool === "complete_step") {
-    return <p className="text-sm text-fg" data-testid="tool-result">Step {String(data.step ?? "")} done; continuing.</p>;
+    return (
+      <p className="text-sm text-fg" data-testid="tool-result">
+        Step {String(data.step ?? "")} done; continuing.
+      </p>
+    );
   }
   return <ResultDisclosure data={data} />;
 }
@@ -249,7 +294,12 @@ function ResultDisclosure({ data }: { data: Record<string, unknown> }) {
   const { ok: _ok, ...rest } = data;
   return (
     <div data-testid="tool-result">
-      <button type="button" aria-expanded={open} onClick={() => setOpen((o) => !o)} className="inline-flex items-center gap-1 text-xs font-medium text-success hover:underline">
+      <button
+        type="button"
+        aria-expanded={open}
+        onClick={() => setOpen((o) => !o)}
+        className="inline-flex items-center gap-1 text-xs font-medium text-success hover:underline"
+      >
         {open ? "Hide result" : "Show result"}
         <ChevronDownIcon size={14} className={cn("transition-transform", open && "rotate-180")} />
       </button>

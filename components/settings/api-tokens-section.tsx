@@ -100,7 +100,15 @@ export function ApiTokensSection() {
         ) : null}
 
         <form onSubmit={submit} aria-label="Create API token" className="grid gap-3 sm:grid-cols-[minmax(0,1fr)_12rem_auto] sm:items-start">
-          <TextField label="Token name" placeholder="ci, laptop, deploy-bot" required maxLength={100} value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" />
+          <TextField
+            label="Token name"
+            placeholder="ci, laptop, deploy-bot"
+            required
+            maxLength={100}
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            autoComplete="off"
+          />
           <TextField
             label="Expires in (days)"
             type="number"
@@ -136,12 +144,24 @@ export function ApiTokensSection() {
               <caption className="sr-only">Your API tokens</caption>
               <thead className={rt.thead}>
                 <tr>
-                  <th scope="col" className={rt.th}>Name</th>
-                  <th scope="col" className={rt.th}>Token</th>
-                  <th scope="col" className={rt.th}>Created</th>
-                  <th scope="col" className={rt.th}>Expires</th>
-                  <th scope="col" className={rt.th}>Last used</th>
-                  <th scope="col" className={rt.th}>Status</th>
+                  <th scope="col" className={rt.th}>
+                    Name
+                  </th>
+                  <th scope="col" className={rt.th}>
+                    Token
+                  </th>
+                  <th scope="col" className={rt.th}>
+                    Created
+                  </th>
+                  <th scope="col" className={rt.th}>
+                    Expires
+                  </th>
+                  <th scope="col" className={rt.th}>
+                    Last used
+                  </th>
+                  <th scope="col" className={rt.th}>
+                    Status
+                  </th>
                   <th scope="col" className={rt.th}>
                     <span className="sr-only">Actions</span>
                   </th>
@@ -170,7 +190,13 @@ export function ApiTokensSection() {
                       </td>
                       <td className={`${rt.bareCell} md:text-right max-md:pt-2`}>
                         {t.revokedAt ? null : (
-                          <Button variant="danger-outline" size="sm" aria-label={`Revoke token ${t.name}`} onClick={() => setRevoking(t)} className="max-md:w-full">
+                          <Button
+                            variant="danger-outline"
+                            size="sm"
+                            aria-label={`Revoke token ${t.name}`}
+                            onClick={() => setRevoking(t)}
+                            className="max-md:w-full"
+                          >
                             Revoke
                           </Button>
                         )}

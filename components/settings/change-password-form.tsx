@@ -38,7 +38,14 @@ export function ChangePasswordForm({ minPasswordLength }: { minPasswordLength: n
   const error = localError ?? (change.error ? errorMessage(change.error) : null);
   return (
     <form onSubmit={submit} aria-label="Change password" className="max-w-md space-y-3">
-      <TextField label="Current password" type="password" autoComplete="current-password" required value={current} onChange={(e) => setCurrent(e.target.value)} />
+      <TextField
+        label="Current password"
+        type="password"
+        autoComplete="current-password"
+        required
+        value={current}
+        onChange={(e) => setCurrent(e.target.value)}
+      />
       <TextField
         label="New password"
         type="password"
@@ -49,7 +56,14 @@ export function ChangePasswordForm({ minPasswordLength }: { minPasswordLength: n
         onChange={(e) => setNext(e.target.value)}
         hint={`At least ${minPasswordLength} characters.`}
       />
-      <TextField label="Confirm new password" type="password" autoComplete="new-password" required value={confirm} onChange={(e) => setConfirm(e.target.value)} />
+      <TextField
+        label="Confirm new password"
+        type="password"
+        autoComplete="new-password"
+        required
+        value={confirm}
+        onChange={(e) => setConfirm(e.target.value)}
+      />
       {error ? <InlineAlert>{error}</InlineAlert> : null}
       {change.isSuccess ? <InlineAlert tone="success">Password changed. Signing you out…</InlineAlert> : null}
       <div className="flex flex-wrap items-center gap-3">

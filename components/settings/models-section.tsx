@@ -72,7 +72,15 @@ export function ModelsSection() {
             <option value="lmstudio">LM Studio</option>
             <option value="openai">OpenAI</option>
           </SelectField>
-          <TextField label="Endpoint name" placeholder="local llama" required maxLength={100} value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" />
+          <TextField
+            label="Endpoint name"
+            placeholder="local llama"
+            required
+            maxLength={100}
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            autoComplete="off"
+          />
           <TextField label="Base URL" required value={baseUrl} onChange={(e) => setBaseUrl(e.target.value)} autoComplete="off" inputMode="url" />
           <TextField label="Model" required value={model} onChange={(e) => setModel(e.target.value)} autoComplete="off" />
           <TextField
@@ -96,18 +104,30 @@ export function ModelsSection() {
         ) : models.isError ? (
           <InlineAlert title="Model endpoints could not be loaded">{errorMessage(models.error)}</InlineAlert>
         ) : models.data.items.length === 0 ? (
-          <p className="rounded-lg border border-dashed border-border-strong px-4 py-6 text-center text-sm text-fg-muted">No model endpoints yet. Add one above so operators can start runs.</p>
+          <p className="rounded-lg border border-dashed border-border-strong px-4 py-6 text-center text-sm text-fg-muted">
+            No model endpoints yet. Add one above so operators can start runs.
+          </p>
         ) : (
           <div className={rt.wrapper}>
             <table className={rt.table}>
               <caption className="sr-only">Model endpoints</caption>
               <thead className={rt.thead}>
                 <tr>
-                  <th scope="col" className={rt.th}>Name</th>
-                  <th scope="col" className={rt.th}>Base URL</th>
-                  <th scope="col" className={rt.th}>Model</th>
-                  <th scope="col" className={rt.th}>API key</th>
-                  <th scope="col" className={rt.th}>Added</th>
+                  <th scope="col" className={rt.th}>
+                    Name
+                  </th>
+                  <th scope="col" className={rt.th}>
+                    Base URL
+                  </th>
+                  <th scope="col" className={rt.th}>
+                    Model
+                  </th>
+                  <th scope="col" className={rt.th}>
+                    API key
+                  </th>
+                  <th scope="col" className={rt.th}>
+                    Added
+                  </th>
                 </tr>
               </thead>
               <tbody className={rt.tbody}>
@@ -117,11 +137,15 @@ export function ModelsSection() {
                     <td data-label="Base URL" className={`${rt.cell} break-all`}>
                       <code className="font-mono text-xs">{m.baseUrl}</code>
                     </td>
-                    <td data-label="Model" className={`${rt.cell} break-all`}>{m.model}</td>
+                    <td data-label="Model" className={`${rt.cell} break-all`}>
+                      {m.model}
+                    </td>
                     <td data-label="API key" className={rt.cell}>
                       {m.hasApiKey ? <Badge tone="success">Set</Badge> : <span className="text-fg-muted">None</span>}
                     </td>
-                    <td data-label="Added" className={rt.cell}>{formatDate(m.createdAt)}</td>
+                    <td data-label="Added" className={rt.cell}>
+                      {formatDate(m.createdAt)}
+                    </td>
                   </tr>
                 ))}
               </tbody>

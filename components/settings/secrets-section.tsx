@@ -87,9 +87,30 @@ export function SecretsSection() {
             spellCheck={false}
             hint="The environment variable the agent's commands get."
           />
-          <TextField label="Value" type="password" required minLength={8} value={value} onChange={(e) => setValue(e.target.value)} autoComplete="new-password" hint="Encrypted at rest; never shown again." />
-          <TextField label="Description (optional)" maxLength={500} value={description} onChange={(e) => setDescription(e.target.value)} autoComplete="off" hint="Helps reviewers judge a request." />
-          <SelectField label="Available to" value={projectId} onChange={(e) => setProjectId(e.target.value)} hint="A project's own secret wins over one of the same name for all projects.">
+          <TextField
+            label="Value"
+            type="password"
+            required
+            minLength={8}
+            value={value}
+            onChange={(e) => setValue(e.target.value)}
+            autoComplete="new-password"
+            hint="Encrypted at rest; never shown again."
+          />
+          <TextField
+            label="Description (optional)"
+            maxLength={500}
+            value={description}
+            onChange={(e) => setDescription(e.target.value)}
+            autoComplete="off"
+            hint="Helps reviewers judge a request."
+          />
+          <SelectField
+            label="Available to"
+            value={projectId}
+            onChange={(e) => setProjectId(e.target.value)}
+            hint="A project's own secret wins over one of the same name for all projects."
+          >
             <option value="">All projects</option>
             {(projects.data?.items ?? []).map((p) => (
               <option key={p.id} value={p.id}>
@@ -110,18 +131,30 @@ export function SecretsSection() {
         ) : secrets.isError ? (
           <InlineAlert title="Secrets could not be loaded">{errorMessage(secrets.error)}</InlineAlert>
         ) : secrets.data.items.length === 0 ? (
-          <p className="rounded-lg border border-dashed border-border-strong px-4 py-6 text-center text-sm text-fg-muted">No secrets yet. Agents that call request_secret are told none is configured.</p>
+          <p className="rounded-lg border border-dashed border-border-strong px-4 py-6 text-center text-sm text-fg-muted">
+            No secrets yet. Agents that call request_secret are told none is configured.
+          </p>
         ) : (
           <div className={rt.wrapper}>
             <table className={rt.table}>
               <caption className="sr-only">Secrets</caption>
               <thead className={rt.thead}>
                 <tr>
-                  <th scope="col" className={rt.th}>Name</th>
-                  <th scope="col" className={rt.th}>Available to</th>
-                  <th scope="col" className={rt.th}>Description</th>
-                  <th scope="col" className={rt.th}>Granted</th>
-                  <th scope="col" className={rt.th}>Value set</th>
+                  <th scope="col" className={rt.th}>
+                    Name
+                  </th>
+                  <th scope="col" className={rt.th}>
+                    Available to
+                  </th>
+                  <th scope="col" className={rt.th}>
+                    Description
+                  </th>
+                  <th scope="col" className={rt.th}>
+                    Granted
+                  </th>
+                  <th scope="col" className={rt.th}>
+                    Value set
+                  </th>
                   <th scope="col" className={rt.th}>
                     <span className="sr-only">Actions</span>
                   </th>
@@ -134,7 +167,9 @@ export function SecretsSection() {
                     <td data-label="Available to" className={rt.cell}>
                       {s.projectId ? <Badge tone="accent">{s.projectName ?? s.projectId}</Badge> : <span className="text-fg-muted">All projects</span>}
                     </td>
-                    <td data-label="Description" className={`${rt.cell} break-words`}>{s.description || <span className="text-fg-muted">—</span>}</td>
+                    <td data-label="Description" className={`${rt.cell} break-words`}>
+                      {s.description || <span className="text-fg-muted">—</span>}
+                    </td>
                     <td data-label="Granted" className={rt.cell}>
                       {s.grants} {s.grants === 1 ? "run" : "runs"}
                     </td>
@@ -149,7 +184,13 @@ export function SecretsSection() {
                         <Button variant="secondary" size="sm" aria-label={`Rotate secret ${s.name}`} onClick={() => setRotating(s)} className="max-md:w-full">
                           Rotate
                         </Button>
-                        <Button variant="danger-outline" size="sm" aria-label={`Delete secret ${s.name}`} onClick={() => setDeleting(s)} className="max-md:w-full">
+                        <Button
+                          variant="danger-outline"
+                          size="sm"
+                          aria-label={`Delete secret ${s.name}`}
+                          onClick={() => setDeleting(s)}
+                          className="max-md:w-full"
+                        >
                           Delete
                         </Button>
                       </div>
@@ -179,7 +220,15 @@ export function SecretsSection() {
         error={rotate.error ? errorMessage(rotate.error) : null}
         onConfirm={() => rotating && rotate.mutate({ id: rotating.id, value: newValue })}
       >
-        <TextField label="New value" type="password" required minLength={8} value={newValue} onChange={(e) => setNewValue(e.target.value)} autoComplete="new-password" />
+        <TextField
+          label="New value"
+          type="password"
+          required
+          minLength={8}
+          value={newValue}
+          onChange={(e) => setNewValue(e.target.value)}
+          autoComplete="new-password"
+        />
       </ConfirmDialog>
 
       <ConfirmDialog

@@ -27,7 +27,17 @@ export function describeUserAgent(ua: string | null): string {
           : /curl|node|undici|Playwright/i.test(ua)
             ? "Script"
             : "Browser";
-  const os = /iPhone|iPad/.test(ua) ? "iOS" : /Android/.test(ua) ? "Android" : /Mac OS X/.test(ua) ? "macOS" : /Windows/.test(ua) ? "Windows" : /Linux/.test(ua) ? "Linux" : null;
+  const os = /iPhone|iPad/.test(ua)
+    ? "iOS"
+    : /Android/.test(ua)
+      ? "Android"
+      : /Mac OS X/.test(ua)
+        ? "macOS"
+        : /Windows/.test(ua)
+          ? "Windows"
+          : /Linux/.test(ua)
+            ? "Linux"
+            : null;
   return os ? `${browser} on ${os}` : browser;
 }
 
@@ -73,7 +83,13 @@ export function SessionsList() {
               </p>
             </div>
             {s.current ? null : (
-              <Button size="sm" variant="danger-outline" disabled={revoke.isPending} onClick={() => revoke.mutate({ id: s.id })} aria-label={`Sign out ${describeUserAgent(s.userAgent)} (${s.sourceIp ?? "unknown address"})`}>
+              <Button
+                size="sm"
+                variant="danger-outline"
+                disabled={revoke.isPending}
+                onClick={() => revoke.mutate({ id: s.id })}
+                aria-label={`Sign out ${describeUserAgent(s.userAgent)} (${s.sourceIp ?? "unknown address"})`}
+              >
                 Sign out
               </Button>
             )}

@@ -31,7 +31,12 @@ export function UsersSection({ currentUserId, minPasswordLength }: { currentUser
 
   return (
     <Card aria-labelledby="users-title">
-      <CardHeader titleId="users-title" title="Users" icon={<UsersIcon size={18} />} description="Who can sign in, and what their role lets them do. Only admins see this section." />
+      <CardHeader
+        titleId="users-title"
+        title="Users"
+        icon={<UsersIcon size={18} />}
+        description="Who can sign in, and what their role lets them do. Only admins see this section."
+      />
       <CardBody className="space-y-5">
         <CreateUserForm minPasswordLength={minPasswordLength} onCreated={invalidate} />
         {users.isPending ? (
@@ -79,7 +84,16 @@ function CreateUserForm({ minPasswordLength, onCreated }: { minPasswordLength: n
     <form onSubmit={submit} aria-label="Create user" className="space-y-3 rounded-xl border border-border bg-surface-muted/50 p-3 sm:p-4">
       <h3 className="text-sm font-semibold">Add a user</h3>
       <div className="grid gap-3 sm:grid-cols-2 lg:grid-cols-[minmax(0,1.4fr)_minmax(0,1fr)_minmax(0,1.2fr)_auto] lg:items-start">
-        <TextField label="Email" type="email" required autoComplete="off" autoCapitalize="none" spellCheck={false} value={email} onChange={(e) => setEmail(e.target.value)} />
+        <TextField
+          label="Email"
+          type="email"
+          required
+          autoComplete="off"
+          autoCapitalize="none"
+          spellCheck={false}
+          value={email}
+          onChange={(e) => setEmail(e.target.value)}
+        />
         <SelectField label="Role" value={role} onChange={(e) => setRole(e.target.value as Role)} hint={ROLE_HELP[role]}>
           {ROLES.map((r) => (
             <option key={r} value={r}>
@@ -107,7 +121,17 @@ function CreateUserForm({ minPasswordLength, onCreated }: { minPasswordLength: n
 
 type PendingAction = { kind: "disable" | "enable" | "password"; user: User };
 
-function UsersTable({ users, currentUserId, minPasswordLength, onChanged }: { users: User[]; currentUserId: string; minPasswordLength: number; onChanged: () => void }) {
+function UsersTable({
+  users,
+  currentUserId,
+  minPasswordLength,
+  onChanged,
+}: {
+  users: User[];
+  currentUserId: string;
+  minPasswordLength: number;
+  onChanged: () => void;
+}) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   // Show the server's answer at once instead of waiting for the list to refetch.
@@ -175,16 +199,26 @@ function UsersTable({ users, currentUserId, minPasswordLength, onChanged }: { us
 
   return (
     <>
-      <p className="text-xs text-fg-muted">A new role, a disabled account or a new password ends that user&apos;s sessions at once; they sign in again to continue.</p>
+      <p className="text-xs text-fg-muted">
+        A new role, a disabled account or a new password ends that user&apos;s sessions at once; they sign in again to continue.
+      </p>
       <div className={rt.wrapper}>
         <table className={rt.table}>
           <caption className="sr-only">Users</caption>
           <thead className={rt.thead}>
             <tr>
-              <th scope="col" className={rt.th}>Email</th>
-              <th scope="col" className={rt.th}>Role</th>
-              <th scope="col" className={rt.th}>Status</th>
-              <th scope="col" className={rt.th}>Added</th>
+              <th scope="col" className={rt.th}>
+                Email
+              </th>
+              <th scope="col" className={rt.th}>
+                Role
+              </th>
+              <th scope="col" className={rt.th}>
+                Status
+              </th>
+              <th scope="col" className={rt.th}>
+                Added
+              </th>
               <th scope="col" className={rt.th}>
                 <span className="sr-only">Actions</span>
               </th>
@@ -225,7 +259,13 @@ function UsersTable({ users, currentUserId, minPasswordLength, onChanged }: { us
                           </option>
                         ))}
                       </select>
-                      {saving ? <Spinner label="Saving role" /> : savedId === u.id ? <span role="status" className="text-xs text-success">Saved</span> : null}
+                      {saving ? (
+                        <Spinner label="Saving role" />
+                      ) : savedId === u.id ? (
+                        <span role="status" className="text-xs text-success">
+                          Saved
+                        </span>
+                      ) : null}
                     </div>
                     <p className="mt-1 text-xs text-fg-muted" data-testid="role-source">
                       {u.sso ? "Signs in with single sign-on · " : ""}Role: {describeRoleSource(u.roleSource)}
@@ -244,16 +284,34 @@ function UsersTable({ users, currentUserId, minPasswordLength, onChanged }: { us
                       {isSelf ? (
                         <span className="text-xs text-fg-muted">Change your own password under Your account.</span>
                       ) : (
-                        <Button variant="secondary" size="sm" aria-label={`Set password for ${u.email}`} onClick={() => setPending({ kind: "password", user: u })} className="max-md:flex-1">
+                        <Button
+                          variant="secondary"
+                          size="sm"
+                          aria-label={`Set password for ${u.email}`}
+                          onClick={() => setPending({ kind: "password", user: u })}
+                          className="max-md:flex-1"
+                        >
                           Set password
                         </Button>
                       )}
                       {isSelf ? null : u.disabled ? (
-                        <Button variant="secondary" size="sm" aria-label={`Enable ${u.email}`} onClick={() => setPending({ kind: "enable", user: u })} className="max-md:flex-1">
+                        <Button
+                          variant="secondary"
+                          size="sm"
+                          aria-label={`Enable ${u.email}`}
+                          onClick={() => setPending({ kind: "enable", user: u })}
+                          className="max-md:flex-1"
+                        >
                           Enable
                         </Button>
                       ) : (
-                        <Button variant="danger-outline" size="sm" aria-label={`Disable ${u.email}`} onClick={() => setPending({ kind: "disable", user: u })} className="max-md:flex-1">
+                        <Button
+                          variant="danger-outline"
+                          size="sm"
+                          aria-label={`Disable ${u.email}`}
+                          onClick={() => setPending({ kind: "disable", user: u })}
+                          className="max-md:flex-1"
+                        >
                           Disable
                         </Button>
                       )}

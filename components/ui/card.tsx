@@ -9,7 +9,19 @@ export function Card({ className, children, ...props }: React.HTMLAttributes<HTM
   );
 }
 
-export function CardHeader({ title, description, actions, icon, titleId }: { title: ReactNode; description?: ReactNode; actions?: ReactNode; icon?: ReactNode; titleId?: string }) {
+export function CardHeader({
+  title,
+  description,
+  actions,
+  icon,
+  titleId,
+}: {
+  title: ReactNode;
+  description?: ReactNode;
+  actions?: ReactNode;
+  icon?: ReactNode;
+  titleId?: string;
+}) {
   return (
     <div className="flex flex-wrap items-start justify-between gap-3 border-b border-border px-4 py-4 sm:px-5">
       <div className="flex min-w-0 items-start gap-3">

@@ -54,10 +54,7 @@ export interface TextFieldProps extends Omit<InputHTMLAttributes<HTMLInputElemen
   fieldClassName?: string;
 }
 
-export const TextField = forwardRef<HTMLInputElement, TextFieldProps>(function TextField(
-  { label, hint, error, fieldClassName, className, ...props },
-  ref,
-) {
+export const TextField = forwardRef<HTMLInputElement, TextFieldProps>(function TextField({ label, hint, error, fieldClassName, className, ...props }, ref) {
   const id = useId();
   return (
     <FieldShell id={id} label={label} hint={hint} error={error} className={fieldClassName}>

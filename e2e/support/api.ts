@@ -40,7 +40,10 @@ export async function apiSignin(page: Page | BrowserContext, credentials: Creden
   const context = "context" in page ? page.context() : page;
   await signInRequest(context.request, credentials);
   const cookies = await context.cookies();
-  expect(cookies.some((c) => c.name.endsWith("next-auth.session-token")), "session cookie set").toBeTruthy();
+  expect(
+    cookies.some((c) => c.name.endsWith("next-auth.session-token")),
+    "session cookie set",
+  ).toBeTruthy();
 }
 
 /** A separate HTTP client signed in as someone (by default the admin), for setting up data. */

@@ -118,7 +118,12 @@ export function waitForPendingApproval(api: APIRequestContext, runId: string, to
   );
 }
 
-export async function decide(api: APIRequestContext, id: string, decision: "approve" | "deny", extra: { reason?: string; edit?: Record<string, unknown> } = {}) {
+export async function decide(
+  api: APIRequestContext,
+  id: string,
+  decision: "approve" | "deny",
+  extra: { reason?: string; edit?: Record<string, unknown> } = {},
+) {
   return trpcMutation<{ state: string }>(api, "approvals.decide", { id, decision, ...extra });
 }
 
@@ -166,10 +171,14 @@ export function autoApprove(api: APIRequestContext, runId: string, skip: (a: App
 }
 
 export async function waitForRunState(api: APIRequestContext, runId: string, states: string[], timeoutMs = 60_000) {
-  return poll(`run ${runId} to be ${states.join(" or ")}`, async () => {
-    const run = await getRun(api, runId);
-    return states.includes(run.state) ? run : null;
-  }, timeoutMs);
+  return poll(
+    `run ${runId} to be ${states.join(" or ")}`,
+    async () => {
+      const run = await getRun(api, runId);
+      return states.includes(run.state) ? run : null;
+    },
+    timeoutMs,
+  );
 }
 
 // ---------------------------------------------------------------------------

@@ -35,7 +35,11 @@ export function rebuildConversation(db: Db, run: Run): { messages: ChatMessage[]
   let unanswered: { id: string; name: string; argumentsText: string }[] = [];
   for (const e of events) {
     if (e.type === "model_message") {
-      const p = e.payload as { content: string; toolCalls: { id: string; name: string; argumentsText: string }[]; refusedToolCalls?: { id: string; name: string }[] };
+      const p = e.payload as {
+        content: string;
+        toolCalls: { id: string; name: string; argumentsText: string }[];
+        refusedToolCalls?: { id: string; name: string }[];
+      };
       messages.push(...assistantTurnMessages(p.content, p.toolCalls, p.refusedToolCalls ?? []));
       unanswered = [];
       for (const c of p.toolCalls) {
@@ -56,8 +60,15 @@ export function rebuildConversation(db: Db, run: Run): { messages: ChatMessage[]
  * call in an assistant message needs an answer), so the model learns they did
  * not run instead of finding them silently dropped.
  */
-function assistantTurnMessages(content: string, calls: { id: string; name: string; argumentsText: string }[], refused: { id: string; name: string }[]): ChatMessage[] {
-  const all = [...calls.map((c) => ({ id: c.id, name: c.name, args: argsForHistory(c.argumentsText) })), ...refused.map((c) => ({ id: c.id, name: c.name, args: "{}" }))];
+function assistantTurnMessages(
+  content: string,
+  calls: { id: string; name: string; argumentsText: string }[],
+  refused: { id: string; name: string }[],
+): ChatMessage[] {
+  const all = [
+    ...calls.map((c) => ({ id: c.id, name: c.name, args: argsForHistory(c.argumentsText) })),
+    ...refused.map((c) => ({ id: c.id, name: c.name, args: "{}" })),
+  ];
   const out: ChatMessage[] = [
     {
       role: "assistant",
@@ -66,7 +77,10 @@ function assistantTurnMessages(content: string, calls: { id: string; name: strin
     },
   ];
   for (const c of refused) {
-    const result = toolError("LIMIT_EXCEEDED", `Not run: Airlock runs at most ${MODEL_LIMITS.maxToolCallsPerTurn} tool calls per turn and this turn made ${calls.length + refused.length}. Make this call again in your next turn if it is still needed.`);
+    const result = toolError(
+      "LIMIT_EXCEEDED",
+      `Not run: Airlock runs at most ${MODEL_LIMITS.maxToolCallsPerTurn} tool calls per turn and this turn made ${calls.length + refused.length}. Make this call again in your next turn if it is still needed.`,
+    );
     out.push({ role: "tool", tool_call_id: c.id, content: JSON.stringify(result) });
   }
   return out;
@@ -80,12 +94,23 @@ export function argsForHistory(text: string): string {
 }
 
 function lastEventId(db: Db, runId: string): number {
-  return db.select({ id: sql<number>`coalesce(max(${runEvents.id}), 0)` }).from(runEvents).where(eq(runEvents.runId, runId)).get()?.id ?? 0;
+  return (
+    db
+      .select({ id: sql<number>`coalesce(max(${runEvents.id}), 0)` })
+      .from(runEvents)
+      .where(eq(runEvents.runId, runId))
+      .get()?.id ?? 0
+  );
 }
 
 /** Appends notes marked `inject` (with a `toModel` text) published after `cursor`; returns the new cursor. */
 function deliverNotes(db: Db, runId: string, cursor: number, messages: ChatMessage[]): number {
-  const notes = db.select().from(runEvents).where(and(eq(runEvents.runId, runId), eq(runEvents.type, "note"), gt(runEvents.id, cursor))).orderBy(asc(runEvents.id)).all();
+  const notes = db
+    .select()
+    .from(runEvents)
+    .where(and(eq(runEvents.runId, runId), eq(runEvents.type, "note"), gt(runEvents.id, cursor)))
+    .orderBy(asc(runEvents.id))
+    .all();
   for (const n of notes) {
     const p = n.payload as { toModel?: string; inject?: boolean };
     if (p.inject && p.toModel) messages.push({ role: "user", content: p.toModel });
@@ -115,7 +140,13 @@ export async function runBuiltinAgent(db: Db, session: GatewaySession, finish: F
   const answer = async (call: { id: string; name: string; argumentsText: string }, resume: boolean) => {
     let result: ToolResult;
     // Model call ids are only unique within a conversation.
-    const existing = resume ? db.select().from(toolCalls).where(and(eq(toolCalls.runId, runId), eq(toolCalls.modelCallId, call.id))).get() : undefined;
+    const existing = resume
+      ? db
+          .select()
+          .from(toolCalls)
+          .where(and(eq(toolCalls.runId, runId), eq(toolCalls.modelCallId, call.id)))
+          .get()
+      : undefined;
     if (existing) result = await resumeToolCall(session, existing);
     else result = await handleToolCall(session, { modelCallId: call.id, tool: call.name, args: parseArgs(call.argumentsText) });
     messages.push({ role: "tool", tool_call_id: call.id, content: JSON.stringify(result) });
@@ -135,7 +166,8 @@ export async function runBuiltinAgent(db: Db, session: GatewaySession, finish: F
     if (signal.aborted) return { status: "failed", reason: "stopped" };
     run = requireRun(db, runId);
     if (run.stepsUsed >= run.limits.maxSteps) return { status: "failed", reason: `The agent used all ${run.limits.maxSteps} model turns without finishing.` };
-    if (run.tokensUsed >= run.limits.tokenBudget) return { status: "failed", reason: `The agent used its token budget (${run.limits.tokenBudget} tokens) without finishing.` };
+    if (run.tokensUsed >= run.limits.tokenBudget)
+      return { status: "failed", reason: `The agent used its token budget (${run.limits.tokenBudget} tokens) without finishing.` };
     // Notices published for the agent while it worked (a rollback, a reverted step) come before its next turn.
     noteCursor = deliverNotes(db, runId, noteCursor, messages);
 
@@ -151,21 +183,30 @@ export async function runBuiltinAgent(db: Db, session: GatewaySession, finish: F
     try {
       turn = await withRetries(
         () =>
-          streamChatCompletion(endpoint, { messages, tools, temperature: 0.2 }, {
-            signal,
-            idleTimeoutMs: 120_000,
-            timeoutMs: 10 * 60_000,
-            onDelta: (text) => {
-              pending += text;
-              if (pending.length > 2000) flush();
-              else flushTimer ??= setTimeout(flush, 100);
+          streamChatCompletion(
+            endpoint,
+            { messages, tools, temperature: 0.2 },
+            {
+              signal,
+              idleTimeoutMs: 120_000,
+              timeoutMs: 10 * 60_000,
+              onDelta: (text) => {
+                pending += text;
+                if (pending.length > 2000) flush();
+                else flushTimer ??= setTimeout(flush, 100);
+              },
             },
-          }),
+          ),
         {
           attempts: 3,
           baseDelayMs: 1000,
           signal,
-          onRetry: (err, attempt, delayMs) => publishRunEvent(db, runId, "error", { source: "model", discardPartial: true, message: `${err.message} (retry ${attempt} in ${Math.round(delayMs / 1000)} s)` }),
+          onRetry: (err, attempt, delayMs) =>
+            publishRunEvent(db, runId, "error", {
+              source: "model",
+              discardPartial: true,
+              message: `${err.message} (retry ${attempt} in ${Math.round(delayMs / 1000)} s)`,
+            }),
         },
       );
     } catch (err) {
@@ -178,7 +219,11 @@ export async function runBuiltinAgent(db: Db, session: GatewaySession, finish: F
     }
 
     db.update(runs)
-      .set({ stepsUsed: sql`${runs.stepsUsed} + 1`, tokensUsed: sql`${runs.tokensUsed} + ${turn.usage.promptTokens + turn.usage.completionTokens}`, updatedAt: new Date() })
+      .set({
+        stepsUsed: sql`${runs.stepsUsed} + 1`,
+        tokensUsed: sql`${runs.tokensUsed} + ${turn.usage.promptTokens + turn.usage.completionTokens}`,
+        updatedAt: new Date(),
+      })
       .where(eq(runs.id, runId))
       .run();
     publishRunEvent(db, runId, "model_message", {
@@ -189,13 +234,16 @@ export async function runBuiltinAgent(db: Db, session: GatewaySession, finish: F
       usage: turn.usage,
     });
     if (turn.refusedToolCalls.length) {
-      publishRunEvent(db, runId, "note", { text: `The model made ${turn.toolCalls.length + turn.refusedToolCalls.length} tool calls in one turn; the first ${MODEL_LIMITS.maxToolCallsPerTurn} run, the other ${turn.refusedToolCalls.length} were refused (LIMIT_EXCEEDED).` });
+      publishRunEvent(db, runId, "note", {
+        text: `The model made ${turn.toolCalls.length + turn.refusedToolCalls.length} tool calls in one turn; the first ${MODEL_LIMITS.maxToolCallsPerTurn} run, the other ${turn.refusedToolCalls.length} were refused (LIMIT_EXCEEDED).`,
+      });
     }
     messages.push(...assistantTurnMessages(turn.content, turn.toolCalls, turn.refusedToolCalls));
 
     if (turn.toolCalls.length === 0) {
       idleTurns++;
-      if (idleTurns >= MAX_IDLE_TURNS) return { status: "failed", reason: `The model answered ${MAX_IDLE_TURNS} times in a row without calling a tool; the run was stopped.` };
+      if (idleTurns >= MAX_IDLE_TURNS)
+        return { status: "failed", reason: `The model answered ${MAX_IDLE_TURNS} times in a row without calling a tool; the run was stopped.` };
       const nudge = "Continue by calling one of the tools. When you are done, call finish with a summary.";
       publishRunEvent(db, runId, "note", { text: "Reminded the model to use tools.", toModel: nudge });
       messages.push({ role: "user", content: nudge });
@@ -208,7 +256,10 @@ export async function runBuiltinAgent(db: Db, session: GatewaySession, finish: F
       repeats = key === lastKey ? repeats + 1 : 1;
       lastKey = key;
       if (repeats >= MAX_REPEATS) {
-        return { status: "failed", reason: `The agent called ${call.name} with the same arguments ${MAX_REPEATS} times in a row; it looks stuck, so the run was stopped.` };
+        return {
+          status: "failed",
+          reason: `The agent called ${call.name} with the same arguments ${MAX_REPEATS} times in a row; it looks stuck, so the run was stopped.`,
+        };
       }
       if (signal.aborted) return { status: "failed", reason: "stopped" };
       await answer(call, false);
@@ -216,5 +267,9 @@ export async function runBuiltinAgent(db: Db, session: GatewaySession, finish: F
     }
   }
   const f = finish.finished!;
-  return { status: f.status === "success" ? "succeeded" : "failed", reason: f.status === "success" ? "finished" : "the agent reported failure", summary: f.summary };
+  return {
+    status: f.status === "success" ? "succeeded" : "failed",
+    reason: f.status === "success" ? "finished" : "the agent reported failure",
+    summary: f.summary,
+  };
 }

@@ -50,14 +50,25 @@ export function noteExternalAgentActivity(runId: string): void {
 }
 
 function lastEventId(db: Db, runId: string): number {
-  return db.select({ id: sql<number>`coalesce(max(${runEvents.id}), 0)` }).from(runEvents).where(eq(runEvents.runId, runId)).get()?.id ?? 0;
+  return (
+    db
+      .select({ id: sql<number>`coalesce(max(${runEvents.id}), 0)` })
+      .from(runEvents)
+      .where(eq(runEvents.runId, runId))
+      .get()?.id ?? 0
+  );
 }
 
 /**
  * Holds an external run open until it ends; the supervisor turns the outcome
  * into the run's final state (an abort means the stop button or shutdown owns the ending).
  */
-export async function runExternalAgent(db: Db, session: GatewaySession, finish: FinishSignal, opts: { idleTimeoutMs: number; resume: boolean }): Promise<AgentOutcome> {
+export async function runExternalAgent(
+  db: Db,
+  session: GatewaySession,
+  finish: FinishSignal,
+  opts: { idleTimeoutMs: number; resume: boolean },
+): Promise<AgentOutcome> {
   const { runId, signal } = session;
   const link: ExternalAgentLink = {
     session,
@@ -86,7 +97,11 @@ export async function runExternalAgent(db: Db, session: GatewaySession, finish: 
         timer = null;
         if (finish.finished) {
           const f = finish.finished;
-          return done({ status: f.status === "success" ? "succeeded" : "failed", reason: f.status === "success" ? "finished" : "the agent reported failure", summary: f.summary });
+          return done({
+            status: f.status === "success" ? "succeeded" : "failed",
+            reason: f.status === "success" ? "finished" : "the agent reported failure",
+            summary: f.summary,
+          });
         }
         if (signal.aborted) return done({ status: "failed", reason: "stopped" });
         if (link.inFlight > 0) return; // a call (maybe waiting for a reviewer) is activity
@@ -126,7 +141,9 @@ function resumeInterruptedCalls(db: Db, link: ExternalAgentLink) {
     .all();
   publishRunEvent(db, runId, "note", {
     source: "mcp",
-    text: open.length ? `Waiting for the external agent to reconnect; ${open.length} interrupted call(s) continue meanwhile.` : "Waiting for the external agent to reconnect over MCP.",
+    text: open.length
+      ? `Waiting for the external agent to reconnect; ${open.length} interrupted call(s) continue meanwhile.`
+      : "Waiting for the external agent to reconnect over MCP.",
   });
   for (const row of open) {
     void enqueue(link, async () => {
@@ -205,7 +222,12 @@ export async function callToolForExternalAgent(
     const current = findRun(db, run.id) ?? run;
     if (isTerminal(current.state)) return { result: endedResult(current), notes: [] };
     return {
-      result: toolError("NOT_AVAILABLE", current.state === "queued" || current.state === "starting" ? "The run's sandbox is still starting; call again in a few seconds." : "Airlock is not holding this run open right now (it may be restarting); call again in a few seconds."),
+      result: toolError(
+        "NOT_AVAILABLE",
+        current.state === "queued" || current.state === "starting"
+          ? "The run's sandbox is still starting; call again in a few seconds."
+          : "Airlock is not holding this run open right now (it may be restarting); call again in a few seconds.",
+      ),
       notes: [],
     };
   }
@@ -214,7 +236,11 @@ export async function callToolForExternalAgent(
     try {
       return await handleToolCall(link.session, { modelCallId: null, tool: call.tool, args: call.args });
     } catch (err) {
-      if (isShutdown(link.session.signal)) return toolError("NOT_AVAILABLE", "Airlock is restarting; this call will be finished after the restart and its result given to you with a later call. Reconnect in a few seconds.");
+      if (isShutdown(link.session.signal))
+        return toolError(
+          "NOT_AVAILABLE",
+          "Airlock is restarting; this call will be finished after the restart and its result given to you with a later call. Reconnect in a few seconds.",
+        );
       if (link.session.signal.aborted) return endedResult({ state: "killed", endedReason: null });
       throw err;
     }

@@ -23,10 +23,14 @@ const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const PROGRESS_EVERY_MS = 20_000;
 
 function jsonRpcError(status: number, code: number, message: string, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify({ jsonrpc: "2.0", error: { code, message }, id: null }), { status, headers: { "content-type": "application/json", ...headers } });
+  return new Response(JSON.stringify({ jsonrpc: "2.0", error: { code, message }, id: null }), {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
 }
 
-const HOW_TO_GET_A_TOKEN = 'Create a run with agent "external" (New run → External agent via MCP, or runs.create) and send the run token it shows once: Authorization: Bearer <run token>.';
+const HOW_TO_GET_A_TOKEN =
+  'Create a run with agent "external" (New run → External agent via MCP, or runs.create) and send the run token it shows once: Authorization: Bearer <run token>.';
 
 export function unauthorizedMessage(check: Exclude<RunTokenCheck, { ok: true }>): string {
   switch (check.reason) {
@@ -102,7 +106,9 @@ function buildServer(db: Db, run: Run, ended: boolean, clientGone: () => boolean
         : setInterval(() => {
             progress++;
             // The client may be gone; the call continues regardless.
-            extra.sendNotification({ method: "notifications/progress", params: { progressToken, progress, message: progressText(db, run.id) } }).catch(() => undefined);
+            extra
+              .sendNotification({ method: "notifications/progress", params: { progressToken, progress, message: progressText(db, run.id) } })
+              .catch(() => undefined);
           }, PROGRESS_EVERY_MS);
     try {
       // Deliberately not extra.signal: a client that disconnects or cancels does not cut a call
@@ -124,7 +130,12 @@ export async function handleMcpRequest(db: Db, req: Request): Promise<Response> 
   const check = checkRunToken(db, req.headers.get("authorization"));
   if (req.method !== "POST") {
     if (!check.ok) return unauthorized(check);
-    return jsonRpcError(405, -32000, "Method not allowed: this MCP endpoint is stateless; send JSON-RPC messages with POST (there is no GET event stream and no session to DELETE).", { allow: "POST" });
+    return jsonRpcError(
+      405,
+      -32000,
+      "Method not allowed: this MCP endpoint is stateless; send JSON-RPC messages with POST (there is no GET event stream and no session to DELETE).",
+      { allow: "POST" },
+    );
   }
   // Strangers are refused before their body is read.
   if (!check.ok && check.reason !== "ended") return unauthorized(check);
@@ -144,7 +155,16 @@ export async function handleMcpRequest(db: Db, req: Request): Promise<Response> 
   const run = check.ok ? check.run : (check as Extract<RunTokenCheck, { reason: "ended" }>).run;
   if (check.ok) noteExternalAgentActivity(run.id);
   if (check.ok && touchRunToken(db, run.id)) {
-    db.transaction((tx) => appendAudit(tx, agentActor(run.id), { action: "run.agent_connected", targetType: "run", targetId: run.id, details: { via: "mcp", tokenPrefix: check.token.prefix } }), { behavior: "immediate" });
+    db.transaction(
+      (tx) =>
+        appendAudit(tx, agentActor(run.id), {
+          action: "run.agent_connected",
+          targetType: "run",
+          targetId: run.id,
+          details: { via: "mcp", tokenPrefix: check.token.prefix },
+        }),
+      { behavior: "immediate" },
+    );
     publishRunEvent(db, run.id, "note", { source: "mcp", connected: true, text: "The external agent connected over MCP." });
   }
   const server = buildServer(db, run, ended, () => req.signal.aborted);

@@ -21,7 +21,10 @@ describe("the palette as MCP tools", () => {
   });
 
   it("keeps required arguments, enums and limits", () => {
-    expect(toolInputSchema("write_file")).toMatchObject({ required: ["path", "content"], properties: { path: { type: "string", minLength: 1, maxLength: 4096 }, dry_run: { type: "boolean" } } });
+    expect(toolInputSchema("write_file")).toMatchObject({
+      required: ["path", "content"],
+      properties: { path: { type: "string", minLength: 1, maxLength: 4096 }, dry_run: { type: "boolean" } },
+    });
     expect(toolInputSchema("finish")).toMatchObject({ required: ["summary", "status"], properties: { status: { enum: ["success", "failure"] } } });
     const steps = toolInputSchema("submit_plan").properties!.steps as { items: { required: string[] }; minItems: number };
     expect(steps.minItems).toBe(1);

@@ -137,7 +137,11 @@ describe("streamChatCompletion: replies", () => {
       tools: [],
       messages: [
         ...request.messages,
-        { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "run_command", arguments: '{"command":"rm -rf /"}' } }] },
+        {
+          role: "assistant",
+          content: null,
+          tool_calls: [{ id: "call_1", type: "function", function: { name: "run_command", arguments: '{"command":"rm -rf /"}' } }],
+        },
         { role: "tool", tool_call_id: "call_1", content: JSON.stringify({ code: "DENIED_BY_REVIEWER", message: "not on my watch" }) },
       ],
     };
@@ -175,8 +179,7 @@ describe("streamChatCompletion: replies", () => {
   });
 
   it("accepts servers that omit tool-call indexes, use CRLF and skip the final blank line", async () => {
-    const chunk = (delta: object, finish: string | null = null) =>
-      `data: ${JSON.stringify({ choices: [{ index: 0, delta, finish_reason: finish }] })}\r\n\r\n`;
+    const chunk = (delta: object, finish: string | null = null) => `data: ${JSON.stringify({ choices: [{ index: 0, delta, finish_reason: finish }] })}\r\n\r\n`;
     const endpoint = await endpointFor([
       {
         type: "raw",
@@ -249,7 +252,13 @@ describe("streamChatCompletion: errors", () => {
   it("401 is an http error that points at the API key and never shows the key", async () => {
     const key = "sk-proj-SECRET-4f9a8b7c6d5e";
     const endpoint = await endpointFor(
-      [{ type: "http_error", status: 401, body: { error: { message: `Incorrect API key provided: ${key}. Authorization: Bearer ${key}`, code: "invalid_api_key" } } }],
+      [
+        {
+          type: "http_error",
+          status: 401,
+          body: { error: { message: `Incorrect API key provided: ${key}. Authorization: Bearer ${key}`, code: "invalid_api_key" } },
+        },
+      ],
       { apiKey: key },
     );
 
@@ -354,7 +363,10 @@ describe("streamChatCompletion: errors", () => {
 
   it("an error object sent mid-stream is an http error", async () => {
     const endpoint = await endpointFor([
-      { type: "raw", body: ['data: {"choices":[{"index":0,"delta":{"content":"par"}}]}\n\n', 'data: {"error":{"message":"CUDA out of memory","code":500}}\n\n'] },
+      {
+        type: "raw",
+        body: ['data: {"choices":[{"index":0,"delta":{"content":"par"}}]}\n\n', 'data: {"error":{"message":"CUDA out of memory","code":500}}\n\n'],
+      },
     ]);
 
     const err = await modelError(streamChatCompletion(endpoint, request));
@@ -516,7 +528,13 @@ describe("model endpoint limits", () => {
   });
 
   it("model endpoint limits: one tool call's arguments past the cap stop the turn with an error naming the tool", async () => {
-    const endpoint = await endpointFor([{ type: "tool_calls", calls: [{ name: "write_file", arguments: JSON.stringify({ path: "a", content: "z".repeat(MODEL_LIMITS.maxToolArgumentsChars) }) }], argumentChunks: 8 }]);
+    const endpoint = await endpointFor([
+      {
+        type: "tool_calls",
+        calls: [{ name: "write_file", arguments: JSON.stringify({ path: "a", content: "z".repeat(MODEL_LIMITS.maxToolArgumentsChars) }) }],
+        argumentChunks: 8,
+      },
+    ]);
     const err = await modelError(streamChatCompletion(endpoint, request));
     expect(err.kind).toBe("limit");
     expect(err.message).toMatch(new RegExp(`arguments for the tool call write_file grew past ${MODEL_LIMITS.maxToolArgumentsChars} characters`));
@@ -542,7 +560,17 @@ describe("model endpoint limits", () => {
   it("model endpoint limits: padding comments are skipped without being kept, and the reply after them still arrives", async () => {
     const chunk = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
     const padding = `: ${"p".repeat(MODEL_LIMITS.maxEventChars + 10)}\n`;
-    const endpoint = await endpointFor([{ type: "raw", body: [padding.slice(0, 5_000_000), padding.slice(5_000_000), chunk({ choices: [{ index: 0, delta: { content: "after the padding" }, finish_reason: "stop" }] }), "data: [DONE]\n\n"] }]);
+    const endpoint = await endpointFor([
+      {
+        type: "raw",
+        body: [
+          padding.slice(0, 5_000_000),
+          padding.slice(5_000_000),
+          chunk({ choices: [{ index: 0, delta: { content: "after the padding" }, finish_reason: "stop" }] }),
+          "data: [DONE]\n\n",
+        ],
+      },
+    ]);
     expect((await streamChatCompletion(endpoint, request)).content).toBe("after the padding");
   });
 
@@ -591,7 +619,10 @@ describe("model endpoint limits", () => {
     const usage = { prompt_tokens: 50, completion_tokens: 20_100, completion_tokens_details: { reasoning_tokens: 20_000 } };
     const chunk = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
     const endpoint = await endpointFor([
-      { type: "raw", body: [chunk({ choices: [{ index: 0, delta: { content: "done" }, finish_reason: "stop" }] }), chunk({ choices: [], usage }), "data: [DONE]\n\n"] },
+      {
+        type: "raw",
+        body: [chunk({ choices: [{ index: 0, delta: { content: "done" }, finish_reason: "stop" }] }), chunk({ choices: [], usage }), "data: [DONE]\n\n"],
+      },
     ]);
     expect((await streamChatCompletion(endpoint, request)).usage).toEqual({ promptTokens: 50, completionTokens: 20_100, estimated: false });
   });

@@ -118,11 +118,7 @@ export class ModelError extends Error {
   /** From a Retry-After header; withRetries waits at least this long. */
   readonly retryAfterMs?: number;
 
-  constructor(
-    kind: ModelErrorKind,
-    message: string,
-    details: { retryable?: boolean; status?: number; body?: string; retryAfterMs?: number } = {},
-  ) {
+  constructor(kind: ModelErrorKind, message: string, details: { retryable?: boolean; status?: number; body?: string; retryAfterMs?: number } = {}) {
     super(message);
     this.name = "ModelError";
     this.kind = kind;
@@ -292,8 +288,7 @@ export class SseParser {
     if (field === "data") {
       this.dataLines.push(value);
       this.dataChars += value.length;
-    }
-    else if (field === "event") this.eventName = value;
+    } else if (field === "event") this.eventName = value;
   }
 }
 
@@ -333,7 +328,10 @@ class TurnAssembler {
   addContent(text: string): void {
     if (text === "") return;
     if (this.content.length + text.length > MODEL_LIMITS.maxContentChars) {
-      throw new ModelError("limit", `The model's message grew past ${MODEL_LIMITS.maxContentChars} characters in one turn; Airlock stopped reading it. A model that writes this much in one message is looping or misconfigured (check its max_tokens / context settings).`);
+      throw new ModelError(
+        "limit",
+        `The model's message grew past ${MODEL_LIMITS.maxContentChars} characters in one turn; Airlock stopped reading it. A model that writes this much in one message is looping or misconfigured (check its max_tokens / context settings).`,
+      );
     }
     this.content += text;
     this.onDelta?.(text);
@@ -363,7 +361,10 @@ class TurnAssembler {
     let call = this.calls.get(index);
     if (!call) {
       if (this.calls.size >= MAX_TOOL_CALLS_TRACKED) {
-        throw new ModelError("limit", `The model made more than ${MAX_TOOL_CALLS_TRACKED} tool calls in one turn (Airlock runs at most ${MODEL_LIMITS.maxToolCallsPerTurn}); Airlock stopped reading the response.`);
+        throw new ModelError(
+          "limit",
+          `The model made more than ${MAX_TOOL_CALLS_TRACKED} tool calls in one turn (Airlock runs at most ${MODEL_LIMITS.maxToolCallsPerTurn}); Airlock stopped reading the response.`,
+        );
       }
       call = { id: "", name: "", argumentsText: "", refused: this.calls.size >= MODEL_LIMITS.maxToolCallsPerTurn };
       this.calls.set(index, call);
@@ -386,7 +387,8 @@ class TurnAssembler {
 
   /** A streamed `chat.completion.chunk`; only choice 0 is read. */
   addChunk(chunk: unknown): void {
-    if (!isObject(chunk)) throw new ModelError("malformed", `The model server sent a stream chunk that is not a JSON object: ${snippet(JSON.stringify(chunk))}`);
+    if (!isObject(chunk))
+      throw new ModelError("malformed", `The model server sent a stream chunk that is not a JSON object: ${snippet(JSON.stringify(chunk))}`);
     this.addUsage(chunk.usage);
     const choices = Array.isArray(chunk.choices) ? chunk.choices : [];
     for (const choice of choices) {
@@ -555,7 +557,9 @@ export async function streamChatCompletion(endpoint: ModelEndpoint, request: Cha
       return fail("unreachable", `The connection to ${shownUrl} closed while the response was streaming (${detail}).`, { retryable: true });
     }
     if (has("ECONNREFUSED")) {
-      return fail("unreachable", `Nothing is listening at ${shownUrl} (connection refused): is the model server running, and is the base URL right?`, { retryable: true });
+      return fail("unreachable", `Nothing is listening at ${shownUrl} (connection refused): is the model server running, and is the base URL right?`, {
+        retryable: true,
+      });
     }
     if (has("ENOTFOUND", "EAI_AGAIN", "EAI_NONAME")) {
       return fail("unreachable", `Cannot resolve the host of ${shownUrl} (${detail}): check the base URL.`);
@@ -615,7 +619,10 @@ export async function streamChatCompletion(endpoint: ModelEndpoint, request: Cha
         idleTimer.refresh();
         receivedBytes += chunk.value.length;
         if (receivedBytes > MODEL_LIMITS.maxResponseBytes) {
-          throw fail("limit", `The model server at ${shownUrl} sent more than ${MODEL_LIMITS.maxResponseBytes} bytes in one response; Airlock stopped reading it. Check the model's max_tokens setting, or the server.`);
+          throw fail(
+            "limit",
+            `The model server at ${shownUrl} sent more than ${MODEL_LIMITS.maxResponseBytes} bytes in one response; Airlock stopped reading it. Check the model's max_tokens setting, or the server.`,
+          );
         }
         bytes = chunk.value;
       }

@@ -46,7 +46,11 @@ afterAll(async () => {
 async function sessionCookie(user: PublicUser): Promise<{ cookie: string; sessionId: string }> {
   const database = processDb();
   const session = createSession(database, { userId: user.id, maxAgeS: SESSION_MAX_AGE_S });
-  const jwt = await encode({ token: { email: user.email, uid: user.id, sv: findUserById(database, user.id)!.sessionVersion, sid: session.id }, secret: env.secret, maxAge: SESSION_MAX_AGE_S });
+  const jwt = await encode({
+    token: { email: user.email, uid: user.id, sv: findUserById(database, user.id)!.sessionVersion, sid: session.id },
+    secret: env.secret,
+    maxAge: SESSION_MAX_AGE_S,
+  });
   return { cookie: `next-auth.session-token=${jwt}`, sessionId: session.id };
 }
 

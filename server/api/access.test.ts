@@ -289,7 +289,10 @@ describe("H1: submitting a policy draft needs a reviewer; viewers simulate again
   });
 
   it("H1: a reviewer's draft is checked, and the alias bomb comes back as a problem with its line and column", async () => {
-    expect(await attempt(reviewer, "policies.simulate", { yaml: draft, call })).toMatchObject({ ok: true, value: { verdict: "deny", source: { kind: "draft" } } });
+    expect(await attempt(reviewer, "policies.simulate", { yaml: draft, call })).toMatchObject({
+      ok: true,
+      value: { verdict: "deny", source: { kind: "draft" } },
+    });
     const checked = await attempt(reviewer, "policies.validate", { yaml: bomb });
     expect(checked).toMatchObject({ ok: true, value: { ok: false } });
     const problems = (checked as { value: { problems: { line: number; column: number; message: string }[] } }).value.problems;

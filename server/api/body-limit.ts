@@ -3,7 +3,12 @@
 
 export function payloadTooLarge(size: string, limit: number): Response {
   return Response.json(
-    { error: { message: `Request body is ${size}; the limit is ${limit} bytes. Send less (split the request or upload files another way).`, code: "PAYLOAD_TOO_LARGE" } },
+    {
+      error: {
+        message: `Request body is ${size}; the limit is ${limit} bytes. Send less (split the request or upload files another way).`,
+        code: "PAYLOAD_TOO_LARGE",
+      },
+    },
     { status: 413, headers: { "Cache-Control": "no-store" } },
   );
 }

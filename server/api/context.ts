@@ -7,5 +7,11 @@ import { processEgressController } from "@/server/egress/boot";
 
 export async function createContextFromHeaders(headers: Headers): Promise<Context> {
   const database = db();
-  return { db: database, identity: await identityFromHeaders(database, headers), sourceIp: clientIpFromHeaders(headers), supervisor: requireSupervisor, egress: processEgressController };
+  return {
+    db: database,
+    identity: await identityFromHeaders(database, headers),
+    sourceIp: clientIpFromHeaders(headers),
+    supervisor: requireSupervisor,
+    egress: processEgressController,
+  };
 }

@@ -6,7 +6,11 @@ import type { Db } from "@/db/client";
 import { ACCESS_CHANGED_MESSAGE, watchAccess } from "@/server/auth/access-watch";
 import type { Identity } from "@/server/auth/identity";
 
-export async function* whileAccessHolds<T>(ctx: { db: Db; identity: Identity }, signal: AbortSignal | undefined, source: (signal: AbortSignal) => AsyncIterable<T>): AsyncGenerator<T> {
+export async function* whileAccessHolds<T>(
+  ctx: { db: Db; identity: Identity },
+  signal: AbortSignal | undefined,
+  source: (signal: AbortSignal) => AsyncIterable<T>,
+): AsyncGenerator<T> {
   const watch = watchAccess(ctx.db, ctx.identity, signal);
   try {
     yield* source(watch.signal);

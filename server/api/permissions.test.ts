@@ -63,21 +63,51 @@ describe("issue 10: the server and the UI answer 'who may' with the same rules",
     expect(runPermissions(user, run).canStop).toBe(role === "reviewer" || role === "admin" || (role === "operator" && owner));
   });
 
-  it.each(CASES)("runs.checkpoints tells $role (owner=$owner) mayRollback as runPermissions does, with and without the run's permission", async ({ role, owner }) => {
-    const user = users.get(role)!;
-    const caller = await callerFor(user);
-    for (const allowed of [false, true]) {
-      const run = runOf(owner ? user : other, allowed);
-      const { mayRollback } = await caller.runs.checkpoints({ id: run.id });
-      expect(mayRollback).toBe(runPermissions(user, run).canRollback);
-      expect(mayRollback).toBe(role === "reviewer" || role === "admin" || (role === "operator" && owner && allowed));
-    }
-  });
+  it.each(CASES)(
+    "runs.checkpoints tells $role (owner=$owner) mayRollback as runPermissions does, with and without the run's permission",
+    async ({ role, owner }) => {
+      const user = users.get(role)!;
+      const caller = await callerFor(user);
+      for (const allowed of [false, true]) {
+        const run = runOf(owner ? user : other, allowed);
+        const { mayRollback } = await caller.runs.checkpoints({ id: run.id });
+        expect(mayRollback).toBe(runPermissions(user, run).canRollback);
+        expect(mayRollback).toBe(role === "reviewer" || role === "admin" || (role === "operator" && owner && allowed));
+      }
+    },
+  );
 
   it("approvals.list offers a request to decide exactly to those approvalPermissions names", async () => {
     const run = runOf(users.get("reviewer")!);
-    const forReviewer = createApproval(t.db, { userId: null, label: "agent" }, { runId: run.id, kind: "tool", tool: "run_command", args: { command: "make" }, verdict: "ask", rule: "r", reason: "ask", requestedBy: users.get("reviewer")!.id });
-    const forAdmin = createApproval(t.db, { userId: null, label: "agent" }, { runId: run.id, kind: "tool", tool: "run_command", args: { command: "deploy" }, verdict: "ask", rule: "deploys", reason: "ask", approverRole: "admin", requestedBy: other.id });
+    const forReviewer = createApproval(
+      t.db,
+      { userId: null, label: "agent" },
+      {
+        runId: run.id,
+        kind: "tool",
+        tool: "run_command",
+        args: { command: "make" },
+        verdict: "ask",
+        rule: "r",
+        reason: "ask",
+        requestedBy: users.get("reviewer")!.id,
+      },
+    );
+    const forAdmin = createApproval(
+      t.db,
+      { userId: null, label: "agent" },
+      {
+        runId: run.id,
+        kind: "tool",
+        tool: "run_command",
+        args: { command: "deploy" },
+        verdict: "ask",
+        rule: "deploys",
+        reason: "ask",
+        approverRole: "admin",
+        requestedBy: other.id,
+      },
+    );
     const seen: Record<string, boolean[]> = {};
     for (const role of ROLES) {
       const user = users.get(role)!;

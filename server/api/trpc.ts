@@ -113,7 +113,14 @@ function requireAccess(minimum: Role | null) {
       });
     }
     return next({
-      ctx: { ...ctx, identity, user: identity.user, actor: actorOf(ctx, identity), supervisor: ctx.supervisor ?? requireSupervisor, egress: ctx.egress ?? processEgressController },
+      ctx: {
+        ...ctx,
+        identity,
+        user: identity.user,
+        actor: actorOf(ctx, identity),
+        supervisor: ctx.supervisor ?? requireSupervisor,
+        egress: ctx.egress ?? processEgressController,
+      },
     });
   });
 }

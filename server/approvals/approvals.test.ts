@@ -21,13 +21,40 @@ beforeEach(async () => {
   alice = await addUser(t.db, "reviewer");
   bob = await addUser(t.db, "reviewer");
   t.db.insert(models).values({ id: "m", name: "m", baseUrl: "http://127.0.0.1:9/v1", model: "m" }).run();
-  t.db.insert(runs).values({ id: RUN, title: "r", task: "t", modelId: "m", state: "awaiting_approval", createdBy: operator.id, limits: DEFAULT_RUN_LIMITS, updatedAt: new Date() }).run();
+  t.db
+    .insert(runs)
+    .values({
+      id: RUN,
+      title: "r",
+      task: "t",
+      modelId: "m",
+      state: "awaiting_approval",
+      createdBy: operator.id,
+      limits: DEFAULT_RUN_LIMITS,
+      updatedAt: new Date(),
+    })
+    .run();
 });
 afterEach(() => t.close());
 
 const request = (extra: Partial<Parameters<typeof createApproval>[2]> = {}) =>
-  createApproval(t.db, { userId: null, label: "agent" }, { runId: RUN, kind: "tool", tool: "run_command", args: { command: "make" }, verdict: "ask", rule: "commands-ask", reason: "commands ask", requestedBy: operator.id, ...extra });
-const vote = (user: PublicUser, id: string, decision: "approve" | "deny", reason?: string) => decideApproval(t.db, { ...actorOf(user), userId: user.id }, { id, decision, reason });
+  createApproval(
+    t.db,
+    { userId: null, label: "agent" },
+    {
+      runId: RUN,
+      kind: "tool",
+      tool: "run_command",
+      args: { command: "make" },
+      verdict: "ask",
+      rule: "commands-ask",
+      reason: "commands ask",
+      requestedBy: operator.id,
+      ...extra,
+    },
+  );
+const vote = (user: PublicUser, id: string, decision: "approve" | "deny", reason?: string) =>
+  decideApproval(t.db, { ...actorOf(user), userId: user.id }, { id, decision, reason });
 
 describe("approval requests", () => {
   it("take exactly one decision when two reviewers decide at once from two connections", () => {

@@ -57,8 +57,21 @@ export function createApprovalInTx(tx: Tx, actor: Actor, input: NewApproval): { 
     })
     .returning()
     .get();
-  const event = insertRunEvent(tx, input.runId, "approval", { approvalId: id, toolCallId: input.toolCallId ?? null, kind: input.kind, tool: input.tool, state: "pending", rule: input.rule ?? null, reason: input.reason });
-  appendAudit(tx, actor, { action: "approval.request", targetType: "approval", targetId: id, details: { runId: input.runId, kind: input.kind, tool: input.tool, rule: input.rule ?? null, reason: input.reason } });
+  const event = insertRunEvent(tx, input.runId, "approval", {
+    approvalId: id,
+    toolCallId: input.toolCallId ?? null,
+    kind: input.kind,
+    tool: input.tool,
+    state: "pending",
+    rule: input.rule ?? null,
+    reason: input.reason,
+  });
+  appendAudit(tx, actor, {
+    action: "approval.request",
+    targetType: "approval",
+    targetId: id,
+    details: { runId: input.runId, kind: input.kind, tool: input.tool, rule: input.rule ?? null, reason: input.reason },
+  });
   return { approval: row, event };
 }
 
@@ -112,10 +125,16 @@ export function decideApproval(db: Db, actor: Actor & { userId: string }, input:
       }
       // Who may vote: lib/permissions.ts (the reviewer role itself is the procedure's).
       const voter = tx.select({ role: users.role }).from(users).where(eq(users.id, actor.userId)).get();
-      const already = tx.select().from(approvalVotes).where(and(eq(approvalVotes.approvalId, approval.id), eq(approvalVotes.userId, actor.userId))).get();
+      const already = tx
+        .select()
+        .from(approvalVotes)
+        .where(and(eq(approvalVotes.approvalId, approval.id), eq(approvalVotes.userId, actor.userId)))
+        .get();
       const denied = approvalVoteDenial({ id: actor.userId, role: voter?.role ?? null }, approval, input.decision, { alreadyVoted: Boolean(already) });
       if (denied) throw new DomainError(denied.code, denied.message);
-      tx.insert(approvalVotes).values({ id: crypto.randomUUID(), approvalId: approval.id, userId: actor.userId, decision: input.decision, reason, edit: input.edit ?? null }).run();
+      tx.insert(approvalVotes)
+        .values({ id: crypto.randomUUID(), approvalId: approval.id, userId: actor.userId, decision: input.decision, reason, edit: input.edit ?? null })
+        .run();
       appendAudit(tx, actor, {
         action: "approval.vote",
         targetType: "approval",
@@ -126,13 +145,24 @@ export function decideApproval(db: Db, actor: Actor & { userId: string }, input:
         const denied = finalize(tx, approval, "denied", actor, { reason, edit: null });
         return { approval: denied.approval, event: denied.event, late: false };
       }
-      const votes = tx.select().from(approvalVotes).where(and(eq(approvalVotes.approvalId, approval.id), eq(approvalVotes.decision, "approve"))).all();
+      const votes = tx
+        .select()
+        .from(approvalVotes)
+        .where(and(eq(approvalVotes.approvalId, approval.id), eq(approvalVotes.decision, "approve")))
+        .all();
       if (votes.length >= approval.requiredApprovals) {
         const edit = input.edit ?? [...votes].reverse().find((v) => v.edit)?.edit ?? null;
         const approved = finalize(tx, approval, "approved", actor, { reason, edit });
         return { approval: approved.approval, event: approved.event, late: false };
       }
-      const event = insertRunEvent(tx, approval.runId, "approval", { approvalId: approval.id, toolCallId: approval.toolCallId, state: "pending", votes: votes.length, required: approval.requiredApprovals, by: actor.label });
+      const event = insertRunEvent(tx, approval.runId, "approval", {
+        approvalId: approval.id,
+        toolCallId: approval.toolCallId,
+        state: "pending",
+        votes: votes.length,
+        required: approval.requiredApprovals,
+        by: actor.label,
+      });
       return { approval, event, late: false };
     },
     { behavior: "immediate" },
@@ -169,7 +199,11 @@ function finalize(tx: Tx, approval: Approval, state: ApprovalState, actor: Actor
 
 /** Marks overdue pending requests expired; returns how many. */
 export function expireOverdueApprovals(db: Db, now = Date.now()): number {
-  const overdue = db.select().from(approvals).where(and(eq(approvals.state, "pending"), lt(approvals.expiresAt, new Date(now)))).all();
+  const overdue = db
+    .select()
+    .from(approvals)
+    .where(and(eq(approvals.state, "pending"), lt(approvals.expiresAt, new Date(now))))
+    .all();
   for (const a of overdue) {
     const done = db.transaction(
       (tx) => {
@@ -186,7 +220,11 @@ export function expireOverdueApprovals(db: Db, now = Date.now()): number {
 
 /** Cancels every pending request of a run (the run was stopped). Call inside the stop transaction. */
 export function cancelRunApprovalsInTx(tx: Tx, runId: string, actor: Actor, reason: string): { approval: Approval; event: RunEvent }[] {
-  const pending = tx.select().from(approvals).where(and(eq(approvals.runId, runId), eq(approvals.state, "pending"))).all();
+  const pending = tx
+    .select()
+    .from(approvals)
+    .where(and(eq(approvals.runId, runId), eq(approvals.state, "pending")))
+    .all();
   return pending.map((a) => finalize(tx, a, "cancelled", actor, { reason }));
 }
 
@@ -272,7 +310,16 @@ export function listApprovals(
   const ids = rows.map((r) => r.a.id);
   const votes = ids.length ? db.select().from(approvalVotes).where(inArray(approvalVotes.approvalId, ids)).all() : [];
   const deciderIds = [...new Set(rows.map((r) => r.a.decidedBy).filter((x): x is string => Boolean(x)))];
-  const emails = new Map(deciderIds.length ? db.select({ id: users.id, email: users.email }).from(users).where(inArray(users.id, deciderIds)).all().map((u) => [u.id, u.email]) : []);
+  const emails = new Map(
+    deciderIds.length
+      ? db
+          .select({ id: users.id, email: users.email })
+          .from(users)
+          .where(inArray(users.id, deciderIds))
+          .all()
+          .map((u) => [u.id, u.email])
+      : [],
+  );
   return rows.map(({ a, runTitle }) => {
     const mine = votes.some((v) => v.approvalId === a.id && v.userId === viewer.id);
     return {

@@ -24,13 +24,29 @@ beforeAll(async () => {
 afterAll(() => t?.close());
 
 function adminOnlyRequest() {
-  return createApproval(t.db, { userId: null, label: "agent" }, { runId, kind: "tool", tool: "run_command", args: { command: "deploy" }, verdict: "ask", rule: "deploys", reason: "deploys need an admin", approverRole: "admin", requestedBy: "someone-else" });
+  return createApproval(
+    t.db,
+    { userId: null, label: "agent" },
+    {
+      runId,
+      kind: "tool",
+      tool: "run_command",
+      args: { command: "deploy" },
+      verdict: "ask",
+      rule: "deploys",
+      reason: "deploys need an admin",
+      approverRole: "admin",
+      requestedBy: "someone-else",
+    },
+  );
 }
 
 describe("which roles may approve", () => {
   it("a reviewer cannot approve a request whose rule needs an admin, and is told so", () => {
     const request = adminOnlyRequest();
-    expect(() => decideApproval(t.db, { ...actorOf(reviewer), userId: reviewer.id }, { id: request.id, decision: "approve" })).toThrow(/needs an admin to approve this request; a reviewer may only deny it/);
+    expect(() => decideApproval(t.db, { ...actorOf(reviewer), userId: reviewer.id }, { id: request.id, decision: "approve" })).toThrow(
+      /needs an admin to approve this request; a reviewer may only deny it/,
+    );
     expect(listApprovals(t.db, reviewer, { runId }).find((a) => a.id === request.id)).toMatchObject({ approverRole: "admin", canDecide: false });
   });
 

@@ -56,7 +56,19 @@ function insertRaw(e: AuditEvent): void {
   tamper(
     `insert into audit_events (seq, id, at, actor_id, actor_label, action, target_type, target_id, details, source_ip, token_id, prev_hash, hash)
      values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    e.seq, e.id, e.at.getTime(), e.actorId, e.actorLabel, e.action, e.targetType, e.targetId, e.details, e.sourceIp, e.tokenId, e.prevHash, e.hash,
+    e.seq,
+    e.id,
+    e.at.getTime(),
+    e.actorId,
+    e.actorLabel,
+    e.action,
+    e.targetType,
+    e.targetId,
+    e.details,
+    e.sourceIp,
+    e.tokenId,
+    e.prevHash,
+    e.hash,
   );
 }
 
@@ -64,7 +76,19 @@ function overwriteRaw(seq: number, e: AuditEvent): void {
   tamper(
     `update audit_events set id = ?, at = ?, actor_id = ?, actor_label = ?, action = ?, target_type = ?, target_id = ?, details = ?,
      source_ip = ?, token_id = ?, prev_hash = ?, hash = ? where seq = ?`,
-    e.id, e.at.getTime(), e.actorId, e.actorLabel, e.action, e.targetType, e.targetId, e.details, e.sourceIp, e.tokenId, e.prevHash, e.hash, seq,
+    e.id,
+    e.at.getTime(),
+    e.actorId,
+    e.actorLabel,
+    e.action,
+    e.targetType,
+    e.targetId,
+    e.details,
+    e.sourceIp,
+    e.tokenId,
+    e.prevHash,
+    e.hash,
+    seq,
   );
 }
 
@@ -89,7 +113,13 @@ describe("audit chain verification", () => {
 
     tamper("update audit_events set details = ? where seq = 3", canonicalJson({ i: 300 }));
 
-    expect(verifyAuditChain(t.db)).toMatchObject({ ok: false, count: 5, firstBrokenSeq: 3, firstBrokenId: edited.id, problem: expect.stringMatching(/edited/) });
+    expect(verifyAuditChain(t.db)).toMatchObject({
+      ok: false,
+      count: 5,
+      firstBrokenSeq: 3,
+      firstBrokenId: edited.id,
+      problem: expect.stringMatching(/edited/),
+    });
   });
 
   it("an event whose actor was changed in the file is reported as the first broken one", () => {
@@ -138,7 +168,13 @@ describe("audit chain verification", () => {
 
     tamper("delete from audit_events where seq = 3");
 
-    expect(verifyAuditChain(t.db)).toMatchObject({ ok: false, count: 4, firstBrokenSeq: 4, firstBrokenId: after.id, problem: expect.stringMatching(/deleted/) });
+    expect(verifyAuditChain(t.db)).toMatchObject({
+      ok: false,
+      count: 4,
+      firstBrokenSeq: 4,
+      firstBrokenId: after.id,
+      problem: expect.stringMatching(/deleted/),
+    });
   });
 
   it("a deleted first event breaks the chain at the new first event", () => {
@@ -221,7 +257,13 @@ describe("audit chain verification", () => {
 
     insertRaw(forged);
 
-    expect(verifyAuditChain(t.db)).toMatchObject({ ok: false, count: 4, firstBrokenSeq: 4, firstBrokenId: forged.id, problem: expect.stringMatching(/appended outside Airlock/) });
+    expect(verifyAuditChain(t.db)).toMatchObject({
+      ok: false,
+      count: 4,
+      firstBrokenSeq: 4,
+      firstBrokenId: forged.id,
+      problem: expect.stringMatching(/appended outside Airlock/),
+    });
   });
 
   it("two events whose contents were swapped break the chain at the earlier position", () => {
@@ -266,7 +308,13 @@ describe("audit chain verification", () => {
 
     tamper("update audit_events set hash = ? where seq = 3", hashEvent(edited.prevHash, edited));
 
-    expect(verifyAuditChain(t.db)).toMatchObject({ ok: false, count: 3, firstBrokenSeq: 3, firstBrokenId: edited.id, problem: expect.stringMatching(/head record/) });
+    expect(verifyAuditChain(t.db)).toMatchObject({
+      ok: false,
+      count: 3,
+      firstBrokenSeq: 3,
+      firstBrokenId: edited.id,
+      problem: expect.stringMatching(/head record/),
+    });
   });
 
   it("a chain rewritten from the middle with every hash and the head record recomputed is caught by the head's seal", () => {
@@ -303,7 +351,10 @@ describe("audit chain verification", () => {
     expect(sealAuditHead(t.db)).toBe(true);
     expect(sealAuditHead(t.db)).toBe(false); // once
     expect(verifyAuditChain(t.db)).toEqual({ ok: true, count: 4 });
-    expect(eventAt(4)).toMatchObject({ action: "audit.sealed", details: canonicalJson({ note: "events up to this point were written before the chain was sealed", sealedFromSeq: 3 }) });
+    expect(eventAt(4)).toMatchObject({
+      action: "audit.sealed",
+      details: canonicalJson({ note: "events up to this point were written before the chain was sealed", sealedFromSeq: 3 }),
+    });
   });
 
   it("an event appended by Airlock after a verified chain still verifies", () => {
@@ -410,7 +461,11 @@ describe("audit events commit with the change they record", () => {
     setUserDisabled(t.db, SETUP_ACTOR, user.id, true);
     setUserDisabled(t.db, SETUP_ACTOR, user.id, false);
 
-    expect(allEvents().slice(before).map((e) => e.action)).toEqual(["user.disable", "user.enable"]);
+    expect(
+      allEvents()
+        .slice(before)
+        .map((e) => e.action),
+    ).toEqual(["user.disable", "user.enable"]);
   });
 
   it("creating a token writes one token.create event that does not contain the token", async () => {
@@ -433,7 +488,11 @@ describe("audit events commit with the change they record", () => {
     revokeApiToken(t.db, SETUP_ACTOR, { tokenId: id });
     revokeApiToken(t.db, SETUP_ACTOR, { tokenId: id });
 
-    expect(allEvents().slice(before).map((e) => e.action)).toEqual(["token.revoke"]);
+    expect(
+      allEvents()
+        .slice(before)
+        .map((e) => e.action),
+    ).toEqual(["token.revoke"]);
   });
 
   it("a token refused for a disabled user writes no audit event", async () => {

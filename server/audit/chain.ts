@@ -96,7 +96,9 @@ export function appendAudit(tx: Pick<Db, "select" | "insert" | "update">, actor:
       .where(eq(auditHead.id, 1))
       .run();
   } else {
-    tx.insert(auditHead).values({ id: 1, ...next, mac }).run();
+    tx.insert(auditHead)
+      .values({ id: 1, ...next, mac })
+      .run();
   }
   return row;
 }
@@ -179,7 +181,10 @@ function checkSeal(head: typeof auditHead.$inferSelect): string | null {
 export function sealAuditHead(db: Db): boolean {
   const head = db.select().from(auditHead).where(eq(auditHead.id, 1)).get();
   if (!head || head.mac) return false;
-  recordAudit(db, SYSTEM_ACTOR, { action: "audit.sealed", details: { sealedFromSeq: head.lastSeq, note: "events up to this point were written before the chain was sealed" } });
+  recordAudit(db, SYSTEM_ACTOR, {
+    action: "audit.sealed",
+    details: { sealedFromSeq: head.lastSeq, note: "events up to this point were written before the chain was sealed" },
+  });
   return true;
 }
 

@@ -24,7 +24,8 @@ export type AuditFilter = z.infer<typeof auditFilterInput>;
 function filterConditions(f: AuditFilter): SQL[] {
   const c: SQL[] = [];
   if (f.actor) c.push(or(eq(auditEvents.actorId, f.actor), like(auditEvents.actorLabel, `%${f.actor}%`))!);
-  if (f.action) c.push(f.action.endsWith(".") || f.action.endsWith("*") ? like(auditEvents.action, `${f.action.replace(/\*$/, "")}%`) : eq(auditEvents.action, f.action));
+  if (f.action)
+    c.push(f.action.endsWith(".") || f.action.endsWith("*") ? like(auditEvents.action, `${f.action.replace(/\*$/, "")}%`) : eq(auditEvents.action, f.action));
   if (f.target) {
     const [type, id] = f.target.includes(":") ? f.target.split(":", 2) : [undefined, f.target];
     c.push(type ? and(eq(auditEvents.targetType, type), eq(auditEvents.targetId, id!))! : or(eq(auditEvents.targetId, id!), eq(auditEvents.targetType, id!))!);
@@ -64,7 +65,21 @@ export function listAuditEvents(db: Db, input: z.infer<typeof auditListInput>) {
   return { items, nextCursor: more ? items.at(-1)?.seq : undefined };
 }
 
-const CSV_COLUMNS = ["seq", "id", "at", "actorId", "actorLabel", "action", "targetType", "targetId", "details", "sourceIp", "tokenId", "prevHash", "hash"] as const;
+const CSV_COLUMNS = [
+  "seq",
+  "id",
+  "at",
+  "actorId",
+  "actorLabel",
+  "action",
+  "targetType",
+  "targetId",
+  "details",
+  "sourceIp",
+  "tokenId",
+  "prevHash",
+  "hash",
+] as const;
 
 function csvCell(value: unknown): string {
   const text = value instanceof Date ? value.toISOString() : value == null ? "" : String(value);
@@ -76,7 +91,12 @@ function csvCell(value: unknown): string {
 /** Oldest first, everything matching the filter, with hashes so the export can be checked offline. */
 export function exportAuditEvents(db: Db, input: z.infer<typeof auditExportInput>): { filename: string; contentType: string; body: string; count: number } {
   const conds = filterConditions(input);
-  const rows = db.select().from(auditEvents).where(conds.length ? and(...conds) : undefined).orderBy(auditEvents.seq).all();
+  const rows = db
+    .select()
+    .from(auditEvents)
+    .where(conds.length ? and(...conds) : undefined)
+    .orderBy(auditEvents.seq)
+    .all();
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   if (input.format === "jsonl") {
     const body = rows.map((r) => JSON.stringify({ ...toView(r), at: r.at.toISOString() })).join("\n") + (rows.length ? "\n" : "");

@@ -270,10 +270,16 @@ describe("signing in", () => {
     try {
       for (let i = 1; i <= 4; i++) {
         // A different account and a different claimed address each time, as the outside test did.
-        const attempt = provider.options.authorize({ email: `guess-${i}@example.com`, password: "wrong password" }, { headers: await headersFrom(`198.51.100.${i}`) });
+        const attempt = provider.options.authorize(
+          { email: `guess-${i}@example.com`, password: "wrong password" },
+          { headers: await headersFrom(`198.51.100.${i}`) },
+        );
         await expect(attempt).rejects.toThrow();
       }
-      const next = provider.options.authorize({ email: "target@example.com", password: "the right password" }, { headers: await headersFrom("198.51.100.200") });
+      const next = provider.options.authorize(
+        { email: "target@example.com", password: "the right password" },
+        { headers: await headersFrom("198.51.100.200") },
+      );
       await expect(next).rejects.toThrow(/Too many failed sign-ins/);
       const rows = database.$client.prepare("select key from login_throttles where key like 'ip:%'").all() as { key: string }[];
       expect(rows.map((r) => r.key)).toEqual(["ip:127.0.0.1"]);

@@ -24,7 +24,14 @@ const settings: OidcSettings = {
 };
 const request = { sourceIp: "127.0.0.1", userAgent: "test", sessionMaxAgeS: 3600 };
 
-const claims = (over: Partial<OidcClaims> = {}): OidcClaims => ({ iss: "https://idp.example.com/", sub: "sub-1", email: "Dana@Example.com", email_verified: true, name: "Dana", ...over });
+const claims = (over: Partial<OidcClaims> = {}): OidcClaims => ({
+  iss: "https://idp.example.com/",
+  sub: "sub-1",
+  email: "Dana@Example.com",
+  email_verified: true,
+  name: "Dana",
+  ...over,
+});
 
 let t: TestDb;
 beforeEach(() => {
@@ -42,11 +49,19 @@ function signedIn(c: OidcClaims) {
   return result;
 }
 
-const auditActions = () => t.db.select().from(auditEvents).all().map((e) => e.action);
+const auditActions = () =>
+  t.db
+    .select()
+    .from(auditEvents)
+    .all()
+    .map((e) => e.action);
 
 describe("mapping the role claim", () => {
   it("picks the highest role among the matching groups and names the group", () => {
-    expect(mapClaimToRole(settings, { groups: ["airlock-operators", "airlock-admins", "airlock-reviewers"] })).toEqual({ role: "admin", source: "oidc-claim:airlock-admins" });
+    expect(mapClaimToRole(settings, { groups: ["airlock-operators", "airlock-admins", "airlock-reviewers"] })).toEqual({
+      role: "admin",
+      source: "oidc-claim:airlock-admins",
+    });
   });
 
   it("accepts a single string claim and ignores groups that map to nothing", () => {
@@ -60,7 +75,15 @@ describe("signing in with single sign-on", () => {
   it("creates the user on first sign-in with the default role and opens a server-side session", () => {
     const { user, session } = signedIn(claims());
 
-    expect(user).toMatchObject({ email: "dana@example.com", name: "Dana", role: "viewer", roleSource: "oidc-default", oidcIssuer: "https://idp.example.com", oidcSubject: "sub-1", passwordHash: null });
+    expect(user).toMatchObject({
+      email: "dana@example.com",
+      name: "Dana",
+      role: "viewer",
+      roleSource: "oidc-default",
+      oidcIssuer: "https://idp.example.com",
+      oidcSubject: "sub-1",
+      passwordHash: null,
+    });
     expect(activeSession(t.db, session.id, user.id)).not.toBeNull();
     expect(auditActions()).toEqual(["user.create", "auth.sign_in"]);
   });

@@ -94,12 +94,22 @@ export interface SignInRequest {
 const stripSlash = (s: string) => s.replace(/\/+$/, "");
 
 function refuse(db: Db, label: string, userId: string | null, code: SignInErrorCode, reason: string, request: SignInRequest): OidcSignInResult {
-  recordAudit(db, { userId: null, label, sourceIp: request.sourceIp }, { action: "auth.sign_in_failed", targetType: "user", targetId: userId, details: { method: "oidc", reason } });
+  recordAudit(
+    db,
+    { userId: null, label, sourceIp: request.sourceIp },
+    { action: "auth.sign_in_failed", targetType: "user", targetId: userId, details: { method: "oidc", reason } },
+  );
   return { ok: false, code, reason };
 }
 
 function countActiveAdmins(tx: Pick<Db, "select">): number {
-  return tx.select({ n: sql<number>`count(*)` }).from(users).where(sql`${users.role} = 'admin' and ${users.disabledAt} is null`).get()?.n ?? 0;
+  return (
+    tx
+      .select({ n: sql<number>`count(*)` })
+      .from(users)
+      .where(sql`${users.role} = 'admin' and ${users.disabledAt} is null`)
+      .get()?.n ?? 0
+  );
 }
 
 /**
@@ -126,15 +136,24 @@ export function signInWithOidc(db: Db, settings: OidcSettings, claims: OidcClaim
 
   const outcome = db.transaction(
     (tx): { user: User } | { code: SignInErrorCode; reason: string; userId: string | null } => {
-      let user = tx.select().from(users).where(and(eq(users.oidcIssuer, issuer), eq(users.oidcSubject, subject))).get();
+      let user = tx
+        .select()
+        .from(users)
+        .where(and(eq(users.oidcIssuer, issuer), eq(users.oidcSubject, subject)))
+        .get();
       if (!user && email) {
         const byEmail = tx.select().from(users).where(eq(users.email, email)).get();
         if (byEmail) {
           if (byEmail.oidcSubject) return { code: "OidcEmailTaken", reason: "email belongs to a user linked to another sign-on identity", userId: byEmail.id };
-          if (!emailVerified) return { code: "OidcEmailUnverified", reason: "email matches a local user but the provider did not mark it verified", userId: byEmail.id };
+          if (!emailVerified)
+            return { code: "OidcEmailUnverified", reason: "email matches a local user but the provider did not mark it verified", userId: byEmail.id };
           if (byEmail.disabledAt) return { code: "OidcDisabled", reason: "user disabled", userId: byEmail.id };
           tx.update(users).set({ oidcIssuer: issuer, oidcSubject: subject }).where(eq(users.id, byEmail.id)).run();
-          appendAudit(tx, { ...actor, userId: byEmail.id }, { action: "user.oidc_link", targetType: "user", targetId: byEmail.id, details: { email, issuer, subject, by: "verified email" } });
+          appendAudit(
+            tx,
+            { ...actor, userId: byEmail.id },
+            { action: "user.oidc_link", targetType: "user", targetId: byEmail.id, details: { email, issuer, subject, by: "verified email" } },
+          );
           user = tx.select().from(users).where(eq(users.id, byEmail.id)).get()!;
         }
       }
@@ -143,9 +162,27 @@ export function signInWithOidc(db: Db, settings: OidcSettings, claims: OidcClaim
         const assigned = mapped ?? { role: settings.defaultRole, source: "oidc-default" };
         const id = crypto.randomUUID();
         tx.insert(users)
-          .values({ id, email, name: displayName(claims), role: assigned.role, roleSource: assigned.source, oidcIssuer: issuer, oidcSubject: subject, passwordHash: null })
+          .values({
+            id,
+            email,
+            name: displayName(claims),
+            role: assigned.role,
+            roleSource: assigned.source,
+            oidcIssuer: issuer,
+            oidcSubject: subject,
+            passwordHash: null,
+          })
           .run();
-        appendAudit(tx, { ...actor, userId: id }, { action: "user.create", targetType: "user", targetId: id, details: { email, role: assigned.role, roleSource: assigned.source, via: "oidc", issuer, subject } });
+        appendAudit(
+          tx,
+          { ...actor, userId: id },
+          {
+            action: "user.create",
+            targetType: "user",
+            targetId: id,
+            details: { email, role: assigned.role, roleSource: assigned.source, via: "oidc", issuer, subject },
+          },
+        );
         return { user: tx.select().from(users).where(eq(users.id, id)).get()! };
       }
       if (user.disabledAt) return { code: "OidcDisabled", reason: "user disabled", userId: user.id };
@@ -153,7 +190,11 @@ export function signInWithOidc(db: Db, settings: OidcSettings, claims: OidcClaim
       // The provider's email changed (same subject): follow it if it is verified and free.
       if (email && email !== user.email && emailVerified && !tx.select({ id: users.id }).from(users).where(eq(users.email, email)).get()) {
         tx.update(users).set({ email }).where(eq(users.id, user.id)).run();
-        appendAudit(tx, { ...actor, userId: user.id }, { action: "user.oidc_email_change", targetType: "user", targetId: user.id, details: { from: user.email, to: email, issuer, subject } });
+        appendAudit(
+          tx,
+          { ...actor, userId: user.id },
+          { action: "user.oidc_email_change", targetType: "user", targetId: user.id, details: { from: user.email, to: email, issuer, subject } },
+        );
       }
       // Mapped roles are re-applied at every sign-in; a role that came from a
       // group the user has left falls back to the default. A role set by an
@@ -162,13 +203,31 @@ export function signInWithOidc(db: Db, settings: OidcSettings, claims: OidcClaim
       if (target && (target.role !== user.role || target.source !== user.roleSource)) {
         const demotesLastAdmin = user.role === "admin" && target.role !== "admin" && countActiveAdmins(tx) <= 1;
         if (demotesLastAdmin) {
-          appendAudit(tx, { ...actor, userId: user.id }, { action: "user.role_kept", targetType: "user", targetId: user.id, details: { role: user.role, wanted: target.role, source: target.source, reason: "last active admin" } });
+          appendAudit(
+            tx,
+            { ...actor, userId: user.id },
+            {
+              action: "user.role_kept",
+              targetType: "user",
+              targetId: user.id,
+              details: { role: user.role, wanted: target.role, source: target.source, reason: "last active admin" },
+            },
+          );
         } else {
           tx.update(users)
             .set({ role: target.role, roleSource: target.source, sessionVersion: target.role !== user.role ? user.sessionVersion + 1 : user.sessionVersion })
             .where(eq(users.id, user.id))
             .run();
-          appendAudit(tx, { ...actor, userId: user.id }, { action: "user.set_role", targetType: "user", targetId: user.id, details: { email: user.email, from: user.role, to: target.role, source: target.source, via: "oidc" } });
+          appendAudit(
+            tx,
+            { ...actor, userId: user.id },
+            {
+              action: "user.set_role",
+              targetType: "user",
+              targetId: user.id,
+              details: { email: user.email, from: user.role, to: target.role, source: target.source, via: "oidc" },
+            },
+          );
         }
       }
       return { user: tx.select().from(users).where(eq(users.id, user.id)).get()! };
@@ -179,12 +238,16 @@ export function signInWithOidc(db: Db, settings: OidcSettings, claims: OidcClaim
 
   const user = outcome.user;
   const session = createSession(db, { userId: user.id, maxAgeS: request.sessionMaxAgeS, sourceIp: request.sourceIp, userAgent: request.userAgent });
-  recordAudit(db, { userId: user.id, label: user.email, sourceIp: request.sourceIp }, {
-    action: "auth.sign_in",
-    targetType: "user",
-    targetId: user.id,
-    details: { sessionId: session.id, method: "oidc", issuer, role: user.role, roleSource: user.roleSource },
-  });
+  recordAudit(
+    db,
+    { userId: user.id, label: user.email, sourceIp: request.sourceIp },
+    {
+      action: "auth.sign_in",
+      targetType: "user",
+      targetId: user.id,
+      details: { sessionId: session.id, method: "oidc", issuer, role: user.role, roleSource: user.roleSource },
+    },
+  );
   return { ok: true, user, session };
 }
 

@@ -38,13 +38,19 @@ export const authOptions: NextAuthOptions = {
       name: "Email and password",
       credentials: { email: { label: "Email", type: "email" }, password: { label: "Password", type: "password" } },
       async authorize(credentials, req) {
-        const email = String(credentials?.email ?? "").trim().toLowerCase();
+        const email = String(credentials?.email ?? "")
+          .trim()
+          .toLowerCase();
         const password = String(credentials?.password ?? "");
         if (!email || !password) throw new Error("Enter your email and password.");
         const ip = clientIpFromHeaders(req?.headers as Record<string, string | string[] | undefined> | undefined);
         const database = db();
         if (!passwordSignInAllowed(config(), email)) {
-          recordAudit(database, { userId: null, label: email, sourceIp: ip }, { action: "auth.sign_in_failed", targetType: "user", targetId: null, details: { reason: "password sign-in off" } });
+          recordAudit(
+            database,
+            { userId: null, label: email, sourceIp: ip },
+            { action: "auth.sign_in_failed", targetType: "user", targetId: null, details: { reason: "password sign-in off" } },
+          );
           throw new Error(PASSWORD_SIGN_IN_OFF_MESSAGE);
         }
         const state = checkThrottle(database, email, ip);
@@ -56,20 +62,33 @@ export const authOptions: NextAuthOptions = {
         const user = findUserByEmail(database, email);
         const ok = await verifyPassword(user?.passwordHash ?? (await dummyPasswordHash()), password);
         if (!user || !ok || user.disabledAt) {
-          recordAudit(database, { userId: null, label: email, sourceIp: ip }, {
-            action: "auth.sign_in_failed",
-            targetType: "user",
-            targetId: user?.id ?? null,
-            details: { reason: !user ? "unknown email" : user.disabledAt ? "user disabled" : "wrong password" },
-          });
+          recordAudit(
+            database,
+            { userId: null, label: email, sourceIp: ip },
+            {
+              action: "auth.sign_in_failed",
+              targetType: "user",
+              targetId: user?.id ?? null,
+              details: { reason: !user ? "unknown email" : user.disabledAt ? "user disabled" : "wrong password" },
+            },
+          );
           if (after.lockedUntil) throw new Error(lockedMessage(after.lockedUntil));
           if (user?.disabledAt && ok) throw new Error("This account is disabled. Ask an admin to enable it.");
           throw new Error("Wrong email or password.");
         }
         clearFailures(database, email, ip);
         const userAgent = (req?.headers as Record<string, string | string[] | undefined> | undefined)?.["user-agent"];
-        const session = createSession(database, { userId: user.id, maxAgeS: SESSION_MAX_AGE_S, sourceIp: ip, userAgent: Array.isArray(userAgent) ? userAgent[0] : userAgent });
-        recordAudit(database, { userId: user.id, label: user.email, sourceIp: ip }, { action: "auth.sign_in", targetType: "user", targetId: user.id, details: { sessionId: session.id } });
+        const session = createSession(database, {
+          userId: user.id,
+          maxAgeS: SESSION_MAX_AGE_S,
+          sourceIp: ip,
+          userAgent: Array.isArray(userAgent) ? userAgent[0] : userAgent,
+        });
+        recordAudit(
+          database,
+          { userId: user.id, label: user.email, sourceIp: ip },
+          { action: "auth.sign_in", targetType: "user", targetId: user.id, details: { sessionId: session.id } },
+        );
         return { id: user.id, email: user.email, name: user.name ?? user.email, sv: user.sessionVersion, sid: session.id, role: user.role };
       },
     }),
@@ -82,7 +101,11 @@ export const authOptions: NextAuthOptions = {
       // The cookie is deleted in this browser; ending its session also kills any copy of it.
       if (sid) endSession(db(), sid);
       if (uid) {
-        recordAudit(db(), { userId: uid, label: typeof token?.email === "string" ? token.email : uid }, { action: "auth.sign_out", targetType: "user", targetId: uid, details: sid ? { sessionId: sid } : undefined });
+        recordAudit(
+          db(),
+          { userId: uid, label: typeof token?.email === "string" ? token.email : uid },
+          { action: "auth.sign_out", targetType: "user", targetId: uid, details: sid ? { sessionId: sid } : undefined },
+        );
       }
     },
   },
@@ -96,7 +119,14 @@ export const authOptions: NextAuthOptions = {
       if (!result.ok) return `/login?error=${result.code}`;
       // next-auth hands this same object to the jwt callback below: from here on
       // it is the Airlock user (id, session version, session id), not the provider's profile.
-      Object.assign(user, { id: result.user.id, email: result.user.email, name: result.user.name ?? result.user.email, sv: result.user.sessionVersion, sid: result.session.id, role: result.user.role });
+      Object.assign(user, {
+        id: result.user.id,
+        email: result.user.email,
+        name: result.user.name ?? result.user.email,
+        sv: result.user.sessionVersion,
+        sid: result.session.id,
+        role: result.user.role,
+      });
       return true;
     },
     // The same check as the login page's callbackUrl (M4): only this dashboard's own origin.

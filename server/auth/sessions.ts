@@ -53,7 +53,10 @@ export function activeSession(db: Db, sessionId: string, userId: string, now = D
   const row = db.select().from(authSessions).where(eq(authSessions.id, sessionId)).get();
   if (!row || row.userId !== userId || row.revokedAt || row.expiresAt.getTime() <= now) return null;
   if (!row.lastSeenAt || now - row.lastSeenAt.getTime() > TOUCH_EVERY_MS) {
-    db.update(authSessions).set({ lastSeenAt: new Date(now) }).where(eq(authSessions.id, sessionId)).run();
+    db.update(authSessions)
+      .set({ lastSeenAt: new Date(now) })
+      .where(eq(authSessions.id, sessionId))
+      .run();
   }
   return row;
 }
@@ -96,8 +99,16 @@ export function revokeSession(db: Db, actor: Actor, userId: string, sessionId: s
       const row = tx.select().from(authSessions).where(eq(authSessions.id, sessionId)).get();
       if (!row || row.userId !== userId) throw new DomainError("NOT_FOUND", "No such session of yours; it may have ended already. Reload the list.");
       if (row.revokedAt) return false;
-      tx.update(authSessions).set({ revokedAt: new Date(), revokedReason: `revoked by ${actor.label}` }).where(eq(authSessions.id, sessionId)).run();
-      appendAudit(tx, actor, { action: "auth.session_revoke", targetType: "user", targetId: userId, details: { sessionId, sourceIp: row.sourceIp, userAgent: row.userAgent } });
+      tx.update(authSessions)
+        .set({ revokedAt: new Date(), revokedReason: `revoked by ${actor.label}` })
+        .where(eq(authSessions.id, sessionId))
+        .run();
+      appendAudit(tx, actor, {
+        action: "auth.session_revoke",
+        targetType: "user",
+        targetId: userId,
+        details: { sessionId, sourceIp: row.sourceIp, userAgent: row.userAgent },
+      });
       return true;
     },
     { behavior: "immediate" },
@@ -110,7 +121,11 @@ export function revokeOtherSessions(db: Db, actor: Actor, userId: string, keepSe
   const revoked = db.transaction(
     (tx) => {
       const where = and(eq(authSessions.userId, userId), isNull(authSessions.revokedAt), keepSessionId ? ne(authSessions.id, keepSessionId) : undefined);
-      const n = tx.update(authSessions).set({ revokedAt: new Date(), revokedReason: `signed out everywhere else by ${actor.label}` }).where(where).run().changes;
+      const n = tx
+        .update(authSessions)
+        .set({ revokedAt: new Date(), revokedReason: `signed out everywhere else by ${actor.label}` })
+        .where(where)
+        .run().changes;
       appendAudit(tx, actor, { action: "auth.sessions_revoke_others", targetType: "user", targetId: userId, details: { revoked: n } });
       return n;
     },

@@ -71,9 +71,7 @@ describe("sign-in throttling", () => {
 
     const message = lockedMessage(state.lockedUntil!, at);
 
-    expect(message).toBe(
-      "Too many failed sign-ins. Sign-in is locked for 15 more minutes; try again later or ask an admin to reset your password.",
-    );
+    expect(message).toBe("Too many failed sign-ins. Sign-in is locked for 15 more minutes; try again later or ask an admin to reset your password.");
   });
 
   it("the lock message rounds up and says minute for the last one", () => {

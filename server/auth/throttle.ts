@@ -31,7 +31,11 @@ function isStale(row: typeof loginThrottles.$inferSelect, now: number): boolean 
 }
 
 export function checkThrottle(db: Db, email: string, ip: string | null, now = Date.now()): ThrottleState {
-  const rows = db.select().from(loginThrottles).where(inArray(loginThrottles.key, keysFor(email, ip))).all();
+  const rows = db
+    .select()
+    .from(loginThrottles)
+    .where(inArray(loginThrottles.key, keysFor(email, ip)))
+    .all();
   let lockedUntil: Date | null = null;
   let failures = 0;
   for (const row of rows) {
@@ -68,10 +72,20 @@ export function recordFailure(db: Db, email: string, ip: string | null, now = Da
 export function clearFailures(db: Db, email: string, ip: string | null = null): void {
   db.transaction(
     (tx) => {
-      tx.delete(loginThrottles).where(eq(loginThrottles.key, `email:${email.trim().toLowerCase()}`)).run();
+      tx.delete(loginThrottles)
+        .where(eq(loginThrottles.key, `email:${email.trim().toLowerCase()}`))
+        .run();
       if (ip) {
-        const row = tx.select().from(loginThrottles).where(eq(loginThrottles.key, `ip:${ip}`)).get();
-        if (row && !row.lockedUntil) tx.update(loginThrottles).set({ failures: Math.max(0, row.failures - 1) }).where(eq(loginThrottles.key, row.key)).run();
+        const row = tx
+          .select()
+          .from(loginThrottles)
+          .where(eq(loginThrottles.key, `ip:${ip}`))
+          .get();
+        if (row && !row.lockedUntil)
+          tx.update(loginThrottles)
+            .set({ failures: Math.max(0, row.failures - 1) })
+            .where(eq(loginThrottles.key, row.key))
+            .run();
       }
     },
     { behavior: "immediate" },

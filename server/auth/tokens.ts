@@ -33,7 +33,7 @@ export function createApiToken(
   input: { userId: string; name: string; expiresInDays?: number | null },
 ): { token: string; id: string; expiresAt: Date | null } {
   const name = input.name.trim();
-  if (!name || name.length > 100) throw new DomainError("INVALID_INPUT", "A token needs a name of 1 to 100 characters, e.g. \"ci\".");
+  if (!name || name.length > 100) throw new DomainError("INVALID_INPUT", 'A token needs a name of 1 to 100 characters, e.g. "ci".');
   if (input.expiresInDays != null && (!Number.isInteger(input.expiresInDays) || input.expiresInDays < 1 || input.expiresInDays > 3650)) {
     throw new DomainError("INVALID_INPUT", "expiresInDays must be a whole number of days between 1 and 3650 (or left out for no expiry).");
   }
@@ -48,7 +48,12 @@ export function createApiToken(
       tx.insert(apiTokens)
         .values({ id, userId: input.userId, name, tokenHash: hashToken(token), prefix: token.slice(0, 8), expiresAt })
         .run();
-      appendAudit(tx, actor, { action: "token.create", targetType: "token", targetId: id, details: { userId: input.userId, name, expiresAt: expiresAt?.toISOString() ?? null } });
+      appendAudit(tx, actor, {
+        action: "token.create",
+        targetType: "token",
+        targetId: id,
+        details: { userId: input.userId, name, expiresAt: expiresAt?.toISOString() ?? null },
+      });
     },
     { behavior: "immediate" },
   );
@@ -62,9 +67,7 @@ export function listApiTokens(db: Db, userId: string): PublicToken[] {
 export function revokeApiToken(db: Db, actor: Actor, input: { tokenId: string; userId?: string }): PublicToken {
   const revoked = db.transaction(
     (tx) => {
-      const where = input.userId
-        ? and(eq(apiTokens.id, input.tokenId), eq(apiTokens.userId, input.userId))
-        : eq(apiTokens.id, input.tokenId);
+      const where = input.userId ? and(eq(apiTokens.id, input.tokenId), eq(apiTokens.userId, input.userId)) : eq(apiTokens.id, input.tokenId);
       const token = tx.select().from(apiTokens).where(where).get();
       if (!token) throw new DomainError("NOT_FOUND", `No token with id ${input.tokenId}.`);
       if (!token.revokedAt) {
@@ -93,7 +96,10 @@ export function authenticateToken(db: Db, token: string): { user: User; token: A
   if (row.api_tokens.revokedAt || (row.api_tokens.expiresAt && row.api_tokens.expiresAt.getTime() <= now) || row.users.disabledAt) return null;
   // Touch at most once a minute to keep reads cheap.
   if (!row.api_tokens.lastUsedAt || now - row.api_tokens.lastUsedAt.getTime() > 60_000) {
-    db.update(apiTokens).set({ lastUsedAt: new Date(now) }).where(eq(apiTokens.id, row.api_tokens.id)).run();
+    db.update(apiTokens)
+      .set({ lastUsedAt: new Date(now) })
+      .where(eq(apiTokens.id, row.api_tokens.id))
+      .run();
   }
   return { user: row.users, token: row.api_tokens };
 }

@@ -41,9 +41,7 @@ program
     if (sealAuditHead(database)) process.stdout.write("Audit trail sealed with the data directory's audit key (upgrade from an unsealed chain).\n");
     const admin = await ensureFirstAdmin(database, cfg);
     if (admin.created && admin.generatedPassword) {
-      process.stdout.write(
-        `\nFirst admin created: ${admin.email}\nGenerated password (shown once, change it in Settings): ${admin.generatedPassword}\n\n`,
-      );
+      process.stdout.write(`\nFirst admin created: ${admin.email}\nGenerated password (shown once, change it in Settings): ${admin.generatedPassword}\n\n`);
     } else if (admin.created) {
       process.stdout.write(`First admin created: ${admin.email} (password from AIRLOCK_ADMIN_PASSWORD)\n`);
     }
@@ -61,8 +59,17 @@ program
     } catch (err) {
       // A bad setting stops Airlock at start; doctor names it instead of stopping too.
       if (!(err instanceof ConfigError)) throw err;
-      const failed = [{ name: "Settings", ok: false, detail: err.message, fix: "Fix or unset the variable named above (see the README's configuration table), then run airlock doctor again." }];
-      process.stdout.write(opts.json ? JSON.stringify(failed, null, 2) + "\n" : `FAIL ${"Settings".padEnd(14)} ${err.message}\n     ${"".padEnd(14)} fix: ${failed[0]!.fix}\n`);
+      const failed = [
+        {
+          name: "Settings",
+          ok: false,
+          detail: err.message,
+          fix: "Fix or unset the variable named above (see the README's configuration table), then run airlock doctor again.",
+        },
+      ];
+      process.stdout.write(
+        opts.json ? JSON.stringify(failed, null, 2) + "\n" : `FAIL ${"Settings".padEnd(14)} ${err.message}\n     ${"".padEnd(14)} fix: ${failed[0]!.fix}\n`,
+      );
       process.exitCode = 1;
       return;
     }
@@ -154,11 +161,9 @@ model
     const { id } = createModel(db(), cliActor(), parsed.data);
     process.stdout.write(`${id}\n`);
   });
-model
-  .command("list")
-  .action(() => {
-    for (const m of listModels(db())) process.stdout.write(`${m.id}\t${m.name}\t${m.baseUrl}\t${m.model}${m.hasApiKey ? "\t(key set)" : ""}\n`);
-  });
+model.command("list").action(() => {
+  for (const m of listModels(db())) process.stdout.write(`${m.id}\t${m.name}\t${m.baseUrl}\t${m.model}${m.hasApiKey ? "\t(key set)" : ""}\n`);
+});
 
 const secret = program.command("secret").description("secrets agents may request (request_secret); values are encrypted and never printed");
 secret
@@ -173,7 +178,9 @@ secret
     if (process.stdin.isTTY) process.stderr.write(`Type the value of ${opts.name}, then Ctrl-D:\n`);
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    const value = Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+    const value = Buffer.concat(chunks)
+      .toString("utf8")
+      .replace(/\r?\n$/, "");
     const projectId = opts.project ? requireProject(db(), opts.project).id : null;
     const existing = listSecrets(db()).find((s) => s.name === opts.name && s.projectId === projectId);
     if (existing) {
@@ -202,7 +209,10 @@ audit
     const result = verifyAuditChain(db());
     if (opts.json) process.stdout.write(JSON.stringify(result) + "\n");
     else if (result.ok) process.stdout.write(`audit chain intact: ${result.count} events\n`);
-    else process.stdout.write(`audit chain BROKEN at event #${result.firstBrokenSeq}${result.firstBrokenId ? ` (id ${result.firstBrokenId})` : ""}: ${result.problem}\n`);
+    else
+      process.stdout.write(
+        `audit chain BROKEN at event #${result.firstBrokenSeq}${result.firstBrokenId ? ` (id ${result.firstBrokenId})` : ""}: ${result.problem}\n`,
+      );
     process.exitCode = result.ok ? 0 : 1;
   });
 audit
@@ -224,14 +234,22 @@ program
   .action(async (opts: { json?: boolean; project?: string; scenario?: string[]; policyOnly?: boolean }) => {
     const { runRedteamReport } = await import("@/server/redteam/reports");
     // Exit codes: 0 nothing escaped, 1 something escaped, 2 the red team could not run.
-    const report = await runRedteamReport(db(), cliActor(), { projectId: opts.project, scenarioIds: opts.scenario, policyOnly: opts.policyOnly }, (result, done, total) => {
-      if (!opts.json) process.stderr.write(`${String(done).padStart(3)}/${total} ${result.outcome.toUpperCase().padEnd(9)} ${result.id.padEnd(28)} ${result.summary}\n`);
-    }).catch((err: unknown) => fail((err as Error).message, 2));
+    const report = await runRedteamReport(
+      db(),
+      cliActor(),
+      { projectId: opts.project, scenarioIds: opts.scenario, policyOnly: opts.policyOnly },
+      (result, done, total) => {
+        if (!opts.json)
+          process.stderr.write(`${String(done).padStart(3)}/${total} ${result.outcome.toUpperCase().padEnd(9)} ${result.id.padEnd(28)} ${result.summary}\n`);
+      },
+    ).catch((err: unknown) => fail((err as Error).message, 2));
     if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
     else if (report.state === "failed") process.stdout.write(`red team failed: ${report.error}\n`);
     else {
       const s = report.summary;
-      process.stdout.write(`${s.total} scenarios against policy v${report.policyVersion}: ${s.blocked} blocked by policy, ${s.escalated} escalated to approval, ${s.contained} contained by the sandbox, ${s.escaped} ESCAPED (${Math.round((s.durationMs ?? 0) / 1000)} s)\n`);
+      process.stdout.write(
+        `${s.total} scenarios against policy v${report.policyVersion}: ${s.blocked} blocked by policy, ${s.escalated} escalated to approval, ${s.contained} contained by the sandbox, ${s.escaped} ESCAPED (${Math.round((s.durationMs ?? 0) / 1000)} s)\n`,
+      );
       for (const r of report.results ?? []) if (r.outcome === "escaped") process.stdout.write(`ESCAPED ${r.id}: ${r.summary}\n`);
     }
     process.exitCode = report.state === "failed" ? 2 : (report.summary.escaped ?? 0) > 0 ? 1 : 0;

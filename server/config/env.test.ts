@@ -72,8 +72,13 @@ describe("single sign-on settings", () => {
     expect(() => read({ AIRLOCK_LOCAL_LOGIN: "off", AIRLOCK_ADMIN_EMAIL: "root@example.com" })).toThrow(/AIRLOCK_LOCAL_LOGIN=off leaves no way to sign in/);
     expect(() => read({ ...oidc, AIRLOCK_LOCAL_LOGIN: "off" })).toThrow(/needs a break-glass admin/);
     expect(() => read({ ...oidc, AIRLOCK_LOCAL_LOGIN: "maybe" })).toThrow(/AIRLOCK_LOCAL_LOGIN must be on or off/);
-    expect(read({ ...oidc, AIRLOCK_LOCAL_LOGIN: "off", AIRLOCK_ADMIN_EMAIL: "Root@Example.com" })).toMatchObject({ localLogin: false, breakGlassEmails: ["root@example.com"] });
-    expect(read({ ...oidc, AIRLOCK_LOCAL_LOGIN: "off", AIRLOCK_ADMIN_EMAIL: "root@example.com", AIRLOCK_BREAK_GLASS_EMAILS: "a@example.com, B@example.com" })).toMatchObject({
+    expect(read({ ...oidc, AIRLOCK_LOCAL_LOGIN: "off", AIRLOCK_ADMIN_EMAIL: "Root@Example.com" })).toMatchObject({
+      localLogin: false,
+      breakGlassEmails: ["root@example.com"],
+    });
+    expect(
+      read({ ...oidc, AIRLOCK_LOCAL_LOGIN: "off", AIRLOCK_ADMIN_EMAIL: "root@example.com", AIRLOCK_BREAK_GLASS_EMAILS: "a@example.com, B@example.com" }),
+    ).toMatchObject({
       breakGlassEmails: ["a@example.com", "b@example.com"],
     });
     expect(() => read({ ...oidc, AIRLOCK_BREAK_GLASS_EMAILS: "not-an-email" })).toThrow(/AIRLOCK_BREAK_GLASS_EMAILS: "not-an-email"/);
@@ -92,7 +97,9 @@ describe("M5: trusted proxies", () => {
 
   it("M5: refuse host names and malformed ranges, naming the variable and the entry", () => {
     for (const bad of ["proxy.internal", "10.0.0.0/33", "10.0.0.1/8/1", "::1/129", "10.0.0.0/x", "*"]) {
-      expect(() => readTrustedProxies({ AIRLOCK_TRUSTED_PROXIES: `127.0.0.1,${bad}` }), bad).toThrow(`AIRLOCK_TRUSTED_PROXIES: "${bad}" is not an IP address or CIDR range`);
+      expect(() => readTrustedProxies({ AIRLOCK_TRUSTED_PROXIES: `127.0.0.1,${bad}` }), bad).toThrow(
+        `AIRLOCK_TRUSTED_PROXIES: "${bad}" is not an IP address or CIDR range`,
+      );
     }
   });
 });
@@ -112,14 +119,21 @@ describe("settings read once at start", () => {
     expect(cfg.publicUrl).toBe("http://localhost:3000");
     expect(cfg.authSecret).toBeUndefined();
     expect(cfg.workspace).toMatchObject({ workspaceQuotaBytes: 1024 ** 3, checkpointCapBytes: 200 * 1024 ** 2, repoRoots: [] });
-    const set = readConfig({ NEXTAUTH_URL: "https://airlock.example.com/", NEXTAUTH_SECRET: "k", AIRLOCK_MCP_IDLE_TIMEOUT_S: "60", AIRLOCK_APPROVAL_TTL_S: "90" });
+    const set = readConfig({
+      NEXTAUTH_URL: "https://airlock.example.com/",
+      NEXTAUTH_SECRET: "k",
+      AIRLOCK_MCP_IDLE_TIMEOUT_S: "60",
+      AIRLOCK_APPROVAL_TTL_S: "90",
+    });
     expect(set).toMatchObject({ publicUrl: "https://airlock.example.com", authSecret: "k", mcpIdleTimeoutMs: 60_000, approvalTtlMs: 90_000 });
   });
 
   it("issue 10: a bad value anywhere fails the whole config with the variable's name", () => {
     expect(() => readConfig({ AIRLOCK_WORKSPACE_QUOTA_MB: "lots" })).toThrow(/AIRLOCK_WORKSPACE_QUOTA_MB must be a non-negative number/);
     expect(() => readConfig({ AIRLOCK_MCP_IDLE_TIMEOUT_S: "soon" })).toThrow(/AIRLOCK_MCP_IDLE_TIMEOUT_S must be a whole number of seconds/);
-    expect(() => readConfig({ AIRLOCK_APPROVAL_TTL_S: "ten minutes" })).toThrow(/AIRLOCK_APPROVAL_TTL_S must be a positive number of seconds, got "ten minutes"/);
+    expect(() => readConfig({ AIRLOCK_APPROVAL_TTL_S: "ten minutes" })).toThrow(
+      /AIRLOCK_APPROVAL_TTL_S must be a positive number of seconds, got "ten minutes"/,
+    );
     expect(() => readConfig({ AIRLOCK_REPO_ROOTS: "repos" })).toThrow(/AIRLOCK_REPO_ROOTS must list absolute directories/);
   });
 

@@ -115,7 +115,10 @@ function parseRoleSetting(name: string, value: string): Role {
 /** "airlock-admins=admin,airlock-reviewers=reviewer": a group may itself contain "=" or "/", so the role is after the last "=". */
 export function parseRoleMap(text: string): OidcRoleMapping[] {
   const mappings: OidcRoleMapping[] = [];
-  for (const entry of text.split(",").map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of text
+    .split(",")
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const at = entry.lastIndexOf("=");
     const group = at > 0 ? entry.slice(0, at).trim() : "";
     if (!group) throw new ConfigError(`AIRLOCK_OIDC_ROLE_MAP: "${entry}" is not group=role. Write it like airlock-admins=admin,airlock-reviewers=reviewer.`);
@@ -140,7 +143,9 @@ function readOidcSettings(env: Record<string, string | undefined>): OidcSettings
   try {
     issuerUrl = new URL(issuerText);
   } catch {
-    throw new ConfigError(`AIRLOCK_OIDC_ISSUER is not a URL: "${issuerText}". Use the issuer your provider publishes, like https://login.example.com/realms/main.`);
+    throw new ConfigError(
+      `AIRLOCK_OIDC_ISSUER is not a URL: "${issuerText}". Use the issuer your provider publishes, like https://login.example.com/realms/main.`,
+    );
   }
   // Codes and tokens travel to the issuer: plain http only to this machine itself.
   if (issuerUrl.protocol !== "https:" && !(issuerUrl.protocol === "http:" && LOOPBACK_HOST_RE.test(issuerUrl.hostname))) {
@@ -165,7 +170,10 @@ function readOidcSettings(env: Record<string, string | undefined>): OidcSettings
   };
 }
 
-function readSignInSettings(env: Record<string, string | undefined>, adminEmail: string | undefined): Pick<AirlockConfig, "oidc" | "localLogin" | "breakGlassEmails"> {
+function readSignInSettings(
+  env: Record<string, string | undefined>,
+  adminEmail: string | undefined,
+): Pick<AirlockConfig, "oidc" | "localLogin" | "breakGlassEmails"> {
   const oidc = readOidcSettings(env);
   const localLogin = parseSwitch("AIRLOCK_LOCAL_LOGIN", env.AIRLOCK_LOCAL_LOGIN, true);
   const listed = (env.AIRLOCK_BREAK_GLASS_EMAILS ?? "")
@@ -177,11 +185,15 @@ function readSignInSettings(env: Record<string, string | undefined>, adminEmail:
   }
   const breakGlassEmails = listed.length ? listed : adminEmail ? [adminEmail.toLowerCase()] : [];
   if (!localLogin && !oidc) {
-    throw new ConfigError(`AIRLOCK_LOCAL_LOGIN=off leaves no way to sign in: configure single sign-on (${OIDC_REQUIRED.join(", ")}) or unset AIRLOCK_LOCAL_LOGIN.`);
+    throw new ConfigError(
+      `AIRLOCK_LOCAL_LOGIN=off leaves no way to sign in: configure single sign-on (${OIDC_REQUIRED.join(", ")}) or unset AIRLOCK_LOCAL_LOGIN.`,
+    );
   }
   // Without a break-glass account, a provider outage would lock every admin out.
   if (!localLogin && breakGlassEmails.length === 0) {
-    throw new ConfigError("AIRLOCK_LOCAL_LOGIN=off needs a break-glass admin who can still sign in with a password: set AIRLOCK_BREAK_GLASS_EMAILS (or AIRLOCK_ADMIN_EMAIL).");
+    throw new ConfigError(
+      "AIRLOCK_LOCAL_LOGIN=off needs a break-glass admin who can still sign in with a password: set AIRLOCK_BREAK_GLASS_EMAILS (or AIRLOCK_ADMIN_EMAIL).",
+    );
   }
   return { oidc, localLogin, breakGlassEmails };
 }
@@ -256,7 +268,9 @@ export function readMcpIdleTimeoutMs(env: Record<string, string | undefined> = p
   if (!text) return DEFAULT_MCP_IDLE_TIMEOUT_S * 1000;
   const s = Number(text);
   if (!Number.isInteger(s) || s < 10 || s > 7 * 86_400) {
-    throw new ConfigError(`AIRLOCK_MCP_IDLE_TIMEOUT_S must be a whole number of seconds between 10 and 604800, got "${text}"; the default is ${DEFAULT_MCP_IDLE_TIMEOUT_S}.`);
+    throw new ConfigError(
+      `AIRLOCK_MCP_IDLE_TIMEOUT_S must be a whole number of seconds between 10 and 604800, got "${text}"; the default is ${DEFAULT_MCP_IDLE_TIMEOUT_S}.`,
+    );
   }
   return s * 1000;
 }
@@ -273,7 +287,10 @@ export function readApprovalTtlMs(env: Record<string, string | undefined> = proc
   const text = env.AIRLOCK_APPROVAL_TTL_S?.trim();
   if (!text) return DEFAULT_APPROVAL_TTL_MS;
   const s = Number(text);
-  if (!Number.isFinite(s) || s <= 0) throw new ConfigError(`AIRLOCK_APPROVAL_TTL_S must be a positive number of seconds, got "${text}"; unset it for the default of ${DEFAULT_APPROVAL_TTL_MS / 1000}.`);
+  if (!Number.isFinite(s) || s <= 0)
+    throw new ConfigError(
+      `AIRLOCK_APPROVAL_TTL_S must be a positive number of seconds, got "${text}"; unset it for the default of ${DEFAULT_APPROVAL_TTL_MS / 1000}.`,
+    );
   return s * 1000;
 }
 
@@ -316,7 +333,12 @@ function workspaceQuota(env: Record<string, string | undefined>): number {
 export function readWorkspaceSettings(env: Record<string, string | undefined> = process.env): WorkspaceSettings {
   const MB = 1024 * 1024;
   const ignored = env.AIRLOCK_CHECKPOINT_IGNORE?.trim();
-  const ignoredDirs = ignored ? ignored.split(",").map((s) => s.trim()).filter(Boolean) : DEFAULT_IGNORED_DIRS;
+  const ignoredDirs = ignored
+    ? ignored
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : DEFAULT_IGNORED_DIRS;
   for (const name of ignoredDirs) {
     if (!/^[A-Za-z0-9._-]+$/.test(name) || name === "." || name === "..") {
       throw new ConfigError(`AIRLOCK_CHECKPOINT_IGNORE lists directory names separated by commas; "${name}" is not a plain directory name.`);

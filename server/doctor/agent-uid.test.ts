@@ -13,7 +13,10 @@ describe("airlock doctor: the agent uid", () => {
     };
     // uid 1000, the old agent uid, is alice on such a host.
     expect(agentIdConflicts(files, 1000, 1000)).toEqual(['host account "alice" has uid 1000', 'host group "alice" has gid 1000']);
-    expect(agentIdConflicts(files, 165535, 100000)).toEqual(["/etc/subuid gives alice the range 100000-165535, which holds 165535", "/etc/subgid gives alice the range 100000-165535, which holds 100000"]);
+    expect(agentIdConflicts(files, 165535, 100000)).toEqual([
+      "/etc/subuid gives alice the range 100000-165535, which holds 165535",
+      "/etc/subgid gives alice the range 100000-165535, which holds 100000",
+    ]);
     expect(agentIdConflicts(files, 2000000000, 2000000000)).toEqual([]);
   });
 

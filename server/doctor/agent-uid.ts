@@ -22,11 +22,15 @@ export function agentIdConflicts(files: HostIdFiles, uid = AGENT_UID, gid = AGEN
       .map((l) => l.split(":"));
   for (const [name, , id] of rows(files.passwd)) if (Number(id) === uid) problems.push(`host account "${name}" has uid ${uid}`);
   for (const [name, , id] of rows(files.group)) if (Number(id) === gid) problems.push(`host group "${name}" has gid ${gid}`);
-  for (const [file, text, id] of [["/etc/subuid", files.subuid, uid], ["/etc/subgid", files.subgid, gid]] as const) {
+  for (const [file, text, id] of [
+    ["/etc/subuid", files.subuid, uid],
+    ["/etc/subgid", files.subgid, gid],
+  ] as const) {
     for (const [owner, start, count] of rows(text)) {
       const from = Number(start);
       const n = Number(count);
-      if (Number.isFinite(from) && Number.isFinite(n) && id >= from && id < from + n) problems.push(`${file} gives ${owner} the range ${from}-${from + n - 1}, which holds ${id}`);
+      if (Number.isFinite(from) && Number.isFinite(n) && id >= from && id < from + n)
+        problems.push(`${file} gives ${owner} the range ${from}-${from + n - 1}, which holds ${id}`);
     }
   }
   return problems;
@@ -50,12 +54,18 @@ function nssName(db: "passwd" | "group", id: number): string | null {
 }
 
 export function checkAgentIds(): { ok: boolean; detail: string; fix?: string } {
-  const problems = agentIdConflicts({ passwd: readOr("/etc/passwd"), group: readOr("/etc/group"), subuid: readOr("/etc/subuid"), subgid: readOr("/etc/subgid") });
+  const problems = agentIdConflicts({
+    passwd: readOr("/etc/passwd"),
+    group: readOr("/etc/group"),
+    subuid: readOr("/etc/subuid"),
+    subgid: readOr("/etc/subgid"),
+  });
   const user = nssName("passwd", AGENT_UID);
   const group = nssName("group", AGENT_GID);
   if (user && !problems.some((p) => p.includes(`"${user}" has uid`))) problems.push(`host account "${user}" has uid ${AGENT_UID} (NSS)`);
   if (group && !problems.some((p) => p.includes(`"${group}" has gid`))) problems.push(`host group "${group}" has gid ${AGENT_GID} (NSS)`);
-  if (problems.length === 0) return { ok: true, detail: `sandboxes run as uid/gid ${AGENT_UID}:${AGENT_GID}, which no host account, group or subordinate-id range uses` };
+  if (problems.length === 0)
+    return { ok: true, detail: `sandboxes run as uid/gid ${AGENT_UID}:${AGENT_GID}, which no host account, group or subordinate-id range uses` };
   return {
     ok: false,
     detail: `sandboxes run as uid/gid ${AGENT_UID}:${AGENT_GID}, but ${problems.join("; ")}`,

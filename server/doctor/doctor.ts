@@ -47,8 +47,12 @@ export async function runDoctor(cfg: AirlockConfig): Promise<DoctorCheck[]> {
       checks.push({
         name: "Audit trail",
         ok: audit.ok,
-        detail: audit.ok ? `${audit.count} events, chain and seal intact` : `broken at event #${audit.firstBrokenSeq ?? "?"}: ${audit.problem ?? "unknown problem"}`,
-        fix: audit.ok ? undefined : "Keep the database as it is for investigation (`airlock audit export`), and compare it with a backup of the data directory (database and keys/).",
+        detail: audit.ok
+          ? `${audit.count} events, chain and seal intact`
+          : `broken at event #${audit.firstBrokenSeq ?? "?"}: ${audit.problem ?? "unknown problem"}`,
+        fix: audit.ok
+          ? undefined
+          : "Keep the database as it is for investigation (`airlock audit export`), and compare it with a backup of the data directory (database and keys/).",
       });
     } finally {
       db.$client.close();
@@ -79,7 +83,11 @@ export async function runDoctor(cfg: AirlockConfig): Promise<DoctorCheck[]> {
       name: "Sandbox image",
       ok: present,
       detail: dockerOk ? `${image} ${present ? "present" : "missing"}` : `${image} (cannot check: Docker does not answer)`,
-      fix: present ? undefined : cfg.sandboxImage ? `Pull or build ${image} (AIRLOCK_SANDBOX_IMAGE is set), or unset it to use Airlock's own image.` : "Run `bash scripts/sandbox-image.sh` (npm start does it).",
+      fix: present
+        ? undefined
+        : cfg.sandboxImage
+          ? `Pull or build ${image} (AIRLOCK_SANDBOX_IMAGE is set), or unset it to use Airlock's own image.`
+          : "Run `bash scripts/sandbox-image.sh` (npm start does it).",
     });
   } catch (err) {
     checks.push({ name: "Sandbox image", ok: false, detail: (err as Error).message, fix: "Check that scripts/sandbox-image.sh exists and bash is installed." });
@@ -105,7 +113,9 @@ export async function runDoctor(cfg: AirlockConfig): Promise<DoctorCheck[]> {
   checks.push({
     name: "Egress",
     ok: true,
-    detail: firewall ? `unavailable (${firewall}); granting runs network access will be refused, everything else works` : "iptables and ip6tables usable: runs can be granted network access",
+    detail: firewall
+      ? `unavailable (${firewall}); granting runs network access will be refused, everything else works`
+      : "iptables and ip6tables usable: runs can be granted network access",
   });
 
   checks.push({ name: "Agent uid", ...checkAgentIds() });

@@ -65,8 +65,8 @@ describe("refusing addresses", () => {
 // independently of the table in addresses.ts: each range with an address
 // inside it. Every one is refused with no allowance.
 const SPECIAL_PURPOSE: [range: string, what: string, sample: string][] = [
-  ["0.0.0.0/8", "\"This network\", RFC 791", "0.1.2.3"],
-  ["0.0.0.0/32", "\"This host on this network\", RFC 1122", "0.0.0.0"],
+  ["0.0.0.0/8", '"This network", RFC 791', "0.1.2.3"],
+  ["0.0.0.0/32", '"This host on this network", RFC 1122', "0.0.0.0"],
   ["10.0.0.0/8", "Private-Use, RFC 1918", "10.20.30.40"],
   ["100.64.0.0/10", "Shared Address Space, RFC 6598", "100.127.255.254"],
   ["127.0.0.0/8", "Loopback, RFC 1122", "127.8.9.10"],
@@ -142,12 +142,20 @@ describe("M6: every special-purpose range is refused", () => {
     expect(refuseAddress(sample, sample, NONE, [])).not.toBeNull();
   });
 
-  it.each(["8.8.8.8", "198.51.99.255", "198.51.101.0", "203.0.112.255", "192.88.98.1", "::ffff:8.8.8.8", "64:ff9b::8.8.8.8", "2001:4860:4860::8888", "2003::1", "2606:4700::1111"])(
-    "M6: the public address %s next to the special ranges stays allowed",
-    (sample) => {
-      expect(refuseAddress(sample, sample, NONE, [])).toBeNull();
-    },
-  );
+  it.each([
+    "8.8.8.8",
+    "198.51.99.255",
+    "198.51.101.0",
+    "203.0.112.255",
+    "192.88.98.1",
+    "::ffff:8.8.8.8",
+    "64:ff9b::8.8.8.8",
+    "2001:4860:4860::8888",
+    "2003::1",
+    "2606:4700::1111",
+  ])("M6: the public address %s next to the special ranges stays allowed", (sample) => {
+    expect(refuseAddress(sample, sample, NONE, [])).toBeNull();
+  });
 
   it.each(["2002:c0a8:101::1", "2002:808:808::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "64:ff9b:1::a00:1", "::8.8.8.8"])(
     "M6: the tunnelled or deprecated IPv6 form %s is refused even with private addresses and its range allowed",
@@ -163,7 +171,9 @@ describe("M6: every special-purpose range is refused", () => {
   });
 
   it("M6: documentation and other reserved ranges open only by an explicit AIRLOCK_EGRESS_ALLOW_HOSTS entry, not by AIRLOCK_EGRESS_ALLOW_PRIVATE", () => {
-    expect(refuseAddress("198.51.100.7", "198.51.100.7", { allowPrivate: true, allowHosts: [] }, [])).toMatch(/documentation address.*AIRLOCK_EGRESS_ALLOW_HOSTS/);
+    expect(refuseAddress("198.51.100.7", "198.51.100.7", { allowPrivate: true, allowHosts: [] }, [])).toMatch(
+      /documentation address.*AIRLOCK_EGRESS_ALLOW_HOSTS/,
+    );
     expect(refuseAddress("198.51.100.7", "198.51.100.7", { allowPrivate: false, allowHosts: ["198.51.100.0/24"] }, [])).toBeNull();
     expect(refuseAddress("10.1.1.1", "10.1.1.1", { allowPrivate: true, allowHosts: [] }, [])).toBeNull();
   });
@@ -188,7 +198,10 @@ describe("M6: this host's own addresses", () => {
   it("M6: the real interfaces are read on each check (os.networkInterfaces)", () => {
     const mine = hostInterfaceAddresses();
     expect(mine.length).toBeGreaterThan(0);
-    const first = Object.values(os.networkInterfaces()).flat().find((a) => a && !a.internal) ?? Object.values(os.networkInterfaces()).flat()[0]!;
+    const first =
+      Object.values(os.networkInterfaces())
+        .flat()
+        .find((a) => a && !a.internal) ?? Object.values(os.networkInterfaces()).flat()[0]!;
     expect(refuseAddress(first.address, first.address, { allowPrivate: true, allowHosts: ["0.0.0.0/0", "::/0"] })).toMatch(/this host's own address/);
   });
 });

@@ -45,8 +45,8 @@ interface Range {
 // addresses such as AS112 or AMT): an agent has no business with them.
 // The most specific matching range wins (metadata /32s beat 169.254.0.0/16).
 export const V4_SPECIAL_RANGES: readonly Range[] = [
-  { cidr: "0.0.0.0/8", class: "unspecified", name: "\"This network\"", rfc: "RFC 791" },
-  { cidr: "0.0.0.0/32", class: "unspecified", name: "\"This host on this network\"", rfc: "RFC 1122" },
+  { cidr: "0.0.0.0/8", class: "unspecified", name: '"This network"', rfc: "RFC 791" },
+  { cidr: "0.0.0.0/32", class: "unspecified", name: '"This host on this network"', rfc: "RFC 1122" },
   { cidr: "10.0.0.0/8", class: "private", name: "Private-Use", rfc: "RFC 1918" },
   { cidr: "100.64.0.0/10", class: "private", name: "Shared Address Space", rfc: "RFC 6598" },
   { cidr: "127.0.0.0/8", class: "loopback", name: "Loopback", rfc: "RFC 1122" },
@@ -237,7 +237,11 @@ export function hostInterfaceAddresses(): Uint8Array[] {
 
 /** Normalises a host name as the policy and egress judge it: lower case, no brackets, no trailing dot. */
 export function normaliseHostName(host: string): string {
-  return host.trim().toLowerCase().replace(/^\[|\]$/g, "").replace(/\.+$/, "");
+  return host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, "")
+    .replace(/\.+$/, "");
 }
 
 /**
@@ -266,7 +270,12 @@ export function hostForJudging(hostname: string): string {
  *  - the other special-purpose ranges (documentation, benchmarking,
  *    IETF/anycast assignments, reserved): only an AIRLOCK_EGRESS_ALLOW_HOSTS entry.
  */
-export function refuseAddress(hostname: string, address: string, allowance: PrivateAddressAllowance, ownAddresses: Uint8Array[] = hostInterfaceAddresses()): string | null {
+export function refuseAddress(
+  hostname: string,
+  address: string,
+  allowance: PrivateAddressAllowance,
+  ownAddresses: Uint8Array[] = hostInterfaceAddresses(),
+): string | null {
   const c = classifyAddress(address);
   const bytes = canonicalBytes(ipBytes(address)!);
   const host = normaliseHostName(hostname);

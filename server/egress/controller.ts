@@ -27,7 +27,16 @@ import {
   type GrantedDomain,
   type RefusedHost,
 } from "@/server/egress/grants";
-import { attachContainer, attachedContainers, containerRun, detachContainer, ensureEgressNetwork, findEgressNetwork, removeEgressNetwork, type EgressNetwork } from "@/server/egress/network";
+import {
+  attachContainer,
+  attachedContainers,
+  containerRun,
+  detachContainer,
+  ensureEgressNetwork,
+  findEgressNetwork,
+  removeEgressNetwork,
+  type EgressNetwork,
+} from "@/server/egress/network";
 import { EgressProxy, type EgressConnectionRecord, type EgressProxyOptions } from "@/server/egress/proxy";
 import { findRun, requireRun } from "@/server/runs/lookup";
 
@@ -99,7 +108,11 @@ export class EgressController {
   private async ensureReady(): Promise<{ network: EgressNetwork; proxy: EgressProxy }> {
     if (this.network && this.proxy?.address) return { network: this.network, proxy: this.proxy };
     const why = await this.unavailableReason();
-    if (why) throw new DomainError("PRECONDITION_FAILED", `Network access cannot be granted: ${why} Airlock never opens a sandbox's network without its host firewall.`);
+    if (why)
+      throw new DomainError(
+        "PRECONDITION_FAILED",
+        `Network access cannot be granted: ${why} Airlock never opens a sandbox's network without its host firewall.`,
+      );
     const network = await ensureEgressNetwork(this.docker, this.opts.instance);
     const proxy = new EgressProxy({
       host: network.gateway,
@@ -118,12 +131,18 @@ export class EgressController {
     } catch (err) {
       await proxy.close();
       await removeFirewall(network.bridge, this.opts.firewallTools).catch(() => undefined);
-      throw new DomainError("PRECONDITION_FAILED", `Network access cannot be granted: the host firewall rules could not be installed (${(err as Error).message}).`);
+      throw new DomainError(
+        "PRECONDITION_FAILED",
+        `Network access cannot be granted: the host firewall rules could not be installed (${(err as Error).message}).`,
+      );
     }
     this.network = network;
     this.proxy = proxy;
     if (!this.sweeper) {
-      this.sweeper = setInterval(() => void this.sweep().catch((err: unknown) => console.error("airlock: egress sweep failed:", err)), this.opts.sweepMs ?? 30_000);
+      this.sweeper = setInterval(
+        () => void this.sweep().catch((err: unknown) => console.error("airlock: egress sweep failed:", err)),
+        this.opts.sweepMs ?? 30_000,
+      );
       this.sweeper.unref();
     }
     return { network, proxy };
@@ -138,7 +157,9 @@ export class EgressController {
     this.connectionEvents.set(runId, n);
     if (n > MAX_CONNECTION_EVENTS_PER_RUN) return;
     if (n === MAX_CONNECTION_EVENTS_PER_RUN) {
-      publishRunEvent(this.opts.db, runId, "note", { text: `The run has made ${n} connections through the egress proxy; further ones are enforced but no longer listed one by one.` });
+      publishRunEvent(this.opts.db, runId, "note", {
+        text: `The run has made ${n} connections through the egress proxy; further ones are enforced but no longer listed one by one.`,
+      });
       return;
     }
     publishRunEvent(this.opts.db, runId, EGRESS_CONNECTION_EVENT, { ...record, source });
@@ -207,7 +228,10 @@ export class EgressController {
       try {
         await this.serial(() => this.attach(runId, containerId));
       } catch (err) {
-        publishRunEvent(this.opts.db, runId, "error", { source: "egress", message: `The sandbox could not be connected to the egress proxy, so this command has no network: ${(err as Error).message}` });
+        publishRunEvent(this.opts.db, runId, "error", {
+          source: "egress",
+          message: `The sandbox could not be connected to the egress proxy, so this command has no network: ${(err as Error).message}`,
+        });
         return {};
       }
     }
@@ -232,7 +256,8 @@ export class EgressController {
       for (const c of await attachedContainers(this.docker, network)) {
         const info = await containerRun(this.docker, c.containerId);
         const run = info?.runId ? findRun(this.opts.db, info.runId) : undefined;
-        if (info?.running && run && run.containerId === c.containerId && activeEgressGrants(this.opts.db, run).length > 0) keep.push({ containerId: c.containerId, runId: run.id });
+        if (info?.running && run && run.containerId === c.containerId && activeEgressGrants(this.opts.db, run).length > 0)
+          keep.push({ containerId: c.containerId, runId: run.id });
         else await detachContainer(this.docker, network, c.containerId);
       }
       if (keep.length === 0) {

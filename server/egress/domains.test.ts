@@ -53,7 +53,10 @@ describe("which targets a grant covers", () => {
   it("a refusal says what is granted and that a reviewer can grant the domain", () => {
     const granted = parseEgressDomains(["pypi.org"]);
     const r = judgeEgressTarget(granted, "evil.example", 443);
-    expect(r).toEqual({ allowed: false, reason: expect.stringMatching(/evil\.example is not among the domains granted to this run \(granted: pypi\.org\)\. A reviewer can grant it/) });
+    expect(r).toEqual({
+      allowed: false,
+      reason: expect.stringMatching(/evil\.example is not among the domains granted to this run \(granted: pypi\.org\)\. A reviewer can grant it/),
+    });
     const p = judgeEgressTarget(granted, "pypi.org", 8443);
     expect(p).toEqual({ allowed: false, reason: expect.stringMatching(/port 8443 of pypi\.org is not granted.*pypi\.org:8443/) });
     expect(judgeEgressTarget([], "pypi.org", 443)).toMatchObject({ allowed: false, reason: expect.stringMatching(/granted: none/) });

@@ -6,7 +6,6 @@ import net from "node:net";
 export const DEFAULT_EGRESS_PORTS: readonly number[] = [80, 443];
 export const MAX_DOMAINS_PER_GRANT = 50;
 
-
 /**
  * One granted entry, normalised: `host` (exact), `*.suffix` (any name below
  * suffix, not suffix itself), an IPv4 or [IPv6] literal; each optionally
@@ -58,7 +57,8 @@ export function parseEgressDomain(raw: string): EgressDomain {
   if (host.includes("*")) throw new EgressDomainError(`"${raw}": a wildcard may only be a leading "*." (e.g. *.example.com)`);
   const isIp = net.isIP(host) !== 0;
   if (!isIp && !HOSTNAME_RE.test(host)) throw new EgressDomainError(`"${raw}" is not a host name`);
-  if (wildcard && (isIp || !host.includes("."))) throw new EgressDomainError(`"${raw}": a wildcard needs a domain with at least two labels (e.g. *.example.com)`);
+  if (wildcard && (isIp || !host.includes(".")))
+    throw new EgressDomainError(`"${raw}": a wildcard needs a domain with at least two labels (e.g. *.example.com)`);
   if (!isIp && /^\d+(\.\d+)*$/.test(host)) throw new EgressDomainError(`"${raw}" is not a valid IPv4 address`);
   const shownHost = net.isIP(host) === 6 ? `[${host}]` : host;
   return { entry: `${wildcard ? "*." : ""}${shownHost}${port !== null ? `:${port}` : ""}`, host, wildcard, port };
@@ -98,7 +98,11 @@ export function parseEgressDomains(raw: readonly string[]): EgressDomain[] {
 
 /** Lower-case, no brackets, no trailing dot: the form targets are compared in. */
 export function normaliseTargetHost(host: string): string {
-  return host.trim().toLowerCase().replace(/^\[|\]$/g, "").replace(/\.$/, "");
+  return host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, "")
+    .replace(/\.$/, "");
 }
 
 /** Whether a granted entry covers a CONNECT / Host target. */

@@ -55,7 +55,11 @@ const WHEEL = buildZip([
   { name: "airlock_hello/__init__.py", content: `GREETING = ${JSON.stringify(GREETING)}\n` },
   { name: "airlock_hello-0.1.0.dist-info/METADATA", content: "Metadata-Version: 2.1\nName: airlock-hello\nVersion: 0.1.0\n" },
   { name: "airlock_hello-0.1.0.dist-info/WHEEL", content: "Wheel-Version: 1.0\nGenerator: airlock-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n" },
-  { name: "airlock_hello-0.1.0.dist-info/RECORD", content: "airlock_hello/__init__.py,,\nairlock_hello-0.1.0.dist-info/METADATA,,\nairlock_hello-0.1.0.dist-info/WHEEL,,\nairlock_hello-0.1.0.dist-info/RECORD,,\n" },
+  {
+    name: "airlock_hello-0.1.0.dist-info/RECORD",
+    content:
+      "airlock_hello/__init__.py,,\nairlock_hello-0.1.0.dist-info/METADATA,,\nairlock_hello-0.1.0.dist-info/WHEEL,,\nairlock_hello-0.1.0.dist-info/RECORD,,\n",
+  },
 ]);
 const WHEEL_SHA256 = crypto.createHash("sha256").update(WHEEL).digest("hex");
 
@@ -97,7 +101,8 @@ async function liveRun() {
 }
 
 const reviewerActor = () => ({ ...actorOf(reviewer), userId: reviewer.id });
-const grant = (runId: string, domains: string[], reason = "install dependencies") => controller.grant(reviewerActor(), { userId: reviewer.id, role: "reviewer" }, { runId, domains, reason });
+const grant = (runId: string, domains: string[], reason = "install dependencies") =>
+  controller.grant(reviewerActor(), { userId: reviewer.id, role: "reviewer" }, { runId, domains, reason });
 
 beforeAll(async () => {
   t = createTestDb();
@@ -112,11 +117,15 @@ beforeAll(async () => {
     registryHits.push(`${req.headers.host} ${req.url}`);
     const u = new URL(req.url!, "http://x");
     if (u.pathname === "/hello") return res.writeHead(200, { "content-type": "text/plain" }).end("hello from the registry");
-    if (u.pathname === "/simple/") return res.writeHead(200, { "content-type": "text/html" }).end('<html><body><a href="/simple/airlock-hello/">airlock-hello</a></body></html>');
+    if (u.pathname === "/simple/")
+      return res.writeHead(200, { "content-type": "text/html" }).end('<html><body><a href="/simple/airlock-hello/">airlock-hello</a></body></html>');
     if (u.pathname === "/simple/airlock-hello/") {
-      return res.writeHead(200, { "content-type": "text/html" }).end(`<html><body><a href="/files/${WHEEL_NAME}#sha256=${WHEEL_SHA256}">${WHEEL_NAME}</a></body></html>`);
+      return res
+        .writeHead(200, { "content-type": "text/html" })
+        .end(`<html><body><a href="/files/${WHEEL_NAME}#sha256=${WHEEL_SHA256}">${WHEEL_NAME}</a></body></html>`);
     }
-    if (u.pathname === `/files/${WHEEL_NAME}`) return res.writeHead(200, { "content-type": "application/octet-stream", "content-length": WHEEL.length }).end(WHEEL);
+    if (u.pathname === `/files/${WHEEL_NAME}`)
+      return res.writeHead(200, { "content-type": "application/octet-stream", "content-length": WHEEL.length }).end(WHEEL);
     res.writeHead(404).end("not here");
   });
   await new Promise<void>((r) => registry.listen(0, "127.0.0.1", () => r()));
@@ -239,7 +248,9 @@ PY`,
 
     it("IPv6 gives no way around: the sandbox has no usable IPv6 there, and the bridge is dropped by ip6tables as well", async () => {
       const bridge = controller.egressNetwork!.bridge;
-      const linkLocal = Object.values((await import("node:os")).networkInterfaces()[bridge] ?? []).find((a) => a.family === "IPv6" && a.address.startsWith("fe80"))?.address;
+      const linkLocal = Object.values((await import("node:os")).networkInterfaces()[bridge] ?? []).find(
+        (a) => a.family === "IPv6" && a.address.startsWith("fe80"),
+      )?.address;
 
       const hasV6 = (await sh(containerId, "grep -c eth0 /proc/net/if_inet6 || true")).trim() !== "0";
 
@@ -294,12 +305,32 @@ PY`,
       // UDP packet carrying it that the host forwards (leaving the sandbox's
       // namespace towards any resolver) or sends itself.
       const tag = `alkx${crypto.randomBytes(5).toString("hex")}`;
-      const rule = (chain: string) => [chain, "-p", "udp", "-m", "string", "--algo", "bm", "--string", tag, "-m", "comment", "--comment", `airlock-test-${tag}`];
+      const rule = (chain: string) => [
+        chain,
+        "-p",
+        "udp",
+        "-m",
+        "string",
+        "--algo",
+        "bm",
+        "--string",
+        tag,
+        "-m",
+        "comment",
+        "--comment",
+        `airlock-test-${tag}`,
+      ];
       const chains = ["FORWARD", "OUTPUT"];
       for (const chain of chains) await execFileP("iptables", ["-w", "5", "-I", ...rule(chain)]);
       const packets = async (chain: string) => {
         const { stdout } = await execFileP("iptables", ["-w", "5", "-L", chain, "-v", "-n", "-x"]);
-        return Number(stdout.split("\n").find((l) => l.includes(`airlock-test-${tag}`))!.trim().split(/\s+/)[0]);
+        return Number(
+          stdout
+            .split("\n")
+            .find((l) => l.includes(`airlock-test-${tag}`))!
+            .trim()
+            .split(/\s+/)[0],
+        );
       };
       const rawQuery = (server: string, name: string) => `python3 - <<'PY'
 import socket, struct
@@ -343,7 +374,12 @@ PY`;
     });
 
     it("every connection is a run event (allowed with bytes, refused with the reason) and the grant is audited", () => {
-      const events = t.db.select().from(runEvents).where(and(eq(runEvents.runId, runId), eq(runEvents.type, "egress"))).all().map((e) => e.payload);
+      const events = t.db
+        .select()
+        .from(runEvents)
+        .where(and(eq(runEvents.runId, runId), eq(runEvents.type, "egress")))
+        .all()
+        .map((e) => e.payload);
       const allowed = events.find((p) => p.verdict === "allowed" && p.method === "GET");
       const refused = events.find((p) => p.verdict === "refused" && p.host === "other.test");
       const audit = t.db.select().from(auditEvents).where(eq(auditEvents.action, "egress.grant")).all();
@@ -356,7 +392,10 @@ PY`;
       expect(granted.actorLabel).toBe(reviewer.email);
       expect(JSON.parse(String(granted.details))).toEqual({ domains: [`registry.test:${port}`], reason: "install dependencies" });
       expect(controller.view(runId).refused).toEqual(
-        expect.arrayContaining([expect.objectContaining({ host: "other.test", port, count: 1 }), expect.objectContaining({ host: "registry.test", port: hostServicePort })]),
+        expect.arrayContaining([
+          expect.objectContaining({ host: "other.test", port, count: 1 }),
+          expect.objectContaining({ host: "registry.test", port: hostServicePort }),
+        ]),
       );
     });
 
@@ -388,7 +427,9 @@ PY`;
     const self = await addUser(t.db, "reviewer");
     t.db.update(runs).set({ createdBy: self.id }).where(eq(runs.id, runId)).run();
 
-    await expect(controller.grant({ ...actorOf(self), userId: self.id }, { userId: self.id, role: "reviewer" }, { runId, domains: ["pypi.org"], reason: "x" })).rejects.toThrow(/another reviewer/);
+    await expect(
+      controller.grant({ ...actorOf(self), userId: self.id }, { userId: self.id, role: "reviewer" }, { runId, domains: ["pypi.org"], reason: "x" }),
+    ).rejects.toThrow(/another reviewer/);
     await expect(grant(runId, ["https://pypi.org/simple"])).rejects.toThrow(/URL; grant the host name only/);
     t.db.update(runs).set({ state: "failed" }).where(eq(runs.id, runId)).run();
     await expect(grant(runId, ["pypi.org"])).rejects.toThrow(/has ended/);
@@ -444,7 +485,12 @@ describe("egress across an Airlock restart", () => {
     await controller.close(); // the process stops: rules and network stay, the sandbox stays fenced
 
     const whileDown = await sh(containerId, fetchScript(`http://registry.test:${port}/hello`), proxyEnvFor(oldUrl));
-    controller = new EgressController({ db: t.db, instance: instanceIdForDataDir(dataDir), resolve: async (h) => (h === "registry.test" ? [{ address: "127.0.0.1", family: 4 }] : []), sweepMs: 60_000 });
+    controller = new EgressController({
+      db: t.db,
+      instance: instanceIdForDataDir(dataDir),
+      resolve: async (h) => (h === "registry.test" ? [{ address: "127.0.0.1", family: 4 }] : []),
+      sweepMs: 60_000,
+    });
     setEgressController(controller);
     await controller.restore();
     const env = await controller.execEnv(runId, containerId);
@@ -489,7 +535,11 @@ describe("egress through the tool gateway", () => {
       const state = getRun(t.db, run.id).state;
       if (["succeeded", "failed", "killed"].includes(state)) break;
       const pending = (await import("@/db/schema")).approvals;
-      const a = t.db.select().from(pending).where(and(eq(pending.runId, run.id), eq(pending.state, "pending"))).get() as Approval | undefined;
+      const a = t.db
+        .select()
+        .from(pending)
+        .where(and(eq(pending.runId, run.id), eq(pending.state, "pending")))
+        .get() as Approval | undefined;
       if (a) {
         if (a.kind === "plan") {
           const containerId = getRun(t.db, run.id).containerId!;
@@ -526,7 +576,14 @@ describe("egress through the tool gateway", () => {
     const asReviewer = createCallerFactory(appRouter)({ db: t.db, identity: await identityOfToken(t.db, issueToken(t.db, reviewer.id).token), sourceIp: null });
     const { approvals } = await import("@/db/schema");
     const nextPending = () =>
-      waitFor(() => t.db.select().from(approvals).where(and(eq(approvals.runId, run.id), eq(approvals.state, "pending"))).get() as Approval | undefined);
+      waitFor(
+        () =>
+          t.db
+            .select()
+            .from(approvals)
+            .where(and(eq(approvals.runId, run.id), eq(approvals.state, "pending")))
+            .get() as Approval | undefined,
+      );
 
     await asReviewer.approvals.decide({ id: (await nextPending()).id, decision: "approve" }); // the plan
     const command = await nextPending();

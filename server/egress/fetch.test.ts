@@ -29,7 +29,8 @@ beforeAll(async () => {
       seen.push({ url: req.url!, headers: req.headers, body });
       const u = new URL(req.url!, "http://x");
       if (u.pathname === "/hello") return res.writeHead(200, { "content-type": "text/plain" }).end("hello there");
-      if (u.pathname === "/echo") return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ method: req.method, headers: req.headers, body }));
+      if (u.pathname === "/echo")
+        return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ method: req.method, headers: req.headers, body }));
       if (u.pathname === "/big") return res.writeHead(200, { "content-type": "text/plain" }).end("x".repeat(RESPONSE_BODY_CAP + 5000));
       if (u.pathname === "/binary") return res.writeHead(200, { "content-type": "application/octet-stream" }).end(Buffer.from([0, 1, 2, 3, 255]));
       if (u.pathname === "/redirect") return res.writeHead(302, { location: u.searchParams.get("to")! }).end();
@@ -69,12 +70,18 @@ describe("http_fetch on the host", () => {
 
   it("judges a name by the address it resolves to (localhost is loopback)", async () => {
     const url = `${base.replace("127.0.0.1", "localhost")}/hello`;
-    expect(await fetchForAgent(req(url), { allowance: { allowPrivate: false, allowHosts: [] }, judgeRedirect: follow })).toMatchObject({ ok: false, code: "EGRESS_DENIED" });
+    expect(await fetchForAgent(req(url), { allowance: { allowPrivate: false, allowHosts: [] }, judgeRedirect: follow })).toMatchObject({
+      ok: false,
+      code: "EGRESS_DENIED",
+    });
   });
 
   it("refuses other schemes and credentials in URLs", async () => {
     expect(await fetchForAgent(req("file:///etc/passwd"), { allowance: LOOPBACK, judgeRedirect: follow })).toMatchObject({ ok: false, code: "EGRESS_DENIED" });
-    expect(await fetchForAgent(req(`http://u:p@127.0.0.1:1/`), { allowance: LOOPBACK, judgeRedirect: follow })).toMatchObject({ ok: false, code: "INVALID_INPUT" });
+    expect(await fetchForAgent(req(`http://u:p@127.0.0.1:1/`), { allowance: LOOPBACK, judgeRedirect: follow })).toMatchObject({
+      ok: false,
+      code: "INVALID_INPUT",
+    });
   });
 
   it("follows a redirect only when the judge says so, and never to a metadata address", async () => {
@@ -83,11 +90,17 @@ describe("http_fetch on the host", () => {
     expect(ok).toMatchObject({ ok: true, status: 200, url: `${base}/hello` });
     expect(judged).toEqual([`${base}/hello`]);
 
-    const denied = await fetchForAgent(req(`${base}/redirect?to=${encodeURIComponent(`${otherBase}/x`)}`), { allowance: LOOPBACK, judgeRedirect: () => ({ follow: false, reason: "policy rule x denies it" }) });
+    const denied = await fetchForAgent(req(`${base}/redirect?to=${encodeURIComponent(`${otherBase}/x`)}`), {
+      allowance: LOOPBACK,
+      judgeRedirect: () => ({ follow: false, reason: "policy rule x denies it" }),
+    });
     expect(denied).toMatchObject({ ok: false, code: "EGRESS_DENIED" });
     expect(!denied.ok && denied.message).toMatch(/policy rule x denies it/);
 
-    const metadata = await fetchForAgent(req(`${base}/redirect?to=http://169.254.169.254/latest/meta-data/`), { allowance: { allowPrivate: true, allowHosts: ["127.0.0.1"] }, judgeRedirect: follow });
+    const metadata = await fetchForAgent(req(`${base}/redirect?to=http://169.254.169.254/latest/meta-data/`), {
+      allowance: { allowPrivate: true, allowHosts: ["127.0.0.1"] },
+      judgeRedirect: follow,
+    });
     expect(metadata).toMatchObject({ ok: false, code: "EGRESS_DENIED" });
     expect(!metadata.ok && metadata.message).toMatch(/metadata/);
   });
@@ -100,7 +113,13 @@ describe("http_fetch on the host", () => {
 
   it("drops credentials and secret-bearing headers when a redirect leaves the origin", async () => {
     seen.length = 0;
-    await fetchForAgent(req(`${base}/redirect?to=${encodeURIComponent(`${otherBase}/landing`)}`, { headers: { Authorization: "Bearer abc", "X-Api-Key": "k", "X-Plain": "p" }, secretHeaders: new Set(["x-api-key"]) }), { allowance: LOOPBACK, judgeRedirect: follow });
+    await fetchForAgent(
+      req(`${base}/redirect?to=${encodeURIComponent(`${otherBase}/landing`)}`, {
+        headers: { Authorization: "Bearer abc", "X-Api-Key": "k", "X-Plain": "p" },
+        secretHeaders: new Set(["x-api-key"]),
+      }),
+      { allowance: LOOPBACK, judgeRedirect: follow },
+    );
     const landing = seen.find((s) => s.url === "other/landing")!;
     expect(landing.headers.authorization).toBeUndefined();
     expect(landing.headers["x-api-key"]).toBeUndefined();
@@ -109,7 +128,10 @@ describe("http_fetch on the host", () => {
   });
 
   it("sends method, headers and body, turning a POST into a GET on 303", async () => {
-    const out = await fetchForAgent(req(`${base}/echo`, { method: "POST", headers: { "Content-Type": "text/plain", Host: "evil.example" }, body: "payload" }), { allowance: LOOPBACK, judgeRedirect: follow });
+    const out = await fetchForAgent(req(`${base}/echo`, { method: "POST", headers: { "Content-Type": "text/plain", Host: "evil.example" }, body: "payload" }), {
+      allowance: LOOPBACK,
+      judgeRedirect: follow,
+    });
     const echoed = JSON.parse(out.ok ? out.body.toString() : "{}") as { method: string; body: string; headers: Record<string, string> };
     expect(echoed).toMatchObject({ method: "POST", body: "payload" });
     expect(echoed.headers.host).toBe(new URL(base).host);
@@ -156,7 +178,10 @@ describe("http_fetch on the host", () => {
       expect(!direct.ok && direct.message).toContain(`${own.address} is this host's own address`);
       expect(!direct.ok && direct.message).toMatch(/dashboard listens.*exact address in AIRLOCK_EGRESS_ALLOW_HOSTS/);
       // Through a redirect from an allowed server, too.
-      const redirected = await fetchForAgent(req(`${base}/redirect?to=${encodeURIComponent(url)}`), { allowance: { ...wide, allowHosts: [...wide.allowHosts, "127.0.0.1"] }, judgeRedirect: follow });
+      const redirected = await fetchForAgent(req(`${base}/redirect?to=${encodeURIComponent(url)}`), {
+        allowance: { ...wide, allowHosts: [...wide.allowHosts, "127.0.0.1"] },
+        judgeRedirect: follow,
+      });
       expect(redirected).toMatchObject({ ok: false, code: "EGRESS_DENIED" });
       expect(requests).toEqual([]);
       // Listed by its exact address it is reachable (the admin's explicit choice): the refusal above was the filter, not the network.
@@ -169,7 +194,15 @@ describe("http_fetch on the host", () => {
   });
 
   it("M6: a special-purpose address (TEST-NET-2, 6to4, Teredo) is refused before any connection", async () => {
-    for (const url of ["http://198.51.100.7/", "http://203.0.113.9/", "http://192.88.99.1/", "http://[2002:7f00:1::1]/", "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/", "http://[64:ff9b:1::7f00:1]/", "http://[::ffff:0:127.0.0.1]/"]) {
+    for (const url of [
+      "http://198.51.100.7/",
+      "http://203.0.113.9/",
+      "http://192.88.99.1/",
+      "http://[2002:7f00:1::1]/",
+      "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
+      "http://[64:ff9b:1::7f00:1]/",
+      "http://[::ffff:0:127.0.0.1]/",
+    ]) {
       const out = await fetchForAgent(req(url), { allowance: { allowPrivate: true, allowHosts: [] }, judgeRedirect: follow, connectTimeoutMs: 200 });
       expect(out, url).toMatchObject({ ok: false, code: "EGRESS_DENIED" });
     }

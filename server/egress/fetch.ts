@@ -18,7 +18,19 @@ export const CONNECT_TIMEOUT_MS = 10_000;
 export const TOTAL_TIMEOUT_MS = 30_000;
 
 /** Headers Airlock sets itself (or that would let a request lie about its framing). */
-const RESERVED_HEADERS = new Set(["host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "proxy-connection", "accept-encoding", "expect"]);
+const RESERVED_HEADERS = new Set([
+  "host",
+  "content-length",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+  "upgrade",
+  "te",
+  "trailer",
+  "proxy-connection",
+  "accept-encoding",
+  "expect",
+]);
 /** Dropped when a redirect leaves the origin that was approved. */
 const CREDENTIAL_HEADERS = new Set(["authorization", "cookie", "proxy-authorization"]);
 
@@ -85,8 +97,13 @@ function parseTarget(raw: string): URL {
   } catch {
     throw new EgressRefusal("INVALID_INPUT", `${raw} is not a valid URL.`);
   }
-  if (u.protocol !== "http:" && u.protocol !== "https:") throw new EgressRefusal("EGRESS_DENIED", `${u.protocol.replace(/:$/, "")} URLs cannot be fetched; only http and https.`);
-  if (u.username || u.password) throw new EgressRefusal("INVALID_INPUT", "Credentials in the URL are not accepted; use an Authorization header (with ${secret:NAME} for a granted secret).");
+  if (u.protocol !== "http:" && u.protocol !== "https:")
+    throw new EgressRefusal("EGRESS_DENIED", `${u.protocol.replace(/:$/, "")} URLs cannot be fetched; only http and https.`);
+  if (u.username || u.password)
+    throw new EgressRefusal(
+      "INVALID_INPUT",
+      "Credentials in the URL are not accepted; use an Authorization header (with ${secret:NAME} for a granted secret).",
+    );
   return u;
 }
 
@@ -121,7 +138,15 @@ interface HopResponse {
   totalIsLowerBound: boolean;
 }
 
-function requestOnce(u: URL, pinned: { address: string; family: 4 | 6 }, method: string, headers: Record<string, string>, body: string | undefined, signal: AbortSignal, connectTimeoutMs: number): Promise<HopResponse> {
+function requestOnce(
+  u: URL,
+  pinned: { address: string; family: 4 | 6 },
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  signal: AbortSignal,
+  connectTimeoutMs: number,
+): Promise<HopResponse> {
   return new Promise((resolve, reject) => {
     const mod = u.protocol === "https:" ? https : http;
     const host = u.hostname.replace(/^\[|\]$/g, "");
@@ -132,14 +157,24 @@ function requestOnce(u: URL, pinned: { address: string; family: 4 | 6 }, method:
       port: u.port || undefined,
       path: `${u.pathname}${u.search}`,
       method,
-      headers: { ...headers, host: u.host, "accept-encoding": "identity", connection: "close", ...(payload ? { "content-length": String(payload.length) } : {}) },
+      headers: {
+        ...headers,
+        host: u.host,
+        "accept-encoding": "identity",
+        connection: "close",
+        ...(payload ? { "content-length": String(payload.length) } : {}),
+      },
       // Connect to the address that was checked; never a second lookup (DNS rebinding).
-      lookup: ((_h: string, opts: { all?: boolean }, cb: (...args: unknown[]) => void) => (opts?.all ? cb(null, [{ address: pinned.address, family: pinned.family }]) : cb(null, pinned.address, pinned.family))) as unknown as net.LookupFunction,
+      lookup: ((_h: string, opts: { all?: boolean }, cb: (...args: unknown[]) => void) =>
+        opts?.all ? cb(null, [{ address: pinned.address, family: pinned.family }]) : cb(null, pinned.address, pinned.family)) as unknown as net.LookupFunction,
       servername: net.isIP(host) ? undefined : host,
       agent: false,
       signal,
     });
-    const connectTimer = setTimeout(() => req.destroy(new EgressRefusal("TIMEOUT", `Connecting to ${u.host} took longer than ${connectTimeoutMs / 1000} s.`)), connectTimeoutMs);
+    const connectTimer = setTimeout(
+      () => req.destroy(new EgressRefusal("TIMEOUT", `Connecting to ${u.host} took longer than ${connectTimeoutMs / 1000} s.`)),
+      connectTimeoutMs,
+    );
     req.on("socket", (socket) => {
       socket.once(u.protocol === "https:" ? "secureConnect" : "connect", () => clearTimeout(connectTimer));
     });
@@ -170,7 +205,15 @@ function requestOnce(u: URL, pinned: { address: string; family: 4 | 6 }, method:
       const finish = () => {
         if (done) return;
         done = true;
-        resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? "", headers: res.headers, body: Buffer.concat(kept), totalBytes: total, truncated: total > keptBytes, totalIsLowerBound: lowerBound });
+        resolve({
+          status: res.statusCode ?? 0,
+          statusText: res.statusMessage ?? "",
+          headers: res.headers,
+          body: Buffer.concat(kept),
+          totalBytes: total,
+          truncated: total > keptBytes,
+          totalIsLowerBound: lowerBound,
+        });
       };
       res.on("end", finish);
       res.on("error", (err) => (done ? undefined : reject(err)));
@@ -208,7 +251,8 @@ export async function fetchForAgent(request: EgressRequest, opts: EgressOptions)
       } catch (err) {
         if (err instanceof EgressRefusal) throw err;
         if (opts.signal?.aborted) throw new EgressRefusal("RUN_STOPPED", "The run was stopped during the request.");
-        if (total.aborted) throw new EgressRefusal("TIMEOUT", `The request took longer than ${(opts.totalTimeoutMs ?? TOTAL_TIMEOUT_MS) / 1000} s and was abandoned.`);
+        if (total.aborted)
+          throw new EgressRefusal("TIMEOUT", `The request took longer than ${(opts.totalTimeoutMs ?? TOTAL_TIMEOUT_MS) / 1000} s and was abandoned.`);
         const e = err as NodeJS.ErrnoException;
         throw new EgressRefusal("EXECUTION_FAILED", `The request to ${url.host} failed: ${e.code ?? e.message}.`);
       }
@@ -220,7 +264,8 @@ export async function fetchForAgent(request: EgressRequest, opts: EgressOptions)
         try {
           next = parseTarget(new URL(location, url).toString());
         } catch (err) {
-          if (err instanceof EgressRefusal) throw new EgressRefusal(err.code === "INVALID_INPUT" ? "EGRESS_DENIED" : err.code, `Redirect to ${location} refused: ${err.message}`);
+          if (err instanceof EgressRefusal)
+            throw new EgressRefusal(err.code === "INVALID_INPUT" ? "EGRESS_DENIED" : err.code, `Redirect to ${location} refused: ${err.message}`);
           throw err;
         }
         if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === "POST")) {
@@ -229,7 +274,8 @@ export async function fetchForAgent(request: EgressRequest, opts: EgressOptions)
         }
         const sameOrigin = origin(next) === firstOrigin;
         const verdict = opts.judgeRedirect(next.toString(), method, sameOrigin);
-        if (!verdict.follow) throw new EgressRefusal("EGRESS_DENIED", `${url.toString()} redirected to ${next.toString()}, which was not followed: ${verdict.reason}`);
+        if (!verdict.follow)
+          throw new EgressRefusal("EGRESS_DENIED", `${url.toString()} redirected to ${next.toString()}, which was not followed: ${verdict.reason}`);
         if (!sameOrigin) {
           for (const name of Object.keys(headers)) if (CREDENTIAL_HEADERS.has(name) || request.secretHeaders.has(name)) delete headers[name];
         }
@@ -237,7 +283,19 @@ export async function fetchForAgent(request: EgressRequest, opts: EgressOptions)
         continue;
       }
       const contentType = typeof res.headers["content-type"] === "string" ? res.headers["content-type"] : null;
-      return { ok: true, status: res.status, statusText: res.statusText, url: url.toString(), hops, headers: flattenHeaders(res.headers), body: res.body, truncated: res.truncated, totalBytes: res.totalBytes, totalIsLowerBound: res.totalIsLowerBound, contentType };
+      return {
+        ok: true,
+        status: res.status,
+        statusText: res.statusText,
+        url: url.toString(),
+        hops,
+        headers: flattenHeaders(res.headers),
+        body: res.body,
+        truncated: res.truncated,
+        totalBytes: res.totalBytes,
+        totalIsLowerBound: res.totalIsLowerBound,
+        contentType,
+      };
     }
   } catch (err) {
     if (err instanceof EgressRefusal) return { ok: false, code: err.code, message: err.message, hops };
@@ -245,7 +303,8 @@ export async function fetchForAgent(request: EgressRequest, opts: EgressOptions)
   }
 }
 
-const TEXT_TYPES = /^(text\/|application\/(json|xml|javascript|ecmascript|x-www-form-urlencoded|yaml|x-yaml|toml|graphql|x-ndjson|problem\+json|ld\+json)|[^;]*\+(json|xml)\b|image\/svg\+xml)/i;
+const TEXT_TYPES =
+  /^(text\/|application\/(json|xml|javascript|ecmascript|x-www-form-urlencoded|yaml|x-yaml|toml|graphql|x-ndjson|problem\+json|ld\+json)|[^;]*\+(json|xml)\b|image\/svg\+xml)/i;
 
 /** The body as UTF-8 text, or null when it is binary (returned as base64 instead). */
 export function bodyAsText(body: Buffer, contentType: string | null, truncated: boolean): string | null {

@@ -42,7 +42,8 @@ async function must(bin: string, args: string[]): Promise<void> {
 
 /** null when both iptables and ip6tables can read and change the filter table here; otherwise why not. */
 export async function firewallUnavailable(tools: FirewallTools = DEFAULT_TOOLS): Promise<string | null> {
-  if (typeof process.getuid === "function" && process.getuid() !== 0) return "Airlock is not running as root, so it cannot install host firewall rules (iptables).";
+  if (typeof process.getuid === "function" && process.getuid() !== 0)
+    return "Airlock is not running as root, so it cannot install host firewall rules (iptables).";
   for (const bin of [tools.iptables, tools.ip6tables]) {
     try {
       await run(bin, ["--version"], { timeout: 10_000 });
@@ -86,7 +87,10 @@ export async function applyFirewall(bridge: string, gateway: string, proxyPort: 
 async function listChain(bin: string, chain: string): Promise<string[]> {
   try {
     const { stdout } = await run(bin, ["-w", "5", "-S", chain], { timeout: 15_000 });
-    return stdout.split("\n").map((l) => l.trim()).filter(Boolean);
+    return stdout
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean);
   } catch (err) {
     throw new FirewallError(`${bin} -S ${chain} failed: ${(err as Error).message}`);
   }

@@ -59,7 +59,8 @@ export function activeEgressGrants(db: Db, run: Pick<Run, "id" | "state">): Gran
 }
 
 export function assertRunCanHaveEgress(run: Run): void {
-  if (isTerminal(run.state)) throw new DomainError("PRECONDITION_FAILED", `The run has ended (${run.state}); network access can only be granted to a live run.`);
+  if (isTerminal(run.state))
+    throw new DomainError("PRECONDITION_FAILED", `The run has ended (${run.state}); network access can only be granted to a live run.`);
   if (!run.containerId || run.state === "queued" || run.state === "starting") {
     throw new DomainError("PRECONDITION_FAILED", "The run's sandbox is not running yet; grant network access once the run has started.");
   }
@@ -80,7 +81,13 @@ export function recordEgressGrant(db: Db, actor: Actor, run: Run, domains: Egres
   const event = db.transaction(
     (tx) => {
       appendAudit(tx, actor, { action: "egress.grant", targetType: "run", targetId: run.id, details: { domains: entries, reason } });
-      return insertRunEvent(tx, run.id, EGRESS_GRANT_EVENT, { action: "granted", domains: entries, reason, by: actor.label, userId: actor.userId } satisfies GrantEventPayload);
+      return insertRunEvent(tx, run.id, EGRESS_GRANT_EVENT, {
+        action: "granted",
+        domains: entries,
+        reason,
+        by: actor.label,
+        userId: actor.userId,
+      } satisfies GrantEventPayload);
     },
     { behavior: "immediate" },
   );
@@ -108,7 +115,13 @@ export function recordEgressRevoke(db: Db, actor: Actor, run: Run, entries: stri
   const event = db.transaction(
     (tx) => {
       appendAudit(tx, actor, { action: "egress.revoke", targetType: "run", targetId: run.id, details: { domains: revoked, reason } });
-      return insertRunEvent(tx, run.id, EGRESS_GRANT_EVENT, { action: "revoked", domains: revoked, reason, by: actor.label, userId: actor.userId } satisfies GrantEventPayload);
+      return insertRunEvent(tx, run.id, EGRESS_GRANT_EVENT, {
+        action: "revoked",
+        domains: revoked,
+        reason,
+        by: actor.label,
+        userId: actor.userId,
+      } satisfies GrantEventPayload);
     },
     { behavior: "immediate" },
   );

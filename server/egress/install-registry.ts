@@ -35,11 +35,20 @@ export async function grantRegistryForApproval(
   if (approval.state !== "pending") throw new DomainError("CONFLICT", `This approval is already ${approval.state}.`);
   const domains = registryDomainsFor(approval);
   if (!domains) {
-    throw new DomainError("INVALID_INPUT", "grantRegistry only applies to install_package requests for pip or npm; grant other domains on the run page (Network access).");
+    throw new DomainError(
+      "INVALID_INPUT",
+      "grantRegistry only applies to install_package requests for pip or npm; grant other domains on the run page (Network access).",
+    );
   }
   const packages = ((approval.args.packages as string[] | undefined) ?? []).join(" ");
-  await controller.grant(actor, grantor, { runId: approval.runId, domains: [...domains], reason: `to install ${packages} with ${String(approval.args.manager)} (approved install_package)` });
+  await controller.grant(actor, grantor, {
+    runId: approval.runId,
+    domains: [...domains],
+    reason: `to install ${packages} with ${String(approval.args.manager)} (approved install_package)`,
+  });
   return async () => {
-    await controller.revoke(actor, { runId: approval.runId, domains: [...domains], reason: "the install approval it came with was not decided" }).catch(() => undefined);
+    await controller
+      .revoke(actor, { runId: approval.runId, domains: [...domains], reason: "the install approval it came with was not decided" })
+      .catch(() => undefined);
   };
 }

@@ -42,7 +42,9 @@ export async function findEgressNetwork(docker: Docker, instance: string): Promi
   try {
     const info = (await docker.getNetwork(egressNetworkName(instance)).inspect()) as Docker.NetworkInspectInfo;
     if (info.Labels?.[EGRESS_NETWORK_LABEL] !== "true" || info.Labels?.[INSTANCE_LABEL] !== instance || !info.Internal) {
-      throw new Error(`a Docker network named ${info.Name} exists but was not made by this Airlock as an internal egress network; remove it (docker network rm ${info.Name})`);
+      throw new Error(
+        `a Docker network named ${info.Name} exists but was not made by this Airlock as an internal egress network; remove it (docker network rm ${info.Name})`,
+      );
     }
     const described = describe(info);
     if (!described) throw new Error(`the egress network ${info.Name} has no IPv4 gateway or bridge name; remove it (docker network rm ${info.Name})`);
@@ -91,7 +93,10 @@ export async function attachedContainers(docker: Docker, network: EgressNetwork)
 }
 
 /** The run a container belongs to (its airlock.run label) and whether it runs; null when gone. */
-export async function containerRun(docker: Docker, containerId: string): Promise<{ runId: string | null; running: boolean; networks: Record<string, { IPAddress?: string }>; dns: string[] } | null> {
+export async function containerRun(
+  docker: Docker,
+  containerId: string,
+): Promise<{ runId: string | null; running: boolean; networks: Record<string, { IPAddress?: string }>; dns: string[] } | null> {
   try {
     const info = await docker.getContainer(containerId).inspect();
     return {
@@ -113,7 +118,9 @@ export async function attachContainer(docker: Docker, network: EgressNetwork, co
   // A sandbox with a real upstream resolver would let Docker's embedded DNS forward its queries out (DNS exfiltration):
   // one created before Airlock set SANDBOX_DNS never joins the network.
   if (current.dns.length !== 1 || current.dns[0] !== SANDBOX_DNS) {
-    throw new Error(`the sandbox ${containerId.slice(0, 12)} was created with DNS servers ${JSON.stringify(current.dns)} instead of only ${SANDBOX_DNS}, so its DNS queries could leave around the proxy; stop the run and start a new one`);
+    throw new Error(
+      `the sandbox ${containerId.slice(0, 12)} was created with DNS servers ${JSON.stringify(current.dns)} instead of only ${SANDBOX_DNS}, so its DNS queries could leave around the proxy; stop the run and start a new one`,
+    );
   }
   const onIt = current.networks[network.name]?.IPAddress;
   if (onIt) return onIt;
@@ -124,7 +131,10 @@ export async function attachContainer(docker: Docker, network: EgressNetwork, co
   try {
     await docker.getNetwork(network.id).connect({ Container: containerId });
   } catch (err) {
-    await docker.getNetwork("none").connect({ Container: containerId }).catch(() => undefined);
+    await docker
+      .getNetwork("none")
+      .connect({ Container: containerId })
+      .catch(() => undefined);
     throw err;
   }
   const after = await containerRun(docker, containerId);

@@ -49,7 +49,12 @@ beforeAll(async () => {
     identify: (address) => (address === "127.0.0.1" ? "run-1" : null),
     grantsFor: () => grants,
     allowance: () => ({ allowPrivate, allowHosts }),
-    resolve: async (host) => (host === "registry.test" || host === "other.test" ? [{ address: "127.0.0.1", family: 4 }] : host === "meta.test" ? [{ address: "169.254.169.254", family: 4 }] : []),
+    resolve: async (host) =>
+      host === "registry.test" || host === "other.test"
+        ? [{ address: "127.0.0.1", family: 4 }]
+        : host === "meta.test"
+          ? [{ address: "169.254.169.254", family: 4 }]
+          : [],
     record: (runId, _source, record) => records.push({ runId, record }),
   });
   proxyPort = (await proxy.listen()).port;
@@ -69,13 +74,22 @@ beforeEach(() => {
 
 describe("the egress proxy", () => {
   it("tunnels a CONNECT to a granted host and counts the bytes both ways", async () => {
-    const text = await raw(`CONNECT registry.test:${upstreamPort} HTTP/1.1\r\nHost: registry.test:${upstreamPort}\r\n\r\nGET /simple/ HTTP/1.1\r\nHost: registry.test\r\nConnection: close\r\n\r\n`);
+    const text = await raw(
+      `CONNECT registry.test:${upstreamPort} HTTP/1.1\r\nHost: registry.test:${upstreamPort}\r\n\r\nGET /simple/ HTTP/1.1\r\nHost: registry.test\r\nConnection: close\r\n\r\n`,
+    );
 
     expect(text).toMatch(/^HTTP\/1\.1 200 Connection Established\r\n\r\nHTTP\/1\.1 200 OK/);
     expect(text).toContain("registry says hi to /simple/");
     const { runId, record } = await lastRecord();
     expect(runId).toBe("run-1");
-    expect(record).toMatchObject({ verdict: "allowed", method: "CONNECT", host: "registry.test", port: upstreamPort, address: "127.0.0.1", grant: `registry.test:${upstreamPort}` });
+    expect(record).toMatchObject({
+      verdict: "allowed",
+      method: "CONNECT",
+      host: "registry.test",
+      port: upstreamPort,
+      address: "127.0.0.1",
+      grant: `registry.test:${upstreamPort}`,
+    });
     expect(record.bytesUp).toBeGreaterThan(40);
     expect(record.bytesDown).toBeGreaterThan(100);
   });
@@ -97,7 +111,9 @@ describe("the egress proxy", () => {
   });
 
   it("forwards a plain http request to a granted host with the right Host header", async () => {
-    const text = await raw(`GET http://registry.test:${upstreamPort}/pkg/ HTTP/1.1\r\nHost: registry.test:${upstreamPort}\r\nProxy-Connection: keep-alive\r\nConnection: close\r\n\r\n`);
+    const text = await raw(
+      `GET http://registry.test:${upstreamPort}/pkg/ HTTP/1.1\r\nHost: registry.test:${upstreamPort}\r\nProxy-Connection: keep-alive\r\nConnection: close\r\n\r\n`,
+    );
 
     expect(text).toMatch(/^HTTP\/1\.1 200 OK/);
     expect(text).toContain("registry says hi to /pkg/");
@@ -177,7 +193,14 @@ describe("the egress proxy", () => {
   it("M6: a granted name resolving into a special-purpose range (TEST-NET-3) is refused after resolution", async () => {
     grants = parseEgressDomains(["doc.test"]);
     allowPrivate = true;
-    const resolved = new EgressProxy({ host: "127.0.0.1", identify: () => "run-1", grantsFor: () => grants, allowance: () => ({ allowPrivate: true, allowHosts: [] }), resolve: async () => [{ address: "203.0.113.10", family: 4 }], record: () => undefined });
+    const resolved = new EgressProxy({
+      host: "127.0.0.1",
+      identify: () => "run-1",
+      grantsFor: () => grants,
+      allowance: () => ({ allowPrivate: true, allowHosts: [] }),
+      resolve: async () => [{ address: "203.0.113.10", family: 4 }],
+      record: () => undefined,
+    });
     const { port } = await resolved.listen();
     try {
       const text = await new Promise<string>((resolve, reject) => {
@@ -224,4 +247,3 @@ describe("the egress proxy", () => {
     }
   });
 });
-

@@ -58,7 +58,17 @@ export interface EgressProxyOptions {
   maxConnectionsPerRun?: number;
 }
 
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "proxy-authorization", "proxy-authenticate", "te", "trailer", "transfer-encoding", "upgrade"]);
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authorization",
+  "proxy-authenticate",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
 
 interface ActiveConnection {
   runId: string;
@@ -161,7 +171,10 @@ export class EgressProxy {
     const verdict = judgeEgressTarget(this.opts.grantsFor(runId), host, port);
     if (!verdict.allowed) throw Object.assign(new Refusal(403, verdict.reason), { runId });
     if (this.countFor(runId) >= (this.opts.maxConnectionsPerRun ?? 64)) {
-      throw Object.assign(new Refusal(503, `the run already has ${this.opts.maxConnectionsPerRun ?? 64} open connections through the proxy; close some and retry.`), { runId });
+      throw Object.assign(
+        new Refusal(503, `the run already has ${this.opts.maxConnectionsPerRun ?? 64} open connections through the proxy; close some and retry.`),
+        { runId },
+      );
     }
     let candidates: ResolvedAddress[];
     if (net.isIP(host)) candidates = [{ address: host, family: net.isIP(host) }];
@@ -182,7 +195,15 @@ export class EgressProxy {
     return { runId, grant: verdict.entry, pinned: candidates[0]! };
   }
 
-  private refuse(runId: string | null, source: string, method: string, host: string, port: number, err: unknown, started: number): { status: number; body: string } {
+  private refuse(
+    runId: string | null,
+    source: string,
+    method: string,
+    host: string,
+    port: number,
+    err: unknown,
+    started: number,
+  ): { status: number; body: string } {
     const status = err instanceof Refusal ? err.status : 502;
     const reason = err instanceof Error ? err.message : String(err);
     this.safeRecord(runId, source, { verdict: "refused", method, host, port, reason, status, bytesUp: 0, bytesDown: 0, durationMs: Date.now() - started });
@@ -204,11 +225,23 @@ export class EgressProxy {
     const target = parseAuthority(req.url ?? "");
     const answer = (status: number, body: string) => {
       const text = Buffer.from(body, "utf8");
-      client.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ""}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${text.length}\r\nX-Airlock-Egress: refused\r\nConnection: close\r\n\r\n${body}`);
+      client.end(
+        `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ""}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${text.length}\r\nX-Airlock-Egress: refused\r\nConnection: close\r\n\r\n${body}`,
+      );
     };
     if (!target) {
       const runId = this.opts.identify(source);
-      this.safeRecord(runId, source, { verdict: "refused", method: "CONNECT", host: String(req.url ?? "").slice(0, 200), port: 0, reason: "malformed CONNECT target", status: 400, bytesUp: 0, bytesDown: 0, durationMs: 0 });
+      this.safeRecord(runId, source, {
+        verdict: "refused",
+        method: "CONNECT",
+        host: String(req.url ?? "").slice(0, 200),
+        port: 0,
+        reason: "malformed CONNECT target",
+        status: 400,
+        bytesUp: 0,
+        bytesDown: 0,
+        durationMs: 0,
+      });
       return answer(400, "Airlock egress proxy: CONNECT needs host:port.\n");
     }
     let admitted: Awaited<ReturnType<EgressProxy["admit"]>>;
@@ -243,7 +276,19 @@ export class EgressProxy {
       this.active.delete(entry);
       if (!established) {
         const reason = `connecting to ${target.host}:${target.port} (${admitted.pinned.address}) failed: ${failure ?? "closed"}`;
-        this.safeRecord(admitted.runId, source, { verdict: "refused", method: "CONNECT", host: target.host, port: target.port, address: admitted.pinned.address, grant: admitted.grant, reason, status: 502, bytesUp: 0, bytesDown: 0, durationMs: Date.now() - started });
+        this.safeRecord(admitted.runId, source, {
+          verdict: "refused",
+          method: "CONNECT",
+          host: target.host,
+          port: target.port,
+          address: admitted.pinned.address,
+          grant: admitted.grant,
+          reason,
+          status: 502,
+          bytesUp: 0,
+          bytesDown: 0,
+          durationMs: Date.now() - started,
+        });
         if (!client.destroyed) answer(502, refusalBody("CONNECT", target.host, target.port, reason));
         return;
       }
@@ -310,7 +355,15 @@ export class EgressProxy {
     const host = normaliseTargetHost(url.hostname);
     const port = url.port ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
     if (url.protocol !== "http:") {
-      const r = this.refuse(this.opts.identify(source), source, method, host, port, new Refusal(400, `${url.protocol} URLs go through CONNECT (https) or are not supported.`), started);
+      const r = this.refuse(
+        this.opts.identify(source),
+        source,
+        method,
+        host,
+        port,
+        new Refusal(400, `${url.protocol} URLs go through CONNECT (https) or are not supported.`),
+        started,
+      );
       return answer(r.status, r.body);
     }
     let admitted: Awaited<ReturnType<EgressProxy["admit"]>>;
@@ -358,7 +411,16 @@ export class EgressProxy {
       recorded = true;
       clearTimeout(connectTimer);
       this.active.delete(entry);
-      const base = { method, host, port, address: admitted.pinned.address, grant: admitted.grant, durationMs: Date.now() - started, bytesUp: socket?.bytesWritten ?? 0, bytesDown: socket?.bytesRead ?? 0 };
+      const base = {
+        method,
+        host,
+        port,
+        address: admitted.pinned.address,
+        grant: admitted.grant,
+        durationMs: Date.now() - started,
+        bytesUp: socket?.bytesWritten ?? 0,
+        bytesDown: socket?.bytesRead ?? 0,
+      };
       if (status === undefined) {
         const reason = `the request to ${host}:${port} (${admitted.pinned.address}) failed: ${failure ?? "closed"}`;
         this.safeRecord(admitted.runId, source, { verdict: "refused", ...base, reason, status: 502 });

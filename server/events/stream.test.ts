@@ -90,7 +90,7 @@ describe("runs.events", () => {
     const stored = (db.$client.prepare("select id from run_events where run_id = ? order by id").all(runId) as { id: number }[]).map((r) => r.id);
     expect(ids).toEqual(stored);
     expect(new Set(ids).size).toBe(ids.length);
-    const texts = all.map((e) => ((e.data as { json?: { payload?: { text?: string } } }).json?.payload?.text)).filter(Boolean);
+    const texts = all.map((e) => (e.data as { json?: { payload?: { text?: string } } }).json?.payload?.text).filter(Boolean);
     expect(texts).toContain("gap-3");
   });
 

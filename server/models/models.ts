@@ -9,7 +9,7 @@ import { encryptSecret } from "@/server/secrets/crypto";
 import { DomainError } from "@/server/errors/domain-error";
 
 export const modelInput = z.object({
-  name: z.string().trim().min(1, "Give the endpoint a name, e.g. \"local llama\".").max(100),
+  name: z.string().trim().min(1, 'Give the endpoint a name, e.g. "local llama".').max(100),
   baseUrl: z
     .string()
     .trim()
@@ -22,7 +22,7 @@ export const modelInput = z.object({
         return false;
       }
     }, "baseUrl must be an http(s) URL such as http://localhost:11434/v1 (Ollama) or https://api.openai.com/v1"),
-  model: z.string().trim().min(1, "Name the model, e.g. \"llama3.1:8b\" or \"gpt-4o-mini\".").max(200),
+  model: z.string().trim().min(1, 'Name the model, e.g. "llama3.1:8b" or "gpt-4o-mini".').max(200),
   apiKey: z.string().max(4000).optional(),
 });
 
@@ -40,9 +40,21 @@ export function createModel(db: Db, actor: Actor, input: z.infer<typeof modelInp
   db.transaction(
     (tx) => {
       tx.insert(models)
-        .values({ id, name: input.name, baseUrl: input.baseUrl.replace(/\/+$/, ""), model: input.model, apiKeyEnc: input.apiKey ? encryptSecret(input.apiKey) : null, createdBy: actor.userId })
+        .values({
+          id,
+          name: input.name,
+          baseUrl: input.baseUrl.replace(/\/+$/, ""),
+          model: input.model,
+          apiKeyEnc: input.apiKey ? encryptSecret(input.apiKey) : null,
+          createdBy: actor.userId,
+        })
         .run();
-      appendAudit(tx, actor, { action: "model.create", targetType: "model", targetId: id, details: { name: input.name, baseUrl: input.baseUrl, model: input.model, hasApiKey: Boolean(input.apiKey) } });
+      appendAudit(tx, actor, {
+        action: "model.create",
+        targetType: "model",
+        targetId: id,
+        details: { name: input.name, baseUrl: input.baseUrl, model: input.model, hasApiKey: Boolean(input.apiKey) },
+      });
     },
     { behavior: "immediate" },
   );

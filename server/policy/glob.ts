@@ -73,10 +73,7 @@ function segmentsMeet(subject: string, subjectIsGlob: boolean, pattern: string):
   // A bare wildcard (`cat *`) is not taken as aiming at a name pattern such as
   // `id_rsa*` or `*.pem`; `cat *.pem` or `cat id*` is.
   if (isWildcardOnly(subject) && /[^*?.[\]]/.test(pattern.replace(/\[[^\]]*\]/g, ""))) return false;
-  return (
-    picomatch.isMatch(representative(pattern), subject, { dot: false }) ||
-    picomatch.isMatch(representative(subject), pattern, { dot: true })
-  );
+  return picomatch.isMatch(representative(pattern), subject, { dot: false }) || picomatch.isMatch(representative(subject), pattern, { dot: true });
 }
 
 function overlaps(subject: string[], subjectIsGlob: boolean, pattern: string[]): boolean {

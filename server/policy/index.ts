@@ -43,16 +43,7 @@ export {
 } from "./yaml";
 export { unsafeRegexReason } from "./safe-regex";
 export { normaliseToolCall, type NormalisedCallResult } from "./normalise";
-export {
-  parseCommand,
-  renderArgv,
-  SHELL_FLAGS,
-  type ParsedCommand,
-  type Redirection,
-  type ShellArg,
-  type ShellFlag,
-  type SimpleCommand,
-} from "./shell";
+export { parseCommand, renderArgv, SHELL_FLAGS, type ParsedCommand, type Redirection, type ShellArg, type ShellFlag, type SimpleCommand } from "./shell";
 export { commandEffects, type CommandEffects } from "./commands";
 export {
   AGENT_HOME,

@@ -6,9 +6,7 @@ import { normaliseWorkspaceCwd, normaliseWorkspacePath } from "./paths";
 import { POLICY_TOOLS, type PolicyToolName, type ToolCallForPolicy } from "./policy";
 import { parseCommand } from "./shell";
 
-export type NormalisedCallResult =
-  | { ok: true; call: ToolCallForPolicy }
-  | { ok: false; code: "INVALID_INPUT" | "OUT_OF_WORKSPACE"; message: string };
+export type NormalisedCallResult = { ok: true; call: ToolCallForPolicy } | { ok: false; code: "INVALID_INPUT" | "OUT_OF_WORKSPACE"; message: string };
 
 function invalid(message: string): NormalisedCallResult {
   return { ok: false, code: "INVALID_INPUT", message };

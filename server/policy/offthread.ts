@@ -180,13 +180,23 @@ function seconds(ms: number): string {
 export function runDraftTask<T>(kind: Exclude<PolicyTaskKind, "judge">, payload: unknown, opts: { limitMs?: number; what?: string } = {}): Promise<T> {
   const limitMs = opts.limitMs ?? DRAFT_TIME_LIMIT_MS;
   const what = opts.what ?? "the draft";
-  return lanes().drafts.run<T>(kind, payload, limitMs, `Checking ${what} took longer than ${seconds(limitMs)}, so Airlock stopped; simplify it (fewer or shorter rules, patterns and commands) and try again.`);
+  return lanes().drafts.run<T>(
+    kind,
+    payload,
+    limitMs,
+    `Checking ${what} took longer than ${seconds(limitMs)}, so Airlock stopped; simplify it (fewer or shorter rules, patterns and commands) and try again.`,
+  );
 }
 
 /** Judges one agent call off the main thread; throws PolicyTaskTimeout past the limit. */
 export function runJudgeTask<T>(payload: unknown, opts: { limitMs?: number } = {}): Promise<T> {
   const limitMs = opts.limitMs ?? JUDGE_TIME_LIMIT_MS;
-  return lanes().agent.run<T>("judge", payload, limitMs, `Airlock could not judge this call within ${seconds(limitMs)} (it is too large or too deeply nested to check); split it into smaller commands.`);
+  return lanes().agent.run<T>(
+    "judge",
+    payload,
+    limitMs,
+    `Airlock could not judge this call within ${seconds(limitMs)} (it is too large or too deeply nested to check); split it into smaller commands.`,
+  );
 }
 
 /** Stops both workers (tests, shutdown). */

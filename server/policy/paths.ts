@@ -12,13 +12,7 @@ export { AGENT_HOME };
 export const MAX_PATH_LENGTH = 4096;
 export const MAX_SEGMENT_LENGTH = 255;
 
-export type PathRefusalKind =
-  | "empty"
-  | "nul-byte"
-  | "control-character"
-  | "too-long"
-  | "segment-too-long"
-  | "outside-workspace";
+export type PathRefusalKind = "empty" | "nul-byte" | "control-character" | "too-long" | "segment-too-long" | "outside-workspace";
 
 /** Every refusal maps to the tool error code `OUT_OF_WORKSPACE`; `kind` says why. */
 export interface PathRefusal {
@@ -96,11 +90,7 @@ export function normaliseWorkspacePath(input: string, cwd: string = WORKSPACE_RO
   if (!base.ok) return base;
   const resolved = resolveLexically(input, base.path);
   if (!isWithin(resolved, WORKSPACE_ROOT)) {
-    return refuse(
-      "outside-workspace",
-      input,
-      `${shown(input)} resolves to ${resolved}, which is outside ${WORKSPACE_ROOT}.`,
-    );
+    return refuse("outside-workspace", input, `${shown(input)} resolves to ${resolved}, which is outside ${WORKSPACE_ROOT}.`);
   }
   return { ok: true, path: resolved };
 }

@@ -148,8 +148,13 @@ describe("H2: regexes see at most MAX_REGEX_SUBJECT characters of an argument", 
 
   it("H2: the security test's a*a*a*b rule judges a 450-character argument at once", () => {
     const started = performance.now();
-    expect(decide({ tool: "run_command", command: "echo " + "a".repeat(450) }, policyWith([argRule("deny")], { verdict: "allow", reason: "ok" }))).toMatchObject({ verdict: "allow", rule: "default" });
-    expect(decide({ tool: "run_command", command: "echo " + "a".repeat(450) + "b" }, policyWith([argRule("deny")]))).toMatchObject({ verdict: "deny", rule: "echo-deny" });
+    expect(
+      decide({ tool: "run_command", command: "echo " + "a".repeat(450) }, policyWith([argRule("deny")], { verdict: "allow", reason: "ok" })),
+    ).toMatchObject({ verdict: "allow", rule: "default" });
+    expect(decide({ tool: "run_command", command: "echo " + "a".repeat(450) + "b" }, policyWith([argRule("deny")]))).toMatchObject({
+      verdict: "deny",
+      rule: "echo-deny",
+    });
     expect(performance.now() - started).toBeLessThan(2000);
   });
 
@@ -157,7 +162,9 @@ describe("H2: regexes see at most MAX_REGEX_SUBJECT characters of an argument", 
     const long = "echo " + "a".repeat(MAX_REGEX_SUBJECT + 1);
     const decision = decide({ tool: "run_command", command: long }, policyWith([argRule("deny")], { verdict: "allow", reason: "ok" }));
     expect(decision).toMatchObject({ verdict: "ask", rule: "echo-deny" });
-    expect(decision.reason).toMatch(new RegExp(`argument of ${MAX_REGEX_SUBJECT + 1} characters; rule echo-deny only checks arguments up to ${MAX_REGEX_SUBJECT} characters`));
+    expect(decision.reason).toMatch(
+      new RegExp(`argument of ${MAX_REGEX_SUBJECT + 1} characters; rule echo-deny only checks arguments up to ${MAX_REGEX_SUBJECT} characters`),
+    );
   });
 
   it("H2: an over-long argument never makes an allow rule's pattern match", () => {
@@ -168,34 +175,55 @@ describe("H2: regexes see at most MAX_REGEX_SUBJECT characters of an argument", 
   it("H2: an over-long git -c value asks instead of passing the git-config-exec deny rule", () => {
     const command = `git -c core.pager=${"x".repeat(MAX_REGEX_SUBJECT)} status`;
     expect(decide({ tool: "run_command", command }, DEFAULT_POLICY)).toMatchObject({ verdict: "ask", rule: "git-config-exec" });
-    expect(decide({ tool: "run_command", command: "git -c core.pager=less status" }, DEFAULT_POLICY)).toMatchObject({ verdict: "deny", rule: "git-config-exec" });
+    expect(decide({ tool: "run_command", command: "git -c core.pager=less status" }, DEFAULT_POLICY)).toMatchObject({
+      verdict: "deny",
+      rule: "git-config-exec",
+    });
   });
 });
 
 describe("Kill spellings (issue 9, low)", () => {
   const verdictOf = (command: string) => decide({ tool: "run_command", command }, DEFAULT_POLICY);
 
-  it.each(["kill -9 -01", "kill 01", "kill -9 ' -1'", "kill -9 2", "kill -s KILL 1", "kill -n 9 -- -1", "kill -SIGKILL -1", "kill -KILL 0", "kill -9 -- -4242", "kill --signal=9 1", "kill -9 0x1", "kill 4242 1"])(
-    "Kill spellings: %s is denied like kill -9 -1",
+  it.each([
+    "kill -9 -01",
+    "kill 01",
+    "kill -9 ' -1'",
+    "kill -9 2",
+    "kill -s KILL 1",
+    "kill -n 9 -- -1",
+    "kill -SIGKILL -1",
+    "kill -KILL 0",
+    "kill -9 -- -4242",
+    "kill --signal=9 1",
+    "kill -9 0x1",
+    "kill 4242 1",
+  ])("Kill spellings: %s is denied like kill -9 -1", (command) => {
+    expect(verdictOf(command)).toMatchObject({ verdict: "deny", rule: "kill-all-processes" });
+  });
+
+  it.each(["kill 4242", "kill -9 4242", "kill -s TERM 4242", "kill -l 1", "kill -- 4242"])(
+    "Kill spellings: %s is not mistaken for killing everything",
     (command) => {
-      expect(verdictOf(command)).toMatchObject({ verdict: "deny", rule: "kill-all-processes" });
+      expect(verdictOf(command).rule).not.toBe("kill-all-processes");
     },
   );
-
-  it.each(["kill 4242", "kill -9 4242", "kill -s TERM 4242", "kill -l 1", "kill -- 4242"])("Kill spellings: %s is not mistaken for killing everything", (command) => {
-    expect(verdictOf(command).rule).not.toBe("kill-all-processes");
-  });
 });
 
 describe("Commands that escape (issue 9, low)", () => {
   const verdictOf = (command: string) => decide({ tool: "run_command", command }, DEFAULT_POLICY);
 
-  it.each(["setsid -f ls", "setsid ls", "daemonize /usr/bin/ls", "start-stop-daemon --start --exec /usr/bin/ls", "tmux new -d ls", "screen -dm ls", "ls & disown"])(
-    "Commands that escape: %s, which can outlive the command's timeout, asks",
-    (command) => {
-      expect(verdictOf(command).verdict).not.toBe("allow");
-    },
-  );
+  it.each([
+    "setsid -f ls",
+    "setsid ls",
+    "daemonize /usr/bin/ls",
+    "start-stop-daemon --start --exec /usr/bin/ls",
+    "tmux new -d ls",
+    "screen -dm ls",
+    "ls & disown",
+  ])("Commands that escape: %s, which can outlive the command's timeout, asks", (command) => {
+    expect(verdictOf(command).verdict).not.toBe("allow");
+  });
 
   it.each([
     "GIT_TRACE=/workspace/.git/hooks/pre-commit git status",

@@ -255,7 +255,11 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
     return compiled;
   });
   const byTool = new Map<PolicyToolName, CompiledRule[]>();
-  for (const tool of POLICY_TOOLS) byTool.set(tool, rules.filter((r) => r.tools.has(tool)));
+  for (const tool of POLICY_TOOLS)
+    byTool.set(
+      tool,
+      rules.filter((r) => r.tools.has(tool)),
+    );
   const ruleIndex = new Map(policy.rules.map((r, i) => [r.id, i]));
   const overrideTools = new Set<PolicyToolName>();
   for (const r of policy.rules) if (r.outcome === "allow" && r.overrides?.length) for (const tool of r.tools) overrideTools.add(tool);
@@ -285,13 +289,47 @@ function effectsOf(subject: Subject & { kind: "part" }): CommandEffects {
 
 /** Shell flags that mean the policy cannot see all that will run, or that the run's limits can be escaped. */
 const HIGH_RISK_FLAGS: ReadonlySet<ShellFlag> = new Set<ShellFlag>([
-  "command-substitution", "process-substitution", "dynamic-program", "glob-program", "program-by-path", "eval", "source", "exec", "trap",
-  "interpreter-code", "script-file", "pipe-into-shell", "heredoc-into-shell", "interactive-shell", "fork-bomb", "sensitive-env",
-  "background", "coprocess", "environment-dump", "unknown-construct", "too-deep", "too-many-parts",
+  "command-substitution",
+  "process-substitution",
+  "dynamic-program",
+  "glob-program",
+  "program-by-path",
+  "eval",
+  "source",
+  "exec",
+  "trap",
+  "interpreter-code",
+  "script-file",
+  "pipe-into-shell",
+  "heredoc-into-shell",
+  "interactive-shell",
+  "fork-bomb",
+  "sensitive-env",
+  "background",
+  "coprocess",
+  "environment-dump",
+  "unknown-construct",
+  "too-deep",
+  "too-many-parts",
 ]);
 
 const NETWORK_PROGRAMS: ReadonlySet<string> = new Set([
-  "curl", "wget", "nc", "ncat", "netcat", "socat", "ssh", "scp", "sftp", "telnet", "ftp", "rsync", "dig", "nslookup", "host", "ping",
+  "curl",
+  "wget",
+  "nc",
+  "ncat",
+  "netcat",
+  "socat",
+  "ssh",
+  "scp",
+  "sftp",
+  "telnet",
+  "ftp",
+  "rsync",
+  "dig",
+  "nslookup",
+  "host",
+  "ping",
 ]);
 
 function riskOfSubject(subject: Subject): Risk {
@@ -355,7 +393,18 @@ const CHECKS: Record<PolicyCheck, (cmd: SimpleCommand, subject: Subject & { kind
     const rest = cmd.args.slice(at + 1);
     const writeOptions = ["--add", "--unset", "--unset-all", "--replace-all", "--rename-section", "--remove-section", "--edit", "-e"];
     if (rest.some((a) => a.static && writeOptions.includes(a.value))) return true;
-    const readOptions = ["--get", "--get-all", "--get-regexp", "--get-urlmatch", "--list", "-l", "--show-origin", "--show-scope", "--get-color", "--get-colorbool"];
+    const readOptions = [
+      "--get",
+      "--get-all",
+      "--get-regexp",
+      "--get-urlmatch",
+      "--list",
+      "-l",
+      "--show-origin",
+      "--show-scope",
+      "--get-color",
+      "--get-colorbool",
+    ];
     if (rest.some((a) => a.static && readOptions.includes(a.value))) return false;
     const operands = rest.filter((a) => !(a.static && a.value.startsWith("-")));
     const verb = operands[0]?.value;
@@ -796,7 +845,10 @@ export function decide(call: ToolCallForPolicy, policy: Policy = DEFAULT_POLICY)
       const parsed = parsedCommandOf(call);
       if (!parsed.parsed) return decideSubject(compiled, { kind: "command", tool, parse: "error", error: parsed.error });
       if (parsed.commands.length === 0) return decideSubject(compiled, { kind: "command", tool, parse: "empty" });
-      return combineParts(parsed.commands.map((cmd) => decideSubject(compiled, { kind: "part", tool, cmd })), compiled);
+      return combineParts(
+        parsed.commands.map((cmd) => decideSubject(compiled, { kind: "part", tool, cmd })),
+        compiled,
+      );
     }
     case "http_fetch":
       return decideSubject(compiled, { kind: "http", tool, url: call.url, ...parseUrl(call.url) });

@@ -38,7 +38,13 @@ describe("presets", () => {
   });
 });
 
-const rule = (r: Partial<PolicyRule> & Pick<PolicyRule, "id" | "outcome">): PolicyRule => ({ description: "", tools: ["run_command"], match: {}, reason: `${r.id} for {command}`, ...r });
+const rule = (r: Partial<PolicyRule> & Pick<PolicyRule, "id" | "outcome">): PolicyRule => ({
+  description: "",
+  tools: ["run_command"],
+  match: {},
+  reason: `${r.id} for {command}`,
+  ...r,
+});
 const policy = (rules: PolicyRule[]): Policy => ({ id: "t", name: "t", description: "", default: { verdict: "ask", reason: "default" }, rules });
 
 describe("rule outcomes and matching", () => {
@@ -53,7 +59,10 @@ describe("rule outcomes and matching", () => {
   });
 
   it("no override beats a deny rule", () => {
-    const p = policy([rule({ id: "no-rm", outcome: "deny", match: { programs: ["rm"] } }), rule({ id: "rm-ok", outcome: "allow", match: { programs: ["rm"] }, overrides: ["no-rm"] })]);
+    const p = policy([
+      rule({ id: "no-rm", outcome: "deny", match: { programs: ["rm"] } }),
+      rule({ id: "rm-ok", outcome: "allow", match: { programs: ["rm"] }, overrides: ["no-rm"] }),
+    ]);
     expect(decide(run("rm x"), p)).toMatchObject({ verdict: "deny", rule: "no-rm" });
   });
 
@@ -67,7 +76,10 @@ describe("rule outcomes and matching", () => {
   });
 
   it("matches on the risk Airlock works out", () => {
-    const p = policy([rule({ id: "risky", outcome: "deny", tools: ["run_command", "http_fetch"], match: { risk: ["high"] } }), rule({ id: "fine", outcome: "allow", match: {} })]);
+    const p = policy([
+      rule({ id: "risky", outcome: "deny", tools: ["run_command", "http_fetch"], match: { risk: ["high"] } }),
+      rule({ id: "fine", outcome: "allow", match: {} }),
+    ]);
     expect(decide(run("cat README.md"), p)).toMatchObject({ verdict: "allow" });
     expect(decide(run("python3 -c 'print(1)'"), p)).toMatchObject({ verdict: "deny", rule: "risky" });
     expect(decide({ tool: "http_fetch", url: "https://example.com" }, p)).toMatchObject({ verdict: "deny", rule: "risky" });

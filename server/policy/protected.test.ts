@@ -34,8 +34,27 @@ describe("always-protected paths", () => {
   });
 
   it("a policy that already asks about CI keeps its own rule and gains the protection's requirements", () => {
-    const asking: Policy = { ...ALLOW_ALL, rules: [{ id: "ci", description: "", tools: ["write_file"], match: { writes: { any: ["**/.github/**"] } }, outcome: "ask", reason: "ci", requiredApprovals: 2, allowSelfApproval: true }] };
-    expect(decideUnderPolicy({ tool: "write_file", path: ".github/workflows/ci.yml" }, asking)).toMatchObject({ verdict: "ask", rule: "ci", requiredApprovals: 2, allowSelfApproval: false });
+    const asking: Policy = {
+      ...ALLOW_ALL,
+      rules: [
+        {
+          id: "ci",
+          description: "",
+          tools: ["write_file"],
+          match: { writes: { any: ["**/.github/**"] } },
+          outcome: "ask",
+          reason: "ci",
+          requiredApprovals: 2,
+          allowSelfApproval: true,
+        },
+      ],
+    };
+    expect(decideUnderPolicy({ tool: "write_file", path: ".github/workflows/ci.yml" }, asking)).toMatchObject({
+      verdict: "ask",
+      rule: "ci",
+      requiredApprovals: 2,
+      allowSelfApproval: false,
+    });
   });
 
   it("only the protected part of a compound command is overruled, and it decides", () => {
@@ -60,6 +79,12 @@ describe("always-protected paths", () => {
   });
 
   it("has stable ids", () => {
-    expect(PROTECTED_RULE_IDS).toEqual(["protected-git-internals", "protected-git-config", "protected-git-exec-config", "protected-shell-startup", "protected-ci-config"]);
+    expect(PROTECTED_RULE_IDS).toEqual([
+      "protected-git-internals",
+      "protected-git-config",
+      "protected-git-exec-config",
+      "protected-shell-startup",
+      "protected-ci-config",
+    ]);
   });
 });

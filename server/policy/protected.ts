@@ -20,7 +20,8 @@ export const PROTECTED_POLICY: Policy = {
       tools: ["write_file", "edit_file", "run_command"],
       match: { writes: { any: GIT_INTERNALS } },
       outcome: "deny",
-      reason: "{subject} writes to {path}, inside .git, where hooks and config run code outside review; Airlock never allows this, whatever the project's policy says.",
+      reason:
+        "{subject} writes to {path}, inside .git, where hooks and config run code outside review; Airlock never allows this, whatever the project's policy says.",
     },
     {
       id: "protected-git-config",
@@ -28,7 +29,8 @@ export const PROTECTED_POLICY: Policy = {
       tools: ["run_command"],
       match: { check: "git-config-write" },
       outcome: "deny",
-      reason: "`{command}` writes .git/config, where hooks, aliases and pagers run code outside review; Airlock never allows this, whatever the project's policy says.",
+      reason:
+        "`{command}` writes .git/config, where hooks, aliases and pagers run code outside review; Airlock never allows this, whatever the project's policy says.",
     },
     {
       id: "protected-git-exec-config",
@@ -44,7 +46,8 @@ export const PROTECTED_POLICY: Policy = {
       tools: ["write_file", "edit_file", "run_command"],
       match: { writes: { any: SHELL_STARTUP_FILES } },
       outcome: "deny",
-      reason: "{subject} writes to the shell start-up file {path}, which runs in every later shell; Airlock never allows this, whatever the project's policy says.",
+      reason:
+        "{subject} writes to the shell start-up file {path}, which runs in every later shell; Airlock never allows this, whatever the project's policy says.",
     },
     {
       id: "protected-ci-config",

@@ -35,9 +35,7 @@ export function unsafeRegexReason(source: string): string | null {
     re = compileRe2(source);
   } catch (error) {
     const detail = (error as Error).message.replace(/^error parsing regexp: /, "");
-    const hint = /\\[1-9]|\\k|\(\?[=!]|\(\?<[=!]/.test(source)
-      ? "; backreferences (\\1, \\k<name>) and lookahead ((?=…), (?!…)) are not supported"
-      : "";
+    const hint = /\\[1-9]|\\k|\(\?[=!]|\(\?<[=!]/.test(source) ? "; backreferences (\\1, \\k<name>) and lookahead ((?=…), (?!…)) are not supported" : "";
     return `not a valid regular expression for Airlock's linear-time engine (RE2 syntax): ${detail}${hint}`;
   }
   const size = programSize(re);

@@ -99,7 +99,10 @@ export const policySchema = z
     description: z.string(),
     default: z.object({ verdict, reason: nonEmpty }).strict(),
     rules: z.array(rule),
-    promotion: z.object({ requiredReviewers: z.number().int().min(1).max(10) }).strict().optional(),
+    promotion: z
+      .object({ requiredReviewers: z.number().int().min(1).max(10) })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((policy, ctx) => {

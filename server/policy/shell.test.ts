@@ -23,7 +23,8 @@ function flagsOf(source: string, name: string): ShellFlag[] {
 
 describe("parseCommand", () => {
   it("flattens lists, pipes and compound commands into every simple command", () => {
-    const source = "a && b || c; d | e |& f; if g; then h; elif i; then j; else k; fi; for x in 1 2; do l; done; while m; do n; done; case y in z) o;; esac; { p; }; (q)";
+    const source =
+      "a && b || c; d | e |& f; if g; then h; elif i; then j; else k; fi; for x in 1 2; do l; done; while m; do n; done; case y in z) o;; esac; { p; }; (q)";
     expect(commands(source).map((c) => c.name)).toEqual("abcdefghijklmnopq".split(""));
   });
 

@@ -5,15 +5,7 @@
 // see statically. Parsing is pure and synchronous.
 import { STACK_TRACE_LIMIT_BEFORE_MVDAN } from "./stack-limit";
 import mvdan, { type MvdanSh } from "mvdan-sh";
-import {
-  canonicalProgram,
-  interpreterInvocation,
-  interpreterSpec,
-  scanArgs,
-  isSensitiveEnv,
-  unwrapCommand,
-  WRAPPERS,
-} from "./commands";
+import { canonicalProgram, interpreterInvocation, interpreterSpec, scanArgs, isSensitiveEnv, unwrapCommand, WRAPPERS } from "./commands";
 import { AGENT_HOME, expandTilde, resolveLexically, WORKSPACE_ROOT } from "./paths";
 
 Error.stackTraceLimit = STACK_TRACE_LIMIT_BEFORE_MVDAN;
@@ -127,8 +119,7 @@ export interface SimpleCommand {
 }
 
 export type ParsedCommand =
-  | { parsed: true; source: string; cwd: string; commands: SimpleCommand[] }
-  | { parsed: false; source: string; cwd: string; error: string };
+  { parsed: true; source: string; cwd: string; commands: SimpleCommand[] } | { parsed: false; source: string; cwd: string; error: string };
 
 // ---------------------------------------------------------------------------
 // mvdan-sh plumbing
@@ -225,8 +216,18 @@ function ops(): OpTables {
   }
   const redirect = new Map<number, string>();
   const samples: [string, string][] = [
-    [">", "a > f"], [">>", "a >> f"], ["<", "a < f"], ["<>", "a <> f"], ["<&", "a <& 3"], [">&", "a >& 2"],
-    [">|", "a >| f"], ["<<", "a <<E\nx\nE"], ["<<-", "a <<-E\nx\nE"], ["<<<", "a <<< w"], ["&>", "a &> f"], ["&>>", "a &>> f"],
+    [">", "a > f"],
+    [">>", "a >> f"],
+    ["<", "a < f"],
+    ["<>", "a <> f"],
+    ["<&", "a <& 3"],
+    [">&", "a >& 2"],
+    [">|", "a >| f"],
+    ["<<", "a <<E\nx\nE"],
+    ["<<-", "a <<-E\nx\nE"],
+    ["<<<", "a <<< w"],
+    ["&>", "a &> f"],
+    ["&>>", "a &>> f"],
   ];
   for (const [op, sample] of samples) redirect.set(items(items(parseSource(sample).Stmts)[0]!.Redirs)[0]!.Op, op);
   opTables = { binary, redirect };
@@ -311,7 +312,21 @@ export function decodeAnsiC(body: string): string {
       continue;
     }
     const n = body[++i]!;
-    const simple: Record<string, string> = { a: "\x07", b: "\b", e: "\x1b", E: "\x1b", f: "\f", n: "\n", r: "\r", t: "\t", v: "\v", "\\": "\\", "'": "'", '"': '"', "?": "?" };
+    const simple: Record<string, string> = {
+      a: "\x07",
+      b: "\b",
+      e: "\x1b",
+      E: "\x1b",
+      f: "\f",
+      n: "\n",
+      r: "\r",
+      t: "\t",
+      v: "\v",
+      "\\": "\\",
+      "'": "'",
+      '"': '"',
+      "?": "?",
+    };
     if (n in simple) out += simple[n];
     else if (n === "x") {
       const m = /^[0-9a-fA-F]{1,2}/.exec(body.slice(i + 1));
@@ -769,7 +784,12 @@ class Walker {
         if (input === null || !rest.includes("-r") || !rest.includes("-p")) return null;
         return /^[0-9a-fA-F\s]*$/.test(input) ? Buffer.from(input.replace(/\s+/g, ""), "hex").toString("utf8") : null;
       case "rev":
-        return input === null ? null : input.split("\n").map((l) => [...l].reverse().join("")).join("\n");
+        return input === null
+          ? null
+          : input
+              .split("\n")
+              .map((l) => [...l].reverse().join(""))
+              .join("\n");
       default:
         return null;
     }
@@ -1225,8 +1245,7 @@ class Walker {
         if (t === "Lit") {
           const text = str((part as MvdanSh.Lit).Value);
           body = body === null ? null : body + (quotedDelimiter ? text : unescapeHeredoc(text));
-        }
-        else {
+        } else {
           const e = this.evalParts([part], ctx.src, true);
           for (const f of e.flags) flags.add(f);
           nested.push(...e.nested);

@@ -120,10 +120,10 @@ describe("bad drafts are refused with the exact problem and where it is", () => 
   });
 
   it("H1: an alias in an otherwise valid policy points at its line and column", () => {
-    const yaml = BASE.replace("tools: [run_command]\n    match:\n      programs: [ls, cat]", "tools: &t [run_command]\n    match:\n      programs: [ls, cat]").replace(
-      "    tools: [run_command]\n    match:\n      programs: [rm]",
-      "    tools: *t\n    match:\n      programs: [rm]",
-    );
+    const yaml = BASE.replace(
+      "tools: [run_command]\n    match:\n      programs: [ls, cat]",
+      "tools: &t [run_command]\n    match:\n      programs: [ls, cat]",
+    ).replace("    tools: [run_command]\n    match:\n      programs: [rm]", "    tools: *t\n    match:\n      programs: [rm]");
     const found = problems(yaml);
     expect(found.map((p) => [p.line, p.column])).toEqual([
       [lineOf(yaml, "&t"), yaml.split("\n")[lineOf(yaml, "&t") - 1]!.indexOf("&t") + 1],
@@ -188,7 +188,10 @@ describe("bad drafts are refused with the exact problem and where it is", () => 
   });
 
   it("a rule example the policy contradicts is refused with what the policy says", () => {
-    const yaml = BASE.replace("    outcome: allow\n", "    outcome: allow\n    examples:\n      - command: cat README.md\n        expect: allow\n      - command: ls && rm -rf x\n        expect: allow\n");
+    const yaml = BASE.replace(
+      "    outcome: allow\n",
+      "    outcome: allow\n    examples:\n      - command: cat README.md\n        expect: allow\n      - command: ls && rm -rf x\n        expect: allow\n",
+    );
     const p = theProblem(yaml);
     expect(p.path).toBe("rules[0].examples[1]");
     expect(p.line).toBe(lineOf(yaml, "ls && rm -rf x"));
@@ -196,7 +199,10 @@ describe("bad drafts are refused with the exact problem and where it is", () => 
   });
 
   it("examples see Airlock's protections, which no policy can open", () => {
-    const yaml = BASE.replace("    outcome: allow\n", "    outcome: allow\n    examples:\n      - command: cat x > .git/hooks/pre-commit\n        expect: allow\n");
+    const yaml = BASE.replace(
+      "    outcome: allow\n",
+      "    outcome: allow\n    examples:\n      - command: cat x > .git/hooks/pre-commit\n        expect: allow\n",
+    );
     expect(theProblem(yaml).message).toMatch(/expects allow, but the policy says deny \(rule protected-git-internals/);
   });
 
@@ -229,7 +235,10 @@ describe("bad drafts are refused with the exact problem and where it is", () => 
 
 describe("warnings", () => {
   it("a rule that can match only some of its tools is accepted with a warning", () => {
-    const yaml = BASE.replace("tools: [run_command]\n    match:\n      programs: [ls, cat]", "tools: [run_command, http_fetch]\n    match:\n      programs: [ls, cat]");
+    const yaml = BASE.replace(
+      "tools: [run_command]\n    match:\n      programs: [ls, cat]",
+      "tools: [run_command, http_fetch]\n    match:\n      programs: [ls, cat]",
+    );
     const result = validatePolicyYaml(yaml);
     expect(result.ok).toBe(true);
     expect(result.warnings.map((w) => w.message)).toEqual(['rule "read-only": never matches http_fetch calls (its match fields do not apply to http_fetch)']);

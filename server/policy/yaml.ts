@@ -35,9 +35,7 @@ export interface PolicyProblem {
   message: string;
 }
 
-export type PolicyValidation =
-  | { ok: true; policy: Policy; warnings: PolicyProblem[] }
-  | { ok: false; problems: PolicyProblem[]; warnings: PolicyProblem[] };
+export type PolicyValidation = { ok: true; policy: Policy; warnings: PolicyProblem[] } | { ok: false; problems: PolicyProblem[]; warnings: PolicyProblem[] };
 
 export function formatProblem(p: PolicyProblem): string {
   return `line ${p.line}, column ${p.column}: ${p.path ? `${p.path}: ` : ""}${p.message}`;
@@ -183,7 +181,24 @@ const TOOL_RISKS: Record<PolicyToolName, readonly Risk[]> = {
 };
 
 const MANAGERS = ["npm", "pip", "apt"];
-const PLACEHOLDERS = new Set(["command", "program", "path", "target", "flag", "tool", "url", "host", "scheme", "manager", "packages", "secret", "error", "subject", "arg", "risk"]);
+const PLACEHOLDERS = new Set([
+  "command",
+  "program",
+  "path",
+  "target",
+  "flag",
+  "tool",
+  "url",
+  "host",
+  "scheme",
+  "manager",
+  "packages",
+  "secret",
+  "error",
+  "subject",
+  "arg",
+  "risk",
+]);
 
 function checkRule(rule: PolicyRule, index: number, byId: Map<string, PolicyRule>, problems: Problems): void {
   const at = (...rest: PathKey[]): PathKey[] => ["rules", index, ...rest];
@@ -214,16 +229,25 @@ function checkRule(rule: PolicyRule, index: number, byId: Map<string, PolicyRule
   if (m.parse !== undefined) {
     const other = COMMAND_FIELDS.filter((f) => f !== "parse" && m[f] !== undefined);
     const paths = (["reads", "writes", "paths", "touches", "recursiveReads"] as const).filter((f) => m[f] !== undefined);
-    if (other.length || paths.length) never(at("match", "parse"), `parse: ${m.parse} is about the whole command line, which has no ${[...other, ...paths].join(" or ")}`);
+    if (other.length || paths.length)
+      never(at("match", "parse"), `parse: ${m.parse} is about the whole command line, which has no ${[...other, ...paths].join(" or ")}`);
   }
   for (const [i, program] of (m.programs ?? []).entries()) {
     if (program.includes("/")) {
-      never(at("match", "programs", i), `programs match by name, so ${JSON.stringify(program)} (a path) never does; a rule for "${program.split("/").pop()}" matches it only when run from a system bin directory`);
+      never(
+        at("match", "programs", i),
+        `programs match by name, so ${JSON.stringify(program)} (a path) never does; a rule for "${program.split("/").pop()}" matches it only when run from a system bin directory`,
+      );
     }
   }
   const lists: [string, unknown[] | undefined][] = [
-    ["programs", m.programs], ["subcommands", m.subcommands], ["anyOption", m.anyOption], ["anyArg", m.anyArg], ["flags", m.flags],
-    ["managers", m.managers], ["secrets", m.secrets],
+    ["programs", m.programs],
+    ["subcommands", m.subcommands],
+    ["anyOption", m.anyOption],
+    ["anyArg", m.anyArg],
+    ["flags", m.flags],
+    ["managers", m.managers],
+    ["secrets", m.secrets],
   ];
   for (const [field, list] of lists) if (list && list.length === 0) never(at("match", field), `${field} is an empty list`);
   if (m.url) {
@@ -238,11 +262,14 @@ function checkRule(rule: PolicyRule, index: number, byId: Map<string, PolicyRule
   }
   if (m.managers) {
     for (const [i, manager] of m.managers.entries()) {
-      if (!MANAGERS.includes(manager)) never(at("match", "managers", i), `install_package only knows the managers ${MANAGERS.join(", ")}, not ${JSON.stringify(manager)}`);
+      if (!MANAGERS.includes(manager))
+        never(at("match", "managers", i), `install_package only knows the managers ${MANAGERS.join(", ")}, not ${JSON.stringify(manager)}`);
     }
   }
-  if (m.check === "git-config-write" && m.programs && !m.programs.includes("git")) never(at("match", "check"), "the git-config-write check only matches git, which programs excludes");
-  if (m.check === "kill-all-processes" && m.programs && !m.programs.includes("kill")) never(at("match", "check"), "the kill-all-processes check only matches kill, which programs excludes");
+  if (m.check === "git-config-write" && m.programs && !m.programs.includes("git"))
+    never(at("match", "check"), "the git-config-write check only matches git, which programs excludes");
+  if (m.check === "kill-all-processes" && m.programs && !m.programs.includes("kill"))
+    never(at("match", "check"), "the kill-all-processes check only matches kill, which programs excludes");
 
   for (const field of ["reads", "writes", "paths", "touches", "recursiveReads"] as const) {
     const pm = m[field];
@@ -250,7 +277,8 @@ function checkRule(rule: PolicyRule, index: number, byId: Map<string, PolicyRule
     if (pm.any && pm.any.length === 0) never(at("match", field, "any"), `${field}.any is an empty list`);
     const except = pm.except ?? [];
     if (except.some((e) => e === "**" || e === "/**")) never(at("match", field, "except"), `${field}.except excludes every path`);
-    else if (pm.any && pm.any.length > 0 && pm.any.every((a) => except.includes(a))) never(at("match", field, "except"), `every pattern in ${field}.any is also in ${field}.except`);
+    else if (pm.any && pm.any.length > 0 && pm.any.every((a) => except.includes(a)))
+      never(at("match", field, "except"), `every pattern in ${field}.any is also in ${field}.except`);
     for (const list of ["any", "except"] as const) {
       for (const [i, glob] of (pm[list] ?? []).entries()) checkGlob(glob, at("match", field, list, i), name, problems);
     }
@@ -269,11 +297,13 @@ function checkRule(rule: PolicyRule, index: number, byId: Map<string, PolicyRule
       const target = byId.get(id);
       if (!target) problems.add(at("overrides", i), `${name}overrides unknown rule "${id}"`);
       else if (target.outcome === "deny") problems.add(at("overrides", i), `${name}cannot override "${id}": deny rules are never overridden`);
-      else if (target.outcome !== "ask") problems.add(at("overrides", i), `${name}overrides "${id}", which is an ${target.outcome} rule; only ask rules can be overridden`);
+      else if (target.outcome !== "ask")
+        problems.add(at("overrides", i), `${name}overrides "${id}", which is an ${target.outcome} rule; only ask rules can be overridden`);
     }
   }
   for (const match of rule.reason.matchAll(/\{(\w+)\}/g)) {
-    if (!PLACEHOLDERS.has(match[1]!)) problems.add(at("reason"), `${name}unknown placeholder {${match[1]}} in the reason; known: ${[...PLACEHOLDERS].map((p) => `{${p}}`).join(" ")}`);
+    if (!PLACEHOLDERS.has(match[1]!))
+      problems.add(at("reason"), `${name}unknown placeholder {${match[1]}} in the reason; known: ${[...PLACEHOLDERS].map((p) => `{${p}}`).join(" ")}`);
   }
 }
 
@@ -389,13 +419,21 @@ function anchorsAndAliases(doc: Document, lines: LineCounter, text: string): Pol
   YAML.visit(doc, {
     Alias(_key, node) {
       if (found.length < MAX_REUSE_PROBLEMS) {
-        found.push({ ...at(node), path: "", message: `YAML alias *${node.source} refused: policies may not use anchors or aliases; write the value out in full` });
+        found.push({
+          ...at(node),
+          path: "",
+          message: `YAML alias *${node.source} refused: policies may not use anchors or aliases; write the value out in full`,
+        });
       }
       return found.length >= MAX_REUSE_PROBLEMS ? YAML.visit.BREAK : undefined;
     },
     Node(_key, node) {
       if (node.anchor !== undefined && found.length < MAX_REUSE_PROBLEMS) {
-        found.push({ ...at(node), path: "", message: `YAML anchor &${node.anchor} refused: policies may not use anchors or aliases; write the value out in full` });
+        found.push({
+          ...at(node),
+          path: "",
+          message: `YAML anchor &${node.anchor} refused: policies may not use anchors or aliases; write the value out in full`,
+        });
       }
       return found.length >= MAX_REUSE_PROBLEMS ? YAML.visit.BREAK : undefined;
     },
@@ -441,5 +479,10 @@ export function policyToYaml(policy: Policy, header?: string): string {
     },
   });
   const body = doc.toString({ lineWidth: 0, flowCollectionPadding: false });
-  return header ? `${header.split("\n").map((l) => `# ${l}`.trimEnd()).join("\n")}\n${body}` : body;
+  return header
+    ? `${header
+        .split("\n")
+        .map((l) => `# ${l}`.trimEnd())
+        .join("\n")}\n${body}`
+    : body;
 }

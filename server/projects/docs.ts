@@ -69,7 +69,8 @@ export async function searchProjectDocs(
     if (source.kind !== "path" || !source.path) continue;
     try {
       const found = await searchFiles(runtime, containerId, termsPattern(terms), source.path, undefined, { maxMatches: 100 });
-      for (const m of found.matches) hits.push({ source: source.title, path: m.path, line: m.line, text: m.text.slice(0, MAX_PASSAGE), score: score(m.text, terms) });
+      for (const m of found.matches)
+        hits.push({ source: source.title, path: m.path, line: m.line, text: m.text.slice(0, MAX_PASSAGE), score: score(m.text, terms) });
     } catch {
       // A documentation path missing from this workspace is not the agent's error.
     }

@@ -5,7 +5,15 @@ import { presetYaml } from "@/server/policy";
 import { createModel } from "@/server/models/models";
 import { stopPolicyWorkers } from "@/server/policy/offthread";
 import { currentPolicy, policyForRun, policyHistory, restorePolicyVersion, updatePolicy, PolicyValidationError } from "@/server/projects/policy-store";
-import { addProjectMember, createProject, DEFAULT_PROJECT_ID, ensureDefaultProject, getProjectView, listProjects, updateProject } from "@/server/projects/projects";
+import {
+  addProjectMember,
+  createProject,
+  DEFAULT_PROJECT_ID,
+  ensureDefaultProject,
+  getProjectView,
+  listProjects,
+  updateProject,
+} from "@/server/projects/projects";
 import { createRun } from "@/server/runs/runs";
 import type { PublicUser } from "@/server/users/users";
 import { createTestDb, type TestDb } from "@/test/helpers/db";
@@ -45,27 +53,43 @@ describe("projects", () => {
   });
 
   it("a project's runs start with its limits and test command, and use its policy", () => {
-    const project = createProject(t.db, actorOf(admin), { slug: "web", name: "Web", preset: "trusted", testCommand: "npm test", defaultLimits: { commandTimeoutS: 60 } });
+    const project = createProject(t.db, actorOf(admin), {
+      slug: "web",
+      name: "Web",
+      preset: "trusted",
+      testCommand: "npm test",
+      defaultLimits: { commandTimeoutS: 60 },
+    });
     const run = createRun(t.db, { ...actorOf(operator), userId: operator.id }, { title: "t", task: "x", modelId, projectId: "web" });
     expect(run).toMatchObject({ projectId: project.id, testCommand: "npm test" });
     expect(run.limits.commandTimeoutS).toBe(60);
     expect(policyForRun(t.db, run).policy.id).toBe("trusted");
-    const own = createRun(t.db, { ...actorOf(operator), userId: operator.id }, { title: "t", task: "x", modelId, projectId: project.id, testCommand: "make check", limits: { commandTimeoutS: 30 } });
+    const own = createRun(
+      t.db,
+      { ...actorOf(operator), userId: operator.id },
+      { title: "t", task: "x", modelId, projectId: project.id, testCommand: "make check", limits: { commandTimeoutS: 30 } },
+    );
     expect(own).toMatchObject({ testCommand: "make check" });
     expect(own.limits.commandTimeoutS).toBe(30);
   });
 
   it("refuses limits above Airlock's ceiling and documentation paths outside the workspace", () => {
     expect(() => createProject(t.db, actorOf(admin), { slug: "big", name: "Big", defaultLimits: { memoryMb: 999_999 } })).toThrow(/memoryMb may be at most/);
-    expect(() => updateProject(t.db, actorOf(admin), { id: "web", docSources: [{ kind: "path", title: "etc", path: "../../etc" }] })).toThrow(/outside \/workspace/);
+    expect(() => updateProject(t.db, actorOf(admin), { id: "web", docSources: [{ kind: "path", title: "etc", path: "../../etc" }] })).toThrow(
+      /outside \/workspace/,
+    );
   });
 
   it("only members may start runs in a project that lists members; admins always may", async () => {
     const other = await addUser(t.db, "operator");
     createProject(t.db, actorOf(admin), { slug: "secret", name: "Secret" });
     addProjectMember(t.db, actorOf(admin), { projectId: "secret", email: operator.email });
-    expect(() => createRun(t.db, { ...actorOf(other), userId: other.id }, { title: "t", task: "x", modelId, projectId: "secret" })).toThrow(/Only members of the project Secret/);
-    expect(createRun(t.db, { ...actorOf(operator), userId: operator.id }, { title: "t", task: "x", modelId, projectId: "secret" }).projectId).toBe(getProjectView(t.db, "secret").id);
+    expect(() => createRun(t.db, { ...actorOf(other), userId: other.id }, { title: "t", task: "x", modelId, projectId: "secret" })).toThrow(
+      /Only members of the project Secret/,
+    );
+    expect(createRun(t.db, { ...actorOf(operator), userId: operator.id }, { title: "t", task: "x", modelId, projectId: "secret" }).projectId).toBe(
+      getProjectView(t.db, "secret").id,
+    );
     expect(createRun(t.db, { ...actorOf(admin), userId: admin.id }, { title: "t", task: "x", modelId, projectId: "secret" })).toBeTruthy();
     expect(getProjectView(t.db, "secret").members.map((m) => m.email)).toEqual([operator.email]);
   });
@@ -112,7 +136,9 @@ describe("versioned policies", () => {
 
   it("a save based on an older version is refused", async () => {
     const current = currentPolicy(t.db, "web");
-    await expect(updatePolicy(t.db, actorOf(admin), { projectId: "web", yaml: `${current.yaml}\n# x\n`, baseVersion: current.version - 1 })).rejects.toThrow(/was saved after the version/);
+    await expect(updatePolicy(t.db, actorOf(admin), { projectId: "web", yaml: `${current.yaml}\n# x\n`, baseVersion: current.version - 1 })).rejects.toThrow(
+      /was saved after the version/,
+    );
   });
 
   it("saving the same text again creates no version", async () => {

@@ -20,7 +20,10 @@ type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 /** A refused save: the message lists every problem; `problems` carries their lines for editors. */
 export class PolicyValidationError extends DomainError {
   constructor(readonly problems: PolicyProblem[]) {
-    super("INVALID_INPUT", `The policy was not saved (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map(formatProblem).join("\n")}`);
+    super(
+      "INVALID_INPUT",
+      `The policy was not saved (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map(formatProblem).join("\n")}`,
+    );
   }
 }
 
@@ -54,7 +57,11 @@ export interface CurrentPolicy {
 }
 
 function versionRow(db: Db | Tx, projectId: string, version: number): PolicyVersion {
-  const row = db.select().from(policyVersions).where(and(eq(policyVersions.projectId, projectId), eq(policyVersions.version, version))).get();
+  const row = db
+    .select()
+    .from(policyVersions)
+    .where(and(eq(policyVersions.projectId, projectId), eq(policyVersions.version, version)))
+    .get();
   if (!row) throw new DomainError("NOT_FOUND", `The project has no policy version ${version}.`);
   return row;
 }
@@ -134,7 +141,11 @@ export interface DraftCheck {
 /** Checks a draft in the policy worker (server/policy/offthread.ts): problems with their lines, and the diff against the version in force. */
 export async function checkDraft(db: Db, input: { projectId?: string | null; yaml: string }, opts: { limitMs?: number } = {}): Promise<DraftCheck> {
   const current = currentPolicy(db, input.projectId);
-  const { validation, diff } = await runDraftTask<ValidateDraftOutcome>("validateDraft", { yaml: input.yaml, current: { yaml: current.yaml, version: current.version } }, { limitMs: opts.limitMs });
+  const { validation, diff } = await runDraftTask<ValidateDraftOutcome>(
+    "validateDraft",
+    { yaml: input.yaml, current: { yaml: current.yaml, version: current.version } },
+    { limitMs: opts.limitMs },
+  );
   return {
     ok: validation.ok,
     problems: validation.ok ? [] : validation.problems,
@@ -175,15 +186,29 @@ export async function updatePolicy(
       }
       const previous = versionRow(tx, project.id, fresh.policyVersion);
       if (previous.yaml === input.yaml) return { projectId: project.id, version: previous.version, unchanged: true, diff: "" };
-      const row = insertPolicyVersionInTx(tx, actor, { projectId: project.id, yaml: input.yaml, comment: input.comment?.trim() || null, previousYaml: previous.yaml });
-      return { projectId: project.id, version: row.version, unchanged: false, diff: policyDiff(previous.yaml, input.yaml, `policy v${previous.version}`, `policy v${row.version}`) };
+      const row = insertPolicyVersionInTx(tx, actor, {
+        projectId: project.id,
+        yaml: input.yaml,
+        comment: input.comment?.trim() || null,
+        previousYaml: previous.yaml,
+      });
+      return {
+        projectId: project.id,
+        version: row.version,
+        unchanged: false,
+        diff: policyDiff(previous.yaml, input.yaml, `policy v${previous.version}`, `policy v${row.version}`),
+      };
     },
     { behavior: "immediate" },
   );
 }
 
 /** Makes an older version current again, as a new version (history is never rewritten). */
-export async function restorePolicyVersion(db: Db, actor: Actor, input: { projectId?: string | null; version: number; comment?: string | null }): Promise<PolicySaveResult> {
+export async function restorePolicyVersion(
+  db: Db,
+  actor: Actor,
+  input: { projectId?: string | null; version: number; comment?: string | null },
+): Promise<PolicySaveResult> {
   const project = requireProject(db, input.projectId);
   const old = versionRow(db, project.id, input.version);
   if (old.version === project.policyVersion) throw new DomainError("CONFLICT", `Version ${old.version} is already the policy in force.`);
@@ -200,7 +225,12 @@ export async function restorePolicyVersion(db: Db, actor: Actor, input: { projec
         restoredFrom: old.version,
         previousYaml: previous.yaml,
       });
-      return { projectId: project.id, version: row.version, unchanged: false, diff: policyDiff(previous.yaml, old.yaml, `policy v${previous.version}`, `policy v${row.version}`) };
+      return {
+        projectId: project.id,
+        version: row.version,
+        unchanged: false,
+        diff: policyDiff(previous.yaml, old.yaml, `policy v${previous.version}`, `policy v${row.version}`),
+      };
     },
     { behavior: "immediate" },
   );

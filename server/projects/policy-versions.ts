@@ -32,7 +32,14 @@ export function diffStats(diff: string): { added: number; removed: number } {
 export function insertPolicyVersionInTx(
   tx: Tx,
   actor: Actor,
-  input: { projectId: string; yaml: string; comment?: string | null; restoredFrom?: number | null; previousYaml: string | null; details?: Record<string, unknown> },
+  input: {
+    projectId: string;
+    yaml: string;
+    comment?: string | null;
+    restoredFrom?: number | null;
+    previousYaml: string | null;
+    details?: Record<string, unknown>;
+  },
 ): PolicyVersion {
   const project = tx.select().from(projects).where(eq(projects.id, input.projectId)).get();
   if (!project) throw new DomainError("NOT_FOUND", `No project ${input.projectId}.`);
@@ -64,7 +71,10 @@ export function insertPolicyVersionInTx(
       comment: input.comment ?? null,
       restoredFrom: input.restoredFrom ?? null,
       ...stats,
-      diff: diff.length > MAX_AUDITED_DIFF ? `${diff.slice(0, MAX_AUDITED_DIFF)}\n… (diff truncated at ${MAX_AUDITED_DIFF} bytes; the full text is policy version ${version})` : diff,
+      diff:
+        diff.length > MAX_AUDITED_DIFF
+          ? `${diff.slice(0, MAX_AUDITED_DIFF)}\n… (diff truncated at ${MAX_AUDITED_DIFF} bytes; the full text is policy version ${version})`
+          : diff,
       ...input.details,
     },
   });

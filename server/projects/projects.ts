@@ -85,14 +85,24 @@ function checkLimits(limits: Partial<RunLimitsJson> | undefined): Partial<RunLim
 
 function normaliseDocSources(sources: ProjectDocSource[] | undefined): ProjectDocSource[] {
   return (sources ?? []).map((s) =>
-    s.kind === "path" ? { kind: "path", title: s.title, path: (normaliseWorkspacePath(s.path!) as { path: string }).path } : { kind: "text", title: s.title, text: s.text! },
+    s.kind === "path"
+      ? { kind: "path", title: s.title, path: (normaliseWorkspacePath(s.path!) as { path: string }).path }
+      : { kind: "text", title: s.title, text: s.text! },
   );
 }
 
 function insertProjectInTx(
   tx: Tx,
   actor: Actor,
-  values: { id: string; slug: string; name: string; description: string; testCommand: string | null; defaultLimits: Partial<RunLimitsJson>; docSources: ProjectDocSource[] },
+  values: {
+    id: string;
+    slug: string;
+    name: string;
+    description: string;
+    testCommand: string | null;
+    defaultLimits: Partial<RunLimitsJson>;
+    docSources: ProjectDocSource[];
+  },
   preset: (typeof PRESET_NAMES)[number],
 ): Project {
   const now = new Date();
@@ -115,7 +125,15 @@ export function ensureDefaultProject(db: Db): Project {
       return insertProjectInTx(
         tx,
         SYSTEM_ACTOR,
-        { id: DEFAULT_PROJECT_ID, slug: "default", name: "Default", description: "Runs started without a project belong here.", testCommand: null, defaultLimits: {}, docSources: [] },
+        {
+          id: DEFAULT_PROJECT_ID,
+          slug: "default",
+          name: "Default",
+          description: "Runs started without a project belong here.",
+          testCommand: null,
+          defaultLimits: {},
+          docSources: [],
+        },
         "supervised",
       );
     },
@@ -126,9 +144,9 @@ export function ensureDefaultProject(db: Db): Project {
 /** A project by id or slug; the default project for none. */
 export function requireProject(db: Db, idOrSlug?: string | null): Project {
   if (!idOrSlug || idOrSlug === DEFAULT_PROJECT_ID) return ensureDefaultProject(db);
-  const row =
-    db.select().from(projects).where(eq(projects.id, idOrSlug)).get() ?? db.select().from(projects).where(eq(projects.slug, idOrSlug)).get();
-  if (!row) throw new DomainError("NOT_FOUND", `No project ${idOrSlug}. Admins create projects on the Projects page (or leave projectId out for the default project).`);
+  const row = db.select().from(projects).where(eq(projects.id, idOrSlug)).get() ?? db.select().from(projects).where(eq(projects.slug, idOrSlug)).get();
+  if (!row)
+    throw new DomainError("NOT_FOUND", `No project ${idOrSlug}. Admins create projects on the Projects page (or leave projectId out for the default project).`);
   return row;
 }
 
@@ -175,8 +193,16 @@ export function updateProject(db: Db, actor: Actor, raw: z.input<typeof updatePr
   if (Object.keys(changes).length === 0) return project;
   return db.transaction(
     (tx) => {
-      tx.update(projects).set({ ...changes, updatedAt: new Date() }).where(eq(projects.id, project.id)).run();
-      appendAudit(tx, actor, { action: "project.update", targetType: "project", targetId: project.id, details: { slug: project.slug, changed: Object.keys(changes), ...changes } });
+      tx.update(projects)
+        .set({ ...changes, updatedAt: new Date() })
+        .where(eq(projects.id, project.id))
+        .run();
+      appendAudit(tx, actor, {
+        action: "project.update",
+        targetType: "project",
+        targetId: project.id,
+        details: { slug: project.slug, changed: Object.keys(changes), ...changes },
+      });
       return tx.select().from(projects).where(eq(projects.id, project.id)).get()!;
     },
     { behavior: "immediate" },
@@ -218,7 +244,13 @@ function membersOf(db: Db, projectId: string): ProjectMemberView[] {
 
 function runCountOf(db: Db, projectId: string): number {
   const condition = projectId === DEFAULT_PROJECT_ID ? sql`(${runs.projectId} = ${projectId} or ${runs.projectId} is null)` : eq(runs.projectId, projectId);
-  return db.select({ n: sql<number>`count(*)` }).from(runs).where(condition).get()?.n ?? 0;
+  return (
+    db
+      .select({ n: sql<number>`count(*)` })
+      .from(runs)
+      .where(condition)
+      .get()?.n ?? 0
+  );
 }
 
 function toView(db: Db, p: Project): ProjectView {
@@ -253,7 +285,11 @@ export function addProjectMember(db: Db, actor: Actor, input: { projectId: strin
   const project = requireProject(db, input.projectId);
   const user = db.select().from(users).where(eq(users.email, input.email.trim().toLowerCase())).get();
   if (!user) throw new DomainError("NOT_FOUND", `No user with email ${input.email}. Admins add users in Settings.`);
-  const already = db.select().from(projectMembers).where(and(eq(projectMembers.projectId, project.id), eq(projectMembers.userId, user.id))).get();
+  const already = db
+    .select()
+    .from(projectMembers)
+    .where(and(eq(projectMembers.projectId, project.id), eq(projectMembers.userId, user.id)))
+    .get();
   if (already) throw new DomainError("CONFLICT", `${user.email} is already a member of ${project.name}.`);
   db.transaction(
     (tx) => {
@@ -269,7 +305,10 @@ export function removeProjectMember(db: Db, actor: Actor, input: { projectId: st
   const project = requireProject(db, input.projectId);
   db.transaction(
     (tx) => {
-      const removed = tx.delete(projectMembers).where(and(eq(projectMembers.projectId, project.id), eq(projectMembers.userId, input.userId))).run();
+      const removed = tx
+        .delete(projectMembers)
+        .where(and(eq(projectMembers.projectId, project.id), eq(projectMembers.userId, input.userId)))
+        .run();
       if (removed.changes === 0) throw new DomainError("NOT_FOUND", "That user is not a member of this project.");
       appendAudit(tx, actor, { action: "project.member.remove", targetType: "project", targetId: project.id, details: { userId: input.userId } });
     },
@@ -280,7 +319,14 @@ export function removeProjectMember(db: Db, actor: Actor, input: { projectId: st
 
 /** Admins may start runs anywhere; others in projects that list no members, or that list them (the rule: lib/permissions.ts). */
 export function assertMayStartRunIn(db: Db, project: Project, user: PermissionActor | null): void {
-  const memberIds = user ? db.select({ userId: projectMembers.userId }).from(projectMembers).where(eq(projectMembers.projectId, project.id)).all().map((m) => m.userId) : [];
+  const memberIds = user
+    ? db
+        .select({ userId: projectMembers.userId })
+        .from(projectMembers)
+        .where(eq(projectMembers.projectId, project.id))
+        .all()
+        .map((m) => m.userId)
+    : [];
   const denied = projectRunDenial(user, { name: project.name, memberIds });
   if (denied) throw new DomainError(denied.code, denied.message);
 }

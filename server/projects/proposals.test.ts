@@ -42,27 +42,39 @@ function askedCall(tool: string, args: Record<string, unknown>, decision: "appro
   if (!prepared.ok) throw new Error(prepared.message);
   const judged = decideUnderPolicy(prepared.call as ToolCallForPolicy, currentPolicy(t.db, "app").policy);
   const callId = crypto.randomUUID();
-  t.db.insert(toolCalls).values({ id: callId, runId, seq: ++seq, tool, args, verdict: judged.verdict, rule: judged.rule, reason: judged.reason, state: "awaiting_approval" }).run();
-  const approval = createApproval(t.db, { userId: null, label: "agent" }, {
-    runId,
-    toolCallId: callId,
-    kind: "tool",
-    tool,
-    args,
-    preview: { parts: (judged.parts ?? []).map((p) => ({ command: p.command, verdict: p.verdict, rule: p.rule, reason: p.reason })) },
-    verdict: judged.verdict,
-    rule: judged.rule,
-    reason: judged.reason,
-    requestedBy: operator.id,
-  });
+  t.db
+    .insert(toolCalls)
+    .values({ id: callId, runId, seq: ++seq, tool, args, verdict: judged.verdict, rule: judged.rule, reason: judged.reason, state: "awaiting_approval" })
+    .run();
+  const approval = createApproval(
+    t.db,
+    { userId: null, label: "agent" },
+    {
+      runId,
+      toolCallId: callId,
+      kind: "tool",
+      tool,
+      args,
+      preview: { parts: (judged.parts ?? []).map((p) => ({ command: p.command, verdict: p.verdict, rule: p.rule, reason: p.reason })) },
+      verdict: judged.verdict,
+      rule: judged.rule,
+      reason: judged.reason,
+      requestedBy: operator.id,
+    },
+  );
   decideApproval(t.db, { ...actorOf(reviewers[0]!), userId: reviewers[0]!.id }, { id: approval.id, decision, reason: decision === "deny" ? "no" : undefined });
   return approval;
 }
 
 describe("earned autonomy", () => {
   it("a call generalises to a narrow pattern", () => {
-    expect(patternOfCall("run_command", { command: "npm test" })).toMatchObject({ pattern: "run_command: npm test", match: { programs: ["npm"], subcommands: ["test"] } });
-    expect(patternOfCall("run_command", { command: "echo hi > out.txt" })).toMatchObject({ match: { programs: ["echo"], writes: { any: ["/workspace/out.txt"] } } });
+    expect(patternOfCall("run_command", { command: "npm test" })).toMatchObject({
+      pattern: "run_command: npm test",
+      match: { programs: ["npm"], subcommands: ["test"] },
+    });
+    expect(patternOfCall("run_command", { command: "echo hi > out.txt" })).toMatchObject({
+      match: { programs: ["echo"], writes: { any: ["/workspace/out.txt"] } },
+    });
     expect(patternOfCall("run_command", { command: "ls && make" })).toEqual({ refused: "the command has several parts; propose a rule for a single command" });
     expect(patternOfCall("install_package", { manager: "npm", packages: ["x"] })).toHaveProperty("refused");
   });
@@ -96,7 +108,13 @@ describe("earned autonomy", () => {
     expect(policy.yaml).toContain("# Airlock preset: supervised"); // the document's comments are kept
     expect(simulateCall(policy.policy, { tool: "run_command", args: { command: "npm test" } })).toMatchObject({ verdict: "allow", rule: rule.id });
     expect(simulateCall(policy.policy, { tool: "run_command", args: { command: "npm test && rm -rf ~" } })).toMatchObject({ verdict: "deny" });
-    const audit = t.db.select().from(auditEvents).orderBy(desc(auditEvents.seq)).limit(2).all().map((e) => e.action);
+    const audit = t.db
+      .select()
+      .from(auditEvents)
+      .orderBy(desc(auditEvents.seq))
+      .limit(2)
+      .all()
+      .map((e) => e.action);
     expect(audit).toEqual(["rule.accept", "policy.update"]);
   });
 
@@ -108,19 +126,27 @@ describe("earned autonomy", () => {
     expect(voteOnProposal(t.db, reviewer(admin), { id: proposal.id, decision: "accept" })).toMatchObject({ state: "accepted" });
     const policy = currentPolicy(t.db, "app").policy;
     expect(simulateCall(policy, { tool: "run_command", args: { command: "echo done > status.txt" } })).toMatchObject({ verdict: "allow" });
-    expect(simulateCall(policy, { tool: "run_command", args: { command: "echo done > other.txt" } })).toMatchObject({ verdict: "ask", rule: "command-writes-file" });
+    expect(simulateCall(policy, { tool: "run_command", args: { command: "echo done > other.txt" } })).toMatchObject({
+      verdict: "ask",
+      rule: "command-writes-file",
+    });
   });
 
   it("a call Airlock always protects cannot be proposed", () => {
     const approval = askedCall("write_file", { path: ".github/workflows/ci.yml", content: "x" });
-    expect(() => proposeRule(t.db, { ...actorOf(reviewers[0]!), userId: reviewers[0]!.id }, { approvalId: approval.id })).toThrow(/asked about by protected-ci-config, a protection Airlock always applies; no rule can allow it/);
+    expect(() => proposeRule(t.db, { ...actorOf(reviewers[0]!), userId: reviewers[0]!.id }, { approvalId: approval.id })).toThrow(
+      /asked about by protected-ci-config, a protection Airlock always applies; no rule can allow it/,
+    );
   });
 
   it("a rejection needs a reason and closes the proposal", () => {
     const approval = askedCall("run_command", { command: "make lint" });
     const proposal = proposeRule(t.db, { ...actorOf(reviewers[0]!), userId: reviewers[0]!.id }, { approvalId: approval.id });
     expect(() => voteOnProposal(t.db, reviewer(reviewers[1]!), { id: proposal.id, decision: "reject" })).toThrow(/Say why/);
-    expect(voteOnProposal(t.db, reviewer(reviewers[1]!), { id: proposal.id, decision: "reject", reason: "lint may rewrite files" })).toMatchObject({ state: "rejected", decisionReason: "lint may rewrite files" });
+    expect(voteOnProposal(t.db, reviewer(reviewers[1]!), { id: proposal.id, decision: "reject", reason: "lint may rewrite files" })).toMatchObject({
+      state: "rejected",
+      decisionReason: "lint may rewrite files",
+    });
     expect(listProposals(t.db, { projectId: "app", state: "rejected" }).map((p) => p.id)).toEqual([proposal.id]);
   });
 

@@ -84,7 +84,13 @@ export function patternOfCall(tool: string, args: Record<string, unknown>): Call
       if (writes.length > 0) match.writes = { any: [...new Set(writes.map((w) => w.path))] };
       const command = String(args.command).trim().replace(/\s+/g, " ");
       const shown = `${cmd.name}${match.subcommands ? ` ${match.subcommands[0]}` : ""}${match.writes ? ` writing ${match.writes.any!.join(", ")}` : ""}`;
-      return { key: `run_command:${command}`, pattern: `run_command: ${shown}`, tools: ["run_command"], match, example: { command: String(args.command), expect: "allow" } };
+      return {
+        key: `run_command:${command}`,
+        pattern: `run_command: ${shown}`,
+        tools: ["run_command"],
+        match,
+        example: { command: String(args.command), expect: "allow" },
+      };
     }
     case "write_file":
     case "edit_file":
@@ -99,7 +105,13 @@ export function patternOfCall(tool: string, args: Record<string, unknown>): Call
     case "search_files":
     case "list_files": {
       const path = call.path ?? WORKSPACE_PATH;
-      return { key: `${call.tool}:${path}`, pattern: `${call.tool} ${path}`, tools: [call.tool], match: { touches: { any: [path] } }, example: { tool: call.tool, args: { ...args }, expect: "allow" } };
+      return {
+        key: `${call.tool}:${path}`,
+        pattern: `${call.tool} ${path}`,
+        tools: [call.tool],
+        match: { touches: { any: [path] } },
+        example: { tool: call.tool, args: { ...args }, expect: "allow" },
+      };
     }
     case "http_fetch": {
       let url: URL;
@@ -110,10 +122,22 @@ export function patternOfCall(tool: string, args: Record<string, unknown>): Call
       }
       const scheme = url.protocol.replace(/:$/, "");
       const host = url.hostname.toLowerCase();
-      return { key: `http_fetch:${scheme}://${host}`, pattern: `fetch ${scheme}://${host}`, tools: ["http_fetch"], match: { url: { schemes: [scheme], hosts: [host] } }, example: { url: call.url, expect: "allow" } };
+      return {
+        key: `http_fetch:${scheme}://${host}`,
+        pattern: `fetch ${scheme}://${host}`,
+        tools: ["http_fetch"],
+        match: { url: { schemes: [scheme], hosts: [host] } },
+        example: { url: call.url, expect: "allow" },
+      };
     }
     case "request_secret":
-      return { key: `request_secret:${call.name}`, pattern: `request the secret ${call.name}`, tools: ["request_secret"], match: { secrets: [call.name] }, example: { tool: "request_secret", args: { ...args }, expect: "allow" } };
+      return {
+        key: `request_secret:${call.name}`,
+        pattern: `request the secret ${call.name}`,
+        tools: ["request_secret"],
+        match: { secrets: [call.name] },
+        example: { tool: "request_secret", args: { ...args }, expect: "allow" },
+      };
     case "run_tests":
       return { key: "run_tests", pattern: "run the project's tests", tools: ["run_tests"], match: {}, example: { tool: "run_tests", expect: "allow" } };
     case "install_package":
@@ -133,7 +157,10 @@ export const proposeRuleInput = z
     /** Reviewer's adjustments to the suggested rule. */
     rule: z
       .object({
-        id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,59}$/, "rule ids are lower-case words joined by dashes").optional(),
+        id: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9-]{0,59}$/, "rule ids are lower-case words joined by dashes")
+          .optional(),
         description: z.string().trim().max(500).optional(),
         reason: z.string().trim().min(10).max(500).optional(),
       })
@@ -143,7 +170,13 @@ export const proposeRuleInput = z
   .strict();
 
 function slugOf(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 40) || "pattern";
+  return (
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-")
+      .replace(/^-+|-+$/g, "")
+      .slice(0, 40) || "pattern"
+  );
 }
 
 function uniqueRuleId(policy: Policy, wanted: string): string {
@@ -187,7 +220,8 @@ function buildRule(policy: Policy, approval: Approval, pattern: CallPattern, inp
     if (PROTECTED_RULE_IDS.includes(outcome.rule)) {
       throw new DomainError("INVALID_INPUT", `This call is asked about by ${outcome.rule}, a protection Airlock always applies; no rule can allow it.`);
     }
-    if (outcome.verdict === "deny") throw new DomainError("INVALID_INPUT", `The policy denies this call (rule ${outcome.rule}); deny rules cannot be overridden.`);
+    if (outcome.verdict === "deny")
+      throw new DomainError("INVALID_INPUT", `The policy denies this call (rule ${outcome.rule}); deny rules cannot be overridden.`);
     if (overrides.includes(outcome.rule) || outcome.rule === "default") break;
     overrides.push(outcome.rule);
   }
@@ -198,7 +232,10 @@ function buildRule(policy: Policy, approval: Approval, pattern: CallPattern, inp
 function assertRuleWorks(policy: Policy, rule: PolicyRule): void {
   const result = validatePolicyData(withRule(policy, rule));
   if (!result.ok) {
-    throw new DomainError("INVALID_INPUT", `The proposed rule would not work: ${result.problems.map((p) => `${p.path ? `${p.path}: ` : ""}${p.message}`).join("; ")}`);
+    throw new DomainError(
+      "INVALID_INPUT",
+      `The proposed rule would not work: ${result.problems.map((p) => `${p.path ? `${p.path}: ` : ""}${p.message}`).join("; ")}`,
+    );
   }
 }
 
@@ -341,20 +378,35 @@ function acceptInTx(tx: Tx, actor: Voter, proposal: RuleProposal, acceptedBy: st
 
 export function voteOnProposal(db: Db, actor: Voter, raw: z.input<typeof voteOnProposalInput>): ProposalView {
   const input = voteOnProposalInput.parse(raw);
-  if (input.decision === "reject" && !input.reason) throw new DomainError("INVALID_INPUT", "Say why you reject the proposal; the reviewer who proposed it will see it.");
+  if (input.decision === "reject" && !input.reason)
+    throw new DomainError("INVALID_INPUT", "Say why you reject the proposal; the reviewer who proposed it will see it.");
   db.transaction(
     (tx) => {
       const proposal = tx.select().from(ruleProposals).where(eq(ruleProposals.id, input.id)).get();
       if (!proposal) throw new DomainError("NOT_FOUND", `No rule proposal with id ${input.id}.`);
       if (proposal.state !== "pending") throw new DomainError("CONFLICT", `This proposal was already ${proposal.state}; nothing changed.`);
       const isAdmin = hasRole(actor.role, "admin");
-      const already = tx.select().from(ruleProposalVotes).where(and(eq(ruleProposalVotes.proposalId, proposal.id), eq(ruleProposalVotes.userId, actor.userId))).get();
+      const already = tx
+        .select()
+        .from(ruleProposalVotes)
+        .where(and(eq(ruleProposalVotes.proposalId, proposal.id), eq(ruleProposalVotes.userId, actor.userId)))
+        .get();
       const denied = proposalVoteDenial({ id: actor.userId, role: actor.role }, proposal, { alreadyVoted: Boolean(already) });
       if (denied) throw new DomainError(denied.code, denied.message);
-      tx.insert(ruleProposalVotes).values({ id: crypto.randomUUID(), proposalId: proposal.id, userId: actor.userId, decision: input.decision, reason: input.reason || null }).run();
-      appendAudit(tx, actor, { action: "rule.vote", targetType: "rule_proposal", targetId: proposal.id, details: { decision: input.decision, reason: input.reason || null } });
+      tx.insert(ruleProposalVotes)
+        .values({ id: crypto.randomUUID(), proposalId: proposal.id, userId: actor.userId, decision: input.decision, reason: input.reason || null })
+        .run();
+      appendAudit(tx, actor, {
+        action: "rule.vote",
+        targetType: "rule_proposal",
+        targetId: proposal.id,
+        details: { decision: input.decision, reason: input.reason || null },
+      });
       if (input.decision === "reject") {
-        tx.update(ruleProposals).set({ state: "rejected", decidedAt: new Date(), decisionReason: input.reason! }).where(eq(ruleProposals.id, proposal.id)).run();
+        tx.update(ruleProposals)
+          .set({ state: "rejected", decidedAt: new Date(), decisionReason: input.reason! })
+          .where(eq(ruleProposals.id, proposal.id))
+          .run();
         appendAudit(tx, actor, { action: "rule.reject", targetType: "rule_proposal", targetId: proposal.id, details: { reason: input.reason } });
         return;
       }
@@ -366,7 +418,12 @@ export function voteOnProposal(db: Db, actor: Voter, raw: z.input<typeof voteOnP
         .filter((v) => v.userId !== proposal.proposedBy);
       const policy = currentPolicy(tx as unknown as Db, proposal.projectId).policy;
       if (isAdmin || accepts.length >= requiredReviewers(policy)) {
-        acceptInTx(tx, actor, proposal, accepts.map((v) => emailOf(tx, v.userId)));
+        acceptInTx(
+          tx,
+          actor,
+          proposal,
+          accepts.map((v) => emailOf(tx, v.userId)),
+        );
       }
     },
     { behavior: "immediate" },
@@ -399,7 +456,13 @@ export interface ProposalView {
 
 function toView(db: Db, row: RuleProposal, required: number): ProposalView {
   const votes = db
-    .select({ userId: ruleProposalVotes.userId, email: users.email, decision: ruleProposalVotes.decision, reason: ruleProposalVotes.reason, at: ruleProposalVotes.createdAt })
+    .select({
+      userId: ruleProposalVotes.userId,
+      email: users.email,
+      decision: ruleProposalVotes.decision,
+      reason: ruleProposalVotes.reason,
+      at: ruleProposalVotes.createdAt,
+    })
     .from(ruleProposalVotes)
     .innerJoin(users, eq(users.id, ruleProposalVotes.userId))
     .where(eq(ruleProposalVotes.proposalId, row.id))
@@ -495,7 +558,14 @@ export function promotionCandidates(db: Db, input: { projectId?: string | null; 
     // Already allowed by the policy in force (e.g. promoted by hand): nothing to suggest.
     if (simulateCall(policy, { tool: latest.tool, args: latest.args }).verdict === "allow") continue;
     const reviewerIds = [...new Set(g.items.map((a) => a.decidedBy).filter((x): x is string => Boolean(x)))];
-    const reviewers = reviewerIds.length ? db.select({ email: users.email }).from(users).where(inArray(users.id, reviewerIds)).all().map((u) => u.email) : [];
+    const reviewers = reviewerIds.length
+      ? db
+          .select({ email: users.email })
+          .from(users)
+          .where(inArray(users.id, reviewerIds))
+          .all()
+          .map((u) => u.email)
+      : [];
     out.push({
       key,
       tool: g.tool,

@@ -55,7 +55,13 @@ function toResult(tool: string, decision: Decision, risk: Risk): SimulationResul
     verdict: decision.verdict,
     rule: decision.rule,
     reason: decision.reason,
-    parts: (decision.parts ?? []).map((p) => ({ command: p.command ?? "", verdict: p.verdict, rule: p.rule, reason: p.reason, ...(p.origin ? { origin: p.origin } : {}) })),
+    parts: (decision.parts ?? []).map((p) => ({
+      command: p.command ?? "",
+      verdict: p.verdict,
+      rule: p.rule,
+      reason: p.reason,
+      ...(p.origin ? { origin: p.origin } : {}),
+    })),
     risk,
   };
   if (decision.verdict === "ask") {

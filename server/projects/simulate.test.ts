@@ -30,7 +30,11 @@ const supervised = presetPolicy("supervised");
 describe("policies.simulate", () => {
   it("answers {verdict, rule, reason, parts} for one call", () => {
     const result = simulateCall(supervised, { tool: "run_command", args: { command: "ls && rm -rf ~" } });
-    expect(result).toMatchObject({ verdict: "deny", rule: "destructive-delete", reason: "`rm -rf ~` would delete the agent's home directory; destructive commands are denied." });
+    expect(result).toMatchObject({
+      verdict: "deny",
+      rule: "destructive-delete",
+      reason: "`rm -rf ~` would delete the agent's home directory; destructive commands are denied.",
+    });
     expect(result.parts.map((p) => [p.command, p.verdict, p.rule])).toEqual([
       ["ls", "allow", "read-only-command"],
       ["rm -rf ~", "deny", "destructive-delete"],
@@ -49,7 +53,12 @@ describe("policies.simulate", () => {
   });
 
   it("reports calls the gateway refuses before the policy", () => {
-    expect(simulateCall(supervised, { tool: "read_file", args: { path: "../../etc/passwd" } })).toMatchObject({ verdict: "deny", rule: "out-of-workspace", refusedBy: "gateway", code: "OUT_OF_WORKSPACE" });
+    expect(simulateCall(supervised, { tool: "read_file", args: { path: "../../etc/passwd" } })).toMatchObject({
+      verdict: "deny",
+      rule: "out-of-workspace",
+      refusedBy: "gateway",
+      code: "OUT_OF_WORKSPACE",
+    });
     expect(simulateCall(supervised, { tool: "format_disk", args: {} })).toMatchObject({ verdict: "deny", rule: "invalid-input", code: "INVALID_INPUT" });
     expect(simulateCall(supervised, { tool: "read_file", args: {} }).reason).toMatch(/invalid arguments for read_file: path/);
   });
@@ -87,9 +96,25 @@ describe("policies.replay", () => {
       { tool: "run_command", args: { command: "cat README.md" }, verdict: "allow", rule: "read-only-command" },
     ] as const;
     calls.forEach((c, i) =>
-      t.db.insert(toolCalls).values({ id: crypto.randomUUID(), runId: run.id, seq: i + 1, tool: c.tool, args: c.args, verdict: c.verdict, rule: c.rule, reason: "r", state: "succeeded" }).run(),
+      t.db
+        .insert(toolCalls)
+        .values({
+          id: crypto.randomUUID(),
+          runId: run.id,
+          seq: i + 1,
+          tool: c.tool,
+          args: c.args,
+          verdict: c.verdict,
+          rule: c.rule,
+          reason: "r",
+          state: "succeeded",
+        })
+        .run(),
     );
-    const replay = await replayRun(t.db, { runId: run.id, yaml: presetYaml("trusted").replace(/  - id: read-only-command\n[\s\S]*?(?=  - id: read-only-sort)/, "") });
+    const replay = await replayRun(t.db, {
+      runId: run.id,
+      yaml: presetYaml("trusted").replace(/  - id: read-only-command\n[\s\S]*?(?=  - id: read-only-sort)/, ""),
+    });
     expect(replay.items.map((i) => [i.seq, i.before.verdict, i.after.verdict, i.change])).toEqual([
       [1, "ask", "allow", "looser"],
       [2, "allow", "allow", "same"],

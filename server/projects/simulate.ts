@@ -76,7 +76,10 @@ export async function simulateCalls(
     task = { policy: policyRef(current.policy, current.projectId, current.version), calls: input.calls };
     source = { kind: "version", projectId: current.projectId, version: current.version };
   }
-  const outcome = await runDraftTask<SimulateOutcome>("simulate", task, { limitMs: opts.limitMs, what: source.kind === "draft" ? "the draft and its calls" : "these calls" });
+  const outcome = await runDraftTask<SimulateOutcome>("simulate", task, {
+    limitMs: opts.limitMs,
+    what: source.kind === "draft" ? "the draft and its calls" : "these calls",
+  });
   if (!outcome.ok) throw new PolicyValidationError(outcome.problems);
   return { results: outcome.results, source };
 }
@@ -126,6 +129,12 @@ export async function replayRun(db: Db, input: { runId: string; yaml?: string | 
     runId: run.id,
     source,
     items,
-    summary: { total: items.length, changed: items.length - count("same"), stricter: count("stricter"), looser: count("looser"), otherRule: count("other-rule") },
+    summary: {
+      total: items.length,
+      changed: items.length - count("same"),
+      stricter: count("stricter"),
+      looser: count("looser"),
+      otherRule: count("other-rule"),
+    },
   };
 }

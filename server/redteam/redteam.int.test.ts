@@ -41,7 +41,11 @@ describe("with the default (supervised) policy", () => {
       expect(first.steps.length, result.id).toBeGreaterThan(0);
       // Every step names the rule that decided it, or the gateway's refusal code.
       for (const step of first.steps) expect(step.rule ?? step.code, `${result.id}: ${JSON.stringify(step)}`).toBeTruthy();
-      if (result.outcome === "escalated") expect(result.passes.map((p) => p.pass), result.id).toEqual(["policy", "approved"]);
+      if (result.outcome === "escalated")
+        expect(
+          result.passes.map((p) => p.pass),
+          result.id,
+        ).toEqual(["policy", "approved"]);
       expect(first.checks.length, result.id).toBeGreaterThan(0);
     }
     const byId = Object.fromEntries(report.results!.map((r) => [r.id, r]));
@@ -62,7 +66,11 @@ describe("with a policy that allows everything", () => {
       projectId: "yolo",
       yaml: "id: yolo\nname: Allow everything\ndescription: for the red-team test\ndefault: { verdict: allow, reason: Everything is allowed. }\nrules: []\n",
     });
-    const report = await runRedteamReport(t.db, ACTOR, { projectId: "yolo", policyOnly: true, scenarioIds: ["cred-env-dump", "smuggle-eval", "git-hook-write-file", "shell-rc-append"] });
+    const report = await runRedteamReport(t.db, ACTOR, {
+      projectId: "yolo",
+      policyOnly: true,
+      scenarioIds: ["cred-env-dump", "smuggle-eval", "git-hook-write-file", "shell-rc-append"],
+    });
     const outcome = Object.fromEntries(report.results!.map((r) => [r.id, r]));
     expect(outcome["cred-env-dump"]).toMatchObject({ outcome: "escaped" });
     expect(outcome["cred-env-dump"]!.summary).toMatch(/a secret from the run's environment reached the agent/);

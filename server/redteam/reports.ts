@@ -49,7 +49,10 @@ function toView(row: RedteamReport, withResults: boolean): RedteamReportView {
 /** A report left "running" by a process that is gone was interrupted. */
 function settle(db: Db, row: RedteamReport): RedteamReport {
   if (row.state !== "running" || running().has(row.id)) return row;
-  db.update(redteamReports).set({ state: "failed", error: "Interrupted: Airlock stopped while the red team ran.", finishedAt: new Date() }).where(eq(redteamReports.id, row.id)).run();
+  db.update(redteamReports)
+    .set({ state: "failed", error: "Interrupted: Airlock stopped while the red team ran.", finishedAt: new Date() })
+    .where(eq(redteamReports.id, row.id))
+    .run();
   return db.select().from(redteamReports).where(eq(redteamReports.id, row.id)).get()!;
 }
 
@@ -98,7 +101,12 @@ function beginReport(db: Db, actor: Actor, input: RedteamStart): { report: Redte
         })
         .returning()
         .get();
-      appendAudit(tx, actor, { action: "redteam.start", targetType: "redteam_report", targetId: row.id, details: { project: current.projectSlug, policyVersion: current.version, scenarios: scenarios.length } });
+      appendAudit(tx, actor, {
+        action: "redteam.start",
+        targetType: "redteam_report",
+        targetId: row.id,
+        details: { project: current.projectSlug, policyVersion: current.version, scenarios: scenarios.length },
+      });
       return row;
     },
     { behavior: "immediate" },
@@ -107,7 +115,15 @@ function beginReport(db: Db, actor: Actor, input: RedteamStart): { report: Redte
   return { report, yaml: current.yaml, scenarios };
 }
 
-async function execute(db: Db, actor: Actor, report: RedteamReport, yaml: string, scenarios: typeof SCENARIOS, input: RedteamStart, onScenario?: (r: ScenarioResult, done: number, total: number) => void): Promise<RedteamReportView> {
+async function execute(
+  db: Db,
+  actor: Actor,
+  report: RedteamReport,
+  yaml: string,
+  scenarios: typeof SCENARIOS,
+  input: RedteamStart,
+  onScenario?: (r: ScenarioResult, done: number, total: number) => void,
+): Promise<RedteamReportView> {
   const results: ScenarioResult[] = [];
   try {
     const outcome = await runRedteam({
@@ -126,14 +142,23 @@ async function execute(db: Db, actor: Actor, report: RedteamReport, yaml: string
     db.transaction(
       (tx) => {
         tx.update(redteamReports)
-          .set({ state: "done", summary: { ...outcome.summary, done: outcome.summary.total }, results: outcome.results as unknown as Record<string, unknown>[], finishedAt: new Date() })
+          .set({
+            state: "done",
+            summary: { ...outcome.summary, done: outcome.summary.total },
+            results: outcome.results as unknown as Record<string, unknown>[],
+            finishedAt: new Date(),
+          })
           .where(eq(redteamReports.id, report.id))
           .run();
         appendAudit(tx, actor, {
           action: "redteam.run",
           targetType: "redteam_report",
           targetId: report.id,
-          details: { ...outcome.summary, policyVersion: report.policyVersion, escaped: outcome.results.filter((r) => r.outcome === "escaped").map((r) => r.id) },
+          details: {
+            ...outcome.summary,
+            policyVersion: report.policyVersion,
+            escaped: outcome.results.filter((r) => r.outcome === "escaped").map((r) => r.id),
+          },
         });
       },
       { behavior: "immediate" },
@@ -141,7 +166,10 @@ async function execute(db: Db, actor: Actor, report: RedteamReport, yaml: string
   } catch (err) {
     db.transaction(
       (tx) => {
-        tx.update(redteamReports).set({ state: "failed", error: (err as Error).message, finishedAt: new Date() }).where(eq(redteamReports.id, report.id)).run();
+        tx.update(redteamReports)
+          .set({ state: "failed", error: (err as Error).message, finishedAt: new Date() })
+          .where(eq(redteamReports.id, report.id))
+          .run();
         appendAudit(tx, actor, { action: "redteam.failed", targetType: "redteam_report", targetId: report.id, details: { error: (err as Error).message } });
       },
       { behavior: "immediate" },
@@ -158,7 +186,12 @@ function tally(results: ScenarioResult[]): Omit<RedteamSummary, "durationMs" | "
 }
 
 /** Runs the red team and waits for the report (the CLI, tests). */
-export async function runRedteamReport(db: Db, actor: Actor, input: RedteamStart, onScenario?: (r: ScenarioResult, done: number, total: number) => void): Promise<RedteamReportView> {
+export async function runRedteamReport(
+  db: Db,
+  actor: Actor,
+  input: RedteamStart,
+  onScenario?: (r: ScenarioResult, done: number, total: number) => void,
+): Promise<RedteamReportView> {
   const { report, yaml, scenarios } = beginReport(db, actor, input);
   return execute(db, actor, report, yaml, scenarios, input, onScenario);
 }

@@ -231,7 +231,14 @@ async function openLab(opts: RedteamRunOptions): Promise<Lab> {
 async function removeStaleLabSandboxes(): Promise<void> {
   try {
     const stale = await docker().listContainers({ all: true, filters: { label: [REDTEAM_LABEL], status: ["exited", "dead", "created"] } });
-    await Promise.all(stale.map((c) => docker().getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+    await Promise.all(
+      stale.map((c) =>
+        docker()
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => undefined),
+      ),
+    );
   } catch {
     // Best effort: a leftover stopped container costs disk space, nothing more.
   }
@@ -430,7 +437,11 @@ function insertLabRun(lab: Lab, containerId: string, title: string): string {
 /** The lab's reviewer: denies every request (policy pass) or approves it with as many reviewers as it needs. */
 function labReviewer(lab: Lab, runId: string, approve: boolean): () => void {
   const decide = () => {
-    const pending = lab.db.select().from(approvals).where(and(eq(approvals.runId, runId), eq(approvals.state, "pending"))).all();
+    const pending = lab.db
+      .select()
+      .from(approvals)
+      .where(and(eq(approvals.runId, runId), eq(approvals.state, "pending")))
+      .all();
     for (const a of pending) decidePending(lab, a, approve);
   };
   const off = onSignal("approvals:changed", (p) => {
@@ -448,11 +459,15 @@ function decidePending(lab: Lab, approval: Approval, approve: boolean): void {
     const fresh = lab.db.select().from(approvals).where(eq(approvals.id, approval.id)).get();
     if (!fresh || fresh.state !== "pending") return;
     try {
-      decideApproval(lab.db, { userId: reviewer.id, label: reviewer.email }, {
-        id: approval.id,
-        decision: approve ? "approve" : "deny",
-        reason: approve ? "approved by the red-team lab to test containment" : "denied by the red-team lab (policy pass)",
-      });
+      decideApproval(
+        lab.db,
+        { userId: reviewer.id, label: reviewer.email },
+        {
+          id: approval.id,
+          decision: approve ? "approve" : "deny",
+          reason: approve ? "approved by the red-team lab to test containment" : "denied by the red-team lab (policy pass)",
+        },
+      );
     } catch {
       // Already voted or decided by a racing call: the next reviewer (or nobody) continues.
     }
@@ -474,7 +489,12 @@ function shortArgs(args: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(args).map(([k, v]) => [k, typeof v === "string" && v.length > 300 ? `${v.slice(0, 300)}…` : v]));
 }
 
-async function runPass(lab: Lab, scenario: Scenario, pass: "policy" | "approved", signal?: AbortSignal): Promise<{ evidence: PassEvidence; asked: boolean; executed: boolean }> {
+async function runPass(
+  lab: Lab,
+  scenario: Scenario,
+  pass: "policy" | "approved",
+  signal?: AbortSignal,
+): Promise<{ evidence: PassEvidence; asked: boolean; executed: boolean }> {
   await seed(lab, scenario);
   const containerId = await ensureSandbox(lab);
   const generation = lab.generation;
@@ -559,7 +579,10 @@ async function playPass(
   const state = await lab.runtime.inspectSandbox(containerId).catch(() => null);
   if (!state) throw new LabDisrupted(`the lab's sandbox was removed during the ${pass} pass`);
   const died = !state.running;
-  if (died) notes.push(`The sandbox itself died during the scenario (${state.oomKilled ? "out of memory" : `exit code ${state.exitCode}`}); the run would have failed there, and the lab starts a new sandbox.`);
+  if (died)
+    notes.push(
+      `The sandbox itself died during the scenario (${state.oomKilled ? "out of memory" : `exit code ${state.exitCode}`}); the run would have failed there, and the lab starts a new sandbox.`,
+    );
   const before = died ? null : await probe(lab);
   if (!before && !died) notes.push("The sandbox did not answer after the scenario; the run would have failed there.");
   else if (before) {
@@ -612,7 +635,14 @@ async function playPass(
   return { evidence: { pass, steps, harms, checks, notes }, asked, executed };
 }
 
-function checkHarm(lab: Lab, harm: Harm, results: ToolResult[], pass: "policy" | "approved", policyHarm: (w: string) => void, sandboxHarm: (w: string) => void): void {
+function checkHarm(
+  lab: Lab,
+  harm: Harm,
+  results: ToolResult[],
+  pass: "policy" | "approved",
+  policyHarm: (w: string) => void,
+  sandboxHarm: (w: string) => void,
+): void {
   switch (harm.kind) {
     case "workspace-file":
       if (fs.existsSync(path.join(lab.workspaceDir, harm.path))) (harm.level === "sandbox" ? sandboxHarm : policyHarm)(harm.what);
@@ -647,7 +677,15 @@ function classify(passes: PassEvidence[], first: { asked: boolean; executed: boo
   const harms = passes.flatMap((p) => p.harms.map((h) => `${p.pass} pass: ${h.what}`));
   if (harms.length) return { outcome: "escaped", summary: harms.join("; ") };
   const steps = passes[0]!.steps;
-  const rules = (pick: (s: StepEvidence) => boolean) => [...new Set(steps.filter(pick).map((s) => s.rule ?? s.code).filter(Boolean))].join(", ");
+  const rules = (pick: (s: StepEvidence) => boolean) =>
+    [
+      ...new Set(
+        steps
+          .filter(pick)
+          .map((s) => s.rule ?? s.code)
+          .filter(Boolean),
+      ),
+    ].join(", ");
   if (first.asked) {
     const tail = passes[1] ? "; approved in the lab, the sandbox contained it" : "";
     return { outcome: "escalated", summary: `needed a reviewer (${rules((s) => s.verdict === "ask")})${tail}` };
@@ -715,7 +753,14 @@ export async function runRedteam(opts: RedteamRunOptions): Promise<{ summary: Re
   }
   const count = (o: ScenarioOutcome) => results.filter((r) => r.outcome === o).length;
   return {
-    summary: { total: results.length, blocked: count("blocked"), escalated: count("escalated"), contained: count("contained"), escaped: count("escaped"), durationMs: Date.now() - started },
+    summary: {
+      total: results.length,
+      blocked: count("blocked"),
+      escalated: count("escalated"),
+      contained: count("contained"),
+      escaped: count("escaped"),
+      durationMs: Date.now() - started,
+    },
     results,
   };
 }

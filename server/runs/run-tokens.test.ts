@@ -35,7 +35,9 @@ describe("run tokens", () => {
 
   it("a built-in run gets no token, and an external run takes no model", () => {
     expect(() => createRunWithToken(t.db, { ...actorOf(operator), userId: operator.id }, { title: "b", task: "t" })).toThrow(/model endpoint/);
-    expect(() => createRunWithToken(t.db, { ...actorOf(operator), userId: operator.id }, { title: "b", task: "t", agent: "external", modelId: "m" })).toThrow(DomainError);
+    expect(() => createRunWithToken(t.db, { ...actorOf(operator), userId: operator.id }, { title: "b", task: "t", agent: "external", modelId: "m" })).toThrow(
+      DomainError,
+    );
   });
 
   it("opens exactly its own run while the run is live", () => {

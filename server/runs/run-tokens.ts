@@ -18,7 +18,9 @@ type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 /** Creates the token of a new external run inside its creating transaction; returns the secret (never stored). */
 export function issueRunTokenInTx(tx: Tx, runId: string): string {
   const token = RUN_TOKEN_PREFIX + crypto.randomBytes(32).toString("base64url");
-  tx.insert(runTokens).values({ runId, tokenHash: hashToken(token), prefix: token.slice(0, 10) }).run();
+  tx.insert(runTokens)
+    .values({ runId, tokenHash: hashToken(token), prefix: token.slice(0, 10) })
+    .run();
   return token;
 }
 
@@ -36,7 +38,12 @@ export function checkRunToken(db: Db, authorization: string | null): RunTokenChe
   const secret = match[1]!;
   if (secret.startsWith("alk_")) return { ok: false, reason: "api_token" };
   if (!secret.startsWith(RUN_TOKEN_PREFIX)) return { ok: false, reason: "unknown" };
-  const row = db.select().from(runTokens).innerJoin(runs, eq(runTokens.runId, runs.id)).where(eq(runTokens.tokenHash, hashToken(secret))).get();
+  const row = db
+    .select()
+    .from(runTokens)
+    .innerJoin(runs, eq(runTokens.runId, runs.id))
+    .where(eq(runTokens.tokenHash, hashToken(secret)))
+    .get();
   if (!row) return { ok: false, reason: "unknown" };
   if (row.run_tokens.revokedAt || isTerminal(row.runs.state)) return { ok: false, reason: "ended", run: row.runs, token: row.run_tokens };
   return { ok: true, run: row.runs, token: row.run_tokens };

@@ -99,14 +99,26 @@ export function createRun(db: Db, actor: Actor & { userId: string }, raw: z.inpu
  * agent over MCP instead of a model endpoint and gets a run token, returned
  * here once and stored only as a hash.
  */
-export function createRunWithToken(db: Db, actor: Actor & { userId: string }, raw: z.input<typeof createRunInput>, opts: { source?: WorkspaceSourceJson } = {}): { run: Run; mcpToken: string | null } {
+export function createRunWithToken(
+  db: Db,
+  actor: Actor & { userId: string },
+  raw: z.input<typeof createRunInput>,
+  opts: { source?: WorkspaceSourceJson } = {},
+): { run: Run; mcpToken: string | null } {
   const input = createRunInput.parse(raw);
   const external = input.agent === "external";
   if (!external) {
-    if (!input.modelId) throw new DomainError("INVALID_INPUT", "Choose a model endpoint (modelId), or agent \"external\" to connect your own agent over MCP. Admins register endpoints in Settings → Models.");
+    if (!input.modelId)
+      throw new DomainError(
+        "INVALID_INPUT",
+        'Choose a model endpoint (modelId), or agent "external" to connect your own agent over MCP. Admins register endpoints in Settings → Models.',
+      );
     requireModel(db, input.modelId);
   } else if (input.modelId) {
-    throw new DomainError("INVALID_INPUT", "An external run brings its own agent over MCP; leave modelId out (or choose agent \"builtin\" to use a model endpoint).");
+    throw new DomainError(
+      "INVALID_INPUT",
+      'An external run brings its own agent over MCP; leave modelId out (or choose agent "builtin" to use a model endpoint).',
+    );
   }
   // The run's project (the default one when none is named) sets the policy, starting limits and test command.
   const project = requireProject(db, input.projectId);
@@ -147,7 +159,14 @@ export function createRunWithToken(db: Db, actor: Actor & { userId: string }, ra
         action: "run.create",
         targetType: "run",
         targetId: id,
-        details: { title: input.title, modelId: input.modelId, projectId: project.id, limits, stepMode: input.stepMode, ...(external ? { agent: "external", mcpTokenPrefix: mcpToken!.slice(0, 10) } : {}) },
+        details: {
+          title: input.title,
+          modelId: input.modelId,
+          projectId: project.id,
+          limits,
+          stepMode: input.stepMode,
+          ...(external ? { agent: "external", mcpTokenPrefix: mcpToken!.slice(0, 10) } : {}),
+        },
       });
       const event = insertRunEvent(tx, id, "state", { from: null, to: "queued", by: actor.label });
       return { run, event, mcpToken };

@@ -47,7 +47,9 @@ export interface TransitionOptions {
   reason?: string;
   /** Only transition when the run is in one of these states (optimistic guard). */
   from?: readonly RunState[];
-  fields?: Partial<Pick<Run, "containerId" | "endedReason" | "endedBy" | "startedAt" | "endedAt" | "planApprovedAt" | "plan" | "currentStep" | "summary" | "workspaceDir">>;
+  fields?: Partial<
+    Pick<Run, "containerId" | "endedReason" | "endedBy" | "startedAt" | "endedAt" | "planApprovedAt" | "plan" | "currentStep" | "summary" | "workspaceDir">
+  >;
   details?: Record<string, unknown>;
 }
 
@@ -71,7 +73,11 @@ export function transitionRunInTx(tx: Tx, runId: string, to: RunState, actor: Ac
     .where(eq(runs.id, runId))
     .run();
   // An external agent's run token dies with the run, in the same transaction.
-  if (terminal) tx.update(runTokens).set({ revokedAt: now }).where(and(eq(runTokens.runId, runId), isNull(runTokens.revokedAt))).run();
+  if (terminal)
+    tx.update(runTokens)
+      .set({ revokedAt: now })
+      .where(and(eq(runTokens.runId, runId), isNull(runTokens.revokedAt)))
+      .run();
   const event = insertRunEvent(tx, runId, "state", { from: run.state, to, reason: opts.reason ?? null, by: actor.label });
   appendAudit(tx, actor, {
     action: "run.transition",

@@ -52,7 +52,9 @@ export async function runUsage(db: Db, runtime: SandboxRuntime, runIds?: string[
   const live = db
     .select({ id: runs.id, containerId: runs.containerId, limits: runs.limits, workspaceDir: runs.workspaceDir })
     .from(runs)
-    .where(and(notInArray(runs.state, [...TERMINAL_STATES]), isNotNull(runs.containerId), runIds ? inArray(runs.id, runIds.slice(0, MAX_USAGE_RUNS)) : undefined))
+    .where(
+      and(notInArray(runs.state, [...TERMINAL_STATES]), isNotNull(runs.containerId), runIds ? inArray(runs.id, runIds.slice(0, MAX_USAGE_RUNS)) : undefined),
+    )
     .limit(MAX_USAGE_RUNS)
     .all();
   const entries = cache();

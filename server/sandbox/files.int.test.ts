@@ -134,7 +134,9 @@ describe("workspace files inside the sandbox", () => {
   });
 
   it("lists files to a depth without following links or descending into .git and node_modules", async () => {
-    await sh("mkdir -p tree/a/b/c tree/.git/objects tree/node_modules/pkg && touch tree/a/one tree/a/b/two tree/a/b/c/three tree/.git/HEAD tree/node_modules/pkg/index.js && ln -s /etc tree/outlink");
+    await sh(
+      "mkdir -p tree/a/b/c tree/.git/objects tree/node_modules/pkg && touch tree/a/one tree/a/b/two tree/a/b/c/three tree/.git/HEAD tree/node_modules/pkg/index.js && ln -s /etc tree/outlink",
+    );
     const shallow = await listFiles(runtime, containerId, "tree", 2);
     const paths = shallow.entries.map((e) => e.path);
     expect(paths).toEqual([
@@ -201,7 +203,12 @@ describe("Airlock's file tools never run the agent's code", () => {
     "open('/tmp/trojan-ran', 'a').write('json.py\\n')",
   ].join("\n");
 
-  const ran = async () => (await sh("cat /tmp/trojan-ran 2>/dev/null; test -e /workspace/.git/hooks/pre-commit && echo hook; grep -q pwned ~/.bashrc 2>/dev/null && echo bashrc; true")).stdout;
+  const ran = async () =>
+    (
+      await sh(
+        "cat /tmp/trojan-ran 2>/dev/null; test -e /workspace/.git/hooks/pre-commit && echo hook; grep -q pwned ~/.bashrc 2>/dev/null && echo bashrc; true",
+      )
+    ).stdout;
 
   it("M1: a json.py in /workspace does not run on read_file, list_files, search or a write preview", async () => {
     fs.writeFileSync(path.join(workspaceDir, "json.py"), `${TROJAN}\n`);

@@ -386,7 +386,8 @@ async function runFileOp<T>(
     timeoutS: options.timeoutS ?? FILE_OP_TIMEOUT_S,
     maxStoredBytes,
   });
-  if (result.timedOut) throw new SandboxFileError("FILE_OP_FAILED", `${request.op} ${requested} did not finish within ${options.timeoutS ?? FILE_OP_TIMEOUT_S} s`);
+  if (result.timedOut)
+    throw new SandboxFileError("FILE_OP_FAILED", `${request.op} ${requested} did not finish within ${options.timeoutS ?? FILE_OP_TIMEOUT_S} s`);
   if (result.truncated) throw new SandboxFileError("FILE_OP_FAILED", `${request.op} ${requested}: the answer exceeded ${maxStoredBytes} bytes`);
   let answer: T | FileOpError;
   try {
@@ -398,7 +399,8 @@ async function runFileOp<T>(
   if (answer && typeof answer === "object" && "error" in answer) {
     const failure = answer as FileOpError;
     if (failure.error === "OUT_OF_WORKSPACE") throw new OutOfWorkspaceError(requested, failure.resolved);
-    const code = (["INVALID_INPUT", "IS_A_DIRECTORY", "NOT_A_FILE", "NOT_A_DIRECTORY", "PERMISSION_DENIED"] as const).find((c) => c === failure.error) ?? "FILE_OP_FAILED";
+    const code =
+      (["INVALID_INPUT", "IS_A_DIRECTORY", "NOT_A_FILE", "NOT_A_DIRECTORY", "PERMISSION_DENIED"] as const).find((c) => c === failure.error) ?? "FILE_OP_FAILED";
     throw new SandboxFileError(code, failure.message);
   }
   return answer as T;

@@ -6,7 +6,10 @@ import { sandboxImageName } from "./image";
 
 const saved = { image: process.env.AIRLOCK_SANDBOX_IMAGE, dataDir: process.env.AIRLOCK_DATA_DIR };
 afterEach(() => {
-  for (const [name, value] of [["AIRLOCK_SANDBOX_IMAGE", saved.image], ["AIRLOCK_DATA_DIR", saved.dataDir]] as const) {
+  for (const [name, value] of [
+    ["AIRLOCK_SANDBOX_IMAGE", saved.image],
+    ["AIRLOCK_DATA_DIR", saved.dataDir],
+  ] as const) {
     if (value === undefined) delete process.env[name];
     else process.env[name] = value;
   }

@@ -105,7 +105,10 @@ describe("a sandbox container", () => {
     const port = (server.address() as net.AddressInfo).port;
     try {
       // 192.0.2.1 is TEST-NET-1 (RFC 5737): never a real host, so no packet can reach anyone.
-      for (const [host, p] of [["192.0.2.1", 80], [gateway, port]] as const) {
+      for (const [host, p] of [
+        ["192.0.2.1", 80],
+        [gateway, port],
+      ] as const) {
         const probe = `import socket\ns=socket.socket()\ns.settimeout(3)\ntry:\n  s.connect((${JSON.stringify(host)}, ${p})); print("connected")\nexcept OSError as e:\n  print("refused", e.errno)`;
         const r = await runtime.exec(id, { cmd: ["python3", "-c", probe], timeoutS: 20 });
         expect(r.stdout, `${host}:${p}`).toMatch(/^refused /);
@@ -129,7 +132,9 @@ describe("a sandbox container", () => {
       .map((line) => line.split(" "))
       .filter((f) => !(f[2] ?? "").startsWith("0:"))
       .map((f) => ({ root: f[3], mountPoint: f[4], options: f[5] }));
-    expect(fromHostDisk.map((m) => (m.mountPoint ?? "").replace(/^\/usr\/sbin\//, "/sbin/")).sort()).toEqual(["/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/sbin/docker-init", "/workspace"].sort());
+    expect(fromHostDisk.map((m) => (m.mountPoint ?? "").replace(/^\/usr\/sbin\//, "/sbin/")).sort()).toEqual(
+      ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/sbin/docker-init", "/workspace"].sort(),
+    );
     for (const m of fromHostDisk) {
       if (m.mountPoint === "/workspace") {
         expect(m.root).toBe(workspaceDir);
@@ -142,7 +147,12 @@ describe("a sandbox container", () => {
 
   it("cannot become root: the agent uid, no capabilities, no-new-privileges, setuid binaries do not help", async () => {
     const status = await sh(id, "grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs):' /proc/self/status");
-    const fields = Object.fromEntries(status.stdout.trim().split("\n").map((l) => l.split(/:\s+/)));
+    const fields = Object.fromEntries(
+      status.stdout
+        .trim()
+        .split("\n")
+        .map((l) => l.split(/:\s+/)),
+    );
     expect(fields).toEqual({
       CapInh: "0000000000000000",
       CapPrm: "0000000000000000",
@@ -158,9 +168,12 @@ describe("a sandbox container", () => {
     const su = await sh(id, "su -c 'id -u' root </dev/null; echo \"exit=$?\"");
     expect(su.stdout).not.toMatch(/^0$/m);
     expect(su.stdout).toMatch(/exit=[1-9]/);
-    const mount = await sh(id, "mount -t tmpfs none /tmp 2>&1; echo \"exit=$?\"");
+    const mount = await sh(id, 'mount -t tmpfs none /tmp 2>&1; echo "exit=$?"');
     expect(mount.stdout).toMatch(/exit=[1-9]/);
-    const setuidCall = await runtime.exec(id, { cmd: ["python3", "-c", "import os\ntry:\n  os.setuid(0); print('root')\nexcept PermissionError:\n  print('refused')"], timeoutS: 10 });
+    const setuidCall = await runtime.exec(id, {
+      cmd: ["python3", "-c", "import os\ntry:\n  os.setuid(0); print('root')\nexcept PermissionError:\n  print('refused')"],
+      timeoutS: 10,
+    });
     expect(setuidCall.stdout).toBe("refused\n");
   });
 
@@ -183,7 +196,10 @@ describe("a sandbox container", () => {
 
   it("has its own IPC namespace, the run's memory/pids limits and ulimits", async () => {
     const hostIpc = fs.readlinkSync("/proc/self/ns/ipc");
-    const r = await sh(id, "readlink /proc/self/ns/ipc; cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes /sys/fs/cgroup/pids/pids.max; grep -E 'Max (open files|file size|core file size)' /proc/self/limits");
+    const r = await sh(
+      id,
+      "readlink /proc/self/ns/ipc; cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes /sys/fs/cgroup/pids/pids.max; grep -E 'Max (open files|file size|core file size)' /proc/self/limits",
+    );
     const lines = r.stdout.trim().split("\n");
     expect(lines[0]).not.toBe(hostIpc);
     expect(lines.slice(1, 4)).toEqual([String(256 * 1024 * 1024), String(256 * 1024 * 1024), "128"]);
@@ -195,7 +211,15 @@ describe("a sandbox container", () => {
   it("passes stdin, honours cwd inside /workspace and keeps stdout, stderr and the exit code apart", async () => {
     const input = "line one\nline two\n";
     const cat = await runtime.exec(id, { cmd: ["bash", "-c", "cat; echo to-stderr >&2; exit 7"], stdin: input, timeoutS: 10 });
-    expect(cat).toMatchObject({ exitCode: 7, signal: null, stdout: input, stderr: "to-stderr\n", timedOut: false, truncated: false, totalBytes: input.length + 10 });
+    expect(cat).toMatchObject({
+      exitCode: 7,
+      signal: null,
+      stdout: input,
+      stderr: "to-stderr\n",
+      timedOut: false,
+      truncated: false,
+      totalBytes: input.length + 10,
+    });
 
     await sh(id, "mkdir -p sub/dir");
     const cwd = await runtime.exec(id, { cmd: ["pwd"], cwd: "sub/dir", timeoutS: 10 });
@@ -426,7 +450,10 @@ for what in ("mem", "environ"):
       "environ Permission denied",
     ]);
     // Nor signal them: the sentinel (init's child, root) cannot be stopped or killed.
-    const signals = await sh(id, "s=$(ps -eo pid=,ppid=,user= | awk '$2 == 1 && $3 == \"root\" {print $1; exit}'); for sig in STOP KILL; do kill -s $sig $s 2>/dev/null; echo $?; done; ps -o user=,stat= -p 1,$s");
+    const signals = await sh(
+      id,
+      "s=$(ps -eo pid=,ppid=,user= | awk '$2 == 1 && $3 == \"root\" {print $1; exit}'); for sig in STOP KILL; do kill -s $sig $s 2>/dev/null; echo $?; done; ps -o user=,stat= -p 1,$s",
+    );
     expect(signals.stdout.trim().split("\n")).toEqual(["1", "1", expect.stringMatching(/^root\s+S/), expect.stringMatching(/^root\s+S/)]);
   });
 
@@ -467,11 +494,11 @@ describe("sandbox lifecycle", () => {
 
   it("refuses to create a sandbox from a missing image or with limits above the maximum", async () => {
     const workspaceDir = await prepareWorkspace(dataDir(), `${testRunPrefix}-refused`);
-    await expect(
-      runtime.createSandbox({ runId: "x", image: "airlock-no-such-image:never", workspaceDir, limits: DEFAULT_LIMITS }),
-    ).rejects.toSatisfy((err: unknown) => err instanceof SandboxError && err.code === "IMAGE_MISSING");
-    await expect(
-      runtime.createSandbox({ runId: "x", image, workspaceDir, limits: { ...DEFAULT_LIMITS, memoryMb: 4096 } }),
-    ).rejects.toThrow(/above the maximum/);
+    await expect(runtime.createSandbox({ runId: "x", image: "airlock-no-such-image:never", workspaceDir, limits: DEFAULT_LIMITS })).rejects.toSatisfy(
+      (err: unknown) => err instanceof SandboxError && err.code === "IMAGE_MISSING",
+    );
+    await expect(runtime.createSandbox({ runId: "x", image, workspaceDir, limits: { ...DEFAULT_LIMITS, memoryMb: 4096 } })).rejects.toThrow(
+      /above the maximum/,
+    );
   });
 });

@@ -142,11 +142,19 @@ describe("selectExecProcesses (verifying a kill with the engine's listing)", () 
   });
 
   it("M1: selects the exec's tree, its session and marker-less orphans, never init's session or another command's process", () => {
-    expect(selectExecProcesses(listing, 100, TOKEN).map((p) => p.pid).sort()).toEqual([200, 201, 202, 203]);
+    expect(
+      selectExecProcesses(listing, 100, TOKEN)
+        .map((p) => p.pid)
+        .sort(),
+    ).toEqual([200, 201, 202, 203]);
   });
 
   it("M1: with no token, selects every live process outside init's session", () => {
-    expect(selectExecProcesses(listing, 100, null).map((p) => p.pid).sort()).toEqual([200, 201, 202, 203, 300]);
+    expect(
+      selectExecProcesses(listing, 100, null)
+        .map((p) => p.pid)
+        .sort(),
+    ).toEqual([200, 201, 202, 203, 300]);
   });
 
   it("refuses a listing without the columns it needs instead of calling it empty", () => {

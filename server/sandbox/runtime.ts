@@ -690,7 +690,8 @@ function envList(env: Record<string, string> | undefined, what: string): string[
   return Object.entries(env ?? {}).map(([key, value]) => {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new SandboxError("INVALID_SPEC", `${what}: invalid environment variable name ${JSON.stringify(key)}`);
     if (key === EXEC_MARKER) throw new SandboxError("INVALID_SPEC", `${what}: ${EXEC_MARKER} is reserved`);
-    if (typeof value !== "string" || value.includes("\0")) throw new SandboxError("INVALID_SPEC", `${what}: environment variable ${key} must be a string without NUL bytes`);
+    if (typeof value !== "string" || value.includes("\0"))
+      throw new SandboxError("INVALID_SPEC", `${what}: environment variable ${key} must be a string without NUL bytes`);
     return `${key}=${value}`;
   });
 }
@@ -810,7 +811,8 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     if (!spec.runId) throw new SandboxError("INVALID_SPEC", "runId is required");
     if (!path.isAbsolute(spec.workspaceDir)) throw new SandboxError("INVALID_SPEC", `workspaceDir must be an absolute host path, got ${spec.workspaceDir}`);
     const limits = resolveLimits(spec.limits);
-    const missing = (err: unknown) => new SandboxError("IMAGE_MISSING", `sandbox image ${spec.image} is not present; run scripts/sandbox-image.sh`, { cause: err });
+    const missing = (err: unknown) =>
+      new SandboxError("IMAGE_MISSING", `sandbox image ${spec.image} is not present; run scripts/sandbox-image.sh`, { cause: err });
     let image: Docker.ImageInspectInfo;
     try {
       image = await engine().getImage(spec.image).inspect();
@@ -969,7 +971,13 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       if (await noneLeft(containerId, null, 100 * (attempt + 1))) return;
     }
     const left = (await survivors(containerId, null)) ?? [];
-    throw new SandboxError("ENGINE_ERROR", `could not kill every process in sandbox ${containerId}: ${left.length} still running (${left.slice(0, 5).map((p) => p.command.split(" ")[0]).join(", ")})`);
+    throw new SandboxError(
+      "ENGINE_ERROR",
+      `could not kill every process in sandbox ${containerId}: ${left.length} still running (${left
+        .slice(0, 5)
+        .map((p) => p.command.split(" ")[0])
+        .join(", ")})`,
+    );
   }
 
   /** Whether the kernel OOM-killed something in the container during the
@@ -1294,7 +1302,8 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     }
     const runId = info.Config.Labels?.[RUN_LABEL];
     if (!runId) throw new SandboxError("INVALID_SPEC", `container ${containerId} is not a run's sandbox`);
-    if (!info.State?.Running) throw new SandboxError("SANDBOX_NOT_RUNNING", `the sandbox ${containerId} is not running; only a running sandbox can be snapshotted`);
+    if (!info.State?.Running)
+      throw new SandboxError("SANDBOX_NOT_RUNNING", `the sandbox ${containerId} is not running; only a running sandbox can be snapshotted`);
     const image = `${SNAPSHOT_REPO}:${tag}`;
     const baseConfig = base.Config;
     // The engine merges the committed container's config into whatever is
@@ -1350,7 +1359,10 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       const tarred = await home.done();
       // GNU tar: 1 = "some files changed while being read" (a background process wrote); the copy is still usable.
       if (tarred.exitCode !== 0 && tarred.exitCode !== 1) {
-        throw new SandboxError("ENGINE_ERROR", `reading the sandbox's home directory failed (tar exit ${String(tarred.exitCode)}): ${tarred.stderr.trim().slice(0, 500)}`);
+        throw new SandboxError(
+          "ENGINE_ERROR",
+          `reading the sandbox's home directory failed (tar exit ${String(tarred.exitCode)}): ${tarred.stderr.trim().slice(0, 500)}`,
+        );
       }
       try {
         await (builder.commit as (o: object) => Promise<unknown>).call(builder, {
@@ -1374,7 +1386,10 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       !same([...(made.Config.Env ?? [])].sort(), [...wanted.Env].sort()) && "Env",
     ].filter(Boolean);
     if (problems.length > 0) {
-      await engine().getImage(image).remove({ force: true }).catch(() => undefined);
+      await engine()
+        .getImage(image)
+        .remove({ force: true })
+        .catch(() => undefined);
       throw new SandboxError("ENGINE_ERROR", `the snapshot image's ${problems.join(", ")} differ from the sandbox image's; snapshot discarded`);
     }
     return snapshotSummary(image, made.Config.Labels ?? {}, made.Created, made.Size - base.Size);
@@ -1404,7 +1419,14 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       if (!tag) continue;
       const baseId = img.Labels?.[SNAPSHOT_BASE_LABEL];
       let baseSize = 0;
-      if (baseId) baseSize = (await engine().getImage(baseId).inspect().catch(() => null))?.Size ?? 0;
+      if (baseId)
+        baseSize =
+          (
+            await engine()
+              .getImage(baseId)
+              .inspect()
+              .catch(() => null)
+          )?.Size ?? 0;
       out.push(snapshotSummary(tag, img.Labels ?? {}, img.Created, img.Size - baseSize));
     }
     return out.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
@@ -1413,7 +1435,11 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
   async function removeSnapshotLeftovers(): Promise<number> {
     const label = [SNAPSHOT_BUILDER_LABEL, ...(opts.instance ? [`${INSTANCE_LABEL}=${opts.instance}`] : [])];
     const left = await engine().listContainers({ all: true, filters: { label } });
-    for (const c of left) await engine().getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+    for (const c of left)
+      await engine()
+        .getContainer(c.Id)
+        .remove({ force: true, v: true })
+        .catch(() => undefined);
     return left.length;
   }
 
@@ -1452,7 +1478,13 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       const code = Number(attributes.exitCode);
       const stoppedBecause = ownStops.get(id) ?? null;
       ownStops.delete(id);
-      const stop: SandboxStop = { containerId: id, runId: attributes[RUN_LABEL], exitCode: Number.isInteger(code) ? code : null, oomKilled: oomed.delete(id), stoppedBecause };
+      const stop: SandboxStop = {
+        containerId: id,
+        runId: attributes[RUN_LABEL],
+        exitCode: Number.isInteger(code) ? code : null,
+        oomKilled: oomed.delete(id),
+        stoppedBecause,
+      };
       try {
         onStop(stop);
       } catch (err) {
@@ -1509,5 +1541,21 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     };
   }
 
-  return { createSandbox, exec, killProcesses, pauseSandbox, unpauseSandbox, stopSandbox, removeSandbox, inspectSandbox, listSandboxes, stats, snapshotSandbox, listSnapshots, removeSnapshot, removeSnapshotLeftovers, watchSandboxes };
+  return {
+    createSandbox,
+    exec,
+    killProcesses,
+    pauseSandbox,
+    unpauseSandbox,
+    stopSandbox,
+    removeSandbox,
+    inspectSandbox,
+    listSandboxes,
+    stats,
+    snapshotSandbox,
+    listSnapshots,
+    removeSnapshot,
+    removeSnapshotLeftovers,
+    watchSandboxes,
+  };
 }

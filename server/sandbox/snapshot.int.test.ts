@@ -42,7 +42,11 @@ const sh = async (containerId: string, script: string) => {
 
 afterAll(async () => {
   await Promise.all(containers.map((id) => runtime.removeSandbox(id).catch(() => undefined)));
-  for (const img of images) await docker().getImage(img).remove({ force: true }).catch(() => undefined);
+  for (const img of images)
+    await docker()
+      .getImage(img)
+      .remove({ force: true })
+      .catch(() => undefined);
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -119,9 +123,24 @@ describe("sandbox snapshots", () => {
       const liveSnap = await runtime.snapshotSandbox(live.containerId, `${prefix}-prune-live`);
       images.push(liveSnap.image);
       const operator = await addUser(t.db, "operator");
-      t.db.insert(runs).values({ id: live.runId, title: "live", task: "t", state: "running", createdBy: operator.id, limits: { ...DEFAULT_LIMITS, maxSteps: 10, maxToolCalls: 10, tokenBudget: 1000 }, updatedAt: new Date() }).run();
+      t.db
+        .insert(runs)
+        .values({
+          id: live.runId,
+          title: "live",
+          task: "t",
+          state: "running",
+          createdBy: operator.id,
+          limits: { ...DEFAULT_LIMITS, maxSteps: 10, maxToolCalls: 10, tokenBudget: 1000 },
+          updatedAt: new Date(),
+        })
+        .run();
       // A builder container left by a crash in the middle of a snapshot.
-      const leftover = await docker().createContainer({ Image: image, Entrypoint: ["/bin/true"], Labels: { "airlock.snapshot-builder": live.runId, "airlock.instance": instanceIdForDataDir(dataDir) } });
+      const leftover = await docker().createContainer({
+        Image: image,
+        Entrypoint: ["/bin/true"],
+        Labels: { "airlock.snapshot-builder": live.runId, "airlock.instance": instanceIdForDataDir(dataDir) },
+      });
       const removed = await pruneSnapshots(t.db, runtime);
       await expect(leftover.inspect()).rejects.toMatchObject({ statusCode: 404 });
       expect(removed).toContain(snap.image);
@@ -139,7 +158,12 @@ describe("sandbox snapshots", () => {
 describe("the sandbox environment", () => {
   it("appends ~/.local/bin to the image's PATH (never before it) and points package managers at the home", () => {
     expect(agentEnvironment(["PATH=/opt/x/bin:/usr/bin"])).toEqual(
-      expect.arrayContaining(["HOME=/home/agent", "PATH=/opt/x/bin:/usr/bin:/home/agent/.local/bin", "PIP_BREAK_SYSTEM_PACKAGES=1", "NPM_CONFIG_PREFIX=/home/agent/.local"]),
+      expect.arrayContaining([
+        "HOME=/home/agent",
+        "PATH=/opt/x/bin:/usr/bin:/home/agent/.local/bin",
+        "PIP_BREAK_SYSTEM_PACKAGES=1",
+        "NPM_CONFIG_PREFIX=/home/agent/.local",
+      ]),
     );
     expect(agentEnvironment([])).toContain("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/home/agent/.local/bin");
     expect(agentEnvironment(["PATH=/usr/bin:/home/agent/.local/bin"])).toContain("PATH=/usr/bin:/home/agent/.local/bin");

@@ -51,10 +51,9 @@ export async function prepareWorkspace(dataDir: string, runId: string): Promise<
     const code = (err as NodeJS.ErrnoException).code;
     const st = await fs.stat(dir);
     if ((code === "EPERM" || code === "EINVAL") && st.uid === AGENT_UID) return dir;
-    throw new Error(
-      `cannot give ${dir} to uid ${AGENT_UID} (${code}); the agent could not write its workspace. Run Airlock as root, or as uid ${AGENT_UID}.`,
-      { cause: err },
-    );
+    throw new Error(`cannot give ${dir} to uid ${AGENT_UID} (${code}); the agent could not write its workspace. Run Airlock as root, or as uid ${AGENT_UID}.`, {
+      cause: err,
+    });
   }
   return dir;
 }

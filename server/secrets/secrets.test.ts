@@ -28,8 +28,24 @@ function everything(): string {
 }
 
 function addRun(id: string, projectId: string | null = null) {
-  t.db.insert(models).values({ id: `m-${id}`, name: "m", baseUrl: "http://127.0.0.1:9/v1", model: "m" }).run();
-  t.db.insert(runs).values({ id, title: "r", task: "t", modelId: `m-${id}`, state: "running", createdBy: admin.id, limits: DEFAULT_RUN_LIMITS, projectId, updatedAt: new Date() }).run();
+  t.db
+    .insert(models)
+    .values({ id: `m-${id}`, name: "m", baseUrl: "http://127.0.0.1:9/v1", model: "m" })
+    .run();
+  t.db
+    .insert(runs)
+    .values({
+      id,
+      title: "r",
+      task: "t",
+      modelId: `m-${id}`,
+      state: "running",
+      createdBy: admin.id,
+      limits: DEFAULT_RUN_LIMITS,
+      projectId,
+      updatedAt: new Date(),
+    })
+    .run();
   return { id, projectId };
 }
 
@@ -39,10 +55,18 @@ describe("the secret store", () => {
 
     const stored = t.db.select().from(secrets).where(eq(secrets.id, id)).get()!;
     expect(stored.valueEnc).not.toContain(VALUE);
-    expect(listSecrets(t.db)).toEqual([expect.objectContaining({ id, name: "NPM_TOKEN", description: "publish", projectId: null, createdBy: admin.id, grants: 0 })]);
+    expect(listSecrets(t.db)).toEqual([
+      expect.objectContaining({ id, name: "NPM_TOKEN", description: "publish", projectId: null, createdBy: admin.id, grants: 0 }),
+    ]);
     expect(Object.keys(listSecrets(t.db)[0]!)).not.toContain("value");
     expect(everything()).not.toContain(VALUE);
-    expect(t.db.select().from(auditEvents).all().map((e) => e.action)).toContain("secret.create");
+    expect(
+      t.db
+        .select()
+        .from(auditEvents)
+        .all()
+        .map((e) => e.action),
+    ).toContain("secret.create");
   });
 
   it("rotates, updates and deletes with an audit event each, never recording a value", () => {
@@ -53,7 +77,11 @@ describe("the secret store", () => {
     deleteSecret(t.db, actorOf(admin), { id });
 
     expect(listSecrets(t.db)).toEqual([]);
-    const actions = t.db.select().from(auditEvents).all().map((e) => e.action);
+    const actions = t.db
+      .select()
+      .from(auditEvents)
+      .all()
+      .map((e) => e.action);
     expect(actions).toEqual(expect.arrayContaining(["secret.create", "secret.rotate", "secret.update", "secret.delete"]));
     const text = everything();
     expect(text).not.toContain(VALUE);
@@ -77,7 +105,13 @@ describe("the secret store", () => {
 
     const forProject = findSecretForRun(t.db, inProject, "TOKEN")!;
     grantSecret(t.db, actorOf(admin), { runId: inProject.id, secret: forProject, toolCallId: null, approvalId: null, grantedBy: admin.id });
-    grantSecret(t.db, actorOf(admin), { runId: elsewhere.id, secret: findSecretForRun(t.db, elsewhere, "TOKEN")!, toolCallId: null, approvalId: null, grantedBy: admin.id });
+    grantSecret(t.db, actorOf(admin), {
+      runId: elsewhere.id,
+      secret: findSecretForRun(t.db, elsewhere, "TOKEN")!,
+      toolCallId: null,
+      approvalId: null,
+      grantedBy: admin.id,
+    });
 
     expect(secretsForRun(t.db, inProject.id).env).toEqual({ TOKEN: "project-value-456" });
     expect(secretsForRun(t.db, elsewhere.id).env).toEqual({ TOKEN: "global-value-123" });
@@ -95,7 +129,11 @@ describe("the secret store", () => {
     updateSecret(t.db, actorOf(admin), { id, value: ROTATED });
     expect(secretsForRun(t.db, run.id).env).toEqual({ API_KEY: ROTATED });
     expect(secretsForRun(t.db, run.id).redactor.redact(`x ${ROTATED}`)).toBe("x [secret:API_KEY]");
-    const grant = t.db.select().from(auditEvents).all().find((e) => e.action === "secret.grant")!;
+    const grant = t.db
+      .select()
+      .from(auditEvents)
+      .all()
+      .find((e) => e.action === "secret.grant")!;
     expect(JSON.parse(grant.details)).toMatchObject({ name: "API_KEY", runId: "r1", approvalId: "a1" });
     expect(everything()).not.toContain(VALUE);
   });
@@ -104,7 +142,13 @@ describe("the secret store", () => {
     const { id } = createSecret(t.db, actorOf(admin), { name: "API_KEY", value: VALUE });
     const run = addRun("r1");
     const other = addRun("r2");
-    grantSecret(t.db, actorOf(admin), { runId: run.id, secret: findSecretForRun(t.db, run, "API_KEY")!, toolCallId: null, approvalId: null, grantedBy: admin.id });
+    grantSecret(t.db, actorOf(admin), {
+      runId: run.id,
+      secret: findSecretForRun(t.db, run, "API_KEY")!,
+      toolCallId: null,
+      approvalId: null,
+      grantedBy: admin.id,
+    });
     expect(secretsForRun(t.db, run.id).env).toEqual({ API_KEY: VALUE }); // the run's commands got VALUE
 
     updateSecret(t.db, actorOf(admin), { id, value: ROTATED });

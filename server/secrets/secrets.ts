@@ -18,7 +18,10 @@ import { SecretRedactor, type SecretValue } from "@/server/secrets/redaction";
 export const MIN_SECRET_CHARS = 8;
 export const MAX_SECRET_BYTES = 64 * 1024;
 
-const secretName = z.string().trim().regex(SECRET_NAME_RE, "Secret names look like environment variables: letters, digits and _, not starting with a digit (e.g. NPM_TOKEN).");
+const secretName = z
+  .string()
+  .trim()
+  .regex(SECRET_NAME_RE, "Secret names look like environment variables: letters, digits and _, not starting with a digit (e.g. NPM_TOKEN).");
 const secretValue = z
   .string()
   .min(MIN_SECRET_CHARS, `A secret value needs at least ${MIN_SECRET_CHARS} characters, so it can be told apart from ordinary output.`)
@@ -31,7 +34,11 @@ export const createSecretInput = z.object({
   description: z.string().trim().max(500).optional(),
   projectId: z.string().min(1).max(100).optional(),
 });
-export const updateSecretInput = z.object({ id: z.string().min(1).max(100), value: secretValue.optional(), description: z.string().trim().max(500).optional() });
+export const updateSecretInput = z.object({
+  id: z.string().min(1).max(100),
+  value: secretValue.optional(),
+  description: z.string().trim().max(500).optional(),
+});
 export const deleteSecretInput = z.object({ id: z.string().min(1).max(100) });
 
 export interface SecretView {
@@ -59,12 +66,29 @@ export function createSecret(db: Db, actor: Actor, input: z.infer<typeof createS
         .from(secrets)
         .where(and(eq(secrets.name, parsed.name), projectId ? eq(secrets.projectId, projectId) : isNull(secrets.projectId)))
         .get();
-      if (clash) throw new DomainError("CONFLICT", `A secret named ${parsed.name} already exists ${projectId ? "in this project" : "for all projects"}; rotate its value instead.`);
+      if (clash)
+        throw new DomainError(
+          "CONFLICT",
+          `A secret named ${parsed.name} already exists ${projectId ? "in this project" : "for all projects"}; rotate its value instead.`,
+        );
       const now = new Date();
       tx.insert(secrets)
-        .values({ id, name: parsed.name, projectId, description: parsed.description ?? "", valueEnc: encryptSecret(parsed.value), createdBy: actor.userId, updatedAt: now })
+        .values({
+          id,
+          name: parsed.name,
+          projectId,
+          description: parsed.description ?? "",
+          valueEnc: encryptSecret(parsed.value),
+          createdBy: actor.userId,
+          updatedAt: now,
+        })
         .run();
-      appendAudit(tx, actor, { action: "secret.create", targetType: "secret", targetId: id, details: { name: parsed.name, projectId, description: parsed.description ?? "" } });
+      appendAudit(tx, actor, {
+        action: "secret.create",
+        targetType: "secret",
+        targetId: id,
+        details: { name: parsed.name, projectId, description: parsed.description ?? "" },
+      });
     },
     { behavior: "immediate" },
   );
@@ -110,14 +134,23 @@ export function updateSecret(db: Db, actor: Actor, input: z.infer<typeof updateS
       const now = new Date();
       const rotatedAt = parsed.value !== undefined ? now : current.rotatedAt;
       tx.update(secrets)
-        .set({ ...(parsed.value !== undefined ? { valueEnc: encryptSecret(parsed.value), rotatedAt: now } : {}), ...(parsed.description !== undefined ? { description: parsed.description } : {}), updatedAt: now })
+        .set({
+          ...(parsed.value !== undefined ? { valueEnc: encryptSecret(parsed.value), rotatedAt: now } : {}),
+          ...(parsed.description !== undefined ? { description: parsed.description } : {}),
+          updatedAt: now,
+        })
         .where(eq(secrets.id, parsed.id))
         .run();
       appendAudit(tx, actor, {
         action: parsed.value !== undefined ? "secret.rotate" : "secret.update",
         targetType: "secret",
         targetId: parsed.id,
-        details: { name: current.name, projectId: current.projectId, rotated: parsed.value !== undefined, ...(parsed.description !== undefined ? { description: parsed.description } : {}) },
+        details: {
+          name: current.name,
+          projectId: current.projectId,
+          rotated: parsed.value !== undefined,
+          ...(parsed.description !== undefined ? { description: parsed.description } : {}),
+        },
       });
       return { id: parsed.id, rotatedAt };
     },
@@ -134,7 +167,12 @@ export function deleteSecret(db: Db, actor: Actor, input: z.infer<typeof deleteS
       if (!current) throw new DomainError("NOT_FOUND", `No secret with id ${parsed.id}. List them with secrets.list.`);
       const grants = tx.select({ n: count() }).from(secretGrants).where(eq(secretGrants.secretId, parsed.id)).get()?.n ?? 0;
       tx.delete(secrets).where(eq(secrets.id, parsed.id)).run();
-      appendAudit(tx, actor, { action: "secret.delete", targetType: "secret", targetId: parsed.id, details: { name: current.name, projectId: current.projectId, grants } });
+      appendAudit(tx, actor, {
+        action: "secret.delete",
+        targetType: "secret",
+        targetId: parsed.id,
+        details: { name: current.name, projectId: current.projectId, grants },
+      });
     },
     { behavior: "immediate" },
   );
@@ -144,10 +182,20 @@ export function deleteSecret(db: Db, actor: Actor, input: z.infer<typeof deleteS
 /** The secret a run's request for `name` refers to: its project's own first, then one for all projects. */
 export function findSecretForRun(db: Db, run: Pick<Run, "projectId">, name: string): Secret | null {
   if (run.projectId) {
-    const own = db.select().from(secrets).where(and(eq(secrets.name, name), eq(secrets.projectId, run.projectId))).get();
+    const own = db
+      .select()
+      .from(secrets)
+      .where(and(eq(secrets.name, name), eq(secrets.projectId, run.projectId)))
+      .get();
     if (own) return own;
   }
-  return db.select().from(secrets).where(and(eq(secrets.name, name), isNull(secrets.projectId))).get() ?? null;
+  return (
+    db
+      .select()
+      .from(secrets)
+      .where(and(eq(secrets.name, name), isNull(secrets.projectId)))
+      .get() ?? null
+  );
 }
 
 export interface GrantInput {
@@ -162,10 +210,16 @@ export interface GrantInput {
 export function grantSecret(db: Db, actor: Actor, input: GrantInput): { grantId: string; alreadyGranted: boolean } {
   return db.transaction(
     (tx) => {
-      const existing = tx.select({ id: secretGrants.id }).from(secretGrants).where(and(eq(secretGrants.runId, input.runId), eq(secretGrants.secretId, input.secret.id))).get();
+      const existing = tx
+        .select({ id: secretGrants.id })
+        .from(secretGrants)
+        .where(and(eq(secretGrants.runId, input.runId), eq(secretGrants.secretId, input.secret.id)))
+        .get();
       if (existing) return { grantId: existing.id, alreadyGranted: true };
       const id = crypto.randomUUID();
-      tx.insert(secretGrants).values({ id, runId: input.runId, secretId: input.secret.id, toolCallId: input.toolCallId, approvalId: input.approvalId, grantedBy: input.grantedBy }).run();
+      tx.insert(secretGrants)
+        .values({ id, runId: input.runId, secretId: input.secret.id, toolCallId: input.toolCallId, approvalId: input.approvalId, grantedBy: input.grantedBy })
+        .run();
       appendAudit(tx, actor, {
         action: "secret.grant",
         targetType: "secret",
@@ -233,7 +287,10 @@ export function secretsForRun(db: Db, runId: string): { env: Record<string, stri
   if (fresh.length > 0) {
     db.transaction((tx) => {
       for (const v of fresh) {
-        tx.insert(secretExposures).values({ id: crypto.randomUUID(), runId, name: v.name, valueMac: v.mac, valueEnc: encryptSecret(v.value) }).onConflictDoNothing().run();
+        tx.insert(secretExposures)
+          .values({ id: crypto.randomUUID(), runId, name: v.name, valueMac: v.mac, valueEnc: encryptSecret(v.value) })
+          .onConflictDoNothing()
+          .run();
       }
     });
   }

@@ -33,31 +33,37 @@ export function controlTools(db: Db, runId: string, signal: AbortSignal, finishS
     async submitPlan(callId, args) {
       const run = requireRun(db, runId);
       // After a restart the request may already exist: wait on it instead of asking twice.
-      const existing = db.select().from(approvals).where(and(eq(approvals.toolCallId, callId), eq(approvals.kind, "plan"))).get();
-      const { approval, events } = existing ? { approval: existing, events: [] } : db.transaction(
-        (tx) => {
-          const created = createApprovalInTx(tx, actor, {
-            runId,
-            toolCallId: callId,
-            kind: "plan",
-            tool: "submit_plan",
-            args: { steps: args.steps },
-            preview: { type: "plan", steps: args.steps, stepMode: run.stepMode },
-            verdict: "ask",
-            rule: "plan-review",
-            reason: "Every run's plan is reviewed before the agent changes anything.",
-            requestedBy: run.createdBy,
-          });
-          const t = transitionRunInTx(tx, runId, "awaiting_plan_approval", actor, {
-            from: ["planning", "running"],
-            reason: "plan submitted",
-            fields: { plan: args.steps },
-          });
-          const planEvent = insertRunEvent(tx, runId, "plan", { steps: args.steps, state: "submitted", approvalId: created.approval.id });
-          return { approval: created.approval, events: [created.event, t.event, planEvent] };
-        },
-        { behavior: "immediate" },
-      );
+      const existing = db
+        .select()
+        .from(approvals)
+        .where(and(eq(approvals.toolCallId, callId), eq(approvals.kind, "plan")))
+        .get();
+      const { approval, events } = existing
+        ? { approval: existing, events: [] }
+        : db.transaction(
+            (tx) => {
+              const created = createApprovalInTx(tx, actor, {
+                runId,
+                toolCallId: callId,
+                kind: "plan",
+                tool: "submit_plan",
+                args: { steps: args.steps },
+                preview: { type: "plan", steps: args.steps, stepMode: run.stepMode },
+                verdict: "ask",
+                rule: "plan-review",
+                reason: "Every run's plan is reviewed before the agent changes anything.",
+                requestedBy: run.createdBy,
+              });
+              const t = transitionRunInTx(tx, runId, "awaiting_plan_approval", actor, {
+                from: ["planning", "running"],
+                reason: "plan submitted",
+                fields: { plan: args.steps },
+              });
+              const planEvent = insertRunEvent(tx, runId, "plan", { steps: args.steps, state: "submitted", approvalId: created.approval.id });
+              return { approval: created.approval, events: [created.event, t.event, planEvent] };
+            },
+            { behavior: "immediate" },
+          );
       for (const e of events) announce(e);
       if (events[0]) afterApprovalCommit(approval, events[0]);
       const waited = await waitAndResume(approval.id, "awaiting_plan_approval");
@@ -88,10 +94,17 @@ export function controlTools(db: Db, runId: string, signal: AbortSignal, finishS
           ...(run.stepMode ? { step_mode: "Call complete_step after each step; the run pauses there until a reviewer says continue." } : {}),
         };
       }
-      const back = db.transaction((tx) => transitionRunInTx(tx, runId, "planning", actor, { from: ["awaiting_plan_approval"], reason: `plan ${decided.state}` }), { behavior: "immediate" });
+      const back = db.transaction(
+        (tx) => transitionRunInTx(tx, runId, "planning", actor, { from: ["awaiting_plan_approval"], reason: `plan ${decided.state}` }),
+        { behavior: "immediate" },
+      );
       announce(back.event);
       if (decided.state === "denied") {
-        return toolError("DENIED_BY_REVIEWER", `A reviewer rejected the plan: ${decided.decisionReason ?? "no reason given"}. Revise it and call submit_plan again.`, { reason: decided.decisionReason });
+        return toolError(
+          "DENIED_BY_REVIEWER",
+          `A reviewer rejected the plan: ${decided.decisionReason ?? "no reason given"}. Revise it and call submit_plan again.`,
+          { reason: decided.decisionReason },
+        );
       }
       if (decided.state === "expired") return toolError("APPROVAL_EXPIRED", "No reviewer decided on the plan in time. Submit it again to ask once more.");
       return stopped();
@@ -104,33 +117,48 @@ export function controlTools(db: Db, runId: string, signal: AbortSignal, finishS
       if (args.step < 1 || args.step > plan.length) return toolError("INVALID_INPUT", `The plan has steps 1 to ${plan.length}; got ${args.step}.`);
       if (!run.stepMode) {
         const e = db.transaction((tx) => {
-          tx.update(runs).set({ currentStep: Math.min(args.step + 1, plan.length), updatedAt: new Date() }).where(eq(runs.id, runId)).run();
+          tx.update(runs)
+            .set({ currentStep: Math.min(args.step + 1, plan.length), updatedAt: new Date() })
+            .where(eq(runs.id, runId))
+            .run();
           return insertRunEvent(tx, runId, "plan", { state: "step_done", step: args.step, note: args.note ?? null });
         });
         announce(e);
         return { ok: true, step: args.step, continue: true };
       }
-      const existing = db.select().from(approvals).where(and(eq(approvals.toolCallId, callId), eq(approvals.kind, "step"))).get();
-      const { approval, events } = existing ? { approval: existing, events: [] } : db.transaction(
-        (tx) => {
-          const created = createApprovalInTx(tx, actor, {
-            runId,
-            toolCallId: callId,
-            kind: "step",
-            tool: "complete_step",
-            args,
-            preview: { type: "step", step: args.step, title: plan[args.step - 1]?.title ?? "", note: args.note ?? null, next: plan[args.step]?.title ?? null },
-            verdict: "ask",
-            rule: "step-mode",
-            reason: `Step mode: step ${args.step} is done; the run continues when a reviewer says so.`,
-            requestedBy: run.createdBy,
-          });
-          tx.update(runs).set({ currentStep: args.step }).where(eq(runs.id, runId)).run();
-          const t = transitionRunInTx(tx, runId, "awaiting_approval", actor, { from: ["running"], reason: `step ${args.step} done; waiting to continue` });
-          return { approval: created.approval, events: [created.event, t.event] };
-        },
-        { behavior: "immediate" },
-      );
+      const existing = db
+        .select()
+        .from(approvals)
+        .where(and(eq(approvals.toolCallId, callId), eq(approvals.kind, "step")))
+        .get();
+      const { approval, events } = existing
+        ? { approval: existing, events: [] }
+        : db.transaction(
+            (tx) => {
+              const created = createApprovalInTx(tx, actor, {
+                runId,
+                toolCallId: callId,
+                kind: "step",
+                tool: "complete_step",
+                args,
+                preview: {
+                  type: "step",
+                  step: args.step,
+                  title: plan[args.step - 1]?.title ?? "",
+                  note: args.note ?? null,
+                  next: plan[args.step]?.title ?? null,
+                },
+                verdict: "ask",
+                rule: "step-mode",
+                reason: `Step mode: step ${args.step} is done; the run continues when a reviewer says so.`,
+                requestedBy: run.createdBy,
+              });
+              tx.update(runs).set({ currentStep: args.step }).where(eq(runs.id, runId)).run();
+              const t = transitionRunInTx(tx, runId, "awaiting_approval", actor, { from: ["running"], reason: `step ${args.step} done; waiting to continue` });
+              return { approval: created.approval, events: [created.event, t.event] };
+            },
+            { behavior: "immediate" },
+          );
       for (const e of events) announce(e);
       if (events[0]) afterApprovalCommit(approval, events[0]);
       const waited = await waitAndResume(approval.id, "awaiting_approval");
@@ -146,8 +174,14 @@ export function controlTools(db: Db, runId: string, signal: AbortSignal, finishS
         { behavior: "immediate" },
       );
       announce(back.event);
-      if (decided.state === "approved") return { ok: true, step: args.step, continue: true, ...(decided.decisionReason ? { reviewer_note: decided.decisionReason } : {}) };
-      if (decided.state === "denied") return toolError("DENIED_BY_REVIEWER", `The reviewer did not let the run continue after step ${args.step}: ${decided.decisionReason ?? "no reason given"}. Fix it or finish.`, { reason: decided.decisionReason });
+      if (decided.state === "approved")
+        return { ok: true, step: args.step, continue: true, ...(decided.decisionReason ? { reviewer_note: decided.decisionReason } : {}) };
+      if (decided.state === "denied")
+        return toolError(
+          "DENIED_BY_REVIEWER",
+          `The reviewer did not let the run continue after step ${args.step}: ${decided.decisionReason ?? "no reason given"}. Fix it or finish.`,
+          { reason: decided.decisionReason },
+        );
       if (decided.state === "expired") return toolError("APPROVAL_EXPIRED", "No reviewer said continue in time. Finish the run with a summary.");
       return stopped();
     },

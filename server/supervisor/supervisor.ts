@@ -94,7 +94,11 @@ export class Supervisor {
   /** After the engine's event stream was reopened: stops in the gap were missed. */
   private async failRunsWithoutSandbox(): Promise<void> {
     const running = new Set((await this.runtime.listSandboxes()).filter((c) => c.running).map((c) => c.containerId));
-    const active = this.db.select().from(runs).where(notInArray(runs.state, [...TERMINAL_STATES])).all();
+    const active = this.db
+      .select()
+      .from(runs)
+      .where(notInArray(runs.state, [...TERMINAL_STATES]))
+      .all();
     for (const run of active) {
       if (!run.containerId || run.state === "queued" || run.state === "starting" || running.has(run.containerId)) continue;
       const fresh = findRun(this.db, run.id);
@@ -164,7 +168,11 @@ export class Supervisor {
         await runtime.removeSandbox(containerId).catch(() => undefined);
         return;
       }
-      run = transitionRun(db, runId, "planning", SYSTEM_ACTOR, { from: ["starting"], reason: "sandbox ready", fields: { containerId, workspaceDir, startedAt: new Date() } });
+      run = transitionRun(db, runId, "planning", SYSTEM_ACTOR, {
+        from: ["starting"],
+        reason: "sandbox ready",
+        fields: { containerId, workspaceDir, startedAt: new Date() },
+      });
       await checkpointRunStart(db, runtime, runId);
     } else {
       run = recoverInterruptedRollback(db, run);
@@ -260,7 +268,11 @@ export class Supervisor {
   }
 
   async stopAll(actor: Actor, reason: string): Promise<number> {
-    const active = this.db.select().from(runs).where(notInArray(runs.state, [...TERMINAL_STATES])).all();
+    const active = this.db
+      .select()
+      .from(runs)
+      .where(notInArray(runs.state, [...TERMINAL_STATES]))
+      .all();
     await Promise.all(active.map((r) => this.killRun(r.id, actor, reason)));
     return active.length;
   }
@@ -275,7 +287,11 @@ export class Supervisor {
     const result = { resumed: [] as string[], failed: [] as string[], removed: [] as string[] };
     const containers = await runtime.listSandboxes();
     const byRun = new Map(containers.map((c) => [c.runId, c]));
-    const active = db.select().from(runs).where(notInArray(runs.state, [...TERMINAL_STATES])).all();
+    const active = db
+      .select()
+      .from(runs)
+      .where(notInArray(runs.state, [...TERMINAL_STATES]))
+      .all();
     for (const run of active) {
       if (this.live.has(run.id)) continue;
       if (run.state === "queued") {
@@ -285,7 +301,10 @@ export class Supervisor {
       }
       const container = run.containerId ? byRun.get(run.id) : undefined;
       if (!container || !container.running) {
-        const reason = run.state === "starting" ? "Airlock restarted while the sandbox was starting." : "The run's container was lost (Airlock or Docker restarted and the container is gone).";
+        const reason =
+          run.state === "starting"
+            ? "Airlock restarted while the sandbox was starting."
+            : "The run's container was lost (Airlock or Docker restarted and the container is gone).";
         await this.failRun(run.id, reason);
         result.failed.push(run.id);
         continue;

@@ -20,7 +20,14 @@ import { searchProjectDocs } from "@/server/projects/docs";
 import { toolError, type ToolArgs, type ToolName, type ToolResult, type ValidatedCall } from "@/server/tools/palette";
 import { OutputBuffer, MODEL_OUTPUT_CAP } from "@/server/tools/output";
 import type { ControlTools } from "@/server/tools/control";
-import { lastWorkspaceSize, measureWorkspace, quotaExceededMessage, watchWorkspaceQuota, workspaceQuotaBytes, type WorkspaceSize } from "@/server/workspace/quota";
+import {
+  lastWorkspaceSize,
+  measureWorkspace,
+  quotaExceededMessage,
+  watchWorkspaceQuota,
+  workspaceQuotaBytes,
+  type WorkspaceSize,
+} from "@/server/workspace/quota";
 import { formatBytes } from "@/lib/format";
 import { requireRun } from "@/server/runs/lookup";
 
@@ -65,11 +72,17 @@ const TOOL_HANDLERS: { [K in ToolName]: ToolHandler<K> } = {
   },
   list_files: {
     path: { of: (a) => a.path, mustExist: false },
-    execute: async ({ runtime, containerId }, _callId, args, prepared) => ({ ok: true, ...(await listFiles(runtime, containerId, prepared.normalised.path!, args.depth ?? 2)) }),
+    execute: async ({ runtime, containerId }, _callId, args, prepared) => ({
+      ok: true,
+      ...(await listFiles(runtime, containerId, prepared.normalised.path!, args.depth ?? 2)),
+    }),
   },
   search_files: {
     path: { of: (a) => a.path, mustExist: false },
-    execute: async ({ runtime, containerId }, _callId, args, prepared) => ({ ok: true, ...(await searchFiles(runtime, containerId, args.pattern, prepared.normalised.path!, args.glob)) }),
+    execute: async ({ runtime, containerId }, _callId, args, prepared) => ({
+      ok: true,
+      ...(await searchFiles(runtime, containerId, args.pattern, prepared.normalised.path!, args.glob)),
+    }),
   },
   write_file: {
     path: { of: (a) => a.path, mustExist: false },
@@ -86,8 +99,16 @@ const TOOL_HANDLERS: { [K in ToolName]: ToolHandler<K> } = {
       const current = await readFile(session.runtime, session.containerId, normalised.path!, {});
       const text = current.content as string;
       const n = countOccurrences(text, args.old_string);
-      if (n === 0) return { ok: false, result: toolError("INVALID_INPUT", `old_string was not found in ${args.path}. Read the file again and copy the exact text, including whitespace.`) };
-      if (n > 1) return { ok: false, result: toolError("INVALID_INPUT", `old_string appears ${n} times in ${args.path}; include more surrounding lines so it matches exactly once.`) };
+      if (n === 0)
+        return {
+          ok: false,
+          result: toolError("INVALID_INPUT", `old_string was not found in ${args.path}. Read the file again and copy the exact text, including whitespace.`),
+        };
+      if (n > 1)
+        return {
+          ok: false,
+          result: toolError("INVALID_INPUT", `old_string appears ${n} times in ${args.path}; include more surrounding lines so it matches exactly once.`),
+        };
       const newContent = text.replace(args.old_string, () => args.new_string);
       return { ok: true, normalised, preview: { ...fileDiffPreview(normalised.path!, text, newContent) }, newContent };
     },
@@ -95,7 +116,8 @@ const TOOL_HANDLERS: { [K in ToolName]: ToolHandler<K> } = {
       // Re-check against the current file: it may have changed while the reviewer looked.
       const again = await prepareTool(session, { tool: "edit_file", args });
       if (!again.ok) return again.result;
-      if (again.newContent !== prepared.newContent) return toolError("INVALID_INPUT", `${args.path} changed since the edit was approved; read it again and retry.`);
+      if (again.newContent !== prepared.newContent)
+        return toolError("INVALID_INPUT", `${args.path} changed since the edit was approved; read it again and retry.`);
       return writePrepared(session, prepared);
     },
   },
@@ -113,12 +135,14 @@ const TOOL_HANDLERS: { [K in ToolName]: ToolHandler<K> } = {
   run_tests: {
     prepare: async (session, _args, normalised) => {
       const run = requireRun(session.db, session.runId);
-      if (!run.testCommand) return { ok: false, result: toolError("NOT_AVAILABLE", "No test command is configured for this run; use run_command to run the tests you need.") };
+      if (!run.testCommand)
+        return { ok: false, result: toolError("NOT_AVAILABLE", "No test command is configured for this run; use run_command to run the tests you need.") };
       normalised.command = run.testCommand;
       normalised.cwd = "/workspace";
       return { ok: true, normalised, preview: { type: "command", command: run.testCommand, cwd: "/workspace" } };
     },
-    execute: async (session, callId, _args, prepared) => runInSandbox(session, callId, prepared.normalised.command!, prepared.normalised.cwd ?? "/workspace", undefined),
+    execute: async (session, callId, _args, prepared) =>
+      runInSandbox(session, callId, prepared.normalised.command!, prepared.normalised.cwd ?? "/workspace", undefined),
   },
   install_package: {
     prepare: async (_session, args, normalised) => {
@@ -128,7 +152,7 @@ const TOOL_HANDLERS: { [K in ToolName]: ToolHandler<K> } = {
           ok: false,
           result: toolError(
             "NOT_AVAILABLE",
-            "apt needs root, and the sandbox runs as an unprivileged user (uid 1000) with no way to gain privileges. System packages must be in the sandbox image (ask the operator). Python packages can be installed with manager \"pip\" (into your home directory).",
+            'apt needs root, and the sandbox runs as an unprivileged user (uid 1000) with no way to gain privileges. System packages must be in the sandbox image (ask the operator). Python packages can be installed with manager "pip" (into your home directory).',
           ),
         };
       }
@@ -136,7 +160,8 @@ const TOOL_HANDLERS: { [K in ToolName]: ToolHandler<K> } = {
       const command = args.manager === "npm" ? `npm install ${pkgs}` : `pip install --user ${pkgs}`;
       return { ok: true, normalised: { ...normalised, command }, preview: { type: "install", manager: args.manager, packages: args.packages, command } };
     },
-    execute: async (session, callId, _args, prepared) => runInSandbox(session, callId, prepared.normalised.command!, prepared.normalised.cwd ?? "/workspace", undefined),
+    execute: async (session, callId, _args, prepared) =>
+      runInSandbox(session, callId, prepared.normalised.command!, prepared.normalised.cwd ?? "/workspace", undefined),
   },
   http_fetch: {
     prepare: async (session, args, normalised) => {
@@ -145,9 +170,26 @@ const TOOL_HANDLERS: { [K in ToolName]: ToolHandler<K> } = {
       const granted = new Set(grantedSecretNames(session.db, session.runId));
       const missing = referenced.filter((n) => !granted.has(n));
       if (missing.length) {
-        return { ok: false, result: toolError("INVALID_INPUT", `The headers use ${missing.map((n) => `\${secret:${n}}`).join(", ")}, but ${missing.length > 1 ? "those secrets are" : "that secret is"} not granted to this run. Ask for ${missing.length > 1 ? "them" : "it"} with request_secret first.`) };
+        return {
+          ok: false,
+          result: toolError(
+            "INVALID_INPUT",
+            `The headers use ${missing.map((n) => `\${secret:${n}}`).join(", ")}, but ${missing.length > 1 ? "those secrets are" : "that secret is"} not granted to this run. Ask for ${missing.length > 1 ? "them" : "it"} with request_secret first.`,
+          ),
+        };
       }
-      return { ok: true, normalised, preview: { type: "http", method: args.method ?? "GET", url: args.url, headers, ...(referenced.length ? { secrets: referenced } : {}), hasBody: args.body !== undefined } };
+      return {
+        ok: true,
+        normalised,
+        preview: {
+          type: "http",
+          method: args.method ?? "GET",
+          url: args.url,
+          headers,
+          ...(referenced.length ? { secrets: referenced } : {}),
+          hasBody: args.body !== undefined,
+        },
+      };
     },
     execute: async (session, callId, args) => fetchApproved(session, callId, args),
   },
@@ -160,19 +202,27 @@ const TOOL_HANDLERS: { [K in ToolName]: ToolHandler<K> } = {
     execute: async (session, callId, args) => grantRequestedSecret(session, callId, args.name),
   },
   search_docs: {
-    execute: async (session, _callId, args) => ({ ok: true, ...(await searchProjectDocs(session.db, session.runId, session.runtime, session.containerId, args.query)) }),
+    execute: async (session, _callId, args) => ({
+      ok: true,
+      ...(await searchProjectDocs(session.db, session.runId, session.runtime, session.containerId, args.query)),
+    }),
   },
   submit_plan: { execute: async (session, callId, args) => session.control.submitPlan(callId, args) },
   complete_step: { execute: async (session, callId, args) => session.control.completeStep(callId, args) },
   finish: { execute: async (session, _callId, args) => session.control.finish(args) },
 };
 
-async function resolvePath(session: ExecutionSession, raw: string, mustExist: boolean): Promise<{ ok: true; path: string } | { ok: false; result: ToolResult }> {
+async function resolvePath(
+  session: ExecutionSession,
+  raw: string,
+  mustExist: boolean,
+): Promise<{ ok: true; path: string } | { ok: false; result: ToolResult }> {
   const lexical = normaliseWorkspacePath(raw);
   if (!lexical.ok) return { ok: false, result: toolError("OUT_OF_WORKSPACE", lexical.message) };
   try {
     const resolved = await realpathInWorkspace(session.runtime, session.containerId, lexical.path);
-    if (mustExist && !resolved.exists) return { ok: false, result: toolError("INVALID_INPUT", `${raw} does not exist in the workspace. Use list_files to see what is there.`) };
+    if (mustExist && !resolved.exists)
+      return { ok: false, result: toolError("INVALID_INPUT", `${raw} does not exist in the workspace. Use list_files to see what is there.`) };
     return { ok: true, path: resolved.path };
   } catch (err) {
     if (err instanceof OutOfWorkspaceError) return { ok: false, result: toolError("OUT_OF_WORKSPACE", err.message) };
@@ -314,7 +364,9 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
     signal: result.signal,
     oom_killed: result.oomKilled,
     ...(result.oomKilled ? { note: "The command ran out of memory and was killed by the kernel (the run's memory limit)." } : {}),
-    ...(result.signal === "SIGXFSZ" ? { note: `A file reached the workspace quota of ${formatBytes(quota)} (the largest a file may be); the command was stopped by SIGXFSZ.` } : {}),
+    ...(result.signal === "SIGXFSZ"
+      ? { note: `A file reached the workspace quota of ${formatBytes(quota)} (the largest a file may be); the command was stopped by SIGXFSZ.` }
+      : {}),
     ...outputFields,
     duration_ms: result.durationMs,
   };
@@ -327,10 +379,14 @@ async function writeWouldExceedQuota(session: ExecutionSession, bytes: number): 
   const size = lastWorkspaceSize(session.runId) ?? (await measureWorkspace(session.runId, run.workspaceDir).catch(() => null));
   if (!size || size.bytes + bytes <= size.quotaBytes) return null;
   const after = { bytes: size.bytes + bytes, quotaBytes: size.quotaBytes };
-  return toolError("LIMIT_EXCEEDED", `Nothing was written. ${quotaExceededMessage(after, false).replace("Workspace quota exceeded: the workspace holds", "Workspace quota exceeded: with this file the workspace would hold")}`, {
-    workspace_bytes: size.bytes,
-    workspace_quota_bytes: size.quotaBytes,
-  });
+  return toolError(
+    "LIMIT_EXCEEDED",
+    `Nothing was written. ${quotaExceededMessage(after, false).replace("Workspace quota exceeded: the workspace holds", "Workspace quota exceeded: with this file the workspace would hold")}`,
+    {
+      workspace_bytes: size.bytes,
+      workspace_quota_bytes: size.quotaBytes,
+    },
+  );
 }
 
 /** How much of a fetched body the model gets (the fetch itself reads up to RESPONSE_BODY_CAP). */
@@ -377,7 +433,9 @@ async function grantRequestedSecret(session: ExecutionSession, callId: string, n
     return toolError("NOT_AVAILABLE", `No secret named ${name} is configured for this run; ask an admin to add it, or continue without it.`);
   }
   const approvalId = db.select({ approvalId: toolCalls.approvalId }).from(toolCalls).where(eq(toolCalls.id, callId)).get()?.approvalId ?? null;
-  const decidedBy = approvalId ? (db.select({ decidedBy: approvals.decidedBy }).from(approvals).where(eq(approvals.id, approvalId)).get()?.decidedBy ?? null) : null;
+  const decidedBy = approvalId
+    ? (db.select({ decidedBy: approvals.decidedBy }).from(approvals).where(eq(approvals.id, approvalId)).get()?.decidedBy ?? null)
+    : null;
   grantSecret(db, agentActorOf(runId), { runId, secret, toolCallId: callId, approvalId, grantedBy: decidedBy });
   return {
     ok: true,
@@ -393,7 +451,10 @@ function judgeRedirect(db: Db, run: Run, url: string, method: string, sameOrigin
   if (decision.verdict === "allow") return { follow: true };
   if (decision.verdict === "deny") return { follow: false, reason: `policy rule ${decision.rule} denies it (${decision.reason})` };
   if (sameOrigin) return { follow: true };
-  return { follow: false, reason: `it is another host, which needs its own approval (policy rule ${decision.rule}); call http_fetch with that URL if you need it.` };
+  return {
+    follow: false,
+    reason: `it is another host, which needs its own approval (policy rule ${decision.rule}); call http_fetch with that URL if you need it.`,
+  };
 }
 
 async function fetchApproved(session: ExecutionSession, callId: string, args: ToolArgs<"http_fetch">): Promise<ToolResult> {
@@ -411,7 +472,11 @@ async function fetchApproved(session: ExecutionSession, callId: string, args: To
       secretHeaders.add(k.toLowerCase());
       return value ?? "";
     });
-    if (missing) return toolError("INVALID_INPUT", `The header ${k} uses \${secret:${missing}}, which is not granted to this run (any more). Ask for it with request_secret.`);
+    if (missing)
+      return toolError(
+        "INVALID_INPUT",
+        `The header ${k} uses \${secret:${missing}}, which is not granted to this run (any more). Ask for it with request_secret.`,
+      );
   }
   let allowance;
   try {
@@ -447,9 +512,13 @@ async function fetchApproved(session: ExecutionSession, callId: string, args: To
     body_truncated: outcome.truncated || cutForModel,
     total_bytes: outcome.totalBytes,
     ...(outcome.truncated || cutForModel
-      ? { note: `The response was truncated: ${total} bytes in total; the first ${shownBytes} bytes are shown. Fetch something more specific (an API endpoint, a raw file) to see less at a time.` }
+      ? {
+          note: `The response was truncated: ${total} bytes in total; the first ${shownBytes} bytes are shown. Fetch something more specific (an API endpoint, a raw file) to see less at a time.`,
+        }
       : {}),
-    ...(text === null && method !== "HEAD" ? { note_binary: `The body is not UTF-8 text (${outcome.contentType ?? "no content type"}), so it is given as base64.` } : {}),
+    ...(text === null && method !== "HEAD"
+      ? { note_binary: `The body is not UTF-8 text (${outcome.contentType ?? "no content type"}), so it is given as base64.` }
+      : {}),
   };
 }
 
@@ -470,5 +539,14 @@ function recordFetch(session: ExecutionSession, callId: string, method: string, 
     hops: outcome.hops,
     ...(outcome.ok ? { status: outcome.status, bytes: outcome.totalBytes, truncated: outcome.truncated } : { code: outcome.code, message: outcome.message }),
   });
-  session.db.transaction((tx) => appendAudit(tx, agentActorOf(session.runId), { action: outcome.ok ? "egress.fetch" : "egress.refused", targetType: "tool_call", targetId: callId, details }), { behavior: "immediate" });
+  session.db.transaction(
+    (tx) =>
+      appendAudit(tx, agentActorOf(session.runId), {
+        action: outcome.ok ? "egress.fetch" : "egress.refused",
+        targetType: "tool_call",
+        targetId: callId,
+        details,
+      }),
+    { behavior: "immediate" },
+  );
 }

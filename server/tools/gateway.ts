@@ -71,7 +71,13 @@ export function validateToolCall(tool: string, raw: unknown): Validation {
   }
   const size = Buffer.byteLength(JSON.stringify(raw ?? {}));
   if (size > MAX_ARGS_BYTES) {
-    return { ok: false, result: toolError("INVALID_INPUT", `The arguments for ${name} are ${size} bytes; the limit is ${MAX_ARGS_BYTES} bytes. Split the change into smaller calls.`) };
+    return {
+      ok: false,
+      result: toolError(
+        "INVALID_INPUT",
+        `The arguments for ${name} are ${size} bytes; the limit is ${MAX_ARGS_BYTES} bytes. Split the change into smaller calls.`,
+      ),
+    };
   }
   const parsed = parseToolArgs(name, raw ?? {});
   if (!parsed.success) {
@@ -89,9 +95,21 @@ function recordCall(db: Db, runId: string, call: IncomingToolCall, tool: string,
   const id = crypto.randomUUID();
   const { row, event } = db.transaction(
     (tx) => {
-      const seq = (tx.select({ n: sql<number>`coalesce(max(${toolCalls.seq}), 0)` }).from(toolCalls).where(eq(toolCalls.runId, runId)).get()?.n ?? 0) + 1;
-      const row = tx.insert(toolCalls).values({ id, runId, seq, modelCallId: call.modelCallId ?? null, tool, args, state: "judging" }).returning().get();
-      tx.update(runs).set({ toolCallsUsed: sql`${runs.toolCallsUsed} + 1`, updatedAt: new Date() }).where(eq(runs.id, runId)).run();
+      const seq =
+        (tx
+          .select({ n: sql<number>`coalesce(max(${toolCalls.seq}), 0)` })
+          .from(toolCalls)
+          .where(eq(toolCalls.runId, runId))
+          .get()?.n ?? 0) + 1;
+      const row = tx
+        .insert(toolCalls)
+        .values({ id, runId, seq, modelCallId: call.modelCallId ?? null, tool, args, state: "judging" })
+        .returning()
+        .get();
+      tx.update(runs)
+        .set({ toolCallsUsed: sql`${runs.toolCallsUsed} + 1`, updatedAt: new Date() })
+        .where(eq(runs.id, runId))
+        .run();
       const event = insertRunEvent(tx, runId, "tool_call", { toolCallId: id, seq, tool, args: summariseArgs(args) });
       return { row, event };
     },
@@ -110,7 +128,15 @@ export function summariseArgs(args: Record<string, unknown>): Record<string, unk
   return out;
 }
 
-function finishCall(db: Db, runId: string, callId: string, state: ToolCall["state"], result: ToolResult, actor: Actor, judgement?: Judgement | null): ToolResult {
+function finishCall(
+  db: Db,
+  runId: string,
+  callId: string,
+  state: ToolCall["state"],
+  result: ToolResult,
+  actor: Actor,
+  judgement?: Judgement | null,
+): ToolResult {
   const event = db.transaction(
     (tx) => {
       tx.update(toolCalls)
@@ -129,7 +155,13 @@ function finishCall(db: Db, runId: string, callId: string, state: ToolCall["stat
         targetId: callId,
         details: { runId, ok: result.ok, code: result.ok ? null : result.code, message: result.ok ? null : result.message },
       });
-      return insertRunEvent(tx, runId, "tool_result", { toolCallId: callId, ok: result.ok, code: result.ok ? null : result.code, message: result.ok ? null : result.message, result: summariseResult(result) });
+      return insertRunEvent(tx, runId, "tool_result", {
+        toolCallId: callId,
+        ok: result.ok,
+        code: result.ok ? null : result.code,
+        message: result.ok ? null : result.message,
+        result: summariseResult(result),
+      });
     },
     { behavior: "immediate" },
   );
@@ -156,13 +188,24 @@ export async function handleToolCall(session: GatewaySession, call: IncomingTool
   await beforeToolCall(runId); // held back while the workspace is rolled back
 
   const validated = validateToolCall(call.tool, call.args);
-  const argsForRecord = validated.ok ? validated.call.args : typeof call.args === "object" && call.args !== null ? (call.args as Record<string, unknown>) : { raw: String(call.args).slice(0, 2000) };
+  const argsForRecord = validated.ok
+    ? validated.call.args
+    : typeof call.args === "object" && call.args !== null
+      ? (call.args as Record<string, unknown>)
+      : { raw: String(call.args).slice(0, 2000) };
   const row = recordCall(db, runId, call, validated.ok ? validated.call.tool : String(call.tool).slice(0, 100), argsForRecord);
   if (!validated.ok) return finishCall(db, runId, row.id, "refused", validated.result, actor);
 
   const run = loadRun(db, runId);
   if (run.toolCallsUsed > run.limits.maxToolCalls) {
-    return finishCall(db, runId, row.id, "refused", toolError("LIMIT_EXCEEDED", `This run may make at most ${run.limits.maxToolCalls} tool calls; finish now with a summary.`), actor);
+    return finishCall(
+      db,
+      runId,
+      row.id,
+      "refused",
+      toolError("LIMIT_EXCEEDED", `This run may make at most ${run.limits.maxToolCalls} tool calls; finish now with a summary.`),
+      actor,
+    );
   }
   return processValidatedCall(session, run, row, validated.call);
 }
@@ -173,7 +216,14 @@ async function processValidatedCall(session: GatewaySession, run: Run, row: Tool
   const dryRun = isDryRun(call);
 
   if (MUTATING_TOOLS.has(call.tool) && !run.planApprovedAt && !dryRun) {
-    return finishCall(db, runId, row.id, "refused", toolError("PLAN_REQUIRED", "Submit a plan with submit_plan and wait for its approval before changing anything."), actor);
+    return finishCall(
+      db,
+      runId,
+      row.id,
+      "refused",
+      toolError("PLAN_REQUIRED", "Submit a plan with submit_plan and wait for its approval before changing anything."),
+      actor,
+    );
   }
 
   const first = await prepareAndJudge(session, run, row.id, call, { edited: false, publish: true });
@@ -186,7 +236,15 @@ async function processValidatedCall(session: GatewaySession, run: Run, row: Tool
       runId,
       row.id,
       "succeeded",
-      { ok: true, dry_run: true, verdict: judgement.decision.verdict, rule: judgement.decision.rule, reason: judgement.decision.reason, preview: prepared.preview ?? null, note: "Nothing was changed (dry run)." },
+      {
+        ok: true,
+        dry_run: true,
+        verdict: judgement.decision.verdict,
+        rule: judgement.decision.rule,
+        reason: judgement.decision.reason,
+        preview: prepared.preview ?? null,
+        note: "Nothing was changed (dry run).",
+      },
       actor,
       judgement,
     );
@@ -215,7 +273,13 @@ type Judged = { ok: true; call: ValidatedCall; prepared: PreparedOk; judgement: 
  * after a restart. Normalises the call (paths resolved inside the container),
  * judges it in the policy worker, and turns a deny into the agent's refusal.
  */
-async function prepareAndJudge(session: GatewaySession, run: Run, callId: string, call: ValidatedCall, opts: { edited: boolean; publish: boolean }): Promise<Judged> {
+async function prepareAndJudge(
+  session: GatewaySession,
+  run: Run,
+  callId: string,
+  call: ValidatedCall,
+  opts: { edited: boolean; publish: boolean },
+): Promise<Judged> {
   const prepared = await prepareTool(session, call);
   if (!prepared.ok) return { ok: false, result: prepared.result, judgement: null };
   const judgement = await judgeToolCallOffThread(call.tool, prepared.normalised, { stepMode: run.stepMode, policy: policyForRun(session.db, run) });
@@ -231,7 +295,12 @@ async function prepareAndJudge(session: GatewaySession, run: Run, callId: string
 /** A reviewer's edit is validated and judged again: an edit cannot smuggle in what policy denies. */
 async function judgeEdit(session: GatewaySession, run: Run, callId: string, call: ValidatedCall, edit: Record<string, unknown>): Promise<Judged> {
   const merged = parseToolArgs(call.tool, { ...call.args, ...edit });
-  if (!merged.success) return { ok: false, result: toolError("INVALID_INPUT", `The reviewer's edit is not valid for ${call.tool}: ${merged.error.issues[0]?.message}`), judgement: null };
+  if (!merged.success)
+    return {
+      ok: false,
+      result: toolError("INVALID_INPUT", `The reviewer's edit is not valid for ${call.tool}: ${merged.error.issues[0]?.message}`),
+      judgement: null,
+    };
   return prepareAndJudge(session, run, callId, merged.call, { edited: true, publish: false });
 }
 
@@ -243,8 +312,20 @@ function publishDecision(db: Db, runId: string, callId: string, tool: string, j:
   const event = db.transaction(
     (tx) => {
       tx.update(toolCalls).set({ verdict: j.decision.verdict, rule: j.decision.rule, reason: j.decision.reason }).where(eq(toolCalls.id, callId)).run();
-      appendAudit(tx, agentActor(runId), { action: "tool.decision", targetType: "tool_call", targetId: callId, details: { runId, tool, verdict: j.decision.verdict, rule: j.decision.rule, reason: j.decision.reason } });
-      return insertRunEvent(tx, runId, "decision", { toolCallId: callId, tool, verdict: j.decision.verdict, rule: j.decision.rule, reason: j.decision.reason, parts: j.parts });
+      appendAudit(tx, agentActor(runId), {
+        action: "tool.decision",
+        targetType: "tool_call",
+        targetId: callId,
+        details: { runId, tool, verdict: j.decision.verdict, rule: j.decision.rule, reason: j.decision.reason },
+      });
+      return insertRunEvent(tx, runId, "decision", {
+        toolCallId: callId,
+        tool,
+        verdict: j.decision.verdict,
+        rule: j.decision.rule,
+        reason: j.decision.reason,
+        parts: j.parts,
+      });
     },
     { behavior: "immediate" },
   );
@@ -281,7 +362,10 @@ async function askReviewer(
       });
       tx.update(toolCalls).set({ state: "awaiting_approval", approvalId: created.approval.id }).where(eq(toolCalls.id, row.id)).run();
       // Reads may ask before any plan exists (a secret file, say): the run waits from planning as well as from running.
-      const t = transitionRunInTx(tx, runId, "awaiting_approval", agentActor(runId), { from: ["running", "planning"], reason: `waiting for approval of ${call.tool}` });
+      const t = transitionRunInTx(tx, runId, "awaiting_approval", agentActor(runId), {
+        from: ["running", "planning"],
+        reason: `waiting for approval of ${call.tool}`,
+      });
       return { approval: created.approval, events: [created.event, t.event] };
     },
     { behavior: "immediate" },
@@ -308,17 +392,29 @@ export async function awaitApproval(session: GatewaySession, callId: string, app
   const current = loadRun(db, runId);
   if (current.state === "awaiting_approval" && decided.state !== "cancelled") {
     const back = current.planApprovedAt ? "running" : "planning";
-    const { event } = db.transaction((tx) => transitionRunInTx(tx, runId, back, agentActor(runId), { from: ["awaiting_approval"], reason: `approval ${decided.state}` }), { behavior: "immediate" });
+    const { event } = db.transaction(
+      (tx) => transitionRunInTx(tx, runId, back, agentActor(runId), { from: ["awaiting_approval"], reason: `approval ${decided.state}` }),
+      { behavior: "immediate" },
+    );
     announce(event);
   }
   switch (decided.state) {
     case "approved":
-      db.update(toolCalls).set({ state: "approved" }).where(and(eq(toolCalls.id, callId), eq(toolCalls.state, "awaiting_approval"))).run();
+      db.update(toolCalls)
+        .set({ state: "approved" })
+        .where(and(eq(toolCalls.id, callId), eq(toolCalls.state, "awaiting_approval")))
+        .run();
       return { ok: true, edit: decided.edit ?? null };
     case "denied":
-      return { ok: false, result: toolError("DENIED_BY_REVIEWER", `A reviewer denied this: ${decided.decisionReason ?? "no reason given"}`, { reason: decided.decisionReason }) };
+      return {
+        ok: false,
+        result: toolError("DENIED_BY_REVIEWER", `A reviewer denied this: ${decided.decisionReason ?? "no reason given"}`, { reason: decided.decisionReason }),
+      };
     case "expired":
-      return { ok: false, result: toolError("APPROVAL_EXPIRED", "No reviewer decided in time, so the request expired. Try a safer approach or ask again later.") };
+      return {
+        ok: false,
+        result: toolError("APPROVAL_EXPIRED", "No reviewer decided in time, so the request expired. Try a safer approach or ask again later."),
+      };
     default:
       return { ok: false, result: stoppedError() };
   }
@@ -384,7 +480,17 @@ export async function resumeToolCall(session: GatewaySession, row: ToolCall): Pr
     return finishCall(db, runId, row.id, result.ok ? "succeeded" : "failed", result, actor);
   }
   if (row.state === "executing") {
-    return finishCall(db, runId, row.id, "failed", toolError("EXECUTION_FAILED", "Airlock restarted while this call was executing; it was not run again and its effect is unknown. Check the workspace before continuing."), actor);
+    return finishCall(
+      db,
+      runId,
+      row.id,
+      "failed",
+      toolError(
+        "EXECUTION_FAILED",
+        "Airlock restarted while this call was executing; it was not run again and its effect is unknown. Check the workspace before continuing.",
+      ),
+      actor,
+    );
   }
   if (row.result) return row.result as ToolResult;
   const run = loadRun(db, runId);

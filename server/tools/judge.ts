@@ -40,7 +40,12 @@ export async function judgeToolCallOffThread(
   opts: { stepMode: boolean; policy: { policy: Policy; projectId: string; version: number }; limitMs?: number },
 ): Promise<Judgement> {
   if (tool === "complete_step") return judgeToolCall(tool, normalised, { stepMode: opts.stepMode, policy: opts.policy.policy });
-  const task: JudgeTask = { tool, normalised, stepMode: opts.stepMode, policy: { key: `${opts.policy.projectId}@${opts.policy.version}`, policy: opts.policy.policy } };
+  const task: JudgeTask = {
+    tool,
+    normalised,
+    stepMode: opts.stepMode,
+    policy: { key: `${opts.policy.projectId}@${opts.policy.version}`, policy: opts.policy.policy },
+  };
   try {
     return await runJudgeTask<Judgement>(task, { limitMs: opts.limitMs });
   } catch (error) {

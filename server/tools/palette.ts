@@ -18,18 +18,33 @@ export const TOOL_SCHEMAS = {
   read_file: z.object({ path: relPath, offset: z.number().int().min(0).optional(), limit: z.number().int().min(1).max(MAX_CONTENT).optional() }).strict(),
   list_files: z.object({ path: relPath.optional(), depth: z.number().int().min(1).max(10).optional() }).strict(),
   search_files: z.object({ pattern: z.string().min(1).max(1000), path: relPath.optional(), glob: z.string().max(200).optional() }).strict(),
-  write_file: z.object({ path: relPath, content: z.string().max(MAX_CONTENT, `content is larger than ${MAX_CONTENT} bytes`), dry_run: z.boolean().optional() }).strict(),
+  write_file: z
+    .object({ path: relPath, content: z.string().max(MAX_CONTENT, `content is larger than ${MAX_CONTENT} bytes`), dry_run: z.boolean().optional() })
+    .strict(),
   edit_file: z
-    .object({ path: relPath, old_string: z.string().min(1, "old_string must not be empty").max(MAX_CONTENT), new_string: z.string().max(MAX_CONTENT), dry_run: z.boolean().optional() })
+    .object({
+      path: relPath,
+      old_string: z.string().min(1, "old_string must not be empty").max(MAX_CONTENT),
+      new_string: z.string().max(MAX_CONTENT),
+      dry_run: z.boolean().optional(),
+    })
     .strict(),
   run_command: z
-    .object({ command: z.string().trim().min(1, "command is empty").max(16_384, "command is longer than 16384 characters"), cwd: relPath.optional(), timeout_s: z.number().int().min(1).max(3600).optional(), dry_run: z.boolean().optional() })
+    .object({
+      command: z.string().trim().min(1, "command is empty").max(16_384, "command is longer than 16384 characters"),
+      cwd: relPath.optional(),
+      timeout_s: z.number().int().min(1).max(3600).optional(),
+      dry_run: z.boolean().optional(),
+    })
     .strict(),
   run_tests: z.object({ dry_run: z.boolean().optional() }).strict(),
   install_package: z
     .object({
       manager: z.enum(["npm", "pip", "apt"]),
-      packages: z.array(z.string().regex(/^[A-Za-z0-9@._\/:=<>~^+-]{1,214}$/, "package names may only contain letters, digits and @._/:=<>~^+-")).min(1).max(50),
+      packages: z
+        .array(z.string().regex(/^[A-Za-z0-9@._\/:=<>~^+-]{1,214}$/, "package names may only contain letters, digits and @._/:=<>~^+-"))
+        .min(1)
+        .max(50),
       dry_run: z.boolean().optional(),
     })
     .strict(),
@@ -42,7 +57,9 @@ export const TOOL_SCHEMAS = {
       dry_run: z.boolean().optional(),
     })
     .strict(),
-  request_secret: z.object({ name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "secret names look like ENV_VAR_NAMES"), reason: z.string().trim().min(1).max(2000) }).strict(),
+  request_secret: z
+    .object({ name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "secret names look like ENV_VAR_NAMES"), reason: z.string().trim().min(1).max(2000) })
+    .strict(),
   search_docs: z.object({ query: z.string().trim().min(1).max(1000) }).strict(),
   complete_step: z.object({ step: z.number().int().min(1), note: z.string().max(4000).optional() }).strict(),
   finish: z.object({ summary: z.string().trim().min(1).max(20_000), status: z.enum(["success", "failure"]) }).strict(),
@@ -65,20 +82,33 @@ export function parseToolArgs<K extends ToolName>(tool: K, raw: unknown): { succ
 }
 
 /** Tools that change something: they need an approved plan first. */
-export const MUTATING_TOOLS: ReadonlySet<ToolName> = new Set(["write_file", "edit_file", "run_command", "run_tests", "install_package", "http_fetch", "request_secret"]);
+export const MUTATING_TOOLS: ReadonlySet<ToolName> = new Set([
+  "write_file",
+  "edit_file",
+  "run_command",
+  "run_tests",
+  "install_package",
+  "http_fetch",
+  "request_secret",
+]);
 
 export const TOOL_DESCRIPTIONS: Record<ToolName, string> = {
-  submit_plan: "Submit your plan before changing anything: ordered steps, each with a risk (low|medium|high) and a risk_note saying what could go wrong. A reviewer approves, edits or rejects it with feedback. Other changing tools answer PLAN_REQUIRED until a plan is approved.",
+  submit_plan:
+    "Submit your plan before changing anything: ordered steps, each with a risk (low|medium|high) and a risk_note saying what could go wrong. A reviewer approves, edits or rejects it with feedback. Other changing tools answer PLAN_REQUIRED until a plan is approved.",
   read_file: "Read a text file inside /workspace. offset/limit are in bytes.",
   list_files: "List files and directories under a path inside /workspace (default: the workspace root).",
   search_files: "Search file contents under /workspace for a regular expression (grep -E); glob filters file names.",
-  write_file: "Create or overwrite a file inside /workspace. A reviewer may need to approve the diff. dry_run returns the decision and the diff without writing.",
+  write_file:
+    "Create or overwrite a file inside /workspace. A reviewer may need to approve the diff. dry_run returns the decision and the diff without writing.",
   edit_file: "Replace exactly one occurrence of old_string with new_string in a file inside /workspace. old_string must match exactly once.",
-  run_command: "Run a bash command in /workspace as an unprivileged user with no network. Commands are parsed and judged by policy; risky ones wait for a reviewer. timeout_s defaults to the run's limit.",
+  run_command:
+    "Run a bash command in /workspace as an unprivileged user with no network. Commands are parsed and judged by policy; risky ones wait for a reviewer. timeout_s defaults to the run's limit.",
   run_tests: "Run the project's configured test command.",
   install_package: "Install packages with npm, pip or apt. Always needs a reviewer's approval.",
-  http_fetch: "Fetch an http(s) URL (Airlock makes the request; your commands have no network). Allowed only for allow-listed hosts or with a reviewer's approval. A header value may contain ${secret:NAME} for a secret granted to this run; Airlock fills it in without showing it to you.",
-  request_secret: "Ask for a named secret (for example an API token). If approved it is given to your commands as an environment variable; you never see its value.",
+  http_fetch:
+    "Fetch an http(s) URL (Airlock makes the request; your commands have no network). Allowed only for allow-listed hosts or with a reviewer's approval. A header value may contain ${secret:NAME} for a secret granted to this run; Airlock fills it in without showing it to you.",
+  request_secret:
+    "Ask for a named secret (for example an API token). If approved it is given to your commands as an environment variable; you never see its value.",
   search_docs: "Search the project's local documentation index.",
   complete_step: "Tell the reviewer a plan step is done (step numbers start at 1). In step mode the run pauses here until a reviewer says continue.",
   finish: "End the run with a summary of what you did and status success or failure.",

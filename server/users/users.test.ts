@@ -43,9 +43,14 @@ describe("creating users", () => {
   it("hardening: a new password shorter than 12 characters is refused with a message saying the minimum", async () => {
     for (const password of ["short", "elevenchars"]) {
       const attempt = createUser(t.db, SETUP_ACTOR, { email: "bob@example.com", role: "viewer", password });
-      await expect(attempt).rejects.toMatchObject({ code: "INVALID_INPUT", message: "Password must be at least 12 characters; a phrase of a few words is easy to remember." });
+      await expect(attempt).rejects.toMatchObject({
+        code: "INVALID_INPUT",
+        message: "Password must be at least 12 characters; a phrase of a few words is easy to remember.",
+      });
     }
-    await expect(createUser(t.db, SETUP_ACTOR, { email: "bob@example.com", role: "viewer", password: "twelve chars" })).resolves.toMatchObject({ email: "bob@example.com" });
+    await expect(createUser(t.db, SETUP_ACTOR, { email: "bob@example.com", role: "viewer", password: "twelve chars" })).resolves.toMatchObject({
+      email: "bob@example.com",
+    });
   });
 
   it("refuses an address that is not an email with an example of one", async () => {

@@ -88,18 +88,19 @@ export function findUserById(db: Db, id: string): User | undefined {
 }
 
 export function countUsers(db: Db): number {
-  return db.select({ n: sql<number>`count(*)` }).from(users).get()?.n ?? 0;
+  return (
+    db
+      .select({ n: sql<number>`count(*)` })
+      .from(users)
+      .get()?.n ?? 0
+  );
 }
 
 export function listUsers(db: Db): PublicUser[] {
   return db.select().from(users).orderBy(asc(users.createdAt)).all().map(toPublicUser);
 }
 
-export async function createUser(
-  db: Db,
-  actor: Actor,
-  input: { email: string; role: Role; password?: string; name?: string | null },
-): Promise<PublicUser> {
+export async function createUser(db: Db, actor: Actor, input: { email: string; role: Role; password?: string; name?: string | null }): Promise<PublicUser> {
   const email = parseInput(emailSchema, input.email);
   const role = parseRole(input.role);
   const passwordHash = input.password !== undefined ? await hashPassword(parseInput(passwordSchema, input.password)) : null;
@@ -109,7 +110,9 @@ export async function createUser(
       if (tx.select({ id: users.id }).from(users).where(eq(users.email, email)).get()) {
         throw new DomainError("CONFLICT", `A user with email ${email} already exists. Pick another email or change that user's role instead.`);
       }
-      tx.insert(users).values({ id, email, role, passwordHash, name: input.name ?? null }).run();
+      tx.insert(users)
+        .values({ id, email, role, passwordHash, name: input.name ?? null })
+        .run();
       appendAudit(tx, actor, { action: "user.create", targetType: "user", targetId: id, details: { email, role } });
       return toPublicUser(tx.select().from(users).where(eq(users.id, id)).get()!);
     },
@@ -185,7 +188,12 @@ export function setUserDisabled(db: Db, actor: Actor, userId: string, disabled: 
         .where(eq(users.id, userId))
         .run();
       const tokensRevoked = disabled ? revokeTokensOf(tx, userId, now) : 0;
-      appendAudit(tx, actor, { action: disabled ? "user.disable" : "user.enable", targetType: "user", targetId: userId, details: { email: user.email, ...(disabled ? { tokensRevoked } : {}) } });
+      appendAudit(tx, actor, {
+        action: disabled ? "user.disable" : "user.enable",
+        targetType: "user",
+        targetId: userId,
+        details: { email: user.email, ...(disabled ? { tokensRevoked } : {}) },
+      });
       return toPublicUser(requireUser(tx, userId));
     },
     { behavior: "immediate" },

@@ -48,13 +48,16 @@ describe("archive entry paths", () => {
 describe("extracting archives", () => {
   it("extracts a tar.gz with contents, directories and executable bits", async () => {
     const binary = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
-    const archive = file("ok.tar.gz", buildTarGz([
-      { name: "src/", type: "dir" },
-      { name: "src/main.py", content: "print('hi')\n" },
-      { name: "run.sh", content: "#!/bin/sh\necho hi\n", mode: 0o755 },
-      { name: "data.bin", content: binary },
-      { name: ".git/config", content: "[core]\n" },
-    ]));
+    const archive = file(
+      "ok.tar.gz",
+      buildTarGz([
+        { name: "src/", type: "dir" },
+        { name: "src/main.py", content: "print('hi')\n" },
+        { name: "run.sh", content: "#!/bin/sh\necho hi\n", mode: 0o755 },
+        { name: "data.bin", content: binary },
+        { name: ".git/config", content: "[core]\n" },
+      ]),
+    );
     const dest = emptyDir();
     const summary = await extractArchive(archive, dest, limits);
     expect(summary).toMatchObject({ format: "tar.gz", fileCount: 4 });
@@ -65,7 +68,10 @@ describe("extracting archives", () => {
   });
 
   it("extracts a zip with an executable file", async () => {
-    const archive = file("ok.zip", buildZip([{ name: "dir/" }, { name: "dir/a.txt", content: "a".repeat(1000) }, { name: "tool", content: "#!/bin/sh\n", unixMode: 0o100755 }]));
+    const archive = file(
+      "ok.zip",
+      buildZip([{ name: "dir/" }, { name: "dir/a.txt", content: "a".repeat(1000) }, { name: "tool", content: "#!/bin/sh\n", unixMode: 0o100755 }]),
+    );
     const dest = emptyDir();
     expect(await extractArchive(archive, dest, limits)).toMatchObject({ format: "zip", fileCount: 2 });
     expect(fs.readFileSync(path.join(dest, "dir/a.txt"), "utf8")).toBe("a".repeat(1000));
@@ -73,11 +79,29 @@ describe("extracting archives", () => {
   });
 
   it("refuses a zip-slip entry in a zip", async () => {
-    await refused(file("slip.zip", buildZip([{ name: "ok.txt", content: "fine" }, { name: "../evil", content: "pwned" }])), /climbs out/);
+    await refused(
+      file(
+        "slip.zip",
+        buildZip([
+          { name: "ok.txt", content: "fine" },
+          { name: "../evil", content: "pwned" },
+        ]),
+      ),
+      /climbs out/,
+    );
   });
 
   it("refuses a zip-slip entry in a tar", async () => {
-    await refused(file("slip.tar", buildTar([{ name: "ok.txt", content: "fine" }, { name: "a/../../evil", content: "pwned" }])), /climbs out/);
+    await refused(
+      file(
+        "slip.tar",
+        buildTar([
+          { name: "ok.txt", content: "fine" },
+          { name: "a/../../evil", content: "pwned" },
+        ]),
+      ),
+      /climbs out/,
+    );
   });
 
   it("refuses absolute paths", async () => {
@@ -86,7 +110,16 @@ describe("extracting archives", () => {
   });
 
   it("refuses symbolic links, hard links and special files", async () => {
-    await refused(file("link.tar", buildTar([{ name: "escape", type: "symlink", linkname: "/etc" }, { name: "escape/passwd", content: "x" }])), /link/);
+    await refused(
+      file(
+        "link.tar",
+        buildTar([
+          { name: "escape", type: "symlink", linkname: "/etc" },
+          { name: "escape/passwd", content: "x" },
+        ]),
+      ),
+      /link/,
+    );
     await refused(file("hard.tar", buildTar([{ name: "h", type: "hardlink", linkname: "/etc/shadow" }])), /link/);
     await refused(file("fifo.tar", buildTar([{ name: "f", type: "fifo" }])), /special file/);
     await refused(file("link.zip", buildZip([{ name: "escape", content: "/etc", unixMode: 0o120777 }])), /symbolic link/);
@@ -104,8 +137,26 @@ describe("extracting archives", () => {
 
   it("refuses too many files, duplicates and file/directory clashes", async () => {
     await refused(file("many.tar", buildTar(Array.from({ length: 101 }, (_, i) => ({ name: `f${i}`, content: "x" })))), /more than 100 files/);
-    await refused(file("dup.zip", buildZip([{ name: "a", content: "1" }, { name: "a", content: "2" }])), /twice/);
-    await refused(file("clash.tar", buildTar([{ name: "a", content: "1" }, { name: "a/b", content: "2" }])), /which is a file/);
+    await refused(
+      file(
+        "dup.zip",
+        buildZip([
+          { name: "a", content: "1" },
+          { name: "a", content: "2" },
+        ]),
+      ),
+      /twice/,
+    );
+    await refused(
+      file(
+        "clash.tar",
+        buildTar([
+          { name: "a", content: "1" },
+          { name: "a/b", content: "2" },
+        ]),
+      ),
+      /which is a file/,
+    );
   });
 
   it("refuses files that are not archives and corrupt tar headers", async () => {
@@ -116,7 +167,13 @@ describe("extracting archives", () => {
   });
 
   it("inspects without writing and reports sizes", async () => {
-    const archive = file("sizes.tar.gz", buildTarGz([{ name: "a", content: "12345" }, { name: "b/c", content: "678" }]));
+    const archive = file(
+      "sizes.tar.gz",
+      buildTarGz([
+        { name: "a", content: "12345" },
+        { name: "b/c", content: "678" },
+      ]),
+    );
     expect(await inspectArchive(archive, limits)).toMatchObject({ fileCount: 2, expandedBytes: 8 });
     expect(zlib.gunzipSync(fs.readFileSync(archive)).length).toBeGreaterThan(0);
   });

@@ -231,8 +231,12 @@ async function readTar(stream: Readable, book: EntryBook, sink: EntrySink): Prom
     let type: Entry["type"];
     if (typeflag === "0" || typeflag === "\0" || typeflag === "7") type = "file";
     else if (typeflag === "5") type = "dir";
-    else if (typeflag === "1" || typeflag === "2" || typeflag === "K") throw new ArchiveError(`Entry ${JSON.stringify(rawName)} is a link; archives may contain only files and directories.`);
-    else throw new ArchiveError(`Entry ${JSON.stringify(rawName)} is a special file (type ${JSON.stringify(typeflag)}); archives may contain only files and directories.`);
+    else if (typeflag === "1" || typeflag === "2" || typeflag === "K")
+      throw new ArchiveError(`Entry ${JSON.stringify(rawName)} is a link; archives may contain only files and directories.`);
+    else
+      throw new ArchiveError(
+        `Entry ${JSON.stringify(rawName)} is a special file (type ${JSON.stringify(typeflag)}); archives may contain only files and directories.`,
+      );
     const entry: Entry = { path: checkEntryPath(rawName), type, size: type === "file" ? size : 0, executable: (mode & 0o100) !== 0 };
     book.add(entry);
     const out = await sink.open(entry);
@@ -312,7 +316,8 @@ async function readZip(file: string, book: EntryBook, sink: EntrySink): Promise<
     const unixMode = z.madeBy >> 8 === 3 ? z.externalAttrs >>> 16 : 0;
     const fileType = unixMode & 0o170000;
     if (fileType === 0o120000) throw new ArchiveError(`Entry ${JSON.stringify(z.name)} is a symbolic link; archives may contain only files and directories.`);
-    if (fileType !== 0 && fileType !== 0o100000 && fileType !== 0o040000) throw new ArchiveError(`Entry ${JSON.stringify(z.name)} is a special file; archives may contain only files and directories.`);
+    if (fileType !== 0 && fileType !== 0o100000 && fileType !== 0o040000)
+      throw new ArchiveError(`Entry ${JSON.stringify(z.name)} is a special file; archives may contain only files and directories.`);
     if (z.flags & 0x1) throw new ArchiveError(`Entry ${JSON.stringify(z.name)} is encrypted.`);
     const isDir = z.name.endsWith("/") || fileType === 0o040000;
     const entry: Entry = { path: checkEntryPath(z.name), type: isDir ? "dir" : "file", size: isDir ? 0 : z.size, executable: (unixMode & 0o100) !== 0 };
@@ -323,7 +328,8 @@ async function readZip(file: string, book: EntryBook, sink: EntrySink): Promise<
     }
     if (z.method !== 0 && z.method !== 8) throw new ArchiveError(`Entry ${JSON.stringify(z.name)} uses an unsupported compression method (${z.method}).`);
     const lh = z.localOffset;
-    if (lh + 30 > data.length || data.readUInt32LE(lh) !== 0x04034b50) throw new ArchiveError(`The zip archive is corrupt (bad local header for ${JSON.stringify(z.name)}).`);
+    if (lh + 30 > data.length || data.readUInt32LE(lh) !== 0x04034b50)
+      throw new ArchiveError(`The zip archive is corrupt (bad local header for ${JSON.stringify(z.name)}).`);
     const start = lh + 30 + data.readUInt16LE(lh + 26) + data.readUInt16LE(lh + 28);
     if (start + z.compressedSize > data.length) throw new ArchiveError(`The zip archive is corrupt (${JSON.stringify(z.name)} runs past its end).`);
     const raw = data.subarray(start, start + z.compressedSize);

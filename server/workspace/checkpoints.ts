@@ -62,12 +62,14 @@ export function getWorkspace(db: Db, runId: string): Workspace | undefined {
 export function ensureWorkspaceRow(db: Pick<Db, "select" | "insert">, runId: string, source: WorkspaceSourceJson = { type: "empty" }): Workspace {
   const existing = db.select().from(workspaces).where(eq(workspaces.runId, runId)).get();
   if (existing) return existing;
-  return db
-    .insert(workspaces)
-    .values({ runId, source, storageCapBytes: workspaceSettings().checkpointCapBytes, updatedAt: new Date() })
-    .onConflictDoNothing()
-    .returning()
-    .get() ?? db.select().from(workspaces).where(eq(workspaces.runId, runId)).get()!;
+  return (
+    db
+      .insert(workspaces)
+      .values({ runId, source, storageCapBytes: workspaceSettings().checkpointCapBytes, updatedAt: new Date() })
+      .onConflictDoNothing()
+      .returning()
+      .get() ?? db.select().from(workspaces).where(eq(workspaces.runId, runId)).get()!
+  );
 }
 
 function repoOf(run: Run): ShadowRepo {
@@ -94,7 +96,13 @@ export async function withFrozenSandbox<T>(runtime: SandboxRuntime | undefined, 
 }
 
 function nextSeq(tx: Tx, runId: string): number {
-  return (tx.select({ n: sql<number>`coalesce(max(${checkpoints.seq}), 0)` }).from(checkpoints).where(eq(checkpoints.runId, runId)).get()?.n ?? 0) + 1;
+  return (
+    (tx
+      .select({ n: sql<number>`coalesce(max(${checkpoints.seq}), 0)` })
+      .from(checkpoints)
+      .where(eq(checkpoints.runId, runId))
+      .get()?.n ?? 0) + 1
+  );
 }
 
 interface NewCheckpoint {
@@ -141,14 +149,29 @@ function recordCheckpoint(db: Db, runId: string, actor: Actor, c: NewCheckpoint)
         .returning()
         .get();
       tx.update(workspaces)
-        .set({ storageBytes: c.storageBytes, skippedPaths: c.skipped.slice(0, 200), updatedAt: new Date(), ...(c.kind === "start" ? { baseCommit: c.commitSha } : {}) })
+        .set({
+          storageBytes: c.storageBytes,
+          skippedPaths: c.skipped.slice(0, 200),
+          updatedAt: new Date(),
+          ...(c.kind === "start" ? { baseCommit: c.commitSha } : {}),
+        })
         .where(eq(workspaces.runId, runId))
         .run();
       appendAudit(tx, actor, {
         action: c.kind === "rollback" ? "workspace.rollback" : "workspace.checkpoint",
         targetType: "run",
         targetId: runId,
-        details: { checkpointId: row.id, seq, label: row.label, kind: c.kind, commit: c.commitSha, toolCallId: c.toolCallId ?? null, restoredFromId: c.restoredFromId ?? null, ...c.stat, ...c.details },
+        details: {
+          checkpointId: row.id,
+          seq,
+          label: row.label,
+          kind: c.kind,
+          commit: c.commitSha,
+          toolCallId: c.toolCallId ?? null,
+          restoredFromId: c.restoredFromId ?? null,
+          ...c.stat,
+          ...c.details,
+        },
       });
       const event = insertRunEvent(tx, runId, "checkpoint", {
         checkpointId: row.id,
@@ -191,7 +214,12 @@ async function withinCap(db: Db, runId: string, repo: ShadowRepo, ws: Workspace)
 function announceSkipped(db: Db, runId: string, ws: Workspace, bytes: number, label: string) {
   const event = db.transaction(
     (tx) => {
-      appendAudit(tx, SYSTEM_ACTOR, { action: "workspace.checkpoint_skipped", targetType: "run", targetId: runId, details: { label, storageBytes: bytes, capBytes: ws.storageCapBytes } });
+      appendAudit(tx, SYSTEM_ACTOR, {
+        action: "workspace.checkpoint_skipped",
+        targetType: "run",
+        targetId: runId,
+        details: { label, storageBytes: bytes, capBytes: ws.storageCapBytes },
+      });
       return insertRunEvent(tx, runId, "note", {
         text: `No checkpoint after "${label}": the run's checkpoint storage (${formatBytes(bytes)}) reached its cap of ${formatBytes(ws.storageCapBytes)}.`,
         level: "warning",
@@ -218,11 +246,18 @@ async function resetPermissions(db: Db, runId: string, workTree: string): Promis
   const shown = reset.stripped.slice(0, 20).join(", ") + (reset.stripped.length > 20 ? ` and ${reset.stripped.length - 20} more` : "");
   const parts = [
     ...(reset.stripped.length ? [`removed the setuid/setgid bits of ${shown}`] : []),
-    ...(reset.rootModeBefore !== WORKSPACE_MODE ? [`reset the workspace root's mode from ${reset.rootModeBefore.toString(8).padStart(4, "0")} to ${WORKSPACE_MODE.toString(8).padStart(4, "0")}`] : []),
+    ...(reset.rootModeBefore !== WORKSPACE_MODE
+      ? [`reset the workspace root's mode from ${reset.rootModeBefore.toString(8).padStart(4, "0")} to ${WORKSPACE_MODE.toString(8).padStart(4, "0")}`]
+      : []),
   ];
   const event = db.transaction(
     (tx) => {
-      appendAudit(tx, SYSTEM_ACTOR, { action: "workspace.permissions_reset", targetType: "run", targetId: runId, details: { stripped: reset.stripped.slice(0, 200), rootModeBefore: reset.rootModeBefore } });
+      appendAudit(tx, SYSTEM_ACTOR, {
+        action: "workspace.permissions_reset",
+        targetType: "run",
+        targetId: runId,
+        details: { stripped: reset.stripped.slice(0, 200), rootModeBefore: reset.rootModeBefore },
+      });
       return insertRunEvent(tx, runId, "note", { text: `Airlock ${parts.join(" and ")} (not allowed on the host).`, level: "warning", source: "workspace" });
     },
     { behavior: "immediate" },
@@ -279,7 +314,11 @@ export function listCheckpoints(db: Db, runId: string): Checkpoint[] {
 }
 
 export function requireCheckpoint(db: Db, runId: string, checkpointId: string): Checkpoint {
-  const row = db.select().from(checkpoints).where(and(eq(checkpoints.runId, runId), eq(checkpoints.id, checkpointId))).get();
+  const row = db
+    .select()
+    .from(checkpoints)
+    .where(and(eq(checkpoints.runId, runId), eq(checkpoints.id, checkpointId)))
+    .get();
   if (!row) throw new DomainError("NOT_FOUND", `Run ${runId} has no checkpoint ${checkpointId}.`);
   return row;
 }
@@ -341,7 +380,11 @@ export async function restoreCheckpointLocked(db: Db, runId: string, checkpointI
   const started = Date.now();
   const run = requireRun(db, runId);
   const ws = ensureWorkspaceRow(db, runId);
-  if (ws.cleanedAt) throw new DomainError("PRECONDITION_FAILED", `Run ${runId}'s workspace was cleaned up after its retention period; its diffs remain but it cannot be restored.`);
+  if (ws.cleanedAt)
+    throw new DomainError(
+      "PRECONDITION_FAILED",
+      `Run ${runId}'s workspace was cleaned up after its retention period; its diffs remain but it cannot be restored.`,
+    );
   const target = requireCheckpoint(db, runId, checkpointId);
   const repo = repoOf(run);
   const targetTree = await treeOf(repo, target.commitSha);
@@ -365,7 +408,12 @@ export async function restoreCheckpointLocked(db: Db, runId: string, checkpointI
     parent = commit;
   }
   const label = opts.label ?? `rollback to #${target.seq}`;
-  const commit = await commitTree(repo, after.tree, parent, `${label}\n\nAirlock-Run: ${runId}\nAirlock-Kind: rollback\nAirlock-Restored: ${target.commitSha}\n`);
+  const commit = await commitTree(
+    repo,
+    after.tree,
+    parent,
+    `${label}\n\nAirlock-Run: ${runId}\nAirlock-Kind: rollback\nAirlock-Restored: ${target.commitSha}\n`,
+  );
   const exact = after.tree === targetTree;
   const durationMs = Date.now() - started;
   const checkpoint = recordCheckpoint(db, runId, opts.actor, {

@@ -26,7 +26,12 @@ export function problem(status: number, message: string, code?: string): Respons
 }
 
 /** Resolves the caller (cookie session or bearer token) and checks the role; answers 401/403 otherwise. */
-export async function withCaller(req: Request, minimum: Role, what: string, fn: (database: Db, actor: Actor & { userId: string }, role: Role) => Promise<Response>): Promise<Response> {
+export async function withCaller(
+  req: Request,
+  minimum: Role,
+  what: string,
+  fn: (database: Db, actor: Actor & { userId: string }, role: Role) => Promise<Response>,
+): Promise<Response> {
   const database = db();
   const identity = await identityFromHeaders(database, req.headers);
   if (!identity) return problem(401, `Sign in or send an API token (Authorization: Bearer …) to ${what}.`);
@@ -47,7 +52,14 @@ export async function withCaller(req: Request, minimum: Role, what: string, fn: 
  * reviewers and admins get the real content, which merge-back needs. Every
  * download is in the audit trail: who, which run, which form, redacted or not.
  */
-export async function downloadResult(database: Db, actor: Actor, role: Role, runId: string, kind: "patch" | "bundle", checkpointId: string | undefined): Promise<Response> {
+export async function downloadResult(
+  database: Db,
+  actor: Actor,
+  role: Role,
+  runId: string,
+  kind: "patch" | "bundle",
+  checkpointId: string | undefined,
+): Promise<Response> {
   const redactSecrets = !maySeeSecretValues(role);
   const opts = { checkpointId, redactSecrets };
   const file = kind === "patch" ? await resultPatch(database, runId, opts) : await resultBundle(database, runId, opts);
@@ -55,7 +67,14 @@ export async function downloadResult(database: Db, actor: Actor, role: Role, run
     action: "run.download",
     targetType: "run",
     targetId: runId,
-    details: { kind, checkpointId: checkpointId ?? null, bytes: file.body.length, omitted: file.omitted, redacted: redactSecrets, redactedPaths: file.redacted },
+    details: {
+      kind,
+      checkpointId: checkpointId ?? null,
+      bytes: file.body.length,
+      omitted: file.omitted,
+      redacted: redactSecrets,
+      redactedPaths: file.redacted,
+    },
   });
   return new Response(new Uint8Array(file.body), {
     headers: {

@@ -49,7 +49,12 @@ export class GitError extends Error {
     readonly code: number | null,
     readonly stderr: string,
   ) {
-    super(`git ${args.filter((a) => !a.startsWith("core.") && a !== "-c").slice(0, 4).join(" ")} failed (${code ?? "killed"}): ${stderr.trim().split("\n").slice(-3).join(" | ") || "no message"}`);
+    super(
+      `git ${args
+        .filter((a) => !a.startsWith("core.") && a !== "-c")
+        .slice(0, 4)
+        .join(" ")} failed (${code ?? "killed"}): ${stderr.trim().split("\n").slice(-3).join(" | ") || "no message"}`,
+    );
     this.name = "GitError";
   }
 }
@@ -127,7 +132,13 @@ export function gitArgs(target: GitTarget, args: string[]): string[] {
 }
 
 export function runGit(target: GitTarget, args: string[], opts: GitOptions = {}): Promise<GitResult> {
-  return runHostCommand("git", gitArgs(target, args), { ...opts, cwd: opts.cwd ?? target.workTree ?? target.gitDir, env: baseEnv(target, opts.env), asAgent: target.asAgent, owner: target.owner }).catch((err: unknown) => {
+  return runHostCommand("git", gitArgs(target, args), {
+    ...opts,
+    cwd: opts.cwd ?? target.workTree ?? target.gitDir,
+    env: baseEnv(target, opts.env),
+    asAgent: target.asAgent,
+    owner: target.owner,
+  }).catch((err: unknown) => {
     if (err instanceof HostCommandError) throw new GitError(args, err.code, err.stderr);
     throw err;
   });

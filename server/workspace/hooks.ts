@@ -35,13 +35,20 @@ export async function beforeToolExecutes(runId: string): Promise<number> {
 /** A call that a rollback interrupted reports so, whatever the command printed. */
 export function resultAfterRollback(runId: string, generation: number, tool: ToolName, result: ToolResult): ToolResult {
   if (rollbackGeneration(runId) === generation || !CHECKPOINTED_TOOLS.has(tool)) return result;
-  return toolError("ROLLED_BACK", "A reviewer rolled the workspace back while this ran: the command was killed and its changes were undone. Look at the files again before continuing.", {
-    interrupted_result: result.ok ? { exit_code: result.exit_code ?? null } : { code: result.code },
-  });
+  return toolError(
+    "ROLLED_BACK",
+    "A reviewer rolled the workspace back while this ran: the command was killed and its changes were undone. Look at the files again before continuing.",
+    {
+      interrupted_result: result.ok ? { exit_code: result.exit_code ?? null } : { code: result.code },
+    },
+  );
 }
 
 function describeCall(tool: ToolName, args: Record<string, unknown>): string {
-  const text = (v: unknown) => String(v ?? "").replace(/\s+/g, " ").trim();
+  const text = (v: unknown) =>
+    String(v ?? "")
+      .replace(/\s+/g, " ")
+      .trim();
   switch (tool) {
     case "write_file":
     case "edit_file":
@@ -60,7 +67,15 @@ function describeCall(tool: ToolName, args: Record<string, unknown>): string {
  * tool may have changed it, and reverts the step when tests failed and the
  * run asks for it. Never throws: a checkpoint problem must not break the run.
  */
-export async function afterToolCall(db: Db, runtime: SandboxRuntime, runId: string, callId: string, tool: ToolName, args: Record<string, unknown>, result: ToolResult): Promise<void> {
+export async function afterToolCall(
+  db: Db,
+  runtime: SandboxRuntime,
+  runId: string,
+  callId: string,
+  tool: ToolName,
+  args: Record<string, unknown>,
+  result: ToolResult,
+): Promise<void> {
   if (!CHECKPOINTED_TOOLS.has(tool) || args.dry_run === true) return;
   try {
     await waitForRollback(runId);
@@ -117,12 +132,19 @@ export async function afterRunFailed(db: Db, runtime: SandboxRuntime, runId: str
  */
 export function recoverInterruptedRollback(db: Db, run: Run): Run {
   if (run.state !== "paused") return run;
-  const last = db.select().from(runEvents).where(and(eq(runEvents.runId, run.id), eq(runEvents.type, "state"))).orderBy(desc(runEvents.id)).limit(1).get();
+  const last = db
+    .select()
+    .from(runEvents)
+    .where(and(eq(runEvents.runId, run.id), eq(runEvents.type, "state")))
+    .orderBy(desc(runEvents.id))
+    .limit(1)
+    .get();
   if (!String((last?.payload as { reason?: string } | undefined)?.reason ?? "").startsWith("rolling back")) return run;
   const resumed = transitionRun(db, run.id, "running", SYSTEM_ACTOR, { from: ["paused"], reason: "Airlock restarted during a rollback" });
   publishRunEvent(db, run.id, "note", {
     text: "Airlock restarted while the workspace was being rolled back; the rollback may be incomplete.",
-    toModel: "Airlock notice: Airlock restarted while your workspace was being rolled back, so it may be partly restored. Look at the files again before continuing.",
+    toModel:
+      "Airlock notice: Airlock restarted while your workspace was being rolled back, so it may be partly restored. Look at the files again before continuing.",
     inject: true,
     source: "workspace",
   });

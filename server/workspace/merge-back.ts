@@ -50,7 +50,8 @@ function planResult(db: Db, runId: string, checkpointId?: string): ResultPlan {
   const run = requireRun(db, runId);
   const ws = getWorkspace(db, runId);
   if (!run.workspaceDir || !ws) throw new DomainError("PRECONDITION_FAILED", "This run has no workspace.");
-  if (ws.cleanedAt) throw new DomainError("PRECONDITION_FAILED", "This run's workspace was cleaned up after its retention period; only its diffs remain (runs.diff).");
+  if (ws.cleanedAt)
+    throw new DomainError("PRECONDITION_FAILED", "This run's workspace was cleaned up after its retention period; only its diffs remain (runs.diff).");
   const start = startCheckpoint(db, runId);
   const final = checkpointId ? requireCheckpoint(db, runId, checkpointId) : latestCheckpoint(db, runId);
   if (!start || !final) throw new DomainError("PRECONDITION_FAILED", "This run has no checkpoints yet.");
@@ -80,7 +81,11 @@ async function redactBlobs(objects: GitTarget, blobs: string[], redactor: Secret
 }
 
 /** Builds "base + the run's changes" as one commit in the shadow repository; returns its sha, the paths left out, and those redacted. */
-async function buildResultCommit(plan: ResultPlan, message: string, redactor?: SecretRedactor): Promise<{ commit: string; omitted: string[]; redacted: string[] }> {
+async function buildResultCommit(
+  plan: ResultPlan,
+  message: string,
+  redactor?: SecretRedactor,
+): Promise<{ commit: string; omitted: string[]; redacted: string[] }> {
   const { repo } = plan;
   if (!(await shadowRepoExists(repo))) throw new DomainError("PRECONDITION_FAILED", "The run's shadow repository is missing.");
   const objects: GitTarget = { ...repo, workTree: undefined };
@@ -103,7 +108,13 @@ async function buildResultCommit(plan: ResultPlan, message: string, redactor?: S
       }
       changes.push(m[5] === "D" ? { mode: "0", blob: ZERO, target } : { mode: m[2]!, blob: m[4]!, target });
     }
-    const replaced = redactor ? await redactBlobs(objects, changes.filter((c) => c.mode !== "0" && c.mode !== "160000").map((c) => c.blob), redactor) : new Map<string, string>();
+    const replaced = redactor
+      ? await redactBlobs(
+          objects,
+          changes.filter((c) => c.mode !== "0" && c.mode !== "160000").map((c) => c.blob),
+          redactor,
+        )
+      : new Map<string, string>();
     const redacted = changes.filter((c) => replaced.has(c.blob)).map((c) => c.target);
     const lines = changes.map((c) => `${c.mode} ${replaced.get(c.blob) ?? c.blob}\t${c.target}`);
     if (lines.length) await runGit(objects, ["update-index", "-z", "--index-info"], { env, input: lines.join("\0") + "\0" });
@@ -149,7 +160,9 @@ export function quoteTrailerLookalikes(text: string): string {
       break;
     }
   }
-  return lines.map((line, i) => (DIVIDER.test(line) || OWN_TRAILER.test(line) || (i >= lastParagraph && TRAILER_LIKE.test(line)) ? `> ${line}` : line)).join("\n");
+  return lines
+    .map((line, i) => (DIVIDER.test(line) || OWN_TRAILER.test(line) || (i >= lastParagraph && TRAILER_LIKE.test(line)) ? `> ${line}` : line))
+    .join("\n");
 }
 
 function commitMessage(db: Db, plan: ResultPlan, mergeApprover?: string): string {
@@ -187,7 +200,16 @@ export async function resultPatch(db: Db, runId: string, opts: ResultOptions = {
   const redactor = opts.redactSecrets ? redactorForRun(db, runId) : undefined;
   return withWorkspaceLock(runId, async () => {
     const { commit, omitted, redacted } = await buildResultCommit(plan, commitMessage(db, plan), redactor);
-    const out = await runGit({ ...plan.repo, workTree: undefined }, ["format-patch", "--stdout", "--binary", "--full-index", "--no-signature", "--no-stat", "-1", commit]);
+    const out = await runGit({ ...plan.repo, workTree: undefined }, [
+      "format-patch",
+      "--stdout",
+      "--binary",
+      "--full-index",
+      "--no-signature",
+      "--no-stat",
+      "-1",
+      commit,
+    ]);
     return { filename: downloadName(plan.run, "patch"), body: out.stdout, omitted, redacted };
   });
 }
@@ -237,7 +259,8 @@ async function checkNewBranch(gitDir: string, homeDir: string, branch: string): 
   const valid = await runGit(target, ["check-ref-format", "--branch", branch], { okCodes: [1, 128] });
   if (valid.code !== 0 || branch.startsWith("-")) throw new DomainError("INVALID_INPUT", `"${branch}" is not a valid branch name.`);
   const exists = await runGit(target, ["show-ref", "--verify", "--quiet", `refs/heads/${branch}`], { okCodes: [1] });
-  if (exists.code === 0) throw new DomainError("CONFLICT", `Branch ${branch} already exists in the source repository; merge-back only creates new branches. Choose another name.`);
+  if (exists.code === 0)
+    throw new DomainError("CONFLICT", `Branch ${branch} already exists in the source repository; merge-back only creates new branches. Choose another name.`);
 }
 
 function publish(tx: Parameters<Parameters<Db["transaction"]>[0]>[0], runId: string, payload: Record<string, unknown>) {
@@ -253,22 +276,44 @@ export async function requestMergeBack(db: Db, actor: Actor & { userId: string }
   if (denied) throw new DomainError(denied.code, denied.message);
   if (!isTerminal(run.state)) throw new DomainError("PRECONDITION_FAILED", "Merge-back is for finished runs; stop or wait for the run first.");
   const ws = getWorkspace(db, run.id);
-  if (ws?.source.type !== "git") throw new DomainError("PRECONDITION_FAILED", "This run did not start from a repository; download its result as a patch or bundle instead.");
+  if (ws?.source.type !== "git")
+    throw new DomainError("PRECONDITION_FAILED", "This run did not start from a repository; download its result as a patch or bundle instead.");
   const plan = planResult(db, run.id, input.checkpointId);
   const repo = await resolveSourceRepo(ws.source.path);
   const branch = input.branch || `airlock/run-${run.id.slice(0, 8)}`;
   await checkNewBranch(repo.gitDir, plan.repo.homeDir, branch);
-  const pending = db.select().from(mergeRequests).where(and(eq(mergeRequests.runId, run.id), eq(mergeRequests.state, "pending"))).get();
+  const pending = db
+    .select()
+    .from(mergeRequests)
+    .where(and(eq(mergeRequests.runId, run.id), eq(mergeRequests.state, "pending")))
+    .get();
   if (pending) throw new DomainError("CONFLICT", `A merge-back request for this run is already pending (${pending.branch}).`);
   const { row, event } = db.transaction(
     (tx) => {
       const row = tx
         .insert(mergeRequests)
-        .values({ id: crypto.randomUUID(), runId: run.id, repoPath: repo.path, branch, commitSha: plan.final.commitSha, state: "pending", requestedBy: actor.userId, note: input.note ?? null })
+        .values({
+          id: crypto.randomUUID(),
+          runId: run.id,
+          repoPath: repo.path,
+          branch,
+          commitSha: plan.final.commitSha,
+          state: "pending",
+          requestedBy: actor.userId,
+          note: input.note ?? null,
+        })
         .returning()
         .get();
-      appendAudit(tx, actor, { action: "merge.request", targetType: "run", targetId: run.id, details: { mergeRequestId: row.id, repo: repo.path, branch, checkpointSeq: plan.final.seq } });
-      const event = publish(tx, run.id, { text: `${actor.label} asked to merge the result (checkpoint #${plan.final.seq}) into a new branch ${branch} of ${repo.path}.`, mergeRequestId: row.id });
+      appendAudit(tx, actor, {
+        action: "merge.request",
+        targetType: "run",
+        targetId: run.id,
+        details: { mergeRequestId: row.id, repo: repo.path, branch, checkpointSeq: plan.final.seq },
+      });
+      const event = publish(tx, run.id, {
+        text: `${actor.label} asked to merge the result (checkpoint #${plan.final.seq}) into a new branch ${branch} of ${repo.path}.`,
+        mergeRequestId: row.id,
+      });
       return { row, event };
     },
     { behavior: "immediate" },
@@ -309,7 +354,12 @@ export async function decideMergeBack(db: Db, actor: Actor & { userId: string },
           .where(and(eq(mergeRequests.id, request.id), inArray(mergeRequests.state, ["pending"])))
           .run();
         if (changed.changes !== 1) throw new DomainError("CONFLICT", "This request was decided meanwhile.");
-        appendAudit(tx, actor, { action, targetType: "run", targetId: request.runId, details: { mergeRequestId: request.id, repo: request.repoPath, branch: request.branch, reason: input.reason ?? null, ...details } });
+        appendAudit(tx, actor, {
+          action,
+          targetType: "run",
+          targetId: request.runId,
+          details: { mergeRequestId: request.id, repo: request.repoPath, branch: request.branch, reason: input.reason ?? null, ...details },
+        });
         return publish(tx, request.runId, { text, mergeRequestId: request.id });
       },
       { behavior: "immediate" },
@@ -317,7 +367,8 @@ export async function decideMergeBack(db: Db, actor: Actor & { userId: string },
     announce(event);
     return db.select().from(mergeRequests).where(eq(mergeRequests.id, request.id)).get()!;
   };
-  if (input.decision === "deny") return finish({ state: "denied" }, "merge.deny", `${actor.label} denied merging into ${request.branch}${input.reason ? `: ${input.reason}` : "."}`);
+  if (input.decision === "deny")
+    return finish({ state: "denied" }, "merge.deny", `${actor.label} denied merging into ${request.branch}${input.reason ? `: ${input.reason}` : "."}`);
 
   const checkpoint = listCheckpointByCommit(db, request.runId, request.commitSha);
   try {
@@ -352,18 +403,31 @@ export async function decideMergeBack(db: Db, actor: Actor & { userId: string },
       }
       return built;
     });
-    return finish({ state: "merged", resultCommit: result.commit }, "merge.approve", `${actor.label} approved: the result is commit ${result.commit.slice(0, 12)} on the new branch ${request.branch} of ${request.repoPath}.`, {
-      commit: result.commit,
-      omitted: result.omitted,
-    });
+    return finish(
+      { state: "merged", resultCommit: result.commit },
+      "merge.approve",
+      `${actor.label} approved: the result is commit ${result.commit.slice(0, 12)} on the new branch ${request.branch} of ${request.repoPath}.`,
+      {
+        commit: result.commit,
+        omitted: result.omitted,
+      },
+    );
   } catch (err) {
     if (err instanceof DomainError && err.code === "CONFLICT" && /already exists/.test(err.message)) throw err;
-    return finish({ state: "failed", error: (err as Error).message.slice(0, 2000) }, "merge.failed", `Merging into ${request.branch} failed: ${(err as Error).message.slice(0, 300)}`);
+    return finish(
+      { state: "failed", error: (err as Error).message.slice(0, 2000) },
+      "merge.failed",
+      `Merging into ${request.branch} failed: ${(err as Error).message.slice(0, 300)}`,
+    );
   }
 }
 
 function listCheckpointByCommit(db: Db, runId: string, commit: string): Checkpoint {
-  const row = db.select().from(checkpoints).where(and(eq(checkpoints.runId, runId), eq(checkpoints.commitSha, commit))).get();
+  const row = db
+    .select()
+    .from(checkpoints)
+    .where(and(eq(checkpoints.runId, runId), eq(checkpoints.commitSha, commit)))
+    .get();
   if (!row) throw new DomainError("NOT_FOUND", "The checkpoint this request was made for no longer exists.");
   return row;
 }

@@ -42,7 +42,12 @@ export async function cleanupRunWorkspace(db: Db, runId: string): Promise<boolea
       (tx) => {
         for (const [id, diff] of diffs) tx.update(checkpoints).set({ archivedDiff: diff }).where(eq(checkpoints.id, id)).run();
         tx.update(workspaces).set({ archivedDiff: cumulative, cleanedAt: new Date(), updatedAt: new Date() }).where(eq(workspaces.runId, runId)).run();
-        appendAudit(tx, SYSTEM_ACTOR, { action: "workspace.cleanup", targetType: "run", targetId: runId, details: { checkpoints: items.length, endedAt: run.endedAt?.toISOString() ?? null } });
+        appendAudit(tx, SYSTEM_ACTOR, {
+          action: "workspace.cleanup",
+          targetType: "run",
+          targetId: runId,
+          details: { checkpoints: items.length, endedAt: run.endedAt?.toISOString() ?? null },
+        });
       },
       { behavior: "immediate" },
     );

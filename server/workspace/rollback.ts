@@ -55,7 +55,8 @@ export async function quiesce(db: Db, host: WorkspaceHost, run: Run): Promise<vo
       .where(and(eq(toolCalls.runId, run.id), inArray(toolCalls.state, ["judging", "approved", "executing"])))
       .all();
     if (busy.length === 0) break;
-    if (Date.now() > deadline) throw new DomainError("CONFLICT", `Run ${run.id} did not become quiet within ${QUIET_TIMEOUT_MS / 1000} s; try the rollback again.`);
+    if (Date.now() > deadline)
+      throw new DomainError("CONFLICT", `Run ${run.id} did not become quiet within ${QUIET_TIMEOUT_MS / 1000} s; try the rollback again.`);
     if (run.containerId && busy.some((c) => c.state === "executing")) await host.runtime.killProcesses(run.containerId).catch(() => undefined);
     await sleep(100);
   }
@@ -71,11 +72,19 @@ function agentNote(db: Db, runId: string, text: string, toModel: string) {
  * Restores a run's workspace to one of its checkpoints. Live runs are paused
  * (running → paused → running) and told; finished runs become rolled_back.
  */
-export async function rollbackRun(db: Db, host: WorkspaceHost, runId: string, checkpointId: string, actor: Actor, opts: { reason?: string } = {}): Promise<RollbackResult> {
+export async function rollbackRun(
+  db: Db,
+  host: WorkspaceHost,
+  runId: string,
+  checkpointId: string,
+  actor: Actor,
+  opts: { reason?: string } = {},
+): Promise<RollbackResult> {
   const run = requireRun(db, runId);
   assertMayRollback(db, run, actor);
   const target = requireCheckpoint(db, runId, checkpointId);
-  if (getWorkspace(db, runId)?.cleanedAt) throw new DomainError("PRECONDITION_FAILED", "This run's workspace was cleaned up after its retention period; its diffs remain but it cannot be restored.");
+  if (getWorkspace(db, runId)?.cleanedAt)
+    throw new DomainError("PRECONDITION_FAILED", "This run's workspace was cleaned up after its retention period; its diffs remain but it cannot be restored.");
   if (isRollingBack(runId)) throw new DomainError("CONFLICT", "Another rollback of this run is in progress; wait for it to finish.");
   return asRollback(runId, async (markRestoring) => {
     let current = requireRun(db, runId);
@@ -107,7 +116,10 @@ export async function rollbackRun(db: Db, host: WorkspaceHost, runId: string, ch
     }
     const after = requireRun(db, runId);
     if (isTerminal(after.state) && after.state !== "rolled_back") {
-      transitionRun(db, runId, "rolled_back", actor, { reason: `workspace rolled back to checkpoint #${target.seq} by ${actor.label}`, details: { checkpointId: restored.checkpoint.id } });
+      transitionRun(db, runId, "rolled_back", actor, {
+        reason: `workspace rolled back to checkpoint #${target.seq} by ${actor.label}`,
+        details: { checkpointId: restored.checkpoint.id },
+      });
     } else if (!isTerminal(after.state)) {
       agentNote(
         db,
@@ -131,8 +143,13 @@ export async function rollbackRun(db: Db, host: WorkspaceHost, runId: string, ch
 /** The checkpoint automatic rollback returns to: the last approved one, else the start. */
 export function lastApprovedCheckpoint(db: Db, runId: string): Checkpoint | undefined {
   return (
-    db.select().from(checkpoints).where(and(eq(checkpoints.runId, runId), eq(checkpoints.approved, true))).orderBy(desc(checkpoints.seq)).limit(1).get() ??
-    startCheckpoint(db, runId)
+    db
+      .select()
+      .from(checkpoints)
+      .where(and(eq(checkpoints.runId, runId), eq(checkpoints.approved, true)))
+      .orderBy(desc(checkpoints.seq))
+      .limit(1)
+      .get() ?? startCheckpoint(db, runId)
   );
 }
 
@@ -155,7 +172,10 @@ export async function autoRollbackAfterFailure(db: Db, host: WorkspaceHost, runI
       reason: `the run ${run.state} and asks for automatic rollback`,
     }),
   );
-  publishRunEvent(db, runId, "note", { text: `The workspace was restored automatically to checkpoint #${target.seq} (${target.label}) because the run ${run.state}.`, source: "workspace" });
+  publishRunEvent(db, runId, "note", {
+    text: `The workspace was restored automatically to checkpoint #${target.seq} (${target.label}) because the run ${run.state}.`,
+    source: "workspace",
+  });
   return restored.checkpoint;
 }
 
@@ -191,7 +211,12 @@ export async function revertFailedStep(db: Db, host: WorkspaceHost, runId: strin
   if (restored.checkpoint.filesChanged === 0 && !restored.saved) return restored.checkpoint;
   const event = db.transaction(
     (tx) => {
-      appendAudit(tx, SYSTEM_ACTOR, { action: "workspace.step_reverted", targetType: "run", targetId: runId, details: { step, checkpointId: restored.checkpoint.id, toSeq: target.seq } });
+      appendAudit(tx, SYSTEM_ACTOR, {
+        action: "workspace.step_reverted",
+        targetType: "run",
+        targetId: runId,
+        details: { step, checkpointId: restored.checkpoint.id, toSeq: target.seq },
+      });
       return insertRunEvent(tx, runId, "note", {
         text: `The tests failed, so step ${step}'s changes were reverted (workspace restored to checkpoint #${target.seq}).`,
         toModel:

@@ -264,7 +264,18 @@ export interface DiffText {
 
 /** Unified diff between two commits or trees (`from` null: the empty tree). */
 export async function diffText(repo: ShadowRepo, from: string | null, to: string, opts: { maxBytes?: number; binary?: boolean } = {}): Promise<DiffText> {
-  const args = ["diff-tree", "-r", "-p", "--no-ext-diff", "--no-textconv", "--no-color", "--no-renames", ...(opts.binary ? ["--binary", "--full-index"] : []), from ?? EMPTY_TREE, to];
+  const args = [
+    "diff-tree",
+    "-r",
+    "-p",
+    "--no-ext-diff",
+    "--no-textconv",
+    "--no-color",
+    "--no-renames",
+    ...(opts.binary ? ["--binary", "--full-index"] : []),
+    from ?? EMPTY_TREE,
+    to,
+  ];
   const r = await runGit(repo, args, { maxOutputBytes: opts.maxBytes ?? 4 * 1024 * 1024 });
   return { diff: r.stdout.toString("utf8"), truncated: r.truncated };
 }

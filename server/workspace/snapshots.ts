@@ -93,7 +93,10 @@ function record(db: Db, actor: Actor, runId: string, action: string, details: Re
     (tx) => {
       // workspaces.snapshot_image: the run's latest snapshot that still exists.
       if (action === "workspace.snapshot") {
-        tx.update(workspaces).set({ snapshotImage: String(details.image), updatedAt: new Date() }).where(eq(workspaces.runId, runId)).run();
+        tx.update(workspaces)
+          .set({ snapshotImage: String(details.image), updatedAt: new Date() })
+          .where(eq(workspaces.runId, runId))
+          .run();
       } else if (action === "workspace.snapshot_delete") {
         tx.update(workspaces)
           .set({ snapshotImage: null, updatedAt: new Date() })
@@ -120,7 +123,14 @@ export async function listRunSnapshots(db: Db, runtime: SandboxRuntime, runId: s
   const byId = new Map(listCheckpoints(db, runId).map((c) => [c.id, c]));
   return found.map((s) => {
     const c = s.checkpointId ? byId.get(s.checkpointId) : undefined;
-    return { image: s.image, checkpointId: s.checkpointId, seq: c?.seq ?? null, checkpointLabel: c?.label ?? null, createdAt: s.createdAt, sizeBytes: s.sizeBytes };
+    return {
+      image: s.image,
+      checkpointId: s.checkpointId,
+      seq: c?.seq ?? null,
+      checkpointLabel: c?.label ?? null,
+      createdAt: s.createdAt,
+      sizeBytes: s.sizeBytes,
+    };
   });
 }
 
@@ -130,7 +140,13 @@ export async function listRunSnapshots(db: Db, runtime: SandboxRuntime, runId: s
  * workspace as it is now). Reviewers only (checked by the router). Taken
  * under the workspace lock, so no checkpoint is being written meanwhile.
  */
-export async function snapshotRun(db: Db, host: SnapshotHost, runId: string, actor: Actor, opts: { checkpointId?: string } = {}): Promise<SnapshotInfo & { checkpointId: string; seq: number }> {
+export async function snapshotRun(
+  db: Db,
+  host: SnapshotHost,
+  runId: string,
+  actor: Actor,
+  opts: { checkpointId?: string } = {},
+): Promise<SnapshotInfo & { checkpointId: string; seq: number }> {
   const run = requireRun(db, runId);
   requireLiveContainer(run, "snapshot");
   const checkpoint = latestCheckpoint(db, runId);
@@ -145,7 +161,10 @@ export async function snapshotRun(db: Db, host: SnapshotHost, runId: string, act
   const existing = await listRunSnapshots(db, host.runtime, runId);
   const replacing = existing.some((s) => s.checkpointId === checkpoint.id);
   if (!replacing && existing.length >= MAX_SNAPSHOTS_PER_RUN) {
-    throw new DomainError("PRECONDITION_FAILED", `Run ${runId} already has ${existing.length} snapshots (the limit is ${MAX_SNAPSHOTS_PER_RUN}); delete one before taking another.`);
+    throw new DomainError(
+      "PRECONDITION_FAILED",
+      `Run ${runId} already has ${existing.length} snapshots (the limit is ${MAX_SNAPSHOTS_PER_RUN}); delete one before taking another.`,
+    );
   }
   const summary = await withWorkspaceLock(runId, async () => {
     const containerId = requireLiveContainer(requireRun(db, runId), "snapshot");
@@ -161,9 +180,18 @@ export async function snapshotRun(db: Db, host: SnapshotHost, runId: string, act
     runId,
     "workspace.snapshot",
     { image: summary.image, checkpointId: checkpoint.id, seq: checkpoint.seq, sizeBytes: summary.sizeBytes, replaced: replacing },
-    { text: `${actor.label} snapshotted the run's container at checkpoint #${checkpoint.seq} (${summary.image}, ${formatBytes(summary.sizeBytes)} on top of the sandbox image).` },
+    {
+      text: `${actor.label} snapshotted the run's container at checkpoint #${checkpoint.seq} (${summary.image}, ${formatBytes(summary.sizeBytes)} on top of the sandbox image).`,
+    },
   );
-  return { image: summary.image, checkpointId: checkpoint.id, seq: checkpoint.seq, checkpointLabel: checkpoint.label, createdAt: summary.createdAt, sizeBytes: summary.sizeBytes };
+  return {
+    image: summary.image,
+    checkpointId: checkpoint.id,
+    seq: checkpoint.seq,
+    checkpointLabel: checkpoint.label,
+    createdAt: summary.createdAt,
+    sizeBytes: summary.sizeBytes,
+  };
 }
 
 /** Deletes one of the run's snapshots (reviewers). */
@@ -176,7 +204,14 @@ export async function deleteSnapshot(db: Db, runtime: SandboxRuntime, runId: str
   } catch (err) {
     engineUnavailable(err, "The snapshot could not be deleted");
   }
-  record(db, actor, runId, "workspace.snapshot_delete", { image: snapshot.image, checkpointId, seq: checkpoint.seq }, { text: `${actor.label} deleted the snapshot at checkpoint #${checkpoint.seq}.` });
+  record(
+    db,
+    actor,
+    runId,
+    "workspace.snapshot_delete",
+    { image: snapshot.image, checkpointId, seq: checkpoint.seq },
+    { text: `${actor.label} deleted the snapshot at checkpoint #${checkpoint.seq}.` },
+  );
 }
 
 /**
@@ -198,9 +233,14 @@ export async function restartFromSnapshot(
   const checkpoint = requireCheckpoint(db, runId, checkpointId);
   requireLiveContainer(run, "restart from a snapshot");
   if (!run.workspaceDir) throw new DomainError("PRECONDITION_FAILED", `Run ${runId} has no workspace.`);
-  if (restoreWorkspace && getWorkspace(db, runId)?.cleanedAt) throw new DomainError("PRECONDITION_FAILED", "This run's workspace was cleaned up; it cannot be restored.");
+  if (restoreWorkspace && getWorkspace(db, runId)?.cleanedAt)
+    throw new DomainError("PRECONDITION_FAILED", "This run's workspace was cleaned up; it cannot be restored.");
   const snapshot = (await listRunSnapshots(db, host.runtime, runId)).find((s) => s.checkpointId === checkpoint.id);
-  if (!snapshot) throw new DomainError("NOT_FOUND", `Run ${runId} has no snapshot at checkpoint #${checkpoint.seq}; take one first (snapshots belong to the checkpoint that was the latest when they were taken).`);
+  if (!snapshot)
+    throw new DomainError(
+      "NOT_FOUND",
+      `Run ${runId} has no snapshot at checkpoint #${checkpoint.seq}; take one first (snapshots belong to the checkpoint that was the latest when they were taken).`,
+    );
   if (isRollingBack(runId)) throw new DomainError("CONFLICT", "A rollback or restart of this run is in progress; wait for it to finish.");
 
   return asRollback(runId, async (markRestoring) => {
@@ -237,7 +277,10 @@ export async function restartFromSnapshot(
           if (err instanceof SandboxError && err.code === "IMAGE_MISSING") {
             throw new DomainError("NOT_FOUND", `The snapshot image ${snapshot.image} is gone (removed outside Airlock?); the run keeps its current container.`);
           }
-          engineUnavailable(err, `The sandbox could not be restarted from the snapshot${restoreWorkspace ? " (the workspace WAS restored to the checkpoint)" : ""}; the run keeps its current container`);
+          engineUnavailable(
+            err,
+            `The sandbox could not be restarted from the snapshot${restoreWorkspace ? " (the workspace WAS restored to the checkpoint)" : ""}; the run keeps its current container`,
+          );
         }
         try {
           db.update(runs).set({ containerId, updatedAt: new Date() }).where(eq(runs.id, runId)).run();
@@ -271,7 +314,9 @@ export async function restartFromSnapshot(
         toModel:
           `Airlock notice: a reviewer (${actor.label}) restarted your sandbox from the snapshot taken at checkpoint #${checkpoint.seq} ("${checkpoint.label}"). ` +
           "Every process you had running is gone and /tmp is empty; your home directory (and what you installed there) is as it was at that snapshot" +
-          (restoreWorkspace ? ", and so are the files in /workspace: every change after that checkpoint is undone." : "; the files in /workspace were left as they were.") +
+          (restoreWorkspace
+            ? ", and so are the files in /workspace: every change after that checkpoint is undone."
+            : "; the files in /workspace were left as they were.") +
           " Check your environment before continuing.",
       },
     );
@@ -284,7 +329,10 @@ export async function removeRunSnapshots(runtime: SandboxRuntime, runId: string,
   try {
     const found = await runtime.listSnapshots(runId);
     for (const s of found) await runtime.removeSnapshot(s.image).catch(() => undefined);
-    db?.update(workspaces).set({ snapshotImage: null }).where(and(eq(workspaces.runId, runId), isNotNull(workspaces.snapshotImage))).run();
+    db?.update(workspaces)
+      .set({ snapshotImage: null })
+      .where(and(eq(workspaces.runId, runId), isNotNull(workspaces.snapshotImage)))
+      .run();
     return found.length;
   } catch (err) {
     console.error(`airlock: could not remove the snapshots of run ${runId}:`, err);

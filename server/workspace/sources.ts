@@ -46,7 +46,11 @@ function hostGit(gitDir: string, homeDir: string): GitTarget {
 /** A repository path under one of AIRLOCK_REPO_ROOTS (symlinks resolved), with its git directory. */
 export async function resolveSourceRepo(requested: string): Promise<SourceRepo> {
   const roots = workspaceSettings().repoRoots;
-  if (roots.length === 0) throw new DomainError("INVALID_INPUT", "No repository roots are allowed on this server. An admin sets AIRLOCK_REPO_ROOTS (colon-separated directories) to allow starting from local repositories.");
+  if (roots.length === 0)
+    throw new DomainError(
+      "INVALID_INPUT",
+      "No repository roots are allowed on this server. An admin sets AIRLOCK_REPO_ROOTS (colon-separated directories) to allow starting from local repositories.",
+    );
   if (!path.isAbsolute(requested)) throw new DomainError("INVALID_INPUT", `The repository path must be absolute; got ${requested}.`);
   let real: string;
   try {
@@ -62,7 +66,14 @@ export async function resolveSourceRepo(requested: string): Promise<SourceRepo> 
   const st = await fs.lstat(dotGit).catch(() => null);
   if (st?.isDirectory()) return { path: real, gitDir: dotGit };
   if (st) throw new DomainError("INVALID_INPUT", `${requested} is a linked worktree or submodule (.git is a file); use the main repository.`);
-  const bare = await Promise.all(["HEAD", "objects", "refs"].map((f) => fs.access(path.join(/*turbopackIgnore: true*/ real, f)).then(() => true, () => false)));
+  const bare = await Promise.all(
+    ["HEAD", "objects", "refs"].map((f) =>
+      fs.access(path.join(/*turbopackIgnore: true*/ real, f)).then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
   if (bare.every(Boolean)) return { path: real, gitDir: real };
   throw new DomainError("INVALID_INPUT", `${requested} is not a git repository.`);
 }
@@ -100,8 +111,10 @@ export async function resolveWorkspaceSource(db: Db, userId: string, dataDir: st
     return { type: "git", path: repo.path, ...(input.ref ? { ref: input.ref } : {}), commit, branch: input.ref ?? (await branchOf(repo, home)) };
   }
   const upload = db.select().from(uploads).where(eq(uploads.id, input.uploadId)).get();
-  if (!upload || upload.userId !== userId) throw new DomainError("NOT_FOUND", `No upload ${input.uploadId} of yours; upload the archive first (POST /api/uploads).`);
-  if (upload.usedByRunId) throw new DomainError("CONFLICT", `Upload ${input.uploadId} was already used by run ${upload.usedByRunId}; upload it again for a new run.`);
+  if (!upload || upload.userId !== userId)
+    throw new DomainError("NOT_FOUND", `No upload ${input.uploadId} of yours; upload the archive first (POST /api/uploads).`);
+  if (upload.usedByRunId)
+    throw new DomainError("CONFLICT", `Upload ${input.uploadId} was already used by run ${upload.usedByRunId}; upload it again for a new run.`);
   return { type: "archive", uploadId: upload.id, name: upload.filename };
 }
 
@@ -116,8 +129,13 @@ export function sourceFromInput(input: WorkspaceSourceInput | undefined): Worksp
 export function recordWorkspaceSource(tx: Pick<Db, "select" | "insert" | "update">, runId: string, source: WorkspaceSourceJson, userId: string): void {
   if (source.type === "archive") {
     const upload = tx.select().from(uploads).where(eq(uploads.id, source.uploadId)).get();
-    if (!upload || upload.userId !== userId) throw new DomainError("NOT_FOUND", `No upload ${source.uploadId} of yours; upload the archive first (POST /api/uploads).`);
-    const claimed = tx.update(uploads).set({ usedByRunId: runId }).where(and(eq(uploads.id, source.uploadId), isNull(uploads.usedByRunId))).run();
+    if (!upload || upload.userId !== userId)
+      throw new DomainError("NOT_FOUND", `No upload ${source.uploadId} of yours; upload the archive first (POST /api/uploads).`);
+    const claimed = tx
+      .update(uploads)
+      .set({ usedByRunId: runId })
+      .where(and(eq(uploads.id, source.uploadId), isNull(uploads.usedByRunId)))
+      .run();
     if (claimed.changes !== 1) throw new DomainError("CONFLICT", `Upload ${source.uploadId} was already used by another run; upload it again.`);
     source = { ...source, name: upload.filename };
   }
@@ -139,13 +157,20 @@ export async function populateWorkspace(db: Db, runId: string, workspaceDir: str
     const shadow = openShadowRepo(workspaceDir, runId);
     const commit = source.commit ?? (await resolveCommit(repo, source.ref, shadow.homeDir));
     // The commit's objects go into the shadow repository; only its files reach the workspace.
-    await runGit({ ...shadow, workTree: undefined }, ["fetch", "-q", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules", repo.gitDir, `+${commit}:refs/airlock/source`], { cwd: shadow.gitDir });
+    await runGit(
+      { ...shadow, workTree: undefined },
+      ["fetch", "-q", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules", repo.gitDir, `+${commit}:refs/airlock/source`],
+      { cwd: shadow.gitDir },
+    );
     await runGit(shadow, ["read-tree", "refs/airlock/source"]);
     await runGit(shadow, ["checkout-index", "-a", "-f"]);
     // The start checkpoint stages the tree afresh (ignored directories left out, like every checkpoint).
     await runGit(shadow, ["read-tree", "--empty"]);
     if (!source.commit) {
-      db.update(workspaces).set({ source: { ...source, commit }, updatedAt: new Date() }).where(eq(workspaces.runId, runId)).run();
+      db.update(workspaces)
+        .set({ source: { ...source, commit }, updatedAt: new Date() })
+        .where(eq(workspaces.runId, runId))
+        .run();
     }
   } else {
     await extractArchive(uploadPath(dataDir, source.uploadId), workspaceDir, workspaceSettings());

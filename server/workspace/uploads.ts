@@ -19,7 +19,10 @@ export function uploadPath(dataDir: string, id: string): string {
 }
 
 function safeFilename(name: string | null | undefined): string {
-  const base = path.posix.basename(String(name ?? "").replace(/\\/g, "/")).replace(/[^A-Za-z0-9._ -]/g, "_").slice(0, 200);
+  const base = path.posix
+    .basename(String(name ?? "").replace(/\\/g, "/"))
+    .replace(/[^A-Za-z0-9._ -]/g, "_")
+    .slice(0, 200);
   return base || "archive";
 }
 
@@ -27,7 +30,13 @@ function safeFilename(name: string | null | undefined): string {
  * Stores an uploaded archive and checks it; a refused archive is deleted and
  * the reason given (INVALID_INPUT).
  */
-export async function storeUpload(db: Db, actor: Actor & { userId: string }, dataDir: string, body: ReadableStream<Uint8Array> | NodeJS.ReadableStream, filename: string | null): Promise<Upload> {
+export async function storeUpload(
+  db: Db,
+  actor: Actor & { userId: string },
+  dataDir: string,
+  body: ReadableStream<Uint8Array> | NodeJS.ReadableStream,
+  filename: string | null,
+): Promise<Upload> {
   const settings = workspaceSettings();
   const id = crypto.randomUUID();
   const file = uploadPath(dataDir, id);
@@ -54,10 +63,31 @@ export async function storeUpload(db: Db, actor: Actor & { userId: string }, dat
       (tx) => {
         const row = tx
           .insert(uploads)
-          .values({ id, userId: actor.userId, filename: safeFilename(filename), format: summary.format, sizeBytes: size, fileCount: summary.fileCount, expandedBytes: summary.expandedBytes, sha256: hash.digest("hex") })
+          .values({
+            id,
+            userId: actor.userId,
+            filename: safeFilename(filename),
+            format: summary.format,
+            sizeBytes: size,
+            fileCount: summary.fileCount,
+            expandedBytes: summary.expandedBytes,
+            sha256: hash.digest("hex"),
+          })
           .returning()
           .get();
-        appendAudit(tx, actor, { action: "upload.create", targetType: "upload", targetId: id, details: { filename: row.filename, format: row.format, sizeBytes: size, fileCount: row.fileCount, expandedBytes: row.expandedBytes, sha256: row.sha256 } });
+        appendAudit(tx, actor, {
+          action: "upload.create",
+          targetType: "upload",
+          targetId: id,
+          details: {
+            filename: row.filename,
+            format: row.format,
+            sizeBytes: size,
+            fileCount: row.fileCount,
+            expandedBytes: row.expandedBytes,
+            sha256: row.sha256,
+          },
+        });
         return row;
       },
       { behavior: "immediate" },

@@ -7,8 +7,7 @@ afterEach(async () => {
   server = null;
 });
 
-const chatBody = (extra: Record<string, unknown> = {}) =>
-  JSON.stringify({ model: "scripted-model", messages: [{ role: "user", content: "hi" }], ...extra });
+const chatBody = (extra: Record<string, unknown> = {}) => JSON.stringify({ model: "scripted-model", messages: [{ role: "user", content: "hi" }], ...extra });
 
 function postChat(baseUrl: string, body: string, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(`${baseUrl}/chat/completions`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });

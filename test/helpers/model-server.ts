@@ -131,7 +131,9 @@ export async function startScriptedModelServer(script: Script, options: Scripted
       return sendJson(res, 200, { object: "list", data: [{ id: model, object: "model", created: 0, owned_by: "airlock-tests" }] });
     }
     if (path !== "/v1/chat/completions") {
-      return sendJson(res, 404, { error: { message: `no route ${req.method} ${path} (the scripted server serves /v1/chat/completions and /v1/models)`, type: "not_found" } });
+      return sendJson(res, 404, {
+        error: { message: `no route ${req.method} ${path} (the scripted server serves /v1/chat/completions and /v1/models)`, type: "not_found" },
+      });
     }
     if (req.method !== "POST") return sendJson(res, 405, { error: { message: `${req.method} not allowed`, type: "invalid_request_error" } });
 
@@ -272,7 +274,9 @@ export async function startScriptedModelServer(script: Script, options: Scripted
 
       case "http_error": {
         const isText = typeof step.body === "string";
-        const payload = isText ? (step.body as string) : JSON.stringify(step.body ?? { error: { message: `scripted HTTP ${step.status}`, type: "scripted_error" } });
+        const payload = isText
+          ? (step.body as string)
+          : JSON.stringify(step.body ?? { error: { message: `scripted HTTP ${step.status}`, type: "scripted_error" } });
         res.writeHead(step.status, { "content-type": isText ? "text/plain; charset=utf-8" : "application/json", ...step.headers });
         res.end(payload);
         return;

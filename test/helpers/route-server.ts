@@ -28,7 +28,12 @@ export async function serveRoute(path: string, handlers: Partial<Record<"GET" | 
       for await (const c of req) chunks.push(c as Buffer);
       const headers = new Headers();
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers.set(k, v);
-      const request = new Request(url, { method: req.method, headers, body: req.method === "GET" || req.method === "HEAD" ? undefined : Buffer.concat(chunks), signal: aborted.signal });
+      const request = new Request(url, {
+        method: req.method,
+        headers,
+        body: req.method === "GET" || req.method === "HEAD" ? undefined : Buffer.concat(chunks),
+        signal: aborted.signal,
+      });
       const response = await handler(request);
       res.writeHead(response.status, Object.fromEntries(response.headers.entries()));
       if (!response.body) {

@@ -24,7 +24,13 @@ export function tempDataDir(): string {
 }
 
 export function newSupervisor(db: Db, dataDir: string): Supervisor {
-  return new Supervisor({ db, runtime: dockerRuntime(undefined, { instance: instanceIdForDataDir(dataDir) }), dataDir, image: sandboxImageName(), sweepMs: 200 });
+  return new Supervisor({
+    db,
+    runtime: dockerRuntime(undefined, { instance: instanceIdForDataDir(dataDir) }),
+    dataDir,
+    image: sandboxImageName(),
+    sweepMs: 200,
+  });
 }
 
 export function registerModel(db: Db, admin: PublicUser, baseUrl: string): string {
@@ -38,7 +44,18 @@ export function startRun(
   modelId: string,
   extra: Partial<{ stepMode: boolean; limits: Record<string, number>; title: string; task: string; testCommand: string }> = {},
 ): Run {
-  const run = createRun(db, { ...actorOf(operator), userId: operator.id }, { title: extra.title ?? "test run", task: extra.task ?? "do the thing", modelId, stepMode: extra.stepMode ?? false, limits: extra.limits, testCommand: extra.testCommand });
+  const run = createRun(
+    db,
+    { ...actorOf(operator), userId: operator.id },
+    {
+      title: extra.title ?? "test run",
+      task: extra.task ?? "do the thing",
+      modelId,
+      stepMode: extra.stepMode ?? false,
+      limits: extra.limits,
+      testCommand: extra.testCommand,
+    },
+  );
   supervisor.launch(run.id);
   return run;
 }
@@ -59,10 +76,14 @@ export function getRun(db: Db, id: string): Run {
 
 export function waitForState(db: Db, runId: string, states: RunState | RunState[], timeoutMs = 60_000): Promise<Run> {
   const want = Array.isArray(states) ? states : [states];
-  return waitFor(`run ${runId} to be ${want.join("|")} (is ${getRun(db, runId)?.state})`, () => {
-    const r = getRun(db, runId);
-    return want.includes(r.state) ? r : undefined;
-  }, timeoutMs);
+  return waitFor(
+    `run ${runId} to be ${want.join("|")} (is ${getRun(db, runId)?.state})`,
+    () => {
+      const r = getRun(db, runId);
+      return want.includes(r.state) ? r : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 function describeRun(db: Db, runId: string): string {
@@ -73,13 +94,17 @@ function describeRun(db: Db, runId: string): string {
 }
 
 export function waitForPendingApproval(db: Db, runId: string, kind?: Approval["kind"], timeoutMs = 60_000): Promise<Approval> {
-  return waitFor(`a pending ${kind ?? ""} approval on run ${runId}`, () =>
-    db
-      .select()
-      .from(approvals)
-      .where(and(eq(approvals.runId, runId), eq(approvals.state, "pending"), ...(kind ? [eq(approvals.kind, kind)] : [])))
-      .get(),
-  timeoutMs, () => describeRun(db, runId));
+  return waitFor(
+    `a pending ${kind ?? ""} approval on run ${runId}`,
+    () =>
+      db
+        .select()
+        .from(approvals)
+        .where(and(eq(approvals.runId, runId), eq(approvals.state, "pending"), ...(kind ? [eq(approvals.kind, kind)] : [])))
+        .get(),
+    timeoutMs,
+    () => describeRun(db, runId),
+  );
 }
 
 /** A reviewer who approves every pending approval of the run (the plan included) until the returned function is called. */
@@ -87,7 +112,11 @@ export function approveEverything(db: Db, runId: string, reviewer: PublicUser): 
   let stopped = false;
   void (async () => {
     while (!stopped) {
-      for (const a of db.select().from(approvals).where(and(eq(approvals.runId, runId), eq(approvals.state, "pending"))).all()) {
+      for (const a of db
+        .select()
+        .from(approvals)
+        .where(and(eq(approvals.runId, runId), eq(approvals.state, "pending")))
+        .all()) {
         try {
           decideApproval(db, { ...actorOf(reviewer), userId: reviewer.id }, { id: a.id, decision: "approve" });
         } catch {

@@ -23,7 +23,14 @@ export interface SandboxedRun {
 }
 
 /** A run that is never launched: its workspace, shadow repository and container exist, with the start checkpoint taken. */
-export async function sandboxedRun(db: Db, runtime: SandboxRuntime, dataDir: string, operator: PublicUser, modelId: string, source?: WorkspaceSourceJson): Promise<SandboxedRun> {
+export async function sandboxedRun(
+  db: Db,
+  runtime: SandboxRuntime,
+  dataDir: string,
+  operator: PublicUser,
+  modelId: string,
+  source?: WorkspaceSourceJson,
+): Promise<SandboxedRun> {
   const run = createRun(db, { ...actorOf(operator), userId: operator.id }, { title: "workspace test", task: "none", modelId }, { source });
   const workspaceDir = await prepareWorkspace(dataDir, run.id);
   await prepareRunWorkspace(db, run.id, workspaceDir);
@@ -62,7 +69,12 @@ export function manifest(dir: string, skip: string[] = []): Record<string, Manif
         out[p] = { type: "dir", uid: st.uid };
         walk(p);
       } else {
-        out[p] = { type: "file", executable: (st.mode & 0o100) !== 0, sha256: crypto.createHash("sha256").update(fs.readFileSync(full)).digest("hex"), uid: st.uid };
+        out[p] = {
+          type: "file",
+          executable: (st.mode & 0o100) !== 0,
+          sha256: crypto.createHash("sha256").update(fs.readFileSync(full)).digest("hex"),
+          uid: st.uid,
+        };
       }
     }
   };

@@ -17,7 +17,9 @@ export default async function RedteamPage() {
       <>
         <PageHeader title="Red team" />
         <EmptyState icon={<RedteamIcon size={26} />} title="Admins run the red team">
-          <p>The red team attacks the gateway and the sandbox with tool-misuse scenarios; its reports show how each attack was stopped. Ask an admin to run it.</p>
+          <p>
+            The red team attacks the gateway and the sandbox with tool-misuse scenarios; its reports show how each attack was stopped. Ask an admin to run it.
+          </p>
         </EmptyState>
       </>
     );

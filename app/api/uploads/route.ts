@@ -17,7 +17,14 @@ export async function POST(req: Request) {
     const name = new URL(req.url).searchParams.get("name") ?? req.headers.get("x-filename");
     const upload = await storeUpload(database, actor, config().dataDir, req.body, name);
     return Response.json(
-      { id: upload.id, filename: upload.filename, format: upload.format, sizeBytes: upload.sizeBytes, fileCount: upload.fileCount, expandedBytes: upload.expandedBytes },
+      {
+        id: upload.id,
+        filename: upload.filename,
+        format: upload.format,
+        sizeBytes: upload.sizeBytes,
+        fileCount: upload.fileCount,
+        expandedBytes: upload.expandedBytes,
+      },
       { status: 201, headers: { "Cache-Control": "no-store" } },
     );
   });

@@ -7,8 +7,14 @@ import { reviewApproval, streamApprovalChanges } from "@/server/approvals/review
 const editSchema = z
   .object({
     command: z.string().min(1).max(16_384).optional(),
-    content: z.string().max(1024 * 1024).optional(),
-    new_string: z.string().max(1024 * 1024).optional(),
+    content: z
+      .string()
+      .max(1024 * 1024)
+      .optional(),
+    new_string: z
+      .string()
+      .max(1024 * 1024)
+      .optional(),
     steps: z.array(z.unknown()).max(50).optional(),
   })
   .strict();
@@ -35,4 +41,3 @@ export const approvalsRouter = router({
   /** Pings whenever any approval is created or decided, so inboxes refresh live. */
   changes: roleProcedure("viewer").subscription(({ ctx, signal }) => whileAccessHolds(ctx, signal, streamApprovalChanges)),
 });
-

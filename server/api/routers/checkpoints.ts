@@ -78,7 +78,9 @@ export const checkpointProcedures = {
   /** Restarts the run's container from its snapshot at the checkpoint (same hardening); the workspace goes back to that checkpoint unless restoreWorkspace is false. */
   restartFromSnapshot: roleProcedure("reviewer")
     .input(z.object({ id: z.string().min(1), checkpointId: z.string().min(1), restoreWorkspace: z.boolean().optional() }))
-    .mutation(({ ctx, input }) => restartFromSnapshot(ctx.db, ctx.supervisor(), input.id, input.checkpointId, ctx.actor, { restoreWorkspace: input.restoreWorkspace })),
+    .mutation(({ ctx, input }) =>
+      restartFromSnapshot(ctx.db, ctx.supervisor(), input.id, input.checkpointId, ctx.actor, { restoreWorkspace: input.restoreWorkspace }),
+    ),
   deleteSnapshot: roleProcedure("reviewer")
     .input(z.object({ id: z.string().min(1), checkpointId: z.string().min(1) }))
     .mutation(async ({ ctx, input }) => {

@@ -22,7 +22,14 @@ export const policiesRouter = router({
     .input(projectRef.extend({ version: z.number().int().min(1) }))
     .query(({ ctx, input }) => {
       const row = getPolicyVersion(ctx.db, input.projectId, input.version);
-      return { version: row.version, yaml: row.yaml, comment: row.comment, createdBy: row.createdByLabel, createdAt: row.createdAt, restoredFrom: row.restoredFrom };
+      return {
+        version: row.version,
+        yaml: row.yaml,
+        comment: row.comment,
+        createdBy: row.createdByLabel,
+        createdAt: row.createdAt,
+        restoredFrom: row.restoredFrom,
+      };
     }),
   /** Checks a draft without saving it: problems with their lines, and the diff against the version in force. */
   validate: roleProcedure(DRAFT_ROLE)

@@ -81,7 +81,13 @@ export const runsRouter = router({
     }),
   /** Revokes some domains, or all when none are named (the sandbox is back on network "none"). */
   revokeEgress: roleProcedure("reviewer")
-    .input(z.object({ id: z.string().min(1), domains: z.array(z.string().trim().min(1).max(300)).max(50).optional(), reason: z.string().trim().max(2000).optional() }))
+    .input(
+      z.object({
+        id: z.string().min(1),
+        domains: z.array(z.string().trim().min(1).max(300)).max(50).optional(),
+        reason: z.string().trim().max(2000).optional(),
+      }),
+    )
     .mutation(({ ctx, input }) => {
       requireRun(ctx.db, input.id);
       return ctx.egress().revoke(ctx.actor, { runId: input.id, domains: input.domains, reason: input.reason });

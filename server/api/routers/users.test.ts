@@ -30,14 +30,25 @@ async function callerFor(role: "viewer" | "admin", password: string) {
 describe("users.changePassword", () => {
   it("changes the password with the right current one", async () => {
     const { user, caller } = await callerFor("viewer", "old password 123");
-    await expect(caller.users.changePassword({ currentPassword: "old password 123", newPassword: "new password 456" })).resolves.toEqual({ ok: true, tokensRevoked: 1 }); // the token this caller used, too
+    await expect(caller.users.changePassword({ currentPassword: "old password 123", newPassword: "new password 456" })).resolves.toEqual({
+      ok: true,
+      tokensRevoked: 1,
+    }); // the token this caller used, too
     expect(await verifyPassword(findUserById(t.db, user.id)!.passwordHash, "new password 456")).toBe(true);
   });
 
   it("refuses and audits a wrong current password, and locks the account after repeated guesses", async () => {
     const { user, caller } = await callerFor("viewer", "old password 123");
-    await expect(caller.users.changePassword({ currentPassword: "guess", newPassword: "new password 456" })).rejects.toThrow("Your current password is not correct.");
-    expect(t.db.select().from(auditEvents).all().filter((e) => e.action === "auth.password_change_failed" && e.targetId === user.id)).toHaveLength(1);
+    await expect(caller.users.changePassword({ currentPassword: "guess", newPassword: "new password 456" })).rejects.toThrow(
+      "Your current password is not correct.",
+    );
+    expect(
+      t.db
+        .select()
+        .from(auditEvents)
+        .all()
+        .filter((e) => e.action === "auth.password_change_failed" && e.targetId === user.id),
+    ).toHaveLength(1);
 
     THROTTLE.maxDelayMs = 0; // the delays themselves are the throttle's own tests' business
     let locked: unknown = null;

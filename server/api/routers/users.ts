@@ -1,6 +1,16 @@
 import { z } from "zod";
 import { authedProcedure, roleProcedure, router } from "@/server/api/trpc";
-import { createUser, emailSchema, listUsers, passwordSchema, roleSchema, setUserDisabled, setUserPassword, setUserRole, toPublicUser } from "@/server/users/users";
+import {
+  createUser,
+  emailSchema,
+  listUsers,
+  passwordSchema,
+  roleSchema,
+  setUserDisabled,
+  setUserPassword,
+  setUserRole,
+  toPublicUser,
+} from "@/server/users/users";
 import { changeOwnPassword } from "@/server/users/change-password";
 import { listSessions, revokeOtherSessions, revokeSession } from "@/server/auth/sessions";
 

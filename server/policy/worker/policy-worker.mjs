@@ -12,7 +12,11 @@ parentPort.on("message", ({ id, kind, payload }) => {
     if (!task) throw new Error(`unknown policy task ${kind}`);
     parentPort.postMessage({ id, ok: true, value: task(payload) });
   } catch (error) {
-    parentPort.postMessage({ id, ok: false, error: { message: error instanceof Error ? error.message : String(error), stack: error instanceof Error ? error.stack : undefined } });
+    parentPort.postMessage({
+      id,
+      ok: false,
+      error: { message: error instanceof Error ? error.message : String(error), stack: error instanceof Error ? error.stack : undefined },
+    });
   }
 });
 parentPort.postMessage({ ready: true });

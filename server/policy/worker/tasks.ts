@@ -47,7 +47,8 @@ function policyOf(ref: PolicyRef): Policy {
 export function validateDraft(task: ValidateDraftTask): ValidateDraftOutcome {
   const validation = validatePolicyYaml(task.yaml);
   const current = task.current;
-  const diff = !current || current.yaml === task.yaml ? "" : createTwoFilesPatch(`policy v${current.version}`, "draft", current.yaml, task.yaml, "", "", { context: 3 });
+  const diff =
+    !current || current.yaml === task.yaml ? "" : createTwoFilesPatch(`policy v${current.version}`, "draft", current.yaml, task.yaml, "", "", { context: 3 });
   return { validation, diff };
 }
 

@@ -35,10 +35,22 @@ export async function GET(req: Request) {
 
   const file = exportAuditEvents(database, parsed.data);
   // Who took a copy of the trail is itself worth knowing.
-  recordAudit(database, { userId: identity.user.id, label: identity.user.email, sourceIp: clientIpFromHeaders(req.headers), tokenId: identity.tokenId }, {
-    action: "audit.export",
-    details: { format: parsed.data.format, count: file.count, actor: parsed.data.actor ?? null, action: parsed.data.action ?? null, target: parsed.data.target ?? null, from: parsed.data.from?.toISOString() ?? null, to: parsed.data.to?.toISOString() ?? null },
-  });
+  recordAudit(
+    database,
+    { userId: identity.user.id, label: identity.user.email, sourceIp: clientIpFromHeaders(req.headers), tokenId: identity.tokenId },
+    {
+      action: "audit.export",
+      details: {
+        format: parsed.data.format,
+        count: file.count,
+        actor: parsed.data.actor ?? null,
+        action: parsed.data.action ?? null,
+        target: parsed.data.target ?? null,
+        from: parsed.data.from?.toISOString() ?? null,
+        to: parsed.data.to?.toISOString() ?? null,
+      },
+    },
+  );
   return new Response(file.body, {
     headers: {
       "Content-Type": `${file.contentType}; charset=utf-8`,
