@@ -10,5 +10,5 @@ export function proxy(request: NextRequest) {
 }
 
 export const config = {
-  matcher: ["/runs/:path*", "/approvals/:path*", "/audit/:path*", "/policies/:path*", "/settings/:path*"],
+  matcher: ["/runs/:path*", "/approvals/:path*", "/audit/:path*", "/policies/:path*", "/projects/:path*", "/redteam/:path*", "/settings/:path*"],
 };
