@@ -271,6 +271,8 @@ export const approvals = sqliteTable(
     verdict: text("verdict", { enum: ["allow", "ask", "deny"] }).notNull(),
     rule: text("rule"),
     reason: text("reason").notNull(),
+    // The risk Airlock computed for a tool call (never the model's claim); null for plans and steps.
+    risk: text("risk", { enum: ["low", "medium", "high"] }),
     state: text("state", { enum: APPROVAL_STATES }).notNull(),
     requiredApprovals: integer("required_approvals").notNull().default(1),
     allowSelfApproval: integer("allow_self_approval", { mode: "boolean" }).notNull().default(false),
@@ -281,6 +283,8 @@ export const approvals = sqliteTable(
     requestedBy: text("requested_by").notNull(), // the run's operator
     expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
     decidedAt: integer("decided_at", { mode: "timestamp_ms" }),
+    // Set when a project's escalation sent an undecided request to a second group.
+    escalatedAt: integer("escalated_at", { mode: "timestamp_ms" }),
     decidedBy: text("decided_by"),
     decisionReason: text("decision_reason"),
     edit: text("edit", { mode: "json" }).$type<Record<string, unknown> | null>(),

@@ -24,6 +24,8 @@ export interface NewApproval {
   verdict: Approval["verdict"];
   rule?: string | null;
   reason: string;
+  /** The risk Airlock computed for the call (tool requests); null for plans and steps. */
+  risk?: Approval["risk"];
   requiredApprovals?: number;
   allowSelfApproval?: boolean;
   /** The minimum role of each approver (a policy rule may require an admin). */
@@ -48,6 +50,7 @@ export function createApprovalInTx(tx: Tx, actor: Actor, input: NewApproval): { 
       verdict: input.verdict,
       rule: input.rule ?? null,
       reason: input.reason,
+      risk: input.risk ?? null,
       state: "pending",
       requiredApprovals: Math.max(1, input.requiredApprovals ?? 1),
       allowSelfApproval: input.allowSelfApproval ?? false,
@@ -273,6 +276,8 @@ export interface ApprovalView {
   verdict: Approval["verdict"];
   rule: string | null;
   reason: string;
+  /** The risk Airlock computed for a tool call; null for plans and steps. */
+  risk: Approval["risk"];
   state: ApprovalState;
   requiredApprovals: number;
   approvalsSoFar: number;
@@ -281,6 +286,8 @@ export interface ApprovalView {
   requestedBy: string;
   expiresAt: Date;
   createdAt: Date;
+  /** When the project's escalation notified a second group about this request. */
+  escalatedAt: Date | null;
   decidedAt: Date | null;
   decidedBy: string | null;
   decidedByEmail: string | null;
@@ -334,6 +341,7 @@ export function listApprovals(
       verdict: a.verdict,
       rule: a.rule,
       reason: a.reason,
+      risk: a.risk ?? null,
       state: a.state,
       requiredApprovals: a.requiredApprovals,
       approvalsSoFar: votes.filter((v) => v.approvalId === a.id && v.decision === "approve").length,
@@ -342,6 +350,7 @@ export function listApprovals(
       requestedBy: a.requestedBy,
       expiresAt: a.expiresAt,
       createdAt: a.createdAt,
+      escalatedAt: a.escalatedAt ?? null,
       decidedAt: a.decidedAt,
       decidedBy: a.decidedBy,
       decidedByEmail: a.decidedBy ? (emails.get(a.decidedBy) ?? null) : null,

@@ -36,6 +36,8 @@ export interface AirlockConfig {
   approvalTtlMs: number;
   /** Workspace and checkpoint limits (AIRLOCK_CHECKPOINT_*, AIRLOCK_WORKSPACE_*, AIRLOCK_ARCHIVE_*, AIRLOCK_REPO_ROOTS). */
   workspace: WorkspaceSettings;
+  /** AIRLOCK_NOTIFY_ALLOW_HOSTS: private or loopback destinations webhooks, push endpoints and SMTP may reach. */
+  notifyAllowHosts: string[];
 }
 
 export interface OidcRoleMapping {
@@ -91,6 +93,7 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     mcpIdleTimeoutMs: readMcpIdleTimeoutMs(env),
     approvalTtlMs: readApprovalTtlMs(env),
     workspace: readWorkspaceSettings(env),
+    notifyAllowHosts: readNotifyAllowHosts(env),
   };
 }
 
@@ -252,6 +255,22 @@ export function readEgressAllowance(env: Record<string, string | undefined> = pr
     if (!isValidAllowEntry(h)) throw new ConfigError(`AIRLOCK_EGRESS_ALLOW_HOSTS: "${h}" is not an IP address, CIDR range or host name.`);
   }
   return { allowPrivate: ["1", "true", "yes"].includes(flag), allowHosts };
+}
+
+/**
+ * AIRLOCK_NOTIFY_ALLOW_HOSTS: private or loopback destinations (addresses,
+ * CIDR ranges or host names) that webhooks, push endpoints and SMTP may reach.
+ * Unset: only public addresses, as for agent egress.
+ */
+export function readNotifyAllowHosts(env: Record<string, string | undefined> = process.env): string[] {
+  const hosts = (env.AIRLOCK_NOTIFY_ALLOW_HOSTS ?? "")
+    .split(",")
+    .map((h) => h.trim())
+    .filter(Boolean);
+  for (const h of hosts) {
+    if (!isValidAllowEntry(h)) throw new ConfigError(`AIRLOCK_NOTIFY_ALLOW_HOSTS: "${h}" is not an IP address, CIDR range or host name.`);
+  }
+  return hosts;
 }
 
 /** Where the dashboard is reached: NEXTAUTH_URL (as npm start sets it), else http://localhost:PORT. */

@@ -270,24 +270,40 @@ export function hostForJudging(hostname: string): string {
  *  - the other special-purpose ranges (documentation, benchmarking,
  *    IETF/anycast assignments, reserved): only an AIRLOCK_EGRESS_ALLOW_HOSTS entry.
  */
+export interface RefusalWording {
+  /** Who is refused, as the message says it ("http_fetch and egress"). */
+  who: string;
+  /** The setting that lists allowed hosts ("AIRLOCK_EGRESS_ALLOW_HOSTS"). */
+  hostsSetting: string;
+  /** The setting that opens private ranges, if any ("AIRLOCK_EGRESS_ALLOW_PRIVATE"). */
+  privateSetting?: string;
+}
+
+const EGRESS_WORDING: RefusalWording = {
+  who: "http_fetch and egress",
+  hostsSetting: "AIRLOCK_EGRESS_ALLOW_HOSTS",
+  privateSetting: "AIRLOCK_EGRESS_ALLOW_PRIVATE",
+};
+
 export function refuseAddress(
   hostname: string,
   address: string,
   allowance: PrivateAddressAllowance,
   ownAddresses: Uint8Array[] = hostInterfaceAddresses(),
+  wording: RefusalWording = EGRESS_WORDING,
 ): string | null {
   const c = classifyAddress(address);
   const bytes = canonicalBytes(ipBytes(address)!);
   const host = normaliseHostName(hostname);
   const shown = host === normaliseHostName(address) ? address : `${host} (${address})`;
-  const settings = "(AIRLOCK_EGRESS_ALLOW_HOSTS or AIRLOCK_EGRESS_ALLOW_PRIVATE)";
+  const settings = wording.privateSetting ? `(${wording.hostsSetting} or ${wording.privateSetting})` : `(${wording.hostsSetting})`;
   if (c.class === "metadata") return `${shown} is a cloud metadata service; Airlock never fetches from it.`;
   if (NEVER_ALLOWED.has(c.class)) return `${shown} is in ${c.range} (${c.registry}), a ${c.class} range; Airlock never connects there, whatever the settings.`;
   const own = c.class === "loopback" || ownAddresses.some((a) => sameAddress(a, bytes));
   if (own) {
     if (allowance.allowHosts.some((e) => !e.includes("/") && ipBytes(e) !== null && sameAddress(canonicalBytes(ipBytes(e)!), bytes))) return null;
     const kind = c.class === "loopback" ? ` (loopback, ${c.range})` : "";
-    return `${shown} is this host's own address${kind}, where the Airlock dashboard listens; http_fetch and egress never reach it unless an admin lists that exact address in AIRLOCK_EGRESS_ALLOW_HOSTS.`;
+    return `${shown} is this host's own address${kind}, where the Airlock dashboard listens; ${wording.who} never reach it unless an admin lists that exact address in ${wording.hostsSetting}.`;
   }
   if (c.class === "public") return null;
   if (allowance.allowPrivate && OPENED_BY_ALLOW_PRIVATE.has(c.class)) return null;
@@ -301,8 +317,8 @@ export function refuseAddress(
       if (inCidr(bytes, asV4)) return null;
     } else if (ipBytes(e) !== null ? sameAddress(canonicalBytes(ipBytes(e)!), bytes) : e === host) return null;
   }
-  const opener = OPENED_BY_ALLOW_PRIVATE.has(c.class) ? settings : "(AIRLOCK_EGRESS_ALLOW_HOSTS)";
-  return `${shown} is a ${c.class} address (${c.range}: ${c.registry}); http_fetch and egress only reach public addresses unless an admin allows it ${opener}.`;
+  const opener = OPENED_BY_ALLOW_PRIVATE.has(c.class) ? settings : `(${wording.hostsSetting})`;
+  return `${shown} is a ${c.class} address (${c.range}: ${c.registry}); ${wording.who} only reach public addresses unless an admin allows it ${opener}.`;
 }
 
 function sameAddress(a: Uint8Array, b: Uint8Array): boolean {

@@ -355,6 +355,7 @@ async function askReviewer(
         verdict: "ask",
         rule: judgement.decision.rule,
         reason: judgement.decision.reason,
+        risk: judgement.risk ?? null,
         requiredApprovals: judgement.decision.requiredApprovals ?? 1,
         allowSelfApproval: judgement.decision.allowSelfApproval ?? false,
         approverRole: judgement.decision.approverRole ?? "reviewer",

@@ -1,7 +1,7 @@
 // Adapter between the gateway's normalised calls and the policy engine: the
 // run's project policy, then the protections no policy can open.
 import type { ToolName } from "@/server/tools/palette";
-import { decideUnderPolicy, type Decision, type Policy, type ToolCallForPolicy } from "@/server/policy";
+import { decideUnderPolicy, riskOfCall, type Decision, type Policy, type Risk, type ToolCallForPolicy } from "@/server/policy";
 import { PolicyTaskTimeout, runJudgeTask } from "@/server/policy/offthread";
 import type { JudgeTask } from "@/server/policy/worker/tasks";
 
@@ -9,6 +9,8 @@ export interface Judgement {
   decision: Decision;
   /** Per sub-command decisions for compound commands (shown to reviewers). */
   parts: { command: string; verdict: string; rule: string; reason: string }[];
+  /** The call's risk as Airlock works it out (shown on approval cards and in notifications; never the model's claim). */
+  risk?: Risk;
 }
 
 export function judgeToolCall(tool: ToolName, normalised: Record<string, unknown>, opts: { stepMode: boolean; policy: Policy }): Judgement {
@@ -23,7 +25,8 @@ export function judgeToolCall(tool: ToolName, normalised: Record<string, unknown
     rule: p.rule,
     reason: p.reason,
   }));
-  return { decision, parts };
+  const risk = tool === "complete_step" ? "low" : riskOfCall({ ...normalised, tool } as ToolCallForPolicy);
+  return { decision, parts, risk };
 }
 
 /** Rule id of a call Airlock could not judge within the time limit. */
