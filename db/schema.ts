@@ -285,6 +285,8 @@ export const approvals = sqliteTable(
     decidedAt: integer("decided_at", { mode: "timestamp_ms" }),
     // Set when a project's escalation sent an undecided request to a second group.
     escalatedAt: integer("escalated_at", { mode: "timestamp_ms" }),
+    // Set when "about to expire" went out, in the transaction that decided to send it: once per request, across restarts.
+    expiringNotifiedAt: integer("expiring_notified_at", { mode: "timestamp_ms" }),
     decidedBy: text("decided_by"),
     decisionReason: text("decision_reason"),
     edit: text("edit", { mode: "json" }).$type<Record<string, unknown> | null>(),
@@ -480,6 +482,11 @@ export const projects = sqliteTable(
     docSources: text("doc_sources", { mode: "json" }).$type<ProjectDocSource[]>().notNull().default([]),
     // The version of policy_versions in force.
     policyVersion: integer("policy_version").notNull().default(0),
+    // Escalation: a request still undecided after this many minutes is sent to a second group (null: off).
+    escalateAfterMinutes: integer("escalate_after_minutes"),
+    escalateTo: text("escalate_to", { enum: ["admins", "reviewers"] })
+      .notNull()
+      .default("admins"),
     createdBy: text("created_by"),
     createdAt: createdAt(),
     updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
@@ -730,3 +737,28 @@ export const secretGrantsRelations = relations(secretGrants, ({ one }) => ({
 
 export type Secret = typeof secrets.$inferSelect;
 export type SecretGrant = typeof secretGrants.$inferSelect;
+
+// -------------------------------------------------------------- notifications (issue 11)
+
+/**
+ * What one user wants to hear about outside the dashboard. No row: the
+ * defaults (push on, email off, every event, every project, no quiet hours).
+ */
+export const notificationPreferences = sqliteTable("notification_preferences", {
+  userId: text("user_id")
+    .primaryKey()
+    .references(() => users.id, { onDelete: "cascade" }),
+  pushEnabled: integer("push_enabled", { mode: "boolean" }).notNull().default(true),
+  emailEnabled: integer("email_enabled", { mode: "boolean" }).notNull().default(false),
+  // Event names (server/notify/types.ts NOTIFY_EVENT_TYPES) the user wants.
+  events: text("events", { mode: "json" }).$type<string[]>().notNull(),
+  // null: every project; otherwise only these project ids.
+  projectIds: text("project_ids", { mode: "json" }).$type<string[] | null>(),
+  // "HH:MM" in timeZone; both set or both null. Push and email wait out quiet hours, except escalations.
+  quietStart: text("quiet_start"),
+  quietEnd: text("quiet_end"),
+  timeZone: text("time_zone").notNull().default("UTC"),
+  updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+});
+
+export type NotificationPreferencesRow = typeof notificationPreferences.$inferSelect;
