@@ -38,6 +38,19 @@ export interface AirlockConfig {
   workspace: WorkspaceSettings;
   /** AIRLOCK_NOTIFY_ALLOW_HOSTS: private or loopback destinations webhooks, push endpoints and SMTP may reach. */
   notifyAllowHosts: string[];
+  /** AIRLOCK_SMTP_URL and AIRLOCK_SMTP_FROM: where notification email goes out; undefined when email is not configured. */
+  smtp?: SmtpSettings;
+}
+
+export interface SmtpSettings {
+  host: string;
+  port: number;
+  /** smtps:// (TLS from the first byte); smtp:// upgrades with STARTTLS when the server offers it. */
+  secure: boolean;
+  user?: string;
+  pass?: string;
+  /** The From address: AIRLOCK_SMTP_FROM, else airlock@<the public URL's host>. */
+  from: string;
 }
 
 export interface OidcRoleMapping {
@@ -94,6 +107,7 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     approvalTtlMs: readApprovalTtlMs(env),
     workspace: readWorkspaceSettings(env),
     notifyAllowHosts: readNotifyAllowHosts(env),
+    smtp: readSmtpSettings(env),
   };
 }
 
@@ -271,6 +285,57 @@ export function readNotifyAllowHosts(env: Record<string, string | undefined> = p
     if (!isValidAllowEntry(h)) throw new ConfigError(`AIRLOCK_NOTIFY_ALLOW_HOSTS: "${h}" is not an IP address, CIDR range or host name.`);
   }
   return hosts;
+}
+
+const SMTP_EXAMPLE = "smtps://user:password@mail.example.com:465 or smtp://mail.example.com:587";
+
+/**
+ * AIRLOCK_SMTP_URL: one URL for the mail server, smtp:// or smtps://, with
+ * optional user:password (URL-encoded) and port (587 for smtp, 465 for smtps).
+ * AIRLOCK_SMTP_FROM: the sender (an address, or "Name <address>").
+ */
+export function readSmtpSettings(env: Record<string, string | undefined> = process.env): SmtpSettings | undefined {
+  const text = env.AIRLOCK_SMTP_URL?.trim();
+  const fromText = env.AIRLOCK_SMTP_FROM?.trim();
+  if (!text) {
+    if (fromText) throw new ConfigError("AIRLOCK_SMTP_FROM is set but AIRLOCK_SMTP_URL is not: set the mail server too (" + SMTP_EXAMPLE + "), or unset AIRLOCK_SMTP_FROM.");
+    return undefined;
+  }
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(`AIRLOCK_SMTP_URL is not a URL. Write it like ${SMTP_EXAMPLE}.`);
+  }
+  if (url.protocol !== "smtp:" && url.protocol !== "smtps:") {
+    throw new ConfigError(`AIRLOCK_SMTP_URL must start with smtp:// or smtps://, got ${url.protocol}//. Write it like ${SMTP_EXAMPLE}.`);
+  }
+  if (!url.hostname) throw new ConfigError(`AIRLOCK_SMTP_URL names no mail server host. Write it like ${SMTP_EXAMPLE}.`);
+  if ((url.pathname && url.pathname !== "/") || url.search || url.hash) {
+    throw new ConfigError(`AIRLOCK_SMTP_URL must be only scheme, credentials, host and port (no path, query or fragment). Write it like ${SMTP_EXAMPLE}.`);
+  }
+  const secure = url.protocol === "smtps:";
+  const port = url.port ? Number(url.port) : secure ? 465 : 587;
+  let user: string | undefined;
+  let pass: string | undefined;
+  try {
+    user = url.username ? decodeURIComponent(url.username) : undefined;
+    pass = url.password ? decodeURIComponent(url.password) : undefined;
+  } catch {
+    throw new ConfigError("AIRLOCK_SMTP_URL: the user name or password is not valid URL-encoding; encode special characters (e.g. @ as %40).");
+  }
+  if (pass !== undefined && user === undefined) throw new ConfigError("AIRLOCK_SMTP_URL has a password but no user name; write smtps://user:password@host.");
+  let from = fromText;
+  if (from) {
+    const address = /<([^<>]+)>\s*$/.exec(from)?.[1] ?? from;
+    if (!EMAIL_RE.test(address.trim()) || /[\r\n]/.test(from)) {
+      throw new ConfigError(`AIRLOCK_SMTP_FROM is not an email address: "${from}". Use a form like airlock@example.com or "Airlock <airlock@example.com>".`);
+    }
+  } else {
+    const host = new URL(readPublicUrl(env)).hostname.replace(/^\[|\]$/g, "");
+    from = `airlock@${host.includes(".") ? host : `${host}.localdomain`}`;
+  }
+  return { host: url.hostname.replace(/^\[|\]$/g, ""), port, secure, user, pass, from };
 }
 
 /** Where the dashboard is reached: NEXTAUTH_URL (as npm start sets it), else http://localhost:PORT. */

@@ -52,6 +52,14 @@ const projectFields = {
   testCommand: z.string().trim().max(2000).nullish(),
   defaultLimits: runLimitsInput.optional(),
   docSources: z.array(docSourceSchema).max(50).optional(),
+  // Escalation (issue 11): a request undecided after this many minutes goes to a second group too; null turns it off.
+  escalateAfterMinutes: z
+    .number()
+    .int("Escalation takes whole minutes.")
+    .min(1, "Escalate after at least 1 minute (or turn escalation off).")
+    .max(7 * 24 * 60, "Escalate after at most 10080 minutes (7 days).")
+    .nullish(),
+  escalateTo: z.enum(["admins", "reviewers"]).optional(),
 };
 
 export const createProjectInput = z
@@ -70,6 +78,8 @@ export const updateProjectInput = z
     testCommand: projectFields.testCommand,
     defaultLimits: runLimitsInput.optional(),
     docSources: projectFields.docSources,
+    escalateAfterMinutes: projectFields.escalateAfterMinutes,
+    escalateTo: projectFields.escalateTo,
   })
   .strict();
 
@@ -102,6 +112,8 @@ function insertProjectInTx(
     testCommand: string | null;
     defaultLimits: Partial<RunLimitsJson>;
     docSources: ProjectDocSource[];
+    escalateAfterMinutes?: number | null;
+    escalateTo?: "admins" | "reviewers";
   },
   preset: (typeof PRESET_NAMES)[number],
 ): Project {
@@ -174,6 +186,8 @@ export function createProject(db: Db, actor: Actor, raw: z.input<typeof createPr
           testCommand: input.testCommand || null,
           defaultLimits: limits,
           docSources: normaliseDocSources(input.docSources),
+          escalateAfterMinutes: input.escalateAfterMinutes ?? null,
+          escalateTo: input.escalateTo ?? "admins",
         },
         input.preset,
       ),
@@ -190,6 +204,8 @@ export function updateProject(db: Db, actor: Actor, raw: z.input<typeof updatePr
   if (input.testCommand !== undefined) changes.testCommand = input.testCommand || null;
   if (input.defaultLimits !== undefined) changes.defaultLimits = checkLimits(input.defaultLimits);
   if (input.docSources !== undefined) changes.docSources = normaliseDocSources(input.docSources);
+  if (input.escalateAfterMinutes !== undefined) changes.escalateAfterMinutes = input.escalateAfterMinutes;
+  if (input.escalateTo !== undefined) changes.escalateTo = input.escalateTo;
   if (Object.keys(changes).length === 0) return project;
   return db.transaction(
     (tx) => {
@@ -225,6 +241,9 @@ export interface ProjectView {
   defaultLimits: Partial<RunLimitsJson>;
   docSources: ProjectDocSource[];
   policyVersion: number;
+  /** Minutes before an undecided request is escalated (null: never) and to whom. */
+  escalateAfterMinutes: number | null;
+  escalateTo: "admins" | "reviewers";
   isDefault: boolean;
   runCount: number;
   members: ProjectMemberView[];
@@ -263,6 +282,8 @@ function toView(db: Db, p: Project): ProjectView {
     defaultLimits: p.defaultLimits,
     docSources: p.docSources,
     policyVersion: p.policyVersion,
+    escalateAfterMinutes: p.escalateAfterMinutes,
+    escalateTo: p.escalateTo,
     isDefault: p.id === DEFAULT_PROJECT_ID,
     runCount: runCountOf(db, p.id),
     members: membersOf(db, p.id),

@@ -6,6 +6,7 @@ import { dockerRuntime, instanceIdForDataDir } from "@/server/sandbox/runtime";
 import { config } from "@/server/config/env";
 import { getSupervisor, setSupervisor, Supervisor } from "@/server/supervisor/supervisor";
 import { DomainError } from "@/server/errors/domain-error";
+import { startNotifications } from "@/server/notify/boot";
 
 export async function startSupervisor(): Promise<Supervisor> {
   const existing = getSupervisor();
@@ -14,6 +15,11 @@ export async function startSupervisor(): Promise<Supervisor> {
     sealAuditHead(db()); // an upgraded database that `airlock setup` has not seen yet
   } catch (err) {
     console.error("airlock: could not seal the audit trail:", err);
+  }
+  try {
+    startNotifications(db());
+  } catch (err) {
+    console.error("airlock: notifications could not start:", err);
   }
   const supervisor = new Supervisor({ db: db(), runtime: dockerRuntime(undefined, { instance: instanceIdForDataDir(config().dataDir) }) });
   setSupervisor(supervisor);
