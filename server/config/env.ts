@@ -298,7 +298,10 @@ export function readSmtpSettings(env: Record<string, string | undefined> = proce
   const text = env.AIRLOCK_SMTP_URL?.trim();
   const fromText = env.AIRLOCK_SMTP_FROM?.trim();
   if (!text) {
-    if (fromText) throw new ConfigError("AIRLOCK_SMTP_FROM is set but AIRLOCK_SMTP_URL is not: set the mail server too (" + SMTP_EXAMPLE + "), or unset AIRLOCK_SMTP_FROM.");
+    if (fromText)
+      throw new ConfigError(
+        "AIRLOCK_SMTP_FROM is set but AIRLOCK_SMTP_URL is not: set the mail server too (" + SMTP_EXAMPLE + "), or unset AIRLOCK_SMTP_FROM.",
+      );
     return undefined;
   }
   let url: URL;

@@ -5,9 +5,9 @@
 // event to every registered channel. It never blocks or throws into the event
 // bus: events are queued and processed asynchronously.
 import crypto from "node:crypto";
-import { and, eq, gt, inArray, isNull } from "drizzle-orm";
+import { and, eq, gt, isNull } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { approvals, approvalVotes, projectMembers, projects, runs, users, type Approval, type Project, type Run, type RunEvent } from "@/db/schema";
+import { approvals, approvalVotes, projectMembers, runs, users, type Approval, type Project, type Run, type RunEvent } from "@/db/schema";
 import { appendAudit, SYSTEM_ACTOR } from "@/server/audit/chain";
 import { config } from "@/server/config/env";
 import { emitSignal, onSignal } from "@/server/events/bus";
@@ -34,7 +34,8 @@ export function triggerOf(event: RunEvent): { type: NotifyEventType; runId: stri
   const p = event.payload as Record<string, unknown>;
   if (event.type === "approval" && typeof p.approvalId === "string") {
     // A vote short of quorum is also a "pending" approval event, without `kind`: not a new request.
-    if (p.state === "pending" && typeof p.kind === "string" && p.votes === undefined) return { type: "approval.requested", runId: event.runId, approvalId: p.approvalId };
+    if (p.state === "pending" && typeof p.kind === "string" && p.votes === undefined)
+      return { type: "approval.requested", runId: event.runId, approvalId: p.approvalId };
     if (typeof p.state === "string" && DECIDED.has(p.state)) return { type: "approval.decided", runId: event.runId, approvalId: p.approvalId };
     return null;
   }
@@ -149,7 +150,13 @@ export function recipientsOf(db: Db, event: NotifyEvent): Recipient[] {
 }
 
 /** The recipients a per-user channel delivers to: those whose preferences chose the channel, this event and project, outside quiet hours. */
-export function recipientsForChannel(db: Db, event: NotifyEvent, recipients: Recipient[], channel: Exclude<NotifyChannelName, "webhook">, at = new Date()): Recipient[] {
+export function recipientsForChannel(
+  db: Db,
+  event: NotifyEvent,
+  recipients: Recipient[],
+  channel: Exclude<NotifyChannelName, "webhook">,
+  at = new Date(),
+): Recipient[] {
   const prefs = preferencesOf(
     db,
     recipients.map((r) => r.userId),

@@ -68,7 +68,15 @@ export function composeNotificationEmail(event: NotifyEvent, waitingFor: string 
   if (waitingFor && event.type.startsWith("approval.") && event.type !== "approval.decided") rows.push(["Who is waiting", `${waitingFor} (started the run)`]);
   const subject = `[Airlock] ${SUBJECTS[event.type]}: ${event.summary}`.slice(0, 160);
   const open = event.approvalId ? "Open the request" : "Open the run";
-  const text = [INTROS[event.type], "", ...rows.map(([k, v]) => `${k}: ${v}`), "", `${open}: ${event.url}`, "", "You get this because of your notification settings in Airlock (Settings → Notifications)."].join("\n");
+  const text = [
+    INTROS[event.type],
+    "",
+    ...rows.map(([k, v]) => `${k}: ${v}`),
+    "",
+    `${open}: ${event.url}`,
+    "",
+    "You get this because of your notification settings in Airlock (Settings → Notifications).",
+  ].join("\n");
   const html = `<!doctype html><html><body style="font-family:system-ui,sans-serif;line-height:1.5;color:#111">
 <p>${escapeHtml(INTROS[event.type])}</p>
 <table cellpadding="4" style="border-collapse:collapse">${rows.map(([k, v]) => `<tr><th align="left" style="padding-right:12px">${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join("")}</table>
@@ -114,7 +122,8 @@ function emailOf(db: Db, userId: string): string | null {
 }
 
 function logOutcome(outcome: EmailOutcome): void {
-  if (!outcome.ok) console.warn(`airlock: email ${outcome.event.type} to ${outcome.recipient.email} failed after ${outcome.attempts} attempt(s): ${outcome.error}`);
+  if (!outcome.ok)
+    console.warn(`airlock: email ${outcome.event.type} to ${outcome.recipient.email} failed after ${outcome.attempts} attempt(s): ${outcome.error}`);
 }
 
 export function createEmailChannel(options: EmailChannelOptions = {}): NotifyChannel {

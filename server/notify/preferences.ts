@@ -56,12 +56,7 @@ export const setPreferencesInput = z
     projectIds: z.array(z.string().min(1).max(100)).max(500).nullable(),
     quietStart: z.string().regex(HHMM, "Quiet hours start must be a time like 22:00 (24-hour HH:MM).").nullable(),
     quietEnd: z.string().regex(HHMM, "Quiet hours end must be a time like 07:00 (24-hour HH:MM).").nullable(),
-    timeZone: z
-      .string()
-      .trim()
-      .min(1)
-      .max(100)
-      .refine(isValidTimeZone, "Unknown time zone: use an IANA name like Europe/Paris or America/New_York."),
+    timeZone: z.string().trim().min(1).max(100).refine(isValidTimeZone, "Unknown time zone: use an IANA name like Europe/Paris or America/New_York."),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -119,7 +114,13 @@ export function setPreferences(db: Db, actor: Actor & { userId: string }, raw: z
         action: "notifications.preferences",
         targetType: "user",
         targetId: actor.userId,
-        details: { push: input.push, email: input.email, events: input.events, projects: values.projectIds ?? "all", quiet: input.quietStart ? `${input.quietStart}-${input.quietEnd} ${input.timeZone}` : null },
+        details: {
+          push: input.push,
+          email: input.email,
+          events: input.events,
+          projects: values.projectIds ?? "all",
+          quiet: input.quietStart ? `${input.quietStart}-${input.quietEnd} ${input.timeZone}` : null,
+        },
       });
     },
     { behavior: "immediate" },

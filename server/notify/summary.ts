@@ -11,7 +11,6 @@ const FILE_TOOLS = new Set(["read_file", "write_file", "edit_file", "list_files"
 /** One line, control characters out, cut to the limit with an ellipsis. */
 export function oneLine(text: string, max = SUMMARY_MAX_CHARS): string {
   const line = (text.split(/\r?\n/).find((l) => l.trim()) ?? "")
-    // eslint-disable-next-line no-control-regex
     .replace(/[\u0000-\u001f\u007f]+/g, " ")
     .replace(/\s+/g, " ")
     .trim();

@@ -7,7 +7,5 @@ import { getPreferences, setPreferences, setPreferencesInput } from "@/server/no
 export const notificationPreferenceProcedures = {
   /** The caller's preferences (defaults when never saved) and whether this server can send email at all. */
   preferences: authedProcedure.query(({ ctx }) => ({ ...getPreferences(ctx.db, ctx.user.id), emailConfigured: Boolean(config().smtp) })),
-  setPreferences: authedProcedure
-    .input(setPreferencesInput)
-    .mutation(({ ctx, input }) => setPreferences(ctx.db, { ...ctx.actor, userId: ctx.user.id }, input)),
+  setPreferences: authedProcedure.input(setPreferencesInput).mutation(({ ctx, input }) => setPreferences(ctx.db, { ...ctx.actor, userId: ctx.user.id }, input)),
 };
