@@ -64,6 +64,8 @@ function SettingsCard({ project: p, isAdmin }: { project: Project; isAdmin: bool
   const [testCommand, setTestCommand] = useState(p.testCommand ?? "");
   const [limits, setLimits] = useState<Record<string, string>>(Object.fromEntries(LIMITS.map((l) => [l.key, String(p.defaultLimits[l.key] ?? "")])));
   const [sources, setSources] = useState<DocSource[]>(p.docSources);
+  const [escalateAfter, setEscalateAfter] = useState(p.escalateAfterMinutes === null ? "" : String(p.escalateAfterMinutes));
+  const [escalateTo, setEscalateTo] = useState<"admins" | "reviewers">(p.escalateTo);
   const [saved, setSaved] = useState(false);
   const update = useMutation(
     trpc.projects.update.mutationOptions({
@@ -82,7 +84,17 @@ function SettingsCard({ project: p, isAdmin }: { project: Project; isAdmin: bool
         .filter(([, v]) => v.trim() !== "")
         .map(([k, v]) => [k, Number(v)]),
     );
-    update.mutate({ id: p.id, name, description, testCommand: testCommand || null, defaultLimits, docSources: sources });
+    update.mutate({
+      id: p.id,
+      name,
+      description,
+      testCommand: testCommand || null,
+      defaultLimits,
+      docSources: sources,
+      // Empty turns escalation off; the server says what is wrong with any other value.
+      escalateAfterMinutes: escalateAfter.trim() === "" ? null : Number(escalateAfter),
+      escalateTo,
+    });
   }
 
   return (
@@ -112,6 +124,28 @@ function SettingsCard({ project: p, isAdmin }: { project: Project; isAdmin: bool
                   onChange={(e) => setLimits((x) => ({ ...x, [l.key]: e.target.value }))}
                 />
               ))}
+            </div>
+          </fieldset>
+          <fieldset disabled={!isAdmin} className="space-y-2">
+            <legend className="text-sm font-semibold">Escalation</legend>
+            <p className="text-sm text-fg-muted">
+              {p.escalateAfterMinutes === null
+                ? "Off: a request waits for its usual reviewers until it expires."
+                : `A request still undecided after ${p.escalateAfterMinutes} minute${p.escalateAfterMinutes === 1 ? "" : "s"} is also sent to ${p.escalateTo === "admins" ? "every admin" : "every reviewer and admin"}, and marked escalated. It still expires as before.`}
+            </p>
+            <div className="grid gap-3 sm:grid-cols-2">
+              <TextField
+                label="Escalate after (minutes)"
+                inputMode="numeric"
+                placeholder="Off"
+                hint="Empty: never escalate."
+                value={escalateAfter}
+                onChange={(e) => setEscalateAfter(e.target.value)}
+              />
+              <SelectField label="Escalate to" value={escalateTo} onChange={(e) => setEscalateTo(e.target.value as "admins" | "reviewers")}>
+                <option value="admins">Admins</option>
+                <option value="reviewers">Every reviewer and admin</option>
+              </SelectField>
             </div>
           </fieldset>
           <DocSources sources={sources} onChange={setSources} disabled={!isAdmin} />

@@ -83,6 +83,11 @@ export function getPreferences(db: Db, userId: string): NotificationPreferences 
   return row ? fromRow(row) : { ...DEFAULT_PREFERENCES, events: [...DEFAULT_PREFERENCES.events] };
 }
 
+/** Whether the user ever saved preferences (the Settings page then offers the browser's time zone). */
+export function hasSavedPreferences(db: Db, userId: string): boolean {
+  return Boolean(db.select({ userId: notificationPreferences.userId }).from(notificationPreferences).where(eq(notificationPreferences.userId, userId)).get());
+}
+
 /** Preferences of many users at once (the dispatcher's recipients), defaults for those without a row. */
 export function preferencesOf(db: Db, userIds: string[]): Map<string, NotificationPreferences> {
   const out = new Map<string, NotificationPreferences>();

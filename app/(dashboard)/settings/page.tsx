@@ -6,8 +6,9 @@ import { UsersSection } from "@/components/settings/users-section";
 import { ModelsSection } from "@/components/settings/models-section";
 import { SecretsSection } from "@/components/settings/secrets-section";
 import { SessionsList } from "@/components/settings/sessions-list";
+import { NotificationPreferences } from "@/components/settings/notification-preferences";
 import { Card, CardBody, CardHeader } from "@/components/ui/card";
-import { UserIcon } from "@/components/ui/icons";
+import { ApprovalsIcon, UserIcon } from "@/components/ui/icons";
 import { PageHeader } from "@/components/ui/page-header";
 import { ROLE_HELP } from "@/lib/roles";
 import { requireIdentity } from "@/lib/server-session";
@@ -45,6 +46,18 @@ export default async function SettingsPage() {
               <h3 className="mb-3 text-sm font-semibold">Change password</h3>
               <ChangePasswordForm minPasswordLength={MIN_PASSWORD_LENGTH} />
             </div>
+          </CardBody>
+        </Card>
+
+        <Card aria-labelledby="notifications-title">
+          <CardHeader
+            titleId="notifications-title"
+            title="Notifications"
+            icon={<ApprovalsIcon size={18} />}
+            description="What Airlock tells you when you are not looking at the dashboard: requests waiting for you, and how your runs ended."
+          />
+          <CardBody>
+            <NotificationPreferences />
           </CardBody>
         </Card>
 
