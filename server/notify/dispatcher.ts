@@ -262,6 +262,19 @@ interface DispatcherState {
   idleWaiters: (() => void)[];
   stopListening: () => void;
   timer: NodeJS.Timeout;
+  /** Run events already queued: some paths announce the same persisted event twice (the approval's own announce, then afterApprovalCommit). */
+  seen: Set<string>;
+}
+
+const SEEN_LIMIT = 2000;
+
+/** True the first time a run event is seen (kept for the last SEEN_LIMIT events). */
+function firstSighting(state: DispatcherState, event: RunEvent): boolean {
+  const key = `${event.runId}:${event.id}`;
+  if (state.seen.has(key)) return false;
+  state.seen.add(key);
+  if (state.seen.size > SEEN_LIMIT) state.seen.delete(state.seen.values().next().value!);
+  return true;
 }
 
 const g = globalThis as unknown as { __airlockNotifyDispatcher?: DispatcherState };
@@ -312,13 +325,14 @@ export function startDispatcher(db: Db, opts: DispatcherOptions = {}): void {
     inFlight: 0,
     idleWaiters: [],
     stopListening: () => undefined,
+    seen: new Set(),
     timer: setInterval(() => runDeadlineCheck(), opts.tickMs ?? DEFAULT_TICK_MS),
   };
   state.timer.unref();
   state.stopListening = onSignal("run:*", (payload) => {
     try {
       const trigger = triggerOf(payload as RunEvent);
-      if (!trigger) return;
+      if (!trigger || !firstSighting(state, payload as RunEvent)) return;
       enqueue(state, async () => {
         const event = buildNotifyEvent(state.db, trigger);
         if (event) await deliverNotifyEvent(state.db, event);

@@ -3,7 +3,8 @@
 // server on loopback (smtp-server), parsed with mailparser.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { and, eq } from "drizzle-orm";
-import { approvals, auditEvents, secrets, type Approval, type Run } from "@/db/schema";
+import { approvals, auditEvents, runEvents, secrets, type Approval, type Run } from "@/db/schema";
+import { announce } from "@/server/events/bus";
 import { createCallerFactory } from "@/server/api/trpc";
 import { appRouter } from "@/server/api/root";
 import { createApproval, decideApproval, type NewApproval } from "@/server/approvals/approvals";
@@ -197,6 +198,17 @@ describe("recipients", () => {
     expect(subjects[0]).toContain("Approval decided");
     expect(subjects[1]).toContain("Run stopped");
     expect(smtp.mails.find((m) => m.subject?.includes("decided"))!.text).toContain("Decision: denied");
+  });
+
+  it("a request announced on the bus twice (as the plan and gateway paths do) is mailed once", async () => {
+    const approval = ask(newRun());
+    const event = t.db
+      .select()
+      .from(runEvents)
+      .where(and(eq(runEvents.runId, approval.runId), eq(runEvents.type, "approval")))
+      .get()!;
+    announce(event);
+    expect(await mailedTo()).toEqual([admin.email, reviewer.email, reviewer2.email].sort());
   });
 
   it("a vote short of quorum is not announced as a new request", async () => {
