@@ -143,6 +143,19 @@ describe("email channel", () => {
     }
   });
 
+  it("a mail server that does not answer is tried twice, not more, and the failure is reported", async () => {
+    const gone = await startSmtpServer();
+    const settings = gone.settings();
+    await gone.close(); // nothing listens on its port any more
+    const failed: EmailOutcome[] = [];
+    registerNotifyChannel(createEmailChannel({ smtp: () => settings, allowHosts: ["127.0.0.1"], retryDelayMs: 20, onOutcome: (o) => failed.push(o) }));
+    ask(newRun(), { approverRole: "admin" });
+    await notificationsIdle();
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ ok: false, attempts: 2 });
+    expect(failed[0]!.error).toMatch(/ECONNREFUSED|connect/i);
+  });
+
   it("AIRLOCK_SMTP_URL is validated with a clear error", () => {
     expect(readSmtpSettings({ AIRLOCK_SMTP_URL: "smtps://mailer:p%40ss@mail.example.com", NEXTAUTH_URL: "https://airlock.example.com" })).toEqual({
       host: "mail.example.com",
@@ -311,6 +324,10 @@ describe("escalation and expiry", () => {
 
     const sent = smtp.mails.length;
     expect(runDeadlineCheck(approval.createdAt.getTime() + 7 * 60_000)).toBe(0);
+    // A restarted process reads the mark from the database and sends nothing either.
+    stopDispatcher();
+    startDispatcher(t.db, { tickMs: 3_600_000 });
+    expect(runDeadlineCheck(approval.createdAt.getTime() + 8 * 60_000)).toBe(0);
     await mailedTo();
     expect(smtp.mails.length).toBe(sent);
   });
@@ -329,6 +346,34 @@ describe("escalation and expiry", () => {
     await mailedTo();
     expect(smtp.mails).toHaveLength(3);
     expect(t.db.select().from(approvals).where(eq(approvals.id, approval.id)).get()!.expiringNotifiedAt).toBeInstanceOf(Date);
+  });
+});
+
+describe("quiet hours", () => {
+  const at = (iso: string) => new Date(iso);
+  it("a window across midnight holds back late evening and early morning in the user's zone, not the afternoon", () => {
+    const p = { ...DEFAULT_PREFERENCES, quietStart: "22:00", quietEnd: "07:00", timeZone: "Europe/Berlin" };
+    expect(inQuietHours(p, at("2026-01-15T22:30:00Z"))).toBe(true); // 23:30 in Berlin
+    expect(inQuietHours(p, at("2026-01-15T05:59:00Z"))).toBe(true); // 06:59
+    expect(inQuietHours(p, at("2026-01-15T06:00:00Z"))).toBe(false); // 07:00
+    expect(inQuietHours(p, at("2026-01-15T13:00:00Z"))).toBe(false); // 14:00
+    expect(inQuietHours({ ...p, timeZone: "UTC" }, at("2026-01-15T22:30:00Z"))).toBe(true);
+    expect(inQuietHours({ ...p, timeZone: "UTC" }, at("2026-01-15T21:30:00Z"))).toBe(false);
+  });
+});
+
+describe("project escalation settings", () => {
+  it("admins set escalateAfterMinutes and escalateTo through projects.update; a bad value is refused with what to do", async () => {
+    const project = createProject(t.db, actorOf(admin), { slug: "esc-api", name: "Esc API" });
+    const api = createCallerFactory(appRouter)({ db: t.db, identity: await identityOfToken(t.db, issueToken(t.db, admin.id).token), sourceIp: null });
+    expect(await api.projects.update({ id: project.id, escalateAfterMinutes: 10, escalateTo: "reviewers" })).toMatchObject({
+      escalateAfterMinutes: 10,
+      escalateTo: "reviewers",
+    });
+    await expect(api.projects.update({ id: project.id, escalateAfterMinutes: 0 })).rejects.toThrow(/at least 1 minute/);
+    expect(await api.projects.update({ id: project.id, escalateAfterMinutes: null })).toMatchObject({ escalateAfterMinutes: null });
+    const asReviewer = createCallerFactory(appRouter)({ db: t.db, identity: await identityOfToken(t.db, issueToken(t.db, reviewer.id).token), sourceIp: null });
+    await expect(asReviewer.projects.update({ id: project.id, escalateAfterMinutes: 1 })).rejects.toThrow(/admin/);
   });
 });
 
