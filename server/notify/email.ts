@@ -128,7 +128,14 @@ function logOutcome(outcome: EmailOutcome): void {
 
 export function createEmailChannel(options: EmailChannelOptions = {}): NotifyChannel {
   const settings = options.smtp ?? (() => config().smtp);
-  const report = options.onOutcome ?? logOutcome;
+  const onOutcome = options.onOutcome ?? logOutcome;
+  const report = (outcome: EmailOutcome) => {
+    try {
+      onOutcome(outcome);
+    } catch (error) {
+      console.error("airlock: reporting an email outcome failed:", error);
+    }
+  };
   const retryDelayMs = options.retryDelayMs ?? 5_000;
   return {
     name: "email",

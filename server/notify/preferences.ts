@@ -2,7 +2,7 @@
 // projects, and quiet hours in the user's own time zone. The dispatcher asks
 // `wantsNotification` for every recipient and channel; the Settings page edits
 // them through notifications.preferences / notifications.setPreferences.
-import { eq } from "drizzle-orm";
+import { eq, inArray } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "@/db/client";
 import { notificationPreferences, type NotificationPreferencesRow } from "@/db/schema";
@@ -88,11 +88,12 @@ export function hasSavedPreferences(db: Db, userId: string): boolean {
   return Boolean(db.select({ userId: notificationPreferences.userId }).from(notificationPreferences).where(eq(notificationPreferences.userId, userId)).get());
 }
 
-/** Preferences of many users at once (the dispatcher's recipients), defaults for those without a row. */
+/** Preferences of many users at once (the dispatcher's recipients) in one query, defaults for those without a row. */
 export function preferencesOf(db: Db, userIds: string[]): Map<string, NotificationPreferences> {
-  const out = new Map<string, NotificationPreferences>();
-  for (const id of new Set(userIds)) out.set(id, getPreferences(db, id));
-  return out;
+  const ids = [...new Set(userIds)];
+  const rows = ids.length ? db.select().from(notificationPreferences).where(inArray(notificationPreferences.userId, ids)).all() : [];
+  const found = new Map(rows.map((r) => [r.userId, fromRow(r)]));
+  return new Map(ids.map((id) => [id, found.get(id) ?? { ...DEFAULT_PREFERENCES, events: [...DEFAULT_PREFERENCES.events] }]));
 }
 
 export function setPreferences(db: Db, actor: Actor & { userId: string }, raw: z.input<typeof setPreferencesInput>): NotificationPreferences {
