@@ -189,6 +189,20 @@ describe("notification actions", () => {
     expect(stateOf(approval.id)).toBe("pending");
   });
 
+  it("refused after a role change from admin to reviewer on a request whose rule needs an admin", async () => {
+    await addUser(t.db, "admin"); // Airlock keeps one admin at least
+    const admin = await addUser(t.db, "admin");
+    const approval = requestApproval(t.db, runId, operator, { approverRole: "admin" });
+    const token = tokenOf(await notificationFor(admin, approval), "approve");
+    setUserRole(t.db, SETUP_ACTOR, admin.id, "reviewer");
+
+    const refused = await refusalOf(act(admin, { token, decision: "approve" }));
+
+    expect(refused.code).toBe("NOT_ALLOWED");
+    expect(refused.message).toMatch(/needs an admin to approve/);
+    expect(stateOf(approval.id)).toBe("pending");
+  });
+
   it("refused for another user's session, and the token still works for its owner", async () => {
     const approval = requestApproval(t.db, runId, operator);
     const token = tokenOf(await notificationFor(reviewer, approval), "approve");

@@ -11,7 +11,7 @@ import { approvalActionTokens, approvals, approvalVotes, users, type Approval, t
 import type { Actor } from "@/server/audit/chain";
 import { decideApproval, expireOverdueApprovals } from "@/server/approvals/approvals";
 import { DomainError } from "@/server/errors/domain-error";
-import { approvalPermissions, approvalVoteDenial, atLeast } from "@/lib/permissions";
+import { approvalPermissions, approvalVoteDenial } from "@/lib/permissions";
 
 export type ApprovalAction = "approve" | "deny";
 
@@ -202,17 +202,20 @@ export function actOnApproval(db: Db, caller: { actor: Actor & { userId: string 
     const onPage = approveFromNotificationRefusal(approval);
     if (onPage) throw new ActionRefused("APPROVE_ON_PAGE", `This request cannot be approved from a notification. ${onPage}`, id);
   }
-  // The role and rights of now, not of when the notification was sent.
-  if (!atLeast(caller.role, "reviewer")) {
-    throw new ActionRefused("ROLE_LOST", `Deciding requests needs the reviewer role; you are ${caller.role} now. Ask an admin if that is wrong.`, id);
-  }
+  // The role and rights of now, not of when the notification was sent: the same rules as the dashboard's buttons.
   const voted = db
     .select({ id: approvalVotes.id })
     .from(approvalVotes)
     .where(and(eq(approvalVotes.approvalId, id), eq(approvalVotes.userId, caller.actor.userId)))
     .get();
-  const denial = approvalVoteDenial({ id: caller.actor.userId, role: caller.role }, approval, input.decision, { alreadyVoted: Boolean(voted) });
-  if (denial) throw new ActionRefused("NOT_ALLOWED", denial.message, id);
+  const may = approvalPermissions({ id: caller.actor.userId, role: caller.role }, approval, { alreadyVoted: Boolean(voted) });
+  if (!may.canReview) {
+    throw new ActionRefused("ROLE_LOST", `Deciding requests needs the reviewer role; you are ${caller.role} now. Ask an admin if that is wrong.`, id);
+  }
+  if (!(input.decision === "approve" ? may.canApprove : may.canDeny)) {
+    const denial = approvalVoteDenial({ id: caller.actor.userId, role: caller.role }, approval, input.decision, { alreadyVoted: Boolean(voted) });
+    throw new ActionRefused("NOT_ALLOWED", denial?.message ?? "You may not decide this request.", id);
+  }
 
   // One use, even if two taps race: only the one that flips usedAt goes on.
   const claimed = db
