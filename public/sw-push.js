@@ -110,3 +110,25 @@ self.addEventListener("notificationclick", (event) => {
   if (chosen && chosen.token) event.waitUntil(act(payload, chosen));
   else event.waitUntil(openPage(payload.url));
 });
+
+// The browser replaced this device's subscription (keys rotated, or the push
+// service expired it): register the new one so the device keeps getting
+// notifications. Needs the browser's session; without it the device shows up
+// as removed once the old endpoint answers 410, and Settings can turn it on again.
+self.addEventListener("pushsubscriptionchange", (event) => {
+  const old = event.oldSubscription;
+  const key = old && old.options && old.options.applicationServerKey;
+  event.waitUntil(
+    (async () => {
+      const fresh = event.newSubscription || (key ? await self.registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key }) : null);
+      if (!fresh) return;
+      const json = fresh.toJSON();
+      await fetch("/api/trpc/notifications.subscribe", {
+        method: "POST",
+        credentials: "include",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ json: { endpoint: fresh.endpoint, keys: json.keys } }),
+      }).catch(() => undefined);
+    })(),
+  );
+});

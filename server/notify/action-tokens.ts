@@ -5,7 +5,7 @@
 // decideApproval), plus the token's own: one use, the same arguments as the
 // notification showed, an expiry no later than the request's.
 import crypto from "node:crypto";
-import { and, desc, eq, isNull } from "drizzle-orm";
+import { and, desc, eq, isNull, lt } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { approvalActionTokens, approvals, approvalVotes, users, type Approval, type Role } from "@/db/schema";
 import type { Actor } from "@/server/audit/chain";
@@ -20,6 +20,8 @@ const NEEDS_PAGE_TOOLS = new Set(["request_secret", "http_fetch", "install_packa
 
 /** Longest a token lives even when the request would wait longer: a notification left on a phone overnight is stale. */
 export const MAX_TOKEN_LIFETIME_MS = 24 * 60 * 60 * 1000;
+/** Expired tokens are kept this long (a late tap still gets "expired", not "unknown"), then deleted. */
+const KEEP_EXPIRED_MS = 7 * 24 * 60 * 60 * 1000;
 
 /**
  * Why this request may not be approved from a notification (null when it may):
@@ -90,6 +92,9 @@ export function issueActionTokens(db: Db, approval: Approval, user: { id: string
   const argsHash = argsHashOf(db, approval);
   const expiresAt = new Date(Math.min(approval.expiresAt.getTime(), now + MAX_TOKEN_LIFETIME_MS));
   const issued: IssuedActions = withheld ? { approveWithheld: withheld } : {};
+  db.delete(approvalActionTokens)
+    .where(lt(approvalActionTokens.expiresAt, new Date(now - KEEP_EXPIRED_MS)))
+    .run();
   for (const action of actions) {
     const token = `ala_${crypto.randomBytes(32).toString("base64url")}`;
     db.insert(approvalActionTokens)
