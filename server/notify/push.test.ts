@@ -9,11 +9,15 @@ const env = vi.hoisted(() => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   process.env.AIRLOCK_DATA_DIR = require("node:fs").mkdtempSync(require("node:path").join(require("node:os").tmpdir(), "airlock-push-"));
   process.env.AIRLOCK_ADMIN_EMAIL = "admin@push.test";
+  // The API's own allowance (the tests of the domain functions pass theirs explicitly).
+  process.env.AIRLOCK_NOTIFY_ALLOW_HOSTS = "127.0.0.1";
   return { dataDir: process.env.AIRLOCK_DATA_DIR as string };
 });
 
 import { eq } from "drizzle-orm";
 import { pushSubscriptions } from "@/db/schema";
+import { appRouter } from "@/server/api/root";
+import { createCallerFactory } from "@/server/api/trpc";
 import { DomainError } from "@/server/errors/domain-error";
 import { createPushChannel, type PushPayload } from "@/server/notify/push";
 import { listDevices, subscribePush, unsubscribePush } from "@/server/notify/push-subscriptions";
@@ -23,7 +27,7 @@ import type { PublicUser } from "@/server/users/users";
 import { createTestDb, type TestDb } from "@/test/helpers/db";
 import { approvalEvent, requestApproval, seedRun } from "@/test/helpers/notify";
 import { decryptPush, newPushDevice, pushesTo, startPushService, type PushDevice, type PushService } from "@/test/helpers/push-service";
-import { actorOf, addUser } from "@/test/helpers/users";
+import { actorOf, addUser, identityOfToken, issueToken } from "@/test/helpers/users";
 
 const LOOPBACK = ["127.0.0.1"];
 
@@ -278,5 +282,31 @@ describe("push devices", () => {
     expect(JSON.parse(fs.readFileSync(file, "utf8")).publicKey).toBe(first.publicKey);
     expect(vapidKeys().publicKey).toBe(first.publicKey);
     expect(first.subject).toBe("mailto:admin@push.test");
+  });
+
+  it("through the API a viewer turns notifications on and sees only their own devices, without endpoints or keys", async () => {
+    const viewer = await addUser(t.db, "viewer");
+    const api = async (user: PublicUser) =>
+      createCallerFactory(appRouter)({
+        db: t.db,
+        identity: await identityOfToken(t.db, issueToken(t.db, user.id).token),
+        sourceIp: null,
+        userAgent: "Mozilla/5.0 (Linux; Android 14)",
+      });
+    const device = newPushDevice(service);
+    const mine = await api(viewer);
+
+    expect((await mine.notifications.vapidPublicKey()).publicKey).toBe(vapidKeys().publicKey);
+    const { id } = await mine.notifications.subscribe({ endpoint: device.endpoint, keys: device.keys, label: "Pixel" });
+    await subscribedDevice(reviewer);
+
+    const { items } = await mine.notifications.devices();
+    expect(items).toHaveLength(1);
+    expect(Object.keys(items[0]!).sort()).toEqual(["createdAt", "id", "label", "lastUsedAt"]);
+    expect(items[0]).toMatchObject({ id, label: "Pixel", lastUsedAt: null });
+    expect(t.db.select().from(pushSubscriptions).where(eq(pushSubscriptions.id, id)).get()!.userAgent).toBe("Mozilla/5.0 (Linux; Android 14)");
+    await expect((await api(operator)).notifications.unsubscribe({ id })).rejects.toThrow(/No device/);
+    await mine.notifications.unsubscribe({ id });
+    expect((await mine.notifications.devices()).items).toEqual([]);
   });
 });
