@@ -762,3 +762,56 @@ export const notificationPreferences = sqliteTable("notification_preferences", {
 });
 
 export type NotificationPreferencesRow = typeof notificationPreferences.$inferSelect;
+/**
+ * A browser's Web Push subscription (one device of one user). The endpoint is
+ * the push service's URL for that browser; p256dh and auth are the keys the
+ * payload is encrypted for (RFC 8291). An endpoint belongs to one user.
+ */
+export const pushSubscriptions = sqliteTable(
+  "push_subscriptions",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    endpoint: text("endpoint").notNull(),
+    p256dh: text("p256dh").notNull(),
+    auth: text("auth").notNull(),
+    label: text("label").notNull(),
+    userAgent: text("user_agent"),
+    createdAt: createdAt(),
+    lastUsedAt: integer("last_used_at", { mode: "timestamp_ms" }),
+    // The last delivery failure (status and a short reason), cleared by a success.
+    lastError: text("last_error"),
+  },
+  (t) => [uniqueIndex("push_subscriptions_endpoint_unique").on(t.endpoint), index("push_subscriptions_user_idx").on(t.userId)],
+);
+
+/**
+ * One-time tokens behind a push notification's Approve / Deny buttons: only
+ * the SHA-256 is kept. Each is bound to one request, one user, one action, the
+ * arguments the notification was about (argsHash) and an expiry no later than
+ * the request's.
+ */
+export const approvalActionTokens = sqliteTable(
+  "approval_action_tokens",
+  {
+    id: text("id").primaryKey(),
+    tokenHash: text("token_hash").notNull(),
+    approvalId: text("approval_id")
+      .notNull()
+      .references(() => approvals.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    action: text("action", { enum: ["approve", "deny"] }).notNull(),
+    argsHash: text("args_hash").notNull(),
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+    usedAt: integer("used_at", { mode: "timestamp_ms" }),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("approval_action_tokens_hash_unique").on(t.tokenHash), index("approval_action_tokens_approval_idx").on(t.approvalId)],
+);
+
+export type PushSubscription = typeof pushSubscriptions.$inferSelect;
+export type ApprovalActionToken = typeof approvalActionTokens.$inferSelect;

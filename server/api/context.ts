@@ -11,6 +11,7 @@ export async function createContextFromHeaders(headers: Headers): Promise<Contex
     db: database,
     identity: await identityFromHeaders(database, headers),
     sourceIp: clientIpFromHeaders(headers),
+    userAgent: headers.get("user-agent"),
     supervisor: requireSupervisor,
     egress: processEgressController,
   };

@@ -10,7 +10,7 @@ import { projectsRouter } from "@/server/api/routers/projects";
 import { policiesRouter } from "@/server/api/routers/policies";
 import { redteamRouter } from "@/server/api/routers/redteam";
 import { secretsRouter } from "@/server/api/routers/secrets";
-import { notificationPreferenceProcedures } from "@/server/api/routers/notification-preferences";
+import { notificationsRouter } from "@/server/api/routers/notifications";
 import { checkHealth } from "@/server/health/health";
 
 export const appRouter = router({
@@ -25,7 +25,7 @@ export const appRouter = router({
   policies: policiesRouter,
   redteam: redteamRouter,
   secrets: secretsRouter,
-  notifications: router({ ...notificationPreferenceProcedures }),
+  notifications: notificationsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -25,6 +25,8 @@ export interface Context {
   db: Db;
   identity: Identity | null;
   sourceIp: string | null;
+  /** The caller's User-Agent (a push device's default label); unset outside HTTP. */
+  userAgent?: string | null;
   /**
    * The run supervisor and egress controller procedures act through, asked
    * for only when a procedure needs them (a process without a supervisor

@@ -106,7 +106,11 @@ export interface DecideInput {
   decision: "approve" | "deny";
   reason?: string;
   edit?: Record<string, unknown> | null;
+  /** Where the decision was made, kept in the audit trail: the dashboard (cookie session), a notification's action button, or an API token. */
+  channel?: DecisionChannel;
 }
+
+export type DecisionChannel = "web" | "notification" | "api";
 
 /** Records one reviewer's vote; the request is decided once quorum is reached (or on the first deny). */
 export function decideApproval(db: Db, actor: Actor & { userId: string }, input: DecideInput): Approval {
@@ -142,10 +146,10 @@ export function decideApproval(db: Db, actor: Actor & { userId: string }, input:
         action: "approval.vote",
         targetType: "approval",
         targetId: approval.id,
-        details: { runId: approval.runId, decision: input.decision, reason, edited: Boolean(input.edit) },
+        details: { runId: approval.runId, decision: input.decision, reason, edited: Boolean(input.edit), channel: input.channel ?? null },
       });
       if (input.decision === "deny") {
-        const denied = finalize(tx, approval, "denied", actor, { reason, edit: null });
+        const denied = finalize(tx, approval, "denied", actor, { reason, edit: null, channel: input.channel });
         return { approval: denied.approval, event: denied.event, late: false };
       }
       const votes = tx
@@ -155,7 +159,7 @@ export function decideApproval(db: Db, actor: Actor & { userId: string }, input:
         .all();
       if (votes.length >= approval.requiredApprovals) {
         const edit = input.edit ?? [...votes].reverse().find((v) => v.edit)?.edit ?? null;
-        const approved = finalize(tx, approval, "approved", actor, { reason, edit });
+        const approved = finalize(tx, approval, "approved", actor, { reason, edit, channel: input.channel });
         return { approval: approved.approval, event: approved.event, late: false };
       }
       const event = insertRunEvent(tx, approval.runId, "approval", {
@@ -175,7 +179,13 @@ export function decideApproval(db: Db, actor: Actor & { userId: string }, input:
   return result.approval;
 }
 
-function finalize(tx: Tx, approval: Approval, state: ApprovalState, actor: Actor, opts: { reason?: string | null; edit?: Record<string, unknown> | null }) {
+function finalize(
+  tx: Tx,
+  approval: Approval,
+  state: ApprovalState,
+  actor: Actor,
+  opts: { reason?: string | null; edit?: Record<string, unknown> | null; channel?: DecisionChannel },
+) {
   tx.update(approvals)
     .set({ state, decidedAt: new Date(), decidedBy: actor.userId, decisionReason: opts.reason ?? null, edit: opts.edit ?? null })
     .where(eq(approvals.id, approval.id))
@@ -195,7 +205,14 @@ function finalize(tx: Tx, approval: Approval, state: ApprovalState, actor: Actor
     action: `approval.${state}`,
     targetType: "approval",
     targetId: approval.id,
-    details: { runId: approval.runId, kind: approval.kind, tool: approval.tool, reason: opts.reason ?? null, edit: opts.edit ?? null },
+    details: {
+      runId: approval.runId,
+      kind: approval.kind,
+      tool: approval.tool,
+      reason: opts.reason ?? null,
+      edit: opts.edit ?? null,
+      ...(opts.channel ? { channel: opts.channel } : {}),
+    },
   });
   return { approval: updated, event };
 }

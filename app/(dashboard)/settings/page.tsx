@@ -7,6 +7,7 @@ import { ModelsSection } from "@/components/settings/models-section";
 import { SecretsSection } from "@/components/settings/secrets-section";
 import { SessionsList } from "@/components/settings/sessions-list";
 import { NotificationPreferences } from "@/components/settings/notification-preferences";
+import { NotificationDevices } from "@/components/settings/notification-devices";
 import { Card, CardBody, CardHeader } from "@/components/ui/card";
 import { ApprovalsIcon, UserIcon } from "@/components/ui/icons";
 import { PageHeader } from "@/components/ui/page-header";
@@ -60,6 +61,7 @@ export default async function SettingsPage() {
             <NotificationPreferences />
           </CardBody>
         </Card>
+        <NotificationDevices />
 
         <ApiTokensSection />
 

@@ -35,7 +35,15 @@ export const approvalsRouter = router({
       }),
     )
     .mutation(async ({ ctx, input }) => {
-      const a = await reviewApproval(ctx.db, ctx.egress, { ...ctx.actor, userId: ctx.user.id }, { userId: ctx.user.id, role: ctx.user.role }, input);
+      // The audit trail says where the decision came from: the dashboard (cookie session) or an API token.
+      const channel = ctx.identity.via === "token" ? "api" : "web";
+      const a = await reviewApproval(
+        ctx.db,
+        ctx.egress,
+        { ...ctx.actor, userId: ctx.user.id },
+        { userId: ctx.user.id, role: ctx.user.role },
+        { ...input, channel },
+      );
       return { state: a.state };
     }),
   /** Pings whenever any approval is created or decided, so inboxes refresh live. */
