@@ -10,6 +10,7 @@ import { projectsRouter } from "@/server/api/routers/projects";
 import { policiesRouter } from "@/server/api/routers/policies";
 import { redteamRouter } from "@/server/api/routers/redteam";
 import { secretsRouter } from "@/server/api/routers/secrets";
+import { webhooksRouter } from "@/server/api/routers/webhooks";
 import { checkHealth } from "@/server/health/health";
 
 export const appRouter = router({
@@ -24,6 +25,7 @@ export const appRouter = router({
   policies: policiesRouter,
   redteam: redteamRouter,
   secrets: secretsRouter,
+  webhooks: webhooksRouter,
 });
 
 export type AppRouter = typeof appRouter;
