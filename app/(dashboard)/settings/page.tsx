@@ -6,6 +6,7 @@ import { UsersSection } from "@/components/settings/users-section";
 import { ModelsSection } from "@/components/settings/models-section";
 import { SecretsSection } from "@/components/settings/secrets-section";
 import { SessionsList } from "@/components/settings/sessions-list";
+import { WebhooksNotice, WebhooksSection } from "@/components/settings/webhooks-section";
 import { Card, CardBody, CardHeader } from "@/components/ui/card";
 import { UserIcon } from "@/components/ui/icons";
 import { PageHeader } from "@/components/ui/page-header";
@@ -55,6 +56,8 @@ export default async function SettingsPage() {
         {isAdmin ? <ModelsSection /> : null}
 
         {isAdmin ? <SecretsSection /> : null}
+
+        {isAdmin ? <WebhooksSection /> : <WebhooksNotice />}
       </div>
     </>
   );
