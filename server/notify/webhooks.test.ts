@@ -8,7 +8,7 @@ import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { Webhook as StandardWebhook } from "standardwebhooks";
 import { auditEvents, models, runs, webhookDeliveries, webhooks } from "@/db/schema";
 import { appRouter } from "@/server/api/root";
@@ -19,7 +19,14 @@ import { createProject } from "@/server/projects/projects";
 import { DEFAULT_RUN_LIMITS } from "@/server/runs/limits";
 import type { NotifyEvent } from "@/server/notify/types";
 import { SLACK_LIMITS, type SlackMessage } from "@/server/notify/webhook-payloads";
-import { backoffDelayMs, onWebhookDisabled, WEBHOOK_DELIVERY, webhookChannel, webhookDeliveriesSettled } from "@/server/notify/webhooks";
+import {
+  abandonInterruptedDeliveries,
+  backoffDelayMs,
+  onWebhookDisabled,
+  WEBHOOK_DELIVERY,
+  webhookChannel,
+  webhookDeliveriesSettled,
+} from "@/server/notify/webhooks";
 import type { PublicUser } from "@/server/users/users";
 import { createTestDb, type TestDb } from "@/test/helpers/db";
 import { actorOf, addUser, identityOfToken, issueToken } from "@/test/helpers/users";
@@ -103,13 +110,14 @@ function event(extra: Partial<NotifyEvent> = {}): NotifyEvent {
   };
 }
 
+/** An endpoint's log in the order the rows were written (rowid), whatever their timestamps. */
 function log(webhookId: string) {
   return t.db
     .select()
     .from(webhookDeliveries)
     .where(eq(webhookDeliveries.webhookId, webhookId))
-    .all()
-    .sort((a, b) => a.attempt - b.attempt || a.at.getTime() - b.at.getTime());
+    .orderBy(sql`rowid`)
+    .all();
 }
 
 beforeEach(async () => {
@@ -349,6 +357,67 @@ describe("a dead endpoint", () => {
         .map((d) => d.state),
     ).toEqual(["failed", "gave_up"]);
     expect(log(refused.id)[0]!.error).toMatch(/ECONNREFUSED/);
+  });
+});
+
+describe("the delivery queue", () => {
+  it("sends at most concurrencyPerEndpoint requests to one endpoint at a time, and refuses events beyond its bound", async () => {
+    WEBHOOK_DELIVERY.timeoutMs = 400;
+    WEBHOOK_DELIVERY.maxAttempts = 1;
+    WEBHOOK_DELIVERY.concurrencyPerEndpoint = 1;
+    WEBHOOK_DELIVERY.maxQueuedPerEndpoint = 2;
+    const hanging = await receiver(["hang"]);
+    const { id } = await (await callerFor(admin)).webhooks.create({ url: hanging.url, events: ["run.failed"], format: "standard" });
+
+    for (let i = 0; i < 3; i++) await webhookChannel.deliver(t.db, event({ type: "run.failed" }), []);
+    await vi.waitFor(() => expect(hanging.received).toHaveLength(1));
+    await new Promise((r) => setTimeout(r, 150));
+    // One in flight, one waiting its turn, the third refused at once.
+    expect(hanging.received).toHaveLength(1);
+    expect(log(id).map((d) => d.state)).toEqual(["pending", "pending", "gave_up"]);
+    expect(log(id)[2]!.error).toMatch(/2 deliveries to this endpoint are still unfinished/);
+
+    await webhookDeliveriesSettled();
+    expect(hanging.received).toHaveLength(2);
+    expect(hanging.received[1]!.at - hanging.received[0]!.at).toBeGreaterThanOrEqual(350);
+  });
+
+  it("after a restart, attempts the previous process left pending or waiting to retry are marked as not retried", async () => {
+    const r = await receiver([204]);
+    const { id } = await (await callerFor(admin)).webhooks.create({ url: r.url, events: ["run.failed"], format: "standard" });
+    const earlier = new Date(Date.now() - 60_000);
+    t.db
+      .insert(webhookDeliveries)
+      .values([
+        { id: "d1", webhookId: id, eventId: "e1", eventType: "run.failed", attempt: 1, at: earlier, state: "pending" },
+        {
+          id: "d2",
+          webhookId: id,
+          eventId: "e2",
+          eventType: "run.failed",
+          attempt: 2,
+          at: earlier,
+          state: "failed",
+          statusCode: 502,
+          error: "The receiver answered 502.",
+          nextAttemptAt: new Date(),
+        },
+        { id: "d3", webhookId: id, eventId: "e3", eventType: "run.failed", attempt: 1, at: earlier, state: "delivered", statusCode: 204 },
+      ])
+      .run();
+
+    expect(abandonInterruptedDeliveries(t.db)).toBe(2);
+
+    const rows = Object.fromEntries(log(id).map((d) => [d.id, d]));
+    expect(rows.d1).toEqual(expect.objectContaining({ state: "gave_up", error: "Not retried: Airlock restarted before the next attempt." }));
+    expect(rows.d2).toEqual(
+      expect.objectContaining({
+        state: "gave_up",
+        nextAttemptAt: null,
+        error: "The receiver answered 502. Not retried: Airlock restarted before the next attempt.",
+      }),
+    );
+    expect(rows.d3!.state).toBe("delivered");
   });
 });
 

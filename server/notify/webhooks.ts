@@ -32,7 +32,7 @@ export const WEBHOOK_DELIVERY = {
   maxDelayMs: 5 * 60_000,
   /** Requests in flight to one endpoint at a time; the rest wait their turn. */
   concurrencyPerEndpoint: 2,
-  /** Deliveries waiting for one endpoint; beyond it new events give up at once (a dead endpoint cannot eat memory). */
+  /** Deliveries unfinished for one endpoint (sending, queued or waiting to retry); beyond it new events give up at once (a dead endpoint cannot eat memory). */
   maxQueuedPerEndpoint: 500,
   /** Deliveries that gave up in a row before the endpoint is disabled automatically. */
   disableAfterGaveUp: 5,
@@ -67,11 +67,14 @@ interface EndpointQueue {
 
 const g = globalThis as unknown as {
   __airlockWebhookQueues?: Map<string, EndpointQueue>;
+  __airlockWebhookOutstanding?: Map<string, number>;
   __airlockWebhookTasks?: Set<Promise<void>>;
   __airlockWebhookDisabledListeners?: Set<(notice: WebhookDisabledNotice) => void>;
   __airlockWebhookAgents?: ReturnType<typeof notifyAgents>;
 };
 const queues = (g.__airlockWebhookQueues ??= new Map());
+// Deliveries not finished per endpoint: sending, waiting for a slot, or sleeping before a retry.
+const outstanding = (g.__airlockWebhookOutstanding ??= new Map());
 const tasks = (g.__airlockWebhookTasks ??= new Set());
 const disabledListeners = (g.__airlockWebhookDisabledListeners ??= new Set());
 
@@ -211,11 +214,6 @@ async function takeSlot(webhookId: string): Promise<() => void> {
   };
 }
 
-function queuedFor(webhookId: string): number {
-  const q = queues.get(webhookId);
-  return q ? q.active + q.waiting.length : 0;
-}
-
 function insertAttempt(db: Db, webhookId: string, event: WebhookEvent, attempt: number): string {
   const id = crypto.randomUUID();
   db.insert(webhookDeliveries).values({ id, webhookId, eventId: event.id, eventType: event.type, attempt, at: new Date(), state: "pending" }).run();
@@ -338,14 +336,21 @@ export function enqueueWebhookEvent(db: Db, event: WebhookEvent, only?: Webhook[
     const operator = operatorLabel(db, event.operatorId);
     for (const hook of hooks) {
       const rowId = insertAttempt(db, hook.id, event, 1);
-      if (queuedFor(hook.id) >= WEBHOOK_DELIVERY.maxQueuedPerEndpoint) {
-        recordAttempt(db, rowId, "gave_up", { error: `Not sent: ${WEBHOOK_DELIVERY.maxQueuedPerEndpoint} deliveries already wait for this endpoint.` });
+      const waiting = outstanding.get(hook.id) ?? 0;
+      if (waiting >= WEBHOOK_DELIVERY.maxQueuedPerEndpoint) {
+        recordAttempt(db, rowId, "gave_up", { error: `Not sent: ${WEBHOOK_DELIVERY.maxQueuedPerEndpoint} deliveries to this endpoint are still unfinished.` });
         continue;
       }
       trimDeliveryLog(db, hook.id);
+      outstanding.set(hook.id, waiting + 1);
       const task = deliverToEndpoint(db, hook.id, event, operator, rowId)
         .catch((error: unknown) => console.error(`airlock: webhook delivery to ${hook.id} failed:`, error))
-        .finally(() => tasks.delete(task));
+        .finally(() => {
+          tasks.delete(task);
+          const left = (outstanding.get(hook.id) ?? 1) - 1;
+          if (left > 0) outstanding.set(hook.id, left);
+          else outstanding.delete(hook.id);
+        });
       tasks.add(task);
       started += 1;
     }
