@@ -14,7 +14,7 @@ import { encryptSecret } from "@/server/secrets/crypto";
 import { checkNotifyUrl } from "@/server/notify/destination";
 import { NOTIFY_EVENT_TYPES } from "@/server/notify/types";
 import { generateWebhookSecret, WEBHOOK_TEST_EVENT } from "@/server/notify/webhook-payloads";
-import { sendWebhookTest, WEBHOOK_DELIVERY, type AttemptOutcome } from "@/server/notify/webhooks";
+import { AUTO_DISABLED_PREFIX, sendWebhookTest, WEBHOOK_DELIVERY, type AttemptOutcome } from "@/server/notify/webhooks";
 
 const eventList = z
   .array(z.string().trim())
@@ -70,8 +70,6 @@ export function displayUrl(text: string): string {
     return "(unreadable URL)";
   }
 }
-
-const AUTO_DISABLED_PREFIX = "Disabled automatically";
 
 async function requireAllowedUrl(url: string): Promise<void> {
   const problem = await checkNotifyUrl(url);

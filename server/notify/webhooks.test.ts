@@ -227,8 +227,9 @@ describe("standard webhooks", () => {
 
 describe("retries", () => {
   it("a 500 is retried with exponential backoff until it is delivered, every attempt logged", async () => {
-    WEBHOOK_DELIVERY.random = () => 1; // the jitter at its top, so the gaps are the caps: 60 ms, then 120 ms
-    WEBHOOK_DELIVERY.baseDelayMs = 60;
+    // The jitter at its top, so the waits are the caps: 250 ms, then 500 ms (long enough that a busy machine's noise cannot reorder them).
+    WEBHOOK_DELIVERY.random = () => 1;
+    WEBHOOK_DELIVERY.baseDelayMs = 250;
     const r = await receiver([500, 500, 200]);
     const { id } = await (await callerFor(admin)).webhooks.create({ url: r.url, events: ["approval.requested"], format: "standard" });
     const e = event();
@@ -239,8 +240,8 @@ describe("retries", () => {
     expect(r.received).toHaveLength(3);
     expect(new Set(r.received.map((x) => x.headers["webhook-id"]))).toEqual(new Set([e.id]));
     const gaps = [r.received[1]!.at - r.received[0]!.at, r.received[2]!.at - r.received[1]!.at];
-    expect(gaps[0]).toBeGreaterThanOrEqual(55);
-    expect(gaps[1]).toBeGreaterThanOrEqual(115);
+    expect(gaps[0]).toBeGreaterThanOrEqual(245);
+    expect(gaps[1]).toBeGreaterThanOrEqual(495);
     expect(gaps[1]).toBeGreaterThan(gaps[0]!);
     expect(log(id).map((d) => [d.attempt, d.statusCode, d.state])).toEqual([
       [1, 500, "failed"],
@@ -304,7 +305,7 @@ describe("retries", () => {
 
 describe("a dead endpoint", () => {
   it("neither slows deliver() nor a decision: both finish while the receiver still hangs", async () => {
-    WEBHOOK_DELIVERY.timeoutMs = 1_500;
+    WEBHOOK_DELIVERY.timeoutMs = 2_500;
     WEBHOOK_DELIVERY.maxAttempts = 2;
     const hanging = await receiver(["hang"]);
     const caller = await callerFor(admin);
@@ -348,8 +349,8 @@ describe("a dead endpoint", () => {
         .filter((d) => d.eventType === "approval.requested")
         .map((d) => [d.state, d.error]),
     ).toEqual([
-      ["failed", "No answer within 1500 ms."],
-      ["gave_up", expect.stringMatching(/^No answer within 1500 ms\. Gave up after 2 attempts\./)],
+      ["failed", "No answer within 2500 ms."],
+      ["gave_up", expect.stringMatching(/^No answer within 2500 ms\. Gave up after 2 attempts\./)],
     ]);
     expect(
       log(refused.id)

@@ -42,6 +42,9 @@ export const WEBHOOK_DELIVERY = {
   random: Math.random as () => number,
 };
 
+/** How an automatic disabling's reason starts (the list tells it from an admin's by this). */
+export const AUTO_DISABLED_PREFIX = "Disabled automatically";
+
 export interface AttemptOutcome {
   ok: boolean;
   statusCode: number | null;
@@ -258,7 +261,7 @@ function markGaveUp(db: Db, webhookId: string, lastError: string | null): void {
         tx.update(webhooks).set({ consecutiveFailures: failures }).where(eq(webhooks.id, webhookId)).run();
         return null;
       }
-      const reason = `Disabled automatically on ${new Date().toISOString()}: ${failures} deliveries in a row failed after every retry (last: ${lastError ?? "unknown error"}). Fix the receiver, send a test, then enable it again.`;
+      const reason = `${AUTO_DISABLED_PREFIX} on ${new Date().toISOString()}: ${failures} deliveries in a row failed after every retry (last: ${lastError ?? "unknown error"}). Fix the receiver, send a test, then enable it again.`;
       tx.update(webhooks).set({ consecutiveFailures: failures, enabled: false, disabledReason: reason }).where(eq(webhooks.id, webhookId)).run();
       appendAudit(tx, SYSTEM_ACTOR, {
         action: "webhook.disabled",
