@@ -291,6 +291,25 @@ describe("retries", () => {
     expect(log(id)[2]!.error).toMatch(/Gave up after 3 attempts/);
   });
 
+  it("the destination is judged again on every attempt: an address no longer allowed is refused, not retried", async () => {
+    // As if the endpoint was saved while AIRLOCK_NOTIFY_ALLOW_HOSTS allowed 127.0.0.2 and an admin has since narrowed it.
+    const caller = await callerFor(admin);
+    const r = await receiver([204]);
+    const { id } = await caller.webhooks.create({ url: r.url, events: ["run.failed"], format: "standard" });
+    t.db
+      .update(webhooks)
+      .set({ url: r.url.replace("127.0.0.1", "127.0.0.2") })
+      .where(eq(webhooks.id, id))
+      .run();
+
+    await webhookChannel.deliver(t.db, event({ type: "run.failed" }), []);
+    await webhookDeliveriesSettled();
+
+    expect(r.received).toHaveLength(0);
+    expect(log(id).map((d) => [d.attempt, d.state])).toEqual([[1, "gave_up"]]);
+    expect(log(id)[0]!.error).toMatch(/127\.0\.0\.2 is this host's own address.*AIRLOCK_NOTIFY_ALLOW_HOSTS/);
+  });
+
   it("the backoff is full jitter under a cap that doubles per attempt and never exceeds the maximum; a 429's Retry-After is honoured", () => {
     WEBHOOK_DELIVERY.baseDelayMs = 1_000;
     WEBHOOK_DELIVERY.maxDelayMs = 10_000;
