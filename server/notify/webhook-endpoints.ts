@@ -14,7 +14,7 @@ import { encryptSecret } from "@/server/secrets/crypto";
 import { checkNotifyUrl } from "@/server/notify/destination";
 import { NOTIFY_EVENT_TYPES } from "@/server/notify/types";
 import { generateWebhookSecret, WEBHOOK_TEST_EVENT } from "@/server/notify/webhook-payloads";
-import { AUTO_DISABLED_PREFIX, sendWebhookTest, WEBHOOK_DELIVERY, type AttemptOutcome } from "@/server/notify/webhooks";
+import { AUTO_DISABLED_PREFIX, displayUrl, sendWebhookTest, WEBHOOK_DELIVERY, type AttemptOutcome } from "@/server/notify/webhooks";
 
 const eventList = z
   .array(z.string().trim())
@@ -55,20 +55,6 @@ export interface WebhookView {
   createdBy: string | null;
   createdAt: Date;
   lastDelivery: { state: WebhookDelivery["state"]; statusCode: number | null; at: Date; error: string | null; eventType: string } | null;
-}
-
-/** Enough of a URL to recognise it, not enough to post to it. */
-export function displayUrl(text: string): string {
-  try {
-    const url = new URL(text);
-    const path = url.pathname
-      .split("/")
-      .map((segment) => (segment.length > 12 ? `${segment.slice(0, 4)}…` : segment))
-      .join("/");
-    return `${url.origin}${path}${url.search ? "?…" : ""}`;
-  } catch {
-    return "(unreadable URL)";
-  }
 }
 
 async function requireAllowedUrl(url: string): Promise<void> {

@@ -549,8 +549,8 @@ describe("automatic disabling", () => {
     const r = await receiver([500]);
     const caller = await callerFor(admin);
     const { id } = await caller.webhooks.create({ url: r.url, events: ["run.failed"], format: "standard" });
-    const notices: string[] = [];
-    const stop = onWebhookDisabled((n) => notices.push(n.webhookId));
+    const notices: { webhookId: string; url: string }[] = [];
+    const stop = onWebhookDisabled((n) => notices.push({ webhookId: n.webhookId, url: n.url }));
     try {
       for (let i = 0; i < WEBHOOK_DELIVERY.disableAfterGaveUp; i++) {
         expect((await caller.webhooks.list()).items[0]!.enabled).toBe(true);
@@ -571,7 +571,7 @@ describe("automatic disabling", () => {
         disabledReason: expect.stringMatching(/^Disabled automatically .*5 deliveries in a row failed/),
       }),
     );
-    expect(notices).toEqual([id]);
+    expect(notices).toEqual([{ webhookId: id, url: r.url }]); // short enough to be shown whole
     const audit = t.db
       .select()
       .from(auditEvents)

@@ -42,6 +42,20 @@ export const WEBHOOK_DELIVERY = {
   random: Math.random as () => number,
 };
 
+/** Enough of a URL to recognise it, not enough to post to it. */
+export function displayUrl(text: string): string {
+  try {
+    const url = new URL(text);
+    const path = url.pathname
+      .split("/")
+      .map((segment) => (segment.length > 12 ? `${segment.slice(0, 4)}…` : segment))
+      .join("/");
+    return `${url.origin}${path}${url.search ? "?…" : ""}`;
+  } catch {
+    return "(unreadable URL)";
+  }
+}
+
 /** How an automatic disabling's reason starts (the list tells it from an admin's by this). */
 export const AUTO_DISABLED_PREFIX = "Disabled automatically";
 
@@ -58,6 +72,7 @@ export interface AttemptOutcome {
 
 export interface WebhookDisabledNotice {
   webhookId: string;
+  /** Shortened (displayUrl): a Slack URL is a credential, and the notice may travel by push or email. */
   url: string;
   projectId: string | null;
   reason: string;
@@ -269,7 +284,7 @@ function markGaveUp(db: Db, webhookId: string, lastError: string | null): void {
         targetId: webhookId,
         details: { origin: new URL(hook.url).origin, projectId: hook.projectId, consecutiveFailures: failures, lastError },
       });
-      return { webhookId, url: hook.url, projectId: hook.projectId, reason };
+      return { webhookId, url: displayUrl(hook.url), projectId: hook.projectId, reason };
     },
     { behavior: "immediate" },
   );
