@@ -82,6 +82,7 @@ export default defineConfig({
           AIRLOCK_ADMIN_EMAIL: process.env.E2E_ADMIN_EMAIL,
           AIRLOCK_ADMIN_PASSWORD: process.env.E2E_ADMIN_PASSWORD,
           PORT: String(port),
+          AIRLOCK_NOTIFY_ALLOW_HOSTS: "127.0.0.1",
         },
       },
 });

@@ -815,3 +815,65 @@ export const approvalActionTokens = sqliteTable(
 
 export type PushSubscription = typeof pushSubscriptions.$inferSelect;
 export type ApprovalActionToken = typeof approvalActionTokens.$inferSelect;
+// ---------------------------------------------------------------------------
+// Webhooks (issue 11): endpoints admins register for notify events, and the
+// log of every delivery attempt (kept bounded per endpoint).
+
+export const WEBHOOK_FORMATS = ["standard", "slack"] as const;
+export type WebhookFormat = (typeof WEBHOOK_FORMATS)[number];
+
+export const webhooks = sqliteTable(
+  "webhooks",
+  {
+    id: text("id").primaryKey(),
+    // null: every project's events.
+    projectId: text("project_id").references(() => projects.id, { onDelete: "cascade" }),
+    url: text("url").notNull(),
+    format: text("format", { enum: WEBHOOK_FORMATS }).notNull(),
+    events: text("events", { mode: "json" }).$type<string[]>().notNull(),
+    // The whsec_ signing secret, encrypted under the data directory's secrets key; shown to the admin once.
+    secretEnc: text("secret_enc").notNull(),
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    disabledReason: text("disabled_reason"),
+    // Deliveries that gave up in a row (a delivered one resets it); enough of them disable the endpoint.
+    consecutiveFailures: integer("consecutive_failures").notNull().default(0),
+    createdBy: text("created_by"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("webhooks_project_idx").on(t.projectId)],
+);
+
+export const WEBHOOK_DELIVERY_STATES = ["pending", "delivered", "failed", "gave_up"] as const;
+export type WebhookDeliveryState = (typeof WEBHOOK_DELIVERY_STATES)[number];
+
+/** One row per attempt: "failed" will be retried at nextAttemptAt, "gave_up" will not. */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    webhookId: text("webhook_id")
+      .notNull()
+      .references(() => webhooks.id, { onDelete: "cascade" }),
+    eventId: text("event_id").notNull(),
+    eventType: text("event_type").notNull(),
+    attempt: integer("attempt").notNull(),
+    statusCode: integer("status_code"),
+    error: text("error"),
+    latencyMs: integer("latency_ms"),
+    at: integer("at", { mode: "timestamp_ms" }).notNull(),
+    nextAttemptAt: integer("next_attempt_at", { mode: "timestamp_ms" }),
+    state: text("state", { enum: WEBHOOK_DELIVERY_STATES }).notNull(),
+  },
+  (t) => [index("webhook_deliveries_webhook_at_idx").on(t.webhookId, t.at)],
+);
+
+export const webhooksRelations = relations(webhooks, ({ one, many }) => ({
+  project: one(projects, { fields: [webhooks.projectId], references: [projects.id] }),
+  deliveries: many(webhookDeliveries),
+}));
+export const webhookDeliveriesRelations = relations(webhookDeliveries, ({ one }) => ({
+  webhook: one(webhooks, { fields: [webhookDeliveries.webhookId], references: [webhooks.id] }),
+}));
+
+export type Webhook = typeof webhooks.$inferSelect;
+export type WebhookDelivery = typeof webhookDeliveries.$inferSelect;

@@ -68,6 +68,12 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   "secrets.list": "admin",
   "secrets.update": "admin",
   "secrets.delete": "admin",
+  "webhooks.create": "admin",
+  "webhooks.list": "admin",
+  "webhooks.deliveries": "admin",
+  "webhooks.update": "admin",
+  "webhooks.delete": "admin",
+  "webhooks.test": "admin",
 };
 
 interface ProcedureDef {

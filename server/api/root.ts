@@ -11,6 +11,7 @@ import { policiesRouter } from "@/server/api/routers/policies";
 import { redteamRouter } from "@/server/api/routers/redteam";
 import { secretsRouter } from "@/server/api/routers/secrets";
 import { notificationsRouter } from "@/server/api/routers/notifications";
+import { webhooksRouter } from "@/server/api/routers/webhooks";
 import { checkHealth } from "@/server/health/health";
 
 export const appRouter = router({
@@ -26,6 +27,7 @@ export const appRouter = router({
   redteam: redteamRouter,
   secrets: secretsRouter,
   notifications: notificationsRouter,
+  webhooks: webhooksRouter,
 });
 
 export type AppRouter = typeof appRouter;

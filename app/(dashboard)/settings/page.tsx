@@ -8,6 +8,7 @@ import { SecretsSection } from "@/components/settings/secrets-section";
 import { SessionsList } from "@/components/settings/sessions-list";
 import { NotificationPreferences } from "@/components/settings/notification-preferences";
 import { NotificationDevices } from "@/components/settings/notification-devices";
+import { WebhooksNotice, WebhooksSection } from "@/components/settings/webhooks-section";
 import { Card, CardBody, CardHeader } from "@/components/ui/card";
 import { ApprovalsIcon, UserIcon } from "@/components/ui/icons";
 import { PageHeader } from "@/components/ui/page-header";
@@ -70,6 +71,8 @@ export default async function SettingsPage() {
         {isAdmin ? <ModelsSection /> : null}
 
         {isAdmin ? <SecretsSection /> : null}
+
+        {isAdmin ? <WebhooksSection /> : <WebhooksNotice />}
       </div>
     </>
   );
