@@ -590,7 +590,7 @@ const TAR_LIST_OPTIONS: OptionRow[] = [
 ];
 
 // find: expression words. Tests and options that only read; actions that print to stdout.
-const FIND_WORDS: OptionRow[] = [
+export const FIND_WORDS: OptionRow[] = [
   ...HELP,
   ...flags(
     "-H -L -P -O0 -O1 -O2 -O3 -daystart -depth -d -follow -ignore_readdir_race -noignore_readdir_race -mount -xdev -noleaf -nowarn -warn -empty -executable -false -true -readable -writable -nogroup -nouser -print -print0 -ls -prune -quit ! -not -a -and -o -or ( ) ,",
@@ -622,7 +622,7 @@ function gitChdirJudge(value: string | undefined, cmd: SimpleCommand): { effect:
   return inside ? null : { effect: "changes-directory", why: `runs git in ${value}, outside the workspace` };
 }
 
-const GIT_GLOBAL: OptionRow[] = [
+export const GIT_GLOBAL: OptionRow[] = [
   ...HELP,
   ...flags(
     "-v --no-pager -P --bare --no-replace-objects --no-lazy-fetch --no-optional-locks --no-advice --literal-pathspecs --glob-pathspecs --noglob-pathspecs --icase-pathspecs --html-path --man-path --info-path",
@@ -631,7 +631,13 @@ const GIT_GLOBAL: OptionRow[] = [
   { names: ["-c"], value: "required", judge: (v) => gitConfigJudge(v) },
   { names: ["--config-env"], value: "required", judge: (v) => gitConfigJudge(v) },
   fx("runs-program", "sends output through a pager program (core.pager, $GIT_PAGER, $PAGER or less)", undefined, "-p", "--paginate"),
-  fx("runs-program", "runs git's helper programs from the directory it names", "optional", "--exec-path"),
+  {
+    names: ["--exec-path"],
+    value: "optional",
+    why: "runs git's helper programs from the directory it names",
+    // Without a value it only prints where the helpers are.
+    judge: (v) => (v === undefined ? null : { effect: "runs-program", why: "runs git's helper programs from the directory it names" }),
+  },
   fx("changes-configuration", "points git at another repository", "required", "--git-dir"),
   fx("changes-configuration", "points git at another work tree", "required", "--work-tree"),
   fx("changes-configuration", "switches git's ref namespace", "required", "--namespace"),
@@ -1159,7 +1165,8 @@ export const READ_ONLY_PROGRAMS: Readonly<Record<string, ProgramTable>> = {
   sed: gnu(SED_OPTIONS, { operands: sedOperands }),
   man: gnu(MAN_OPTIONS),
   tar: gnu(TAR_LIST_OPTIONS, {
-    operands: (_operands, seen) => (seen.some((s) => s.name === "-t") ? null : { kind: "not-read-only", why: "does more than list an archive" }),
+    operands: (_operands, seen) =>
+      seen.some((s) => s.name === "-t" || s.name === "--list") ? null : { kind: "not-read-only", why: "does more than list an archive" },
   }),
   hostname: gnu([...HELP, ...flags("-a --alias -d --domain -f --fqdn --long -A --all-fqdns -i --ip-address -I --all-ip-addresses -s --short -y --yp --nis")], {
     operands: atMostOperands(0, "sets the host name"),
