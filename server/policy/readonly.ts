@@ -88,12 +88,6 @@ function vals(spec: string): OptionRow[] {
     .filter(Boolean)
     .map((n) => val(n));
 }
-function opts(spec: string): OptionRow[] {
-  return spec
-    .split(/\s+/)
-    .filter(Boolean)
-    .map((n) => opt(n));
-}
 
 const HELP = [flag("--help"), flag("--version")];
 
@@ -1200,7 +1194,6 @@ function lookupShort(table: ProgramTable, letter: string): OptionRow | null {
 export function parseWithTable(
   table: ProgramTable,
   args: readonly ShellArg[],
-  program: string,
 ): { seen: SeenOption[]; operands: string[]; unknown?: string; dynamic?: string; nextIndex: number } {
   const seen: SeenOption[] = [];
   const operands: string[] = [];
@@ -1291,7 +1284,7 @@ function effectOf(seen: readonly SeenOption[], cmd: SimpleCommand): Finding | nu
 }
 
 function judgeWithTable(table: ProgramTable, args: readonly ShellArg[], program: string, cmd: SimpleCommand): Finding {
-  const parsed = parseWithTable(table, args, program);
+  const parsed = parseWithTable(table, args);
   const effect = effectOf(parsed.seen, cmd);
   if (effect) return effect;
   if (parsed.dynamic !== undefined) return { kind: "unknown-option", option: parsed.dynamic, program };
@@ -1322,7 +1315,7 @@ function judgeFind(args: readonly ShellArg[], cmd: SimpleCommand): Finding {
 }
 
 function judgeGit(args: readonly ShellArg[], cmd: SimpleCommand): Finding {
-  const global = parseWithTable({ options: GIT_GLOBAL, abbreviations: false, stopAtOperand: true }, args, "git");
+  const global = parseWithTable({ options: GIT_GLOBAL, abbreviations: false, stopAtOperand: true }, args);
   const effect = effectOf(global.seen, cmd);
   if (effect) return effect;
   if (global.dynamic !== undefined) return { kind: "unknown-option", option: global.dynamic, program: "git" };
