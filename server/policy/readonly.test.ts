@@ -286,6 +286,7 @@ describe("find, tar and the rest", () => {
     ["tar -tf a.tar -I ./x.sh", "effect"],
     ["tar -tf a.tar --checkpoint-action=exec=./x.sh", "effect"],
     ["man -k printf", "read-only"],
+    ["man ls", "not-read-only"],
     ["man --pager=./x.sh ls", "effect"],
     ["man -Hfirefox ls", "effect"],
     ["base64 -d blob.txt", "read-only"],

@@ -521,6 +521,56 @@ const SIMPLE: Record<string, OptionRow[]> = {
   seq: [...HELP, ...flags("-w --equal-width"), val("-f", "--format"), val("-s", "--separator")],
   getconf: [...HELP, flag("-a"), val("-v")],
   locale: [...HELP, ...flags("-a --all-locales -m --charmaps -c --category-name -k --keyword-name -v --verbose")],
+  who: [
+    ...HELP,
+    ...flags(
+      "-a --all -b --boot -d --dead -H --heading -l --login --lookup -m -p --process -q --count -r --runlevel -s --short -t --time -T -w --mesg --message --writable -u --users",
+    ),
+  ],
+  tty: [...HELP, ...flags("-s --silent --quiet")],
+  tput: [...HELP, ...flags("-S -V -x")],
+  whereis: [...HELP, ...flags("-b -m -s -u -l -g -f"), val("-B"), val("-M"), val("-S")],
+  readelf: [
+    ...HELP,
+    ...flags(
+      "-a --all -h --file-header -l --program-headers --segments -S --section-headers --sections -g --section-groups -t --section-details -e --headers -s --syms --symbols --dyn-syms --lto-syms -n --notes -r --relocs -u --unwind -d --dynamic -V --version-info -A --arch-specific -c --archive-index -D --use-dynamic -I --histogram -W --wide -z --decompress -C --demangle",
+    ),
+    val("-x", "--hex-dump"),
+    val("-p", "--string-dump"),
+    val("-R", "--relocated-dump"),
+    opt("-w", "--debug-dump"),
+  ],
+  nm: [
+    ...HELP,
+    ...flags(
+      "-a --debug-syms -A -o --print-file-name -B -C --demangle --no-demangle -D --dynamic -g --extern-only -h -j -l --line-numbers -n -v --numeric-sort -p --no-sort -P --portability -r --reverse-sort -S --print-size -s --print-armap --size-sort --special-syms -u --undefined-only -U --defined-only -V -W --no-weak --with-symbol-versions",
+    ),
+    val("-f", "--format"),
+    val("-t", "--radix"),
+    val("--target"),
+  ],
+  size: [...HELP, ...flags("-A -B -G -d -o -x -t --totals --common")],
+  objdump: [
+    ...HELP,
+    ...flags(
+      "-a --archive-headers -f --file-headers -p --private-headers -h --section-headers --headers -x --all-headers -D --disassemble-all -S --source -s --full-contents -g --debugging -e --debugging-tags -G --stabs -t --syms -T --dynamic-syms -r --reloc -R --dynamic-reloc -l --line-numbers -C --demangle -w --wide -z --disassemble-zeroes --no-show-raw-insn --show-raw-insn --no-addresses -F --file-offsets",
+    ),
+    opt("-d", "--disassemble"),
+    val("-j", "--section"),
+    val("-M", "--disassembler-options"),
+    val("--start-address"),
+    val("--stop-address"),
+    val("-b", "--target"),
+    val("-m", "--architecture"),
+  ],
+  // BSD-style words (`ps aux`) are operands; none of ps's options runs or writes anything.
+  ps: [
+    ...HELP,
+    ...flags("-A -e -a -d -N --deselect -f -F -l -j -y -H --forest -w -x -T -L -m -M -Z --headers --no-headers -c -V"),
+    ...vals(
+      "-C -G --Group -g --group -p --pid --ppid -q --quick-pid -s --sid -t --tty -u --user -U --User -o -O --format --sort --cols --columns --width --rows --lines",
+    ),
+  ],
   xxd: [
     ...HELP,
     ...flags("-a -autoskip -b -bits -C -capitalize -E -EBCDIC -e -i -include -p -ps -postscript -plain -u -d -v -version -h -help"),
@@ -1157,7 +1207,29 @@ export const READ_ONLY_PROGRAMS: Readonly<Record<string, ProgramTable>> = {
   df: gnu(DF_OPTIONS),
   tree: { options: TREE_OPTIONS, abbreviations: false },
   sed: gnu(SED_OPTIONS, { operands: sedOperands }),
-  man: gnu(MAN_OPTIONS),
+  // man shows a page through a pager and formatters (interactive pagers run shell escapes): only its lookups are read-only.
+  man: gnu(MAN_OPTIONS, {
+    operands: (_operands, seen) =>
+      seen.some((s) =>
+        [
+          "-k",
+          "--apropos",
+          "-K",
+          "--global-apropos",
+          "-f",
+          "--whatis",
+          "-w",
+          "--where",
+          "--path",
+          "--location",
+          "-W",
+          "--where-cat",
+          "--location-cat",
+        ].includes(s.name),
+      )
+        ? null
+        : { kind: "not-read-only", why: "shows a manual page through a pager and formatter programs" },
+  }),
   tar: gnu(TAR_LIST_OPTIONS, {
     operands: (_operands, seen) =>
       seen.some((s) => s.name === "-t" || s.name === "--list") ? null : { kind: "not-read-only", why: "does more than list an archive" },
@@ -1165,7 +1237,7 @@ export const READ_ONLY_PROGRAMS: Readonly<Record<string, ProgramTable>> = {
   hostname: gnu([...HELP, ...flags("-a --alias -d --domain -f --fqdn --long -A --all-fqdns -i --ip-address -I --all-ip-addresses -s --short -y --yp --nis")], {
     operands: atMostOperands(0, "sets the host name"),
   }),
-  ...Object.fromEntries(Object.entries(SIMPLE).map(([name, options]) => [name, gnu(options)])),
+  ...Object.fromEntries(Object.entries(SIMPLE).map(([name, options]) => [name, gnu(options, { numericShort: name === "pr" })])),
   xxd: { options: SIMPLE.xxd!, abbreviations: false, operands: atMostOperands(1, "writes its output to the file named as its second operand") },
 };
 
