@@ -156,7 +156,9 @@ describe("options are read the way each program reads them", () => {
     expect(judge("sort --comp=gzip big.txt")).toMatchObject({ kind: "effect" });
     // Ambiguous for GNU sort (--check, --compress-program): sort refuses it, the policy asks.
     expect(judge("sort --c big.txt")).toMatchObject({ kind: "unknown-option", option: "--c" });
-    expect(judge("ls --all --human")).toEqual({ kind: "read-only" });
+    // An abbreviation of a harmless option still asks: the table cannot rule out an option it lacks with exactly that name.
+    expect(judge("ls --all --human")).toMatchObject({ kind: "unknown-option", option: "--human (taken as --human-readable)" });
+    expect(judge("ls --all --human-readable")).toEqual({ kind: "read-only" });
     // ripgrep takes no abbreviations: an abbreviation is unknown, and asks.
     expect(judge("rg --hostname=./x.sh foo")).toMatchObject({ kind: "unknown-option", option: "--hostname" });
     expect(judge("rg --hidden foo")).toEqual({ kind: "read-only" });
@@ -176,6 +178,15 @@ describe("options are read the way each program reads them", () => {
     expect(decision.reason).toContain("--frobnicate");
     expect(decision.reason).toContain("for cat");
     expect(verdict("git log --frobnicate").reason).toContain("for git log");
+  });
+
+  it("a wildcard that may expand to option-like file names asks for programs with options that run or write", () => {
+    expect(judge("rg foo *")).toMatchObject({ kind: "unknown-option" });
+    expect(judge("sed -n p *")).toMatchObject({ kind: "unknown-option" });
+    expect(judge("rg foo -- *")).toEqual({ kind: "read-only" });
+    expect(judge("sed -n p src/*.ts")).toEqual({ kind: "read-only" });
+    expect(judge("ls *")).toEqual({ kind: "read-only" });
+    expect(judge("grep -n TODO *.ts")).toEqual({ kind: "read-only" });
   });
 
   it("options after operands are still options (GNU permutation)", () => {
@@ -241,6 +252,7 @@ describe("sed: the script decides", () => {
     ["y/abc/xyz/", null],
     ["10q", null],
     [":a;N;$!ba;s/\\n/ /g", null],
+    [":a;e id", "runs-program"],
     ["1i\\\nheader", null],
     ["s/x/y/e", "runs-program"],
     ["1e id", "runs-program"],

@@ -1066,7 +1066,6 @@ export function sedScriptEffect(script: string): { effect: OptionEffect; why: st
       case "F":
         break;
       case "#":
-      case ":":
         toEol();
         break;
       case "l":
@@ -1076,6 +1075,8 @@ export function sedScriptEffect(script: string): { effect: OptionEffect; why: st
         skipSpace();
         while (i < n && /[0-9]/.test(script[i]!)) i++;
         break;
+      // Labels end at a newline or a semicolon (GNU); ending them early only makes the policy stricter.
+      case ":":
       case "b":
       case "t":
       case "T":
@@ -1244,7 +1245,7 @@ export const READ_ONLY_PROGRAMS: Readonly<Record<string, ProgramTable>> = {
 // ---------------------------------------------------------------------------
 // Parsing
 
-function lookupLong(table: ProgramTable, given: string): { row: OptionRow; name: string } | "ambiguous" | null {
+function lookupLong(table: ProgramTable, given: string): { row: OptionRow; name: string; abbreviated?: true } | "ambiguous" | null {
   for (const row of table.options) if (row.names.includes(given)) return { row, name: row.names[0]! };
   if (!table.abbreviations || given.length < 3) return null;
   const hits = table.options.filter((row) => row.names.some((n) => n.startsWith("--") && n.startsWith(given)));
@@ -1253,7 +1254,7 @@ function lookupLong(table: ProgramTable, given: string): { row: OptionRow; name:
   const distinct = new Set(hits);
   if (distinct.size > 1) return "ambiguous";
   const row = hits[0]!;
-  return { row, name: row.names[0]! };
+  return { row, name: row.names[0]!, abbreviated: true };
 }
 
 function lookupShort(table: ProgramTable, letter: string): OptionRow | null {
@@ -1270,11 +1271,23 @@ export function parseWithTable(
   const seen: SeenOption[] = [];
   const operands: string[] = [];
   let endOfOptions = false;
+  let abbreviation: string | undefined;
   let i = 0;
   for (; i < args.length; i++) {
     const arg = args[i]!;
     if (!arg.static) return { seen, operands, dynamic: arg.text, nextIndex: i };
     const v = arg.value;
+    // `rg foo *` with a file named `--pre=x.sh`: a glob that starts with a
+    // wildcard may expand to option-like names, which the program reads as options.
+    if (
+      arg.glob &&
+      !endOfOptions &&
+      !table.operandsOnly &&
+      /^[*?[]/.test(v) &&
+      table.options.some((r) => r.effect === "runs-program" || r.effect === "writes")
+    ) {
+      return { seen, operands, unknown: `${v} (a wildcard that may expand to file names read as options)`, nextIndex: i };
+    }
     if (table.operandsOnly || endOfOptions || v === "-" || !v.startsWith("-")) {
       operands.push(v);
       if (table.stopAtOperand) {
@@ -1303,6 +1316,10 @@ export function parseWithTable(
         i++;
       }
       seen.push({ row: hit.row, spelled: v, name: hit.name, value });
+      // The program takes the abbreviation, but the table cannot rule out an
+      // option it lacks whose full name this is: only an abbreviation of an
+      // option with an effect is judged (as that effect); any other asks.
+      if (hit.abbreviated && !hit.row.effect && !hit.row.judge) abbreviation ??= `${given} (taken as ${hit.name})`;
       continue;
     }
     // Single-dash words (find -name, xxd -cols): a whole-word row wins over a cluster.
@@ -1344,7 +1361,7 @@ export function parseWithTable(
       seen.push({ row, spelled: v, name: row.names[0]! });
     }
   }
-  return { seen, operands, nextIndex: i };
+  return abbreviation === undefined ? { seen, operands, nextIndex: i } : { seen, operands, unknown: abbreviation, nextIndex: i };
 }
 
 function effectOf(seen: readonly SeenOption[], cmd: SimpleCommand): Finding | null {
