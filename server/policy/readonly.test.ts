@@ -16,7 +16,7 @@ const verdict = (source: string) => decide({ tool: "run_command", command: sourc
 // One test per row that makes a read-only program more than a reader.
 
 /** Values for rows whose effect depends on the value. */
-const JUDGED_VALUES: Record<string, string> = { "-C": "/tmp/elsewhere", "-c": "core.pager=./x.sh", "--config-env": "core.pager=X" };
+const JUDGED_VALUES: Record<string, string> = { "-f": "backup@host:/x.tar", "-C": "/tmp/elsewhere", "-c": "core.pager=./x.sh", "--config-env": "core.pager=X" };
 
 interface EffectRow {
   label: string;
@@ -316,6 +316,14 @@ describe("find, tar and the rest", () => {
     ["column -t -s, data.csv", "read-only"],
     ["nl -ba README.md", "read-only"],
     ["tac README.md", "read-only"],
+    ["jq -n env", "not-read-only"],
+    ["jq '$ENV.TOKEN' a.json", "not-read-only"],
+    ["jq '.environment' a.json", "read-only"],
+    ["ps aux", "read-only"],
+    ["ps auxe", "not-read-only"],
+    ["ps eww", "not-read-only"],
+    ["tar -tf backup@host:/x.tar", "effect"],
+    ["tar -tf ./x:y.tar", "read-only"],
   ] as const)("%s → %s", (command, kind) => {
     expect(judge(command)?.kind).toBe(kind);
   });

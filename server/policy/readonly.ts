@@ -614,7 +614,12 @@ const TAR_LIST_OPTIONS: OptionRow[] = [
   ...flags(
     "-t --list -v --verbose -z --gzip --gunzip --ungzip -j --bzip2 -J --xz --lzip --lzma --lzop --zstd -a --auto-compress -Z --compress --uncompress --full-time --numeric-owner --utc -i --ignore-zeros --wildcards --no-wildcards --anchored --no-anchored --ignore-case --no-ignore-case --show-transformed-names --quoting-style --null --no-null -B --read-full-records -R --block-number --totals",
   ),
-  val("-f", "--file"),
+  {
+    names: ["-f", "--file"],
+    value: "required",
+    // GNU tar opens HOST:FILE over rsh, a remote shell (unless --force-local).
+    judge: (v) => (v !== undefined && /^[^/]*:/.test(v) ? { effect: "network", why: "opens a remote archive through a remote shell (HOST:FILE)" } : null),
+  },
   val("-b", "--blocking-factor"),
   val("--exclude"),
   val("-X", "--exclude-from"),
@@ -1196,7 +1201,13 @@ export const READ_ONLY_PROGRAMS: Readonly<Record<string, ProgramTable>> = {
   fgrep: gnu(GREP_OPTIONS),
   // ripgrep's own parser takes no abbreviations.
   rg: { options: RG_OPTIONS, abbreviations: false },
-  jq: gnu(JQ_OPTIONS),
+  // jq's `env` and `$ENV` print the environment, where granted secrets live.
+  jq: gnu(JQ_OPTIONS, {
+    operands: (operands) => {
+      const filter = operands[0] ?? "";
+      return /(^|[^\w$.])(\$ENV|env)\b/.test(filter) ? { kind: "not-read-only", why: "prints the environment, where granted secrets live" } : null;
+    },
+  }),
   nl: gnu(NL_OPTIONS),
   tac: gnu(TAC_OPTIONS),
   base64: gnu(BASE64_OPTIONS),
@@ -1239,6 +1250,10 @@ export const READ_ONLY_PROGRAMS: Readonly<Record<string, ProgramTable>> = {
     operands: atMostOperands(0, "sets the host name"),
   }),
   ...Object.fromEntries(Object.entries(SIMPLE).map(([name, options]) => [name, gnu(options, { numericShort: name === "pr" })])),
+  // BSD-style `ps e`/`ps auxe` prints every process's environment, where granted secrets live.
+  ps: gnu(SIMPLE.ps!, {
+    operands: (operands) => (operands.some((o) => /^[a-zA-Z]*e/.test(o)) ? { kind: "not-read-only", why: "prints processes' environments" } : null),
+  }),
   xxd: { options: SIMPLE.xxd!, abbreviations: false, operands: atMostOperands(1, "writes its output to the file named as its second operand") },
 };
 

@@ -468,6 +468,9 @@ export const POLICY_CORPUS: readonly CorpusEntry[] = [
   ...bad(gtfo("cp"), "cp payload .git/hooks/pre-commit"),
   ...bad(gtfo("vim"), "vim -c ':!/bin/sh'"),
   ...bad(DIPPY_SAFE, "ldd ./a.out", "dc -e '!id'"),
+  ...bad("https://jqlang.github.io/jq/manual/ ($ENV, env)", "jq -n env", "jq -n '$ENV'"),
+  ...bad("https://man7.org/linux/man-pages/man1/ps.1.html (BSD e: show environment)", "ps auxe", "ps eww"),
+  ...bad("https://www.gnu.org/software/tar/manual/ (remote archives HOST:FILE)", "tar -tf backup@example.com:/x.tar"),
   ...bad(VTCODE, "tee out.txt < in.txt", "less README.md"),
   ...bad(gtfo("zip"), "zip /tmp/x.zip /etc/hosts -T -TT 'sh #'"),
 ];
