@@ -1041,10 +1041,30 @@ export const SENSITIVE_ENV = new Set([
   "PYTHONUSERBASE",
   "JAVA_TOOL_OPTIONS",
   "_JAVA_OPTIONS",
+  // Issue 12: read-only programs that start a program these name (pagers, preprocessors, browsers) or read options from them.
+  "LESSOPEN",
+  "LESSCLOSE",
+  "LESS",
+  "LESSKEYIN",
+  "MANPAGER",
+  "MANOPT",
+  "MANROFFOPT",
+  "BROWSER",
+  "SYSTEMD_PAGER",
+  "RIPGREP_CONFIG_PATH",
+  "TAR_OPTIONS",
+  "XDG_CONFIG_HOME",
+  "ZDOTDIR",
+  "PYTHONWARNINGS",
+  "PERL5DB",
 ]);
 
-/** Families of such variables: GIT_TRACE, GIT_TRACE2_EVENT, GIT_TRACE_PACKET… write to a path; LD_* and DYLD_* steer the loader. */
-const SENSITIVE_ENV_PREFIXES = ["GIT_TRACE", "LD_", "DYLD_"];
+/**
+ * Families of such variables: GIT_TRACE… write to a path; every GIT_* can
+ * name a program, a repository or configuration (GIT_CONFIG_KEY_0,
+ * GIT_EXTERNAL_DIFF, GIT_SSH_COMMAND); LD_* and DYLD_* steer the loader.
+ */
+const SENSITIVE_ENV_PREFIXES = ["GIT_", "LD_", "DYLD_"];
 
 export function isSensitiveEnv(name: string): boolean {
   return SENSITIVE_ENV.has(name) || SENSITIVE_ENV_PREFIXES.some((prefix) => name.startsWith(prefix));

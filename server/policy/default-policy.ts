@@ -4,6 +4,7 @@
 // is denied outright. Plain data, so it can be shown, diffed and (issue 4)
 // edited as YAML.
 import type { Policy, PolicyRule, PolicyToolName } from "./policy";
+import { READ_ONLY_PROGRAM_NAMES } from "./readonly";
 
 const FILE_TOOLS: PolicyToolName[] = ["read_file", "list_files", "search_files", "write_file", "edit_file"];
 const WRITE_TOOLS: PolicyToolName[] = ["write_file", "edit_file"];
@@ -134,9 +135,12 @@ export const CI_AND_HOOK_CONFIG = [
 
 export const GIT_INTERNALS = ["**/.git", "**/.git/**"];
 
-/** git keys whose value is a program git will run. */
+/** git keys whose value is a program git will run; also as `git -cKEY=…` and `--config-env=KEY=…` (issue 12). */
 export const GIT_EXEC_KEYS =
-  "^(core\\.(hookspath|fsmonitor|sshcommand|pager|editor|askpass|gitproxy|alternaterefscommand)|alias\\..+|.+\\.(command|textconv|process|clean|smudge|helper)|diff\\.external|sequence\\.editor|gpg(\\..+)?\\.program|credential\\..*|include\\.path|includeif\\..+|uploadpack\\.packobjectshook|protocol\\..+\\.allow)(=|$)";
+  "^(-c|--config-env=)?(core\\.(hookspath|fsmonitor|sshcommand|pager|editor|askpass|gitproxy|alternaterefscommand)|pager\\..+|alias\\..+|.+\\.(command|cmd|textconv|process|clean|smudge|helper|driver|uploadpack|receivepack)|diff\\.external|sequence\\.editor|gpg(\\..+)?\\.program|credential\\..*|include\\.path|includeif\\..+|uploadpack\\.packobjectshook|protocol\\..+\\.allow)(=|$)";
+
+/** Programs with an option table that only read (readonly.ts); sort, file, find, grep, rg and git have rules of their own. */
+const READ_ONLY_COMMANDS = ["ls", ...READ_ONLY_PROGRAM_NAMES.filter((n) => !["ls", "sort", "file", "find", "grep", "egrep", "fgrep", "rg", "git"].includes(n))];
 
 const rules: PolicyRule[] = [
   // -- deny: destruction ---------------------------------------------------
@@ -533,6 +537,24 @@ const rules: PolicyRule[] = [
     reason: "`{command}` writes to {path}; file changes need a reviewer.",
   },
   {
+    id: "read-only-program-effect",
+    description:
+      "An option, script or subcommand of a read-only program that starts another program, writes files or works elsewhere (git -p, rg --pre, sed 's/x/y/e', sort --compress-program…).",
+    tools: CMD,
+    match: { check: "option-effect" },
+    outcome: "ask",
+    reason: "`{command}` uses {option}, which {effect}; the command is not read-only, so a reviewer decides.",
+  },
+  {
+    id: "unknown-option",
+    description: "An option the read-only program's table does not know (fail closed: it might start a program or write a file).",
+    tools: CMD,
+    match: { check: "unknown-option" },
+    outcome: "ask",
+    reason:
+      "`{command}` uses {option}, an option Airlock does not know for {program}; an unknown option might run a program or write a file, so a reviewer decides.",
+  },
+  {
     id: "workspace-write",
     description: "Every file change in the workspace is reviewed.",
     tools: WRITE_TOOLS,
@@ -568,54 +590,17 @@ const rules: PolicyRule[] = [
   // -- allow -------------------------------------------------------------------
   {
     id: "read-only-command",
-    description: "Commands that only read or print.",
+    description: "Commands that only read or print, with only options their table knows (server/policy/readonly.ts).",
     tools: CMD,
-    match: {
-      programs: [
-        "ls",
-        "cat",
-        "head",
-        "tail",
-        "wc",
-        "pwd",
-        "stat",
-        "which",
-        "type",
-        "du",
-        "tree",
-        "uniq",
-        "diff",
-        "cmp",
-        "echo",
-        "printf",
-        "true",
-        "false",
-        ":",
-        "test",
-        "[",
-        "[[",
-        "cd",
-        "pushd",
-        "popd",
-        "basename",
-        "dirname",
-        "realpath",
-        "readlink",
-        "whoami",
-        "id",
-        "date",
-        "uname",
-        "nproc",
-      ],
-    },
+    match: { programs: READ_ONLY_COMMANDS, check: "read-only-options" },
     outcome: "allow",
     reason: "`{command}` only reads or prints.",
   },
   {
     id: "read-only-sort",
-    description: "sort without a compression program.",
+    description: "sort without a compression program or an output file.",
     tools: CMD,
-    match: { programs: ["sort"], noOption: ["--compress-program"] },
+    match: { programs: ["sort"], check: "read-only-options" },
     outcome: "allow",
     reason: "`{command}` only reads and sorts.",
   },
@@ -623,7 +608,7 @@ const rules: PolicyRule[] = [
     id: "read-only-file",
     description: "file without compiling a magic file.",
     tools: CMD,
-    match: { programs: ["file"], noOption: ["-C", "--compile"] },
+    match: { programs: ["file"], check: "read-only-options" },
     outcome: "allow",
     reason: "`{command}` only reads file types.",
   },
@@ -631,23 +616,23 @@ const rules: PolicyRule[] = [
     id: "read-only-find",
     description: "find without -exec, -delete, -ok or -fprint.",
     tools: CMD,
-    match: { programs: ["find"], noOption: ["-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0", "-fprintf", "-fls"] },
+    match: { programs: ["find"], check: "read-only-options" },
     outcome: "allow",
     reason: "`{command}` only lists files.",
   },
   {
     id: "read-only-search",
-    description: "grep and ripgrep without preprocessors.",
+    description: "grep and ripgrep without preprocessors, hostname programs or decompressors.",
     tools: CMD,
-    match: { programs: ["grep", "egrep", "fgrep", "rg"], noOption: ["--pre", "--pre-glob"] },
+    match: { programs: ["grep", "egrep", "fgrep", "rg"], check: "read-only-options" },
     outcome: "allow",
     reason: "`{command}` only searches files.",
   },
   {
     id: "read-only-git",
-    description: "git status, log, diff and show.",
+    description: "git subcommands that only read (status, log, diff, show, blame, branch and tag listings…) without options that run programs.",
     tools: CMD,
-    match: { programs: ["git"], subcommands: ["status", "log", "diff", "show"] },
+    match: { programs: ["git"], check: "read-only-options" },
     outcome: "allow",
     reason: "`{command}` only reads the repository.",
   },

@@ -7,6 +7,7 @@ import { DEFAULT_POLICY } from "./default-policy";
 import { compileGlob, pathMatches, programMatches, type CompiledGlob, type PathMatchMode, type PathRef } from "./glob";
 import { AGENT_HOME, isWithin, normaliseWorkspacePath, resolveLexically, WORKSPACE_ROOT } from "./paths";
 import { compilePolicyRegex, MAX_REGEX_SUBJECT, type PolicyRegex } from "./safe-regex";
+import { effectPhrase, judgeReadOnly, type Finding } from "./readonly";
 import { parseCommand, type ParsedCommand, type ShellArg, type ShellFlag, type SimpleCommand } from "./shell";
 import { hostForJudging } from "../egress/addresses";
 
@@ -85,7 +86,7 @@ export interface PathMatch {
   mode?: PathMatchMode;
 }
 
-export const POLICY_CHECKS = ["git-config-write", "kill-all-processes"] as const;
+export const POLICY_CHECKS = ["git-config-write", "kill-all-processes", "read-only-options", "option-effect", "unknown-option"] as const;
 
 /**
  * How risky a call is, as Airlock works it out (never as the model claims):
@@ -147,7 +148,8 @@ export interface PolicyRule {
   outcome: Verdict;
   /**
    * Reason template. Placeholders: {command} {program} {path} {target} {flag}
-   * {tool} {url} {host} {scheme} {manager} {packages} {secret} {error}.
+   * {tool} {url} {host} {scheme} {manager} {packages} {secret} {error}
+   * {option} {effect} (the option-effect and unknown-option checks).
    */
   reason: string;
   requiredApprovals?: number;
@@ -272,7 +274,7 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
 // Subjects: what one rule evaluation looks at
 
 type Subject =
-  | { kind: "part"; tool: PolicyToolName; cmd: SimpleCommand; effects?: CommandEffects; subcommand?: string | null }
+  | { kind: "part"; tool: PolicyToolName; cmd: SimpleCommand; effects?: CommandEffects; subcommand?: string | null; readOnly?: Finding | null }
   | { kind: "command"; tool: PolicyToolName; parse: "error" | "empty"; error?: string }
   | { kind: "file"; tool: PolicyToolName; path: string; reads: PathRef[]; writes: PathRef[]; lists: PathRef[]; recursiveReads: PathRef[] }
   | { kind: "http"; tool: PolicyToolName; url: string; scheme: string; host: string; port: number | null }
@@ -383,7 +385,27 @@ function ownArgs(cmd: SimpleCommand): SimpleCommand["args"] {
   return cmd.innerIndex === undefined ? cmd.args : cmd.args.slice(0, cmd.innerIndex);
 }
 
-const CHECKS: Record<PolicyCheck, (cmd: SimpleCommand, subject: Subject & { kind: "part" }) => boolean> = {
+function readOnlyFinding(cmd: SimpleCommand, subject: Subject & { kind: "part" }): Finding | null {
+  if (subject.readOnly === undefined) subject.readOnly = judgeReadOnly(cmd);
+  return subject.readOnly;
+}
+
+/** A check matches (true, or bindings for the reason) or not (false). */
+const CHECKS: Record<PolicyCheck, (cmd: SimpleCommand, subject: Subject & { kind: "part" }) => boolean | Bindings> = {
+  /** A program of the read-only tables, with only options the table knows and none that does more than read (readonly.ts). */
+  "read-only-options": (cmd, subject) => readOnlyFinding(cmd, subject)?.kind === "read-only",
+  /** An option, script or subcommand word of a read-only program that runs a program, writes, or reaches elsewhere. */
+  "option-effect": (cmd, subject) => {
+    const finding = readOnlyFinding(cmd, subject);
+    if (finding?.kind !== "effect") return false;
+    return { option: finding.option, effect: `${finding.why} (it ${effectPhrase(finding.effect)})` };
+  },
+  /** An option the read-only program's table does not know: fail closed, naming it. */
+  "unknown-option": (cmd, subject) => {
+    const finding = readOnlyFinding(cmd, subject);
+    if (finding?.kind !== "unknown-option") return false;
+    return { option: finding.option, program: finding.program };
+  },
   /** `git config KEY VALUE`, `--add`, `--unset`…: writes .git/config (hooks, aliases, pagers run code). */
   "git-config-write": (cmd, subject) => {
     if (cmd.name !== "git") return false;
@@ -503,7 +525,11 @@ function matchRule(rule: CompiledRule, subject: Subject): Bindings | null {
       if (!flag) return null;
       b.flag = FLAG_PHRASES[flag];
     }
-    if (m.check && !CHECKS[m.check](cmd, subject)) return null;
+    if (m.check) {
+      const checked = CHECKS[m.check](cmd, subject);
+      if (!checked) return null;
+      if (typeof checked === "object") Object.assign(b, checked);
+    }
   }
 
   for (const which of ["reads", "writes", "paths", "touches", "recursiveReads"] as const) {

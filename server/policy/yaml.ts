@@ -198,6 +198,8 @@ const PLACEHOLDERS = new Set([
   "subject",
   "arg",
   "risk",
+  "option",
+  "effect",
 ]);
 
 function checkRule(rule: PolicyRule, index: number, byId: Map<string, PolicyRule>, problems: Problems): void {
