@@ -198,6 +198,7 @@ const PLACEHOLDERS = new Set([
   "subject",
   "arg",
   "risk",
+  "arms",
 ]);
 
 function checkRule(rule: PolicyRule, index: number, byId: Map<string, PolicyRule>, problems: Problems): void {
