@@ -12,7 +12,7 @@ import { createTestDb, type TestDb } from "@/test/helpers/db";
 import { addUser, actorOf, identityOfToken, issueToken } from "@/test/helpers/users";
 import { registerModel, tempDataDir } from "@/test/helpers/runs";
 import { buildTarGz } from "@/test/helpers/archives";
-import { runEvents } from "@/db/schema";
+import { runEvents, type WorkspaceSourceJson } from "@/db/schema";
 import { appRouter } from "@/server/api/root";
 import { createCallerFactory } from "@/server/api/trpc";
 import { createRun } from "@/server/runs/runs";
@@ -46,7 +46,7 @@ afterAll(() => {
   t?.close();
 });
 
-async function setUp(source: Parameters<typeof createRun>[3]["source"]): Promise<string> {
+async function setUp(source: WorkspaceSourceJson): Promise<string> {
   const run = createRun(t.db, { ...actorOf(operator), userId: operator.id }, { title: "armed source", task: "none", modelId }, { source });
   const workspaceDir = await prepareWorkspace(dataDir, run.id);
   await prepareRunWorkspace(t.db, run.id, workspaceDir);
