@@ -22,7 +22,10 @@ import { createRun } from "@/server/runs/runs";
 import type { PublicUser } from "@/server/users/users";
 import { createTestDb, type TestDb } from "@/test/helpers/db";
 import { registerModel, waitFor } from "@/test/helpers/runs";
-import { actorOf, addUser } from "@/test/helpers/users";
+import { actorOf, addUser, identityOfToken, issueToken } from "@/test/helpers/users";
+import { appRouter } from "@/server/api/root";
+import { createCallerFactory } from "@/server/api/trpc";
+import { createApproval } from "@/server/approvals/approvals";
 
 const HOLD_MS = 1500;
 
@@ -240,5 +243,33 @@ describe("network rules with a human in the connection", () => {
     expect(other).toMatch(/^HTTP\/1\.1 403/);
     expect(other).toContain("is not among the domains granted to this run");
     expect(pendingNetworkApprovals(currentRun)).toHaveLength(0);
+  });
+
+  it("I5: the card's scope choice travels through approvals.decide; a scope on any other request is refused", async () => {
+    const runId = currentRun;
+    const caller = createCallerFactory(appRouter)({ db: t.db, identity: await identityOfToken(t.db, issueToken(t.db, reviewer.id).token), sourceIp: null });
+    const other = createApproval(
+      t.db,
+      { userId: null, label: "test" },
+      {
+        runId,
+        kind: "tool",
+        tool: "write_file",
+        args: { path: "a.txt", content: "x" },
+        verdict: "ask",
+        reason: "a write",
+        requestedBy: operator.id,
+      },
+    );
+    await expect(caller.approvals.decide({ id: other.id, decision: "approve", edit: { scope: "project" } })).rejects.toThrow(
+      /scope only applies to a held network connection/,
+    );
+
+    const answer = plainGet("api.test");
+    const approval = await heldApproval(runId);
+    await expect(caller.approvals.decide({ id: approval.id, decision: "approve", edit: { command: "x" } })).rejects.toThrow(/cannot be edited/);
+    await caller.approvals.decide({ id: approval.id, decision: "approve", edit: { scope: "project" } });
+    expect(await answer).toContain("upstream says hi to /pkg");
+    expect(auditOf("egress.ask").find((d) => d.approvalId === approval.id)).toMatchObject({ decision: "approved", scope: "project" });
   });
 });
