@@ -14,6 +14,7 @@ import { decideApproval } from "@/server/approvals/approvals";
 import { verifyAuditChain } from "@/server/audit/chain";
 import { EGRESS_ASK_TOOL, EgressAsks, egressPolicyHooks, PROJECT_EGRESS_GRANT_DAYS } from "@/server/egress/ask";
 import { EgressProxy, type EgressConnectionRecord } from "@/server/egress/proxy";
+import { egressView } from "@/server/egress/controller";
 import { DEFAULT_POLICY } from "@/server/policy/default-policy";
 import type { PolicyRule } from "@/server/policy/policy";
 import { policyToYaml } from "@/server/policy/yaml";
@@ -231,6 +232,10 @@ describe("network rules with a human in the connection", () => {
     const otherRun = newRun();
     expect(await plainGet("api2.test")).toContain("upstream says hi to /pkg");
     expect(pendingNetworkApprovals(otherRun)).toHaveLength(0);
+    // The run page's Network access panel lists it for the project's runs.
+    expect(egressView(t.db, otherRun).projectDomains).toEqual([
+      { entry: `api2.test:${upstreamPort}`, reason: expect.any(String), grantedBy: reviewer.email, expiresAt: new Date(expiresAt) },
+    ]);
   });
 
   it("I5: the project's allow rule admits a host no grant names, and its deny rule refuses with the rule's reason", async () => {

@@ -7,7 +7,7 @@
 // wait on the same request. The decision, its scope and its expiry are audited.
 import crypto from "node:crypto";
 import net from "node:net";
-import { and, eq, gt } from "drizzle-orm";
+import { and, desc, eq, gt } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { projectEgressGrants, users, type Approval, type Run } from "@/db/schema";
 import { createApproval, waitForDecision } from "@/server/approvals/approvals";
@@ -93,6 +93,26 @@ export function activeProjectEgressGrants(db: Db, projectId: string | null, now 
     }
   }
   return out;
+}
+
+export interface ProjectEgressGrantView {
+  entry: string;
+  reason: string;
+  grantedBy: string;
+  expiresAt: Date;
+}
+
+/** The project's unexpired destinations, for the run page (newest first). */
+export function projectEgressGrantViews(db: Db, projectId: string | null, now = new Date()): ProjectEgressGrantView[] {
+  if (!projectId) return [];
+  return db
+    .select({ entry: projectEgressGrants.entry, reason: projectEgressGrants.reason, email: users.email, expiresAt: projectEgressGrants.expiresAt })
+    .from(projectEgressGrants)
+    .leftJoin(users, eq(users.id, projectEgressGrants.grantedBy))
+    .where(and(eq(projectEgressGrants.projectId, projectId), gt(projectEgressGrants.expiresAt, now)))
+    .orderBy(desc(projectEgressGrants.createdAt))
+    .all()
+    .map((r) => ({ entry: r.entry, reason: r.reason, grantedBy: r.email ?? "unknown", expiresAt: r.expiresAt }));
 }
 
 /** What the proxy lets a run reach: its own grants and its project's unexpired ones. */

@@ -39,7 +39,8 @@ import {
 } from "@/server/egress/network";
 import { EgressProxy, type EgressConnectionRecord, type EgressProxyOptions } from "@/server/egress/proxy";
 import { findRun, requireRun } from "@/server/runs/lookup";
-import { EgressAsks, egressGrantsForRun, egressPolicyHooks, runNeedsEgress } from "@/server/egress/ask";
+import { EgressAsks, egressGrantsForRun, egressPolicyHooks, projectEgressGrantViews, runNeedsEgress, type ProjectEgressGrantView } from "@/server/egress/ask";
+import { isTerminal } from "@/server/runs/state-machine";
 
 /** Connection events recorded per run (per process); past this, one note says they are no longer listed one by one. */
 const MAX_CONNECTION_EVENTS_PER_RUN = 2000;
@@ -50,6 +51,8 @@ export interface EgressView {
   /** The sandbox is on the egress network now (commands get the proxy variables). */
   connected: boolean;
   refused: RefusedHost[];
+  /** Destinations a reviewer allowed for every run of the run's project (from a held connection), until they expire. */
+  projectDomains: ProjectEgressGrantView[];
 }
 
 export interface EgressControllerOptions {
@@ -356,6 +359,7 @@ export function egressView(db: Db, runId: string, controller: EgressController |
     domains,
     connected: run.containerId && controller ? controller.isAttached(run.containerId) : false,
     refused: refusedEgressHosts(db, runId),
+    projectDomains: isTerminal(run.state) ? [] : projectEgressGrantViews(db, run.projectId),
   };
 }
 
