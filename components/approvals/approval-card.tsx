@@ -290,7 +290,7 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
           </p>
         ) : null}
 
-        {!pending && approval.state === "approved" && approval.kind === "tool" && isReviewer ? (
+        {!pending && approval.state === "approved" && approval.kind === "tool" && !egress && isReviewer ? (
           <ProposeRuleButton approvalId={approval.id} label="Allow this pattern in this project" />
         ) : null}
 
