@@ -272,6 +272,14 @@ describe("network rules with a human in the connection", () => {
 
     const answer = plainGet("api.test");
     const approval = await heldApproval(runId);
+    // The inbox lists it like any other request, with what the card shows.
+    const inbox = await caller.approvals.list({ state: "pending" });
+    expect(inbox.items.find((i) => i.id === approval.id)).toMatchObject({
+      tool: "network",
+      kind: "tool",
+      args: { entry: `api.test:${upstreamPort}`, scopes: ["run", "project"] },
+      canDecide: true,
+    });
     await expect(caller.approvals.decide({ id: approval.id, decision: "approve", edit: { command: "x" } })).rejects.toThrow(/cannot be edited/);
     await caller.approvals.decide({ id: approval.id, decision: "approve", edit: { scope: "project" } });
     expect(await answer).toContain("upstream says hi to /pkg");
