@@ -39,7 +39,15 @@ import {
 } from "@/server/egress/network";
 import { EgressProxy, type EgressConnectionRecord, type EgressProxyOptions } from "@/server/egress/proxy";
 import { findRun, requireRun } from "@/server/runs/lookup";
-import { EgressAsks, egressGrantsForRun, egressPolicyHooks, projectEgressGrantViews, runNeedsEgress, type ProjectEgressGrantView } from "@/server/egress/ask";
+import {
+  EgressAsks,
+  egressGrantsForRun,
+  egressPolicyHooks,
+  judgeRunEgress,
+  projectEgressGrantViews,
+  runNeedsEgress,
+  type ProjectEgressGrantView,
+} from "@/server/egress/ask";
 import { isTerminal } from "@/server/runs/state-machine";
 
 /** Connection events recorded per run (per process); past this, one note says they are no longer listed one by one. */
@@ -216,7 +224,11 @@ export class EgressController {
       const run = requireRun(this.opts.db, input.runId);
       recordEgressRevoke(this.opts.db, actor, run, input.domains?.length ? input.domains : null, input.reason?.trim() || null);
       const left = egressGrantsForRun(this.opts.db, run);
-      this.proxy?.cutConnections(run.id, (host, port) => judgeEgressTarget(left, host, port).allowed);
+      // Connections the project's allow rules admit stay open: the revocation was about grants.
+      this.proxy?.cutConnections(
+        run.id,
+        (host, port) => judgeEgressTarget(left, host, port).allowed || judgeRunEgress(this.opts.db, run.id, host, port, "https")?.verdict === "allow",
+      );
       if (run.containerId && !runNeedsEgress(this.opts.db, run)) await this.detach(run.containerId);
       return this.view(run.id);
     });

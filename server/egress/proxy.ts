@@ -2,7 +2,9 @@
 // CONNECT for https (a byte tunnel, TLS stays end to end) and absolute-form
 // requests for plain http. A connection is attributed to a run by its source
 // address (the container's address on the egress network); the target must be
-// one of the run's granted domains on an allowed port, and the address Airlock
+// one of the run's granted domains on an allowed port (or one the project
+// policy's domain rules allow, or a reviewer allows while the connection is
+// held, see ask.ts), and the address Airlock
 // resolves for it must pass the same checks as http_fetch (no special-purpose
 // range, none of this host's own addresses, no metadata service unless an
 // admin allows it, see addresses.ts). The proxy
