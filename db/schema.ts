@@ -877,3 +877,29 @@ export const webhookDeliveriesRelations = relations(webhookDeliveries, ({ one })
 
 export type Webhook = typeof webhooks.$inferSelect;
 export type WebhookDelivery = typeof webhookDeliveries.$inferSelect;
+/**
+ * Network destinations a reviewer opened for every run of a project, from a
+ * connection the egress proxy held because a project domain rule asks
+ * (issue 12, item 5). Each expires; the proxy reads only unexpired rows.
+ */
+export const projectEgressGrants = sqliteTable(
+  "project_egress_grants",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    // A normalised egress entry (host:port), see server/egress/domains.ts.
+    entry: text("entry").notNull(),
+    // The held connection's approval request and the run it came from.
+    approvalId: text("approval_id"),
+    runId: text("run_id"),
+    grantedBy: text("granted_by"),
+    reason: text("reason").notNull(),
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("project_egress_grants_project_idx").on(t.projectId)],
+);
+
+export type ProjectEgressGrant = typeof projectEgressGrants.$inferSelect;

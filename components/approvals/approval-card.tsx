@@ -19,6 +19,7 @@ import { errorMessage } from "@/lib/errors";
 import { formatDateTime, formatRelative } from "@/lib/format";
 import type { SessionUser } from "@/lib/session-user";
 import { registryFor } from "@/lib/egress-presets";
+import { EgressRequest, isEgressRequest, type EgressScope } from "@/components/approvals/egress-request";
 import { useTRPC } from "@/lib/trpc/client";
 import { FileChange, isFileDiffPreview } from "@/components/diff/file-change";
 import { CommandBlock, CommandParts } from "@/components/approvals/command-preview";
@@ -100,6 +101,9 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
   // An install needs its package index: offered with the approval (on by default), granted to the run on approve.
   const registry = approval.tool === "install_package" ? registryFor(approval.args.manager) : null;
   const [grantRegistry, setGrantRegistry] = useState(true);
+  // A held network connection: how far the reviewer's allow reaches (sent as edit.scope).
+  const egress = isEgressRequest(approval);
+  const [egressScope, setEgressScope] = useState<EgressScope>("run");
   const kind = approval.kind === "plan" || approval.kind === "step" ? approval.kind : "tool";
   const copy = COPY[kind];
   const editField = editFieldFor(approval);
@@ -127,7 +131,12 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
 
   function approve() {
     setLocalError(null);
-    decide.mutate({ id: approval.id, decision: "approve", ...(registry && grantRegistry ? { grantRegistry: true } : {}) });
+    decide.mutate({
+      id: approval.id,
+      decision: "approve",
+      ...(registry && grantRegistry ? { grantRegistry: true } : {}),
+      ...(egress ? { edit: { scope: egressScope } } : {}),
+    });
   }
 
   function submitDeny(e: FormEvent) {
@@ -257,6 +266,10 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
           </p>
         )}
 
+        {egress ? (
+          <EgressRequest approval={approval} scope={egressScope} onScopeChange={setEgressScope} editable={pending && approval.canDecide && mode === "idle"} />
+        ) : null}
+
         {pending && approval.canDecide && registry && mode === "idle" ? (
           <Switch
             label={`Also let this run's commands reach the ${registry.label} registry`}
@@ -277,7 +290,7 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
           </p>
         ) : null}
 
-        {!pending && approval.state === "approved" && approval.kind === "tool" && isReviewer ? (
+        {!pending && approval.state === "approved" && approval.kind === "tool" && !egress && isReviewer ? (
           <ProposeRuleButton approvalId={approval.id} label="Allow this pattern in this project" />
         ) : null}
 

@@ -80,7 +80,13 @@ export function approvalSubject(approval: ApprovalItem): string {
     return `Step ${s.step} done`;
   }
   const args = approval.args;
-  const target = str(args.command) ?? str(args.path) ?? str(args.url) ?? (Array.isArray(args.packages) ? args.packages.join(" ") : null) ?? str(args.name);
+  const target =
+    str(args.command) ??
+    str(args.path) ??
+    str(args.url) ??
+    str(args.entry) ??
+    (Array.isArray(args.packages) ? args.packages.join(" ") : null) ??
+    str(args.name);
   const short = target ? (target.split("\n")[0]!.length > 80 ? `${target.split("\n")[0]!.slice(0, 80)}…` : target.split("\n")[0]!) : null;
   return short ? `${approval.tool} · ${short.replace(/^\/workspace\//, "")}` : approval.tool;
 }

@@ -145,6 +145,13 @@ export function EgressPanel({ run, user, ended }: { run: { id: string; createdBy
         </form>
       ) : null}
 
+      {view && view.projectDomains.length ? (
+        <p className="mt-2 text-xs break-words text-fg-muted" data-testid="project-egress">
+          Allowed for every run of this project:{" "}
+          {view.projectDomains.map((d) => `${d.entry} (by ${d.grantedBy}, until ${formatDateTime(d.expiresAt)})`).join(", ")}
+        </p>
+      ) : null}
+
       {view && view.refused.length ? (
         <details className="mt-3 border-t border-border pt-2 text-sm">
           <summary className="cursor-pointer text-fg-muted">Refused hosts ({view.refused.length})</summary>

@@ -31,6 +31,7 @@ import { stateMeta } from "@/components/runs/run-state";
 import { RunTimeline } from "@/components/runs/run-timeline";
 import { StopRunButton } from "@/components/runs/stop-run";
 import { EgressPanel } from "@/components/runs/egress-panel";
+import { ArmedConfigWarning } from "@/components/runs/armed-config-warning";
 import { useRunEvents } from "@/components/runs/use-run-events";
 
 type Run = inferRouterOutputs<AppRouter>["runs"]["get"];
@@ -105,6 +106,8 @@ export function RunView({ runId, user }: { runId: string; user: SessionUser }) {
   return (
     <div className="space-y-5">
       <RunHeader run={r} user={user} />
+
+      <ArmedConfigWarning files={r.armedConfigFiles} />
 
       {notice ? (
         <InlineAlert tone="warning" title="Someone else got there first">

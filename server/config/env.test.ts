@@ -1,7 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_APPROVAL_TTL_MS, readApprovalTtlMs, readConfig, readEgressAllowance, readTrustedProxies } from "@/server/config/env";
+import { DEFAULT_APPROVAL_TTL_MS, readApprovalTtlMs, readConfig, readEgressAllowance, readEgressAskTimeoutMs, readTrustedProxies } from "@/server/config/env";
 
 describe("egress settings", () => {
+  it("I5: a held connection waits 120 s by default; AIRLOCK_EGRESS_ASK_TIMEOUT_S changes it and a bad value names the variable", () => {
+    expect(readEgressAskTimeoutMs({})).toBe(120_000);
+    expect(readEgressAskTimeoutMs({ AIRLOCK_EGRESS_ASK_TIMEOUT_S: "30" })).toBe(30_000);
+    expect(() => readConfig({ AIRLOCK_EGRESS_ASK_TIMEOUT_S: "0" })).toThrow(
+      /AIRLOCK_EGRESS_ASK_TIMEOUT_S must be a number of seconds between 1 and 3600, got "0"/,
+    );
+    expect(() => readConfig({ AIRLOCK_EGRESS_ASK_TIMEOUT_S: "forever" })).toThrow(/AIRLOCK_EGRESS_ASK_TIMEOUT_S/);
+  });
+
   it("allow only public addresses when nothing is set", () => {
     expect(readEgressAllowance({})).toEqual({ allowPrivate: false, allowHosts: [] });
   });

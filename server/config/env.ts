@@ -34,6 +34,8 @@ export interface AirlockConfig {
   mcpIdleTimeoutMs: number;
   /** AIRLOCK_APPROVAL_TTL_S in milliseconds, as read at start (approvalTtlMs() re-reads it per request). */
   approvalTtlMs: number;
+  /** AIRLOCK_EGRESS_ASK_TIMEOUT_S in milliseconds: how long the egress proxy holds a connection a domain rule asks about. */
+  egressAskTimeoutMs: number;
   /** Workspace and checkpoint limits (AIRLOCK_CHECKPOINT_*, AIRLOCK_WORKSPACE_*, AIRLOCK_ARCHIVE_*, AIRLOCK_REPO_ROOTS). */
   workspace: WorkspaceSettings;
   /** AIRLOCK_NOTIFY_ALLOW_HOSTS: private or loopback destinations webhooks, push endpoints and SMTP may reach. */
@@ -105,6 +107,7 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     publicUrl: readPublicUrl(env),
     mcpIdleTimeoutMs: readMcpIdleTimeoutMs(env),
     approvalTtlMs: readApprovalTtlMs(env),
+    egressAskTimeoutMs: readEgressAskTimeoutMs(env),
     workspace: readWorkspaceSettings(env),
     notifyAllowHosts: readNotifyAllowHosts(env),
     smtp: readSmtpSettings(env),
@@ -377,6 +380,25 @@ export function readApprovalTtlMs(env: Record<string, string | undefined> = proc
   if (!Number.isFinite(s) || s <= 0)
     throw new ConfigError(
       `AIRLOCK_APPROVAL_TTL_S must be a positive number of seconds, got "${text}"; unset it for the default of ${DEFAULT_APPROVAL_TTL_MS / 1000}.`,
+    );
+  return s * 1000;
+}
+
+/** How long the egress proxy holds a connection while a reviewer decides (a project domain rule says ask). */
+export const DEFAULT_EGRESS_ASK_TIMEOUT_S = 120;
+
+/**
+ * AIRLOCK_EGRESS_ASK_TIMEOUT_S: seconds a held connection waits for a
+ * reviewer (1 to 3600). Read again for every held connection, so a test can
+ * shorten it; readConfig checks it once at start.
+ */
+export function readEgressAskTimeoutMs(env: Record<string, string | undefined> = process.env): number {
+  const text = env.AIRLOCK_EGRESS_ASK_TIMEOUT_S?.trim();
+  if (!text) return DEFAULT_EGRESS_ASK_TIMEOUT_S * 1000;
+  const s = Number(text);
+  if (!Number.isFinite(s) || s < 1 || s > 3600)
+    throw new ConfigError(
+      `AIRLOCK_EGRESS_ASK_TIMEOUT_S must be a number of seconds between 1 and 3600, got "${text}"; unset it for the default of ${DEFAULT_EGRESS_ASK_TIMEOUT_S}.`,
     );
   return s * 1000;
 }

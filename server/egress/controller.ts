@@ -39,6 +39,16 @@ import {
 } from "@/server/egress/network";
 import { EgressProxy, type EgressConnectionRecord, type EgressProxyOptions } from "@/server/egress/proxy";
 import { findRun, requireRun } from "@/server/runs/lookup";
+import {
+  EgressAsks,
+  egressGrantsForRun,
+  egressPolicyHooks,
+  judgeRunEgress,
+  projectEgressGrantViews,
+  runNeedsEgress,
+  type ProjectEgressGrantView,
+} from "@/server/egress/ask";
+import { isTerminal } from "@/server/runs/state-machine";
 
 /** Connection events recorded per run (per process); past this, one note says they are no longer listed one by one. */
 const MAX_CONNECTION_EVENTS_PER_RUN = 2000;
@@ -49,6 +59,8 @@ export interface EgressView {
   /** The sandbox is on the egress network now (commands get the proxy variables). */
   connected: boolean;
   refused: RefusedHost[];
+  /** Destinations a reviewer allowed for every run of the run's project (from a held connection), until they expire. */
+  projectDomains: ProjectEgressGrantView[];
 }
 
 export interface EgressControllerOptions {
@@ -59,6 +71,8 @@ export interface EgressControllerOptions {
   /** Name resolution for the proxy (tests map made-up names to loopback). */
   resolve?: EgressProxyOptions["resolve"];
   firewallTools?: FirewallTools;
+  /** How long a connection a domain rule asks about is held (default AIRLOCK_EGRESS_ASK_TIMEOUT_S). */
+  askTimeoutMs?: () => number;
   /** How often an idle egress network is looked for and torn down (default 30 s). */
   sweepMs?: number;
 }
@@ -75,8 +89,11 @@ export class EgressController {
   private readonly connectionEvents = new Map<string, number>();
   private sweeper: NodeJS.Timeout | null = null;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly asks: EgressAsks;
 
-  constructor(private readonly opts: EgressControllerOptions) {}
+  constructor(private readonly opts: EgressControllerOptions) {
+    this.asks = new EgressAsks({ db: opts.db, timeoutMs: opts.askTimeoutMs });
+  }
 
   private get docker(): Docker {
     return this.opts.docker ?? processDocker();
@@ -117,10 +134,8 @@ export class EgressController {
     const proxy = new EgressProxy({
       host: network.gateway,
       identify: (address) => this.byAddress.get(address)?.runId ?? null,
-      grantsFor: (runId) => {
-        const run = findRun(this.opts.db, runId);
-        return run ? activeEgressGrants(this.opts.db, run) : [];
-      },
+      // The run's grants and its project's; project domain rules apply to commands too (ask holds the connection for a reviewer).
+      ...egressPolicyHooks(this.opts.db, this.asks),
       allowance: () => readEgressAllowance(),
       resolve: this.opts.resolve,
       record: (runId, source, record) => this.recordConnection(runId, source, record),
@@ -208,9 +223,13 @@ export class EgressController {
     return this.serial(async () => {
       const run = requireRun(this.opts.db, input.runId);
       recordEgressRevoke(this.opts.db, actor, run, input.domains?.length ? input.domains : null, input.reason?.trim() || null);
-      const left = activeEgressGrants(this.opts.db, run);
-      this.proxy?.cutConnections(run.id, (host, port) => judgeEgressTarget(left, host, port).allowed);
-      if (left.length === 0 && run.containerId) await this.detach(run.containerId);
+      const left = egressGrantsForRun(this.opts.db, run);
+      // Connections the project's allow rules admit stay open: the revocation was about grants.
+      this.proxy?.cutConnections(
+        run.id,
+        (host, port) => judgeEgressTarget(left, host, port).allowed || judgeRunEgress(this.opts.db, run.id, host, port, "https")?.verdict === "allow",
+      );
+      if (run.containerId && !runNeedsEgress(this.opts.db, run)) await this.detach(run.containerId);
       return this.view(run.id);
     });
   }
@@ -223,7 +242,7 @@ export class EgressController {
    */
   async execEnv(runId: string, containerId: string): Promise<Record<string, string>> {
     const run = findRun(this.opts.db, runId);
-    if (!run || activeEgressGrants(this.opts.db, run).length === 0) return {};
+    if (!run || !runNeedsEgress(this.opts.db, run)) return {};
     if (!this.isAttached(containerId) || !this.proxyUrl) {
       try {
         await this.serial(() => this.attach(runId, containerId));
@@ -256,7 +275,7 @@ export class EgressController {
       for (const c of await attachedContainers(this.docker, network)) {
         const info = await containerRun(this.docker, c.containerId);
         const run = info?.runId ? findRun(this.opts.db, info.runId) : undefined;
-        if (info?.running && run && run.containerId === c.containerId && activeEgressGrants(this.opts.db, run).length > 0)
+        if (info?.running && run && run.containerId === c.containerId && runNeedsEgress(this.opts.db, run))
           keep.push({ containerId: c.containerId, runId: run.id });
         else await detachContainer(this.docker, network, c.containerId);
       }
@@ -288,7 +307,7 @@ export class EgressController {
       for (const c of attached) {
         const mine = [...this.byAddress.values()].find((v) => v.containerId === c.containerId);
         const run = mine ? findRun(this.opts.db, mine.runId) : undefined;
-        if (!mine || !run || activeEgressGrants(this.opts.db, run).length === 0) await this.detach(c.containerId);
+        if (!mine || !run || !runNeedsEgress(this.opts.db, run)) await this.detach(c.containerId);
         else remaining++;
       }
       if (remaining === 0) await this.teardown();
@@ -352,6 +371,7 @@ export function egressView(db: Db, runId: string, controller: EgressController |
     domains,
     connected: run.containerId && controller ? controller.isAttached(run.containerId) : false,
     refused: refusedEgressHosts(db, runId),
+    projectDomains: isTerminal(run.state) ? [] : projectEgressGrantViews(db, run.projectId),
   };
 }
 
@@ -373,7 +393,7 @@ export function setEgressController(c: EgressController | undefined): void {
  */
 export async function egressExecEnv(db: Db, runId: string, containerId: string): Promise<Record<string, string>> {
   const run = findRun(db, runId);
-  if (!run || activeEgressGrants(db, run).length === 0) return {};
+  if (!run || !runNeedsEgress(db, run)) return {};
   const controller = getEgressController();
   return controller ? controller.execEnv(runId, containerId) : {};
 }

@@ -75,22 +75,31 @@ export function parseGrantDomains(domains: readonly string[]): EgressDomain[] {
   }
 }
 
+type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+
+/** A grant and its audit event inside the caller's transaction; `details` adds to the audit (a held connection's approval and scope). */
+export function recordEgressGrantInTx(
+  tx: Tx,
+  actor: Actor,
+  run: Pick<Run, "id">,
+  domains: EgressDomain[],
+  reason: string,
+  details: Record<string, unknown> = {},
+) {
+  const entries = domains.map((d) => d.entry);
+  appendAudit(tx, actor, { action: "egress.grant", targetType: "run", targetId: run.id, details: { domains: entries, reason, ...details } });
+  return insertRunEvent(tx, run.id, EGRESS_GRANT_EVENT, {
+    action: "granted",
+    domains: entries,
+    reason,
+    by: actor.label,
+    userId: actor.userId,
+  } satisfies GrantEventPayload);
+}
+
 /** Records a grant with its audit event (one transaction). The network plumbing is the caller's (EgressController). */
 export function recordEgressGrant(db: Db, actor: Actor, run: Run, domains: EgressDomain[], reason: string): void {
-  const entries = domains.map((d) => d.entry);
-  const event = db.transaction(
-    (tx) => {
-      appendAudit(tx, actor, { action: "egress.grant", targetType: "run", targetId: run.id, details: { domains: entries, reason } });
-      return insertRunEvent(tx, run.id, EGRESS_GRANT_EVENT, {
-        action: "granted",
-        domains: entries,
-        reason,
-        by: actor.label,
-        userId: actor.userId,
-      } satisfies GrantEventPayload);
-    },
-    { behavior: "immediate" },
-  );
+  const event = db.transaction((tx) => recordEgressGrantInTx(tx, actor, run, domains, reason), { behavior: "immediate" });
   announce(event);
 }
 

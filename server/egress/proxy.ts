@@ -2,7 +2,9 @@
 // CONNECT for https (a byte tunnel, TLS stays end to end) and absolute-form
 // requests for plain http. A connection is attributed to a run by its source
 // address (the container's address on the egress network); the target must be
-// one of the run's granted domains on an allowed port, and the address Airlock
+// one of the run's granted domains on an allowed port (or one the project
+// policy's domain rules allow, or a reviewer allows while the connection is
+// held, see ask.ts), and the address Airlock
 // resolves for it must pass the same checks as http_fetch (no special-purpose
 // range, none of this host's own addresses, no metadata service unless an
 // admin allows it, see addresses.ts). The proxy
@@ -35,6 +37,12 @@ export interface EgressConnectionRecord {
   cut?: boolean;
 }
 
+export interface EgressTargetRuling {
+  verdict: "allow" | "ask" | "deny";
+  rule: string;
+  reason: string;
+}
+
 export interface ResolvedAddress {
   address: string;
   family: number;
@@ -52,6 +60,19 @@ export interface EgressProxyOptions {
   /** Name resolution (default: the host's resolver). Tests map made-up names to loopback. */
   resolve?(host: string): Promise<ResolvedAddress[]>;
   record(runId: string | null, sourceAddress: string, record: EgressConnectionRecord): void;
+  /**
+   * The project policy's domain rules for a target (server/egress/ask.ts):
+   * deny refuses even a granted target, allow admits one no grant covers,
+   * ask holds the connection for `askReviewer`. null: no rule names it.
+   */
+  judgeTarget?(runId: string, host: string, port: number, scheme: "http" | "https"): EgressTargetRuling | null;
+  /** Holds a connection while a reviewer decides (concurrent ones to the same target share the decision). */
+  askReviewer?(
+    runId: string,
+    host: string,
+    port: number,
+    ruling: EgressTargetRuling,
+  ): Promise<{ allowed: true; entry: string } | { allowed: false; reason: string }>;
   connectTimeoutMs?: number;
   /** A tunnel or request with no traffic this long is closed. */
   idleTimeoutMs?: number;
@@ -165,10 +186,24 @@ export class EgressProxy {
   }
 
   /** Identifies the run, judges the target and resolves it to one checked address. Throws Refusal. */
-  private async admit(source: string, method: string, host: string, port: number): Promise<{ runId: string; grant: string; pinned: ResolvedAddress }> {
+  private async admit(
+    source: string,
+    method: string,
+    host: string,
+    port: number,
+    scheme: "http" | "https",
+  ): Promise<{ runId: string; grant: string; pinned: ResolvedAddress }> {
     const runId = this.opts.identify(source);
     if (!runId) throw new Refusal(403, `${source} is not an Airlock sandbox with granted network access.`);
-    const verdict = judgeEgressTarget(this.opts.grantsFor(runId), host, port);
+    const ruling = this.opts.judgeTarget?.(runId, host, port, scheme) ?? null;
+    if (ruling?.verdict === "deny") throw Object.assign(new Refusal(403, `the project's policy denies it (rule ${ruling.rule}): ${ruling.reason}`), { runId });
+    let verdict = judgeEgressTarget(this.opts.grantsFor(runId), host, port);
+    if (!verdict.allowed && ruling?.verdict === "allow") verdict = { allowed: true, entry: `policy rule ${ruling.rule}` };
+    if (!verdict.allowed && ruling?.verdict === "ask" && this.opts.askReviewer) {
+      // DNS waits too: nothing about the target is looked up before a reviewer lets it through.
+      const outcome = await this.opts.askReviewer(runId, host, port, ruling);
+      verdict = outcome.allowed ? { allowed: true, entry: outcome.entry } : { allowed: false, reason: outcome.reason };
+    }
     if (!verdict.allowed) throw Object.assign(new Refusal(403, verdict.reason), { runId });
     if (this.countFor(runId) >= (this.opts.maxConnectionsPerRun ?? 64)) {
       throw Object.assign(
@@ -246,7 +281,7 @@ export class EgressProxy {
     }
     let admitted: Awaited<ReturnType<EgressProxy["admit"]>>;
     try {
-      admitted = await this.admit(source, "CONNECT", target.host, target.port);
+      admitted = await this.admit(source, "CONNECT", target.host, target.port, "https");
     } catch (err) {
       const r = this.refuse((err as { runId?: string }).runId ?? null, source, "CONNECT", target.host, target.port, err, started);
       return answer(r.status, r.body);
@@ -368,12 +403,14 @@ export class EgressProxy {
     }
     let admitted: Awaited<ReturnType<EgressProxy["admit"]>>;
     try {
-      admitted = await this.admit(source, method, host, port);
+      admitted = await this.admit(source, method, host, port, "http");
     } catch (err) {
       const r = this.refuse((err as { runId?: string }).runId ?? null, source, method, host, port, err, started);
       req.resume();
       return answer(r.status, r.body);
     }
+    // The client may have given up while a reviewer decided.
+    if (res.destroyed || req.socket.destroyed) return;
     const headers: http.OutgoingHttpHeaders = {};
     for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) headers[k] = v;
     headers.host = url.host;

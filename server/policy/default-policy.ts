@@ -3,6 +3,7 @@
 // privileges or plant code outside review (git hooks, shell start-up files)
 // is denied outright. Plain data, so it can be shown, diffed and (issue 4)
 // edited as YAML.
+import { ARMING_CONFIG_FILES } from "./arming";
 import type { Policy, PolicyRule, PolicyToolName } from "./policy";
 import { READ_ONLY_PROGRAM_NAMES } from "./readonly";
 
@@ -477,6 +478,26 @@ const rules: PolicyRule[] = [
     },
     outcome: "ask",
     reason: "`{command}` overrides git's configuration, repository or helper programs; a reviewer decides.",
+  },
+  {
+    id: "arming-config",
+    description:
+      "Configuration that arms later commands: git config and attributes, .npmrc, pip.conf, agent and editor settings (.claude/, .mcp.json, .vscode/tasks.json…), shell start-up files (table in server/policy/arming.ts).",
+    tools: ["write_file", "edit_file", "run_command"],
+    // CI and hook-manager files keep ci-config-write: it is stricter (two reviewers, never the run's creator alone).
+    match: { writes: { any: [...ARMING_CONFIG_FILES], except: CI_AND_HOOK_CONFIG } },
+    outcome: "ask",
+    reason: "{subject} writes {path}, which can make {arms}; a reviewer must approve.",
+  },
+  {
+    id: "arming-config-command",
+    description:
+      "npm/yarn/pnpm/pip config set|delete|edit: writes the package manager's configuration, which can make later installs and scripts run a program.",
+    tools: CMD,
+    match: { check: "package-config-write" },
+    outcome: "ask",
+    reason:
+      "`{command}` changes {program}'s configuration (.npmrc, .yarnrc, pip.conf), which can make later {program} commands run a program or install from elsewhere; a reviewer must approve.",
   },
   {
     id: "secret-file",

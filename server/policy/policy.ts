@@ -2,6 +2,7 @@
 // outcome and a reason); `decide` evaluates it for one normalised tool call.
 // deny beats ask beats allow; a compound command is as strict as its
 // strictest part. Risk comes only from these rules, never from the model.
+import { armsPhrase } from "./arming";
 import { commandEffects, hasOption, subcommandOf, type CommandEffects } from "./commands";
 import { DEFAULT_POLICY } from "./default-policy";
 import { compileGlob, pathMatches, programMatches, type CompiledGlob, type PathMatchMode, type PathRef } from "./glob";
@@ -86,7 +87,7 @@ export interface PathMatch {
   mode?: PathMatchMode;
 }
 
-export const POLICY_CHECKS = ["git-config-write", "kill-all-processes", "read-only-options", "option-effect", "unknown-option"] as const;
+export const POLICY_CHECKS = ["git-config-write", "kill-all-processes", "read-only-options", "option-effect", "unknown-option", "package-config-write"] as const;
 
 /**
  * How risky a call is, as Airlock works it out (never as the model claims):
@@ -150,6 +151,7 @@ export interface PolicyRule {
    * Reason template. Placeholders: {command} {program} {path} {target} {flag}
    * {tool} {url} {host} {scheme} {manager} {packages} {secret} {error}
    * {option} {effect} (the option-effect and unknown-option checks).
+   * {arms} (what a write to an arming configuration file arms, see arming.ts).
    */
   reason: string;
   requiredApprovals?: number;
@@ -434,8 +436,30 @@ const CHECKS: Record<PolicyCheck, (cmd: SimpleCommand, subject: Subject & { kind
     if (verb && ["get", "list"].includes(verb)) return false;
     return operands.length >= 2;
   },
+  /** `npm config set`, `yarn config set`, `pip config set`…: writes the manager's configuration (.npmrc, .yarnrc, pip.conf), which can make later installs run a program. */
+  "package-config-write": (cmd) => {
+    if (cmd.name === null || !PACKAGE_CONFIG_VERBS[cmd.name]) return false;
+    const operands = ownArgs(cmd)
+      .slice(1)
+      .filter((a) => !(a.static && a.value.startsWith("-")))
+      .map((a) => (a.static ? a.value : null));
+    const at = operands.findIndex((v) => v === "config" || v === "c");
+    if (at < 0) return cmd.name === "npm" && (operands[0] === "set" || operands[0] === "delete" || operands[0] === "edit");
+    const verb = operands[at + 1];
+    // A verb only known at run time might be a write: judged as one.
+    return verb === null || (verb !== undefined && PACKAGE_CONFIG_VERBS[cmd.name]!.includes(verb));
+  },
   /** `kill -9 -1`, `kill 1`, `kill -- -01`, `kill ' -1'`: every process, a process group, or the sandbox's own processes. */
   "kill-all-processes": (cmd) => cmd.name === "kill" && killTargets(ownArgs(cmd).slice(1)).some(isProtectedPid),
+};
+
+/** Package managers' `config` verbs that change their configuration file. */
+const PACKAGE_CONFIG_VERBS: Record<string, string[]> = {
+  npm: ["set", "delete", "edit", "fix"],
+  pnpm: ["set", "delete", "edit"],
+  yarn: ["set", "unset", "delete"],
+  pip: ["set", "unset", "edit"],
+  pip3: ["set", "unset", "edit"],
 };
 
 /** The PID operands of kill, read the way bash's builtin and procps kill read them. */
@@ -541,6 +565,7 @@ function matchRule(rule: CompiledRule, subject: Subject): Bindings | null {
     if (!hit) return null;
     b.path ??= hit.path;
     b.target ??= describeTarget(hit.path);
+    if (rule.rule.reason.includes("{arms}")) b.arms ??= armsPhrase(hit.path);
   }
 
   if (m.url) {

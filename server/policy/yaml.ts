@@ -200,6 +200,7 @@ const PLACEHOLDERS = new Set([
   "risk",
   "option",
   "effect",
+  "arms",
 ]);
 
 function checkRule(rule: PolicyRule, index: number, byId: Map<string, PolicyRule>, problems: Problems): void {

@@ -10,6 +10,7 @@ import { DomainError } from "@/server/errors/domain-error";
 import { requireModel } from "@/server/models/models";
 import { resolveRunLimits, runLimitsInput } from "@/server/runs/limits";
 import { assertMayStartRunIn, DEFAULT_PROJECT_ID, requireProject } from "@/server/projects/projects";
+import { armedConfigFilesOf } from "@/server/workspace/armed-config";
 import { recordWorkspaceSource, sourceFromInput, workspaceSourceInput } from "@/server/workspace/sources";
 import type { WorkspaceSourceJson } from "@/db/schema";
 import { issueRunTokenInTx, runTokenOf } from "@/server/runs/run-tokens";
@@ -57,6 +58,8 @@ export interface RunView {
   endedAt: Date | null;
   /** External runs (runs.get only): whether the agent has connected over MCP yet. The token itself is never shown again. */
   mcp?: { connectedAt: Date | null; lastUsedAt: Date | null; revoked: boolean } | null;
+  /** runs.get only: files the workspace source brought that can make later commands run programs (.git/hooks/…, .vscode/tasks.json). */
+  armedConfigFiles?: string[];
 }
 
 function toView(run: Run, email: string | null): RunView {
@@ -183,7 +186,7 @@ export { findRun, requireRun } from "@/server/runs/lookup";
 export function getRunView(db: Db, id: string): RunView {
   const row = db.select({ run: runs, email: users.email }).from(runs).leftJoin(users, eq(users.id, runs.createdBy)).where(eq(runs.id, id)).get();
   if (!row) throw new DomainError("NOT_FOUND", `No run with id ${id}.`);
-  const view = toView(row.run, row.email);
+  const view = { ...toView(row.run, row.email), armedConfigFiles: armedConfigFilesOf(db, id) };
   if (row.run.agent !== "external") return view;
   const token = runTokenOf(db, id);
   return { ...view, mcp: token ? { connectedAt: token.connectedAt, lastUsedAt: token.lastUsedAt, revoked: Boolean(token.revokedAt) } : null };

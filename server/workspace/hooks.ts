@@ -15,6 +15,7 @@ import { requireRun } from "@/server/runs/lookup";
 import { rollbackGeneration, waitForRestore, waitForRollback } from "./coordination";
 import { autoRollbackAfterFailure, revertFailedStep } from "./rollback";
 import { populateWorkspace } from "./sources";
+import { flagArmedConfig } from "./armed-config";
 
 export { scheduleWorkspaceCleanup } from "./retention";
 
@@ -105,10 +106,11 @@ function testsFailed(result: ToolResult): boolean {
   return typeof result.exit_code === "number" ? result.exit_code !== 0 : result.exit_code !== undefined;
 }
 
-/** Before the sandbox starts: fills the workspace from its source and creates the shadow repository. */
+/** Before the sandbox starts: fills the workspace from its source, creates the shadow repository and flags configuration that runs programs. */
 export async function prepareRunWorkspace(db: Db, runId: string, workspaceDir: string): Promise<void> {
   await initWorkspaceRepo(db, runId, workspaceDir);
   await populateWorkspace(db, runId, workspaceDir);
+  await flagArmedConfig(db, runId, workspaceDir);
 }
 
 /** Once the sandbox is ready: the "start" checkpoint every rollback can return to. */

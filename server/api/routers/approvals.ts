@@ -16,6 +16,8 @@ const editSchema = z
       .max(1024 * 1024)
       .optional(),
     steps: z.array(z.unknown()).max(50).optional(),
+    /** A held network connection (tool "network"): allow it for this run or for the project. */
+    scope: z.enum(["run", "project"]).optional(),
   })
   .strict();
 
