@@ -10,6 +10,8 @@ import { projectsRouter } from "@/server/api/routers/projects";
 import { policiesRouter } from "@/server/api/routers/policies";
 import { redteamRouter } from "@/server/api/routers/redteam";
 import { secretsRouter } from "@/server/api/routers/secrets";
+import { grantsRouter } from "@/server/api/routers/grants";
+import { reviewersRouter } from "@/server/api/routers/reviewers";
 import { checkHealth } from "@/server/health/health";
 
 export const appRouter = router({
@@ -24,6 +26,8 @@ export const appRouter = router({
   policies: policiesRouter,
   redteam: redteamRouter,
   secrets: secretsRouter,
+  grants: grantsRouter,
+  reviewers: reviewersRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -11,6 +11,7 @@ import { DomainError } from "@/server/errors/domain-error";
 import { approvalPermissions, approvalVoteDenial, type PermissionActor } from "@/lib/permissions";
 import { readApprovalTtlMs } from "@/server/config/env";
 import type { RunEvent } from "@/db/schema";
+import { approvalContentHash } from "./content-hash";
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
@@ -106,6 +107,10 @@ export interface DecideInput {
   decision: "approve" | "deny";
   reason?: string;
   edit?: Record<string, unknown> | null;
+  /** Batch decisions (server/approvals/batch.ts): the hash of what the reviewer saw; a request changed since is refused. */
+  expectHash?: string;
+  /** Batch decisions: shared by every vote of one batch in the audit trail. */
+  batchId?: string;
 }
 
 /** Records one reviewer's vote; the request is decided once quorum is reached (or on the first deny). */
@@ -135,6 +140,18 @@ export function decideApproval(db: Db, actor: Actor & { userId: string }, input:
         .get();
       const denied = approvalVoteDenial({ id: actor.userId, role: voter?.role ?? null }, approval, input.decision, { alreadyVoted: Boolean(already) });
       if (denied) throw new DomainError(denied.code, denied.message);
+      if (input.expectHash !== undefined) {
+        const edits = tx
+          .select({ edit: approvalVotes.edit })
+          .from(approvalVotes)
+          .where(eq(approvalVotes.approvalId, approval.id))
+          .orderBy(approvalVotes.createdAt)
+          .all();
+        const now = approvalContentHash({ ...approval, edits: edits.map((e) => e.edit ?? null) });
+        if (now !== input.expectHash) {
+          throw new DomainError("CONFLICT", "This request changed after your page showed it (another reviewer attached an edit); review it again on its own.");
+        }
+      }
       tx.insert(approvalVotes)
         .values({ id: crypto.randomUUID(), approvalId: approval.id, userId: actor.userId, decision: input.decision, reason, edit: input.edit ?? null })
         .run();
@@ -142,10 +159,10 @@ export function decideApproval(db: Db, actor: Actor & { userId: string }, input:
         action: "approval.vote",
         targetType: "approval",
         targetId: approval.id,
-        details: { runId: approval.runId, decision: input.decision, reason, edited: Boolean(input.edit) },
+        details: { runId: approval.runId, decision: input.decision, reason, edited: Boolean(input.edit), ...(input.batchId ? { batchId: input.batchId } : {}) },
       });
       if (input.decision === "deny") {
-        const denied = finalize(tx, approval, "denied", actor, { reason, edit: null });
+        const denied = finalize(tx, approval, "denied", actor, { reason, edit: null, batchId: input.batchId });
         return { approval: denied.approval, event: denied.event, late: false };
       }
       const votes = tx
@@ -155,7 +172,7 @@ export function decideApproval(db: Db, actor: Actor & { userId: string }, input:
         .all();
       if (votes.length >= approval.requiredApprovals) {
         const edit = input.edit ?? [...votes].reverse().find((v) => v.edit)?.edit ?? null;
-        const approved = finalize(tx, approval, "approved", actor, { reason, edit });
+        const approved = finalize(tx, approval, "approved", actor, { reason, edit, batchId: input.batchId });
         return { approval: approved.approval, event: approved.event, late: false };
       }
       const event = insertRunEvent(tx, approval.runId, "approval", {
@@ -175,7 +192,13 @@ export function decideApproval(db: Db, actor: Actor & { userId: string }, input:
   return result.approval;
 }
 
-function finalize(tx: Tx, approval: Approval, state: ApprovalState, actor: Actor, opts: { reason?: string | null; edit?: Record<string, unknown> | null }) {
+function finalize(
+  tx: Tx,
+  approval: Approval,
+  state: ApprovalState,
+  actor: Actor,
+  opts: { reason?: string | null; edit?: Record<string, unknown> | null; batchId?: string },
+) {
   tx.update(approvals)
     .set({ state, decidedAt: new Date(), decidedBy: actor.userId, decisionReason: opts.reason ?? null, edit: opts.edit ?? null })
     .where(eq(approvals.id, approval.id))
@@ -195,7 +218,14 @@ function finalize(tx: Tx, approval: Approval, state: ApprovalState, actor: Actor
     action: `approval.${state}`,
     targetType: "approval",
     targetId: approval.id,
-    details: { runId: approval.runId, kind: approval.kind, tool: approval.tool, reason: opts.reason ?? null, edit: opts.edit ?? null },
+    details: {
+      runId: approval.runId,
+      kind: approval.kind,
+      tool: approval.tool,
+      reason: opts.reason ?? null,
+      edit: opts.edit ?? null,
+      ...(opts.batchId ? { batchId: opts.batchId } : {}),
+    },
   });
   return { approval: updated, event };
 }

@@ -16,6 +16,7 @@ import { executeTool, prepareTool, type ExecutionSession, type PreparedOk } from
 import { OutOfWorkspaceError, SandboxFileError } from "@/server/sandbox/files";
 import { afterToolCall, beforeToolCall, beforeToolExecutes, resultAfterRollback } from "@/server/workspace/hooks";
 import { findRun } from "@/server/runs/lookup";
+import { allowByGrant } from "@/server/grants/grants";
 
 export const MAX_ARGS_BYTES = 1.5 * 1024 * 1024;
 
@@ -226,7 +227,8 @@ async function processValidatedCall(session: GatewaySession, run: Run, row: Tool
     );
   }
 
-  const first = await prepareAndJudge(session, run, row.id, call, { edited: false, publish: true });
+  // A dry run changes nothing, so it never spends a grant's use.
+  const first = await prepareAndJudge(session, run, row.id, call, { edited: false, publish: true, useGrants: !dryRun });
   if (!first.ok) return finishCall(db, runId, row.id, "refused", first.result, actor, first.judgement);
   const { judgement, prepared } = first;
 
@@ -278,12 +280,18 @@ async function prepareAndJudge(
   run: Run,
   callId: string,
   call: ValidatedCall,
-  opts: { edited: boolean; publish: boolean },
+  opts: { edited: boolean; publish: boolean; useGrants?: boolean },
 ): Promise<Judged> {
   const prepared = await prepareTool(session, call);
   if (!prepared.ok) return { ok: false, result: prepared.result, judgement: null };
-  const judgement = await judgeToolCallOffThread(call.tool, prepared.normalised, { stepMode: run.stepMode, policy: policyForRun(session.db, run) });
-  if (opts.publish) publishDecision(session.db, session.runId, callId, call.tool, judgement);
+  let judgement = await judgeToolCallOffThread(call.tool, prepared.normalised, { stepMode: run.stepMode, policy: policyForRun(session.db, run) });
+  // An "ask" a reviewer's bounded grant covers is allowed (server/grants/grants.ts); the grant's use and the decision commit together.
+  const granted =
+    opts.publish && opts.useGrants
+      ? allowByGrant(session.db, agentActor(session.runId), { runId: session.runId, callId, tool: call.tool, path: prepared.normalised.path }, judgement)
+      : null;
+  if (granted) judgement = granted.judgement;
+  else if (opts.publish) publishDecision(session.db, session.runId, callId, call.tool, judgement);
   const d = judgement.decision;
   if (d.verdict === "deny") {
     const denied = opts.edited ? "The edited call is denied by policy rule" : "Denied by policy rule";
