@@ -6,7 +6,7 @@
 import crypto from "node:crypto";
 import { and, asc, eq, inArray } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { approvals, approvalVotes } from "@/db/schema";
+import { approvals, approvalVotes, toolCalls } from "@/db/schema";
 import { appendAudit, type Actor } from "@/server/audit/chain";
 import { DomainError } from "@/server/errors/domain-error";
 import { approvalPermissions, type PermissionActor } from "@/lib/permissions";
@@ -29,14 +29,17 @@ export interface PendingWrite {
   canDecide: boolean;
 }
 
-/** The run's pending write requests (oldest first), each with the hash a batch decision must name. */
+/** The run's pending write requests (in call order), each with the hash a batch decision must name. */
 export function pendingWrites(db: Db, viewer: PermissionActor, runId: string): PendingWrite[] {
+  // In the order the agent made the calls (their requests may be created in another order).
   const rows = db
-    .select()
+    .select({ a: approvals })
     .from(approvals)
+    .leftJoin(toolCalls, eq(toolCalls.id, approvals.toolCallId))
     .where(and(eq(approvals.runId, runId), eq(approvals.state, "pending"), eq(approvals.kind, "tool"), inArray(approvals.tool, [...BATCH_TOOLS])))
-    .orderBy(asc(approvals.createdAt))
-    .all();
+    .orderBy(asc(toolCalls.seq), asc(approvals.createdAt))
+    .all()
+    .map((r) => r.a);
   const ids = rows.map((r) => r.id);
   const votes = ids.length ? db.select().from(approvalVotes).where(inArray(approvalVotes.approvalId, ids)).orderBy(asc(approvalVotes.createdAt)).all() : [];
   return rows.map((a) => {

@@ -4,7 +4,7 @@
 import crypto from "node:crypto";
 import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { runs, toolCalls, type Run, type ToolCall } from "@/db/schema";
+import { approvals, runs, toolCalls, type Run, type ToolCall } from "@/db/schema";
 import { appendAudit, type Actor } from "@/server/audit/chain";
 import { announce, insertRunEvent } from "@/server/events/bus";
 import { createApprovalInTx, afterApprovalCommit, waitForDecision } from "@/server/approvals/approvals";
@@ -370,6 +370,10 @@ async function askReviewer(
         requestedBy: run.createdBy,
       });
       tx.update(toolCalls).set({ state: "awaiting_approval", approvalId: created.approval.id }).where(eq(toolCalls.id, row.id)).run();
+      // A turn's writes are asked about together (builtin-agent.ts): the run may already be waiting for another of them.
+      if (tx.select({ state: runs.state }).from(runs).where(eq(runs.id, runId)).get()?.state === "awaiting_approval") {
+        return { approval: created.approval, events: [created.event] };
+      }
       // Reads may ask before any plan exists (a secret file, say): the run waits from planning as well as from running.
       const t = transitionRunInTx(tx, runId, "awaiting_approval", agentActor(runId), {
         from: ["running", "planning"],
@@ -398,14 +402,24 @@ export async function awaitApproval(session: GatewaySession, callId: string, app
     if (isShutdown(session.signal)) throw err;
     return { ok: false, result: stoppedError() };
   }
-  const current = loadRun(db, runId);
-  if (current.state === "awaiting_approval" && decided.state !== "cancelled") {
-    const back = current.planApprovedAt ? "running" : "planning";
-    const { event } = db.transaction(
-      (tx) => transitionRunInTx(tx, runId, back, agentActor(runId), { from: ["awaiting_approval"], reason: `approval ${decided.state}` }),
+  if (decided.state !== "cancelled") {
+    // The run waits until the last of its open requests is decided (a turn's writes are asked about together).
+    const moved = db.transaction(
+      (tx) => {
+        const current = tx.select().from(runs).where(eq(runs.id, runId)).get();
+        if (current?.state !== "awaiting_approval") return null;
+        const open = tx
+          .select({ id: approvals.id })
+          .from(approvals)
+          .where(and(eq(approvals.runId, runId), eq(approvals.state, "pending")))
+          .get();
+        if (open) return null;
+        const back = current.planApprovedAt ? "running" : "planning";
+        return transitionRunInTx(tx, runId, back, agentActor(runId), { from: ["awaiting_approval"], reason: `approval ${decided.state}` }).event;
+      },
       { behavior: "immediate" },
     );
-    announce(event);
+    if (moved) announce(moved);
   }
   switch (decided.state) {
     case "approved":
@@ -433,7 +447,28 @@ export async function awaitApproval(session: GatewaySession, callId: string, app
  * Marks the call executing (committed before any effect, so a restart never
  * runs it twice), executes it, and records the result.
  */
-async function executeApproved(
+/** Calls of one run execute one at a time, in the order they got there, even when they were asked about together. */
+const executionQueues = new Map<string, Promise<unknown>>();
+
+function executeApproved(
+  session: GatewaySession,
+  callId: string,
+  call: ValidatedCall,
+  prepared: PreparedOk,
+  judgement: Judgement,
+  note: string | undefined,
+): Promise<ToolResult> {
+  const previous = executionQueues.get(session.runId) ?? Promise.resolve();
+  const next = previous.catch(() => undefined).then(() => executeApprovedNow(session, callId, call, prepared, judgement, note));
+  executionQueues.set(session.runId, next);
+  void next.then(
+    () => executionQueues.get(session.runId) === next && executionQueues.delete(session.runId),
+    () => executionQueues.get(session.runId) === next && executionQueues.delete(session.runId),
+  );
+  return next;
+}
+
+async function executeApprovedNow(
   session: GatewaySession,
   callId: string,
   call: ValidatedCall,
