@@ -15,20 +15,11 @@ import { compileGlob } from "@/server/policy/glob";
 import { isWithin, normaliseWorkspacePath, WORKSPACE_ROOT } from "@/server/policy/paths";
 import { runGrantDenial, type PermissionActor } from "@/lib/permissions";
 import type { Judgement } from "@/server/tools/judge";
+import { GRANT_TOOLS, GRANTABLE_RULES, type GrantTool } from "@/lib/grants";
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
-/** The tools a grant may cover this round: file writes inside the workspace, whose effect a checkpoint can undo. */
-export const GRANT_TOOLS = ["write_file", "edit_file"] as const;
-export type GrantTool = (typeof GRANT_TOOLS)[number];
-
-/**
- * The policy rules whose question a grant may answer: the catch-all "every
- * file change is reviewed" rule of the default policy, and a policy's default
- * outcome. More specific rules (secret files, CI configuration, files that arm
- * later commands) matched first and keep asking.
- */
-export const GRANTABLE_RULES: ReadonlySet<string> = new Set(["workspace-write", "default"]);
+export { GRANT_TOOLS, GRANTABLE_RULES, type GrantTool } from "@/lib/grants";
 
 export const GRANT_LIMITS = { minMinutes: 1, maxMinutes: 240, minCalls: 1, maxCalls: 200 } as const;
 

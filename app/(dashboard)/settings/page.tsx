@@ -5,6 +5,7 @@ import { ChangePasswordForm } from "@/components/settings/change-password-form";
 import { UsersSection } from "@/components/settings/users-section";
 import { ModelsSection } from "@/components/settings/models-section";
 import { SecretsSection } from "@/components/settings/secrets-section";
+import { ReviewerStatsSection } from "@/components/settings/reviewer-stats";
 import { SessionsList } from "@/components/settings/sessions-list";
 import { Card, CardBody, CardHeader } from "@/components/ui/card";
 import { UserIcon } from "@/components/ui/icons";
@@ -55,6 +56,8 @@ export default async function SettingsPage() {
         {isAdmin ? <ModelsSection /> : null}
 
         {isAdmin ? <SecretsSection /> : null}
+
+        {isAdmin ? <ReviewerStatsSection /> : null}
       </div>
     </>
   );
