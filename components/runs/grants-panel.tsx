@@ -3,7 +3,7 @@
 // asking, with the time and calls left and a Revoke button; grants that ended
 // stay listed below for the record. A reviewer may give a new one here too.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { InlineAlert } from "@/components/ui/alert";
@@ -32,6 +32,11 @@ export function GrantsPanel({ run, user, ended }: { run: { id: string; createdBy
   // Uses are counted by the gateway as calls arrive: a short poll keeps "calls left" honest without another event type.
   const grants = useQuery({ ...trpc.grants.list.queryOptions({ runId: run.id }), refetchInterval: ended ? false : 5000 });
   const now = useNow(1000);
+  // Once the run ends the poll stops; one last fetch shows the final counts.
+  const { refetch } = grants;
+  useEffect(() => {
+    if (ended) void refetch();
+  }, [ended, refetch]);
   const refresh = () => void queryClient.invalidateQueries({ queryKey: trpc.grants.list.queryKey({ runId: run.id }) });
   const revoke = useMutation(trpc.grants.revoke.mutationOptions({ onSuccess: refresh }));
   const mayGrant = !ended && runGrantDenial(user, run) === null;
