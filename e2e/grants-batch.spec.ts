@@ -17,7 +17,7 @@ import {
 } from "./support/runs";
 
 test.describe.configure({ mode: "parallel" });
-test.setTimeout(150_000);
+test.setTimeout(300_000); // a run with a sandbox, two decisions and a browser: slow on a loaded machine
 
 let world: RunWorld | null = null;
 test.afterEach(async () => {
@@ -48,7 +48,7 @@ test("a reviewer reads a run's pending writes as one combined diff and approves 
   await expect(combined).toContainText("second file from the batch");
   await batch.getByRole("button", { name: "Approve all 2" }).click();
   await expect(batch.getByTestId("batch-outcome")).toContainText("2 of 2 decided");
-  await expect(page.getByText("The run succeeded")).toBeVisible({ timeout: 60_000 });
+  await expect(page.getByText("The run succeeded")).toBeVisible({ timeout: 120_000 });
 });
 
 test("@desktop-only approving a write with a grant lets the next write under that directory run without asking, until revoked", async ({ page, baseURL }) => {
@@ -64,7 +64,7 @@ test("@desktop-only approving a write with a grant lets the next write under tha
   await page.goto(`/runs/${run.id}`);
 
   await page.getByRole("button", { name: "Approve and allow write_file under src/ for 15 min / 20 calls" }).click({ timeout: 60_000 });
-  await waitForRunState(world.reviewerApi, run.id, ["succeeded"]);
+  await waitForRunState(world.reviewerApi, run.id, ["succeeded"], 120_000);
   const panel = page.getByTestId("grants-panel");
   const grant = panel.getByTestId("grant");
   await expect(grant).toContainText("src/");

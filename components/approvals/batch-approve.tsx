@@ -67,7 +67,7 @@ export function BatchApprove({ runId, user, pendingKey }: { runId: string; user:
   return (
     <section aria-labelledby="batch-approve-title" className="rounded-xl border border-warning/40 bg-surface px-3 py-3 sm:px-4" data-testid="batch-approve">
       <h2 id="batch-approve-title" className="text-base font-semibold">
-        {shown ? `${shown.length} pending writes, together` : `${decidable.length} writes of this run are waiting`}
+        {shown ? `${shown.length} pending writes, together` : decidable.length >= 2 ? `${decidable.length} writes of this run are waiting` : "Batch decision"}
       </h2>
 
       {result ? <BatchOutcome result={result} onDismiss={() => setResult(null)} /> : null}
