@@ -111,11 +111,11 @@ describe("issue 12: bounded grants", () => {
 
   it("a grant ends by time: a call after its expiry asks again", async () => {
     let grantId = "";
-    const { writes } = await drive([plan, write("src/a.txt"), write("src/b.txt"), write("src/late.txt", 10_500), finish], (a, r) => {
+    const { writes } = await drive([plan, write("src/a.txt"), write("src/b.txt"), write("src/late.txt", 46_000), finish], (a, r) => {
       if (!grantId && a.tool === "write_file") {
-        // One minute is the shortest grant a reviewer can give; its clock is started 50 s ago so it ends 10 s from now,
-        // and the model waits 10.5 s after the granted call before the late one.
-        grantId = createGrant(t.db, asReviewer(), reviewer, { runId: r.id, tool: "write_file", path: "src", minutes: 1, maxCalls: 20 }, Date.now() - 50_000).id;
+        // One minute is the shortest grant a reviewer can give; its clock is started 15 s ago so it ends 45 s from now
+        // (room for the granted call on a loaded machine), and the model waits 46 s after the granted call before the late one.
+        grantId = createGrant(t.db, asReviewer(), reviewer, { runId: r.id, tool: "write_file", path: "src", minutes: 1, maxCalls: 20 }, Date.now() - 15_000).id;
         return "approve";
       }
       return "deny";
