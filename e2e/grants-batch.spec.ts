@@ -36,7 +36,7 @@ const twoWrites: ScriptStep = {
 test("a reviewer reads a run's pending writes as one combined diff and approves them all at once", async ({ page, baseURL }) => {
   world = await setUpRunWorld(baseURL!, [planStep([{ title: "Write two notes" }]), twoWrites, finishStep("Both notes written.")]);
   const run = await startRun(world, world.operatorApi);
-  await decide(world.reviewerApi, (await waitForPendingApproval(world.reviewerApi, run.id)).id, "approve");
+  await decide(world.reviewerApi, (await waitForPendingApproval(world.reviewerApi, run.id, undefined, 120_000)).id, "approve");
   await apiSignin(page, world.reviewer);
   await page.goto(`/runs/${run.id}`);
 
@@ -59,7 +59,7 @@ test("@desktop-only approving a write with a grant lets the next write under tha
     finishStep("Sources written."),
   ]);
   const run = await startRun(world, world.operatorApi);
-  await decide(world.reviewerApi, (await waitForPendingApproval(world.reviewerApi, run.id)).id, "approve");
+  await decide(world.reviewerApi, (await waitForPendingApproval(world.reviewerApi, run.id, undefined, 120_000)).id, "approve");
   await apiSignin(page, world.reviewer);
   await page.goto(`/runs/${run.id}`);
 
