@@ -903,3 +903,38 @@ export const projectEgressGrants = sqliteTable(
 );
 
 export type ProjectEgressGrant = typeof projectEgressGrants.$inferSelect;
+// -------------------------------------------------------------- run grants (issue 12)
+
+/**
+ * A bounded permission a reviewer gives one run: calls of `tool` under
+ * `pathGlob` that the policy would ask about run without asking, until
+ * `expiresAt` or `maxCalls` uses, whichever comes first, or until revoked.
+ * A grant never overrides a deny (server/grants/grants.ts says which asks it answers).
+ */
+export const runGrants = sqliteTable(
+  "run_grants",
+  {
+    id: text("id").primaryKey(),
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    tool: text("tool", { enum: ["write_file", "edit_file"] }).notNull(),
+    // Absolute container path glob (normalised under /workspace), e.g. /workspace/src/**.
+    pathGlob: text("path_glob").notNull(),
+    maxCalls: integer("max_calls").notNull(),
+    usedCalls: integer("used_calls").notNull().default(0),
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+    createdBy: text("created_by")
+      .notNull()
+      .references(() => users.id),
+    // Provenance: "granted while approving approval <id>" or the reviewer's note.
+    reason: text("reason").notNull(),
+    fromApprovalId: text("from_approval_id"),
+    revokedAt: integer("revoked_at", { mode: "timestamp_ms" }),
+    revokedBy: text("revoked_by"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("run_grants_run_idx").on(t.runId)],
+);
+
+export type RunGrant = typeof runGrants.$inferSelect;

@@ -238,3 +238,18 @@ export function proposalVoteDenial(actor: PermissionActor, proposal: { proposedB
 export function maySubmitPolicyDrafts(role: Role): boolean {
   return atLeast(role, DRAFT_ROLE); // DRAFT_ROLE (lib/roles.ts) is also the validate procedure's role
 }
+
+// ---------------------------------------------------------------- run grants (issue 12)
+
+/**
+ * Who may give a run a bounded grant ("write_file under src/ for 15 minutes"):
+ * whoever may approve the run's ordinary requests, i.e. a reviewer who did not
+ * start the run (a grant is many approvals at once, so self-approval is never
+ * allowed for it). Null when they may.
+ */
+export function runGrantDenial(actor: PermissionActor | null | undefined, run: { createdBy: string }): Denial | null {
+  const rights = approvalPermissions(actor, { state: "pending", requestedBy: run.createdBy, allowSelfApproval: false, approverRole: "reviewer" });
+  if (rights.canApprove) return null;
+  if (!rights.canReview) return forbidden("Granting a run permissions needs the reviewer role.");
+  return forbidden("You started this run, so another reviewer must grant it permissions (the same rule as approving its requests).");
+}

@@ -22,6 +22,7 @@ import { registryFor } from "@/lib/egress-presets";
 import { EgressRequest, isEgressRequest, type EgressScope } from "@/components/approvals/egress-request";
 import { useTRPC } from "@/lib/trpc/client";
 import { FileChange, isFileDiffPreview } from "@/components/diff/file-change";
+import { GrantOffer } from "@/components/approvals/grant-offer";
 import { CommandBlock, CommandParts } from "@/components/approvals/command-preview";
 import { ExpiryCountdown } from "@/components/approvals/expiry-countdown";
 import { cleanSteps, PlanEditor, PlanStepList, planProblems } from "@/components/approvals/plan-steps";
@@ -283,6 +284,8 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
             onCheckedChange={setGrantRegistry}
           />
         ) : null}
+
+        {mode === "idle" ? <GrantOffer approval={approval} /> : null}
 
         {pending && approval.approverRole === "admin" ? (
           <p className="text-xs font-medium text-warning" data-testid="needs-admin">

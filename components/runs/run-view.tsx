@@ -32,6 +32,8 @@ import { RunTimeline } from "@/components/runs/run-timeline";
 import { StopRunButton } from "@/components/runs/stop-run";
 import { EgressPanel } from "@/components/runs/egress-panel";
 import { ArmedConfigWarning } from "@/components/runs/armed-config-warning";
+import { GrantsPanel } from "@/components/runs/grants-panel";
+import { BatchApprove } from "@/components/approvals/batch-approve";
 import { useRunEvents } from "@/components/runs/use-run-events";
 
 type Run = inferRouterOutputs<AppRouter>["runs"]["get"];
@@ -118,6 +120,8 @@ export function RunView({ runId, user }: { runId: string; user: SessionUser }) {
         </InlineAlert>
       ) : null}
 
+      <BatchApprove runId={runId} user={user} pendingKey={pendingApprovals.map((a) => a.id).join()} />
+
       {pendingApprovals.length ? (
         <section aria-labelledby="run-pending-title" className="space-y-3">
           <h2 id="run-pending-title" className="flex items-center gap-2 text-base font-semibold">
@@ -131,6 +135,7 @@ export function RunView({ runId, user }: { runId: string; user: SessionUser }) {
       ) : null}
 
       <EgressPanel run={r} user={user} ended={ended} />
+      <GrantsPanel run={r} user={user} ended={ended} />
 
       {r.plan && r.plan.length ? <PlanSection plan={r.plan} approved={r.planApproved} currentStep={r.currentStep} done={r.state === "succeeded"} /> : null}
 

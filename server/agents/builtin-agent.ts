@@ -13,6 +13,7 @@ import { MODEL_LIMITS, ModelError, streamChatCompletion, withRetries, type ChatM
 import type { FinishSignal } from "@/server/supervisor/control";
 import { sql } from "drizzle-orm";
 import { requireRun } from "@/server/runs/lookup";
+import { resolveLexically, WORKSPACE_ROOT } from "@/server/policy/paths";
 
 export interface AgentOutcome {
   status: "succeeded" | "failed";
@@ -127,6 +128,26 @@ function parseArgs(text: string): unknown {
   }
 }
 
+/**
+ * Whether a turn's calls are all file writes (write_file, edit_file) to
+ * different paths: such calls are independent, so they are judged and asked
+ * about together (issue 12, batch approval) instead of one question at a time.
+ */
+export function writesToAskTogether(calls: { name: string; argumentsText: string }[]): boolean {
+  if (calls.length < 2) return false;
+  const paths = new Set<string>();
+  for (const c of calls) {
+    if (c.name !== "write_file" && c.name !== "edit_file") return false;
+    const args = parseArgs(c.argumentsText);
+    const p = typeof args === "object" && args !== null ? (args as { path?: unknown }).path : undefined;
+    if (typeof p !== "string") return false;
+    const key = resolveLexically(p, WORKSPACE_ROOT);
+    if (paths.has(key)) return false;
+    paths.add(key);
+  }
+  return true;
+}
+
 export async function runBuiltinAgent(db: Db, session: GatewaySession, finish: FinishSignal): Promise<AgentOutcome> {
   const { runId, signal } = session;
   let run = requireRun(db, runId);
@@ -137,7 +158,7 @@ export async function runBuiltinAgent(db: Db, session: GatewaySession, finish: F
   const { messages, unanswered } = rebuildConversation(db, run);
   let noteCursor = lastEventId(db, runId);
 
-  const answer = async (call: { id: string; name: string; argumentsText: string }, resume: boolean) => {
+  const resultOf = async (call: { id: string; name: string; argumentsText: string }, resume: boolean): Promise<ToolResult> => {
     let result: ToolResult;
     // Model call ids are only unique within a conversation.
     const existing = resume
@@ -149,6 +170,10 @@ export async function runBuiltinAgent(db: Db, session: GatewaySession, finish: F
       : undefined;
     if (existing) result = await resumeToolCall(session, existing);
     else result = await handleToolCall(session, { modelCallId: call.id, tool: call.name, args: parseArgs(call.argumentsText) });
+    return result;
+  };
+  const answer = async (call: { id: string; name: string; argumentsText: string }, resume: boolean) => {
+    const result = await resultOf(call, resume);
     messages.push({ role: "tool", tool_call_id: call.id, content: JSON.stringify(result) });
   };
 
@@ -250,6 +275,15 @@ export async function runBuiltinAgent(db: Db, session: GatewaySession, finish: F
       continue;
     }
     idleTurns = 0;
+
+    if (writesToAskTogether(turn.toolCalls)) {
+      // Asked about together so a reviewer reads their combined diff and decides them as a batch; the
+      // gateway still executes them one at a time, in order. Answers go back in the model's order.
+      lastKey = "";
+      const results = await Promise.all(turn.toolCalls.map((call) => resultOf(call, false)));
+      turn.toolCalls.forEach((call, i) => messages.push({ role: "tool", tool_call_id: call.id, content: JSON.stringify(results[i]) }));
+      continue;
+    }
 
     for (const call of turn.toolCalls) {
       const key = `${call.name}\u0000${call.argumentsText}`;

@@ -57,6 +57,13 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   "runs.rollback": "operator",
   "approvals.list": "viewer",
   "approvals.decide": "reviewer",
+  // Issue 12: batch approval, bounded grants, reviewer statistics.
+  "approvals.pendingWrites": "viewer",
+  "approvals.decideBatch": "reviewer",
+  "grants.create": "reviewer",
+  "grants.list": "viewer",
+  "grants.revoke": "reviewer",
+  "reviewers.stats": "admin",
   "policies.get": "viewer",
   "policies.update": "admin",
   "policies.simulate": "viewer",

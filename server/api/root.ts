@@ -12,6 +12,8 @@ import { redteamRouter } from "@/server/api/routers/redteam";
 import { secretsRouter } from "@/server/api/routers/secrets";
 import { notificationsRouter } from "@/server/api/routers/notifications";
 import { webhooksRouter } from "@/server/api/routers/webhooks";
+import { grantsRouter } from "@/server/api/routers/grants";
+import { reviewersRouter } from "@/server/api/routers/reviewers";
 import { checkHealth } from "@/server/health/health";
 
 export const appRouter = router({
@@ -28,6 +30,8 @@ export const appRouter = router({
   secrets: secretsRouter,
   notifications: notificationsRouter,
   webhooks: webhooksRouter,
+  grants: grantsRouter,
+  reviewers: reviewersRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -11,6 +11,7 @@ import { DomainError } from "@/server/errors/domain-error";
 import { approvalPermissions, approvalVoteDenial, type PermissionActor } from "@/lib/permissions";
 import { readApprovalTtlMs } from "@/server/config/env";
 import type { RunEvent } from "@/db/schema";
+import { approvalContentHash } from "./content-hash";
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
@@ -108,6 +109,10 @@ export interface DecideInput {
   edit?: Record<string, unknown> | null;
   /** Where the decision was made, kept in the audit trail: the dashboard (cookie session), a notification's action button, or an API token. */
   channel?: DecisionChannel;
+  /** Batch decisions (server/approvals/batch.ts): the hash of what the reviewer saw; a request changed since is refused. */
+  expectHash?: string;
+  /** Batch decisions: shared by every vote of one batch in the audit trail. */
+  batchId?: string;
 }
 
 export type DecisionChannel = "web" | "notification" | "api";
@@ -139,6 +144,18 @@ export function decideApproval(db: Db, actor: Actor & { userId: string }, input:
         .get();
       const denied = approvalVoteDenial({ id: actor.userId, role: voter?.role ?? null }, approval, input.decision, { alreadyVoted: Boolean(already) });
       if (denied) throw new DomainError(denied.code, denied.message);
+      if (input.expectHash !== undefined) {
+        const edits = tx
+          .select({ edit: approvalVotes.edit })
+          .from(approvalVotes)
+          .where(eq(approvalVotes.approvalId, approval.id))
+          .orderBy(approvalVotes.createdAt)
+          .all();
+        const now = approvalContentHash({ ...approval, edits: edits.map((e) => e.edit ?? null) });
+        if (now !== input.expectHash) {
+          throw new DomainError("CONFLICT", "This request changed after your page showed it (another reviewer attached an edit); review it again on its own.");
+        }
+      }
       tx.insert(approvalVotes)
         .values({ id: crypto.randomUUID(), approvalId: approval.id, userId: actor.userId, decision: input.decision, reason, edit: input.edit ?? null })
         .run();
@@ -146,10 +163,17 @@ export function decideApproval(db: Db, actor: Actor & { userId: string }, input:
         action: "approval.vote",
         targetType: "approval",
         targetId: approval.id,
-        details: { runId: approval.runId, decision: input.decision, reason, edited: Boolean(input.edit), channel: input.channel ?? null },
+        details: {
+          runId: approval.runId,
+          decision: input.decision,
+          reason,
+          edited: Boolean(input.edit),
+          channel: input.channel ?? null,
+          ...(input.batchId ? { batchId: input.batchId } : {}),
+        },
       });
       if (input.decision === "deny") {
-        const denied = finalize(tx, approval, "denied", actor, { reason, edit: null, channel: input.channel });
+        const denied = finalize(tx, approval, "denied", actor, { reason, edit: null, channel: input.channel, batchId: input.batchId });
         return { approval: denied.approval, event: denied.event, late: false };
       }
       const votes = tx
@@ -159,7 +183,7 @@ export function decideApproval(db: Db, actor: Actor & { userId: string }, input:
         .all();
       if (votes.length >= approval.requiredApprovals) {
         const edit = input.edit ?? [...votes].reverse().find((v) => v.edit)?.edit ?? null;
-        const approved = finalize(tx, approval, "approved", actor, { reason, edit, channel: input.channel });
+        const approved = finalize(tx, approval, "approved", actor, { reason, edit, channel: input.channel, batchId: input.batchId });
         return { approval: approved.approval, event: approved.event, late: false };
       }
       const event = insertRunEvent(tx, approval.runId, "approval", {
@@ -184,7 +208,7 @@ function finalize(
   approval: Approval,
   state: ApprovalState,
   actor: Actor,
-  opts: { reason?: string | null; edit?: Record<string, unknown> | null; channel?: DecisionChannel },
+  opts: { reason?: string | null; edit?: Record<string, unknown> | null; channel?: DecisionChannel; batchId?: string },
 ) {
   tx.update(approvals)
     .set({ state, decidedAt: new Date(), decidedBy: actor.userId, decisionReason: opts.reason ?? null, edit: opts.edit ?? null })
@@ -212,6 +236,7 @@ function finalize(
       reason: opts.reason ?? null,
       edit: opts.edit ?? null,
       ...(opts.channel ? { channel: opts.channel } : {}),
+      ...(opts.batchId ? { batchId: opts.batchId } : {}),
     },
   });
   return { approval: updated, event };

@@ -4,7 +4,7 @@
 import crypto from "node:crypto";
 import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { runs, toolCalls, type Run, type ToolCall } from "@/db/schema";
+import { approvals, runs, toolCalls, type Run, type ToolCall } from "@/db/schema";
 import { appendAudit, type Actor } from "@/server/audit/chain";
 import { announce, insertRunEvent } from "@/server/events/bus";
 import { createApprovalInTx, afterApprovalCommit, waitForDecision } from "@/server/approvals/approvals";
@@ -16,6 +16,7 @@ import { executeTool, prepareTool, type ExecutionSession, type PreparedOk } from
 import { OutOfWorkspaceError, SandboxFileError } from "@/server/sandbox/files";
 import { afterToolCall, beforeToolCall, beforeToolExecutes, resultAfterRollback } from "@/server/workspace/hooks";
 import { findRun } from "@/server/runs/lookup";
+import { allowByGrant } from "@/server/grants/grants";
 
 export const MAX_ARGS_BYTES = 1.5 * 1024 * 1024;
 
@@ -226,7 +227,8 @@ async function processValidatedCall(session: GatewaySession, run: Run, row: Tool
     );
   }
 
-  const first = await prepareAndJudge(session, run, row.id, call, { edited: false, publish: true });
+  // A dry run changes nothing, so it never spends a grant's use.
+  const first = await prepareAndJudge(session, run, row.id, call, { edited: false, publish: true, useGrants: !dryRun });
   if (!first.ok) return finishCall(db, runId, row.id, "refused", first.result, actor, first.judgement);
   const { judgement, prepared } = first;
 
@@ -278,12 +280,18 @@ async function prepareAndJudge(
   run: Run,
   callId: string,
   call: ValidatedCall,
-  opts: { edited: boolean; publish: boolean },
+  opts: { edited: boolean; publish: boolean; useGrants?: boolean },
 ): Promise<Judged> {
   const prepared = await prepareTool(session, call);
   if (!prepared.ok) return { ok: false, result: prepared.result, judgement: null };
-  const judgement = await judgeToolCallOffThread(call.tool, prepared.normalised, { stepMode: run.stepMode, policy: policyForRun(session.db, run) });
-  if (opts.publish) publishDecision(session.db, session.runId, callId, call.tool, judgement);
+  let judgement = await judgeToolCallOffThread(call.tool, prepared.normalised, { stepMode: run.stepMode, policy: policyForRun(session.db, run) });
+  // An "ask" a reviewer's bounded grant covers is allowed (server/grants/grants.ts); the grant's use and the decision commit together.
+  const granted =
+    opts.publish && opts.useGrants
+      ? allowByGrant(session.db, agentActor(session.runId), { runId: session.runId, callId, tool: call.tool, path: prepared.normalised.path }, judgement)
+      : null;
+  if (granted) judgement = granted.judgement;
+  else if (opts.publish) publishDecision(session.db, session.runId, callId, call.tool, judgement);
   const d = judgement.decision;
   if (d.verdict === "deny") {
     const denied = opts.edited ? "The edited call is denied by policy rule" : "Denied by policy rule";
@@ -362,6 +370,10 @@ async function askReviewer(
         requestedBy: run.createdBy,
       });
       tx.update(toolCalls).set({ state: "awaiting_approval", approvalId: created.approval.id }).where(eq(toolCalls.id, row.id)).run();
+      // A turn's writes are asked about together (builtin-agent.ts): the run may already be waiting for another of them.
+      if (tx.select({ state: runs.state }).from(runs).where(eq(runs.id, runId)).get()?.state === "awaiting_approval") {
+        return { approval: created.approval, events: [created.event] };
+      }
       // Reads may ask before any plan exists (a secret file, say): the run waits from planning as well as from running.
       const t = transitionRunInTx(tx, runId, "awaiting_approval", agentActor(runId), {
         from: ["running", "planning"],
@@ -390,14 +402,24 @@ export async function awaitApproval(session: GatewaySession, callId: string, app
     if (isShutdown(session.signal)) throw err;
     return { ok: false, result: stoppedError() };
   }
-  const current = loadRun(db, runId);
-  if (current.state === "awaiting_approval" && decided.state !== "cancelled") {
-    const back = current.planApprovedAt ? "running" : "planning";
-    const { event } = db.transaction(
-      (tx) => transitionRunInTx(tx, runId, back, agentActor(runId), { from: ["awaiting_approval"], reason: `approval ${decided.state}` }),
+  if (decided.state !== "cancelled") {
+    // The run waits until the last of its open requests is decided (a turn's writes are asked about together).
+    const moved = db.transaction(
+      (tx) => {
+        const current = tx.select().from(runs).where(eq(runs.id, runId)).get();
+        if (current?.state !== "awaiting_approval") return null;
+        const open = tx
+          .select({ id: approvals.id })
+          .from(approvals)
+          .where(and(eq(approvals.runId, runId), eq(approvals.state, "pending")))
+          .get();
+        if (open) return null;
+        const back = current.planApprovedAt ? "running" : "planning";
+        return transitionRunInTx(tx, runId, back, agentActor(runId), { from: ["awaiting_approval"], reason: `approval ${decided.state}` }).event;
+      },
       { behavior: "immediate" },
     );
-    announce(event);
+    if (moved) announce(moved);
   }
   switch (decided.state) {
     case "approved":
@@ -425,7 +447,28 @@ export async function awaitApproval(session: GatewaySession, callId: string, app
  * Marks the call executing (committed before any effect, so a restart never
  * runs it twice), executes it, and records the result.
  */
-async function executeApproved(
+/** Calls of one run execute one at a time, in the order they got there, even when they were asked about together. */
+const executionQueues = new Map<string, Promise<unknown>>();
+
+function executeApproved(
+  session: GatewaySession,
+  callId: string,
+  call: ValidatedCall,
+  prepared: PreparedOk,
+  judgement: Judgement,
+  note: string | undefined,
+): Promise<ToolResult> {
+  const previous = executionQueues.get(session.runId) ?? Promise.resolve();
+  const next = previous.catch(() => undefined).then(() => executeApprovedNow(session, callId, call, prepared, judgement, note));
+  executionQueues.set(session.runId, next);
+  void next.then(
+    () => executionQueues.get(session.runId) === next && executionQueues.delete(session.runId),
+    () => executionQueues.get(session.runId) === next && executionQueues.delete(session.runId),
+  );
+  return next;
+}
+
+async function executeApprovedNow(
   session: GatewaySession,
   callId: string,
   call: ValidatedCall,

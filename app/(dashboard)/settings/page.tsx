@@ -5,6 +5,7 @@ import { ChangePasswordForm } from "@/components/settings/change-password-form";
 import { UsersSection } from "@/components/settings/users-section";
 import { ModelsSection } from "@/components/settings/models-section";
 import { SecretsSection } from "@/components/settings/secrets-section";
+import { ReviewerStatsSection } from "@/components/settings/reviewer-stats";
 import { SessionsList } from "@/components/settings/sessions-list";
 import { NotificationPreferences } from "@/components/settings/notification-preferences";
 import { NotificationDevices } from "@/components/settings/notification-devices";
@@ -73,6 +74,7 @@ export default async function SettingsPage() {
         {isAdmin ? <SecretsSection /> : null}
 
         {isAdmin ? <WebhooksSection /> : <WebhooksNotice />}
+        {isAdmin ? <ReviewerStatsSection /> : null}
       </div>
     </>
   );

@@ -3,6 +3,7 @@ import { roleProcedure, router } from "@/server/api/trpc";
 import { whileAccessHolds } from "@/server/api/live-access";
 import { listApprovals } from "@/server/approvals/approvals";
 import { reviewApproval, streamApprovalChanges } from "@/server/approvals/review";
+import { decideBatch, MAX_BATCH, pendingWrites } from "@/server/approvals/batch";
 
 const editSchema = z
   .object({
@@ -48,6 +49,22 @@ export const approvalsRouter = router({
       );
       return { state: a.state };
     }),
+  /** A run's pending write requests with the hash of what is shown, for a batch decision (issue 12). */
+  pendingWrites: roleProcedure("viewer")
+    .input(z.object({ runId: z.string().min(1) }))
+    .query(({ ctx, input }) => ({ items: pendingWrites(ctx.db, ctx.user, input.runId) })),
+  /** Decides exactly the listed requests, each bound to the hash the reviewer saw (server/approvals/batch.ts). */
+  decideBatch: roleProcedure("reviewer")
+    .input(
+      z.object({
+        runId: z.string().min(1),
+        approvalIds: z.array(z.string().min(1)).min(1).max(MAX_BATCH),
+        hashes: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/, "a content hash is 64 hex digits")),
+        decision: z.enum(["approve", "deny"]),
+        reason: z.string().max(4000).optional(),
+      }),
+    )
+    .mutation(({ ctx, input }) => decideBatch(ctx.db, { ...ctx.actor, userId: ctx.user.id }, input)),
   /** Pings whenever any approval is created or decided, so inboxes refresh live. */
   changes: roleProcedure("viewer").subscription(({ ctx, signal }) => whileAccessHolds(ctx, signal, streamApprovalChanges)),
 });
