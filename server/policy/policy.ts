@@ -87,7 +87,14 @@ export interface PathMatch {
   mode?: PathMatchMode;
 }
 
-export const POLICY_CHECKS = ["git-config-write", "kill-all-processes", "read-only-options", "option-effect", "unknown-option", "package-config-write"] as const;
+export const POLICY_CHECKS = [
+  "git-config-write",
+  "kill-all-processes",
+  "read-only-options",
+  "option-effect",
+  "unknown-option",
+  "package-config-write",
+] as const;
 
 /**
  * How risky a call is, as Airlock works it out (never as the model claims):
