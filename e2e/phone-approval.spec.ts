@@ -79,12 +79,13 @@ test.describe("on a phone", () => {
 
     // Signed out: the deep link goes through sign-in and comes back to the request.
     await page.goto(`/approvals/${command.id}`);
-    await expect(page).toHaveURL(new RegExp(`/login\\?callbackUrl=%2Fapprovals%2F${command.id}$`));
+    await expect(page).toHaveURL(new RegExp(`/login\\?callbackUrl=%2Fapprovals%2F${command.id}$`), { timeout: 30_000 });
     await page.getByLabel("Email").fill(world.reviewer.email);
     await page.getByLabel("Password").fill(world.reviewer.password);
     await page.getByRole("button", { name: "Sign in" }).tap();
-    await expect(page).toHaveURL(new RegExp(`/approvals/${command.id}$`));
-    await expect(page.getByRole("heading", { name: "Waiting for your decision", level: 1 })).toBeVisible();
+    await expect(page).toHaveURL(new RegExp(`/approvals/${command.id}$`), { timeout: 30_000 });
+    // The machine running the tests may be busy: the first paint of a page gets a long timeout.
+    await expect(page.getByRole("heading", { name: "Waiting for your decision", level: 1 })).toBeVisible({ timeout: 60_000 });
 
     // Everything needed to decide is on the card: risk (badge and header colour), rule, plan step with its risk note, task, operator.
     const card = page.getByRole("article", { name: /^run_command · curl/ });
@@ -111,14 +112,14 @@ test.describe("on a phone", () => {
     await expect(confirm).toBeVisible();
     expect((await listApprovals(world.reviewerApi, run.id, "pending")).map((a) => a.id)).toContain(command.id);
     await confirm.getByRole("button", { name: "Yes, approve" }).tap();
-    await expect(page.getByTestId("approval-outcome")).toContainText("Approved by you");
+    await expect(page.getByTestId("approval-outcome")).toContainText("Approved by you", { timeout: 30_000 });
     await expect(page.getByTestId("decision-bar")).toHaveCount(0);
 
     // The run continues: its next request arrives.
     const write = await waitForPendingApproval(world.reviewerApi, run.id, "write_file");
     await page.goto(`/approvals/${write.id}`);
     const writeCard = page.getByRole("article", { name: /^write_file · notes\.txt/ });
-    await expect(writeCard).toBeVisible();
+    await expect(writeCard).toBeVisible({ timeout: 60_000 });
 
     // The diff of a new file: one line-number column, wrapped between words with identifiers kept whole, and no sideways page scroll.
     const diff = writeCard.getByTestId("diff-view");
@@ -133,7 +134,7 @@ test.describe("on a phone", () => {
     await expect(diff).toHaveAttribute("data-diff-wrap", "scroll");
     expect(await diff.evaluate((el) => el.scrollWidth > el.clientWidth)).toBe(true);
     await page.reload();
-    await expect(page.getByTestId("diff-view")).toHaveAttribute("data-diff-wrap", "scroll");
+    await expect(page.getByTestId("diff-view")).toHaveAttribute("data-diff-wrap", "scroll", { timeout: 60_000 });
     await page.getByRole("button", { name: "Wrap lines" }).tap();
     await expect(page.getByTestId("diff-view")).toHaveAttribute("data-diff-wrap", "wrap");
 
@@ -151,7 +152,7 @@ test.describe("on a phone", () => {
     await expect(reason).toHaveValue("Wrong file");
     await expect(form.getByRole("alert")).toHaveCount(0);
     await form.getByRole("button", { name: "Deny request" }).tap();
-    await expect(page.getByTestId("approval-outcome")).toContainText("Denied by you: “Wrong file”");
+    await expect(page.getByTestId("approval-outcome")).toHaveText(/^Denied by you .*: “Wrong file”$/, { timeout: 30_000 });
     await expect(page.getByTestId("tab-bar")).toBeVisible();
 
     // The agent is told: DENIED_BY_REVIEWER with that reason.
@@ -175,10 +176,10 @@ test.describe("on a phone", () => {
     await decide(world.reviewerApi, plan.id, "deny", { reason: "not today" });
     await apiSignin(page, world.reviewer);
     await page.goto(`/approvals/${plan.id}`);
-    await expect(page.getByTestId("approval-outcome")).toContainText("Denied by you: “not today”");
+    await expect(page.getByTestId("approval-outcome")).toHaveText(/^Denied by you .*: “not today”$/, { timeout: 60_000 });
     await expect(page.getByTestId("decision-bar")).toHaveCount(0);
     await page.getByRole("link", { name: "Open the run" }).tap();
-    await expect(page).toHaveURL(new RegExp(`/runs/${run.id}$`));
+    await expect(page).toHaveURL(new RegExp(`/runs/${run.id}$`), { timeout: 30_000 });
   });
 });
 
@@ -196,7 +197,7 @@ test("@desktop-only j moves to a request, a approves it, and focus moves to the 
   await apiSignin(page, world.reviewer);
   await page.goto("/approvals");
   const ours = page.locator(`[data-approval-id="${a1.id}"], [data-approval-id="${a2.id}"]`);
-  await expect(ours).toHaveCount(2);
+  await expect(ours).toHaveCount(2, { timeout: 60_000 });
 
   // The shortcuts are listed behind "?".
   await page.keyboard.press("?");
@@ -213,7 +214,7 @@ test("@desktop-only j moves to a request, a approves it, and focus moves to the 
   const targetCard = page.locator(`[data-approval-id="${target}"]`);
   await expect(targetCard).toBeFocused();
   await page.keyboard.press("a");
-  await expect(targetCard).toHaveCount(0);
+  await expect(targetCard).toHaveCount(0, { timeout: 30_000 });
   const approved = (await listApprovals(world.reviewerApi, target === a1.id ? first.id : second.id, "decided")).find((a) => a.id === target);
   expect(approved?.state).toBe("approved");
   // Focus is on the request that came after it (other tests' requests may sit in the same inbox).
