@@ -7,7 +7,7 @@ import { Badge } from "@/components/ui/badge";
 import { cn } from "@/lib/cn";
 import { formatDateTime, formatRelative } from "@/lib/format";
 import { RiskBadge } from "@/components/approvals/plan-steps";
-import { approvalRisk, currentPlanStep, type ApprovalRisk } from "@/components/approvals/risk";
+import { currentPlanStep, type ApprovalRisk } from "@/components/approvals/risk";
 import type { ApprovalItem } from "@/components/approvals/types";
 
 /** The card header's colour follows the risk, so a high-risk request reads as one before any text does. */
@@ -17,12 +17,16 @@ export const RISK_HEADER: Record<ApprovalRisk["level"], string> = {
   low: "border-t-4 border-t-success bg-success-soft/40",
 };
 
+const RISK_TONE = { low: "success", medium: "warning", high: "danger" } as const;
+
+/** The card's risk: "high risk" as the policy computed it, or "declared high" for what the agent said of its plan's steps. */
 export function ApprovalRiskBadge({ risk }: { risk: ApprovalRisk | null }) {
   if (!risk) return null;
+  const title =
+    risk.source === "policy" ? `${risk.level} risk, as Airlock's policy judged the call` : `The agent declared its riskiest step ${risk.level} risk`;
   return (
-    <span data-testid="risk-badge" data-risk={risk.level} data-risk-source={risk.source} className="inline-flex items-center gap-1">
-      <RiskBadge risk={risk.level} />
-      {risk.source === "agent" ? <span className="text-[11px] text-fg-muted">declared by the agent</span> : null}
+    <span data-testid="risk-badge" data-risk={risk.level} data-risk-source={risk.source} title={title}>
+      <Badge tone={RISK_TONE[risk.level]}>{risk.source === "policy" ? `${risk.level} risk` : `declared ${risk.level}`}</Badge>
     </span>
   );
 }
@@ -38,22 +42,10 @@ export function EscalatedMark({ escalatedAt }: { escalatedAt: Date | null }) {
 
 export function ApprovalContext({ approval }: { approval: ApprovalItem }) {
   const [taskOpen, setTaskOpen] = useState(false);
-  const risk = approvalRisk(approval);
   const step = currentPlanStep(approval);
   const longTask = approval.runTask.length > 160 || approval.runTask.includes("\n");
   return (
     <dl className="grid gap-x-3 gap-y-1.5 text-sm sm:grid-cols-[7rem_1fr]" data-testid="approval-context">
-      {risk ? (
-        <>
-          <dt className="text-fg-muted">Risk</dt>
-          <dd className="min-w-0">
-            <ApprovalRiskBadge risk={risk} />
-            <span className="ml-1.5 text-xs text-fg-muted">
-              {risk.source === "policy" ? "as Airlock's policy judged the call" : "the highest risk the agent gave its steps"}
-            </span>
-          </dd>
-        </>
-      ) : null}
       {step ? (
         <>
           <dt className="text-fg-muted">Plan step</dt>
