@@ -98,6 +98,8 @@ test("an install_package approval offers the package registry with it; switched 
   await expect(card).toContainText("pypi.org, files.pythonhosted.org");
   await registry.uncheck();
   await card.getByRole("button", { name: /^Approve/ }).click();
+  // The policy judges an install high risk, so approving asks a second time.
+  await page.getByRole("dialog", { name: "Approve a high-risk request?" }).getByRole("button", { name: "Yes, approve" }).click();
   await expect(card.getByRole("switch")).toHaveCount(0, { timeout: 15_000 });
 
   const panel = page.getByTestId("egress-panel");

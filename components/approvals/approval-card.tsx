@@ -8,10 +8,11 @@ import { ProposeRuleButton } from "@/components/policies/propose-rule-button";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { TRPCClientError } from "@trpc/client";
 import Link from "next/link";
-import { useId, useState, type FormEvent, type ReactNode } from "react";
+import { useId, useRef, useState, type FormEvent, type ReactNode } from "react";
 import { InlineAlert } from "@/components/ui/alert";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
+import { ConfirmDialog } from "@/components/ui/dialog";
 import { Switch } from "@/components/ui/switch";
 import { TextAreaField } from "@/components/ui/textarea-field";
 import { cn } from "@/lib/cn";
@@ -37,6 +38,10 @@ import {
   type PlanStep,
 } from "@/components/approvals/types";
 import { RuleAndReason } from "@/components/approvals/verdict-badge";
+import { ApprovalContext, ApprovalRiskBadge, EscalatedMark, RISK_HEADER } from "@/components/approvals/approval-context";
+import { DenyForm } from "@/components/approvals/deny-form";
+import { approvalRisk, needsSecondConfirmation } from "@/components/approvals/risk";
+import { focusNextDecidable } from "@/components/approvals/shortcuts";
 import { approvalPermissions } from "@/lib/permissions";
 
 type Mode = "idle" | "deny" | "edit";
@@ -87,10 +92,12 @@ export interface ApprovalCardProps {
   showRunLink?: boolean;
   /** Called when someone else decided first (or it expired): the list refreshes and the card may go away. */
   onConflict?: (message: string) => void;
+  /** Pin Deny / Approve to the bottom of the screen (above the phone tab bar): the one request the page is about. */
+  sticky?: boolean;
   className?: string;
 }
 
-export function ApprovalCard({ approval, user, showRunLink = false, onConflict, className }: ApprovalCardProps) {
+export function ApprovalCard({ approval, user, showRunLink = false, onConflict, sticky = false, className }: ApprovalCardProps) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const titleId = useId();
@@ -99,6 +106,9 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
   const [editText, setEditText] = useState("");
   const [editSteps, setEditSteps] = useState<PlanStep[]>([]);
   const [localError, setLocalError] = useState<string | null>(null);
+  const [confirming, setConfirming] = useState(false);
+  const cardRef = useRef<HTMLElement>(null);
+  const risk = approvalRisk(approval);
   // An install needs its package index: offered with the approval (on by default), granted to the run on approve.
   const registry = approval.tool === "install_package" ? registryFor(approval.args.manager) : null;
   const [grantRegistry, setGrantRegistry] = useState(true);
@@ -119,6 +129,7 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
       onSuccess: () => {
         setMode("idle");
         setReason("");
+        setConfirming(false);
         refresh();
       },
       onError: (err) => {
@@ -130,9 +141,25 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
     }),
   );
 
+  type DecideInput = Parameters<typeof decide.mutate>[0];
+  function send(input: DecideInput) {
+    decide.mutate(input, {
+      onSuccess: () => {
+        // Keyboard and phone reviewers continue with the next request without hunting for it.
+        const card = cardRef.current;
+        if (card && (card.contains(document.activeElement) || document.activeElement === document.body)) focusNextDecidable(card);
+      },
+    });
+  }
+
   function approve() {
     setLocalError(null);
-    decide.mutate({
+    if (needsSecondConfirmation(approval) && !confirming) {
+      decide.reset();
+      setConfirming(true);
+      return;
+    }
+    send({
       id: approval.id,
       decision: "approve",
       ...(registry && grantRegistry ? { grantRegistry: true } : {}),
@@ -147,7 +174,7 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
       return;
     }
     setLocalError(null);
-    decide.mutate({ id: approval.id, decision: "deny", reason: reason.trim() });
+    send({ id: approval.id, decision: "deny", reason: reason.trim() });
   }
 
   function startEdit() {
@@ -168,7 +195,7 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
         return;
       }
       setLocalError(null);
-      decide.mutate({ id: approval.id, decision: "approve", edit: { steps: cleanSteps(editSteps) } });
+      send({ id: approval.id, decision: "approve", edit: { steps: cleanSteps(editSteps) } });
       return;
     }
     if (editField === "command" && !editText.trim()) {
@@ -176,7 +203,7 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
       return;
     }
     setLocalError(null);
-    decide.mutate({ id: approval.id, decision: "approve", edit: { [editField]: editText } });
+    send({ id: approval.id, decision: "approve", edit: { [editField]: editText } });
   }
 
   const error = localError ?? (decide.error && !(onConflict && conflictLike(decide.error)) ? errorMessage(decide.error) : null);
@@ -184,15 +211,55 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
   const { canReview: isReviewer, selfApprovalBlocked: ownRun } = approvalPermissions(user, approval);
   const remaining = Math.max(0, approval.requiredApprovals - approval.approvalsSoFar);
 
+  const decidable = pending && approval.canDecide;
+  const denyError = mode === "deny" ? error : null;
+  const denyButton = (
+    <Button
+      variant="danger-outline"
+      data-action="deny"
+      onClick={() => {
+        decide.reset();
+        setLocalError(null);
+        setMode("deny");
+      }}
+      disabled={decide.isPending}
+    >
+      {copy.deny}
+    </Button>
+  );
+  const editButton = editField ? (
+    <Button variant="secondary" onClick={startEdit} disabled={decide.isPending}>
+      {EDIT_COPY[editField].button}
+    </Button>
+  ) : null;
+  const approveButton = (
+    <Button onClick={approve} loading={decide.isPending} data-action="approve">
+      {copy.approve}
+    </Button>
+  );
+
   return (
     <article
+      ref={cardRef}
       aria-labelledby={titleId}
+      tabIndex={decidable ? -1 : undefined}
       data-testid="approval-card"
       data-approval-id={approval.id}
       data-kind={approval.kind}
-      className={cn("min-w-0 rounded-xl border bg-surface shadow-xs", pending ? "border-warning/60 ring-1 ring-warning/20" : "border-border", className)}
+      data-decidable={decidable ? "true" : undefined}
+      className={cn(
+        "min-w-0 scroll-mt-20 rounded-xl border bg-surface shadow-xs focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-accent",
+        pending ? "border-warning/60 ring-1 ring-warning/20" : "border-border",
+        className,
+      )}
     >
-      <header className="flex flex-wrap items-start justify-between gap-x-3 gap-y-2 border-b border-border px-4 py-3">
+      <header
+        className={cn(
+          "flex flex-wrap items-start justify-between gap-x-3 gap-y-2 rounded-t-xl border-b border-border px-4 py-3",
+          risk ? RISK_HEADER[risk.level] : null,
+        )}
+        data-risk={risk?.level}
+      >
         <div className="min-w-0">
           <h3 id={titleId} className="font-mono text-[14px] font-semibold break-all text-fg">
             {approvalSubject(approval)}
@@ -214,6 +281,8 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
           </p>
         </div>
         <div className="flex flex-wrap items-center gap-1.5">
+          <ApprovalRiskBadge risk={risk} />
+          <EscalatedMark escalatedAt={approval.escalatedAt} />
           <Badge tone={STATE_TONE[approval.state] ?? "neutral"}>{STATE_LABEL[approval.state] ?? approval.state}</Badge>
           <Badge tone="neutral">
             <span className="tabular-nums">
@@ -228,6 +297,7 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
         <div className="rounded-lg bg-surface-muted/60 px-3 py-2">
           <RuleAndReason rule={approval.rule} reason={approval.reason} prefix="Asked by rule" />
         </div>
+        <ApprovalContext approval={approval} />
 
         {mode === "edit" && editField ? (
           <form id={`${titleId}-edit`} onSubmit={submitEdit} aria-label="Edit before approving" className="space-y-3">
@@ -297,31 +367,35 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
           <ProposeRuleButton approvalId={approval.id} label="Allow this pattern in this project" />
         ) : null}
 
-        {error ? <InlineAlert>{error}</InlineAlert> : null}
+        {error && !denyError ? <InlineAlert>{error}</InlineAlert> : null}
       </div>
 
-      {pending && approval.canDecide ? (
+      {decidable ? (
         <footer className="border-t border-border px-4 py-3">
           {mode === "deny" ? (
-            <form onSubmit={submitDeny} aria-label={copy.denyConfirm} className="space-y-3">
-              <TextAreaField
-                label={copy.reasonLabel}
-                hint={copy.reasonHint}
-                rows={2}
-                maxLength={4000}
-                autoFocus
-                value={reason}
-                onChange={(e) => setReason(e.target.value)}
-              />
-              <Actions key="deny">
-                <Button variant="secondary" onClick={() => setMode("idle")} disabled={decide.isPending}>
-                  Cancel
-                </Button>
-                <Button type="submit" variant="danger" loading={decide.isPending}>
-                  {copy.denyConfirm}
-                </Button>
-              </Actions>
-            </form>
+            <DenyForm
+              kind={kind}
+              label={copy.reasonLabel}
+              hint={copy.reasonHint}
+              confirmLabel={copy.denyConfirm}
+              reason={reason}
+              onReasonChange={(r) => {
+                setReason(r);
+                if (r.trim()) setLocalError(null);
+              }}
+              error={denyError}
+              onSubmit={submitDeny}
+              actions={
+                <Actions key="deny">
+                  <Button variant="secondary" onClick={() => setMode("idle")} disabled={decide.isPending}>
+                    Cancel
+                  </Button>
+                  <Button type="submit" variant="danger" loading={decide.isPending}>
+                    {copy.denyConfirm}
+                  </Button>
+                </Actions>
+              }
+            />
           ) : mode === "edit" ? (
             // Keyed per mode: reusing the clicked "Edit" <button> as this submit button would submit during the same click.
             <Actions key="edit">
@@ -332,34 +406,54 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
                 Approve edited
               </Button>
             </Actions>
+          ) : sticky ? (
+            <>
+              {editButton ? <Actions key="idle-edit">{editButton}</Actions> : <p className="text-xs text-fg-muted">Decide with the bar at the bottom.</p>}
+              {/* Pinned above the phone's tab bar (and its safe area), so Approve never sits a screen away from the thumb. */}
+              <div data-testid="decision-bar" role="group" aria-label="Decision" className={DECISION_BAR}>
+                <div className="mx-auto flex w-full max-w-6xl items-center gap-3">
+                  <p className="min-w-0 flex-1 truncate text-sm font-medium max-sm:hidden">{approvalSubject(approval)}</p>
+                  <div className="grid flex-1 grid-cols-2 gap-2 sm:flex sm:flex-none [&>button]:h-11 sm:[&>button]:h-10">
+                    {denyButton}
+                    {approveButton}
+                  </div>
+                </div>
+              </div>
+            </>
           ) : (
             <Actions key="idle">
-              <Button
-                variant="danger-outline"
-                onClick={() => {
-                  decide.reset();
-                  setLocalError(null);
-                  setMode("deny");
-                }}
-                disabled={decide.isPending}
-              >
-                {copy.deny}
-              </Button>
-              {editField ? (
-                <Button variant="secondary" onClick={startEdit} disabled={decide.isPending}>
-                  {EDIT_COPY[editField].button}
-                </Button>
-              ) : null}
-              <Button onClick={approve} loading={decide.isPending}>
-                {copy.approve}
-              </Button>
+              {denyButton}
+              {editButton}
+              {approveButton}
             </Actions>
           )}
         </footer>
       ) : null}
+      <ConfirmDialog
+        open={confirming}
+        onOpenChange={(open) => {
+          setConfirming(open);
+          if (!open) decide.reset();
+        }}
+        title="Approve a high-risk request?"
+        description={
+          <>
+            Airlock&apos;s policy judged <span className="font-mono font-medium break-all text-fg">{approvalSubject(approval)}</span> high risk:{" "}
+            {approval.reason}
+          </>
+        }
+        confirmLabel="Yes, approve"
+        confirmVariant="danger"
+        pending={decide.isPending}
+        error={decide.error ? errorMessage(decide.error) : null}
+        onConfirm={approve}
+      />
     </article>
   );
 }
+
+const DECISION_BAR =
+  "fixed inset-x-0 bottom-[calc(4rem+env(safe-area-inset-bottom))] z-20 border-t border-border bg-surface/95 px-4 py-2.5 shadow-[0_-4px_12px_rgb(0_0_0/0.08)] backdrop-blur md:bottom-0 md:left-60 md:pb-[calc(0.625rem+env(safe-area-inset-bottom))]";
 
 function Actions({ children }: { children: ReactNode }) {
   // Full-width, thumb-sized buttons on phones; a right-aligned row on wide screens.

@@ -19,6 +19,7 @@ import type { SessionUser } from "@/lib/session-user";
 import { useTRPC } from "@/lib/trpc/client";
 import { ApprovalCard } from "@/components/approvals/approval-card";
 import { usePendingApprovals } from "@/components/approvals/live";
+import { ApprovalShortcuts } from "@/components/approvals/shortcuts";
 import { approvalSubject, type ApprovalItem } from "@/components/approvals/types";
 import { atLeast } from "@/lib/permissions";
 
@@ -52,6 +53,7 @@ export function ApprovalsInbox({ user }: { user: SessionUser }) {
     <>
       <PageHeader
         title="Approvals"
+        actions={reviewer ? <ApprovalShortcuts /> : undefined}
         description={
           reviewer
             ? "Tool calls, plans and steps that the policy says a person must approve. Decide from here or from the run page."

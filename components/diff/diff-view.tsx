@@ -6,6 +6,7 @@ import { useMemo, useState } from "react";
 import { cn } from "@/lib/cn";
 import { Button } from "@/components/ui/button";
 import { highlightLine, languageForPath } from "@/components/diff/highlight";
+import { lineNumberColumns, wrappedLineStyle, type LineNumberColumns } from "@/components/diff/diff-layout";
 import { parseUnifiedDiff, toSplitRows, type DiffHunk, type DiffLine } from "@/components/diff/parse-diff";
 import "./highlight.css";
 
@@ -32,6 +33,7 @@ export function DiffView({ diff, path, mode, wrap }: { diff: string; path?: stri
   const parsed = useMemo(() => parseUnifiedDiff(diff), [diff]);
   const language = languageForPath(path ?? parsed.newPath ?? parsed.oldPath);
   const totalLines = parsed.hunks.reduce((n, h) => n + h.lines.length, 0);
+  const columns = useMemo(() => lineNumberColumns(parsed.hunks), [parsed]);
   const [showAll, setShowAll] = useState(false);
   const limit = showAll ? Infinity : INITIAL_LINES;
 
@@ -48,12 +50,18 @@ export function DiffView({ diff, path, mode, wrap }: { diff: string; path?: stri
   }
 
   return (
-    <div className="diff-code overflow-x-auto font-mono text-[12px] leading-5" data-testid="diff-view" data-diff-mode={mode}>
+    <div
+      className="diff-code overflow-x-auto font-mono text-[12px] leading-5 [tab-size:4]"
+      data-testid="diff-view"
+      data-diff-mode={mode}
+      data-diff-wrap={wrap ? "wrap" : "scroll"}
+      data-line-numbers={columns}
+    >
       {hunks.map((hunk, i) =>
         mode === "split" ? (
           <SplitHunk key={i} hunk={hunk} language={language} wrap={wrap} />
         ) : (
-          <UnifiedHunk key={i} hunk={hunk} language={language} wrap={wrap} />
+          <UnifiedHunk key={i} hunk={hunk} language={language} wrap={wrap} columns={columns} />
         ),
       )}
       {totalLines > limit ? (
@@ -76,8 +84,12 @@ function HunkHeader({ hunk }: { hunk: DiffHunk }) {
 
 function Code({ line, language, wrap }: { line: DiffLine; language: string | null; wrap: boolean }) {
   const html = useMemo(() => (line.type === "note" ? null : highlightLine(line.text, language)), [line, language]);
+  // Wrapped: break between words (never inside an identifier unless one token is wider than the line), continuation lines hang under the indentation.
   return (
-    <span className={cn("min-w-0 flex-1 pr-3", wrap ? "break-all whitespace-pre-wrap" : "whitespace-pre")}>
+    <span
+      className={cn("min-w-0 flex-1 pr-3", wrap ? "whitespace-pre-wrap [overflow-wrap:break-word] [word-break:normal]" : "whitespace-pre")}
+      style={wrap ? wrappedLineStyle(line.text) : undefined}
+    >
       {html === null ? `\\ ${line.text}` : <span dangerouslySetInnerHTML={{ __html: html || " " }} />}
     </span>
   );
@@ -87,14 +99,14 @@ function LineNo({ n, type }: { n: number | null; type: DiffLine["type"] }) {
   return <span className={cn("w-10 shrink-0 pr-2 text-right select-none", NUM_BG[type])}>{n ?? ""}</span>;
 }
 
-function UnifiedHunk({ hunk, language, wrap }: { hunk: DiffHunk; language: string | null; wrap: boolean }) {
+function UnifiedHunk({ hunk, language, wrap, columns }: { hunk: DiffHunk; language: string | null; wrap: boolean; columns: LineNumberColumns }) {
   return (
     <div className={cn(!wrap && "w-max min-w-full")}>
       <HunkHeader hunk={hunk} />
       {hunk.lines.map((line, i) => (
         <div key={i} className={cn("flex", LINE_BG[line.type])} data-diff-line={line.type}>
-          <LineNo n={line.oldNo} type={line.type} />
-          <LineNo n={line.newNo} type={line.type} />
+          {columns !== "new" ? <LineNo n={line.oldNo} type={line.type} /> : null}
+          {columns !== "old" ? <LineNo n={line.newNo} type={line.type} /> : null}
           <span
             aria-hidden="true"
             className={cn("w-4 shrink-0 text-center select-none", line.type === "add" ? "text-success" : line.type === "del" ? "text-danger" : "text-fg-muted")}

@@ -6,6 +6,7 @@ import { Badge } from "@/components/ui/badge";
 import { Segmented } from "@/components/ui/segmented";
 import { useIsWide } from "@/components/ui/use-media-query";
 import { DiffView, type DiffMode } from "@/components/diff/diff-view";
+import { useDiffWrap } from "@/components/diff/use-diff-wrap";
 import { formatBytes } from "@/lib/format";
 import type { FileDiffPreview as ServerFileDiffPreview } from "@/server/tools/preview";
 
@@ -28,6 +29,7 @@ export function FileChange({ preview, defaultMode = "unified" }: { preview: File
   const wide = useIsWide();
   const [mode, setMode] = useState<DiffMode>(defaultMode);
   const effective: DiffMode = wide ? mode : "unified";
+  const [wrap, setWrap] = useDiffWrap(!wide);
   const shownPath = preview.path.replace(/^\/workspace\//, "");
   const status = STATUS[preview.status] ?? STATUS.modified;
   const hasDiff = !preview.binary && !preview.tooLarge && preview.status !== "unchanged";
@@ -48,15 +50,26 @@ export function FileChange({ preview, defaultMode = "unified" }: { preview: File
           ) : null}
         </div>
         {hasDiff ? (
-          <Segmented<DiffMode>
-            label="Diff layout"
-            value={effective}
-            onChange={setMode}
-            options={[
-              { value: "unified", label: "Unified" },
-              { value: "split", label: "Side by side", disabled: !wide, title: wide ? undefined : "Side by side needs a wider screen" },
-            ]}
-          />
+          <div className="flex flex-wrap items-center gap-2">
+            <button
+              type="button"
+              aria-pressed={wrap}
+              onClick={() => setWrap(!wrap)}
+              title={wrap ? "Long lines wrap; press to scroll them sideways instead" : "Long lines scroll sideways; press to wrap them"}
+              className="inline-flex h-8 items-center rounded-lg border border-border-strong bg-surface px-2.5 text-xs font-medium text-fg hover:bg-surface-muted aria-pressed:bg-accent-soft aria-pressed:text-accent"
+            >
+              Wrap lines
+            </button>
+            <Segmented<DiffMode>
+              label="Diff layout"
+              value={effective}
+              onChange={setMode}
+              options={[
+                { value: "unified", label: "Unified" },
+                { value: "split", label: "Side by side", disabled: !wide, title: wide ? undefined : "Side by side needs a wider screen" },
+              ]}
+            />
+          </div>
         ) : null}
       </div>
       {preview.binary ? (
@@ -72,7 +85,7 @@ export function FileChange({ preview, defaultMode = "unified" }: { preview: File
       ) : preview.status === "unchanged" ? (
         <p className="px-3 py-3 text-sm text-fg-muted">The new content is identical to the current file.</p>
       ) : (
-        <DiffView diff={preview.diff} path={preview.path} mode={effective} wrap={!wide} />
+        <DiffView diff={preview.diff} path={preview.path} mode={effective} wrap={wrap} />
       )}
     </div>
   );

@@ -22,6 +22,7 @@ import type { SessionUser } from "@/lib/session-user";
 import { useTRPC } from "@/lib/trpc/client";
 import { RunUsageMeters } from "@/components/runs/run-usage";
 import { ApprovalCard } from "@/components/approvals/approval-card";
+import { ApprovalShortcuts } from "@/components/approvals/shortcuts";
 import { PlanStepList } from "@/components/approvals/plan-steps";
 import type { ApprovalItem, PlanStep } from "@/components/approvals/types";
 import { runPermissions } from "@/lib/permissions";
@@ -76,6 +77,8 @@ export function RunView({ runId, user }: { runId: string; user: SessionUser }) {
     return map;
   }, [approvals.data]);
   const pendingApprovals = (approvals.data?.items ?? []).filter((a) => a.state === "pending");
+  // The first request this viewer may decide gets the Deny / Approve bar pinned to the bottom of the screen.
+  const stickyId = pendingApprovals.find((a) => a.canDecide)?.id;
 
   if (run.isPending) return <RunSkeleton />;
   if (!run.data) {
@@ -124,12 +127,15 @@ export function RunView({ runId, user }: { runId: string; user: SessionUser }) {
 
       {pendingApprovals.length ? (
         <section aria-labelledby="run-pending-title" className="space-y-3">
-          <h2 id="run-pending-title" className="flex items-center gap-2 text-base font-semibold">
-            <span aria-hidden="true" className="size-2 animate-pulse rounded-full bg-warning" />
-            Waiting for a decision ({pendingApprovals.length})
-          </h2>
+          <div className="flex items-center justify-between gap-2">
+            <h2 id="run-pending-title" className="flex items-center gap-2 text-base font-semibold">
+              <span aria-hidden="true" className="size-2 animate-pulse rounded-full bg-warning" />
+              {stickyId ? "Waiting for your decision" : "Waiting for a decision"} ({pendingApprovals.length})
+            </h2>
+            {stickyId ? <ApprovalShortcuts /> : null}
+          </div>
           {pendingApprovals.map((a) => (
-            <ApprovalCard key={a.id} approval={a} user={user} onConflict={setNotice} />
+            <ApprovalCard key={a.id} approval={a} user={user} onConflict={setNotice} sticky={a.id === stickyId} />
           ))}
         </section>
       ) : null}
@@ -156,6 +162,7 @@ export function RunView({ runId, user }: { runId: string; user: SessionUser }) {
           <RunTimeline items={events.snapshot.items} streaming={events.snapshot.streaming} approvalsByCall={approvalsByCall} runEnded={ended} />
         )}
       </section>
+      {stickyId ? <div aria-hidden="true" className="h-16" /> : null}
     </div>
   );
 }

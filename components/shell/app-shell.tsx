@@ -14,6 +14,8 @@ import { ApprovalsLiveUpdates, PendingApprovalsBadge } from "@/components/approv
 
 export function AppShell({ user, children }: { user: SessionUser; children: ReactNode }) {
   const pathname = usePathname() ?? "";
+  // One approval request (the link every notification opens) uses the whole width, so its diff can too.
+  const fullWidth = /^\/approvals\/[^/]+$/.test(pathname);
 
   return (
     <div className="flex min-h-dvh flex-col">
@@ -66,13 +68,15 @@ export function AppShell({ user, children }: { user: SessionUser; children: Reac
         </aside>
 
         <main id="main" className="min-w-0 flex-1 px-4 pt-5 pb-[calc(5.5rem+env(safe-area-inset-bottom))] sm:px-6 md:pb-10 lg:px-8">
-          <div className="mx-auto w-full max-w-6xl">{children}</div>
+          <div className={cn("mx-auto w-full", !fullWidth && "max-w-6xl")}>{children}</div>
         </main>
       </div>
 
+      {/* Hidden while a deny reason is being typed (html[data-hide-tab-bar], see use-hide-tab-bar.ts): the keyboard leaves little room. */}
       <nav
         aria-label="Main"
-        className="fixed inset-x-0 bottom-0 z-30 border-t border-border bg-surface/95 pb-[env(safe-area-inset-bottom)] backdrop-blur md:hidden"
+        data-testid="tab-bar"
+        className="fixed inset-x-0 bottom-0 z-30 border-t border-border bg-surface/95 pb-[env(safe-area-inset-bottom)] backdrop-blur md:hidden [html[data-hide-tab-bar]_&]:hidden"
       >
         <ul className="grid grid-cols-5">
           {NAV_ITEMS.filter((item) => item.phone !== false).map(({ href, label, icon: Icon }) => {

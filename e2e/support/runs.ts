@@ -3,7 +3,7 @@
 // the API; users; runs started and approvals decided over tRPC.
 import { expect, type APIRequestContext } from "@playwright/test";
 import crypto from "node:crypto";
-import { startScriptedModelServer, type ScriptStep, type ScriptedModelServer } from "../../test/helpers/model-server";
+import { startScriptedModelServer, type Script, type ScriptStep, type ScriptedModelServer } from "../../test/helpers/model-server";
 import { createUser, signedInApi, trpcMutation, trpcQuery, type CreatedUser } from "./api";
 
 export type { ScriptStep };
@@ -23,7 +23,7 @@ export interface RunWorld {
 }
 
 /** A model server that plays `script`, registered as a model endpoint, plus an operator and a reviewer. */
-export async function setUpRunWorld(baseURL: string, script: ScriptStep[]): Promise<RunWorld> {
+export async function setUpRunWorld(baseURL: string, script: Script): Promise<RunWorld> {
   const server = await startScriptedModelServer(script);
   const adminApi = await signedInApi(baseURL);
   const modelName = `scripted-${crypto.randomBytes(3).toString("hex")}`;
@@ -195,5 +195,11 @@ export const toolStep = (name: string, args: Record<string, unknown>, text?: str
   ...(text ? { text } : {}),
   calls: [{ name, arguments: args }],
 });
+
+/** Plays `steps` once per conversation (by the number of assistant turns so far), so several runs can share one model server. */
+export const perConversation =
+  (steps: ScriptStep[]): Script =>
+  (req) =>
+    steps[req.body.messages.filter((m) => m.role === "assistant").length];
 
 export const finishStep = (summary = "Done.", status: "success" | "failure" = "success"): ScriptStep => toolStep("finish", { summary, status });

@@ -108,4 +108,25 @@ describe("approval requests", () => {
     expect(forOperator.find((x) => x.id === a.id)?.canDecide).toBe(false);
     expect(forAlice.find((x) => x.id === a.id)?.canDecide).toBe(true);
   });
+
+  it("a deep link reads one request with the run's task, operator and plan step", () => {
+    t.db
+      .update(runs)
+      .set({ plan: [{ title: "Install", risk: "high", risk_note: "pipes a script into bash" }], planApprovedAt: new Date(), currentStep: 1 })
+      .where(eq(runs.id, RUN))
+      .run();
+    const a = request();
+    request();
+    const one = listApprovals(t.db, alice, { id: a.id });
+    expect(one).toHaveLength(1);
+    expect(one[0]).toMatchObject({
+      id: a.id,
+      runTask: "t",
+      runCreatedByEmail: operator.email,
+      runPlanApproved: true,
+      runCurrentStep: 1,
+      runPlan: [{ title: "Install", risk: "high", risk_note: "pipes a script into bash" }],
+    });
+    expect(listApprovals(t.db, alice, { id: "no-such-request" })).toEqual([]);
+  });
 });

@@ -4,7 +4,7 @@
 import crypto from "node:crypto";
 import { and, desc, eq, inArray, lt, type SQL } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { approvals, approvalVotes, runs, users, type Approval, type ApprovalState } from "@/db/schema";
+import { approvals, approvalVotes, runs, users, type Approval, type ApprovalState, type PlanStepJson } from "@/db/schema";
 import { appendAudit, SYSTEM_ACTOR, type Actor } from "@/server/audit/chain";
 import { announce, emitSignal, insertRunEvent, onSignal } from "@/server/events/bus";
 import { DomainError } from "@/server/errors/domain-error";
@@ -336,20 +336,36 @@ export interface ApprovalView {
   decisionReason: string | null;
   edit: Record<string, unknown> | null;
   canDecide: boolean;
+  /** What a reviewer needs to decide without opening the run: its task, who started it, and its plan. */
+  runTask: string;
+  runCreatedByEmail: string | null;
+  runPlan: PlanStepJson[] | null;
+  runPlanApproved: boolean;
+  /** The plan step the run is on (1-based; 0 before a plan is approved). */
+  runCurrentStep: number;
 }
 
 export function listApprovals(
   db: Db,
   viewer: PermissionActor,
-  filter: { state?: "pending" | "decided" | "expired"; runId?: string; limit?: number },
+  filter: { id?: string; state?: "pending" | "decided" | "expired"; runId?: string; limit?: number },
 ): ApprovalView[] {
   const conds: SQL[] = [];
+  if (filter.id) conds.push(eq(approvals.id, filter.id));
   if (filter.state === "pending") conds.push(eq(approvals.state, "pending"));
   if (filter.state === "expired") conds.push(eq(approvals.state, "expired"));
   if (filter.state === "decided") conds.push(inArray(approvals.state, ["approved", "denied", "cancelled"]));
   if (filter.runId) conds.push(eq(approvals.runId, filter.runId));
   const rows = db
-    .select({ a: approvals, runTitle: runs.title })
+    .select({
+      a: approvals,
+      runTitle: runs.title,
+      runTask: runs.task,
+      runCreatedBy: runs.createdBy,
+      runPlan: runs.plan,
+      runPlanApprovedAt: runs.planApprovedAt,
+      runCurrentStep: runs.currentStep,
+    })
     .from(approvals)
     .innerJoin(runs, eq(runs.id, approvals.runId))
     .where(conds.length ? and(...conds) : undefined)
@@ -358,7 +374,7 @@ export function listApprovals(
     .all();
   const ids = rows.map((r) => r.a.id);
   const votes = ids.length ? db.select().from(approvalVotes).where(inArray(approvalVotes.approvalId, ids)).all() : [];
-  const deciderIds = [...new Set(rows.map((r) => r.a.decidedBy).filter((x): x is string => Boolean(x)))];
+  const deciderIds = [...new Set(rows.flatMap((r) => [r.a.decidedBy, r.runCreatedBy]).filter((x): x is string => Boolean(x)))];
   const emails = new Map(
     deciderIds.length
       ? db
@@ -369,7 +385,7 @@ export function listApprovals(
           .map((u) => [u.id, u.email])
       : [],
   );
-  return rows.map(({ a, runTitle }) => {
+  return rows.map(({ a, runTitle, runTask, runCreatedBy, runPlan, runPlanApprovedAt, runCurrentStep }) => {
     const mine = votes.some((v) => v.approvalId === a.id && v.userId === viewer.id);
     return {
       id: a.id,
@@ -399,6 +415,11 @@ export function listApprovals(
       decisionReason: a.decisionReason,
       edit: a.edit ?? null,
       canDecide: approvalPermissions(viewer, a, { alreadyVoted: mine }).canDecide,
+      runTask,
+      runCreatedByEmail: runCreatedBy ? (emails.get(runCreatedBy) ?? null) : null,
+      runPlan: runPlan ?? null,
+      runPlanApproved: Boolean(runPlanApprovedAt),
+      runCurrentStep,
     };
   });
 }

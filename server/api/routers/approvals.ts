@@ -24,7 +24,16 @@ const editSchema = z
 
 export const approvalsRouter = router({
   list: roleProcedure("viewer")
-    .input(z.object({ state: z.enum(["pending", "decided", "expired"]).optional(), runId: z.string().optional() }).optional())
+    .input(
+      z
+        .object({
+          /** One request (the deep link /approvals/<id> reads it this way). */
+          id: z.string().min(1).optional(),
+          state: z.enum(["pending", "decided", "expired"]).optional(),
+          runId: z.string().optional(),
+        })
+        .optional(),
+    )
     .query(({ ctx, input }) => ({ items: listApprovals(ctx.db, ctx.user, input ?? {}) })),
   decide: roleProcedure("reviewer")
     .input(
