@@ -16,7 +16,6 @@ import { Switch } from "@/components/ui/switch";
 import { TextAreaField } from "@/components/ui/textarea-field";
 import { cn } from "@/lib/cn";
 import { errorMessage } from "@/lib/errors";
-import { formatDateTime, formatRelative } from "@/lib/format";
 import type { SessionUser } from "@/lib/session-user";
 import { registryFor } from "@/lib/egress-presets";
 import { useTRPC } from "@/lib/trpc/client";
@@ -36,6 +35,7 @@ import {
 } from "@/components/approvals/types";
 import { RuleAndReason } from "@/components/approvals/verdict-badge";
 import { approvalPermissions } from "@/lib/permissions";
+import { LocalTime } from "@/components/ui/local-time";
 
 type Mode = "idle" | "deny" | "edit";
 
@@ -197,10 +197,7 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
                 ·{" "}
               </>
             ) : null}
-            asked{" "}
-            <time dateTime={approval.createdAt.toISOString()} title={formatDateTime(approval.createdAt)}>
-              {formatRelative(approval.createdAt)}
-            </time>
+            asked <LocalTime date={approval.createdAt} format="relative" />
           </p>
         </div>
         <div className="flex flex-wrap items-center gap-1.5">
@@ -361,9 +358,7 @@ function DecidedSummary({ approval, user }: { approval: ApprovalItem; user: Sess
         {approval.decidedAt ? (
           <>
             {" "}
-            <time dateTime={approval.decidedAt.toISOString()} title={formatDateTime(approval.decidedAt)} className="text-fg-muted">
-              {formatRelative(approval.decidedAt)}
-            </time>
+            <LocalTime date={approval.decidedAt} format="relative" className="text-fg-muted" />
           </>
         ) : null}
         {approval.edit ? <Badge className="ml-2">edited</Badge> : null}

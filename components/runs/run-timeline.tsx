@@ -4,13 +4,13 @@
 // errors and notes.
 import { memo } from "react";
 import { cn } from "@/lib/cn";
-import { formatDateTime } from "@/lib/format";
 import type { ApprovalItem } from "@/components/approvals/types";
 import { stateMeta } from "@/components/runs/run-state";
 import { formatTokens } from "@/components/runs/format";
 import { ToolCallCard } from "@/components/runs/tool-call-card";
 import { EgressUpdate } from "@/components/runs/egress-panel";
 import type { ErrorItem, MessageItem, NoteItem, PlanItem, StateItem, TimelineItem } from "@/components/runs/timeline";
+import { LocalTime } from "@/components/ui/local-time";
 
 export function RunTimeline({
   items,
@@ -70,9 +70,7 @@ const Message = memo(function Message({ item }: { item: MessageItem }) {
         <span className="font-medium text-fg">Agent</span>
         <span>
           {item.tokens ? `${formatTokens(item.tokens)} tokens · ` : ""}
-          <time dateTime={item.at.toISOString()} title={formatDateTime(item.at)}>
-            {item.at.toLocaleTimeString()}
-          </time>
+          <LocalTime date={item.at} format="time" />
         </span>
       </p>
       <p className="text-sm break-words whitespace-pre-wrap text-fg">{item.content}</p>
@@ -96,7 +94,7 @@ function StateSeparator({ item }: { item: StateItem }) {
         </span>
         {item.reason ? <span className="break-words"> · {item.reason}</span> : null}
         {item.by && !item.by.startsWith("agent:") && item.by !== "system" ? <span> · by {item.by}</span> : null}
-        <span className="ml-1 opacity-70">{item.at.toLocaleTimeString()}</span>
+        <LocalTime date={item.at} format="time" className="ml-1 opacity-70" />
       </span>
       <span aria-hidden="true" className="h-px flex-1 bg-border" />
     </div>

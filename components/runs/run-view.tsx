@@ -17,7 +17,6 @@ import { Spinner } from "@/components/ui/spinner";
 import { useNow } from "@/components/ui/use-now";
 import { cn } from "@/lib/cn";
 import { errorMessage } from "@/lib/errors";
-import { formatDateTime, formatRelative } from "@/lib/format";
 import type { SessionUser } from "@/lib/session-user";
 import { useTRPC } from "@/lib/trpc/client";
 import { RunUsageMeters } from "@/components/runs/run-usage";
@@ -32,6 +31,7 @@ import { RunTimeline } from "@/components/runs/run-timeline";
 import { StopRunButton } from "@/components/runs/stop-run";
 import { EgressPanel } from "@/components/runs/egress-panel";
 import { useRunEvents } from "@/components/runs/use-run-events";
+import { LocalTime } from "@/components/ui/local-time";
 
 type Run = inferRouterOutputs<AppRouter>["runs"]["get"];
 
@@ -217,9 +217,7 @@ function RunHeader({ run, user }: { run: Run; user: SessionUser }) {
           <p className="text-sm text-fg-muted" data-testid="run-meta">
             <span className="font-mono text-xs">{shortId(run.id)}</span> · started by <span className="text-fg">{run.createdByEmail ?? "unknown"}</span>
             {" · "}
-            <time dateTime={run.createdAt.toISOString()} title={formatDateTime(run.createdAt)}>
-              {formatRelative(run.createdAt, now ?? undefined)}
-            </time>
+            <LocalTime date={run.createdAt} format="relative" now={now} />
             {duration ? (
               <>
                 {" "}

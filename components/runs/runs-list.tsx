@@ -20,7 +20,6 @@ import { useNow } from "@/components/ui/use-now";
 import { cn } from "@/lib/cn";
 import { UsageSummary, useRunsUsage } from "@/components/runs/run-usage";
 import { errorMessage } from "@/lib/errors";
-import { formatDateTime, formatRelative } from "@/lib/format";
 import type { SessionUser } from "@/lib/session-user";
 import { useTRPC } from "@/lib/trpc/client";
 import { atLeast } from "@/lib/permissions";
@@ -29,6 +28,7 @@ import { RunStateBadge } from "@/components/runs/run-state-badge";
 import { RUN_STATE_META, RUN_STATE_OPTIONS, stateMeta } from "@/components/runs/run-state";
 import { StopAllRunsButton } from "@/components/runs/stop-run";
 import type { RunState } from "@/db/schema";
+import { LocalTime } from "@/components/ui/local-time";
 
 type RunItem = inferRouterOutputs<AppRouter>["runs"]["list"]["items"][number];
 
@@ -223,9 +223,7 @@ function RunsTable({ items }: { items: RunItem[] }) {
                   </span>
                 </td>
                 <td data-label="Started" className={cn(rt.cell, "md:whitespace-nowrap")}>
-                  <time dateTime={started.toISOString()} title={formatDateTime(started)}>
-                    {formatRelative(started, now ?? undefined)}
-                  </time>
+                  <LocalTime date={started} format="relative" now={now} />
                 </td>
                 <td data-label="Duration" className={cn(rt.cell, "tabular-nums md:whitespace-nowrap")}>
                   {run.startedAt && end !== null ? formatDuration(end - run.startedAt.getTime()) : <span className="text-fg-muted">—</span>}
