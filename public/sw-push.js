@@ -1,0 +1,1 @@
+// push handlers: written by the push work
