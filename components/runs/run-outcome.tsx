@@ -4,12 +4,7 @@
 import { InlineAlert } from "@/components/ui/alert";
 import { outcomeMeta } from "@/components/runs/run-state";
 
-/** "3 of 4 steps reported done", "all steps reported done", "on step 2". */
-export function planProgress(total: number, reported: number, ended: boolean, currentStep: number): string {
-  if (reported >= total) return "all steps reported done";
-  if (ended) return `${reported} of ${total} step${total === 1 ? "" : "s"} reported done`;
-  return currentStep ? `on step ${currentStep}` : "approved";
-}
+export { planProgress } from "@/components/runs/run-state";
 
 export function SuccessWithDenialsBanner({ summary, deniedCalls }: { summary: string | null; deniedCalls: number }) {
   const meta = outcomeMeta("succeeded", deniedCalls);

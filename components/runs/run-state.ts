@@ -48,6 +48,13 @@ export function outcomeMeta(state: string, deniedCalls = 0): { label: string; to
   };
 }
 
+/** "3 of 4 steps reported done", "all steps reported done", "on step 2". */
+export function planProgress(total: number, reported: number, ended: boolean, currentStep: number): string {
+  if (reported >= total) return "all steps reported done";
+  if (ended) return `${reported} of ${total} step${total === 1 ? "" : "s"} reported done`;
+  return currentStep ? `on step ${currentStep}` : "approved";
+}
+
 export function isTerminalState(state: string): boolean {
   return Boolean(stateMeta(state).terminal);
 }
