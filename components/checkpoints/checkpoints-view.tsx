@@ -84,7 +84,7 @@ export function CheckpointsView({ runId, user }: { runId: string; user: SessionU
         </Link>
         <div className="flex flex-wrap items-center gap-2">
           <h1 className="text-xl font-semibold tracking-tight sm:text-2xl">Checkpoints</h1>
-          <RunStateBadge state={r.state} />
+          <RunStateBadge state={r.state} deniedCalls={r.deniedCalls} />
         </div>
         <p className="max-w-2xl text-sm text-fg-muted">
           The workspace is checkpointed after every change (file writes, edits and commands). Any checkpoint can be restored byte for byte; a rollback is itself
