@@ -5,7 +5,7 @@
 import { memo } from "react";
 import { cn } from "@/lib/cn";
 import type { ApprovalItem } from "@/components/approvals/types";
-import { stateMeta } from "@/components/runs/run-state";
+import { outcomeMeta } from "@/components/runs/run-state";
 import { formatTokens } from "@/components/runs/format";
 import { ToolCallCard } from "@/components/runs/tool-call-card";
 import { EgressUpdate } from "@/components/runs/egress-panel";
@@ -17,11 +17,14 @@ export function RunTimeline({
   streaming,
   approvalsByCall,
   runEnded,
+  deniedCalls = 0,
 }: {
   items: TimelineItem[];
   streaming: string;
   approvalsByCall: Map<string, ApprovalItem>;
   runEnded: boolean;
+  /** The run's denied calls: its "succeeded" separator then tells the agent's claim, not a plain success. */
+  deniedCalls?: number;
 }) {
   return (
     <ol className="space-y-3" aria-label="Run activity">
@@ -32,7 +35,7 @@ export function RunTimeline({
           ) : item.kind === "message" ? (
             <Message item={item} />
           ) : item.kind === "state" ? (
-            <StateSeparator item={item} />
+            <StateSeparator item={item} deniedCalls={deniedCalls} />
           ) : item.kind === "plan" ? (
             <PlanUpdate item={item} />
           ) : item.kind === "error" ? (
@@ -78,8 +81,8 @@ const Message = memo(function Message({ item }: { item: MessageItem }) {
   );
 });
 
-function StateSeparator({ item }: { item: StateItem }) {
-  const meta = stateMeta(item.to);
+function StateSeparator({ item, deniedCalls }: { item: StateItem; deniedCalls: number }) {
+  const meta = outcomeMeta(item.to, deniedCalls);
   return (
     <div className="flex items-center gap-3 py-0.5 text-xs text-fg-muted" data-testid="state-change" data-state={item.to}>
       <span aria-hidden="true" className="h-px flex-1 bg-border" />
@@ -87,7 +90,13 @@ function StateSeparator({ item }: { item: StateItem }) {
         <span
           className={cn(
             "font-medium",
-            meta.tone === "danger" ? "text-danger" : meta.tone === "success" ? "text-success" : meta.tone === "warning" ? "text-warning" : "text-fg",
+            meta.tone === "danger"
+              ? "text-danger"
+              : meta.tone === "success"
+                ? "text-success"
+                : meta.tone === "warning" || meta.tone === "caution"
+                  ? "text-warning"
+                  : "text-fg",
           )}
         >
           {meta.label}

@@ -148,7 +148,13 @@ export function RunView({ runId, user }: { runId: string; user: SessionUser }) {
             <SkeletonRows rows={3} label="Loading the run's activity…" />
           )
         ) : (
-          <RunTimeline items={events.snapshot.items} streaming={events.snapshot.streaming} approvalsByCall={approvalsByCall} runEnded={ended} />
+          <RunTimeline
+            items={events.snapshot.items}
+            streaming={events.snapshot.streaming}
+            approvalsByCall={approvalsByCall}
+            runEnded={ended}
+            deniedCalls={r.deniedCalls}
+          />
         )}
       </section>
     </div>
