@@ -31,8 +31,9 @@ export function RunStateBadge({
       data-state={state}
       data-outcome={meta.tone === "caution" ? "success-with-denials" : undefined}
       className={cn(
-        "inline-flex items-center gap-1.5 rounded-full font-medium ring-1 ring-inset",
-        meta.tone === "caution" ? "text-left" : "whitespace-nowrap",
+        "inline-flex items-center gap-1.5 font-medium ring-1 ring-inset",
+        // The long "Finished — the agent reports success · …" may wrap on a phone.
+        meta.tone === "caution" ? "rounded-lg text-left" : "rounded-full whitespace-nowrap",
         size === "md" ? "px-2.5 py-1 text-[13px]" : "px-2 py-0.5 text-xs",
         TONES[meta.tone],
         className,
