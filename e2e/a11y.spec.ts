@@ -25,7 +25,8 @@ async function expectNoAxeViolations(page: Page, what: string) {
   const found = results.violations.map(
     (v) => `${v.id} (${v.impact}): ${v.help}\n${v.nodes.map((n) => `    ${n.target.join(" ")} — ${n.failureSummary ?? ""}`).join("\n")}`,
   );
-  expect(found, `axe violations on ${what}`).toEqual([]);
+  // Soft: one run reports every page's violations, and the test still fails.
+  expect.soft(found, `axe violations on ${what}`).toEqual([]);
 }
 
 /** A run whose plan waits for a reviewer: the "run page with a pending approval". */
@@ -45,7 +46,7 @@ for (const theme of ["light", "dark"] as const) {
     await apiSignin(page, admin);
 
     const pages: { path: string; ready: (p: Page) => Promise<void> }[] = [
-      { path: "/runs", ready: async (p) => void (await expect(p.getByTestId("run-row").first()).toBeVisible()) },
+      { path: "/runs", ready: async (p) => void (await expect(p.getByTestId("run-row").first()).toBeVisible({ timeout: 30_000 })) },
       {
         path: `/runs/${run.id}`,
         ready: async (p) => {
@@ -57,7 +58,7 @@ for (const theme of ["light", "dark"] as const) {
         path: "/approvals",
         ready: async (p) => void (await expect(p.getByRole("article", { name: /^Plan · 2 steps/ }).first()).toBeVisible({ timeout: 30_000 })),
       },
-      { path: "/audit", ready: async (p) => void (await expect(p.getByTestId("audit-event").first()).toBeVisible()) },
+      { path: "/audit", ready: async (p) => void (await expect(p.getByTestId("audit-event").first()).toBeVisible({ timeout: 30_000 })) },
       { path: "/policies", ready: async (p) => void (await expect(p.getByRole("heading", { level: 1 })).toBeVisible()) },
       { path: "/settings", ready: async (p) => void (await expect(p.getByTestId("install-app-hint")).toBeVisible()) },
       { path: "/projects", ready: async (p) => void (await expect(p.getByRole("heading", { level: 1 })).toBeVisible()) },
@@ -112,7 +113,7 @@ test("the audit page shows times in the browser's zone or, on request, in UTC", 
   await apiSignin(page, admin);
   await page.goto("/audit");
   const time = page.getByTestId("audit-event").first().locator("time[data-local-time]").first();
-  await expect(time).toHaveText(/GMT\+5:30|IST/);
+  await expect(time).toHaveText(/GMT\+5:30|IST/, { timeout: 30_000 });
   await page.getByRole("switch", { name: "Show times in UTC" }).check();
   await expect(time).toHaveText(/UTC/);
   await context.close();
@@ -124,7 +125,7 @@ test("@desktop-only the app is installable: manifest with icons, a service worke
 }) => {
   await apiSignin(page, admin);
   await page.goto("/runs");
-  await expect(page.getByTestId("run-row").or(page.getByText("No runs yet")).first()).toBeVisible();
+  await expect(page.getByTestId("run-row").or(page.getByText("No runs yet")).first()).toBeVisible({ timeout: 30_000 });
 
   // The manifest is linked from the page and served, with icons that load.
   const href = await page.locator('link[rel="manifest"]').getAttribute("href");
@@ -160,7 +161,7 @@ test("@desktop-only the app is installable: manifest with icons, a service worke
   await page.waitForFunction(async () => (await navigator.serviceWorker.ready).active?.state === "activated");
   await page.reload();
   await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
-  await expect(page.getByTestId("run-row").or(page.getByText("No runs yet")).first()).toBeVisible(); // API calls went through
+  await expect(page.getByTestId("run-row").or(page.getByText("No runs yet")).first()).toBeVisible({ timeout: 30_000 }); // API calls went through
 
   // Its cache holds only the offline notice and the icons: no API answer, no page.
   const cached = await page.evaluate(async () => {
