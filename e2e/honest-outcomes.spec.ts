@@ -48,6 +48,7 @@ test("a run whose agent reports success after a reviewer denied a command reads 
 
   await apiSignin(page, world.reviewer);
   await page.goto(`/runs/${run.id}`);
+  await expect(page.getByRole("heading", { name: run.title, level: 1 })).toBeVisible({ timeout: 30_000 });
   const header = page.locator("header").filter({ has: page.getByRole("heading", { name: run.title, level: 1 }) });
   const badge = header.locator("[data-state=succeeded]");
   await expect(badge).toHaveText("Finished — the agent reports success · 1 call denied");
@@ -70,7 +71,7 @@ test("a run whose agent reports success after a reviewer denied a command reads 
   // The runs list says the same.
   await page.goto("/runs");
   const row = page.getByTestId("run-row").filter({ has: page.getByRole("link", { name: run.title }) });
-  await expect(row.locator("[data-state=succeeded]")).toHaveText("Finished — the agent reports success · 1 call denied");
+  await expect(row.locator("[data-state=succeeded]")).toHaveText("Finished — the agent reports success · 1 call denied", { timeout: 30_000 });
   await expect(row.getByText("Succeeded", { exact: true })).toHaveCount(0);
 });
 
