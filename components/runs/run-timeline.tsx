@@ -103,7 +103,7 @@ function StateSeparator({ item, deniedCalls }: { item: StateItem; deniedCalls: n
         </span>
         {item.reason ? <span className="break-words"> · {item.reason}</span> : null}
         {item.by && !item.by.startsWith("agent:") && item.by !== "system" ? <span> · by {item.by}</span> : null}
-        <LocalTime date={item.at} format="time" className="ml-1 opacity-70" />
+        <LocalTime date={item.at} format="time" className="ml-1" />
       </span>
       <span aria-hidden="true" className="h-px flex-1 bg-border" />
     </div>

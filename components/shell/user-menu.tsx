@@ -38,8 +38,7 @@ export function UserMenu({ user }: { user: SessionUser }) {
         </span>
         <span className="hidden min-w-0 flex-col leading-tight sm:flex">
           <span className="max-w-[14rem] truncate text-sm font-medium text-fg">{user.email}</span>
-          {/* In parentheses as in the button's accessible name, so speech users can say what they see (WCAG 2.5.3). */}
-          <span className="text-xs text-fg-muted">({user.role})</span>
+          <span className="text-xs text-fg-muted capitalize">{user.role}</span>
         </span>
         <ChevronDownIcon size={14} className="hidden text-fg-muted sm:block" />
       </button>
