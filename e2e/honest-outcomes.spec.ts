@@ -48,7 +48,7 @@ test("a run whose agent reports success after a reviewer denied a command reads 
 
   await apiSignin(page, world.reviewer);
   await page.goto(`/runs/${run.id}`);
-  await expect(page.getByRole("heading", { name: run.title, level: 1 })).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByRole("heading", { name: run.title, level: 1 })).toBeVisible({ timeout: 60_000 });
   const header = page.locator("header").filter({ has: page.getByRole("heading", { name: run.title, level: 1 }) });
   const badge = header.locator("[data-state=succeeded]");
   await expect(badge).toHaveText("Finished — the agent reports success · 1 call denied");
