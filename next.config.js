@@ -21,7 +21,8 @@ function securityHeaders(dev) {
     "img-src 'self' data: blob:",
     "font-src 'self' data:",
     `connect-src 'self'${dev ? " ws: wss:" : ""}`,
-    "worker-src 'self' blob:",
+    "worker-src 'self' blob:", // public/sw.js (installable app, offline notice, push)
+    "manifest-src 'self'",
     "object-src 'none'",
     "base-uri 'self'",
     "frame-src 'none'",

@@ -1,14 +1,46 @@
-// Dates and numbers as people read them, in the browser's locale and time zone.
-const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
-const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+// Dates and numbers as people read them, in the browser's locale and time zone
+// (with the zone shown), or in UTC on request. Only call these in the browser:
+// components show dates through <LocalTime>, which renders them after mount so
+// the server's zone never reaches the page (a mismatch breaks hydration, #418).
+const DATE_PARTS = { year: "numeric", month: "short", day: "numeric" } as const;
+const TIME_PARTS = { hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short" } as const;
+const formatters = new Map<string, Intl.DateTimeFormat>();
 const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
 
-export function formatDateTime(d: Date): string {
-  return dateTime.format(d);
+export interface ZoneOptions {
+  /** Format in UTC instead of the viewer's zone. */
+  utc?: boolean;
 }
 
-export function formatDate(d: Date): string {
-  return dateOnly.format(d);
+function formatter(kind: "datetime" | "date" | "time", utc: boolean): Intl.DateTimeFormat {
+  const key = `${kind}:${utc}`;
+  let f = formatters.get(key);
+  if (!f) {
+    const parts = kind === "datetime" ? { ...DATE_PARTS, ...TIME_PARTS } : kind === "date" ? DATE_PARTS : TIME_PARTS;
+    f = new Intl.DateTimeFormat(undefined, { ...parts, ...(utc ? { timeZone: "UTC" } : {}) });
+    formatters.set(key, f);
+  }
+  return f;
+}
+
+/** "Dec 4, 2026, 14:03:05 CET". */
+export function formatDateTime(d: Date, opts: ZoneOptions = {}): string {
+  return formatter("datetime", Boolean(opts.utc)).format(d);
+}
+
+/** "Dec 4, 2026" (a calendar day in the viewer's zone). */
+export function formatDate(d: Date, opts: ZoneOptions = {}): string {
+  return formatter("date", Boolean(opts.utc)).format(d);
+}
+
+/** "14:03:05 CET". */
+export function formatTime(d: Date, opts: ZoneOptions = {}): string {
+  return formatter("time", Boolean(opts.utc)).format(d);
+}
+
+/** The same text on server and client (no locale, no zone): what <LocalTime> shows until the browser formats it. */
+export function formatUtcStable(d: Date): string {
+  return `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
 }
 
 const STEPS: Array<[Intl.RelativeTimeFormatUnit, number]> = [
@@ -27,7 +59,7 @@ export function formatRelative(d: Date, now = Date.now()): string {
     if (Math.abs(value) < size) return relative.format(Math.round(value), unit);
     value /= size;
   }
-  return dateOnly.format(d);
+  return formatDate(d);
 }
 
 /** A Date as the value of an <input type="datetime-local"> (local time, minutes). */

@@ -17,7 +17,6 @@ import { Switch } from "@/components/ui/switch";
 import { TextAreaField } from "@/components/ui/textarea-field";
 import { cn } from "@/lib/cn";
 import { errorMessage } from "@/lib/errors";
-import { formatDateTime, formatRelative } from "@/lib/format";
 import type { SessionUser } from "@/lib/session-user";
 import { registryFor } from "@/lib/egress-presets";
 import { EgressRequest, isEgressRequest, type EgressScope } from "@/components/approvals/egress-request";
@@ -43,6 +42,7 @@ import { DenyForm } from "@/components/approvals/deny-form";
 import { approvalRisk, needsSecondConfirmation } from "@/components/approvals/risk";
 import { focusNextDecidable } from "@/components/approvals/shortcuts";
 import { approvalPermissions } from "@/lib/permissions";
+import { LocalTime } from "@/components/ui/local-time";
 
 type Mode = "idle" | "deny" | "edit";
 
@@ -274,10 +274,7 @@ export function ApprovalCard({ approval, user, showRunLink = false, onConflict, 
                 ·{" "}
               </>
             ) : null}
-            asked{" "}
-            <time dateTime={approval.createdAt.toISOString()} title={formatDateTime(approval.createdAt)}>
-              {formatRelative(approval.createdAt)}
-            </time>
+            asked <LocalTime date={approval.createdAt} format="relative" />
           </p>
         </div>
         <div className="flex flex-wrap items-center gap-1.5">
@@ -471,9 +468,7 @@ function DecidedSummary({ approval, user }: { approval: ApprovalItem; user: Sess
         {approval.decidedAt ? (
           <>
             {" "}
-            <time dateTime={approval.decidedAt.toISOString()} title={formatDateTime(approval.decidedAt)} className="text-fg-muted">
-              {formatRelative(approval.decidedAt)}
-            </time>
+            <LocalTime date={approval.decidedAt} format="relative" className="text-fg-muted" />
           </>
         ) : null}
         {approval.edit ? <Badge className="ml-2">edited</Badge> : null}

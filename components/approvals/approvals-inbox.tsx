@@ -14,7 +14,6 @@ import { PageHeader } from "@/components/ui/page-header";
 import { SkeletonRows } from "@/components/ui/skeleton";
 import { tabIds, Tabs } from "@/components/ui/tabs";
 import { errorMessage } from "@/lib/errors";
-import { formatDateTime, formatRelative } from "@/lib/format";
 import type { SessionUser } from "@/lib/session-user";
 import { useTRPC } from "@/lib/trpc/client";
 import { ApprovalCard } from "@/components/approvals/approval-card";
@@ -22,6 +21,7 @@ import { usePendingApprovals } from "@/components/approvals/live";
 import { ApprovalShortcuts } from "@/components/approvals/shortcuts";
 import { approvalSubject, type ApprovalItem } from "@/components/approvals/types";
 import { atLeast } from "@/lib/permissions";
+import { LocalTime } from "@/components/ui/local-time";
 
 type Tab = "pending" | "decided" | "expired";
 const TABS: Tab[] = ["pending", "decided", "expired"];
@@ -185,9 +185,7 @@ function HistoryRow({ approval, user, open, onToggle }: { approval: ApprovalItem
           </span>
           <span>
             {by ? `by ${by} · ` : ""}
-            <time dateTime={when.toISOString()} title={formatDateTime(when)}>
-              {formatRelative(when)}
-            </time>
+            <LocalTime date={when} format="relative" />
           </span>
         </div>
       </div>

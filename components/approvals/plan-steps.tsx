@@ -14,14 +14,25 @@ export function RiskBadge({ risk }: { risk: Risk }) {
   return <Badge tone={RISK_TONE[risk] ?? "neutral"}>{risk} risk</Badge>;
 }
 
-export function PlanStepList({ steps, currentStep, done }: { steps: PlanStep[]; currentStep?: number; done?: boolean }) {
+export function PlanStepList({
+  steps,
+  currentStep,
+  done,
+  doneSteps,
+}: {
+  steps: PlanStep[];
+  currentStep?: number;
+  done?: boolean;
+  /** Steps the agent reported done (complete_step); when given, only these are ticked, whatever the run's state says. */
+  doneSteps?: number[];
+}) {
   if (steps.length === 0) return <p className="text-sm text-fg-muted">The plan has no steps.</p>;
   return (
     <ol className="space-y-2" aria-label="Plan steps">
       {steps.map((step, i) => {
         const n = i + 1;
-        const current = !done && currentStep === n;
-        const finished = done || (currentStep !== undefined && currentStep > n);
+        const finished = doneSteps ? doneSteps.includes(n) : done || (currentStep !== undefined && currentStep > n);
+        const current = !done && !finished && currentStep === n;
         return (
           <li
             key={i}
@@ -39,7 +50,10 @@ export function PlanStepList({ steps, currentStep, done }: { steps: PlanStep[]; 
             </span>
             <div className="min-w-0 flex-1">
               <div className="flex flex-wrap items-center gap-2">
-                <span className="sr-only">Step {n}: </span>
+                <span className="sr-only">
+                  Step {n}
+                  {finished ? " (reported done)" : ""}:{" "}
+                </span>
                 <span className="font-medium break-words text-fg">{step.title}</span>
                 <RiskBadge risk={step.risk} />
                 {current ? <Badge tone="accent">Current step</Badge> : null}

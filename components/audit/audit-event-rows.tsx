@@ -8,7 +8,7 @@ import type { AppRouter } from "@/server/api/root";
 import { Badge } from "@/components/ui/badge";
 import { ChevronDownIcon } from "@/components/ui/icons";
 import { cn } from "@/lib/cn";
-import { formatDateTime, formatRelative } from "@/lib/format";
+import { LocalTime } from "@/components/ui/local-time";
 
 export type AuditEventItem = inferRouterOutputs<AppRouter>["audit"]["list"]["items"][number];
 
@@ -29,7 +29,16 @@ function shortId(id: string) {
   return id.length > 12 ? `${id.slice(0, 8)}…` : id;
 }
 
-export function AuditEventRows({ event, filterHref }: { event: AuditEventItem; filterHref: (key: "actor" | "action" | "target", value: string) => string }) {
+export function AuditEventRows({
+  event,
+  filterHref,
+  utc = false,
+}: {
+  event: AuditEventItem;
+  filterHref: (key: "actor" | "action" | "target", value: string) => string;
+  /** Show the time in UTC instead of the viewer's zone. */
+  utc?: boolean;
+}) {
   const [open, setOpen] = useState(false);
   const detailsId = `audit-details-${event.seq}`;
   const target = event.targetType ? `${event.targetType}:${event.targetId ?? ""}` : event.targetId;
@@ -39,10 +48,8 @@ export function AuditEventRows({ event, filterHref }: { event: AuditEventItem; f
     <tbody className="max-md:mb-2.5 max-md:block max-md:rounded-xl max-md:border max-md:border-border max-md:bg-surface max-md:px-3.5 max-md:py-2.5 max-md:shadow-xs">
       <tr className="max-md:flex max-md:flex-col md:border-t md:border-border md:hover:bg-surface-muted/50" data-testid="audit-event">
         <td data-label="Time" className={cn(CELL, "max-md:order-2 md:whitespace-nowrap")}>
-          <time dateTime={event.at.toISOString()} title={event.at.toISOString()} className="text-fg">
-            {formatDateTime(event.at)}
-          </time>
-          <span className="block text-xs text-fg-muted max-md:hidden">{formatRelative(event.at)}</span>
+          <LocalTime date={event.at} utc={utc} className="text-fg" />
+          <LocalTime date={event.at} format="relative" className="block text-xs text-fg-muted max-md:hidden" />
         </td>
         <td data-label="Actor" className={cn(CELL, "max-md:order-3")}>
           <Link

@@ -16,7 +16,8 @@ import { SkeletonRows } from "@/components/ui/skeleton";
 import { Spinner } from "@/components/ui/spinner";
 import { cn } from "@/lib/cn";
 import { errorMessage } from "@/lib/errors";
-import { formatDateTime } from "@/lib/format";
+import { LocalTime } from "@/components/ui/local-time";
+import { Switch } from "@/components/ui/switch";
 import { useTRPC } from "@/lib/trpc/client";
 import { AuditEventRows } from "@/components/audit/audit-event-rows";
 import { AuditFiltersForm } from "@/components/audit/audit-filters-form";
@@ -41,6 +42,8 @@ export function AuditView() {
   const filters = filtersFromSearchParams(new URLSearchParams(searchParams.toString()));
   const filterKey = filtersToSearchParams(filters).toString();
   const [filtersOpen, setFiltersOpen] = useState(false);
+  // Times read in the viewer's zone by default; UTC lines them up with server logs.
+  const [utc, setUtc] = useState(false);
 
   const events = useInfiniteQuery(
     trpc.audit.list.infiniteQueryOptions({ ...filtersToInput(filters), limit: PAGE_SIZE }, { getNextPageParam: (last) => last.nextCursor ?? undefined }),
@@ -137,6 +140,13 @@ export function AuditView() {
         </EmptyState>
       ) : (
         <>
+          <Switch
+            className="mb-3"
+            label="Show times in UTC"
+            description="Otherwise times are in your browser's time zone."
+            checked={utc}
+            onCheckedChange={setUtc}
+          />
           <div className="md:overflow-x-auto md:rounded-xl md:border md:border-border md:bg-surface md:shadow-xs">
             <table className="w-full text-sm max-md:block">
               <caption className="sr-only">Audit events, newest first</caption>
@@ -163,7 +173,7 @@ export function AuditView() {
                 </tr>
               </thead>
               {items.map((event) => (
-                <AuditEventRows key={event.seq} event={event} filterHref={hrefWith} />
+                <AuditEventRows key={event.seq} event={event} filterHref={hrefWith} utc={utc} />
               ))}
             </table>
           </div>
@@ -190,7 +200,7 @@ function ActiveFilters({ filters, onRemove }: { filters: AuditFilterValues; onRe
     const v = filters[key];
     if (key === "from" || key === "to") {
       const d = new Date(v);
-      return Number.isNaN(d.getTime()) ? v : formatDateTime(d);
+      return Number.isNaN(d.getTime()) ? v : <LocalTime date={d} />;
     }
     return v;
   };
@@ -233,7 +243,7 @@ function VerifyResult({ state }: { state: { data?: VerifyOutput; error: unknown;
   }
   if (!state.data) return null;
   const r = state.data;
-  const checkedAt = state.dataUpdatedAt ? formatDateTime(new Date(state.dataUpdatedAt)) : "";
+  const checkedAt = state.dataUpdatedAt ? <LocalTime date={new Date(state.dataUpdatedAt)} /> : "";
   return r.ok ? (
     <InlineAlert tone="success" className="mb-4" title="Chain intact">
       All {r.count} event{r.count === 1 ? "" : "s"} link up and match their hashes. Checked {checkedAt}.

@@ -22,9 +22,10 @@ import { RollbackButton } from "@/components/checkpoints/rollback-button";
 import { SnapshotsPanel } from "@/components/checkpoints/snapshots-panel";
 import { cn } from "@/lib/cn";
 import { errorMessage } from "@/lib/errors";
-import { formatBytes, formatDateTime, formatRelative } from "@/lib/format";
+import { formatBytes } from "@/lib/format";
 import type { SessionUser } from "@/lib/session-user";
 import { useTRPC } from "@/lib/trpc/client";
+import { LocalTime } from "@/components/ui/local-time";
 
 type CheckpointList = inferRouterOutputs<AppRouter>["runs"]["checkpoints"];
 type CheckpointItem = CheckpointList["items"][number];
@@ -83,7 +84,7 @@ export function CheckpointsView({ runId, user }: { runId: string; user: SessionU
         </Link>
         <div className="flex flex-wrap items-center gap-2">
           <h1 className="text-xl font-semibold tracking-tight sm:text-2xl">Checkpoints</h1>
-          <RunStateBadge state={r.state} />
+          <RunStateBadge state={r.state} deniedCalls={r.deniedCalls} />
         </div>
         <p className="max-w-2xl text-sm text-fg-muted">
           The workspace is checkpointed after every change (file writes, edits and commands). Any checkpoint can be restored byte for byte; a rollback is itself
@@ -103,8 +104,8 @@ export function CheckpointsView({ runId, user }: { runId: string; user: SessionU
 
       {cleaned ? (
         <InlineAlert tone="warning" title="This workspace was cleaned up">
-          Its retention period ended on {formatDateTime(workspace!.cleanedAt!)}. The checkpoints and their diffs remain; the files can no longer be restored or
-          downloaded.
+          Its retention period ended on <LocalTime date={workspace!.cleanedAt!} />. The checkpoints and their diffs remain; the files can no longer be restored
+          or downloaded.
         </InlineAlert>
       ) : null}
       {workspace && workspace.skippedPaths.length ? (
@@ -237,9 +238,7 @@ function CheckpointRow({
             {latest ? <Badge tone="accent">Current</Badge> : null}
           </div>
           <p className="text-xs text-fg-muted">
-            <time dateTime={c.createdAt.toISOString()} title={formatDateTime(c.createdAt)}>
-              {formatRelative(c.createdAt)}
-            </time>
+            <LocalTime date={c.createdAt} format="relative" />
             {c.planStep ? ` · step ${c.planStep}` : ""}
             {restoredFrom ? ` · restored #${restoredFrom}` : ""}
             {" · "}

@@ -11,9 +11,9 @@ import { InlineAlert } from "@/components/ui/alert";
 import { TextField } from "@/components/ui/field";
 import { mergeRequestPermissions, runPermissions } from "@/lib/permissions";
 import { errorMessage } from "@/lib/errors";
-import { formatRelative } from "@/lib/format";
 import type { SessionUser } from "@/lib/session-user";
 import { useTRPC } from "@/lib/trpc/client";
+import { LocalTime } from "@/components/ui/local-time";
 
 const TONE = { pending: "warning", merged: "success", denied: "neutral", failed: "danger" } as const;
 
@@ -115,7 +115,7 @@ export function MergeBackPanel({
                         <Badge tone={TONE[r.state]}>{r.state}</Badge>
                       </div>
                       <p className="text-xs text-fg-muted">
-                        asked by {r.requestedByEmail ?? "someone"} {formatRelative(r.createdAt)}
+                        asked by {r.requestedByEmail ?? "someone"} <LocalTime date={r.createdAt} format="relative" />
                         {r.decidedBy ? ` · decided by ${r.decidedBy}` : ""}
                         {r.resultCommit ? ` · commit ${r.resultCommit.slice(0, 10)}` : ""}
                       </p>

@@ -14,9 +14,10 @@ import { ConfirmDialog } from "@/components/ui/dialog";
 import { Switch } from "@/components/ui/switch";
 import { runPermissions } from "@/lib/permissions";
 import { errorMessage } from "@/lib/errors";
-import { formatBytes, formatDateTime, formatRelative } from "@/lib/format";
+import { formatBytes } from "@/lib/format";
 import type { SessionUser } from "@/lib/session-user";
 import { useTRPC } from "@/lib/trpc/client";
+import { LocalTime } from "@/components/ui/local-time";
 
 export function SnapshotsPanel({
   runId,
@@ -83,9 +84,7 @@ export function SnapshotsPanel({
                     {latest && s.checkpointId === latest.id ? <Badge tone="accent">Current checkpoint</Badge> : null}
                   </div>
                   <p className="text-xs text-fg-muted">
-                    <time dateTime={s.createdAt.toISOString()} title={formatDateTime(s.createdAt)}>
-                      {formatRelative(s.createdAt)}
-                    </time>
+                    <LocalTime date={s.createdAt} format="relative" />
                     {" · "}
                     {formatBytes(s.sizeBytes)} on top of the sandbox image · <span className="font-mono break-all">{s.image}</span>
                   </p>

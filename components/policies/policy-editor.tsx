@@ -149,7 +149,7 @@ export function PolicyEditor({
         <div
           ref={gutter}
           aria-hidden="true"
-          className="w-11 shrink-0 overflow-hidden border-r border-border bg-surface-muted py-2 text-right text-fg-muted/80 select-none"
+          className="w-11 shrink-0 overflow-hidden border-r border-border bg-surface-muted py-2 text-right text-fg-muted select-none"
         >
           {Array.from({ length: lineCount }, (_, i) => {
             const message = problemLines.get(i + 1);

@@ -9,9 +9,9 @@ import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { SkeletonRows } from "@/components/ui/skeleton";
 import { errorMessage } from "@/lib/errors";
-import { formatDateTime } from "@/lib/format";
 import { useTRPC } from "@/lib/trpc/client";
 import { createTwoFilesPatch } from "diff";
+import { LocalTime } from "@/components/ui/local-time";
 
 function VersionDiff({ projectId, version }: { projectId: string; version: number }) {
   const trpc = useTRPC();
@@ -63,7 +63,7 @@ export function PolicyHistory({ projectId, canRestore }: { projectId: string; ca
                 </div>
                 <p className="text-sm break-words">{v.comment ?? <span className="text-fg-muted">No comment</span>}</p>
                 <p className="text-xs text-fg-muted">
-                  {v.createdBy} · {formatDateTime(v.createdAt)}
+                  {v.createdBy} · <LocalTime date={v.createdAt} />
                 </p>
               </div>
               <div className="flex flex-wrap gap-2">

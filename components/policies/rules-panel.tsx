@@ -15,9 +15,9 @@ import { TextField } from "@/components/ui/field";
 import { rt } from "@/components/ui/responsive-table";
 import { SkeletonRows } from "@/components/ui/skeleton";
 import { errorMessage } from "@/lib/errors";
-import { formatDate, formatDateTime } from "@/lib/format";
 import { useTRPC } from "@/lib/trpc/client";
 import { ProposeRuleButton } from "@/components/policies/propose-rule-button";
+import { LocalTime } from "@/components/ui/local-time";
 
 type Proposal = inferRouterOutputs<AppRouter>["policies"]["proposals"]["items"][number];
 
@@ -92,7 +92,11 @@ function TrackRecord({ projectId }: { projectId: string }) {
                   </td>
                   <td data-label="Matched" className={rt.cell}>
                     {r.matched}
-                    {r.lastMatchedAt ? <span className="block text-xs text-fg-muted">last {formatDate(r.lastMatchedAt)}</span> : null}
+                    {r.lastMatchedAt ? (
+                      <span className="block text-xs text-fg-muted">
+                        last <LocalTime date={r.lastMatchedAt} format="date" />
+                      </span>
+                    ) : null}
                   </td>
                   <td data-label="Allowed / asked / denied" className={rt.cell}>
                     {r.allowed} / {r.asked} / {r.denied}
@@ -106,7 +110,7 @@ function TrackRecord({ projectId }: { projectId: string }) {
                       <span>
                         Promoted from {r.provenance.approvals.length} approval{r.provenance.approvals.length === 1 ? "" : "s"}, proposed by{" "}
                         {r.provenance.proposedBy}, accepted by {r.provenance.acceptedBy.join(", ") || "an admin"} on{" "}
-                        {formatDate(new Date(r.provenance.acceptedAt))}
+                        <LocalTime date={new Date(r.provenance.acceptedAt)} format="date" />
                       </span>
                     ) : (
                       <span className="text-fg-muted">—</span>
@@ -153,7 +157,7 @@ function Candidates({ projectId, canReview }: { projectId: string; canReview: bo
                 <code className="font-mono text-[13px] break-all">{c.pattern}</code>
                 <p className="text-xs text-fg-muted">
                   approved {c.approvals} times{c.denied ? `, denied ${c.denied} times` : ""} · by {c.reviewers.join(", ") || "reviewers"} · last{" "}
-                  {formatDateTime(c.lastApprovedAt)}
+                  <LocalTime date={c.lastApprovedAt} />
                 </p>
               </div>
               {canReview ? <ProposeRuleButton approvalId={c.latestApprovalId} /> : null}
@@ -205,7 +209,7 @@ function RecentApprovals({ projectId }: { projectId: string }) {
                         : ""}
                 </code>
                 <p className="text-xs text-fg-muted">
-                  asked by <code className="font-mono">{a.rule ?? "default"}</code> · {a.runTitle} · {a.decidedAt ? formatDateTime(a.decidedAt) : ""}
+                  asked by <code className="font-mono">{a.rule ?? "default"}</code> · {a.runTitle} · {a.decidedAt ? <LocalTime date={a.decidedAt} /> : ""}
                 </p>
               </div>
               <ProposeRuleButton approvalId={a.id} />
@@ -270,7 +274,7 @@ function ProposalItem({ proposal: p, canReview, currentUserId }: { proposal: Pro
         <code className="font-mono text-[13px] break-all">{p.pattern}</code>
       </div>
       <p className="text-xs text-fg-muted">
-        Rule <code className="font-mono">{p.ruleId}</code> · proposed by {p.proposedByEmail} on {formatDateTime(p.createdAt)} · from {p.approvalIds.length}{" "}
+        Rule <code className="font-mono">{p.ruleId}</code> · proposed by {p.proposedByEmail} on <LocalTime date={p.createdAt} /> · from {p.approvalIds.length}{" "}
         approval{p.approvalIds.length === 1 ? "" : "s"}
         {p.rule.overrides?.length ? ` · overrides ${p.rule.overrides.join(", ")}` : ""}
         {p.state === "pending" ? ` · ${accepts} of ${p.requiredReviewers} reviewers accepted (or one admin)` : ""}

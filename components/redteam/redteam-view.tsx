@@ -17,9 +17,9 @@ import { SkeletonRows } from "@/components/ui/skeleton";
 import { Spinner } from "@/components/ui/spinner";
 import { cn } from "@/lib/cn";
 import { errorMessage } from "@/lib/errors";
-import { formatDateTime } from "@/lib/format";
 import { useTRPC } from "@/lib/trpc/client";
 import { ProjectPicker, useProjectParam } from "@/components/policies/project-picker";
+import { LocalTime } from "@/components/ui/local-time";
 
 type Report = inferRouterOutputs<AppRouter>["redteam"]["get"];
 type Result = NonNullable<Report["results"]>[number];
@@ -96,7 +96,7 @@ export function RedteamView() {
                         r.id === shownId ? "border-accent bg-accent-soft" : "border-border bg-surface hover:bg-surface-muted",
                       )}
                     >
-                      <span>{formatDateTime(r.createdAt)}</span>
+                      <LocalTime date={r.createdAt} />
                       <span className="text-fg-muted">policy v{r.policyVersion}</span>
                       <Badge tone={r.state === "failed" ? "danger" : r.state === "running" ? "warning" : "neutral"}>{r.state}</Badge>
                       {r.summary.escaped ? (
@@ -130,7 +130,7 @@ function ReportView({ id }: { id: string }) {
     <section aria-label="Red-team report" className="space-y-4" data-testid="redteam-report">
       <div className="flex flex-wrap items-center gap-2 text-sm">
         <span>
-          Against policy version {r.policyVersion}, started by {r.startedBy} {formatDateTime(r.createdAt)}
+          Against policy version {r.policyVersion}, started by {r.startedBy} <LocalTime date={r.createdAt} />
         </span>
         {r.state === "running" ? (
           <span className="inline-flex items-center gap-1.5 text-warning">

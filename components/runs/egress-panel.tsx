@@ -16,6 +16,7 @@ import { EGRESS_PRESETS } from "@/lib/egress-presets";
 import { useTRPC } from "@/lib/trpc/client";
 import { runPermissions } from "@/lib/permissions";
 import type { EgressItem } from "@/components/runs/timeline";
+import { useMounted } from "@/components/ui/local-time";
 
 const PRESETS = Object.values(EGRESS_PRESETS);
 
@@ -30,6 +31,7 @@ export function EgressPanel({ run, user, ended }: { run: { id: string; createdBy
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const egress = useQuery(trpc.runs.egress.queryOptions({ id: run.id }));
+  const mounted = useMounted(); // the grant time is formatted in the viewer's zone, so only in the browser
   const [domains, setDomains] = useState("");
   const [reason, setReason] = useState("");
   const refresh = () => void queryClient.invalidateQueries({ queryKey: trpc.runs.egress.queryKey({ id: run.id }) });
@@ -86,7 +88,7 @@ export function EgressPanel({ run, user, ended }: { run: { id: string; createdBy
             <li key={d.entry} className="flex flex-wrap items-center justify-between gap-2 text-sm">
               <span className="min-w-0">
                 <span className="font-mono break-all text-fg">{d.entry}</span>
-                <span className="ml-2 text-xs break-words text-fg-muted" title={formatDateTime(d.grantedAt)}>
+                <span className="ml-2 text-xs break-words text-fg-muted" title={mounted ? formatDateTime(d.grantedAt) : undefined}>
                   by {d.grantedBy}
                   {d.reason ? ` — ${d.reason}` : ""}
                 </span>

@@ -1,5 +1,5 @@
 import { cn } from "@/lib/cn";
-import { stateMeta } from "@/components/runs/run-state";
+import { outcomeMeta } from "@/components/runs/run-state";
 
 const TONES = {
   neutral: "bg-surface-muted text-fg-muted ring-border",
@@ -8,16 +8,32 @@ const TONES = {
   danger: "bg-danger-soft text-danger ring-danger/25",
   // Waiting states must stand out in a list: solid, with a pulsing dot.
   warning: "bg-warning text-white ring-warning dark:text-bg",
+  // A success claim with denied calls: amber, never green.
+  caution: "bg-warning-soft text-warning ring-warning/40",
 } as const;
 
-export function RunStateBadge({ state, className, size = "sm" }: { state: string; className?: string; size?: "sm" | "md" }) {
-  const meta = stateMeta(state);
+export function RunStateBadge({
+  state,
+  deniedCalls = 0,
+  className,
+  size = "sm",
+}: {
+  state: string;
+  /** Calls the policy or a reviewer denied: a "succeeded" run with denials reads as finished, not succeeded. */
+  deniedCalls?: number;
+  className?: string;
+  size?: "sm" | "md";
+}) {
+  const meta = outcomeMeta(state, deniedCalls);
   return (
     <span
       title={meta.help}
       data-state={state}
+      data-outcome={meta.tone === "caution" ? "success-with-denials" : undefined}
       className={cn(
-        "inline-flex items-center gap-1.5 rounded-full font-medium whitespace-nowrap ring-1 ring-inset",
+        "inline-flex items-center gap-1.5 font-medium ring-1 ring-inset",
+        // The long "Finished — the agent reports success · …" may wrap on a phone.
+        meta.tone === "caution" ? "rounded-lg text-left" : "rounded-full whitespace-nowrap",
         size === "md" ? "px-2.5 py-1 text-[13px]" : "px-2 py-0.5 text-xs",
         TONES[meta.tone],
         className,

@@ -2,7 +2,7 @@
 // waiting state (a person must act) or a final one.
 import type { RunState } from "@/db/schema";
 
-export type StateTone = "neutral" | "accent" | "success" | "danger" | "warning";
+export type StateTone = "neutral" | "accent" | "success" | "danger" | "warning" | "caution";
 
 export const RUN_STATE_META: Record<RunState, { label: string; tone: StateTone; waiting?: boolean; active?: boolean; terminal?: boolean; help: string }> = {
   queued: { label: "Queued", tone: "neutral", active: true, help: "Waiting for the supervisor to start its sandbox." },
@@ -29,6 +29,30 @@ export const RUN_STATE_OPTIONS = Object.keys(RUN_STATE_META) as RunState[];
 
 export function stateMeta(state: string) {
   return RUN_STATE_META[state as RunState] ?? { label: state.replace(/_/g, " "), tone: "neutral" as const, help: "" };
+}
+
+/**
+ * How a run's state reads once its outcome is known. "Succeeded" is only the
+ * agent's own claim: when some of its calls were denied on the way, the run
+ * reads as finished with the agent's claim and the denials, never as a plain
+ * green success (the work the reviewer refused was not done).
+ */
+export function outcomeMeta(state: string, deniedCalls = 0): { label: string; tone: StateTone; help: string; waiting?: boolean } {
+  const meta = stateMeta(state);
+  if (state !== "succeeded" || deniedCalls <= 0) return meta;
+  const calls = `${deniedCalls} call${deniedCalls === 1 ? "" : "s"} denied`;
+  return {
+    label: `Finished — the agent reports success · ${calls}`,
+    tone: "caution",
+    help: `The agent called finish with status success, but ${calls} by the policy or a reviewer; check what it did instead.`,
+  };
+}
+
+/** "3 of 4 steps reported done", "all steps reported done", "on step 2". */
+export function planProgress(total: number, reported: number, ended: boolean, currentStep: number): string {
+  if (reported >= total) return "all steps reported done";
+  if (ended) return `${reported} of ${total} step${total === 1 ? "" : "s"} reported done`;
+  return currentStep ? `on step ${currentStep}` : "approved";
 }
 
 export function isTerminalState(state: string): boolean {

@@ -4,24 +4,27 @@
 // errors and notes.
 import { memo } from "react";
 import { cn } from "@/lib/cn";
-import { formatDateTime } from "@/lib/format";
 import type { ApprovalItem } from "@/components/approvals/types";
-import { stateMeta } from "@/components/runs/run-state";
+import { outcomeMeta } from "@/components/runs/run-state";
 import { formatTokens } from "@/components/runs/format";
 import { ToolCallCard } from "@/components/runs/tool-call-card";
 import { EgressUpdate } from "@/components/runs/egress-panel";
 import type { ErrorItem, MessageItem, NoteItem, PlanItem, StateItem, TimelineItem } from "@/components/runs/timeline";
+import { LocalTime } from "@/components/ui/local-time";
 
 export function RunTimeline({
   items,
   streaming,
   approvalsByCall,
   runEnded,
+  deniedCalls = 0,
 }: {
   items: TimelineItem[];
   streaming: string;
   approvalsByCall: Map<string, ApprovalItem>;
   runEnded: boolean;
+  /** The run's denied calls: its "succeeded" separator then tells the agent's claim, not a plain success. */
+  deniedCalls?: number;
 }) {
   return (
     <ol className="space-y-3" aria-label="Run activity">
@@ -32,7 +35,7 @@ export function RunTimeline({
           ) : item.kind === "message" ? (
             <Message item={item} />
           ) : item.kind === "state" ? (
-            <StateSeparator item={item} />
+            <StateSeparator item={item} deniedCalls={deniedCalls} />
           ) : item.kind === "plan" ? (
             <PlanUpdate item={item} />
           ) : item.kind === "error" ? (
@@ -70,9 +73,7 @@ const Message = memo(function Message({ item }: { item: MessageItem }) {
         <span className="font-medium text-fg">Agent</span>
         <span>
           {item.tokens ? `${formatTokens(item.tokens)} tokens · ` : ""}
-          <time dateTime={item.at.toISOString()} title={formatDateTime(item.at)}>
-            {item.at.toLocaleTimeString()}
-          </time>
+          <LocalTime date={item.at} format="time" />
         </span>
       </p>
       <p className="text-sm break-words whitespace-pre-wrap text-fg">{item.content}</p>
@@ -80,8 +81,8 @@ const Message = memo(function Message({ item }: { item: MessageItem }) {
   );
 });
 
-function StateSeparator({ item }: { item: StateItem }) {
-  const meta = stateMeta(item.to);
+function StateSeparator({ item, deniedCalls }: { item: StateItem; deniedCalls: number }) {
+  const meta = outcomeMeta(item.to, deniedCalls);
   return (
     <div className="flex items-center gap-3 py-0.5 text-xs text-fg-muted" data-testid="state-change" data-state={item.to}>
       <span aria-hidden="true" className="h-px flex-1 bg-border" />
@@ -89,14 +90,20 @@ function StateSeparator({ item }: { item: StateItem }) {
         <span
           className={cn(
             "font-medium",
-            meta.tone === "danger" ? "text-danger" : meta.tone === "success" ? "text-success" : meta.tone === "warning" ? "text-warning" : "text-fg",
+            meta.tone === "danger"
+              ? "text-danger"
+              : meta.tone === "success"
+                ? "text-success"
+                : meta.tone === "warning" || meta.tone === "caution"
+                  ? "text-warning"
+                  : "text-fg",
           )}
         >
           {meta.label}
         </span>
         {item.reason ? <span className="break-words"> · {item.reason}</span> : null}
         {item.by && !item.by.startsWith("agent:") && item.by !== "system" ? <span> · by {item.by}</span> : null}
-        <span className="ml-1 opacity-70">{item.at.toLocaleTimeString()}</span>
+        <LocalTime date={item.at} format="time" className="ml-1" />
       </span>
       <span aria-hidden="true" className="h-px flex-1 bg-border" />
     </div>

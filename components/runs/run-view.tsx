@@ -17,7 +17,6 @@ import { Spinner } from "@/components/ui/spinner";
 import { useNow } from "@/components/ui/use-now";
 import { cn } from "@/lib/cn";
 import { errorMessage } from "@/lib/errors";
-import { formatDateTime, formatRelative } from "@/lib/format";
 import type { SessionUser } from "@/lib/session-user";
 import { useTRPC } from "@/lib/trpc/client";
 import { RunUsageMeters } from "@/components/runs/run-usage";
@@ -35,7 +34,9 @@ import { EgressPanel } from "@/components/runs/egress-panel";
 import { ArmedConfigWarning } from "@/components/runs/armed-config-warning";
 import { GrantsPanel } from "@/components/runs/grants-panel";
 import { BatchApprove } from "@/components/approvals/batch-approve";
+import { planProgress, SuccessWithDenialsBanner } from "@/components/runs/run-outcome";
 import { useRunEvents } from "@/components/runs/use-run-events";
+import { LocalTime } from "@/components/ui/local-time";
 
 type Run = inferRouterOutputs<AppRouter>["runs"]["get"];
 
@@ -143,7 +144,9 @@ export function RunView({ runId, user }: { runId: string; user: SessionUser }) {
       <EgressPanel run={r} user={user} ended={ended} />
       <GrantsPanel run={r} user={user} ended={ended} />
 
-      {r.plan && r.plan.length ? <PlanSection plan={r.plan} approved={r.planApproved} currentStep={r.currentStep} done={r.state === "succeeded"} /> : null}
+      {r.plan && r.plan.length ? (
+        <PlanSection plan={r.plan} approved={r.planApproved} currentStep={r.currentStep} done={ended} stepsDone={r.stepsDone} />
+      ) : null}
 
       <section aria-labelledby="run-activity-title">
         <div className="mb-3 flex flex-wrap items-center justify-between gap-2">
@@ -159,7 +162,13 @@ export function RunView({ runId, user }: { runId: string; user: SessionUser }) {
             <SkeletonRows rows={3} label="Loading the run's activity…" />
           )
         ) : (
-          <RunTimeline items={events.snapshot.items} streaming={events.snapshot.streaming} approvalsByCall={approvalsByCall} runEnded={ended} />
+          <RunTimeline
+            items={events.snapshot.items}
+            streaming={events.snapshot.streaming}
+            approvalsByCall={approvalsByCall}
+            runEnded={ended}
+            deniedCalls={r.deniedCalls}
+          />
         )}
       </section>
       {stickyId ? <div aria-hidden="true" className="h-16" /> : null}
@@ -227,14 +236,12 @@ function RunHeader({ run, user }: { run: Run; user: SessionUser }) {
         <div className="min-w-0 space-y-2">
           <div className="flex flex-wrap items-center gap-2">
             <h1 className="text-xl font-semibold tracking-tight break-words text-fg sm:text-2xl">{run.title}</h1>
-            <RunStateBadge state={run.state} size="md" />
+            <RunStateBadge state={run.state} size="md" deniedCalls={run.deniedCalls} />
           </div>
           <p className="text-sm text-fg-muted" data-testid="run-meta">
             <span className="font-mono text-xs">{shortId(run.id)}</span> · started by <span className="text-fg">{run.createdByEmail ?? "unknown"}</span>
             {" · "}
-            <time dateTime={run.createdAt.toISOString()} title={formatDateTime(run.createdAt)}>
-              {formatRelative(run.createdAt, now ?? undefined)}
-            </time>
+            <LocalTime date={run.createdAt} format="relative" now={now} />
             {duration ? (
               <>
                 {" "}
@@ -333,6 +340,7 @@ function Limit({ label, value, mono }: { label: string; value: string; mono?: bo
 }
 
 function EndedBanner({ run }: { run: Run }) {
+  if (run.state === "succeeded" && run.deniedCalls > 0) return <SuccessWithDenialsBanner summary={run.summary} deniedCalls={run.deniedCalls} />;
   if (run.state === "succeeded") {
     return (
       <InlineAlert tone="success" title="The run succeeded">
@@ -353,7 +361,19 @@ function EndedBanner({ run }: { run: Run }) {
   );
 }
 
-function PlanSection({ plan, approved, currentStep, done }: { plan: PlanStep[]; approved: boolean; currentStep: number; done: boolean }) {
+function PlanSection({
+  plan,
+  approved,
+  currentStep,
+  done,
+  stepsDone,
+}: {
+  plan: PlanStep[];
+  approved: boolean;
+  currentStep: number;
+  done: boolean;
+  stepsDone: number[];
+}) {
   const [open, setOpen] = useState(true);
   return (
     <section aria-labelledby="run-plan-title" className="rounded-xl border border-border bg-surface">
@@ -369,14 +389,14 @@ function PlanSection({ plan, approved, currentStep, done }: { plan: PlanStep[]; 
             Plan{" "}
             <span className="ml-1 text-sm font-normal text-fg-muted">
               {plan.length} step{plan.length === 1 ? "" : "s"} ·{" "}
-              {approved ? (done ? "done" : currentStep ? `on step ${currentStep}` : "approved") : "not approved yet"}
+              {approved ? planProgress(plan.length, stepsDone.length, done, currentStep) : "not approved yet"}
             </span>
           </span>
           <ChevronDownIcon size={16} className={cn("shrink-0 transition-transform", open && "rotate-180")} />
         </button>
       </h2>
       <div id="run-plan" hidden={!open} className="border-t border-border px-3 py-3 sm:px-4">
-        <PlanStepList steps={plan} currentStep={approved ? currentStep : undefined} done={done} />
+        <PlanStepList steps={plan} currentStep={approved && !done ? currentStep : undefined} done={done} doneSteps={stepsDone} />
       </div>
     </section>
   );

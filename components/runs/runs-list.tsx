@@ -20,7 +20,6 @@ import { useNow } from "@/components/ui/use-now";
 import { cn } from "@/lib/cn";
 import { UsageSummary, useRunsUsage } from "@/components/runs/run-usage";
 import { errorMessage } from "@/lib/errors";
-import { formatDateTime, formatRelative } from "@/lib/format";
 import type { SessionUser } from "@/lib/session-user";
 import { useTRPC } from "@/lib/trpc/client";
 import { atLeast } from "@/lib/permissions";
@@ -29,6 +28,7 @@ import { RunStateBadge } from "@/components/runs/run-state-badge";
 import { RUN_STATE_META, RUN_STATE_OPTIONS, stateMeta } from "@/components/runs/run-state";
 import { StopAllRunsButton } from "@/components/runs/stop-run";
 import type { RunState } from "@/db/schema";
+import { LocalTime } from "@/components/ui/local-time";
 
 type RunItem = inferRouterOutputs<AppRouter>["runs"]["list"]["items"][number];
 
@@ -52,7 +52,7 @@ export function RunsList({ user }: { user: SessionUser }) {
       { getNextPageParam: (last) => last.nextCursor ?? undefined, refetchInterval: 5000 },
     ),
   );
-  const items = runs.data?.pages.flatMap((p) => p.items) ?? [];
+  const items = waitingFirst(runs.data?.pages.flatMap((p) => p.items) ?? []);
 
   function setStateFilter(next: string) {
     const params = new URLSearchParams(searchParams.toString());
@@ -163,6 +163,12 @@ export function RunsList({ user }: { user: SessionUser }) {
   );
 }
 
+/** Runs that wait for a person (a pending request or a waiting state) first; otherwise newest first, as the server sent them. */
+function waitingFirst(items: RunItem[]): RunItem[] {
+  const waits = (r: RunItem) => r.pendingApprovals > 0 || Boolean(stateMeta(r.state).waiting);
+  return [...items.filter(waits), ...items.filter((r) => !waits(r))];
+}
+
 function RunsTable({ items }: { items: RunItem[] }) {
   const now = useNow(1000);
   const liveIds = items.filter((r) => !stateMeta(r.state).terminal).map((r) => r.id);
@@ -171,7 +177,7 @@ function RunsTable({ items }: { items: RunItem[] }) {
   return (
     <div className={cn(rt.wrapper, "md:shadow-xs")}>
       <table className={rt.table}>
-        <caption className="sr-only">Runs, newest first</caption>
+        <caption className="sr-only">Runs waiting for a decision first, then newest first</caption>
         <thead className={rt.thead}>
           <tr>
             <th scope="col" className={rt.th}>
@@ -200,22 +206,26 @@ function RunsTable({ items }: { items: RunItem[] }) {
         <tbody className={rt.tbody}>
           {items.map((run) => {
             const meta = stateMeta(run.state);
+            const waiting = meta.waiting || run.pendingApprovals > 0;
             const started = run.startedAt ?? run.createdAt;
             const end = run.endedAt?.getTime() ?? (meta.terminal ? run.updatedAt.getTime() : now);
             return (
               <tr
                 key={run.id}
                 data-testid="run-row"
-                className={cn(rt.row, "md:hover:bg-surface-muted/50", meta.waiting && "max-md:border-warning max-md:border-l-4 md:bg-warning-soft/40")}
+                className={cn(rt.row, "md:hover:bg-surface-muted/50", waiting && "max-md:border-warning max-md:border-l-4 md:bg-warning-soft/40")}
               >
-                <td className={cn(rt.bareCell, "max-md:pb-1.5", meta.waiting && "md:border-l-4 md:border-l-warning")}>
+                <td className={cn(rt.bareCell, "max-md:pb-1.5", waiting && "md:border-l-4 md:border-l-warning")}>
                   <Link href={`/runs/${run.id}`} className="font-medium break-words text-fg hover:text-accent hover:underline">
                     {run.title}
                   </Link>
                   <span className="block font-mono text-[11px] text-fg-muted">{shortId(run.id)}</span>
                 </td>
                 <td data-label="State" className={rt.cell}>
-                  <RunStateBadge state={run.state} />
+                  <span className="flex flex-col items-end gap-1 md:items-start">
+                    <RunStateBadge state={run.state} deniedCalls={run.deniedCalls} />
+                    <RunDecisionCounts pending={run.pendingApprovals} denied={run.deniedCalls} succeeded={run.state === "succeeded"} />
+                  </span>
                 </td>
                 <td data-label="Operator" className={rt.cell}>
                   <span className="min-w-0 truncate text-fg" title={run.createdByEmail ?? undefined}>
@@ -223,9 +233,7 @@ function RunsTable({ items }: { items: RunItem[] }) {
                   </span>
                 </td>
                 <td data-label="Started" className={cn(rt.cell, "md:whitespace-nowrap")}>
-                  <time dateTime={started.toISOString()} title={formatDateTime(started)}>
-                    {formatRelative(started, now ?? undefined)}
-                  </time>
+                  <LocalTime date={started} format="relative" now={now} />
                 </td>
                 <td data-label="Duration" className={cn(rt.cell, "tabular-nums md:whitespace-nowrap")}>
                   {run.startedAt && end !== null ? formatDuration(end - run.startedAt.getTime()) : <span className="text-fg-muted">—</span>}
@@ -242,5 +250,22 @@ function RunsTable({ items }: { items: RunItem[] }) {
         </tbody>
       </table>
     </div>
+  );
+}
+
+/** Pending requests and denied calls of a run, as counts (the badge already names denials on a success claim). */
+function RunDecisionCounts({ pending, denied, succeeded }: { pending: number; denied: number; succeeded: boolean }) {
+  const parts: { text: string; className: string; testId: string }[] = [];
+  if (pending > 0) parts.push({ text: `${pending} pending`, className: "font-medium text-warning", testId: "run-pending-count" });
+  if (denied > 0 && !succeeded) parts.push({ text: `${denied} denied`, className: "text-danger", testId: "run-denied-count" });
+  if (parts.length === 0) return null;
+  return (
+    <span className="flex gap-2 text-xs">
+      {parts.map((p) => (
+        <span key={p.testId} className={p.className} data-testid={p.testId}>
+          {p.text}
+        </span>
+      ))}
+    </span>
   );
 }

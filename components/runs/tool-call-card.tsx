@@ -6,7 +6,6 @@ import { memo, useMemo, useState } from "react";
 import { Badge } from "@/components/ui/badge";
 import { ChevronDownIcon } from "@/components/ui/icons";
 import { cn } from "@/lib/cn";
-import { formatDateTime } from "@/lib/format";
 import { LogBuffer } from "@/components/log/log-buffer";
 import { LogView } from "@/components/log/log-view";
 import { FileChange, isFileDiffPreview } from "@/components/diff/file-change";
@@ -16,6 +15,7 @@ import type { ApprovalItem } from "@/components/approvals/types";
 import { RuleAndReason, VerdictBadge } from "@/components/approvals/verdict-badge";
 import type { ToolCallItem } from "@/components/runs/timeline";
 import { formatCommandDuration } from "@/components/runs/format";
+import { LocalTime } from "@/components/ui/local-time";
 
 const COMMAND_TOOLS = new Set(["run_command", "run_tests", "install_package"]);
 
@@ -104,9 +104,7 @@ export const ToolCallCard = memo(function ToolCallCard({
           <Badge tone={status.tone} className={status.tone === "danger" ? "font-mono" : undefined}>
             {status.label}
           </Badge>
-          <time dateTime={item.at.toISOString()} className="hidden text-xs text-fg-muted sm:inline" title={formatDateTime(item.at)}>
-            {item.at.toLocaleTimeString()}
-          </time>
+          <LocalTime date={item.at} format="time" className="hidden text-xs text-fg-muted sm:inline" />
         </div>
       </header>
 

@@ -15,8 +15,8 @@ import { KeyIcon } from "@/components/ui/icons";
 import { rt } from "@/components/ui/responsive-table";
 import { SkeletonRows } from "@/components/ui/skeleton";
 import { errorMessage } from "@/lib/errors";
-import { formatDate, formatDateTime, formatRelative } from "@/lib/format";
 import { useTRPC } from "@/lib/trpc/client";
+import { LocalTime } from "@/components/ui/local-time";
 
 type Token = inferRouterOutputs<AppRouter>["tokens"]["list"]["items"][number];
 
@@ -29,10 +29,12 @@ function tokenStatus(t: Token): { label: string; tone: "success" | "danger" | "w
 function When({ date, empty }: { date: Date | null; empty: string }) {
   if (!date) return <span className="text-fg-muted">{empty}</span>;
   return (
-    <time dateTime={date.toISOString()} title={formatDateTime(date)}>
-      {formatDate(date)}
-      <span className="ml-1 text-xs text-fg-muted">({formatRelative(date)})</span>
-    </time>
+    <span>
+      <LocalTime date={date} format="date" />
+      <span className="ml-1 text-xs text-fg-muted">
+        (<LocalTime date={date} format="relative" />)
+      </span>
+    </span>
   );
 }
 
@@ -89,7 +91,14 @@ export function ApiTokensSection() {
               <p className="text-sm font-semibold text-fg">Copy your new token “{created.name}” now</p>
               <p className="mt-0.5 text-sm text-fg-muted">
                 This is the only time Airlock shows it: only a hash is stored. If you lose it, revoke it and create another.
-                {created.expiresAt ? ` It expires ${formatDateTime(created.expiresAt)}.` : " It never expires."}
+                {created.expiresAt ? (
+                  <>
+                    {" "}
+                    It expires <LocalTime date={created.expiresAt} />.
+                  </>
+                ) : (
+                  " It never expires."
+                )}
               </p>
             </div>
             <CopyField label="New API token" value={created.token} copyLabel="Copy token" />

@@ -11,8 +11,8 @@ import { RunsIcon } from "@/components/ui/icons";
 import { rt } from "@/components/ui/responsive-table";
 import { SkeletonRows } from "@/components/ui/skeleton";
 import { errorMessage } from "@/lib/errors";
-import { formatDate } from "@/lib/format";
 import { useTRPC } from "@/lib/trpc/client";
+import { LocalTime } from "@/components/ui/local-time";
 
 const PRESETS: Record<string, { baseUrl: string; model: string; note: string }> = {
   ollama: { baseUrl: "http://localhost:11434/v1", model: "llama3.1:8b", note: "Ollama needs the /v1 suffix." },
@@ -144,7 +144,7 @@ export function ModelsSection() {
                       {m.hasApiKey ? <Badge tone="success">Set</Badge> : <span className="text-fg-muted">None</span>}
                     </td>
                     <td data-label="Added" className={rt.cell}>
-                      {formatDate(m.createdAt)}
+                      <LocalTime date={m.createdAt} format="date" />
                     </td>
                   </tr>
                 ))}

@@ -15,8 +15,8 @@ import { LockIcon } from "@/components/ui/icons";
 import { rt } from "@/components/ui/responsive-table";
 import { SkeletonRows } from "@/components/ui/skeleton";
 import { errorMessage } from "@/lib/errors";
-import { formatDate, formatDateTime } from "@/lib/format";
 import { useTRPC } from "@/lib/trpc/client";
+import { LocalTime } from "@/components/ui/local-time";
 
 type Secret = inferRouterOutputs<AppRouter>["secrets"]["list"]["items"][number];
 
@@ -174,9 +174,7 @@ export function SecretsSection() {
                       {s.grants} {s.grants === 1 ? "run" : "runs"}
                     </td>
                     <td data-label="Value set" className={`${rt.cell} md:whitespace-nowrap`}>
-                      <time dateTime={(s.rotatedAt ?? s.createdAt).toISOString()} title={formatDateTime(s.rotatedAt ?? s.createdAt)}>
-                        {formatDate(s.rotatedAt ?? s.createdAt)}
-                      </time>
+                      <LocalTime date={s.rotatedAt ?? s.createdAt} format="date" />
                       {s.rotatedAt ? <span className="ml-1 text-xs text-fg-muted">(rotated)</span> : null}
                     </td>
                     <td className={`${rt.bareCell} md:text-right max-md:pt-2`}>

@@ -10,8 +10,8 @@ import { Button } from "@/components/ui/button";
 import { ConfirmDialog } from "@/components/ui/dialog";
 import { SkeletonRows } from "@/components/ui/skeleton";
 import { errorMessage } from "@/lib/errors";
-import { formatDateTime, formatRelative } from "@/lib/format";
 import { useTRPC } from "@/lib/trpc/client";
+import { LocalTime } from "@/components/ui/local-time";
 
 /** "Chrome on Linux", "Safari on iPhone"… good enough to tell devices apart. */
 export function describeUserAgent(ua: string | null): string {
@@ -67,17 +67,11 @@ export function SessionsList() {
                 {s.current ? <Badge tone="success">This browser</Badge> : null}
               </div>
               <p className="text-xs text-fg-muted">
-                {s.sourceIp ?? "unknown address"} · signed in{" "}
-                <time dateTime={s.createdAt.toISOString()} title={formatDateTime(s.createdAt)}>
-                  {formatRelative(s.createdAt)}
-                </time>
+                {s.sourceIp ?? "unknown address"} · signed in <LocalTime date={s.createdAt} format="relative" />
                 {s.lastSeenAt ? (
                   <>
                     {" "}
-                    · last active{" "}
-                    <time dateTime={s.lastSeenAt.toISOString()} title={formatDateTime(s.lastSeenAt)}>
-                      {formatRelative(s.lastSeenAt)}
-                    </time>
+                    · last active <LocalTime date={s.lastSeenAt} format="relative" />
                   </>
                 ) : null}
               </p>

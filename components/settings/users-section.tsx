@@ -18,8 +18,8 @@ import { rt } from "@/components/ui/responsive-table";
 import { SkeletonRows } from "@/components/ui/skeleton";
 import { Spinner } from "@/components/ui/spinner";
 import { errorMessage } from "@/lib/errors";
-import { formatDate, formatDateTime } from "@/lib/format";
 import { useTRPC } from "@/lib/trpc/client";
+import { LocalTime } from "@/components/ui/local-time";
 
 type User = inferRouterOutputs<AppRouter>["users"]["list"]["items"][number];
 
@@ -275,9 +275,7 @@ function UsersTable({
                     {u.disabled ? <Badge tone="danger">Disabled</Badge> : <Badge tone="success">Active</Badge>}
                   </td>
                   <td data-label="Added" className={`${rt.cell} md:whitespace-nowrap`}>
-                    <time dateTime={u.createdAt.toISOString()} title={formatDateTime(u.createdAt)}>
-                      {formatDate(u.createdAt)}
-                    </time>
+                    <LocalTime date={u.createdAt} format="date" />
                   </td>
                   <td className={`${rt.bareCell} max-md:pt-2`}>
                     <div className="flex gap-2 md:justify-end">

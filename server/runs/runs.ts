@@ -1,9 +1,9 @@
 // Runs as the API sees them: creation (queued), reads and listings.
 import crypto from "node:crypto";
-import { and, desc, eq, lt, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "@/db/client";
-import { RUN_STATES, runs, toolCalls, users, type Run } from "@/db/schema";
+import { approvals, RUN_STATES, runs, toolCalls, users, type Run } from "@/db/schema";
 import { appendAudit, type Actor } from "@/server/audit/chain";
 import { announce, insertRunEvent } from "@/server/events/bus";
 import { DomainError } from "@/server/errors/domain-error";
@@ -56,13 +56,62 @@ export interface RunView {
   updatedAt: Date;
   startedAt: Date | null;
   endedAt: Date | null;
+  /** Tool calls refused by the policy or a reviewer (a rejected plan is not counted): a run that "succeeded" despite them is shown as such. */
+  deniedCalls: number;
+  /** Requests of this run waiting for a decision now. */
+  pendingApprovals: number;
+  /** Plan steps (1-based) the agent reported done with complete_step and that were accepted; the UI ticks only these. */
+  stepsDone: number[];
   /** External runs (runs.get only): whether the agent has connected over MCP yet. The token itself is never shown again. */
   mcp?: { connectedAt: Date | null; lastUsedAt: Date | null; revoked: boolean } | null;
   /** runs.get only: files the workspace source brought that can make later commands run programs (.git/hooks/…, .vscode/tasks.json). */
   armedConfigFiles?: string[];
 }
 
-function toView(run: Run, email: string | null): RunView {
+/** Outcome counters for a run page or a page of the runs list, in three grouped queries. */
+export interface RunOutcome {
+  deniedCalls: number;
+  pendingApprovals: number;
+  stepsDone: number[];
+}
+
+const DENIAL_CODES = ["DENIED_BY_POLICY", "DENIED_BY_REVIEWER"];
+
+export function runOutcomes(db: Db, runIds: string[]): Map<string, RunOutcome> {
+  const out = new Map<string, RunOutcome>(runIds.map((id) => [id, { deniedCalls: 0, pendingApprovals: 0, stepsDone: [] }]));
+  if (runIds.length === 0) return out;
+  const denied = db
+    .select({ runId: toolCalls.runId, n: sql<number>`count(*)` })
+    .from(toolCalls)
+    .where(and(inArray(toolCalls.runId, runIds), inArray(toolCalls.errorCode, DENIAL_CODES), sql`${toolCalls.tool} <> 'submit_plan'`))
+    .groupBy(toolCalls.runId)
+    .all();
+  for (const d of denied) out.get(d.runId)!.deniedCalls = Number(d.n);
+  const pending = db
+    .select({ runId: approvals.runId, n: sql<number>`count(*)` })
+    .from(approvals)
+    .where(and(inArray(approvals.runId, runIds), eq(approvals.state, "pending")))
+    .groupBy(approvals.runId)
+    .all();
+  for (const p of pending) out.get(p.runId)!.pendingApprovals = Number(p.n);
+  // A step counts as done only when the agent said so and the gateway accepted it (in step mode: a reviewer said continue).
+  const steps = db
+    .select({ runId: toolCalls.runId, args: toolCalls.args })
+    .from(toolCalls)
+    .where(and(inArray(toolCalls.runId, runIds), eq(toolCalls.tool, "complete_step"), eq(toolCalls.state, "succeeded")))
+    .all();
+  for (const s of steps) {
+    const step = Number((s.args as { step?: unknown }).step);
+    const o = out.get(s.runId)!;
+    if (Number.isInteger(step) && step > 0 && !o.stepsDone.includes(step)) o.stepsDone.push(step);
+  }
+  for (const o of out.values()) o.stepsDone.sort((a, b) => a - b);
+  return out;
+}
+
+const NO_OUTCOME: RunOutcome = { deniedCalls: 0, pendingApprovals: 0, stepsDone: [] };
+
+function toView(run: Run, email: string | null, outcome: RunOutcome = NO_OUTCOME): RunView {
   return {
     id: run.id,
     title: run.title,
@@ -90,6 +139,7 @@ function toView(run: Run, email: string | null): RunView {
     updatedAt: run.updatedAt,
     startedAt: run.startedAt,
     endedAt: run.endedAt,
+    ...outcome,
   };
 }
 
@@ -186,7 +236,7 @@ export { findRun, requireRun } from "@/server/runs/lookup";
 export function getRunView(db: Db, id: string): RunView {
   const row = db.select({ run: runs, email: users.email }).from(runs).leftJoin(users, eq(users.id, runs.createdBy)).where(eq(runs.id, id)).get();
   if (!row) throw new DomainError("NOT_FOUND", `No run with id ${id}.`);
-  const view = { ...toView(row.run, row.email), armedConfigFiles: armedConfigFilesOf(db, id) };
+  const view = { ...toView(row.run, row.email, runOutcomes(db, [id]).get(id)), armedConfigFiles: armedConfigFilesOf(db, id) };
   if (row.run.agent !== "external") return view;
   const token = runTokenOf(db, id);
   return { ...view, mcp: token ? { connectedAt: token.connectedAt, lastUsedAt: token.lastUsedAt, revoked: Boolean(token.revokedAt) } : null };
@@ -214,7 +264,12 @@ export function listRunViews(db: Db, input: z.infer<typeof listRunsInput>): { it
     .orderBy(desc(runs.createdAt))
     .limit(input.limit + 1)
     .all();
-  const items = rows.slice(0, input.limit).map((r) => toView(r.run, r.email));
+  const page = rows.slice(0, input.limit);
+  const outcomes = runOutcomes(
+    db,
+    page.map((r) => r.run.id),
+  );
+  const items = page.map((r) => toView(r.run, r.email, outcomes.get(r.run.id)));
   return { items, nextCursor: rows.length > input.limit ? String(items.at(-1)!.createdAt.getTime()) : undefined };
 }
 

@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
 import { Suspense } from "react";
 import { ApprovalsInbox } from "@/components/approvals/approvals-inbox";
+import { ClientOnly } from "@/components/ui/client-only";
 import { SkeletonRows } from "@/components/ui/skeleton";
 import { requireIdentity, toSessionUser } from "@/lib/server-session";
 
@@ -11,7 +12,10 @@ export default async function ApprovalsPage() {
   return (
     <div className="mx-auto max-w-4xl">
       <Suspense fallback={<SkeletonRows rows={3} label="Loading approvals…" />}>
-        <ApprovalsInbox user={toSessionUser(identity)} />
+        {/* The inbox shares the navigation badge's query, which may have answered before this part hydrates. */}
+        <ClientOnly fallback={<SkeletonRows rows={3} label="Loading approvals…" />}>
+          <ApprovalsInbox user={toSessionUser(identity)} />
+        </ClientOnly>
       </Suspense>
     </div>
   );

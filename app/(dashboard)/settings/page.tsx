@@ -2,6 +2,7 @@ import type { Metadata } from "next";
 import { RoleBadge } from "@/components/shell/role-badge";
 import { ApiTokensSection } from "@/components/settings/api-tokens-section";
 import { ChangePasswordForm } from "@/components/settings/change-password-form";
+import { InstallAppHint } from "@/components/settings/install-app-hint";
 import { UsersSection } from "@/components/settings/users-section";
 import { ModelsSection } from "@/components/settings/models-section";
 import { SecretsSection } from "@/components/settings/secrets-section";
@@ -64,6 +65,7 @@ export default async function SettingsPage() {
           </CardBody>
         </Card>
         <NotificationDevices />
+        <InstallAppHint />
 
         <ApiTokensSection />
 
