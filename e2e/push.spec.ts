@@ -39,7 +39,7 @@ test("Settings lists your notification devices with their last use, and Remove t
   await expect(page.getByRole("region", { name: "Notifications" }).getByTestId("push-device")).toHaveCount(0);
 });
 
-/** Registers the push script as this origin's service worker and returns a way to push to it. */
+/** Registers the dashboard's service worker (sw.js, which loads sw-push.js) and returns a way to push to it. */
 async function pushWorker(page: Page, origin: string): Promise<(payload: unknown) => Promise<void>> {
   await page.context().grantPermissions(["notifications"], { origin });
   const cdp = await page.context().newCDPSession(page);
@@ -49,7 +49,7 @@ async function pushWorker(page: Page, origin: string): Promise<(payload: unknown
   });
   await cdp.send("ServiceWorker.enable");
   await page.evaluate(async () => {
-    await navigator.serviceWorker.register("/sw-push.js", { scope: "/" });
+    await navigator.serviceWorker.register("/sw.js", { scope: "/" });
     await navigator.serviceWorker.ready;
   });
   await expect.poll(() => registrations.get(`${origin}/`)).toBeTruthy();
