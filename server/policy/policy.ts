@@ -92,6 +92,7 @@ export const POLICY_CHECKS = [
   "kill-all-processes",
   "read-only-options",
   "option-effect",
+  "option-runs-program",
   "unknown-option",
   "package-config-write",
 ] as const;
@@ -407,6 +408,12 @@ const CHECKS: Record<PolicyCheck, (cmd: SimpleCommand, subject: Subject & { kind
   "option-effect": (cmd, subject) => {
     const finding = readOnlyFinding(cmd, subject);
     if (finding?.kind !== "effect") return false;
+    return { option: finding.option, effect: `${finding.why} (it ${effectPhrase(finding.effect)})` };
+  },
+  /** Only the effects that start another program (the always-applied protection; see protected.ts). */
+  "option-runs-program": (cmd, subject) => {
+    const finding = readOnlyFinding(cmd, subject);
+    if (finding?.kind !== "effect" || finding.effect !== "runs-program") return false;
     return { option: finding.option, effect: `${finding.why} (it ${effectPhrase(finding.effect)})` };
   },
   /** An option the read-only program's table does not know: fail closed, naming it. */

@@ -78,11 +78,30 @@ describe("always-protected paths", () => {
     expect(decideUnderPolicy({ tool: "write_file", path: ".github/workflows/ci.yml" }, strict)).toMatchObject({ verdict: "deny", rule: "default" });
   });
 
+  it.each([
+    "rg --hostname-bin ./x.sh foo",
+    "rg --pre ./x.sh foo .",
+    "sed 's/a/b/e' notes.txt",
+    "find . -name '*.log' -exec sh {} ;",
+    "sort --compress-program=./x.sh big.txt",
+    "git -p log",
+  ])("issue 12: a project policy that predates the option tables (it allows every command) still asks about `%s`, which starts a program", (command) => {
+    expect(decide(run(command), ALLOW_ALL).verdict).toBe("allow");
+    expect(decideUnderPolicy(run(command), ALLOW_ALL)).toMatchObject({ verdict: "ask", rule: "protected-read-only-runs-program" });
+  });
+
+  it("issue 12: the protection leaves plain reads alone (`sed -n 1,5p`, `rg foo`, `git log --oneline`)", () => {
+    for (const command of ["sed -n 1,5p README.md", "rg foo src", "git log --oneline -5", "find . -name '*.ts'"]) {
+      expect(decideUnderPolicy(run(command), ALLOW_ALL).verdict).toBe("allow");
+    }
+  });
+
   it("has stable ids", () => {
     expect(PROTECTED_RULE_IDS).toEqual([
       "protected-git-internals",
       "protected-git-config",
       "protected-git-exec-config",
+      "protected-read-only-runs-program",
       "protected-shell-startup",
       "protected-ci-config",
     ]);

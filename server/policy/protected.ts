@@ -41,6 +41,16 @@ export const PROTECTED_POLICY: Policy = {
       reason: "`{command}` sets {arg}, which makes git run a program of the agent's choosing; Airlock never allows this, whatever the project's policy says.",
     },
     {
+      // Also here, not only in the default policy: a project created before the option tables keeps its
+      // policy's older read-only rules, which allowed `rg --hostname-bin ./x.sh` or `git -p log` (issue 12).
+      id: "protected-read-only-runs-program",
+      description: "An option or script that makes a read-only program start another program (rg --pre, sed 's/x/y/e', find -exec, git -p…).",
+      tools: ["run_command"],
+      match: { check: "option-runs-program" },
+      outcome: "ask",
+      reason: "`{command}` uses {option}, which {effect}; Airlock always asks a reviewer, whatever the project's policy says.",
+    },
+    {
       id: "protected-shell-startup",
       description: "Writing shell start-up files.",
       tools: ["write_file", "edit_file", "run_command"],
