@@ -166,9 +166,9 @@ export function readMaxConcurrentRunsPerUser(env: Record<string, string | undefi
 
 /** The default share of the host's memory that executing runs' memory limits may reserve (see README, "Run queue"). */
 export const DEFAULT_RUN_MEMORY_RATIO = 0.8;
-export const RUN_MEMORY_RATIO_RANGE = { min: 0.05, max: 4 } as const;
+export const RUN_MEMORY_RATIO_RANGE = { min: 0.01, max: 4 } as const;
 
-/** AIRLOCK_RUN_MEMORY_RATIO: a number from 0.05 to 4 (above 1 overcommits: limits are ceilings, not use); default 0.8. */
+/** AIRLOCK_RUN_MEMORY_RATIO: a number from 0.01 to 4 (above 1 overcommits: limits are ceilings, not use); default 0.8. */
 export function readRunMemoryRatio(env: Record<string, string | undefined> = process.env): number {
   const text = env.AIRLOCK_RUN_MEMORY_RATIO?.trim();
   if (!text) return DEFAULT_RUN_MEMORY_RATIO;

@@ -52,8 +52,10 @@ export interface Admission {
 
 /** 1536 → "1.5 GiB", 512 → "0.5 GiB". */
 export function formatGiB(mb: number): string {
-  return `${Number((mb / 1024).toFixed(2))} GiB`;
+  return `${gib(mb)} GiB`;
 }
+
+const gib = (mb: number) => String(Number((mb / 1024).toFixed(2)));
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
@@ -99,8 +101,8 @@ export function admitRuns(holding: readonly QueueRun[], queued: readonly QueueRu
       );
     }
     if (reservedMb + run.memoryMb > limits.memoryBudgetMb) {
-      const reason = `waiting for memory: ${formatGiB(reservedMb)} of ${formatGiB(limits.memoryBudgetMb)} reserved by running runs; this run needs ${formatGiB(run.memoryMb)}`;
-      heldBehind = `waiting behind an earlier run that needs memory: ${formatGiB(reservedMb)} of ${formatGiB(limits.memoryBudgetMb)} reserved by running runs`;
+      const reason = `waiting for memory: ${gib(reservedMb)} of ${formatGiB(limits.memoryBudgetMb)} reserved by running runs; this run needs ${formatGiB(run.memoryMb)}`;
+      heldBehind = `waiting behind an earlier run that needs memory: ${gib(reservedMb)} of ${formatGiB(limits.memoryBudgetMb)} reserved by running runs`;
       return wait(reason);
     }
     executing += 1;

@@ -42,7 +42,7 @@ export function startRun(
   supervisor: Supervisor,
   operator: PublicUser,
   modelId: string,
-  extra: Partial<{ stepMode: boolean; limits: Record<string, number>; title: string; task: string; testCommand: string }> = {},
+  extra: Partial<{ stepMode: boolean; limits: Record<string, number>; title: string; task: string; testCommand: string; projectId: string }> = {},
 ): Run {
   const run = createRun(
     db,
@@ -54,6 +54,7 @@ export function startRun(
       stepMode: extra.stepMode ?? false,
       limits: extra.limits,
       testCommand: extra.testCommand,
+      projectId: extra.projectId,
     },
   );
   supervisor.launch(run.id);
