@@ -10,9 +10,9 @@
 // its own project's or user's limit steps aside: runs of other projects and
 // users behind it may start (runs of the same project or user stay behind it,
 // since the same limit holds them).
-import { and, asc, eq, inArray, notInArray } from "drizzle-orm";
+import { and, asc, eq, inArray, notInArray, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { projects, runs, users } from "@/db/schema";
+import { projects, runs, users, type RunEvent } from "@/db/schema";
 import { announce, insertRunEvent } from "@/server/events/bus";
 import { TERMINAL_STATES } from "@/server/runs/state-machine";
 import { queueSettings } from "@/server/runs/queue-settings";
@@ -122,14 +122,27 @@ function toQueueRun(r: { id: string; projectId: string | null; createdBy: string
 
 const queueColumns = { id: runs.id, projectId: runs.projectId, createdBy: runs.createdBy, limits: runs.limits, queueReason: runs.queueReason };
 
-/** Queued runs in start order: creation time, then id (runs created in the same millisecond). */
+/** Start order: creation time, then insertion order (SQLite's rowid) for runs created in the same millisecond. */
+const START_ORDER = [asc(runs.createdAt), sql`"runs"."rowid"`];
+
+/** Queued runs in start order. */
 function queuedRuns(db: Db) {
-  return db.select(queueColumns).from(runs).where(eq(runs.state, "queued")).orderBy(asc(runs.createdAt), asc(runs.id)).all();
+  return db
+    .select(queueColumns)
+    .from(runs)
+    .where(eq(runs.state, "queued"))
+    .orderBy(...START_ORDER)
+    .all();
 }
 
 /** 1-based places of queued runs in start order (what runs.get and runs.list show). */
 export function queuePositions(db: Db): Map<string, number> {
-  const rows = db.select({ id: runs.id }).from(runs).where(eq(runs.state, "queued")).orderBy(asc(runs.createdAt), asc(runs.id)).all();
+  const rows = db
+    .select({ id: runs.id })
+    .from(runs)
+    .where(eq(runs.state, "queued"))
+    .orderBy(...START_ORDER)
+    .all();
   return new Map(rows.map((r, i) => [r.id, i + 1]));
 }
 
@@ -184,35 +197,38 @@ export class RunQueue {
   }
 
   private record(admission: Admission, storedReasons: Map<string, string | null>) {
-    const db = this.db;
-    const events = db.transaction(
+    const clear = admission.start.filter((id) => storedReasons.get(id));
+    const changed = admission.waiting.filter((w) => storedReasons.get(w.id) !== w.reason || this.announced.get(w.id) !== `${w.position}|${w.reason}`);
+    for (const id of admission.start) this.announced.delete(id);
+    const waitingIds = new Set(admission.waiting.map((w) => w.id));
+    for (const id of this.announced.keys()) if (!waitingIds.has(id)) this.announced.delete(id);
+    // Most looks at the queue change nothing: no write lock then.
+    if (clear.length === 0 && changed.length === 0) return;
+    const events = this.db.transaction(
       (tx) => {
-        const out = [];
-        for (const id of admission.start) {
-          if (storedReasons.get(id))
-            tx.update(runs)
-              .set({ queueReason: null })
-              .where(and(eq(runs.id, id), eq(runs.state, "queued")))
-              .run();
-          this.announced.delete(id);
-        }
-        for (const w of admission.waiting) {
-          if (storedReasons.get(w.id) !== w.reason)
-            tx.update(runs)
-              .set({ queueReason: w.reason })
-              .where(and(eq(runs.id, w.id), eq(runs.state, "queued")))
-              .run();
-          const key = `${w.position}|${w.reason}`;
-          if (this.announced.get(w.id) === key) continue;
-          this.announced.set(w.id, key);
-          out.push(insertRunEvent(tx, w.id, "queue", { position: w.position, reason: w.reason }));
+        for (const id of clear)
+          tx.update(runs)
+            .set({ queueReason: null })
+            .where(and(eq(runs.id, id), eq(runs.state, "queued")))
+            .run();
+        const out: { event: RunEvent; key: string }[] = [];
+        for (const w of changed) {
+          // Still queued (not cancelled since the queue was read)?
+          const { changes } = tx
+            .update(runs)
+            .set({ queueReason: w.reason })
+            .where(and(eq(runs.id, w.id), eq(runs.state, "queued")))
+            .run();
+          if (changes === 0) continue;
+          out.push({ event: insertRunEvent(tx, w.id, "queue", { position: w.position, reason: w.reason }), key: `${w.position}|${w.reason}` });
         }
         return out;
       },
       { behavior: "immediate" },
     );
-    for (const e of events) announce(e);
-    const waitingIds = new Set(admission.waiting.map((w) => w.id));
-    for (const id of this.announced.keys()) if (!waitingIds.has(id)) this.announced.delete(id);
+    for (const { event, key } of events) {
+      this.announced.set(event.runId, key);
+      announce(event);
+    }
   }
 }
