@@ -76,7 +76,7 @@ export function QueueSection() {
                 <span className="text-fg-muted">({SOURCE_LABEL[data!.maxConcurrentRunsSource]})</span>
               </dd>
               <dt className="text-fg-muted">Runs at once per user</dt>
-              <dd>
+              <dd data-testid="queue-per-user-limit">
                 <span className="font-medium tabular-nums">{data!.maxConcurrentRunsPerUser ?? "no limit"}</span>{" "}
                 {data!.maxConcurrentRunsPerUser !== null ? <span className="text-fg-muted">({SOURCE_LABEL[data!.maxConcurrentRunsPerUserSource]})</span> : null}
               </dd>
