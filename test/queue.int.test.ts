@@ -210,6 +210,18 @@ describe("the run queue", () => {
     expect(getRunView(t.db, second.id).queueReason).toBeNull();
   });
 
+  it("raising the instance limit in Settings starts a waiting run at once, without waiting for another run to end", async () => {
+    setLimits({ maxConcurrentRuns: 1 });
+    const executing = startRun(t.db, supervisor, operator, modelId);
+    const waiting = startRun(t.db, supervisor, operator, modelId);
+    await waitForPendingApproval(t.db, executing.id, "plan");
+    await waitForQueued(waiting.id, "waiting for a slot: 1 of 1 runs are executing on this instance");
+
+    setLimits({ maxConcurrentRuns: 2 });
+    await waitForPendingApproval(t.db, waiting.id, "plan", 15_000);
+    expect(getRun(t.db, executing.id).state).toBe("awaiting_plan_approval");
+  });
+
   it("a queued run is cancelled with runs.kill: killed with who and why, no container, and the run behind it moves up", async () => {
     setLimits({ maxConcurrentRuns: 1 });
     const executing = startRun(t.db, supervisor, operator, modelId);
