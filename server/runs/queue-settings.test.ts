@@ -50,15 +50,16 @@ describe("run queue settings", () => {
   });
 });
 
+// readConfig takes the process environment (which Next's types say always has NODE_ENV).
+const read = (env: Record<string, string | undefined>) => readConfig(env as NodeJS.ProcessEnv);
+
 describe("run queue environment", () => {
   it("AIRLOCK_MAX_CONCURRENT_RUNS_PER_USER and AIRLOCK_RUN_MEMORY_RATIO are read with defaults, and a bad value names the variable", () => {
     expect(readMaxConcurrentRunsPerUser({})).toBeUndefined();
     expect(readMaxConcurrentRunsPerUser({ AIRLOCK_MAX_CONCURRENT_RUNS_PER_USER: "2" })).toBe(2);
     expect(readRunMemoryRatio({})).toBe(0.8);
     expect(readRunMemoryRatio({ AIRLOCK_RUN_MEMORY_RATIO: "1.5" })).toBe(1.5);
-    expect(() => readConfig({ AIRLOCK_MAX_CONCURRENT_RUNS_PER_USER: "0" } as NodeJS.ProcessEnv)).toThrow(
-      /AIRLOCK_MAX_CONCURRENT_RUNS_PER_USER must be a whole number/,
-    );
-    expect(() => readConfig({ AIRLOCK_RUN_MEMORY_RATIO: "lots" } as NodeJS.ProcessEnv)).toThrow(/AIRLOCK_RUN_MEMORY_RATIO must be a number between 0.01 and 4/);
+    expect(() => read({ AIRLOCK_MAX_CONCURRENT_RUNS_PER_USER: "0" })).toThrow(/AIRLOCK_MAX_CONCURRENT_RUNS_PER_USER must be a whole number/);
+    expect(() => read({ AIRLOCK_RUN_MEMORY_RATIO: "lots" })).toThrow(/AIRLOCK_RUN_MEMORY_RATIO must be a number between 0.01 and 4/);
   });
 });
