@@ -950,3 +950,16 @@ export const runGrants = sqliteTable(
 );
 
 export type RunGrant = typeof runGrants.$inferSelect;
+// -------------------------------------------------------------- instance settings (issue 13)
+
+/**
+ * Settings an admin changes at run time for the whole instance, one row per
+ * key (its value JSON). Environment variables give the defaults; a row here
+ * overrides them. Today: "queue" (server/runs/queue-settings.ts).
+ */
+export const instanceSettings = sqliteTable("instance_settings", {
+  key: text("key").primaryKey(),
+  value: text("value", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+  updatedBy: text("updated_by"),
+  updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+});

@@ -3,7 +3,7 @@
 // form, reviewing its plan, a file diff and a command with live output,
 // stopping a runaway command, and a 100 000-line log that stays virtualised.
 import { expect, test, type Page } from "@playwright/test";
-import { apiSignin } from "./support/api";
+import { apiSignin, trpcMutation } from "./support/api";
 import {
   approveIfAsked,
   decide,
@@ -127,6 +127,34 @@ test("a reviewer approves the plan, a file diff and a command, and watches its o
   await expect(writeCall.getByTestId("tool-result")).toContainText("Wrote 21 bytes to hello.txt");
   await expect(page.getByTestId("state-change").filter({ hasText: "Succeeded" })).toBeVisible();
   await expectNoHorizontalScroll(page);
+});
+
+test("a queued run's page shows its place in line and why it waits, and its operator cancels it there", async ({ page, baseURL }) => {
+  world = await setUpRunWorld(baseURL!, [planStep([{ title: "Look around" }]), planStep([{ title: "Look around" }])]);
+  // A project that allows one run at a time: the second run waits for the first, whatever else runs on the instance.
+  const slug = `queue-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+  const { id: projectId } = await trpcMutation<{ id: string }>(world.adminApi, "projects.create", { slug, name: `Queue ${slug}`, maxConcurrentRuns: 1 });
+  const first = await startRun(world, world.operatorApi, { projectId });
+  await waitForPendingApproval(world.reviewerApi, first.id, "submit_plan");
+  const second = await startRun(world, world.operatorApi, { projectId });
+
+  await apiSignin(page, world.operator);
+  await page.goto(`/runs/${second.id}`);
+  await expect(page.locator("h1 + [data-state]")).toHaveAttribute("data-state", "queued");
+  const status = page.getByTestId("queue-status");
+  await expect(status).toContainText(/Queued: #\d+ in line/);
+  await expect(status).toContainText(`project Queue ${slug} allows 1 run at a time`);
+  await expectNoHorizontalScroll(page);
+
+  await page.getByRole("button", { name: "Cancel run" }).click();
+  const dialog = page.getByRole("dialog", { name: "Cancel this queued run?" });
+  await dialog.getByLabel("Reason (optional)").fill("not needed after all");
+  await dialog.getByRole("button", { name: "Cancel run now" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(page.locator("h1 + [data-state]")).toHaveAttribute("data-state", "killed");
+  await expect(page.getByTestId("ended-reason")).toContainText("not needed after all");
+  await expect(status).toHaveCount(0);
+  expect((await waitForRunState(world.operatorApi, second.id, ["killed"])).endedReason).toBe("not needed after all");
 });
 
 test("a reviewer stops a run during a long command and sees it marked killed with the reason", async ({ page, baseURL }) => {

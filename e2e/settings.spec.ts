@@ -49,6 +49,34 @@ test("a viewer sees their account and tokens but not the Users section", async (
   await expect(page.getByRole("main").getByText(viewer.email)).toBeVisible();
   await expect(page.getByRole("heading", { name: "Users" })).toHaveCount(0);
   await expect(page.getByRole("form", { name: "Create user" })).toHaveCount(0);
+  await expect(page.getByRole("heading", { name: "Run queue" })).toHaveCount(0);
+});
+
+// Desktop only: the limit is one setting of the instance, and the phone project would change it at the same time.
+test("@desktop-only an admin sets the per-user run limit in Settings → Run queue; a bad value is refused saying why", async ({ page }) => {
+  await apiSignin(page, admin);
+  await page.goto("/settings");
+  await expect(page.getByRole("heading", { name: "Run queue" })).toBeVisible();
+  const limits = page.getByTestId("queue-limits");
+  await expect(limits).toContainText("Runs at once");
+  await expect(limits).toContainText(/Memory runs may reserve\s*[\d.]+ GiB/);
+
+  const form = page.getByRole("form", { name: "Run queue limits" });
+  await form.getByLabel("Runs at once per user").fill("0");
+  await form.getByRole("button", { name: "Save queue limits" }).click();
+  await expect(form.getByRole("alert")).toContainText("At least 1 run must be allowed");
+
+  // A roomy value, so the specs running alongside are not held back; cleared again at the end.
+  await form.getByLabel("Runs at once per user").fill("500");
+  await form.getByRole("button", { name: "Save queue limits" }).click();
+  await expect(form.getByRole("status")).toContainText("Saved.");
+  await expect(page.getByTestId("queue-per-user-limit")).toHaveText("500 (set here)");
+  await page.reload();
+  await expect(page.getByRole("form", { name: "Run queue limits" }).getByLabel("Runs at once per user")).toHaveValue("500");
+
+  await page.getByRole("form", { name: "Run queue limits" }).getByLabel("Runs at once per user").fill("");
+  await page.getByRole("form", { name: "Run queue limits" }).getByRole("button", { name: "Save queue limits" }).click();
+  await expect(page.getByTestId("queue-per-user-limit")).toHaveText("no limit");
 });
 
 test("an API token is shown once, works, and stops working when revoked", async ({ page, baseURL, playwright }) => {

@@ -9,6 +9,8 @@ data="$(mktemp -d /tmp/airlock-e2e-XXXXXX)"
 port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 export AIRLOCK_DATA_DIR="$data" PORT="$port" NEXTAUTH_URL="http://127.0.0.1:$port"
 export AIRLOCK_ADMIN_EMAIL="admin@e2e.test" AIRLOCK_ADMIN_PASSWORD="e2e-admin-password"
+# Parallel specs leave runs waiting on reviewers; room for them all (the queue's own spec uses a project limit).
+export AIRLOCK_MAX_CONCURRENT_RUNS="${AIRLOCK_MAX_CONCURRENT_RUNS:-50}"
 # The tests' webhook and push receivers listen on loopback.
 export AIRLOCK_NOTIFY_ALLOW_HOSTS="${AIRLOCK_NOTIFY_ALLOW_HOSTS:-127.0.0.1}"
 ./bin/airlock setup >/dev/null

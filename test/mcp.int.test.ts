@@ -17,7 +17,7 @@ import { setSupervisor, Supervisor } from "@/server/supervisor/supervisor";
 import { TOOL_NAMES } from "@/server/tools/palette";
 import type { PublicUser } from "@/server/users/users";
 import { addUser, identityOfToken, issueToken } from "@/test/helpers/users";
-import { getRun, requireDocker, waitFor, waitForPendingApproval, waitForState } from "@/test/helpers/runs";
+import { getRun, requireDocker, roomyQueue, waitFor, waitForPendingApproval, waitForState } from "@/test/helpers/runs";
 import { serveRoute, type RouteServer } from "@/test/helpers/route-server";
 import { dockerRuntime, instanceIdForDataDir } from "@/server/sandbox/runtime";
 import { sandboxImageName } from "@/server/sandbox/image";
@@ -97,6 +97,7 @@ beforeAll(async () => {
   process.env.AIRLOCK_DATA_DIR = dataDir;
   process.env.NEXTAUTH_URL = "http://airlock.test:3000";
   database = (await import("@/db/client")).db();
+  roomyQueue(database);
   supervisor = makeSupervisor();
   setSupervisor(supervisor);
   await supervisor.start();

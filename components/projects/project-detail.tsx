@@ -66,6 +66,7 @@ function SettingsCard({ project: p, isAdmin }: { project: Project; isAdmin: bool
   const [sources, setSources] = useState<DocSource[]>(p.docSources);
   const [escalateAfter, setEscalateAfter] = useState(p.escalateAfterMinutes === null ? "" : String(p.escalateAfterMinutes));
   const [escalateTo, setEscalateTo] = useState<"admins" | "reviewers">(p.escalateTo);
+  const [maxRuns, setMaxRuns] = useState(p.maxConcurrentRuns === null ? "" : String(p.maxConcurrentRuns));
   const [saved, setSaved] = useState(false);
   const update = useMutation(
     trpc.projects.update.mutationOptions({
@@ -94,6 +95,8 @@ function SettingsCard({ project: p, isAdmin }: { project: Project; isAdmin: bool
       // Empty turns escalation off; the server says what is wrong with any other value.
       escalateAfterMinutes: escalateAfter.trim() === "" ? null : Number(escalateAfter),
       escalateTo,
+      // Empty: no project limit (the instance's and users' limits still apply).
+      maxConcurrentRuns: maxRuns.trim() === "" ? null : Number(maxRuns),
     });
   }
 
@@ -111,6 +114,14 @@ function SettingsCard({ project: p, isAdmin }: { project: Project; isAdmin: bool
             <TextField label="Name" required value={name} onChange={(e) => setName(e.target.value)} />
             <TextField label="Test command (run_tests)" placeholder="npm test" value={testCommand} onChange={(e) => setTestCommand(e.target.value)} />
             <TextAreaField label="Description" rows={2} value={description} onChange={(e) => setDescription(e.target.value)} fieldClassName="sm:col-span-2" />
+            <TextField
+              label="Runs at once"
+              inputMode="numeric"
+              placeholder="No project limit"
+              hint="At most this many of the project's runs execute at once; the others wait in the queue. Empty: no project limit."
+              value={maxRuns}
+              onChange={(e) => setMaxRuns(e.target.value)}
+            />
           </fieldset>
           <fieldset disabled={!isAdmin}>
             <legend className="mb-2 text-sm font-semibold">Default limits (empty: Airlock&apos;s defaults)</legend>

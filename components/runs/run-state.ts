@@ -5,7 +5,7 @@ import type { RunState } from "@/db/schema";
 export type StateTone = "neutral" | "accent" | "success" | "danger" | "warning" | "caution";
 
 export const RUN_STATE_META: Record<RunState, { label: string; tone: StateTone; waiting?: boolean; active?: boolean; terminal?: boolean; help: string }> = {
-  queued: { label: "Queued", tone: "neutral", active: true, help: "Waiting for the supervisor to start its sandbox." },
+  queued: { label: "Queued", tone: "neutral", active: true, help: "Waiting in the run queue for a slot; it starts in order as other runs end." },
   starting: { label: "Starting", tone: "accent", active: true, help: "The sandbox container is starting." },
   planning: { label: "Planning", tone: "accent", active: true, help: "The agent is reading the workspace and writing a plan." },
   awaiting_plan_approval: {

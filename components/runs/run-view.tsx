@@ -41,7 +41,8 @@ import { LocalTime } from "@/components/ui/local-time";
 type Run = inferRouterOutputs<AppRouter>["runs"]["get"];
 
 // "note": an external agent's first MCP request is announced as a note.
-const REFRESH_RUN_ON = new Set(["state", "plan", "model_message", "tool_call", "tool_result", "note"]);
+// "queue": a queued run's place or reason changed.
+const REFRESH_RUN_ON = new Set(["state", "plan", "model_message", "tool_call", "tool_result", "note", "queue"]);
 
 export function RunView({ runId, user }: { runId: string; user: SessionUser }) {
   const trpc = useTRPC();
@@ -259,12 +260,14 @@ function RunHeader({ run, user }: { run: Run; user: SessionUser }) {
           >
             Checkpoints &amp; rollback
           </Link>
-          {showStop ? <StopRunButton runId={run.id} runTitle={run.title} className="max-sm:flex-1" /> : null}
+          {showStop ? <StopRunButton runId={run.id} runTitle={run.title} queued={run.state === "queued"} className="max-sm:flex-1" /> : null}
         </div>
       </div>
 
       {meta.terminal ? (
         <EndedBanner run={run} />
+      ) : run.state === "queued" ? (
+        <QueueBanner position={run.queuePosition} reason={run.queueReason} />
       ) : meta.waiting ? (
         <InlineAlert tone="warning" title={meta.label}>
           {meta.help}
@@ -315,6 +318,26 @@ function RunHeader({ run, user }: { run: Run; user: SessionUser }) {
         </div>
       </div>
     </header>
+  );
+}
+
+/** Where a queued run stands in line and why it waits; announced politely when it moves. */
+function QueueBanner({ position, reason }: { position: number | null; reason: string | null }) {
+  return (
+    <div role="status" aria-live="polite" className="rounded-lg border border-border bg-surface-muted px-3 py-2.5 text-sm" data-testid="queue-status">
+      <p className="font-semibold text-fg">
+        {position ? (
+          <>
+            Queued: <span className="tabular-nums">#{position}</span> in line
+          </>
+        ) : (
+          "Queued"
+        )}
+      </p>
+      <p className="mt-0.5 break-words text-fg-muted">
+        {reason ? `Why it waits: ${reason}.` : "Waiting for the supervisor to start its sandbox."} It starts in order as other runs end.
+      </p>
+    </div>
   );
 }
 

@@ -225,6 +225,11 @@ function RunsTable({ items }: { items: RunItem[] }) {
                   <span className="flex flex-col items-end gap-1 md:items-start">
                     <RunStateBadge state={run.state} deniedCalls={run.deniedCalls} />
                     <RunDecisionCounts pending={run.pendingApprovals} denied={run.deniedCalls} succeeded={run.state === "succeeded"} />
+                    {run.queuePosition ? (
+                      <span className="text-xs text-fg-muted" data-testid="run-queue-position" title={run.queueReason ?? undefined}>
+                        #{run.queuePosition} in queue
+                      </span>
+                    ) : null}
                   </span>
                 </td>
                 <td data-label="Operator" className={rt.cell}>

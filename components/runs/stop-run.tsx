@@ -18,7 +18,7 @@ function StopIcon({ size = 16 }: { size?: number }) {
   );
 }
 
-export function StopRunButton({ runId, runTitle, className }: { runId: string; runTitle: string; className?: string }) {
+export function StopRunButton({ runId, runTitle, queued = false, className }: { runId: string; runTitle: string; queued?: boolean; className?: string }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [open, setOpen] = useState(false);
@@ -46,19 +46,25 @@ export function StopRunButton({ runId, runTitle, className }: { runId: string; r
         }}
       >
         <StopIcon />
-        Stop run
+        {queued ? "Cancel run" : "Stop run"}
       </Button>
       <ConfirmDialog
         open={open}
         onOpenChange={setOpen}
-        title="Stop this run?"
+        title={queued ? "Cancel this queued run?" : "Stop this run?"}
         description={
-          <>
-            <span className="font-medium text-fg">{runTitle}</span> is killed at once: its running command and container are stopped, its pending approvals are
-            cancelled, and the run ends as killed. This cannot be undone.
-          </>
+          queued ? (
+            <>
+              <span className="font-medium text-fg">{runTitle}</span> leaves the queue without starting and ends as killed. This cannot be undone.
+            </>
+          ) : (
+            <>
+              <span className="font-medium text-fg">{runTitle}</span> is killed at once: its running command and container are stopped, its pending approvals
+              are cancelled, and the run ends as killed. This cannot be undone.
+            </>
+          )
         }
-        confirmLabel="Stop run now"
+        confirmLabel={queued ? "Cancel run now" : "Stop run now"}
         pending={kill.isPending}
         error={kill.error ? errorMessage(kill.error) : null}
         onConfirm={() => kill.mutate({ id: runId, ...(reason.trim() ? { reason: reason.trim() } : {}) })}

@@ -19,6 +19,17 @@ describe("RunTimeline", () => {
     expect(snap.items).toMatchObject([{ kind: "message", content: "Hello", tokens: 12 }]);
   });
 
+  it("a queued run's timeline says why it waits once per reason, not at every move in line", () => {
+    const t = new RunTimeline();
+    const slot = "waiting for a slot: 2 of 2 runs are executing on this instance";
+    t.apply([ev("queue", { position: 3, reason: slot }), ev("queue", { position: 2, reason: slot })]);
+    t.apply([ev("queue", { position: 1, reason: "waiting for memory: 3.5 of 4 GiB reserved by running runs; this run needs 1 GiB" })]);
+    expect(t.getSnapshot().items.map((i) => (i.kind === "note" ? i.text : i.kind))).toEqual([
+      `Queued: ${slot}.`,
+      "Queued: waiting for memory: 3.5 of 4 GiB reserved by running runs; this run needs 1 GiB.",
+    ]);
+  });
+
   it("drops the partial text when a model error says to discard it", () => {
     const t = new RunTimeline();
     t.apply([ev("model_delta", { text: "half an ans" }), ev("error", { source: "model", message: "reset (retry 1 in 1 s)", discardPartial: true })]);

@@ -143,6 +143,8 @@ export class RunTimeline {
   private approvalToCall = new Map<string, string>();
   private streaming = "";
   private lastEventId = 0;
+  /** The last queue reason shown: a queued run's place moves often, its reason seldom; only a new reason gets a line. */
+  private lastQueueReason: string | null = null;
   private eventCount = 0;
   private snapshot: TimelineSnapshot = { items: [], streaming: "", lastEventId: 0, eventCount: 0 };
 
@@ -357,6 +359,13 @@ export class RunTimeline {
       case "egress_grant":
       case "egress": {
         this.applyEgress(e, key, p);
+        return;
+      }
+      case "queue": {
+        const reason = str(p.reason);
+        if (!reason || reason === this.lastQueueReason) return;
+        this.lastQueueReason = reason;
+        this.push({ kind: "note", key, eventId: e.id, at: e.at, text: `Queued: ${reason}.` });
         return;
       }
       default:

@@ -59,6 +59,7 @@ export interface StartRunOptions {
   task?: string;
   stepMode?: boolean;
   limits?: Record<string, number>;
+  projectId?: string;
 }
 
 export async function startRun(world: RunWorld, api: APIRequestContext, options: StartRunOptions = {}): Promise<{ id: string; title: string }> {
@@ -69,6 +70,7 @@ export async function startRun(world: RunWorld, api: APIRequestContext, options:
     modelId: world.modelId,
     stepMode: options.stepMode ?? false,
     ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.projectId ? { projectId: options.projectId } : {}),
   });
   world.runs.push(id);
   return { id, title };

@@ -224,9 +224,11 @@ export async function callToolForExternalAgent(
     return {
       result: toolError(
         "NOT_AVAILABLE",
-        current.state === "queued" || current.state === "starting"
-          ? "The run's sandbox is still starting; call again in a few seconds."
-          : "Airlock is not holding this run open right now (it may be restarting); call again in a few seconds.",
+        current.state === "queued"
+          ? `The run waits in Airlock's run queue${current.queueReason ? ` (${current.queueReason})` : ""}; it starts as other runs end. Call again later.`
+          : current.state === "starting"
+            ? "The run's sandbox is still starting; call again in a few seconds."
+            : "Airlock is not holding this run open right now (it may be restarting); call again in a few seconds.",
       ),
       notes: [],
     };

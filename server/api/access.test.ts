@@ -51,6 +51,9 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   "runs.events": "viewer",
   "runs.kill": "operator",
   "runs.stopAll": "admin",
+  // Issue 13: the run queue's instance-wide limits.
+  "queue.settings": "admin",
+  "queue.updateSettings": "admin",
   "runs.checkpoints": "viewer",
   "runs.diff": "viewer",
   // Reviewers roll back; the run's operator too when the run allows it (checked inside).

@@ -14,6 +14,7 @@ import { notificationsRouter } from "@/server/api/routers/notifications";
 import { webhooksRouter } from "@/server/api/routers/webhooks";
 import { grantsRouter } from "@/server/api/routers/grants";
 import { reviewersRouter } from "@/server/api/routers/reviewers";
+import { queueRouter } from "@/server/api/routers/queue";
 import { checkHealth } from "@/server/health/health";
 
 export const appRouter = router({
@@ -32,6 +33,7 @@ export const appRouter = router({
   webhooks: webhooksRouter,
   grants: grantsRouter,
   reviewers: reviewersRouter,
+  queue: queueRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -46,6 +46,10 @@ export interface AirlockConfig {
   runtime: RuntimeSetting;
   /** AIRLOCK_MAX_CONCURRENT_RUNS: how many runs may execute at once on this instance; undefined: derived from the machine's cores and memory. */
   maxConcurrentRuns?: number;
+  /** AIRLOCK_MAX_CONCURRENT_RUNS_PER_USER: how many runs of one user may execute at once; undefined: no per-user limit. */
+  maxConcurrentRunsPerUser?: number;
+  /** AIRLOCK_RUN_MEMORY_RATIO: the memory limits of executing runs may add up to at most this share of the host's memory. */
+  runMemoryRatio: number;
 }
 
 export const RUNTIME_SETTINGS = ["auto", "runc", "runsc"] as const;
@@ -120,6 +124,8 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     smtp: readSmtpSettings(env),
     runtime: readRuntimeSetting(env),
     maxConcurrentRuns: readMaxConcurrentRuns(env),
+    maxConcurrentRunsPerUser: readMaxConcurrentRunsPerUser(env),
+    runMemoryRatio: readRunMemoryRatio(env),
   };
 }
 
@@ -142,6 +148,34 @@ export function readMaxConcurrentRuns(env: Record<string, string | undefined> = 
   if (!Number.isInteger(n) || n < 1 || n > 1000)
     throw new ConfigError(
       `AIRLOCK_MAX_CONCURRENT_RUNS must be a whole number of runs between 1 and 1000, got "${text}"; unset it to derive the limit from the machine's cores and memory.`,
+    );
+  return n;
+}
+
+/** AIRLOCK_MAX_CONCURRENT_RUNS_PER_USER: a whole number from 1 to 1000, or unset for no per-user limit. */
+export function readMaxConcurrentRunsPerUser(env: Record<string, string | undefined> = process.env): number | undefined {
+  const text = env.AIRLOCK_MAX_CONCURRENT_RUNS_PER_USER?.trim();
+  if (!text) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 1000)
+    throw new ConfigError(
+      `AIRLOCK_MAX_CONCURRENT_RUNS_PER_USER must be a whole number of runs between 1 and 1000, got "${text}"; unset it for no per-user limit.`,
+    );
+  return n;
+}
+
+/** The default share of the host's memory that executing runs' memory limits may reserve (see README, "Run queue"). */
+export const DEFAULT_RUN_MEMORY_RATIO = 0.8;
+export const RUN_MEMORY_RATIO_RANGE = { min: 0.01, max: 4 } as const;
+
+/** AIRLOCK_RUN_MEMORY_RATIO: a number from 0.01 to 4 (above 1 overcommits: limits are ceilings, not use); default 0.8. */
+export function readRunMemoryRatio(env: Record<string, string | undefined> = process.env): number {
+  const text = env.AIRLOCK_RUN_MEMORY_RATIO?.trim();
+  if (!text) return DEFAULT_RUN_MEMORY_RATIO;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < RUN_MEMORY_RATIO_RANGE.min || n > RUN_MEMORY_RATIO_RANGE.max)
+    throw new ConfigError(
+      `AIRLOCK_RUN_MEMORY_RATIO must be a number between ${RUN_MEMORY_RATIO_RANGE.min} and ${RUN_MEMORY_RATIO_RANGE.max} (the share of the host's memory that running runs' memory limits may reserve), got "${text}".`,
     );
   return n;
 }

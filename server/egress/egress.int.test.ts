@@ -26,7 +26,7 @@ import type { PublicUser } from "@/server/users/users";
 import { buildZip } from "@/test/helpers/archives";
 import { createTestDb, type TestDb } from "@/test/helpers/db";
 import { startScriptedModelServer, type ScriptedModelServer, type ScriptStep, toolResultsSent } from "@/test/helpers/model-server";
-import { getRun, newSupervisor, registerModel, requireDocker, startRun, tempDataDir, waitForState } from "@/test/helpers/runs";
+import { getRun, newSupervisor, registerModel, requireDocker, roomyQueue, startRun, tempDataDir, waitForState } from "@/test/helpers/runs";
 import { actorOf, addUser } from "@/test/helpers/users";
 import { sandboxedRun } from "@/test/helpers/workspaces";
 
@@ -106,6 +106,7 @@ const grant = (runId: string, domains: string[], reason = "install dependencies"
 
 beforeAll(async () => {
   t = createTestDb();
+  roomyQueue(t.db); // the runs arranged by liveRun() hold slots
   dataDir = tempDataDir();
   const instance = instanceIdForDataDir(dataDir);
   runtime = dockerRuntime(undefined, { instance });

@@ -20,7 +20,9 @@ export type RunEventType =
   | "note"
   | "checkpoint"
   | "egress_grant"
-  | "egress";
+  | "egress"
+  // Issue 13: a queued run's place or reason changed ({position, reason}).
+  | "queue";
 
 interface Bus {
   emitter: EventEmitter;

@@ -15,6 +15,8 @@ import { normaliseWorkspacePath } from "@/server/policy/paths";
 import { resolveRunLimits, runLimitsInput } from "@/server/runs/limits";
 import { projectRunDenial, type PermissionActor } from "@/lib/permissions";
 import { insertPolicyVersionInTx } from "@/server/projects/policy-versions";
+import { emitSignal } from "@/server/events/bus";
+import { QUEUE_CHANGED_SIGNAL } from "@/server/runs/queue-settings";
 
 export const DEFAULT_PROJECT_ID = "default";
 
@@ -60,6 +62,13 @@ const projectFields = {
     .max(7 * 24 * 60, "Escalate after at most 10080 minutes (7 days).")
     .nullish(),
   escalateTo: z.enum(["admins", "reviewers"]).optional(),
+  // Issue 13: at most this many of the project's runs execute at once; null: only the instance's and users' limits.
+  maxConcurrentRuns: z
+    .number({ message: "maxConcurrentRuns takes a whole number of runs from 1 to 1000, or null for no project limit." })
+    .int("maxConcurrentRuns takes a whole number of runs.")
+    .min(1, "maxConcurrentRuns must allow at least 1 run (null removes the project's limit).")
+    .max(1000, "maxConcurrentRuns may be at most 1000 (null removes the project's limit).")
+    .nullish(),
 };
 
 export const createProjectInput = z
@@ -80,6 +89,7 @@ export const updateProjectInput = z
     docSources: projectFields.docSources,
     escalateAfterMinutes: projectFields.escalateAfterMinutes,
     escalateTo: projectFields.escalateTo,
+    maxConcurrentRuns: projectFields.maxConcurrentRuns,
   })
   .strict();
 
@@ -114,6 +124,7 @@ function insertProjectInTx(
     docSources: ProjectDocSource[];
     escalateAfterMinutes?: number | null;
     escalateTo?: "admins" | "reviewers";
+    maxConcurrentRuns?: number | null;
   },
   preset: (typeof PRESET_NAMES)[number],
 ): Project {
@@ -188,6 +199,7 @@ export function createProject(db: Db, actor: Actor, raw: z.input<typeof createPr
           docSources: normaliseDocSources(input.docSources),
           escalateAfterMinutes: input.escalateAfterMinutes ?? null,
           escalateTo: input.escalateTo ?? "admins",
+          maxConcurrentRuns: input.maxConcurrentRuns ?? null,
         },
         input.preset,
       ),
@@ -206,8 +218,9 @@ export function updateProject(db: Db, actor: Actor, raw: z.input<typeof updatePr
   if (input.docSources !== undefined) changes.docSources = normaliseDocSources(input.docSources);
   if (input.escalateAfterMinutes !== undefined) changes.escalateAfterMinutes = input.escalateAfterMinutes;
   if (input.escalateTo !== undefined) changes.escalateTo = input.escalateTo;
+  if (input.maxConcurrentRuns !== undefined) changes.maxConcurrentRuns = input.maxConcurrentRuns;
   if (Object.keys(changes).length === 0) return project;
-  return db.transaction(
+  const updated = db.transaction(
     (tx) => {
       tx.update(projects)
         .set({ ...changes, updatedAt: new Date() })
@@ -223,6 +236,9 @@ export function updateProject(db: Db, actor: Actor, raw: z.input<typeof updatePr
     },
     { behavior: "immediate" },
   );
+  // A raised (or removed) limit lets waiting runs of the project start now.
+  if ("maxConcurrentRuns" in changes) emitSignal(QUEUE_CHANGED_SIGNAL, null);
+  return updated;
 }
 
 export interface ProjectMemberView {
@@ -244,6 +260,8 @@ export interface ProjectView {
   /** Minutes before an undecided request is escalated (null: never) and to whom. */
   escalateAfterMinutes: number | null;
   escalateTo: "admins" | "reviewers";
+  /** Issue 13: at most this many of the project's runs execute at once (null: no project limit). */
+  maxConcurrentRuns: number | null;
   isDefault: boolean;
   runCount: number;
   members: ProjectMemberView[];
@@ -284,6 +302,7 @@ function toView(db: Db, p: Project): ProjectView {
     policyVersion: p.policyVersion,
     escalateAfterMinutes: p.escalateAfterMinutes,
     escalateTo: p.escalateTo,
+    maxConcurrentRuns: p.maxConcurrentRuns,
     isDefault: p.id === DEFAULT_PROJECT_ID,
     runCount: runCountOf(db, p.id),
     members: membersOf(db, p.id),

@@ -14,6 +14,7 @@ import { armedConfigFilesOf } from "@/server/workspace/armed-config";
 import { recordWorkspaceSource, sourceFromInput, workspaceSourceInput } from "@/server/workspace/sources";
 import type { WorkspaceSourceJson } from "@/db/schema";
 import { issueRunTokenInTx, runTokenOf } from "@/server/runs/run-tokens";
+import { queuePositions } from "@/server/runs/queue";
 
 export const createRunInput = z.object({
   title: z.string().trim().min(1, "Give the run a title.").max(200),
@@ -64,6 +65,10 @@ export interface RunView {
   stepsDone: number[];
   /** External runs (runs.get only): whether the agent has connected over MCP yet. The token itself is never shown again. */
   mcp?: { connectedAt: Date | null; lastUsedAt: Date | null; revoked: boolean } | null;
+  /** Issue 13: while queued, the run's 1-based place among all queued runs in start order (null otherwise). */
+  queuePosition: number | null;
+  /** Issue 13: while queued, why the run waits, in plain words (null otherwise, and before the queue first looked at it). */
+  queueReason: string | null;
   /** runs.get only: files the workspace source brought that can make later commands run programs (.git/hooks/…, .vscode/tasks.json). */
   armedConfigFiles?: string[];
 }
@@ -111,7 +116,8 @@ export function runOutcomes(db: Db, runIds: string[]): Map<string, RunOutcome> {
 
 const NO_OUTCOME: RunOutcome = { deniedCalls: 0, pendingApprovals: 0, stepsDone: [] };
 
-function toView(run: Run, email: string | null, outcome: RunOutcome = NO_OUTCOME): RunView {
+function toView(run: Run, email: string | null, outcome: RunOutcome = NO_OUTCOME, positions?: Map<string, number>): RunView {
+  const queued = run.state === "queued";
   return {
     id: run.id,
     title: run.title,
@@ -139,6 +145,8 @@ function toView(run: Run, email: string | null, outcome: RunOutcome = NO_OUTCOME
     updatedAt: run.updatedAt,
     startedAt: run.startedAt,
     endedAt: run.endedAt,
+    queuePosition: queued ? (positions?.get(run.id) ?? null) : null,
+    queueReason: queued ? run.queueReason : null,
     ...outcome,
   };
 }
@@ -236,7 +244,8 @@ export { findRun, requireRun } from "@/server/runs/lookup";
 export function getRunView(db: Db, id: string): RunView {
   const row = db.select({ run: runs, email: users.email }).from(runs).leftJoin(users, eq(users.id, runs.createdBy)).where(eq(runs.id, id)).get();
   if (!row) throw new DomainError("NOT_FOUND", `No run with id ${id}.`);
-  const view = { ...toView(row.run, row.email, runOutcomes(db, [id]).get(id)), armedConfigFiles: armedConfigFilesOf(db, id) };
+  const positions = row.run.state === "queued" ? queuePositions(db) : undefined;
+  const view = { ...toView(row.run, row.email, runOutcomes(db, [id]).get(id), positions), armedConfigFiles: armedConfigFilesOf(db, id) };
   if (row.run.agent !== "external") return view;
   const token = runTokenOf(db, id);
   return { ...view, mcp: token ? { connectedAt: token.connectedAt, lastUsedAt: token.lastUsedAt, revoked: Boolean(token.revokedAt) } : null };
@@ -269,7 +278,8 @@ export function listRunViews(db: Db, input: z.infer<typeof listRunsInput>): { it
     db,
     page.map((r) => r.run.id),
   );
-  const items = page.map((r) => toView(r.run, r.email, outcomes.get(r.run.id)));
+  const positions = page.some((r) => r.run.state === "queued") ? queuePositions(db) : undefined;
+  const items = page.map((r) => toView(r.run, r.email, outcomes.get(r.run.id), positions));
   return { items, nextCursor: rows.length > input.limit ? String(items.at(-1)!.createdAt.getTime()) : undefined };
 }
 

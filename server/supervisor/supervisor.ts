@@ -3,10 +3,10 @@
 // expires approvals, and after a restart reconciles runs with containers.
 import { and, eq, inArray, notInArray } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { runs, toolCalls, type Run } from "@/db/schema";
+import { runs, toolCalls, type Run, type RunEvent, type RunState } from "@/db/schema";
 import { SYSTEM_ACTOR, type Actor } from "@/server/audit/chain";
 import { cancelRunApprovalsInTx, afterApprovalCommit, expireOverdueApprovals } from "@/server/approvals/approvals";
-import { announce, publishRunEvent } from "@/server/events/bus";
+import { announce, onSignal, publishRunEvent } from "@/server/events/bus";
 import { runBuiltinAgent } from "@/server/agents/builtin-agent";
 import { runExternalAgent } from "@/server/agents/mcp-agent";
 import { config } from "@/server/config/env";
@@ -19,6 +19,8 @@ import { ShutdownError, type GatewaySession } from "@/server/tools/gateway";
 import { pruneSnapshots, removeRunSnapshots } from "@/server/workspace/snapshots";
 import { afterRunFailed, checkpointRunStart, prepareRunWorkspace, recoverInterruptedRollback, scheduleWorkspaceCleanup } from "@/server/workspace/hooks";
 import { findRun, requireRun } from "@/server/runs/lookup";
+import { RunQueue } from "@/server/runs/queue";
+import { QUEUE_CHANGED_SIGNAL } from "@/server/runs/queue-settings";
 
 interface LiveRun {
   controller: AbortController;
@@ -45,8 +47,15 @@ export class Supervisor {
   private workspaceCleanup: NodeJS.Timeout | null = null;
   private unwatchSandboxes: (() => void) | null = null;
   private stopping = false;
+  private readonly queue: RunQueue;
+  /** Runs started by this process whose state may still read `queued` (they hold slots). */
+  private readonly launching = new Set<string>();
+  private admissionScheduled = false;
+  private unwatchQueue: (() => void) | null = null;
 
-  constructor(private readonly opts: SupervisorOptions) {}
+  constructor(private readonly opts: SupervisorOptions) {
+    this.queue = new RunQueue(opts.db);
+  }
 
   get db() {
     return this.opts.db;
@@ -64,6 +73,7 @@ export class Supervisor {
       } catch (err) {
         console.error("airlock: approval expiry sweep failed:", err);
       }
+      this.scheduleAdmission(); // a backstop: the queue also moves on every run's end and every limit change
     }, this.opts.sweepMs ?? 5000);
     this.sweeper.unref();
     this.workspaceCleanup = scheduleWorkspaceCleanup(this.db);
@@ -72,7 +82,52 @@ export class Supervisor {
       (stop) => void this.sandboxStopped(stop),
       () => void this.failRunsWithoutSandbox().catch((err: unknown) => console.error("airlock: checking the runs' sandboxes failed:", err)),
     );
+    this.unwatchQueue = this.watchQueue();
     await this.reconcile();
+  }
+
+  /**
+   * Every way a run ends (the state machine's transitions, the red button,
+   * a failure, the agent finishing) announces a state event: a run that
+   * becomes terminal or leaves the queue frees its slot or moves the queue, so
+   * the queue is looked at again. So is a change of the limits.
+   */
+  private watchQueue(): () => void {
+    const offRuns = onSignal("run:*", (payload) => {
+      const event = payload as RunEvent;
+      if (event.type !== "state") return;
+      const { from, to } = event.payload as { from: RunState | null; to: RunState };
+      if (isTerminal(to) || from === "queued") this.scheduleAdmission();
+    });
+    const offSettings = onSignal(QUEUE_CHANGED_SIGNAL, () => this.scheduleAdmission());
+    return () => {
+      offRuns();
+      offSettings();
+    };
+  }
+
+  /** Coalesces the ends of several runs into one look at the queue, outside the transaction that announced them. */
+  scheduleAdmission(): void {
+    if (this.admissionScheduled || this.stopping) return;
+    this.admissionScheduled = true;
+    setImmediate(() => {
+      this.admissionScheduled = false;
+      this.admitQueued();
+    });
+  }
+
+  /** Starts the queued runs the limits allow now, oldest first; the others get their place and reason. */
+  admitQueued(): string[] {
+    if (this.stopping) return [];
+    let started: string[];
+    try {
+      started = this.queue.admit(this.launching).start;
+    } catch (err) {
+      console.error("airlock: the run queue could not be read:", err);
+      return [];
+    }
+    for (const runId of started) this.startRun(runId);
+    return started;
   }
 
   /**
@@ -123,9 +178,20 @@ export class Supervisor {
     return true;
   }
 
-  /** Launches a queued run in the background. */
+  /**
+   * A run was queued: it starts in the background when the instance's,
+   * its project's and its user's limits and the memory budget allow, in
+   * order of creation; until then it waits in `queued` with its reason.
+   */
   launch(runId: string): void {
     if (this.live.has(runId) || this.stopping) return;
+    this.admitQueued();
+  }
+
+  /** Starts driving a run the queue admitted. */
+  private startRun(runId: string): void {
+    if (this.live.has(runId) || this.stopping) return;
+    this.launching.add(runId);
     const controller = new AbortController();
     const entry: LiveRun = { controller, done: Promise.resolve(), timeout: null };
     this.live.set(runId, entry);
@@ -135,6 +201,8 @@ export class Supervisor {
         if (entry.timeout) clearTimeout(entry.timeout);
         this.live.delete(runId);
       });
+    // drive() leaves `queued` before its first await; from here the database says the run holds its slot.
+    this.launching.delete(runId);
   }
 
   private armTimeout(runId: string, run: Run) {
@@ -294,11 +362,8 @@ export class Supervisor {
       .all();
     for (const run of active) {
       if (this.live.has(run.id)) continue;
-      if (run.state === "queued") {
-        this.launch(run.id);
-        result.resumed.push(run.id);
-        continue;
-      }
+      // Queued runs keep their place: the queue starts them below, in order, once the resumed runs hold their slots.
+      if (run.state === "queued") continue;
       const container = run.containerId ? byRun.get(run.id) : undefined;
       if (!container || !container.running) {
         const reason =
@@ -329,6 +394,7 @@ export class Supervisor {
       }
     }
     await pruneSnapshots(db, runtime); // of runs that ended while no supervisor was running
+    result.resumed.push(...this.admitQueued());
     return result;
   }
 
@@ -337,6 +403,8 @@ export class Supervisor {
     this.stopping = true;
     this.unwatchSandboxes?.();
     this.unwatchSandboxes = null;
+    this.unwatchQueue?.();
+    this.unwatchQueue = null;
     if (this.sweeper) clearInterval(this.sweeper);
     if (this.workspaceCleanup) clearInterval(this.workspaceCleanup);
     const entries = [...this.live.values()];

@@ -15,7 +15,8 @@ import { decideApproval } from "@/server/approvals/approvals";
 import type { PublicUser } from "@/server/users/users";
 import { createTestDb, type TestDb } from "@/test/helpers/db";
 import { requireDocker } from "@/test/helpers/docker";
-import { actorOf, addUser } from "@/test/helpers/users";
+import { actorOf, addUser, SETUP_ACTOR } from "@/test/helpers/users";
+import { updateQueueSettings } from "@/server/runs/queue-settings";
 
 export { requireDocker } from "@/test/helpers/docker";
 
@@ -42,7 +43,7 @@ export function startRun(
   supervisor: Supervisor,
   operator: PublicUser,
   modelId: string,
-  extra: Partial<{ stepMode: boolean; limits: Record<string, number>; title: string; task: string; testCommand: string }> = {},
+  extra: Partial<{ stepMode: boolean; limits: Record<string, number>; title: string; task: string; testCommand: string; projectId: string }> = {},
 ): Run {
   const run = createRun(
     db,
@@ -54,6 +55,7 @@ export function startRun(
       stepMode: extra.stepMode ?? false,
       limits: extra.limits,
       testCommand: extra.testCommand,
+      projectId: extra.projectId,
     },
   );
   supervisor.launch(run.id);
@@ -129,6 +131,15 @@ export function approveEverything(db: Db, runId: string, reviewer: PublicUser): 
   return () => void (stopped = true);
 }
 
+/**
+ * Suites that are not about the run queue must not wait in it: runs they
+ * arrange by hand or leave waiting on a reviewer hold slots, and the default
+ * limits depend on the machine's size. test/queue.int.test.ts sets its own.
+ */
+export function roomyQueue(db: Db): void {
+  updateQueueSettings(db, SETUP_ACTOR, { maxConcurrentRuns: 1000, maxConcurrentRunsPerUser: null, memoryRatio: 4 });
+}
+
 export interface SupervisedWorld {
   t: TestDb;
   dataDir: string;
@@ -146,6 +157,7 @@ export interface SupervisedWorld {
 export async function setUpSupervisedWorld(opts: { global?: boolean } = {}): Promise<SupervisedWorld> {
   await requireDocker();
   const t = createTestDb();
+  roomyQueue(t.db);
   const dataDir = tempDataDir();
   const supervisor = newSupervisor(t.db, dataDir);
   if (opts.global) setSupervisor(supervisor);

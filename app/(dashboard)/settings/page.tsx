@@ -5,6 +5,7 @@ import { ChangePasswordForm } from "@/components/settings/change-password-form";
 import { InstallAppHint } from "@/components/settings/install-app-hint";
 import { UsersSection } from "@/components/settings/users-section";
 import { ModelsSection } from "@/components/settings/models-section";
+import { QueueSection } from "@/components/settings/queue-section";
 import { SecretsSection } from "@/components/settings/secrets-section";
 import { ReviewerStatsSection } from "@/components/settings/reviewer-stats";
 import { SessionsList } from "@/components/settings/sessions-list";
@@ -72,6 +73,8 @@ export default async function SettingsPage() {
         {isAdmin ? <UsersSection currentUserId={user.id} minPasswordLength={MIN_PASSWORD_LENGTH} /> : null}
 
         {isAdmin ? <ModelsSection /> : null}
+
+        {isAdmin ? <QueueSection /> : null}
 
         {isAdmin ? <SecretsSection /> : null}
 
