@@ -12,7 +12,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { docker } from "@/server/sandbox/docker";
-import { renderMarkdown, type BenchmarkResult, type Machine, type Results } from "./report";
+import { renderMarkdown, runtimesMeasured, type BenchmarkResult, type Machine, type Results } from "./report";
 import type { BenchReport } from "./support";
 
 const dir = path.dirname(new URL(import.meta.url).pathname);
@@ -139,6 +139,7 @@ async function main(): Promise<number> {
   runLoad.end = load1();
   const results: Results = {
     machine: m,
+    runtimesMeasured: runtimesMeasured(benchmarks),
     lastRun: {
       date: started.toISOString(),
       durationS: Math.round((Date.now() - started.getTime()) / 100) / 10,

@@ -68,7 +68,7 @@ function measure(id: string, label: string, calls: ToolCallForPolicy[]): void {
     label: `one decision: ${label}`,
     unit: "µs",
     samples: latencies,
-    target: { metric: "p99", max: 5000, source: "issue 14 (this bench's own calls, not its corpus)" },
+    target: { metric: "p99", max: 5000, source: "issue 14; on these calls, not its corpus" },
     note: `${perSecond} decisions/s on one core`,
   });
 }

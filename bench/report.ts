@@ -26,6 +26,8 @@ export interface BenchmarkResult extends BenchReport {
 export interface Results {
   /** The machine of the last run. */
   machine: Machine;
+  /** The container runtimes the figures in this file were measured under. */
+  runtimesMeasured: string[];
   lastRun: {
     date: string;
     durationS: number;
@@ -39,6 +41,11 @@ export interface Results {
   benchmarks: Record<string, BenchmarkResult>;
 }
 
+/** Every container runtime an entry was measured under. */
+export function runtimesMeasured(benchmarks: Record<string, BenchmarkResult>): string[] {
+  return [...new Set(Object.values(benchmarks).flatMap((b) => b.entries.flatMap((e) => (e.runtime ? [e.runtime] : []))))].sort();
+}
+
 function num(v: number, unit: Unit): string {
   const digits = v >= 100 ? 0 : v >= 10 ? 1 : 2;
   return `${v.toFixed(digits)} ${unit}`;
@@ -50,7 +57,7 @@ function commit(c: string, dirty: boolean): string {
 
 function loadNote(load: { start: number; end: number }, cores: number): string {
   const busy = Math.max(load.start, load.end) > cores * 0.5;
-  return `1-minute load average ${load.start.toFixed(2)} at the start and ${load.end.toFixed(2)} at the end on ${cores} cores${busy ? " — the machine was busy with other work: absolute figures are slower and noisier than on an idle machine; the ratios, measured in turns in the same run, hold up better" : ""}`;
+  return `1-minute load average ${load.start.toFixed(2)} at the start and ${load.end.toFixed(2)} at the end on ${cores} cores${busy ? " (busy: more runnable tasks than cores, so absolute figures are slower and noisier than on an idle machine)" : ""}`;
 }
 
 function stat(s: Stats, unit: Unit): string[] {
@@ -83,6 +90,7 @@ export function renderMarkdown(r: Results): string {
         ? `Docker engine ${d.version} (API ${d.apiVersion}), runtimes ${d.runtimes.join(", ")} (default ${d.defaultRuntime}).`
         : `Docker engine unavailable${d ? ` (${d.error})` : ""}.`),
   );
+  out.push(`- **Runtimes measured:** ${runtimesMeasured(r.benchmarks).join(", ") || "none"} (per figure in the Runtime column; runc is the engine's default).`);
   out.push(`- **Load:** ${loadNote(r.lastRun.load1, m.cores)}.`);
   if (r.lastRun.note) out.push(`- **Note:** ${r.lastRun.note}`);
   out.push("");
