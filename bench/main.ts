@@ -122,6 +122,7 @@ async function main(): Promise<number> {
         commit: git.commit,
         dirty: git.dirty,
         load1: { start: loadStart, end: load1() },
+        ...(noteArg ? { runNote: noteArg } : {}),
         ...(fs.existsSync(out) ? (JSON.parse(fs.readFileSync(out, "utf8")) as BenchReport) : EMPTY_REPORT),
       };
       if (r.status !== 0) {

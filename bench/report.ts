@@ -20,6 +20,8 @@ export interface BenchmarkResult extends BenchReport {
   dirty: boolean;
   /** 1-minute load average when the benchmark started and ended. */
   load1: { start: number; end: number };
+  /** The --note given to the run that measured these figures. */
+  runNote?: string;
   lastFailure?: { ranAt: string; commit: string; exitCode: number | null };
 }
 
@@ -106,6 +108,7 @@ export function renderMarkdown(r: Results): string {
       `1-minute load average ${b.load1.start.toFixed(2)} → ${b.load1.end.toFixed(2)}`,
     ];
     out.push(meta.join("; ") + ".");
+    if (b.runNote && b.runNote !== r.lastRun.note) out.push("", `Note of that run: ${b.runNote}`);
     const p = Object.entries(b.params);
     if (p.length) out.push("", `Parameters: ${p.map(([k, v]) => `${k} ${v}`).join(", ")}.`);
     if (b.lastFailure)
