@@ -124,7 +124,7 @@ async function main() {
       );
     }
     const pair = (id: string, label: string, airlock: string, raw: string) =>
-      record({ id, label, samples: samples[airlock]!, baseline: { label: raw.replace(/^raw: /, ""), samples: samples[raw]! } });
+      record({ id, label, samples: samples[airlock]!, baseline: { label: raw.replace(/^raw: /, ""), samples: samples[raw]!, paired: true } });
     pair("first", `first checkpoint of ${files} files`, "airlock: first checkpoint", "raw: git add -A && git commit (first)");
     pair("changed", "checkpoint after 20 % changes", "airlock: checkpoint after 20 % changes", "raw: git add -A && git commit (20 % changes)");
     pair("restore", "restore to the first checkpoint", "airlock: restore to the first checkpoint", "raw: rm -rf && cp -a from a saved copy");

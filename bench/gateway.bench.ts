@@ -113,7 +113,14 @@ async function main() {
         () => time(c.gateway),
         () => time(c.raw),
       );
-      record({ id: c.id, label: c.label, runtime: "runc", samples: s.airlock, baseline: { label: c.rawLabel, samples: s.raw }, target: c.target });
+      record({
+        id: c.id,
+        label: c.label,
+        runtime: "runc",
+        samples: s.airlock,
+        baseline: { label: c.rawLabel, samples: s.raw, paired: true },
+        target: c.target,
+      });
     }
   } finally {
     await runtime.removeSandbox(containerId).catch(() => undefined);

@@ -97,7 +97,7 @@ export function renderMarkdown(r: Results): string {
   if (r.lastRun.note) out.push(`- **Note:** ${r.lastRun.note}`);
   out.push("");
   out.push(
-    "Each figure is Airlock's operation measured in turns with its raw baseline in the same run, after warm-up. **Ratio** is Airlock's median over the baseline's median (1.00: supervision costs nothing). Quantiles are nearest-rank; with few samples p95 is close to the maximum.",
+    "Each figure is Airlock's operation measured in turns with its raw baseline in the same run, after warm-up. **Ratio** is Airlock's median over the baseline's median (1.00: supervision costs nothing); **Paired** is the median of the per-round ratios (each Airlock sample over the baseline sample taken next to it), which drifting load disturbs less. Quantiles are nearest-rank; with few samples p95 is close to the maximum.",
     "",
   );
   for (const [name, b] of Object.entries(r.benchmarks)) {
@@ -118,8 +118,8 @@ export function renderMarkdown(r: Results): string {
       );
     out.push("");
     if (b.entries.length) {
-      out.push(row(["Measurement", "Runtime", "Median", "p95", "Min", "Max", "n", "Baseline", "Baseline median", "Baseline p95", "Ratio", "Target"]));
-      out.push(row(Array(12).fill("---")));
+      out.push(row(["Measurement", "Runtime", "Median", "p95", "Min", "Max", "n", "Baseline", "Baseline median", "Baseline p95", "Ratio", "Paired", "Target"]));
+      out.push(row(Array(13).fill("---")));
       for (const e of b.entries) {
         out.push(
           row([
@@ -130,6 +130,7 @@ export function renderMarkdown(r: Results): string {
             e.baseline ? num(e.baseline.stats.median, e.unit) : "",
             e.baseline ? num(e.baseline.stats.p95, e.unit) : "",
             e.ratio !== undefined ? `**${e.ratio.toFixed(2)}**` : "",
+            e.pairedRatio !== undefined ? e.pairedRatio.toFixed(2) : "",
             targetCell(e),
           ]),
         );

@@ -119,7 +119,7 @@ async function main(): Promise<void> {
         label: "start: runtime.createSandbox → running",
         runtime: rt,
         samples: startAirlock[rt]!,
-        baseline: { label: "engine API createContainer + start (dockerode)", samples: startRaw[rt]! },
+        baseline: { label: "engine API createContainer + start (dockerode)", samples: startRaw[rt]!, paired: true },
       });
       starts[rt] = { airlock: e.airlock.median, raw: e.baseline!.stats.median };
     }
@@ -156,7 +156,7 @@ async function main(): Promise<void> {
         label: "exec `true`: runtime.exec",
         runtime: rt,
         samples: execAirlock[rt]!,
-        baseline: { label: "engine API exec create/start/inspect (dockerode)", samples: execRaw[rt]! },
+        baseline: { label: "engine API exec create/start/inspect (dockerode)", samples: execRaw[rt]!, paired: true },
       });
       execs[rt] = { airlock: e.airlock.median, raw: e.baseline!.stats.median };
     }

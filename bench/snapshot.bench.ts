@@ -130,21 +130,21 @@ async function main(): Promise<void> {
       label: `snapshot: runtime.snapshotSandbox (home ${homeMb} MB → image, +${(sizeBytes / 1024 / 1024).toFixed(1)} MB)`,
       runtime: "runc",
       samples: snapshotTimes,
-      baseline: { label: "docker commit of a writable container, same files (CLI)", samples: commitTimes },
+      baseline: { label: "docker commit of a writable container, same files (CLI)", samples: commitTimes, paired: true },
     });
     record({
       id: "restart",
       label: "restart: runtime.createSandbox from the snapshot (home copied in)",
       runtime: "runc",
       samples: restartTimes,
-      baseline: { label: "docker run -d of the committed image (CLI)", samples: rawRunTimes },
+      baseline: { label: "docker run -d of the committed image (CLI)", samples: rawRunTimes, paired: true },
     });
     record({
       id: "fresh",
       label: "start: runtime.createSandbox from the sandbox image (no home)",
       runtime: "runc",
       samples: freshTimes,
-      baseline: { label: "docker run -d of the committed image (CLI)", samples: rawRunTimes },
+      baseline: { label: "docker run -d of the committed image (CLI)", samples: rawRunTimes, paired: true },
     });
   } finally {
     await Promise.all(containers.map((id) => runtime.removeSandbox(id).catch(() => undefined)));

@@ -62,6 +62,9 @@ export interface Entry {
   baseline?: { label: string; stats: Stats };
   /** Airlock's median over the baseline's median. */
   ratio?: number;
+  /** The median of the per-round ratios, when each Airlock sample has its baseline sample from the same round
+   * (steadier than the ratio of medians when the machine's load drifts). */
+  pairedRatio?: number;
   target?: Target;
   note?: string;
 }
@@ -121,7 +124,8 @@ export function record(e: {
   unit?: Unit;
   runtime?: SandboxRuntimeName;
   samples: number[];
-  baseline?: { label: string; samples: number[] };
+  /** Samples of the baseline were taken in the same rounds as Airlock's, in the same order. */
+  baseline?: { label: string; samples: number[]; paired?: boolean };
   target?: { metric: Target["metric"]; max: number; source: string };
   note?: string;
 }): Entry {
@@ -129,6 +133,8 @@ export function record(e: {
   const airlock = stats(e.samples);
   const baseline = e.baseline ? { label: e.baseline.label, stats: stats(e.baseline.samples) } : undefined;
   const ratio = baseline ? airlock.median / baseline.stats.median : undefined;
+  const b = e.baseline;
+  const pairedRatio = b?.paired && b.samples.length === e.samples.length ? median(e.samples.map((v, i) => v / b.samples[i]!)) : undefined;
   let target: Target | undefined;
   if (e.target) {
     const value = e.target.metric === "ratio" ? ratio : e.target.metric === "p99" ? (airlock.p99 ?? airlock.max) : airlock[e.target.metric];
@@ -142,6 +148,7 @@ export function record(e: {
     ...(e.runtime ? { runtime: e.runtime } : {}),
     airlock,
     ...(baseline ? { baseline, ratio } : {}),
+    ...(pairedRatio !== undefined ? { pairedRatio } : {}),
     ...(target ? { target } : {}),
     ...(e.note ? { note: e.note } : {}),
   };
@@ -152,7 +159,7 @@ export function record(e: {
   );
   if (baseline)
     console.log(
-      `  ${("vs " + baseline.label).padEnd(56)} median ${fmt(baseline.stats.median, unit).padStart(9)}  p95 ${fmt(baseline.stats.p95, unit).padStart(9)}  ratio ${ratio!.toFixed(2)}`,
+      `  ${("vs " + baseline.label).padEnd(56)} median ${fmt(baseline.stats.median, unit).padStart(9)}  p95 ${fmt(baseline.stats.p95, unit).padStart(9)}  ratio ${ratio!.toFixed(2)}${pairedRatio !== undefined ? ` (paired ${pairedRatio.toFixed(2)})` : ""}`,
     );
   if (target) console.log(`  target ${target.metric} ≤ ${target.max} (${target.source}): ${target.value.toFixed(2)} ${target.pass ? "PASS" : "FAIL"}`);
   return entry;
