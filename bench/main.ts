@@ -12,7 +12,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { docker } from "@/server/sandbox/docker";
-import { renderMarkdown, runtimesMeasured, type BenchmarkResult, type Machine, type Results } from "./report";
+import { mergeBenchmark, renderMarkdown, runtimesMeasured, type BenchmarkResult, type Machine, type Results } from "./report";
 import type { BenchReport } from "./support";
 
 const dir = path.dirname(new URL(import.meta.url).pathname);
@@ -125,14 +125,8 @@ async function main(): Promise<number> {
         ...(noteArg ? { runNote: noteArg } : {}),
         ...(fs.existsSync(out) ? (JSON.parse(fs.readFileSync(out, "utf8")) as BenchReport) : EMPTY_REPORT),
       };
-      if (r.status !== 0) {
-        failed.push(name);
-        // The last good figures stay; the failure is recorded beside them.
-        const lastFailure = { ranAt: entry.ranAt, commit: git.commit, exitCode: r.status };
-        benchmarks[name] = { ...(benchmarks[name] ?? { ...entry, ...EMPTY_REPORT }), lastFailure };
-      } else {
-        benchmarks[name] = entry;
-      }
+      if (r.status !== 0) failed.push(name);
+      benchmarks[name] = mergeBenchmark(benchmarks[name], entry, r.status);
     }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });

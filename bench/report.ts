@@ -43,6 +43,17 @@ export interface Results {
   benchmarks: Record<string, BenchmarkResult>;
 }
 
+/**
+ * A benchmark's entry after a run: its new figures when it exited 0;
+ * otherwise the last good figures stay (a failed run's partial figures are
+ * dropped) with the failure recorded beside them.
+ */
+export function mergeBenchmark(previous: BenchmarkResult | undefined, run: BenchmarkResult, exitCode: number | null): BenchmarkResult {
+  if (exitCode === 0) return run;
+  const lastFailure = { ranAt: run.ranAt, commit: run.commit, exitCode };
+  return { ...(previous ?? { ...run, params: {}, entries: [], comparisons: [], notes: [] }), lastFailure };
+}
+
 /** Every container runtime an entry was measured under. */
 export function runtimesMeasured(benchmarks: Record<string, BenchmarkResult>): string[] {
   return [...new Set(Object.values(benchmarks).flatMap((b) => b.entries.flatMap((e) => (e.runtime ? [e.runtime] : []))))].sort();
