@@ -18,8 +18,8 @@ import { commitTree, headCommit, initShadowRepo, openShadowRepo, restoreWorkTree
 import { DEFAULT_IGNORED_DIRS } from "@/server/config/env";
 import { median, note, numericArgs, params, record, time } from "./support";
 
-// 5,000 files by default keeps a full `npm run bench` near 10 minutes on a
-// loaded 2-core machine (10,000 took six); pass 10000 to compare with older figures.
+// 5,000 files by default: 10,000 took 6 of a full run's 12 minutes on the
+// loaded 2-core machine. Pass 10000 to compare with older figures.
 const [files, iterations] = numericArgs(5_000, 3);
 const limits = { maxFileBytes: 10 * 1024 * 1024, ignoredDirs: DEFAULT_IGNORED_DIRS };
 
