@@ -3,7 +3,7 @@
 // fix-up) against raw baselines — `git add -A && git commit` in a plain
 // repository, and a restore by `rm -rf && cp -a` from a saved copy. Also the
 // cost of freezing a sandbox (docker pause/unpause) around a checkpoint.
-// Prints figures and ratios; asserts nothing.
+// Records figures and ratios; asserts nothing.
 //
 //   npx tsx bench/checkpoint.bench.ts [files] [iterations]
 import { execFileSync } from "node:child_process";
@@ -16,10 +16,11 @@ import { sandboxImageName } from "@/server/sandbox/image";
 import { imageExists, pingDocker } from "@/server/sandbox/docker";
 import { commitTree, headCommit, initShadowRepo, openShadowRepo, restoreWorkTree, snapshotWorkTree } from "@/server/workspace/shadow-repo";
 import { DEFAULT_IGNORED_DIRS } from "@/server/config/env";
-import { median, time } from "./support";
+import { median, note, numericArgs, params, record, time } from "./support";
 
-const files = Number(process.argv[2] ?? 10_000);
-const iterations = Number(process.argv[3] ?? 3);
+// 5,000 files by default: 10,000 took 6 of a full run's 12 minutes on the
+// loaded 2-core machine. Pass 10000 to compare with older figures.
+const [files, iterations] = numericArgs(5_000, 3);
 const limits = { maxFileBytes: 10 * 1024 * 1024, ignoredDirs: DEFAULT_IGNORED_DIRS };
 
 function populate(dir: string) {
@@ -50,14 +51,11 @@ const rawEnv = {
 };
 const rawGit = (cwd: string, ...args: string[]) => execFileSync("git", ["-c", "gc.auto=0", ...args], { cwd, env: rawEnv, stdio: ["ignore", "pipe", "pipe"] });
 
-function row(label: string, ms: number, baseline?: number): string {
-  return `${label.padEnd(52)} ${ms.toFixed(0).padStart(7)} ms${baseline ? `   ${(ms / baseline).toFixed(2)}× raw` : ""}`;
-}
-
 async function main() {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-cpbench-"));
   try {
-    console.log(`checkpoint benchmark: ${files} files, ${iterations} iterations (medians), ${os.cpus().length} CPUs`);
+    console.log(`checkpoint benchmark: ${files} files, ${iterations} iterations, ${os.cpus().length} CPUs`);
+    params({ files, iterations });
     const samples: Record<string, number[]> = {};
     const add = (k: string, v: number) => (samples[k] ??= []).push(v);
     for (let it = 0; it < iterations; it++) {
@@ -125,14 +123,14 @@ async function main() {
         }),
       );
     }
-    const m = (k: string) => median(samples[k]!);
-    console.log(row("airlock: first checkpoint", m("airlock: first checkpoint"), m("raw: git add -A && git commit (first)")));
-    console.log(row("raw: git add -A && git commit (first)", m("raw: git add -A && git commit (first)")));
-    console.log(row("airlock: checkpoint after 20 % changes", m("airlock: checkpoint after 20 % changes"), m("raw: git add -A && git commit (20 % changes)")));
-    console.log(row("raw: git add -A && git commit (20 % changes)", m("raw: git add -A && git commit (20 % changes)")));
-    console.log(row("airlock: restore to the first checkpoint", m("airlock: restore to the first checkpoint"), m("raw: rm -rf && cp -a from a saved copy")));
-    console.log(row("raw: git checkout -f HEAD~1 -- . && git clean -fdq", m("raw: git checkout -f HEAD~1 -- . && git clean -fdq")));
-    console.log(row("raw: rm -rf && cp -a from a saved copy", m("raw: rm -rf && cp -a from a saved copy")));
+    const pair = (id: string, label: string, airlock: string, raw: string) =>
+      record({ id, label, samples: samples[airlock]!, baseline: { label: raw.replace(/^raw: /, ""), samples: samples[raw]!, paired: true } });
+    pair("first", `first checkpoint of ${files} files`, "airlock: first checkpoint", "raw: git add -A && git commit (first)");
+    pair("changed", "checkpoint after 20 % changes", "airlock: checkpoint after 20 % changes", "raw: git add -A && git commit (20 % changes)");
+    pair("restore", "restore to the first checkpoint", "airlock: restore to the first checkpoint", "raw: rm -rf && cp -a from a saved copy");
+    note(
+      `a raw git checkout -f HEAD~1 -- . && git clean -fdq takes ${median(samples["raw: git checkout -f HEAD~1 -- . && git clean -fdq"]!).toFixed(0)} ms (median) for the same restore`,
+    );
 
     // Freezing the sandbox around a checkpoint (what every checkpoint of a live run adds).
     try {
@@ -152,12 +150,12 @@ async function main() {
               await runtime.unpauseSandbox(containerId);
             }),
           );
-        console.log(row("docker pause + unpause of the sandbox", median(freeze)));
+        record({ id: "freeze", label: "docker pause + unpause of the sandbox (runtime)", runtime: "runc", samples: freeze });
       } finally {
         await runtime.removeSandbox(containerId);
       }
     } catch (err) {
-      console.log(`(sandbox freeze not measured: ${(err as Error).message})`);
+      note(`sandbox freeze not measured: ${(err as Error).message}`);
     }
   } finally {
     fs.rmSync(root, { recursive: true, force: true });

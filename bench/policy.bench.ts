@@ -1,12 +1,15 @@
 // Policy throughput: how many decisions per second the built-in policy makes
 // for typical and adversarial calls, and the latency of one decision after
-// warm-up. Prints figures; asserts nothing (timings depend on the machine).
+// warm-up. There is no raw baseline (nothing else decides); the figures are
+// held against issue 14's target (p99 under 5 ms). Asserts nothing.
 //
 //   npx tsx bench/policy.bench.ts [seconds-per-group]
 import os from "node:os";
 import { decide, normaliseToolCall, REDTEAM_CASES, type ToolCallForPolicy } from "@/server/policy";
+import { note, numericArgs, params, record } from "./support";
 
-const seconds = Number(process.argv[2] ?? 1);
+const [seconds] = numericArgs(1);
+params({ secondsPerGroup: seconds });
 
 const TYPICAL = [
   "ls -la",
@@ -44,32 +47,30 @@ function redteamCalls(): ToolCallForPolicy[] {
   return calls;
 }
 
-function measure(label: string, calls: ToolCallForPolicy[]): void {
+function measure(id: string, label: string, calls: ToolCallForPolicy[]): void {
   // Warm-up: the GopherJS parser is large and needs the JIT before it is fast.
   const warmUntil = performance.now() + 300;
   while (performance.now() < warmUntil) for (const call of calls) decide(call);
 
   const latencies: number[] = [];
-  let decisions = 0;
   const started = performance.now();
   const until = started + seconds * 1000;
   while (performance.now() < until) {
     for (const call of calls) {
       const t0 = performance.now();
       decide(call);
-      latencies.push(performance.now() - t0);
-      decisions++;
+      latencies.push((performance.now() - t0) * 1000);
     }
   }
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
-  const us = (ms: number): string => `${(ms * 1000).toFixed(0).padStart(5)} µs`;
-  console.log(
-    `${label.padEnd(28)} ${Math.round(decisions / elapsed)
-      .toString()
-      .padStart(7)} decisions/s   p50 ${us(at(0.5))}   p99 ${us(at(0.99))}   max ${us(at(1))}`,
-  );
+  const perSecond = Math.round(latencies.length / ((performance.now() - started) / 1000));
+  record({
+    id,
+    label: `one decision: ${label}`,
+    unit: "µs",
+    samples: latencies,
+    target: { metric: "p99", max: 5000, source: "issue 14; on these calls, not its corpus" },
+    note: `${perSecond} decisions/s on one core`,
+  });
 }
 
 // p99 and max are dominated by young-generation GC pauses: the GopherJS
@@ -82,12 +83,12 @@ console.log(
 );
 const coldStart = performance.now();
 decide({ tool: "run_command", command: "ls -la" });
-console.log(`first decision (cold, includes parser start-up): ${(performance.now() - coldStart).toFixed(1)} ms`);
+note(`first decision (cold, includes parser start-up): ${(performance.now() - coldStart).toFixed(1)} ms`);
 
-measure("typical commands", commandCalls(TYPICAL));
-measure("adversarial commands", commandCalls(ADVERSARIAL));
-measure(`red-team table (${REDTEAM_CASES.length})`, redteamCalls());
-measure("file tools", [
+measure("typical", "typical commands", commandCalls(TYPICAL));
+measure("adversarial", "adversarial commands", commandCalls(ADVERSARIAL));
+measure("redteam", `red-team table (${REDTEAM_CASES.length} calls)`, redteamCalls());
+measure("fileTools", "file tools", [
   { tool: "read_file", path: "/workspace/src/app.ts" },
   { tool: "write_file", path: "/workspace/.git/hooks/pre-commit" },
   { tool: "list_files", path: "/workspace" },

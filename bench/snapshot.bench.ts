@@ -3,7 +3,7 @@
 // `docker commit` of a plain writable container holding the same files, and
 // a sandbox restarted from a snapshot (home copied into its tmpfs) against one
 // from the plain sandbox image and a raw `docker run` of the committed image.
-// Same engine, same run. Prints figures and ratios; asserts nothing.
+// Same engine, same run. Records figures and ratios; asserts nothing.
 //
 //   npx tsx bench/snapshot.bench.ts [iterations] [home MB]
 import { execFile } from "node:child_process";
@@ -15,11 +15,10 @@ import { sandboxImageName } from "@/server/sandbox/image";
 import { DEFAULT_LIMITS, dockerRuntime } from "@/server/sandbox/runtime";
 import { AGENT_USER } from "@/server/sandbox/layout";
 import { prepareWorkspace } from "@/server/sandbox/workspace";
-import { median, time } from "./support";
+import { numericArgs, params, record, time } from "./support";
 
 const run = promisify(execFile);
-const iterations = Number(process.argv[2] ?? 3);
-const homeMb = Number(process.argv[3] ?? 20);
+const [iterations, homeMb] = numericArgs(3, 20);
 
 // Something like a pip install: many small files and a few larger ones, in ~/.local.
 const FILL = (mb: number) =>
@@ -47,6 +46,7 @@ async function main(): Promise<void> {
   const limits = DEFAULT_LIMITS;
   try {
     console.log(`snapshot benchmark: ${iterations} iterations, ${homeMb} MB in the agent's home, image ${image}, ${os.cpus().length} CPUs`);
+    params({ iterations, homeMb });
     const ws = await prepareWorkspace(dataDir, "snap");
     const { containerId } = await runtime.createSandbox({ runId: "bench-snapshot", image, workspaceDir: ws, limits });
     containers.push(containerId);
@@ -125,16 +125,27 @@ async function main(): Promise<void> {
         }),
       );
     }
-    const ms = (n: number) => `${n.toFixed(0).padStart(6)} ms`;
-    console.log(
-      `snapshot      runtime.snapshotSandbox (home ${homeMb} MB → image, +${(sizeBytes / 1024 / 1024).toFixed(1)} MB)  median ${ms(median(snapshotTimes))}`,
-    );
-    console.log(`snapshot      docker commit of a writable container, same files         median ${ms(median(commitTimes))}`);
-    console.log(`  ratio runtime/raw (median): ${(median(snapshotTimes) / median(commitTimes)).toFixed(2)}`);
-    console.log(`restart       runtime.createSandbox from the snapshot (home copied in)   median ${ms(median(restartTimes))}`);
-    console.log(`restart       runtime.createSandbox from the sandbox image (no home)     median ${ms(median(freshTimes))}`);
-    console.log(`restart       docker run -d of the committed image (CLI)                 median ${ms(median(rawRunTimes))}`);
-    console.log(`  ratio snapshot restart / raw docker run (median): ${(median(restartTimes) / median(rawRunTimes)).toFixed(2)}`);
+    record({
+      id: "snapshot",
+      label: `snapshot: runtime.snapshotSandbox (home ${homeMb} MB → image, +${(sizeBytes / 1024 / 1024).toFixed(1)} MB)`,
+      runtime: "runc",
+      samples: snapshotTimes,
+      baseline: { label: "docker commit of a writable container, same files (CLI)", samples: commitTimes, paired: true },
+    });
+    record({
+      id: "restart",
+      label: "restart: runtime.createSandbox from the snapshot (home copied in)",
+      runtime: "runc",
+      samples: restartTimes,
+      baseline: { label: "docker run -d of the committed image (CLI)", samples: rawRunTimes, paired: true },
+    });
+    record({
+      id: "fresh",
+      label: "start: runtime.createSandbox from the sandbox image (no home)",
+      runtime: "runc",
+      samples: freshTimes,
+      baseline: { label: "docker run -d of the committed image (CLI)", samples: rawRunTimes, paired: true },
+    });
   } finally {
     await Promise.all(containers.map((id) => runtime.removeSandbox(id).catch(() => undefined)));
     for (const img of images) await run("docker", ["rmi", "-f", img]).catch(() => undefined);
