@@ -60,6 +60,13 @@ const projectFields = {
     .max(7 * 24 * 60, "Escalate after at most 10080 minutes (7 days).")
     .nullish(),
   escalateTo: z.enum(["admins", "reviewers"]).optional(),
+  // Issue 13: "runsc" = the project's runs require gVisor (they fail rather than run on runc); null = no requirement.
+  runtime: z
+    .enum(["runsc"], {
+      error: (issue) =>
+        `runtime must be "runsc" (the project's runs require gVisor) or null (no requirement), got ${JSON.stringify(issue.input)}. runc needs no requirement: AIRLOCK_RUNTIME decides.`,
+    })
+    .nullish(),
 };
 
 export const createProjectInput = z
@@ -80,6 +87,7 @@ export const updateProjectInput = z
     docSources: projectFields.docSources,
     escalateAfterMinutes: projectFields.escalateAfterMinutes,
     escalateTo: projectFields.escalateTo,
+    runtime: projectFields.runtime,
   })
   .strict();
 
@@ -114,6 +122,7 @@ function insertProjectInTx(
     docSources: ProjectDocSource[];
     escalateAfterMinutes?: number | null;
     escalateTo?: "admins" | "reviewers";
+    runtime?: "runsc" | null;
   },
   preset: (typeof PRESET_NAMES)[number],
 ): Project {
@@ -121,7 +130,12 @@ function insertProjectInTx(
   tx.insert(projects)
     .values({ ...values, policyVersion: 0, createdBy: actor.userId, updatedAt: now })
     .run();
-  appendAudit(tx, actor, { action: "project.create", targetType: "project", targetId: values.id, details: { slug: values.slug, name: values.name, preset } });
+  appendAudit(tx, actor, {
+    action: "project.create",
+    targetType: "project",
+    targetId: values.id,
+    details: { slug: values.slug, name: values.name, preset, ...(values.runtime ? { runtime: values.runtime } : {}) },
+  });
   insertPolicyVersionInTx(tx, actor, { projectId: values.id, yaml: presetYaml(preset), comment: `Started from the ${preset} preset`, previousYaml: null });
   return tx.select().from(projects).where(eq(projects.id, values.id)).get()!;
 }
@@ -188,6 +202,7 @@ export function createProject(db: Db, actor: Actor, raw: z.input<typeof createPr
           docSources: normaliseDocSources(input.docSources),
           escalateAfterMinutes: input.escalateAfterMinutes ?? null,
           escalateTo: input.escalateTo ?? "admins",
+          runtime: input.runtime ?? null,
         },
         input.preset,
       ),
@@ -206,6 +221,7 @@ export function updateProject(db: Db, actor: Actor, raw: z.input<typeof updatePr
   if (input.docSources !== undefined) changes.docSources = normaliseDocSources(input.docSources);
   if (input.escalateAfterMinutes !== undefined) changes.escalateAfterMinutes = input.escalateAfterMinutes;
   if (input.escalateTo !== undefined) changes.escalateTo = input.escalateTo;
+  if (input.runtime !== undefined) changes.runtime = input.runtime;
   if (Object.keys(changes).length === 0) return project;
   return db.transaction(
     (tx) => {
@@ -244,6 +260,8 @@ export interface ProjectView {
   /** Minutes before an undecided request is escalated (null: never) and to whom. */
   escalateAfterMinutes: number | null;
   escalateTo: "admins" | "reviewers";
+  /** "runsc": the project's runs require gVisor; null: AIRLOCK_RUNTIME decides. */
+  runtime: "runsc" | null;
   isDefault: boolean;
   runCount: number;
   members: ProjectMemberView[];
@@ -284,6 +302,7 @@ function toView(db: Db, p: Project): ProjectView {
     policyVersion: p.policyVersion,
     escalateAfterMinutes: p.escalateAfterMinutes,
     escalateTo: p.escalateTo,
+    runtime: p.runtime ?? null,
     isDefault: p.id === DEFAULT_PROJECT_ID,
     runCount: runCountOf(db, p.id),
     members: membersOf(db, p.id),
