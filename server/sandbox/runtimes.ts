@@ -72,7 +72,9 @@ export function chooseRuntime(req: RuntimeRequest, gvisor: GvisorStatus | null):
   const problem = gvisor?.problem ?? "gVisor could not be checked on this engine";
   if (requiredBy === null) return { ok: true, runtime: "runc", why: `AIRLOCK_RUNTIME=auto and gVisor is not usable here (${problem})` };
   const fixes = [
-    gvisor && !gvisor.offered ? "run scripts/ensure-gvisor.sh as root (npm start does it) to install runsc and register it with the engine" : "run `airlock doctor` to see why gVisor fails",
+    gvisor && !gvisor.offered
+      ? "run scripts/ensure-gvisor.sh as root (npm start does it) to install runsc and register it with the engine"
+      : "run `airlock doctor` to see why gVisor fails",
     req.project?.runtime === "runsc" ? `or an admin lifts the gVisor requirement of project ${req.project.name} on the Projects page` : null,
     req.setting === "runsc" ? "or set AIRLOCK_RUNTIME=auto to let runs use runc where gVisor does not work" : null,
   ].filter(Boolean);
