@@ -192,7 +192,8 @@ export async function runGvisorProbe(image: string, client: Docker = docker()): 
   } catch (err) {
     return status({ offered: true, works: false, problem: `a gVisor (runsc) sandbox does not start: ${firstLine(err)}`, kernel: null, engineRuntimes });
   } finally {
-    await container?.remove({ force: true, v: true }).catch(() => undefined);
+    // Bounded too: a runsc start that hangs can make the engine's remove hang with it.
+    if (container) await withDeadline(container.remove({ force: true, v: true }), 15_000, "removing the gVisor probe container").catch(() => undefined);
   }
 }
 
