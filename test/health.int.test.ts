@@ -35,6 +35,14 @@ describe("airlock doctor", () => {
     expect(checks.every((c) => c.ok)).toBe(true);
   });
 
+  it("reports which runtimes the engine offers, that gVisor works, and what AIRLOCK_RUNTIME resolves to", async () => {
+    const { stdout } = await run("bin/airlock", ["doctor", "--json"], { env: { ...process.env, AIRLOCK_DATA_DIR: dataDir, AIRLOCK_RUNTIME: "auto" } });
+    const isolation = (JSON.parse(stdout) as { name: string; ok: boolean; detail: string }[]).find((c) => c.name === "Isolation");
+    expect(isolation?.ok).toBe(true);
+    expect(isolation?.detail).toMatch(/^engine offers runc, runsc; gVisor works \(Linux version 4\.4\.0/);
+    expect(isolation?.detail).toMatch(/AIRLOCK_RUNTIME=auto → runs use runsc/);
+  });
+
   it("exits 1 and says how to fix it when Docker does not answer", async () => {
     const err = await run("bin/airlock", ["doctor"], { env: { ...process.env, AIRLOCK_DATA_DIR: dataDir, DOCKER_HOST: "tcp://127.0.0.1:9" } }).catch(
       (e: { code: number; stdout: string }) => e,

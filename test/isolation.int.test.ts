@@ -9,7 +9,11 @@ import { and, eq } from "drizzle-orm";
 import { auditEvents } from "@/db/schema";
 import { appRouter } from "@/server/api/root";
 import { createCallerFactory } from "@/server/api/trpc";
+import { config } from "@/server/config/env";
+import { presetYaml } from "@/server/policy/presets";
 import { createProject } from "@/server/projects/projects";
+import { runRedteam } from "@/server/redteam/runner";
+import { SCENARIOS } from "@/server/redteam/scenarios";
 import { createRun } from "@/server/runs/runs";
 import { docker } from "@/server/sandbox/docker";
 import { sandboxImageName } from "@/server/sandbox/image";
@@ -163,5 +167,19 @@ describe("projects.create / projects.update runtime", () => {
     );
     const operator = await callerAs(noGvisor, noGvisor.operator);
     await expect(operator.projects.update({ id, runtime: "runsc" })).rejects.toThrow();
+  });
+});
+
+describe("the red team", () => {
+  it("runs its lab sandbox under the runtime a run would get, and says which in its summary", async () => {
+    const expected = config().runtime === "runc" ? "runc" : "runsc"; // gVisor works here (see the probe above)
+    const outcome = await runRedteam({
+      policyYaml: presetYaml("supervised"),
+      scenarios: SCENARIOS.filter((s) => s.id === "shadow-dot-ls"),
+      policyOnly: true,
+    });
+    expect(outcome.results).toHaveLength(1);
+    expect(outcome.results[0]!.outcome).not.toBe("escaped");
+    expect(outcome.summary.runtime).toBe(expected);
   });
 });
