@@ -166,13 +166,12 @@ export class Supervisor {
       run = transitionRun(db, runId, "starting", SYSTEM_ACTOR, { from: ["queued"], reason: "starting the sandbox" });
       let containerId: string;
       let workspaceDir: string;
-      const image = this.opts.image ?? sandboxImageName();
       // gVisor or runc (issue 13): a run that requires gVisor fails here with the reason, never falls back to runc.
       let isolation: RuntimeDecision;
       try {
         isolation = await decideRuntime(
           { setting: this.opts.runtimeSetting ?? config().runtime, project: projectOfRun(db, run) },
-          this.opts.gvisorProbe ?? (() => probeGvisor(image)),
+          this.opts.gvisorProbe ?? (() => probeGvisor(this.opts.image ?? sandboxImageName())),
         );
       } catch (err) {
         isolation = { ok: false, reason: `The sandbox's runtime could not be chosen: ${(err as Error).message}` };
@@ -184,7 +183,13 @@ export class Supervisor {
       try {
         workspaceDir = await prepareWorkspace(this.opts.dataDir ?? config().dataDir, runId);
         await prepareRunWorkspace(db, runId, workspaceDir); // source files + shadow repository
-        ({ containerId } = await runtime.createSandbox({ runId, image, workspaceDir, limits: run.limits, runtime: isolation.runtime }));
+        ({ containerId } = await runtime.createSandbox({
+          runId,
+          image: this.opts.image ?? sandboxImageName(),
+          workspaceDir,
+          limits: run.limits,
+          runtime: isolation.runtime,
+        }));
       } catch (err) {
         await this.failRun(runId, `The sandbox could not start: ${(err as Error).message}`);
         return;
