@@ -27,6 +27,20 @@ describe("health", () => {
   });
 });
 
+describe("health and isolation", () => {
+  it("names AIRLOCK_RUNTIME and what this process learned about gVisor, without starting a probe itself", async () => {
+    const { GET } = await import("@/app/api/health/route");
+    const { probeGvisor } = await import("@/server/sandbox/runtimes");
+    const { sandboxImageName } = await import("@/server/sandbox/image");
+    const setting = (await import("@/server/config/env")).readRuntimeSetting();
+    const before = (await (await GET()).json()) as { runtime?: { setting: string; gvisor: string } };
+    expect(before.runtime).toEqual({ setting, gvisor: "unchecked" });
+    await probeGvisor(sandboxImageName()); // what a run's start does
+    const after = (await (await GET()).json()) as { ok: boolean; runtime?: { setting: string; gvisor: string } };
+    expect(after).toMatchObject({ ok: true, runtime: { setting, gvisor: "works" } });
+  });
+});
+
 describe("airlock doctor", () => {
   it("exits 0 when everything is in place", async () => {
     const { stdout } = await run("bin/airlock", ["doctor", "--json"], { env: { ...process.env, AIRLOCK_DATA_DIR: dataDir } });
