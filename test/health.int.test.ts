@@ -27,12 +27,34 @@ describe("health", () => {
   });
 });
 
+describe("health and isolation", () => {
+  it("names AIRLOCK_RUNTIME and what this process learned about gVisor, without starting a probe itself", async () => {
+    const { GET } = await import("@/app/api/health/route");
+    const { probeGvisor } = await import("@/server/sandbox/runtimes");
+    const { sandboxImageName } = await import("@/server/sandbox/image");
+    const setting = (await import("@/server/config/env")).readRuntimeSetting();
+    const before = (await (await GET()).json()) as { runtime?: { setting: string; gvisor: string } };
+    expect(before.runtime).toEqual({ setting, gvisor: "unchecked" });
+    await probeGvisor(sandboxImageName()); // what a run's start does
+    const after = (await (await GET()).json()) as { ok: boolean; runtime?: { setting: string; gvisor: string } };
+    expect(after).toMatchObject({ ok: true, runtime: { setting, gvisor: "works" } });
+  });
+});
+
 describe("airlock doctor", () => {
   it("exits 0 when everything is in place", async () => {
     const { stdout } = await run("bin/airlock", ["doctor", "--json"], { env: { ...process.env, AIRLOCK_DATA_DIR: dataDir } });
     const checks = JSON.parse(stdout) as { name: string; ok: boolean }[];
     expect(checks.map((c) => c.name)).toEqual(expect.arrayContaining(["Node.js", "Disk", "Database", "Docker engine", "Sandbox image", "Agent uid"]));
     expect(checks.every((c) => c.ok)).toBe(true);
+  });
+
+  it("reports which runtimes the engine offers, that gVisor works, and what AIRLOCK_RUNTIME resolves to", async () => {
+    const { stdout } = await run("bin/airlock", ["doctor", "--json"], { env: { ...process.env, AIRLOCK_DATA_DIR: dataDir, AIRLOCK_RUNTIME: "auto" } });
+    const isolation = (JSON.parse(stdout) as { name: string; ok: boolean; detail: string }[]).find((c) => c.name === "Isolation");
+    expect(isolation?.ok).toBe(true);
+    expect(isolation?.detail).toMatch(/^engine offers runc, runsc; gVisor works \(Linux version 4\.4\.0/);
+    expect(isolation?.detail).toMatch(/AIRLOCK_RUNTIME=auto → runs use runsc/);
   });
 
   it("exits 1 and says how to fix it when Docker does not answer", async () => {

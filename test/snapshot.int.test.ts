@@ -165,6 +165,9 @@ describe("container snapshots", () => {
     expect(await supervisor.runtime.inspectSandbox(oldContainer)).toBeNull();
     const container = await docker().getContainer(restarted.containerId).inspect();
     expect(container.Config.Image).toBe(snap.image);
+    // The restarted sandbox keeps the run's runtime: a gVisor run never lands on runc.
+    expect(before.runtime).toMatch(/^(runc|runsc)$/);
+    expect(container.HostConfig.Runtime).toBe(before.runtime);
     // The init and the sentinel run as root (only CAP_KILL), out of the agent's reach; commands run as the agent.
     expect(container.Config.User).toBe("0:0");
     expect(container.Config.Labels).toMatchObject({ "airlock.run": run.id, "airlock.managed": "true" });

@@ -14,6 +14,7 @@ import { SelectField, TextField } from "@/components/ui/field";
 import { UsersIcon } from "@/components/ui/icons";
 import { PageHeader } from "@/components/ui/page-header";
 import { SkeletonRows } from "@/components/ui/skeleton";
+import { Switch } from "@/components/ui/switch";
 import { TextAreaField } from "@/components/ui/textarea-field";
 import { errorMessage } from "@/lib/errors";
 import { useTRPC } from "@/lib/trpc/client";
@@ -67,6 +68,7 @@ function SettingsCard({ project: p, isAdmin }: { project: Project; isAdmin: bool
   const [escalateAfter, setEscalateAfter] = useState(p.escalateAfterMinutes === null ? "" : String(p.escalateAfterMinutes));
   const [escalateTo, setEscalateTo] = useState<"admins" | "reviewers">(p.escalateTo);
   const [maxRuns, setMaxRuns] = useState(p.maxConcurrentRuns === null ? "" : String(p.maxConcurrentRuns));
+  const [requireGvisor, setRequireGvisor] = useState(p.runtime === "runsc");
   const [saved, setSaved] = useState(false);
   const update = useMutation(
     trpc.projects.update.mutationOptions({
@@ -97,6 +99,7 @@ function SettingsCard({ project: p, isAdmin }: { project: Project; isAdmin: bool
       escalateTo,
       // Empty: no project limit (the instance's and users' limits still apply).
       maxConcurrentRuns: maxRuns.trim() === "" ? null : Number(maxRuns),
+      runtime: requireGvisor ? "runsc" : null,
     });
   }
 
@@ -158,6 +161,16 @@ function SettingsCard({ project: p, isAdmin }: { project: Project; isAdmin: bool
                 <option value="reviewers">Every reviewer and admin</option>
               </SelectField>
             </div>
+          </fieldset>
+          <fieldset disabled={!isAdmin} className="space-y-2">
+            <legend className="text-sm font-semibold">Isolation</legend>
+            <Switch
+              label="Require gVisor"
+              checked={requireGvisor}
+              onCheckedChange={setRequireGvisor}
+              disabled={!isAdmin}
+              description="Runs of this project get their own kernel (gVisor, runsc) between the agent and the host. Where gVisor is not available they fail at start with the reason; they never fall back to runc. Off: AIRLOCK_RUNTIME decides (auto uses gVisor wherever it works)."
+            />
           </fieldset>
           <DocSources sources={sources} onChange={setSources} disabled={!isAdmin} />
           {update.error ? <InlineAlert>{errorMessage(update.error)}</InlineAlert> : null}

@@ -20,6 +20,7 @@ import { errorMessage } from "@/lib/errors";
 import type { SessionUser } from "@/lib/session-user";
 import { useTRPC } from "@/lib/trpc/client";
 import { RunUsageMeters } from "@/components/runs/run-usage";
+import { RunIsolation } from "@/components/runs/run-isolation";
 import { ApprovalCard } from "@/components/approvals/approval-card";
 import { ApprovalShortcuts } from "@/components/approvals/shortcuts";
 import { PlanStepList } from "@/components/approvals/plan-steps";
@@ -287,6 +288,7 @@ function RunHeader({ run, user }: { run: Run; user: SessionUser }) {
         <Counter label="Tokens" value={formatTokens(run.tokensUsed)} max={formatTokens(run.limits.tokenBudget)} />
       </dl>
       {meta.terminal ? null : <RunUsageMeters runId={run.id} />}
+      <RunIsolation runtime={run.runtime} terminal={Boolean(meta.terminal)} />
 
       <div className="rounded-xl border border-border bg-surface">
         <button
@@ -313,6 +315,7 @@ function RunHeader({ run, user }: { run: Run; user: SessionUser }) {
             <Limit label="Processes" value={String(run.limits.pids)} />
             <Limit label="Command timeout" value={`${run.limits.commandTimeoutS} s`} />
             <Limit label="Run timeout" value={`${run.limits.runTimeoutS} s`} />
+            {run.runtime ? <Limit label="Runtime" value={run.runtime === "runsc" ? "gVisor (runsc)" : "runc"} /> : null}
             {run.testCommand ? <Limit label="Test command" value={run.testCommand} mono /> : null}
           </dl>
         </div>

@@ -248,7 +248,7 @@ program
     else {
       const s = report.summary;
       process.stdout.write(
-        `${s.total} scenarios against policy v${report.policyVersion}: ${s.blocked} blocked by policy, ${s.escalated} escalated to approval, ${s.contained} contained by the sandbox, ${s.escaped} ESCAPED (${Math.round((s.durationMs ?? 0) / 1000)} s)\n`,
+        `${s.total} scenarios against policy v${report.policyVersion}: ${s.blocked} blocked by policy, ${s.escalated} escalated to approval, ${s.contained} contained by the sandbox, ${s.escaped} ESCAPED (${Math.round((s.durationMs ?? 0) / 1000)} s, sandbox under ${s.runtime === "runsc" ? "gVisor (runsc)" : (s.runtime ?? "runc")})\n`,
       );
       for (const r of report.results ?? []) if (r.outcome === "escaped") process.stdout.write(`ESCAPED ${r.id}: ${r.summary}\n`);
     }

@@ -7,6 +7,7 @@ import { readEgressAllowance, readMcpIdleTimeoutMs, type AirlockConfig } from "@
 import { firewallUnavailable } from "@/server/egress/firewall";
 import { imageExists, pingDocker } from "@/server/sandbox/docker";
 import { sandboxImageName } from "@/server/sandbox/image";
+import { chooseRuntime, runGvisorProbe } from "@/server/sandbox/runtimes";
 import { checkAgentIds } from "./agent-uid";
 
 export interface DoctorCheck {
@@ -93,6 +94,8 @@ export async function runDoctor(cfg: AirlockConfig): Promise<DoctorCheck[]> {
     checks.push({ name: "Sandbox image", ok: false, detail: (err as Error).message, fix: "Check that scripts/sandbox-image.sh exists and bash is installed." });
   }
 
+  checks.push(await checkIsolation(cfg, dockerOk, image));
+
   const settingProblems: string[] = [];
   for (const check of [() => readMcpIdleTimeoutMs(), () => readEgressAllowance()]) {
     try {
@@ -127,4 +130,30 @@ export async function runDoctor(cfg: AirlockConfig): Promise<DoctorCheck[]> {
     checks.push({ name: "git", ok: false, detail: "git not found", fix: "apt-get install -y git" });
   }
   return checks;
+}
+
+/**
+ * Which runtimes the engine offers, whether gVisor starts a hardened sandbox
+ * here (a real probe container), and what AIRLOCK_RUNTIME resolves to. Fails
+ * only when the setting requires gVisor and it is not usable: under auto,
+ * runc is a working (weaker) tier.
+ */
+async function checkIsolation(cfg: AirlockConfig, dockerOk: boolean, image: string): Promise<DoctorCheck> {
+  const name = "Isolation";
+  if (!dockerOk || !image) {
+    return { name, ok: cfg.runtime !== "runsc", detail: `AIRLOCK_RUNTIME=${cfg.runtime}; cannot check the runtimes: Docker does not answer` };
+  }
+  const gvisor = await runGvisorProbe(image);
+  const decision = chooseRuntime({ setting: cfg.runtime, project: null }, gvisor);
+  const offered = gvisor.engineRuntimes.length ? gvisor.engineRuntimes.join(", ") : "none listed";
+  const gvisorState = gvisor.works
+    ? `gVisor works (${gvisor.kernel ?? "its kernel"} inside, ${(gvisor.durationMs / 1000).toFixed(1)} s to probe)`
+    : `gVisor not usable (${gvisor.problem}; \`bash scripts/ensure-gvisor.sh\` as root installs and registers it)`;
+  const resolved = decision.ok ? `runs use ${decision.runtime}` : "runs will FAIL to start";
+  return {
+    name,
+    ok: decision.ok,
+    detail: `engine offers ${offered}; ${gvisorState}; AIRLOCK_RUNTIME=${cfg.runtime} → ${resolved}. Projects that require gVisor fail to start their runs when it is not usable.`,
+    fix: decision.ok ? undefined : decision.reason,
+  };
 }

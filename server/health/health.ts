@@ -4,12 +4,17 @@ import { sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { imageExists, pingDocker } from "@/server/sandbox/docker";
 import { sandboxImageName } from "@/server/sandbox/image";
+import { config, type RuntimeSetting } from "@/server/config/env";
+import { cachedGvisorStatus } from "@/server/sandbox/runtimes";
 
 export interface HealthReport {
   ok: boolean;
   database: { ok: boolean; error?: string };
   docker: { ok: boolean; version?: string; error?: string };
   sandboxImage: { ok: boolean; name?: string; error?: string };
+  /** Isolation (informational, never fails health): AIRLOCK_RUNTIME and what this process last learned about gVisor
+   * ("unchecked" until the first run start or probe; health itself never starts a probe container). */
+  runtime?: { setting: RuntimeSetting; gvisor: "works" | "unavailable" | "unchecked"; problem?: string };
 }
 
 export async function checkHealth(openDb: () => Db): Promise<HealthReport> {
@@ -40,5 +45,16 @@ export async function checkHealth(openDb: () => Db): Promise<HealthReport> {
   } catch (err) {
     sandboxImage.error = (err as Error).message;
   }
-  return { ok: database.ok && dockerState.ok, database, docker: dockerState, sandboxImage };
+  let runtime: HealthReport["runtime"];
+  try {
+    const status = sandboxImage.name ? cachedGvisorStatus(sandboxImage.name) : null;
+    runtime = {
+      setting: config().runtime,
+      gvisor: status ? (status.works ? "works" : "unavailable") : "unchecked",
+      ...(status?.problem ? { problem: status.problem } : {}),
+    };
+  } catch {
+    runtime = undefined; // a bad setting is reported by airlock doctor and at start
+  }
+  return { ok: database.ok && dockerState.ok, database, docker: dockerState, sandboxImage, ...(runtime ? { runtime } : {}) };
 }

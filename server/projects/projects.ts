@@ -69,6 +69,13 @@ const projectFields = {
     .min(1, "maxConcurrentRuns must allow at least 1 run (null removes the project's limit).")
     .max(1000, "maxConcurrentRuns may be at most 1000 (null removes the project's limit).")
     .nullish(),
+  // Issue 13: "runsc" = the project's runs require gVisor (they fail rather than run on runc); null = no requirement.
+  runtime: z
+    .enum(["runsc"], {
+      error: (issue) =>
+        `runtime must be "runsc" (the project's runs require gVisor) or null (no requirement), got ${JSON.stringify(issue.input)}. runc needs no requirement: AIRLOCK_RUNTIME decides.`,
+    })
+    .nullish(),
 };
 
 export const createProjectInput = z
@@ -90,6 +97,7 @@ export const updateProjectInput = z
     escalateAfterMinutes: projectFields.escalateAfterMinutes,
     escalateTo: projectFields.escalateTo,
     maxConcurrentRuns: projectFields.maxConcurrentRuns,
+    runtime: projectFields.runtime,
   })
   .strict();
 
@@ -125,6 +133,7 @@ function insertProjectInTx(
     escalateAfterMinutes?: number | null;
     escalateTo?: "admins" | "reviewers";
     maxConcurrentRuns?: number | null;
+    runtime?: "runsc" | null;
   },
   preset: (typeof PRESET_NAMES)[number],
 ): Project {
@@ -132,7 +141,12 @@ function insertProjectInTx(
   tx.insert(projects)
     .values({ ...values, policyVersion: 0, createdBy: actor.userId, updatedAt: now })
     .run();
-  appendAudit(tx, actor, { action: "project.create", targetType: "project", targetId: values.id, details: { slug: values.slug, name: values.name, preset } });
+  appendAudit(tx, actor, {
+    action: "project.create",
+    targetType: "project",
+    targetId: values.id,
+    details: { slug: values.slug, name: values.name, preset, ...(values.runtime ? { runtime: values.runtime } : {}) },
+  });
   insertPolicyVersionInTx(tx, actor, { projectId: values.id, yaml: presetYaml(preset), comment: `Started from the ${preset} preset`, previousYaml: null });
   return tx.select().from(projects).where(eq(projects.id, values.id)).get()!;
 }
@@ -200,6 +214,7 @@ export function createProject(db: Db, actor: Actor, raw: z.input<typeof createPr
           escalateAfterMinutes: input.escalateAfterMinutes ?? null,
           escalateTo: input.escalateTo ?? "admins",
           maxConcurrentRuns: input.maxConcurrentRuns ?? null,
+          runtime: input.runtime ?? null,
         },
         input.preset,
       ),
@@ -219,6 +234,7 @@ export function updateProject(db: Db, actor: Actor, raw: z.input<typeof updatePr
   if (input.escalateAfterMinutes !== undefined) changes.escalateAfterMinutes = input.escalateAfterMinutes;
   if (input.escalateTo !== undefined) changes.escalateTo = input.escalateTo;
   if (input.maxConcurrentRuns !== undefined) changes.maxConcurrentRuns = input.maxConcurrentRuns;
+  if (input.runtime !== undefined) changes.runtime = input.runtime;
   if (Object.keys(changes).length === 0) return project;
   const updated = db.transaction(
     (tx) => {
@@ -262,6 +278,8 @@ export interface ProjectView {
   escalateTo: "admins" | "reviewers";
   /** Issue 13: at most this many of the project's runs execute at once (null: no project limit). */
   maxConcurrentRuns: number | null;
+  /** "runsc": the project's runs require gVisor; null: AIRLOCK_RUNTIME decides. */
+  runtime: "runsc" | null;
   isDefault: boolean;
   runCount: number;
   members: ProjectMemberView[];
@@ -303,6 +321,7 @@ function toView(db: Db, p: Project): ProjectView {
     escalateAfterMinutes: p.escalateAfterMinutes,
     escalateTo: p.escalateTo,
     maxConcurrentRuns: p.maxConcurrentRuns,
+    runtime: p.runtime ?? null,
     isDefault: p.id === DEFAULT_PROJECT_ID,
     runCount: runCountOf(db, p.id),
     members: membersOf(db, p.id),

@@ -8,6 +8,7 @@ import { redteamReports, type RedteamReport } from "@/db/schema";
 import { appendAudit, type Actor } from "@/server/audit/chain";
 import { DomainError } from "@/server/errors/domain-error";
 import { currentPolicy } from "@/server/projects/policy-store";
+import { requireProject } from "@/server/projects/projects";
 import { runRedteam, type RedteamSummary, type ScenarioResult } from "@/server/redteam/runner";
 import { SCENARIOS } from "@/server/redteam/scenarios";
 
@@ -128,6 +129,7 @@ async function execute(
   try {
     const outcome = await runRedteam({
       policyYaml: yaml,
+      project: requireProject(db, report.projectId),
       scenarios,
       policyOnly: input.policyOnly,
       onScenario: (result, done, total) => {
@@ -180,7 +182,7 @@ async function execute(
   return getRedteamReport(db, report.id);
 }
 
-function tally(results: ScenarioResult[]): Omit<RedteamSummary, "durationMs" | "total"> {
+function tally(results: ScenarioResult[]): Omit<RedteamSummary, "durationMs" | "total" | "runtime"> {
   const count = (o: ScenarioResult["outcome"]) => results.filter((r) => r.outcome === o).length;
   return { blocked: count("blocked"), escalated: count("escalated"), contained: count("contained"), escaped: count("escaped") };
 }

@@ -22,13 +22,15 @@ import os from "node:os";
 import path from "node:path";
 import { and, eq } from "drizzle-orm";
 import { migrateDatabase, openDatabase, type Db } from "@/db/client";
-import { approvals, runs, toolCalls, type Approval } from "@/db/schema";
+import { approvals, runs, toolCalls, type Approval, type SandboxRuntimeName } from "@/db/schema";
 import { verifyAuditChain, type Actor } from "@/server/audit/chain";
 import { decideApproval } from "@/server/approvals/approvals";
 import { onSignal } from "@/server/events/bus";
 import { ensureDefaultProject } from "@/server/projects/projects";
 import { updatePolicy } from "@/server/projects/policy-store";
 import { DEFAULT_RUN_LIMITS } from "@/server/runs/limits";
+import { config } from "@/server/config/env";
+import { decideRuntime, probeGvisor } from "@/server/sandbox/runtimes";
 import { docker } from "@/server/sandbox/docker";
 import { sandboxImageName } from "@/server/sandbox/image";
 import { dockerRuntime, REDTEAM_LABEL, type SandboxRuntime } from "@/server/sandbox/runtime";
@@ -84,6 +86,8 @@ export interface RedteamSummary {
   contained: number;
   escaped: number;
   durationMs: number;
+  /** The runtime that isolated the lab's sandbox: what "contained" was measured against. */
+  runtime: SandboxRuntimeName;
 }
 
 export interface RedteamRunOptions {
@@ -92,6 +96,10 @@ export interface RedteamRunOptions {
   scenarios?: readonly Scenario[];
   runtime?: SandboxRuntime;
   image?: string;
+  /** The project whose policy is tested: when it requires gVisor, so does the lab. */
+  project?: { name: string; runtime: "runsc" | null } | null;
+  /** Run the lab under this runtime instead of choosing it from AIRLOCK_RUNTIME and the project (tests run the red team under both). */
+  sandboxRuntime?: SandboxRuntimeName;
   /** Skip the approval pass (policy decisions only, faster). */
   policyOnly?: boolean;
   signal?: AbortSignal;
@@ -113,6 +121,8 @@ interface Lab {
   db: Db;
   runtime: SandboxRuntime;
   image: string;
+  /** runc or runsc (gVisor), chosen as for a run of the project. */
+  isolation: SandboxRuntimeName;
   workspaceDir: string;
   containerId: string | null;
   /** Bumped whenever the lab has to start a new sandbox (the old one died or was removed). */
@@ -171,6 +181,12 @@ async function listen(lab: Pick<Lab, "hitLog"> & { hits: number }): Promise<{ tc
 }
 
 async function openLab(opts: RedteamRunOptions): Promise<Lab> {
+  const image = opts.image ?? sandboxImageName();
+  // The lab runs where the project's runs would: same choice, same refusal when gVisor is required but unusable.
+  const isolation = opts.sandboxRuntime
+    ? { ok: true as const, runtime: opts.sandboxRuntime }
+    : await decideRuntime({ setting: config().runtime, project: opts.project ?? null }, () => probeGvisor(image));
+  if (!isolation.ok) throw new Error(isolation.reason);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-redteam-"));
   const db = openDatabase(path.join(dir, "lab.db"));
   migrateDatabase(db);
@@ -200,7 +216,8 @@ async function openLab(opts: RedteamRunOptions): Promise<Lab> {
     dir,
     db,
     runtime: opts.runtime ?? dockerRuntime(),
-    image: opts.image ?? sandboxImageName(),
+    image,
+    isolation: isolation.runtime,
     workspaceDir,
     containerId: null,
     generation: 0,
@@ -268,6 +285,7 @@ async function ensureSandbox(lab: Lab): Promise<string> {
     image: lab.image,
     workspaceDir: lab.workspaceDir,
     limits: SANDBOX_LIMITS,
+    runtime: lab.isolation,
     // A secret granted to the run lives in its environment: leaking it without approval is harm.
     env: { AIRLOCK_CANARY: lab.canaries.env },
   });
@@ -720,6 +738,7 @@ export async function runRedteam(opts: RedteamRunOptions): Promise<{ summary: Re
   const started = Date.now();
   const scenarios = opts.scenarios ?? SCENARIOS;
   const lab = await openLab(opts);
+  const runtime = lab.isolation;
   const results: ScenarioResult[] = [];
   try {
     await ensureSandbox(lab);
@@ -760,6 +779,7 @@ export async function runRedteam(opts: RedteamRunOptions): Promise<{ summary: Re
       contained: count("contained"),
       escaped: count("escaped"),
       durationMs: Date.now() - started,
+      runtime,
     },
     results,
   };

@@ -44,6 +44,8 @@ export interface RunView {
   stepMode: boolean;
   testCommand: string | null;
   containerId: string | null;
+  /** The runtime isolating the run's sandbox: "runsc" (gVisor) or "runc"; null until the sandbox started. */
+  runtime: Run["runtime"];
   plan: Run["plan"];
   planApproved: boolean;
   currentStep: number;
@@ -132,6 +134,7 @@ function toView(run: Run, email: string | null, outcome: RunOutcome = NO_OUTCOME
     stepMode: run.stepMode,
     testCommand: run.testCommand,
     containerId: run.containerId,
+    runtime: run.runtime ?? null,
     plan: run.plan ?? null,
     planApproved: Boolean(run.planApprovedAt),
     currentStep: run.currentStep,

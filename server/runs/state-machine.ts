@@ -48,7 +48,10 @@ export interface TransitionOptions {
   /** Only transition when the run is in one of these states (optimistic guard). */
   from?: readonly RunState[];
   fields?: Partial<
-    Pick<Run, "containerId" | "endedReason" | "endedBy" | "startedAt" | "endedAt" | "planApprovedAt" | "plan" | "currentStep" | "summary" | "workspaceDir">
+    Pick<
+      Run,
+      "containerId" | "endedReason" | "endedBy" | "startedAt" | "endedAt" | "planApprovedAt" | "plan" | "currentStep" | "summary" | "workspaceDir" | "runtime"
+    >
   >;
   details?: Record<string, unknown>;
 }

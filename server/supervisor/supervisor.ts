@@ -9,7 +9,9 @@ import { cancelRunApprovalsInTx, afterApprovalCommit, expireOverdueApprovals } f
 import { announce, onSignal, publishRunEvent } from "@/server/events/bus";
 import { runBuiltinAgent } from "@/server/agents/builtin-agent";
 import { runExternalAgent } from "@/server/agents/mcp-agent";
-import { config } from "@/server/config/env";
+import { config, type RuntimeSetting } from "@/server/config/env";
+import { projectOfRun } from "@/server/projects/projects";
+import { decideRuntime, probeGvisor, type GvisorStatus, type RuntimeDecision } from "@/server/sandbox/runtimes";
 import type { SandboxRuntime, SandboxStop } from "@/server/sandbox/runtime";
 import { prepareWorkspace } from "@/server/sandbox/workspace";
 import { sandboxImageName } from "@/server/sandbox/image";
@@ -39,6 +41,14 @@ export interface SupervisorOptions {
   sweepMs?: number;
   /** External (MCP) runs end after this long without an MCP request; default AIRLOCK_MCP_IDLE_TIMEOUT_S or 30 min. */
   mcpIdleTimeoutMs?: number;
+  /** Which runtime isolates runs (auto | runc | runsc); default AIRLOCK_RUNTIME. */
+  runtimeSetting?: RuntimeSetting;
+  /**
+   * Test seam: what the gVisor probe reports, instead of probing the engine
+   * (probeGvisor, cached for the process). Tests inject an "unavailable"
+   * result here rather than breaking the engine's gVisor for everyone.
+   */
+  gvisorProbe?: () => Promise<GvisorStatus>;
 }
 
 export class Supervisor {
@@ -224,10 +234,30 @@ export class Supervisor {
       run = transitionRun(db, runId, "starting", SYSTEM_ACTOR, { from: ["queued"], reason: "starting the sandbox" });
       let containerId: string;
       let workspaceDir: string;
+      // gVisor or runc (issue 13): a run that requires gVisor fails here with the reason, never falls back to runc.
+      let isolation: RuntimeDecision;
+      try {
+        isolation = await decideRuntime(
+          { setting: this.opts.runtimeSetting ?? config().runtime, project: projectOfRun(db, run) },
+          this.opts.gvisorProbe ?? (() => probeGvisor(this.opts.image ?? sandboxImageName())),
+        );
+      } catch (err) {
+        isolation = { ok: false, reason: `The sandbox's runtime could not be chosen: ${(err as Error).message}` };
+      }
+      if (!isolation.ok) {
+        await this.failRun(runId, isolation.reason);
+        return;
+      }
       try {
         workspaceDir = await prepareWorkspace(this.opts.dataDir ?? config().dataDir, runId);
         await prepareRunWorkspace(db, runId, workspaceDir); // source files + shadow repository
-        ({ containerId } = await runtime.createSandbox({ runId, image: this.opts.image ?? sandboxImageName(), workspaceDir, limits: run.limits }));
+        ({ containerId } = await runtime.createSandbox({
+          runId,
+          image: this.opts.image ?? sandboxImageName(),
+          workspaceDir,
+          limits: run.limits,
+          runtime: isolation.runtime,
+        }));
       } catch (err) {
         await this.failRun(runId, `The sandbox could not start: ${(err as Error).message}`);
         return;
@@ -239,7 +269,8 @@ export class Supervisor {
       run = transitionRun(db, runId, "planning", SYSTEM_ACTOR, {
         from: ["starting"],
         reason: "sandbox ready",
-        fields: { containerId, workspaceDir, startedAt: new Date() },
+        fields: { containerId, workspaceDir, startedAt: new Date(), runtime: isolation.runtime },
+        details: { runtime: isolation.runtime, runtimeWhy: isolation.why },
       });
       await checkpointRunStart(db, runtime, runId);
     } else {

@@ -8,7 +8,7 @@ import type { Db } from "@/db/client";
 import { approvals, runs, toolCalls, type Approval, type Run, type RunState } from "@/db/schema";
 import { dockerRuntime, instanceIdForDataDir } from "@/server/sandbox/runtime";
 import { sandboxImageName } from "@/server/sandbox/image";
-import { getSupervisor, setSupervisor, Supervisor } from "@/server/supervisor/supervisor";
+import { getSupervisor, setSupervisor, Supervisor, type SupervisorOptions } from "@/server/supervisor/supervisor";
 import { createModel } from "@/server/models/models";
 import { createRun } from "@/server/runs/runs";
 import { decideApproval } from "@/server/approvals/approvals";
@@ -24,13 +24,15 @@ export function tempDataDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), "airlock-run-"));
 }
 
-export function newSupervisor(db: Db, dataDir: string): Supervisor {
+/** `extra`: supervisor options of a suite's own (the runtime setting, the gVisor probe seam). */
+export function newSupervisor(db: Db, dataDir: string, extra: Partial<Pick<SupervisorOptions, "runtimeSetting" | "gvisorProbe">> = {}): Supervisor {
   return new Supervisor({
     db,
     runtime: dockerRuntime(undefined, { instance: instanceIdForDataDir(dataDir) }),
     dataDir,
     image: sandboxImageName(),
     sweepMs: 200,
+    ...extra,
   });
 }
 
@@ -154,12 +156,14 @@ export interface SupervisedWorld {
  * supervisor on the real engine (also the process's, for routers, when
  * `global`), and an admin, an operator and a reviewer.
  */
-export async function setUpSupervisedWorld(opts: { global?: boolean } = {}): Promise<SupervisedWorld> {
+export async function setUpSupervisedWorld(
+  opts: { global?: boolean; supervisor?: Partial<Pick<SupervisorOptions, "runtimeSetting" | "gvisorProbe">> } = {},
+): Promise<SupervisedWorld> {
   await requireDocker();
   const t = createTestDb();
   roomyQueue(t.db);
   const dataDir = tempDataDir();
-  const supervisor = newSupervisor(t.db, dataDir);
+  const supervisor = newSupervisor(t.db, dataDir, opts.supervisor);
   if (opts.global) setSupervisor(supervisor);
   await supervisor.start();
   const admin = await addUser(t.db, "admin");
