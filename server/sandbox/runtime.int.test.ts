@@ -269,13 +269,13 @@ describe("resource limits", () => {
     expect(Number(events?.split(" ")[1])).toBeGreaterThan(0);
   });
 
-  it("killProcesses ends a fork bomb that outlived its command, without a free pid to exec into", async () => {
-    // The command returns at once; its bomb keeps the pids cgroup full.
-    const launch = await sh(id, "nohup bash -c ':(){ :|:& };:' >/dev/null 2>&1 &", { timeoutS: 10 });
-    expect(launch.timedOut).toBe(false);
-    await new Promise((r) => setTimeout(r, 1000));
+  it("killProcesses ends a fork bomb that is still running, without a free pid to exec into", async () => {
+    // The bomb fills the pids cgroup while its command still runs.
+    const running = sh(id, "nohup bash -c ':(){ :|:& };:' >/dev/null 2>&1 & sleep 30", { timeoutS: 40 });
+    await new Promise((r) => setTimeout(r, 1500));
     expect((await runtime.stats(id))!.pids).toBeGreaterThan(48);
     await runtime.killProcesses(id);
+    await running;
     const after = await sh(id, "grep -c . /sys/fs/cgroup/pids/tasks");
     expect(Number(after.stdout.trim())).toBeLessThan(10);
     expect(await runtime.inspectSandbox(id)).toMatchObject({ running: true });
@@ -345,15 +345,13 @@ describe("stopping commands", () => {
     expect(after.stdout.split("\n").filter((l) => l && !l.startsWith("Z"))).toEqual([]);
   });
 
-  it("leaves another command's background process alone at a timeout; killProcesses then ends it", async () => {
-    const started = await sh(id, "nohup bash -c 'exec -a airlock-keeper sleep 2000' >/dev/null 2>&1 &");
-    expect(started.exitCode).toBe(0);
-    const slow = await sh(id, "sleep 100", { timeoutS: 1 });
-    expect(slow.timedOut).toBe(true);
+  it("killProcesses ends a command's background process while the command still runs", async () => {
+    const running = sh(id, "nohup bash -c 'exec -a airlock-keeper sleep 2000' >/dev/null 2>&1 & sleep 20", { timeoutS: 30 });
+    await new Promise((r) => setTimeout(r, 1500));
     expect((await victims("airlock-keeper")).stdout).toContain("airlock-keeper");
-
     await runtime.killProcesses(id);
     expect((await victims("airlock-keeper")).stdout).toBe("");
+    await running;
     expect(await runtime.inspectSandbox(id)).toMatchObject({ running: true });
     expect((await sh(id, "echo still-here")).stdout).toBe("still-here\n");
   });
@@ -411,6 +409,74 @@ describe("stopping commands", () => {
     const early = await sh(id, "touch never-ran", { signal: AbortSignal.abort() });
     expect(early).toMatchObject({ aborted: true, exitCode: null });
     expect((await sh(id, "test -e never-ran; echo $?")).stdout).toBe("1\n");
+  });
+});
+
+describe("no process outlives its command", () => {
+  let id: string;
+  let baseline: number;
+  beforeAll(async () => {
+    ({ containerId: id } = await startSandbox("hygiene", { memoryMb: 256, pids: 64 }));
+    baseline = await engineProcessCount(id);
+  });
+
+  /** Live processes of the container as the engine lists them (ps on the engine's host, as root), zombies aside. */
+  async function engineProcessCount(containerId: string): Promise<number> {
+    const top = (await docker().getContainer(containerId).top({ ps_args: "-eo pid,stat,args" })) as { Processes: string[][] };
+    return top.Processes.filter((p) => !/^[ZX]/.test(p[1] ?? "")).length;
+  }
+
+  async function expectCleanAndWorking() {
+    expect(await engineProcessCount(id)).toBe(baseline);
+    const next = await sh(id, "echo next-works");
+    expect(next).toMatchObject({ exitCode: 0, stdout: "next-works\n", leftBehind: 0, pidsExhausted: null });
+    expect(await engineProcessCount(id)).toBe(baseline);
+  }
+
+  it("starts from init, the sentinel and its sleep", () => {
+    expect(baseline).toBe(3);
+  });
+
+  it("a command that leaves a background process (sleep 300 &): killed when the command ends", async () => {
+    const r = await sh(id, "sleep 300 & echo started");
+    expect(r).toMatchObject({ exitCode: 0, stdout: "started\n", leftBehind: 1, timedOut: false, sandboxStopped: false });
+    await expectCleanAndWorking();
+  });
+
+  it("a double fork ( (sleep 300 &) & ): killed when the command ends", async () => {
+    const r = await sh(id, "( (sleep 300 &) & ); echo started");
+    expect(r).toMatchObject({ exitCode: 0, stdout: "started\n", leftBehind: 1 });
+    await expectCleanAndWorking();
+  });
+
+  it("a setsid'd child (setsid sleep 300): killed when the command ends", async () => {
+    const r = await sh(id, "setsid -f sleep 300; echo started");
+    expect(r).toMatchObject({ exitCode: 0, stdout: "started\n", leftBehind: 1 });
+    await expectCleanAndWorking();
+  });
+
+  it("nohup sleep 300 &: killed when the command ends", async () => {
+    const r = await sh(id, "nohup sleep 300 >/dev/null 2>&1 & echo started");
+    expect(r).toMatchObject({ exitCode: 0, stdout: "started\n", leftBehind: 1 });
+    await expectCleanAndWorking();
+  });
+
+  it("a fork bomb: killed when its command ends, reported as the pids cap (64 of 64), and the next command works", async () => {
+    // The command returns at once; its bomb fills the pids cgroup behind it.
+    const r = await sh(id, ":(){ :|:& };:; sleep 1", { timeoutS: 20 });
+    expect(r.timedOut).toBe(false);
+    expect(r.sandboxStopped).toBe(false);
+    expect(r.leftBehind).toBeGreaterThan(0);
+    expect(r.pidsExhausted).toEqual({ limit: 64 });
+    await expectCleanAndWorking();
+    // The figure is per command: the clean one after it is not blamed.
+    expect((await sh(id, "echo calm")).pidsExhausted).toBeNull();
+  });
+
+  it("a fork bomb that outlives a timeout: killed, reported as the pids cap, and the next command works", async () => {
+    const r = await sh(id, ":(){ :|:& };:; sleep 60", { timeoutS: 3 });
+    expect(r).toMatchObject({ timedOut: true, sandboxStopped: false, pidsExhausted: { limit: 64 } });
+    await expectCleanAndWorking();
   });
 });
 

@@ -130,6 +130,13 @@ export interface ExecResult {
   /** The command's processes could not be killed one by one (after a
    * timeout or abort), so the whole sandbox was stopped. */
   sandboxStopped: boolean;
+  /** Agent processes still running when the command ended (background
+   * children, daemons, a fork bomb), all killed before exec returned. */
+  leftBehind: number;
+  /** The command ran the sandbox out of processes: a fork failed at the
+   * run's pids cap (the pids cgroup's "max" event count went up), or the
+   * runtime could not even start it. null when it did not. */
+  pidsExhausted: { limit: number } | null;
 }
 
 export interface SandboxSummary {
@@ -515,6 +522,74 @@ export function selectExecProcesses(procs: EngineProcess[], initPid: number, tok
   return ours.filter((p) => chosen.has(p.pid));
 }
 
+/** What a fork refused at the pids cap, or a runtime that could not start an exec, prints. */
+const PIDS_EXHAUSTED_TEXT = /Resource temporarily unavailable|OCI runtime exec failed|read init-p|fork: retry/;
+/** Left behind by one command: a fork bomb, or close enough to check the pids cgroup. */
+const LEFT_BEHIND_SUSPICIOUS = 32;
+
+/** The sentinel's children (its sleep): init's session but neither init nor
+ * the sentinel itself. Their death acknowledges a kill(-1) (see reapProcesses). */
+export function sentinelChildren(procs: EngineProcess[], initPid: number): EngineProcess[] {
+  return procs.filter((p) => p.sid === initPid && p.pid !== initPid && p.ppid !== initPid && !/^[ZX]/.test(p.state));
+}
+
+/**
+ * Per container: Airlock's own helper execs (file tools, snapshots) in
+ * flight, and the reaps that kill every agent process after a command. A
+ * helper runs as the agent, so a reap would kill it: a reap waits until no
+ * helper runs, and a helper waits for a reap under way.
+ */
+class HelperGate {
+  private helpers = 0;
+  private reap: Promise<void> = Promise.resolve();
+  private idle: (() => void)[] = [];
+
+  /** Enters as a helper; call the returned function once it has ended. */
+  async enter(): Promise<() => void> {
+    for (let r = this.reap; ; r = this.reap) {
+      await r;
+      if (r === this.reap) break;
+    }
+    this.helpers++;
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      this.helpers--;
+      if (this.helpers === 0) for (const wake of this.idle.splice(0)) wake();
+    };
+  }
+
+  async shared<T>(fn: () => Promise<T>): Promise<T> {
+    const leave = await this.enter();
+    try {
+      return await fn();
+    } finally {
+      leave();
+    }
+  }
+
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.reap.then(async () => {
+      while (this.helpers > 0) await new Promise<void>((wake) => this.idle.push(wake));
+      return fn();
+    });
+    this.reap = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+}
+
+const globalForGates = globalThis as unknown as { __airlockHelperGates?: Map<string, HelperGate> };
+function helperGate(containerId: string): HelperGate {
+  const gates = (globalForGates.__airlockHelperGates ??= new Map());
+  let gate = gates.get(containerId);
+  if (!gate) gates.set(containerId, (gate = new HelperGate()));
+  return gate;
+}
+
 // ---------------------------------------------------------------- output capture
 
 /**
@@ -726,6 +801,8 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
   const engine = () => client ?? processDocker();
   /** Containers this runtime stopped on its own, and why (for watchSandboxes). */
   const ownStops = new Map<string, string>();
+  /** The pids cgroup's "max" event count last seen per container (see pidsCapHit). */
+  const pidsEventsSeen = new Map<string, number>();
 
   /** Host-side configuration of every sandbox: see docs/ARCHITECTURE.md, "Security boundaries → The sandbox". */
   function containerConfig(spec: SandboxSpec, imageEnv: string[] = []): Docker.ContainerCreateOptions {
@@ -854,6 +931,10 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
   /** Runs a short helper command as the agent, isolated (see HELPER_ENV),
    * and returns its stdout (no marker, no timeout kill: helpers are ours and bounded). */
   async function runHelper(containerId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number | null; stdout: string }> {
+    return helperGate(containerId).shared(() => runHelperNow(containerId, cmd, timeoutMs));
+  }
+
+  async function runHelperNow(containerId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number | null; stdout: string }> {
     const exec = await engine()
       .getContainer(containerId)
       .exec({ Cmd: helperCommand(cmd), User: AGENT_USER, WorkingDir: "/", AttachStdout: true, AttachStderr: true, Tty: false });
@@ -947,7 +1028,8 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
    * survives; throws when even that cannot be verified. */
   async function killExecTree(containerId: string, token: string): Promise<void> {
     try {
-      await runHelper(containerId, [...HELPER_PYTHON, "-c", KILLER_SCRIPT, token], 5000);
+      // Ungated: it may run inside a helper exec that timed out (see HelperGate).
+      await runHelperNow(containerId, [...HELPER_PYTHON, "-c", KILLER_SCRIPT, token], 5000);
     } catch {
       // the engine's listing below says whether it worked
     }
@@ -978,6 +1060,74 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
         .map((p) => p.command.split(" ")[0])
         .join(", ")})`,
     );
+  }
+
+  /**
+   * After every agent command: kills every agent process left in the
+   * container and returns how many there were. Commands of a run execute one
+   * at a time, so whatever runs as the agent once a command has ended was
+   * left behind by it (background children, double forks, setsid, nohup,
+   * daemons, a fork bomb). Through the sentinel (killProcesses' path), not a
+   * helper exec: kill(-1) walks the process list under the kernel's tasklist
+   * lock, which fork also takes, and a process with a pending SIGKILL can no
+   * longer fork, so one signal ends even a fork bomb in one round (no
+   * SIGSTOP sweep needed), and it needs no free pid, which a bomb leaves none
+   * of. The engine's listing (`docker top`, made outside the container) is
+   * the check; a listing alone is not, since a process that forks and exits
+   * in a loop can slip between its two reads, so the kill is sent every time.
+   * Acknowledged: the sentinel's own sleep dies in the same kill(-1), so once
+   * the sleep seen before is gone the trap has run, and no late SIGUSR1 can
+   * hit the next command. Airlock's own helpers (file tools, snapshots) are
+   * waited for first (helperGate), so a reap never kills one. Throws when
+   * agent processes survive.
+   */
+  async function reapProcesses(containerId: string): Promise<number> {
+    return helperGate(containerId).exclusive(async () => {
+      const before = await engineProcesses(containerId);
+      if (!before) return 0;
+      const left = selectExecProcesses(before.procs, before.initPid, null).length;
+      const sentinelSleep = new Set(sentinelChildren(before.procs, before.initPid).map((p) => p.pid));
+      const container = engine().getContainer(containerId);
+      for (let attempt = 0; attempt < 5; attempt++) {
+        try {
+          await container.kill({ signal: "SIGUSR1" });
+        } catch (err) {
+          if (statusCode(err) === 404 || statusCode(err) === 409) return left;
+          throw engineError("killing the sandbox's processes", err, containerId);
+        }
+        const deadline = Date.now() + 250 * (attempt + 1);
+        for (;;) {
+          const now = await engineProcesses(containerId);
+          if (!now) return left;
+          const acknowledged = sentinelSleep.size === 0 || !sentinelChildren(now.procs, now.initPid).some((p) => sentinelSleep.has(p.pid));
+          if (acknowledged && selectExecProcesses(now.procs, now.initPid, null).length === 0) return left;
+          if (Date.now() >= deadline) break;
+          await sleep(20);
+        }
+      }
+      const still = (await survivors(containerId, null)) ?? [];
+      throw new SandboxError("ENGINE_ERROR", `could not kill the ${still.length} processes left behind in sandbox ${containerId}`);
+    });
+  }
+
+  /** How often the run's pids cap refused a fork so far (the pids cgroup's
+   * "max" event count), read as the agent through an isolated helper; null
+   * when it cannot be read. */
+  async function pidsMaxEvents(containerId: string): Promise<{ events: number; limit: number } | null> {
+    // cgroup v1 first (this engine), then v2.
+    const { exitCode, stdout } = await runHelper(
+      containerId,
+      [
+        "/bin/sh",
+        "-c",
+        "cat /sys/fs/cgroup/pids/pids.events /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.events /sys/fs/cgroup/pids.max",
+      ],
+      5000,
+    ).catch(() => ({ exitCode: null, stdout: "" }));
+    const events = /^max (\d+)$/m.exec(stdout)?.[1];
+    const limit = /^(\d+)$/m.exec(stdout)?.[1];
+    if (exitCode !== 0 || events === undefined || limit === undefined) return null;
+    return { events: Number(events), limit: Number(limit) };
   }
 
   /** Whether the kernel OOM-killed something in the container during the
@@ -1017,6 +1167,10 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
   }
 
   async function exec(containerId: string, opts: ExecOptions): Promise<ExecResult> {
+    return opts.helper ? helperGate(containerId).shared(() => execNow(containerId, opts)) : execNow(containerId, opts);
+  }
+
+  async function execNow(containerId: string, opts: ExecOptions): Promise<ExecResult> {
     const started = Date.now();
     if (!Array.isArray(opts.cmd) || opts.cmd.length === 0 || opts.cmd.some((a) => typeof a !== "string" || a.includes("\0"))) {
       throw new SandboxError("INVALID_SPEC", "cmd must be a non-empty array of strings without NUL bytes");
@@ -1039,6 +1193,8 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       oomKilled: false,
       aborted: false,
       sandboxStopped: false,
+      leftBehind: 0,
+      pidsExhausted: null,
       ...capture.result(),
       durationMs: Date.now() - started,
       ...over,
@@ -1129,7 +1285,45 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     if (timedOut || aborted) signal = "SIGKILL";
     else if (exitCode !== null && exitCode > 128 && exitCode < 128 + 65) signal = SIGNAL_NAMES[exitCode - 128] ?? null;
     const oomKilled = !timedOut && !aborted && exitCode === 137 && (await oomKilledDuring(containerId, started));
-    return result({ exitCode, signal, timedOut, aborted, oomKilled, sandboxStopped });
+
+    // No process outlives its command (helpers are Airlock's own and leave nothing).
+    let leftBehind = 0;
+    if (!opts.helper && !sandboxStopped) {
+      try {
+        leftBehind = await reapProcesses(containerId);
+      } catch {
+        ownStops.set(containerId, "the processes a command left behind could not all be killed, so the whole sandbox was stopped");
+        await stopSandbox(containerId).catch(() => undefined);
+        sandboxStopped = (await inspectSandbox(containerId).catch(() => null))?.running === false;
+        if (!sandboxStopped) ownStops.delete(containerId);
+      }
+    }
+    const pidsExhausted = opts.helper || sandboxStopped ? null : await pidsCapHit(containerId, capture.result(), exitCode, leftBehind);
+    return result({ exitCode, signal, timedOut, aborted, oomKilled, sandboxStopped, leftBehind, pidsExhausted });
+  }
+
+  /**
+   * Whether the command ran into the run's pids cap. The pids cgroup's "max"
+   * event count is the evidence (it only rises when a fork is refused at the
+   * cap); it costs a helper exec, so it is read only when the command looks
+   * like it: a fork error in its output, the runtime's own exec failure
+   * (exit 126, "OCI runtime exec failed … read init-p"), or many processes
+   * left behind. Read after the reap, when a pid is free again.
+   */
+  async function pidsCapHit(
+    containerId: string,
+    output: { stdout: string; stderr: string },
+    exitCode: number | null,
+    leftBehind: number,
+  ): Promise<{ limit: number } | null> {
+    const text = `${output.stdout.slice(-65_536)}\n${output.stderr.slice(-65_536)}`;
+    const suspicious = PIDS_EXHAUSTED_TEXT.test(text) || exitCode === 126 || leftBehind >= LEFT_BEHIND_SUSPICIOUS;
+    if (!suspicious) return null;
+    const now = await pidsMaxEvents(containerId);
+    if (!now) return null;
+    const before = pidsEventsSeen.get(containerId) ?? 0;
+    pidsEventsSeen.set(containerId, now.events);
+    return now.events > before ? { limit: now.limit } : null;
   }
 
   async function pauseSandbox(containerId: string): Promise<boolean> {
@@ -1236,18 +1430,27 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
    */
   async function streamHome(containerId: string): Promise<{ tar: PassThrough; done: () => Promise<{ exitCode: number | null; stderr: string }> }> {
     const seed = HOME_SEED_PATH.replace(/^\//, "");
-    const exec = await engine()
-      .getContainer(containerId)
-      .exec({
-        // S: symlink targets are left alone (a link to ./x must stay ./x).
-        Cmd: helperCommand(["/bin/tar", "-C", AGENT_HOME, "--numeric-owner", `--transform=s,^\\.,${seed},S`, "-cf", "-", "."]),
-        User: AGENT_USER,
-        WorkingDir: "/",
-        AttachStdout: true,
-        AttachStderr: true,
-        Tty: false,
-      });
-    const raw = (await exec.start({ hijack: true, stdin: false })) as Duplex;
+    // A helper until its stream has ended: no reap may kill tar meanwhile.
+    const leave = await helperGate(containerId).enter();
+    let exec: Docker.Exec;
+    let raw: Duplex;
+    try {
+      exec = await engine()
+        .getContainer(containerId)
+        .exec({
+          // S: symlink targets are left alone (a link to ./x must stay ./x).
+          Cmd: helperCommand(["/bin/tar", "-C", AGENT_HOME, "--numeric-owner", `--transform=s,^\\.,${seed},S`, "-cf", "-", "."]),
+          User: AGENT_USER,
+          WorkingDir: "/",
+          AttachStdout: true,
+          AttachStderr: true,
+          Tty: false,
+        });
+      raw = (await exec.start({ hijack: true, stdin: false })) as Duplex;
+    } catch (err) {
+      leave();
+      throw err;
+    }
     const tar = new PassThrough();
     const stderr: Buffer[] = [];
     engine().modem.demuxStream(
@@ -1265,6 +1468,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       const end = () => {
         if (!ended) {
           ended = true;
+          leave();
           tar.end();
         }
         resolve();

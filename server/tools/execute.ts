@@ -14,7 +14,7 @@ import { judgeToolCall } from "@/server/tools/judge";
 import { publishRunEvent } from "@/server/events/bus";
 import { normaliseWorkspacePath } from "@/server/policy";
 import { listFiles, readFile, realpathInWorkspace, searchFiles, writeFile, OutOfWorkspaceError, SandboxFileError } from "@/server/sandbox/files";
-import type { SandboxRuntime } from "@/server/sandbox/runtime";
+import type { ExecResult, RunLimits, SandboxRuntime } from "@/server/sandbox/runtime";
 import { fileDiffPreview } from "@/server/tools/preview";
 import { searchProjectDocs } from "@/server/projects/docs";
 import { toolError, type ToolArgs, type ToolName, type ToolResult, type ValidatedCall } from "@/server/tools/palette";
@@ -351,6 +351,9 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
       ...outputFields,
     });
   }
+  // The run's caps: a plain answer, never a raw runtime error reported as success.
+  const capHit = sandboxCapAnswer(result, run.limits);
+  if (capHit) return toolError("LIMIT_EXCEEDED", capHit, { exit_code: result.exitCode, ...outputFields });
   if (result.timedOut) {
     // The runtime verified the kill with the engine's own process listing; when it could not, it stopped the sandbox.
     const killed = result.sandboxStopped
@@ -363,13 +366,35 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
     exit_code: result.exitCode,
     signal: result.signal,
     oom_killed: result.oomKilled,
-    ...(result.oomKilled ? { note: "The command ran out of memory and was killed by the kernel (the run's memory limit)." } : {}),
     ...(result.signal === "SIGXFSZ"
       ? { note: `A file reached the workspace quota of ${formatBytes(quota)} (the largest a file may be); the command was stopped by SIGXFSZ.` }
       : {}),
     ...outputFields,
     duration_ms: result.durationMs,
   };
+}
+
+/**
+ * What the agent and the reviewer are told when a command ran into the run's
+ * pids or memory cap; null when it did not. The runtime has already killed
+ * every process the command left behind, so the next command starts clean.
+ */
+export function sandboxCapAnswer(
+  result: Pick<ExecResult, "pidsExhausted" | "oomKilled" | "leftBehind">,
+  limits: Pick<RunLimits, "pids" | "memoryMb">,
+): string | null {
+  if (result.pidsExhausted) {
+    const limit = result.pidsExhausted.limit || limits.pids;
+    const cleaned =
+      result.leftBehind > 0
+        ? `Airlock stopped every process the command left behind (${result.leftBehind}), so the next command starts clean.`
+        : "Airlock stopped every process the command left behind, so the next command starts clean.";
+    return `The sandbox ran out of processes: ${limit} of ${limit} (the run's limit). ${cleaned} Run fewer processes at once (for example fewer parallel jobs).`;
+  }
+  if (result.oomKilled) {
+    return `The command was killed for using more than the run's ${limits.memoryMb} MB memory limit. Airlock stopped every process it left behind, so the next command starts clean. Use less memory (for example smaller inputs or fewer parallel jobs).`;
+  }
+  return null;
 }
 
 /** write_file/edit_file: refused (nothing written) when the workspace, as last measured, plus the new content would be over the quota. */
