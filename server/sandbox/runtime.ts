@@ -160,6 +160,9 @@ export interface SandboxStats {
 export interface SandboxRuntime {
   /** Creates AND starts the container. */
   createSandbox(spec: SandboxSpec): Promise<{ containerId: string }>;
+  /** Runs one command. Commands of a sandbox run one at a time: when one
+   * ends, every agent process in the sandbox is killed (see reapProcesses);
+   * helper execs (opts.helper) may run alongside and are never killed. */
   exec(containerId: string, opts: ExecOptions): Promise<ExecResult>;
   /** Kills every agent process but the container's own init and sentinel. */
   killProcesses(containerId: string): Promise<void>;
