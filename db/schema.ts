@@ -152,6 +152,10 @@ export const RUN_STATES = [
 ] as const;
 export type RunState = (typeof RUN_STATES)[number];
 
+/** Container runtimes a sandbox can run under: runc (the engine's default) or runsc (gVisor). */
+export const SANDBOX_RUNTIMES = ["runc", "runsc"] as const;
+export type SandboxRuntimeName = (typeof SANDBOX_RUNTIMES)[number];
+
 export const models = sqliteTable("models", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
@@ -216,6 +220,10 @@ export const runs = sqliteTable(
     operatorMayRollback: integer("operator_may_rollback", { mode: "boolean" }).notNull().default(false),
     endedReason: text("ended_reason"),
     endedBy: text("ended_by"),
+    // Issue 13: the container runtime that isolates the run (set when its sandbox starts).
+    runtime: text("runtime", { enum: SANDBOX_RUNTIMES }),
+    // Issue 13: why a queued run waits (null when it does not).
+    queueReason: text("queue_reason"),
     createdAt: createdAt(),
     updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
     startedAt: integer("started_at", { mode: "timestamp_ms" }),
@@ -487,6 +495,10 @@ export const projects = sqliteTable(
     escalateTo: text("escalate_to", { enum: ["admins", "reviewers"] })
       .notNull()
       .default("admins"),
+    // Issue 13: at most this many of the project's runs execute at once (null: only the instance and user limits).
+    maxConcurrentRuns: integer("max_concurrent_runs"),
+    // Issue 13: "runsc" requires gVisor for every run of the project (null: AIRLOCK_RUNTIME decides).
+    runtime: text("runtime", { enum: ["runsc"] }),
     createdBy: text("created_by"),
     createdAt: createdAt(),
     updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),

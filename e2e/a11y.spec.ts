@@ -53,7 +53,7 @@ for (const theme of ["light", "dark"] as const) {
       {
         path: `/runs/${run.id}`,
         ready: async (p) => {
-          await expect(p.getByRole("heading", { name: /Waiting for a decision/ })).toBeVisible({ timeout: 30_000 });
+          await expect(p.getByRole("heading", { name: /Waiting for (a|your) decision/ })).toBeVisible({ timeout: 30_000 });
           await expect(p.getByRole("article", { name: /^Plan · 2 steps/ })).toBeVisible();
         },
       },

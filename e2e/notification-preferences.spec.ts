@@ -14,7 +14,7 @@ test("a reviewer turns email on, drops an event and sets quiet hours in their br
 
   await apiSignin(page, reviewer);
   await page.goto("/settings");
-  await expect(page.getByRole("heading", { name: "Notifications" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Notifications", exact: true })).toBeVisible();
   const form = page.getByRole("form", { name: "Notification settings" });
   const email = form.getByRole("switch", { name: "Email", exact: true });
   // The form appears once the preferences load (slow on a loaded machine: 17 s was seen at load 46).

@@ -26,7 +26,7 @@ test("Settings lists your notification devices with their last use, and Remove t
   });
 
   await page.goto("/settings");
-  const section = page.getByRole("region", { name: "Notifications" });
+  const section = page.getByRole("region", { name: "Push notifications" });
   await expect(section.getByRole("button", { name: "Turn on notifications for this device" })).toBeVisible();
   const device = section.getByTestId("push-device").filter({ hasText: "Work laptop" });
   await expect(device).toContainText("not notified yet");
@@ -36,7 +36,7 @@ test("Settings lists your notification devices with their last use, and Remove t
   await section.getByRole("button", { name: "Remove Work laptop" }).click();
   await expect(section.getByText("No device gets notifications yet.")).toBeVisible();
   await page.reload();
-  await expect(page.getByRole("region", { name: "Notifications" }).getByTestId("push-device")).toHaveCount(0);
+  await expect(page.getByRole("region", { name: "Push notifications" }).getByTestId("push-device")).toHaveCount(0);
 });
 
 /** Registers the dashboard's service worker (sw.js, which loads sw-push.js) and returns a way to push to it. */

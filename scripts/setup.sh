@@ -15,6 +15,7 @@ fi
 
 bash scripts/install-deps.sh
 bash scripts/ensure-docker.sh
+bash scripts/ensure-gvisor.sh
 bash scripts/sandbox-image.sh
 if [ "${1:-}" != "--no-db" ]; then
   ./bin/airlock setup

@@ -188,7 +188,8 @@ describe("a supervised run", () => {
   });
 
   it("stops a run during a long command: container killed, run killed with who and why", async () => {
-    const { modelId } = await modelWith([plan(), call("run_command", { command: "sleep 300" }), finish()]);
+    // `sleep 300` alone is read-only and runs without a question (issue 12); the write makes it ask, as this test needs.
+    const { modelId } = await modelWith([plan(), call("run_command", { command: "sleep 300; touch too-late.txt" }), finish()]);
     const run = startRun(t.db, supervisor, operator, modelId);
     approve((await waitForPendingApproval(t.db, run.id, "plan")).id);
     approve((await waitForPendingApproval(t.db, run.id, "tool")).id);

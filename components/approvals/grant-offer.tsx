@@ -51,7 +51,14 @@ export function GrantOffer({ approval }: { approval: ApprovalItem }) {
 
   return (
     <div className="space-y-1" data-testid="grant-offer">
-      <Button size="sm" variant="secondary" disabled={busy} onClick={() => void approveWithGrant()}>
+      {/* The label is long: let it wrap on a phone instead of widening the page (button text never wraps by default). */}
+      <Button
+        size="sm"
+        variant="secondary"
+        className="h-auto! min-h-8 max-w-full py-1.5 text-left whitespace-normal!"
+        disabled={busy}
+        onClick={() => void approveWithGrant()}
+      >
         {busy ? "Approving…" : `Approve and allow ${approval.tool} ${where} for ${GRANT_DEFAULTS.minutes} min / ${GRANT_DEFAULTS.maxCalls} calls`}
       </Button>
       <p className="text-xs text-fg-muted">

@@ -169,10 +169,10 @@ export function NotificationDevices() {
   const onHere = Boolean(thisDevice && items.some((d) => d.id === thisDevice));
 
   return (
-    <Card aria-labelledby="notifications-title" id="notifications">
+    <Card aria-labelledby="push-devices-title" id="push-devices">
       <CardHeader
-        titleId="notifications-title"
-        title="Notifications"
+        titleId="push-devices-title"
+        title="Push notifications"
         icon={<BellIcon />}
         description="Get a notification on this device when a request waits for your decision, is about to expire or was escalated, and when your runs end."
       />

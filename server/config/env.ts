@@ -42,7 +42,14 @@ export interface AirlockConfig {
   notifyAllowHosts: string[];
   /** AIRLOCK_SMTP_URL and AIRLOCK_SMTP_FROM: where notification email goes out; undefined when email is not configured. */
   smtp?: SmtpSettings;
+  /** AIRLOCK_RUNTIME: which container runtime isolates sandboxes ("auto": gVisor wherever it works, else runc). */
+  runtime: RuntimeSetting;
+  /** AIRLOCK_MAX_CONCURRENT_RUNS: how many runs may execute at once on this instance; undefined: derived from the machine's cores and memory. */
+  maxConcurrentRuns?: number;
 }
+
+export const RUNTIME_SETTINGS = ["auto", "runc", "runsc"] as const;
+export type RuntimeSetting = (typeof RUNTIME_SETTINGS)[number];
 
 export interface SmtpSettings {
   host: string;
@@ -111,7 +118,32 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     workspace: readWorkspaceSettings(env),
     notifyAllowHosts: readNotifyAllowHosts(env),
     smtp: readSmtpSettings(env),
+    runtime: readRuntimeSetting(env),
+    maxConcurrentRuns: readMaxConcurrentRuns(env),
   };
+}
+
+/** AIRLOCK_RUNTIME: auto (default), runc or runsc (gVisor). */
+export function readRuntimeSetting(env: Record<string, string | undefined> = process.env): RuntimeSetting {
+  const text = env.AIRLOCK_RUNTIME?.trim().toLowerCase();
+  if (!text) return "auto";
+  if (!(RUNTIME_SETTINGS as readonly string[]).includes(text))
+    throw new ConfigError(
+      `AIRLOCK_RUNTIME must be one of ${RUNTIME_SETTINGS.join(", ")}, got "${env.AIRLOCK_RUNTIME}": runsc is gVisor, runc the engine's default, auto uses gVisor wherever it works.`,
+    );
+  return text as RuntimeSetting;
+}
+
+/** AIRLOCK_MAX_CONCURRENT_RUNS: a whole number from 1 to 1000, or unset for a default that fits the machine. */
+export function readMaxConcurrentRuns(env: Record<string, string | undefined> = process.env): number | undefined {
+  const text = env.AIRLOCK_MAX_CONCURRENT_RUNS?.trim();
+  if (!text) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 1000)
+    throw new ConfigError(
+      `AIRLOCK_MAX_CONCURRENT_RUNS must be a whole number of runs between 1 and 1000, got "${text}"; unset it to derive the limit from the machine's cores and memory.`,
+    );
+  return n;
 }
 
 const OIDC_REQUIRED = ["AIRLOCK_OIDC_ISSUER", "AIRLOCK_OIDC_CLIENT_ID", "AIRLOCK_OIDC_CLIENT_SECRET"] as const;

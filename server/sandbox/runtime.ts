@@ -9,6 +9,7 @@ import { StringDecoder } from "node:string_decoder";
 import { PassThrough, Writable, type Duplex } from "node:stream";
 import type Docker from "dockerode";
 import { DomainError } from "@/server/errors/domain-error";
+import type { SandboxRuntimeName } from "@/db/schema";
 import { AGENT_GID, AGENT_HOME, AGENT_UID, AGENT_USER, WORKSPACE_PATH } from "./layout";
 import { docker as processDocker } from "./docker";
 
@@ -94,6 +95,8 @@ export interface SandboxSpec {
   env?: Record<string, string>;
   /** A red-team lab sandbox is not a run's: labelled apart, so supervisors never reconcile (remove) it. */
   purpose?: "run" | "redteam";
+  /** The engine runtime that isolates the container: "runc" (default) or "runsc" (gVisor, registered with the engine by scripts/ensure-gvisor.sh). */
+  runtime?: SandboxRuntimeName;
 }
 
 export interface ExecOptions {
@@ -830,6 +833,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       AttachStdout: false,
       AttachStderr: false,
       HostConfig: {
+        ...(spec.runtime === "runsc" ? { Runtime: "runsc" } : {}),
         Init: true,
         Mounts: [
           {

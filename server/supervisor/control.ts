@@ -64,8 +64,9 @@ export function controlTools(db: Db, runId: string, signal: AbortSignal, finishS
             },
             { behavior: "immediate" },
           );
-      for (const e of events) announce(e);
+      // afterApprovalCommit announces the approval event itself; announce only the rest (once each).
       if (events[0]) afterApprovalCommit(approval, events[0]);
+      for (const e of events.slice(1)) announce(e);
       const waited = await waitAndResume(approval.id, "awaiting_plan_approval");
       if (!waited) return stopped();
       const { decided } = waited;
@@ -159,8 +160,9 @@ export function controlTools(db: Db, runId: string, signal: AbortSignal, finishS
             },
             { behavior: "immediate" },
           );
-      for (const e of events) announce(e);
+      // afterApprovalCommit announces the approval event itself; announce only the rest (once each).
       if (events[0]) afterApprovalCommit(approval, events[0]);
+      for (const e of events.slice(1)) announce(e);
       const waited = await waitAndResume(approval.id, "awaiting_approval");
       if (!waited) return stopped();
       const { decided } = waited;

@@ -383,8 +383,9 @@ async function askReviewer(
     },
     { behavior: "immediate" },
   );
-  for (const e of events) announce(e);
+  // afterApprovalCommit announces the approval event itself; announce only the rest (once each).
   afterApprovalCommit(approval, events[0]!);
+  for (const e of events.slice(1)) announce(e);
   return awaitApproval(session, row.id, approval.id);
 }
 
