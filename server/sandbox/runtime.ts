@@ -596,6 +596,78 @@ function helperGate(containerId: string): HelperGate {
   return gate;
 }
 
+/** How the leftovers of a command are found in one container (see leftoverCheck). */
+type LeftoverCheck = { kind: "host"; tasksFile: string } | { kind: "gvisor" } | { kind: "engine" };
+
+/** The file listing every task (thread) of the container's pids cgroup on
+ * this host, found from its init's host pid; null when this process cannot
+ * see it or the cgroup does not name the container (another pid namespace). */
+export function hostTasksFile(initPid: number, containerId: string): string | null {
+  try {
+    const lines = fs.readFileSync(`/proc/${initPid}/cgroup`, "utf8").split("\n");
+    const v1 = lines.find((l) => /^\d+:([^:]*,)?pids(,[^:]*)?:/.test(l));
+    const file = v1
+      ? path.join("/sys/fs/cgroup/pids", v1.slice(v1.indexOf(":", v1.indexOf(":") + 1) + 1), "tasks")
+      : (() => {
+          const v2 = lines.find((l) => l.startsWith("0::"));
+          return v2 ? path.join("/sys/fs/cgroup", v2.slice(3), "cgroup.threads") : null;
+        })();
+    if (!file || !file.includes(containerId)) return null;
+    fs.accessSync(file, fs.constants.R_OK);
+    return file;
+  } catch {
+    return null;
+  }
+}
+
+/** How many tasks in the container's cgroup belong to anyone but root (the
+ * container's own init, sentinel and sleep run as root; the agent never
+ * does); any failure to read counts as "some", so the full reap runs. */
+export function hostAgentTasks(tasksFile: string): number {
+  try {
+    const tids = fs.readFileSync(tasksFile, "utf8").split("\n").filter(Boolean);
+    let agent = 0;
+    for (const tid of tids) {
+      let status: string;
+      try {
+        status = fs.readFileSync(`/proc/${tid}/status`, "utf8");
+      } catch {
+        continue; // exited between the two reads
+      }
+      const uid = /^Uid:\s+(\d+)/m.exec(status)?.[1];
+      if (uid !== "0") agent++;
+    }
+    return agent;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
+/** Inside a gVisor sandbox (as the agent, isolated): the agent's processes
+ * (any uid but root's, this helper excepted) and the sentinel's sleep (root's
+ * sleep), as JSON. */
+const GVISOR_PS_SCRIPT = String.raw`
+import json, os
+me = os.getpid()
+agents, sleep = [], []
+for name in os.listdir("/proc"):
+    if not name.isdigit() or int(name) == me:
+        continue
+    try:
+        with open("/proc/%s/status" % name) as f:
+            status = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+    except OSError:
+        continue
+    if status.get("State", "").strip()[:1] in ("Z", "X"):
+        continue
+    uid = status.get("Uid", "").split()[0] if status.get("Uid") else ""
+    if uid != "0":
+        agents.append(int(name))
+    elif status.get("Name", "").strip() == "sleep":
+        sleep.append(int(name))
+print(json.dumps({"agents": agents, "sleep": sleep}))
+`;
+
 // ---------------------------------------------------------------- output capture
 
 /**
@@ -809,6 +881,10 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
   const ownStops = new Map<string, string>();
   /** The pids cgroup's "max" event count last seen per container (see pidsCapHit). */
   const pidsEventsSeen = new Map<string, number>();
+  /** Per container: how leftovers are found after a command (see leftoverCheck). */
+  const leftoverChecks = new Map<string, LeftoverCheck>();
+  /** Per gVisor container: the sentinel's sleep (its pid inside gVisor) last seen (see reapInsideGvisor). */
+  const gvisorSentinelSleep = new Map<string, number[]>();
 
   /** Host-side configuration of every sandbox: see docs/ARCHITECTURE.md, "Security boundaries → The sandbox". */
   function containerConfig(spec: SandboxSpec, imageEnv: string[] = []): Docker.ContainerCreateOptions {
@@ -1117,6 +1193,104 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     });
   }
 
+  /**
+   * How the leftovers of a command are found in this container, learnt once:
+   * under runc, the kernel's own list of the container's tasks, read on the
+   * engine's host (the dashboard shares it: workspaces are bind mounts) from
+   * the container's pids cgroup, each task's owner from /proc/<tid>/status. A
+   * task of any uid but root's (init, the sentinel and its sleep) is the
+   * agent's; nothing inside the container can hide a task from the cgroup.
+   * Costs a few file reads instead of an engine listing. Under gVisor the
+   * host sees only gVisor's own processes, and when the cgroup cannot be
+   * read or does not name the container (the dashboard in another pid
+   * namespace), the engine's listing is used.
+   */
+  async function leftoverCheck(containerId: string): Promise<LeftoverCheck> {
+    const known = leftoverChecks.get(containerId);
+    if (known) return known;
+    const info = await engine().getContainer(containerId).inspect();
+    let check: LeftoverCheck = { kind: "engine" };
+    if (info.HostConfig?.Runtime === "runsc") check = { kind: "gvisor" };
+    else {
+      const tasksFile = hostTasksFile(info.State.Pid, info.Id);
+      if (tasksFile) check = { kind: "host", tasksFile };
+    }
+    leftoverChecks.set(containerId, check);
+    return check;
+  }
+
+  /** After an agent command: kills what it left behind (see reapProcesses)
+   * and returns how many processes that was. The common case, nothing left,
+   * costs a few file reads under runc. */
+  async function reapAfterCommand(containerId: string): Promise<number> {
+    const check = await leftoverCheck(containerId);
+    if (check.kind === "gvisor") return reapInsideGvisor(containerId);
+    if (check.kind === "host") {
+      const agentTasks = hostAgentTasks(check.tasksFile);
+      if (agentTasks === 0) return 0;
+    }
+    return reapProcesses(containerId);
+  }
+
+  /**
+   * Under gVisor the engine's listing (`docker top`) does not show the
+   * sandbox's processes, and the host sees only gVisor's, so the sentinel's
+   * kill is always sent and checked from inside by an isolated helper
+   * (GVISOR_PS_SCRIPT): no agent process left, and the sentinel's sleep seen
+   * before replaced (the acknowledgement, as in reapProcesses). A leftover
+   * that kills or stops the helper only makes the check fail, which ends in
+   * stopping the sandbox. Returns how many agent processes the first look saw
+   * (0 when it came after the kill).
+   */
+  async function reapInsideGvisor(containerId: string): Promise<number> {
+    return helperGate(containerId).exclusive(async () => {
+      const look = async (): Promise<{ agents: number[]; sleep: number[] } | null> => {
+        const { exitCode, stdout } = await runHelperNow(containerId, [...HELPER_PYTHON, "-c", GVISOR_PS_SCRIPT], 5000).catch(() => ({
+          exitCode: null,
+          stdout: "",
+        }));
+        if (exitCode !== 0) return null;
+        try {
+          return JSON.parse(stdout) as { agents: number[]; sleep: number[] };
+        } catch {
+          return null;
+        }
+      };
+      let seen = gvisorSentinelSleep.get(containerId);
+      let left = 0;
+      if (!seen) {
+        const first = await look();
+        if (first) {
+          left = first.agents.length;
+          seen = first.sleep;
+        }
+      }
+      const container = engine().getContainer(containerId);
+      for (let attempt = 0; attempt < 5; attempt++) {
+        try {
+          await container.kill({ signal: "SIGUSR1" });
+        } catch (err) {
+          if (statusCode(err) === 404 || statusCode(err) === 409) return left;
+          throw engineError("killing the sandbox's processes", err, containerId);
+        }
+        const deadline = Date.now() + 500 * (attempt + 1);
+        for (;;) {
+          const now = await look();
+          if (now) {
+            const acknowledged = !seen || !now.sleep.some((pid) => seen!.includes(pid));
+            if (acknowledged && now.agents.length === 0 && now.sleep.length > 0) {
+              gvisorSentinelSleep.set(containerId, now.sleep);
+              return left;
+            }
+          }
+          if (Date.now() >= deadline) break;
+          await sleep(20);
+        }
+      }
+      throw new SandboxError("ENGINE_ERROR", `could not kill the processes left behind in sandbox ${containerId}`);
+    });
+  }
+
   /** How often the run's pids cap refused a fork so far (the pids cgroup's
    * "max" event count), read as the agent through an isolated helper; null
    * when it cannot be read. */
@@ -1297,7 +1471,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     let leftBehind = 0;
     if (!opts.helper && !sandboxStopped) {
       try {
-        leftBehind = await reapProcesses(containerId);
+        leftBehind = await reapAfterCommand(containerId);
       } catch {
         ownStops.set(containerId, "the processes a command left behind could not all be killed, so the whole sandbox was stopped");
         await stopSandbox(containerId).catch(() => undefined);
