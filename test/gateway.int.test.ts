@@ -197,7 +197,7 @@ describe("the run's caps", () => {
       { limits: { pids: 64 }, onApproval: () => "approve" },
     );
     expect(run.state).toBe("succeeded");
-    expect(results[1]).toMatchObject({ ok: false, code: "LIMIT_EXCEEDED" });
+    expect(results[1]).toMatchObject({ ok: false, code: "LIMIT_EXCEEDED", pids_exhausted: true });
     expect(results[1]!.message).toMatch(
       /^The sandbox ran out of processes: 64 of 64 \(the run's limit\)\. Airlock stopped every process the command left behind \(\d+\), so the next command starts clean\./,
     );
@@ -210,7 +210,7 @@ describe("the run's caps", () => {
       { limits: { memoryMb: 256 }, onApproval: () => "approve" },
     );
     expect(run.state).toBe("succeeded");
-    expect(results[1]).toMatchObject({ ok: false, code: "LIMIT_EXCEEDED", exit_code: 137 });
+    expect(results[1]).toMatchObject({ ok: false, code: "LIMIT_EXCEEDED", exit_code: 137, oom_killed: true });
     expect(results[1]!.message).toMatch(/^The command was killed for using more than the run's 256 MB memory limit\./);
     expect(results[2]).toMatchObject({ ok: true, exit_code: 0, output: "fine\n" });
   });

@@ -353,7 +353,13 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
   }
   // The run's caps: a plain answer, never a raw runtime error reported as success.
   const capHit = sandboxCapAnswer(result, run.limits);
-  if (capHit) return toolError("LIMIT_EXCEEDED", capHit, { exit_code: result.exitCode, ...outputFields });
+  // oom_killed / pids_exhausted: what the run page's badges key on (components/runs/tool-call-card.tsx).
+  if (capHit)
+    return toolError("LIMIT_EXCEEDED", capHit, {
+      exit_code: result.exitCode,
+      ...(result.pidsExhausted ? { pids_exhausted: true } : { oom_killed: true }),
+      ...outputFields,
+    });
   if (result.timedOut) {
     // The runtime verified the kill with the engine's own process listing; when it could not, it stopped the sandbox.
     const killed = result.sandboxStopped
