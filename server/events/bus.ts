@@ -20,7 +20,9 @@ export type RunEventType =
   | "note"
   | "checkpoint"
   | "egress_grant"
-  | "egress";
+  | "egress"
+  | "service"
+  | "service_output";
 
 interface Bus {
   emitter: EventEmitter;

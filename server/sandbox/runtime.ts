@@ -142,6 +142,22 @@ export interface ExecResult {
   pidsExhausted: { limit: number } | null;
 }
 
+export interface ServiceOptions {
+  /** Label only (shown in `docker ps`). */
+  name: string;
+  cmd: string[];
+  /** Absolute path inside the container (under /workspace). */
+  cwd: string;
+  env?: Record<string, string>;
+  onOutput?: (chunk: string, stream: "stdout" | "stderr") => void;
+}
+
+export interface ServiceHandle {
+  containerId: string;
+  /** Resolves with the exit code once the service's process ends (null: unknown). */
+  exited: Promise<number | null>;
+}
+
 export interface SandboxSummary {
   containerId: string;
   runId: string;
@@ -169,6 +185,10 @@ export interface SandboxRuntime {
   exec(containerId: string, opts: ExecOptions): Promise<ExecResult>;
   /** Kills every agent process but the container's own init and sentinel. */
   killProcesses(containerId: string): Promise<void>;
+  /** Starts a service beside the sandbox (see startService below); its output goes to onOutput until it exits. */
+  startService(containerId: string, opts: ServiceOptions): Promise<ServiceHandle>;
+  /** Stops and removes a service's container (gone already: nothing to do). */
+  stopService(serviceContainerId: string): Promise<void>;
   /** Freezes every process of the container (cgroup freezer), so the host can
    * read or restore its workspace without racing it. false when the container
    * is not running (nothing to freeze). */
@@ -257,6 +277,8 @@ export const MANAGED_LABEL = "airlock.managed";
 /** Which Airlock (one per data directory) owns a container: reconciliation after a
  * restart only ever touches its own, so two Airlocks (or test suites) can share an engine. */
 export const INSTANCE_LABEL = "airlock.instance";
+/** A service's container (start_service) names its sandbox's container id here; not a sandbox, so never listed as one. */
+export const SERVICE_OF_LABEL = "airlock.service-of";
 
 export function instanceIdForDataDir(dataDir: string): string {
   let real = dataDir;
@@ -1507,6 +1529,109 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     return now.events > before ? { limit: now.limit } : null;
   }
 
+  /**
+   * A service (start_service): a long-running process that must outlive the
+   * command that started it, which nothing in the sandbox may (the sentinel
+   * kills every agent process after each command). So it runs in a container
+   * of its own, made from the sandbox's: same image, environment, workspace
+   * mount, limits and hardening, as the agent, with no capability at all, in
+   * the sandbox's network namespace (the sandbox's commands reach it on
+   * localhost; it has the sandbox's network and nothing more). Under runc
+   * with cgroupfs its cgroup nests in the sandbox's, so the run's pids and
+   * memory caps cover both. A command cannot pass for a service: whatever
+   * runs inside the sandbox is reaped, and only Airlock starts these.
+   */
+  async function startService(containerId: string, opts: ServiceOptions): Promise<ServiceHandle> {
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await engine().getContainer(containerId).inspect();
+    } catch (err) {
+      throw engineError("starting a service", err, containerId);
+    }
+    if (!info.State.Running) throw new SandboxError("SANDBOX_NOT_RUNNING", `starting a service: sandbox ${containerId} is not running`);
+    const hc = info.HostConfig;
+    const check = await leftoverCheck(containerId);
+    // /docker/<id> (cgroupfs): the service's cgroup goes under the sandbox's.
+    const nested = check.kind === "host" ? /^\/sys\/fs\/cgroup\/pids(\/docker\/[0-9a-f]{64})\/tasks$/.exec(check.tasksFile)?.[1] : undefined;
+    const container = await engine()
+      .createContainer({
+        Image: info.Image,
+        Entrypoint: opts.cmd,
+        Cmd: [],
+        User: AGENT_USER,
+        WorkingDir: resolveCwd(opts.cwd),
+        Env: [...(info.Config.Env ?? []), ...envList(opts.env, "service env")],
+        Labels: { [SERVICE_OF_LABEL]: containerId, "airlock.service": opts.name.slice(0, 64), ...instanceLabels },
+        Tty: false,
+        OpenStdin: false,
+        AttachStdout: true,
+        AttachStderr: true,
+        HostConfig: {
+          ...(hc.Runtime === "runsc" ? { Runtime: "runsc" } : {}),
+          Init: true,
+          Mounts: hc.Mounts,
+          ReadonlyRootfs: true,
+          Tmpfs: hc.Tmpfs,
+          ShmSize: hc.ShmSize,
+          CapDrop: ["ALL"],
+          SecurityOpt: ["no-new-privileges"],
+          Privileged: false,
+          NetworkMode: `container:${containerId}`,
+          IpcMode: "private",
+          Memory: hc.Memory,
+          MemorySwap: hc.MemorySwap,
+          NanoCpus: hc.NanoCpus,
+          PidsLimit: hc.PidsLimit,
+          Ulimits: hc.Ulimits,
+          ...(nested ? { CgroupParent: nested } : {}),
+          LogConfig: { Type: "none", Config: {} },
+          RestartPolicy: { Name: "no" },
+        },
+      })
+      .catch((err: unknown) => {
+        throw engineError("creating a service", err, containerId);
+      });
+    try {
+      const stream = (await container.attach({ stream: true, stdout: true, stderr: true })) as NodeJS.ReadableStream;
+      const decoders = { stdout: new StringDecoder("utf8"), stderr: new StringDecoder("utf8") };
+      const sink = (name: "stdout" | "stderr") =>
+        new Writable({
+          write(chunk: Buffer, _enc, cb) {
+            const text = decoders[name].write(chunk);
+            if (text) opts.onOutput?.(text, name);
+            cb();
+          },
+        });
+      engine().modem.demuxStream(stream, sink("stdout"), sink("stderr"));
+      stream.on("error", () => undefined);
+      const exited = container
+        .wait()
+        .then((r: { StatusCode?: number }) => (typeof r.StatusCode === "number" ? r.StatusCode : null))
+        .catch(() => null);
+      await container.start();
+      return { containerId: container.id, exited };
+    } catch (err) {
+      await container.remove({ force: true }).catch(() => undefined);
+      throw engineError("starting a service", err, containerId);
+    }
+  }
+
+  async function stopService(serviceContainerId: string): Promise<void> {
+    const container = engine().getContainer(serviceContainerId);
+    try {
+      await container.stop({ t: 2 });
+    } catch (err) {
+      const code = statusCode(err);
+      if (code !== 304 && code !== 404 && code !== 409) throw engineError("stopping a service", err, serviceContainerId);
+    }
+    try {
+      await container.remove({ force: true, v: true });
+    } catch (err) {
+      const code = statusCode(err);
+      if (code !== 404 && code !== 409) throw engineError("removing a service", err, serviceContainerId);
+    }
+  }
+
   async function pauseSandbox(containerId: string): Promise<boolean> {
     try {
       await engine().getContainer(containerId).pause();
@@ -1545,6 +1670,11 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
   }
 
   async function removeSandbox(containerId: string): Promise<void> {
+    // Its services first: they share its network namespace.
+    const services = await engine()
+      .listContainers({ all: true, filters: { label: [`${SERVICE_OF_LABEL}=${containerId}`] } })
+      .catch(() => []);
+    await Promise.all(services.map((c) => stopService(c.Id).catch(() => undefined)));
     try {
       await engine().getContainer(containerId).remove({ force: true, v: true });
     } catch (err) {
@@ -1930,6 +2060,8 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     createSandbox,
     exec,
     killProcesses,
+    startService,
+    stopService,
     pauseSandbox,
     unpauseSandbox,
     stopSandbox,

@@ -30,6 +30,14 @@ import {
 } from "@/server/workspace/quota";
 import { formatBytes } from "@/lib/format";
 import { requireRun } from "@/server/runs/lookup";
+import { DomainError } from "@/server/errors/domain-error";
+import { listServices, runningServiceByName, servicesForAgent, startService, stopService } from "@/server/services/services";
+import type { Actor } from "@/server/audit/chain";
+
+/** The agent as the audit chain names it (the gateway's agentActor, without importing the gateway). */
+function agentAuditActor(runId: string): Actor {
+  return { userId: null, label: `agent:${runId.slice(0, 8)}` };
+}
 
 export interface ExecutionSession {
   db: Db;
@@ -207,6 +215,63 @@ const TOOL_HANDLERS: { [K in ToolName]: ToolHandler<K> } = {
       ...(await searchProjectDocs(session.db, session.runId, session.runtime, session.containerId, args.query)),
     }),
   },
+  start_service: {
+    prepare: async (session, args, normalised) => {
+      if (args.cwd) {
+        const r = await resolvePath(session, args.cwd, true);
+        if (!r.ok) return r;
+        normalised.cwd = r.path;
+      } else normalised.cwd = "/workspace";
+      return { ok: true, normalised, preview: { type: "command", command: args.command, cwd: normalised.cwd, service: args.name } };
+    },
+    execute: async (session, callId, args, prepared) => {
+      try {
+        const s = await startService(session.db, session.runtime, session.containerId, session.runId, {
+          name: args.name,
+          command: args.command,
+          cwd: prepared.normalised.cwd ?? "/workspace",
+          toolCallId: callId,
+        });
+        const exited = s.state !== "running";
+        return {
+          ok: !exited,
+          ...(exited
+            ? {
+                code: "EXECUTION_FAILED",
+                message: `The service ${s.name} ended at once (${s.exitCode === null ? s.state : `exit code ${s.exitCode}`}); see its output.`,
+              }
+            : {}),
+          name: s.name,
+          state: s.state,
+          exit_code: s.exitCode,
+          output_tail: s.output.slice(-4096),
+          note: exited
+            ? undefined
+            : "The service keeps running between commands (reach it on localhost from your commands) until you stop it with stop_service or the run ends.",
+        } as ToolResult;
+      } catch (err) {
+        if (err instanceof DomainError) return toolError(err.code === "CONFLICT" ? "LIMIT_EXCEEDED" : "INVALID_INPUT", err.message);
+        throw err;
+      }
+    },
+  },
+  stop_service: {
+    execute: async (session, _callId, args) => {
+      const row = runningServiceByName(session.db, session.runId, args.name);
+      if (!row) {
+        const names = listServices(session.db, session.runId)
+          .filter((s) => s.state === "running")
+          .map((s) => s.name);
+        return toolError(
+          "INVALID_INPUT",
+          `No running service is named ${args.name}. ${names.length ? `Running: ${names.join(", ")}.` : "None is running."} list_services shows them all.`,
+        );
+      }
+      const s = await stopService(session.db, session.runtime, row.id, agentAuditActor(session.runId), "agent");
+      return { ok: true, name: s.name, state: s.state, output_tail: s.output.slice(-4096) };
+    },
+  },
+  list_services: { execute: async (session) => ({ ok: true, services: servicesForAgent(session.db, session.runId) }) },
   submit_plan: { execute: async (session, callId, args) => session.control.submitPlan(callId, args) },
   complete_step: { execute: async (session, callId, args) => session.control.completeStep(callId, args) },
   finish: { execute: async (session, _callId, args) => session.control.finish(args) },
