@@ -1604,8 +1604,9 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
         });
       engine().modem.demuxStream(stream, sink("stdout"), sink("stderr"));
       stream.on("error", () => undefined);
+      // "next-exit": a container not started yet counts as not running, which the default condition would report at once.
       const exited = container
-        .wait()
+        .wait({ condition: "next-exit" })
         .then((r: { StatusCode?: number }) => (typeof r.StatusCode === "number" ? r.StatusCode : null))
         .catch(() => null);
       await container.start();

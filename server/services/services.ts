@@ -17,6 +17,9 @@ import type { SandboxRuntime } from "@/server/sandbox/runtime";
 import { OutputBuffer } from "@/server/tools/output";
 import { workspaceQuotaBytes } from "@/server/workspace/quota";
 
+/** Services being stopped by someone: their exit is that stop, not an exit of their own. */
+const stopping = new Set<string>();
+
 /** How many services one run may have running at once. */
 export const MAX_RUNNING_SERVICES = 5;
 /** The tail of a service's output that is kept (and shown on the run page). */
@@ -175,7 +178,8 @@ export async function startService(
     }
     buffer.flush();
     output.save();
-    // Stopped (by someone) first: that state stays; otherwise it exited by itself.
+    // Stopped by someone: stopService records that; otherwise it exited by itself.
+    if (stopping.has(id)) return;
     const now = db
       .update(runServices)
       .set({ state: "exited", exitCode, endedAt: new Date(), endedBy: "itself" })
@@ -194,7 +198,13 @@ export async function stopService(db: Db, runtime: SandboxRuntime, serviceId: st
   const row = db.select().from(runServices).where(eq(runServices.id, serviceId)).get();
   if (!row) throw new DomainError("NOT_FOUND", `No service with id ${serviceId}.`);
   if (row.state !== "running") return view(row);
-  if (row.containerId) await runtime.stopService(row.containerId);
+  stopping.add(serviceId);
+  try {
+    if (row.containerId) await runtime.stopService(row.containerId);
+  } catch (err) {
+    stopping.delete(serviceId);
+    throw err;
+  }
   const result = db.transaction(
     (tx) => {
       const now = tx
@@ -210,6 +220,7 @@ export async function stopService(db: Db, runtime: SandboxRuntime, serviceId: st
     },
     { behavior: "immediate" },
   );
+  stopping.delete(serviceId);
   if (result) announce(result.event);
   return view(result?.row ?? db.select().from(runServices).where(eq(runServices.id, serviceId)).get()!);
 }
