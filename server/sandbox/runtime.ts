@@ -1104,7 +1104,28 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       if (statusCode(err) === 404 || statusCode(err) === 409) return null;
       throw engineError("listing the sandbox's processes", err, containerId);
     }
-    return { initPid, procs: parseEngineProcesses(listing) };
+    const procs = parseEngineProcesses(listing);
+    // A service's cgroup nests in the sandbox's (startService), so the listing
+    // shows its processes too: they are not the sandbox's (another pid
+    // namespace, which nothing in the sandbox can enter).
+    const services = await servicePids(containerId);
+    return { initPid, procs: services.size ? procs.filter((p) => !services.has(p.pid)) : procs };
+  }
+
+  /** Host pids of the running services of a sandbox (the engine's listing of each). */
+  async function servicePids(containerId: string): Promise<Set<number>> {
+    const pids = new Set<number>();
+    const services = await engine()
+      .listContainers({ filters: { label: [`${SERVICE_OF_LABEL}=${containerId}`], status: ["running"] } })
+      .catch(() => []);
+    for (const s of services) {
+      const top = (await engine()
+        .getContainer(s.Id)
+        .top({ ps_args: "-eo pid" })
+        .catch(() => null)) as { Titles?: string[]; Processes?: string[][] } | null;
+      for (const row of top?.Processes ?? []) pids.add(Number(row[0]));
+    }
+    return pids;
   }
 
   /** The processes of one exec (or, with token null, every agent process)
@@ -1132,6 +1153,13 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
    * when the helper cannot run (no free pid under a fork bomb) or something
    * survives; throws when even that cannot be verified. */
   async function killExecTree(containerId: string, token: string): Promise<void> {
+    // Under gVisor the engine's listing cannot verify anything (see
+    // reapInsideGvisor): every agent process goes, checked from inside. Only
+    // one command runs at a time, so that is the command's tree and its leftovers.
+    if ((await leftoverCheck(containerId).catch(() => null))?.kind === "gvisor") {
+      await reapInsideGvisor(containerId);
+      return;
+    }
     try {
       // Ungated: it may run inside a helper exec that timed out (see HelperGate).
       await runHelperNow(containerId, [...HELPER_PYTHON, "-c", KILLER_SCRIPT, token], 5000);
@@ -1188,8 +1216,15 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
    */
   async function reapProcesses(containerId: string): Promise<number> {
     return helperGate(containerId).exclusive(async () => {
-      const before = await engineProcesses(containerId);
+      let before = await engineProcesses(containerId);
       if (!before) return 0;
+      // Its sleep is the acknowledgement: a sentinel that has not started one
+      // yet (a sandbox just created, or one just reaped) gets a moment to.
+      for (let i = 0; i < 50 && sentinelChildren(before.procs, before.initPid).length === 0; i++) {
+        await sleep(20);
+        before = await engineProcesses(containerId);
+        if (!before) return 0;
+      }
       const left = selectExecProcesses(before.procs, before.initPid, null).length;
       const sentinelSleep = new Set(sentinelChildren(before.procs, before.initPid).map((p) => p.pid));
       const container = engine().getContainer(containerId);
@@ -1280,12 +1315,15 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       };
       let seen = gvisorSentinelSleep.get(containerId);
       let left = 0;
-      if (!seen) {
+      // The sentinel's sleep is the acknowledgement: seen once per sandbox
+      // (then remembered), waiting a moment for a sentinel just started.
+      for (let i = 0; i < 10 && !seen?.length; i++) {
         const first = await look();
         if (first) {
           left = first.agents.length;
           seen = first.sleep;
         }
+        if (!seen?.length) await sleep(50);
       }
       const container = engine().getContainer(containerId);
       for (let attempt = 0; attempt < 5; attempt++) {
