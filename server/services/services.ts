@@ -17,9 +17,6 @@ import type { SandboxRuntime } from "@/server/sandbox/runtime";
 import { OutputBuffer } from "@/server/tools/output";
 import { workspaceQuotaBytes } from "@/server/workspace/quota";
 
-/** Services being stopped by someone: their exit is that stop, not an exit of their own. */
-const stopping = new Set<string>();
-
 /** How many services one run may have running at once. */
 export const MAX_RUNNING_SERVICES = 5;
 /** The tail of a service's output that is kept (and shown on the run page). */
@@ -178,8 +175,11 @@ export async function startService(
     }
     buffer.flush();
     output.save();
-    // Stopped by someone: stopService records that; otherwise it exited by itself.
-    if (stopping.has(id)) return;
+    // Being stopped by someone (stopService wrote who first, in the database:
+    // the page's request and the run may live in different module instances)
+    // is recorded there; otherwise it exited by itself.
+    const current = db.select().from(runServices).where(eq(runServices.id, id)).get();
+    if (!current || current.state !== "running" || current.endedBy !== null) return;
     const now = db
       .update(runServices)
       .set({ state: "exited", exitCode, endedAt: new Date(), endedBy: "itself" })
@@ -198,11 +198,18 @@ export async function stopService(db: Db, runtime: SandboxRuntime, serviceId: st
   const row = db.select().from(runServices).where(eq(runServices.id, serviceId)).get();
   if (!row) throw new DomainError("NOT_FOUND", `No service with id ${serviceId}.`);
   if (row.state !== "running") return view(row);
-  stopping.add(serviceId);
+  // Who stops it, before it exits: its exit is then this stop, not its own.
+  db.update(runServices)
+    .set({ endedBy })
+    .where(and(eq(runServices.id, serviceId), eq(runServices.state, "running")))
+    .run();
   try {
     if (row.containerId) await runtime.stopService(row.containerId);
   } catch (err) {
-    stopping.delete(serviceId);
+    db.update(runServices)
+      .set({ endedBy: null })
+      .where(and(eq(runServices.id, serviceId), eq(runServices.state, "running")))
+      .run();
     throw err;
   }
   const result = db.transaction(
@@ -220,7 +227,6 @@ export async function stopService(db: Db, runtime: SandboxRuntime, serviceId: st
     },
     { behavior: "immediate" },
   );
-  stopping.delete(serviceId);
   if (result) announce(result.event);
   return view(result?.row ?? db.select().from(runServices).where(eq(runServices.id, serviceId)).get()!);
 }
