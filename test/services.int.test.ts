@@ -9,6 +9,7 @@ import { appRouter } from "@/server/api/root";
 import { createCallerFactory } from "@/server/api/trpc";
 import { decideApproval } from "@/server/approvals/approvals";
 import { docker } from "@/server/sandbox/docker";
+import { listCheckpoints } from "@/server/workspace/checkpoints";
 import type { Supervisor } from "@/server/supervisor/supervisor";
 import type { PublicUser } from "@/server/users/users";
 import { type TestDb } from "@/test/helpers/db";
@@ -197,6 +198,32 @@ describe("stopping a service", () => {
     expect(services[0]).toMatchObject({ state: "stopped", endedBy: reviewer.email });
     const audit = t.db.select().from(auditEvents).where(eq(auditEvents.action, "service.stop")).all();
     expect(audit.filter((a) => a.targetId === services[0]!.id).map((a) => a.actorId)).toEqual([reviewer.id]);
+  }, 180_000);
+
+  it("a rollback stops the run's services (they would serve files being replaced)", async () => {
+    const steps: ScriptStep[] = [
+      plan,
+      call("write_file", { path: "a.txt", content: "one\n" }),
+      call("start_service", { name: "web", command: serve(8129) }),
+      probe(8129),
+    ];
+    let rolledBack = "";
+    const { results, services } = await runScript(async (i) => {
+      if (i < steps.length) return steps[i];
+      if (i === steps.length) {
+        const runId = t.db.select().from(runServices).where(eq(runServices.name, "web")).all().at(-1)!.runId;
+        const target = listCheckpoints(t.db, runId).find((c) => c.label === "write_file: a.txt")!;
+        rolledBack = (await (await callerFor(reviewer)).runs.rollback({ id: runId, checkpointId: target.id, reason: "start over" })).checkpointId;
+        return probe(8129);
+      }
+      if (i === steps.length + 1) return call("list_services", {});
+      return finish;
+    });
+    expect(rolledBack).toBeTruthy();
+    expect(results[3]).toMatchObject({ output: "200\n" });
+    expect(results[4]).toMatchObject({ output: "refused\n" });
+    expect(results[5]).toMatchObject({ services: [{ name: "web", state: "stopped" }] });
+    expect(services[0]).toMatchObject({ state: "stopped", endedBy: "the workspace was rolled back" });
   }, 180_000);
 
   it("stopping the run stops its services", async () => {
