@@ -963,3 +963,40 @@ export const instanceSettings = sqliteTable("instance_settings", {
   updatedBy: text("updated_by"),
   updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
 });
+// -------------------------------------------------------------- run services (issue 13)
+
+export const SERVICE_STATES = ["running", "exited", "stopped", "failed"] as const;
+export type ServiceState = (typeof SERVICE_STATES)[number];
+
+/**
+ * A long-running process the agent started with start_service (a dev server
+ * for the tests, say). It runs in a container of its own beside the run's
+ * sandbox (same workspace, same network namespace), so the kill after every
+ * command never reaches it (server/services/services.ts). `output` is the
+ * tail of what it printed (bounded, secrets redacted).
+ */
+export const runServices = sqliteTable(
+  "run_services",
+  {
+    id: text("id").primaryKey(),
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    command: text("command").notNull(),
+    cwd: text("cwd").notNull(),
+    state: text("state", { enum: SERVICE_STATES }).notNull(),
+    containerId: text("container_id"),
+    exitCode: integer("exit_code"),
+    output: text("output").notNull().default(""),
+    outputBytes: integer("output_bytes").notNull().default(0),
+    toolCallId: text("tool_call_id"),
+    // Who or what ended it: "agent", a user's label, or why the run ended.
+    endedBy: text("ended_by"),
+    startedAt: integer("started_at", { mode: "timestamp_ms" }).notNull(),
+    endedAt: integer("ended_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [index("run_services_run_idx").on(t.runId)],
+);
+
+export type RunService = typeof runServices.$inferSelect;

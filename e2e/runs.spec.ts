@@ -6,6 +6,7 @@ import { expect, test, type Page } from "@playwright/test";
 import { apiSignin, trpcMutation } from "./support/api";
 import {
   approveIfAsked,
+  autoApprove,
   decide,
   finishStep,
   planStep,
@@ -185,6 +186,32 @@ test("a reviewer stops a run during a long command and sees it marked killed wit
   await expect(page.getByRole("button", { name: "Stop run" })).toHaveCount(0);
   await expect(page.getByTestId("state-change").filter({ hasText: "Killed" })).toContainText("runaway sleep");
   expect((await waitForRunState(world.reviewerApi, run.id, ["killed"])).endedReason).toBe("runaway sleep");
+});
+
+test("a reviewer sees the agent's service on the run page, with its command and output, and stops it there", async ({ page, baseURL }) => {
+  world = await setUpRunWorld(baseURL!, [
+    planStep([{ title: "Serve the workspace" }]),
+    toolStep("start_service", { name: "web", command: "echo serving-now; exec python3 -m http.server 8140 --bind 127.0.0.1" }),
+    toolStep("run_command", { command: "sleep 300" }),
+    finishStep(),
+  ]);
+  const run = await startRun(world, world.operatorApi);
+  const stopApproving = autoApprove(world.reviewerApi, run.id);
+  try {
+    await apiSignin(page, world.reviewer);
+    await page.goto(`/runs/${run.id}`);
+    const service = page.getByTestId("services-panel").getByTestId("service");
+    await expect(service).toHaveAttribute("data-state", "running", { timeout: 60_000 });
+    await expect(service).toContainText("web");
+    await expect(service).toContainText("python3 -m http.server 8140");
+    await expect(service.getByLabel("Output of web")).toContainText("serving-now");
+    await service.getByRole("button", { name: "Stop" }).click();
+    await expect(service).toHaveAttribute("data-state", "stopped");
+    await expect(service).toContainText(`by ${world.reviewer.email}`);
+    await expect(service.getByRole("button", { name: "Stop" })).toHaveCount(0);
+  } finally {
+    stopApproving();
+  }
 });
 
 test("@desktop-only a 100 000-line command output stays virtualised, follows the tail and offers a jump back to it", async ({ page, baseURL }) => {

@@ -182,6 +182,40 @@ describe("a misbehaving model", () => {
   });
 });
 
+describe("the run's caps", () => {
+  it("the pids-cap answer is plain: an approved command that forks until the cap answers LIMIT_EXCEEDED with the figures (never ok:true/126), and the next commands work", async () => {
+    const { results, run } = await runScript(
+      [
+        plan,
+        // (The policy denies the shell's fork bombs outright; this one spawns processes until a fork fails.)
+        call("run_command", { command: "python3 -c \"import subprocess\nwhile True: subprocess.Popen(['sleep', '300'])\"" }),
+        call("run_command", { command: "echo after-1" }),
+        call("run_command", { command: "echo after-2" }),
+        call("run_command", { command: "echo after-3" }),
+        finish,
+      ],
+      { limits: { pids: 64 }, onApproval: () => "approve" },
+    );
+    expect(run.state).toBe("succeeded");
+    expect(results[1]).toMatchObject({ ok: false, code: "LIMIT_EXCEEDED", pids_exhausted: true });
+    expect(results[1]!.message).toMatch(
+      /^The sandbox ran out of processes: 64 of 64 \(the run's limit\)\. Airlock stopped every process the command left behind \(\d+\), so the next command starts clean\./,
+    );
+    for (const [i, r] of results.slice(2, 5).entries()) expect(r).toMatchObject({ ok: true, exit_code: 0, output: `after-${i + 1}\n` });
+  });
+
+  it("the memory-cap answer is plain: a command killed by the OOM killer answers LIMIT_EXCEEDED with the run's memory limit", async () => {
+    const { results, run } = await runScript(
+      [plan, call("run_command", { command: "python3 -c \"b = b'x' * (512 * 2**20)\"" }), call("run_command", { command: "echo fine" }), finish],
+      { limits: { memoryMb: 256 }, onApproval: () => "approve" },
+    );
+    expect(run.state).toBe("succeeded");
+    expect(results[1]).toMatchObject({ ok: false, code: "LIMIT_EXCEEDED", exit_code: 137, oom_killed: true });
+    expect(results[1]!.message).toMatch(/^The command was killed for using more than the run's 256 MB memory limit\./);
+    expect(results[2]).toMatchObject({ ok: true, exit_code: 0, output: "fine\n" });
+  });
+});
+
 describe("asking before the plan", () => {
   it("a read that needs a reviewer before any plan waits for the decision and the run goes back to planning", async () => {
     const { results, run } = await runScript(

@@ -34,6 +34,7 @@ import { StopRunButton } from "@/components/runs/stop-run";
 import { EgressPanel } from "@/components/runs/egress-panel";
 import { ArmedConfigWarning } from "@/components/runs/armed-config-warning";
 import { GrantsPanel } from "@/components/runs/grants-panel";
+import { ServicesPanel } from "@/components/runs/services-panel";
 import { BatchApprove } from "@/components/approvals/batch-approve";
 import { planProgress, SuccessWithDenialsBanner } from "@/components/runs/run-outcome";
 import { useRunEvents } from "@/components/runs/use-run-events";
@@ -54,20 +55,22 @@ export function RunView({ runId, user }: { runId: string; user: SessionUser }) {
 
   // Refresh the header and approvals when events say they changed (coalesced).
   const refreshTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
-  const pendingRefresh = useRef({ run: false, approvals: false, egress: false });
+  const pendingRefresh = useRef({ run: false, approvals: false, egress: false, services: false });
   const onBatch = useCallback(
     (types: Set<string>) => {
       if ([...types].some((t) => REFRESH_RUN_ON.has(t))) pendingRefresh.current.run = true;
       if (types.has("approval") || types.has("state")) pendingRefresh.current.approvals = true;
       if (types.has("egress") || types.has("egress_grant") || types.has("state")) pendingRefresh.current.egress = true;
+      if (types.has("service") || types.has("service_output") || types.has("state")) pendingRefresh.current.services = true;
       if (refreshTimer.current) return;
       refreshTimer.current = setTimeout(() => {
         refreshTimer.current = null;
-        const { run: r, approvals: a, egress: e } = pendingRefresh.current;
-        pendingRefresh.current = { run: false, approvals: false, egress: false };
+        const { run: r, approvals: a, egress: e, services: s } = pendingRefresh.current;
+        pendingRefresh.current = { run: false, approvals: false, egress: false, services: false };
         if (r) void queryClient.invalidateQueries({ queryKey: trpc.runs.get.queryKey({ id: runId }) });
         if (e) void queryClient.invalidateQueries({ queryKey: trpc.runs.egress.queryKey({ id: runId }) });
         if (a) void queryClient.invalidateQueries({ queryKey: trpc.approvals.list.queryKey({ runId }) });
+        if (s) void queryClient.invalidateQueries({ queryKey: trpc.services.list.queryKey({ runId }) });
       }, 250);
     },
     [queryClient, trpc, runId],
@@ -145,6 +148,7 @@ export function RunView({ runId, user }: { runId: string; user: SessionUser }) {
 
       <EgressPanel run={r} user={user} ended={ended} />
       <GrantsPanel run={r} user={user} ended={ended} />
+      <ServicesPanel run={r} user={user} />
 
       {r.plan && r.plan.length ? (
         <PlanSection plan={r.plan} approved={r.planApproved} currentStep={r.currentStep} done={ended} stepsDone={r.stepsDone} />

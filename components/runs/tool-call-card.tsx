@@ -231,6 +231,9 @@ function ResultSummary({ item }: { item: ToolCallItem }) {
               rule <code className="font-mono">{rule}</code>
             </span>
           ) : null}
+          {/* The run's caps (server/tools/execute.ts, sandboxCapAnswer). */}
+          {data.oom_killed ? <Badge tone="danger">out of memory</Badge> : null}
+          {data.pids_exhausted ? <Badge tone="danger">out of processes</Badge> : null}
         </p>
         <p className="mt-1.5 text-sm break-words text-fg">{r.message}</p>
       </div>

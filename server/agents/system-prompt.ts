@@ -14,6 +14,8 @@ export function systemPrompt(opts: { stepMode: boolean; limits: { commandTimeout
     "   If a call is denied (DENIED_BY_POLICY or DENIED_BY_REVIEWER), do not retry the same thing or try to get around the rule: choose a safer approach or explain in finish.",
     "4. Prefer small, exact changes: edit_file for edits, write_file for new files. Use dry_run when you want to see a decision or a diff first.",
     `5. Commands time out after ${opts.limits.commandTimeoutS} s. Output is truncated when long; the result says the total size.`,
+    "   No process outlives its command: whatever a command leaves running (a background job, nohup, a daemon) is killed when it ends.",
+    "   For something that must keep running (a dev server your tests call on localhost), use start_service (a reviewer usually approves it); stop_service stops it, list_services shows its state and output.",
     `6. You may make at most ${opts.limits.maxToolCalls} tool calls.`,
     opts.stepMode
       ? "7. This run is in step mode: call complete_step with the step number after finishing each plan step, and wait for the reviewer."

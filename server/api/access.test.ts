@@ -66,6 +66,9 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   "grants.create": "reviewer",
   "grants.list": "viewer",
   "grants.revoke": "reviewer",
+  // Issue 13: services; stopping one follows who may stop the run (checked inside).
+  "services.list": "viewer",
+  "services.stop": "operator",
   "reviewers.stats": "admin",
   "policies.get": "viewer",
   "policies.update": "admin",

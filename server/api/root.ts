@@ -13,6 +13,7 @@ import { secretsRouter } from "@/server/api/routers/secrets";
 import { notificationsRouter } from "@/server/api/routers/notifications";
 import { webhooksRouter } from "@/server/api/routers/webhooks";
 import { grantsRouter } from "@/server/api/routers/grants";
+import { servicesRouter } from "@/server/api/routers/services";
 import { reviewersRouter } from "@/server/api/routers/reviewers";
 import { queueRouter } from "@/server/api/routers/queue";
 import { checkHealth } from "@/server/health/health";
@@ -32,6 +33,7 @@ export const appRouter = router({
   notifications: notificationsRouter,
   webhooks: webhooksRouter,
   grants: grantsRouter,
+  services: servicesRouter,
   reviewers: reviewersRouter,
   queue: queueRouter,
 });

@@ -277,11 +277,18 @@ PY`,
       await grant(other.runId, [`registry.test:${port}`]);
       const myAddress = (await docker().getContainer(containerId).inspect()).NetworkSettings.Networks[controller.egressNetwork!.name]!.IPAddress;
       expect(controller.egressNetwork!.name).toBe(egressNetworkName(instanceIdForDataDir(dataDir)));
-      await runtime.exec(containerId, { cmd: ["bash", "-c", "nohup python3 -m http.server 8000 --bind 0.0.0.0 >/dev/null 2>&1 &"], timeoutS: 10 });
-      await new Promise((r) => setTimeout(r, 1000));
+      // The server runs as a command that has not ended (no process outlives its
+      // command), checked from outside: a second command here would end it.
+      const serving = new AbortController();
+      const server = runtime.exec(containerId, { cmd: ["python3", "-m", "http.server", "8000", "--bind", "0.0.0.0"], timeoutS: 60, signal: serving.signal });
+      await new Promise((r) => setTimeout(r, 1500));
+      const top = (await docker().getContainer(containerId).top({ ps_args: "-eo pid,args" })) as { Processes: string[][] };
+      expect(top.Processes.flat().join("\n")).toContain("http.server 8000");
 
       const out = await sh(other.containerId, connectScript(myAddress, 8000));
 
+      serving.abort();
+      await server;
       expect(out).toMatch(/^FAILED/);
       await controller.revoke(reviewerActor(), { runId: other.runId });
     });

@@ -22,7 +22,9 @@ export type RunEventType =
   | "egress_grant"
   | "egress"
   // Issue 13: a queued run's place or reason changed ({position, reason}).
-  | "queue";
+  | "queue"
+  | "service"
+  | "service_output";
 
 interface Bus {
   emitter: EventEmitter;

@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { decideUnderPolicy, normaliseToolCall, riskOfCall, type Decision, type Policy, type Risk, type ToolCallForPolicy, type Verdict } from "@/server/policy";
 import { TOOL_NAMES, TOOL_SCHEMAS, type ToolName } from "@/server/tools/palette";
+import { judgeToolCall } from "@/server/tools/judge";
 
 export const simulatedCallSchema = z.object({
   tool: z.string().trim().min(1, "Name the tool to simulate.").max(100),
@@ -83,6 +84,15 @@ export function simulateCall(policy: Policy, call: SimulatedCall): SimulationRes
   }
   if (tool === "complete_step") {
     return { tool, verdict: "allow", rule: "control-tool", reason: "Reporting progress on the plan changes nothing.", parts: [], risk: "low" };
+  }
+  if (tool === "stop_service" || tool === "list_services" || tool === "start_service") {
+    // As the gateway judges them (server/tools/judge.ts): start_service's command as run_command's, then at least ask.
+    const args = parsed.data as Record<string, unknown>;
+    const asCommand = tool === "start_service" ? normaliseToolCall("run_command", { command: args.command, cwd: args.cwd }) : null;
+    if (asCommand && !asCommand.ok) return gatewayRefusal(tool, asCommand.code, asCommand.message);
+    const normalised = asCommand?.ok ? { ...asCommand.call, tool: undefined } : {};
+    const j = judgeToolCall(tool as ToolName, normalised, { stepMode: false, policy });
+    return toResult(tool, j.decision, j.risk ?? "low");
   }
   const prepared = normaliseToolCall(tool, parsed.data as Record<string, unknown>);
   if (!prepared.ok) return gatewayRefusal(tool, prepared.code, prepared.message);

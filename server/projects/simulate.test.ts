@@ -124,3 +124,33 @@ describe("policies.replay", () => {
     expect((await replayRun(t.db, { runId: run.id })).summary.changed).toBe(0);
   });
 });
+
+describe("services in the policy (issue 13)", () => {
+  const trusted = presetPolicy("trusted");
+
+  it("start_service asks a reviewer by default, even where the same command would run at once", () => {
+    expect(simulateCall(supervised, { tool: "run_command", args: { command: "ls" } })).toMatchObject({ verdict: "allow" });
+    expect(simulateCall(supervised, { tool: "start_service", args: { name: "web", command: "ls" } })).toMatchObject({
+      verdict: "ask",
+      rule: "start-service-asks",
+    });
+    // The trusted preset runs package scripts at once; as a service, a reviewer still decides.
+    expect(simulateCall(trusted, { tool: "run_command", args: { command: "npm run dev" } })).toMatchObject({ verdict: "allow" });
+    expect(simulateCall(trusted, { tool: "start_service", args: { name: "web", command: "npm run dev" } })).toMatchObject({ verdict: "ask" });
+  });
+
+  it("start_service's command is judged like run_command's: a deny holds", () => {
+    expect(simulateCall(supervised, { tool: "start_service", args: { name: "wipe", command: "rm -rf /" } })).toMatchObject({ verdict: "deny" });
+  });
+
+  it("stop_service and list_services only touch the run's own services: allowed", () => {
+    expect(simulateCall(supervised, { tool: "stop_service", args: { name: "web" } })).toMatchObject({ verdict: "allow", rule: "control-tool" });
+    expect(simulateCall(supervised, { tool: "list_services", args: {} })).toMatchObject({ verdict: "allow", rule: "control-tool" });
+  });
+
+  it("a bad service name is refused with what a name may be", () => {
+    const r = simulateCall(supervised, { tool: "start_service", args: { name: "../web", command: "ls" } });
+    expect(r).toMatchObject({ verdict: "deny", refusedBy: "gateway", code: "INVALID_INPUT" });
+    expect(r.reason).toMatch(/a service name is 1 to 40 letters, digits, dots, dashes or underscores/);
+  });
+});

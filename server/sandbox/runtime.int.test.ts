@@ -269,13 +269,13 @@ describe("resource limits", () => {
     expect(Number(events?.split(" ")[1])).toBeGreaterThan(0);
   });
 
-  it("killProcesses ends a fork bomb that outlived its command, without a free pid to exec into", async () => {
-    // The command returns at once; its bomb keeps the pids cgroup full.
-    const launch = await sh(id, "nohup bash -c ':(){ :|:& };:' >/dev/null 2>&1 &", { timeoutS: 10 });
-    expect(launch.timedOut).toBe(false);
-    await new Promise((r) => setTimeout(r, 1000));
+  it("killProcesses ends a fork bomb that is still running, without a free pid to exec into", async () => {
+    // The bomb fills the pids cgroup while its command still runs.
+    const running = sh(id, "nohup bash -c ':(){ :|:& };:' >/dev/null 2>&1 & sleep 30", { timeoutS: 40 });
+    await new Promise((r) => setTimeout(r, 1500));
     expect((await runtime.stats(id))!.pids).toBeGreaterThan(48);
     await runtime.killProcesses(id);
+    await running;
     const after = await sh(id, "grep -c . /sys/fs/cgroup/pids/tasks");
     expect(Number(after.stdout.trim())).toBeLessThan(10);
     expect(await runtime.inspectSandbox(id)).toMatchObject({ running: true });
@@ -335,8 +335,9 @@ describe("stopping commands", () => {
     ].join("\n");
     const running = sh(id, script, { timeoutS: 3 });
     await new Promise((r) => setTimeout(r, 1500));
-    const before = await victims();
-    for (const name of ["setsid", "nohup", "orphan", "main"]) expect(before.stdout).toContain(`airlock-victim-${name}`);
+    // Looked at from outside: a second command would end this one's processes when it ends.
+    const before = await engineListing();
+    for (const name of ["setsid", "nohup", "orphan", "main"]) expect(before).toContain(`airlock-victim-${name}`);
 
     const r = await running;
     expect(r).toMatchObject({ timedOut: true, aborted: false, signal: "SIGKILL", oomKilled: false });
@@ -345,15 +346,14 @@ describe("stopping commands", () => {
     expect(after.stdout.split("\n").filter((l) => l && !l.startsWith("Z"))).toEqual([]);
   });
 
-  it("leaves another command's background process alone at a timeout; killProcesses then ends it", async () => {
-    const started = await sh(id, "nohup bash -c 'exec -a airlock-keeper sleep 2000' >/dev/null 2>&1 &");
-    expect(started.exitCode).toBe(0);
-    const slow = await sh(id, "sleep 100", { timeoutS: 1 });
-    expect(slow.timedOut).toBe(true);
-    expect((await victims("airlock-keeper")).stdout).toContain("airlock-keeper");
-
+  it("killProcesses ends a command's background process while the command still runs", async () => {
+    const running = sh(id, "nohup bash -c 'exec -a airlock-keeper sleep 2000' >/dev/null 2>&1 & sleep 20", { timeoutS: 30 });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await engineListing()).toContain("airlock-keeper");
     await runtime.killProcesses(id);
-    expect((await victims("airlock-keeper")).stdout).toBe("");
+    expect(await engineListing()).not.toContain("airlock-keeper");
+    // The command itself was one of the agent's processes.
+    expect(await running).toMatchObject({ exitCode: 137, timedOut: false });
     expect(await runtime.inspectSandbox(id)).toMatchObject({ running: true });
     expect((await sh(id, "echo still-here")).stdout).toBe("still-here\n");
   });

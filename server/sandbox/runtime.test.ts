@@ -1,6 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { DomainError } from "@/server/errors/domain-error";
-import { DEFAULT_LIMITS, MAX_LIMITS, OutputCapture, parseEngineProcesses, resolveCwd, resolveLimits, SandboxError, selectExecProcesses } from "./runtime";
+import {
+  DEFAULT_LIMITS,
+  MAX_LIMITS,
+  OutputCapture,
+  parseEngineProcesses,
+  resolveCwd,
+  resolveLimits,
+  SandboxError,
+  selectExecProcesses,
+  sentinelChildren,
+} from "./runtime";
 
 describe("resolveLimits", () => {
   it("fills every limit from the defaults when a run asks for nothing", () => {
@@ -155,6 +165,10 @@ describe("selectExecProcesses (verifying a kill with the engine's listing)", () 
         .map((p) => p.pid)
         .sort(),
     ).toEqual([200, 201, 202, 203, 300]);
+  });
+
+  it("the reap's acknowledgement watches the sentinel's sleep: init's session minus init and the sentinel, zombies aside", () => {
+    expect(sentinelChildren(listing, 100).map((p) => p.pid)).toEqual([102]);
   });
 
   it("refuses a listing without the columns it needs instead of calling it empty", () => {

@@ -133,6 +133,29 @@ export interface ExecResult {
   /** The command's processes could not be killed one by one (after a
    * timeout or abort), so the whole sandbox was stopped. */
   sandboxStopped: boolean;
+  /** Agent processes still running when the command ended (background
+   * children, daemons, a fork bomb), all killed before exec returned. */
+  leftBehind: number;
+  /** The command ran the sandbox out of processes: a fork failed at the
+   * run's pids cap (the pids cgroup's "max" event count went up), or the
+   * runtime could not even start it. null when it did not. */
+  pidsExhausted: { limit: number } | null;
+}
+
+export interface ServiceOptions {
+  /** Label only (shown in `docker ps`). */
+  name: string;
+  cmd: string[];
+  /** Absolute path inside the container (under /workspace). */
+  cwd: string;
+  env?: Record<string, string>;
+  onOutput?: (chunk: string, stream: "stdout" | "stderr") => void;
+}
+
+export interface ServiceHandle {
+  containerId: string;
+  /** Resolves with the exit code once the service's process ends (null: unknown). */
+  exited: Promise<number | null>;
 }
 
 export interface SandboxSummary {
@@ -156,9 +179,16 @@ export interface SandboxStats {
 export interface SandboxRuntime {
   /** Creates AND starts the container. */
   createSandbox(spec: SandboxSpec): Promise<{ containerId: string }>;
+  /** Runs one command. Commands of a sandbox run one at a time: when one
+   * ends, every agent process in the sandbox is killed (see reapProcesses);
+   * helper execs (opts.helper) may run alongside and are never killed. */
   exec(containerId: string, opts: ExecOptions): Promise<ExecResult>;
   /** Kills every agent process but the container's own init and sentinel. */
   killProcesses(containerId: string): Promise<void>;
+  /** Starts a service beside the sandbox (see startService below); its output goes to onOutput until it exits. */
+  startService(containerId: string, opts: ServiceOptions): Promise<ServiceHandle>;
+  /** Stops and removes a service's container (gone already: nothing to do). */
+  stopService(serviceContainerId: string): Promise<void>;
   /** Freezes every process of the container (cgroup freezer), so the host can
    * read or restore its workspace without racing it. false when the container
    * is not running (nothing to freeze). */
@@ -247,6 +277,8 @@ export const MANAGED_LABEL = "airlock.managed";
 /** Which Airlock (one per data directory) owns a container: reconciliation after a
  * restart only ever touches its own, so two Airlocks (or test suites) can share an engine. */
 export const INSTANCE_LABEL = "airlock.instance";
+/** A service's container (start_service) names its sandbox's container id here; not a sandbox, so never listed as one. */
+export const SERVICE_OF_LABEL = "airlock.service-of";
 
 export function instanceIdForDataDir(dataDir: string): string {
   let real = dataDir;
@@ -518,6 +550,146 @@ export function selectExecProcesses(procs: EngineProcess[], initPid: number, tok
   return ours.filter((p) => chosen.has(p.pid));
 }
 
+/** What a fork refused at the pids cap, or a runtime that could not start an exec, prints. */
+const PIDS_EXHAUSTED_TEXT = /Resource temporarily unavailable|OCI runtime exec failed|read init-p|fork: retry/;
+/** Left behind by one command: a fork bomb, or close enough to check the pids cgroup. */
+const LEFT_BEHIND_SUSPICIOUS = 32;
+
+/** The sentinel's children (its sleep): init's session but neither init nor
+ * the sentinel itself. Their death acknowledges a kill(-1) (see reapProcesses). */
+export function sentinelChildren(procs: EngineProcess[], initPid: number): EngineProcess[] {
+  return procs.filter((p) => p.sid === initPid && p.pid !== initPid && p.ppid !== initPid && !/^[ZX]/.test(p.state));
+}
+
+/**
+ * Per container: Airlock's own helper execs (file tools, snapshots) in
+ * flight, and the reaps that kill every agent process after a command. A
+ * helper runs as the agent, so a reap would kill it: a reap waits until no
+ * helper runs, and a helper waits for a reap under way.
+ */
+class HelperGate {
+  private helpers = 0;
+  private reap: Promise<void> = Promise.resolve();
+  private idle: (() => void)[] = [];
+
+  /** Enters as a helper; call the returned function once it has ended. */
+  async enter(): Promise<() => void> {
+    for (let r = this.reap; ; r = this.reap) {
+      await r;
+      if (r === this.reap) break;
+    }
+    this.helpers++;
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      this.helpers--;
+      if (this.helpers === 0) for (const wake of this.idle.splice(0)) wake();
+    };
+  }
+
+  async shared<T>(fn: () => Promise<T>): Promise<T> {
+    const leave = await this.enter();
+    try {
+      return await fn();
+    } finally {
+      leave();
+    }
+  }
+
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.reap.then(async () => {
+      while (this.helpers > 0) await new Promise<void>((wake) => this.idle.push(wake));
+      return fn();
+    });
+    this.reap = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+}
+
+const globalForGates = globalThis as unknown as { __airlockHelperGates?: Map<string, HelperGate> };
+function helperGate(containerId: string): HelperGate {
+  const gates = (globalForGates.__airlockHelperGates ??= new Map());
+  let gate = gates.get(containerId);
+  if (!gate) gates.set(containerId, (gate = new HelperGate()));
+  return gate;
+}
+
+/** How the leftovers of a command are found in one container (see leftoverCheck). */
+type LeftoverCheck = { kind: "host"; tasksFile: string } | { kind: "gvisor" } | { kind: "engine" };
+
+/** The file listing every task (thread) of the container's pids cgroup on
+ * this host, found from its init's host pid; null when this process cannot
+ * see it or the cgroup does not name the container (another pid namespace). */
+export function hostTasksFile(initPid: number, containerId: string): string | null {
+  try {
+    const lines = fs.readFileSync(`/proc/${initPid}/cgroup`, "utf8").split("\n");
+    const v1 = lines.find((l) => /^\d+:([^:]*,)?pids(,[^:]*)?:/.test(l));
+    const file = v1
+      ? path.join("/sys/fs/cgroup/pids", v1.slice(v1.indexOf(":", v1.indexOf(":") + 1) + 1), "tasks")
+      : (() => {
+          const v2 = lines.find((l) => l.startsWith("0::"));
+          return v2 ? path.join("/sys/fs/cgroup", v2.slice(3), "cgroup.threads") : null;
+        })();
+    if (!file || !file.includes(containerId)) return null;
+    fs.accessSync(file, fs.constants.R_OK);
+    return file;
+  } catch {
+    return null;
+  }
+}
+
+/** How many tasks in the container's cgroup belong to anyone but root (the
+ * container's own init, sentinel and sleep run as root; the agent never
+ * does); any failure to read counts as "some", so the full reap runs. */
+export function hostAgentTasks(tasksFile: string): number {
+  try {
+    const tids = fs.readFileSync(tasksFile, "utf8").split("\n").filter(Boolean);
+    let agent = 0;
+    for (const tid of tids) {
+      let status: string;
+      try {
+        status = fs.readFileSync(`/proc/${tid}/status`, "utf8");
+      } catch {
+        continue; // exited between the two reads
+      }
+      const uid = /^Uid:\s+(\d+)/m.exec(status)?.[1];
+      if (uid !== "0") agent++;
+    }
+    return agent;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
+/** Inside a gVisor sandbox (as the agent, isolated): the agent's processes
+ * (any uid but root's, this helper excepted) and the sentinel's sleep (root's
+ * sleep), as JSON. */
+const GVISOR_PS_SCRIPT = String.raw`
+import json, os
+me = os.getpid()
+agents, sleep = [], []
+for name in os.listdir("/proc"):
+    if not name.isdigit() or int(name) == me:
+        continue
+    try:
+        with open("/proc/%s/status" % name) as f:
+            status = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+    except OSError:
+        continue
+    if status.get("State", "").strip()[:1] in ("Z", "X"):
+        continue
+    uid = status.get("Uid", "").split()[0] if status.get("Uid") else ""
+    if uid != "0":
+        agents.append(int(name))
+    elif status.get("Name", "").strip() == "sleep":
+        sleep.append(int(name))
+print(json.dumps({"agents": agents, "sleep": sleep}))
+`;
+
 // ---------------------------------------------------------------- output capture
 
 /**
@@ -729,6 +901,12 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
   const engine = () => client ?? processDocker();
   /** Containers this runtime stopped on its own, and why (for watchSandboxes). */
   const ownStops = new Map<string, string>();
+  /** The pids cgroup's "max" event count last seen per container (see pidsCapHit). */
+  const pidsEventsSeen = new Map<string, number>();
+  /** Per container: how leftovers are found after a command (see leftoverCheck). */
+  const leftoverChecks = new Map<string, LeftoverCheck>();
+  /** Per gVisor container: the sentinel's sleep (its pid inside gVisor) last seen (see reapInsideGvisor). */
+  const gvisorSentinelSleep = new Map<string, number[]>();
 
   /** Host-side configuration of every sandbox: see docs/ARCHITECTURE.md, "Security boundaries → The sandbox". */
   function containerConfig(spec: SandboxSpec, imageEnv: string[] = []): Docker.ContainerCreateOptions {
@@ -858,6 +1036,10 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
   /** Runs a short helper command as the agent, isolated (see HELPER_ENV),
    * and returns its stdout (no marker, no timeout kill: helpers are ours and bounded). */
   async function runHelper(containerId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number | null; stdout: string }> {
+    return helperGate(containerId).shared(() => runHelperNow(containerId, cmd, timeoutMs));
+  }
+
+  async function runHelperNow(containerId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number | null; stdout: string }> {
     const exec = await engine()
       .getContainer(containerId)
       .exec({ Cmd: helperCommand(cmd), User: AGENT_USER, WorkingDir: "/", AttachStdout: true, AttachStderr: true, Tty: false });
@@ -922,7 +1104,28 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       if (statusCode(err) === 404 || statusCode(err) === 409) return null;
       throw engineError("listing the sandbox's processes", err, containerId);
     }
-    return { initPid, procs: parseEngineProcesses(listing) };
+    const procs = parseEngineProcesses(listing);
+    // A service's cgroup nests in the sandbox's (startService), so the listing
+    // shows its processes too: they are not the sandbox's (another pid
+    // namespace, which nothing in the sandbox can enter).
+    const services = await servicePids(containerId);
+    return { initPid, procs: services.size ? procs.filter((p) => !services.has(p.pid)) : procs };
+  }
+
+  /** Host pids of the running services of a sandbox (the engine's listing of each). */
+  async function servicePids(containerId: string): Promise<Set<number>> {
+    const pids = new Set<number>();
+    const services = await engine()
+      .listContainers({ filters: { label: [`${SERVICE_OF_LABEL}=${containerId}`], status: ["running"] } })
+      .catch(() => []);
+    for (const s of services) {
+      const top = (await engine()
+        .getContainer(s.Id)
+        .top({ ps_args: "-eo pid" })
+        .catch(() => null)) as { Titles?: string[]; Processes?: string[][] } | null;
+      for (const row of top?.Processes ?? []) pids.add(Number(row[0]));
+    }
+    return pids;
   }
 
   /** The processes of one exec (or, with token null, every agent process)
@@ -950,8 +1153,16 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
    * when the helper cannot run (no free pid under a fork bomb) or something
    * survives; throws when even that cannot be verified. */
   async function killExecTree(containerId: string, token: string): Promise<void> {
+    // Under gVisor the engine's listing cannot verify anything (see
+    // reapInsideGvisor): every agent process goes, checked from inside. Only
+    // one command runs at a time, so that is the command's tree and its leftovers.
+    if ((await leftoverCheck(containerId).catch(() => null))?.kind === "gvisor") {
+      await reapInsideGvisor(containerId);
+      return;
+    }
     try {
-      await runHelper(containerId, [...HELPER_PYTHON, "-c", KILLER_SCRIPT, token], 5000);
+      // Ungated: it may run inside a helper exec that timed out (see HelperGate).
+      await runHelperNow(containerId, [...HELPER_PYTHON, "-c", KILLER_SCRIPT, token], 5000);
     } catch {
       // the engine's listing below says whether it worked
     }
@@ -982,6 +1193,182 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
         .map((p) => p.command.split(" ")[0])
         .join(", ")})`,
     );
+  }
+
+  /**
+   * After every agent command: kills every agent process left in the
+   * container and returns how many there were. Commands of a run execute one
+   * at a time, so whatever runs as the agent once a command has ended was
+   * left behind by it (background children, double forks, setsid, nohup,
+   * daemons, a fork bomb). Through the sentinel (killProcesses' path), not a
+   * helper exec: kill(-1) walks the process list under the kernel's tasklist
+   * lock, which fork also takes, and a process with a pending SIGKILL can no
+   * longer fork, so one signal ends even a fork bomb in one round (no
+   * SIGSTOP sweep needed), and it needs no free pid, which a bomb leaves none
+   * of. The engine's listing (`docker top`, made outside the container) is
+   * the check; a listing alone is not, since a process that forks and exits
+   * in a loop can slip between its two reads, so the kill is sent every time.
+   * Acknowledged: the sentinel's own sleep dies in the same kill(-1), so once
+   * the sleep seen before is gone the trap has run, and no late SIGUSR1 can
+   * hit the next command. Airlock's own helpers (file tools, snapshots) are
+   * waited for first (helperGate), so a reap never kills one. Throws when
+   * agent processes survive.
+   */
+  async function reapProcesses(containerId: string): Promise<number> {
+    return helperGate(containerId).exclusive(async () => {
+      let before = await engineProcesses(containerId);
+      if (!before) return 0;
+      // Its sleep is the acknowledgement: a sentinel that has not started one
+      // yet (a sandbox just created, or one just reaped) gets a moment to.
+      for (let i = 0; i < 50 && sentinelChildren(before.procs, before.initPid).length === 0; i++) {
+        await sleep(20);
+        before = await engineProcesses(containerId);
+        if (!before) return 0;
+      }
+      const left = selectExecProcesses(before.procs, before.initPid, null).length;
+      const sentinelSleep = new Set(sentinelChildren(before.procs, before.initPid).map((p) => p.pid));
+      const container = engine().getContainer(containerId);
+      for (let attempt = 0; attempt < 5; attempt++) {
+        try {
+          await container.kill({ signal: "SIGUSR1" });
+        } catch (err) {
+          if (statusCode(err) === 404 || statusCode(err) === 409) return left;
+          throw engineError("killing the sandbox's processes", err, containerId);
+        }
+        const deadline = Date.now() + 250 * (attempt + 1);
+        for (;;) {
+          const now = await engineProcesses(containerId);
+          if (!now) return left;
+          const acknowledged = sentinelSleep.size === 0 || !sentinelChildren(now.procs, now.initPid).some((p) => sentinelSleep.has(p.pid));
+          if (acknowledged && selectExecProcesses(now.procs, now.initPid, null).length === 0) return left;
+          if (Date.now() >= deadline) break;
+          await sleep(20);
+        }
+      }
+      const still = (await survivors(containerId, null)) ?? [];
+      throw new SandboxError("ENGINE_ERROR", `could not kill the ${still.length} processes left behind in sandbox ${containerId}`);
+    });
+  }
+
+  /**
+   * How the leftovers of a command are found in this container, learnt once:
+   * under runc, the kernel's own list of the container's tasks, read on the
+   * engine's host (the dashboard shares it: workspaces are bind mounts) from
+   * the container's pids cgroup, each task's owner from /proc/<tid>/status. A
+   * task of any uid but root's (init, the sentinel and its sleep) is the
+   * agent's; nothing inside the container can hide a task from the cgroup.
+   * Costs a few file reads instead of an engine listing. Under gVisor the
+   * host sees only gVisor's own processes, and when the cgroup cannot be
+   * read or does not name the container (the dashboard in another pid
+   * namespace), the engine's listing is used.
+   */
+  async function leftoverCheck(containerId: string): Promise<LeftoverCheck> {
+    const known = leftoverChecks.get(containerId);
+    if (known) return known;
+    const info = await engine().getContainer(containerId).inspect();
+    let check: LeftoverCheck = { kind: "engine" };
+    if (info.HostConfig?.Runtime === "runsc") check = { kind: "gvisor" };
+    else {
+      const tasksFile = hostTasksFile(info.State.Pid, info.Id);
+      if (tasksFile) check = { kind: "host", tasksFile };
+    }
+    leftoverChecks.set(containerId, check);
+    return check;
+  }
+
+  /** After an agent command: kills what it left behind (see reapProcesses)
+   * and returns how many processes that was. The common case, nothing left,
+   * costs a few file reads under runc. */
+  async function reapAfterCommand(containerId: string): Promise<number> {
+    const check = await leftoverCheck(containerId);
+    if (check.kind === "gvisor") return reapInsideGvisor(containerId);
+    if (check.kind === "host") {
+      const agentTasks = hostAgentTasks(check.tasksFile);
+      if (agentTasks === 0) return 0;
+    }
+    return reapProcesses(containerId);
+  }
+
+  /**
+   * Under gVisor the engine's listing (`docker top`) does not show the
+   * sandbox's processes, and the host sees only gVisor's, so the sentinel's
+   * kill is always sent and checked from inside by an isolated helper
+   * (GVISOR_PS_SCRIPT): no agent process left, and the sentinel's sleep seen
+   * before replaced (the acknowledgement, as in reapProcesses). A leftover
+   * that kills or stops the helper only makes the check fail, which ends in
+   * stopping the sandbox. Returns how many agent processes the first look saw
+   * (0 when it came after the kill).
+   */
+  async function reapInsideGvisor(containerId: string): Promise<number> {
+    return helperGate(containerId).exclusive(async () => {
+      const look = async (): Promise<{ agents: number[]; sleep: number[] } | null> => {
+        const { exitCode, stdout } = await runHelperNow(containerId, [...HELPER_PYTHON, "-c", GVISOR_PS_SCRIPT], 5000).catch(() => ({
+          exitCode: null,
+          stdout: "",
+        }));
+        if (exitCode !== 0) return null;
+        try {
+          return JSON.parse(stdout) as { agents: number[]; sleep: number[] };
+        } catch {
+          return null;
+        }
+      };
+      let seen = gvisorSentinelSleep.get(containerId);
+      let left = 0;
+      // The sentinel's sleep is the acknowledgement: seen once per sandbox
+      // (then remembered), waiting a moment for a sentinel just started.
+      for (let i = 0; i < 10 && !seen?.length; i++) {
+        const first = await look();
+        if (first) {
+          left = first.agents.length;
+          seen = first.sleep;
+        }
+        if (!seen?.length) await sleep(50);
+      }
+      const container = engine().getContainer(containerId);
+      for (let attempt = 0; attempt < 5; attempt++) {
+        try {
+          await container.kill({ signal: "SIGUSR1" });
+        } catch (err) {
+          if (statusCode(err) === 404 || statusCode(err) === 409) return left;
+          throw engineError("killing the sandbox's processes", err, containerId);
+        }
+        const deadline = Date.now() + 500 * (attempt + 1);
+        for (;;) {
+          const now = await look();
+          if (now) {
+            const acknowledged = !seen || !now.sleep.some((pid) => seen!.includes(pid));
+            if (acknowledged && now.agents.length === 0 && now.sleep.length > 0) {
+              gvisorSentinelSleep.set(containerId, now.sleep);
+              return left;
+            }
+          }
+          if (Date.now() >= deadline) break;
+          await sleep(20);
+        }
+      }
+      throw new SandboxError("ENGINE_ERROR", `could not kill the processes left behind in sandbox ${containerId}`);
+    });
+  }
+
+  /** How often the run's pids cap refused a fork so far (the pids cgroup's
+   * "max" event count), read as the agent through an isolated helper; null
+   * when it cannot be read. */
+  async function pidsMaxEvents(containerId: string): Promise<{ events: number; limit: number } | null> {
+    // cgroup v1 first (this engine), then v2.
+    const { exitCode, stdout } = await runHelper(
+      containerId,
+      [
+        "/bin/sh",
+        "-c",
+        "cat /sys/fs/cgroup/pids/pids.events /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.events /sys/fs/cgroup/pids.max",
+      ],
+      5000,
+    ).catch(() => ({ exitCode: null, stdout: "" }));
+    const events = /^max (\d+)$/m.exec(stdout)?.[1];
+    const limit = /^(\d+)$/m.exec(stdout)?.[1];
+    if (exitCode !== 0 || events === undefined || limit === undefined) return null;
+    return { events: Number(events), limit: Number(limit) };
   }
 
   /** Whether the kernel OOM-killed something in the container during the
@@ -1021,6 +1408,10 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
   }
 
   async function exec(containerId: string, opts: ExecOptions): Promise<ExecResult> {
+    return opts.helper ? helperGate(containerId).shared(() => execNow(containerId, opts)) : execNow(containerId, opts);
+  }
+
+  async function execNow(containerId: string, opts: ExecOptions): Promise<ExecResult> {
     const started = Date.now();
     if (!Array.isArray(opts.cmd) || opts.cmd.length === 0 || opts.cmd.some((a) => typeof a !== "string" || a.includes("\0"))) {
       throw new SandboxError("INVALID_SPEC", "cmd must be a non-empty array of strings without NUL bytes");
@@ -1043,6 +1434,8 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       oomKilled: false,
       aborted: false,
       sandboxStopped: false,
+      leftBehind: 0,
+      pidsExhausted: null,
       ...capture.result(),
       durationMs: Date.now() - started,
       ...over,
@@ -1133,7 +1526,149 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     if (timedOut || aborted) signal = "SIGKILL";
     else if (exitCode !== null && exitCode > 128 && exitCode < 128 + 65) signal = SIGNAL_NAMES[exitCode - 128] ?? null;
     const oomKilled = !timedOut && !aborted && exitCode === 137 && (await oomKilledDuring(containerId, started));
-    return result({ exitCode, signal, timedOut, aborted, oomKilled, sandboxStopped });
+
+    // No process outlives its command (helpers are Airlock's own and leave nothing).
+    let leftBehind = 0;
+    if (!opts.helper && !sandboxStopped) {
+      try {
+        leftBehind = await reapAfterCommand(containerId);
+      } catch {
+        ownStops.set(containerId, "the processes a command left behind could not all be killed, so the whole sandbox was stopped");
+        await stopSandbox(containerId).catch(() => undefined);
+        sandboxStopped = (await inspectSandbox(containerId).catch(() => null))?.running === false;
+        if (!sandboxStopped) ownStops.delete(containerId);
+      }
+    }
+    const pidsExhausted = opts.helper || sandboxStopped ? null : await pidsCapHit(containerId, capture.result(), exitCode, leftBehind);
+    return result({ exitCode, signal, timedOut, aborted, oomKilled, sandboxStopped, leftBehind, pidsExhausted });
+  }
+
+  /**
+   * Whether the command ran into the run's pids cap. The pids cgroup's "max"
+   * event count is the evidence (it only rises when a fork is refused at the
+   * cap); it costs a helper exec, so it is read only when the command looks
+   * like it: a fork error in its output, the runtime's own exec failure
+   * (exit 126, "OCI runtime exec failed … read init-p"), or many processes
+   * left behind. Read after the reap, when a pid is free again.
+   */
+  async function pidsCapHit(
+    containerId: string,
+    output: { stdout: string; stderr: string },
+    exitCode: number | null,
+    leftBehind: number,
+  ): Promise<{ limit: number } | null> {
+    const text = `${output.stdout.slice(-65_536)}\n${output.stderr.slice(-65_536)}`;
+    const suspicious = PIDS_EXHAUSTED_TEXT.test(text) || exitCode === 126 || leftBehind >= LEFT_BEHIND_SUSPICIOUS;
+    if (!suspicious) return null;
+    const now = await pidsMaxEvents(containerId);
+    if (!now) return null;
+    const before = pidsEventsSeen.get(containerId) ?? 0;
+    pidsEventsSeen.set(containerId, now.events);
+    return now.events > before ? { limit: now.limit } : null;
+  }
+
+  /**
+   * A service (start_service): a long-running process that must outlive the
+   * command that started it, which nothing in the sandbox may (the sentinel
+   * kills every agent process after each command). So it runs in a container
+   * of its own, made from the sandbox's: same image, environment, workspace
+   * mount, limits and hardening, as the agent, with no capability at all, in
+   * the sandbox's network namespace (the sandbox's commands reach it on
+   * localhost; it has the sandbox's network and nothing more). Under runc
+   * with cgroupfs its cgroup nests in the sandbox's, so the run's pids and
+   * memory caps cover both. A command cannot pass for a service: whatever
+   * runs inside the sandbox is reaped, and only Airlock starts these.
+   */
+  async function startService(containerId: string, opts: ServiceOptions): Promise<ServiceHandle> {
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await engine().getContainer(containerId).inspect();
+    } catch (err) {
+      throw engineError("starting a service", err, containerId);
+    }
+    if (!info.State.Running) throw new SandboxError("SANDBOX_NOT_RUNNING", `starting a service: sandbox ${containerId} is not running`);
+    const hc = info.HostConfig;
+    const check = await leftoverCheck(containerId);
+    // /docker/<id> (cgroupfs): the service's cgroup goes under the sandbox's.
+    const nested = check.kind === "host" ? /^\/sys\/fs\/cgroup\/pids(\/docker\/[0-9a-f]{64})\/tasks$/.exec(check.tasksFile)?.[1] : undefined;
+    const container = await engine()
+      .createContainer({
+        Image: info.Image,
+        Entrypoint: opts.cmd,
+        Cmd: [],
+        User: AGENT_USER,
+        WorkingDir: resolveCwd(opts.cwd),
+        Env: [...(info.Config.Env ?? []), ...envList(opts.env, "service env")],
+        Labels: { [SERVICE_OF_LABEL]: containerId, "airlock.service": opts.name.slice(0, 64), ...instanceLabels },
+        Tty: false,
+        OpenStdin: false,
+        AttachStdout: true,
+        AttachStderr: true,
+        HostConfig: {
+          ...(hc.Runtime === "runsc" ? { Runtime: "runsc" } : {}),
+          Init: true,
+          Mounts: hc.Mounts,
+          ReadonlyRootfs: true,
+          Tmpfs: hc.Tmpfs,
+          ShmSize: hc.ShmSize,
+          CapDrop: ["ALL"],
+          SecurityOpt: ["no-new-privileges"],
+          Privileged: false,
+          NetworkMode: `container:${containerId}`,
+          IpcMode: "private",
+          Memory: hc.Memory,
+          MemorySwap: hc.MemorySwap,
+          NanoCpus: hc.NanoCpus,
+          PidsLimit: hc.PidsLimit,
+          Ulimits: hc.Ulimits,
+          ...(nested ? { CgroupParent: nested } : {}),
+          LogConfig: { Type: "none", Config: {} },
+          RestartPolicy: { Name: "no" },
+        },
+      })
+      .catch((err: unknown) => {
+        throw engineError("creating a service", err, containerId);
+      });
+    try {
+      const stream = (await container.attach({ stream: true, stdout: true, stderr: true })) as NodeJS.ReadableStream;
+      const decoders = { stdout: new StringDecoder("utf8"), stderr: new StringDecoder("utf8") };
+      const sink = (name: "stdout" | "stderr") =>
+        new Writable({
+          write(chunk: Buffer, _enc, cb) {
+            const text = decoders[name].write(chunk);
+            if (text) opts.onOutput?.(text, name);
+            cb();
+          },
+        });
+      engine().modem.demuxStream(stream, sink("stdout"), sink("stderr"));
+      stream.on("error", () => undefined);
+      // "next-exit": a container not started yet counts as not running, which the default condition would report at once.
+      const exited = container
+        .wait({ condition: "next-exit" })
+        .then((r: { StatusCode?: number }) => (typeof r.StatusCode === "number" ? r.StatusCode : null))
+        .catch(() => null);
+      await container.start();
+      return { containerId: container.id, exited };
+    } catch (err) {
+      await container.remove({ force: true }).catch(() => undefined);
+      throw engineError("starting a service", err, containerId);
+    }
+  }
+
+  async function stopService(serviceContainerId: string): Promise<void> {
+    const container = engine().getContainer(serviceContainerId);
+    try {
+      await container.stop({ t: 2 });
+    } catch (err) {
+      const code = statusCode(err);
+      if (code !== 304 && code !== 404 && code !== 409) throw engineError("stopping a service", err, serviceContainerId);
+    }
+    try {
+      await container.remove({ force: true, v: true });
+    } catch (err) {
+      const code = statusCode(err);
+      if (code !== 404 && code !== 409) throw engineError("removing a service", err, serviceContainerId);
+    }
   }
 
   async function pauseSandbox(containerId: string): Promise<boolean> {
@@ -1174,6 +1709,11 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
   }
 
   async function removeSandbox(containerId: string): Promise<void> {
+    // Its services first: they share its network namespace.
+    const services = await engine()
+      .listContainers({ all: true, filters: { label: [`${SERVICE_OF_LABEL}=${containerId}`] } })
+      .catch(() => []);
+    await Promise.all(services.map((c) => stopService(c.Id).catch(() => undefined)));
     try {
       await engine().getContainer(containerId).remove({ force: true, v: true });
     } catch (err) {
@@ -1240,18 +1780,27 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
    */
   async function streamHome(containerId: string): Promise<{ tar: PassThrough; done: () => Promise<{ exitCode: number | null; stderr: string }> }> {
     const seed = HOME_SEED_PATH.replace(/^\//, "");
-    const exec = await engine()
-      .getContainer(containerId)
-      .exec({
-        // S: symlink targets are left alone (a link to ./x must stay ./x).
-        Cmd: helperCommand(["/bin/tar", "-C", AGENT_HOME, "--numeric-owner", `--transform=s,^\\.,${seed},S`, "-cf", "-", "."]),
-        User: AGENT_USER,
-        WorkingDir: "/",
-        AttachStdout: true,
-        AttachStderr: true,
-        Tty: false,
-      });
-    const raw = (await exec.start({ hijack: true, stdin: false })) as Duplex;
+    // A helper until its stream has ended: no reap may kill tar meanwhile.
+    const leave = await helperGate(containerId).enter();
+    let exec: Docker.Exec;
+    let raw: Duplex;
+    try {
+      exec = await engine()
+        .getContainer(containerId)
+        .exec({
+          // S: symlink targets are left alone (a link to ./x must stay ./x).
+          Cmd: helperCommand(["/bin/tar", "-C", AGENT_HOME, "--numeric-owner", `--transform=s,^\\.,${seed},S`, "-cf", "-", "."]),
+          User: AGENT_USER,
+          WorkingDir: "/",
+          AttachStdout: true,
+          AttachStderr: true,
+          Tty: false,
+        });
+      raw = (await exec.start({ hijack: true, stdin: false })) as Duplex;
+    } catch (err) {
+      leave();
+      throw err;
+    }
     const tar = new PassThrough();
     const stderr: Buffer[] = [];
     engine().modem.demuxStream(
@@ -1269,6 +1818,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       const end = () => {
         if (!ended) {
           ended = true;
+          leave();
           tar.end();
         }
         resolve();
@@ -1549,6 +2099,8 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     createSandbox,
     exec,
     killProcesses,
+    startService,
+    stopService,
     pauseSandbox,
     unpauseSandbox,
     stopSandbox,

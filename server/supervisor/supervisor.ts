@@ -12,6 +12,7 @@ import { runExternalAgent } from "@/server/agents/mcp-agent";
 import { config, type RuntimeSetting } from "@/server/config/env";
 import { projectOfRun } from "@/server/projects/projects";
 import { decideRuntime, probeGvisor, type GvisorStatus, type RuntimeDecision } from "@/server/sandbox/runtimes";
+import { stopRunServices } from "@/server/services/services";
 import type { SandboxRuntime, SandboxStop } from "@/server/sandbox/runtime";
 import { prepareWorkspace } from "@/server/sandbox/workspace";
 import { sandboxImageName } from "@/server/sandbox/image";
@@ -307,6 +308,7 @@ export class Supervisor {
 
   private async releaseContainer(run: Run) {
     if (!run.containerId) return;
+    await stopRunServices(this.db, this.opts.runtime, run.id, SYSTEM_ACTOR, "the run ended");
     try {
       await this.opts.runtime.stopSandbox(run.containerId);
       await this.opts.runtime.removeSandbox(run.containerId);
@@ -352,6 +354,7 @@ export class Supervisor {
     for (const c of cancelled) afterApprovalCommit(c.approval, c.event);
     const live = this.live.get(runId);
     live?.controller.abort(new Error("run stopped"));
+    await stopRunServices(db, this.opts.runtime, runId, SYSTEM_ACTOR, `the run was ${finalState === "killed" ? "stopped" : "failed"}`);
     if (run.containerId) {
       await this.opts.runtime.stopSandbox(run.containerId).catch((err: unknown) => console.error("airlock: stop failed:", err));
     }

@@ -14,7 +14,7 @@ import { judgeToolCall } from "@/server/tools/judge";
 import { publishRunEvent } from "@/server/events/bus";
 import { normaliseWorkspacePath } from "@/server/policy";
 import { listFiles, readFile, realpathInWorkspace, searchFiles, writeFile, OutOfWorkspaceError, SandboxFileError } from "@/server/sandbox/files";
-import type { SandboxRuntime } from "@/server/sandbox/runtime";
+import type { ExecResult, RunLimits, SandboxRuntime } from "@/server/sandbox/runtime";
 import { fileDiffPreview } from "@/server/tools/preview";
 import { searchProjectDocs } from "@/server/projects/docs";
 import { toolError, type ToolArgs, type ToolName, type ToolResult, type ValidatedCall } from "@/server/tools/palette";
@@ -30,6 +30,14 @@ import {
 } from "@/server/workspace/quota";
 import { formatBytes } from "@/lib/format";
 import { requireRun } from "@/server/runs/lookup";
+import { DomainError } from "@/server/errors/domain-error";
+import { listServices, runningServiceByName, servicesForAgent, startService, stopService } from "@/server/services/services";
+import type { Actor } from "@/server/audit/chain";
+
+/** The agent as the audit chain names it (the gateway's agentActor, without importing the gateway). */
+function agentAuditActor(runId: string): Actor {
+  return { userId: null, label: `agent:${runId.slice(0, 8)}` };
+}
 
 export interface ExecutionSession {
   db: Db;
@@ -207,6 +215,63 @@ const TOOL_HANDLERS: { [K in ToolName]: ToolHandler<K> } = {
       ...(await searchProjectDocs(session.db, session.runId, session.runtime, session.containerId, args.query)),
     }),
   },
+  start_service: {
+    prepare: async (session, args, normalised) => {
+      if (args.cwd) {
+        const r = await resolvePath(session, args.cwd, true);
+        if (!r.ok) return r;
+        normalised.cwd = r.path;
+      } else normalised.cwd = "/workspace";
+      return { ok: true, normalised, preview: { type: "command", command: args.command, cwd: normalised.cwd, service: args.name } };
+    },
+    execute: async (session, callId, args, prepared) => {
+      try {
+        const s = await startService(session.db, session.runtime, session.containerId, session.runId, {
+          name: args.name,
+          command: args.command,
+          cwd: prepared.normalised.cwd ?? "/workspace",
+          toolCallId: callId,
+        });
+        const exited = s.state !== "running";
+        return {
+          ok: !exited,
+          ...(exited
+            ? {
+                code: "EXECUTION_FAILED",
+                message: `The service ${s.name} ended at once (${s.exitCode === null ? s.state : `exit code ${s.exitCode}`}); see its output.`,
+              }
+            : {}),
+          name: s.name,
+          state: s.state,
+          exit_code: s.exitCode,
+          output_tail: s.output.slice(-4096),
+          note: exited
+            ? undefined
+            : "The service keeps running between commands (reach it on localhost from your commands) until you stop it with stop_service or the run ends.",
+        } as ToolResult;
+      } catch (err) {
+        if (err instanceof DomainError) return toolError(err.code === "CONFLICT" ? "LIMIT_EXCEEDED" : "INVALID_INPUT", err.message);
+        throw err;
+      }
+    },
+  },
+  stop_service: {
+    execute: async (session, _callId, args) => {
+      const row = runningServiceByName(session.db, session.runId, args.name);
+      if (!row) {
+        const names = listServices(session.db, session.runId)
+          .filter((s) => s.state === "running")
+          .map((s) => s.name);
+        return toolError(
+          "INVALID_INPUT",
+          `No running service is named ${args.name}. ${names.length ? `Running: ${names.join(", ")}.` : "None is running."} list_services shows them all.`,
+        );
+      }
+      const s = await stopService(session.db, session.runtime, row.id, agentAuditActor(session.runId), "agent");
+      return { ok: true, name: s.name, state: s.state, output_tail: s.output.slice(-4096) };
+    },
+  },
+  list_services: { execute: async (session) => ({ ok: true, services: servicesForAgent(session.db, session.runId) }) },
   submit_plan: { execute: async (session, callId, args) => session.control.submitPlan(callId, args) },
   complete_step: { execute: async (session, callId, args) => session.control.completeStep(callId, args) },
   finish: { execute: async (session, _callId, args) => session.control.finish(args) },
@@ -351,6 +416,15 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
       ...outputFields,
     });
   }
+  // The run's caps: a plain answer, never a raw runtime error reported as success.
+  const capHit = sandboxCapAnswer(result, run.limits);
+  // oom_killed / pids_exhausted: what the run page's badges key on (components/runs/tool-call-card.tsx).
+  if (capHit)
+    return toolError("LIMIT_EXCEEDED", capHit, {
+      exit_code: result.exitCode,
+      ...(result.pidsExhausted ? { pids_exhausted: true } : { oom_killed: true }),
+      ...outputFields,
+    });
   if (result.timedOut) {
     // The runtime verified the kill with the engine's own process listing; when it could not, it stopped the sandbox.
     const killed = result.sandboxStopped
@@ -363,13 +437,35 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
     exit_code: result.exitCode,
     signal: result.signal,
     oom_killed: result.oomKilled,
-    ...(result.oomKilled ? { note: "The command ran out of memory and was killed by the kernel (the run's memory limit)." } : {}),
     ...(result.signal === "SIGXFSZ"
       ? { note: `A file reached the workspace quota of ${formatBytes(quota)} (the largest a file may be); the command was stopped by SIGXFSZ.` }
       : {}),
     ...outputFields,
     duration_ms: result.durationMs,
   };
+}
+
+/**
+ * What the agent and the reviewer are told when a command ran into the run's
+ * pids or memory cap; null when it did not. The runtime has already killed
+ * every process the command left behind, so the next command starts clean.
+ */
+export function sandboxCapAnswer(
+  result: Pick<ExecResult, "pidsExhausted" | "oomKilled" | "leftBehind">,
+  limits: Pick<RunLimits, "pids" | "memoryMb">,
+): string | null {
+  if (result.pidsExhausted) {
+    const limit = result.pidsExhausted.limit || limits.pids;
+    const cleaned =
+      result.leftBehind > 0
+        ? `Airlock stopped every process the command left behind (${result.leftBehind}), so the next command starts clean.`
+        : "Airlock stopped every process the command left behind, so the next command starts clean.";
+    return `The sandbox ran out of processes: ${limit} of ${limit} (the run's limit). ${cleaned} Run fewer processes at once (for example fewer parallel jobs).`;
+  }
+  if (result.oomKilled) {
+    return `The command was killed for using more than the run's ${limits.memoryMb} MB memory limit. Airlock stopped every process it left behind, so the next command starts clean. Use less memory (for example smaller inputs or fewer parallel jobs).`;
+  }
+  return null;
 }
 
 /** write_file/edit_file: refused (nothing written) when the workspace, as last measured, plus the new content would be over the quota. */

@@ -13,11 +13,39 @@ export interface Judgement {
   risk?: Risk;
 }
 
+/** Tools that only report or look at the run's own state: never judged by the policy. */
+const CONTROL_TOOLS: Partial<Record<ToolName, string>> = {
+  complete_step: "Reporting progress on the plan changes nothing.",
+  list_services: "Listing the run's own services changes nothing.",
+  stop_service: "Stopping one of the run's own services only ends what the agent started.",
+};
+
+/** Rule id of start_service's floor: a reviewer decides unless the command is denied outright. */
+export const START_SERVICE_RULE = "start-service-asks";
+
+/**
+ * start_service: its command is judged exactly as run_command's (so every
+ * deny of the policy holds), then it asks at least: a service keeps running
+ * after its command, outside the kill that ends every other process.
+ */
+function judgeStartService(normalised: Record<string, unknown>, policy: Policy): Decision {
+  const asCommand = decideUnderPolicy({ tool: "run_command", command: normalised.command, cwd: normalised.cwd } as ToolCallForPolicy, policy);
+  if (asCommand.verdict !== "allow") return asCommand;
+  return {
+    ...asCommand,
+    verdict: "ask",
+    rule: START_SERVICE_RULE,
+    reason: `A service keeps running after its command (the policy alone would allow the command: ${asCommand.reason}), so a reviewer decides.`,
+  };
+}
+
 export function judgeToolCall(tool: ToolName, normalised: Record<string, unknown>, opts: { stepMode: boolean; policy: Policy }): Judgement {
   // complete_step only reports progress (step mode's pause is its own approval).
-  const decision: Decision =
-    tool === "complete_step"
-      ? { verdict: "allow", rule: "control-tool", reason: "Reporting progress on the plan changes nothing." }
+  const control = CONTROL_TOOLS[tool];
+  const decision: Decision = control
+    ? { verdict: "allow", rule: "control-tool", reason: control }
+    : tool === "start_service"
+      ? judgeStartService(normalised, opts.policy)
       : decideUnderPolicy({ ...normalised, tool } as ToolCallForPolicy, opts.policy);
   const parts = (decision.parts ?? []).map((p: Decision & { command?: string }) => ({
     command: p.command ?? "",
@@ -25,7 +53,11 @@ export function judgeToolCall(tool: ToolName, normalised: Record<string, unknown
     rule: p.rule,
     reason: p.reason,
   }));
-  const risk = tool === "complete_step" ? "low" : riskOfCall({ ...normalised, tool } as ToolCallForPolicy);
+  const risk = control
+    ? "low"
+    : tool === "start_service"
+      ? riskOfCall({ tool: "run_command", command: normalised.command, cwd: normalised.cwd } as ToolCallForPolicy)
+      : riskOfCall({ ...normalised, tool } as ToolCallForPolicy);
   return { decision, parts, risk };
 }
 
@@ -42,7 +74,7 @@ export async function judgeToolCallOffThread(
   normalised: Record<string, unknown>,
   opts: { stepMode: boolean; policy: { policy: Policy; projectId: string; version: number }; limitMs?: number },
 ): Promise<Judgement> {
-  if (tool === "complete_step") return judgeToolCall(tool, normalised, { stepMode: opts.stepMode, policy: opts.policy.policy });
+  if (CONTROL_TOOLS[tool]) return judgeToolCall(tool, normalised, { stepMode: opts.stepMode, policy: opts.policy.policy });
   const task: JudgeTask = {
     tool,
     normalised,

@@ -5,6 +5,9 @@ import { z } from "zod";
 
 const relPath = z.string().min(1, "path is required").max(4096, "path is too long (4096 characters at most)");
 const MAX_CONTENT = 1024 * 1024;
+const serviceName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/, "a service name is 1 to 40 letters, digits, dots, dashes or underscores (for example web or api-server)");
 
 export const planStepSchema = z.object({
   title: z.string().trim().min(1).max(200),
@@ -61,6 +64,15 @@ export const TOOL_SCHEMAS = {
     .object({ name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "secret names look like ENV_VAR_NAMES"), reason: z.string().trim().min(1).max(2000) })
     .strict(),
   search_docs: z.object({ query: z.string().trim().min(1).max(1000) }).strict(),
+  start_service: z
+    .object({
+      name: serviceName,
+      command: z.string().trim().min(1, "command is empty").max(16_384, "command is longer than 16384 characters"),
+      cwd: relPath.optional(),
+    })
+    .strict(),
+  stop_service: z.object({ name: serviceName }).strict(),
+  list_services: z.object({}).strict(),
   complete_step: z.object({ step: z.number().int().min(1), note: z.string().max(4000).optional() }).strict(),
   finish: z.object({ summary: z.string().trim().min(1).max(20_000), status: z.enum(["success", "failure"]) }).strict(),
 } as const;
@@ -90,6 +102,8 @@ export const MUTATING_TOOLS: ReadonlySet<ToolName> = new Set([
   "install_package",
   "http_fetch",
   "request_secret",
+  "start_service",
+  "stop_service",
 ]);
 
 export const TOOL_DESCRIPTIONS: Record<ToolName, string> = {
@@ -110,6 +124,10 @@ export const TOOL_DESCRIPTIONS: Record<ToolName, string> = {
   request_secret:
     "Ask for a named secret (for example an API token). If approved it is given to your commands as an environment variable; you never see its value.",
   search_docs: "Search the project's local documentation index.",
+  start_service:
+    "Start a long-running process that must keep running between commands (for example a dev server your tests call on localhost). Every other process you start is killed when its command ends. The service runs beside your commands with the same workspace and network, as the same user; judged like run_command and asks a reviewer by default. Answers with its state and first output.",
+  stop_service: "Stop a service you started with start_service, by name.",
+  list_services: "List this run's services with their state, command and the end of their output.",
   complete_step: "Tell the reviewer a plan step is done (step numbers start at 1). In step mode the run pauses here until a reviewer says continue.",
   finish: "End the run with a summary of what you did and status success or failure.",
 };

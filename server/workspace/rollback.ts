@@ -15,6 +15,7 @@ import { rollbackDenial } from "@/lib/permissions";
 import { asRollback, isRollingBack, withWorkspaceLock } from "./coordination";
 import { getWorkspace, latestCheckpoint, requireCheckpoint, restoreCheckpointLocked, startCheckpoint, type RestoreResult } from "./checkpoints";
 import { requireRun } from "@/server/runs/lookup";
+import { stopRunServices } from "@/server/services/services";
 
 /** What rollback needs from the supervisor. */
 export interface WorkspaceHost {
@@ -102,6 +103,8 @@ export async function rollbackRun(
       restored = await withWorkspaceLock(runId, async () => {
         const fresh = requireRun(db, runId);
         if (!isTerminal(fresh.state) && fresh.containerId) await host.runtime.killProcesses(fresh.containerId).catch(() => undefined);
+        // Services would keep serving the files being replaced: they stop too (the agent starts them again if it needs them).
+        await stopRunServices(db, host.runtime, runId, actor, "the workspace was rolled back");
         return restoreCheckpointLocked(db, runId, checkpointId, { actor, runtime: host.runtime, reason: opts.reason });
       });
     } finally {
