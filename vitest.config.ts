@@ -1,11 +1,30 @@
 import path from "node:path";
 import { defineConfig } from "vitest/config";
+import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 const alias = { "@": path.resolve(__dirname) };
+
+// Integration files that take a minute or more, longest first. They are started
+// first so that, with two workers (scripts/test.sh), neither worker is left
+// running one of them alone at the end: without the durations of an earlier
+// run (a fresh checkout), vitest starts the largest files first, and the red
+// team's short file takes the longest.
+const LONG_FILES = ["server/redteam/redteam.int.test.ts", "server/egress/egress.int.test.ts", "test/mcp.int.test.ts", "server/sandbox/runtime.int.test.ts"];
+
+class LongFilesFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const rank = (f: TestSpecification) => {
+      const i = LONG_FILES.findIndex((p) => f.moduleId.endsWith(`/${p}`));
+      return i < 0 ? LONG_FILES.length : i;
+    };
+    return (await super.sort(files)).sort((a, b) => rank(a) - rank(b)); // stable: the rest keep vitest's order
+  }
+}
 
 export default defineConfig({
   resolve: { alias },
   test: {
+    sequence: { sequencer: LongFilesFirst },
     projects: [
       {
         resolve: { alias },

@@ -5,7 +5,7 @@
 // the manifest, its icons and the service worker (offline notice, never any
 // API answer in its cache) work in a real Chromium.
 import AxeBuilder from "@axe-core/playwright";
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test, type Browser, type Page } from "@playwright/test";
 import { admin, apiSignin } from "./support/api";
 import { planStep, setUpRunWorld, startRun, waitForPendingApproval, type RunWorld } from "./support/runs";
 
@@ -41,48 +41,78 @@ async function runWithPendingPlan(baseURL: string) {
   return run;
 }
 
+type Theme = "light" | "dark";
+type MainPage = { path: string; ready: (p: Page) => Promise<void> };
+
+/** The pages every role-rich user sees, each with what shows it is fully rendered. */
+function mainPages(runId: string): MainPage[] {
+  return [
+    { path: "/runs", ready: async (p) => void (await expect(p.getByTestId("run-row").first()).toBeVisible({ timeout: 30_000 })) },
+    {
+      path: `/runs/${runId}`,
+      ready: async (p) => {
+        await expect(p.getByRole("heading", { name: /Waiting for (a|your) decision/ })).toBeVisible({ timeout: 30_000 });
+        await expect(p.getByRole("article", { name: /^Plan · 2 steps/ })).toBeVisible();
+      },
+    },
+    {
+      path: "/approvals",
+      ready: async (p) => void (await expect(p.getByRole("article", { name: /^Plan · 2 steps/ }).first()).toBeVisible({ timeout: 30_000 })),
+    },
+    { path: "/audit", ready: async (p) => void (await expect(p.getByTestId("audit-event").first()).toBeVisible({ timeout: 30_000 })) },
+    { path: "/policies", ready: async (p) => void (await expect(p.getByRole("heading", { level: 1 })).toBeVisible()) },
+    { path: "/settings", ready: async (p) => void (await expect(p.getByTestId("install-app-hint")).toBeVisible()) },
+    { path: "/projects", ready: async (p) => void (await expect(p.getByRole("heading", { level: 1 })).toBeVisible()) },
+  ];
+}
+
+async function scanPage(page: Page, { path, ready }: MainPage, theme: Theme) {
+  await page.emulateMedia({ colorScheme: theme });
+  await page.goto(path);
+  await expect(page.locator("html")).toHaveClass(theme === "dark" ? /\bdark\b/ : /^(?!.*\bdark\b)/);
+  await ready(page);
+  await page.waitForTimeout(500); // let live times and counters settle
+  await expectNoAxeViolations(page, `${path} (${theme})`);
+}
+
+/** The sign-in page, signed out. */
+async function scanLogin(browser: Browser, theme: Theme) {
+  const signedOut = await browser.newContext({ colorScheme: theme });
+  const login = await signedOut.newPage();
+  await login.goto("/login");
+  await expect(login.getByRole("button", { name: /Sign in/ })).toBeVisible();
+  await expectNoAxeViolations(login, `/login (${theme})`);
+  await signedOut.close();
+}
+
+// Desktop: every page in both themes (the colours are the same tokens on a phone).
 for (const theme of ["light", "dark"] as const) {
-  test(`the main pages pass WCAG 2.1 AA (axe-core, colour contrast included) in the ${theme} theme`, async ({ page, baseURL, browser }) => {
+  test(`@desktop-only the main pages pass WCAG 2.1 AA (axe-core, colour contrast included) in the ${theme} theme`, async ({ page, baseURL, browser }) => {
     test.setTimeout(480_000); // eight pages, each scanned by axe
     const run = await runWithPendingPlan(baseURL!);
     await page.emulateMedia({ colorScheme: theme });
     await apiSignin(page, admin);
-
-    const pages: { path: string; ready: (p: Page) => Promise<void> }[] = [
-      { path: "/runs", ready: async (p) => void (await expect(p.getByTestId("run-row").first()).toBeVisible({ timeout: 30_000 })) },
-      {
-        path: `/runs/${run.id}`,
-        ready: async (p) => {
-          await expect(p.getByRole("heading", { name: /Waiting for (a|your) decision/ })).toBeVisible({ timeout: 30_000 });
-          await expect(p.getByRole("article", { name: /^Plan · 2 steps/ })).toBeVisible();
-        },
-      },
-      {
-        path: "/approvals",
-        ready: async (p) => void (await expect(p.getByRole("article", { name: /^Plan · 2 steps/ }).first()).toBeVisible({ timeout: 30_000 })),
-      },
-      { path: "/audit", ready: async (p) => void (await expect(p.getByTestId("audit-event").first()).toBeVisible({ timeout: 30_000 })) },
-      { path: "/policies", ready: async (p) => void (await expect(p.getByRole("heading", { level: 1 })).toBeVisible()) },
-      { path: "/settings", ready: async (p) => void (await expect(p.getByTestId("install-app-hint")).toBeVisible()) },
-      { path: "/projects", ready: async (p) => void (await expect(p.getByRole("heading", { level: 1 })).toBeVisible()) },
-    ];
-    for (const { path, ready } of pages) {
-      await page.goto(path);
-      await expect(page.locator("html")).toHaveClass(theme === "dark" ? /\bdark\b/ : /^(?!.*\bdark\b)/);
-      await ready(page);
-      await page.waitForTimeout(500); // let live times and counters settle
-      await expectNoAxeViolations(page, `${path} (${theme})`);
-    }
-
-    // The sign-in page, signed out.
-    const signedOut = await browser.newContext({ colorScheme: theme });
-    const login = await signedOut.newPage();
-    await login.goto("/login");
-    await expect(login.getByRole("button", { name: /Sign in/ })).toBeVisible();
-    await expectNoAxeViolations(login, `/login (${theme})`);
-    await signedOut.close();
+    for (const main of mainPages(run.id)) await scanPage(page, main, theme);
+    await scanLogin(browser, theme);
   });
 }
+
+// Phone: every page once in its phone layout (tab bar, tables as stacked cards, the approval card's sticky bar, the
+// audit page's folded filters), the themes alternating so that each phone-only part is scanned in both themes: the
+// tab bar on every page, stacked cards on /runs and /projects (light) and /audit and /settings (dark), the sticky
+// bar on /approvals (light) and the run page (dark).
+test("@phone-only the phone layouts of the main pages pass WCAG 2.1 AA (axe-core, colour contrast included) in both themes", async ({
+  page,
+  baseURL,
+  browser,
+}) => {
+  test.setTimeout(480_000); // eight pages, each scanned by axe
+  const run = await runWithPendingPlan(baseURL!);
+  await apiSignin(page, admin);
+  const dark = new Set([`/runs/${run.id}`, "/audit", "/settings"]);
+  for (const main of mainPages(run.id)) await scanPage(page, main, dark.has(main.path) ? "dark" : "light");
+  await scanLogin(browser, "dark");
+});
 
 test("a page with a pending approval hydrates without errors in a browser far from the server's time zone, and shows times in that zone", async ({
   browser,

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { and, asc, eq } from "drizzle-orm";
 import { type TestDb } from "@/test/helpers/db";
 import { actorOf } from "@/test/helpers/users";
-import { startScriptedModelServer, type ScriptedModelServer, type ScriptStep } from "@/test/helpers/model-server";
+import { startScriptedModelServer, type Script, type ScriptedModelServer, type ScriptStep } from "@/test/helpers/model-server";
 import { getRun, registerModel, setUpSupervisedWorld, startRun, stopSupervisor, waitFor, waitForState } from "@/test/helpers/runs";
 import { decideApproval } from "@/server/approvals/approvals";
 import { createGrant, listGrants, revokeGrant } from "@/server/grants/grants";
@@ -39,7 +39,7 @@ const asReviewer = () => ({ ...actorOf(reviewer), userId: reviewer.id });
  * Runs a script; the plan is approved, every other request goes to `onRequest`
  * (which may create grants first) and is approved unless it answers "deny".
  */
-async function drive(script: ScriptStep[], onRequest: (a: Approval, run: Run) => "approve" | "deny" = () => "approve", during?: (run: Run) => Promise<void>) {
+async function drive(script: Script, onRequest: (a: Approval, run: Run) => "approve" | "deny" = () => "approve", during?: (run: Run) => Promise<void>) {
   const server = await startScriptedModelServer(script);
   servers.push(server);
   const run = startRun(t.db, supervisor, operator, registerModel(t.db, admin, server.baseUrl));
@@ -111,11 +111,31 @@ describe("issue 12: bounded grants", () => {
 
   it("a grant ends by time: a call after its expiry asks again", async () => {
     let grantId = "";
-    const { writes } = await drive([plan, write("src/a.txt"), write("src/b.txt"), write("src/late.txt", 46_000), finish], (a, r) => {
+    let expiresAt = 0;
+    const steps = [plan, write("src/a.txt"), write("src/b.txt"), write("src/late.txt"), finish];
+    // The late write is sent only once the grant's end has passed (by the wall clock the gateway reads), instead of
+    // after a fixed sleep.
+    const script: Script = async (_req, i) => {
+      if (i === 3) {
+        expect(expiresAt, "the grant exists before the late write").toBeGreaterThan(0);
+        const wait = expiresAt + 250 - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
+      return steps[i];
+    };
+    const { writes } = await drive(script, (a, r) => {
       if (!grantId && a.tool === "write_file") {
-        // One minute is the shortest grant a reviewer can give; its clock is started 15 s ago so it ends 45 s from now
-        // (room for the granted call on a loaded machine), and the model waits 46 s after the granted call before the late one.
-        grantId = createGrant(t.db, asReviewer(), reviewer, { runId: r.id, tool: "write_file", path: "src", minutes: 1, maxCalls: 20 }, Date.now() - 15_000).id;
+        // One minute is the shortest grant a reviewer can give; its clock is started 48 s ago so it ends 12 s from now:
+        // room for the granted call (about 2 s end to end in CI) on a loaded machine.
+        const grant = createGrant(
+          t.db,
+          asReviewer(),
+          reviewer,
+          { runId: r.id, tool: "write_file", path: "src", minutes: 1, maxCalls: 20 },
+          Date.now() - 48_000,
+        );
+        grantId = grant.id;
+        expiresAt = new Date(grant.expiresAt).getTime();
         return "approve";
       }
       return "deny";
@@ -127,7 +147,7 @@ describe("issue 12: bounded grants", () => {
     ]);
     const grant = listGrants(t.db, writes[0]!.runId)[0]!;
     expect(grant).toMatchObject({ usedCalls: 1, status: "expired" });
-  }, 300_000); // the model waits 46 s on purpose; a loaded machine adds the rest
+  });
 
   it("a revoked grant allows nothing more: the next call asks", async () => {
     let grantId = "";
