@@ -244,17 +244,28 @@ async function openLab(opts: RedteamRunOptions): Promise<Lab> {
   return lab;
 }
 
+/** A lab container this old belongs to no red team still running (a whole red team takes a few minutes). */
+const STALE_LAB_AGE_S = 30 * 60;
+
 /** Lab sandboxes left behind by a red team that crashed (running ones may belong to another lab). */
+
 async function removeStaleLabSandboxes(): Promise<void> {
   try {
     const stale = await docker().listContainers({ all: true, filters: { label: [REDTEAM_LABEL], status: ["exited", "dead", "created"] } });
+    // Only leftovers of an earlier, crashed red team: another red team running
+    // now (npm test runs it under both runtimes at once) has containers that
+    // are "created" for a moment between create and start, or exited between
+    // its scenarios' sandboxes.
+    const cutoff = Date.now() / 1000 - STALE_LAB_AGE_S;
     await Promise.all(
-      stale.map((c) =>
-        docker()
-          .getContainer(c.Id)
-          .remove({ force: true })
-          .catch(() => undefined),
-      ),
+      stale
+        .filter((c) => c.Created < cutoff)
+        .map((c) =>
+          docker()
+            .getContainer(c.Id)
+            .remove({ force: true })
+            .catch(() => undefined),
+        ),
     );
   } catch {
     // Best effort: a leftover stopped container costs disk space, nothing more.
