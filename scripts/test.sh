@@ -52,7 +52,9 @@ wait_for static unit build
 # Phase 2: the suites that drive real containers and a real browser. They run
 # one after the other: on a 2-core machine, running them together with the
 # build starves the containers and makes timeouts meaningless.
-run_bg integration node_modules/.bin/vitest run --project integration
+# One vitest process for both projects (they share its worker pool): the
+# sandbox-level suites run under gVisor (the default) and again under runc.
+run_bg integration node_modules/.bin/vitest run --project integration --project integration-runc
 wait_for integration
 if [[ " ${failed[*]} " == *" build "* ]]; then
   airlock_log "skipping e2e: the build failed"

@@ -22,7 +22,7 @@ import os from "node:os";
 import path from "node:path";
 import { and, eq } from "drizzle-orm";
 import { migrateDatabase, openDatabase, type Db } from "@/db/client";
-import { approvals, runs, toolCalls, type Approval } from "@/db/schema";
+import { approvals, runs, toolCalls, type Approval, type SandboxRuntimeName } from "@/db/schema";
 import { verifyAuditChain, type Actor } from "@/server/audit/chain";
 import { decideApproval } from "@/server/approvals/approvals";
 import { onSignal } from "@/server/events/bus";
@@ -91,6 +91,8 @@ export interface RedteamRunOptions {
   policyYaml: string;
   scenarios?: readonly Scenario[];
   runtime?: SandboxRuntime;
+  /** The engine runtime that isolates the lab's sandbox (runc when not given). */
+  sandboxRuntime?: SandboxRuntimeName;
   image?: string;
   /** Skip the approval pass (policy decisions only, faster). */
   policyOnly?: boolean;
@@ -112,6 +114,7 @@ interface Lab {
   dir: string;
   db: Db;
   runtime: SandboxRuntime;
+  sandboxRuntime?: SandboxRuntimeName;
   image: string;
   workspaceDir: string;
   containerId: string | null;
@@ -200,6 +203,7 @@ async function openLab(opts: RedteamRunOptions): Promise<Lab> {
     dir,
     db,
     runtime: opts.runtime ?? dockerRuntime(),
+    sandboxRuntime: opts.sandboxRuntime,
     image: opts.image ?? sandboxImageName(),
     workspaceDir,
     containerId: null,
@@ -265,6 +269,7 @@ async function ensureSandbox(lab: Lab): Promise<string> {
   const { containerId } = await lab.runtime.createSandbox({
     runId: lab.key,
     purpose: "redteam",
+    runtime: lab.sandboxRuntime,
     image: lab.image,
     workspaceDir: lab.workspaceDir,
     limits: SANDBOX_LIMITS,

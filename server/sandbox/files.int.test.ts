@@ -10,11 +10,12 @@ import { listFiles, OutOfWorkspaceError, readFile, realpathInWorkspace, SandboxF
 import { DEFAULT_LIMITS, dockerRuntime } from "./runtime";
 import { prepareWorkspace } from "./workspace";
 import { AGENT_UID } from "./layout";
+import { withRuntimeUnderTest } from "@/test/helpers/sandbox-runtime";
 
 // Without an engine and image these suites fail, saying how to fix it.
 const image = await requireDocker();
 
-const runtime = dockerRuntime();
+const runtime = withRuntimeUnderTest(dockerRuntime());
 let dataDir = "";
 let containerId = "";
 let workspaceDir = "";

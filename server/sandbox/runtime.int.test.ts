@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireDocker } from "@/test/helpers/docker";
+import { sandboxRuntimeUnderTest } from "@/test/helpers/sandbox-runtime";
 import { docker } from "./docker";
 import { AGENT_GID, AGENT_UID } from "./layout";
 import { DEFAULT_LIMITS, dockerRuntime, SandboxError, type ExecOptions, type RunLimits } from "./runtime";
@@ -14,6 +15,8 @@ import { prepareWorkspace } from "./workspace";
 
 // Without an engine and image these suites fail, saying how to fix it.
 const image = await requireDocker();
+// runc or runsc (gVisor): see test/helpers/sandbox-runtime.ts.
+const runtimeName = await sandboxRuntimeUnderTest();
 
 // ---- shared fixtures
 const runtime = dockerRuntime();
@@ -26,7 +29,7 @@ const testRunPrefix = `t${randomBytes(4).toString("hex")}`;
 async function startSandbox(name: string, limits: Partial<RunLimits> = {}, env?: Record<string, string>) {
   const runId = `${testRunPrefix}-${name}`;
   const workspaceDir = await prepareWorkspace(dataDir(), runId);
-  const { containerId } = await runtime.createSandbox({ runId, image, workspaceDir, limits: { ...DEFAULT_LIMITS, ...limits }, env });
+  const { containerId } = await runtime.createSandbox({ runId, image, workspaceDir, limits: { ...DEFAULT_LIMITS, ...limits }, env, runtime: runtimeName });
   created.push(containerId);
   return { containerId, runId, workspaceDir };
 }

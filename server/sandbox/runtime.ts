@@ -326,6 +326,20 @@ function helperCommand(cmd: readonly string[], token?: string): string[] {
   return ["/usr/bin/env", "-i", ...HELPER_ENV, ...(token ? [`${EXEC_MARKER}=${token}`] : []), ...cmd];
 }
 
+/**
+ * An agent's command starts through a shell that execve()s it. Under gVisor
+ * (runsc) the process `docker exec` starts as the agent keeps the container's
+ * capabilities (CAP_KILL, meant for the sentinel) in its effective set, where
+ * runc clears them for a user other than root; with it the agent could
+ * SIGKILL the sentinel and init and end its sandbox. execve() by a user other
+ * than root drops them (no file or ambient capabilities) in both kernels, so
+ * the agent's own program starts with none. Under runc it changes nothing.
+ * (Helpers start through /usr/bin/env, which execve()s too.)
+ */
+function agentCommand(cmd: readonly string[]): string[] {
+  return ["/bin/sh", "-c", 'exec "$@"', "airlock-exec", ...cmd];
+}
+
 export const DEFAULT_MAX_STORED_BYTES = 1024 * 1024;
 const TMP_SIZE_MB = 256;
 /** Where user-level installs land (pip --user, npm -g): room for a few real packages. tmpfs pages count against the run's memory limit. */
@@ -338,6 +352,18 @@ const MAX_OPEN_FILES = 8192;
  * all sandboxes (no user namespaces), so it cannot be the per-run limit: the
  * pids cgroup is. This is only a backstop that never bites a single run. */
 const MAX_UID_PROCESSES = 16384;
+/**
+ * gVisor (runsc): the container's pids cgroup holds the sandbox's own kernel
+ * (the Sentry, a Go program) and its file proxy, not the agent's processes,
+ * which are tasks inside that kernel. Those need a few hundred host threads
+ * (about 280 measured with 20 agent processes) and die with exit 2 when a
+ * thread cannot be made: with the run's pids limit (256 by default) there,
+ * a busy sandbox crashed. So under runsc the pids cgroup is this budget of
+ * host threads, and the run's pids limit is RLIMIT_NPROC instead, which
+ * gVisor's kernel enforces over the agent uid's tasks of this sandbox alone
+ * (its own uid space: no other sandbox counts, unlike runc's host-wide count).
+ */
+const RUNSC_HOST_THREADS = 4096;
 /** The sentinel ends the container this long after runTimeoutS, in case the
  * supervisor that should have stopped it is gone. */
 const RUN_DEADLINE_GRACE_S = 300;
@@ -734,6 +760,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
   function containerConfig(spec: SandboxSpec, imageEnv: string[] = []): Docker.ContainerCreateOptions {
     const limits = spec.limits;
     const deadline = limits.runTimeoutS + RUN_DEADLINE_GRACE_S;
+    const gvisor = spec.runtime === "runsc";
     return {
       name: containerName(spec.runId),
       Image: spec.image,
@@ -753,7 +780,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       AttachStdout: false,
       AttachStderr: false,
       HostConfig: {
-        ...(spec.runtime === "runsc" ? { Runtime: "runsc" } : {}),
+        ...(gvisor ? { Runtime: "runsc" } : {}),
         Init: true,
         Mounts: [
           {
@@ -791,10 +818,10 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
         Memory: limits.memoryMb * 1024 * 1024,
         MemorySwap: limits.memoryMb * 1024 * 1024,
         NanoCpus: Math.round(limits.cpus * 1e9),
-        PidsLimit: limits.pids,
+        PidsLimit: gvisor ? RUNSC_HOST_THREADS : limits.pids,
         Ulimits: [
           { Name: "nofile", Soft: MAX_OPEN_FILES, Hard: MAX_OPEN_FILES },
-          { Name: "nproc", Soft: MAX_UID_PROCESSES, Hard: MAX_UID_PROCESSES },
+          { Name: "nproc", Soft: gvisor ? limits.pids : MAX_UID_PROCESSES, Hard: gvisor ? limits.pids : MAX_UID_PROCESSES },
           { Name: "fsize", Soft: MAX_FILE_BYTES, Hard: MAX_FILE_BYTES },
           { Name: "core", Soft: 0, Hard: 0 },
         ],
@@ -857,10 +884,15 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
 
   /** Runs a short helper command as the agent, isolated (see HELPER_ENV),
    * and returns its stdout (no marker, no timeout kill: helpers are ours and bounded). */
-  async function runHelper(containerId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number | null; stdout: string }> {
+  async function runHelper(
+    containerId: string,
+    cmd: string[],
+    timeoutMs: number,
+    as: { user?: string; token?: string } = {},
+  ): Promise<{ exitCode: number | null; stdout: string }> {
     const exec = await engine()
       .getContainer(containerId)
-      .exec({ Cmd: helperCommand(cmd), User: AGENT_USER, WorkingDir: "/", AttachStdout: true, AttachStderr: true, Tty: false });
+      .exec({ Cmd: helperCommand(cmd, as.token), User: as.user ?? AGENT_USER, WorkingDir: "/", AttachStdout: true, AttachStderr: true, Tty: false });
     const stream = (await exec.start({ hijack: true, stdin: false })) as Duplex;
     const chunks: Buffer[] = [];
     const sink = new Writable({
@@ -916,6 +948,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     try {
       const info = await container.inspect();
       if (!info.State.Running) return null;
+      if (info.HostConfig?.Runtime === "runsc") return await gvisorProcesses(containerId);
       initPid = info.State.Pid;
       listing = (await container.top({ ps_args: "-eo pid,ppid,sid,stat,args e" })) as typeof listing;
     } catch (err) {
@@ -923,6 +956,27 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       throw engineError("listing the sandbox's processes", err, containerId);
     }
     return { initPid, procs: parseEngineProcesses(listing) };
+  }
+
+  /**
+   * gVisor (runsc): `docker top` cannot list the sandbox. The engine asks
+   * runsc for the container's pids, which are pids of gVisor's own kernel,
+   * and then prints the HOST's processes that happen to have those numbers
+   * (the host's init, kthreadd…): every kill would look failed. So the
+   * listing is made inside, by ps running as INIT_USER (root with CAP_KILL
+   * only): the agent cannot ptrace or signal it, and cannot starve it of
+   * pids either (the run's process limit is the agent uid's RLIMIT_NPROC
+   * there, see RUNSC_HOST_THREADS). PID 1 is docker-init in gVisor's pid
+   * namespace; ps's own line is left out by its marker.
+   */
+  async function gvisorProcesses(containerId: string): Promise<{ initPid: number; procs: EngineProcess[] }> {
+    const token = randomBytes(12).toString("hex");
+    const { exitCode, stdout } = await runHelper(containerId, ["/bin/ps", "-eo", "pid,ppid,sid,stat,args", "e"], 5000, { user: INIT_USER, token });
+    if (exitCode !== 0) throw new SandboxError("ENGINE_ERROR", `listing the sandbox's processes inside gVisor failed (exit ${String(exitCode)})`);
+    const [header = "", ...lines] = stdout.split("\n").filter((l) => l.trim());
+    const listing = { Titles: header.trim().split(/\s+/), Processes: lines.map((l) => l.trim().split(/\s+/)) };
+    const procs = parseEngineProcesses(listing).filter((p) => !p.command.split(" ").includes(`${EXEC_MARKER}=${token}`));
+    return { initPid: 1, procs };
   }
 
   /** The processes of one exec (or, with token null, every agent process)
@@ -1034,7 +1088,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     const cwd = opts.helper ? "/" : resolveCwd(opts.cwd);
     const token = randomBytes(12).toString("hex");
     const env = [...envList(opts.env, "exec env"), `${EXEC_MARKER}=${token}`];
-    const cmd = opts.helper ? helperCommand(opts.cmd, token) : opts.cmd;
+    const cmd = opts.helper ? helperCommand(opts.cmd, token) : agentCommand(opts.cmd);
     const capture = new OutputCapture(maxStored, opts.onOutput);
     const result = (over: Partial<ExecResult>): ExecResult => ({
       exitCode: null,
@@ -1209,8 +1263,15 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
   }
 
   async function stats(containerId: string): Promise<SandboxStats | null> {
-    const state = await inspectSandbox(containerId);
-    if (!state?.running) return null;
+    let gvisor = false;
+    try {
+      const info = await engine().getContainer(containerId).inspect();
+      if (!info.State.Running) return null;
+      gvisor = info.HostConfig?.Runtime === "runsc";
+    } catch (err) {
+      if (statusCode(err) === 404) return null;
+      throw engineError("inspecting the sandbox", err, containerId);
+    }
     let raw: Docker.ContainerStats;
     try {
       raw = (await engine().getContainer(containerId).stats({ stream: false })) as Docker.ContainerStats;
@@ -1229,7 +1290,17 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     const systemDelta = (raw.cpu_stats.system_cpu_usage ?? 0) - (raw.precpu_stats.system_cpu_usage ?? 0);
     const cpus = raw.cpu_stats.online_cpus || raw.cpu_stats.cpu_usage.percpu_usage?.length || 1;
     const cpuPercent = systemDelta > 0 && cpuDelta > 0 ? (cpuDelta / systemDelta) * cpus * 100 : 0;
-    return { memoryBytes, cpuPercent, pids: raw.pids_stats?.current ?? 0 };
+    // gVisor: the pids cgroup counts the host threads of gVisor's kernel
+    // (see RUNSC_HOST_THREADS), not the agent's processes; those are counted
+    // inside, all of them, the container's own init and sentinel included
+    // (as the cgroup counts them under runc).
+    let pids = raw.pids_stats?.current ?? 0;
+    if (gvisor) {
+      const listing = await gvisorProcesses(containerId).catch(() => null);
+      if (!listing) return null;
+      pids = listing.procs.filter((p) => !/^[ZX]/.test(p.state)).length;
+    }
+    return { memoryBytes, cpuPercent, pids };
   }
 
   /**

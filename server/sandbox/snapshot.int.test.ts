@@ -18,11 +18,12 @@ import { AGENT_UID, AGENT_USER } from "./layout";
 import { docker } from "./docker";
 import { agentEnvironment, DEFAULT_LIMITS, dockerRuntime, instanceIdForDataDir, SandboxError } from "./runtime";
 import { prepareWorkspace } from "./workspace";
+import { withRuntimeUnderTest } from "@/test/helpers/sandbox-runtime";
 
 const image = await requireDocker();
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-snapshot-int-"));
 // Its own instance: listing and pruning only ever see this suite's snapshots.
-const runtime = dockerRuntime(undefined, { instance: instanceIdForDataDir(dataDir) });
+const runtime = withRuntimeUnderTest(dockerRuntime(undefined, { instance: instanceIdForDataDir(dataDir) }));
 const containers: string[] = [];
 const images: string[] = [];
 const prefix = `s${randomBytes(4).toString("hex")}`;

@@ -272,7 +272,14 @@ export async function restartFromSnapshot(
         }
         let containerId: string;
         try {
-          ({ containerId } = await host.runtime.createSandbox({ runId, image: snapshot.image, workspaceDir: fresh.workspaceDir!, limits: fresh.limits }));
+          // Under the runtime that isolated the run: a gVisor run must not come back under runc.
+          ({ containerId } = await host.runtime.createSandbox({
+            runId,
+            image: snapshot.image,
+            workspaceDir: fresh.workspaceDir!,
+            limits: fresh.limits,
+            runtime: fresh.runtime ?? undefined,
+          }));
         } catch (err) {
           if (err instanceof SandboxError && err.code === "IMAGE_MISSING") {
             throw new DomainError("NOT_FOUND", `The snapshot image ${snapshot.image} is gone (removed outside Airlock?); the run keeps its current container.`);
