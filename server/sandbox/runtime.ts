@@ -972,11 +972,13 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
    * only): the agent cannot ptrace or signal it, and cannot starve it of
    * pids either (the run's process limit is the agent uid's RLIMIT_NPROC
    * there, see RUNSC_HOST_THREADS). PID 1 is docker-init in gVisor's pid
-   * namespace; ps's own line is left out by its marker.
+   * namespace; ps's own line is left out by its marker. Up to 15 s: under a
+   * fork bomb at its limit ps took 4 s, and a listing that gives up reads as
+   * "processes survive", which stops the sandbox.
    */
   async function gvisorProcesses(containerId: string): Promise<{ initPid: number; procs: EngineProcess[] }> {
     const token = randomBytes(12).toString("hex");
-    const { exitCode, stdout } = await runHelper(containerId, ["/bin/ps", "-eo", "pid,ppid,sid,stat,args", "e"], 5000, { user: INIT_USER, token });
+    const { exitCode, stdout } = await runHelper(containerId, ["/bin/ps", "-eo", "pid,ppid,sid,stat,args", "e"], 15_000, { user: INIT_USER, token });
     if (exitCode !== 0) throw new SandboxError("ENGINE_ERROR", `listing the sandbox's processes inside gVisor failed (exit ${String(exitCode)})`);
     const [header = "", ...lines] = stdout.split("\n").filter((l) => l.trim());
     const listing = { Titles: header.trim().split(/\s+/), Processes: lines.map((l) => l.trim().split(/\s+/)) };
