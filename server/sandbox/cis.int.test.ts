@@ -54,7 +54,7 @@ afterAll(async () => {
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-describe(`CIS Docker Benchmark §5 on a live sandbox (${process.env.AIRLOCK_RUNTIME ?? "auto"})`, () => {
+describe(`CIS Docker Benchmark §5 on a live sandbox (${runtimeName})`, () => {
   it("runs under the runtime under test", () => {
     expect(host.Runtime ?? "runc").toBe(runtimeName);
   });

@@ -796,12 +796,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
         // device files. /home/agent: a writable home for git, npm, pip caches.
         Tmpfs: {
           "/tmp": `rw,exec,nosuid,nodev,size=${TMP_SIZE_MB}m,mode=1777`,
-          // gVisor (Debian's 2022 runsc) misreads uid=/gid= (the home came out
-          // owned by uid 2000000000, so the agent could not write it): there
-          // it is root's with mode 1777 instead, like /tmp.
-          [AGENT_HOME]: gvisor
-            ? `rw,exec,nosuid,nodev,size=${HOME_SIZE_MB}m,mode=1777`
-            : `rw,exec,nosuid,nodev,size=${HOME_SIZE_MB}m,mode=0700,uid=${AGENT_UID},gid=${AGENT_GID}`,
+          [AGENT_HOME]: `rw,exec,nosuid,nodev,size=${HOME_SIZE_MB}m,mode=0700,uid=${AGENT_UID},gid=${AGENT_GID}`,
         },
         ShmSize: SHM_SIZE_MB * 1024 * 1024,
         CapDrop: ["ALL"],
