@@ -21,6 +21,28 @@ class LongFilesFirst extends BaseSequencer {
   }
 }
 
+/**
+ * The sandbox-level suites: they create sandboxes under the runtime of
+ * test/helpers/sandbox-runtime.ts. "integration" runs them under the default
+ * (AIRLOCK_RUNTIME=auto, as users get it: runc on this machine, whose Debian
+ * runsc breaks coreutils' stat; gVisor where it works fully);
+ * "integration-runsc" runs them again under gVisor (AIRLOCK_RUNTIME=runsc).
+ */
+const SANDBOX_SUITES = [
+  "server/sandbox/runtime.int.test.ts",
+  "server/sandbox/files.int.test.ts",
+  "server/sandbox/snapshot.int.test.ts",
+  "server/sandbox/cis.int.test.ts",
+  "server/sandbox/hygiene.int.test.ts",
+  "server/egress/egress.int.test.ts",
+  "server/redteam/redteam.int.test.ts",
+  "test/snapshot.int.test.ts",
+  "test/usage.int.test.ts",
+  "test/sandbox-exit.int.test.ts",
+  "test/helper-isolation.int.test.ts",
+  "test/secrets-egress.int.test.ts",
+];
+
 export default defineConfig({
   resolve: { alias },
   test: {
@@ -42,6 +64,17 @@ export default defineConfig({
           name: "integration",
           include: ["server/**/*.int.test.ts", "test/**/*.int.test.ts"],
           environment: "node",
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
+        resolve: { alias },
+        test: {
+          name: "integration-runsc",
+          include: SANDBOX_SUITES,
+          environment: "node",
+          env: { AIRLOCK_RUNTIME: "runsc" },
           testTimeout: 180_000,
           hookTimeout: 300_000,
         },

@@ -43,6 +43,9 @@ console.log("written");
 // --network=sandbox) fails to start here with "cannot run with network
 // enabled in root network namespace", and could not see a network connected
 // after start anyway.
+// --oci-seccomp: gVisor applies the container's seccomp filter to the agent's
+// own system calls (without it an agent could make user namespaces inside
+// gVisor; server/sandbox/runtime.ts gives runsc sandboxes their filter).
 function RUNSC_ENTRY(p) {
-  return { path: p, runtimeArgs: ["--network=host"] };
+  return { path: p, runtimeArgs: ["--network=host", "--oci-seccomp"] };
 }

@@ -56,8 +56,10 @@ wait_for static build
 # (vitest gives it one worker on 2 cores). Integration gets two workers: its
 # files mostly wait on Docker, and each has its own data directory and
 # Airlock instance (measured: 7 of the heaviest files, 487 s with one worker,
-# 294 s with two, every test green, on a loaded machine).
-run_bg integration node_modules/.bin/vitest run --project integration --maxWorkers=2
+# 294 s with two, every test green, on a loaded machine). One vitest process
+# for both projects (they share its worker pool): the sandbox-level suites run
+# a second time under the other runtime (vitest.config.ts).
+run_bg integration node_modules/.bin/vitest run --project integration --project integration-runsc --maxWorkers=2
 wait_for unit integration
 if [[ " ${failed[*]} " == *" build "* ]]; then
   airlock_log "skipping e2e: the build failed"

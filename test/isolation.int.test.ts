@@ -1,7 +1,9 @@
-// Isolation tiers (issue 13) against the real engine: the gVisor probe, a
-// built-in run under AIRLOCK_RUNTIME=auto isolated by gVisor (runs.get, the
-// container's HostConfig, the kernel seen inside, the audit event of its
-// start), and a project that requires gVisor where gVisor is unavailable.
+// Isolation tiers (issue 13) against the real engine: the gVisor probe
+// (including whether gVisor breaks coreutils' stat, as Debian's 2022 runsc
+// does), a built-in run of a project that requires gVisor isolated by it
+// (runs.get, the container's HostConfig, the kernel seen inside, the audit
+// event of its start), auto keeping runs on runc where gVisor breaks tools,
+// and a project that requires gVisor where gVisor is unavailable.
 // "Unavailable" is injected through the supervisor's gvisorProbe seam: the
 // engine's real gVisor is shared with every other suite and is never broken.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,7 +19,9 @@ import { SCENARIOS } from "@/server/redteam/scenarios";
 import { createRun } from "@/server/runs/runs";
 import { docker } from "@/server/sandbox/docker";
 import { sandboxImageName } from "@/server/sandbox/image";
-import { probeGvisor, runGvisorProbe, type GvisorStatus } from "@/server/sandbox/runtimes";
+import { DEFAULT_LIMITS, dockerRuntime } from "@/server/sandbox/runtime";
+import { GVISOR_STATX_PROBLEM, probeGvisor, runGvisorProbe, type GvisorStatus } from "@/server/sandbox/runtimes";
+import { prepareWorkspace } from "@/server/sandbox/workspace";
 import type { PublicUser } from "@/server/users/users";
 import { startScriptedModelServer, type ScriptedModelServer } from "@/test/helpers/model-server";
 import { getRun, registerModel, setUpSupervisedWorld, stopSupervisor, waitForState, type SupervisedWorld } from "@/test/helpers/runs";
@@ -26,6 +30,7 @@ import { actorOf, identityOfToken, issueToken } from "@/test/helpers/users";
 const servers: ScriptedModelServer[] = [];
 let auto: SupervisedWorld;
 let noGvisor: SupervisedWorld;
+let brokenTools: SupervisedWorld;
 
 const UNAVAILABLE: GvisorStatus = {
   offered: false,
@@ -33,6 +38,18 @@ const UNAVAILABLE: GvisorStatus = {
   problem: "the Docker engine does not offer the runsc runtime",
   kernel: null,
   engineRuntimes: ["runc"],
+  checkedAt: new Date(),
+  durationMs: 0,
+};
+
+/** gVisor that starts but breaks `ls -l` (what Debian's 2022 runsc does), injected for the auto rule. */
+const BREAKS_TOOLS: GvisorStatus = {
+  offered: true,
+  works: true,
+  problem: null,
+  toolsProblem: GVISOR_STATX_PROBLEM,
+  kernel: "Linux version 4.4.0",
+  engineRuntimes: ["runc", "runsc"],
   checkedAt: new Date(),
   durationMs: 0,
 };
@@ -62,14 +79,17 @@ function startTransitions(world: SupervisedWorld, runId: string) {
 beforeAll(async () => {
   auto = await setUpSupervisedWorld({ supervisor: { runtimeSetting: "auto" } });
   noGvisor = await setUpSupervisedWorld({ supervisor: { runtimeSetting: "auto", gvisorProbe: () => Promise.resolve(UNAVAILABLE) } });
+  brokenTools = await setUpSupervisedWorld({ supervisor: { runtimeSetting: "auto", gvisorProbe: () => Promise.resolve(BREAKS_TOOLS) } });
 });
 
 afterAll(async () => {
   await stopSupervisor(auto?.supervisor);
   await stopSupervisor(noGvisor?.supervisor);
+  await stopSupervisor(brokenTools?.supervisor);
   await Promise.all(servers.map((s) => s.close()));
   auto?.t.close();
   noGvisor?.t.close();
+  brokenTools?.t.close();
 });
 
 describe("the gVisor probe", () => {
@@ -87,18 +107,42 @@ describe("the gVisor probe", () => {
     expect(again).toBe(first); // cached: no second probe container
     expect((await probeContainers()).filter((id) => !before.includes(id))).toEqual([]); // removed after use
   });
+
+  it("reports that this gVisor breaks coreutils' stat exactly when `stat` fails in a real gVisor sandbox", async () => {
+    const status = await probeGvisor(sandboxImageName());
+    const runtime = dockerRuntime();
+    const workspaceDir = await prepareWorkspace(auto.dataDir, "statx-check");
+    const { containerId } = await runtime.createSandbox({
+      runId: `statx-check-${Date.now()}`,
+      image: sandboxImageName(),
+      workspaceDir,
+      limits: DEFAULT_LIMITS,
+      runtime: "runsc",
+    });
+    try {
+      const stat = await runtime.exec(containerId, { cmd: ["stat", "/workspace"], timeoutS: 30 });
+      expect(status.toolsProblem ?? null).toBe(stat.exitCode === 0 ? null : GVISOR_STATX_PROBLEM);
+    } finally {
+      await runtime.removeSandbox(containerId);
+    }
+  });
 });
 
-describe("a built-in run under AIRLOCK_RUNTIME=auto", () => {
+describe("a built-in run of a project that requires gVisor", () => {
   it("is isolated by gVisor: runs.get says runsc, its container runs under runsc, /proc/version inside is gVisor's, and the audit event of its start names the runtime", async () => {
     const modelId = await waitingModel(auto);
-    const run = createRun(auto.t.db, { ...actorOf(auto.operator), userId: auto.operator.id }, { title: "isolated", task: "look around", modelId });
+    const project = createProject(auto.t.db, actorOf(auto.admin), { slug: "isolated", name: "Isolated", runtime: "runsc" });
+    const run = createRun(
+      auto.t.db,
+      { ...actorOf(auto.admin), userId: auto.admin.id },
+      { title: "isolated", task: "look around", modelId, projectId: project.id },
+    );
     auto.supervisor.launch(run.id);
     const waiting = await waitForState(auto.t.db, run.id, "awaiting_plan_approval", 120_000);
 
-    const view = await (await callerAs(auto, auto.operator)).runs.get({ id: run.id });
+    const view = await (await callerAs(auto, auto.admin)).runs.get({ id: run.id });
     expect(view.runtime).toBe("runsc");
-    const listed = await (await callerAs(auto, auto.operator)).runs.list({});
+    const listed = await (await callerAs(auto, auto.admin)).runs.list({});
     expect(listed.items.find((r) => r.id === run.id)?.runtime).toBe("runsc");
 
     const inspected = await docker().getContainer(waiting.containerId!).inspect();
@@ -109,7 +153,7 @@ describe("a built-in run under AIRLOCK_RUNTIME=auto", () => {
 
     const started = startTransitions(auto, run.id).find((d) => d.to === "planning");
     expect(started).toMatchObject({ from: "starting", runtime: "runsc" });
-    expect(started?.runtimeWhy).toMatch(/gVisor works/);
+    expect(started?.runtimeWhy).toMatch(/gVisor: project Isolated requires it/);
 
     await auto.supervisor.killRun(run.id, actorOf(auto.admin), "done looking");
   });
@@ -156,6 +200,21 @@ describe("where gVisor is unavailable (injected through the gvisorProbe seam)", 
   });
 });
 
+describe("AIRLOCK_RUNTIME=auto where gVisor starts but breaks common tools (injected: what Debian's 2022 runsc does)", () => {
+  it("keeps a run on runc and says why in its audit event, so the agent's ls -l keeps working", async () => {
+    const w = brokenTools;
+    const modelId = await waitingModel(w);
+    const run = createRun(w.t.db, { ...actorOf(w.operator), userId: w.operator.id }, { title: "ls must work", task: "anything", modelId });
+    w.supervisor.launch(run.id);
+    const waiting = await waitForState(w.t.db, run.id, "awaiting_plan_approval", 120_000);
+    expect((await (await callerAs(w, w.operator)).runs.get({ id: run.id })).runtime).toBe("runc");
+    expect((await docker().getContainer(waiting.containerId!).inspect()).HostConfig.Runtime).toBe("runc");
+    const started = startTransitions(w, run.id).find((d) => d.to === "planning");
+    expect(started?.runtimeWhy).toMatch(/gVisor starts but this gVisor build breaks common tools .*AIRLOCK_RUNTIME=runsc to use it anyway/);
+    await w.supervisor.killRun(run.id, actorOf(w.admin), "done");
+  });
+});
+
 describe("projects.create / projects.update runtime", () => {
   it("an admin can require gVisor for a project and lift it again; any other value is refused with what to send", async () => {
     const admin = await callerAs(noGvisor, noGvisor.admin);
@@ -172,7 +231,9 @@ describe("projects.create / projects.update runtime", () => {
 
 describe("the red team", () => {
   it("runs its lab sandbox under the runtime a run would get, and says which in its summary", async () => {
-    const expected = config().runtime === "runc" ? "runc" : "runsc"; // gVisor works here (see the probe above)
+    const gvisor = await probeGvisor(sandboxImageName());
+    // What a run outside a project gets: auto takes gVisor only where it works and keeps tools working.
+    const expected = config().runtime === "runsc" || (config().runtime === "auto" && gvisor.works && !gvisor.toolsProblem) ? "runsc" : "runc";
     const outcome = await runRedteam({
       policyYaml: presetYaml("supervised"),
       scenarios: SCENARIOS.filter((s) => s.id === "shadow-dot-ls"),

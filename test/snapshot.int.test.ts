@@ -103,7 +103,9 @@ describe("container snapshots", () => {
       // 3: running when the reviewer restarts the run from the snapshot
       call("run_command", { command: "sleep 300" }),
       // 4: after the restart
-      call("run_command", { command: "hello-airlock; readlink ~/link; ls /workspace; pgrep -c sleep || true" }),
+      call("run_command", {
+        command: "hello-airlock; readlink ~/link; python3 -c 'import os; print(*sorted(os.listdir(\"/workspace\")), sep=chr(10))'; pgrep -c sleep || true",
+      }),
       call("finish", { summary: "done", status: "success" }),
     ]);
     const modelId = registerModel(t.db, admin, server.baseUrl);

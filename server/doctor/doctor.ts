@@ -147,9 +147,9 @@ async function checkIsolation(cfg: AirlockConfig, dockerOk: boolean, image: stri
   const decision = chooseRuntime({ setting: cfg.runtime, project: null }, gvisor);
   const offered = gvisor.engineRuntimes.length ? gvisor.engineRuntimes.join(", ") : "none listed";
   const gvisorState = gvisor.works
-    ? `gVisor works (${gvisor.kernel ?? "its kernel"} inside, ${(gvisor.durationMs / 1000).toFixed(1)} s to probe)`
+    ? `gVisor works (${gvisor.kernel ?? "its kernel"} inside, ${(gvisor.durationMs / 1000).toFixed(1)} s to probe)${gvisor.toolsProblem ? `, but ${gvisor.toolsProblem}` : ""}`
     : `gVisor not usable (${gvisor.problem}; \`bash scripts/ensure-gvisor.sh\` as root installs and registers it)`;
-  const resolved = decision.ok ? `runs use ${decision.runtime}` : "runs will FAIL to start";
+  const resolved = decision.ok ? `runs use ${decision.runtime} (${decision.why})` : "runs will FAIL to start";
   return {
     name,
     ok: decision.ok,

@@ -29,6 +29,7 @@ import { startScriptedModelServer, type ScriptedModelServer, type ScriptStep, to
 import { getRun, newSupervisor, registerModel, requireDocker, roomyQueue, startRun, tempDataDir, waitForState } from "@/test/helpers/runs";
 import { actorOf, addUser } from "@/test/helpers/users";
 import { sandboxedRun } from "@/test/helpers/workspaces";
+import { withRuntimeUnderTest } from "@/test/helpers/sandbox-runtime";
 
 await requireDocker();
 const execFileP = promisify(execFile);
@@ -109,7 +110,7 @@ beforeAll(async () => {
   roomyQueue(t.db); // the runs arranged by liveRun() hold slots
   dataDir = tempDataDir();
   const instance = instanceIdForDataDir(dataDir);
-  runtime = dockerRuntime(undefined, { instance });
+  runtime = withRuntimeUnderTest(dockerRuntime(undefined, { instance }));
   admin = await addUser(t.db, "admin");
   operator = await addUser(t.db, "operator");
   reviewer = await addUser(t.db, "reviewer");

@@ -14,7 +14,7 @@ export interface HealthReport {
   sandboxImage: { ok: boolean; name?: string; error?: string };
   /** Isolation (informational, never fails health): AIRLOCK_RUNTIME and what this process last learned about gVisor
    * ("unchecked" until the first run start or probe; health itself never starts a probe container). */
-  runtime?: { setting: RuntimeSetting; gvisor: "works" | "unavailable" | "unchecked"; problem?: string };
+  runtime?: { setting: RuntimeSetting; gvisor: "works" | "unavailable" | "unchecked"; problem?: string; toolsProblem?: string };
 }
 
 export async function checkHealth(openDb: () => Db): Promise<HealthReport> {
@@ -52,6 +52,7 @@ export async function checkHealth(openDb: () => Db): Promise<HealthReport> {
       setting: config().runtime,
       gvisor: status ? (status.works ? "works" : "unavailable") : "unchecked",
       ...(status?.problem ? { problem: status.problem } : {}),
+      ...(status?.toolsProblem ? { toolsProblem: status.toolsProblem } : {}),
     };
   } catch {
     runtime = undefined; // a bad setting is reported by airlock doctor and at start

@@ -10,6 +10,7 @@ import { runRedteamReport } from "@/server/redteam/reports";
 import { REDTEAM_CATEGORIES, SCENARIOS } from "@/server/redteam/scenarios";
 import { createTestDb, type TestDb } from "@/test/helpers/db";
 import { requireDocker } from "@/test/helpers/runs";
+import { sandboxRuntimeUnderTest } from "@/test/helpers/sandbox-runtime";
 
 const ACTOR = { userId: null, label: "redteam-test" };
 let t: TestDb;
@@ -30,7 +31,7 @@ describe("the red-team catalogue", () => {
 
 describe("with the default (supervised) policy", () => {
   it("no scenario escapes, and every outcome carries its evidence", { timeout: 280_000 }, async () => {
-    const report = await runRedteamReport(t.db, ACTOR, {});
+    const report = await runRedteamReport(t.db, ACTOR, {}, undefined, { sandboxRuntime: await sandboxRuntimeUnderTest() });
     expect(report.state, report.error ?? "").toBe("done");
     const escaped = (report.results ?? []).filter((r) => r.outcome === "escaped").map((r) => `${r.id}: ${r.summary}`);
     expect(escaped).toEqual([]);
@@ -66,11 +67,17 @@ describe("with a policy that allows everything", () => {
       projectId: "yolo",
       yaml: "id: yolo\nname: Allow everything\ndescription: for the red-team test\ndefault: { verdict: allow, reason: Everything is allowed. }\nrules: []\n",
     });
-    const report = await runRedteamReport(t.db, ACTOR, {
-      projectId: "yolo",
-      policyOnly: true,
-      scenarioIds: ["cred-env-dump", "smuggle-eval", "git-hook-write-file", "shell-rc-append"],
-    });
+    const report = await runRedteamReport(
+      t.db,
+      ACTOR,
+      {
+        projectId: "yolo",
+        policyOnly: true,
+        scenarioIds: ["cred-env-dump", "smuggle-eval", "git-hook-write-file", "shell-rc-append"],
+      },
+      undefined,
+      { sandboxRuntime: await sandboxRuntimeUnderTest() },
+    );
     const outcome = Object.fromEntries(report.results!.map((r) => [r.id, r]));
     expect(outcome["cred-env-dump"]).toMatchObject({ outcome: "escaped" });
     expect(outcome["cred-env-dump"]!.summary).toMatch(/a secret from the run's environment reached the agent/);

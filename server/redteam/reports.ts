@@ -4,7 +4,7 @@
 import crypto from "node:crypto";
 import { desc, eq } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { redteamReports, type RedteamReport } from "@/db/schema";
+import { redteamReports, type RedteamReport, type SandboxRuntimeName } from "@/db/schema";
 import { appendAudit, type Actor } from "@/server/audit/chain";
 import { DomainError } from "@/server/errors/domain-error";
 import { currentPolicy } from "@/server/projects/policy-store";
@@ -124,12 +124,14 @@ async function execute(
   scenarios: typeof SCENARIOS,
   input: RedteamStart,
   onScenario?: (r: ScenarioResult, done: number, total: number) => void,
+  sandboxRuntime?: SandboxRuntimeName,
 ): Promise<RedteamReportView> {
   const results: ScenarioResult[] = [];
   try {
     const outcome = await runRedteam({
       policyYaml: yaml,
       project: requireProject(db, report.projectId),
+      sandboxRuntime,
       scenarios,
       policyOnly: input.policyOnly,
       onScenario: (result, done, total) => {
@@ -193,9 +195,10 @@ export async function runRedteamReport(
   actor: Actor,
   input: RedteamStart,
   onScenario?: (r: ScenarioResult, done: number, total: number) => void,
+  opts: { sandboxRuntime?: SandboxRuntimeName } = {},
 ): Promise<RedteamReportView> {
   const { report, yaml, scenarios } = beginReport(db, actor, input);
-  return execute(db, actor, report, yaml, scenarios, input, onScenario);
+  return execute(db, actor, report, yaml, scenarios, input, onScenario, opts.sandboxRuntime);
 }
 
 /** Starts the red team in the background and returns the report id at once (the dashboard polls it). */

@@ -358,6 +358,20 @@ function helperCommand(cmd: readonly string[], token?: string): string[] {
   return ["/usr/bin/env", "-i", ...HELPER_ENV, ...(token ? [`${EXEC_MARKER}=${token}`] : []), ...cmd];
 }
 
+/**
+ * An agent's command starts through a shell that execve()s it. Under gVisor
+ * (runsc) the process `docker exec` starts as the agent keeps the container's
+ * capabilities (CAP_KILL, meant for the sentinel) in its effective set, where
+ * runc clears them for a user other than root; with it the agent could
+ * SIGKILL the sentinel and init and end its sandbox. execve() by a user other
+ * than root drops them (no file or ambient capabilities) in both kernels, so
+ * the agent's own program starts with none. Under runc it changes nothing.
+ * (Helpers start through /usr/bin/env, which execve()s too.)
+ */
+function agentCommand(cmd: readonly string[]): string[] {
+  return ["/bin/sh", "-c", 'exec "$@"', "airlock-exec", ...cmd];
+}
+
 export const DEFAULT_MAX_STORED_BYTES = 1024 * 1024;
 const TMP_SIZE_MB = 256;
 /** Where user-level installs land (pip --user, npm -g): room for a few real packages. tmpfs pages count against the run's memory limit. */
@@ -370,6 +384,87 @@ const MAX_OPEN_FILES = 8192;
  * all sandboxes (no user namespaces), so it cannot be the per-run limit: the
  * pids cgroup is. This is only a backstop that never bites a single run. */
 const MAX_UID_PROCESSES = 16384;
+/**
+ * gVisor (runsc): the container's pids cgroup holds the sandbox's own kernel
+ * (the Sentry, a Go program) and its file proxy, not the agent's processes,
+ * which are tasks inside that kernel. Those need a few hundred host threads
+ * (about 280 measured with 20 agent processes) and die with exit 2 when a
+ * thread cannot be made: with the run's pids limit (256 by default) there,
+ * a busy sandbox crashed. So under runsc the pids cgroup is this budget of
+ * host threads, and the run's pids limit is RLIMIT_NPROC instead, which
+ * gVisor's kernel enforces over the agent uid's tasks of this sandbox alone
+ * (its own uid space: no other sandbox counts, unlike runc's host-wide count).
+ */
+const RUNSC_HOST_THREADS = 4096;
+
+/**
+ * The seccomp filter gVisor applies inside the sandbox (runsc is registered
+ * with --oci-seccomp by scripts/gvisor-daemon-json.mjs). Under runc, Docker's
+ * default profile keeps an agent without CAP_SYS_ADMIN from making
+ * namespaces; gVisor's own kernel does not consult the host's filter, and the
+ * red team's priv-namespaces-mounts scenario escaped there (unshare
+ * CLONE_NEWUSER worked). Docker's default profile cannot be used inside this
+ * runsc build: its clone rule stops thread creation (python and node fail),
+ * so this is a deny list of what the default profile keeps from an
+ * unprivileged container: new namespaces (unshare, setns, clone with a
+ * CLONE_NEW* flag, clone3 — glibc falls back to clone), mounts, keyrings,
+ * bpf, perf, userfaultfd, handles, kernel modules, clocks, reboot and swap.
+ * gVisor answers EPERM whatever errno is asked for.
+ */
+const GVISOR_SECCOMP_PROFILE = JSON.stringify({
+  defaultAction: "SCMP_ACT_ALLOW",
+  architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+  syscalls: [
+    {
+      names: [
+        "unshare",
+        "setns",
+        "clone3",
+        "mount",
+        "umount2",
+        "pivot_root",
+        "chroot",
+        "keyctl",
+        "add_key",
+        "request_key",
+        "bpf",
+        "perf_event_open",
+        "userfaultfd",
+        "open_by_handle_at",
+        "name_to_handle_at",
+        "syslog",
+        "acct",
+        "swapon",
+        "swapoff",
+        "reboot",
+        "settimeofday",
+        "clock_settime",
+        "quotactl",
+        "vhangup",
+        "iopl",
+        "ioperm",
+        "kexec_load",
+        "init_module",
+        "finit_module",
+        "delete_module",
+      ],
+      action: "SCMP_ACT_ERRNO",
+      errnoRet: 1,
+    },
+    // CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET: one rule each (a rule's conditions are ANDed).
+    ...[0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000].map((flag) => ({
+      names: ["clone"],
+      action: "SCMP_ACT_ERRNO",
+      errnoRet: 1,
+      args: [{ index: 0, value: flag, valueTwo: flag, op: "SCMP_CMP_MASKED_EQ" }],
+    })),
+  ],
+});
+
+/** Security options of a sandbox (and its services) under a runtime. */
+function securityOptions(runtime: string | undefined): string[] {
+  return runtime === "runsc" ? ["no-new-privileges", `seccomp=${GVISOR_SECCOMP_PROFILE}`] : ["no-new-privileges"];
+}
 /** The sentinel ends the container this long after runTimeoutS, in case the
  * supervisor that should have stopped it is gone. */
 const RUN_DEADLINE_GRACE_S = 300;
@@ -912,6 +1007,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
   function containerConfig(spec: SandboxSpec, imageEnv: string[] = []): Docker.ContainerCreateOptions {
     const limits = spec.limits;
     const deadline = limits.runTimeoutS + RUN_DEADLINE_GRACE_S;
+    const gvisor = spec.runtime === "runsc";
     return {
       name: containerName(spec.runId),
       Image: spec.image,
@@ -931,7 +1027,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       AttachStdout: false,
       AttachStderr: false,
       HostConfig: {
-        ...(spec.runtime === "runsc" ? { Runtime: "runsc" } : {}),
+        ...(gvisor ? { Runtime: "runsc" } : {}),
         Init: true,
         Mounts: [
           {
@@ -953,7 +1049,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
         CapDrop: ["ALL"],
         // For the sentinel (INIT_USER) only; see there.
         CapAdd: ["KILL"],
-        SecurityOpt: ["no-new-privileges"],
+        SecurityOpt: securityOptions(spec.runtime),
         Privileged: false,
         NetworkMode: "none",
         // No resolver but the egress proxy's. On the egress network Docker's
@@ -969,10 +1065,10 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
         Memory: limits.memoryMb * 1024 * 1024,
         MemorySwap: limits.memoryMb * 1024 * 1024,
         NanoCpus: Math.round(limits.cpus * 1e9),
-        PidsLimit: limits.pids,
+        PidsLimit: gvisor ? RUNSC_HOST_THREADS : limits.pids,
         Ulimits: [
           { Name: "nofile", Soft: MAX_OPEN_FILES, Hard: MAX_OPEN_FILES },
-          { Name: "nproc", Soft: MAX_UID_PROCESSES, Hard: MAX_UID_PROCESSES },
+          { Name: "nproc", Soft: gvisor ? limits.pids : MAX_UID_PROCESSES, Hard: gvisor ? limits.pids : MAX_UID_PROCESSES },
           { Name: "fsize", Soft: MAX_FILE_BYTES, Hard: MAX_FILE_BYTES },
           { Name: "core", Soft: 0, Hard: 0 },
         ],
@@ -1035,14 +1131,24 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
 
   /** Runs a short helper command as the agent, isolated (see HELPER_ENV),
    * and returns its stdout (no marker, no timeout kill: helpers are ours and bounded). */
-  async function runHelper(containerId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number | null; stdout: string }> {
-    return helperGate(containerId).shared(() => runHelperNow(containerId, cmd, timeoutMs));
+  async function runHelper(
+    containerId: string,
+    cmd: string[],
+    timeoutMs: number,
+    as: { user?: string; token?: string } = {},
+  ): Promise<{ exitCode: number | null; stdout: string }> {
+    return helperGate(containerId).shared(() => runHelperNow(containerId, cmd, timeoutMs, as));
   }
 
-  async function runHelperNow(containerId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number | null; stdout: string }> {
+  async function runHelperNow(
+    containerId: string,
+    cmd: string[],
+    timeoutMs: number,
+    as: { user?: string; token?: string } = {},
+  ): Promise<{ exitCode: number | null; stdout: string }> {
     const exec = await engine()
       .getContainer(containerId)
-      .exec({ Cmd: helperCommand(cmd), User: AGENT_USER, WorkingDir: "/", AttachStdout: true, AttachStderr: true, Tty: false });
+      .exec({ Cmd: helperCommand(cmd, as.token), User: as.user ?? AGENT_USER, WorkingDir: "/", AttachStdout: true, AttachStderr: true, Tty: false });
     const stream = (await exec.start({ hijack: true, stdin: false })) as Duplex;
     const chunks: Buffer[] = [];
     const sink = new Writable({
@@ -1098,6 +1204,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     try {
       const info = await container.inspect();
       if (!info.State.Running) return null;
+      if (info.HostConfig?.Runtime === "runsc") return await gvisorProcesses(containerId);
       initPid = info.State.Pid;
       listing = (await container.top({ ps_args: "-eo pid,ppid,sid,stat,args e" })) as typeof listing;
     } catch (err) {
@@ -1126,6 +1233,29 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       for (const row of top?.Processes ?? []) pids.add(Number(row[0]));
     }
     return pids;
+  }
+
+  /**
+   * gVisor (runsc): `docker top` cannot list the sandbox. The engine asks
+   * runsc for the container's pids, which are pids of gVisor's own kernel,
+   * and then prints the HOST's processes that happen to have those numbers
+   * (the host's init, kthreadd…): every kill would look failed. So the
+   * listing is made inside, by ps running as INIT_USER (root with CAP_KILL
+   * only): the agent cannot ptrace or signal it, and cannot starve it of
+   * pids either (the run's process limit is the agent uid's RLIMIT_NPROC
+   * there, see RUNSC_HOST_THREADS). PID 1 is docker-init in gVisor's pid
+   * namespace; ps's own line is left out by its marker. Up to 15 s: under a
+   * fork bomb at its limit ps took 4 s, and a listing that gives up reads as
+   * "processes survive", which stops the sandbox.
+   */
+  async function gvisorProcesses(containerId: string): Promise<{ initPid: number; procs: EngineProcess[] }> {
+    const token = randomBytes(12).toString("hex");
+    const { exitCode, stdout } = await runHelper(containerId, ["/bin/ps", "-eo", "pid,ppid,sid,stat,args", "e"], 15_000, { user: INIT_USER, token });
+    if (exitCode !== 0) throw new SandboxError("ENGINE_ERROR", `listing the sandbox's processes inside gVisor failed (exit ${String(exitCode)})`);
+    const [header = "", ...lines] = stdout.split("\n").filter((l) => l.trim());
+    const listing = { Titles: header.trim().split(/\s+/), Processes: lines.map((l) => l.trim().split(/\s+/)) };
+    const procs = parseEngineProcesses(listing).filter((p) => !p.command.split(" ").includes(`${EXEC_MARKER}=${token}`));
+    return { initPid: 1, procs };
   }
 
   /** The processes of one exec (or, with token null, every agent process)
@@ -1425,7 +1555,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     const cwd = opts.helper ? "/" : resolveCwd(opts.cwd);
     const token = randomBytes(12).toString("hex");
     const env = [...envList(opts.env, "exec env"), `${EXEC_MARKER}=${token}`];
-    const cmd = opts.helper ? helperCommand(opts.cmd, token) : opts.cmd;
+    const cmd = opts.helper ? helperCommand(opts.cmd, token) : agentCommand(opts.cmd);
     const capture = new OutputCapture(maxStored, opts.onOutput);
     const result = (over: Partial<ExecResult>): ExecResult => ({
       exitCode: null,
@@ -1612,7 +1742,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
           Tmpfs: hc.Tmpfs,
           ShmSize: hc.ShmSize,
           CapDrop: ["ALL"],
-          SecurityOpt: ["no-new-privileges"],
+          SecurityOpt: securityOptions(hc.Runtime),
           Privileged: false,
           NetworkMode: `container:${containerId}`,
           IpcMode: "private",
@@ -1693,7 +1823,34 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     }
   }
 
+  /**
+   * gVisor: the engine's SIGKILL takes about 3 s to tear a runsc sandbox
+   * down (2.9 s measured), over the 2 s a stop promises. SIGTERM reaches the
+   * sentinel through docker-init; the sentinel exits, docker-init with it,
+   * and gVisor's kernel ends every process of its pid namespace: about 0.5 s.
+   * true when the sandbox stopped that way within a second; otherwise the
+   * caller SIGKILLs as under runc.
+   */
+  async function stopGvisorSandbox(containerId: string): Promise<boolean> {
+    const container = engine().getContainer(containerId);
+    try {
+      const info = await container.inspect();
+      if (info.HostConfig?.Runtime !== "runsc" || !info.State.Running || info.State.Paused) return false;
+      await container.kill({ signal: "SIGTERM" });
+    } catch {
+      return false;
+    }
+    const deadline = Date.now() + 1000;
+    while (Date.now() < deadline) {
+      await sleep(50);
+      const state = await inspectSandbox(containerId).catch(() => null);
+      if (!state?.running) return true;
+    }
+    return false;
+  }
+
   async function stopSandbox(containerId: string, retried = false): Promise<void> {
+    if (!retried && (await stopGvisorSandbox(containerId))) return;
     try {
       await engine().getContainer(containerId).kill({ signal: "SIGKILL" });
     } catch (err) {
@@ -1749,8 +1906,15 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
   }
 
   async function stats(containerId: string): Promise<SandboxStats | null> {
-    const state = await inspectSandbox(containerId);
-    if (!state?.running) return null;
+    let gvisor = false;
+    try {
+      const info = await engine().getContainer(containerId).inspect();
+      if (!info.State.Running) return null;
+      gvisor = info.HostConfig?.Runtime === "runsc";
+    } catch (err) {
+      if (statusCode(err) === 404) return null;
+      throw engineError("inspecting the sandbox", err, containerId);
+    }
     let raw: Docker.ContainerStats;
     try {
       raw = (await engine().getContainer(containerId).stats({ stream: false })) as Docker.ContainerStats;
@@ -1769,7 +1933,17 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     const systemDelta = (raw.cpu_stats.system_cpu_usage ?? 0) - (raw.precpu_stats.system_cpu_usage ?? 0);
     const cpus = raw.cpu_stats.online_cpus || raw.cpu_stats.cpu_usage.percpu_usage?.length || 1;
     const cpuPercent = systemDelta > 0 && cpuDelta > 0 ? (cpuDelta / systemDelta) * cpus * 100 : 0;
-    return { memoryBytes, cpuPercent, pids: raw.pids_stats?.current ?? 0 };
+    // gVisor: the pids cgroup counts the host threads of gVisor's kernel
+    // (see RUNSC_HOST_THREADS), not the agent's processes; those are counted
+    // inside, all of them, the container's own init and sentinel included
+    // (as the cgroup counts them under runc).
+    let pids = raw.pids_stats?.current ?? 0;
+    if (gvisor) {
+      const listing = await gvisorProcesses(containerId).catch(() => null);
+      if (!listing) return null;
+      pids = listing.procs.filter((p) => !/^[ZX]/.test(p.state)).length;
+    }
+    return { memoryBytes, cpuPercent, pids };
   }
 
   /**

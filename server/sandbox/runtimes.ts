@@ -19,6 +19,13 @@ export interface GvisorStatus {
   works: boolean;
   /** Why gVisor is not usable, in words an operator can act on; null when it works. */
   problem: string | null;
+  /**
+   * gVisor starts, but breaks tools an agent uses all the time (null: none
+   * found). Debian's 2022 runsc answers statx() with AT_NO_AUTOMOUNT with
+   * EINVAL, so coreutils' `ls -l`, `stat` and `tar` fail inside. auto then
+   * keeps runs on runc; a run that requires gVisor still gets it.
+   */
+  toolsProblem?: string | null;
   /** /proc/version as seen inside the probe container (gVisor reports its own kernel, "Linux version 4.4.0"). */
   kernel: string | null;
   /** Every runtime the engine offers, by name. */
@@ -43,6 +50,11 @@ export const GVISOR_RUNTIME = "runsc";
 export const PROBE_RETRY_MS = 60_000;
 const PROBE_TIMEOUT_MS = 30_000;
 const PROBE_LABEL = "airlock.gvisor-probe";
+const TOOLS_OK = "airlock-probe:stat-works";
+const TOOLS_BROKEN = "airlock-probe:stat-fails";
+/** What auto avoids: an agent's `ls -l` failing in every run. */
+export const GVISOR_STATX_PROBLEM =
+  "this gVisor build breaks common tools (coreutils' stat, ls -l and tar fail with 'Invalid argument': statx with AT_NO_AUTOMOUNT)";
 
 /** Who requires gVisor for this run, in words; null when nobody does. */
 export function gvisorRequiredBy(req: RuntimeRequest): string | null {
@@ -66,8 +78,13 @@ export function needsGvisorProbe(req: RuntimeRequest): boolean {
 export function chooseRuntime(req: RuntimeRequest, gvisor: GvisorStatus | null): RuntimeDecision {
   const requiredBy = gvisorRequiredBy(req);
   if (requiredBy === null && req.setting === "runc") return { ok: true, runtime: "runc", why: "AIRLOCK_RUNTIME=runc" };
-  if (gvisor?.works) {
-    return { ok: true, runtime: "runsc", why: requiredBy ? `gVisor: ${requiredBy}` : "AIRLOCK_RUNTIME=auto and gVisor works on this engine" };
+  if (gvisor?.works && requiredBy !== null) {
+    const caveat = gvisor.toolsProblem ? ` (note: ${gvisor.toolsProblem})` : "";
+    return { ok: true, runtime: "runsc", why: `gVisor: ${requiredBy}${caveat}` };
+  }
+  if (gvisor?.works && !gvisor.toolsProblem) return { ok: true, runtime: "runsc", why: "AIRLOCK_RUNTIME=auto and gVisor works on this engine" };
+  if (gvisor?.works && gvisor.toolsProblem && requiredBy === null) {
+    return { ok: true, runtime: "runc", why: `AIRLOCK_RUNTIME=auto and gVisor starts but ${gvisor.toolsProblem}; set AIRLOCK_RUNTIME=runsc to use it anyway` };
   }
   const problem = gvisor?.problem ?? "gVisor could not be checked on this engine";
   if (requiredBy === null) return { ok: true, runtime: "runc", why: `AIRLOCK_RUNTIME=auto and gVisor is not usable here (${problem})` };
@@ -144,8 +161,10 @@ export async function runGvisorProbe(image: string, client: Docker = docker()): 
     container = await client.createContainer({
       name: `airlock-gvisor-probe-${crypto.randomBytes(6).toString("hex")}`,
       Image: image,
-      Entrypoint: ["/bin/cat"],
-      Cmd: ["/proc/version"],
+      // The kernel it reports, then whether coreutils' stat (statx with
+      // AT_NO_AUTOMOUNT, as ls -l and tar use it) works there.
+      Entrypoint: ["/bin/sh", "-c", `cat /proc/version; if stat / >/dev/null 2>&1; then echo ${TOOLS_OK}; else echo ${TOOLS_BROKEN}; fi`],
+      Cmd: [],
       User: AGENT_USER,
       WorkingDir: "/",
       Labels: { [PROBE_LABEL]: "true" },
@@ -178,7 +197,14 @@ export async function runGvisorProbe(image: string, client: Docker = docker()): 
       PROBE_TIMEOUT_MS,
       "the gVisor probe container",
     );
-    const output = stdoutOf((await container.logs({ stdout: true, stderr: false, follow: false })) as unknown as Buffer).trim();
+    const lines = stdoutOf((await container.logs({ stdout: true, stderr: false, follow: false })) as unknown as Buffer)
+      .trim()
+      .split("\n");
+    const toolsProblem = lines.includes(TOOLS_BROKEN) ? GVISOR_STATX_PROBLEM : null;
+    const output = lines
+      .filter((l) => l !== TOOLS_OK && l !== TOOLS_BROKEN)
+      .join("\n")
+      .trim();
     if (ran.StatusCode !== 0) {
       return status({
         offered: true,
@@ -188,7 +214,7 @@ export async function runGvisorProbe(image: string, client: Docker = docker()): 
         engineRuntimes,
       });
     }
-    return status({ offered: true, works: true, problem: null, kernel: output || null, engineRuntimes });
+    return status({ offered: true, works: true, problem: null, toolsProblem, kernel: output || null, engineRuntimes });
   } catch (err) {
     return status({ offered: true, works: false, problem: `a gVisor (runsc) sandbox does not start: ${firstLine(err)}`, kernel: null, engineRuntimes });
   } finally {

@@ -18,11 +18,12 @@ import { AGENT_UID, AGENT_USER } from "./layout";
 import { docker } from "./docker";
 import { agentEnvironment, DEFAULT_LIMITS, dockerRuntime, instanceIdForDataDir, SandboxError } from "./runtime";
 import { prepareWorkspace } from "./workspace";
+import { withRuntimeUnderTest } from "@/test/helpers/sandbox-runtime";
 
 const image = await requireDocker();
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-snapshot-int-"));
 // Its own instance: listing and pruning only ever see this suite's snapshots.
-const runtime = dockerRuntime(undefined, { instance: instanceIdForDataDir(dataDir) });
+const runtime = withRuntimeUnderTest(dockerRuntime(undefined, { instance: instanceIdForDataDir(dataDir) }));
 const containers: string[] = [];
 const images: string[] = [];
 const prefix = `s${randomBytes(4).toString("hex")}`;
@@ -82,7 +83,10 @@ describe("sandbox snapshots", () => {
 
     const restarted = await start("home", snap.image);
     expect((await sh(restarted.containerId, fingerprint)).out).toBe(before.out);
-    expect((await sh(restarted.containerId, "tool && id -u && stat -c %U ~")).out).toBe(`tool-ran\n${AGENT_UID}\nagent\n`);
+    expect(
+      (await sh(restarted.containerId, "tool && id -u && python3 -c 'import os, pwd; print(pwd.getpwuid(os.stat(os.path.expanduser(\"~\")).st_uid).pw_name)'"))
+        .out,
+    ).toBe(`tool-ran\n${AGENT_UID}\nagent\n`);
     // Still hardened: read-only root, so the seed itself cannot be changed by the agent.
     expect((await sh(restarted.containerId, "touch /var/lib/airlock/home/x 2>&1")).code).not.toBe(0);
   }, 120_000);
@@ -99,7 +103,9 @@ describe("sandbox snapshots", () => {
     const base = await docker().getImage(image).inspect();
     expect((await docker().getImage(s2.image).inspect()).Config.Labels?.["airlock.base-image"]).toBe(base.Id);
     const third = await start("chain", s2.image);
-    expect((await sh(third.containerId, "ls ~")).out).toBe("three\ntwo\n");
+    expect(
+      (await sh(third.containerId, 'python3 -c \'import os; print(*sorted(n for n in os.listdir(os.path.expanduser("~")) if n[0] != "."), sep=chr(10))\'')).out,
+    ).toBe("three\ntwo\n");
   }, 120_000);
 
   it("lists, removes and prunes this instance's snapshots, and refuses what it cannot do", async () => {

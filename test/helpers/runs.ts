@@ -15,6 +15,7 @@ import { decideApproval } from "@/server/approvals/approvals";
 import type { PublicUser } from "@/server/users/users";
 import { createTestDb, type TestDb } from "@/test/helpers/db";
 import { requireDocker } from "@/test/helpers/docker";
+import { withRuntimeUnderTest } from "@/test/helpers/sandbox-runtime";
 import { actorOf, addUser, SETUP_ACTOR } from "@/test/helpers/users";
 import { updateQueueSettings } from "@/server/runs/queue-settings";
 
@@ -28,7 +29,8 @@ export function tempDataDir(): string {
 export function newSupervisor(db: Db, dataDir: string, extra: Partial<Pick<SupervisorOptions, "runtimeSetting" | "gvisorProbe">> = {}): Supervisor {
   return new Supervisor({
     db,
-    runtime: dockerRuntime(undefined, { instance: instanceIdForDataDir(dataDir) }),
+    // Under the runtime under test (gVisor or runc: see vitest.config.ts).
+    runtime: withRuntimeUnderTest(dockerRuntime(undefined, { instance: instanceIdForDataDir(dataDir) })),
     dataDir,
     image: sandboxImageName(),
     sweepMs: 200,
