@@ -1,7 +1,7 @@
 // chooseRuntime: every combination of AIRLOCK_RUNTIME, the project's
 // requirement and what the gVisor probe found.
 import { describe, expect, it } from "vitest";
-import { chooseRuntime, needsGvisorProbe, type GvisorStatus, type RuntimeRequest } from "./runtimes";
+import { chooseRuntime, GVISOR_STATX_PROBLEM, needsGvisorProbe, type GvisorStatus, type RuntimeRequest } from "./runtimes";
 
 function probe(state: "works" | "not-offered" | "broken"): GvisorStatus {
   return {
@@ -36,6 +36,20 @@ describe("chooseRuntime", () => {
 
   it("auto falls back to runc when gVisor is offered but does not start", () => {
     expect(chooseRuntime({ setting: "auto", project: null }, probe("broken"))).toMatchObject({ ok: true, runtime: "runc" });
+  });
+
+  it("auto keeps a run on runc where gVisor starts but breaks coreutils' stat (ls -l), and says how to use gVisor anyway", () => {
+    const d = chooseRuntime({ setting: "auto", project: free }, { ...probe("works"), toolsProblem: GVISOR_STATX_PROBLEM });
+    expect(d).toMatchObject({ ok: true, runtime: "runc" });
+    expect(d.ok && d.why).toMatch(/breaks common tools.*AIRLOCK_RUNTIME=runsc to use it anyway/);
+  });
+
+  it("a run that requires gVisor still gets it where gVisor breaks coreutils' stat, with the caveat in its reason", () => {
+    const broken = { ...probe("works"), toolsProblem: GVISOR_STATX_PROBLEM };
+    const byProject = chooseRuntime({ setting: "auto", project: requiring }, broken);
+    expect(byProject).toMatchObject({ ok: true, runtime: "runsc" });
+    expect(byProject.ok && byProject.why).toMatch(/project payments requires it \(note: this gVisor build breaks/);
+    expect(chooseRuntime({ setting: "runsc", project: null }, broken)).toMatchObject({ ok: true, runtime: "runsc" });
   });
 
   it("runc keeps a run on runc even where gVisor works, and needs no probe", () => {
