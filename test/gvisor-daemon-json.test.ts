@@ -21,7 +21,9 @@ afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 describe("registering gVisor with the Docker engine", () => {
   it("creates daemon.json with the runsc runtime when there is none", () => {
     expect(run()).toBe("written");
-    expect(JSON.parse(fs.readFileSync(file, "utf8"))).toEqual({ runtimes: { runsc: { path: "/usr/bin/runsc", runtimeArgs: ["--network=host", "--oci-seccomp"] } } });
+    expect(JSON.parse(fs.readFileSync(file, "utf8"))).toEqual({
+      runtimes: { runsc: { path: "/usr/bin/runsc", runtimeArgs: ["--network=host", "--oci-seccomp"] } },
+    });
   });
 
   it("keeps the admin's other settings and runtimes, and changes nothing on a second run", () => {
