@@ -214,10 +214,23 @@ describe(`CIS Docker Benchmark §5 on a live sandbox (${runtimeName})`, () => {
   });
 
   it("CIS 5.21: the default seccomp profile is not disabled", async () => {
-    expect((host.SecurityOpt ?? []).filter((o: string) => /seccomp/.test(o))).toEqual([]);
-    // runc applies it to the container's processes; gVisor applies its own
-    // filters to its kernel on the host, so a process inside sees none.
-    expect((await inside("grep ^Seccomp: /proc/self/status || echo 'Seccomp: none'")).trim()).toBe(runtimeName === "runc" ? "Seccomp:\t2" : "Seccomp:\t0");
+    const seccomp = (host.SecurityOpt ?? []).filter((o: string) => /seccomp/.test(o));
+    if (runtimeName === "runc") {
+      expect(seccomp).toEqual([]); // Docker's default profile
+    } else {
+      // Under gVisor (runsc --oci-seccomp) the sandbox's own filter, applied inside gVisor's kernel: never "unconfined".
+      expect(seccomp).toHaveLength(1);
+      expect(seccomp[0]).not.toMatch(/unconfined/);
+      expect(JSON.parse(seccomp[0]!.slice("seccomp=".length))).toMatchObject({ defaultAction: "SCMP_ACT_ALLOW" });
+    }
+    // Either way a process inside runs filtered.
+    expect((await inside("grep ^Seccomp: /proc/self/status || echo 'Seccomp: none'")).trim()).toBe("Seccomp:\t2");
+  });
+
+  it("CIS 5.21 under both runtimes: the agent cannot make a user or mount namespace (the filter holds inside gVisor too)", async () => {
+    const r = await runtime.exec(id, { cmd: ["sh", "-c", "unshare -U true; echo user=$?; unshare -m true; echo mount=$?"], timeoutS: 20 });
+    expect(r.stdout).toMatch(/user=[1-9]/);
+    expect(r.stdout).toMatch(/mount=[1-9]/);
   });
 
   it("CIS 5.22, 5.23: commands are never exec'd privileged or as root", async () => {

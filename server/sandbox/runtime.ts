@@ -368,9 +368,72 @@ function helperCommand(cmd: readonly string[], token?: string): string[] {
  * the agent's own program starts with none. Under runc it changes nothing.
  * (Helpers start through /usr/bin/env, which execve()s too.)
  */
-function agentCommand(cmd: readonly string[]): string[] {
+function agentCommand(cmd: readonly string[], gvisor = false): string[] {
+  if (gvisor) return [...HELPER_PYTHON, "-c", GVISOR_EXEC_FILTER, ...cmd];
   return ["/bin/sh", "-c", 'exec "$@"', "airlock-exec", ...cmd];
 }
+
+/** x86-64 system calls an agent under gVisor is refused (EPERM): those Docker's default profile keeps from an unprivileged container. */
+const GVISOR_DENIED_SYSCALLS = {
+  unshare: 272,
+  setns: 308,
+  mount: 165,
+  umount2: 166,
+  pivot_root: 155,
+  chroot: 161,
+  keyctl: 250,
+  add_key: 248,
+  request_key: 249,
+  bpf: 321,
+  perf_event_open: 298,
+  userfaultfd: 323,
+  open_by_handle_at: 304,
+  name_to_handle_at: 303,
+  syslog: 103,
+  acct: 163,
+  swapon: 167,
+  swapoff: 168,
+  reboot: 169,
+  settimeofday: 164,
+  clock_settime: 227,
+  quotactl: 179,
+  vhangup: 153,
+  iopl: 172,
+  ioperm: 173,
+  kexec_load: 246,
+  init_module: 175,
+  finit_module: 313,
+  delete_module: 176,
+} as const;
+
+/**
+ * Under gVisor the filter of the container's spec (--oci-seccomp) reaches the
+ * container's own process tree, but not the processes `docker exec` starts,
+ * and agent commands are those: an agent could make a user namespace inside
+ * gVisor (the red team's priv-namespaces-mounts escaped). So an agent command
+ * starts through this loader (python3 -I -S, as the helpers), which installs
+ * the same deny list as a seccomp filter (classic BPF: other architectures
+ * and x32 numbers refused, the listed calls EPERM, clone with any CLONE_NEW*
+ * flag EPERM, clone3 ENOSYS so the C library falls back to clone) and then
+ * execve()s the command, which also drops the effective capabilities (see
+ * above). The filter is inherited by every child and cannot be removed.
+ */
+const GVISOR_EXEC_FILTER = [
+  "import ctypes, os, struct, sys",
+  "L = ctypes.CDLL(None, use_errno=True)",
+  "def I(c, k, t=0, f=0): return struct.pack('HBBI', c, t, f, k)",
+  "EPERM, ENOSYS, ALLOW = 0x50001, 0x50026, 0x7fff0000",
+  "p = [I(0x20, 4), I(0x15, 0xc000003e, 1, 0), I(6, EPERM), I(0x20, 0), I(0x35, 0x40000000, 0, 1), I(6, EPERM)]",
+  `for n in (${Object.values(GVISOR_DENIED_SYSCALLS).join(", ")},): p += [I(0x15, n, 0, 1), I(6, EPERM)]`,
+  "p += [I(0x15, 435, 0, 1), I(6, ENOSYS), I(0x15, 56, 0, 3), I(0x20, 16), I(0x45, 0x7e020000, 0, 1), I(6, EPERM), I(6, ALLOW)]",
+  "b = ctypes.create_string_buffer(b''.join(p))",
+  "class F(ctypes.Structure): _fields_ = [('len', ctypes.c_ushort), ('filter', ctypes.c_void_p)]",
+  "f = F(len(p), ctypes.addressof(b))",
+  "if L.prctl(38, 1, 0, 0, 0) != 0 or L.prctl(22, 2, ctypes.byref(f), 0, 0) != 0:",
+  "    sys.stderr.write('airlock: could not install the sandbox filter (errno %d)\\n' % ctypes.get_errno()); sys.exit(126)",
+  "try: os.execvp(sys.argv[1], sys.argv[1:])",
+  "except OSError as e: sys.stderr.write('%s: %s\\n' % (sys.argv[1], e.strerror)); sys.exit(127 if isinstance(e, FileNotFoundError) else 126)",
+].join("\n");
 
 export const DEFAULT_MAX_STORED_BYTES = 1024 * 1024;
 const TMP_SIZE_MB = 256;
@@ -1555,7 +1618,8 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     const cwd = opts.helper ? "/" : resolveCwd(opts.cwd);
     const token = randomBytes(12).toString("hex");
     const env = [...envList(opts.env, "exec env"), `${EXEC_MARKER}=${token}`];
-    const cmd = opts.helper ? helperCommand(opts.cmd, token) : agentCommand(opts.cmd);
+    const gvisor = !opts.helper && (await leftoverCheck(containerId).catch(() => null))?.kind === "gvisor";
+    const cmd = opts.helper ? helperCommand(opts.cmd, token) : agentCommand(opts.cmd, gvisor);
     const capture = new OutputCapture(maxStored, opts.onOutput);
     const result = (over: Partial<ExecResult>): ExecResult => ({
       exitCode: null,
