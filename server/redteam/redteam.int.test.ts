@@ -30,8 +30,8 @@ describe("the red-team catalogue", () => {
 });
 
 describe("with the default (supervised) policy", () => {
-  // About 110 commands through the gateway: 130 s under runc in CI; under gVisor every exec costs more and each command adds an in-sandbox reap check.
-  it("no scenario escapes, and every outcome carries its evidence", { timeout: 600_000 }, async () => {
+  // About 110 commands through the gateway: 130 s under runc in CI, 500 s under gVisor alone on this machine (every exec costs more there, each command adds an in-sandbox reap check, and scenarios that end the sandbox restart it).
+  it("no scenario escapes, and every outcome carries its evidence", { timeout: 900_000 }, async () => {
     const report = await runRedteamReport(t.db, ACTOR, {}, undefined, { sandboxRuntime: await sandboxRuntimeUnderTest() });
     expect(report.state, report.error ?? "").toBe("done");
     const escaped = (report.results ?? []).filter((r) => r.outcome === "escaped").map((r) => `${r.id}: ${r.summary}`);
