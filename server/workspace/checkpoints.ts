@@ -2,6 +2,8 @@
 // repository and a `checkpoints` row, announced as a run event and recorded
 // in the audit trail in the same transaction.
 import crypto from "node:crypto";
+import fs from "node:fs/promises";
+import path from "node:path";
 import { and, asc, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { checkpoints, workspaces, type Checkpoint, type CheckpointKind, type Run, type Workspace, type WorkspaceSourceJson } from "@/db/schema";
@@ -30,6 +32,7 @@ import {
   type SnapshotLimits,
 } from "./shadow-repo";
 import { runGit } from "./git";
+import { signWorkTree, unchangedSince, type TreeSignature } from "./tree-signature";
 import { workspaceSettings } from "./settings";
 import { formatBytes } from "@/lib/format";
 
@@ -265,6 +268,53 @@ async function resetPermissions(db: Db, runId: string, workTree: string): Promis
   announce(event);
 }
 
+/**
+ * Per run: the work tree's signature as it was when the last checkpoint
+ * found it committed (HEAD's tree), with that HEAD and the limits it was
+ * taken under. A checkpoint whose signature matches it commits nothing and
+ * costs one lstat per entry: no freeze, no `find`, no git. Anything else
+ * (a change, a rollback that moved HEAD, a restart that forgot it, a racy
+ * signature) takes the full path, which makes a new one.
+ */
+interface CommittedTree {
+  head: string;
+  limitsKey: string;
+  signature: TreeSignature;
+}
+const gs = globalThis as unknown as { __airlockCommittedTrees?: Map<string, CommittedTree> };
+const committedTrees = () => (gs.__airlockCommittedTrees ??= new Map());
+
+/** Written before each look so its ctime tells the filesystem's clock (see tree-signature.ts). */
+export function signatureStampFile(repo: ShadowRepo): string {
+  return path.join(repo.gitDir, "airlock-stamp");
+}
+
+/** HEAD's commit from the ref files themselves (no git process); null when it is not a plain loose ref. */
+async function headFromRefFiles(repo: ShadowRepo): Promise<string | null> {
+  try {
+    const head = (await fs.readFile(path.join(repo.gitDir, "HEAD"), "utf8")).trim();
+    const ref = /^ref: (refs\/heads\/[A-Za-z0-9._/-]+)$/.exec(head)?.[1];
+    const sha = ref && !ref.includes("..") ? (await fs.readFile(path.join(repo.gitDir, ref), "utf8")).trim() : head;
+    return /^[0-9a-f]{40}$/.test(sha) ? sha : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The cheap look: true when the work tree is exactly what HEAD holds, as the last checkpoint left it. */
+async function unchangedSinceCommitted(runId: string, repo: ShadowRepo, limits: SnapshotLimits): Promise<boolean> {
+  const known = committedTrees().get(runId);
+  if (!known || known.limitsKey !== JSON.stringify(limits)) return false;
+  if ((await headFromRefFiles(repo)) !== known.head) return false;
+  const now = await signWorkTree(repo.workTree, { prune: limits.ignoredDirs, stampFile: signatureStampFile(repo) });
+  return unchangedSince(known.signature, now);
+}
+
+/** Forgets a run's committed-tree signature (its workspace is going away). */
+export function forgetCommittedTree(runId: string): void {
+  committedTrees().delete(runId);
+}
+
 /** Caller holds the workspace lock. */
 async function checkpointLocked(db: Db, runId: string, opts: CheckpointOptions): Promise<Checkpoint | null> {
   const run = requireRun(db, runId);
@@ -272,19 +322,31 @@ async function checkpointLocked(db: Db, runId: string, opts: CheckpointOptions):
   if (ws.cleanedAt) return null;
   const repo = repoOf(run);
   if (!(await shadowRepoExists(repo))) await initShadowRepo(repo);
-  const snap = await withFrozenSandbox(opts.runtime, run.containerId, async () => {
+  const limits = snapshotLimits();
+  if (!opts.force && (await unchangedSinceCommitted(runId, repo, limits))) return null;
+  committedTrees().delete(runId);
+  const { snap, signature } = await withFrozenSandbox(opts.runtime, run.containerId, async () => {
     await resetPermissions(db, runId, repo.workTree);
-    return snapshotWorkTree(repo, snapshotLimits());
+    // Looked at before git reads the files: a change after this look shows in the next one.
+    const signature = await signWorkTree(repo.workTree, { prune: limits.ignoredDirs, stampFile: signatureStampFile(repo) }).catch(() => null);
+    return { snap: await snapshotWorkTree(repo, limits), signature };
   });
+  const remember = (head: string) => {
+    if (signature?.trusted) committedTrees().set(runId, { head, limitsKey: JSON.stringify(limits), signature });
+  };
   const parent = await headCommit(repo);
   const parentTree = parent ? await treeOf(repo, parent) : null;
-  if (parentTree === snap.tree && !opts.force) return null;
+  if (parentTree === snap.tree && !opts.force) {
+    remember(parent!);
+    return null;
+  }
   const cap = await withinCap(db, runId, repo, ws);
   if (!cap.ok && parent) {
     announceSkipped(db, runId, ws, cap.bytes, opts.label);
     return null;
   }
   const commit = await commitTree(repo, snap.tree, parent, `${opts.label}\n\nAirlock-Run: ${runId}\nAirlock-Kind: ${opts.kind}\n`);
+  remember(commit);
   const stat = await diffStat(repo, parent, commit);
   return recordCheckpoint(db, runId, opts.actor ?? SYSTEM_ACTOR, {
     label: opts.label,

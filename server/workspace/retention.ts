@@ -8,10 +8,11 @@ import type { Db } from "@/db/client";
 import { checkpoints, runs, workspaces } from "@/db/schema";
 import { appendAudit, SYSTEM_ACTOR } from "@/server/audit/chain";
 import { TERMINAL_STATES } from "@/server/runs/state-machine";
-import { ensureWorkspaceRow, listCheckpoints } from "./checkpoints";
+import { ensureWorkspaceRow, forgetCommittedTree, listCheckpoints } from "./checkpoints";
 import { withWorkspaceLock } from "./coordination";
 import { diffText, openShadowRepo, removeShadowRepo, shadowRepoExists } from "./shadow-repo";
 import { workspaceSettings } from "./settings";
+import { forgetWorkspaceSize } from "./quota";
 import { findRun } from "@/server/runs/lookup";
 
 const CHECKPOINT_DIFF_KEEP = 256 * 1024;
@@ -53,6 +54,8 @@ export async function cleanupRunWorkspace(db: Db, runId: string): Promise<boolea
     );
     await fs.rm(run.workspaceDir!, { recursive: true, force: true });
     await removeShadowRepo(repo);
+    forgetCommittedTree(runId);
+    forgetWorkspaceSize(runId);
     return true;
   });
 }
