@@ -308,6 +308,79 @@ describe("limits", () => {
   });
 });
 
+describe("checkpoints after commands that changed nothing", () => {
+  const settle = () => new Promise((r) => setTimeout(r, 20));
+  /** When git last staged the work tree: the pathspec file is rewritten right before every `git add`. */
+  const lastGitAdd = (workspaceDir: string, runId: string) =>
+    fs.statSync(path.join(openShadowRepo(workspaceDir, runId).gitDir, "airlock-pathspec"), { bigint: true }).mtimeNs;
+  const head = async (workspaceDir: string, runId: string) =>
+    (await runGit(openShadowRepo(workspaceDir, runId), ["rev-parse", "HEAD"])).stdout.toString().trim();
+
+  it("C1: a checkpoint after a command that changed nothing creates no commit and runs no git add", async () => {
+    const { run, containerId, workspaceDir } = await newRun();
+    await agentShell(runtime, containerId, "echo hello > /workspace/a.txt && mkdir -p /workspace/node_modules/p && echo x > /workspace/node_modules/p/i.js");
+    await settle();
+    expect(await checkpoint(run.id, "wrote a.txt")).not.toBeNull();
+    const commit = await head(workspaceDir, run.id);
+    const staged = lastGitAdd(workspaceDir, run.id);
+    for (let i = 0; i < 3; i++) {
+      await agentShell(runtime, containerId, "true; ls -la /workspace > /dev/null; cat /workspace/a.txt > /dev/null");
+      expect(await checkpoint(run.id, `nothing ${i}`)).toBeNull();
+    }
+    expect(await head(workspaceDir, run.id)).toBe(commit);
+    expect(lastGitAdd(workspaceDir, run.id)).toBe(staged);
+    expect(listCheckpoints(t.db, run.id).map((c) => c.label)).toEqual(["start", "wrote a.txt"]);
+  });
+
+  it("C2: a command that rewrites a file with the same size, inode and mtime after a no-change checkpoint is still checkpointed", async () => {
+    const { run, containerId, workspaceDir } = await newRun();
+    await agentShell(runtime, containerId, "printf 'v1\\n' > /workspace/f.txt && touch -d @1700000000 /workspace/f.txt");
+    await settle();
+    expect(await checkpoint(run.id, "v1")).not.toBeNull();
+    await agentShell(runtime, containerId, "true");
+    expect(await checkpoint(run.id, "nothing")).toBeNull();
+    const inode = fs.statSync(path.join(workspaceDir, "f.txt")).ino;
+    // In place (same inode), same size, the old mtime put back: only the ctime tells.
+    await agentShell(runtime, containerId, "printf 'v2\\n' 1<> /workspace/f.txt && touch -d @1700000000 /workspace/f.txt");
+    const st = fs.statSync(path.join(workspaceDir, "f.txt"));
+    expect([st.ino, st.size, st.mtimeMs]).toEqual([inode, 3, 1_700_000_000_000]);
+    const cp = await checkpoint(run.id, "v2");
+    expect(cp).not.toBeNull();
+    const shown = await runGit(openShadowRepo(workspaceDir, run.id), ["show", `${cp!.commitSha}:f.txt`]);
+    expect(shown.stdout.toString()).toBe("v2\n");
+  });
+
+  it("C2: a setuid bit set by a command that changed nothing else is still stripped on the host, in an ignored directory too", async () => {
+    const { run, containerId, workspaceDir } = await newRun();
+    await agentShell(runtime, containerId, "mkdir -p /workspace/node_modules/d && cp /bin/true /workspace/node_modules/d/y && cp /bin/true /workspace/x");
+    await settle();
+    await checkpoint(run.id, "copies");
+    await agentShell(runtime, containerId, "true");
+    expect(await checkpoint(run.id, "nothing")).toBeNull();
+    await agentShell(runtime, containerId, "chmod 4755 /workspace/x && chmod 2755 /workspace/node_modules/d/y");
+    await checkpoint(run.id, "modes only");
+    expect(fs.statSync(path.join(workspaceDir, "x")).mode & 0o7000).toBe(0);
+    expect(fs.statSync(path.join(workspaceDir, "node_modules", "d", "y")).mode & 0o7000).toBe(0);
+  });
+
+  it("C2: a file a rollback removed and the agent then writes again byte for byte is checkpointed as a change", async () => {
+    const { run, containerId, workspaceDir } = await newRun();
+    await agentShell(runtime, containerId, "echo one > /workspace/one.txt");
+    await settle();
+    const first = await checkpoint(run.id, "one");
+    await agentShell(runtime, containerId, "echo two > /workspace/two.txt");
+    await settle();
+    await checkpoint(run.id, "two");
+    await rollbackRun(t.db, host, run.id, first!.id, reviewerActor());
+    expect(fs.existsSync(path.join(workspaceDir, "two.txt"))).toBe(false);
+    // The agent writes two.txt again, byte for byte: a change against HEAD (the rolled-back tree).
+    await agentShell(runtime, containerId, "echo two > /workspace/two.txt");
+    const cp = await checkpoint(run.id, "two again");
+    expect(cp).not.toBeNull();
+    expect(cp!.filesChanged).toBe(1);
+  });
+});
+
 describe("workspace sources", () => {
   it("starts from an uploaded archive, owned by the agent, with executable bits", async () => {
     const archive = buildTarGz([

@@ -2,7 +2,7 @@
 // repository and a `checkpoints` row, announced as a run event and recorded
 // in the audit trail in the same transaction.
 import crypto from "node:crypto";
-import fs from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { and, asc, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
@@ -289,12 +289,12 @@ export function signatureStampFile(repo: ShadowRepo): string {
   return path.join(repo.gitDir, "airlock-stamp");
 }
 
-/** HEAD's commit from the ref files themselves (no git process); null when it is not a plain loose ref. */
-async function headFromRefFiles(repo: ShadowRepo): Promise<string | null> {
+/** HEAD's commit from the ref files themselves (no git process; two tiny reads, synchronous: no thread-pool hops); null when it is not a plain loose ref. */
+function headFromRefFiles(repo: ShadowRepo): string | null {
   try {
-    const head = (await fs.readFile(path.join(repo.gitDir, "HEAD"), "utf8")).trim();
+    const head = readFileSync(path.join(repo.gitDir, "HEAD"), "utf8").trim();
     const ref = /^ref: (refs\/heads\/[A-Za-z0-9._/-]+)$/.exec(head)?.[1];
-    const sha = ref && !ref.includes("..") ? (await fs.readFile(path.join(repo.gitDir, ref), "utf8")).trim() : head;
+    const sha = ref && !ref.includes("..") ? readFileSync(path.join(repo.gitDir, ref), "utf8").trim() : head;
     return /^[0-9a-f]{40}$/.test(sha) ? sha : null;
   } catch {
     return null;
@@ -305,8 +305,8 @@ async function headFromRefFiles(repo: ShadowRepo): Promise<string | null> {
 async function unchangedSinceCommitted(runId: string, repo: ShadowRepo, limits: SnapshotLimits): Promise<boolean> {
   const known = committedTrees().get(runId);
   if (!known || known.limitsKey !== JSON.stringify(limits)) return false;
-  if ((await headFromRefFiles(repo)) !== known.head) return false;
-  const now = await signWorkTree(repo.workTree, { prune: limits.ignoredDirs, stampFile: signatureStampFile(repo) });
+  if (headFromRefFiles(repo) !== known.head) return false;
+  const now = await signWorkTree(repo.workTree, { stampFile: signatureStampFile(repo) });
   return unchangedSince(known.signature, now);
 }
 
@@ -321,14 +321,15 @@ async function checkpointLocked(db: Db, runId: string, opts: CheckpointOptions):
   const ws = ensureWorkspaceRow(db, runId);
   if (ws.cleanedAt) return null;
   const repo = repoOf(run);
-  if (!(await shadowRepoExists(repo))) await initShadowRepo(repo);
   const limits = snapshotLimits();
+  // (A missing repository has no HEAD to match: the look fails and it is created below.)
   if (!opts.force && (await unchangedSinceCommitted(runId, repo, limits))) return null;
+  if (!(await shadowRepoExists(repo))) await initShadowRepo(repo);
   committedTrees().delete(runId);
   const { snap, signature } = await withFrozenSandbox(opts.runtime, run.containerId, async () => {
     await resetPermissions(db, runId, repo.workTree);
     // Looked at before git reads the files: a change after this look shows in the next one.
-    const signature = await signWorkTree(repo.workTree, { prune: limits.ignoredDirs, stampFile: signatureStampFile(repo) }).catch(() => null);
+    const signature = await signWorkTree(repo.workTree, { stampFile: signatureStampFile(repo) }).catch(() => null);
     return { snap: await snapshotWorkTree(repo, limits), signature };
   });
   const remember = (head: string) => {

@@ -15,7 +15,9 @@
 // times (renames of nested `.git` entries by the checkpoint itself touch
 // those); symlinks by their target (a link cannot be rewritten in place);
 // regular files named like `.git` by their content (the checkpoint renames
-// them, which moves their ctime).
+// them, which moves their ctime). Directories checkpoints leave out
+// (node_modules…) are looked at too: a setuid bit set in there must still
+// reach the checkpoint's permission reset.
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -28,8 +30,6 @@ export interface TreeSignature {
 }
 
 export interface SignOptions {
-  /** Directory names pruned at any depth (as the checkpoint's `find` does). */
-  prune?: readonly string[];
   /** A file Airlock may write, on the same filesystem as the tree, whose ctime tells the filesystem's clock now. */
   stampFile?: string;
   /** Beyond this many entries the look gives up (null): a full measurement is then cheaper than holding a huge listing. */
@@ -95,7 +95,6 @@ function dotGitContent(file: string, st: fs.BigIntStats): Buffer | null {
  * entries: callers then measure in full.
  */
 export async function signWorkTree(root: string, opts: SignOptions = {}): Promise<TreeSignature | null> {
-  const prune = new Set(opts.prune ?? []);
   const maxEntries = opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
   let rootSt: fs.BigIntStats;
   try {
@@ -155,11 +154,6 @@ export async function signWorkTree(root: string, opts: SignOptions = {}): Promis
         st = fs.lstatSync(childAbs, { bigint: true });
       } catch {
         return null; // vanished while looked at: something is changing it
-      }
-      if (st.isDirectory() && prune.has(name)) {
-        // left out of checkpoints entirely; only that it is there counts
-        hash.update(`${childRel}\0pruned\n`);
-        continue;
       }
       if (!add(childRel, st, childAbs)) return null;
       if (st.isDirectory()) queue.push(childRel);
