@@ -18,7 +18,8 @@ import { prepareWorkspace } from "@/server/sandbox/workspace";
 import { handleToolCall, type GatewaySession } from "@/server/tools/gateway";
 import { DEFAULT_RUN_LIMITS } from "@/server/runs/limits";
 import { eq } from "drizzle-orm";
-import { prepareRunWorkspace } from "@/server/workspace/hooks";
+import { checkpointRunStart, prepareRunWorkspace } from "@/server/workspace/hooks";
+import { checkpointWorkspace } from "@/server/workspace/checkpoints";
 import { docker } from "@/server/sandbox/docker";
 import { engineExec, numericArgs, params, record, sideBySide, time, type Target } from "./support";
 
@@ -53,6 +54,7 @@ async function main() {
   await prepareRunWorkspace(db, runId, workspaceDir);
   const { containerId } = await runtime.createSandbox({ runId, image: sandboxImageName(), workspaceDir, limits: DEFAULT_RUN_LIMITS });
   db.update(runs).set({ containerId, workspaceDir }).where(eq(runs.id, runId)).run();
+  await checkpointRunStart(db, runtime, runId); // as a real run: the start checkpoint the others compare with
   const session: GatewaySession = {
     db,
     runId,
@@ -82,7 +84,7 @@ async function main() {
     }[] = [
       {
         id: "run_command.true",
-        label: "run_command `true` (+checkpoint, nothing changed)",
+        label: "run_command `true` (+ no-change checkpoint)",
         gateway: call("run_command", { command: "true" }),
         raw: () => engineExec(container, ["true"], asAgent),
         rawLabel: "engine API exec `true`",
@@ -90,7 +92,7 @@ async function main() {
       },
       {
         id: "run_command.ls",
-        label: "run_command `ls -la` (+checkpoint)",
+        label: "run_command `ls -la` (+ no-change checkpoint)",
         gateway: call("run_command", { command: "ls -la" }),
         raw: () => engineExec(container, ["bash", "-c", "ls -la"], asAgent),
         rawLabel: "engine API exec `bash -c 'ls -la'`",
@@ -122,11 +124,46 @@ async function main() {
         target: c.target,
       });
     }
+    await recordCheckpointCost(session, container, asAgent);
   } finally {
     await runtime.removeSandbox(containerId).catch(() => undefined);
     db.$client.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The checkpoint alone, as the gateway takes it after a command: when the
+ * command changed nothing (one lstat per entry, nothing committed), and after
+ * a small change (one file rewritten by the agent, untimed: freeze, find,
+ * git add, write-tree, commit, audit). Reported as Airlock's own figures.
+ */
+async function recordCheckpointCost(
+  session: GatewaySession,
+  container: ReturnType<ReturnType<typeof docker>["getContainer"]>,
+  asAgent: { user: string; workingDir: string },
+) {
+  const take = (label: string) => () => checkpointWorkspace(session.db, session.runId, { label, kind: "tool", runtime: session.runtime });
+  const unchanged: number[] = [];
+  const changed: number[] = [];
+  let commits = 0;
+  for (let i = -2; i < iterations; i++) {
+    await engineExec(container, ["true"], asAgent);
+    const a = await time(take("bench: nothing changed"));
+    await engineExec(container, ["bash", "-c", `echo ${i} > /workspace/small.txt`], asAgent);
+    // The time between a command's last write and its checkpoint (the exec's end, the reap, the result's record) is never zero.
+    await new Promise((r) => setTimeout(r, 5));
+    const before = performance.now();
+    const cp = await checkpointWorkspace(session.db, session.runId, { label: "bench: small change", kind: "tool", runtime: session.runtime });
+    const b = performance.now() - before;
+    if (i < 0) continue;
+    if (cp) commits++;
+    unchanged.push(a);
+    changed.push(b);
+  }
+  if (commits !== iterations) throw new Error(`a small change made ${commits} checkpoints in ${iterations} rounds`);
+  record({ id: "checkpoint.unchanged", label: "checkpoint after a command, nothing changed", runtime: "runc", samples: unchanged });
+  record({ id: "checkpoint.small_change", label: "checkpoint after a command, one small file changed", runtime: "runc", samples: changed });
 }
 
 main().catch((err: unknown) => {

@@ -365,11 +365,14 @@ function helperCommand(cmd: readonly string[], token?: string): string[] {
  * runc clears them for a user other than root; with it the agent could
  * SIGKILL the sentinel and init and end its sandbox. execve() by a user other
  * than root drops them (no file or ambient capabilities) in both kernels, so
- * the agent's own program starts with none. Under runc it changes nothing.
+ * the agent's own program starts with none. Under runc it changes nothing,
+ * so a container known to run under runc gets the command as it is: one
+ * process image less per command (the command path's overhead, issue 14).
  * (Helpers start through /usr/bin/env, which execve()s too.)
  */
-function agentCommand(cmd: readonly string[], gvisor = false): string[] {
-  if (gvisor) return [...HELPER_PYTHON, "-c", GVISOR_EXEC_FILTER, ...cmd];
+function agentCommand(cmd: readonly string[], runtime: "runc" | "gvisor" | "unknown"): string[] {
+  if (runtime === "gvisor") return [...HELPER_PYTHON, "-c", GVISOR_EXEC_FILTER, ...cmd];
+  if (runtime === "runc") return [...cmd];
   return ["/bin/sh", "-c", 'exec "$@"', "airlock-exec", ...cmd];
 }
 
@@ -1624,8 +1627,11 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     const cwd = opts.helper ? "/" : resolveCwd(opts.cwd);
     const token = randomBytes(12).toString("hex");
     const env = [...envList(opts.env, "exec env"), `${EXEC_MARKER}=${token}`];
-    const gvisor = !opts.helper && (await leftoverCheck(containerId).catch(() => null))?.kind === "gvisor";
-    const cmd = opts.helper ? helperCommand(opts.cmd, token) : agentCommand(opts.cmd, gvisor);
+    // How leftovers are found says which runtime runs the container (learnt once per container; see agentCommand):
+    // the host's cgroup lists its tasks only under runc.
+    const check = opts.helper ? null : await leftoverCheck(containerId).catch(() => null);
+    const agentRuntime = check?.kind === "gvisor" ? "gvisor" : check?.kind === "host" ? "runc" : "unknown";
+    const cmd = opts.helper ? helperCommand(opts.cmd, token) : agentCommand(opts.cmd, agentRuntime);
     const capture = new OutputCapture(maxStored, opts.onOutput);
     const result = (over: Partial<ExecResult>): ExecResult => ({
       exitCode: null,
