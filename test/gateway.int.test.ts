@@ -265,3 +265,31 @@ describe("dry runs", () => {
     ).toEqual(["plan"]);
   });
 });
+
+describe("checkpoints after commands", () => {
+  it("C1: through the whole gateway, a command that changed nothing adds no checkpoint, and the next one that changes a file does", async () => {
+    const { results, run } = await runScript(
+      [
+        plan,
+        call("run_command", { command: "true" }),
+        call("run_command", { command: "echo hi > a.txt" }),
+        call("run_command", { command: "ls -la" }),
+        call("run_command", { command: "true" }),
+        call("run_command", { command: "echo ho > a.txt" }),
+        finish,
+      ],
+      { onApproval: () => "approve" },
+    );
+    expect(run.state).toBe("succeeded");
+    expect(results.slice(1, 6).map((r) => r!.ok)).toEqual([true, true, true, true, true]);
+    const labels = t.db
+      .select()
+      .from(runEvents)
+      .where(eq(runEvents.runId, run.id))
+      .all()
+      .filter((e) => e.type === "checkpoint")
+      .map((e) => String((e.payload as { label?: string }).label));
+    expect(labels).toEqual(["start", "run_command: echo hi > a.txt", "run_command: echo ho > a.txt"]);
+    expect(fs.readFileSync(path.join(run.workspaceDir!, "a.txt"), "utf8")).toBe("ho\n");
+  });
+});

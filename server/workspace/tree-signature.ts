@@ -41,7 +41,7 @@ const DOTGIT = /^\.git(~airlock)*$/i;
 const CLOCK_MARGIN_NS = 2_000_000_000n;
 const MAX_DOTGIT_BYTES = 64 * 1024;
 /** Entries per slice of synchronous work before the event loop gets a turn. */
-const SLICE = 512;
+const SLICE = 256;
 export const DEFAULT_MAX_ENTRIES = 50_000;
 
 function typeOf(st: fs.BigIntStats): string {
