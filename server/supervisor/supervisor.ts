@@ -233,7 +233,7 @@ export class Supervisor {
     if (!run || isTerminal(run.state)) return;
     if (!resume) {
       run = transitionRun(db, runId, "starting", SYSTEM_ACTOR, { from: ["queued"], reason: "starting the sandbox" });
-      let containerId: string;
+
       let workspaceDir: string;
       // gVisor or runc (issue 13): a run that requires gVisor fails here with the reason, never falls back to runc.
       let isolation: RuntimeDecision;
@@ -252,15 +252,35 @@ export class Supervisor {
       try {
         workspaceDir = await prepareWorkspace(this.opts.dataDir ?? config().dataDir, runId);
         await prepareRunWorkspace(db, runId, workspaceDir); // source files + shadow repository
-        ({ containerId } = await runtime.createSandbox({
+        // Not a change of state: the start checkpoint below needs to know where the workspace is.
+        db.update(runs).set({ workspaceDir, updatedAt: new Date() }).where(eq(runs.id, runId)).run();
+      } catch (err) {
+        await this.failRun(runId, `The sandbox could not start: ${(err as Error).message}`);
+        return;
+      }
+      // The start checkpoint is taken while the engine creates and starts the
+      // container (run start, issue 14): until the agent's session exists below,
+      // nothing but Airlock's own sentinel runs in it, so the workspace cannot
+      // change under the checkpoint and the sandbox need not be frozen for it
+      // (the run has no containerId yet, so checkpointWorkspace does not).
+      const [created, checkpointed] = await Promise.allSettled([
+        runtime.createSandbox({
           runId,
           image: this.opts.image ?? sandboxImageName(),
           workspaceDir,
           limits: run.limits,
           runtime: isolation.runtime,
-        }));
-      } catch (err) {
-        await this.failRun(runId, `The sandbox could not start: ${(err as Error).message}`);
+        }),
+        checkpointRunStart(db, runtime, runId),
+      ]);
+      if (created.status === "rejected") {
+        await this.failRun(runId, `The sandbox could not start: ${(created.reason as Error).message}`);
+        return;
+      }
+      const containerId = created.value.containerId;
+      if (checkpointed.status === "rejected") {
+        await runtime.removeSandbox(containerId).catch(() => undefined);
+        await this.failRun(runId, `The workspace's start checkpoint could not be taken: ${(checkpointed.reason as Error).message}`);
         return;
       }
       if (controller.signal.aborted) {
@@ -273,7 +293,6 @@ export class Supervisor {
         fields: { containerId, workspaceDir, startedAt: new Date(), runtime: isolation.runtime },
         details: { runtime: isolation.runtime, runtimeWhy: isolation.why },
       });
-      await checkpointRunStart(db, runtime, runId);
     } else {
       run = recoverInterruptedRollback(db, run);
     }
