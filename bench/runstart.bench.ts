@@ -221,9 +221,13 @@ async function main(): Promise<void> {
             if (i >= 0 && starting !== undefined && planning !== undefined && checkpoint !== undefined && create) {
               const add = (key: string, label: string, v: number) => (steps[rt]![key] ??= { label, samples: [] }).samples.push(v);
               add("admission", "runs.create → starting (tRPC, insert, queue admission)", starting - t0);
-              add("workspace", "starting → createSandbox called (runtime choice, workspace, shadow repository)", create.start - starting);
+              add("workspace", "starting → createSandbox called (runtime choice, workspace directory)", create.start - starting);
               add("createSandbox", "createSandbox (image inspect, engine create + start)", create.end - create.start);
-              add("checkpoint", "createSandbox called → start checkpoint recorded (git, alongside createSandbox)", checkpoint - create.start);
+              add(
+                "checkpoint",
+                "createSandbox called → start checkpoint recorded (source files, shadow repository, checkpoint; alongside createSandbox)",
+                checkpoint - create.start,
+              );
               add("ready", "both done → planning (state transition)", planning - Math.max(create.end, checkpoint));
               add("agent", "planning → first model request (agent start, HTTP)", t1 - planning);
               for (const c of calls.filter((c) => c.start >= create.end && c.end <= t1))
@@ -292,7 +296,7 @@ async function main(): Promise<void> {
     note(
       "Airlock's run goes through the tRPC caller of runs.create as the operator (queue admission, workspace, shadow repository, engine create/start, start checkpoint, agent start) " +
         "and ends when the scripted model server receives the first chat completion; the raw container has the same image, runtime, hardening and limits, " +
-        "and its first process (python3 -S) makes one HTTP request to a listener on a bind-mounted unix socket (the sandbox has no network). Stopping and removal are untimed. " +
+        "and its first process (python3 -S) makes one HTTP request to a listener on a bind-mounted unix socket (the sandbox has no network); under runsc, which refuses host unix sockets, it creates a file in the workspace instead, seen by inotify. Stopping and removal are untimed. " +
         "runsc runs belong to a project that requires gVisor (the instance is set to runc).",
     );
   } finally {
