@@ -49,7 +49,7 @@ const STEPS = [
   { waiting: 75, running: 15 },
 ];
 const [maxStep] = numericArgs(STEPS.length);
-const PROBES = 8;
+const PROBES = 6;
 /** How long one step may take to bring its runs where they should be before that counts as degraded. */
 const STEP_DEADLINE_MS = 150_000;
 
@@ -218,46 +218,49 @@ async function main(): Promise<void> {
     for (const step of STEPS.slice(0, maxStep)) {
       const label = `${step.waiting} waiting + ${step.running} running`;
       const t0 = performance.now();
-      const creates: Promise<{ id: string }>[] = [];
-      for (let i = made.waiting.length; i < step.waiting; i++)
-        creates.push(caller.runs.create({ title: `waiting ${i}`, task: `wait [waiting] ${i}`, modelId, limits: { memoryMb: 256 } }));
-      for (let i = made.running.length; i < step.running; i++)
-        creates.push(caller.runs.create({ title: `running ${i}`, task: `sleep [running] ${i}`, modelId, limits: { memoryMb: 256 } }));
-      for (const { id } of await Promise.all(creates)) {
-        const task = db.select({ task: runs.task }).from(runs).where(eq(runs.id, id)).get()!.task;
-        (task.includes("[waiting]") ? made.waiting : made.running).push(id);
-      }
-      // Every waiting run has a pending tool approval, every running run an executing command.
-      let reached = false;
-      try {
-        await waitUntil(`${label} to be in place`, STEP_DEADLINE_MS, () => {
-          const failed = db
-            .select()
-            .from(runs)
-            .all()
-            .filter((r) => (made.waiting.includes(r.id) || made.running.includes(r.id)) && (r.state === "failed" || r.state === "killed"));
-          if (failed.length) throw new Error(`${failed.length} run(s) failed: ${failed.map((r) => r.endedReason).join("; ")}`);
-          const pending = new Set(
-            db
-              .select({ runId: approvals.runId })
-              .from(approvals)
-              .where(and(eq(approvals.state, "pending"), eq(approvals.kind, "tool")))
+      // Waiting runs first, then running ones, with Airlock's memory taken after each: the deltas are per waiting and per running run.
+      let reached = true;
+      const mems: { rss: number; heap: number }[] = [];
+      for (const part of ["waiting", "running"] as const) {
+        const creates: Promise<{ id: string }>[] = [];
+        for (let i = made[part].length; i < step[part]; i++)
+          creates.push(caller.runs.create({ title: `${part} ${i}`, task: `${part} [${part}] ${i}`, modelId, limits: { memoryMb: 256 } }));
+        for (const { id } of await Promise.all(creates)) made[part].push(id);
+        // Every waiting run has a pending tool approval, every running run an executing command.
+        try {
+          await waitUntil(`${label} to be in place`, STEP_DEADLINE_MS, () => {
+            const failed = db
+              .select()
+              .from(runs)
               .all()
-              .map((a) => a.runId),
-          );
-          const executing = new Set(
-            db
-              .select({ runId: toolCalls.runId })
-              .from(toolCalls)
-              .where(eq(toolCalls.state, "executing"))
-              .all()
-              .map((c) => c.runId),
-          );
-          return made.waiting.every((id) => pending.has(id)) && made.running.every((id) => executing.has(id)) ? true : undefined;
-        });
-        reached = true;
-      } catch (err) {
-        errors.push(`${label}: ${(err as Error).message}`);
+              .filter((r) => (made.waiting.includes(r.id) || made.running.includes(r.id)) && (r.state === "failed" || r.state === "killed"));
+            if (failed.length) throw new Error(`${failed.length} run(s) failed: ${failed.map((r) => r.endedReason).join("; ")}`);
+            const pending = new Set(
+              db
+                .select({ runId: approvals.runId })
+                .from(approvals)
+                .where(and(eq(approvals.state, "pending"), eq(approvals.kind, "tool")))
+                .all()
+                .map((a) => a.runId),
+            );
+            const executing = new Set(
+              db
+                .select({ runId: toolCalls.runId })
+                .from(toolCalls)
+                .where(eq(toolCalls.state, "executing"))
+                .all()
+                .map((c) => c.runId),
+            );
+            return made.waiting.every((id) => pending.has(id)) && made.running.every((id) => executing.has(id)) ? true : undefined;
+          });
+        } catch (err) {
+          errors.push(`${label}: ${(err as Error).message}`);
+          reached = false;
+          break;
+        }
+        // Give the runs' commands a moment to settle before measuring memory.
+        await new Promise((r) => setTimeout(r, 1000));
+        mems.push(memoryNow());
       }
       const rampMs = performance.now() - t0;
       console.log(`${label}: in place after ${(rampMs / 1000).toFixed(1)} s${reached ? "" : " (NOT reached)"}`);
@@ -265,9 +268,7 @@ async function main(): Promise<void> {
         degradedAt = `${label}: ${errors.at(-1)}`;
         break;
       }
-      // Give the runs' commands a moment to settle before measuring memory.
-      await new Promise((r) => setTimeout(r, 2000));
-      const mem = memoryNow();
+      const [afterWaiting, mem] = mems as [{ rss: number; heap: number }, { rss: number; heap: number }];
       const addedWaiting = step.waiting - prev.waiting;
       const addedRunning = step.running - prev.running;
       // Container memory as the engine reports it (one-shot stats, usage without the page cache).
@@ -293,24 +294,38 @@ async function main(): Promise<void> {
       const [waitingMb, runningMb] = await Promise.all([containerMb(made.waiting), containerMb(made.running)]);
       const loaded = await probe();
       const tag = `${step.waiting}w${step.running}r`;
-      const toolEntry = record({ id: `loaded.${tag}.run_command`, label: `run_command \`true\`, ${label}`, runtime: "runc", samples: loaded.tool });
-      record({ id: `loaded.${tag}.approval`, label: `approval round-trip, ${label}`, runtime: "runc", samples: loaded.approval });
-      record({ id: `loaded.${tag}.trpc`, label: `tRPC runs.get, ${label}`, runtime: "runc", samples: loaded.trpc });
-      const perRun = (mem.rss - prevMem.rss) / MB / (addedWaiting + addedRunning);
-      const perRunHeap = (mem.heap - prevMem.heap) / MB / (addedWaiting + addedRunning);
+      const toolEntry = record({
+        id: `loaded.${tag}.run_command`,
+        label: `run_command \`true\`, ${label}`,
+        runtime: "runc",
+        samples: loaded.tool,
+        baseline: { label: "the same with no load", samples: unloaded.tool },
+      });
+      record({
+        id: `loaded.${tag}.approval`,
+        label: `approval round-trip, ${label}`,
+        runtime: "runc",
+        samples: loaded.approval,
+        baseline: { label: "the same with no load", samples: unloaded.approval },
+      });
+      record({
+        id: `loaded.${tag}.trpc`,
+        label: `tRPC runs.get, ${label}`,
+        runtime: "runc",
+        samples: loaded.trpc,
+        baseline: { label: "the same with no load", samples: unloaded.trpc },
+      });
+      const per = (to: { rss: number; heap: number }, from: { rss: number; heap: number }, n: number) =>
+        `+${((to.rss - from.rss) / MB / n).toFixed(2)} MB RSS, +${((to.heap - from.heap) / MB / n).toFixed(2)} MB heap`;
       const wMed = waitingMb.length ? stats(waitingMb).median : NaN;
       const rMed = runningMb.length ? stats(runningMb).median : NaN;
       const available = hostAvailableShare();
       note(
         `${label} (brought up in ${(rampMs / 1000).toFixed(1)} s): Airlock RSS ${(mem.rss / MB).toFixed(0)} MB, heap ${(mem.heap / MB).toFixed(0)} MB; ` +
-          `+${perRun.toFixed(2)} MB RSS and +${perRunHeap.toFixed(2)} MB heap per run added (${addedWaiting} waiting, ${addedRunning} running); ` +
+          `per waiting run added (${addedWaiting}) ${per(afterWaiting, prevMem, addedWaiting)}; per running run added (${addedRunning}) ${per(mem, afterWaiting, addedRunning)}; ` +
           `container memory (engine, without page cache) median ${wMed.toFixed(1)} MB per waiting run, ${rMed.toFixed(1)} MB per running run; ` +
           `host memory available ${(available * 100).toFixed(0)} %; load average ${os.loadavg()[0]!.toFixed(1)}`,
       );
-      if (waitingMb.length)
-        record({ id: `container.${tag}.waiting`, label: `container memory per waiting run (MB), ${label}`, samples: waitingMb, runtime: "runc" });
-      if (runningMb.length)
-        record({ id: `container.${tag}.running`, label: `container memory per running run (MB), ${label}`, samples: runningMb, runtime: "runc" });
       const reasons: string[] = [];
       if (toolEntry.airlock.median > 2 * unloadedTool)
         reasons.push(`run_command \`true\` median ${toolEntry.airlock.median.toFixed(0)} ms > 2× unloaded ${unloadedTool.toFixed(0)} ms`);
