@@ -233,7 +233,6 @@ export class Supervisor {
     if (!run || isTerminal(run.state)) return;
     if (!resume) {
       run = transitionRun(db, runId, "starting", SYSTEM_ACTOR, { from: ["queued"], reason: "starting the sandbox" });
-      let containerId: string;
       let workspaceDir: string;
       // gVisor or runc (issue 13): a run that requires gVisor fails here with the reason, never falls back to runc.
       let isolation: RuntimeDecision;
@@ -251,18 +250,39 @@ export class Supervisor {
       }
       try {
         workspaceDir = await prepareWorkspace(this.opts.dataDir ?? config().dataDir, runId);
-        await prepareRunWorkspace(db, runId, workspaceDir); // source files + shadow repository
-        ({ containerId } = await runtime.createSandbox({
+        // Not a change of state: the start checkpoint below needs to know where the workspace is.
+        db.update(runs).set({ workspaceDir, updatedAt: new Date() }).where(eq(runs.id, runId)).run();
+      } catch (err) {
+        await this.failRun(runId, `The sandbox could not start: ${(err as Error).message}`);
+        return;
+      }
+      // The engine creates and starts the container while the workspace is
+      // filled (source files, shadow repository) and its start checkpoint is
+      // taken (run start, issue 14). Until the agent's session exists below,
+      // nothing but Airlock's own sentinel runs in the container and nothing
+      // in it touches /workspace, so the workspace cannot change under either,
+      // and the sandbox need not be frozen for the checkpoint (the run has no
+      // containerId yet, so checkpointWorkspace does not freeze it).
+      const [created, prepared] = await Promise.allSettled([
+        runtime.createSandbox({
           runId,
           image: this.opts.image ?? sandboxImageName(),
           workspaceDir,
           limits: run.limits,
           runtime: isolation.runtime,
-        }));
-      } catch (err) {
-        await this.failRun(runId, `The sandbox could not start: ${(err as Error).message}`);
+        }),
+        (async () => {
+          await prepareRunWorkspace(db, runId, workspaceDir); // source files + shadow repository
+          await checkpointRunStart(db, runtime, runId);
+        })(),
+      ]);
+      if (created.status === "rejected" || prepared.status === "rejected") {
+        if (created.status === "fulfilled") await runtime.removeSandbox(created.value.containerId).catch(() => undefined);
+        const failure = (created.status === "rejected" ? created.reason : (prepared as PromiseRejectedResult).reason) as Error;
+        await this.failRun(runId, `The sandbox could not start: ${failure.message}`);
         return;
       }
+      const containerId = created.value.containerId;
       if (controller.signal.aborted) {
         await runtime.removeSandbox(containerId).catch(() => undefined);
         return;
@@ -273,7 +293,6 @@ export class Supervisor {
         fields: { containerId, workspaceDir, startedAt: new Date(), runtime: isolation.runtime },
         details: { runtime: isolation.runtime, runtimeWhy: isolation.why },
       });
-      await checkpointRunStart(db, runtime, runId);
     } else {
       run = recoverInterruptedRollback(db, run);
     }
