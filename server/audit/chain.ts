@@ -5,12 +5,16 @@
 // directory). The hashes let anyone check the chain's integrity; the seal
 // makes a rewrite with recomputed hashes detectable by whoever holds the key.
 import crypto from "node:crypto";
-import { desc, eq } from "drizzle-orm";
-import { auditEvents, auditHead, type AuditEvent } from "@/db/schema";
+import Database from "better-sqlite3";
+import { eq } from "drizzle-orm";
+import { auditHead, type AuditEvent } from "@/db/schema";
 import type { Db } from "@/db/client";
 import { dataKey, keyFile } from "@/server/secrets/keys";
 
 export const GENESIS_HASH = "0".repeat(64);
+
+/** audit_events' columns in the order the append writes and verify reads them. */
+const EVENT_COLUMNS = "seq, id, at, actor_id, actor_label, action, target_type, target_id, details, source_ip, token_id, prev_hash, hash";
 
 /** Who did something and from where; attached to every audit event. */
 export interface Actor {
@@ -70,7 +74,7 @@ function eventBody(event: HashedFields): string {
     event.actorId,
     event.actorLabel,
     event.at instanceof Date ? event.at.getTime() : event.at,
-    JSON.parse(event.details) as unknown,
+    PARSED_DETAILS,
     event.id,
     event.seq,
     event.sourceIp,
@@ -78,11 +82,51 @@ function eventBody(event: HashedFields): string {
     event.targetType,
     event.tokenId,
   ];
+  const details = JSON.parse(event.details) as unknown;
   // canonicalJson leaves undefined values out; typed rows never have them, but keep one definition.
-  if (values.some((v) => v === undefined)) return canonicalJson(Object.fromEntries(BODY_KEYS.map((k, i) => [k, values[i]])));
+  if (values.some((v) => v === undefined)) {
+    return canonicalJson(Object.fromEntries(BODY_KEYS.map((k, i) => [k, values[i] === PARSED_DETAILS ? details : values[i]])));
+  }
   let out = "{";
-  for (let i = 0; i < values.length; i++) out += (i ? "," : "") + BODY_KEY_PREFIXES[i] + canonicalJson(values[i]);
+  for (let i = 0; i < values.length; i++) {
+    out += (i ? "," : "") + BODY_KEY_PREFIXES[i] + (values[i] === PARSED_DETAILS ? canonicalJsonOfParsed(details) : scalarJson(values[i]));
+  }
   return out + "}";
+}
+
+/** Stands for the parsed details in eventBody's list of values. */
+const PARSED_DETAILS = Symbol("details");
+
+/** canonicalJson of a column value: a string, a number or null (a blob only if the file was edited). */
+function scalarJson(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : canonicalJson(value);
+}
+
+/**
+ * canonicalJson of a value JSON.parse returned. Airlock stores details
+ * canonical, so their keys are already in order at every depth; then
+ * canonicalJson's output is exactly JSON.stringify's (same key order, and
+ * parsed JSON has no undefined, Date or toJSON to treat apart), which is
+ * native and several times faster over a million events.
+ */
+function canonicalJsonOfParsed(value: unknown): string {
+  return keysSortedDeep(value) ? JSON.stringify(value) : canonicalJson(value);
+}
+
+function keysSortedDeep(value: unknown): boolean {
+  if (value === null || typeof value !== "object") return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (!keysSortedDeep(item)) return false;
+    return true;
+  }
+  const record = value as Record<string, unknown>;
+  let previous: string | null = null;
+  for (const key of Object.keys(record)) {
+    if (previous !== null && !(previous < key)) return false;
+    if (!keysSortedDeep(record[key])) return false;
+    previous = key;
+  }
+  return true;
 }
 
 export function hashEvent(prevHash: string, event: HashedFields): string {
@@ -106,17 +150,48 @@ export function appendAudit(tx: AuditWriter, actor: Actor, input: AuditInput): A
 
 type AuditWriter = Pick<Db, "select" | "insert" | "update">;
 
-/** Rows per INSERT statement: 13 columns each stays far below SQLite's bound-parameter limit. */
-const INSERT_CHUNK = 500;
+interface AppendStatements {
+  last: Database.Statement;
+  insert: Database.Statement;
+  head: Database.Statement;
+  updateHead: Database.Statement;
+  insertHead: Database.Statement;
+}
+const appendStatements = new WeakMap<Database.Database, AppendStatements>();
 
 /**
- * Appends several events in order, as appendAudit does one by one (same
+ * The append's statements, prepared once per connection. Every tool call
+ * appends events, and building these queries through drizzle each time cost
+ * several times the INSERT itself (issue 14). `tx` is a drizzle database or
+ * transaction: both run on the one better-sqlite3 connection drizzle keeps as
+ * session.client, so the statements run inside the caller's transaction.
+ */
+function statementsOf(tx: AuditWriter): AppendStatements {
+  const client = (tx as unknown as { session?: { client?: unknown } }).session?.client;
+  if (!(client instanceof Database)) throw new Error("appendAudit needs a drizzle better-sqlite3 database or transaction (no session.client found)");
+  let prepared = appendStatements.get(client);
+  if (!prepared) {
+    prepared = {
+      last: client.prepare("select seq, hash from audit_events order by seq desc limit 1"),
+      insert: client.prepare(`insert into audit_events (${EVENT_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      head: client.prepare("select count from audit_head where id = 1"),
+      updateHead: client.prepare("update audit_head set count = ?, last_seq = ?, last_hash = ?, mac = ? where id = 1"),
+      insertHead: client.prepare("insert into audit_head (id, count, last_seq, last_hash, mac) values (1, ?, ?, ?, ?)"),
+    };
+    appendStatements.set(client, prepared);
+  }
+  return prepared;
+}
+
+/**
+ * Appends several events in order, exactly as appendAudit appends one (same
  * hashes, same sealed head), reading the chain's end and writing its head
- * once. For imports and bulk writes inside one transaction.
+ * once. For bulk writes inside one transaction.
  */
 export function appendAuditEvents(tx: AuditWriter, events: readonly { actor: Actor; input: AuditInput }[]): AuditEvent[] {
   if (events.length === 0) return [];
-  const last = tx.select().from(auditEvents).orderBy(desc(auditEvents.seq)).limit(1).get();
+  const st = statementsOf(tx);
+  const last = st.last.get() as { seq: number; hash: string } | undefined;
   let prevHash = last?.hash ?? GENESIS_HASH;
   let seq = last?.seq ?? 0;
   const rows: AuditEvent[] = [];
@@ -135,27 +210,30 @@ export function appendAuditEvents(tx: AuditWriter, events: readonly { actor: Act
       tokenId: actor.tokenId ?? null,
     };
     const row: AuditEvent = { ...fields, prevHash, hash: hashEvent(prevHash, fields) };
+    st.insert.run(
+      row.seq,
+      row.id,
+      row.at.getTime(),
+      row.actorId,
+      row.actorLabel,
+      row.action,
+      row.targetType,
+      row.targetId,
+      row.details,
+      row.sourceIp,
+      row.tokenId,
+      row.prevHash,
+      row.hash,
+    );
     rows.push(row);
     prevHash = row.hash;
   }
-  for (let i = 0; i < rows.length; i += INSERT_CHUNK)
-    tx.insert(auditEvents)
-      .values(rows.slice(i, i + INSERT_CHUNK))
-      .run();
   const end = rows[rows.length - 1]!;
-  const head = tx.select().from(auditHead).where(eq(auditHead.id, 1)).get();
+  const head = st.head.get() as { count: number } | undefined;
   const next = { count: (head?.count ?? 0) + rows.length, lastSeq: end.seq, lastHash: end.hash };
   const mac = sealOf(dataKey("audit")!, next);
-  if (head) {
-    tx.update(auditHead)
-      .set({ ...next, mac })
-      .where(eq(auditHead.id, 1))
-      .run();
-  } else {
-    tx.insert(auditHead)
-      .values({ id: 1, ...next, mac })
-      .run();
-  }
+  if (head) st.updateHead.run(next.count, next.lastSeq, next.lastHash, mac);
+  else st.insertHead.run(next.count, next.lastSeq, next.lastHash, mac);
   return rows;
 }
 
@@ -174,8 +252,6 @@ export interface VerifyResult {
 
 /** Events read per query while verifying: memory stays bounded however long the chain is. */
 const VERIFY_PAGE_SIZE = 2000;
-
-const EVENT_COLUMNS = "seq, id, at, actor_id, actor_label, action, target_type, target_id, details, source_ip, token_id, prev_hash, hash";
 
 /** A row read with EVENT_COLUMNS in raw (array) mode, mapped as drizzle maps it (only `at` becomes a Date). */
 function eventOfRow(r: unknown[]): AuditEvent {
@@ -224,38 +300,16 @@ function verifySnapshot(db: Db, pageSize: number): VerifyResult {
   for (;;) {
     const page = (count === 0 ? firstPage.all(pageSize) : nextPage.all(expectedSeq - 1, pageSize)) as unknown[][];
     for (const raw of page) {
-      const row = eventOfRow(raw);
-      const broken = (problem: string): VerifyResult => ({
-        ok: false,
-        count: countAll(),
-        firstBrokenId: row.id,
-        firstBrokenSeq: row.seq,
-        problem,
-      });
-      if (row.seq !== expectedSeq) {
-        return broken(
-          row.seq > expectedSeq
-            ? `event #${row.seq} follows #${expectedSeq - 1}: ${row.seq - expectedSeq} event(s) before it were deleted`
-            : `event #${row.seq} is out of order`,
-        );
-      }
-      if (row.prevHash !== prevHash) {
-        return broken(`event #${row.seq} does not link to the event before it (an event was deleted, inserted or reordered)`);
-      }
-      let recomputed: string;
-      try {
-        recomputed = hashEvent(prevHash, row);
-      } catch {
-        return broken(`event #${row.seq} has unreadable details (edited)`);
-      }
-      if (recomputed !== row.hash) {
-        return broken(`event #${row.seq} was edited after it was written (its hash no longer matches its content)`);
+      const problem = eventProblem(raw, expectedSeq, prevHash);
+      if (problem) {
+        const row = eventOfRow(raw);
+        return { ok: false, count: countAll(), firstBrokenId: row.id, firstBrokenSeq: row.seq, problem };
       }
       count += 1;
       // The head check needs the event the head says the chain ends with, and the one after it.
-      if (count === known) anchor = row;
-      else if (count === known + 1) appended = row;
-      prevHash = row.hash;
+      if (count === known) anchor = eventOfRow(raw);
+      else if (count === known + 1) appended = eventOfRow(raw);
+      prevHash = raw[12] as string;
       expectedSeq += 1;
     }
     if (page.length < pageSize) break;
@@ -265,6 +319,25 @@ function verifySnapshot(db: Db, pageSize: number): VerifyResult {
   const sealProblem = head ? checkSeal(head) : null;
   if (sealProblem) return { ok: false, count, firstBrokenSeq: head!.lastSeq, problem: sealProblem };
   return { ok: true, count };
+}
+
+/** Why the event (a raw row of EVENT_COLUMNS) does not fit where it stands in the chain, or null. */
+function eventProblem(raw: unknown[], expectedSeq: number, prevHash: string): string | null {
+  const seq = raw[0] as number;
+  if (seq !== expectedSeq) {
+    return seq > expectedSeq
+      ? `event #${seq} follows #${expectedSeq - 1}: ${seq - expectedSeq} event(s) before it were deleted`
+      : `event #${seq} is out of order`;
+  }
+  if (raw[11] !== prevHash) return `event #${seq} does not link to the event before it (an event was deleted, inserted or reordered)`;
+  let recomputed: string;
+  try {
+    recomputed = hashEvent(prevHash, eventOfRow(raw));
+  } catch {
+    return `event #${seq} has unreadable details (edited)`;
+  }
+  if (recomputed !== raw[12]) return `event #${seq} was edited after it was written (its hash no longer matches its content)`;
+  return null;
 }
 
 function checkSeal(head: typeof auditHead.$inferSelect): string | null {
