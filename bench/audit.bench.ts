@@ -122,6 +122,7 @@ function generateChain(): number {
   const db = openDatabase(file);
   const batch = 10_000;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   let written = 0;
   while (written < verifyEvents) {
     const n = Math.min(batch, verifyEvents - written);
@@ -130,8 +131,9 @@ function generateChain(): number {
     written += n;
   }
   const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   note(
-    `generated ${verifyEvents} chained events through appendAuditEvents in ${(ms / 1000).toFixed(1)} s (${Math.round(verifyEvents / (ms / 1000))} events/s in transactions of ${batch})`,
+    `generated ${verifyEvents} chained events through appendAuditEvents in ${(ms / 1000).toFixed(1)} s, ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s of CPU (${Math.round(verifyEvents / (ms / 1000))} events/s in transactions of ${batch})`,
   );
   const total = db.$client.prepare("select count(*) from audit_events").pluck().get() as number;
   db.$client.pragma("wal_checkpoint(TRUNCATE)");
@@ -144,18 +146,21 @@ function generateChain(): number {
 function verifyWithCli(total: number): void {
   const samples: number[] = [];
   const rss: number[] = [];
+  const cpuSeconds: number[] = [];
   const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
   for (let i = 0; i < verifyRuns; i++) {
     const timeFile = path.join(dir, "time.txt");
     const t0 = performance.now();
-    const out = execFileSync("/usr/bin/time", ["-f", "%M", "-o", timeFile, path.join(root, "bin", "airlock"), "audit", "verify", "--json"], {
+    const out = execFileSync("/usr/bin/time", ["-f", "%M %U %S", "-o", timeFile, path.join(root, "bin", "airlock"), "audit", "verify", "--json"], {
       env: { ...process.env, AIRLOCK_DATA_DIR: dir },
       cwd: root,
     }).toString();
     samples.push(performance.now() - t0);
     const result = JSON.parse(out) as { ok: boolean; count: number };
     if (!result.ok || result.count !== total) throw new Error(`airlock audit verify did not verify ${total} events: ${out}`);
-    rss.push(Number(fs.readFileSync(timeFile, "utf8").trim().split("\n").at(-1)) / 1024);
+    const [maxRssKb, user, system] = fs.readFileSync(timeFile, "utf8").trim().split("\n").at(-1)!.split(" ").map(Number);
+    rss.push(maxRssKb! / 1024);
+    cpuSeconds.push(user! + system!);
   }
   // Baseline: read every row and hash it, nothing else (no links, no canonical JSON, no seal).
   const baseline: number[] = [];
@@ -173,7 +178,7 @@ function verifyWithCli(total: number): void {
     samples,
     baseline: { label: "read and SHA-256 every row in one process (no CLI start-up, no links, no canonical JSON)", samples: baseline },
     target: { metric: "median", max: 10_000, source: "issue 14" },
-    note: `peak RSS of the CLI ${Math.max(...rss).toFixed(0)} MB (GNU time, largest process of the run); the CLI's start-up (tsx, migrations check) is included`,
+    note: `peak RSS of the CLI ${Math.max(...rss).toFixed(0)} MB (GNU time: the largest process of the run); CPU time (user+sys) ${cpuSeconds.map((c) => c.toFixed(1)).join(", ")} s; the CLI's start-up (tsx, migration check) is included`,
   });
 }
 
