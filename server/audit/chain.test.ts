@@ -2,7 +2,17 @@ import crypto from "node:crypto";
 import { asc, eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { auditEvents, auditHead, users, type AuditEvent } from "@/db/schema";
-import { appendAudit, canonicalJson, hashEvent, recordAudit, sealAuditHead, sealOf, SYSTEM_ACTOR, verifyAuditChain } from "@/server/audit/chain";
+import {
+  appendAudit,
+  appendAuditEvents,
+  canonicalJson,
+  hashEvent,
+  recordAudit,
+  sealAuditHead,
+  sealOf,
+  SYSTEM_ACTOR,
+  verifyAuditChain,
+} from "@/server/audit/chain";
 import { createApiToken, revokeApiToken } from "@/server/auth/tokens";
 import { createUser, setUserDisabled, setUserRole } from "@/server/users/users";
 import { createTestDb, type TestDb } from "@/test/helpers/db";
@@ -364,6 +374,94 @@ describe("audit chain verification", () => {
     writeEvents(1);
 
     expect(verifyAuditChain(t.db)).toEqual({ ok: true, count: 3 });
+  });
+});
+
+// Issue 14: verify reads the chain page by page (2 000 events a query) so a
+// million events never sit in memory; these chains span many pages.
+describe("verifying a large chain", () => {
+  const LARGE = 10_000;
+
+  function writeLargeChain(): void {
+    const events = Array.from({ length: LARGE }, (_, k) => ({
+      actor: SYSTEM_ACTOR,
+      input: { action: "tool.decision", targetType: "tool_call", targetId: `c${k + 1}`, details: { runId: "r1", verdict: "allow", n: k + 1 } },
+    }));
+    t.db.transaction((tx) => appendAuditEvents(tx, events), { behavior: "immediate" });
+  }
+
+  it("A1: a 10 000-event chain written in one batch verifies, with every event counted", () => {
+    writeLargeChain();
+
+    expect(verifyAuditChain(t.db)).toEqual({ ok: true, count: LARGE });
+  });
+
+  it("A1: an event edited deep in a 10 000-event chain is found at its position", () => {
+    writeLargeChain();
+    const edited = eventAt(7_345);
+
+    tamper("update audit_events set details = ? where seq = 7345", canonicalJson({ runId: "r1", verdict: "deny", n: 7_345 }));
+
+    expect(verifyAuditChain(t.db)).toMatchObject({
+      ok: false,
+      count: LARGE,
+      firstBrokenSeq: 7_345,
+      firstBrokenId: edited.id,
+      problem: expect.stringMatching(/edited/),
+    });
+  });
+
+  it("A1: an event deleted at a page boundary of a large chain is found at the event after the gap", () => {
+    writeLargeChain();
+    const after = eventAt(4_002);
+
+    tamper("delete from audit_events where seq = 4001");
+
+    expect(verifyAuditChain(t.db)).toMatchObject({
+      ok: false,
+      count: LARGE - 1,
+      firstBrokenSeq: 4_002,
+      firstBrokenId: after.id,
+      problem: expect.stringMatching(/deleted/),
+    });
+  });
+
+  it("A1: an edited last event of a large chain whose hash was recomputed is caught by the head record", () => {
+    writeLargeChain();
+    const last = eventAt(LARGE);
+    const forged = forgeEvent(LARGE, last.prevHash);
+
+    overwriteRaw(LARGE, forged);
+
+    expect(verifyAuditChain(t.db)).toMatchObject({ ok: false, firstBrokenSeq: LARGE, firstBrokenId: forged.id, problem: expect.stringMatching(/head record/) });
+  });
+
+  it("A1: events appended in a batch are chained and sealed exactly as one-by-one appends, and the two mix", () => {
+    writeEvents(3);
+    t.db.transaction(
+      (tx) =>
+        appendAuditEvents(tx, [
+          { actor: SYSTEM_ACTOR, input: { action: "a.one" } },
+          { actor: SYSTEM_ACTOR, input: { action: "a.two", details: { b: 1, a: 2 } } },
+        ]),
+      { behavior: "immediate" },
+    );
+    writeEvents(1);
+
+    const events = allEvents();
+    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    for (const [i, e] of events.entries()) expect(e.hash).toBe(hashEvent(i === 0 ? "0".repeat(64) : events[i - 1]!.hash, e));
+    expect(t.db.select().from(auditHead).get()).toMatchObject({ count: 6, lastSeq: 6, lastHash: events[5]!.hash });
+    expect(verifyAuditChain(t.db)).toEqual({ ok: true, count: 6 });
+  });
+
+  it("A2: details whose keys JSON orders differently from the canonical order (numeric keys) still verify, and an edit to them is still found", () => {
+    recordAudit(t.db, SYSTEM_ACTOR, { action: "test.numeric", details: { "10": "ten", "9": "nine", nested: { "2": [{ "11": 1, "1": 2 }] } } });
+    expect(verifyAuditChain(t.db)).toEqual({ ok: true, count: 1 });
+
+    tamper("update audit_events set details = replace(details, 'ten', 'TEN') where seq = 1");
+
+    expect(verifyAuditChain(t.db)).toMatchObject({ ok: false, firstBrokenSeq: 1, problem: expect.stringMatching(/edited/) });
   });
 });
 

@@ -5,12 +5,16 @@
 // directory). The hashes let anyone check the chain's integrity; the seal
 // makes a rewrite with recomputed hashes detectable by whoever holds the key.
 import crypto from "node:crypto";
-import { asc, desc, eq } from "drizzle-orm";
-import { auditEvents, auditHead, type AuditEvent } from "@/db/schema";
+import Database from "better-sqlite3";
+import { eq } from "drizzle-orm";
+import { auditHead, type AuditEvent } from "@/db/schema";
 import type { Db } from "@/db/client";
 import { dataKey, keyFile } from "@/server/secrets/keys";
 
 export const GENESIS_HASH = "0".repeat(64);
+
+/** audit_events' columns in the order the append writes and verify reads them. */
+const EVENT_COLUMNS = "seq, id, at, actor_id, actor_label, action, target_type, target_id, details, source_ip, token_id, prev_hash, hash";
 
 /** Who did something and from where; attached to every audit event. */
 export interface Actor {
@@ -33,30 +37,101 @@ export interface AuditInput {
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== "object") return JSON.stringify(value ?? null);
   if (value instanceof Date) return JSON.stringify(value.toISOString());
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  if (Array.isArray(value)) {
+    let out = "[";
+    for (let i = 0; i < value.length; i++) out += (i ? "," : "") + canonicalJson(value[i]);
+    return out + "]";
+  }
+  // Object.keys + sort (UTF-16 code unit order, as `<` compares) without the
+  // per-key arrays Object.entries makes: verify canonicalises a million events.
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record).sort();
+  let out = "{";
+  let first = true;
+  for (const key of keys) {
+    const v = record[key];
+    if (v === undefined) continue;
+    out += (first ? "" : ",") + JSON.stringify(key) + ":" + canonicalJson(v);
+    first = false;
+  }
+  return out + "}";
 }
 
 type HashedFields = Omit<AuditEvent, "hash" | "prevHash">;
 
+/** The hashed fields' names, in canonicalJson's (sorted) order. */
+const BODY_KEYS = ["action", "actorId", "actorLabel", "at", "details", "id", "seq", "sourceIp", "targetId", "targetType", "tokenId"] as const;
+const BODY_KEY_PREFIXES = BODY_KEYS.map((k) => `${JSON.stringify(k)}:`);
+
+/**
+ * The canonical JSON of an event's hashed fields: the string canonicalJson()
+ * gives for the object of these fields, written out with the keys' order
+ * known in advance because verify builds it once per event.
+ */
+function eventBody(event: HashedFields): string {
+  const values = [
+    event.action,
+    event.actorId,
+    event.actorLabel,
+    event.at instanceof Date ? event.at.getTime() : event.at,
+    PARSED_DETAILS,
+    event.id,
+    event.seq,
+    event.sourceIp,
+    event.targetId,
+    event.targetType,
+    event.tokenId,
+  ];
+  const details = JSON.parse(event.details) as unknown;
+  // canonicalJson leaves undefined values out; typed rows never have them, but keep one definition.
+  if (values.some((v) => v === undefined)) {
+    return canonicalJson(Object.fromEntries(BODY_KEYS.map((k, i) => [k, values[i] === PARSED_DETAILS ? details : values[i]])));
+  }
+  let out = "{";
+  for (let i = 0; i < values.length; i++) {
+    out += (i ? "," : "") + BODY_KEY_PREFIXES[i] + (values[i] === PARSED_DETAILS ? canonicalJsonOfParsed(details) : scalarJson(values[i]));
+  }
+  return out + "}";
+}
+
+/** Stands for the parsed details in eventBody's list of values. */
+const PARSED_DETAILS = Symbol("details");
+
+/** canonicalJson of a column value: a string, a number or null (a blob only if the file was edited). */
+function scalarJson(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : canonicalJson(value);
+}
+
+/**
+ * canonicalJson of a value JSON.parse returned. Airlock stores details
+ * canonical, so their keys are already in order at every depth; then
+ * canonicalJson's output is exactly JSON.stringify's (same key order, and
+ * parsed JSON has no undefined, Date or toJSON to treat apart), which is
+ * native and several times faster over a million events.
+ */
+function canonicalJsonOfParsed(value: unknown): string {
+  return keysSortedDeep(value) ? JSON.stringify(value) : canonicalJson(value);
+}
+
+function keysSortedDeep(value: unknown): boolean {
+  if (value === null || typeof value !== "object") return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (!keysSortedDeep(item)) return false;
+    return true;
+  }
+  const record = value as Record<string, unknown>;
+  let previous: string | null = null;
+  for (const key of Object.keys(record)) {
+    if (previous !== null && !(previous < key)) return false;
+    if (!keysSortedDeep(record[key])) return false;
+    previous = key;
+  }
+  return true;
+}
+
 export function hashEvent(prevHash: string, event: HashedFields): string {
-  const body = canonicalJson({
-    seq: event.seq,
-    id: event.id,
-    at: event.at instanceof Date ? event.at.getTime() : event.at,
-    actorId: event.actorId,
-    actorLabel: event.actorLabel,
-    action: event.action,
-    targetType: event.targetType,
-    targetId: event.targetId,
-    details: JSON.parse(event.details) as unknown,
-    sourceIp: event.sourceIp,
-    tokenId: event.tokenId,
-  });
-  return crypto.createHash("sha256").update(prevHash).update("\n").update(body).digest("hex");
+  // One-shot hash of the same bytes as update(prevHash).update("\n").update(body): prevHash is hex (or the genesis zeros).
+  return crypto.hash("sha256", `${prevHash}\n${eventBody(event)}`, "hex");
 }
 
 /** The seal of a head record under the audit key. */
@@ -69,38 +144,97 @@ export function sealOf(key: Buffer, head: { count: number; lastSeq: number; last
  * records (db.transaction(tx => { change(tx); appendAudit(tx, …) }, {behavior: "immediate"})),
  * so the change and its audit event commit or roll back together.
  */
-export function appendAudit(tx: Pick<Db, "select" | "insert" | "update">, actor: Actor, input: AuditInput): AuditEvent {
-  const last = tx.select().from(auditEvents).orderBy(desc(auditEvents.seq)).limit(1).get();
-  const prevHash = last?.hash ?? GENESIS_HASH;
-  const fields: HashedFields = {
-    seq: (last?.seq ?? 0) + 1,
-    id: crypto.randomUUID(),
-    at: new Date(),
-    actorId: actor.userId,
-    actorLabel: actor.label,
-    action: input.action,
-    targetType: input.targetType ?? null,
-    targetId: input.targetId ?? null,
-    details: canonicalJson(input.details ?? {}),
-    sourceIp: actor.sourceIp ?? null,
-    tokenId: actor.tokenId ?? null,
-  };
-  const row: AuditEvent = { ...fields, prevHash, hash: hashEvent(prevHash, fields) };
-  tx.insert(auditEvents).values(row).run();
-  const head = tx.select().from(auditHead).where(eq(auditHead.id, 1)).get();
-  const next = { count: (head?.count ?? 0) + 1, lastSeq: row.seq, lastHash: row.hash };
-  const mac = sealOf(dataKey("audit")!, next);
-  if (head) {
-    tx.update(auditHead)
-      .set({ ...next, mac })
-      .where(eq(auditHead.id, 1))
-      .run();
-  } else {
-    tx.insert(auditHead)
-      .values({ id: 1, ...next, mac })
-      .run();
+export function appendAudit(tx: AuditWriter, actor: Actor, input: AuditInput): AuditEvent {
+  return appendAuditEvents(tx, [{ actor, input }])[0]!;
+}
+
+type AuditWriter = Pick<Db, "select" | "insert" | "update">;
+
+interface AppendStatements {
+  last: Database.Statement;
+  insert: Database.Statement;
+  head: Database.Statement;
+  updateHead: Database.Statement;
+  insertHead: Database.Statement;
+}
+const appendStatements = new WeakMap<Database.Database, AppendStatements>();
+
+/**
+ * The append's statements, prepared once per connection. Every tool call
+ * appends events, and building these queries through drizzle each time cost
+ * several times the INSERT itself (issue 14). `tx` is a drizzle database or
+ * transaction: both run on the one better-sqlite3 connection drizzle keeps as
+ * session.client, so the statements run inside the caller's transaction.
+ */
+function statementsOf(tx: AuditWriter): AppendStatements {
+  const client = (tx as unknown as { session?: { client?: unknown } }).session?.client;
+  if (!(client instanceof Database)) throw new Error("appendAudit needs a drizzle better-sqlite3 database or transaction (no session.client found)");
+  let prepared = appendStatements.get(client);
+  if (!prepared) {
+    prepared = {
+      last: client.prepare("select seq, hash from audit_events order by seq desc limit 1"),
+      insert: client.prepare(`insert into audit_events (${EVENT_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      head: client.prepare("select count from audit_head where id = 1"),
+      updateHead: client.prepare("update audit_head set count = ?, last_seq = ?, last_hash = ?, mac = ? where id = 1"),
+      insertHead: client.prepare("insert into audit_head (id, count, last_seq, last_hash, mac) values (1, ?, ?, ?, ?)"),
+    };
+    appendStatements.set(client, prepared);
   }
-  return row;
+  return prepared;
+}
+
+/**
+ * Appends several events in order, exactly as appendAudit appends one (same
+ * hashes, same sealed head), reading the chain's end and writing its head
+ * once. For bulk writes inside one transaction.
+ */
+export function appendAuditEvents(tx: AuditWriter, events: readonly { actor: Actor; input: AuditInput }[]): AuditEvent[] {
+  if (events.length === 0) return [];
+  const st = statementsOf(tx);
+  const last = st.last.get() as { seq: number; hash: string } | undefined;
+  let prevHash = last?.hash ?? GENESIS_HASH;
+  let seq = last?.seq ?? 0;
+  const rows: AuditEvent[] = [];
+  for (const { actor, input } of events) {
+    const fields: HashedFields = {
+      seq: ++seq,
+      id: crypto.randomUUID(),
+      at: new Date(),
+      actorId: actor.userId,
+      actorLabel: actor.label,
+      action: input.action,
+      targetType: input.targetType ?? null,
+      targetId: input.targetId ?? null,
+      details: canonicalJson(input.details ?? {}),
+      sourceIp: actor.sourceIp ?? null,
+      tokenId: actor.tokenId ?? null,
+    };
+    const row: AuditEvent = { ...fields, prevHash, hash: hashEvent(prevHash, fields) };
+    st.insert.run(
+      row.seq,
+      row.id,
+      row.at.getTime(),
+      row.actorId,
+      row.actorLabel,
+      row.action,
+      row.targetType,
+      row.targetId,
+      row.details,
+      row.sourceIp,
+      row.tokenId,
+      row.prevHash,
+      row.hash,
+    );
+    rows.push(row);
+    prevHash = row.hash;
+  }
+  const end = rows[rows.length - 1]!;
+  const head = st.head.get() as { count: number } | undefined;
+  const next = { count: (head?.count ?? 0) + rows.length, lastSeq: end.seq, lastHash: end.hash };
+  const mac = sealOf(dataKey("audit")!, next);
+  if (head) st.updateHead.run(next.count, next.lastSeq, next.lastHash, mac);
+  else st.insertHead.run(next.count, next.lastSeq, next.lastHash, mac);
+  return rows;
 }
 
 /** Records an event on its own (for actions with no other state change, like a failed sign-in). */
@@ -116,47 +250,94 @@ export interface VerifyResult {
   problem?: string;
 }
 
-/** Walks the whole chain in order and reports the first event that does not fit. */
-export function verifyAuditChain(db: Db): VerifyResult {
-  const rows = db.select().from(auditEvents).orderBy(asc(auditEvents.seq)).all();
+/** Events read per query while verifying: memory stays bounded however long the chain is. */
+const VERIFY_PAGE_SIZE = 2000;
+
+/** A row read with EVENT_COLUMNS in raw (array) mode, mapped as drizzle maps it (only `at` becomes a Date). */
+function eventOfRow(r: unknown[]): AuditEvent {
+  return {
+    seq: r[0] as number,
+    id: r[1] as string,
+    at: (r[2] === null ? null : new Date(r[2] as number)) as Date,
+    actorId: r[3] as string | null,
+    actorLabel: r[4] as string,
+    action: r[5] as string,
+    targetType: r[6] as string | null,
+    targetId: r[7] as string | null,
+    details: r[8] as string,
+    sourceIp: r[9] as string | null,
+    tokenId: r[10] as string | null,
+    prevHash: r[11] as string,
+    hash: r[12] as string,
+  };
+}
+
+/**
+ * Walks the whole chain in order and reports the first event that does not
+ * fit, then checks the head record and its seal. Every event's link and hash
+ * is checked; the events are read page by page so a chain of millions never
+ * sits in memory, all in one read transaction (one snapshot of the events
+ * and the head, while Airlock goes on appending).
+ */
+export function verifyAuditChain(db: Db, opts: { pageSize?: number } = {}): VerifyResult {
+  const pageSize = opts.pageSize ?? VERIFY_PAGE_SIZE;
+  return db.$client.transaction(() => verifySnapshot(db, pageSize))();
+}
+
+function verifySnapshot(db: Db, pageSize: number): VerifyResult {
+  const sqlite = db.$client;
+  const firstPage = sqlite.prepare(`select ${EVENT_COLUMNS} from audit_events order by seq limit ?`).raw(true);
+  const nextPage = sqlite.prepare(`select ${EVENT_COLUMNS} from audit_events where seq > ? order by seq limit ?`).raw(true);
+  const countAll = () => (sqlite.prepare("select count(*) from audit_events").pluck().get() as number) ?? 0;
+  const head = db.select().from(auditHead).where(eq(auditHead.id, 1)).get();
+  // A negative or fractional count can only come from editing the file.
+  const known = head && Number.isInteger(head.count) && head.count > 0 ? head.count : 0;
+  let anchor: AuditEvent | undefined;
+  let appended: AuditEvent | undefined;
   let prevHash = GENESIS_HASH;
   let expectedSeq = 1;
-  for (const row of rows) {
-    const broken = (problem: string): VerifyResult => ({
-      ok: false,
-      count: rows.length,
-      firstBrokenId: row.id,
-      firstBrokenSeq: row.seq,
-      problem,
-    });
-    if (row.seq !== expectedSeq) {
-      return broken(
-        row.seq > expectedSeq
-          ? `event #${row.seq} follows #${expectedSeq - 1}: ${row.seq - expectedSeq} event(s) before it were deleted`
-          : `event #${row.seq} is out of order`,
-      );
+  let count = 0;
+  for (;;) {
+    const page = (count === 0 ? firstPage.all(pageSize) : nextPage.all(expectedSeq - 1, pageSize)) as unknown[][];
+    for (const raw of page) {
+      const problem = eventProblem(raw, expectedSeq, prevHash);
+      if (problem) {
+        const row = eventOfRow(raw);
+        return { ok: false, count: countAll(), firstBrokenId: row.id, firstBrokenSeq: row.seq, problem };
+      }
+      count += 1;
+      // The head check needs the event the head says the chain ends with, and the one after it.
+      if (count === known) anchor = eventOfRow(raw);
+      else if (count === known + 1) appended = eventOfRow(raw);
+      prevHash = raw[12] as string;
+      expectedSeq += 1;
     }
-    if (row.prevHash !== prevHash) {
-      return broken(`event #${row.seq} does not link to the event before it (an event was deleted, inserted or reordered)`);
-    }
-    let recomputed: string;
-    try {
-      recomputed = hashEvent(prevHash, row);
-    } catch {
-      return broken(`event #${row.seq} has unreadable details (edited)`);
-    }
-    if (recomputed !== row.hash) {
-      return broken(`event #${row.seq} was edited after it was written (its hash no longer matches its content)`);
-    }
-    prevHash = row.hash;
-    expectedSeq += 1;
+    if (page.length < pageSize) break;
   }
-  const head = db.select().from(auditHead).where(eq(auditHead.id, 1)).get();
-  const headProblem = checkHead(rows, head);
-  if (headProblem) return { ok: false, count: rows.length, ...headProblem };
+  const headProblem = checkHead(count, head, anchor, appended);
+  if (headProblem) return { ok: false, count, ...headProblem };
   const sealProblem = head ? checkSeal(head) : null;
-  if (sealProblem) return { ok: false, count: rows.length, firstBrokenSeq: head!.lastSeq, problem: sealProblem };
-  return { ok: true, count: rows.length };
+  if (sealProblem) return { ok: false, count, firstBrokenSeq: head!.lastSeq, problem: sealProblem };
+  return { ok: true, count };
+}
+
+/** Why the event (a raw row of EVENT_COLUMNS) does not fit where it stands in the chain, or null. */
+function eventProblem(raw: unknown[], expectedSeq: number, prevHash: string): string | null {
+  const seq = raw[0] as number;
+  if (seq !== expectedSeq) {
+    return seq > expectedSeq
+      ? `event #${seq} follows #${expectedSeq - 1}: ${seq - expectedSeq} event(s) before it were deleted`
+      : `event #${seq} is out of order`;
+  }
+  if (raw[11] !== prevHash) return `event #${seq} does not link to the event before it (an event was deleted, inserted or reordered)`;
+  let recomputed: string;
+  try {
+    recomputed = hashEvent(prevHash, eventOfRow(raw));
+  } catch {
+    return `event #${seq} has unreadable details (edited)`;
+  }
+  if (recomputed !== raw[12]) return `event #${seq} was edited after it was written (its hash no longer matches its content)`;
+  return null;
 }
 
 function checkSeal(head: typeof auditHead.$inferSelect): string | null {
@@ -192,12 +373,14 @@ export function sealAuditHead(db: Db): boolean {
  * Compares the (already linked and consecutive) events with the head record
  * written alongside every append. The chain alone cannot show events cut off
  * its end, nor events appended by someone who computed their hashes.
+ * `anchor` is the event at the head's count, `appended` the one after it.
  */
 function checkHead(
-  rows: AuditEvent[],
+  count: number,
   head: typeof auditHead.$inferSelect | undefined,
+  anchor: AuditEvent | undefined,
+  appended: AuditEvent | undefined,
 ): Pick<VerifyResult, "firstBrokenId" | "firstBrokenSeq" | "problem"> | null {
-  const count = rows.length;
   if (!head) {
     if (count === 0) return null;
     return {
@@ -214,7 +397,6 @@ function checkHead(
       problem: `the chain ends at #${count} but ${head.count} events were written: event(s) #${count + 1} to #${head.count} at the end were deleted`,
     };
   }
-  const anchor = known > 0 ? rows[known - 1] : undefined;
   if (anchor && (anchor.hash !== head.lastHash || anchor.seq !== head.lastSeq)) {
     return {
       firstBrokenId: anchor.id,
@@ -222,7 +404,6 @@ function checkHead(
       problem: `event #${anchor.seq} is not the event the chain's head record ends with (it was replaced and its hash recomputed outside Airlock)`,
     };
   }
-  const appended = rows[known];
   if (appended) {
     return {
       firstBrokenId: appended.id,

@@ -10,7 +10,6 @@ import { exportAuditEvents } from "@/server/audit/query";
 import { generatePassword } from "@/server/auth/password";
 import { createApiToken } from "@/server/auth/tokens";
 import { config, ConfigError, namedVariable } from "@/server/config/env";
-import { runDoctor } from "@/server/doctor/doctor";
 import { createModel, listModels, modelInput } from "@/server/models/models";
 import { ensureFirstAdmin } from "@/server/setup/bootstrap";
 import { createUser, findUserByEmail, listUsers, parseRole, setUserDisabled, setUserRole } from "@/server/users/users";
@@ -73,6 +72,8 @@ program
       process.exitCode = 1;
       return;
     }
+    // Loaded on demand: its checks (Docker, image, runtimes) cost every other command ~0.3 s of start-up.
+    const { runDoctor } = await import("@/server/doctor/doctor");
     const checks = await runDoctor(cfg);
     if (opts.json) {
       process.stdout.write(JSON.stringify(checks, null, 2) + "\n");

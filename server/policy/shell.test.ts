@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MAX_PARTS, parseCommand, type ShellFlag, type SimpleCommand } from "./shell";
+import { MAX_PARTS, parseCommand, shellNodesWalked, type ShellFlag, type SimpleCommand } from "./shell";
 
 function commands(source: string, cwd?: string): SimpleCommand[] {
   const parsed = parseCommand(source, cwd ? { cwd } : {});
@@ -191,6 +191,22 @@ describe("parseCommand", () => {
     const parts = commands("ls;".repeat(MAX_PARTS + 50));
     expect(parts.length).toBe(MAX_PARTS + 1);
     expect(parts.at(-1)!.flags).toContain("too-many-parts");
+  });
+
+  it("P1: a command at the size cap with far more parts than the cap walks no more of its tree than one at the cap", () => {
+    const atCap = Array.from({ length: MAX_PARTS }, () => "ls").join(" | ");
+    let longest = "ls";
+    while (longest.length + 5 <= 16_384) longest += " | ls";
+
+    const w0 = shellNodesWalked();
+    parseCommand(atCap);
+    const atCapWalked = shellNodesWalked() - w0;
+    const w1 = shellNodesWalked();
+    const parsed = parseCommand(longest);
+    const longestWalked = shellNodesWalked() - w1;
+
+    expect(parsed.parsed && parsed.commands.length).toBe(MAX_PARTS + 1);
+    expect(longestWalked).toBeLessThanOrEqual(atCapWalked);
   });
 
   it("leaves the process-wide stack trace limit alone", () => {

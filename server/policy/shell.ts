@@ -187,8 +187,15 @@ function str(goString: string): string {
   return NON_ASCII.test(goString) ? Buffer.from(goString, "latin1").toString("utf8") : goString;
 }
 
+/** Syntax nodes visited by walkNodes since the process started: lets tests bound the work a command costs. */
+let nodesWalked = 0;
+export function shellNodesWalked(): number {
+  return nodesWalked;
+}
+
 /** Visits every syntax node from `node` down; `visit` returns false to skip a node's children. */
 function walkNodes(node: Node, visit: (node: Node) => boolean): void {
+  nodesWalked += 1;
   if (!present(node) || !visit(node)) return;
   for (const key of Object.keys(node)) {
     if (key === "$val") continue;
@@ -553,6 +560,9 @@ class Walker {
 
   walkFile(file: MvdanSh.File, ctx: Ctx): void {
     this.walkStmts(file.Stmts, ctx);
+    // Once MAX_PARTS is reached nothing more is recorded (call() returns at
+    // once), so the net would only walk the rest of a huge tree for nothing.
+    if (this.full) return;
     // Safety net: every simple command in the tree must have been judged.
     walkNodes(file, (node) => {
       if (nodeType(node) === "CallExpr" && !this.visited.has(ctx.src.key(node))) {
