@@ -18,13 +18,19 @@ logs=test-logs
 rm -rf "$logs"; mkdir -p "$logs"
 declare -A pids
 
+# "busy total" jiffies of every core since boot (/proc/stat): how busy the
+# machine was while a suite ran tells whether another suite could overlap it.
+cpu_sample() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+
 run_bg() { # name command...
   local name="$1"; shift
   (
     start=$(date +%s)
+    read -r busy0 total0 < <(cpu_sample)
     "$@"
     rc=$?
-    echo $(( $(date +%s) - start )) >"$logs/$name.seconds"
+    read -r busy1 total1 < <(cpu_sample)
+    echo "$(( $(date +%s) - start ))s, machine CPU $(( 100 * (busy1 - busy0) / (total1 - total0 + 1) ))% busy" >"$logs/$name.seconds"
     exit $rc
   ) >"$logs/$name.log" 2>&1 &
   pids[$name]=$!
@@ -35,9 +41,9 @@ wait_for() { # names... ; records failures
   local name
   for name in "$@"; do
     if wait "${pids[$name]}"; then
-      airlock_log "PASS $name ($(cat "$logs/$name.seconds" 2>/dev/null || echo ?)s)"
+      airlock_log "PASS $name ($(cat "$logs/$name.seconds" 2>/dev/null || echo ?))"
     else
-      airlock_log "FAIL $name ($(cat "$logs/$name.seconds" 2>/dev/null || echo ?)s)"
+      airlock_log "FAIL $name ($(cat "$logs/$name.seconds" 2>/dev/null || echo ?))"
       failed+=("$name")
     fi
   done
