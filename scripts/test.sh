@@ -5,7 +5,7 @@
 # failing ones are printed at the end.
 #
 # --overlap-e2e starts the end-to-end suite together with integration instead
-# of after it (both mostly wait on Docker). Not the default until a CI run on
+# of after it (it pays if both mostly wait on Docker). Not the default until a CI run on
 # the 2-core machine shows it is faster and green: compare the "machine CPU
 # busy" figures each suite's line prints (a suite that keeps the CPU busy
 # gains nothing from company, and its timeouts lose their meaning).
