@@ -72,11 +72,11 @@ export default defineConfig({
         resolve: { alias },
         test: {
           name: "integration-runsc",
-          // Not the egress suite yet: in the CI run of 2026-12-04 three of its tests failed under gVisor after the merge (a process listing
-          // through `docker top`, which shows the host's processes under gVisor; /etc/resolv.conf read empty after Docker rewrote it on
-          // network connect; the idle egress network not torn down). It passed 22/22 under gVisor before the merge. secrets-egress (grants
-          // and the proxy under gVisor) does run here. Known gap, in the closing note of issue 13.
-          include: SANDBOX_SUITES.filter((f) => f !== "server/egress/egress.int.test.ts"),
+          // Every sandbox-level suite, the egress suite included (its three gVisor failures of the CI run of 2026-12-04 were the
+          // test's: `docker top` lists host processes under gVisor, and that failure left a grant and a running exec behind, which
+          // failed the DNS and idle-teardown tests after it). The red team plays only the scenarios whose outcome depends on the
+          // runtime here, the whole catalogue under "integration": why, in server/redteam/redteam.int.test.ts (GVISOR_CATEGORIES).
+          include: SANDBOX_SUITES,
           environment: "node",
           env: { AIRLOCK_RUNTIME: "runsc" },
           testTimeout: 180_000,

@@ -29,7 +29,7 @@ import { startScriptedModelServer, type ScriptedModelServer, type ScriptStep, to
 import { getRun, newSupervisor, registerModel, requireDocker, roomyQueue, startRun, tempDataDir, waitForState } from "@/test/helpers/runs";
 import { actorOf, addUser } from "@/test/helpers/users";
 import { sandboxedRun } from "@/test/helpers/workspaces";
-import { withRuntimeUnderTest } from "@/test/helpers/sandbox-runtime";
+import { sandboxProcessListing, withRuntimeUnderTest } from "@/test/helpers/sandbox-runtime";
 
 await requireDocker();
 const execFileP = promisify(execFile);
@@ -276,22 +276,27 @@ PY`,
     it("another sandbox on the egress network cannot reach this one", async () => {
       const other = await liveRun();
       await grant(other.runId, [`registry.test:${port}`]);
-      const myAddress = (await docker().getContainer(containerId).inspect()).NetworkSettings.Networks[controller.egressNetwork!.name]!.IPAddress;
-      expect(controller.egressNetwork!.name).toBe(egressNetworkName(instanceIdForDataDir(dataDir)));
-      // The server runs as a command that has not ended (no process outlives its
-      // command), checked from outside: a second command here would end it.
-      const serving = new AbortController();
-      const server = runtime.exec(containerId, { cmd: ["python3", "-m", "http.server", "8000", "--bind", "0.0.0.0"], timeoutS: 60, signal: serving.signal });
-      await new Promise((r) => setTimeout(r, 1500));
-      const top = (await docker().getContainer(containerId).top({ ps_args: "-eo pid,args" })) as { Processes: string[][] };
-      expect(top.Processes.flat().join("\n")).toContain("http.server 8000");
-
-      const out = await sh(other.containerId, connectScript(myAddress, 8000));
-
-      serving.abort();
-      await server;
-      expect(out).toMatch(/^FAILED/);
-      await controller.revoke(reviewerActor(), { runId: other.runId });
+      // Revoked even when an assertion fails: a grant left behind keeps the network busy and fails the idle-teardown test too.
+      try {
+        const myAddress = (await docker().getContainer(containerId).inspect()).NetworkSettings.Networks[controller.egressNetwork!.name]!.IPAddress;
+        expect(controller.egressNetwork!.name).toBe(egressNetworkName(instanceIdForDataDir(dataDir)));
+        // The server runs as a command that has not ended (no process outlives its
+        // command), checked from outside: a second command here would end it.
+        const serving = new AbortController();
+        const server = runtime.exec(containerId, { cmd: ["python3", "-m", "http.server", "8000", "--bind", "0.0.0.0"], timeoutS: 60, signal: serving.signal });
+        let out: string;
+        try {
+          await new Promise((r) => setTimeout(r, 1500));
+          expect(await sandboxProcessListing(containerId)).toContain("http.server 8000");
+          out = await sh(other.containerId, connectScript(myAddress, 8000));
+        } finally {
+          serving.abort();
+          await server;
+        }
+        expect(out).toMatch(/^FAILED/);
+      } finally {
+        await controller.revoke(reviewerActor(), { runId: other.runId });
+      }
     });
 
     it("M6: a grant of this host's own address (the gateway, where host services listen) is refused by the proxy with 403 and why, even with private addresses allowed", async () => {

@@ -7,7 +7,7 @@ import { auditEvents } from "@/db/schema";
 import { updatePolicy } from "@/server/projects/policy-store";
 import { createProject } from "@/server/projects/projects";
 import { runRedteamReport } from "@/server/redteam/reports";
-import { REDTEAM_CATEGORIES, SCENARIOS } from "@/server/redteam/scenarios";
+import { REDTEAM_CATEGORIES, SCENARIOS, type RedteamCategory, type Scenario } from "@/server/redteam/scenarios";
 import { createTestDb, type TestDb } from "@/test/helpers/db";
 import { requireDocker } from "@/test/helpers/runs";
 import { sandboxRuntimeUnderTest } from "@/test/helpers/sandbox-runtime";
@@ -29,15 +29,39 @@ describe("the red-team catalogue", () => {
   });
 });
 
+/**
+ * What the red team plays under each runtime. Under the default (runc here) every scenario. Under gVisor
+ * (project integration-runsc) the scenarios whose outcome depends on the runtime: those that touch the
+ * kernel or the runtime boundary (processes and /proc, file systems, mounts and symlinks through them,
+ * namespaces, setuid, seccomp, cgroup limits, the network). The other categories (smuggling, obfuscation,
+ * shadowing, git hooks, shell start-up files, CI files, prompt injection, and the file tools' path checks)
+ * are decided by the gateway's policy and path resolution before anything reaches the sandbox, the same code
+ * under either runtime, and their approved pass only writes plain files in the workspace (the file tools
+ * under gVisor are covered by server/sandbox/files.int.test.ts there). This halves the gVisor pass (about
+ * 530 s of a 35-minute npm test), which was over the test budget; see vitest.config.ts.
+ */
+const GVISOR_CATEGORIES: readonly RedteamCategory[] = ["symlink", "credentials", "privilege", "exfiltration", "resource", "tampering"];
+/** Path traversal through a command (cwd, ../ in its arguments): the sandbox's own permissions answer these. */
+const GVISOR_EXTRA_SCENARIOS = ["traversal-cwd", "traversal-command-paths"];
+
+async function scenariosUnderTest(): Promise<Scenario[]> {
+  if ((await sandboxRuntimeUnderTest()) !== "runsc") return [...SCENARIOS];
+  return SCENARIOS.filter((s) => GVISOR_CATEGORIES.includes(s.category) || GVISOR_EXTRA_SCENARIOS.includes(s.id));
+}
+
 describe("with the default (supervised) policy", () => {
-  // About 110 commands through the gateway: 130 s under runc in CI, 500 s under gVisor alone on this machine (every exec costs more there, each command adds an in-sandbox reap check, and scenarios that end the sandbox restart it).
+  // About 110 commands through the gateway under runc (130 s in CI); under gVisor every exec costs more and each command adds an in-sandbox reap check (500 s for every scenario there), so gVisor plays the runtime-relevant half (scenariosUnderTest).
   it("no scenario escapes, and every outcome carries its evidence", { timeout: 900_000 }, async () => {
-    const report = await runRedteamReport(t.db, ACTOR, {}, undefined, { sandboxRuntime: await sandboxRuntimeUnderTest() });
+    const scenarios = await scenariosUnderTest();
+    const ids = scenarios.map((s) => s.id);
+    const report = await runRedteamReport(t.db, ACTOR, ids.length === SCENARIOS.length ? {} : { scenarioIds: ids }, undefined, {
+      sandboxRuntime: await sandboxRuntimeUnderTest(),
+    });
     expect(report.state, report.error ?? "").toBe("done");
     const escaped = (report.results ?? []).filter((r) => r.outcome === "escaped").map((r) => `${r.id}: ${r.summary}`);
     expect(escaped).toEqual([]);
-    expect(report.summary).toMatchObject({ total: SCENARIOS.length, escaped: 0 });
-    expect(report.summary.blocked! + report.summary.escalated! + report.summary.contained!).toBe(SCENARIOS.length);
+    expect(report.summary).toMatchObject({ total: scenarios.length, escaped: 0 });
+    expect(report.summary.blocked! + report.summary.escalated! + report.summary.contained!).toBe(scenarios.length);
     for (const result of report.results!) {
       const first = result.passes[0]!;
       expect(first.steps.length, result.id).toBeGreaterThan(0);
@@ -51,13 +75,13 @@ describe("with the default (supervised) policy", () => {
       expect(first.checks.length, result.id).toBeGreaterThan(0);
     }
     const byId = Object.fromEntries(report.results!.map((r) => [r.id, r]));
-    expect(byId["git-hook-write-file"]!.outcome).toBe("blocked");
-    expect(byId["shadow-dot-ls"]!.outcome).toBe("escalated");
-    expect(byId["symlink-host-path"]!.outcome).toBe("contained");
+    // Known outcomes, of the scenarios played under this runtime.
+    const known: Record<string, string> = { "git-hook-write-file": "blocked", "shadow-dot-ls": "escalated", "symlink-host-path": "contained" };
+    for (const [id, outcome] of Object.entries(known)) if (ids.includes(id)) expect(byId[id]!.outcome, id).toBe(outcome);
     expect(byId["exfil-python-socket"]!.passes[1]!.steps[0]!.output).toMatch(/Network is unreachable/);
     const audit = t.db.select().from(auditEvents).orderBy(desc(auditEvents.seq)).limit(1).get()!;
     expect(audit.action).toBe("redteam.run");
-    expect(JSON.parse(audit.details)).toMatchObject({ escaped: [], total: SCENARIOS.length });
+    expect(JSON.parse(audit.details)).toMatchObject({ escaped: [], total: scenarios.length });
   });
 });
 

@@ -33,7 +33,7 @@ import { config } from "@/server/config/env";
 import { decideRuntime, probeGvisor } from "@/server/sandbox/runtimes";
 import { docker } from "@/server/sandbox/docker";
 import { sandboxImageName } from "@/server/sandbox/image";
-import { dockerRuntime, REDTEAM_LABEL, type SandboxRuntime } from "@/server/sandbox/runtime";
+import { dockerRuntime, HELPER_PYTHON, REDTEAM_LABEL, type SandboxRuntime } from "@/server/sandbox/runtime";
 import { prepareWorkspace } from "@/server/sandbox/workspace";
 import { AGENT_HOME } from "@/server/sandbox/layout";
 import { handleToolCall, type GatewaySession } from "@/server/tools/gateway";
@@ -403,9 +403,15 @@ function baselineFiles(lab: Lab, scenario: Scenario): Record<string, PlantedFile
   return files;
 }
 
+/**
+ * The lab's own seeding and probing: an Airlock helper exec (isolated python, fixed environment, see HELPER_PYTHON), not an
+ * agent command. So nothing a scenario planted (a .pth, a PYTHON* variable in a start-up file) can fake the probe, and it
+ * skips what only agent commands need: the reap after each command (under gVisor a process listing inside the sandbox),
+ * twice per pass, about a third of the lab's execs.
+ */
 async function labExec(lab: Lab, cmd: string[], stdin?: string, timeoutS = 30): Promise<{ ok: boolean; stdout: string; stderr: string }> {
   const containerId = await ensureSandbox(lab);
-  const r = await lab.runtime.exec(containerId, { cmd, stdin, timeoutS, cwd: "/workspace" });
+  const r = await lab.runtime.exec(containerId, { cmd: [...HELPER_PYTHON, ...cmd], stdin, timeoutS, helper: true });
   return { ok: r.exitCode === 0 && !r.timedOut, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -413,7 +419,7 @@ async function seed(lab: Lab, scenario: Scenario): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const generation = lab.generation;
     try {
-      const r = await labExec(lab, ["python3", "-c", SEED_SCRIPT], JSON.stringify({ files: baselineFiles(lab, scenario) }));
+      const r = await labExec(lab, ["-c", SEED_SCRIPT], JSON.stringify({ files: baselineFiles(lab, scenario) }));
       if (r.ok) return;
       if (attempt >= 3) throw new Error(`the lab could not seed the sandbox for ${scenario.id}: ${r.stderr || r.stdout}`);
     } catch (err) {
@@ -430,7 +436,7 @@ async function seed(lab: Lab, scenario: Scenario): Promise<void> {
 async function probe(lab: Lab): Promise<Probe | null> {
   const watched = [`${HOME}/keep.txt`, `${HOME}/.ssh/id_rsa`, ...STARTUP_FILES, "/workspace/.git/config"];
   try {
-    const r = await labExec(lab, ["python3", "-c", PROBE_SCRIPT, JSON.stringify(watched)], undefined, 20);
+    const r = await labExec(lab, ["-c", PROBE_SCRIPT, JSON.stringify(watched)], undefined, 20);
     return r.ok ? (JSON.parse(r.stdout.trim().split("\n").pop()!) as Probe) : null;
   } catch {
     return null;

@@ -417,7 +417,8 @@ const GVISOR_DENIED_SYSCALLS = {
  * starts through this loader (python3 -I -S, as the helpers), which installs
  * the same deny list as a seccomp filter (classic BPF: other architectures
  * and x32 numbers refused, the listed calls EPERM, clone with any CLONE_NEW*
- * flag EPERM, clone3 ENOSYS so the C library falls back to clone) and then
+ * flag EPERM, clone3 ENOSYS so the C library falls back to clone), puts
+ * SIGPIPE and SIGXFSZ back to their defaults (Python ignores them) and then
  * execve()s the command, which also drops the effective capabilities (see
  * above). The filter is inherited by every child and cannot be removed.
  */
@@ -434,6 +435,10 @@ const GVISOR_EXEC_FILTER = [
   "f = F(len(p), ctypes.addressof(b))",
   "if L.prctl(38, 1, 0, 0, 0) != 0 or L.prctl(22, 2, ctypes.byref(f), 0, 0) != 0:",
   "    sys.stderr.write('airlock: could not install the sandbox filter (errno %d)\\n' % ctypes.get_errno()); sys.exit(126)",
+  // Python starts with SIGPIPE and SIGXFSZ ignored, and an ignored signal stays ignored across execve: without this, every
+  // agent command under gVisor had them ignored (`yes | head` printed "Broken pipe" and counted it as output; a file past
+  // RLIMIT_FSIZE got EFBIG instead of the SIGXFSZ it gets under runc).
+  "import signal; signal.signal(signal.SIGPIPE, signal.SIG_DFL); signal.signal(signal.SIGXFSZ, signal.SIG_DFL)",
   "try: os.execvp(sys.argv[1], sys.argv[1:])",
   "except OSError as e: sys.stderr.write('%s: %s\\n' % (sys.argv[1], e.strerror)); sys.exit(127 if isinstance(e, FileNotFoundError) else 126)",
 ].join("\n");

@@ -56,3 +56,26 @@ export function withRuntimeUnderTest(runtime: SandboxRuntime): SandboxRuntime {
     createSandbox: async (spec: SandboxSpec) => runtime.createSandbox({ ...spec, runtime: spec.runtime ?? (await sandboxRuntimeUnderTest()) }),
   };
 }
+
+/**
+ * Every process of a sandbox as the runtime can see it, one "pid args" line
+ * each. runc: `docker top` (ps on the engine's host over the container's
+ * cgroup). gVisor: `docker top` asks runsc for the pids, which are pids of
+ * gVisor's own kernel, and prints the HOST's processes with those numbers
+ * (the host's init, kthreadd…), so the listing is ps run as root inside, as
+ * the runtime's own listing does there (gvisorProcesses in server/sandbox/runtime.ts).
+ */
+export async function sandboxProcessListing(containerId: string): Promise<string> {
+  const container = docker().getContainer(containerId);
+  const info = await container.inspect();
+  if (info.HostConfig?.Runtime === "runsc") {
+    const exec = await container.exec({ Cmd: ["/bin/ps", "-eo", "pid,args"], User: "0:0", AttachStdout: true, AttachStderr: true });
+    const stream = await exec.start({ hijack: true, stdin: false });
+    const out: Buffer[] = [];
+    docker().modem.demuxStream(stream, { write: (c: Buffer) => out.push(c) } as unknown as NodeJS.WritableStream, process.stderr);
+    await new Promise((resolve) => stream.on("end", resolve));
+    return Buffer.concat(out).toString("utf8");
+  }
+  const top = (await container.top({ ps_args: "-eo pid,args" })) as { Processes: string[][] };
+  return top.Processes.map((p) => p.join(" ")).join("\n");
+}
