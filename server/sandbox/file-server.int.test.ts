@@ -44,11 +44,18 @@ async function execsDuring(fn: () => Promise<void>): Promise<number> {
   return text.split("\n").filter((l) => l.includes("exec_create")).length;
 }
 
-/** The file server's pid inside the sandbox, as the agent sees it: its python's command line (script, then --serve) ends in a line " --serve ". */
+/** Shell that sets $pid to the file server's pid inside the sandbox, as the agent sees it: its python's command line (script, then --serve) ends in a line " --serve ". */
+const FIND_SERVER = "pid=$(for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null | tail -n 1 | grep -qx -- ' --serve ' && echo ${p#/proc/}; done)";
+
+/** The file server's pid, or "" when none runs. (Under gVisor the reap after this very command then closes it.) */
 async function serverPid(): Promise<string> {
-  const r = await sh("for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null | tail -n 1 | grep -qx -- ' --serve ' && echo ${p#/proc/}; done; true");
-  return r.stdout.trim();
+  return (await sh(`${FIND_SERVER}; echo $pid`)).stdout.trim();
 }
+
+/** The server runs under runc only (gVisor's /proc does not guard a
+ * non-dumpable process's descriptors; see runtime.ts startResident): these
+ * are defined for runc, and under gVisor the test below says so instead. */
+const runcIt = gvisor ? ((() => undefined) as unknown as typeof it) : it;
 
 describe(`the file tools' long-lived server (${gvisor ? "runsc" : "runc"})`, () => {
   beforeAll(async () => {
@@ -63,7 +70,7 @@ describe(`the file tools' long-lived server (${gvisor ? "runsc" : "runc"})`, () 
     if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it("file tools answer over one long-lived channel: 20 reads, lists, searches and writes start no new exec", async () => {
+  runcIt("file tools answer over one long-lived channel: 20 reads, lists, searches and writes start no new exec", async () => {
     await readFile(runtime, containerId, "small.txt"); // the server runs
     const execs = await execsDuring(async () => {
       for (let i = 0; i < 20; i++) {
@@ -86,21 +93,20 @@ describe(`the file tools' long-lived server (${gvisor ? "runsc" : "runc"})`, () 
     await expect(writeFile(runtime, containerId, "etc-link/evil", "x")).rejects.toBeInstanceOf(OutOfWorkspaceError);
   });
 
-  it("a command that leaves nothing behind keeps the server under runc (reads after it start no exec); under gVisor it is restarted once", async () => {
+  runcIt("a command that leaves nothing behind keeps the server (reads after it start no exec)", async () => {
     await readFile(runtime, containerId, "small.txt");
     expect((await sh("echo hi > /workspace/cmd.txt")).leftBehind).toBe(0);
     const execs = await execsDuring(async () => {
       for (let i = 0; i < 5; i++) expect((await readFile(runtime, containerId, "cmd.txt")).content).toBe("hi\n");
     });
-    expect(execs).toBe(gvisor ? 1 : 0);
+    expect(execs).toBe(0);
   });
 
-  it("kill the server from an agent command, then read_file still works", async () => {
+  runcIt("kill the server from an agent command, then read_file still works", async () => {
     await readFile(runtime, containerId, "small.txt");
-    const pid = await serverPid();
-    expect(pid).toMatch(/^\d+$/);
-    const killed = await sh(`kill -KILL ${pid} && echo killed`);
-    expect(killed.stdout).toBe("killed\n");
+    const killed = await sh(`${FIND_SERVER}; kill -KILL $pid && echo killed $pid`);
+    expect(killed.stdout).toMatch(/^killed \d+\n$/);
+    const pid = killed.stdout.trim().split(" ")[1];
     fs.writeFileSync(path.join(workspaceDir, "after-kill.txt"), "fresh\n");
     expect((await readFile(runtime, containerId, "after-kill.txt")).content).toBe("fresh\n");
     const again = await serverPid();
@@ -108,25 +114,35 @@ describe(`the file tools' long-lived server (${gvisor ? "runsc" : "runc"})`, () 
     expect(again).not.toBe(pid);
   });
 
-  it("a server the agent stopped (SIGSTOP) is replaced when the command ends, so reads do not hang", async () => {
+  runcIt("a server the agent stopped (SIGSTOP) is replaced when the command ends, so reads do not hang", async () => {
     await readFile(runtime, containerId, "small.txt");
-    const pid = await serverPid();
-    expect((await sh(`kill -STOP ${pid} && echo stopped`)).stdout).toBe("stopped\n");
+    const stopped = await sh(`${FIND_SERVER}; kill -STOP $pid && echo stopped $pid`);
+    expect(stopped.stdout).toMatch(/^stopped \d+\n$/);
+    const pid = stopped.stdout.trim().split(" ")[1];
     const started = Date.now();
     expect((await readFile(runtime, containerId, "small.txt")).content).toBe("hello\n");
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(await serverPid()).not.toBe(pid);
   });
 
-  it("the agent cannot read the server's memory, environment or channel (it is not dumpable)", async () => {
+  runcIt("the agent cannot read the server's memory, environment or channel (it is not dumpable)", async () => {
     await readFile(runtime, containerId, "small.txt");
-    const pid = await serverPid();
     const r = await sh(
-      `for f in environ mem fd/0 fd/1; do if cat /proc/${pid}/$f >/dev/null 2>&1 </dev/null; then echo "$f readable"; else echo "$f denied"; fi; done; ` +
-        `echo x > /proc/${pid}/fd/1 2>/dev/null && echo "fd1 writable" || echo "fd1 denied"`,
+      `${FIND_SERVER}; test -n "$pid" || echo "no server"; for f in environ mem fd/0 fd/1; do if cat /proc/$pid/$f >/dev/null 2>&1 </dev/null; then echo "$f readable"; else echo "$f denied"; fi; done; ` +
+        `echo x > /proc/$pid/fd/1 2>/dev/null && echo "fd1 writable" || echo "fd1 denied"`,
     );
     expect(r.stdout).toBe("environ denied\nmem denied\nfd/0 denied\nfd/1 denied\nfd1 denied\n");
   });
+
+  if (gvisor) {
+    it("under gVisor no file server is kept (its /proc would let the agent open the server's channel): each call is one isolated helper exec", async () => {
+      const execs = await execsDuring(async () => {
+        for (let i = 0; i < 3; i++) expect((await readFile(runtime, containerId, "small.txt")).content).toBe("hello\n");
+      });
+      expect(execs).toBe(3);
+      expect(await serverPid()).toBe("");
+    });
+  }
 
   it("concurrent calls get their own answers, matched by id", async () => {
     const names = Array.from({ length: 12 }, (_, i) => `c${i}.txt`);
@@ -145,7 +161,8 @@ describe(`the file tools' long-lived server (${gvisor ? "runsc" : "runc"})`, () 
     await readFile(runtime, containerId, "small.txt");
     const r = await sh("(sleep 300 &) ; echo started");
     expect(r.stdout).toBe("started\n");
-    expect(r.leftBehind).toBe(1);
+    // (Under gVisor the count is known only for a sandbox's first reap; the listing below is what counts.)
+    if (!gvisor) expect(r.leftBehind).toBe(1);
     // Only the server may be left as the agent (its pid answers --serve); nothing else.
     const ps = await sh("ps -eo user=,args=");
     const agents = ps.stdout
@@ -163,7 +180,7 @@ describe(`the file tools' long-lived server (${gvisor ? "runsc" : "runc"})`, () 
     await expect(readFile(bare, containerId, "pw")).rejects.toBeInstanceOf(OutOfWorkspaceError);
   });
 
-  it("closing the server ends its process in the sandbox", async () => {
+  runcIt("closing the server ends its process in the sandbox", async () => {
     await readFile(runtime, containerId, "small.txt");
     expect(await serverPid()).toMatch(/^\d+$/);
     await closeFileServer(runtime, containerId);

@@ -187,9 +187,10 @@ export interface SandboxRuntime {
   killProcesses(containerId: string): Promise<void>;
   /** Starts Airlock's one long-lived helper in the sandbox (the file server,
    * see file-server.ts): `cmd` isolated as the agent like every helper, with
-   * stdin open. It survives commands whose reap finds nothing else (runc),
-   * and is closed before any reap that kills (so the reap kills only the
-   * agent's processes) and when the sandbox stops. Replaces one running. */
+   * stdin open. It survives commands whose reap finds nothing else, and is
+   * dropped before any reap that kills (which ends it and does not count it)
+   * and when the sandbox stops. Replaces one running. Under runc only: under
+   * gVisor it throws (see there). */
   startResident?(containerId: string, cmd: string[]): Promise<ResidentHelper>;
   /** Starts a service beside the sandbox (see startService below); its output goes to onOutput until it exits. */
   startService(containerId: string, opts: ServiceOptions): Promise<ServiceHandle>;
@@ -878,14 +879,15 @@ except (OSError, ValueError, IndexError):
 `;
 
 /** Inside a gVisor sandbox (as the agent, isolated): the agent's processes
- * (any uid but root's, this helper excepted) and the sentinel's sleep (root's
+ * (any uid but root's, this helper and the pids in argv, a resident helper on its way out, excepted) and the sentinel's sleep (root's
  * sleep), as JSON. */
 const GVISOR_PS_SCRIPT = String.raw`
-import json, os
+import json, os, sys
 me = os.getpid()
+spare = set(int(a) for a in sys.argv[1:])
 agents, sleep = [], []
 for name in os.listdir("/proc"):
-    if not name.isdigit() or int(name) == me:
+    if not name.isdigit() or int(name) == me or int(name) in spare:
         continue
     try:
         with open("/proc/%s/status" % name) as f:
@@ -1120,7 +1122,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
   /** Per gVisor container: the sentinel's sleep (its pid inside gVisor) last seen (see reapInsideGvisor). */
   const gvisorSentinelSleep = new Map<string, number[]>();
   /** Per container: Airlock's resident helper (startResident), and its host pid and start time under runc (what the reap spares). */
-  const residents = new Map<string, { helper: ResidentHelper; spare: { pid: number; startTime: string } | null }>();
+  const residents = new Map<string, { helper: ResidentHelper; token: string; pid: () => number | null; spare: { pid: number; startTime: string } | null }>();
 
   /** Host-side configuration of every sandbox: see docs/ARCHITECTURE.md, "Security boundaries → The sandbox". */
   function containerConfig(spec: SandboxSpec, imageEnv: string[] = []): Docker.ContainerCreateOptions {
@@ -1309,6 +1311,13 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
   }
 
   async function startResident(containerId: string, cmd: string[]): Promise<ResidentHelper> {
+    // gVisor does not guard /proc/PID/fd and environ with the dumpable flag:
+    // an agent command could open a resident helper's stdin and stdout and
+    // forge its answers. There the one-shot helpers serve (the reap after
+    // every command would end a resident there anyway).
+    if ((await leftoverCheck(containerId)).kind === "gvisor") {
+      throw new SandboxError("INVALID_SPEC", "no resident helper under gVisor: its /proc does not protect a non-dumpable process's descriptors");
+    }
     await closeResident(containerId);
     const token = randomBytes(12).toString("hex");
     const { dockerExec, stream } = await helperGate(containerId).shared(async () => {
@@ -1384,7 +1393,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
           stream.destroy();
         })()),
     };
-    residents.set(containerId, { helper, spare: null });
+    residents.set(containerId, { helper, token, pid: () => identity?.pid ?? null, spare: null });
     void exited.then(() => {
       if (residents.get(containerId)?.helper === helper) residents.delete(containerId);
     });
@@ -1393,6 +1402,18 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
 
   async function closeResident(containerId: string): Promise<void> {
     await residents.get(containerId)?.helper.close();
+  }
+
+  /** Before a reap that kills: the resident helper is told to go (stdin
+   * closed) and forgotten, not waited for; the reap's kill(-1) ends it if it
+   * has not exited, and it is not counted as left behind. Returns its exec
+   * marker and its pid inside the sandbox (when known), to leave it out of the count. */
+  function dropResident(containerId: string): { token: string | null; pid: number | null } {
+    const entry = residents.get(containerId);
+    if (!entry) return { token: null, pid: null };
+    residents.delete(containerId);
+    entry.helper.input.end();
+    return { token: entry.token, pid: entry.pid() };
   }
 
   /**
@@ -1552,8 +1573,10 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
    */
   async function reapProcesses(containerId: string): Promise<number> {
     return helperGate(containerId).exclusive(async () => {
-      // A kill(-1) would take Airlock's resident helper too, and count it: it goes first (restarted on demand).
-      await closeResident(containerId);
+      // The kill(-1) takes Airlock's resident helper too (restarted on demand); it is not the agent's to count.
+      const resident = dropResident(containerId);
+      const agentOnly = (procs: EngineProcess[]) =>
+        resident.token ? procs.filter((p) => !p.command.split(" ").includes(`${EXEC_MARKER}=${resident.token}`)) : procs;
       let before = await engineProcesses(containerId);
       if (!before) return 0;
       // Its sleep is the acknowledgement: a sentinel that has not started one
@@ -1563,7 +1586,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
         before = await engineProcesses(containerId);
         if (!before) return 0;
       }
-      const left = selectExecProcesses(before.procs, before.initPid, null).length;
+      const left = agentOnly(selectExecProcesses(before.procs, before.initPid, null)).length;
       const sentinelSleep = new Set(sentinelChildren(before.procs, before.initPid).map((p) => p.pid));
       const container = engine().getContainer(containerId);
       for (let attempt = 0; attempt < 5; attempt++) {
@@ -1639,9 +1662,11 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
    */
   async function reapInsideGvisor(containerId: string): Promise<number> {
     return helperGate(containerId).exclusive(async () => {
-      await closeResident(containerId);
+      // As in reapProcesses: the kill(-1) takes the resident helper, which is not counted (nor waited for after it).
+      const resident = dropResident(containerId);
+      const spare = resident.pid === null ? [] : [String(resident.pid)];
       const look = async (): Promise<{ agents: number[]; sleep: number[] } | null> => {
-        const { exitCode, stdout } = await runHelperNow(containerId, [...HELPER_PYTHON, "-c", GVISOR_PS_SCRIPT], 5000).catch(() => ({
+        const { exitCode, stdout } = await runHelperNow(containerId, [...HELPER_PYTHON, "-c", GVISOR_PS_SCRIPT, ...spare], 5000).catch(() => ({
           exitCode: null,
           stdout: "",
         }));
