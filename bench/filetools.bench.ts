@@ -23,6 +23,7 @@ import { handleToolCall, type GatewaySession } from "@/server/tools/gateway";
 import { DEFAULT_RUN_LIMITS } from "@/server/runs/limits";
 import { prepareRunWorkspace } from "@/server/workspace/hooks";
 import { docker } from "@/server/sandbox/docker";
+import { updatePolicy } from "@/server/projects/policy-store";
 import { engineExec, numericArgs, params, record, sideBySide, time } from "./support";
 
 const [iterations] = numericArgs(30);
@@ -58,6 +59,14 @@ async function main() {
       updatedAt: new Date(),
     })
     .run();
+  // write_file asks a reviewer under the default policy; the figure is the allowed call.
+  await updatePolicy(
+    db,
+    { userId: "u", label: "bench@x" },
+    {
+      yaml: "id: bench\nname: Allow everything\ndescription: bench\ndefault: { verdict: allow, reason: Everything is allowed. }\nrules: []\n",
+    },
+  );
   // As in a real run: a shadow repository, so write_file is checkpointed afterwards.
   await prepareRunWorkspace(db, runId, workspaceDir);
   const { containerId } = await runtime.createSandbox({ runId, image: sandboxImageName(), workspaceDir, limits: DEFAULT_RUN_LIMITS });
