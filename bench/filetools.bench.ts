@@ -23,6 +23,7 @@ import { handleToolCall, type GatewaySession } from "@/server/tools/gateway";
 import { DEFAULT_RUN_LIMITS } from "@/server/runs/limits";
 import { prepareRunWorkspace } from "@/server/workspace/hooks";
 import { docker } from "@/server/sandbox/docker";
+import { readFile } from "@/server/sandbox/files";
 import { updatePolicy } from "@/server/projects/policy-store";
 import { engineExec, numericArgs, params, record, sideBySide, time } from "./support";
 
@@ -93,13 +94,24 @@ async function main() {
     params({ iterations, warmup: 3 });
     console.log(`file tools benchmark: ${iterations} iterations, ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(1)}`);
 
-    const cases = [
+    const cases: { id: string; label: string; gateway: () => Promise<void>; raw: () => Promise<void>; rawLabel: string; target?: typeof TARGET }[] = [
+      {
+        // What the channel itself costs: the gateway's own steps (judging, recording, auditing) excluded.
+        id: "read_file.server",
+        label: "files.ts readFile README.md (file server only)",
+        gateway: async () => {
+          await readFile(runtime, containerId, "README.md");
+        },
+        raw: () => engineExec(container, ["cat", "/workspace/README.md"], asAgent),
+        rawLabel: "engine API exec `cat`",
+      },
       {
         id: "read_file",
         label: "read_file README.md (1.6 KB)",
         gateway: call("read_file", { path: "README.md" }),
         raw: () => engineExec(container, ["cat", "/workspace/README.md"], asAgent),
         rawLabel: "engine API exec `cat`",
+        target: TARGET,
       },
       {
         id: "list_files",
@@ -107,6 +119,7 @@ async function main() {
         gateway: call("list_files", { path: ".", depth: 2 }),
         raw: () => engineExec(container, ["find", "/workspace", "-maxdepth", "2", "-not", "-path", "*/.git*"], asAgent),
         rawLabel: "engine API exec `find -maxdepth 2`",
+        target: TARGET,
       },
       {
         id: "search_files",
@@ -114,6 +127,7 @@ async function main() {
         gateway: call("search_files", { pattern: "TODO 3\\.4", path: "." }),
         raw: () => engineExec(container, ["grep", "-rn", "--exclude-dir=.git", "TODO 3\\.4", "/workspace"], asAgent),
         rawLabel: "engine API exec `grep -rn`",
+        target: TARGET,
       },
     ];
     for (const c of cases) {
@@ -129,7 +143,7 @@ async function main() {
         runtime: "runc",
         samples: s.airlock,
         baseline: { label: c.rawLabel, samples: s.raw, paired: true },
-        target: TARGET,
+        target: c.target,
       });
     }
 

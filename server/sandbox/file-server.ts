@@ -41,6 +41,8 @@ class FileServer {
   private partBytes = 0;
   private readyWaiter: ((ready: { pid: number; start: string } | null) => void) | null = null;
   dead = false;
+  /** Its pid inside the sandbox, once it said it is ready. */
+  pid: number | null = null;
 
   constructor(
     readonly helper: ResidentHelper,
@@ -65,6 +67,7 @@ class FileServer {
       await this.retire();
       return false;
     }
+    this.pid = ready.pid;
     await this.helper.identify(ready.pid, ready.start);
     return true;
   }
@@ -200,6 +203,15 @@ export async function callFileServer(
     if (outcome.kind !== "closed") return outcome;
   }
   return { kind: "unavailable" };
+}
+
+/** The pid inside the sandbox of its running file server, or null: Airlock's
+ * own process, which a check for what the agent left running leaves out. */
+export async function fileServerPid(runtime: SandboxRuntime, containerId: string): Promise<number | null> {
+  const known = servers.get(runtime)?.get(containerId);
+  if (!known || "failedAt" in known) return null;
+  const server = await known;
+  return server && !server.dead ? server.pid : null;
 }
 
 /** Closes the sandbox's file server, if one runs (tests; removing a sandbox closes it anyway). */
