@@ -31,6 +31,7 @@ class LongFilesFirst extends BaseSequencer {
 const SANDBOX_SUITES = [
   "server/sandbox/runtime.int.test.ts",
   "server/sandbox/files.int.test.ts",
+  "server/sandbox/file-server.int.test.ts",
   "server/sandbox/snapshot.int.test.ts",
   "server/sandbox/cis.int.test.ts",
   "server/sandbox/hygiene.int.test.ts",

@@ -1,6 +1,7 @@
 // File operations on a run's workspace, executed INSIDE its container by
 // python3 running as the agent, isolated from everything the agent wrote
-// (runtime.ts HELPER_ENV). The host never opens a workspace path itself,
+// (runtime.ts HELPER_ENV): the sandbox's long-lived file server
+// (file-server.ts), or a one-shot helper exec when none can be had. The host never opens a workspace path itself,
 // so it can never follow a symlink the agent planted towards a host file; and
 // every path is confined to /workspace after resolving symlinks (including
 // those of a not-yet-existing file's parents).
@@ -12,6 +13,7 @@
 import path from "node:path";
 import { HELPER_PYTHON, type ExecResult, type SandboxRuntime } from "./runtime";
 import { WORKSPACE_PATH } from "./layout";
+import { callFileServer } from "./file-server";
 
 export class OutOfWorkspaceError extends Error {
   readonly code = "OUT_OF_WORKSPACE" as const;
@@ -122,20 +124,24 @@ const FILE_OP_TIMEOUT_S = 30;
 const SEARCH_TIMEOUT_S = 60;
 
 /**
- * One python program, one operation per run (argv[1] is the JSON request,
- * stdin carries written content). Prints one JSON object: the result, or
- * {"error": code, "message": ...}.
+ * One python program, two ways to run it. One operation per run (argv[1] is
+ * the JSON request, stdin carries written content; prints one JSON object:
+ * the result, or {"error": code, "message": ...}); or, with argv[1]
+ * "--serve", the file server (see file-server.ts): one request per line on
+ * stdin ({"id", "req", "data": base64 written content}), one answer per line
+ * on stdout ({"id", "res"}), in any order, up to four at once.
  */
-const FILE_OPS_SCRIPT = String.raw`
+export const FILE_OPS_SCRIPT = String.raw`
 import base64, fnmatch, json, os, re, stat, sys
 ROOT = ${JSON.stringify(WORKSPACE_PATH)}
 SKIP_DIRS = {".git", "node_modules"}
-req = json.loads(sys.argv[1])
+
+class Done(Exception):
+    def __init__(self, obj):
+        self.obj = obj
 
 def done(obj):
-    sys.stdout.write(json.dumps(obj))
-    sys.stdout.flush()
-    sys.exit(0)
+    raise Done(obj)
 
 def fail(code, message, **extra):
     done(dict(error=code, message=message, **extra))
@@ -169,11 +175,11 @@ def os_fail(e, real):
 def sniff_binary(fd):
     return b"\0" in os.pread(fd, 8000, 0)
 
-def op_realpath():
+def op_realpath(req, data):
     real = resolve(req["path"])
     done({"path": real, "exists": os.path.exists(real)})
 
-def op_stat():
+def op_stat(req, data):
     raw = req["path"]
     real = resolve(raw)
     try:
@@ -186,9 +192,10 @@ def op_stat():
     done({"path": real, "exists": True, "type": kind(st.st_mode), "size": st.st_size,
           "mode": stat.S_IMODE(st.st_mode), "mtimeMs": int(st.st_mtime * 1000), "isSymlink": is_link})
 
-def op_read():
+def op_read(req, data):
     real = resolve(req["path"])
     offset, limit = req["offset"], req["limit"]
+    fd = -1
     try:
         st = os.stat(real)
         if stat.S_ISDIR(st.st_mode):
@@ -203,6 +210,9 @@ def op_read():
         done({"path": real, "exists": False})
     except OSError as e:
         os_fail(e, real)
+    finally:
+        if fd >= 0:
+            os.close(fd)
     eof = offset + len(data) >= size
     if not binary:
         # Invalid UTF-8 inside the window means binary; a character cut by
@@ -221,10 +231,9 @@ def op_read():
     done({"path": real, "exists": True, "size": size, "offset": offset, "bytesRead": len(data),
           "eof": offset + len(data) >= size, "binary": binary, "data": base64.b64encode(data).decode()})
 
-def op_write():
+def op_write(req, data):
     real = resolve(req["path"])
     parent = os.path.dirname(real)
-    data = sys.stdin.buffer.read()
     try:
         if os.path.isdir(real):
             fail("IS_A_DIRECTORY", "%s is a directory" % real)
@@ -259,7 +268,7 @@ def op_write():
         os_fail(e, real)
     done({"path": real, "bytes": len(data), "created": created})
 
-def op_list():
+def op_list(req, data):
     real = resolve(req["path"])
     depth, cap = req["depth"], req["maxEntries"]
     try:
@@ -275,7 +284,8 @@ def op_list():
     def walk(d, level):
         nonlocal truncated
         try:
-            items = sorted(os.scandir(d), key=lambda e: e.name)
+            with os.scandir(d) as it:
+                items = sorted(it, key=lambda e: e.name)
         except OSError:
             return
         for e in items:
@@ -306,7 +316,7 @@ def op_list():
     walk(real, 1)
     done({"path": real, "exists": True, "entries": entries, "truncated": truncated})
 
-def op_search():
+def op_search(req, data):
     real = resolve(req["path"])
     glob, cap = req.get("glob"), req["maxMatches"]
     try:
@@ -348,8 +358,70 @@ def op_search():
             continue
     done({"path": real, "exists": True, "matches": matches, "truncated": False, "filesSearched": searched})
 
-{"realpath": op_realpath, "stat": op_stat, "read": op_read, "write": op_write,
- "list": op_list, "search": op_search}[req["op"]]()
+OPS = {"realpath": op_realpath, "stat": op_stat, "read": op_read, "write": op_write,
+       "list": op_list, "search": op_search}
+
+def run(req, data):
+    try:
+        OPS[req["op"]](req, data)
+    except Done as d:
+        return d.obj
+    return {"error": "FILE_OP_FAILED", "message": "no answer"}
+
+def serve():
+    # The agent runs as this uid: not dumpable, so it cannot ptrace this
+    # process, read or write its memory, or open its stdin/stdout through
+    # /proc/PID/fd (the channel to Airlock).
+    import ctypes, threading, queue
+    if ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0) != 0:
+        sys.stderr.write("airlock file server: prctl(PR_SET_DUMPABLE) failed (errno %d)\n" % ctypes.get_errno())
+        sys.exit(1)
+    out, lock, jobs = sys.stdout.buffer, threading.Lock(), queue.Queue()
+    pool = {"idle": 0, "workers": 0}
+    pool_lock = threading.Lock()
+    def reply(obj):
+        line = json.dumps(obj).encode() + b"\n"
+        with lock:
+            out.write(line)
+            out.flush()
+    def work():
+        while True:
+            msg = jobs.get()
+            with pool_lock:
+                pool["idle"] -= 1
+            try:
+                data = base64.b64decode(msg["data"]) if msg.get("data") is not None else None
+                res = run(msg["req"], data)
+            except Exception as e:
+                res = {"error": "FILE_OP_FAILED", "message": "the file server failed: %r" % e}
+            reply({"id": msg.get("id"), "res": res})
+            with pool_lock:
+                pool["idle"] += 1
+    with open("/proc/self/stat", "rb") as f:
+        raw = f.read()
+    reply({"ready": True, "pid": os.getpid(), "start": raw[raw.rindex(b")") + 2:].split()[19].decode()})
+    for line in sys.stdin.buffer:
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
+        # Up to four at once (threads count against the run's pids cap): a
+        # long search does not hold up a read.
+        with pool_lock:
+            if pool["idle"] <= jobs.qsize() and pool["workers"] < 4:
+                pool["workers"] += 1
+                pool["idle"] += 1
+                threading.Thread(target=work, daemon=True).start()
+        jobs.put(msg)
+    # stdin closed: Airlock is done with this server (daemon workers end with it).
+    os._exit(0)
+
+if sys.argv[1] == "--serve":
+    serve()
+else:
+    req = json.loads(sys.argv[1])
+    sys.stdout.write(json.dumps(run(req, sys.stdin.buffer.read() if req.get("op") == "write" else None)))
+    sys.stdout.flush()
 `;
 
 /** Lexical pre-check on the host: obvious escapes fail without a round trip.
@@ -377,25 +449,19 @@ async function runFileOp<T>(
   const requested = request.path;
   const lexical = lexicalPath(requested);
   const maxStoredBytes = options.maxStoredBytes ?? 4 * 1024 * 1024;
-  const result: ExecResult = await runtime.exec(containerId, {
-    // Isolated: a json.py in /workspace or a .pth in the agent's home must not
-    // run inside Airlock's own file tools (they run with no approval).
-    cmd: [...HELPER_PYTHON, "-c", FILE_OPS_SCRIPT, JSON.stringify({ ...request, path: lexical })],
-    helper: true,
-    stdin: options.stdin,
-    timeoutS: options.timeoutS ?? FILE_OP_TIMEOUT_S,
-    maxStoredBytes,
-  });
-  if (result.timedOut)
-    throw new SandboxFileError("FILE_OP_FAILED", `${request.op} ${requested} did not finish within ${options.timeoutS ?? FILE_OP_TIMEOUT_S} s`);
-  if (result.truncated) throw new SandboxFileError("FILE_OP_FAILED", `${request.op} ${requested}: the answer exceeded ${maxStoredBytes} bytes`);
-  let answer: T | FileOpError;
-  try {
-    answer = JSON.parse(result.stdout) as T | FileOpError;
-  } catch {
-    const why = result.stderr.trim().split("\n").slice(-3).join(" ") || `exit code ${result.exitCode}`;
-    throw new SandboxFileError("FILE_OP_FAILED", `${request.op} ${requested} failed inside the sandbox: ${why}`);
-  }
+  const timeoutS = options.timeoutS ?? FILE_OP_TIMEOUT_S;
+  const served = await callFileServer(
+    runtime,
+    containerId,
+    FILE_OPS_SCRIPT,
+    { ...request, path: lexical },
+    { data: options.stdin, timeoutS, maxBytes: maxStoredBytes },
+  );
+  if (served.kind === "failed") throw new SandboxFileError("FILE_OP_FAILED", `${request.op} ${requested}: ${served.message}`);
+  const answer =
+    served.kind === "answer"
+      ? (served.answer as T | FileOpError)
+      : await runFileOpExec<T>(runtime, containerId, { ...request, path: lexical }, requested, { ...options, timeoutS, maxStoredBytes });
   if (answer && typeof answer === "object" && "error" in answer) {
     const failure = answer as FileOpError;
     if (failure.error === "OUT_OF_WORKSPACE") throw new OutOfWorkspaceError(requested, failure.resolved);
@@ -404,6 +470,33 @@ async function runFileOp<T>(
     throw new SandboxFileError(code, failure.message);
   }
   return answer as T;
+}
+
+/** The same operation through a one-shot helper exec: when no file server can be had. */
+async function runFileOpExec<T>(
+  runtime: SandboxRuntime,
+  containerId: string,
+  request: Record<string, unknown> & { op: string; path: string },
+  requested: string,
+  options: { stdin?: Buffer; timeoutS: number; maxStoredBytes: number },
+): Promise<T | FileOpError> {
+  const result: ExecResult = await runtime.exec(containerId, {
+    // Isolated: a json.py in /workspace or a .pth in the agent's home must not
+    // run inside Airlock's own file tools (they run with no approval).
+    cmd: [...HELPER_PYTHON, "-c", FILE_OPS_SCRIPT, JSON.stringify(request)],
+    helper: true,
+    stdin: options.stdin,
+    timeoutS: options.timeoutS,
+    maxStoredBytes: options.maxStoredBytes,
+  });
+  if (result.timedOut) throw new SandboxFileError("FILE_OP_FAILED", `${request.op} ${requested} did not finish within ${options.timeoutS} s`);
+  if (result.truncated) throw new SandboxFileError("FILE_OP_FAILED", `${request.op} ${requested}: the answer exceeded ${options.maxStoredBytes} bytes`);
+  try {
+    return JSON.parse(result.stdout) as T | FileOpError;
+  } catch {
+    const why = result.stderr.trim().split("\n").slice(-3).join(" ") || `exit code ${result.exitCode}`;
+    throw new SandboxFileError("FILE_OP_FAILED", `${request.op} ${requested} failed inside the sandbox: ${why}`);
+  }
 }
 
 function wholeNumber(value: number | undefined, fallback: number, name: string, max: number): number {

@@ -185,6 +185,13 @@ export interface SandboxRuntime {
   exec(containerId: string, opts: ExecOptions): Promise<ExecResult>;
   /** Kills every agent process but the container's own init and sentinel. */
   killProcesses(containerId: string): Promise<void>;
+  /** Starts Airlock's one long-lived helper in the sandbox (the file server,
+   * see file-server.ts): `cmd` isolated as the agent like every helper, with
+   * stdin open. It survives commands whose reap finds nothing else, and is
+   * dropped before any reap that kills (which ends it and does not count it)
+   * and when the sandbox stops. Replaces one running. Under runc only: under
+   * gVisor it throws (see there). */
+  startResident?(containerId: string, cmd: string[]): Promise<ResidentHelper>;
   /** Starts a service beside the sandbox (see startService below); its output goes to onOutput until it exits. */
   startService(containerId: string, opts: ServiceOptions): Promise<ServiceHandle>;
   /** Stops and removes a service's container (gone already: nothing to do). */
@@ -232,6 +239,24 @@ export interface SandboxRuntime {
    * during the gap were missed.
    */
   watchSandboxes(onStop: (stop: SandboxStop) => void, onResync?: () => void): () => void;
+}
+
+/** Airlock's long-lived helper in a sandbox (startResident). */
+export interface ResidentHelper {
+  /** Its stdin. */
+  input: Writable;
+  /** Its stdout (stderr is kept apart: see stderrTail). */
+  output: PassThrough;
+  /** Resolves once its exec's stream has ended (the process exited, was killed, or the channel broke). */
+  exited: Promise<void>;
+  /** The last few KiB it wrote to stderr (for diagnosis). */
+  stderrTail(): string;
+  /** Its pid and start time inside the sandbox, as it reports once running: what close() kills when it does not exit. */
+  identify(pid: number, startTime: string): Promise<void>;
+  /** Runs fn as a helper: a reap waits for it (see HelperGate). */
+  shared<T>(fn: () => Promise<T>): Promise<T>;
+  /** Ends it: stdin closed, then killed by pid when it has not exited within a moment. Idempotent. */
+  close(): Promise<void>;
 }
 
 export interface SandboxStop {
@@ -812,9 +837,11 @@ export function hostTasksFile(initPid: number, containerId: string): string | nu
 /** How many tasks in the container's cgroup belong to anyone but root (the
  * container's own init, sentinel and sleep run as root; the agent never
  * does); any failure to read counts as "some", so the full reap runs. */
-export function hostAgentTasks(tasksFile: string): number {
+export function hostAgentTasks(tasksFile: string, spare?: { pid: number; startTime: string } | null): number {
   try {
     const tids = fs.readFileSync(tasksFile, "utf8").split("\n").filter(Boolean);
+    // Airlock's resident helper (its threads too), if it is still the process it was.
+    const spared = spare && hostStartTime(spare.pid) === spare.startTime ? String(spare.pid) : null;
     let agent = 0;
     for (const tid of tids) {
       let status: string;
@@ -824,6 +851,8 @@ export function hostAgentTasks(tasksFile: string): number {
         continue; // exited between the two reads
       }
       const uid = /^Uid:\s+(\d+)/m.exec(status)?.[1];
+      // Spared only while it can answer: one the agent stopped (SIGSTOP, ptrace) counts, so the reap replaces it.
+      if (spared && /^Tgid:\s+(\d+)/m.exec(status)?.[1] === spared && !/^State:\s+[Tt]/m.test(status)) continue;
       if (uid !== "0") agent++;
     }
     return agent;
@@ -832,15 +861,41 @@ export function hostAgentTasks(tasksFile: string): number {
   }
 }
 
+/** A host process's start time (clock ticks after boot, /proc/PID/stat field 22): with the pid, who it is. */
+export function hostStartTime(pid: number): string | null {
+  try {
+    const raw = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return raw.slice(raw.lastIndexOf(")") + 2).split(" ")[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Kills argv[1] inside the sandbox if it is still the process that started
+ * at argv[2] (its /proc/PID/stat start time): a resident helper that did not
+ * exit when asked (hung, or stopped by the agent). */
+const KILL_RESIDENT_SCRIPT = String.raw`
+import os, signal, sys
+pid, start = int(sys.argv[1]), sys.argv[2]
+try:
+    with open("/proc/%d/stat" % pid, "rb") as f:
+        raw = f.read()
+    if raw[raw.rindex(b")") + 2:].split()[19].decode() == start:
+        os.kill(pid, signal.SIGKILL)
+except (OSError, ValueError, IndexError):
+    pass
+`;
+
 /** Inside a gVisor sandbox (as the agent, isolated): the agent's processes
- * (any uid but root's, this helper excepted) and the sentinel's sleep (root's
+ * (any uid but root's, this helper and the pids in argv, a resident helper on its way out, excepted) and the sentinel's sleep (root's
  * sleep), as JSON. */
 const GVISOR_PS_SCRIPT = String.raw`
-import json, os
+import json, os, sys
 me = os.getpid()
+spare = set(int(a) for a in sys.argv[1:])
 agents, sleep = [], []
 for name in os.listdir("/proc"):
-    if not name.isdigit() or int(name) == me:
+    if not name.isdigit() or int(name) == me or int(name) in spare:
         continue
     try:
         with open("/proc/%s/status" % name) as f:
@@ -1076,6 +1131,8 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
   const leftoverChecks = new Map<string, LeftoverCheck>();
   /** Per gVisor container: the sentinel's sleep (its pid inside gVisor) last seen (see reapInsideGvisor). */
   const gvisorSentinelSleep = new Map<string, number[]>();
+  /** Per container: Airlock's resident helper (startResident), and its host pid and start time under runc (what the reap spares). */
+  const residents = new Map<string, { helper: ResidentHelper; token: string; pid: () => number | null; spare: { pid: number; startTime: string } | null }>();
 
   /** Host-side configuration of every sandbox: see docs/ARCHITECTURE.md, "Security boundaries → The sandbox". */
   function containerConfig(spec: SandboxSpec, imageEnv: string[] = []): Docker.ContainerCreateOptions {
@@ -1266,6 +1323,112 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     return null;
   }
 
+  async function startResident(containerId: string, cmd: string[]): Promise<ResidentHelper> {
+    // gVisor does not guard /proc/PID/fd and environ with the dumpable flag:
+    // an agent command could open a resident helper's stdin and stdout and
+    // forge its answers. There the one-shot helpers serve (the reap after
+    // every command would end a resident there anyway).
+    if ((await leftoverCheck(containerId)).kind === "gvisor") {
+      throw new SandboxError("INVALID_SPEC", "no resident helper under gVisor: its /proc does not protect a non-dumpable process's descriptors");
+    }
+    await closeResident(containerId);
+    const token = randomBytes(12).toString("hex");
+    const { dockerExec, stream } = await helperGate(containerId).shared(async () => {
+      try {
+        const dockerExec = await engine()
+          .getContainer(containerId)
+          .exec({
+            Cmd: helperCommand(cmd, token),
+            User: AGENT_USER,
+            WorkingDir: "/",
+            AttachStdin: true,
+            AttachStdout: true,
+            AttachStderr: true,
+            Tty: false,
+          });
+        return { dockerExec, stream: (await dockerExec.start({ hijack: true, stdin: true })) as Duplex };
+      } catch (err) {
+        throw engineError("starting the file server", err, containerId);
+      }
+    });
+    const output = new PassThrough();
+    let stderr = "";
+    const errSink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        stderr = (stderr + chunk.toString("utf8")).slice(-4096);
+        cb();
+      },
+    });
+    engine().modem.demuxStream(stream, output, errSink);
+    stream.on("error", () => undefined);
+    const exited = new Promise<void>((resolve) => {
+      const done = () => {
+        output.end();
+        resolve();
+      };
+      stream.once("end", done);
+      stream.once("close", done);
+      stream.once("error", done);
+    });
+    let identity: { pid: number; startTime: string } | null = null;
+    let closing: Promise<void> | null = null;
+    const helper: ResidentHelper = {
+      input: stream,
+      output,
+      exited,
+      stderrTail: () => stderr,
+      identify: async (pid, startTime) => {
+        identity = { pid, startTime };
+        // Under runc the host sees its pid (the exec's, known once it runs);
+        // the fast reap check (reapAfterCommand) spares exactly that process.
+        try {
+          const hostPid = (await dockerExec.inspect()).Pid;
+          const hostStart = hostPid > 0 ? hostStartTime(hostPid) : null;
+          const entry = residents.get(containerId);
+          if (hostStart && entry?.helper === helper) entry.spare = { pid: hostPid, startTime: hostStart };
+        } catch {
+          // not spared: the next command's reap closes it
+        }
+      },
+      shared: (fn) => helperGate(containerId).shared(fn),
+      close: () =>
+        (closing ??= (async () => {
+          if (residents.get(containerId)?.helper === helper) residents.delete(containerId);
+          stream.end();
+          const gone = await Promise.race([exited.then(() => true), sleep(500).then(() => false)]);
+          if (!gone && identity) {
+            // Ungated: a reap closes it from inside its exclusive section.
+            await runHelperNow(containerId, [...HELPER_PYTHON, "-c", KILL_RESIDENT_SCRIPT, String(identity.pid), identity.startTime], 5000).catch(
+              () => undefined,
+            );
+            await Promise.race([exited, sleep(1000)]);
+          }
+          stream.destroy();
+        })()),
+    };
+    residents.set(containerId, { helper, token, pid: () => identity?.pid ?? null, spare: null });
+    void exited.then(() => {
+      if (residents.get(containerId)?.helper === helper) residents.delete(containerId);
+    });
+    return helper;
+  }
+
+  async function closeResident(containerId: string): Promise<void> {
+    await residents.get(containerId)?.helper.close();
+  }
+
+  /** Before a reap that kills: the resident helper is told to go (stdin
+   * closed) and forgotten, not waited for; the reap's kill(-1) ends it if it
+   * has not exited, and it is not counted as left behind. Returns its exec
+   * marker and its pid inside the sandbox (when known), to leave it out of the count. */
+  function dropResident(containerId: string): { token: string | null; pid: number | null } {
+    const entry = residents.get(containerId);
+    if (!entry) return { token: null, pid: null };
+    residents.delete(containerId);
+    entry.helper.input.end();
+    return { token: entry.token, pid: entry.pid() };
+  }
+
   /**
    * Every live process of the container as the engine sees it: `docker top`
    * runs ps on the engine's host over the container's cgroup (host pids,
@@ -1423,6 +1586,10 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
    */
   async function reapProcesses(containerId: string): Promise<number> {
     return helperGate(containerId).exclusive(async () => {
+      // The kill(-1) takes Airlock's resident helper too (restarted on demand); it is not the agent's to count.
+      const resident = dropResident(containerId);
+      const agentOnly = (procs: EngineProcess[]) =>
+        resident.token ? procs.filter((p) => !p.command.split(" ").includes(`${EXEC_MARKER}=${resident.token}`)) : procs;
       let before = await engineProcesses(containerId);
       if (!before) return 0;
       // Its sleep is the acknowledgement: a sentinel that has not started one
@@ -1432,7 +1599,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
         before = await engineProcesses(containerId);
         if (!before) return 0;
       }
-      const left = selectExecProcesses(before.procs, before.initPid, null).length;
+      const left = agentOnly(selectExecProcesses(before.procs, before.initPid, null)).length;
       const sentinelSleep = new Set(sentinelChildren(before.procs, before.initPid).map((p) => p.pid));
       const container = engine().getContainer(containerId);
       for (let attempt = 0; attempt < 5; attempt++) {
@@ -1490,7 +1657,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     const check = await leftoverCheck(containerId);
     if (check.kind === "gvisor") return reapInsideGvisor(containerId);
     if (check.kind === "host") {
-      const agentTasks = hostAgentTasks(check.tasksFile);
+      const agentTasks = hostAgentTasks(check.tasksFile, residents.get(containerId)?.spare);
       if (agentTasks === 0) return 0;
     }
     return reapProcesses(containerId);
@@ -1508,8 +1675,11 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
    */
   async function reapInsideGvisor(containerId: string): Promise<number> {
     return helperGate(containerId).exclusive(async () => {
+      // As in reapProcesses: the kill(-1) takes the resident helper, which is not counted (nor waited for after it).
+      const resident = dropResident(containerId);
+      const spare = resident.pid === null ? [] : [String(resident.pid)];
       const look = async (): Promise<{ agents: number[]; sleep: number[] } | null> => {
-        const { exitCode, stdout } = await runHelperNow(containerId, [...HELPER_PYTHON, "-c", GVISOR_PS_SCRIPT], 5000).catch(() => ({
+        const { exitCode, stdout } = await runHelperNow(containerId, [...HELPER_PYTHON, "-c", GVISOR_PS_SCRIPT, ...spare], 5000).catch(() => ({
           exitCode: null,
           stdout: "",
         }));
@@ -1931,6 +2101,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
   }
 
   async function stopSandbox(containerId: string, retried = false): Promise<void> {
+    residents.get(containerId)?.helper.input.destroy();
     if (!retried && (await stopGvisorSandbox(containerId))) return;
     try {
       await engine().getContainer(containerId).kill({ signal: "SIGKILL" });
@@ -1947,6 +2118,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
   }
 
   async function removeSandbox(containerId: string): Promise<void> {
+    residents.get(containerId)?.helper.input.destroy();
     // Its services first: they share its network namespace.
     const services = await engine()
       .listContainers({ all: true, filters: { label: [`${SERVICE_OF_LABEL}=${containerId}`] } })
@@ -2354,6 +2526,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     createSandbox,
     exec,
     killProcesses,
+    startResident,
     startService,
     stopService,
     pauseSandbox,
