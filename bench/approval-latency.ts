@@ -21,6 +21,9 @@ import type { Duplex } from "node:stream";
 import { EventSource } from "eventsource";
 import { decryptPush, pushesTo } from "@/test/helpers/push-service";
 import { docker } from "@/server/sandbox/docker";
+import { onSignal } from "@/server/events/bus";
+import { eq } from "drizzle-orm";
+import { approvals, toolCalls } from "@/db/schema";
 import { AGENT_USER } from "@/server/sandbox/layout";
 import { getRun } from "@/test/helpers/runs";
 import { now, type Lab } from "./lab";
@@ -34,6 +37,10 @@ export interface ApprovalLatency {
   push: number[];
   /** Tool call → the signed POST at the webhook receiver. */
   webhook: number[];
+  /** Tool call → the request committed on the server (its approvals:changed signal): the gateway's share of the figures above. */
+  recorded: number[];
+  /** Tool call → the gateway's tool_calls row (MCP transport and the run token's check; ms resolution): the rest of `recorded` is judging and committing. */
+  reachedGateway: number[];
   /** approvals.decide sent → the command's first action in the sandbox. */
   decideToStart: number[];
   /** The raw transports, one sample per round each (see the module head). */
@@ -143,7 +150,11 @@ async function bareExecStart(containerId: string): Promise<number> {
 
 async function barePost(url: string, body: string | Buffer): Promise<number> {
   const t0 = now();
-  const res = await fetch(url, { method: "POST", body, headers: { "content-type": "application/octet-stream" } });
+  const res = await fetch(url, {
+    method: "POST",
+    body: typeof body === "string" ? body : new Uint8Array(body),
+    headers: { "content-type": "application/octet-stream" },
+  });
   await res.arrayBuffer();
   return t0;
 }
@@ -165,7 +176,21 @@ export async function measureApprovalLatency(lab: Lab, opts: { rounds: number; w
     relayFeed.onopen = () => resolve();
     relayFeed.onerror = () => reject(new Error("the SSE relay did not open"));
   });
-  const out: ApprovalLatency = { browser: [], browserPing: [], push: [], webhook: [], decideToStart: [], raw: { sse: [], push: [], webhook: [], exec: [] } };
+  const committed = new Map<string, number>();
+  const stopWatchingCommits = onSignal("approvals:changed", (p) => {
+    const { id, state } = p as { id: string; state: string };
+    if (state === "pending" && !committed.has(id)) committed.set(id, now());
+  });
+  const out: ApprovalLatency = {
+    browser: [],
+    browserPing: [],
+    push: [],
+    webhook: [],
+    recorded: [],
+    reachedGateway: [],
+    decideToStart: [],
+    raw: { sse: [], push: [], webhook: [], exec: [] },
+  };
   try {
     // Let the subscription open (its first ping is "ready").
     await until("the approvals feed to open", () => (browser.pings.length ? true : undefined));
@@ -198,6 +223,14 @@ export async function measureApprovalLatency(lab: Lab, opts: { rounds: number; w
         out.push.push(pushed.at - t0);
         out.webhook.push(hooked.at - t0);
         out.decideToStart.push(start - tDecide);
+        out.recorded.push(committed.get(approvalId)! - t0);
+        const call = lab.db
+          .select({ createdAt: toolCalls.createdAt })
+          .from(toolCalls)
+          .innerJoin(approvals, eq(approvals.toolCallId, toolCalls.id))
+          .where(eq(approvals.id, approvalId))
+          .get()!;
+        out.reachedGateway.push(call.createdAt.getTime() - t0);
       }
 
       // Raw: the same hops without Airlock.
@@ -219,6 +252,7 @@ export async function measureApprovalLatency(lab: Lab, opts: { rounds: number; w
       }
     }
   } finally {
+    stopWatchingCommits();
     browser.close();
     relayFeed.close();
     await relay.close();

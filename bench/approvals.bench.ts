@@ -34,6 +34,16 @@ async function main() {
       baseline: { label: "bare HTTP POST relayed as one SSE message", samples: s.raw.sse, paired: true },
     });
     record({
+      id: "approval.recorded",
+      label: "tool call → request committed on the server (gateway's share)",
+      samples: s.recorded,
+    });
+    record({
+      id: "approval.reached_gateway",
+      label: "tool call → the gateway records it (MCP transport, token check)",
+      samples: s.reachedGateway,
+    });
+    record({
       id: "approval.push",
       label: "tool call → Web Push at the push service",
       samples: s.push,

@@ -14,7 +14,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import inspector from "node:inspector";
 import os from "node:os";
-import { monitorEventLoopDelay } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance as nodePerformance } from "node:perf_hooks";
 import path from "node:path";
 import readline from "node:readline";
 import type { Duplex } from "node:stream";
@@ -62,7 +62,7 @@ async function peakMemory<T>(fn: () => Promise<T>): Promise<{ result: T; before:
   global.gc?.();
   const delay = monitorEventLoopDelay({ resolution: 5 });
   delay.enable();
-  const elu = performance.eventLoopUtilization();
+  const elu = nodePerformance.eventLoopUtilization();
   const m = process.memoryUsage();
   const before = { rss: m.rss, heapUsed: m.heapUsed };
   const peak = { ...before };
@@ -78,7 +78,7 @@ async function peakMemory<T>(fn: () => Promise<T>): Promise<{ result: T; before:
       result,
       before,
       peak,
-      loop: { utilization: performance.eventLoopUtilization(elu).utilization, p99Ms: delay.percentile(99) / 1e6, maxMs: delay.max / 1e6 },
+      loop: { utilization: nodePerformance.eventLoopUtilization(elu).utilization, p99Ms: delay.percentile(99) / 1e6, maxMs: delay.max / 1e6 },
     };
   } finally {
     clearInterval(timer);
