@@ -258,6 +258,12 @@ async function main() {
     const rawAgain = await streamRaw(containerId, lines);
 
     for (const d of [small, big, raw, rawAgain]) for (const p of d.problems) note(`${d === raw || d === rawAgain ? "raw" : "Airlock"} ${d.n} lines: ${p}`);
+    // What the run page is promised (server/tools/output.ts): the live stream carries a command's first 2 MiB, then says it stopped.
+    const printedBytes = Array.from({ length: lines }, (_, i) => String(i + 1).length + 1).reduce((a, b) => a + b, 0) + 401 * 15;
+    note(
+      `The live stream carries at most 2 MiB of a command's output (then a notice that it stopped; the result keeps 1 MiB of head and tail): ` +
+        `${lines} lines of this command are about ${(printedBytes / 1024 / 1024).toFixed(2)} MiB, all within what is promised.`,
+    );
     note(
       `${lines} lines to ${subscribers} viewers: ${big.complete ? "every viewer got every line, in order" : "LINES LOST OR OUT OF ORDER (above)"}; ` +
         `${SMALL} lines: ${small.complete ? "complete" : "INCOMPLETE"}.`,
