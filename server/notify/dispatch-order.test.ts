@@ -90,7 +90,7 @@ async function openFeed(user: PublicUser) {
   expect(res.status).toBe(200);
   const changedAt: number[] = [];
   let text = "";
-  let onReady: () => void;
+  let onReady: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (onReady = resolve));
   const reader = res.body!.getReader();
   const decoder = new TextDecoder();
