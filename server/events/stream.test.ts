@@ -12,6 +12,8 @@ let GET: (req: Request) => Promise<Response>;
 let token: string;
 let runId: string;
 let publish: (text: string) => void;
+let publishOutput: (text: string) => void;
+let flushOutput: () => void;
 
 async function readSse(res: Response, want: number, onEach?: (id: number) => void): Promise<{ id: number; data: unknown }[]> {
   const reader = res.body!.getReader();
@@ -61,7 +63,12 @@ beforeAll(async () => {
   const modelId = createModel(db, actorOf(operator), { name: "m", baseUrl: "http://127.0.0.1:9/v1", model: "m" }).id;
   runId = createRun(db, { ...actorOf(operator), userId: operator.id }, { title: "sse", task: "t", modelId }).id;
   publish = (text) => publishRunEvent(db, runId, "note", { text });
-});
+  // Command output takes the gateway's path: coalesced by OutputBuffer, then published.
+  const { OutputBuffer } = await import("@/server/tools/output");
+  const output = new OutputBuffer((chunk, stream) => publishRunEvent(db, runId, "output", { toolCallId: "call-1", stream, text: chunk }));
+  publishOutput = (text) => output.push(text, "stdout");
+  flushOutput = () => output.flush();
+}, 120_000); // importing the whole router is slow on a loaded machine
 
 afterAll(() => {
   db?.$client.close();
@@ -92,6 +99,28 @@ describe("runs.events", () => {
     expect(new Set(ids).size).toBe(ids.length);
     const texts = all.map((e) => (e.data as { json?: { payload?: { text?: string } } }).json?.payload?.text).filter(Boolean);
     expect(texts).toContain("gap-3");
+  });
+
+  it("L1: 20 viewers of a command's live output each receive all of its 200 000 lines, in order", async () => {
+    const lines = 200_000;
+    const after = (db.$client.prepare("select max(id) n from run_events where run_id = ?").get(runId) as { n: number }).n;
+    const viewers = await Promise.all(Array.from({ length: 20 }, () => subscribe(after)));
+    // What `seq 1 200000` prints (1.3 MB, under the live stream's 2 MiB cap), in the 64 KB pieces an exec stream delivers.
+    const printed = Array.from({ length: lines }, (_, i) => `${i + 1}\n`).join("");
+    for (let i = 0; i < printed.length; i += 64 * 1024) publishOutput(printed.slice(i, i + 64 * 1024));
+    flushOutput();
+    const published = (db.$client.prepare("select count(*) n from run_events where run_id = ? and id > ?").get(runId, after) as { n: number }).n;
+    const received = await Promise.all(viewers.map((res) => readSse(res, published)));
+    for (const events of received) {
+      const text = events.map((e) => (e.data as { json: { payload: { text: string } } }).json.payload.text).join("");
+      expect(text.length).toBe(printed.length);
+      expect(text === printed).toBe(true);
+    }
+  }, 60_000);
+
+  it("L2: the route streams SSE through the chunked encoder (Node 20's own TextEncoderStream costs several times the CPU per viewer)", async () => {
+    const { ChunkTextEncoderStream } = await import("@/server/api/text-encoder-stream");
+    expect(new TextEncoderStream()).toBeInstanceOf(ChunkTextEncoderStream);
   });
 
   it("refuses an anonymous subscriber", async () => {

@@ -92,16 +92,19 @@ export function issueActionTokens(db: Db, approval: Approval, user: { id: string
   const argsHash = argsHashOf(db, approval);
   const expiresAt = new Date(Math.min(approval.expiresAt.getTime(), now + MAX_TOKEN_LIFETIME_MS));
   const issued: IssuedActions = withheld ? { approveWithheld: withheld } : {};
-  db.delete(approvalActionTokens)
-    .where(lt(approvalActionTokens.expiresAt, new Date(now - KEEP_EXPIRED_MS)))
-    .run();
-  for (const action of actions) {
-    const token = `ala_${crypto.randomBytes(32).toString("base64url")}`;
-    db.insert(approvalActionTokens)
-      .values({ id: crypto.randomUUID(), tokenHash: hashToken(token), approvalId: approval.id, userId: user.id, action, argsHash, expiresAt })
+  // One commit for the clean-up and both tokens, not three: each commit is a WAL write on the dispatcher's synchronous path.
+  db.transaction((tx) => {
+    tx.delete(approvalActionTokens)
+      .where(lt(approvalActionTokens.expiresAt, new Date(now - KEEP_EXPIRED_MS)))
       .run();
-    issued[action] = token;
-  }
+    for (const action of actions) {
+      const token = `ala_${crypto.randomBytes(32).toString("base64url")}`;
+      tx.insert(approvalActionTokens)
+        .values({ id: crypto.randomUUID(), tokenHash: hashToken(token), approvalId: approval.id, userId: user.id, action, argsHash, expiresAt })
+        .run();
+      issued[action] = token;
+    }
+  });
   return issued;
 }
 

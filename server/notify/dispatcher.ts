@@ -164,21 +164,41 @@ export function recipientsForChannel(
   return recipients.filter((r) => wantsNotification(prefs.get(r.userId)!, channel, event, at));
 }
 
-/** Hands one event to every registered channel; a failing channel is logged and does not stop the others. */
-export async function deliverNotifyEvent(db: Db, event: NotifyEvent, channels: NotifyChannel[] = notifyChannels()): Promise<void> {
-  if (channels.length === 0) return;
+/** Lets the event loop read sockets before the next slice of notification work (setImmediate runs after the poll phase). */
+const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Works out the recipients and hands the event to each channel in turn,
+ * yielding to I/O between channels: a channel's hand-off is synchronous
+ * (tokens, encryption, queries) and must not hold up a reviewer's page.
+ * Resolves once every channel has the event, with their deliveries still in
+ * flight in `done` (an object, so awaiting this does not wait for them).
+ */
+export async function handOffNotifyEvent(db: Db, event: NotifyEvent, channels: NotifyChannel[] = notifyChannels()): Promise<{ done: Promise<void> }> {
+  if (channels.length === 0) return { done: Promise.resolve() };
   const recipients = recipientsOf(db, event);
-  await Promise.all(
-    channels.map(async (channel) => {
-      try {
-        const chosen = channel.name === "webhook" ? [] : recipientsForChannel(db, event, recipients, channel.name);
-        if (channel.name !== "webhook" && chosen.length === 0) return;
-        await channel.deliver(db, event, chosen);
-      } catch (error) {
-        console.error(`airlock: the ${channel.name} channel failed on ${event.type} ${event.approvalId ?? event.runId}:`, error);
-      }
-    }),
-  );
+  const deliveries: Promise<void>[] = [];
+  for (const channel of channels) {
+    await yieldToIo();
+    deliveries.push(
+      (async () => {
+        try {
+          const chosen = channel.name === "webhook" ? [] : recipientsForChannel(db, event, recipients, channel.name);
+          if (channel.name !== "webhook" && chosen.length === 0) return;
+          await channel.deliver(db, event, chosen);
+        } catch (error) {
+          console.error(`airlock: the ${channel.name} channel failed on ${event.type} ${event.approvalId ?? event.runId}:`, error);
+        }
+      })(),
+    );
+  }
+  return { done: Promise.all(deliveries).then(() => undefined) };
+}
+
+/** Hands one event to every registered channel and waits for their deliveries; a failing channel is logged and does not stop the others. */
+export async function deliverNotifyEvent(db: Db, event: NotifyEvent, channels: NotifyChannel[] = notifyChannels()): Promise<void> {
+  const { done } = await handOffNotifyEvent(db, event, channels);
+  await done;
 }
 
 // ------------------------------------------------------------- time: expiring and escalation
@@ -255,10 +275,17 @@ export interface DispatcherOptions {
   tickMs?: number;
 }
 
+/** Prepares one event and hands it to the channels; resolves with the deliveries still in flight. */
+type Job = () => Promise<{ done: Promise<void> }>;
+
 interface DispatcherState {
   db: Db;
-  queue: (() => Promise<void>)[];
+  queue: Job[];
+  /** Events handed to the channels whose deliveries have not finished. */
   inFlight: number;
+  /** True while drain() works through the queue (one at a time, in order). */
+  draining: boolean;
+  slotWaiters: (() => void)[];
   idleWaiters: (() => void)[];
   stopListening: () => void;
   timer: NodeJS.Timeout;
@@ -279,27 +306,55 @@ function firstSighting(state: DispatcherState, event: RunEvent): boolean {
 
 const g = globalThis as unknown as { __airlockNotifyDispatcher?: DispatcherState };
 
-function pump(state: DispatcherState): void {
-  while (state.inFlight < MAX_IN_FLIGHT && state.queue.length > 0) {
-    const job = state.queue.shift()!;
-    state.inFlight += 1;
-    void job()
-      .catch((error) => console.error("airlock: a notification could not be processed:", error))
-      .finally(() => {
-        state.inFlight -= 1;
-        pump(state);
-      });
-  }
-  if (state.inFlight === 0 && state.queue.length === 0) {
-    const waiters = state.idleWaiters.splice(0);
-    for (const w of waiters) w();
+function isIdle(state: DispatcherState): boolean {
+  return state.inFlight === 0 && state.queue.length === 0 && !state.draining;
+}
+
+function wakeIdle(state: DispatcherState): void {
+  if (!isIdle(state)) return;
+  for (const w of state.idleWaiters.splice(0)) w();
+}
+
+/**
+ * Hands queued events to the channels one at a time, in the order they were
+ * queued (so each channel receives them in commit order, as before), yielding
+ * to I/O before each: the signal that tells the reviewers' live lists goes out
+ * first, and their refetch is served between slices of notification work.
+ * Deliveries then proceed concurrently, at most MAX_IN_FLIGHT events at once.
+ */
+async function drain(state: DispatcherState): Promise<void> {
+  if (state.draining) return;
+  state.draining = true;
+  try {
+    while (state.queue.length > 0) {
+      while (state.inFlight >= MAX_IN_FLIGHT) await new Promise<void>((resolve) => state.slotWaiters.push(resolve));
+      await yieldToIo();
+      const job = state.queue.shift()!;
+      state.inFlight += 1;
+      let done: Promise<void>;
+      try {
+        done = (await job()).done;
+      } catch (error) {
+        done = Promise.reject(error);
+      }
+      void done
+        .catch((error) => console.error("airlock: a notification could not be processed:", error))
+        .finally(() => {
+          state.inFlight -= 1;
+          state.slotWaiters.shift()?.();
+          wakeIdle(state);
+        });
+    }
+  } finally {
+    state.draining = false;
+    wakeIdle(state);
   }
 }
 
-function enqueue(state: DispatcherState, job: () => Promise<void>): void {
+function enqueue(state: DispatcherState, job: Job): void {
   state.queue.push(job);
   // Never on the bus listener's stack: the caller's transaction has committed and its request goes on.
-  setImmediate(() => pump(state));
+  setImmediate(() => void drain(state));
 }
 
 /** Runs one timer pass now and queues what it found (the timer calls this; tests may too). */
@@ -312,7 +367,7 @@ export function runDeadlineCheck(now = Date.now()): number {
   } catch (error) {
     console.error("airlock: the notification timer failed:", error);
   }
-  for (const event of events) enqueue(state, () => deliverNotifyEvent(state.db, event));
+  for (const event of events) enqueue(state, () => handOffNotifyEvent(state.db, event));
   return events.length;
 }
 
@@ -323,6 +378,8 @@ export function startDispatcher(db: Db, opts: DispatcherOptions = {}): void {
     db,
     queue: [],
     inFlight: 0,
+    draining: false,
+    slotWaiters: [],
     idleWaiters: [],
     stopListening: () => undefined,
     seen: new Set(),
@@ -335,7 +392,9 @@ export function startDispatcher(db: Db, opts: DispatcherOptions = {}): void {
       if (!trigger || !firstSighting(state, payload as RunEvent)) return;
       enqueue(state, async () => {
         const event = buildNotifyEvent(state.db, trigger);
-        if (event) await deliverNotifyEvent(state.db, event);
+        if (!event) return { done: Promise.resolve() };
+        await yieldToIo();
+        return handOffNotifyEvent(state.db, event);
       });
     } catch (error) {
       console.error("airlock: a run event could not be queued for notifications:", error);
@@ -360,7 +419,7 @@ export function notificationsIdle(): Promise<void> {
   return new Promise<void>((resolve) => {
     // After pending setImmediate pumps have run, so an event queued just before counts.
     setImmediate(() => {
-      if (state.inFlight === 0 && state.queue.length === 0) resolve();
+      if (isIdle(state)) resolve();
       else state.idleWaiters.push(resolve);
     });
   });

@@ -22,7 +22,7 @@ import { DomainError } from "@/server/errors/domain-error";
 import { createPushChannel, type PushPayload } from "@/server/notify/push";
 import { listDevices, subscribePush, unsubscribePush } from "@/server/notify/push-subscriptions";
 import type { Recipient } from "@/server/notify/types";
-import { vapidKeyFile, vapidKeys } from "@/server/notify/vapid";
+import { VAPID_JWT_RENEW_BEFORE_S, vapidAuthorization, vapidKeyFile, vapidKeys } from "@/server/notify/vapid";
 import type { PublicUser } from "@/server/users/users";
 import { createTestDb, type TestDb } from "@/test/helpers/db";
 import { approvalEvent, requestApproval, seedRun } from "@/test/helpers/notify";
@@ -219,6 +219,45 @@ describe("Web Push delivery", () => {
     await channel.idle();
 
     expect(pushesTo(service, device)).toHaveLength(0);
+  });
+});
+
+describe("VAPID signing", () => {
+  const jwtOf = (authorization: string | string[] | undefined) => {
+    const m = /^vapid t=([^,]+), k=/.exec(String(authorization));
+    expect(m, `a VAPID Authorization header: ${String(authorization)}`).not.toBeNull();
+    const [, payload] = m![1]!.split(".");
+    return { token: m![1]!, claims: JSON.parse(Buffer.from(payload!, "base64url").toString("utf8")) as { aud: string; exp: number; sub: string } };
+  };
+
+  it("a push JWT is reused for the same push service within its lifetime and renewed before expiry", async () => {
+    const runId = seedRun(t.db, operator);
+    const { device } = await subscribedDevice(reviewer);
+    const channel = createPushChannel({ allowHosts: LOOPBACK });
+    for (let i = 0; i < 2; i++) {
+      await channel.deliver(t.db, approvalEvent(requestApproval(t.db, runId, operator), operator), [recipient(reviewer)]);
+      await channel.idle();
+    }
+    const pushes = pushesTo(service, device).slice(-2);
+    expect(pushes).toHaveLength(2);
+    const [first, second] = pushes.map((p) => jwtOf(p.headers.authorization));
+    // Both messages carry the same signed token, valid for this push service's origin, from our subject, well in the future.
+    expect(second!.token).toBe(first!.token);
+    expect(first!.claims.aud).toBe(new URL(device.endpoint).origin);
+    expect(first!.claims.sub).toBe(vapidKeys().subject);
+    const nowS = Date.now() / 1000;
+    expect(first!.claims.exp).toBeGreaterThan(nowS + VAPID_JWT_RENEW_BEFORE_S);
+    expect(first!.claims.exp).toBeLessThanOrEqual(nowS + 24 * 60 * 60);
+
+    // Shortly before it would expire, a fresh token with a later expiry replaces it.
+    const renewAt = (first!.claims.exp - VAPID_JWT_RENEW_BEFORE_S + 1) * 1000;
+    const renewed = jwtOf(vapidAuthorization(new URL(device.endpoint).origin, renewAt));
+    expect(renewed.token).not.toBe(first!.token);
+    expect(renewed.claims.exp).toBeGreaterThan(first!.claims.exp);
+    // Just before that point the cached one still serves.
+    expect(jwtOf(vapidAuthorization(new URL(device.endpoint).origin, renewAt - 2000)).token).toBe(renewed.token);
+    // Another push service gets its own audience.
+    expect(jwtOf(vapidAuthorization("https://push.other.example")).claims.aud).toBe("https://push.other.example");
   });
 });
 

@@ -20,7 +20,7 @@ import {
   subscriptionsOf,
 } from "@/server/notify/push-subscriptions";
 import type { NotifyChannel, NotifyEvent, NotifyEventType, Recipient } from "@/server/notify/types";
-import { vapidKeys } from "@/server/notify/vapid";
+import { vapidAuthorization } from "@/server/notify/vapid";
 
 /** The push message body (a contract: README, public/sw-push.js). */
 export interface PushPayload {
@@ -209,19 +209,18 @@ async function sendPush(job: PushJob, agents: ReturnType<typeof notifyAgents>, t
   // Judged again at send time: an admin may have taken the allowance back. Node skips the agent's lookup for IP literals, so this is the check for those.
   const refused = await pushEndpointRefusal(subscription.endpoint, allowHosts);
   if (refused) throw new Error(refused);
-  const vapid = vapidKeys();
-  // web-push encrypts and signs; the request itself goes through Airlock's notification agents (address rules at connect time).
+  const url = new URL(subscription.endpoint);
+  // web-push encrypts; the VAPID signature is reused per push service (vapidAuthorization); the request itself goes through Airlock's notification agents (address rules at connect time).
   const details = webpush.generateRequestDetails(
     { endpoint: subscription.endpoint, keys: { p256dh: subscription.p256dh, auth: subscription.auth } },
     job.payload,
     {
-      vapidDetails: { subject: vapid.subject, publicKey: vapid.publicKey, privateKey: vapid.privateKey },
+      headers: { Authorization: vapidAuthorization(url.origin) },
       TTL: job.ttlS,
       urgency: job.urgency,
       contentEncoding: "aes128gcm",
     },
   );
-  const url = new URL(subscription.endpoint);
   const client = url.protocol === "https:" ? https : http;
   const agent = url.protocol === "https:" ? agents.https : agents.http;
   return new Promise<number>((resolve, reject) => {

@@ -54,3 +54,30 @@ export function vapidKeys(): VapidKeys {
   }
   return { ...pair, subject: vapidSubject() };
 }
+
+/** A VAPID JWT lives this long (web-push's default; RFC 8292 allows at most 24 h). */
+export const VAPID_JWT_LIFETIME_S = 12 * 60 * 60;
+/** A cached JWT is renewed once less than this is left, so a push service never receives one about to lapse. */
+export const VAPID_JWT_RENEW_BEFORE_S = 60 * 60;
+
+const jwtCache = new Map<string, { authorization: string; exp: number }>();
+
+/**
+ * The Authorization header for a push service's origin (the JWT's audience).
+ * Signing an ES256 JWT costs milliseconds of synchronous CPU per message, yet
+ * the token depends only on audience, subject, key pair and expiry: it is
+ * signed once per push service and reused until an hour before it expires.
+ */
+export function vapidAuthorization(audience: string, nowMs = Date.now()): string {
+  const { subject, publicKey, privateKey } = vapidKeys();
+  const key = `${audience}\n${subject}\n${publicKey}`;
+  const nowS = Math.floor(nowMs / 1000);
+  const cached = jwtCache.get(key);
+  if (cached && cached.exp - nowS > VAPID_JWT_RENEW_BEFORE_S) return cached.authorization;
+  const exp = nowS + VAPID_JWT_LIFETIME_S;
+  const { Authorization } = webpush.getVapidHeaders(audience, subject, publicKey, privateKey, "aes128gcm", exp) as { Authorization: string };
+  // Only the latest token per push service is kept; a changed subject or key pair makes a new entry.
+  if (jwtCache.size > 100) jwtCache.clear();
+  jwtCache.set(key, { authorization: Authorization, exp });
+  return Authorization;
+}

@@ -11,6 +11,8 @@ export interface ReceivedPush {
   path: string;
   headers: http.IncomingHttpHeaders;
   body: Buffer;
+  /** When the request's body had fully arrived (ms since the epoch, sub-millisecond: timeOrigin + performance.now()). */
+  at: number;
 }
 
 export interface PushService {
@@ -30,7 +32,7 @@ export async function startPushService(): Promise<PushService> {
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const path = req.url ?? "/";
-      received.push({ path, headers: req.headers, body: Buffer.concat(chunks) });
+      received.push({ path, headers: req.headers, body: Buffer.concat(chunks), at: performance.timeOrigin + performance.now() });
       const answer = answers.get(path) ?? 201;
       if (answer === "hang") return;
       res.writeHead(answer).end();

@@ -11,13 +11,15 @@ export interface RouteServer {
   close(): Promise<void>;
 }
 
+/** `path` ending in "/*" serves every path under it (e.g. "/api/trpc/*" for all procedures, as a browser's client calls them). */
 export async function serveRoute(path: string, handlers: Partial<Record<"GET" | "POST" | "DELETE", RouteHandler>>): Promise<RouteServer> {
   const server = http.createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? "/", "http://127.0.0.1");
       const handler = handlers[req.method as "GET" | "POST" | "DELETE"];
-      if (url.pathname !== path || !handler) {
-        res.writeHead(url.pathname !== path ? 404 : 405).end();
+      const matches = path.endsWith("/*") ? url.pathname.startsWith(path.slice(0, -1)) : url.pathname === path;
+      if (!matches || !handler) {
+        res.writeHead(!matches ? 404 : 405).end();
         return;
       }
       const aborted = new AbortController();
@@ -56,7 +58,7 @@ export async function serveRoute(path: string, handlers: Partial<Record<"GET" | 
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}${path}`,
+    url: `http://127.0.0.1:${port}${path.endsWith("/*") ? path.slice(0, -2) : path}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -3,6 +3,10 @@ import { appRouter } from "@/server/api/root";
 import { createContextFromHeaders } from "@/server/api/context";
 import { declaredTooLarge, payloadTooLarge, readCappedBody } from "@/server/api/body-limit";
 import { crossSiteRefusal, crossSiteResponse } from "@/server/auth/csrf";
+import { installChunkTextEncoderStream } from "@/server/api/text-encoder-stream";
+
+// Subscriptions stream through TextEncoderStream; Node 20's own costs live output several times the CPU (see the module).
+installChunkTextEncoderStream();
 
 export const dynamic = "force-dynamic";
 
