@@ -59,6 +59,9 @@ function view(row: RunService): ServiceView {
 }
 
 export function listServices(db: Db, runId: string): ServiceView[] {
+  // Output still waiting for its debounced write is written first, so a list
+  // right after a service printed (the agent's next call) shows it.
+  for (const output of liveOutputs().values()) if (output.runId === runId) output.flush();
   return db.select().from(runServices).where(eq(runServices.runId, runId)).orderBy(asc(runServices.startedAt)).all().map(view);
 }
 
@@ -83,7 +86,13 @@ class ServiceOutput {
   constructor(
     private readonly db: Db,
     private readonly serviceId: string,
+    readonly runId: string,
   ) {}
+
+  /** Writes what is waiting for the debounced write, if anything. */
+  flush() {
+    if (this.timer) this.save();
+  }
 
   push(text: string) {
     this.bytes += Buffer.byteLength(text);
@@ -97,6 +106,10 @@ class ServiceOutput {
     this.db.update(runServices).set({ output: this.tail, outputBytes: this.bytes }).where(eq(runServices.id, this.serviceId)).run();
   }
 }
+
+/** The live services' output buffers in this process, by service id (one map across module instances). */
+const gOutputs = globalThis as unknown as { __airlockServiceOutputs?: Map<string, ServiceOutput> };
+const liveOutputs = () => (gOutputs.__airlockServiceOutputs ??= new Map());
 
 function publishState(db: Db, row: RunService) {
   publishRunEvent(db, row.runId, "service", { serviceId: row.id, name: row.name, state: row.state, exitCode: row.exitCode, endedBy: row.endedBy });
@@ -131,7 +144,8 @@ export async function startService(
     .values({ id, runId, name: input.name, command: input.command, cwd: input.cwd, state: "running", toolCallId: input.toolCallId, startedAt: new Date() })
     .returning()
     .get();
-  const output = new ServiceOutput(db, id);
+  const output = new ServiceOutput(db, id, runId);
+  liveOutputs().set(id, output);
   // Granted secrets and the egress proxy, as for a command; output redacted as it streams.
   const { env, redactor } = secretsForRun(db, runId);
   const proxyEnv = await egressExecEnv(db, runId, containerId);
@@ -160,6 +174,7 @@ export async function startService(
       .where(eq(runServices.id, id))
       .returning()
       .get();
+    liveOutputs().delete(id);
     publishState(db, failed);
     throw err;
   }
@@ -175,6 +190,7 @@ export async function startService(
     }
     buffer.flush();
     output.save();
+    liveOutputs().delete(id);
     // Being stopped by someone (stopService wrote who first, in the database:
     // the page's request and the run may live in different module instances)
     // is recorded there; otherwise it exited by itself.
