@@ -1132,6 +1132,13 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
   /** Per gVisor container: the sentinel's sleep (its pid inside gVisor) last seen (see reapInsideGvisor). */
   const gvisorSentinelSleep = new Map<string, number[]>();
   /** Per container: Airlock's resident helper (startResident), and its host pid and start time under runc (what the reap spares). */
+  /**
+   * Per container: the streams of the execs in flight. Under gVisor a
+   * command's stream does not end when its container is stopped (runc's
+   * does), so a stop ends them itself (see stopSandbox); `stopped` tells the
+   * exec why its stream ended.
+   */
+  const liveExecs = new Map<string, Set<{ stream: Duplex; stopped: boolean }>>();
   const residents = new Map<string, { helper: ResidentHelper; token: string; pid: () => number | null; spare: { pid: number; startTime: string } | null }>();
 
   /** Host-side configuration of every sandbox: see docs/ARCHITECTURE.md, "Security boundaries → The sandbox". */
@@ -1856,10 +1863,17 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     // A broken connection ends the command's stream like a normal end; the
     // exit code then says what is known.
     stream.on("error", () => undefined);
+    const live = { stream, stopped: false };
+    let execsOfContainer = liveExecs.get(containerId);
+    if (!execsOfContainer) liveExecs.set(containerId, (execsOfContainer = new Set()));
+    execsOfContainer.add(live);
     const ended = new Promise<void>((resolve) => {
       stream.once("end", () => resolve());
       stream.once("close", () => resolve());
       stream.once("error", () => resolve());
+    }).finally(() => {
+      execsOfContainer.delete(live);
+      if (execsOfContainer.size === 0 && liveExecs.get(containerId) === execsOfContainer) liveExecs.delete(containerId);
     });
     // The process sees EOF once the engine gets our half-close.
     if (stdin !== undefined) stream.end(stdin);
@@ -1881,7 +1895,8 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     clearTimeout(timer);
     if (onAbort) opts.signal?.removeEventListener("abort", onAbort);
 
-    let sandboxStopped = false;
+    // Its stream was ended by a stop of the whole sandbox (stopSandbox).
+    let sandboxStopped = outcome === "ended" && live.stopped;
     if (outcome !== "ended") {
       timedOut = outcome === "timeout";
       aborted = outcome === "abort";
@@ -2100,11 +2115,26 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     return false;
   }
 
+  /** After the sandbox stopped: the streams of its commands still open get a
+   * moment to deliver what is in transit, then are ended (under gVisor they
+   * would otherwise stay open until each command's timeout). */
+  async function endLiveExecs(containerId: string): Promise<void> {
+    const execs = [...(liveExecs.get(containerId) ?? [])];
+    if (execs.length === 0) return;
+    for (const e of execs) e.stopped = true;
+    await sleep(250);
+    for (const e of execs) if (!e.stream.destroyed) e.stream.destroy();
+  }
+
   async function stopSandbox(containerId: string, retried = false): Promise<void> {
     residents.get(containerId)?.helper.input.destroy();
-    if (!retried && (await stopGvisorSandbox(containerId))) return;
+    if (!retried && (await stopGvisorSandbox(containerId))) {
+      void endLiveExecs(containerId);
+      return;
+    }
     try {
       await engine().getContainer(containerId).kill({ signal: "SIGKILL" });
+      void endLiveExecs(containerId);
     } catch (err) {
       const code = statusCode(err);
       // The engine refuses to kill a paused (frozen for a checkpoint) container: thaw it, then kill.
