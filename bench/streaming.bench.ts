@@ -287,15 +287,15 @@ async function main() {
       samples: small.delays,
     });
     // Throughput is one figure per run: recorded as its own entry (lines/s in the "ms" column is wrong), so as a comparison.
-    compare("stream.lines_per_s", `lines/s end to end, ${subscribers} viewers (Airlock / raw exec)`, big.linesPerS, rawRate);
+    compare("stream.lines_per_s", `lines/s end to end, ${subscribers} viewers (Airlock / raw exec)`, big.linesPerS, rawRate, "lines/s");
     note(
       `lines/s end to end: Airlock ${Math.round(big.linesPerS)} (${lines} lines to each of ${subscribers} viewers, target ≥ 50000: ${big.linesPerS >= 50_000 ? "PASS" : "FAIL"}); ` +
         `${Math.round(small.linesPerS)} at ${SMALL} lines; raw exec ${Math.round(raw.linesPerS)} and ${Math.round(rawAgain.linesPerS)}.`,
     );
     const growth = (d: Delivery) =>
       `peak RSS ${(d.peak.rss / MB).toFixed(0)} MB (+${((d.peak.rss - d.before.rss) / MB).toFixed(0)}), peak heap ${(d.peak.heapUsed / MB).toFixed(0)} MB (+${((d.peak.heapUsed - d.before.heapUsed) / MB).toFixed(0)})`;
-    compare("stream.peak_rss", `Airlock peak RSS, ${lines} / ${SMALL} lines`, big.peak.rss / MB, small.peak.rss / MB);
-    compare("stream.peak_heap", `Airlock peak heap, ${lines} / ${SMALL} lines`, big.peak.heapUsed / MB, small.peak.heapUsed / MB);
+    compare("stream.peak_rss", `Airlock peak RSS, ${lines} / ${SMALL} lines`, big.peak.rss / MB, small.peak.rss / MB, "MB");
+    compare("stream.peak_heap", `Airlock peak heap, ${lines} / ${SMALL} lines`, big.peak.heapUsed / MB, small.peak.heapUsed / MB, "MB");
     note(
       `Airlock's memory (the bench process: server, supervisor, database; the viewers run in a process of their own): ${SMALL} lines: ${growth(small)}; ${lines} lines: ${growth(big)}.`,
     );

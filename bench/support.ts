@@ -38,7 +38,8 @@ export function stats(samples: number[]): Stats {
   return { median: at(0.5), p95: at(0.95), min: s[0]!, max: s[s.length - 1]!, n: s.length, ...(s.length >= 100 ? { p99: at(0.99) } : {}) };
 }
 
-export type Unit = "ms" | "µs";
+/** Time units for timings; "lines/s" and "MB" only for comparisons of rates and memory. */
+export type Unit = "ms" | "µs" | "lines/s" | "MB";
 
 export interface Target {
   /** What the target bounds: the ratio of medians (Airlock/baseline) or one of Airlock's own figures. */
