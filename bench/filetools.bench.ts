@@ -13,77 +13,42 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { desc, eq } from "drizzle-orm";
-import { migrateDatabase, openDatabase } from "@/db/client";
-import { models, runs, toolCalls, users } from "@/db/schema";
-import { sandboxImageName } from "@/server/sandbox/image";
-import { dockerRuntime } from "@/server/sandbox/runtime";
+import { toolCalls } from "@/db/schema";
 import { AGENT_GID, AGENT_UID, AGENT_USER } from "@/server/sandbox/layout";
-import { prepareWorkspace } from "@/server/sandbox/workspace";
-import { handleToolCall, type GatewaySession } from "@/server/tools/gateway";
-import { DEFAULT_RUN_LIMITS } from "@/server/runs/limits";
-import { prepareRunWorkspace } from "@/server/workspace/hooks";
+import { handleToolCall } from "@/server/tools/gateway";
 import { docker } from "@/server/sandbox/docker";
 import { readFile } from "@/server/sandbox/files";
 import { updatePolicy } from "@/server/projects/policy-store";
 import { engineExec, numericArgs, params, record, sideBySide, time } from "./support";
+import { gatewayWorld } from "./gateway-world";
 
 const [iterations] = numericArgs(30);
 const TARGET = { metric: "median", max: 10, source: "issue 14" } as const;
 
 async function main() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-ftbench-"));
-  process.env.AIRLOCK_DATA_DIR = dir; // shadow repositories live under the data directory
-  const db = openDatabase(path.join(dir, "airlock.db"));
-  migrateDatabase(db);
-  const runtime = dockerRuntime();
-  const runId = "bench-run";
-  const workspaceDir = await prepareWorkspace(dir, runId);
-  // A small project: 20 files in 4 directories, one README of 1.6 KB.
-  fs.writeFileSync(path.join(workspaceDir, "README.md"), "# bench\n".repeat(200));
-  for (let d = 0; d < 4; d++) {
-    fs.mkdirSync(path.join(workspaceDir, `src${d}`));
-    for (let f = 0; f < 5; f++) fs.writeFileSync(path.join(workspaceDir, `src${d}`, `m${f}.ts`), `export const v${f} = ${d};\n// TODO ${d}.${f}\n`.repeat(20));
-  }
-  for (const p of fs.readdirSync(workspaceDir, { recursive: true }) as string[]) fs.chownSync(path.join(workspaceDir, p), AGENT_UID, AGENT_GID);
-  db.insert(users).values({ id: "u", email: "bench@x", role: "operator" }).run();
-  db.insert(models).values({ id: "m", name: "m", baseUrl: "http://127.0.0.1:9/v1", model: "m" }).run();
-  db.insert(runs)
-    .values({
-      id: runId,
-      title: "bench",
-      task: "bench",
-      modelId: "m",
-      state: "running",
-      createdBy: "u",
-      limits: DEFAULT_RUN_LIMITS,
-      planApprovedAt: new Date(),
-      updatedAt: new Date(),
-    })
-    .run();
-  // write_file asks a reviewer under the default policy; the figure is the allowed call.
-  await updatePolicy(
-    db,
-    { userId: "u", label: "bench@x" },
-    {
-      yaml: "id: bench\nname: Allow everything\ndescription: bench\ndefault: { verdict: allow, reason: Everything is allowed. }\nrules: []\n",
+  const world = await gatewayWorld({
+    prefix: "airlock-ftbench-",
+    // A small project: 20 files in 4 directories, one README of 1.6 KB.
+    seed: (workspaceDir) => {
+      fs.writeFileSync(path.join(workspaceDir, "README.md"), "# bench\n".repeat(200));
+      for (let d = 0; d < 4; d++) {
+        fs.mkdirSync(path.join(workspaceDir, `src${d}`));
+        for (let f = 0; f < 5; f++)
+          fs.writeFileSync(path.join(workspaceDir, `src${d}`, `m${f}.ts`), `export const v${f} = ${d};\n// TODO ${d}.${f}\n`.repeat(20));
+      }
+      for (const p of fs.readdirSync(workspaceDir, { recursive: true }) as string[]) fs.chownSync(path.join(workspaceDir, p), AGENT_UID, AGENT_GID);
     },
-  );
-  // As in a real run: a shadow repository, so write_file is checkpointed afterwards.
-  await prepareRunWorkspace(db, runId, workspaceDir);
-  const { containerId } = await runtime.createSandbox({ runId, image: sandboxImageName(), workspaceDir, limits: DEFAULT_RUN_LIMITS });
-  db.update(runs).set({ containerId, workspaceDir }).where(eq(runs.id, runId)).run();
-  const session: GatewaySession = {
-    db,
-    runId,
-    runtime,
-    containerId,
-    signal: new AbortController().signal,
-    control: {
-      submitPlan: async () => ({ ok: true }),
-      completeStep: async () => ({ ok: true }),
-      finish: async () => ({ ok: true }),
-    },
-  };
+    // write_file asks a reviewer under the default policy; the figure is the allowed call.
+    setUp: (db) =>
+      updatePolicy(
+        db,
+        { userId: "u", label: "bench@x" },
+        {
+          yaml: "id: bench\nname: Allow everything\ndescription: bench\ndefault: { verdict: allow, reason: Everything is allowed. }\nrules: []\n",
+        },
+      ).then(() => undefined),
+  });
+  const { db, runtime, runId, containerId, session } = world;
   try {
     const container = docker().getContainer(containerId);
     const asAgent = { user: AGENT_USER, workingDir: "/workspace" };
@@ -192,9 +157,7 @@ async function main() {
       baseline: { label: rawLabel, samples: s.raw, paired: true },
     });
   } finally {
-    await runtime.removeSandbox(containerId).catch(() => undefined);
-    db.$client.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await world.close();
   }
 }
 

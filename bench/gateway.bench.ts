@@ -9,64 +9,26 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { migrateDatabase, openDatabase } from "@/db/client";
-import { models, runs, users } from "@/db/schema";
-import { sandboxImageName } from "@/server/sandbox/image";
-import { dockerRuntime } from "@/server/sandbox/runtime";
 import { AGENT_GID, AGENT_UID, AGENT_USER } from "@/server/sandbox/layout";
-import { prepareWorkspace } from "@/server/sandbox/workspace";
 import { handleToolCall, type GatewaySession } from "@/server/tools/gateway";
-import { DEFAULT_RUN_LIMITS } from "@/server/runs/limits";
-import { eq } from "drizzle-orm";
-import { checkpointRunStart, prepareRunWorkspace } from "@/server/workspace/hooks";
+import { checkpointRunStart } from "@/server/workspace/hooks";
 import { checkpointWorkspace } from "@/server/workspace/checkpoints";
 import { docker } from "@/server/sandbox/docker";
 import { engineExec, numericArgs, params, record, sideBySide, time, type Target } from "./support";
+import { gatewayWorld } from "./gateway-world";
 
 const [iterations] = numericArgs(20);
 
 async function main() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-gwbench-"));
-  process.env.AIRLOCK_DATA_DIR = dir; // shadow repositories live under the data directory
-  const db = openDatabase(path.join(dir, "airlock.db"));
-  migrateDatabase(db);
-  const runtime = dockerRuntime();
-  const runId = "bench-run";
-  const workspaceDir = await prepareWorkspace(dir, runId);
-  fs.writeFileSync(path.join(workspaceDir, "README.md"), "# bench\n".repeat(200));
-  fs.chownSync(path.join(workspaceDir, "README.md"), AGENT_UID, AGENT_GID);
-  db.insert(users).values({ id: "u", email: "bench@x", role: "operator" }).run();
-  db.insert(models).values({ id: "m", name: "m", baseUrl: "http://127.0.0.1:9/v1", model: "m" }).run();
-  db.insert(runs)
-    .values({
-      id: runId,
-      title: "bench",
-      task: "bench",
-      modelId: "m",
-      state: "running",
-      createdBy: "u",
-      limits: DEFAULT_RUN_LIMITS,
-      planApprovedAt: new Date(),
-      updatedAt: new Date(),
-    })
-    .run();
-  // As in a real run: a shadow repository, so commands are checkpointed afterwards (part of the figure).
-  await prepareRunWorkspace(db, runId, workspaceDir);
-  const { containerId } = await runtime.createSandbox({ runId, image: sandboxImageName(), workspaceDir, limits: DEFAULT_RUN_LIMITS });
-  db.update(runs).set({ containerId, workspaceDir }).where(eq(runs.id, runId)).run();
-  await checkpointRunStart(db, runtime, runId); // as a real run: the start checkpoint the others compare with
-  const session: GatewaySession = {
-    db,
-    runId,
-    runtime,
-    containerId,
-    signal: new AbortController().signal,
-    control: {
-      submitPlan: async () => ({ ok: true }),
-      completeStep: async () => ({ ok: true }),
-      finish: async () => ({ ok: true }),
+  const world = await gatewayWorld({
+    prefix: "airlock-gwbench-",
+    seed: (workspaceDir) => {
+      fs.writeFileSync(path.join(workspaceDir, "README.md"), "# bench\n".repeat(200));
+      fs.chownSync(path.join(workspaceDir, "README.md"), AGENT_UID, AGENT_GID);
     },
-  };
+  });
+  const { db, runtime, runId, containerId, session } = world;
+  await checkpointRunStart(db, runtime, runId); // as a real run: the start checkpoint the others compare with
   try {
     const container = docker().getContainer(containerId);
     const asAgent = { user: AGENT_USER, workingDir: "/workspace" };
@@ -126,9 +88,7 @@ async function main() {
     }
     await recordCheckpointCost(session, container, asAgent);
   } finally {
-    await runtime.removeSandbox(containerId).catch(() => undefined);
-    db.$client.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await world.close();
   }
 }
 
