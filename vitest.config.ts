@@ -72,6 +72,18 @@ export default defineConfig({
       {
         resolve: { alias },
         test: {
+          // Fault injection against real processes, a real engine and real filesystems (test/faults/). npm test runs the short
+          // form; `npm run test:faults` the full one (AIRLOCK_FAULTS=full: every kill point, more rounds).
+          name: "faults",
+          include: ["test/faults/**/*.fault.test.ts"],
+          environment: "node",
+          testTimeout: 600_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
+        resolve: { alias },
+        test: {
           name: "integration-runsc",
           // Every sandbox-level suite, the egress suite included (its three gVisor failures of the CI run of 2026-12-04 were the
           // test's: `docker top` lists host processes under gVisor, and that failure left a grant and a running exec behind, which

@@ -79,7 +79,7 @@ wait_for static build
 # 294 s with two, every test green, on a loaded machine). One vitest process
 # for both projects (they share its worker pool): the sandbox-level suites run
 # a second time under the other runtime (vitest.config.ts).
-run_bg integration node_modules/.bin/vitest run --project integration --project integration-runsc --maxWorkers=2
+run_bg integration node_modules/.bin/vitest run --project integration --project integration-runsc --project faults --maxWorkers=2
 start_e2e() {
   if [[ " ${failed[*]} " == *" build "* ]]; then
     airlock_log "skipping e2e: the build failed"
