@@ -1,5 +1,6 @@
 // The `airlock` command: admin and automation tasks against the same data
 // directory the dashboard uses (AIRLOCK_DATA_DIR).
+import fs from "node:fs";
 import os from "node:os";
 import { Command, CommanderError } from "commander";
 import { z } from "zod";
@@ -204,17 +205,61 @@ secret
 const audit = program.command("audit").description("the tamper-evident audit trail");
 audit
   .command("verify")
-  .description("exit 0 when the hash chain is intact, 1 with the first broken event otherwise")
+  .description("exit 0 when the hash chain is intact (and extends every anchor in --anchor FILE), 1 with the first broken event or anchor otherwise")
   .option("--json")
-  .action((opts: { json?: boolean }) => {
+  .option("--anchor <file>", "also check that the chain still extends every anchor in FILE (one JSON object per line, as the anchor file, webhook or email carry them)")
+  .action(async (opts: { json?: boolean; anchor?: string }) => {
+    let anchors: import("@/server/audit/anchor").ReadAnchor[] = [];
+    let anchorProblems: string[] = [];
+    const anchorModule = opts.anchor ? await import("@/server/audit/anchor") : null;
+    if (opts.anchor && anchorModule) {
+      let text: string;
+      try {
+        text = fs.readFileSync(opts.anchor, "utf8");
+      } catch (err) {
+        fail(`--anchor ${opts.anchor}: cannot read it (${(err as Error).message})`, 2);
+      }
+      ({ anchors, problems: anchorProblems } = anchorModule.parseAnchors(text));
+      if (anchors.length === 0)
+        fail(`--anchor ${opts.anchor} holds no audit anchor${anchorProblems.length ? ` (${anchorProblems.join("; ")})` : ""}; nothing to check against`, 2);
+    }
     const result = verifyAuditChain(db());
-    if (opts.json) process.stdout.write(JSON.stringify(result) + "\n");
-    else if (result.ok) process.stdout.write(`audit chain intact: ${result.count} events\n`);
-    else
+    const breaks = anchorModule ? anchorModule.checkAnchors(db(), anchors) : [];
+    const ok = result.ok && breaks.length === 0;
+    if (opts.json) {
       process.stdout.write(
-        `audit chain BROKEN at event #${result.firstBrokenSeq}${result.firstBrokenId ? ` (id ${result.firstBrokenId})` : ""}: ${result.problem}\n`,
+        JSON.stringify(anchorModule ? { ...result, ok, anchors: { checked: anchors.length, broken: breaks, unreadable: anchorProblems } } : result) + "\n",
       );
-    process.exitCode = result.ok ? 0 : 1;
+    } else {
+      if (result.ok) process.stdout.write(`audit chain intact: ${result.count} events\n`);
+      else
+        process.stdout.write(
+          `audit chain BROKEN at event #${result.firstBrokenSeq}${result.firstBrokenId ? ` (id ${result.firstBrokenId})` : ""}: ${result.problem}\n`,
+        );
+      for (const p of anchorProblems) process.stderr.write(`airlock: warning: --anchor ${opts.anchor}: ${p}\n`);
+      if (anchorModule && breaks.length === 0) process.stdout.write(`extends all ${anchors.length} anchor(s) in ${opts.anchor}\n`);
+      else if (breaks.length)
+        process.stdout.write(
+          `audit chain does NOT extend ${breaks.length} of ${anchors.length} anchor(s) in ${opts.anchor}; first: ${breaks[0]!.problem}\n` +
+            breaks
+              .slice(1)
+              .map((b) => `  also: ${b.problem}\n`)
+              .join(""),
+        );
+    }
+    process.exitCode = ok ? 0 : 1;
+  });
+audit
+  .command("anchor")
+  .description("publish the chain's sealed head now to the anchor destinations (AIRLOCK_AUDIT_ANCHOR_*); exit 1 if none took it")
+  .action(async () => {
+    const { publishAuditAnchor } = await import("@/server/audit/anchor");
+    const outcome = await publishAuditAnchor(db(), { reason: "manual", actor: cliActor() });
+    if (!outcome.published && outcome.skipped) fail(`nothing published: ${outcome.skipped}`);
+    for (const d of outcome.deliveries)
+      process.stdout.write(`${d.ok ? "ok  " : "FAIL"} ${d.kind.padEnd(8)} ${d.target}${d.ok ? "" : `: ${d.error}`}\n`);
+    if (outcome.anchor) process.stdout.write(`${JSON.stringify(outcome.anchor)}\n`);
+    process.exitCode = outcome.published ? 0 : 1;
   });
 audit
   .command("export")

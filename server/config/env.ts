@@ -1,5 +1,6 @@
 // Reads and validates Airlock's environment once; every module asks here
 // instead of reading process.env, so a bad value fails with one clear message.
+import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { ROLES, type Role } from "@/db/schema";
@@ -50,6 +51,20 @@ export interface AirlockConfig {
   maxConcurrentRunsPerUser?: number;
   /** AIRLOCK_RUN_MEMORY_RATIO: the memory limits of executing runs may add up to at most this share of the host's memory. */
   runMemoryRatio: number;
+  /** AIRLOCK_AUDIT_ANCHOR_*: where the audit chain's sealed head is published, off this machine's database. */
+  auditAnchor: AuditAnchorSettings;
+}
+
+/** Where and how often the audit chain's head is published (server/audit/anchor.ts). */
+export interface AuditAnchorSettings {
+  /** AIRLOCK_AUDIT_ANCHOR_INTERVAL_S in milliseconds; 0: no timer (anchors only at backups and on `airlock audit anchor`). */
+  intervalMs: number;
+  /** AIRLOCK_AUDIT_ANCHOR_FILE: an absolute path outside the data directory, appended to (one JSON line per anchor). */
+  file?: string;
+  /** AIRLOCK_AUDIT_ANCHOR_WEBHOOK and AIRLOCK_AUDIT_ANCHOR_WEBHOOK_SECRET: a receiver signed per Standard Webhooks. */
+  webhook?: { url: string; secret: string };
+  /** AIRLOCK_AUDIT_ANCHOR_EMAIL: addresses that get every anchor by mail (through AIRLOCK_SMTP_URL). */
+  email: string[];
 }
 
 export const RUNTIME_SETTINGS = ["auto", "runc", "runsc"] as const;
@@ -126,6 +141,7 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     maxConcurrentRuns: readMaxConcurrentRuns(env),
     maxConcurrentRunsPerUser: readMaxConcurrentRunsPerUser(env),
     runMemoryRatio: readRunMemoryRatio(env),
+    auditAnchor: readAuditAnchorSettings(env, dataDir),
   };
 }
 
@@ -553,4 +569,108 @@ export function namedVariable(name: string, env: Record<string, string | undefin
  */
 export function readSandboxImage(env: Record<string, string | undefined> = process.env): string | undefined {
   return env.AIRLOCK_SANDBOX_IMAGE?.trim() || undefined;
+}
+
+/** How often the audit anchor is published when a destination is set and AIRLOCK_AUDIT_ANCHOR_INTERVAL_S is not. */
+export const DEFAULT_AUDIT_ANCHOR_INTERVAL_S = 3600;
+
+function isInside(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+}
+
+/** The real path of `p`, or of its nearest existing ancestor with the rest appended (the file may not exist yet). */
+export function realPathOf(p: string): string {
+  const rest: string[] = [];
+  let at = path.resolve(p);
+  for (;;) {
+    try {
+      return path.join(fs.realpathSync(at), ...rest.reverse());
+    } catch {
+      const parent = path.dirname(at);
+      if (parent === at) return path.resolve(p);
+      rest.push(path.basename(at));
+      at = parent;
+    }
+  }
+}
+
+/**
+ * Why `file` cannot hold audit anchors, or null. An anchor inside the data
+ * directory is rewritten (or restored) together with the database it is
+ * meant to check, so it would prove nothing. Symbolic links are followed.
+ */
+export function refuseAnchorFile(file: string, dataDir: string): string | null {
+  if (!path.isAbsolute(file)) return `AIRLOCK_AUDIT_ANCHOR_FILE must be an absolute path, got "${file}".`;
+  if (file.endsWith("/")) return `AIRLOCK_AUDIT_ANCHOR_FILE names a directory ("${file}"); give a file name, e.g. /mnt/audit-anchors/airlock.jsonl.`;
+  if (isInside(path.resolve(file), path.resolve(dataDir)) || isInside(realPathOf(file), realPathOf(dataDir))) {
+    return (
+      `AIRLOCK_AUDIT_ANCHOR_FILE (${file}) is inside the data directory ${dataDir}: whoever can rewrite or restore the database can rewrite that file too, ` +
+      "so it would prove nothing. Put it on another mount the database's owner cannot rewrite (e.g. an append-only or remote file system)."
+    );
+  }
+  return null;
+}
+
+/**
+ * AIRLOCK_AUDIT_ANCHOR_INTERVAL_S (seconds between anchors, 60 to 604800, or
+ * 0 for none but backups and the CLI; default 3600 when a destination is set),
+ * AIRLOCK_AUDIT_ANCHOR_FILE, AIRLOCK_AUDIT_ANCHOR_WEBHOOK with
+ * AIRLOCK_AUDIT_ANCHOR_WEBHOOK_SECRET, AIRLOCK_AUDIT_ANCHOR_EMAIL (comma-separated).
+ */
+export function readAuditAnchorSettings(env: Record<string, string | undefined> = process.env, dataDir = path.resolve(env.AIRLOCK_DATA_DIR ?? "./data")): AuditAnchorSettings {
+  const file = env.AIRLOCK_AUDIT_ANCHOR_FILE?.trim() || undefined;
+  if (file) {
+    const refused = refuseAnchorFile(file, dataDir);
+    if (refused) throw new ConfigError(refused);
+  }
+  const webhookUrl = env.AIRLOCK_AUDIT_ANCHOR_WEBHOOK?.trim() || undefined;
+  const secret = env.AIRLOCK_AUDIT_ANCHOR_WEBHOOK_SECRET?.trim() || undefined;
+  let webhook: AuditAnchorSettings["webhook"];
+  if (webhookUrl) {
+    let url: URL;
+    try {
+      url = new URL(webhookUrl);
+    } catch {
+      throw new ConfigError(`AIRLOCK_AUDIT_ANCHOR_WEBHOOK is not a URL: "${webhookUrl}". Write it like https://audit.example.com/anchors.`);
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:")
+      throw new ConfigError(`AIRLOCK_AUDIT_ANCHOR_WEBHOOK must be an https:// (or http://) URL, got ${url.protocol}//.`);
+    if (url.username || url.password) throw new ConfigError("AIRLOCK_AUDIT_ANCHOR_WEBHOOK must not carry credentials; the receiver checks the signature made with AIRLOCK_AUDIT_ANCHOR_WEBHOOK_SECRET.");
+    if (!secret)
+      throw new ConfigError(
+        "AIRLOCK_AUDIT_ANCHOR_WEBHOOK is set but AIRLOCK_AUDIT_ANCHOR_WEBHOOK_SECRET is not: set a Standard Webhooks secret (whsec_ and base64, e.g. `echo whsec_$(openssl rand -base64 32)`) so the receiver can tell Airlock's anchors from forgeries.",
+      );
+    const key = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(secret)?.[1];
+    if (!key || Buffer.from(key, "base64").length < 24)
+      throw new ConfigError("AIRLOCK_AUDIT_ANCHOR_WEBHOOK_SECRET must be whsec_ followed by at least 24 random bytes in base64, e.g. `echo whsec_$(openssl rand -base64 32)`.");
+    webhook = { url: url.toString(), secret };
+  } else if (secret) {
+    throw new ConfigError("AIRLOCK_AUDIT_ANCHOR_WEBHOOK_SECRET is set but AIRLOCK_AUDIT_ANCHOR_WEBHOOK is not: set the receiver's URL too, or unset the secret.");
+  }
+  const email = (env.AIRLOCK_AUDIT_ANCHOR_EMAIL ?? "")
+    .split(",")
+    .map((e) => e.trim())
+    .filter(Boolean);
+  for (const address of email) {
+    if (!EMAIL_RE.test(address)) throw new ConfigError(`AIRLOCK_AUDIT_ANCHOR_EMAIL: "${address}" is not an email address; list addresses separated by commas.`);
+  }
+  if (email.length && !env.AIRLOCK_SMTP_URL?.trim())
+    throw new ConfigError("AIRLOCK_AUDIT_ANCHOR_EMAIL is set but AIRLOCK_SMTP_URL is not: anchors are mailed through the notification mail server; set it too.");
+  const anyDestination = Boolean(file || webhook || email.length);
+  const text = env.AIRLOCK_AUDIT_ANCHOR_INTERVAL_S?.trim();
+  let intervalS = anyDestination ? DEFAULT_AUDIT_ANCHOR_INTERVAL_S : 0;
+  if (text) {
+    const s = Number(text);
+    if (!Number.isInteger(s) || (s !== 0 && (s < 60 || s > 7 * 86_400)))
+      throw new ConfigError(
+        `AIRLOCK_AUDIT_ANCHOR_INTERVAL_S must be a whole number of seconds from 60 to 604800, or 0 for anchors only at backups and on \`airlock audit anchor\`; got "${text}" (default ${DEFAULT_AUDIT_ANCHOR_INTERVAL_S}).`,
+      );
+    if (s > 0 && !anyDestination)
+      throw new ConfigError(
+        "AIRLOCK_AUDIT_ANCHOR_INTERVAL_S is set but no anchor destination is: set AIRLOCK_AUDIT_ANCHOR_FILE, AIRLOCK_AUDIT_ANCHOR_WEBHOOK or AIRLOCK_AUDIT_ANCHOR_EMAIL.",
+      );
+    intervalS = s;
+  }
+  return { intervalMs: intervalS * 1000, file, webhook, email };
 }

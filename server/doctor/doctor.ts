@@ -1,7 +1,9 @@
 // `airlock doctor`: checks what Airlock needs and says how to fix each problem.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
-import { migrateDatabase, openDatabase } from "@/db/client";
+import path from "node:path";
+import { migrateDatabase, openDatabase, type Db } from "@/db/client";
+import { auditAnchorStatus } from "@/server/audit/anchor";
 import { verifyAuditChain } from "@/server/audit/chain";
 import { readEgressAllowance, readMcpIdleTimeoutMs, type AirlockConfig } from "@/server/config/env";
 import { firewallUnavailable } from "@/server/egress/firewall";
@@ -55,6 +57,7 @@ export async function runDoctor(cfg: AirlockConfig): Promise<DoctorCheck[]> {
           ? undefined
           : "Keep the database as it is for investigation (`airlock audit export`), and compare it with a backup of the data directory (database and keys/).",
       });
+      checks.push(checkAuditAnchor(cfg, db));
     } finally {
       db.$client.close();
     }
@@ -155,5 +158,42 @@ async function checkIsolation(cfg: AirlockConfig, dockerOk: boolean, image: stri
     ok: decision.ok,
     detail: `engine offers ${offered}; ${gvisorState}; AIRLOCK_RUNTIME=${cfg.runtime} → ${resolved}. Projects that require gVisor fail to start their runs when it is not usable.`,
     fix: decision.ok ? undefined : decision.reason,
+  };
+}
+
+/**
+ * Where the audit anchors go and whether the last one got there. Informational
+ * when no destination is set; fails when the last publication failed, is
+ * overdue, or the anchor file shares the data directory's file system (a
+ * whole-disk restore would take it back too).
+ */
+function checkAuditAnchor(cfg: AirlockConfig, db: Db): DoctorCheck {
+  const status = auditAnchorStatus(db, cfg.auditAnchor);
+  if (status.destinations.length === 0) {
+    return {
+      name: "Audit anchor",
+      ok: true,
+      detail: "off: the chain's head is not published anywhere, so a restored older copy of the data directory cannot be told apart",
+      fix: "Set AIRLOCK_AUDIT_ANCHOR_FILE (on another mount), AIRLOCK_AUDIT_ANCHOR_WEBHOOK or AIRLOCK_AUDIT_ANCHOR_EMAIL (README, Audit anchors).",
+    };
+  }
+  const where = status.destinations.map((d) => `${d.kind} ${d.target}`).join(", ");
+  const last = status.lastAnchor ? `last ${status.lastAnchor.at} (${status.lastAnchor.count} events, ${status.lastAnchor.reason})` : "none published yet";
+  let sameMount: string | undefined;
+  if (cfg.auditAnchor.file) {
+    try {
+      const dir = fs.statSync(path.dirname(cfg.auditAnchor.file));
+      if (dir.dev === fs.statSync(cfg.dataDir).dev)
+        sameMount = `${cfg.auditAnchor.file} is on the same file system as the data directory: a restore of that disk would roll it back too`;
+    } catch {
+      sameMount = `the directory of ${cfg.auditAnchor.file} does not exist`;
+    }
+  }
+  const problem = status.problem ?? sameMount;
+  return {
+    name: "Audit anchor",
+    ok: !problem,
+    detail: `${where}; ${last}${problem ? `; ${problem}` : ""}`,
+    fix: problem ? "Fix the destination named above, then run `airlock audit anchor` to publish one now." : undefined,
   };
 }

@@ -6,6 +6,7 @@ import { imageExists, pingDocker } from "@/server/sandbox/docker";
 import { sandboxImageName } from "@/server/sandbox/image";
 import { config, type RuntimeSetting } from "@/server/config/env";
 import { cachedGvisorStatus } from "@/server/sandbox/runtimes";
+import { auditAnchorStatus } from "@/server/audit/anchor";
 
 export interface HealthReport {
   ok: boolean;
@@ -15,6 +16,9 @@ export interface HealthReport {
   /** Isolation (informational, never fails health): AIRLOCK_RUNTIME and what this process last learned about gVisor
    * ("unchecked" until the first run start or probe; health itself never starts a probe container). */
   runtime?: { setting: RuntimeSetting; gvisor: "works" | "unavailable" | "unchecked"; problem?: string; toolsProblem?: string };
+  /** Audit anchors when configured (informational, never fails health): the last one and whether publishing fails.
+   * Where they go and why they fail is for admins (`airlock doctor`): health answers without signing in. */
+  auditAnchor?: { lastAnchorAt?: string; failing: boolean };
 }
 
 export async function checkHealth(openDb: () => Db): Promise<HealthReport> {
@@ -57,5 +61,22 @@ export async function checkHealth(openDb: () => Db): Promise<HealthReport> {
   } catch {
     runtime = undefined; // a bad setting is reported by airlock doctor and at start
   }
-  return { ok: database.ok && dockerState.ok, database, docker: dockerState, sandboxImage, ...(runtime ? { runtime } : {}) };
+  let auditAnchor: HealthReport["auditAnchor"];
+  try {
+    if (database.ok) {
+      const status = auditAnchorStatus(openDb());
+      if (status.destinations.length)
+        auditAnchor = { ...(status.lastAnchor ? { lastAnchorAt: status.lastAnchor.at } : {}), failing: Boolean(status.problem) };
+    }
+  } catch {
+    auditAnchor = undefined; // a bad setting is reported by airlock doctor and at start
+  }
+  return {
+    ok: database.ok && dockerState.ok,
+    database,
+    docker: dockerState,
+    sandboxImage,
+    ...(runtime ? { runtime } : {}),
+    ...(auditAnchor ? { auditAnchor } : {}),
+  };
 }

@@ -151,13 +151,26 @@ function requestFor(hook: Webhook, event: WebhookEvent, operator: string | null)
 
 /** One HTTP attempt; never throws. The destination is judged again on every attempt (an admin may have narrowed the allow list). */
 export async function attemptDelivery(hook: Webhook, event: WebhookEvent, operator: string | null): Promise<AttemptOutcome> {
+  return postWebhook(hook.url, () => requestFor(hook, event, operator));
+}
+
+/**
+ * One signed POST to a receiver; never throws. `request` builds the body and
+ * headers once the destination is judged (signatures carry a fresh timestamp).
+ * Shared by the notify webhooks and the audit anchor (server/audit/anchor.ts).
+ */
+export async function postWebhook(
+  urlText: string,
+  request: () => { body: string; headers: Record<string, string> },
+  opts: { allowHosts?: string[] } = {},
+): Promise<AttemptOutcome> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   let url: URL;
   try {
-    url = new URL(hook.url);
+    url = new URL(urlText);
     // Node skips the agent's lookup for IP literals: judge the host here as well.
-    await resolveNotifyHost(url.hostname);
+    await resolveNotifyHost(url.hostname, opts.allowHosts);
   } catch (error) {
     const refused = error instanceof DestinationRefused;
     return {
@@ -168,7 +181,7 @@ export async function attemptDelivery(hook: Webhook, event: WebhookEvent, operat
       retryable: !refused,
     };
   }
-  const { body, headers } = requestFor(hook, event, operator);
+  const { body, headers } = request();
   const client = url.protocol === "https:" ? https : http;
   return new Promise<AttemptOutcome>((resolve) => {
     let settled = false;

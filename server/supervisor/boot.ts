@@ -1,6 +1,7 @@
 // Starts the process-wide supervisor once (from instrumentation.ts) and stops
 // it cleanly on SIGTERM / SIGINT.
 import { db } from "@/db/client";
+import { startAuditAnchorTimer } from "@/server/audit/anchor";
 import { sealAuditHead } from "@/server/audit/chain";
 import { dockerRuntime, instanceIdForDataDir } from "@/server/sandbox/runtime";
 import { config } from "@/server/config/env";
@@ -21,12 +22,19 @@ export async function startSupervisor(): Promise<Supervisor> {
   } catch (err) {
     console.error("airlock: notifications could not start:", err);
   }
+  let stopAnchors = () => {};
+  try {
+    stopAnchors = startAuditAnchorTimer(db()); // no-op unless AIRLOCK_AUDIT_ANCHOR_* names a destination
+  } catch (err) {
+    console.error("airlock: the audit anchor timer could not start:", err);
+  }
   const supervisor = new Supervisor({ db: db(), runtime: dockerRuntime(undefined, { instance: instanceIdForDataDir(config().dataDir) }) });
   setSupervisor(supervisor);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    stopAnchors();
     console.log(`airlock: ${signal} received, stopping the supervisor (runs keep their state and resume on restart)`);
     void supervisor.shutdown().finally(() => {
       try {
