@@ -12,7 +12,7 @@ import { and, desc, eq, gt, inArray, notInArray, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { auditEvents, auditHead } from "@/db/schema";
 import { recordAudit, sealOf, SYSTEM_ACTOR, type Actor } from "@/server/audit/chain";
-import { config, refuseAnchorFile, type AuditAnchorSettings } from "@/server/config/env";
+import { config, refuseAnchorFile, type AuditAnchorSettings, type SmtpSettings } from "@/server/config/env";
 import { sendNotificationEmail } from "@/server/notify/email";
 import { DestinationRefused } from "@/server/notify/destination";
 import { standardHeaders } from "@/server/notify/webhook-payloads";
@@ -96,7 +96,12 @@ function readSealedHead(db: Db): Omit<AuditAnchor, "type" | "version" | "id" | "
     if (!head.mac || head.mac.length !== want.length || !crypto.timingSafeEqual(Buffer.from(head.mac), Buffer.from(want))) {
       throw new AnchorRefused("the chain's head record does not carry the audit key's seal (run `airlock audit verify`); nothing was published");
     }
-    const last = db.select({ seq: auditEvents.seq, hash: auditEvents.hash, at: auditEvents.at }).from(auditEvents).orderBy(desc(auditEvents.seq)).limit(1).get();
+    const last = db
+      .select({ seq: auditEvents.seq, hash: auditEvents.hash, at: auditEvents.at })
+      .from(auditEvents)
+      .orderBy(desc(auditEvents.seq))
+      .limit(1)
+      .get();
     if (!last || last.seq !== head.lastSeq || last.hash !== head.lastHash) {
       throw new AnchorRefused(`the chain's last event is not the one its head record names (run \`airlock audit verify\`); nothing was published`);
     }
@@ -192,15 +197,15 @@ export function composeAnchorEmail(anchor: AuditAnchor, line: string): { subject
   return { subject, text, html };
 }
 
-async function deliverByEmail(address: string, mail: { subject: string; text: string; html: string }): Promise<AnchorDelivery> {
-  const smtp = config().smtp;
+async function deliverByEmail(address: string, mail: { subject: string; text: string; html: string }, smtp: SmtpSettings | undefined): Promise<AnchorDelivery> {
   if (!smtp) return { kind: "email", target: address, ok: false, attempts: 0, error: "AIRLOCK_SMTP_URL is not set" };
   for (let attempt = 1; ; attempt++) {
     try {
       await sendNotificationEmail(smtp, { to: address, ...mail }, { timeoutMs: ANCHOR_EMAIL.timeoutMs });
       return { kind: "email", target: address, ok: true, attempts: attempt };
     } catch (error) {
-      if (error instanceof DestinationRefused || attempt >= 2) return { kind: "email", target: address, ok: false, attempts: attempt, error: (error as Error).message };
+      if (error instanceof DestinationRefused || attempt >= 2)
+        return { kind: "email", target: address, ok: false, attempts: attempt, error: (error as Error).message };
       await sleep(ANCHOR_EMAIL.retryDelayMs);
     }
   }
@@ -216,7 +221,7 @@ async function deliverByEmail(address: string, mail: { subject: string; text: st
  */
 export async function publishAuditAnchor(
   db: Db,
-  opts: { reason: AnchorReason; actor?: Actor; settings?: AuditAnchorSettings },
+  opts: { reason: AnchorReason; actor?: Actor; settings?: AuditAnchorSettings; smtp?: SmtpSettings },
 ): Promise<PublishOutcome> {
   const cfg = config();
   const settings = opts.settings ?? cfg.auditAnchor;
@@ -267,7 +272,7 @@ export async function publishAuditAnchor(
   if (settings.webhook) deliveries.push(deliverToWebhook(settings.webhook, anchor, line));
   if (settings.email.length) {
     const mail = composeAnchorEmail(anchor, line);
-    for (const address of settings.email) deliveries.push(deliverByEmail(address, mail));
+    for (const address of settings.email) deliveries.push(deliverByEmail(address, mail, opts.smtp ?? cfg.smtp));
   }
   const results = await Promise.all(deliveries);
   const published = results.some((r) => r.ok);
@@ -425,7 +430,7 @@ const timerState = globalThis as unknown as { __airlockAnchorTimer?: { stop(): v
  * skips an unchanged head. Started with the supervisor; one per process.
  * Returns a stop function. Failures are recorded as audit events, never thrown.
  */
-export function startAuditAnchorTimer(db: Db, opts: { settings?: AuditAnchorSettings; firstDelayMs?: number } = {}): () => void {
+export function startAuditAnchorTimer(db: Db, opts: { settings?: AuditAnchorSettings; firstDelayMs?: number; smtp?: SmtpSettings } = {}): () => void {
   const settings = opts.settings ?? config().auditAnchor;
   timerState.__airlockAnchorTimer?.stop();
   if (settings.intervalMs <= 0 || anchorDestinations(settings).length === 0) return () => {};
@@ -433,7 +438,7 @@ export function startAuditAnchorTimer(db: Db, opts: { settings?: AuditAnchorSett
   const tick = () => {
     if (running) return; // a slow webhook must not pile ticks up
     running = true;
-    publishAuditAnchor(db, { reason: "interval", settings })
+    publishAuditAnchor(db, { reason: "interval", settings, smtp: opts.smtp })
       .catch((error: unknown) => console.error("airlock: the audit anchor could not be published:", (error as Error).message))
       .finally(() => {
         running = false;

@@ -207,7 +207,10 @@ audit
   .command("verify")
   .description("exit 0 when the hash chain is intact (and extends every anchor in --anchor FILE), 1 with the first broken event or anchor otherwise")
   .option("--json")
-  .option("--anchor <file>", "also check that the chain still extends every anchor in FILE (one JSON object per line, as the anchor file, webhook or email carry them)")
+  .option(
+    "--anchor <file>",
+    "also check that the chain still extends every anchor in FILE (one JSON object per line, as the anchor file, webhook or email carry them)",
+  )
   .action(async (opts: { json?: boolean; anchor?: string }) => {
     let anchors: import("@/server/audit/anchor").ReadAnchor[] = [];
     let anchorProblems: string[] = [];
@@ -256,8 +259,7 @@ audit
     const { publishAuditAnchor } = await import("@/server/audit/anchor");
     const outcome = await publishAuditAnchor(db(), { reason: "manual", actor: cliActor() });
     if (!outcome.published && outcome.skipped) fail(`nothing published: ${outcome.skipped}`);
-    for (const d of outcome.deliveries)
-      process.stdout.write(`${d.ok ? "ok  " : "FAIL"} ${d.kind.padEnd(8)} ${d.target}${d.ok ? "" : `: ${d.error}`}\n`);
+    for (const d of outcome.deliveries) process.stdout.write(`${d.ok ? "ok  " : "FAIL"} ${d.kind.padEnd(8)} ${d.target}${d.ok ? "" : `: ${d.error}`}\n`);
     if (outcome.anchor) process.stdout.write(`${JSON.stringify(outcome.anchor)}\n`);
     process.exitCode = outcome.published ? 0 : 1;
   });

@@ -618,7 +618,10 @@ export function refuseAnchorFile(file: string, dataDir: string): string | null {
  * AIRLOCK_AUDIT_ANCHOR_FILE, AIRLOCK_AUDIT_ANCHOR_WEBHOOK with
  * AIRLOCK_AUDIT_ANCHOR_WEBHOOK_SECRET, AIRLOCK_AUDIT_ANCHOR_EMAIL (comma-separated).
  */
-export function readAuditAnchorSettings(env: Record<string, string | undefined> = process.env, dataDir = path.resolve(env.AIRLOCK_DATA_DIR ?? "./data")): AuditAnchorSettings {
+export function readAuditAnchorSettings(
+  env: Record<string, string | undefined> = process.env,
+  dataDir = path.resolve(env.AIRLOCK_DATA_DIR ?? "./data"),
+): AuditAnchorSettings {
   const file = env.AIRLOCK_AUDIT_ANCHOR_FILE?.trim() || undefined;
   if (file) {
     const refused = refuseAnchorFile(file, dataDir);
@@ -636,17 +639,24 @@ export function readAuditAnchorSettings(env: Record<string, string | undefined> 
     }
     if (url.protocol !== "https:" && url.protocol !== "http:")
       throw new ConfigError(`AIRLOCK_AUDIT_ANCHOR_WEBHOOK must be an https:// (or http://) URL, got ${url.protocol}//.`);
-    if (url.username || url.password) throw new ConfigError("AIRLOCK_AUDIT_ANCHOR_WEBHOOK must not carry credentials; the receiver checks the signature made with AIRLOCK_AUDIT_ANCHOR_WEBHOOK_SECRET.");
+    if (url.username || url.password)
+      throw new ConfigError(
+        "AIRLOCK_AUDIT_ANCHOR_WEBHOOK must not carry credentials; the receiver checks the signature made with AIRLOCK_AUDIT_ANCHOR_WEBHOOK_SECRET.",
+      );
     if (!secret)
       throw new ConfigError(
         "AIRLOCK_AUDIT_ANCHOR_WEBHOOK is set but AIRLOCK_AUDIT_ANCHOR_WEBHOOK_SECRET is not: set a Standard Webhooks secret (whsec_ and base64, e.g. `echo whsec_$(openssl rand -base64 32)`) so the receiver can tell Airlock's anchors from forgeries.",
       );
     const key = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(secret)?.[1];
     if (!key || Buffer.from(key, "base64").length < 24)
-      throw new ConfigError("AIRLOCK_AUDIT_ANCHOR_WEBHOOK_SECRET must be whsec_ followed by at least 24 random bytes in base64, e.g. `echo whsec_$(openssl rand -base64 32)`.");
+      throw new ConfigError(
+        "AIRLOCK_AUDIT_ANCHOR_WEBHOOK_SECRET must be whsec_ followed by at least 24 random bytes in base64, e.g. `echo whsec_$(openssl rand -base64 32)`.",
+      );
     webhook = { url: url.toString(), secret };
   } else if (secret) {
-    throw new ConfigError("AIRLOCK_AUDIT_ANCHOR_WEBHOOK_SECRET is set but AIRLOCK_AUDIT_ANCHOR_WEBHOOK is not: set the receiver's URL too, or unset the secret.");
+    throw new ConfigError(
+      "AIRLOCK_AUDIT_ANCHOR_WEBHOOK_SECRET is set but AIRLOCK_AUDIT_ANCHOR_WEBHOOK is not: set the receiver's URL too, or unset the secret.",
+    );
   }
   const email = (env.AIRLOCK_AUDIT_ANCHOR_EMAIL ?? "")
     .split(",")
@@ -656,7 +666,9 @@ export function readAuditAnchorSettings(env: Record<string, string | undefined> 
     if (!EMAIL_RE.test(address)) throw new ConfigError(`AIRLOCK_AUDIT_ANCHOR_EMAIL: "${address}" is not an email address; list addresses separated by commas.`);
   }
   if (email.length && !env.AIRLOCK_SMTP_URL?.trim())
-    throw new ConfigError("AIRLOCK_AUDIT_ANCHOR_EMAIL is set but AIRLOCK_SMTP_URL is not: anchors are mailed through the notification mail server; set it too.");
+    throw new ConfigError(
+      "AIRLOCK_AUDIT_ANCHOR_EMAIL is set but AIRLOCK_SMTP_URL is not: anchors are mailed through the notification mail server; set it too.",
+    );
   const anyDestination = Boolean(file || webhook || email.length);
   const text = env.AIRLOCK_AUDIT_ANCHOR_INTERVAL_S?.trim();
   let intervalS = anyDestination ? DEFAULT_AUDIT_ANCHOR_INTERVAL_S : 0;

@@ -65,8 +65,7 @@ export async function checkHealth(openDb: () => Db): Promise<HealthReport> {
   try {
     if (database.ok) {
       const status = auditAnchorStatus(openDb());
-      if (status.destinations.length)
-        auditAnchor = { ...(status.lastAnchor ? { lastAnchorAt: status.lastAnchor.at } : {}), failing: Boolean(status.problem) };
+      if (status.destinations.length) auditAnchor = { ...(status.lastAnchor ? { lastAnchorAt: status.lastAnchor.at } : {}), failing: Boolean(status.problem) };
     }
   } catch {
     auditAnchor = undefined; // a bad setting is reported by airlock doctor and at start
