@@ -15,14 +15,19 @@ describe("the database", () => {
     t.db.$client.close();
     withRawConnection(t.file, (raw) => raw.prepare("insert into __drizzle_migrations (hash, created_at) values ('future', 99999999999999)").run());
     const before = fs.readFileSync(t.file);
+    expect(() => openDatabase(t.file)).toThrow(DatabaseError);
+    expect(() => openDatabase(t.file)).toThrow(/newer Airlock/);
+    expect(fs.readFileSync(t.file).equals(before)).toBe(true);
+    // A connection opened before the refusal (doctor, tests) is refused by migrateDatabase too.
+    withRawConnection(t.file, (raw) => raw.prepare("delete from __drizzle_migrations where hash = 'future'").run());
     const db = openDatabase(t.file);
+    withRawConnection(t.file, (raw) => raw.prepare("insert into __drizzle_migrations (hash, created_at) values ('future', 99999999999999)").run());
     try {
-      expect(() => migrateDatabase(db)).toThrow(DatabaseError);
       expect(() => migrateDatabase(db)).toThrow(/newer Airlock/);
     } finally {
       db.$client.close();
     }
-    expect(fs.readFileSync(t.file).equals(before)).toBe(true);
+    withRawConnection(t.file, (raw) => raw.prepare("delete from __drizzle_migrations where hash = 'future'").run());
     t.db = openDatabase(t.file); // so close() in afterEach has something to close
   });
 
