@@ -148,7 +148,8 @@ export function migrateDatabase(db: Db, opts: { migrationsFolder?: string } = {}
       failed = undefined;
       if (foreignKeys) {
         const after = foreignKeyViolations(sqlite);
-        if (after > violationsBefore) throw new Error(`the migrated rows break ${after - violationsBefore} foreign key reference(s) (PRAGMA foreign_key_check)`);
+        if (after > violationsBefore)
+          throw new Error(`the migrated rows break ${after - violationsBefore} foreign key reference(s) (PRAGMA foreign_key_check)`);
       }
       sqlite.exec("COMMIT");
     } catch (err) {
