@@ -23,7 +23,8 @@ import {
   type AuditAnchor,
 } from "@/server/audit/anchor";
 import { recordAudit, SYSTEM_ACTOR, verifyAuditChain } from "@/server/audit/chain";
-import { readAuditAnchorSettings, type AuditAnchorSettings } from "@/server/config/env";
+import { config, readAuditAnchorSettings, type AuditAnchorSettings } from "@/server/config/env";
+import { checkAuditAnchor } from "@/server/doctor/doctor";
 import { WEBHOOK_DELIVERY } from "@/server/notify/webhooks";
 import { dataKey } from "@/server/secrets/keys";
 import { rewriteAndReseal, truncateAndReseal } from "@/test/helpers/audit-tamper";
@@ -278,6 +279,30 @@ describe("publishing the audit anchor", () => {
     );
     expect(readAuditAnchorSettings(base, env.dataDir)).toMatchObject({ intervalMs: 3_600_000, file: base.AIRLOCK_AUDIT_ANCHOR_FILE });
     expect(readAuditAnchorSettings({}, env.dataDir)).toEqual({ intervalMs: 0, file: undefined, webhook: undefined, email: [] });
+  });
+
+  it("A19: airlock doctor shows where anchors go and when the last went out, and fails on a failed publication or an anchor file on the data directory's disk", async () => {
+    const cfg = { ...config(), auditAnchor: settings({ intervalMs: 3_600_000 }) };
+    expect(checkAuditAnchor({ ...cfg, auditAnchor: { intervalMs: 0, email: [] } }, t.db)).toMatchObject({
+      ok: true,
+      detail: expect.stringMatching(/^off:/) as unknown,
+    });
+    writeEvents(2);
+    await publishAuditAnchor(t.db, { reason: "manual", settings: cfg.auditAnchor });
+    const sameDisk = fs.statSync(outside).dev === fs.statSync(cfg.dataDir).dev;
+    const check = checkAuditAnchor(cfg, t.db);
+    expect(check.detail).toMatch(new RegExp(`^file ${cfg.auditAnchor.file}; last \\S+ \\(2 events, manual\\)`));
+    // Here the temporary directories share one file system, which doctor points out (another mount is the point).
+    expect(check.ok).toBe(!sameDisk);
+    if (sameDisk) expect(check.detail).toMatch(/on the same file system as the data directory/);
+    fs.rmSync(outside, { recursive: true });
+    writeEvents(1, 3);
+    await publishAuditAnchor(t.db, { reason: "interval", settings: cfg.auditAnchor });
+    fs.mkdirSync(outside);
+    const failing = checkAuditAnchor(cfg, t.db);
+    expect(failing.ok).toBe(false);
+    expect(failing.detail).toMatch(/the last audit anchor \(\S+\) failed: file .*ENOENT/);
+    expect(failing.fix).toMatch(/airlock audit anchor/);
   });
 
   it("A10: refuses to anchor a head that does not carry the key's seal (a forged head must not be blessed)", async () => {

@@ -167,7 +167,7 @@ async function checkIsolation(cfg: AirlockConfig, dockerOk: boolean, image: stri
  * overdue, or the anchor file shares the data directory's file system (a
  * whole-disk restore would take it back too).
  */
-function checkAuditAnchor(cfg: AirlockConfig, db: Db): DoctorCheck {
+export function checkAuditAnchor(cfg: AirlockConfig, db: Db): DoctorCheck {
   const status = auditAnchorStatus(db, cfg.auditAnchor);
   if (status.destinations.length === 0) {
     return {
