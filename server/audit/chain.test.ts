@@ -613,3 +613,50 @@ describe("audit events commit with the change they record", () => {
     expect(verifyAuditChain(t.db)).toEqual({ ok: true, count: 4 });
   });
 });
+
+// Issue 15: appending re-sealed whatever head it found, so a rewrite made
+// without the key (events edited, hashes and head recomputed, or the key file
+// deleted) became a valid sealed chain at Airlock's next append.
+describe("a head that lost its seal", () => {
+  function rewriteWithoutKey(): void {
+    tamper("update audit_events set details = ? where seq = 2", canonicalJson({ i: 200 }));
+    let prev = eventAt(1).hash;
+    for (let seq = 2; seq <= 3; seq++) {
+      tamper("update audit_events set prev_hash = ? where seq = ?", prev, seq);
+      prev = hashEvent(prev, eventAt(seq));
+      tamper("update audit_events set hash = ? where seq = ?", prev, seq);
+    }
+    tamper("update audit_head set last_hash = ? where id = 1", prev);
+  }
+
+  it("S1: a rewrite made without the key stays reported after Airlock appends more events (the append does not launder it)", () => {
+    writeEvents(3);
+    rewriteWithoutKey();
+    expect(verifyAuditChain(t.db).ok).toBe(false);
+    writeEvents(2);
+    writeEvents(1);
+    expect(verifyAuditChain(t.db)).toMatchObject({
+      ok: false,
+      count: 6,
+      problem:
+        "the chain's head record had lost the audit key's seal when Airlock appended after event #3: the chain up to there was rewritten outside Airlock (hashes recomputed)",
+    });
+  });
+
+  it("S1: a head sealed with another key (the key file replaced) is not re-sealed by the next append either", () => {
+    writeEvents(2);
+    const head = t.db.select().from(auditHead).get()!;
+    tamper("update audit_head set mac = ? where id = 1", sealOf(crypto.randomBytes(32), head));
+    writeEvents(1);
+    expect(verifyAuditChain(t.db)).toMatchObject({ ok: false, problem: expect.stringMatching(/had lost the audit key's seal .* after event #2/) });
+  });
+
+  it("S1: an intact sealed chain, and an unsealed one from an older Airlock, are still sealed by appends", () => {
+    writeEvents(2);
+    writeEvents(1);
+    expect(verifyAuditChain(t.db)).toEqual({ ok: true, count: 3 });
+    tamper("update audit_head set mac = null where id = 1");
+    writeEvents(1);
+    expect(verifyAuditChain(t.db)).toEqual({ ok: true, count: 4 });
+  });
+});

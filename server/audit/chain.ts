@@ -139,6 +139,15 @@ export function sealOf(key: Buffer, head: { count: number; lastSeq: number; last
   return crypto.createHmac("sha256", key).update(`airlock-audit-head\n${head.count}\n${head.lastSeq}\n${head.lastHash}`).digest("hex");
 }
 
+/** How a head appended over an unsealed (tampered) head is marked: never a valid seal. */
+const BROKEN_SEAL_PREFIX = "broken-since:";
+
+function sealMatches(key: Buffer, head: { count: number; lastSeq: number; lastHash: string }, mac: string): boolean {
+  const want = Buffer.from(sealOf(key, head), "hex");
+  const got = Buffer.from(mac, "hex");
+  return got.length === want.length && crypto.timingSafeEqual(got, want);
+}
+
 /**
  * Appends one event. Call it inside the same transaction as the change it
  * records (db.transaction(tx => { change(tx); appendAudit(tx, …) }, {behavior: "immediate"})),
@@ -174,7 +183,7 @@ function statementsOf(tx: AuditWriter): AppendStatements {
     prepared = {
       last: client.prepare("select seq, hash from audit_events order by seq desc limit 1"),
       insert: client.prepare(`insert into audit_events (${EVENT_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      head: client.prepare("select count from audit_head where id = 1"),
+      head: client.prepare("select count, last_seq as lastSeq, last_hash as lastHash, mac from audit_head where id = 1"),
       updateHead: client.prepare("update audit_head set count = ?, last_seq = ?, last_hash = ?, mac = ? where id = 1"),
       insertHead: client.prepare("insert into audit_head (id, count, last_seq, last_hash, mac) values (1, ?, ?, ?, ?)"),
     };
@@ -229,9 +238,18 @@ export function appendAuditEvents(tx: AuditWriter, events: readonly { actor: Act
     prevHash = row.hash;
   }
   const end = rows[rows.length - 1]!;
-  const head = st.head.get() as { count: number } | undefined;
+  const head = st.head.get() as { count: number; lastSeq: number; lastHash: string; mac: string | null } | undefined;
   const next = { count: (head?.count ?? 0) + rows.length, lastSeq: end.seq, lastHash: end.hash };
-  const mac = sealOf(dataKey("audit")!, next);
+  const key = dataKey("audit")!;
+  // Sealing the new head over a head that lost its seal would launder a rewrite made without the key
+  // (events edited, hashes and head recomputed): the new head then stays marked, and verify keeps reporting it.
+  const mac = !head?.mac
+    ? sealOf(key, next)
+    : head.mac.startsWith(BROKEN_SEAL_PREFIX)
+      ? head.mac // keeps naming where the seal was first found broken
+      : sealMatches(key, head, head.mac)
+        ? sealOf(key, next)
+        : `${BROKEN_SEAL_PREFIX}${head.lastSeq}`;
   if (head) st.updateHead.run(next.count, next.lastSeq, next.lastHash, mac);
   else st.insertHead.run(next.count, next.lastSeq, next.lastHash, mac);
   return rows;
@@ -343,6 +361,9 @@ function eventProblem(raw: unknown[], expectedSeq: number, prevHash: string): st
 function checkSeal(head: typeof auditHead.$inferSelect): string | null {
   if (!head.mac) {
     return "the chain's head record carries no seal: it was removed outside Airlock, or this database comes from an older Airlock and was not upgraded (run `airlock setup`)";
+  }
+  if (head.mac.startsWith(BROKEN_SEAL_PREFIX)) {
+    return `the chain's head record had lost the audit key's seal when Airlock appended after event #${head.mac.slice(BROKEN_SEAL_PREFIX.length)}: the chain up to there was rewritten outside Airlock (hashes recomputed)`;
   }
   const key = dataKey("audit", { create: false });
   if (!key) return `the audit key ${keyFile("audit")} is missing, so the chain's seal cannot be checked; restore the data directory's keys/ from a backup`;
