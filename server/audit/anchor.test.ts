@@ -25,6 +25,7 @@ import {
 import { recordAudit, SYSTEM_ACTOR, verifyAuditChain } from "@/server/audit/chain";
 import { config, readAuditAnchorSettings, type AuditAnchorSettings } from "@/server/config/env";
 import { checkAuditAnchor } from "@/server/doctor/doctor";
+import { checkHealth } from "@/server/health/health";
 import { WEBHOOK_DELIVERY } from "@/server/notify/webhooks";
 import { dataKey } from "@/server/secrets/keys";
 import { rewriteAndReseal, truncateAndReseal } from "@/test/helpers/audit-tamper";
@@ -41,9 +42,11 @@ const env = vi.hoisted(() => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { tmpdir } = require("node:os") as typeof import("node:os");
   process.env.AIRLOCK_DATA_DIR = mkdtempSync(join(tmpdir(), "airlock-anchor-data-"));
+  // The instance's own setting (health reads it); the tests below pass their own destinations.
+  process.env.AIRLOCK_AUDIT_ANCHOR_FILE = join(mkdtempSync(join(tmpdir(), "airlock-anchor-env-")), "anchors.jsonl");
   process.env.AIRLOCK_NOTIFY_ALLOW_HOSTS = "127.0.0.1";
   process.env.NEXTAUTH_URL = "https://airlock.example.com";
-  return { dataDir: process.env.AIRLOCK_DATA_DIR };
+  return { dataDir: process.env.AIRLOCK_DATA_DIR, anchorFile: process.env.AIRLOCK_AUDIT_ANCHOR_FILE };
 });
 
 const SECRET = `whsec_${Buffer.alloc(32, 7).toString("base64")}`;
@@ -65,7 +68,10 @@ afterEach(async () => {
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   servers = [];
 });
-afterAll(() => fs.rmSync(env.dataDir, { recursive: true, force: true }));
+afterAll(() => {
+  fs.rmSync(env.dataDir, { recursive: true, force: true });
+  fs.rmSync(path.dirname(env.anchorFile), { recursive: true, force: true });
+});
 
 function settings(extra: Partial<AuditAnchorSettings> = {}): AuditAnchorSettings {
   return { intervalMs: 0, email: [], file: path.join(outside, "anchors.jsonl"), ...extra };
@@ -303,6 +309,21 @@ describe("publishing the audit anchor", () => {
     expect(failing.ok).toBe(false);
     expect(failing.detail).toMatch(/the last audit anchor \(\S+\) failed: file .*ENOENT/);
     expect(failing.fix).toMatch(/airlock audit anchor/);
+  });
+
+  it("A20: /api/health says when the last anchor went out and whether publishing fails, without naming where anchors go", async () => {
+    writeEvents(2);
+    const ok = await publishAuditAnchor(t.db, { reason: "manual" }); // the instance's AIRLOCK_AUDIT_ANCHOR_FILE
+    expect(fileAnchors(env.anchorFile).map((a) => a.id)).toEqual([ok.anchor!.id]);
+    const healthy = await checkHealth(() => t.db);
+    expect(healthy.auditAnchor).toEqual({ lastAnchorAt: expect.any(String) as unknown, failing: false });
+    fs.rmSync(path.dirname(env.anchorFile), { recursive: true });
+    writeEvents(1, 3);
+    await publishAuditAnchor(t.db, { reason: "interval" });
+    fs.mkdirSync(path.dirname(env.anchorFile));
+    const failing = await checkHealth(() => t.db);
+    expect(failing.auditAnchor).toEqual({ lastAnchorAt: healthy.auditAnchor!.lastAnchorAt, failing: true });
+    expect(JSON.stringify(failing)).not.toContain(env.anchorFile);
   });
 
   it("A10: refuses to anchor a head that does not carry the key's seal (a forged head must not be blessed)", async () => {
