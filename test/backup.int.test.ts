@@ -4,7 +4,7 @@
 // model server): one run finished, one running a command, one waiting for its
 // plan's approval. The restored copy is then started as a server would start
 // (test/helpers/restored-instance.ts) and looked at.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -321,4 +321,36 @@ describe("airlock restore", () => {
     const { stdout } = await exec("docker", ["inspect", "-f", "{{.State.Status}}", getRun(database, activeRun).containerId!]);
     expect(stdout.trim()).toBe("running");
   }, 180_000);
+});
+
+describe("an interrupted backup", () => {
+  it("B6: Ctrl-C while an active run's container is frozen for its copy thaws the container and leaves a backup that verify calls unfinished", async () => {
+    // Enough files that the frozen copy lasts long enough to be interrupted.
+    const workspace = path.join(dataDir, "workspaces", waitingRun);
+    fs.mkdirSync(path.join(workspace, "many"));
+    for (let i = 0; i < 20_000; i++) fs.writeFileSync(path.join(workspace, "many", `f${i}.txt`), `file ${i}\n`);
+    const containerId = getRun(database, waitingRun).containerId!;
+    const dir = path.join(scratch, "interrupted");
+    const child = spawn("bin/airlock", ["backup", dir], { env: { ...process.env, AIRLOCK_DATA_DIR: dataDir }, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (b: Buffer) => (output += b.toString()));
+    child.stderr.on("data", (b: Buffer) => (output += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const inspect = async (format: string) => (await exec("docker", ["inspect", "-f", format, containerId])).stdout.trim();
+    const deadline = Date.now() + 120_000;
+    while ((await inspect("{{.State.Paused}}")) !== "true") {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the backup never froze the waiting run's container: ${output}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill("SIGINT");
+    const code = await exited;
+    expect(code, output).toBe(130);
+    expect(output).toMatch(/backup interrupted/);
+    expect(await inspect("{{.State.Paused}}")).toBe("false");
+    expect(await inspect("{{.State.Status}}")).toBe("running");
+    const verify = await onSource("backup", "--verify", dir);
+    expect(verify.code).toBe(1);
+    expect(verify.out).toMatch(/manifest.json is missing/);
+    fs.rmSync(path.join(workspace, "many"), { recursive: true, force: true });
+  }, 240_000);
 });

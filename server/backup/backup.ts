@@ -91,7 +91,10 @@ export async function createBackup(opts: BackupOptions): Promise<BackupManifest>
 
   // 1. The database: one consistent moment. Everything else is read against this copy.
   const dbCopy = path.join(dir, DATABASE_ENTRY);
-  await opts.db.$client.backup(dbCopy);
+  // After the first step, the rest in one step: a write by the dashboard between two steps would restart the copy,
+  // and a busy instance could keep restarting a copy made 100 pages at a time. One step holds a WAL read snapshot, which
+  // does not block the dashboard's writes.
+  await opts.db.$client.backup(dbCopy, { progress: () => 0x7fffffff });
   const facts = readDatabaseCopy(dbCopy);
   const dbStat = await fsp.stat(dbCopy);
   await fsp.chmod(dbCopy, 0o600);
@@ -366,9 +369,23 @@ async function withFrozenContainer<T>(
     return { result: await copy(), frozen: false, note: `copied without freezing: ${(err as Error).message}` };
   }
   if (!paused) return { result: await copy(), frozen: false, note: "copied without freezing: the container was not running (or stayed frozen by Airlock)" };
+  const thaw = () => runtime.unpauseSandbox(containerId);
+  frozenNow.add(thaw);
   try {
     return { result: await copy(), frozen: true, note: "copied with its container frozen" };
   } finally {
-    await runtime.unpauseSandbox(containerId);
+    frozenNow.delete(thaw);
+    await thaw();
   }
+}
+
+/** Thaws of the containers frozen right now, for an interrupted backup (Ctrl-C): nothing else would ever thaw them. */
+const frozenNow = new Set<() => Promise<void>>();
+
+/** Unfreezes every container the backup froze; call before exiting on a signal. */
+export async function thawFrozenSandboxes(): Promise<number> {
+  const thaws = [...frozenNow];
+  frozenNow.clear();
+  await Promise.allSettled(thaws.map((t) => t()));
+  return thaws.length;
 }

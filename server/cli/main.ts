@@ -248,9 +248,16 @@ program
       process.exitCode = check.ok ? 0 : 1;
       return;
     }
-    const { createBackup } = await import("@/server/backup/backup");
+    const { createBackup, thawFrozenSandboxes } = await import("@/server/backup/backup");
     const cfg = config();
     const started = Date.now();
+    // Interrupted while an active run's container is frozen for its copy: thaw it, or the run would hang frozen.
+    const interrupted = (signal: NodeJS.Signals) =>
+      void thawFrozenSandboxes().finally(() =>
+        fail(`${signal}: backup interrupted; ${path.resolve(dir)} is incomplete (it has no manifest.json): delete it and run the backup again`, 130),
+      );
+    process.once("SIGINT", interrupted);
+    process.once("SIGTERM", interrupted);
     const manifest = await createBackup({
       db: db(),
       dataDir: cfg.dataDir,
