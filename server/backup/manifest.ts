@@ -115,6 +115,20 @@ export async function readManifest(dir: string): Promise<{ manifest: BackupManif
   const bad = parsed.data.files.find((f) => unsafePath(f.path));
   if (bad)
     return { manifest: null, problem: `${MANIFEST_FILE} names the path ${JSON.stringify(bad.path)}, outside the backup's data/ directory (edited manifest)` };
+  // A restore writes entries in order: each must sit in a directory listed before it, never under a symlink it made.
+  const dirs = new Set([DATA_PREFIX]);
+  for (const f of parsed.data.files) {
+    if (!dirs.has(path.posix.dirname(f.path))) {
+      return {
+        manifest: null,
+        problem: `${MANIFEST_FILE} lists ${f.path} before its directory, or inside something that is not a directory (edited manifest)`,
+      };
+    }
+    if (f.type === "dir") dirs.add(f.path);
+    if (f.type === "file" && (f.size === undefined || f.sha256 === undefined))
+      return { manifest: null, problem: `${MANIFEST_FILE} gives no size or checksum for ${f.path}` };
+    if (f.type === "symlink" && f.target === undefined) return { manifest: null, problem: `${MANIFEST_FILE} gives no target for the symlink ${f.path}` };
+  }
   return { manifest: parsed.data, problem: null };
 }
 
