@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { promisify } from "node:util";
+import Database from "better-sqlite3";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "@/db/client";
@@ -321,6 +322,28 @@ describe("airlock restore", () => {
     const { stdout } = await exec("docker", ["inspect", "-f", "{{.State.Status}}", getRun(database, activeRun).containerId!]);
     expect(stdout.trim()).toBe("running");
   }, 180_000);
+});
+
+describe("a backup under churn", () => {
+  it("B8: a backup taken while a run writes and checkpoints file after file verifies, its repository copy included", async () => {
+    const writes = Array.from({ length: 60 }, (_, i) => call("write_file", { path: `churn/f${i}.txt`, content: `step ${i}\n`.repeat(200) }));
+    const churnRun = await launch([plan(), ...writes, finish()], true);
+    const checkpointsOf = () => database.$client.prepare("select count(*) from checkpoints where run_id = ?").pluck().get(churnRun) as number;
+    await waitFor("the churning run's first checkpoints", () => checkpointsOf() >= 4, 120_000);
+    const dir = path.join(scratch, "churn");
+    const r = await onSource("backup", dir);
+    expect(r.code, r.out).toBe(0);
+    const verify = await onSource("backup", "--verify", dir);
+    expect(verify.code, verify.out).toBe(0);
+    expect(readManifest(dir).runs.shadowRepos).toContain(churnRun);
+    // The copy is of a moment in the middle of the run, not of its end.
+    await waitForState(database, churnRun, "succeeded", 180_000);
+    const copy = new Database(path.join(dir, "data", "airlock.db"), { readonly: true });
+    const copied = copy.prepare("select count(*) from checkpoints where run_id = ?").pluck().get(churnRun) as number;
+    copy.close();
+    expect(copied).toBeGreaterThanOrEqual(4);
+    expect(copied).toBeLessThan(checkpointsOf());
+  }, 240_000);
 });
 
 describe("an interrupted backup", () => {
