@@ -345,6 +345,25 @@ describe("a backup under churn", () => {
   }, 240_000);
 });
 
+describe("a backup onto a full disk", () => {
+  it("B9: fails saying the disk is full and that the directory is incomplete, and leaves no manifest", async () => {
+    const mount = path.join(scratch, "small-disk");
+    fs.mkdirSync(mount);
+    // A 256 KB filesystem made by the test (root, as the engine needs): smaller than the database.
+    await exec("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", mount]);
+    try {
+      const dir = path.join(mount, "backup");
+      const r = await onSource("backup", dir);
+      expect(r.code).toBe(1);
+      expect(r.out).toContain(`the disk holding ${dir} is full`);
+      expect(r.out).toMatch(/is incomplete \(it has no manifest.json\): delete it/);
+      expect(fs.existsSync(path.join(dir, "manifest.json"))).toBe(false);
+    } finally {
+      await exec("umount", [mount]);
+    }
+  }, 120_000);
+});
+
 describe("an interrupted backup", () => {
   it("B6: Ctrl-C while an active run's container is frozen for its copy thaws the container and leaves a backup without a manifest", async () => {
     // Enough files that the frozen copy lasts long enough to be interrupted.

@@ -67,10 +67,8 @@ export interface BackupOptions {
 
 export async function createBackup(opts: BackupOptions): Promise<BackupManifest> {
   const started = Date.now();
-  const createdAt = new Date(started).toISOString();
   const dataDir = path.resolve(opts.dataDir);
   const dir = path.resolve(opts.dir);
-  const say = opts.onProgress ?? (() => undefined);
   if (dir === dataDir || dir.startsWith(dataDir + path.sep)) {
     throw new DomainError("INVALID_INPUT", `${dir} is inside the data directory ${dataDir}; put the backup elsewhere (ideally on another disk or machine).`);
   }
@@ -79,6 +77,20 @@ export async function createBackup(opts: BackupOptions): Promise<BackupManifest>
   }
   await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
   await fsp.chmod(dir, 0o700); // it holds the keys
+  try {
+    return await fillBackup(opts, dataDir, dir, started);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === "ENOSPC" || e.code === "SQLITE_FULL" ? `the disk holding ${dir} is full` : e.message;
+    throw new Error(`The backup failed: ${why}. ${dir} is incomplete (it has no ${MANIFEST_FILE}): delete it, fix the cause and run the backup again.`, {
+      cause: err,
+    });
+  }
+}
+
+async function fillBackup(opts: BackupOptions, dataDir: string, dir: string, started: number): Promise<BackupManifest> {
+  const createdAt = new Date(started).toISOString();
+  const say = opts.onProgress ?? (() => undefined);
   const dataRoot = path.join(dir, DATA_PREFIX);
   await fsp.mkdir(dataRoot, { mode: 0o700 });
   const files: ManifestEntry[] = [];
