@@ -131,7 +131,13 @@ beforeAll(async () => {
 
   finishedRun = await launch([plan(), call("write_file", { path: "done.txt", content: "finished work\n" }), finish()], true);
   activeRun = await launch(
-    [plan(), call("write_file", { path: "a.txt", content: "before the command\n" }), call("run_command", { command: "echo partial > partial.txt; sleep 300" })],
+    [
+      plan(),
+      call("write_file", { path: "a.txt", content: "before the command\n" }),
+      call("run_command", { command: "echo partial > partial.txt; sleep 110" }),
+      // Commands stop at 120 s (the largest limit): more of them keep the run busy until the last test looks at it.
+      ...Array.from({ length: 6 }, () => call("run_command", { command: "sleep 110" })),
+    ],
     true,
   );
   waitingRun = await launch([plan(), finish()], false);
