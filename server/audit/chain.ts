@@ -297,12 +297,18 @@ function eventOfRow(r: unknown[]): AuditEvent {
  * sits in memory, all in one read transaction (one snapshot of the events
  * and the head, while Airlock goes on appending).
  */
-export function verifyAuditChain(db: Db, opts: { pageSize?: number } = {}): VerifyResult {
+export function verifyAuditChain(db: Db, opts: { pageSize?: number; key?: AuditKey } = {}): VerifyResult {
   const pageSize = opts.pageSize ?? VERIFY_PAGE_SIZE;
-  return db.$client.transaction(() => verifySnapshot(db, pageSize))();
+  return db.$client.transaction(() => verifySnapshot(db, pageSize, opts.key))();
 }
 
-function verifySnapshot(db: Db, pageSize: number): VerifyResult {
+/** The seal key and where it lives (for messages), when it is not this data directory's keys/audit.key (a backup's). */
+export interface AuditKey {
+  key: Buffer | null;
+  file: string;
+}
+
+function verifySnapshot(db: Db, pageSize: number, key?: AuditKey): VerifyResult {
   const sqlite = db.$client;
   const firstPage = sqlite.prepare(`select ${EVENT_COLUMNS} from audit_events order by seq limit ?`).raw(true);
   const nextPage = sqlite.prepare(`select ${EVENT_COLUMNS} from audit_events where seq > ? order by seq limit ?`).raw(true);
@@ -334,7 +340,7 @@ function verifySnapshot(db: Db, pageSize: number): VerifyResult {
   }
   const headProblem = checkHead(count, head, anchor, appended);
   if (headProblem) return { ok: false, count, ...headProblem };
-  const sealProblem = head ? checkSeal(head) : null;
+  const sealProblem = head ? checkSeal(head, key) : null;
   if (sealProblem) return { ok: false, count, firstBrokenSeq: head!.lastSeq, problem: sealProblem };
   return { ok: true, count };
 }
@@ -358,19 +364,20 @@ function eventProblem(raw: unknown[], expectedSeq: number, prevHash: string): st
   return null;
 }
 
-function checkSeal(head: typeof auditHead.$inferSelect): string | null {
+function checkSeal(head: typeof auditHead.$inferSelect, given?: AuditKey): string | null {
   if (!head.mac) {
     return "the chain's head record carries no seal: it was removed outside Airlock, or this database comes from an older Airlock and was not upgraded (run `airlock setup`)";
   }
   if (head.mac.startsWith(BROKEN_SEAL_PREFIX)) {
     return `the chain's head record had lost the audit key's seal when Airlock appended after event #${head.mac.slice(BROKEN_SEAL_PREFIX.length)}: the chain up to there was rewritten outside Airlock (hashes recomputed)`;
   }
-  const key = dataKey("audit", { create: false });
-  if (!key) return `the audit key ${keyFile("audit")} is missing, so the chain's seal cannot be checked; restore the data directory's keys/ from a backup`;
+  const key = given ? given.key : dataKey("audit", { create: false });
+  const file = given ? given.file : keyFile("audit");
+  if (!key) return `the audit key ${file} is missing, so the chain's seal cannot be checked; restore the data directory's keys/ from a backup`;
   const want = Buffer.from(sealOf(key, head), "hex");
   const got = Buffer.from(head.mac, "hex");
   if (got.length !== want.length || !crypto.timingSafeEqual(got, want)) {
-    return `the chain's head record does not carry the seal of the audit key: the chain was rewritten outside Airlock (hashes recomputed), or ${keyFile("audit")} is not this database's key`;
+    return `the chain's head record does not carry the seal of the audit key: the chain was rewritten outside Airlock (hashes recomputed), or ${file} is not this database's key`;
   }
   return null;
 }

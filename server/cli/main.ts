@@ -2,6 +2,7 @@
 // directory the dashboard uses (AIRLOCK_DATA_DIR).
 import fs from "node:fs";
 import os from "node:os";
+import path from "node:path";
 import { Command, CommanderError } from "commander";
 import { z } from "zod";
 import { db } from "@/db/client";
@@ -13,6 +14,7 @@ import { createApiToken } from "@/server/auth/tokens";
 import { config, ConfigError, namedVariable } from "@/server/config/env";
 import { createModel, listModels, modelInput } from "@/server/models/models";
 import { ensureFirstAdmin } from "@/server/setup/bootstrap";
+import { formatBytes } from "@/lib/format";
 import { createUser, findUserByEmail, listUsers, parseRole, setUserDisabled, setUserRole } from "@/server/users/users";
 
 const cliActor = (): Actor => ({ userId: null, label: `cli:${os.userInfo().username}` });
@@ -273,6 +275,69 @@ audit
   });
 
 program
+  .command("backup")
+  .description("take a consistent online backup of the data directory into DIR (new or empty); --verify checks an existing backup instead")
+  .argument("<dir>", "where the backup goes (or, with --verify, the backup to check)")
+  .option("--verify", "check the backup in DIR (checksums, completeness, database integrity, audit chain) without restoring it")
+  .action(async (dir: string, opts: { verify?: boolean }) => {
+    if (opts.verify) {
+      const { verifyBackup } = await import("@/server/backup/manifest");
+      const check = await verifyBackup(dir);
+      if (check.ok) {
+        const m = check.manifest!;
+        process.stdout.write(
+          `backup OK: ${m.files.length} entries (${formatBytes(m.totalBytes)}) match their checksums, the database passes integrity_check, the audit chain verifies (${check.auditCount} events); taken ${m.createdAt} by Airlock ${m.airlockVersion}\n`,
+        );
+      } else {
+        process.stdout.write(`backup FAILED verification (${check.problems.length} problem(s)):\n${check.problems.map((p) => `  ${p}`).join("\n")}\n`);
+      }
+      process.exitCode = check.ok ? 0 : 1;
+      return;
+    }
+    const { createBackup, thawFrozenSandboxes } = await import("@/server/backup/backup");
+    const cfg = config();
+    const started = Date.now();
+    // Interrupted while an active run's container is frozen for its copy: thaw it, or the run would hang frozen.
+    const interrupted = (signal: NodeJS.Signals) =>
+      void thawFrozenSandboxes().finally(() =>
+        fail(`${signal}: backup interrupted; ${path.resolve(dir)} is incomplete (it has no manifest.json): delete it and run the backup again`, 130),
+      );
+    process.once("SIGINT", interrupted);
+    process.once("SIGTERM", interrupted);
+    const manifest = await createBackup({
+      db: db(),
+      dataDir: cfg.dataDir,
+      dir,
+      runtime: await backupRuntime(cfg.dataDir),
+      airlockVersion: airlockVersion(),
+      onProgress: (line) => process.stderr.write(`${line}\n`),
+    });
+    process.stdout.write(
+      `backup written to ${path.resolve(dir)}: ${manifest.files.length} entries, ${formatBytes(manifest.totalBytes)}, ${manifest.audit.count} audit events, ${manifest.runs.active.length} active run(s), in ${((Date.now() - started) / 1000).toFixed(1)} s\n` +
+        "It holds the data directory's keys: keep it as secret as the data directory, and off this machine.\n",
+    );
+    for (const run of manifest.runs.active) process.stdout.write(`  active run ${run.id} (${run.state}): ${run.note}\n`);
+  });
+
+program
+  .command("restore")
+  .description("restore the backup in DIR into the data directory (AIRLOCK_DATA_DIR), which must be empty; the backup is verified first")
+  .argument("<dir>", "the backup to restore")
+  .action(async (dir: string) => {
+    const { restoreBackup } = await import("@/server/backup/restore");
+    const cfg = config();
+    const result = await restoreBackup({ dir, dataDir: cfg.dataDir, onProgress: (line) => process.stderr.write(`${line}\n`) });
+    process.stdout.write(
+      `restored ${result.files} entries (${formatBytes(result.bytes)}) into ${cfg.dataDir}; the audit chain verifies (${result.auditCount} events)\n`,
+    );
+    if (result.endedAtStart.length)
+      process.stdout.write(
+        `${result.endedAtStart.length} run(s) were active when the backup was taken; their sandboxes are not in it, so the next start ends them (their workspaces and checkpoints are restored): ${result.endedAtStart.join(", ")}\n`,
+      );
+    process.stdout.write("Start Airlock (npm start) on this data directory.\n");
+  });
+
+program
   .command("redteam")
   .description("run the red-team scenarios through the real gateway against a project's policy and the real sandbox; exit 1 if any escaped")
   .option("--json", "print the report as JSON")
@@ -302,6 +367,29 @@ program
     }
     process.exitCode = report.state === "failed" ? 2 : (report.summary.escaped ?? 0) > 0 ? 1 : 0;
   });
+
+/** The engine of this data directory's sandboxes (to freeze active runs while their workspaces are copied), or null when unreachable. */
+async function backupRuntime(dataDir: string) {
+  const { dockerRuntime, instanceIdForDataDir } = await import("@/server/sandbox/runtime");
+  const runtime = dockerRuntime(undefined, { instance: instanceIdForDataDir(dataDir) });
+  try {
+    await runtime.listSandboxes();
+    return runtime;
+  } catch (err) {
+    process.stderr.write(
+      `airlock: the container engine cannot be reached (${(err as Error).message}); active runs' workspaces are copied without freezing them\n`,
+    );
+    return null;
+  }
+}
+
+function airlockVersion(): string {
+  try {
+    return String((JSON.parse(fs.readFileSync(path.join(process.cwd(), "package.json"), "utf8")) as { version?: string }).version ?? "unknown");
+  } catch {
+    return "unknown";
+  }
+}
 
 async function main() {
   try {

@@ -3,7 +3,7 @@
 // expires approvals, and after a restart reconciles runs with containers.
 import { and, eq, inArray, notInArray } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { runs, toolCalls, type Run, type RunEvent, type RunState } from "@/db/schema";
+import { runServices, runs, toolCalls, type Run, type RunEvent, type RunState } from "@/db/schema";
 import { SYSTEM_ACTOR, type Actor } from "@/server/audit/chain";
 import { cancelRunApprovalsInTx, afterApprovalCommit, expireOverdueApprovals } from "@/server/approvals/approvals";
 import { announce, onSignal, publishRunEvent } from "@/server/events/bus";
@@ -24,6 +24,7 @@ import { afterRunFailed, checkpointRunStart, prepareRunWorkspace, recoverInterru
 import { findRun, requireRun } from "@/server/runs/lookup";
 import { RunQueue } from "@/server/runs/queue";
 import { QUEUE_CHANGED_SIGNAL } from "@/server/runs/queue-settings";
+import { clearRestoreMarker, readRestoreMarker, restoredRunReason } from "@/server/backup/restore-marker";
 
 interface LiveRun {
   controller: AbortController;
@@ -413,8 +414,23 @@ export class Supervisor {
       .from(runs)
       .where(notInArray(runs.state, [...TERMINAL_STATES]))
       .all();
+    // A data directory restored from a backup: the runs active then lost their sandboxes (see server/backup/restore-marker.ts).
+    const dataDir = this.opts.dataDir ?? config().dataDir;
+    const restored = readRestoreMarker(dataDir);
+    const restoredRuns = new Set(restored?.activeRunIds ?? []);
     for (const run of active) {
       if (this.live.has(run.id)) continue;
+      if (restored && restoredRuns.has(run.id)) {
+        if (!byRun.has(run.id)) {
+          // Its container ids are another instance's (the one the backup was taken from, maybe still running on this
+          // engine): ending the run must not stop them.
+          db.update(runs).set({ containerId: null }).where(eq(runs.id, run.id)).run();
+          db.update(runServices).set({ containerId: null }).where(eq(runServices.runId, run.id)).run();
+        }
+        await this.failRun(run.id, restoredRunReason(restored));
+        result.failed.push(run.id);
+        continue;
+      }
       // Queued runs keep their place: the queue starts them below, in order, once the resumed runs hold their slots.
       if (run.state === "queued") continue;
       const container = run.containerId ? byRun.get(run.id) : undefined;
@@ -446,6 +462,7 @@ export class Supervisor {
         result.removed.push(c.containerId);
       }
     }
+    if (restored) clearRestoreMarker(dataDir); // after every restored run has ended: a crash before this ends the rest next time
     await pruneSnapshots(db, runtime); // of runs that ended while no supervisor was running
     result.resumed.push(...this.admitQueued());
     return result;
