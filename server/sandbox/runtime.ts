@@ -267,6 +267,12 @@ export interface SandboxStop {
   oomKilled: boolean;
   /** Why this runtime stopped it on its own (not on request), if it did. */
   stoppedBecause: string | null;
+  /**
+   * Set when the engine itself went away as the container died (a stopped or
+   * restarted dockerd stops its containers): what the engine answered, for a
+   * reason that names the engine rather than "stopped unexpectedly".
+   */
+  engineLost?: string | null;
 }
 
 export interface SnapshotSummary {
@@ -296,6 +302,14 @@ export class SandboxError extends Error {
 
 /** The sandbox's only DNS server: nowhere (see the HostConfig). Checked again before a sandbox joins the egress network. */
 export const SANDBOX_DNS = "0.0.0.0";
+
+/**
+ * After a container's unexpected "die", how long to wait before asking whether
+ * the engine is still there, and how long to wait for its answer: a stopping
+ * dockerd reports its containers' deaths while it is still shutting down.
+ */
+const ENGINE_GONE_GRACE_MS = 300;
+const ENGINE_GONE_PING_MS = 1500;
 
 export const RUN_LABEL = "airlock.run";
 export const MANAGED_LABEL = "airlock.managed";
@@ -1075,9 +1089,25 @@ function statusCode(err: unknown): number | undefined {
   return (err as { statusCode?: number } | null)?.statusCode;
 }
 
+/** The errors of a connection to an engine that is not there (stopped, restarting, a wrong DOCKER_HOST), not of a request it refused. */
+export function isEngineUnreachable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string; cause?: unknown } | null;
+  if (!e) return false;
+  if (["ECONNREFUSED", "ENOENT", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"].includes(e.code ?? "") && statusCode(err) === undefined)
+    return true;
+  if (/socket hang up|did not answer within/i.test(e.message ?? "")) return true;
+  return e.cause !== undefined && e.cause !== err && isEngineUnreachable(e.cause);
+}
+
+/** The plain words for an engine that went away: what a run's reason and the agent's error say. */
+export function engineUnreachableMessage(detail: string): string {
+  return `the Docker engine stopped answering (${detail}); start it again (npm start does it as root) or check DOCKER_HOST`;
+}
+
 function engineError(what: string, err: unknown, containerId?: string): SandboxError {
   const code = statusCode(err);
   const detail = err instanceof Error ? err.message : String(err);
+  if (isEngineUnreachable(err)) return new SandboxError("ENGINE_ERROR", `${what}: ${engineUnreachableMessage(detail)}`, { cause: err });
   if (code === 404) return new SandboxError("SANDBOX_GONE", `${what}: sandbox ${containerId ?? ""} does not exist`, { cause: err });
   if (code === 409) return new SandboxError("SANDBOX_NOT_RUNNING", `${what}: sandbox ${containerId ?? ""} is not running (${detail})`, { cause: err });
   return new SandboxError("ENGINE_ERROR", `${what}: ${detail}`, { cause: err });
@@ -1918,6 +1948,20 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     capture.flush();
 
     const exitCode = await finalExitCode(dockerExec);
+    if (exitCode === null && outcome === "ended" && !sandboxStopped) {
+      // The stream ended and the engine cannot say how: it went away (stopped or
+      // restarted) with the command in flight. Never report that as a clean run.
+      const lost = await dockerExec.inspect().then(
+        () => null,
+        (err: unknown) => (isEngineUnreachable(err) ? err : null),
+      );
+      if (lost)
+        throw new SandboxError(
+          "ENGINE_ERROR",
+          `the command was cut off: ${engineUnreachableMessage((lost as Error).message)}. What it did before is unknown; check the workspace before running it again`,
+          { cause: lost },
+        );
+    }
     let signal: string | null = null;
     if (timedOut || aborted) signal = "SIGKILL";
     else if (exitCode !== null && exitCode > 128 && exitCode < 128 + 65) signal = SIGNAL_NAMES[exitCode - 128] ?? null;
@@ -2496,10 +2540,36 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
         oomKilled: oomed.delete(id),
         stoppedBecause,
       };
+      const deliver = () => {
+        try {
+          onStop(stop);
+        } catch (err) {
+          console.error("airlock: handling a stopped sandbox failed:", err);
+        }
+      };
+      if (stoppedBecause) return deliver();
+      // A stop nobody asked for: a dockerd being stopped stops its containers
+      // first, then goes away. Ask the engine, so the run's reason names it.
+      void engineGone().then((lost) => {
+        stop.engineLost = lost;
+        deliver();
+      });
+    };
+
+    /** null when the engine answers a ping (within ENGINE_GONE_PING_MS, after ENGINE_GONE_GRACE_MS); else what failed. */
+    const engineGone = async (): Promise<string | null> => {
+      await new Promise((r) => setTimeout(r, ENGINE_GONE_GRACE_MS));
       try {
-        onStop(stop);
+        const d = engine();
+        await Promise.race([
+          d.ping(),
+          new Promise((_, reject) =>
+            setTimeout(() => reject(new Error(`the engine did not answer within ${ENGINE_GONE_PING_MS} ms`)), ENGINE_GONE_PING_MS).unref(),
+          ),
+        ]);
+        return null;
       } catch (err) {
-        console.error("airlock: handling a stopped sandbox failed:", err);
+        return err instanceof Error ? err.message : String(err);
       }
     };
 

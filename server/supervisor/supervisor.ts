@@ -153,8 +153,10 @@ export class Supervisor {
     const exit = stop.exitCode === null ? "exit code unknown" : `exit code ${stop.exitCode}`;
     const reason = stop.stoppedBecause
       ? `The sandbox was stopped: ${stop.stoppedBecause}.`
-      : `The sandbox container stopped unexpectedly (${exit}${stop.oomKilled ? ", out of memory" : ""}).`;
-    await this.failRun(run.id, reason, { sandboxExitCode: stop.exitCode, sandboxOomKilled: stop.oomKilled });
+      : stop.engineLost
+        ? `The Docker engine stopped answering (${stop.engineLost}) and stopped the run's sandbox with it; the run cannot continue. Start the engine again, then start a new run.`
+        : `The sandbox container stopped unexpectedly (${exit}${stop.oomKilled ? ", out of memory" : ""}).`;
+    await this.failRun(run.id, reason, { sandboxExitCode: stop.exitCode, sandboxOomKilled: stop.oomKilled, ...(stop.engineLost ? { engineLost: true } : {}) });
   }
 
   /** After the engine's event stream was reopened: stops in the gap were missed. */
@@ -169,8 +171,27 @@ export class Supervisor {
       if (!run.containerId || run.state === "queued" || run.state === "starting" || running.has(run.containerId)) continue;
       const fresh = findRun(this.db, run.id);
       if (fresh?.containerId !== run.containerId) continue; // restarted from a snapshot meanwhile
-      await this.failRun(run.id, "The sandbox container stopped unexpectedly while Airlock could not watch the container engine.");
+      await this.failRun(
+        run.id,
+        "The sandbox container stopped while the Docker engine was not answering (it was stopped or restarted); the run cannot continue.",
+      );
     }
+    // Containers of runs that ended while the engine was away (their removal failed then), or that a restarted engine brought back.
+    await this.removeContainersWithoutRun(await this.runtime.listSandboxes());
+    await pruneSnapshots(this.db, this.runtime).catch((err: unknown) => console.error("airlock: pruning snapshots failed:", err));
+  }
+
+  /** Removes this instance's containers whose run is finished or unknown; returns their ids. */
+  private async removeContainersWithoutRun(containers: { containerId: string; runId: string }[]): Promise<string[]> {
+    const removed: string[] = [];
+    for (const c of containers) {
+      if (this.live.has(c.runId)) continue;
+      const run = findRun(this.db, c.runId);
+      if (run && !isTerminal(run.state)) continue;
+      await this.runtime.removeSandbox(c.containerId).catch(() => undefined);
+      removed.push(c.containerId);
+    }
+    return removed;
   }
 
   isLive(runId: string): boolean {
@@ -439,13 +460,7 @@ export class Supervisor {
         });
       result.resumed.push(run.id);
     }
-    const activeIds = new Set(active.map((r) => r.id));
-    for (const c of containers) {
-      if (!activeIds.has(c.runId)) {
-        await runtime.removeSandbox(c.containerId).catch(() => undefined);
-        result.removed.push(c.containerId);
-      }
-    }
+    result.removed.push(...(await this.removeContainersWithoutRun(containers)));
     await pruneSnapshots(db, runtime); // of runs that ended while no supervisor was running
     result.resumed.push(...this.admitQueued());
     return result;
