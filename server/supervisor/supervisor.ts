@@ -24,6 +24,7 @@ import { afterRunFailed, checkpointRunStart, prepareRunWorkspace, recoverInterru
 import { findRun, requireRun } from "@/server/runs/lookup";
 import { RunQueue } from "@/server/runs/queue";
 import { QUEUE_CHANGED_SIGNAL } from "@/server/runs/queue-settings";
+import { isStorageFull, storageFullMessage } from "@/server/errors/storage";
 
 interface LiveRun {
   controller: AbortController;
@@ -63,6 +64,8 @@ export class Supervisor {
   private readonly launching = new Set<string>();
   private admissionScheduled = false;
   private unwatchQueue: (() => void) | null = null;
+  /** Runs whose failure could not be written (a full disk), retried until it can (see failWhenSpaceReturns). */
+  private readonly failingLater = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly opts: SupervisorOptions) {
     this.queue = new RunQueue(opts.db);
@@ -228,7 +231,7 @@ export class Supervisor {
     const entry: LiveRun = { controller, done: Promise.resolve(), timeout: null };
     this.live.set(runId, entry);
     entry.done = this.drive(runId, controller, false)
-      .catch((err: unknown) => (controller.signal.aborted ? undefined : this.failRun(runId, `Internal error: ${(err as Error).message}`)))
+      .catch((err: unknown) => (controller.signal.aborted ? undefined : this.failRun(runId, driveFailure(err, "Internal error"))))
       .finally(() => {
         if (entry.timeout) clearTimeout(entry.timeout);
         this.live.delete(runId);
@@ -361,12 +364,49 @@ export class Supervisor {
   private async failRun(runId: string, reason: string, details?: Record<string, unknown>) {
     const run = findRun(this.db, runId);
     if (!run || isTerminal(run.state)) return;
-    publishRunEvent(this.db, runId, "error", { source: "supervisor", message: reason });
     try {
+      publishRunEvent(this.db, runId, "error", { source: "supervisor", message: reason });
       await this.killRun(runId, SYSTEM_ACTOR, reason, "failed", details);
     } catch (err) {
-      console.error(`airlock: could not mark run ${runId} failed:`, err);
+      if (isStorageFull(err)) this.failWhenSpaceReturns(runId, reason, details);
+      else console.error(`airlock: could not mark run ${runId} failed:`, err);
     }
+  }
+
+  /**
+   * The disk is full, so the run's failure cannot be written: nothing drives
+   * the run any more, and it must not keep saying "running" once space is
+   * back. Tries again every few seconds until the write goes through (the
+   * transaction that ends it either commits whole or not at all).
+   */
+  private failWhenSpaceReturns(runId: string, reason: string, details?: Record<string, unknown>) {
+    if (this.failingLater.has(runId) || this.stopping) return;
+    console.error(`airlock: run ${runId} could not be marked failed because the disk is full; trying again every ${FAIL_RETRY_MS / 1000} s`);
+    let busy = false;
+    const done = () => {
+      clearInterval(timer);
+      this.failingLater.delete(runId);
+    };
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      void (async () => {
+        const run = findRun(this.db, runId);
+        if (!run || isTerminal(run.state) || this.live.has(runId)) return done();
+        try {
+          publishRunEvent(this.db, runId, "error", { source: "supervisor", message: reason });
+          await this.killRun(runId, SYSTEM_ACTOR, reason, "failed", details);
+          done();
+        } catch (err) {
+          if (!isStorageFull(err)) {
+            console.error(`airlock: could not mark run ${runId} failed:`, err);
+            done();
+          }
+        }
+      })().finally(() => (busy = false));
+    }, FAIL_RETRY_MS);
+    timer.unref();
+    this.failingLater.set(runId, timer);
   }
 
   /**
@@ -453,7 +493,7 @@ export class Supervisor {
       this.live.set(run.id, entry);
       publishRunEvent(db, run.id, "note", { text: "Airlock restarted; the run continues where it was." });
       entry.done = this.drive(run.id, controller, true)
-        .catch((err: unknown) => (controller.signal.aborted ? undefined : this.failRun(run.id, `Internal error after restart: ${(err as Error).message}`)))
+        .catch((err: unknown) => (controller.signal.aborted ? undefined : this.failRun(run.id, driveFailure(err, "Internal error after restart"))))
         .finally(() => {
           if (entry.timeout) clearTimeout(entry.timeout);
           this.live.delete(run.id);
@@ -475,6 +515,8 @@ export class Supervisor {
     this.unwatchQueue = null;
     if (this.sweeper) clearInterval(this.sweeper);
     if (this.workspaceCleanup) clearInterval(this.workspaceCleanup);
+    for (const timer of this.failingLater.values()) clearInterval(timer);
+    this.failingLater.clear();
     const entries = [...this.live.values()];
     for (const e of entries) {
       if (e.timeout) clearTimeout(e.timeout);
@@ -487,6 +529,15 @@ export class Supervisor {
   async settled(runId: string): Promise<void> {
     await this.live.get(runId)?.done;
   }
+}
+
+/** How often a run whose failure could not be written (a full disk) is tried again. */
+const FAIL_RETRY_MS = 2000;
+
+/** A run's reason when its loop threw: a full disk said plainly, anything else as an internal error. */
+function driveFailure(err: unknown, prefix: string): string {
+  if (isStorageFull(err)) return storageFullMessage("the run could not record its work and was stopped");
+  return `${prefix}: ${(err as Error).message}`;
 }
 
 const g = globalThis as unknown as { __airlockSupervisor?: Supervisor };

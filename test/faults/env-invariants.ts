@@ -3,6 +3,9 @@
 // a reason or still live in this process, and no Airlock container of this
 // instance is left without a live run. (The lead unifies this with the kill
 // suite's checkInvariants at merge.)
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
 import type Docker from "dockerode";
 import { notInArray } from "drizzle-orm";
 import type { Db } from "@/db/client";
@@ -15,7 +18,14 @@ export interface EnvInvariantReport {
   problems: string[];
 }
 
-export async function checkEnvInvariants(opts: { db: Db; docker: Docker; instance: string; liveRunIds?: string[] }): Promise<EnvInvariantReport> {
+/** `dataDir`: also `git fsck` every shadow repository under it. */
+export async function checkEnvInvariants(opts: {
+  db: Db;
+  docker: Docker;
+  instance: string;
+  liveRunIds?: string[];
+  dataDir?: string;
+}): Promise<EnvInvariantReport> {
   const problems: string[] = [];
   const verify = verifyAuditChain(opts.db);
   if (!verify.ok) problems.push(`audit chain broken at ${verify.firstBrokenId ?? "?"} (${verify.count} events)`);
@@ -36,6 +46,16 @@ export async function checkEnvInvariants(opts: { db: Db; docker: Docker; instanc
   for (const c of containers) {
     const runId = c.Labels[RUN_LABEL];
     if (!runId || !activeIds.has(runId)) problems.push(`container ${c.Id.slice(0, 12)} (${c.State}) has no active run (run ${runId ?? "?"})`);
+  }
+  if (opts.dataDir) {
+    const dir = path.join(opts.dataDir, "checkpoints");
+    for (const repo of fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith(".git")) : []) {
+      try {
+        execFileSync("git", ["--git-dir", path.join(dir, repo), "fsck", "--no-progress"], { stdio: "pipe" });
+      } catch (err) {
+        problems.push(`git fsck ${repo}: ${String((err as { stderr?: Buffer }).stderr ?? err).slice(0, 500)}`);
+      }
+    }
   }
   return { problems };
 }
