@@ -304,12 +304,14 @@ export class SandboxError extends Error {
 export const SANDBOX_DNS = "0.0.0.0";
 
 /**
- * After a container's unexpected "die", how long to wait before asking whether
- * the engine is still there, and how long to wait for its answer: a stopping
- * dockerd reports its containers' deaths while it is still shutting down.
+ * After a container's unexpected "die": how long the engine must keep answering
+ * (pinged every ENGINE_GONE_POLL_MS, each ping given ENGINE_GONE_PING_MS) for
+ * the stop to count as the container's own rather than the engine's going away.
+ * A stopping dockerd reports its containers' deaths while still shutting down.
  */
-const ENGINE_GONE_GRACE_MS = 300;
-const ENGINE_GONE_PING_MS = 1500;
+const ENGINE_GONE_WINDOW_MS = 2000;
+const ENGINE_GONE_POLL_MS = 200;
+const ENGINE_GONE_PING_MS = 1000;
 
 export const RUN_LABEL = "airlock.run";
 export const MANAGED_LABEL = "airlock.managed";
@@ -2551,25 +2553,34 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       // A stop nobody asked for: a dockerd being stopped stops its containers
       // first, then goes away. Ask the engine, so the run's reason names it.
       void engineGone().then((lost) => {
+        if (closed) return; // the watcher was closed meanwhile (a supervisor shutting down)
         stop.engineLost = lost;
         deliver();
       });
     };
 
-    /** null when the engine answers a ping (within ENGINE_GONE_PING_MS, after ENGINE_GONE_GRACE_MS); else what failed. */
+    /**
+     * null when the engine keeps answering pings for ENGINE_GONE_WINDOW_MS after
+     * the stop; else what failed. A stopping dockerd first stops its containers
+     * (their "die" events arrive) and only then closes its API, so one ping
+     * right after the event is not enough.
+     */
     const engineGone = async (): Promise<string | null> => {
-      await new Promise((r) => setTimeout(r, ENGINE_GONE_GRACE_MS));
-      try {
-        const d = engine();
-        await Promise.race([
-          d.ping(),
-          new Promise((_, reject) =>
-            setTimeout(() => reject(new Error(`the engine did not answer within ${ENGINE_GONE_PING_MS} ms`)), ENGINE_GONE_PING_MS).unref(),
-          ),
-        ]);
-        return null;
-      } catch (err) {
-        return err instanceof Error ? err.message : String(err);
+      const until = Date.now() + ENGINE_GONE_WINDOW_MS;
+      for (;;) {
+        try {
+          const d = engine();
+          await Promise.race([
+            d.ping(),
+            new Promise((_, reject) =>
+              setTimeout(() => reject(new Error(`the engine did not answer within ${ENGINE_GONE_PING_MS} ms`)), ENGINE_GONE_PING_MS).unref(),
+            ),
+          ]);
+        } catch (err) {
+          return err instanceof Error ? err.message : String(err);
+        }
+        if (Date.now() >= until || closed) return null;
+        await sleep(ENGINE_GONE_POLL_MS);
       }
     };
 
