@@ -220,6 +220,31 @@ describe("fault: the Docker engine stops and restarts during runs", () => {
     await expectNothingLeft();
   });
 
+  it.runIf(FULL)(
+    "E5 (full): after a crash of dockerd (SIGKILL) the red button still stops a run within seconds, and its container is removed once the engine is back",
+    async () => {
+      const { inFlight, waiting } = await busyRuns();
+      await engine.stop("SIGKILL");
+      const t0 = Date.now();
+      const killed = await supervisor.killRun(waiting.id, { userId: operator.id, label: "operator" }, "stopped while the engine was down");
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect(killed.state).toBe("killed");
+      // The command in flight lost its engine connection: it returns, not at its 120 s timeout.
+      const cmd = await waitFor(
+        "the command's call to end",
+        () => {
+          const c = commandCall(inFlight.id);
+          return c && c.state !== "executing" ? c : undefined;
+        },
+        30_000,
+      );
+      expectNotACleanExit(cmd);
+      await supervisor.killRun(inFlight.id, { userId: operator.id, label: "operator" }, "stopped while the engine was down");
+      await engine.start();
+      await expectNothingLeft();
+    },
+  );
+
   it.runIf(FULL)("E4 (full): five stop/start cycles in a row, each ending its runs plainly; the supervisor keeps working after each", async () => {
     for (let i = 0; i < 5; i++) {
       const { endedWithinMs } = await engineCycle();

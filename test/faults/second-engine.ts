@@ -23,8 +23,8 @@ export interface SecondEngine {
   /** A client of this engine (not the process-wide one). */
   docker: Docker;
   running(): boolean;
-  /** SIGTERM to dockerd, as a service stop does; resolves when it has exited. */
-  stop(): Promise<void>;
+  /** SIGTERM to dockerd, as a service stop does (SIGKILL: a crash); resolves when it has exited. */
+  stop(signal?: "SIGTERM" | "SIGKILL"): Promise<void>;
   /** Starts dockerd again on the same roots and waits until it answers. */
   start(): Promise<void>;
   /** Stops the engine, removes every container it still has; keeps the data root (the cached image). */
@@ -72,7 +72,8 @@ export async function startSecondEngine(opts: SecondEngineOptions): Promise<Seco
   const start = async () => {
     if (proc && proc.exitCode === null && proc.signalCode === null) return;
     // A previous test run killed without clean-up can leave its pidfile and socket.
-    killLeftover(pidFile);
+    killLeftover(pidFile, "dockerd");
+    killLeftover(path.join(execRoot, "containerd", "containerd.pid"), "containerd");
     fs.rmSync(socketPath, { force: true });
     proc = spawn(
       "dockerd",
@@ -89,7 +90,9 @@ export async function startSecondEngine(opts: SecondEngineOptions): Promise<Seco
         "--ip-masq=false",
         "--storage-driver=overlay2",
       ],
-      { stdio: ["ignore", "pipe", "pipe"] },
+      // Its own process group: a crash (SIGKILL) takes its managed containerd with it, as
+      // systemd does with the service's cgroup; the containers' shims live on, as they do there.
+      { stdio: ["ignore", "pipe", "pipe"], detached: true },
     );
     const append = (c: Buffer) => {
       logText += c.toString();
@@ -100,11 +103,12 @@ export async function startSecondEngine(opts: SecondEngineOptions): Promise<Seco
     await waitAnswering(60_000);
   };
 
-  const stop = async () => {
+  const stop = async (signal: "SIGTERM" | "SIGKILL" = "SIGTERM") => {
     const p = proc;
     if (!p || p.exitCode !== null || p.signalCode !== null) return;
     const exited = new Promise<void>((r) => p.once("exit", () => r()));
-    p.kill("SIGTERM");
+    if (signal === "SIGKILL") process.kill(-p.pid!, "SIGKILL");
+    else p.kill(signal);
     const timer = setTimeout(() => p.kill("SIGKILL"), 30_000);
     await exited;
     clearTimeout(timer);
@@ -129,7 +133,7 @@ export async function startSecondEngine(opts: SecondEngineOptions): Promise<Seco
     socketPath,
     docker,
     running: () => !!proc && proc.exitCode === null && proc.signalCode === null,
-    stop,
+    stop: (signal) => stop(signal),
     start,
     async destroy() {
       try {
@@ -152,11 +156,11 @@ export async function startSecondEngine(opts: SecondEngineOptions): Promise<Seco
   };
 }
 
-function killLeftover(pidFile: string): void {
+function killLeftover(pidFile: string, command: string): void {
   try {
     const pid = Number(fs.readFileSync(pidFile, "utf8").trim());
-    // Only a dockerd (the pid may have been reused since).
-    if (pid > 0 && fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "dockerd") process.kill(pid, "SIGKILL");
+    // Only that program (the pid may have been reused since).
+    if (pid > 0 && fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim() === command) process.kill(pid, "SIGKILL");
   } catch {
     // no leftover
   }
