@@ -277,7 +277,7 @@ export class Supervisor {
         // Not a change of state: the start checkpoint below needs to know where the workspace is.
         db.update(runs).set({ workspaceDir, updatedAt: new Date() }).where(eq(runs.id, runId)).run();
       } catch (err) {
-        await this.failRun(runId, `The sandbox could not start: ${(err as Error).message}`);
+        await this.failRun(runId, sandboxStartFailure(err));
         return;
       }
       // The engine creates and starts the container while the workspace is
@@ -303,7 +303,7 @@ export class Supervisor {
       if (created.status === "rejected" || prepared.status === "rejected") {
         if (created.status === "fulfilled") await runtime.removeSandbox(created.value.containerId).catch(() => undefined);
         const failure = (created.status === "rejected" ? created.reason : (prepared as PromiseRejectedResult).reason) as Error;
-        await this.failRun(runId, `The sandbox could not start: ${failure.message}`);
+        await this.failRun(runId, sandboxStartFailure(failure));
         return;
       }
       const containerId = created.value.containerId;
@@ -533,6 +533,12 @@ export class Supervisor {
 
 /** How often a run whose failure could not be written (a full disk) is tried again. */
 const FAIL_RETRY_MS = 2000;
+
+/** A run's reason when its sandbox or workspace could not be made: a full disk said as everywhere else. */
+function sandboxStartFailure(err: unknown): string {
+  if (isStorageFull(err)) return storageFullMessage("the run's sandbox and workspace could not be set up");
+  return `The sandbox could not start: ${(err as Error).message}`;
+}
 
 /** A run's reason when its loop threw: a full disk said plainly, anything else as an internal error. */
 function driveFailure(err: unknown, prefix: string): string {
