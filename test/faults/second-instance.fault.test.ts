@@ -9,6 +9,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { airlockCli, startDashboard, type Dashboard } from "@/test/faults/dashboard";
 
+const FULL = process.env.AIRLOCK_FAULTS === "full";
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-fault-lock-"));
 const started: Dashboard[] = [];
 
@@ -44,13 +45,16 @@ describe("fault: a second Airlock on the same data directory", () => {
     expect(first.proc.exitCode).toBeNull();
   });
 
-  it("F-LOCK-2: short CLI commands (audit verify, user create, doctor) work while the dashboard holds the lock", async () => {
+  it("F-LOCK-2: short CLI commands (audit verify, user create; doctor in the full form) work while the dashboard holds the lock", async () => {
     const created = await airlockCli(dataDir, ["user", "create", "--email", "op@faults.test", "--role", "operator", "--password", "operator-password-1"]);
     expect(created.code, created.stderr).toBe(0);
     const verified = await airlockCli(dataDir, ["audit", "verify"]);
     expect(verified.code, verified.stderr + verified.stdout).toBe(0);
-    const doctor = await airlockCli(dataDir, ["doctor"]);
-    expect(doctor.stdout + doctor.stderr).not.toContain("Another Airlock is already running");
+    if (FULL) {
+      // Slower (it probes the engine and the image): the full form only.
+      const doctor = await airlockCli(dataDir, ["doctor"]);
+      expect(doctor.stdout + doctor.stderr).not.toContain("Another Airlock is already running");
+    }
   });
 
   it("F-LOCK-3: after a SIGKILL of the holder a new Airlock starts at once, with no stale lock to remove", async () => {
