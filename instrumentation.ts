@@ -5,7 +5,17 @@ export async function register() {
   const { installPeerAddressStamp } = await import("./server/auth/request-ip");
   installPeerAddressStamp();
   const { startSupervisor } = await import("./server/supervisor/boot");
-  await startSupervisor();
+  try {
+    await startSupervisor();
+  } catch (err) {
+    // Another Airlock holds this data directory (server/instance/lock.ts): say so and
+    // stop, rather than serve a dashboard with no supervisor.
+    if ((err as { code?: string }).code === "INSTANCE_LOCKED") {
+      console.error(`airlock: ${(err as Error).message}`);
+      process.exit(1);
+    }
+    throw err;
+  }
   const { restoreEgress } = await import("./server/egress/boot");
   await restoreEgress();
 }

@@ -9,6 +9,7 @@ import type { Role, User } from "@/db/schema";
 import type { Actor } from "@/server/audit/chain";
 import type { Identity } from "@/server/auth/identity";
 import { DomainError } from "@/server/errors/domain-error";
+import { isStorageFull, storageFullError } from "@/server/errors/storage";
 import { hasRole } from "@/server/users/users";
 import { requireSupervisor } from "@/server/supervisor/boot";
 import type { Supervisor } from "@/server/supervisor/supervisor";
@@ -45,6 +46,7 @@ const DOMAIN_TO_TRPC = {
   UNAUTHORIZED: "UNAUTHORIZED",
   TOO_MANY_ATTEMPTS: "TOO_MANY_REQUESTS",
   PRECONDITION_FAILED: "PRECONDITION_FAILED",
+  STORAGE_FULL: "SERVICE_UNAVAILABLE",
 } as const;
 
 function zodMessage(err: ZodError): string {
@@ -77,6 +79,11 @@ const mapDomainErrors = t.middleware(async ({ next }) => {
   const result = await next();
   if (!result.ok && result.error.cause instanceof DomainError) {
     const cause = result.error.cause;
+    throw new TRPCError({ code: DOMAIN_TO_TRPC[cause.code], message: cause.message, cause });
+  }
+  // A full disk is the operator's to fix, not a bug: a plain 503 with the DomainError, never a 500 with a stack.
+  if (!result.ok && !(result.error.cause instanceof DomainError) && isStorageFull(result.error.cause)) {
+    const cause = storageFullError("the request was refused");
     throw new TRPCError({ code: DOMAIN_TO_TRPC[cause.code], message: cause.message, cause });
   }
   if (!result.ok && result.error.cause instanceof ZodError) {

@@ -267,6 +267,12 @@ export interface SandboxStop {
   oomKilled: boolean;
   /** Why this runtime stopped it on its own (not on request), if it did. */
   stoppedBecause: string | null;
+  /**
+   * Set when the engine itself went away as the container died (a stopped or
+   * restarted dockerd stops its containers): what the engine answered, for a
+   * reason that names the engine rather than "stopped unexpectedly".
+   */
+  engineLost?: string | null;
 }
 
 export interface SnapshotSummary {
@@ -296,6 +302,16 @@ export class SandboxError extends Error {
 
 /** The sandbox's only DNS server: nowhere (see the HostConfig). Checked again before a sandbox joins the egress network. */
 export const SANDBOX_DNS = "0.0.0.0";
+
+/**
+ * After a container's unexpected "die": how long the engine must keep answering
+ * (pinged every ENGINE_GONE_POLL_MS, each ping given ENGINE_GONE_PING_MS) for
+ * the stop to count as the container's own rather than the engine's going away.
+ * A stopping dockerd reports its containers' deaths while still shutting down.
+ */
+const ENGINE_GONE_WINDOW_MS = 2000;
+const ENGINE_GONE_POLL_MS = 200;
+const ENGINE_GONE_PING_MS = 1000;
 
 export const RUN_LABEL = "airlock.run";
 export const MANAGED_LABEL = "airlock.managed";
@@ -1075,9 +1091,25 @@ function statusCode(err: unknown): number | undefined {
   return (err as { statusCode?: number } | null)?.statusCode;
 }
 
+/** The errors of a connection to an engine that is not there (stopped, restarting, a wrong DOCKER_HOST), not of a request it refused. */
+export function isEngineUnreachable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string; cause?: unknown } | null;
+  if (!e) return false;
+  if (["ECONNREFUSED", "ENOENT", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"].includes(e.code ?? "") && statusCode(err) === undefined)
+    return true;
+  if (/socket hang up|did not answer within/i.test(e.message ?? "")) return true;
+  return e.cause !== undefined && e.cause !== err && isEngineUnreachable(e.cause);
+}
+
+/** The plain words for an engine that went away: what a run's reason and the agent's error say. */
+export function engineUnreachableMessage(detail: string): string {
+  return `the Docker engine stopped answering (${detail}); start it again (npm start does it as root) or check DOCKER_HOST`;
+}
+
 function engineError(what: string, err: unknown, containerId?: string): SandboxError {
   const code = statusCode(err);
   const detail = err instanceof Error ? err.message : String(err);
+  if (isEngineUnreachable(err)) return new SandboxError("ENGINE_ERROR", `${what}: ${engineUnreachableMessage(detail)}`, { cause: err });
   if (code === 404) return new SandboxError("SANDBOX_GONE", `${what}: sandbox ${containerId ?? ""} does not exist`, { cause: err });
   if (code === 409) return new SandboxError("SANDBOX_NOT_RUNNING", `${what}: sandbox ${containerId ?? ""} is not running (${detail})`, { cause: err });
   return new SandboxError("ENGINE_ERROR", `${what}: ${detail}`, { cause: err });
@@ -1918,6 +1950,20 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     capture.flush();
 
     const exitCode = await finalExitCode(dockerExec);
+    if (exitCode === null && outcome === "ended" && !sandboxStopped) {
+      // The stream ended and the engine cannot say how: it went away (stopped or
+      // restarted) with the command in flight. Never report that as a clean run.
+      const lost = await dockerExec.inspect().then(
+        () => null,
+        (err: unknown) => (isEngineUnreachable(err) ? err : null),
+      );
+      if (lost)
+        throw new SandboxError(
+          "ENGINE_ERROR",
+          `the command was cut off: ${engineUnreachableMessage((lost as Error).message)}. What it did before is unknown; check the workspace before running it again`,
+          { cause: lost },
+        );
+    }
     let signal: string | null = null;
     if (timedOut || aborted) signal = "SIGKILL";
     else if (exitCode !== null && exitCode > 128 && exitCode < 128 + 65) signal = SIGNAL_NAMES[exitCode - 128] ?? null;
@@ -2496,10 +2542,45 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
         oomKilled: oomed.delete(id),
         stoppedBecause,
       };
-      try {
-        onStop(stop);
-      } catch (err) {
-        console.error("airlock: handling a stopped sandbox failed:", err);
+      const deliver = () => {
+        try {
+          onStop(stop);
+        } catch (err) {
+          console.error("airlock: handling a stopped sandbox failed:", err);
+        }
+      };
+      if (stoppedBecause) return deliver();
+      // A stop nobody asked for: a dockerd being stopped stops its containers
+      // first, then goes away. Ask the engine, so the run's reason names it.
+      void engineGone().then((lost) => {
+        if (closed) return; // the watcher was closed meanwhile (a supervisor shutting down)
+        stop.engineLost = lost;
+        deliver();
+      });
+    };
+
+    /**
+     * null when the engine keeps answering pings for ENGINE_GONE_WINDOW_MS after
+     * the stop; else what failed. A stopping dockerd first stops its containers
+     * (their "die" events arrive) and only then closes its API, so one ping
+     * right after the event is not enough.
+     */
+    const engineGone = async (): Promise<string | null> => {
+      const until = Date.now() + ENGINE_GONE_WINDOW_MS;
+      for (;;) {
+        try {
+          const d = engine();
+          await Promise.race([
+            d.ping(),
+            new Promise((_, reject) =>
+              setTimeout(() => reject(new Error(`the engine did not answer within ${ENGINE_GONE_PING_MS} ms`)), ENGINE_GONE_PING_MS).unref(),
+            ),
+          ]);
+        } catch (err) {
+          return err instanceof Error ? err.message : String(err);
+        }
+        if (Date.now() >= until || closed) return null;
+        await sleep(ENGINE_GONE_POLL_MS);
       }
     };
 

@@ -8,10 +8,14 @@ import { config } from "@/server/config/env";
 import { getSupervisor, setSupervisor, Supervisor } from "@/server/supervisor/supervisor";
 import { DomainError } from "@/server/errors/domain-error";
 import { startNotifications } from "@/server/notify/boot";
+import { acquireInstanceLock } from "@/server/instance/lock";
 
 export async function startSupervisor(): Promise<Supervisor> {
   const existing = getSupervisor();
   if (existing) return existing;
+  // Before the database is touched (migrations, reconciliation): a second Airlock on
+  // this data directory throws InstanceLockedError here, naming the one that runs.
+  acquireInstanceLock(config().dataDir, "dashboard");
   try {
     sealAuditHead(db()); // an upgraded database that `airlock setup` has not seen yet
   } catch (err) {

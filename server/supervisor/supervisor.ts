@@ -25,6 +25,7 @@ import { findRun, requireRun } from "@/server/runs/lookup";
 import { RunQueue } from "@/server/runs/queue";
 import { QUEUE_CHANGED_SIGNAL } from "@/server/runs/queue-settings";
 import { clearRestoreMarker, readRestoreMarker, restoredRunReason } from "@/server/backup/restore-marker";
+import { isStorageFull, storageFullMessage } from "@/server/errors/storage";
 
 interface LiveRun {
   controller: AbortController;
@@ -64,6 +65,8 @@ export class Supervisor {
   private readonly launching = new Set<string>();
   private admissionScheduled = false;
   private unwatchQueue: (() => void) | null = null;
+  /** Runs whose failure could not be written (a full disk), retried until it can (see failWhenSpaceReturns). */
+  private readonly failingLater = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly opts: SupervisorOptions) {
     this.queue = new RunQueue(opts.db);
@@ -154,8 +157,10 @@ export class Supervisor {
     const exit = stop.exitCode === null ? "exit code unknown" : `exit code ${stop.exitCode}`;
     const reason = stop.stoppedBecause
       ? `The sandbox was stopped: ${stop.stoppedBecause}.`
-      : `The sandbox container stopped unexpectedly (${exit}${stop.oomKilled ? ", out of memory" : ""}).`;
-    await this.failRun(run.id, reason, { sandboxExitCode: stop.exitCode, sandboxOomKilled: stop.oomKilled });
+      : stop.engineLost
+        ? `The Docker engine stopped answering (${stop.engineLost}) and stopped the run's sandbox with it; the run cannot continue. Start the engine again, then start a new run.`
+        : `The sandbox container stopped unexpectedly (${exit}${stop.oomKilled ? ", out of memory" : ""}).`;
+    await this.failRun(run.id, reason, { sandboxExitCode: stop.exitCode, sandboxOomKilled: stop.oomKilled, ...(stop.engineLost ? { engineLost: true } : {}) });
   }
 
   /** After the engine's event stream was reopened: stops in the gap were missed. */
@@ -170,8 +175,27 @@ export class Supervisor {
       if (!run.containerId || run.state === "queued" || run.state === "starting" || running.has(run.containerId)) continue;
       const fresh = findRun(this.db, run.id);
       if (fresh?.containerId !== run.containerId) continue; // restarted from a snapshot meanwhile
-      await this.failRun(run.id, "The sandbox container stopped unexpectedly while Airlock could not watch the container engine.");
+      await this.failRun(
+        run.id,
+        "The sandbox container stopped while the Docker engine was not answering (it was stopped or restarted); the run cannot continue.",
+      );
     }
+    // Containers of runs that ended while the engine was away (their removal failed then), or that a restarted engine brought back.
+    await this.removeContainersWithoutRun(await this.runtime.listSandboxes());
+    await pruneSnapshots(this.db, this.runtime).catch((err: unknown) => console.error("airlock: pruning snapshots failed:", err));
+  }
+
+  /** Removes this instance's containers whose run is finished or unknown; returns their ids. */
+  private async removeContainersWithoutRun(containers: { containerId: string; runId: string }[]): Promise<string[]> {
+    const removed: string[] = [];
+    for (const c of containers) {
+      if (this.live.has(c.runId)) continue;
+      const run = findRun(this.db, c.runId);
+      if (run && !isTerminal(run.state)) continue;
+      await this.runtime.removeSandbox(c.containerId).catch(() => undefined);
+      removed.push(c.containerId);
+    }
+    return removed;
   }
 
   isLive(runId: string): boolean {
@@ -208,7 +232,7 @@ export class Supervisor {
     const entry: LiveRun = { controller, done: Promise.resolve(), timeout: null };
     this.live.set(runId, entry);
     entry.done = this.drive(runId, controller, false)
-      .catch((err: unknown) => (controller.signal.aborted ? undefined : this.failRun(runId, `Internal error: ${(err as Error).message}`)))
+      .catch((err: unknown) => (controller.signal.aborted ? undefined : this.failRun(runId, driveFailure(err, "Internal error"))))
       .finally(() => {
         if (entry.timeout) clearTimeout(entry.timeout);
         this.live.delete(runId);
@@ -254,7 +278,7 @@ export class Supervisor {
         // Not a change of state: the start checkpoint below needs to know where the workspace is.
         db.update(runs).set({ workspaceDir, updatedAt: new Date() }).where(eq(runs.id, runId)).run();
       } catch (err) {
-        await this.failRun(runId, `The sandbox could not start: ${(err as Error).message}`);
+        await this.failRun(runId, sandboxStartFailure(err));
         return;
       }
       // The engine creates and starts the container while the workspace is
@@ -280,7 +304,7 @@ export class Supervisor {
       if (created.status === "rejected" || prepared.status === "rejected") {
         if (created.status === "fulfilled") await runtime.removeSandbox(created.value.containerId).catch(() => undefined);
         const failure = (created.status === "rejected" ? created.reason : (prepared as PromiseRejectedResult).reason) as Error;
-        await this.failRun(runId, `The sandbox could not start: ${failure.message}`);
+        await this.failRun(runId, sandboxStartFailure(failure));
         return;
       }
       const containerId = created.value.containerId;
@@ -341,12 +365,49 @@ export class Supervisor {
   private async failRun(runId: string, reason: string, details?: Record<string, unknown>) {
     const run = findRun(this.db, runId);
     if (!run || isTerminal(run.state)) return;
-    publishRunEvent(this.db, runId, "error", { source: "supervisor", message: reason });
     try {
+      publishRunEvent(this.db, runId, "error", { source: "supervisor", message: reason });
       await this.killRun(runId, SYSTEM_ACTOR, reason, "failed", details);
     } catch (err) {
-      console.error(`airlock: could not mark run ${runId} failed:`, err);
+      if (isStorageFull(err)) this.failWhenSpaceReturns(runId, reason, details);
+      else console.error(`airlock: could not mark run ${runId} failed:`, err);
     }
+  }
+
+  /**
+   * The disk is full, so the run's failure cannot be written: nothing drives
+   * the run any more, and it must not keep saying "running" once space is
+   * back. Tries again every few seconds until the write goes through (the
+   * transaction that ends it either commits whole or not at all).
+   */
+  private failWhenSpaceReturns(runId: string, reason: string, details?: Record<string, unknown>) {
+    if (this.failingLater.has(runId) || this.stopping) return;
+    console.error(`airlock: run ${runId} could not be marked failed because the disk is full; trying again every ${FAIL_RETRY_MS / 1000} s`);
+    let busy = false;
+    const done = () => {
+      clearInterval(timer);
+      this.failingLater.delete(runId);
+    };
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      void (async () => {
+        const run = findRun(this.db, runId);
+        if (!run || isTerminal(run.state) || this.live.has(runId)) return done();
+        try {
+          publishRunEvent(this.db, runId, "error", { source: "supervisor", message: reason });
+          await this.killRun(runId, SYSTEM_ACTOR, reason, "failed", details);
+          done();
+        } catch (err) {
+          if (!isStorageFull(err)) {
+            console.error(`airlock: could not mark run ${runId} failed:`, err);
+            done();
+          }
+        }
+      })().finally(() => (busy = false));
+    }, FAIL_RETRY_MS);
+    timer.unref();
+    this.failingLater.set(runId, timer);
   }
 
   /**
@@ -448,20 +509,15 @@ export class Supervisor {
       this.live.set(run.id, entry);
       publishRunEvent(db, run.id, "note", { text: "Airlock restarted; the run continues where it was." });
       entry.done = this.drive(run.id, controller, true)
-        .catch((err: unknown) => (controller.signal.aborted ? undefined : this.failRun(run.id, `Internal error after restart: ${(err as Error).message}`)))
+        .catch((err: unknown) => (controller.signal.aborted ? undefined : this.failRun(run.id, driveFailure(err, "Internal error after restart"))))
         .finally(() => {
           if (entry.timeout) clearTimeout(entry.timeout);
           this.live.delete(run.id);
         });
       result.resumed.push(run.id);
     }
-    const activeIds = new Set(active.map((r) => r.id));
-    for (const c of containers) {
-      if (!activeIds.has(c.runId)) {
-        await runtime.removeSandbox(c.containerId).catch(() => undefined);
-        result.removed.push(c.containerId);
-      }
-    }
+    // A restored run's containers, if any are listed, are the original instance's (see above): never removed from here.
+    result.removed.push(...(await this.removeContainersWithoutRun(containers.filter((c) => !restoredRuns.has(c.runId)))));
     if (restored) clearRestoreMarker(dataDir); // after every restored run has ended: a crash before this ends the rest next time
     await pruneSnapshots(db, runtime); // of runs that ended while no supervisor was running
     result.resumed.push(...this.admitQueued());
@@ -477,6 +533,8 @@ export class Supervisor {
     this.unwatchQueue = null;
     if (this.sweeper) clearInterval(this.sweeper);
     if (this.workspaceCleanup) clearInterval(this.workspaceCleanup);
+    for (const timer of this.failingLater.values()) clearInterval(timer);
+    this.failingLater.clear();
     const entries = [...this.live.values()];
     for (const e of entries) {
       if (e.timeout) clearTimeout(e.timeout);
@@ -489,6 +547,21 @@ export class Supervisor {
   async settled(runId: string): Promise<void> {
     await this.live.get(runId)?.done;
   }
+}
+
+/** How often a run whose failure could not be written (a full disk) is tried again. */
+const FAIL_RETRY_MS = 2000;
+
+/** A run's reason when its sandbox or workspace could not be made: a full disk said as everywhere else. */
+function sandboxStartFailure(err: unknown): string {
+  if (isStorageFull(err)) return storageFullMessage("the run's sandbox and workspace could not be set up");
+  return `The sandbox could not start: ${(err as Error).message}`;
+}
+
+/** A run's reason when its loop threw: a full disk said plainly, anything else as an internal error. */
+function driveFailure(err: unknown, prefix: string): string {
+  if (isStorageFull(err)) return storageFullMessage("the run could not record its work and was stopped");
+  return `${prefix}: ${(err as Error).message}`;
 }
 
 const g = globalThis as unknown as { __airlockSupervisor?: Supervisor };

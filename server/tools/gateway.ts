@@ -16,6 +16,7 @@ import { executeTool, prepareTool, type ExecutionSession, type PreparedOk } from
 import { OutOfWorkspaceError, SandboxFileError } from "@/server/sandbox/files";
 import { afterToolCall, beforeToolCall, beforeToolExecutes, resultAfterRollback } from "@/server/workspace/hooks";
 import { findRun } from "@/server/runs/lookup";
+import { isStorageFull, storageFullMessage } from "@/server/errors/storage";
 import { allowByGrant } from "@/server/grants/grants";
 
 export const MAX_ARGS_BYTES = 1.5 * 1024 * 1024;
@@ -496,6 +497,8 @@ async function executeApprovedNow(
   } catch (err) {
     if (isShutdown(session.signal)) throw err;
     if (session.signal.aborted) result = stoppedError();
+    // Before SandboxFileError: a file tool's ENOSPC is the disk's fault, not the input's.
+    else if (isStorageFull(err)) result = toolError("STORAGE_FULL", storageFullMessage(`${call.tool} could not write (${(err as Error).message})`));
     else if (err instanceof SandboxFileError) result = toolError("INVALID_INPUT", err.message);
     else if (err instanceof OutOfWorkspaceError) result = toolError("OUT_OF_WORKSPACE", err.message);
     else result = toolError("EXECUTION_FAILED", `The tool failed inside the sandbox: ${(err as Error).message}`);

@@ -151,7 +151,8 @@ export const TOOL_ERROR_CODES = [
   "RUN_STOPPED",
   "EGRESS_DENIED",
 ] as const;
-export type ToolErrorCode = (typeof TOOL_ERROR_CODES)[number] | "NOT_AVAILABLE" | "EXECUTION_FAILED" | "ROLLED_BACK";
+/** STORAGE_FULL: the disk under Airlock's data directory (the workspace's too) is full (server/errors/storage.ts). */
+export type ToolErrorCode = (typeof TOOL_ERROR_CODES)[number] | "NOT_AVAILABLE" | "EXECUTION_FAILED" | "ROLLED_BACK" | "STORAGE_FULL";
 
 export interface ToolError {
   ok: false;

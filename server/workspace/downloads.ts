@@ -19,6 +19,7 @@ const STATUS: Record<DomainError["code"], number> = {
   UNAUTHORIZED: 401,
   TOO_MANY_ATTEMPTS: 429,
   PRECONDITION_FAILED: 412,
+  STORAGE_FULL: 507,
 };
 
 export function problem(status: number, message: string, code?: string): Response {
