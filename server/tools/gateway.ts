@@ -17,6 +17,7 @@ import { OutOfWorkspaceError, SandboxFileError } from "@/server/sandbox/files";
 import { afterToolCall, beforeToolCall, beforeToolExecutes, resultAfterRollback } from "@/server/workspace/hooks";
 import { findRun } from "@/server/runs/lookup";
 import { allowByGrant } from "@/server/grants/grants";
+import { MAX_INPUT_DEPTH, nestedDeeperThan } from "@/lib/nesting";
 
 export const MAX_ARGS_BYTES = 1.5 * 1024 * 1024;
 
@@ -69,6 +70,16 @@ export function validateToolCall(tool: string, raw: unknown): Validation {
   const name = tool as ToolName;
   if (typeof raw === "string") {
     return { ok: false, result: toolError("INVALID_INPUT", `The arguments for ${name} are not valid JSON: ${raw.slice(0, 200)}`) };
+  }
+  // JSON.stringify and zod recurse: a few thousand levels of nesting would overflow the stack (T1).
+  if (nestedDeeperThan(raw)) {
+    return {
+      ok: false,
+      result: toolError(
+        "INVALID_INPUT",
+        `The arguments for ${name} are nested more than ${MAX_INPUT_DEPTH} levels deep; the limit is ${MAX_INPUT_DEPTH}. Send flat arguments as the tool describes.`,
+      ),
+    };
   }
   const size = Buffer.byteLength(JSON.stringify(raw ?? {}));
   if (size > MAX_ARGS_BYTES) {
