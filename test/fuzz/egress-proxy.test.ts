@@ -171,7 +171,8 @@ describe("the egress proxy with hostile requests", () => {
         const hitsBefore = forbiddenHits;
         const { text, timedOut } = await exchange(Buffer.from(raw, "latin1"));
         const context = () => `${JSON.stringify(raw.slice(0, 300))} → ${JSON.stringify(text.slice(0, 300))}`;
-        expect(timedOut, `${context()}: no answer within 3 s`).toBe(false);
+        // Only a request the proxy let through may still be open (the granted upstream waits for a body it was promised).
+        if (timedOut) expect(raw, `${context()}: no answer within 3 s`).toContain(`registry.test:${upstreamPort}`);
         expectProperAnswer(text, context);
         // A request whose head was complete always gets an answer (the proxy's, or the granted upstream's).
         if (/\r\n\r\n/.test(raw) && /^[A-Za-z]+ \S+ HTTP\/1\.[01]\r\n/.test(raw)) expect(text, context()).not.toBe("");
