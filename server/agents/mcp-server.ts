@@ -54,6 +54,37 @@ function unauthorized(check: Exclude<RunTokenCheck, { ok: true }>): Response {
   return jsonRpcError(401, -32001, message, { "www-authenticate": `Bearer realm="airlock-mcp", error="invalid_token", error_description="${description}"` });
 }
 
+function kindOf(value: unknown): string {
+  return Array.isArray(value) ? "an array" : value === null ? "null" : `${/^[aeiou]/.test(typeof value) ? "an" : "a"} ${typeof value}`;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * tools/call messages whose params the SDK's schema refuses: it answered those
+ * with -32603 "internal error" and a dump of zod issues (M2). Refused here
+ * with -32602 and a sentence saying what to send.
+ */
+function badToolCallParams(body: unknown): { id: unknown; message: string } | null {
+  for (const m of Array.isArray(body) ? body : [body]) {
+    if (!isPlainObject(m) || m.method !== "tools/call") continue;
+    const { id, params } = m;
+    if (!isPlainObject(params)) return { id, message: `Invalid params: tools/call needs params {"name": <tool>, "arguments": {…}}; got ${kindOf(params)}.` };
+    if (typeof params.name !== "string" || params.name.length === 0) {
+      return { id, message: `Invalid params: tools/call params.name must be a tool's name (a string; tools/list names them); got ${kindOf(params.name)}.` };
+    }
+    if (params.arguments !== undefined && !isPlainObject(params.arguments)) {
+      return {
+        id,
+        message: `Invalid params: tools/call params.arguments must be a JSON object of the tool's arguments (for example {"path": "notes.txt"}); got ${kindOf(params.arguments)}.`,
+      };
+    }
+  }
+  return null;
+}
+
 /** Every message of the body is a tools/call (or a notification): a client still connected to a run that ended. */
 function onlyToolCalls(body: unknown): boolean {
   const messages = Array.isArray(body) ? body : [body];
@@ -148,6 +179,14 @@ export async function handleMcpRequest(db: Db, req: Request): Promise<Response> 
     body = JSON.parse(text);
   } catch {
     return jsonRpcError(400, -32700, "Parse error: the body is not JSON.");
+  }
+  const badParams = badToolCallParams(body);
+  if (badParams) {
+    const id = typeof badParams.id === "string" || typeof badParams.id === "number" ? badParams.id : null;
+    return new Response(JSON.stringify({ jsonrpc: "2.0", error: { code: -32602, message: badParams.message }, id }), {
+      status: 400,
+      headers: { "content-type": "application/json" },
+    });
   }
   // A run that ended while its agent was still connected: tool calls answer RUN_STOPPED, everything else is refused.
   const ended = !check.ok && check.reason === "ended";
