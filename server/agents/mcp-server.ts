@@ -173,7 +173,8 @@ export async function handleMcpRequest(db: Db, req: Request): Promise<Response> 
   const declared = Number(req.headers.get("content-length") ?? "0");
   if (declared > MAX_BODY_BYTES) return jsonRpcError(413, -32600, `The request body is ${declared} bytes; the limit is ${MAX_BODY_BYTES} bytes.`);
   const text = await req.text();
-  if (Buffer.byteLength(text) > MAX_BODY_BYTES) return jsonRpcError(413, -32600, `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES)
+    return jsonRpcError(413, -32600, `The request body is larger than ${MAX_BODY_BYTES} bytes; the limit is ${MAX_BODY_BYTES} bytes.`);
   let body: unknown;
   try {
     body = JSON.parse(text);

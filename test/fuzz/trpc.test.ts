@@ -381,6 +381,18 @@ describe("bugs the fuzzer found, kept as regressions", () => {
     }
   });
 
+  it("limits: a page size over the maximum names the field and the maximum", async () => {
+    for (const [path, max] of [
+      ["runs.list", 200],
+      ["audit.list", 500],
+    ] as const) {
+      tally.add("limits");
+      const { error } = await callInProcess(admin(), path, { limit: max + 1 });
+      expect((error as TRPCError).code).toBe("BAD_REQUEST");
+      expect((error as TRPCError).message).toMatch(new RegExp(`limit: .*${max}`));
+    }
+  });
+
   it("F4: the event stream of a run that does not exist answers NOT_FOUND, not INTERNAL_SERVER_ERROR", async () => {
     tally.add("regressions");
     const answer = await httpCall(viewerSession(), "runs.events", "subscription", JSON.stringify({ json: { id: "no-such-run" } }));
