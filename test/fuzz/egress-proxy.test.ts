@@ -114,59 +114,62 @@ const token = fc.oneof(
   fc.constantFrom("GET", "POST", "CONNECT", "PUT", "DELETE", "OPTIONS", "TRACE", "PRI", "get", "G\u0000T", ""),
   fc.string({ maxLength: 8 }),
 );
-const target = fc.oneof(
-  hostileString({ maxBig: 3_000 }),
-  fc.constantFrom(
-    `registry.test:${upstreamPort}`,
-    `forbidden.test:${forbiddenPort}`,
-    `127.0.0.1:${forbiddenPort}`,
-    `[::1]:${forbiddenPort}`,
-    "registry.test:0",
-    "registry.test:99999",
-    "registry.test:-1",
-    "registry.test:",
-    ":443",
-    "user@registry.test:443",
-    "registry.test:443/path",
-    "http://registry.test/",
-    `http://registry.test:${upstreamPort}/x`,
-    `http://forbidden.test:${forbiddenPort}/x`,
-    `http://127.0.0.1:${forbiddenPort}/`,
-    `http://[::ffff:127.0.0.1]:${forbiddenPort}/`,
-    "http://0x7f.0.0.1/",
-    "http://2130706433/",
-    "file:///etc/passwd",
-    "ftp://registry.test/",
-    "*",
-    "/relative",
-  ),
-);
+/** Built when the test runs: the upstream ports exist only after beforeAll. */
+const target = () =>
+  fc.oneof(
+    hostileString({ maxBig: 3_000 }),
+    fc.constantFrom(
+      `registry.test:${upstreamPort}`,
+      `forbidden.test:${forbiddenPort}`,
+      `127.0.0.1:${forbiddenPort}`,
+      `[::1]:${forbiddenPort}`,
+      "registry.test:0",
+      "registry.test:99999",
+      "registry.test:-1",
+      "registry.test:",
+      ":443",
+      "user@registry.test:443",
+      "registry.test:443/path",
+      "http://registry.test/",
+      `http://registry.test:${upstreamPort}/x`,
+      `http://forbidden.test:${forbiddenPort}/x`,
+      `http://127.0.0.1:${forbiddenPort}/`,
+      `http://[::ffff:127.0.0.1]:${forbiddenPort}/`,
+      "http://0x7f.0.0.1/",
+      "http://2130706433/",
+      "file:///etc/passwd",
+      "ftp://registry.test/",
+      "*",
+      "/relative",
+    ),
+  );
 const version = fc.constantFrom("HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/9", "", "http/1.1", "HTTP/1.1 extra");
 const header = fc.tuple(
   fc.oneof(fc.constantFrom("Host", "Content-Length", "Transfer-Encoding", "Proxy-Authorization", "Connection", "X-\u00ff"), fc.string({ maxLength: 12 })),
   fc.oneof(hostileString({ maxBig: 2_000 }), fc.constantFrom("-1", "99999999999999999999", "chunked, chunked", "close\r\nX-Injected: 1")),
 );
 
-const request = fc.oneof(
-  {
-    weight: 5,
-    arbitrary: fc
-      .tuple(token, target, version, fc.array(header, { maxLength: 6 }))
-      .map(([m, t, v, hs]) => `${m} ${t} ${v}\r\n${hs.map(([k, val]) => `${k}: ${val}`).join("\r\n")}\r\n\r\n`),
-  },
-  { weight: 1, arbitrary: fc.uint8Array({ maxLength: 2_000 }).map((a) => Buffer.from(a).toString("latin1")) },
-  {
-    weight: 1,
-    arbitrary: fc
-      .integer({ min: 17_000, max: 80_000 })
-      .map((n) => `GET http://registry.test:${upstreamPort}/ HTTP/1.1\r\nHost: registry.test\r\nX-Big: ${"a".repeat(n)}\r\n\r\n`),
-  },
-);
+const request = () =>
+  fc.oneof(
+    {
+      weight: 5,
+      arbitrary: fc
+        .tuple(token, target(), version, fc.array(header, { maxLength: 6 }))
+        .map(([m, t, v, hs]) => `${m} ${t} ${v}\r\n${hs.map(([k, val]) => `${k}: ${val}`).join("\r\n")}\r\n\r\n`),
+    },
+    { weight: 1, arbitrary: fc.uint8Array({ maxLength: 2_000 }).map((a) => Buffer.from(a).toString("latin1")) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .integer({ min: 17_000, max: 80_000 })
+        .map((n) => `GET http://registry.test:${upstreamPort}/ HTTP/1.1\r\nHost: registry.test\r\nX-Big: ${"a".repeat(n)}\r\n\r\n`),
+    },
+  );
 
 describe("the egress proxy with hostile requests", () => {
   it("answers every hostile request without a 500 or a crash; refusals say why; nothing reaches an ungranted host", async () => {
     await fc.assert(
-      fc.asyncProperty(request, async (raw) => {
+      fc.asyncProperty(request(), async (raw) => {
         tally.add("raw requests");
         const hitsBefore = forbiddenHits;
         const { text, timedOut } = await exchange(Buffer.from(raw, "latin1"));

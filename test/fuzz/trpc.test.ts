@@ -246,8 +246,8 @@ function refusalOf(answer: HttpAnswer): { message: unknown; code: unknown } | nu
   };
   const envelope = parsed.error?.json ?? parsed.json ?? parsed.error;
   return {
-    message: (envelope as { message?: unknown })?.message,
-    code: (envelope as { data?: { code?: unknown }; code?: unknown })?.data?.code ?? envelope?.code,
+    message: (envelope as { message?: unknown } | undefined)?.message,
+    code: (envelope as { data?: { code?: unknown }; code?: unknown } | undefined)?.data?.code ?? (envelope as { code?: unknown } | undefined)?.code,
   };
 }
 
