@@ -255,3 +255,84 @@ export function preview(value: unknown, max = 300): string {
   }
   return text.length > max ? `${text.slice(0, max)}… (${text.length} chars)` : text;
 }
+
+type ZodDef = {
+  type?: string;
+  shape?: Record<string, unknown>;
+  innerType?: unknown;
+  in?: unknown;
+  element?: unknown;
+  valueType?: unknown;
+  options?: unknown[];
+  entries?: Record<string, unknown>;
+  values?: unknown[];
+};
+
+function defOf(schema: unknown): ZodDef {
+  return ((schema as { _zod?: { def?: ZodDef } } | undefined)?._zod?.def ?? {}) as ZodDef;
+}
+
+/**
+ * Values shaped by a zod schema (objects with its keys, enums from its
+ * members, arrays of its elements), where any position may instead hold a
+ * hostile value: valid-looking input reaches the domain code, and the hostile
+ * part sits at every depth, not only at the top.
+ */
+export function schemaShaped(
+  schema: unknown,
+  opts: { exotic?: boolean; maxBig?: number; extra?: fc.Arbitrary<unknown> } = {},
+  depth = 0,
+): fc.Arbitrary<unknown> {
+  const hostile = hostileValue(opts);
+  const def = defOf(schema);
+  const plain = ((): fc.Arbitrary<unknown> => {
+    if (depth > 6) return fc.constant(undefined);
+    switch (def.type) {
+      case "object": {
+        const keys = Object.keys(def.shape ?? {});
+        if (keys.length === 0) return fc.constant({});
+        return fc
+          .tuple(
+            fc.subarray(keys),
+            fc.tuple(...keys.map((k) => schemaShaped(def.shape![k], opts, depth + 1))),
+            fc.option(fc.tuple(fc.constantFrom(...POLLUTING_KEYS, "unknownKey"), hostile), { freq: 4 }),
+          )
+          .map(([chosen, values, extra]) => {
+            const entries: [string, unknown][] = chosen.map((k) => [k, values[keys.indexOf(k)]]);
+            if (extra) entries.push(extra);
+            return ownEntries(entries);
+          });
+      }
+      case "optional":
+      case "nullable":
+      case "default":
+      case "prefault":
+      case "readonly":
+      case "catch":
+      case "nonoptional":
+        return schemaShaped(def.innerType, opts, depth);
+      case "pipe":
+        return schemaShaped(def.in, opts, depth);
+      case "array":
+        return fc.array(schemaShaped(def.element, opts, depth + 1), { maxLength: 3 });
+      case "record":
+        return fc.array(fc.tuple(fc.string({ maxLength: 8 }), schemaShaped(def.valueType, opts, depth + 1)), { maxLength: 3 }).map(ownEntries);
+      case "union":
+        return def.options?.length ? fc.oneof(...def.options.map((o) => schemaShaped(o, opts, depth))) : hostile;
+      case "enum":
+        return fc.constantFrom(...Object.values(def.entries ?? { x: "x" }));
+      case "literal":
+        return fc.constantFrom(...(def.values ?? ["x"]));
+      case "string":
+        return fc.oneof(fc.constantFrom("x", "fuzz", "a@example.com", "http://127.0.0.1:9/hook"), fc.uuid(), ...(opts.extra ? [opts.extra] : []));
+      case "number":
+      case "int":
+        return fc.integer({ min: -2, max: 100 });
+      case "boolean":
+        return fc.boolean();
+      default:
+        return hostile;
+    }
+  })();
+  return fc.oneof({ weight: 3, arbitrary: plain }, { weight: 1, arbitrary: hostile });
+}
