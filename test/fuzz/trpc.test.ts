@@ -356,7 +356,7 @@ async function freshCaller(role: Role, via: "token" | "session"): Promise<Caller
   const token = issueToken(database, user.id).token;
   const identity = await identityOfToken(database, token);
   const host = new URL(server.url).host;
-  const headers =
+  const headers: Record<string, string> =
     via === "token" ? { authorization: `Bearer ${token}` } : { cookie: await sessionCookie(user), origin: `http://${host}`, "sec-fetch-site": "same-origin" };
   return { name: `fresh ${role} (${via})`, identity, headers };
 }

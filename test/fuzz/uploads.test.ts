@@ -113,7 +113,7 @@ const body: fc.Arbitrary<{ label: string; bytes: Buffer }> = fc.oneof(
 
 async function upload(bytes: Buffer, name: string | null, headers: Record<string, string>): Promise<{ status: number; json: Record<string, unknown> }> {
   const url = name === null ? server.url : `${server.url}?name=${percentEncode(name)}`;
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/octet-stream", ...headers }, body: bytes });
+  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/octet-stream", ...headers }, body: new Uint8Array(bytes) });
   const text = await res.text();
   let json: Record<string, unknown>;
   try {
