@@ -1,7 +1,7 @@
 // How deeply a value nests, measured without recursion. JSON.stringify, zod and
 // superjson all recurse, so a value nested some thousands of levels deep (a few
 // kilobytes of "[[[[…") overflows their stack; callers refuse it first, by name.
-// No imports: shared by the tRPC route, the tool gateway and MCP.
+// No imports: used by the tRPC procedures (server/api/trpc.ts) and the tool gateway.
 
 /** Far more than any real input needs (tool arguments and API inputs are a few levels deep). */
 export const MAX_INPUT_DEPTH = 64;
@@ -22,23 +22,6 @@ export function nestedDeeperThan(value: unknown, max: number = MAX_INPUT_DEPTH):
           ? [...top.value]
           : Object.values(top.value);
     for (const child of children) if (child !== null && typeof child === "object") stack.push({ value: child, depth });
-  }
-  return false;
-}
-
-/** The same for JSON text, before it is parsed: counts open brackets outside strings. */
-export function jsonNestedDeeperThan(text: string, max: number = MAX_INPUT_DEPTH): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92 /* \ */) i++;
-      else if (c === 34 /* " */) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 91 /* [ */ || c === 123 /* { */) {
-      if (++depth > max) return true;
-    } else if (c === 93 /* ] */ || c === 125 /* } */) depth--;
   }
   return false;
 }
