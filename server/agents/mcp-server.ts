@@ -81,6 +81,11 @@ function badToolCallParams(body: unknown): { id: unknown; message: string } | nu
         message: `Invalid params: tools/call params.arguments must be a JSON object of the tool's arguments (for example {"path": "notes.txt"}); got ${kindOf(params.arguments)}.`,
       };
     }
+    // The SDK copies arguments key by key, so a "__proto__" key would become the copy's prototype and
+    // vanish from its keys: the call then ran as if the key had not been sent (M3). No tool takes one.
+    if (isPlainObject(params.arguments) && Object.prototype.hasOwnProperty.call(params.arguments, "__proto__")) {
+      return { id, message: 'Invalid params: tools/call params.arguments has a "__proto__" key, which no tool takes; send only the tool\'s own arguments.' };
+    }
   }
   return null;
 }

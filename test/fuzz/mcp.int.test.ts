@@ -268,6 +268,18 @@ describe("/api/mcp with hostile input", () => {
     expect(noName.message).toContain("params.name must be a tool's name");
   });
 
+  it("M3: tools/call arguments with a __proto__ key are refused, not run as if the key had not been sent", async () => {
+    tally.add("regressions");
+    const callsBefore = callCount();
+    const answer = await post('{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"list_files","arguments":{"__proto__":{"path":"/etc"}}}}');
+    expect(answer.status, answer.text).toBe(400);
+    const [message] = messagesOf(answer.text);
+    expect(message!.error!.code).toBe(-32602);
+    expect(message!.error!.message).toContain('has a "__proto__" key, which no tool takes');
+    expect(callCount()).toBe(callsBefore);
+    expectPrototypesClean("M3");
+  });
+
   it("a body over the MCP limit is refused with 413 naming the limit", async () => {
     tally.add("limits");
     const answer = await post(toolCall("write_file", { path: "a", content: "x".repeat(5 * 1024 * 1024) }));
