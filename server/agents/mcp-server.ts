@@ -54,6 +54,42 @@ function unauthorized(check: Exclude<RunTokenCheck, { ok: true }>): Response {
   return jsonRpcError(401, -32001, message, { "www-authenticate": `Bearer realm="airlock-mcp", error="invalid_token", error_description="${description}"` });
 }
 
+function kindOf(value: unknown): string {
+  return Array.isArray(value) ? "an array" : value === null ? "null" : `${/^[aeiou]/.test(typeof value) ? "an" : "a"} ${typeof value}`;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * tools/call messages whose params the SDK's schema refuses: it answered those
+ * with -32603 "internal error" and a dump of zod issues (M2). Refused here
+ * with -32602 and a sentence saying what to send.
+ */
+function badToolCallParams(body: unknown): { id: unknown; message: string } | null {
+  for (const m of Array.isArray(body) ? body : [body]) {
+    if (!isPlainObject(m) || m.method !== "tools/call") continue;
+    const { id, params } = m;
+    if (!isPlainObject(params)) return { id, message: `Invalid params: tools/call needs params {"name": <tool>, "arguments": {…}}; got ${kindOf(params)}.` };
+    if (typeof params.name !== "string" || params.name.length === 0) {
+      return { id, message: `Invalid params: tools/call params.name must be a tool's name (a string; tools/list names them); got ${kindOf(params.name)}.` };
+    }
+    if (params.arguments !== undefined && !isPlainObject(params.arguments)) {
+      return {
+        id,
+        message: `Invalid params: tools/call params.arguments must be a JSON object of the tool's arguments (for example {"path": "notes.txt"}); got ${kindOf(params.arguments)}.`,
+      };
+    }
+    // The SDK copies arguments key by key, so a "__proto__" key would become the copy's prototype and
+    // vanish from its keys: the call then ran as if the key had not been sent (M3). No tool takes one.
+    if (isPlainObject(params.arguments) && Object.prototype.hasOwnProperty.call(params.arguments, "__proto__")) {
+      return { id, message: 'Invalid params: tools/call params.arguments has a "__proto__" key, which no tool takes; send only the tool\'s own arguments.' };
+    }
+  }
+  return null;
+}
+
 /** Every message of the body is a tools/call (or a notification): a client still connected to a run that ended. */
 function onlyToolCalls(body: unknown): boolean {
   const messages = Array.isArray(body) ? body : [body];
@@ -142,12 +178,21 @@ export async function handleMcpRequest(db: Db, req: Request): Promise<Response> 
   const declared = Number(req.headers.get("content-length") ?? "0");
   if (declared > MAX_BODY_BYTES) return jsonRpcError(413, -32600, `The request body is ${declared} bytes; the limit is ${MAX_BODY_BYTES} bytes.`);
   const text = await req.text();
-  if (Buffer.byteLength(text) > MAX_BODY_BYTES) return jsonRpcError(413, -32600, `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES)
+    return jsonRpcError(413, -32600, `The request body is larger than ${MAX_BODY_BYTES} bytes; the limit is ${MAX_BODY_BYTES} bytes.`);
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
     return jsonRpcError(400, -32700, "Parse error: the body is not JSON.");
+  }
+  const badParams = badToolCallParams(body);
+  if (badParams) {
+    const id = typeof badParams.id === "string" || typeof badParams.id === "number" ? badParams.id : null;
+    return new Response(JSON.stringify({ jsonrpc: "2.0", error: { code: -32602, message: badParams.message }, id }), {
+      status: 400,
+      headers: { "content-type": "application/json" },
+    });
   }
   // A run that ended while its agent was still connected: tool calls answer RUN_STOPPED, everything else is refused.
   const ended = !check.ok && check.reason === "ended";

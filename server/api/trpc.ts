@@ -10,6 +10,7 @@ import type { Actor } from "@/server/audit/chain";
 import type { Identity } from "@/server/auth/identity";
 import { DomainError } from "@/server/errors/domain-error";
 import { isStorageFull, storageFullError } from "@/server/errors/storage";
+import { MAX_INPUT_DEPTH, nestedDeeperThan } from "@/lib/nesting";
 import { hasRole } from "@/server/users/users";
 import { requireSupervisor } from "@/server/supervisor/boot";
 import type { Supervisor } from "@/server/supervisor/supervisor";
@@ -74,9 +75,43 @@ const t = initTRPC
     },
   });
 
+function toTrpcError(err: unknown): unknown {
+  if (err instanceof DomainError) return new TRPCError({ code: DOMAIN_TO_TRPC[err.code], message: err.message, cause: err });
+  return err;
+}
+
+/**
+ * A subscription's stream, whose domain errors become tRPC errors too: they
+ * are thrown after the handler returned (runs.events checks the run inside
+ * its generator), where the check below cannot see them, and went out as
+ * INTERNAL_SERVER_ERROR (F4: a stream of a run that does not exist).
+ */
+async function* mapStreamErrors<T>(stream: AsyncIterable<T>): AsyncGenerator<T> {
+  const iterator = stream[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      let step: IteratorResult<T>;
+      try {
+        step = await iterator.next();
+      } catch (err) {
+        throw toTrpcError(err);
+      }
+      if (step.done) return;
+      yield step.value;
+    }
+  } finally {
+    await iterator.return?.();
+  }
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
+}
+
 /** Turns domain errors thrown by handlers into the matching tRPC error. */
 const mapDomainErrors = t.middleware(async ({ next }) => {
   const result = await next();
+  if (result.ok && isAsyncIterable(result.data)) return { ...result, data: mapStreamErrors(result.data) };
   if (!result.ok && result.error.cause instanceof DomainError) {
     const cause = result.error.cause;
     throw new TRPCError({ code: DOMAIN_TO_TRPC[cause.code], message: cause.message, cause });
@@ -92,10 +127,25 @@ const mapDomainErrors = t.middleware(async ({ next }) => {
   return result;
 });
 
+/**
+ * Refuses input nested deeper than any procedure needs, before zod or a
+ * domain function recurses into it: 10 000 levels overflowed the stack of
+ * the policy worker's structured clone (F2) and of JSON.stringify.
+ */
+const refuseDeepInput = t.middleware(async ({ getRawInput, next }) => {
+  if (nestedDeeperThan(await getRawInput())) {
+    throw new TRPCError({
+      code: "BAD_REQUEST",
+      message: `Invalid input: nested more than ${MAX_INPUT_DEPTH} levels deep (the limit is ${MAX_INPUT_DEPTH}). Send the fields this procedure expects.`,
+    });
+  }
+  return next();
+});
+
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
-export const publicProcedure = t.procedure.meta({ access: "public" }).use(mapDomainErrors);
+export const publicProcedure = t.procedure.meta({ access: "public" }).use(mapDomainErrors).use(refuseDeepInput);
 
 export interface AuthedContext extends Context {
   identity: Identity;
@@ -134,8 +184,8 @@ function requireAccess(minimum: Role | null) {
   });
 }
 
-export const authedProcedure = t.procedure.meta({ access: "authenticated" }).use(requireAccess(null)).use(mapDomainErrors);
+export const authedProcedure = t.procedure.meta({ access: "authenticated" }).use(requireAccess(null)).use(mapDomainErrors).use(refuseDeepInput);
 
 export function roleProcedure(minimum: Role) {
-  return t.procedure.meta({ access: minimum }).use(requireAccess(minimum)).use(mapDomainErrors);
+  return t.procedure.meta({ access: minimum }).use(requireAccess(minimum)).use(mapDomainErrors).use(refuseDeepInput);
 }

@@ -136,7 +136,19 @@ export class EgressProxy {
     this.server = http.createServer();
     this.server.on("connect", (req: http.IncomingMessage, client: Duplex, head: Buffer) => void this.tunnel(req, client as net.Socket, head));
     this.server.on("request", (req, res) => void this.forward(req, res));
-    this.server.on("clientError", (_err, socket) => socket.destroy());
+    // A request Node cannot parse (a malformed request line, headers over the limit) gets an
+    // answer saying what was wrong before the connection closes (E1: it was cut without a word).
+    this.server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+      if (!socket.writable || err.code === "ECONNRESET") return void socket.destroy();
+      const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
+      const status = tooLarge ? 431 : 400;
+      const body = tooLarge
+        ? `Airlock egress proxy: the request line and headers are larger than ${http.maxHeaderSize} bytes (the limit); send fewer or shorter headers.\n`
+        : `Airlock egress proxy: malformed HTTP request (${err.code ?? "parse error"}); send "CONNECT host:port HTTP/1.1" or an absolute-URL request (GET http://host/path HTTP/1.1).\n`;
+      socket.end(
+        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Airlock-Egress: refused\r\nConnection: close\r\n\r\n${body}`,
+      );
+    });
     this.server.on("connection", (socket: net.Socket) => {
       this.sockets.add(socket);
       socket.once("close", () => this.sockets.delete(socket));

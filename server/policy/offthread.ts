@@ -119,7 +119,15 @@ class PolicyLane {
     if (this.running !== task) return; // stopped meanwhile
     // The clock starts when the worker can work, so its start-up never counts against a task.
     this.timer = setTimeout(() => this.timedOut(task), task.limitMs);
-    this.worker!.postMessage({ id: task.id, kind: task.kind, payload: task.payload });
+    try {
+      this.worker!.postMessage({ id: task.id, kind: task.kind, payload: task.payload });
+    } catch (error) {
+      // A payload the structured clone cannot copy (F2: nested thousands of levels deep) fails this
+      // task at once; unguarded it was an unhandled rejection and the lane stalled until the timeout.
+      this.settle();
+      task.reject(new DomainError("INVALID_INPUT", `This input cannot be checked by the policy worker: ${(error as Error).message}.`));
+      void this.pump();
+    }
   }
 
   private finish(reply: Exclude<WorkerReply, { ready: true }>): void {

@@ -73,7 +73,7 @@ const projectFields = {
   runtime: z
     .enum(["runsc"], {
       error: (issue) =>
-        `runtime must be "runsc" (the project's runs require gVisor) or null (no requirement), got ${JSON.stringify(issue.input)}. runc needs no requirement: AIRLOCK_RUNTIME decides.`,
+        `runtime must be "runsc" (the project's runs require gVisor) or null (no requirement), got ${typeof issue.input === "string" ? JSON.stringify(issue.input.slice(0, 50)) : typeof issue.input === "bigint" ? "a bigint" : JSON.stringify(issue.input)?.slice(0, 50)}. runc needs no requirement: AIRLOCK_RUNTIME decides.`,
     })
     .nullish(),
 };

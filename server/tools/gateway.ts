@@ -18,6 +18,7 @@ import { afterToolCall, beforeToolCall, beforeToolExecutes, resultAfterRollback 
 import { findRun } from "@/server/runs/lookup";
 import { isStorageFull, storageFullMessage } from "@/server/errors/storage";
 import { allowByGrant } from "@/server/grants/grants";
+import { MAX_INPUT_DEPTH, nestedDeeperThan } from "@/lib/nesting";
 
 export const MAX_ARGS_BYTES = 1.5 * 1024 * 1024;
 
@@ -71,6 +72,16 @@ export function validateToolCall(tool: string, raw: unknown): Validation {
   if (typeof raw === "string") {
     return { ok: false, result: toolError("INVALID_INPUT", `The arguments for ${name} are not valid JSON: ${raw.slice(0, 200)}`) };
   }
+  // JSON.stringify and zod recurse: a few thousand levels of nesting would overflow the stack (T1).
+  if (nestedDeeperThan(raw)) {
+    return {
+      ok: false,
+      result: toolError(
+        "INVALID_INPUT",
+        `The arguments for ${name} are nested more than ${MAX_INPUT_DEPTH} levels deep; the limit is ${MAX_INPUT_DEPTH}. Send flat arguments as the tool describes.`,
+      ),
+    };
+  }
   const size = Buffer.byteLength(JSON.stringify(raw ?? {}));
   if (size > MAX_ARGS_BYTES) {
     return {
@@ -122,6 +133,23 @@ function recordCall(db: Db, runId: string, call: IncomingToolCall, tool: string,
 }
 
 /** Long contents are shortened in events; the full arguments stay in the tool_calls row. */
+/** The largest refused arguments recorded whole; larger ones are recorded cut short with their size. */
+const MAX_RECORDED_REFUSED_ARGS = 64 * 1024;
+
+/**
+ * What is recorded of arguments that failed validation: as sent when they are
+ * small, cut short otherwise. Recording them whole stored a 4 MB body in the
+ * call and its run event, and arguments nested thousands of levels deep
+ * overflowed the stack while being stored (M1: the agent got EXECUTION_FAILED).
+ */
+function refusedArgsForRecord(raw: unknown): Record<string, unknown> {
+  if (typeof raw !== "object" || raw === null) return { raw: String(raw).slice(0, 2000) };
+  if (nestedDeeperThan(raw)) return { raw: `(arguments nested more than ${MAX_INPUT_DEPTH} levels deep; not recorded)` };
+  const text = JSON.stringify(raw);
+  if (text.length > MAX_RECORDED_REFUSED_ARGS) return { raw: `${text.slice(0, 2000)}… (${text.length} characters)` };
+  return raw as Record<string, unknown>;
+}
+
 export function summariseArgs(args: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(args)) {
@@ -190,11 +218,7 @@ export async function handleToolCall(session: GatewaySession, call: IncomingTool
   await beforeToolCall(runId); // held back while the workspace is rolled back
 
   const validated = validateToolCall(call.tool, call.args);
-  const argsForRecord = validated.ok
-    ? validated.call.args
-    : typeof call.args === "object" && call.args !== null
-      ? (call.args as Record<string, unknown>)
-      : { raw: String(call.args).slice(0, 2000) };
+  const argsForRecord = validated.ok ? validated.call.args : refusedArgsForRecord(call.args);
   const row = recordCall(db, runId, call, validated.ok ? validated.call.tool : String(call.tool).slice(0, 100), argsForRecord);
   if (!validated.ok) return finishCall(db, runId, row.id, "refused", validated.result, actor);
 

@@ -29,7 +29,10 @@ export const roleSchema = z.enum(ROLES, {
   error: (issue) =>
     issue.input === undefined || issue.input === ""
       ? `A role is required. Use one of: ${ROLES.join(", ")}.`
-      : `Unknown role "${String(issue.input)}". Use one of: ${ROLES.join(", ")}.`,
+      : typeof issue.input === "string"
+        ? `Unknown role "${issue.input.slice(0, 50)}". Use one of: ${ROLES.join(", ")}.`
+        : // Not a string: say what it was rather than print "[object Object]" (F3).
+          `A role is one of: ${ROLES.join(", ")}; got ${Array.isArray(issue.input) ? "an array" : issue.input === null ? "null" : `a ${typeof issue.input}`}.`,
 });
 
 export const passwordSchema = z

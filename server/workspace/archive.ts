@@ -35,6 +35,15 @@ export class ArchiveError extends Error {
   }
 }
 
+/** A size limit as people read it: MB when it is whole megabytes or more, bytes below (a small test cap is not "0 MB"). */
+export function sizeLimit(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${Math.round((bytes / 1024 / 1024) * 10) / 10} MB` : `${bytes} bytes`;
+}
+
+export function archiveTooLarge(maxBytes: number): string {
+  return `The archive is larger than ${sizeLimit(maxBytes)} (the limit, AIRLOCK_ARCHIVE_MAX_MB).`;
+}
+
 const MAX_PATH = 1024;
 const MAX_COMPONENT = 255;
 
@@ -97,13 +106,16 @@ class EntryBook {
     }
     this.files.add(entry.path);
     this.fileCount++;
-    if (this.fileCount > this.limits.archiveMaxFiles) throw new ArchiveError(`The archive has more than ${this.limits.archiveMaxFiles} files.`);
+    if (this.fileCount > this.limits.archiveMaxFiles)
+      throw new ArchiveError(`The archive has more than ${this.limits.archiveMaxFiles} files (the limit, AIRLOCK_ARCHIVE_MAX_FILES).`);
   }
 
   count(bytes: number): void {
     this.expanded += bytes;
     if (this.expanded > this.limits.archiveMaxExpandedBytes) {
-      throw new ArchiveError(`The archive expands to more than ${Math.round(this.limits.archiveMaxExpandedBytes / 1024 / 1024)} MB.`);
+      throw new ArchiveError(
+        `The archive expands to more than ${sizeLimit(this.limits.archiveMaxExpandedBytes)} (the limit, AIRLOCK_ARCHIVE_MAX_EXPANDED_MB).`,
+      );
     }
   }
 }
@@ -368,7 +380,7 @@ async function readZip(file: string, book: EntryBook, sink: EntrySink): Promise<
 
 async function walkArchive(file: string, limits: ArchiveLimits, sink: EntrySink): Promise<ArchiveSummary> {
   const st = await fs.stat(file);
-  if (st.size > limits.archiveMaxBytes) throw new ArchiveError(`The archive is larger than ${Math.round(limits.archiveMaxBytes / 1024 / 1024)} MB.`);
+  if (st.size > limits.archiveMaxBytes) throw new ArchiveError(archiveTooLarge(limits.archiveMaxBytes));
   const format = await detectFormat(file);
   const book = new EntryBook(limits);
   if (format === "zip") await readZip(file, book, sink);

@@ -10,7 +10,7 @@ import type { Db } from "@/db/client";
 import { uploads, type Upload } from "@/db/schema";
 import { appendAudit, type Actor } from "@/server/audit/chain";
 import { DomainError } from "@/server/errors/domain-error";
-import { ArchiveError, inspectArchive } from "./archive";
+import { ArchiveError, archiveTooLarge, inspectArchive } from "./archive";
 import { workspaceSettings } from "./settings";
 
 export function uploadPath(dataDir: string, id: string): string {
@@ -47,7 +47,7 @@ export async function storeUpload(
     transform(chunk: Buffer, _enc, cb) {
       size += chunk.length;
       if (size > settings.archiveMaxBytes) {
-        cb(new ArchiveError(`The archive is larger than ${Math.round(settings.archiveMaxBytes / 1024 / 1024)} MB.`));
+        cb(new ArchiveError(archiveTooLarge(settings.archiveMaxBytes)));
         return;
       }
       hash.update(chunk);
