@@ -120,7 +120,8 @@ async function fillBackup(opts: BackupOptions, dataDir: string, dir: string, sta
   try {
     const anchored = await publishAuditAnchor(opts.db, { reason: "backup" });
     if (anchored.skipped) say(`audit anchor not published: ${anchored.skipped}`);
-    for (const d of anchored.deliveries) say(`audit anchor ${d.ok ? "published to" : "NOT published to"} ${d.kind} ${d.target}${d.error ? `: ${d.error}` : ""}`);
+    for (const d of anchored.deliveries)
+      say(`audit anchor ${d.ok ? "published to" : "NOT published to"} ${d.kind} ${d.target}${d.error ? `: ${d.error}` : ""}`);
   } catch (error) {
     if (!(error instanceof AnchorRefused)) throw error;
     say(`audit anchor refused: ${error.message}`);
