@@ -72,15 +72,39 @@ const t = initTRPC
     },
   });
 
+/** The tRPC error a domain or validation error stands for; anything else unchanged. */
+function asTrpcError(err: unknown): unknown {
+  if (err instanceof DomainError) return new TRPCError({ code: DOMAIN_TO_TRPC[err.code], message: err.message, cause: err });
+  if (err instanceof ZodError) return new TRPCError({ code: "BAD_REQUEST", message: `Invalid input: ${zodMessage(err)}`, cause: err });
+  return err;
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
+}
+
 /** Turns domain errors thrown by handlers into the matching tRPC error. */
 const mapDomainErrors = t.middleware(async ({ next }) => {
   const result = await next();
-  if (!result.ok && result.error.cause instanceof DomainError) {
-    const cause = result.error.cause;
-    throw new TRPCError({ code: DOMAIN_TO_TRPC[cause.code], message: cause.message, cause });
+  if (!result.ok) {
+    const mapped = asTrpcError(result.error.cause);
+    if (mapped !== result.error.cause) throw mapped;
   }
-  if (!result.ok && result.error.cause instanceof ZodError) {
-    throw new TRPCError({ code: "BAD_REQUEST", message: `Invalid input: ${zodMessage(result.error.cause)}`, cause: result.error.cause });
+  // A subscription's errors are thrown while it is read, after this middleware
+  // returned: without this a refusal (an unknown run, a limit) reached the
+  // client as INTERNAL_SERVER_ERROR (500) instead of its own code.
+  if (result.ok && isAsyncIterable(result.data)) {
+    const source = result.data;
+    return {
+      ...result,
+      data: (async function* () {
+        try {
+          return yield* source;
+        } catch (err) {
+          throw asTrpcError(err);
+        }
+      })(),
+    };
   }
   return result;
 });

@@ -28,6 +28,8 @@ export type RunEventType =
 
 interface Bus {
   emitter: EventEmitter;
+  /** Live runs.events subscriptions per run (AIRLOCK_MAX_SUBSCRIBERS_PER_RUN bounds them). */
+  subscribers: Map<string, number>;
 }
 
 const g = globalThis as unknown as { __airlockBus?: Bus };
@@ -35,7 +37,7 @@ function bus(): Bus {
   if (!g.__airlockBus) {
     const emitter = new EventEmitter();
     emitter.setMaxListeners(0);
-    g.__airlockBus = { emitter };
+    g.__airlockBus = { emitter, subscribers: new Map() };
   }
   return g.__airlockBus;
 }
@@ -112,6 +114,27 @@ export function listRunEvents(db: Db, runId: string, afterId = 0, limit = 5000):
     .orderBy(asc(runEvents.id))
     .limit(limit)
     .all();
+}
+
+/**
+ * Takes one of the run's `max` live-viewer places: a release function, or
+ * null when all are taken. Each viewer holds an HTTP connection and re-reads
+ * the run's events on every new one, so an unbounded number of them (a
+ * script reconnecting in a loop, many open tabs) would starve the server.
+ */
+export function holdSubscriberPlace(runId: string, max: number): (() => void) | null {
+  const places = bus().subscribers;
+  const held = places.get(runId) ?? 0;
+  if (held >= max) return null;
+  places.set(runId, held + 1);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    const left = (places.get(runId) ?? 1) - 1;
+    if (left > 0) places.set(runId, left);
+    else places.delete(runId);
+  };
 }
 
 /**
