@@ -61,6 +61,14 @@ v8.setFlagsFromString("--expose-gc");
 const gc = vm.runInNewContext("gc") as () => void;
 const MB = 1024 * 1024;
 
+/** An error's message with its causes' (fetch hides the socket's reason two levels down). */
+function causeChain(err: unknown): string {
+  const parts: string[] = [];
+  for (let e = err as (Error & { code?: string }) | undefined; e && parts.length < 5; e = e.cause as typeof e)
+    parts.push(`${e.code ? `${e.code} ` : ""}${e.message}`);
+  return parts.join(" ← ");
+}
+
 /** Least-squares slope of y over x. */
 function slope(xs: number[], ys: number[]): number {
   const n = xs.length;
@@ -218,8 +226,7 @@ async function main(): Promise<void> {
             decided += 1;
           }
         } catch (err) {
-          const cause = (err as Error).cause as (Error & { code?: string }) | undefined;
-          errors.push(`reviewer: ${(err as Error).message}${cause ? ` (${cause.code ?? ""} ${cause.message})` : ""}`);
+          errors.push(`reviewer: ${causeChain(err)}`);
         }
         await new Promise((r) => setTimeout(r, 250));
       }
@@ -302,6 +309,10 @@ async function main(): Promise<void> {
     await reviewer;
     for (const r of lab.db.select().from(runs).where(inArray(runs.id, allRuns)).all())
       if (!replaced.has(r.id) && r.state !== "succeeded") errors.push(`run ${r.id} ended ${r.state}: ${r.endedReason ?? "no reason"}`);
+
+    // Errors the runs reported on their own pages (a checkpoint that failed, an engine error).
+    for (const e of lab.db.select().from(runEvents).where(inArray(runEvents.runId, allRuns)).all())
+      if (e.type === "error") errors.push(`run ${e.runId} reported: ${JSON.stringify(e.payload).slice(0, 300)}`);
 
     // Each viewer's ids against the database's.
     const dbIds = new Map<string, number[]>();

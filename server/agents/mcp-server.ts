@@ -1,6 +1,7 @@
 // The MCP endpoint (Streamable HTTP, stateless: one SDK server and transport
 // per HTTP request). The run token picks the run; tools/list is the palette;
 // tools/call goes through the run's gateway session held by the supervisor.
+import { readCappedBody } from "@/server/api/body-limit";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
@@ -141,8 +142,10 @@ export async function handleMcpRequest(db: Db, req: Request): Promise<Response> 
   if (!check.ok && check.reason !== "ended") return unauthorized(check);
   const declared = Number(req.headers.get("content-length") ?? "0");
   if (declared > MAX_BODY_BYTES) return jsonRpcError(413, -32600, `The request body is ${declared} bytes; the limit is ${MAX_BODY_BYTES} bytes.`);
-  const text = await req.text();
-  if (Buffer.byteLength(text) > MAX_BODY_BYTES) return jsonRpcError(413, -32600, `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
+  // A chunked body declares no length: read it up to the limit, never all of it into memory first.
+  const bytes = await readCappedBody(req, MAX_BODY_BYTES);
+  if (!bytes) return jsonRpcError(413, -32600, `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
+  const text = new TextDecoder().decode(bytes);
   let body: unknown;
   try {
     body = JSON.parse(text);
