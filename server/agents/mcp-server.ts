@@ -19,7 +19,7 @@ import { toolError, type ToolResult } from "@/server/tools/palette";
 import { findRun } from "@/server/runs/lookup";
 
 /** A little above the gateway's argument limit (1.5 MB) so that limit answers with its own message. */
-const MAX_BODY_BYTES = 4 * 1024 * 1024;
+export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 /** Progress notifications while a call waits (a reviewer, a long command), for clients that reset their timeout on progress. */
 const PROGRESS_EVERY_MS = 20_000;
 

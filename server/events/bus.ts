@@ -137,6 +137,9 @@ export function holdSubscriberPlace(runId: string, max: number): (() => void) | 
   };
 }
 
+/** Events a live viewer's stream reads from the database at a time (it reads page after page until it has them all). */
+export const STREAM_PAGE_EVENTS = 1000;
+
 /**
  * Every event of a run after `afterId`: subscribes first, then reads from the
  * database (the source of truth) whenever the bus says something new arrived,
@@ -158,12 +161,12 @@ export async function* streamRunEvents(db: Db, runId: string, afterId: number, s
       if (pending) {
         pending = false;
         for (;;) {
-          const page = listRunEvents(db, runId, last, 1000);
+          const page = listRunEvents(db, runId, last, STREAM_PAGE_EVENTS);
           for (const e of page) {
             last = e.id;
             yield e;
           }
-          if (page.length < 1000) break;
+          if (page.length < STREAM_PAGE_EVENTS) break;
         }
         continue;
       }
