@@ -244,6 +244,9 @@ async function main(): Promise<void> {
     const profile = await startProfile();
     const samples: { min: number; rss: number; heap: number; loopP99: number; events: number }[] = [];
     const sample = (): void => {
+      // The stand-in model server keeps every request it got (whole conversations) for tests to inspect; nothing here
+      // reads them, and kept they would be counted as Airlock's memory.
+      model.requests.length = 0;
       gc();
       gc();
       const m = process.memoryUsage();
@@ -458,7 +461,7 @@ async function main(): Promise<void> {
         `${checkpointCount} checkpoints; events delivered ${(delivered / (elapsedMin * 60)).toFixed(0)}/s to the viewers.`,
     );
     note(
-      `Airlock's memory after a full GC every 10 s (${samples.length} samples; the process holds the server, the supervisor, the database and the model server; the viewers run in their own process): ` +
+      `Airlock's memory after a full GC every 10 s (${samples.length} samples; the process holds the server, the supervisor, the database and the scripted model server, whose request log is cleared before each sample; the viewers run in their own process): ` +
         `heap ${first[0]!.heap.toFixed(0)} → ${samples.at(-1)!.heap.toFixed(0)} MB, slope over the last 2/3 ${heapSlope.toFixed(2)} MB/min (target ≤ ${HEAP_SLOPE_MAX}), mean of the last 2/3 over the first third ${heapRatio.toFixed(2)}; ` +
         `RSS ${first[0]!.rss.toFixed(0)} → ${samples.at(-1)!.rss.toFixed(0)} MB, slope ${rssSlope.toFixed(2)} MB/min (target ≤ ${RSS_SLOPE_MAX}), ratio ${rssRatio.toFixed(2)}.`,
     );

@@ -12,7 +12,7 @@ import { MAX_BATCH } from "@/server/approvals/batch";
 import { MAX_AUDIT_PAGE } from "@/server/audit/query";
 import { DEFAULT_MAX_SUBSCRIBERS_PER_RUN, readConfig } from "@/server/config/env";
 import { STREAM_PAGE_EVENTS } from "@/server/events/bus";
-import { MAX_POLICY_BYTES, MAX_POLICY_RULES } from "@/server/policy/yaml";
+import { MAX_POLICY_BYTES, MAX_POLICY_RULES, validatePolicyYaml } from "@/server/policy/yaml";
 import { MAX_USAGE_RUNS } from "@/server/runs/usage";
 import { DEFAULT_MAX_STORED_BYTES } from "@/server/sandbox/runtime";
 import { DEFAULT_MAX_ENTRIES, DEFAULT_MAX_MATCHES } from "@/server/sandbox/files";
@@ -143,6 +143,12 @@ describe("README limits table", () => {
     expectQuoted(rows.get("`read_file` bytes per call"), invalid("read_file", { path: "a.txt", limit: MAX_CONTENT + 1 }));
   });
 
+  it("L5b: a policy past its size limit is refused as the README says", () => {
+    const v = validatePolicyYaml("#".repeat(MAX_POLICY_BYTES + 1));
+    expect(v.ok).toBe(false);
+    expectQuoted(rows.get("Policy YAML"), (v as { problems: { message: string }[] }).problems[0]!.message);
+  });
+
   it("L5: the HTTP body refusal the README quotes is the one a client gets", async () => {
     const res = payloadTooLarge(`${TRPC_MAX_BODY_BYTES + 1} bytes`, TRPC_MAX_BODY_BYTES);
     expect(res.status).toBe(413);
@@ -173,7 +179,7 @@ describe("README limits table", () => {
       return err;
     };
 
-    it("L6: audit pages, batch decisions and usage queries past their limits are refused as the README says", async () => {
+    it("L6: audit pages, batch decisions, usage queries and secrets past their limits are refused as the README says", async () => {
       const audit = await refusal(call.audit.list({ limit: MAX_AUDIT_PAGE + 1 }));
       expect(audit.code).toBe("BAD_REQUEST");
       expectQuoted(rows.get("Audit entries per page (`audit.list`)"), audit.message);
@@ -186,6 +192,10 @@ describe("README limits table", () => {
       const usage = await refusal(call.runs.usage({ ids: Array.from({ length: MAX_USAGE_RUNS + 1 }, (_, i) => `r${i}`) }));
       expect(usage.code).toBe("BAD_REQUEST");
       expectQuoted(rows.get("Runs per usage query (`runs.usage`)"), usage.message);
+
+      const secret = await refusal(call.secrets.create({ name: "BIG_SECRET", value: "s".repeat(MAX_SECRET_BYTES + 1) }));
+      expect(secret.code).toBe("BAD_REQUEST");
+      expectQuoted(rows.get("Secret value"), secret.message);
     });
   });
 
