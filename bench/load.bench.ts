@@ -131,12 +131,21 @@ function startViewers(trpcUrl: string, token: string) {
  */
 function startControl() {
   const code = `const { monitorEventLoopDelay } = require("node:perf_hooks");
+const { spawn } = require("node:child_process");
 const h = monitorEventLoopDelay({ resolution: 10 }); h.enable();
-setInterval(() => { console.log(String(h.percentile(99) / 1e6)); h.reset(); }, ${SAMPLE_MS});`;
+setInterval(() => {
+  const t = performance.now(); spawn("true", { stdio: "ignore" }).on("error", () => {}); const s = performance.now() - t;
+  console.log(JSON.stringify({ p99: h.percentile(99) / 1e6, spawnMs: s })); h.reset();
+}, ${SAMPLE_MS});`;
   const child = spawn(process.execPath, ["-e", code], { stdio: ["ignore", "pipe", "inherit"] });
   const p99s: number[] = [];
-  readline.createInterface({ input: child.stdout }).on("line", (l) => p99s.push(Number(l)));
-  return { p99s, stop: () => child.kill() };
+  const spawnMs: number[] = [];
+  readline.createInterface({ input: child.stdout }).on("line", (l) => {
+    const m = JSON.parse(l) as { p99: number; spawnMs: number };
+    p99s.push(m.p99);
+    spawnMs.push(m.spawnMs);
+  });
+  return { p99s, spawnMs, stop: () => child.kill() };
 }
 
 /** With --cpu-profile=FILE: a CPU profile of the Airlock process over the measured minutes (where its event loop goes). */
@@ -249,6 +258,10 @@ async function main(): Promise<void> {
       model.requests.length = 0;
       gc();
       gc();
+      // How long one spawn() holds this process's event loop (checkpoints, quota and permissions spawn git, du, find, chmod).
+      const s0 = performance.now();
+      spawn("true", { stdio: "ignore" }).on("error", () => undefined);
+      spawnMs.push(performance.now() - s0);
       const m = process.memoryUsage();
       const events = lab.db.$client.prepare("select count(*) as n from run_events").get() as { n: number };
       samples.push({ min: (Date.now() - t0) / 60_000, rss: m.rss / MB, heap: m.heapUsed / MB, loopP99: loop.percentile(99) / 1e6, events: events.n });
@@ -258,6 +271,7 @@ async function main(): Promise<void> {
       );
     };
     const perWindowP99: number[] = [];
+    const spawnMs: number[] = [];
     control = startControl();
     const overall = monitorEventLoopDelay({ resolution: 10 });
     overall.enable();
@@ -314,8 +328,14 @@ async function main(): Promise<void> {
       if (!replaced.has(r.id) && r.state !== "succeeded") errors.push(`run ${r.id} ended ${r.state}: ${r.endedReason ?? "no reason"}`);
 
     // Errors the runs reported on their own pages (a checkpoint that failed, an engine error).
-    for (const e of lab.db.select().from(runEvents).where(inArray(runEvents.runId, allRuns)).all())
-      if (e.type === "error") errors.push(`run ${e.runId} reported: ${JSON.stringify(e.payload).slice(0, 300)}`);
+    // A model request the agent retried and that then went through is recovered, not an error: counted on its own.
+    const retried: string[] = [];
+    for (const e of lab.db.select().from(runEvents).where(inArray(runEvents.runId, allRuns)).all()) {
+      if (e.type !== "error") continue;
+      const p = e.payload as { source?: string; message?: string };
+      if (p.source === "model" && /\(retry \d+ in /.test(p.message ?? "")) retried.push(p.message ?? "");
+      else errors.push(`run ${e.runId} reported: ${JSON.stringify(e.payload).slice(0, 300)}`);
+    }
 
     // Each viewer's ids against the database's.
     const dbIds = new Map<string, number[]>();
@@ -448,12 +468,22 @@ async function main(): Promise<void> {
       samples: perWindowP99.length ? perWindowP99 : [overall.percentile(99) / 1e6],
       ...(control.p99s.length ? { baseline: { label: "an idle Node process beside it, same windows", samples: control.p99s } } : {}),
     });
+    record({
+      id: "spawn.blocking",
+      label: "one spawn() call, time the event loop is held",
+      samples: spawnMs,
+      ...(control.spawnMs.length ? { baseline: { label: "the same in an idle Node process beside it", samples: control.spawnMs } } : {}),
+    });
     record({ id: "events.per_s", label: "events delivered to the viewers per second", unit: "/s", samples: [delivered / (elapsedMin * 60)] });
     note(
       `${minutes} min, ${RUNS} runs kept active (${allRuns.length} in all), ${subs.length} viewer subscriptions: ${errors.length} error(s)` +
         `${errors.length ? ` (${[...new Set(errors)].slice(0, 5).join("; ")}${errors.length > 5 ? "; …" : ""})` : ""}; ` +
         `lost ${lostPerSub.reduce((a, b) => a + b, 0)}, twice ${dupPerSub.reduce((a, b) => a + b, 0)}, out of order ${outOfOrderPerSub.reduce((a, b) => a + b, 0)} ` +
         `of ${delivered} events delivered (${eventCount} events in the runs' run_events, each followed by ${(delivered / Math.max(1, eventCount)).toFixed(1)} viewers on average).`,
+    );
+    note(
+      `Model requests retried by the agent and then answered (recovered, not counted as errors): ${retried.length}` +
+        `${retried.length ? `, e.g. "${retried[0]!.slice(0, 200)}"` : ""}.`,
     );
     note(
       `Work done: ${calls.length} tool calls (${byState("succeeded")} succeeded, ${byState("failed")} failed, ${byState("refused")} refused: ${whyText || "none"}), ` +
