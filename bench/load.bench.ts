@@ -377,6 +377,15 @@ async function main(): Promise<void> {
     }
     if (subs.length < VIEWERS) errors.push(`only ${subs.length} subscriptions reported`);
 
+    // Every run ended and every viewer left: what the runs held should be released (a leak stays).
+    await new Promise((r) => setTimeout(r, 5000));
+    model.requests.length = 0;
+    gc();
+    gc();
+    const after = process.memoryUsage();
+    const afterHeap = after.heapUsed / MB;
+    const afterRss = after.rss / MB;
+
     // What the runs did, from the database.
     const calls = lab.db
       .select({ state: toolCalls.state, tool: toolCalls.tool, code: toolCalls.errorCode, reason: toolCalls.reason })
@@ -459,6 +468,13 @@ async function main(): Promise<void> {
       unit: "MB/min",
       samples: [rssSlope],
       target: { metric: "median", max: RSS_SLOPE_MAX, source },
+    });
+    record({
+      id: "memory.heap_after",
+      label: "heap after GC once the runs ended and the viewers left, minus at the start",
+      unit: "MB",
+      samples: [afterHeap - samples[0]!.heap],
+      note: `at the start ${samples[0]!.heap.toFixed(1)} MB, at the peak ${Math.max(...samples.map((s) => s.heap)).toFixed(1)} MB, after ${afterHeap.toFixed(1)} MB; RSS ${samples[0]!.rss.toFixed(0)} → ${afterRss.toFixed(0)} MB`,
     });
     record({ id: "memory.heap", label: "heap after GC, every 10 s", unit: "MB", samples: samples.map((s) => s.heap) });
     record({ id: "memory.rss", label: "RSS, every 10 s", unit: "MB", samples: samples.map((s) => s.rss) });

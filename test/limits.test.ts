@@ -23,6 +23,7 @@ import { MAX_ARGS_BYTES } from "@/server/tools/gateway";
 import { MAX_STREAMED_BYTES, MODEL_OUTPUT_CAP } from "@/server/tools/output";
 import { MAX_COMMAND_CHARS, MAX_CONTENT, parseToolArgs, type ToolName } from "@/server/tools/palette";
 import { createCallerFactory } from "@/server/api/trpc";
+import { appRouter } from "@/server/api/root";
 import { createTestDb, type TestDb } from "@/test/helpers/db";
 import { actorOf, addUser, identityOfToken, issueToken } from "@/test/helpers/users";
 
@@ -58,10 +59,11 @@ const UNITS: Record<string, number> = { KiB: 1024, MiB: 1024 * 1024 };
 function parseValue(text: string): number {
   const m = /^([\d.]+)(?: (KiB|MiB|characters))?$/.exec(text);
   if (!m) throw new Error(`cannot read the value "${text}"`);
-  return Number(m[1]) * (m[2] && UNITS[m[2]] ? UNITS[m[2]] : 1);
+  return Number(m[1]) * (m[2] ? (UNITS[m[2]] ?? 1) : 1);
 }
 
 const workspace = readConfig({}).workspace;
+const createCaller = createCallerFactory(appRouter);
 
 /** What the code enforces, by the README row's name: the value and the setting that changes it. */
 const CODE: Record<string, { value: number; setting?: string }> = {
@@ -159,13 +161,12 @@ describe("README limits table", () => {
 
   describe("tRPC refusals", () => {
     let t: TestDb;
-    let call: ReturnType<ReturnType<typeof createCallerFactory>>;
+    let call: ReturnType<typeof createCaller>;
 
     beforeAll(async () => {
       t = createTestDb();
       const admin = await addUser(t.db, "admin");
-      const { appRouter } = await import("@/server/api/root");
-      call = createCallerFactory(appRouter)({ db: t.db, identity: await identityOfToken(t.db, issueToken(t.db, admin.id).token), sourceIp: "127.0.0.1" });
+      call = createCaller({ db: t.db, identity: await identityOfToken(t.db, issueToken(t.db, admin.id).token), sourceIp: "127.0.0.1" });
     }, 120_000); // importing the whole router is slow on a loaded machine
 
     afterAll(() => t?.close());
