@@ -4,9 +4,9 @@
 // each: every turn a command that prints output, a file write, and now and
 // then a command the policy asks a reviewer about; each changing call makes a
 // checkpoint. A reviewer decides every request through the tRPC API over
-// HTTP (most approved, every fifth denied with a reason). 50 viewers follow
+// HTTP (most approved, every fifth denied with a reason) and 50 viewers follow
 // the runs' events (runs.events over SSE through the real tRPC route, as the
-// run page does) from a process of their own (bench/load-subscribers.ts). A
+// run page does), both from a process of their own (bench/load-subscribers.ts). A
 // run that ends early is replaced (and counted as an error), so 20 stay
 // active; at the end every agent is told to finish.
 //
@@ -40,7 +40,7 @@ import { startScriptedModelServer, type ScriptStep } from "@/test/helpers/model-
 import { registerModel } from "@/test/helpers/runs";
 import { issueToken } from "@/test/helpers/users";
 import { startLab } from "./lab";
-import type { LoadSubscription } from "./load-subscribers";
+import type { ViewersReport } from "./load-subscribers";
 import { note, params, record } from "./support";
 
 const RUNS = 20;
@@ -60,14 +60,6 @@ const turnMs = Math.max(1500, Math.round(durationMs / 70));
 v8.setFlagsFromString("--expose-gc");
 const gc = vm.runInNewContext("gc") as () => void;
 const MB = 1024 * 1024;
-
-/** An error's message with its causes' (fetch hides the socket's reason two levels down). */
-function causeChain(err: unknown): string {
-  const parts: string[] = [];
-  for (let e = err as (Error & { code?: string }) | undefined; e && parts.length < 5; e = e.cause as typeof e)
-    parts.push(`${e.code ? `${e.code} ` : ""}${e.message}`);
-  return parts.join(" ← ");
-}
 
 /** Least-squares slope of y over x. */
 function slope(xs: number[], ys: number[]): number {
@@ -102,20 +94,21 @@ function startViewers(trpcUrl: string, token: string) {
   const send = (msg: unknown) => child.stdin.write(JSON.stringify(msg) + "\n");
   send({ settings: { trpcUrl, token } });
   const started = new Set<string>();
-  let resolveReport: (r: LoadSubscription[]) => void;
+  let resolveReport: (r: ViewersReport) => void;
   let rejectReport: (e: Error) => void;
-  const report = new Promise<LoadSubscription[]>((resolve, reject) => {
+  const report = new Promise<ViewersReport>((resolve, reject) => {
     resolveReport = resolve;
     rejectReport = reject;
   });
   readline.createInterface({ input: child.stdout }).on("line", (l) => {
     if (l.startsWith("started ")) started.add(l.slice("started ".length));
-    else if (l.startsWith("[")) resolveReport(JSON.parse(l) as LoadSubscription[]);
+    else if (l.startsWith("{")) resolveReport(JSON.parse(l) as ViewersReport);
   });
   child.once("exit", (code) => rejectReport(new Error(`the viewers' process exited ${String(code)} without a report`)));
   return {
     started,
     follow: (sub: number, runId: string) => send({ follow: { sub, runId } }),
+    review: (token: string) => send({ review: { token } }),
     report: (lastIds: Record<string, number>) => {
       send({ report: lastIds });
       return report;
@@ -187,7 +180,6 @@ async function main(): Promise<void> {
   });
   const viewers = startViewers(lab.trpcUrl, issueToken(lab.db, lab.reviewer.id).token);
   const loop = monitorEventLoopDelay({ resolution: 10 });
-  let stopReviewer = false;
   let sampler: NodeJS.Timeout | undefined;
   let control: ReturnType<typeof startControl> | undefined;
   try {
@@ -218,28 +210,8 @@ async function main(): Promise<void> {
     };
     await Promise.all(Array.from({ length: RUNS }, (_, i) => create(i)));
 
-    // The reviewer: decides every pending request through the API, every fifth denied.
-    let decided = 0;
-    let toolDecisions = 0;
-    const reviewer = (async () => {
-      while (!stopReviewer) {
-        try {
-          const { items } = await lab.reviewerClient.approvals.list.query({ state: "pending" });
-          for (const a of items) {
-            // Plans are always approved (a denied plan leaves the agent without one); every fifth tool request is denied.
-            const deny = a.kind === "tool" && toolDecisions % 5 === 4;
-            await lab.reviewerClient.approvals.decide.mutate(
-              deny ? { id: a.id, decision: "deny", reason: "not now (load benchmark)" } : { id: a.id, decision: "approve" },
-            );
-            if (a.kind === "tool") toolDecisions += 1;
-            decided += 1;
-          }
-        } catch (err) {
-          errors.push(`reviewer: ${causeChain(err)}`);
-        }
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    })();
+    // The reviewer decides every pending request through the API from the viewers' process (every fifth tool request denied).
+    viewers.review(issueToken(lab.db, lab.reviewer.id).token);
 
     // Every plan approved and every viewer connected before the clock starts.
     const t0Wait = Date.now();
@@ -322,8 +294,6 @@ async function main(): Promise<void> {
       }
       await new Promise((r) => setTimeout(r, 1000));
     }
-    stopReviewer = true;
-    await reviewer;
     for (const r of lab.db.select().from(runs).where(inArray(runs.id, allRuns)).all())
       if (!replaced.has(r.id) && r.state !== "succeeded") errors.push(`run ${r.id} ended ${r.state}: ${r.endedReason ?? "no reason"}`);
 
@@ -350,7 +320,7 @@ async function main(): Promise<void> {
           .all()
           .map((e) => e.id),
       );
-    const subs = await viewers.report(Object.fromEntries([...dbIds].map(([id, ids]) => [id, ids.at(-1) ?? 0])));
+    const { subscriptions: subs, reviewer } = await viewers.report(Object.fromEntries([...dbIds].map(([id, ids]) => [id, ids.at(-1) ?? 0])));
     const lostPerSub: number[] = [];
     const dupPerSub: number[] = [];
     const outOfOrderPerSub: number[] = [];
@@ -376,6 +346,8 @@ async function main(): Promise<void> {
       if (lost || dup || disorder) console.log(`  viewer ${s.sub} on ${s.runId}: ${lost} lost, ${dup} twice, ${disorder} out of order of ${want.length}`);
     }
     if (subs.length < VIEWERS) errors.push(`only ${subs.length} subscriptions reported`);
+    for (const e of reviewer.errors) errors.push(`reviewer: ${e}`);
+    const decided = reviewer.decided;
 
     // Every run ended and every viewer left: what the runs held should be released (a leak stays).
     await new Promise((r) => setTimeout(r, 5000));
@@ -507,7 +479,7 @@ async function main(): Promise<void> {
         `${checkpointCount} checkpoints; events delivered ${(delivered / (elapsedMin * 60)).toFixed(0)}/s to the viewers.`,
     );
     note(
-      `Airlock's memory after a full GC every 10 s (${samples.length} samples; the process holds the server, the supervisor, the database and the scripted model server, whose request log is cleared before each sample; the viewers run in their own process): ` +
+      `Airlock's memory after a full GC every 10 s (${samples.length} samples; the process holds the server, the supervisor, the database and the scripted model server, whose request log is cleared before each sample; the viewers and the reviewer run in their own process): ` +
         `heap ${first[0]!.heap.toFixed(0)} → ${samples.at(-1)!.heap.toFixed(0)} MB, slope over the last 2/3 ${heapSlope.toFixed(2)} MB/min (target ≤ ${HEAP_SLOPE_MAX}), mean of the last 2/3 over the first third ${heapRatio.toFixed(2)}; ` +
         `RSS ${first[0]!.rss.toFixed(0)} → ${samples.at(-1)!.rss.toFixed(0)} MB, slope ${rssSlope.toFixed(2)} MB/min (target ≤ ${RSS_SLOPE_MAX}), ratio ${rssRatio.toFixed(2)}.`,
     );
@@ -519,7 +491,6 @@ async function main(): Promise<void> {
           .join(" / ")} on ${os.cpus().length} cores; the machine is shared with other work.`,
     );
   } finally {
-    stopReviewer = true;
     if (sampler) clearInterval(sampler);
     viewers.kill();
     control?.stop();
