@@ -7,6 +7,8 @@
 //
 //   npm run bench -- [NAME…] [--note=TEXT]   TEXT: why the figures look as they do (shown in RESULTS.md)
 //   npm run bench -- --render                only regenerate RESULTS.md from results.json
+//
+// bench/load.bench.ts runs for 10 minutes of load (about 12 in all): a full run takes that much longer.
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -105,7 +107,7 @@ async function main(): Promise<number> {
   const failed: string[] = [];
   try {
     for (const name of selected) {
-      console.log(`\n=== ${name} ===`);
+      console.log(`\n=== ${name} ===${name === "load" ? " (about 12 minutes: 10 of load)" : ""}`);
       const out = path.join(tmp, `${name}.json`);
       const loadStart = load1();
       const t0 = Date.now();

@@ -38,12 +38,12 @@ export function stats(samples: number[]): Stats {
   return { median: at(0.5), p95: at(0.95), min: s[0]!, max: s[s.length - 1]!, n: s.length, ...(s.length >= 100 ? { p99: at(0.99) } : {}) };
 }
 
-/** Time units for timings; "lines/s" and "MB" only for comparisons of rates and memory. */
-export type Unit = "ms" | "µs" | "lines/s" | "MB";
+/** Time units for timings; "lines/s" and "MB" for rates and memory; "count", "/s" and "MB/min" for bench/load.bench.ts's tallies, rates and memory slopes. */
+export type Unit = "ms" | "µs" | "lines/s" | "MB" | "count" | "/s" | "MB/min";
 
 export interface Target {
   /** What the target bounds: the ratio of medians (Airlock/baseline) or one of Airlock's own figures. */
-  metric: "ratio" | "median" | "p95" | "p99";
+  metric: "ratio" | "median" | "p95" | "p99" | "max";
   /** Upper bound, in the entry's unit for median/p95/p99. */
   max: number;
   /** Where the target comes from, e.g. "issue 14". */
@@ -138,7 +138,14 @@ export function record(e: {
   const pairedRatio = b?.paired && b.samples.length === e.samples.length ? median(e.samples.map((v, i) => v / b.samples[i]!)) : undefined;
   let target: Target | undefined;
   if (e.target) {
-    const value = e.target.metric === "ratio" ? ratio : e.target.metric === "p99" ? (airlock.p99 ?? airlock.max) : airlock[e.target.metric];
+    const value =
+      e.target.metric === "ratio"
+        ? ratio
+        : e.target.metric === "p99"
+          ? (airlock.p99 ?? airlock.max)
+          : e.target.metric === "max"
+            ? airlock.max
+            : airlock[e.target.metric];
     if (value === undefined) throw new Error(`${e.id}: a ratio target needs a baseline`);
     target = { ...e.target, value, pass: value <= e.target.max };
   }

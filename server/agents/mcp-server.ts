@@ -1,6 +1,7 @@
 // The MCP endpoint (Streamable HTTP, stateless: one SDK server and transport
 // per HTTP request). The run token picks the run; tools/list is the palette;
 // tools/call goes through the run's gateway session held by the supervisor.
+import { readCappedBody } from "@/server/api/body-limit";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
@@ -18,7 +19,7 @@ import { toolError, type ToolResult } from "@/server/tools/palette";
 import { findRun } from "@/server/runs/lookup";
 
 /** A little above the gateway's argument limit (1.5 MB) so that limit answers with its own message. */
-const MAX_BODY_BYTES = 4 * 1024 * 1024;
+export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 /** Progress notifications while a call waits (a reviewer, a long command), for clients that reset their timeout on progress. */
 const PROGRESS_EVERY_MS = 20_000;
 
@@ -177,9 +178,10 @@ export async function handleMcpRequest(db: Db, req: Request): Promise<Response> 
   if (!check.ok && check.reason !== "ended") return unauthorized(check);
   const declared = Number(req.headers.get("content-length") ?? "0");
   if (declared > MAX_BODY_BYTES) return jsonRpcError(413, -32600, `The request body is ${declared} bytes; the limit is ${MAX_BODY_BYTES} bytes.`);
-  const text = await req.text();
-  if (Buffer.byteLength(text) > MAX_BODY_BYTES)
-    return jsonRpcError(413, -32600, `The request body is larger than ${MAX_BODY_BYTES} bytes; the limit is ${MAX_BODY_BYTES} bytes.`);
+  // A chunked body declares no length: read it up to the limit, never all of it into memory first.
+  const bytes = await readCappedBody(req, MAX_BODY_BYTES);
+  if (!bytes) return jsonRpcError(413, -32600, `The request body is larger than ${MAX_BODY_BYTES} bytes; the limit is ${MAX_BODY_BYTES} bytes.`);
+  const text = new TextDecoder().decode(bytes);
   let body: unknown;
   try {
     body = JSON.parse(text);

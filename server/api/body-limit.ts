@@ -1,5 +1,12 @@
-// Request bodies read up to a limit. A chunked body has no Content-Length to
+// Request bodies read up to a limit (README, "Limits"). A chunked body has no Content-Length to
 // refuse it by, so the limit is enforced while reading, before anything parses it.
+
+/** POST /api/trpc: mutations and batched calls. */
+export const TRPC_MAX_BODY_BYTES = 1024 * 1024;
+/** POST /api/auth/*: sign-in forms. */
+export const AUTH_MAX_BODY_BYTES = 64 * 1024;
+/** POST /api/approvals/act: a notification's action button. */
+export const APPROVAL_ACTION_MAX_BODY_BYTES = 16 * 1024;
 
 export function payloadTooLarge(size: string, limit: number): Response {
   return Response.json(

@@ -77,6 +77,7 @@ const t = initTRPC
 
 function toTrpcError(err: unknown): unknown {
   if (err instanceof DomainError) return new TRPCError({ code: DOMAIN_TO_TRPC[err.code], message: err.message, cause: err });
+  if (err instanceof ZodError) return new TRPCError({ code: "BAD_REQUEST", message: `Invalid input: ${zodMessage(err)}`, cause: err });
   return err;
 }
 
@@ -84,7 +85,7 @@ function toTrpcError(err: unknown): unknown {
  * A subscription's stream, whose domain errors become tRPC errors too: they
  * are thrown after the handler returned (runs.events checks the run inside
  * its generator), where the check below cannot see them, and went out as
- * INTERNAL_SERVER_ERROR (F4: a stream of a run that does not exist).
+ * INTERNAL_SERVER_ERROR (F4: a stream of a run that does not exist; L1: a refused subscription, past the viewers' limit).
  */
 async function* mapStreamErrors<T>(stream: AsyncIterable<T>): AsyncGenerator<T> {
   const iterator = stream[Symbol.asyncIterator]();

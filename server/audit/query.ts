@@ -12,8 +12,11 @@ export const auditFilterInput = z.object({
   to: z.coerce.date().optional(),
 });
 
+/** Audit entries per page of audit.list. */
+export const MAX_AUDIT_PAGE = 500;
+
 export const auditListInput = auditFilterInput.extend({
-  limit: z.number().int().min(1).max(500).default(50),
+  limit: z.number().int().min(1).max(MAX_AUDIT_PAGE).default(50),
   cursor: z.number().int().positive().optional(),
 });
 

@@ -53,6 +53,8 @@ export interface AirlockConfig {
   runMemoryRatio: number;
   /** AIRLOCK_AUDIT_ANCHOR_*: where the audit chain's sealed head is published, off this machine's database. */
   auditAnchor: AuditAnchorSettings;
+  /** AIRLOCK_MAX_SUBSCRIBERS_PER_RUN: live runs.events subscriptions one run may have at once in this process. */
+  maxSubscribersPerRun: number;
 }
 
 /** Where and how often the audit chain's head is published (server/audit/anchor.ts). */
@@ -142,7 +144,23 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     maxConcurrentRunsPerUser: readMaxConcurrentRunsPerUser(env),
     runMemoryRatio: readRunMemoryRatio(env),
     auditAnchor: readAuditAnchorSettings(env, dataDir),
+    maxSubscribersPerRun: readMaxSubscribersPerRun(env),
   };
+}
+
+/** Live viewers of one run by default: each holds a connection and a reader of the run's events (README, "Limits"). */
+export const DEFAULT_MAX_SUBSCRIBERS_PER_RUN = 100;
+
+/** AIRLOCK_MAX_SUBSCRIBERS_PER_RUN: a whole number from 1 to 10000; default 100. */
+export function readMaxSubscribersPerRun(env: Record<string, string | undefined> = process.env): number {
+  const text = env.AIRLOCK_MAX_SUBSCRIBERS_PER_RUN?.trim();
+  if (!text) return DEFAULT_MAX_SUBSCRIBERS_PER_RUN;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 10_000)
+    throw new ConfigError(
+      `AIRLOCK_MAX_SUBSCRIBERS_PER_RUN must be a whole number of live viewers between 1 and 10000, got "${text}"; the default is ${DEFAULT_MAX_SUBSCRIBERS_PER_RUN}.`,
+    );
+  return n;
 }
 
 /** AIRLOCK_RUNTIME: auto (default), runc or runsc (gVisor). */

@@ -28,6 +28,8 @@ export type RunEventType =
 
 interface Bus {
   emitter: EventEmitter;
+  /** Live runs.events subscriptions per run (AIRLOCK_MAX_SUBSCRIBERS_PER_RUN bounds them). */
+  subscribers: Map<string, number>;
 }
 
 const g = globalThis as unknown as { __airlockBus?: Bus };
@@ -35,7 +37,7 @@ function bus(): Bus {
   if (!g.__airlockBus) {
     const emitter = new EventEmitter();
     emitter.setMaxListeners(0);
-    g.__airlockBus = { emitter };
+    g.__airlockBus = { emitter, subscribers: new Map() };
   }
   return g.__airlockBus;
 }
@@ -115,6 +117,30 @@ export function listRunEvents(db: Db, runId: string, afterId = 0, limit = 5000):
 }
 
 /**
+ * Takes one of the run's `max` live-viewer places: a release function, or
+ * null when all are taken. Each viewer holds an HTTP connection and re-reads
+ * the run's events on every new one, so an unbounded number of them (a
+ * script reconnecting in a loop, many open tabs) would starve the server.
+ */
+export function holdSubscriberPlace(runId: string, max: number): (() => void) | null {
+  const places = bus().subscribers;
+  const held = places.get(runId) ?? 0;
+  if (held >= max) return null;
+  places.set(runId, held + 1);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    const left = (places.get(runId) ?? 1) - 1;
+    if (left > 0) places.set(runId, left);
+    else places.delete(runId);
+  };
+}
+
+/** Events a live viewer's stream reads from the database at a time (it reads page after page until it has them all). */
+export const STREAM_PAGE_EVENTS = 1000;
+
+/**
  * Every event of a run after `afterId`: subscribes first, then reads from the
  * database (the source of truth) whenever the bus says something new arrived,
  * so events are never duplicated, skipped or reordered across reconnects.
@@ -135,12 +161,12 @@ export async function* streamRunEvents(db: Db, runId: string, afterId: number, s
       if (pending) {
         pending = false;
         for (;;) {
-          const page = listRunEvents(db, runId, last, 1000);
+          const page = listRunEvents(db, runId, last, STREAM_PAGE_EVENTS);
           for (const e of page) {
             last = e.id;
             yield e;
           }
-          if (page.length < 1000) break;
+          if (page.length < STREAM_PAGE_EVENTS) break;
         }
         continue;
       }

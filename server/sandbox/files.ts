@@ -118,8 +118,8 @@ export interface SearchFilesResult extends ResolvedPath {
 export const DEFAULT_READ_BYTES = 1024 * 1024;
 export const MAX_READ_BYTES = 8 * 1024 * 1024;
 export const MAX_LIST_DEPTH = 10;
-const DEFAULT_MAX_ENTRIES = 2000;
-const DEFAULT_MAX_MATCHES = 200;
+export const DEFAULT_MAX_ENTRIES = 2000;
+export const DEFAULT_MAX_MATCHES = 200;
 const FILE_OP_TIMEOUT_S = 30;
 const SEARCH_TIMEOUT_S = 60;
 

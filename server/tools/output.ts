@@ -4,7 +4,7 @@ export const MODEL_OUTPUT_CAP = 16 * 1024;
 const FLUSH_BYTES = 16 * 1024;
 const FLUSH_MS = 150;
 /** Output beyond this per command is not streamed (it is still counted). */
-const MAX_STREAMED_BYTES = 2 * 1024 * 1024;
+export const MAX_STREAMED_BYTES = 2 * 1024 * 1024;
 
 export class OutputBuffer {
   private parts: { stream: "stdout" | "stderr"; text: string }[] = [];

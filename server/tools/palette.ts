@@ -4,7 +4,9 @@
 import { z } from "zod";
 
 const relPath = z.string().min(1, "path is required").max(4096, "path is too long (4096 characters at most)");
-const MAX_CONTENT = 1024 * 1024;
+export const MAX_CONTENT = 1024 * 1024;
+/** run_command and start_service: characters of one command. */
+export const MAX_COMMAND_CHARS = 16_384;
 const serviceName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/, "a service name is 1 to 40 letters, digits, dots, dashes or underscores (for example web or api-server)");
@@ -34,7 +36,7 @@ export const TOOL_SCHEMAS = {
     .strict(),
   run_command: z
     .object({
-      command: z.string().trim().min(1, "command is empty").max(16_384, "command is longer than 16384 characters"),
+      command: z.string().trim().min(1, "command is empty").max(MAX_COMMAND_CHARS, `command is longer than ${MAX_COMMAND_CHARS} characters`),
       cwd: relPath.optional(),
       timeout_s: z.number().int().min(1).max(3600).optional(),
       dry_run: z.boolean().optional(),
@@ -67,7 +69,7 @@ export const TOOL_SCHEMAS = {
   start_service: z
     .object({
       name: serviceName,
-      command: z.string().trim().min(1, "command is empty").max(16_384, "command is longer than 16384 characters"),
+      command: z.string().trim().min(1, "command is empty").max(MAX_COMMAND_CHARS, `command is longer than ${MAX_COMMAND_CHARS} characters`),
       cwd: relPath.optional(),
     })
     .strict(),

@@ -88,9 +88,30 @@ export async function initWorkspaceRepo(db: Db, runId: string, workspaceDir: str
   return repo;
 }
 
+/** Attempts at freezing a sandbox before a checkpoint gives up. */
+export const PAUSE_ATTEMPTS = 4;
+
+/**
+ * Pauses the sandbox, trying again when the engine's cgroup freezer gives up
+ * ("unable to freeze"): on a loaded host a task can take longer to stop than
+ * runc waits, and a moment later it freezes. Without this, the checkpoint
+ * after that tool call was lost (bench/load.bench.ts, 20 runs on 2 cores).
+ */
+async function pauseForCheckpoint(runtime: SandboxRuntime, containerId: string): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runtime.pauseSandbox(containerId);
+    } catch (err) {
+      const text = `${(err as Error).message} ${String(((err as Error).cause as Error | undefined)?.message ?? "")}`;
+      if (attempt >= PAUSE_ATTEMPTS || !/unable to freeze/i.test(text)) throw err;
+      await new Promise((r) => setTimeout(r, 250 * attempt));
+    }
+  }
+}
+
 /** Freezes the container (when there is one and it runs) around `fn`. */
 export async function withFrozenSandbox<T>(runtime: SandboxRuntime | undefined, containerId: string | null, fn: () => Promise<T>): Promise<T> {
-  const paused = runtime && containerId ? await runtime.pauseSandbox(containerId) : false;
+  const paused = runtime && containerId ? await pauseForCheckpoint(runtime, containerId) : false;
   try {
     return await fn();
   } finally {

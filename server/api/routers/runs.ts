@@ -2,7 +2,7 @@ import { tracked } from "@trpc/server";
 import { z } from "zod";
 import { roleProcedure, router } from "@/server/api/trpc";
 import { whileAccessHolds } from "@/server/api/live-access";
-import { streamRunEvents } from "@/server/events/bus";
+import { holdSubscriberPlace, streamRunEvents } from "@/server/events/bus";
 import { createRunWithToken, createRunInput, getRunView, listRunViews, listRunsInput, listToolCalls, requireRun } from "@/server/runs/runs";
 import { MAX_USAGE_RUNS, runUsage } from "@/server/runs/usage";
 import { DomainError } from "@/server/errors/domain-error";
@@ -47,9 +47,20 @@ export const runsRouter = router({
       requireRun(ctx.db, input.id);
       const after = input.lastEventId ? Number(input.lastEventId) : 0;
       if (!Number.isFinite(after) || after < 0) throw new DomainError("INVALID_INPUT", "lastEventId must be an event id this stream sent.");
-      // Ends when the viewer is disabled, demoted or signed out, not only when they leave.
-      for await (const event of whileAccessHolds(ctx, signal, (live) => streamRunEvents(ctx.db, input.id, after, live))) {
-        yield tracked(String(event.id), event);
+      const max = config().maxSubscribersPerRun;
+      const release = holdSubscriberPlace(input.id, max);
+      if (!release)
+        throw new DomainError(
+          "TOO_MANY_ATTEMPTS",
+          `This run already has ${max} live viewers, the most one run may have (AIRLOCK_MAX_SUBSCRIBERS_PER_RUN). Close the run page in another tab or window and try again, or ask an admin to raise the limit.`,
+        );
+      try {
+        // Ends when the viewer is disabled, demoted or signed out, not only when they leave.
+        for await (const event of whileAccessHolds(ctx, signal, (live) => streamRunEvents(ctx.db, input.id, after, live))) {
+          yield tracked(String(event.id), event);
+        }
+      } finally {
+        release();
       }
     }),
   kill: roleProcedure("operator")

@@ -4,15 +4,13 @@
 // every check of the dashboard made again (server/notify/action-tokens.ts).
 import { z } from "zod";
 import { db } from "@/db/client";
-import { declaredTooLarge, payloadTooLarge, readCappedBody } from "@/server/api/body-limit";
+import { APPROVAL_ACTION_MAX_BODY_BYTES as MAX_BODY_BYTES, declaredTooLarge, payloadTooLarge, readCappedBody } from "@/server/api/body-limit";
 import { crossSiteRefusal, crossSiteResponse } from "@/server/auth/csrf";
 import { identityFromHeaders } from "@/server/auth/identity";
 import { clientIpFromHeaders } from "@/server/auth/request-ip";
 import { ActionRefused, actOnApproval } from "@/server/notify/action-tokens";
 
 export const dynamic = "force-dynamic";
-
-const MAX_BODY_BYTES = 16 * 1024;
 
 const actSchema = z.object({
   token: z.string().min(1).max(200),

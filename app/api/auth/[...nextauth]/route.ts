@@ -1,12 +1,11 @@
 import NextAuth from "next-auth";
 import { NextRequest } from "next/server";
 import { authOptions } from "@/server/auth/options";
-import { declaredTooLarge, payloadTooLarge, readCappedBody } from "@/server/api/body-limit";
+import { AUTH_MAX_BODY_BYTES, declaredTooLarge, payloadTooLarge, readCappedBody } from "@/server/api/body-limit";
 
 const handler = NextAuth(authOptions);
 
 /** Sign-in forms and callbacks are a few hundred bytes; anything near this is not one. */
-const AUTH_MAX_BODY_BYTES = 64 * 1024;
 
 type RouteContext = { params: Promise<{ nextauth: string[] }> };
 

@@ -1,7 +1,7 @@
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { appRouter } from "@/server/api/root";
 import { createContextFromHeaders } from "@/server/api/context";
-import { declaredTooLarge, payloadTooLarge, readCappedBody } from "@/server/api/body-limit";
+import { declaredTooLarge, payloadTooLarge, readCappedBody, TRPC_MAX_BODY_BYTES as MAX_BODY_BYTES } from "@/server/api/body-limit";
 import { crossSiteRefusal, crossSiteResponse } from "@/server/auth/csrf";
 import { installChunkTextEncoderStream } from "@/server/api/text-encoder-stream";
 
@@ -9,8 +9,6 @@ import { installChunkTextEncoderStream } from "@/server/api/text-encoder-stream"
 installChunkTextEncoderStream();
 
 export const dynamic = "force-dynamic";
-
-const MAX_BODY_BYTES = 1024 * 1024;
 
 /**
  * Mutations arrive as POST with a JSON body. A plain HTML form can only send
