@@ -18,6 +18,9 @@ import { DEFAULT_MAX_STORED_BYTES } from "@/server/sandbox/runtime";
 import { DEFAULT_MAX_ENTRIES, DEFAULT_MAX_MATCHES } from "@/server/sandbox/files";
 import { MAX_SECRET_BYTES } from "@/server/secrets/secrets";
 import { RESPONSE_BODY_CAP } from "@/server/egress/fetch";
+import { DEFAULT_MAX_CONNECTIONS_PER_RUN } from "@/server/egress/proxy";
+import { MAX_INPUT_DEPTH } from "@/lib/nesting";
+import http from "node:http";
 import { FETCH_MODEL_CAP } from "@/server/tools/execute";
 import { MAX_ARGS_BYTES } from "@/server/tools/gateway";
 import { MAX_STREAMED_BYTES, MODEL_OUTPUT_CAP } from "@/server/tools/output";
@@ -57,7 +60,7 @@ const UNITS: Record<string, number> = { KiB: 1024, MiB: 1024 * 1024 };
 
 /** "1.5 MiB" → bytes, "16384 characters" → 16384, "2000" → 2000. */
 function parseValue(text: string): number {
-  const m = /^([\d.]+)(?: (KiB|MiB|characters))?$/.exec(text);
+  const m = /^([\d.]+)(?: (KiB|MiB|characters|levels))?$/.exec(text);
   if (!m) throw new Error(`cannot read the value "${text}"`);
   return Number(m[1]) * (m[2] ? (UNITS[m[2]] ?? 1) : 1);
 }
@@ -74,6 +77,7 @@ const CODE: Record<string, { value: number; setting?: string }> = {
   "Uploaded archive, compressed (`/api/uploads`)": { value: workspace.archiveMaxBytes, setting: "AIRLOCK_ARCHIVE_MAX_MB" },
   "Uploaded archive, expanded": { value: workspace.archiveMaxExpandedBytes, setting: "AIRLOCK_ARCHIVE_MAX_EXPANDED_MB" },
   "Uploaded archive, entries": { value: workspace.archiveMaxFiles, setting: "AIRLOCK_ARCHIVE_MAX_FILES" },
+  "Nesting of any tRPC input or tool arguments": { value: MAX_INPUT_DEPTH },
   "Tool call arguments, all of one call": { value: MAX_ARGS_BYTES },
   "`write_file` / `edit_file` content": { value: MAX_CONTENT },
   "`http_fetch` request body": { value: MAX_CONTENT },
@@ -92,6 +96,8 @@ const CODE: Record<string, { value: number; setting?: string }> = {
   "Audit entries per page (`audit.list`)": { value: MAX_AUDIT_PAGE },
   "Requests per batch decision (`approvals.decideBatch`)": { value: MAX_BATCH },
   "Runs per usage query (`runs.usage`)": { value: MAX_USAGE_RUNS },
+  "Request headers through the egress proxy": { value: http.maxHeaderSize },
+  "Open egress connections per run": { value: DEFAULT_MAX_CONNECTIONS_PER_RUN },
   "Secret value": { value: MAX_SECRET_BYTES },
   "Policy YAML": { value: MAX_POLICY_BYTES },
   "Policy rules": { value: MAX_POLICY_RULES },

@@ -17,6 +17,9 @@ import type { Duplex } from "node:stream";
 import { refuseAddress, type PrivateAddressAllowance } from "@/server/egress/addresses";
 import { judgeEgressTarget, normaliseTargetHost, type EgressDomain } from "@/server/egress/domains";
 
+/** Open connections one run may hold through the proxy at once (README, Limits). */
+export const DEFAULT_MAX_CONNECTIONS_PER_RUN = 64;
+
 export interface EgressConnectionRecord {
   verdict: "allowed" | "refused";
   /** CONNECT for a tunnel, else the HTTP method of a plain request. */
@@ -217,9 +220,12 @@ export class EgressProxy {
       verdict = outcome.allowed ? { allowed: true, entry: outcome.entry } : { allowed: false, reason: outcome.reason };
     }
     if (!verdict.allowed) throw Object.assign(new Refusal(403, verdict.reason), { runId });
-    if (this.countFor(runId) >= (this.opts.maxConnectionsPerRun ?? 64)) {
+    if (this.countFor(runId) >= (this.opts.maxConnectionsPerRun ?? DEFAULT_MAX_CONNECTIONS_PER_RUN)) {
       throw Object.assign(
-        new Refusal(503, `the run already has ${this.opts.maxConnectionsPerRun ?? 64} open connections through the proxy; close some and retry.`),
+        new Refusal(
+          503,
+          `the run already has ${this.opts.maxConnectionsPerRun ?? DEFAULT_MAX_CONNECTIONS_PER_RUN} open connections through the proxy; close some and retry.`,
+        ),
         { runId },
       );
     }
