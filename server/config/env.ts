@@ -5,6 +5,7 @@ import path from "node:path";
 import { ROLES, type Role } from "@/db/schema";
 import { isValidAllowEntry } from "@/server/egress/addresses";
 import { MIN_PASSWORD_LENGTH } from "@/server/auth/password-policy";
+import { parseFailpoints, type FailpointSetting } from "@/server/faults/points";
 
 export class ConfigError extends Error {
   readonly code = "CONFIG_ERROR";
@@ -50,6 +51,8 @@ export interface AirlockConfig {
   maxConcurrentRunsPerUser?: number;
   /** AIRLOCK_RUN_MEMORY_RATIO: the memory limits of executing runs may add up to at most this share of the host's memory. */
   runMemoryRatio: number;
+  /** AIRLOCK_FAILPOINTS (tests only): kill points where the process SIGKILLs itself (server/faults/failpoints.ts); empty: none. */
+  failpoints: FailpointSetting[];
 }
 
 export const RUNTIME_SETTINGS = ["auto", "runc", "runsc"] as const;
@@ -126,7 +129,17 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     maxConcurrentRuns: readMaxConcurrentRuns(env),
     maxConcurrentRunsPerUser: readMaxConcurrentRunsPerUser(env),
     runMemoryRatio: readRunMemoryRatio(env),
+    failpoints: readFailpoints(env),
   };
+}
+
+/** AIRLOCK_FAILPOINTS: the fault suite's kill points (test-only), e.g. "mid-checkpoint,mid-stream@3". */
+export function readFailpoints(env: Record<string, string | undefined> = process.env): FailpointSetting[] {
+  try {
+    return parseFailpoints(env.AIRLOCK_FAILPOINTS);
+  } catch (err) {
+    throw new ConfigError(`AIRLOCK_FAILPOINTS: ${(err as Error).message} It is for the fault suite only; unset it.`);
+  }
 }
 
 /** AIRLOCK_RUNTIME: auto (default), runc or runsc (gVisor). */

@@ -10,6 +10,7 @@ import { planStepSchema, toolError, type ToolResult } from "@/server/tools/palet
 import { transitionRunInTx } from "@/server/runs/state-machine";
 import { z } from "zod";
 import { requireRun } from "@/server/runs/lookup";
+import { failpoint } from "@/server/faults/failpoints";
 
 export interface FinishSignal {
   finished: { summary: string; status: "success" | "failure" } | null;
@@ -67,6 +68,7 @@ export function controlTools(db: Db, runId: string, signal: AbortSignal, finishS
       // afterApprovalCommit announces the approval event itself; announce only the rest (once each).
       if (events[0]) afterApprovalCommit(approval, events[0]);
       for (const e of events.slice(1)) announce(e);
+      failpoint("plan-pending");
       const waited = await waitAndResume(approval.id, "awaiting_plan_approval");
       if (!waited) return stopped();
       const { decided } = waited;
