@@ -52,7 +52,7 @@ interface Round {
   /** The round's own seed (derived from the suite's), printed with its outcome. */
   seed: number;
   /** What a person would notice after the restart. */
-  expect?: "unknown-effect" | "ran-once" | "rollback-note";
+  expect?: "unknown-effect" | "ran-once" | "rollback-note" | "succeeded";
 }
 
 // --- The scripted agent -------------------------------------------------------------------------------
@@ -113,13 +113,48 @@ async function answer(req: ReceivedRequest): Promise<ScriptStep | undefined> {
 
 // --- The world: one dashboard, an operator (the admin) and a reviewer, over HTTP ----------------------
 
-let airlock: AirlockProcess;
+/** One dashboard with its own data directory and port; rounds on different lanes run side by side. */
+interface Lane {
+  airlock: AirlockProcess;
+  /** The admin, who starts the runs. */
+  operator: AirlockApi;
+  reviewer: AirlockApi;
+  modelId: string;
+  /** Decisions the server confirmed on this lane's dashboard. */
+  decisions: MadeDecision[];
+}
+
+const LANES = Math.max(1, Number(process.env.AIRLOCK_FAULT_LANES ?? 2));
 let model: ScriptedModelServer;
-let operator: AirlockApi;
-let reviewer: AirlockApi;
-let modelId: string;
-const decisions: MadeDecision[] = [];
+const lanes: Lane[] = [];
+const freeLanes: Lane[] = [];
+const laneWaiters: ((lane: Lane) => void)[] = [];
 const report: string[] = [];
+
+async function withLane<T>(fn: (lane: Lane) => Promise<T>): Promise<T> {
+  const lane = freeLanes.pop() ?? (await new Promise<Lane>((resolve) => laneWaiters.push(resolve)));
+  try {
+    return await fn(lane);
+  } finally {
+    const next = laneWaiters.shift();
+    if (next) next(lane);
+    else freeLanes.push(lane);
+  }
+}
+
+async function createLane(): Promise<Lane> {
+  // runc: gVisor's probe would run again at every restart, and the kill points do not depend on the runtime.
+  const airlock = await AirlockProcess.create({ env: { AIRLOCK_RUNTIME: "runc" } });
+  await airlock.cli(["user", "create", "--email", "reviewer@faults.test", "--role", "reviewer", "--password", "faults-reviewer-password"]);
+  const adminToken = (await airlock.cli(["token", "create", "--email", airlock.adminEmail, "--name", "faults"])).stdout.trim();
+  const reviewerToken = (await airlock.cli(["token", "create", "--email", "reviewer@faults.test", "--name", "faults"])).stdout.trim();
+  const operator = new AirlockApi(airlock.url, adminToken);
+  const reviewer = new AirlockApi(airlock.url, reviewerToken);
+  await airlock.start();
+  const modelId = (await operator.mutation<{ id: string }>("models.create", { name: "scripted", baseUrl: model.baseUrl, model: "scripted-model" })).id;
+  await airlock.stop();
+  return { airlock, operator, reviewer, modelId, decisions: [] };
+}
 
 function ensureBuild(): void {
   if (fs.existsSync(path.join(ROOT, ".next", "BUILD_ID"))) return;
@@ -135,7 +170,10 @@ class Reviewer {
   private loop: Promise<void> | null = null;
   held = false;
 
-  constructor(private readonly runIds: Set<string>) {}
+  constructor(
+    private readonly lane: Lane,
+    private readonly runIds: Set<string>,
+  ) {}
 
   start(): void {
     this.stopped = false;
@@ -153,15 +191,17 @@ class Reviewer {
   }
 
   async pending(): Promise<{ id: string; runId: string; kind: string; tool: string }[]> {
-    const { items } = await reviewer.query<{ items: { id: string; runId: string; kind: string; tool: string }[] }>("approvals.list", { state: "pending" });
+    const { items } = await this.lane.reviewer.query<{ items: { id: string; runId: string; kind: string; tool: string }[] }>("approvals.list", {
+      state: "pending",
+    });
     return items.filter((a) => this.runIds.has(a.runId));
   }
 
   private async decideOnce(): Promise<void> {
     for (const a of await this.pending()) {
       if (this.stopped || this.held) return;
-      await reviewer.mutation("approvals.decide", { id: a.id, decision: "approve" });
-      decisions.push({ approvalId: a.id, runId: a.runId, decision: "approve" }); // only once the server confirmed it
+      await this.lane.reviewer.mutation("approvals.decide", { id: a.id, decision: "approve" });
+      this.lane.decisions.push({ approvalId: a.id, runId: a.runId, decision: "approve" }); // only once the server confirmed it
     }
   }
 }
@@ -171,12 +211,13 @@ interface RunState {
   endedReason?: string | null;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs: number): Promise<T> {
+async function waitFor<T>(lane: Lane, what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe().catch(() => null);
     if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}\n----- dashboard log -----\n${airlock.logTail(60)}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}\n----- dashboard log -----\n${lane.airlock.logTail(60)}`);
     await sleep(200);
   }
 }
@@ -199,6 +240,7 @@ class Subscribers {
   private readonly loops: Promise<void>[] = [];
 
   constructor(
+    private readonly lane: Lane,
     private readonly runId: string,
     count: number,
   ) {
@@ -211,7 +253,7 @@ class Subscribers {
 
   private async follow(ids: string[]): Promise<void> {
     while (!this.controller.signal.aborted) {
-      await operator.streamRunEvents(this.runId, ids.at(-1) ?? null, (id) => ids.push(id), this.controller.signal);
+      await this.lane.operator.streamRunEvents(this.runId, ids.at(-1) ?? null, (id) => ids.push(id), this.controller.signal);
       await sleep(300); // the server is down or restarting: try again, from the last event seen
     }
   }
@@ -222,38 +264,38 @@ class Subscribers {
   }
 }
 
-async function createRun(tag: string, scenario: Scenario): Promise<string> {
+async function createRun(lane: Lane, tag: string, scenario: Scenario): Promise<string> {
   scripts.set(tag, { scenario, steps: stepsFor(tag, scenario), paused: false });
-  const { id } = await operator.mutation<{ id: string }>("runs.create", {
+  const { id } = await lane.operator.mutation<{ id: string }>("runs.create", {
     title: `fault ${tag}`,
     task: `Append a line to the exec log and write notes. [fault:${tag}]`,
-    modelId,
+    modelId: lane.modelId,
   });
   return id;
 }
 
-async function runState(id: string): Promise<RunState> {
-  return operator.query<RunState>("runs.get", { id });
+async function runState(lane: Lane, id: string): Promise<RunState> {
+  return lane.operator.query<RunState>("runs.get", { id });
 }
 
-async function toolCallsOf(id: string): Promise<ToolCallView[]> {
-  return (await operator.query<{ items: ToolCallView[] }>("runs.toolCalls", { id })).items;
+async function toolCallsOf(lane: Lane, id: string): Promise<ToolCallView[]> {
+  return (await lane.operator.query<{ items: ToolCallView[] }>("runs.toolCalls", { id })).items;
 }
 
-async function playRound(round: Round, index: number): Promise<void> {
+async function playRound(lane: Lane, round: Round, index: number): Promise<void> {
   const started = Date.now();
   const phases: string[] = [];
   const mark = (what: string) => phases.push(`${what} ${((Date.now() - started) / 1000).toFixed(1)}s`);
   const rand = prng(round.seed);
   const failpoint = round.kill.startsWith("timed-") ? null : round.kill;
-  await airlock.start(failpoint ? { AIRLOCK_FAILPOINTS: failpoint } : {});
+  await lane.airlock.start(failpoint ? { AIRLOCK_FAILPOINTS: failpoint } : {});
   const tags = Array.from({ length: round.runs }, (_, i) => `r${index}-${round.seed.toString(36)}-${i}`);
   const runIds: string[] = [];
   mark("started");
-  for (const tag of tags) runIds.push(await createRun(tag, round.scenario));
+  for (const tag of tags) runIds.push(await createRun(lane, tag, round.scenario));
   const ids = new Set(runIds);
-  const reviewerLoop = new Reviewer(ids);
-  const subscribers = round.scenario === "stream" || round.kill === "timed-stream" ? runIds.map((id) => new Subscribers(id, 2)) : [];
+  const reviewerLoop = new Reviewer(lane, ids);
+  const subscribers = round.scenario === "stream" || round.kill === "timed-stream" ? runIds.map((id) => new Subscribers(lane, id, 2)) : [];
   if (round.kill === "timed-plan") reviewerLoop.held = true;
   reviewerLoop.start();
   let rollbackError: unknown = null;
@@ -264,49 +306,55 @@ async function playRound(round: Round, index: number): Promise<void> {
       const script = scripts.get(tags[0]!)!;
       // After the command's checkpoint (so its line survives the rollback), while the model thinks (live) or once finished.
       await waitFor(
+        lane,
         "the run to reach the rollback moment",
         async () =>
-          round.scenario === "rollback-live" ? script.paused && (await runState(target)).state === "running" : TERMINAL.has((await runState(target)).state),
+          round.scenario === "rollback-live"
+            ? script.paused && (await runState(lane, target)).state === "running"
+            : TERMINAL.has((await runState(lane, target)).state),
         120_000,
       );
-      const { items } = await operator.query<{ items: { id: string; label: string }[] }>("runs.checkpoints", { id: target });
+      const { items } = await lane.operator.query<{ items: { id: string; label: string }[] }>("runs.checkpoints", { id: target });
       const afterCommand = items.find((c) => c.label.startsWith("run_command"));
       expect(afterCommand, `checkpoints of run ${target}: ${JSON.stringify(items)}`).toBeDefined();
-      rollbackError = await reviewer.mutation("runs.rollback", { id: target, checkpointId: afterCommand!.id }).then(
+      rollbackError = await lane.reviewer.mutation("runs.rollback", { id: target, checkpointId: afterCommand!.id }).then(
         () => null,
         (err: unknown) => err,
       );
       script.release?.();
     }
     if (failpoint) {
-      const died = await airlock.waitForExit(120_000);
-      expect(died, `failpoint ${failpoint} never fired (round ${round.name}, seed ${round.seed})\n${airlock.logTail(60)}`).toBe(true);
-      expect(airlock.log()).toContain(`failpoint ${failpoint.split("@")[0]}`);
+      const died = await lane.airlock.waitForExit(120_000);
+      expect(died, `failpoint ${failpoint} never fired (round ${round.name}, seed ${round.seed})\n${lane.airlock.logTail(60)}`).toBe(true);
+      expect(lane.airlock.log()).toContain(`failpoint ${failpoint.split("@")[0]}`);
       if (rollbackError === null && round.scenario.startsWith("rollback")) throw new Error("the rollback answered although the server died during it");
     } else if (round.kill === "timed-plan") {
-      await waitFor("a plan waiting for its reviewer", async () => (await reviewerLoop.pending()).some((a) => a.kind === "plan"), 120_000);
+      await waitFor(lane, "a plan waiting for its reviewer", async () => (await reviewerLoop.pending()).some((a) => a.kind === "plan"), 120_000);
       await sleep(rand() * 400);
-      await airlock.kill();
+      await lane.airlock.kill();
     } else if (round.kill === "timed-command") {
       await waitFor(
+        lane,
         "a command executing",
-        async () => (await toolCallsOf(runIds[0]!)).some((c) => c.tool === "run_command" && c.state === "executing"),
+        async () => (await toolCallsOf(lane, runIds[0]!)).some((c) => c.tool === "run_command" && c.state === "executing"),
         120_000,
       );
       await sleep(rand() * 2500); // the command sleeps 2 s: before, during or just after its end
-      await airlock.kill();
+      await lane.airlock.kill();
     } else {
       await sleep(500 + rand() * 6000); // somewhere in the run while two subscribers stream it
-      await airlock.kill();
+      await lane.airlock.kill();
     }
     mark("killed");
     // --- restart; let the runs finish or be reconciled ---
     await reviewerLoop.stop();
     reviewerLoop.held = false;
-    await airlock.start();
+    await lane.airlock.start();
     reviewerLoop.start();
     const outcomes = await Promise.all(
-      runIds.map((id) => waitFor(`run ${id} to end after the restart`, async () => TERMINAL.has((await runState(id)).state) && runState(id), 150_000)),
+      runIds.map((id) =>
+        waitFor(lane, `run ${id} to end after the restart`, async () => TERMINAL.has((await runState(lane, id)).state) && runState(lane, id), 150_000),
+      ),
     );
     mark("ended");
     await reviewerLoop.stop();
@@ -314,20 +362,20 @@ async function playRound(round: Round, index: number): Promise<void> {
     for (const s of subscribers) await s.close();
 
     // --- the invariants ---
-    const violations = await checkInvariants(airlock.dataDir, { decisions });
+    const violations = await checkInvariants(lane.airlock.dataDir, { decisions: lane.decisions });
     mark("checked");
     const outcome = runIds
       .map((id, i) => `${id.slice(0, 8)} ${outcomes[i]!.state}${outcomes[i]!.endedReason ? ` (${outcomes[i]!.endedReason})` : ""}`)
       .join("; ");
-    const line = `round ${index + 1} ${round.name}: kill=${round.kill} seed=${round.seed} outcome=${outcome} (${phases.join(", ")})`;
+    const line = `round ${index + 1} ${round.name} (lane ${lanes.indexOf(lane) + 1}): kill=${round.kill} seed=${round.seed} outcome=${outcome} (${phases.join(", ")})`;
     report.push(line);
     console.log(line);
-    expect(violations, `${line}\n${violations.join("\n")}\n----- dashboard log -----\n${airlock.logTail(60)}`).toEqual([]);
+    expect(violations, `${line}\n${violations.join("\n")}\n----- dashboard log -----\n${lane.airlock.logTail(60)}`).toEqual([]);
 
     // --- what a person would notice ---
     let unknownSeen = 0;
     for (const id of runIds) {
-      const calls = await toolCallsOf(id);
+      const calls = await toolCallsOf(lane, id);
       const unknown = calls.filter((c) => c.errorCode === "EXECUTION_FAILED" && String(c.result?.message ?? "").includes(UNKNOWN_EFFECT));
       if (round.expect === "unknown-effect" && unknown.length) {
         unknownSeen += 1;
@@ -339,8 +387,8 @@ async function playRound(round: Round, index: number): Promise<void> {
         // The run page streams the same result: the reviewer sees it in the run's events.
         const events: { type: string; payload: Record<string, unknown> }[] = [];
         const ctl = new AbortController();
-        const reading = operator.streamRunEvents(id, null, (_, e) => events.push(e), ctl.signal);
-        await waitFor("the run's events", async () => events.some((e) => e.type === "state" && TERMINAL.has(String(e.payload.to))), 30_000);
+        const reading = lane.operator.streamRunEvents(id, null, (_, e) => events.push(e), ctl.signal);
+        await waitFor(lane, "the run's events", async () => events.some((e) => e.type === "state" && TERMINAL.has(String(e.payload.to))), 30_000);
         ctl.abort();
         await reading;
         expect(
@@ -351,16 +399,21 @@ async function playRound(round: Round, index: number): Promise<void> {
       if (round.expect === "ran-once") {
         const cmd = calls.find((c) => c.tool === "run_command");
         expect(cmd?.state, `run ${id}: the approved command ran after the restart (seed ${round.seed})`).toBe("succeeded");
-        const log = fs.readFileSync(path.join(airlock.dataDir, "workspaces", id, EXEC_LOG), "utf8");
+        const log = fs.readFileSync(path.join(lane.airlock.dataDir, "workspaces", id, EXEC_LOG), "utf8");
         expect(log.trim().split("\n"), `run ${id}: the command ran exactly once`).toHaveLength(1);
       }
     }
+    if (round.expect === "succeeded")
+      expect(
+        outcomes.map((o) => o.state),
+        `every run finished (seed ${round.seed})`,
+      ).toEqual(runIds.map(() => "succeeded"));
     if (round.expect === "unknown-effect") expect(unknownSeen, `a run whose command the kill cut short says so (seed ${round.seed})`).toBe(1);
     if (round.expect === "rollback-note") {
       const events: { type: string; payload: Record<string, unknown> }[] = [];
       const ctl = new AbortController();
-      const reading = operator.streamRunEvents(runIds[0]!, null, (_, e) => events.push(e), ctl.signal);
-      await waitFor("the run's events", async () => events.some((e) => e.type === "state" && TERMINAL.has(String(e.payload.to))), 30_000);
+      const reading = lane.operator.streamRunEvents(runIds[0]!, null, (_, e) => events.push(e), ctl.signal);
+      await waitFor(lane, "the run's events", async () => events.some((e) => e.type === "state" && TERMINAL.has(String(e.payload.to))), 30_000);
       ctl.abort();
       await reading;
       if (round.scenario === "rollback-live")
@@ -370,7 +423,7 @@ async function playRound(round: Round, index: number): Promise<void> {
       // Every subscriber saw every event of the run exactly once, in order, across the kill.
       const all: string[] = [];
       const ctl = new AbortController();
-      const reading = operator.streamRunEvents(runIds[i]!, null, (eid) => all.push(eid), ctl.signal);
+      const reading = lane.operator.streamRunEvents(runIds[i]!, null, (eid) => all.push(eid), ctl.signal);
       await sleep(1500);
       ctl.abort();
       await reading;
@@ -382,21 +435,37 @@ async function playRound(round: Round, index: number): Promise<void> {
   } finally {
     await reviewerLoop.stop();
     for (const s of subscribers) await s.close();
-    await airlock.stop();
+    await lane.airlock.stop();
   }
 }
 
 function rounds(): Round[] {
   const rand = prng(SEED);
   const seed = () => Math.floor(rand() * 2 ** 31);
-  const streamHit = () => 3 + Math.floor(rand() * 10);
+  const streamHit = () => 12 + Math.floor(rand() * 40); // a run streams some 40 events to each of its two subscribers
   const short: Omit<Round, "seed" | "runs">[] = [
-    { name: "K1 while a plan waits", kill: "plan-pending", scenario: "basic" },
-    { name: "K2 during a command", kill: "after-exec-start", scenario: "basic", expect: "unknown-effect" },
-    { name: "K3 between a decision and its execution", kill: "after-decision-before-execute", scenario: "basic", expect: "ran-once" },
-    { name: "K4 while checkpointing", kill: "mid-checkpoint@2", scenario: "basic" },
-    { name: "K5 during a rollback", kill: "mid-rollback", scenario: "rollback-live", expect: "rollback-note" },
-    { name: "K6 mid-stream to subscribers", kill: `mid-stream@${streamHit()}`, scenario: "stream" },
+    { name: "K1: a kill while a plan waits leaves it waiting; its approval after the restart lets the run finish", kill: "plan-pending", scenario: "basic" },
+    {
+      name: "K2: a kill during a command does not run it again and tells the reviewer its effect is unknown",
+      kill: "after-exec-start",
+      scenario: "basic",
+      expect: "unknown-effect",
+    },
+    {
+      name: "K3: a kill between the decision and the command's start runs the command once after restart, without asking again",
+      kill: "after-decision-before-execute",
+      scenario: "basic",
+      expect: "ran-once",
+    },
+    { name: "K4: a kill mid-checkpoint leaves a sound shadow repository and the run goes on", kill: "mid-checkpoint@2", scenario: "basic" },
+    { name: "K5: a kill mid-rollback resumes the paused run and tells the agent", kill: "mid-rollback", scenario: "rollback-live", expect: "rollback-note" },
+    { name: "K6: subscribers cut off mid-stream resume without losing or repeating an event", kill: `mid-stream@${streamHit()}`, scenario: "stream" },
+    {
+      name: "K7: a kill after a plan's approval, before its result is recorded, resumes the run instead of failing it",
+      kill: "after-exec-before-result",
+      scenario: "basic",
+      expect: "succeeded",
+    },
   ];
   if (!FULL) return short.map((r) => ({ ...r, runs: 1, seed: seed() }));
   const more: Omit<Round, "seed" | "runs">[] = [
@@ -408,13 +477,12 @@ function rounds(): Round[] {
     { name: "between the write's decision and its execution", kill: "after-decision-before-execute@2", scenario: "basic" },
     { name: "after the plan's claim, before it runs", kill: "before-exec", scenario: "basic" },
     { name: "after the command's claim, before it starts", kill: "before-exec@2", scenario: "basic", expect: "unknown-effect" },
-    { name: "after the plan's approval, before its result", kill: "after-exec-before-result", scenario: "basic" },
     { name: "after the command ended, before its result", kill: "after-exec-before-result@2", scenario: "basic", expect: "unknown-effect" },
     { name: "during the start checkpoint", kill: "mid-checkpoint", scenario: "basic" },
     { name: "during the write's checkpoint", kill: "mid-checkpoint@3", scenario: "basic" },
     { name: "during a rollback of a finished run", kill: "mid-rollback", scenario: "rollback-finished", expect: "rollback-note" },
-    { name: "mid-stream, early", kill: `mid-stream@${streamHit()}`, scenario: "stream" },
-    { name: "mid-stream, late", kill: `mid-stream@${10 + streamHit()}`, scenario: "stream" },
+    { name: "mid-stream, early", kill: `mid-stream@${2 + Math.floor(rand() * 10)}`, scenario: "stream" },
+    { name: "mid-stream, late", kill: `mid-stream@${40 + streamHit()}`, scenario: "stream" },
     ...Array.from({ length: 4 }, () => ({ name: "at a random moment while a plan waits", kill: "timed-plan" as const, scenario: "basic" as const })),
     ...Array.from({ length: 4 }, () => ({ name: "at a random moment of a command", kill: "timed-command" as const, scenario: "basic" as const })),
     ...Array.from({ length: 3 }, () => ({ name: "at a random moment while subscribers stream", kill: "timed-stream" as const, scenario: "basic" as const })),
@@ -424,43 +492,41 @@ function rounds(): Round[] {
   return [...short, ...more].map((r) => ({ ...r, runs: r.kill.includes("@") || r.scenario.startsWith("rollback") ? 1 : 2, seed: seed() }));
 }
 
-describe(`SIGKILL at the dangerous points (${FULL ? "full" : "short"} form, seed ${SEED})`, () => {
+describe(`SIGKILL at the dangerous points (${FULL ? "full" : "short"} form, seed ${SEED}, ${LANES} dashboards side by side)`, () => {
   beforeAll(async () => {
     ensureBuild();
     await requireDocker();
     model = await startScriptedModelServer((req) => answer(req));
-    // runc: gVisor's probe would run again at every restart, and the kill points do not depend on the runtime.
-    airlock = await AirlockProcess.create({ env: { AIRLOCK_RUNTIME: "runc" } });
-    await airlock.cli(["user", "create", "--email", "reviewer@faults.test", "--role", "reviewer", "--password", "faults-reviewer-password"]);
-    const adminToken = (await airlock.cli(["token", "create", "--email", airlock.adminEmail, "--name", "faults"])).stdout.trim();
-    const reviewerToken = (await airlock.cli(["token", "create", "--email", "reviewer@faults.test", "--name", "faults"])).stdout.trim();
-    operator = new AirlockApi(airlock.url, adminToken);
-    reviewer = new AirlockApi(airlock.url, reviewerToken);
-    await airlock.start();
-    modelId = (await operator.mutation<{ id: string }>("models.create", { name: "scripted", baseUrl: model.baseUrl, model: "scripted-model" })).id;
-    await airlock.stop();
+    lanes.push(...(await Promise.all(Array.from({ length: LANES }, () => createLane()))));
+    freeLanes.push(...lanes);
   });
 
   afterAll(async () => {
     console.log(`SIGKILL campaign (seed ${SEED}):\n${report.join("\n")}`);
-    if (airlock) {
-      await airlock.kill();
-      await removeInstanceContainers(airlock.dataDir);
-      await airlock.dispose({ keep: process.env.AIRLOCK_FAULT_KEEP === "1" });
+    for (const lane of lanes) {
+      await lane.airlock.kill();
+      await removeInstanceContainers(lane.airlock.dataDir);
+      await lane.airlock.dispose({ keep: process.env.AIRLOCK_FAULT_KEEP === "1" });
     }
     await model?.close();
   });
 
   const all = rounds();
-  for (const [i, round] of all.entries()) {
-    it(`${round.name}: kill at ${round.kill}, restart, the invariants hold (seed ${round.seed})`, async () => {
-      await playRound(round, i);
-    });
-  }
+  // Each round takes a dashboard of its own for its whole length (a kill must hit only its runs); rounds on different
+  // dashboards run side by side.
+  describe.concurrent("rounds", () => {
+    for (const [i, round] of all.entries()) {
+      it(`${round.name}: kill at ${round.kill}, restart, the invariants hold (seed ${round.seed})`, async () => {
+        await withLane((lane) => playRound(lane, round, i));
+      });
+    }
+  });
 
-  it("the audit chain verifies with the real CLI after the whole campaign", async () => {
-    const { stdout, code } = await airlock.cli(["audit", "verify"], { allowFailure: true });
-    expect(code, stdout).toBe(0);
-    expect(stdout).toContain("audit chain intact");
+  it("the audit chain of every dashboard verifies with the real CLI after the whole campaign", async () => {
+    for (const lane of lanes) {
+      const { stdout, code } = await lane.airlock.cli(["audit", "verify"], { allowFailure: true });
+      expect(code, stdout).toBe(0);
+      expect(stdout).toContain("audit chain intact");
+    }
   });
 });
