@@ -135,9 +135,8 @@ async function containersOf(dataDir: string): Promise<{ id: string; runId: strin
  */
 export async function checkInvariants(dataDir: string, opts: InvariantOptions = {}): Promise<string[]> {
   const violations: string[] = [];
-  // 1. The audit chain verifies.
-  const audit = await verifyAuditWithCli(dataDir);
-  if (!audit.ok) violations.push(`the audit chain is broken at event #${audit.firstBrokenSeq}: ${audit.problem}`);
+  // 1. The audit chain verifies (the CLI runs while the rest is looked at).
+  const auditCheck = verifyAuditWithCli(dataDir);
   const db = openDatabase(path.join(dataDir, "airlock.db"));
   let runs: Map<string, RunRow>;
   try {
@@ -258,6 +257,8 @@ export async function checkInvariants(dataDir: string, opts: InvariantOptions = 
     if (!orphans.length || Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 500));
   }
+  const audit = await auditCheck;
+  if (!audit.ok) violations.unshift(`the audit chain is broken at event #${audit.firstBrokenSeq}: ${audit.problem}`);
   for (const c of orphans) {
     const run = runs.get(c.runId);
     violations.push(`container ${c.id} (${c.state}) is left for run ${c.runId.slice(0, 8)}, which is ${run ? `"${run.state}"` : "unknown"}`);
