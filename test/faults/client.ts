@@ -47,7 +47,7 @@ export class AirlockApi {
   async streamRunEvents(
     runId: string,
     lastEventId: string | null,
-    onEvent: (id: string, event: { id: number; type: string; payload: Record<string, unknown> }) => void,
+    onEvent: (id: string, event: { id: number; type: string; payload: Record<string, unknown>; at: unknown }) => void,
     signal: AbortSignal,
   ): Promise<"ended" | "broken" | "aborted"> {
     const qs = `?input=${encodeURIComponent(JSON.stringify({ json: { id: runId, lastEventId } }))}`;
@@ -77,7 +77,7 @@ export class AirlockApi {
           }
           if (type === "return") return "ended";
           if (type !== "message" || id === null || !data.length) continue;
-          const parsed = JSON.parse(data.join("\n")) as { json: { id: number; type: string; payload: Record<string, unknown> } };
+          const parsed = JSON.parse(data.join("\n")) as { json: { id: number; type: string; payload: Record<string, unknown>; at: unknown } };
           onEvent(id, parsed.json);
         }
       }
