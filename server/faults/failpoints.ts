@@ -1,7 +1,7 @@
 // Kill points for the fault suite (test/faults/): AIRLOCK_FAILPOINTS names
 // places where this process SIGKILLs itself, so a test can prove that a crash
 // at exactly that moment loses nothing and runs nothing twice. Test-only;
-// unset in production, where a failpoint costs one Set lookup.
+// unset in production, where a failpoint costs one Map lookup.
 import { config } from "@/server/config/env";
 
 export { FAILPOINTS, parseFailpoints, type Failpoint, type FailpointSetting } from "./points";
