@@ -3,6 +3,8 @@
 
 /** Every kill point the server has, in the order a tool call meets them. */
 export const FAILPOINTS = [
+  /** A run's container is created and started (its start checkpoint taken); the run does not name it yet. */
+  "sandbox-started",
   /** A tool call's row and event are committed; nothing was judged yet. */
   "after-tool-call-recorded",
   /** A plan's approval request is committed and the run waits for it. */

@@ -24,6 +24,7 @@ import { afterRunFailed, checkpointRunStart, prepareRunWorkspace, recoverInterru
 import { findRun, requireRun } from "@/server/runs/lookup";
 import { RunQueue } from "@/server/runs/queue";
 import { QUEUE_CHANGED_SIGNAL } from "@/server/runs/queue-settings";
+import { failpoint } from "@/server/faults/failpoints";
 
 interface LiveRun {
   controller: AbortController;
@@ -283,6 +284,7 @@ export class Supervisor {
         return;
       }
       const containerId = created.value.containerId;
+      failpoint("sandbox-started");
       if (controller.signal.aborted) {
         await runtime.removeSandbox(containerId).catch(() => undefined);
         return;
@@ -401,7 +403,7 @@ export class Supervisor {
   /**
    * After a restart: runs whose container still exists resume (waiting runs
    * keep waiting on the same approvals), runs whose container is gone fail,
-   * and containers whose run is finished or unknown are removed.
+   * and containers whose run is finished, failed here or unknown are removed.
    */
   async reconcile(): Promise<{ resumed: string[]; failed: string[]; removed: string[] }> {
     const { db, runtime } = this.opts;
@@ -439,9 +441,11 @@ export class Supervisor {
         });
       result.resumed.push(run.id);
     }
-    const activeIds = new Set(active.map((r) => r.id));
+    // Only the runs driven now keep their containers: a run failed above may still have one (killed while its sandbox
+    // was starting, the container exists but the run never named it), and it must not outlive the run.
+    const kept = new Set([...result.resumed, ...this.live.keys()]);
     for (const c of containers) {
-      if (!activeIds.has(c.runId)) {
+      if (!kept.has(c.runId)) {
         await runtime.removeSandbox(c.containerId).catch(() => undefined);
         result.removed.push(c.containerId);
       }
