@@ -25,9 +25,11 @@ let model: ScriptedModelServer;
 beforeAll(async () => {
   world = await setUpSupervisedWorld();
   supervisor = world.supervisor;
-  model = await startScriptedModelServer([
-    { type: "tool_calls", calls: [{ name: "submit_plan", arguments: { steps: [{ title: "look", risk: "low", risk_note: "reads only" }] } }] },
-  ]);
+  const plan = {
+    type: "tool_calls",
+    calls: [{ name: "submit_plan", arguments: { steps: [{ title: "look", risk: "low", risk_note: "reads only" }] } }],
+  } as const;
+  model = await startScriptedModelServer([plan, plan]);
 });
 
 afterAll(async () => {
@@ -55,5 +57,23 @@ describe("restart while a sandbox starts", () => {
     expect(failed.state).toBe("failed");
     expect(failed.endedReason).toBe("Airlock restarted while the sandbox was starting.");
     await expect(docker().getContainer(containerId).inspect()).rejects.toMatchObject({ statusCode: 404 });
+  });
+
+  it("K9: a run whose sandbox a checkpoint had frozen when Airlock died is thawed and resumed, not failed as lost", async () => {
+    const { t, dataDir, operator, admin } = world;
+    const run = startRun(t.db, supervisor, operator, registerModel(t.db, admin, model.baseUrl));
+    await waitForPendingApproval(t.db, run.id, "plan");
+    const containerId = getRun(t.db, run.id).containerId!;
+    await supervisor.shutdown();
+    // What a SIGKILL inside withFrozenSandbox (a checkpoint or a rollback) leaves: the container frozen by the cgroup freezer.
+    await docker().getContainer(containerId).pause();
+
+    supervisor = newSupervisor(t.db, dataDir);
+    await supervisor.start();
+
+    expect(getRun(t.db, run.id).state).toBe("awaiting_plan_approval");
+    expect(supervisor.isLive(run.id)).toBe(true);
+    const state = (await docker().getContainer(containerId).inspect()).State;
+    expect({ running: state.Running, paused: state.Paused }).toEqual({ running: true, paused: false });
   });
 });

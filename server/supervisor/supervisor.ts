@@ -420,6 +420,13 @@ export class Supervisor {
       // Queued runs keep their place: the queue starts them below, in order, once the resumed runs hold their slots.
       if (run.state === "queued") continue;
       const container = run.containerId ? byRun.get(run.id) : undefined;
+      // Airlock died while a checkpoint or a rollback had the sandbox frozen: nothing else thaws it, so thaw it here.
+      if (container?.paused && container.containerId === run.containerId) {
+        await runtime
+          .unpauseSandbox(container.containerId)
+          .then(() => (container.running = true))
+          .catch((err: unknown) => console.error(`airlock: could not thaw the sandbox of run ${run.id}:`, err));
+      }
       if (!container || !container.running) {
         const reason =
           run.state === "starting"
