@@ -6,7 +6,7 @@ import { eq } from "drizzle-orm";
 import { runs } from "@/db/schema";
 import { docker } from "@/server/sandbox/docker";
 import type { Supervisor } from "@/server/supervisor/supervisor";
-import { startScriptedModelServer, type ScriptedModelServer } from "@/test/helpers/model-server";
+import { startScriptedModelServer, type ScriptStep, type ScriptedModelServer } from "@/test/helpers/model-server";
 import {
   getRun,
   newSupervisor,
@@ -25,10 +25,10 @@ let model: ScriptedModelServer;
 beforeAll(async () => {
   world = await setUpSupervisedWorld();
   supervisor = world.supervisor;
-  const plan = {
+  const plan: ScriptStep = {
     type: "tool_calls",
     calls: [{ name: "submit_plan", arguments: { steps: [{ title: "look", risk: "low", risk_note: "reads only" }] } }],
-  } as const;
+  };
   model = await startScriptedModelServer([plan, plan]);
 });
 
