@@ -6,6 +6,7 @@ import path from "node:path";
 import { ROLES, type Role } from "@/db/schema";
 import { isValidAllowEntry } from "@/server/egress/addresses";
 import { MIN_PASSWORD_LENGTH } from "@/server/auth/password-policy";
+import { parseFailpoints, type FailpointSetting } from "@/server/faults/points";
 
 export class ConfigError extends Error {
   readonly code = "CONFIG_ERROR";
@@ -55,6 +56,8 @@ export interface AirlockConfig {
   auditAnchor: AuditAnchorSettings;
   /** AIRLOCK_MAX_SUBSCRIBERS_PER_RUN: live runs.events subscriptions one run may have at once in this process. */
   maxSubscribersPerRun: number;
+  /** AIRLOCK_FAILPOINTS (tests only): kill points where the process SIGKILLs itself (server/faults/failpoints.ts); empty: none. */
+  failpoints: FailpointSetting[];
 }
 
 /** Where and how often the audit chain's head is published (server/audit/anchor.ts). */
@@ -145,6 +148,7 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     runMemoryRatio: readRunMemoryRatio(env),
     auditAnchor: readAuditAnchorSettings(env, dataDir),
     maxSubscribersPerRun: readMaxSubscribersPerRun(env),
+    failpoints: readFailpoints(env),
   };
 }
 
@@ -161,6 +165,15 @@ export function readMaxSubscribersPerRun(env: Record<string, string | undefined>
       `AIRLOCK_MAX_SUBSCRIBERS_PER_RUN must be a whole number of live viewers between 1 and 10000, got "${text}"; the default is ${DEFAULT_MAX_SUBSCRIBERS_PER_RUN}.`,
     );
   return n;
+}
+
+/** AIRLOCK_FAILPOINTS: the fault suite's kill points (test-only), e.g. "mid-checkpoint,mid-stream@3". */
+export function readFailpoints(env: Record<string, string | undefined> = process.env): FailpointSetting[] {
+  try {
+    return parseFailpoints(env.AIRLOCK_FAILPOINTS);
+  } catch (err) {
+    throw new ConfigError(`AIRLOCK_FAILPOINTS: ${(err as Error).message} It is for the fault suite only; unset it.`);
+  }
 }
 
 /** AIRLOCK_RUNTIME: auto (default), runc or runsc (gVisor). */

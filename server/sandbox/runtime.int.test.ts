@@ -282,7 +282,7 @@ describe("a sandbox container", () => {
 
   it("is found by its airlock.run label and reports its stats", async () => {
     const listed = await runtime.listSandboxes();
-    expect(listed).toContainEqual({ containerId: id, runId, running: true });
+    expect(listed).toContainEqual({ containerId: id, runId, running: true, paused: false });
     const stats = await runtime.stats(id);
     expect(stats).not.toBeNull();
     expect(stats!.pids).toBeGreaterThanOrEqual(2);

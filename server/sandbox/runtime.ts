@@ -162,6 +162,8 @@ export interface SandboxSummary {
   containerId: string;
   runId: string;
   running: boolean;
+  /** Frozen (cgroup freezer): only a checkpoint or a rollback freezes a sandbox, for moments; a process that died then left it so. */
+  paused: boolean;
 }
 
 export interface SandboxState {
@@ -2231,6 +2233,7 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       containerId: c.Id,
       runId: c.Labels[RUN_LABEL] ?? "",
       running: c.State === "running",
+      paused: c.State === "paused",
     }));
   }
 

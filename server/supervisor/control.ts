@@ -10,6 +10,7 @@ import { planStepSchema, toolError, type ToolResult } from "@/server/tools/palet
 import { transitionRunInTx } from "@/server/runs/state-machine";
 import { z } from "zod";
 import { requireRun } from "@/server/runs/lookup";
+import { failpoint } from "@/server/faults/failpoints";
 
 export interface FinishSignal {
   finished: { summary: string; status: "success" | "failure" } | null;
@@ -67,14 +68,18 @@ export function controlTools(db: Db, runId: string, signal: AbortSignal, finishS
       // afterApprovalCommit announces the approval event itself; announce only the rest (once each).
       if (events[0]) afterApprovalCommit(approval, events[0]);
       for (const e of events.slice(1)) announce(e);
+      failpoint("plan-pending");
       const waited = await waitAndResume(approval.id, "awaiting_plan_approval");
       if (!waited) return stopped();
       const { decided } = waited;
       if (decided.state === "approved") {
         const edited = decided.edit?.steps ? z.array(planStepSchema).safeParse(decided.edit.steps) : null;
         const steps: PlanStepJson[] = edited?.success ? edited.data : args.steps;
-        const { event, planEvent } = db.transaction(
+        const applied = db.transaction(
           (tx) => {
+            // After a restart the approval may already be applied (the process died before the plan's result was
+            // recorded): the run is past awaiting_plan_approval, and the result is given again without a transition.
+            if (existing && tx.select({ state: runs.state }).from(runs).where(eq(runs.id, runId)).get()?.state !== "awaiting_plan_approval") return null;
             const t = transitionRunInTx(tx, runId, "running", actor, {
               from: ["awaiting_plan_approval"],
               reason: "plan approved",
@@ -85,21 +90,27 @@ export function controlTools(db: Db, runId: string, signal: AbortSignal, finishS
           },
           { behavior: "immediate" },
         );
-        announce(event);
-        announce(planEvent);
+        if (applied) {
+          announce(applied.event);
+          announce(applied.planEvent);
+        }
         return {
           ok: true,
           approved: true,
-          steps,
+          steps: applied ? steps : (requireRun(db, runId).plan ?? steps),
           ...(edited?.success ? { note: "A reviewer edited your plan before approving it; follow the steps above." } : {}),
           ...(run.stepMode ? { step_mode: "Call complete_step after each step; the run pauses there until a reviewer says continue." } : {}),
         };
       }
       const back = db.transaction(
-        (tx) => transitionRunInTx(tx, runId, "planning", actor, { from: ["awaiting_plan_approval"], reason: `plan ${decided.state}` }),
+        (tx) =>
+          // As above: a refusal applied before a restart is not applied again.
+          existing && tx.select({ state: runs.state }).from(runs).where(eq(runs.id, runId)).get()?.state !== "awaiting_plan_approval"
+            ? null
+            : transitionRunInTx(tx, runId, "planning", actor, { from: ["awaiting_plan_approval"], reason: `plan ${decided.state}` }),
         { behavior: "immediate" },
       );
-      announce(back.event);
+      if (back) announce(back.event);
       if (decided.state === "denied") {
         return toolError(
           "DENIED_BY_REVIEWER",

@@ -26,6 +26,7 @@ import { RunQueue } from "@/server/runs/queue";
 import { QUEUE_CHANGED_SIGNAL } from "@/server/runs/queue-settings";
 import { clearRestoreMarker, readRestoreMarker, restoredRunReason } from "@/server/backup/restore-marker";
 import { isStorageFull, storageFullMessage } from "@/server/errors/storage";
+import { failpoint } from "@/server/faults/failpoints";
 
 interface LiveRun {
   controller: AbortController;
@@ -308,6 +309,7 @@ export class Supervisor {
         return;
       }
       const containerId = created.value.containerId;
+      failpoint("sandbox-started");
       if (controller.signal.aborted) {
         await runtime.removeSandbox(containerId).catch(() => undefined);
         return;
@@ -463,7 +465,7 @@ export class Supervisor {
   /**
    * After a restart: runs whose container still exists resume (waiting runs
    * keep waiting on the same approvals), runs whose container is gone fail,
-   * and containers whose run is finished or unknown are removed.
+   * and containers whose run is finished, failed here or unknown are removed.
    */
   async reconcile(): Promise<{ resumed: string[]; failed: string[]; removed: string[] }> {
     const { db, runtime } = this.opts;
@@ -495,6 +497,13 @@ export class Supervisor {
       // Queued runs keep their place: the queue starts them below, in order, once the resumed runs hold their slots.
       if (run.state === "queued") continue;
       const container = run.containerId ? byRun.get(run.id) : undefined;
+      // Airlock died while a checkpoint or a rollback had the sandbox frozen: nothing else thaws it, so thaw it here.
+      if (container?.paused && container.containerId === run.containerId) {
+        await runtime
+          .unpauseSandbox(container.containerId)
+          .then(() => (container.running = true))
+          .catch((err: unknown) => console.error(`airlock: could not thaw the sandbox of run ${run.id}:`, err));
+      }
       if (!container || !container.running) {
         const reason =
           run.state === "starting"
@@ -516,7 +525,9 @@ export class Supervisor {
         });
       result.resumed.push(run.id);
     }
-    // A restored run's containers, if any are listed, are the original instance's (see above): never removed from here.
+    // Containers of runs that are not driven now go, including a run failed above that still has one (K8: killed while its
+    // sandbox was starting, the container exists but the run never named it). A restored run's containers, if any are
+    // listed, are the original instance's (see above): never removed from here.
     result.removed.push(...(await this.removeContainersWithoutRun(containers.filter((c) => !restoredRuns.has(c.runId)))));
     if (restored) clearRestoreMarker(dataDir); // after every restored run has ended: a crash before this ends the rest next time
     await pruneSnapshots(db, runtime); // of runs that ended while no supervisor was running

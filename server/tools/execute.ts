@@ -33,6 +33,7 @@ import { requireRun } from "@/server/runs/lookup";
 import { DomainError } from "@/server/errors/domain-error";
 import { listServices, runningServiceByName, servicesForAgent, startService, stopService } from "@/server/services/services";
 import type { Actor } from "@/server/audit/chain";
+import { failpoint } from "@/server/faults/failpoints";
 
 /** The agent as the audit chain names it (the gateway's agentActor, without importing the gateway). */
 function agentAuditActor(runId: string): Actor {
@@ -387,6 +388,7 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
       env: { ...env, ...proxyEnv },
       timeoutS: limit,
       onOutput: (chunk, stream) => {
+        failpoint("after-exec-start");
         const safe = live[stream].push(chunk);
         if (safe) buffer.push(safe, stream);
       },

@@ -19,6 +19,7 @@ import { findRun } from "@/server/runs/lookup";
 import { isStorageFull, storageFullMessage } from "@/server/errors/storage";
 import { allowByGrant } from "@/server/grants/grants";
 import { MAX_INPUT_DEPTH, nestedDeeperThan } from "@/lib/nesting";
+import { failpoint } from "@/server/faults/failpoints";
 
 export const MAX_ARGS_BYTES = 1.5 * 1024 * 1024;
 
@@ -220,6 +221,7 @@ export async function handleToolCall(session: GatewaySession, call: IncomingTool
   const validated = validateToolCall(call.tool, call.args);
   const argsForRecord = validated.ok ? validated.call.args : refusedArgsForRecord(call.args);
   const row = recordCall(db, runId, call, validated.ok ? validated.call.tool : String(call.tool).slice(0, 100), argsForRecord);
+  failpoint("after-tool-call-recorded");
   if (!validated.ok) return finishCall(db, runId, row.id, "refused", validated.result, actor);
 
   const run = loadRun(db, runId);
@@ -411,6 +413,7 @@ async function askReviewer(
   // afterApprovalCommit announces the approval event itself; announce only the rest (once each).
   afterApprovalCommit(approval, events[0]!);
   for (const e of events.slice(1)) announce(e);
+  failpoint("approval-pending");
   return awaitApproval(session, row.id, approval.id);
 }
 
@@ -453,6 +456,7 @@ export async function awaitApproval(session: GatewaySession, callId: string, app
         .set({ state: "approved" })
         .where(and(eq(toolCalls.id, callId), eq(toolCalls.state, "awaiting_approval")))
         .run();
+      failpoint("after-decision-before-execute");
       return { ok: true, edit: decided.edit ?? null };
     case "denied":
       return {
@@ -515,9 +519,11 @@ async function executeApprovedNow(
   if (claimed.changes !== 1) {
     return toolError("EXECUTION_FAILED", "This call was already executed or cancelled; it was not run again.");
   }
+  failpoint("before-exec");
   let result: ToolResult;
   try {
     result = await executeTool(session, callId, call, prepared);
+    failpoint("after-exec-before-result");
   } catch (err) {
     if (isShutdown(session.signal)) throw err;
     if (session.signal.aborted) result = stoppedError();
@@ -566,7 +572,9 @@ export async function resumeToolCall(session: GatewaySession, row: ToolCall): Pr
   }
   if (row.result) return row.result as ToolResult;
   const run = loadRun(db, runId);
-  if (row.state === "awaiting_approval" && row.approvalId) {
+  // "approved": the decision reached the call but the process died before the call was claimed for execution. The
+  // decision stands (awaitApproval returns it at once); asking the reviewer again would lose it.
+  if ((row.state === "awaiting_approval" || row.state === "approved") && row.approvalId) {
     const outcome = await awaitApproval(session, row.id, row.approvalId);
     if (!outcome.ok) return finishCall(db, runId, row.id, "refused", outcome.result, actor);
     const validated = validateToolCall(row.tool, row.args);

@@ -35,6 +35,7 @@ import { runGit } from "./git";
 import { signWorkTree, unchangedSince, type TreeSignature } from "./tree-signature";
 import { workspaceSettings } from "./settings";
 import { formatBytes } from "@/lib/format";
+import { failpoint } from "@/server/faults/failpoints";
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
@@ -368,6 +369,7 @@ async function checkpointLocked(db: Db, runId: string, opts: CheckpointOptions):
     return null;
   }
   const commit = await commitTree(repo, snap.tree, parent, `${opts.label}\n\nAirlock-Run: ${runId}\nAirlock-Kind: ${opts.kind}\n`);
+  failpoint("mid-checkpoint");
   remember(commit);
   const stat = await diffStat(repo, parent, commit);
   return recordCheckpoint(db, runId, opts.actor ?? SYSTEM_ACTOR, {
@@ -473,6 +475,7 @@ export async function restoreCheckpointLocked(db: Db, runId: string, checkpointI
   const repo = repoOf(run);
   const targetTree = await treeOf(repo, target.commitSha);
   const { before, after } = await withFrozenSandbox(opts.runtime, run.containerId, () => restoreWorkTree(repo, snapshotLimits(), targetTree));
+  failpoint("mid-rollback");
   let parent = await headCommit(repo);
   let saved: Checkpoint | null = null;
   if (parent && (await treeOf(repo, parent)) !== before.tree) {

@@ -12,6 +12,7 @@ import { resolveWorkspaceSource } from "@/server/workspace/sources";
 import { checkpointProcedures } from "@/server/api/routers/checkpoints";
 import { mcpUrl } from "@/server/runs/run-tokens";
 import { egressView } from "@/server/egress/controller";
+import { failpoint } from "@/server/faults/failpoints";
 
 export const runsRouter = router({
   ...checkpointProcedures,
@@ -58,6 +59,7 @@ export const runsRouter = router({
         // Ends when the viewer is disabled, demoted or signed out, not only when they leave.
         for await (const event of whileAccessHolds(ctx, signal, (live) => streamRunEvents(ctx.db, input.id, after, live))) {
           yield tracked(String(event.id), event);
+          failpoint("mid-stream");
         }
       } finally {
         release();
