@@ -25,8 +25,8 @@ import { mountSmallFilesystem, type SmallFilesystem } from "@/test/faults/full-d
 
 const FULL = process.env.AIRLOCK_FAULTS === "full";
 /** A test of the full form only (npm run test:faults): the short form inside npm test leaves it out, not skipped. */
-const itFull = (...args: Parameters<typeof it>) => {
-  if (FULL) it(...args);
+const itFull = (name: string, fn: () => Promise<void>, timeout?: number) => {
+  if (FULL) it(name, fn, timeout);
 };
 const ENDED = ["failed", "killed", "succeeded"] as const;
 const DISK_FULL_REASON = /The disk holding Airlock's data directory is full \(no space left on device\)/;

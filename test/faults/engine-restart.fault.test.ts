@@ -22,8 +22,8 @@ import { startDashboard, type Dashboard } from "@/test/faults/dashboard";
 
 const FULL = process.env.AIRLOCK_FAULTS === "full";
 /** A test of the full form only (npm run test:faults): the short form inside npm test leaves it out, not skipped. */
-const itFull = (...args: Parameters<typeof it>) => {
-  if (FULL) it(...args);
+const itFull = (name: string, fn: () => Promise<void>, timeout?: number) => {
+  if (FULL) it(name, fn, timeout);
 };
 const ENDED = ["failed", "killed", "succeeded"] as const;
 const ENGINE_LOST = /the Docker engine stopped answering/i;
