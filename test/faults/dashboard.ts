@@ -2,29 +2,12 @@
 // real CLI (bin/airlock) against the same data directory. Needs the build in .next
 // (npm test and npm run test:faults build first).
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
+import { freePort, requireBuild } from "@/test/faults/airlock-process";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const NEXT_BIN = path.join(ROOT, "node_modules", "next", "dist", "bin", "next");
-
-export function requireBuild(): void {
-  if (!fs.existsSync(path.join(ROOT, ".next", "BUILD_ID")))
-    throw new Error("The fault tests start the built dashboard: run `bash scripts/build.sh` first (npm test and npm run test:faults do).");
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface Dashboard {
   proc: ChildProcess;
