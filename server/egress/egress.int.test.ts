@@ -317,7 +317,11 @@ PY`,
     it("DNS exfiltration: the sandbox has no resolver but the proxy's; getent, getaddrinfo and raw queries to 127.0.0.11 and the gateway resolve nothing and no query leaves", async () => {
       // A label no other traffic carries; iptables string-match counters see every
       // UDP packet carrying it that the host forwards (leaving the sandbox's
-      // namespace towards any resolver) or sends itself.
+      // namespace towards any resolver) or sends itself. The counters sit in the
+      // mangle table, which the host traverses before filter: Docker moves its own
+      // jumps (DOCKER-USER, DOCKER-ISOLATION-*) back to the top of filter FORWARD
+      // whenever any network is created, and an internal network's isolation DROP
+      // would then hide the control packet from a counter placed below it.
       const tag = `alkx${crypto.randomBytes(5).toString("hex")}`;
       const rule = (chain: string) => [
         chain,
@@ -335,9 +339,9 @@ PY`,
         `airlock-test-${tag}`,
       ];
       const chains = ["FORWARD", "OUTPUT"];
-      for (const chain of chains) await execFileP("iptables", ["-w", "5", "-I", ...rule(chain)]);
+      for (const chain of chains) await execFileP("iptables", ["-w", "5", "-t", "mangle", "-I", ...rule(chain)]);
       const packets = async (chain: string) => {
-        const { stdout } = await execFileP("iptables", ["-w", "5", "-L", chain, "-v", "-n", "-x"]);
+        const { stdout } = await execFileP("iptables", ["-w", "5", "-t", "mangle", "-L", chain, "-v", "-n", "-x"]);
         return Number(
           stdout
             .split("\n")
@@ -383,7 +387,7 @@ PY`;
         expect(resolvConf.match(/^nameserver/gm)).toHaveLength(1);
         expect(dns).toEqual(["0.0.0.0"]);
       } finally {
-        for (const chain of chains) await execFileP("iptables", ["-w", "5", "-D", ...rule(chain)]).catch(() => undefined);
+        for (const chain of chains) await execFileP("iptables", ["-w", "5", "-t", "mangle", "-D", ...rule(chain)]).catch(() => undefined);
       }
     });
 
