@@ -1000,3 +1000,42 @@ export const runServices = sqliteTable(
 );
 
 export type RunService = typeof runServices.$inferSelect;
+
+// ---------------------------------------------------------------------------
+// Search (issue 16). The full-text indexes themselves are FTS5 virtual tables
+// with triggers, created by the custom migration search_fts (drizzle-kit
+// cannot express them): search_run_events over run_events, search_audit over
+// audit_events, search_doc_passages over doc_passages (server/search/).
+
+/**
+ * search_docs' passages: a project's text sources split into paragraphs
+ * (runId null), and lines found under its path sources in one run's
+ * workspace (runId set: those live in each run's own workspace).
+ */
+export const docPassages = sqliteTable(
+  "doc_passages",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    runId: text("run_id").references(() => runs.id, { onDelete: "cascade" }),
+    source: text("source").notNull(),
+    path: text("path"),
+    lineStart: integer("line_start").notNull(),
+    lineEnd: integer("line_end").notNull(),
+    text: text("text").notNull(),
+  },
+  (t) => [index("doc_passages_project_idx").on(t.projectId, t.runId)],
+);
+
+/** What a project's text passages were built from (a hash of its sources): a different hash re-indexes them. */
+export const docIndexes = sqliteTable("doc_indexes", {
+  projectId: text("project_id")
+    .primaryKey()
+    .references(() => projects.id, { onDelete: "cascade" }),
+  sourcesHash: text("sources_hash").notNull(),
+  indexedAt: integer("indexed_at", { mode: "timestamp_ms" }).notNull(),
+});
+
+export type DocPassage = typeof docPassages.$inferSelect;

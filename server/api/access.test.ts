@@ -68,6 +68,8 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   "grants.revoke": "reviewer",
   // Issue 13: services; stopping one follows who may stop the run (checked inside).
   "services.list": "viewer",
+  // Issue 16: search sees what runs.list and audit.list show.
+  "search.query": "viewer",
   "services.stop": "operator",
   "reviewers.stats": "admin",
   "policies.get": "viewer",

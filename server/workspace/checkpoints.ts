@@ -140,7 +140,7 @@ interface NewCheckpoint {
   restoredFromId?: string | null;
   approved: boolean;
   sizeBytes: number;
-  stat: { filesChanged: number; additions: number; deletions: number };
+  stat: { filesChanged: number; additions: number; deletions: number; paths?: string[] };
   storageBytes: number;
   skipped: string[];
   details?: Record<string, unknown>;
@@ -148,6 +148,8 @@ interface NewCheckpoint {
 
 /** Inserts the row, updates the workspace's storage figures, and records the event and audit entry together. */
 function recordCheckpoint(db: Db, runId: string, actor: Actor, c: NewCheckpoint): Checkpoint {
+  // The paths go in the run event only (searchable as "file" hits); the audit entry keeps the counts.
+  const { paths, ...stat } = c.stat;
   const { row, event } = db.transaction(
     (tx) => {
       const seq = nextSeq(tx, runId);
@@ -194,7 +196,7 @@ function recordCheckpoint(db: Db, runId: string, actor: Actor, c: NewCheckpoint)
           commit: c.commitSha,
           toolCallId: c.toolCallId ?? null,
           restoredFromId: c.restoredFromId ?? null,
-          ...c.stat,
+          ...stat,
           ...c.details,
         },
       });
@@ -207,7 +209,8 @@ function recordCheckpoint(db: Db, runId: string, actor: Actor, c: NewCheckpoint)
         planStep: c.planStep ?? null,
         restoredFromId: c.restoredFromId ?? null,
         approved: c.approved,
-        ...c.stat,
+        ...stat,
+        ...(paths?.length ? { files: paths } : {}),
         sizeBytes: c.sizeBytes,
         storageBytes: c.storageBytes,
         ...(c.skipped.length ? { skipped: c.skipped.slice(0, 20) } : {}),

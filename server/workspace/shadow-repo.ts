@@ -242,15 +242,20 @@ export interface DiffStat {
   filesChanged: number;
   additions: number;
   deletions: number;
+  /** The changed files' paths (the first MAX_STAT_PATHS), for search over file paths in diffs. */
+  paths: string[];
 }
+
+export const MAX_STAT_PATHS = 200;
 
 export async function diffStat(repo: ShadowRepo, from: string | null, to: string): Promise<DiffStat> {
   const out = await runGit(repo, ["diff-tree", "-r", "--numstat", "--no-renames", "-z", from ?? EMPTY_TREE, to]);
-  const stat: DiffStat = { filesChanged: 0, additions: 0, deletions: 0 };
+  const stat: DiffStat = { filesChanged: 0, additions: 0, deletions: 0, paths: [] };
   for (const record of out.stdout.toString("utf8").split("\0")) {
-    const m = /^(\d+|-)\t(\d+|-)\t/.exec(record);
+    const m = /^(\d+|-)\t(\d+|-)\t(.*)$/s.exec(record);
     if (!m) continue;
     stat.filesChanged++;
+    if (stat.paths.length < MAX_STAT_PATHS) stat.paths.push(m[3]!);
     if (m[1] !== "-") stat.additions += Number(m[1]);
     if (m[2] !== "-") stat.deletions += Number(m[2]);
   }

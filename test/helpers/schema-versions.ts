@@ -308,7 +308,11 @@ export function snapshotDatabase(file: string): { schema: unknown[]; rows: Recor
   const sqlite = new Database(file, { readonly: true });
   try {
     const schema = sqlite.prepare("select type, name, tbl_name, sql from sqlite_master order by type, name").all();
-    const tables = sqlite.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name").pluck().all() as string[];
+    // Ordinary tables only: full-text indexes (virtual tables and their shadow tables) are derived from them.
+    const tables = sqlite
+      .prepare("select name from pragma_table_list where schema = 'main' and type = 'table' and name not like 'sqlite_%' order by name")
+      .pluck()
+      .all() as string[];
     const rows: Record<string, unknown[]> = {};
     for (const t of tables) rows[t] = sqlite.prepare(`select * from "${t}" order by rowid`).all();
     return { schema, rows };
