@@ -227,7 +227,7 @@ function CheckpointRow({
 }) {
   const kind = KIND[c.kind];
   return (
-    <li className="rounded-lg border border-border bg-surface" data-testid="checkpoint" data-seq={c.seq}>
+    <li id={`checkpoint-${c.seq}`} className="rounded-lg border border-border bg-surface" data-testid="checkpoint" data-seq={c.seq}>
       <div className="flex flex-wrap items-start justify-between gap-2 px-3 py-2.5">
         <div className="min-w-0 space-y-1">
           <div className="flex flex-wrap items-center gap-2">

@@ -29,7 +29,7 @@ export function RunTimeline({
   return (
     <ol className="space-y-3" aria-label="Run activity">
       {items.map((item) => (
-        <li key={item.key}>
+        <li key={item.key} id={`event-${item.eventId}`}>
           {item.kind === "tool" ? (
             <ToolCallCard item={item} approval={approvalsByCall.get(item.toolCallId)} runEnded={runEnded} />
           ) : item.kind === "message" ? (

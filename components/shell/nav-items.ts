@@ -1,6 +1,7 @@
 import type { ComponentType, SVGProps } from "react";
 import { ApprovalsIcon, AuditIcon, PoliciesIcon, RunsIcon, SettingsIcon } from "@/components/ui/icons";
 import { ProjectsIcon, RedteamIcon } from "@/components/policies/icons";
+import { SearchIcon } from "@/components/search/icons";
 
 export interface NavItem {
   href: string;
@@ -13,6 +14,7 @@ export interface NavItem {
 
 export const NAV_ITEMS: NavItem[] = [
   { href: "/runs", label: "Runs", description: "Supervised agent runs", icon: RunsIcon },
+  { href: "/search", label: "Search", description: "Runs, output, changed files and the audit trail", icon: SearchIcon, phone: false },
   { href: "/approvals", label: "Approvals", description: "Tool calls waiting for a decision", icon: ApprovalsIcon },
   { href: "/audit", label: "Audit", description: "Tamper-evident event trail", icon: AuditIcon },
   { href: "/policies", label: "Policies", description: "What agents may do", icon: PoliciesIcon },

@@ -157,7 +157,7 @@ describe("hits: kinds, snippets and links", () => {
     const hits = searchAll(t.db, { q: word, runId: run.id }).items;
     expect(hits.map((h) => h.kind).sort()).toEqual(["file", "output"]);
     expect(hits.find((h) => h.kind === "output")!.href).toBe(`/runs/${run.id}#event-${call.id}`);
-    expect(searchAll(t.db, { q: `src/${word}/main.ts`, kinds: ["file"] }).items).toHaveLength(1);
+    expect(searchAll(t.db, { q: `src/${word}/main.ts`, kinds: ["file"] }).items).toMatchObject([{ href: `/runs/${run.id}/checkpoints#checkpoint-2` }]);
   });
 
   it("the snippet marks the match with delimiters and carries markup as text", () => {

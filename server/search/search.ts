@@ -60,6 +60,8 @@ interface EventRow {
   score: number;
   tool: string | null;
   toolCallId: string | null;
+  /** A checkpoint event's number. */
+  seq: number | null;
 }
 
 interface AuditRow {
@@ -117,7 +119,8 @@ function searchEvents(db: Db, match: string, input: z.infer<typeof searchQueryIn
          snippet(search_run_events, 0, @markStart, @markEnd, '…', ${SNIPPET_TOKENS}) AS snippet,
          bm25(search_run_events) AS score,
          coalesce(tc.tool, json_extract(e.payload, '$.tool')) AS tool,
-         json_extract(e.payload, '$.toolCallId') AS toolCallId
+         json_extract(e.payload, '$.toolCallId') AS toolCallId,
+         json_extract(e.payload, '$.seq') AS seq
        FROM search_run_events
        JOIN run_events e ON e.id = search_run_events.rowid
        JOIN runs r ON r.id = e.run_id
@@ -229,7 +232,10 @@ export function searchAll(db: Db, raw: SearchQueryInput): { items: SearchHit[] }
         ...(row.tool ? { tool: row.tool } : {}),
         at: new Date(row.at),
         snippet: row.snippet,
-        href: runEventHref(row.runId, eventAnchor(db, row)),
+        href:
+          row.type === "checkpoint" && row.seq !== null
+            ? `/runs/${encodeURIComponent(row.runId)}/checkpoints#checkpoint-${row.seq}`
+            : runEventHref(row.runId, eventAnchor(db, row)),
         score: row.score,
       });
   }

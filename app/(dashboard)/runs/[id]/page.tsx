@@ -1,6 +1,8 @@
 import type { Metadata } from "next";
 import { db } from "@/db/client";
 import { RunView } from "@/components/runs/run-view";
+import { RunLogLinks } from "@/components/search/run-log-links";
+import { ScrollToHash } from "@/components/search/scroll-to-hash";
 import { currentIdentity, requireIdentity, toSessionUser } from "@/lib/server-session";
 import { getRunView } from "@/server/runs/runs";
 
@@ -24,6 +26,8 @@ export default async function RunPage({ params }: Props) {
   // The client component fetches and streams; keyed so another run starts from a clean timeline.
   return (
     <div className="mx-auto max-w-4xl">
+      <RunLogLinks runId={id} />
+      <ScrollToHash />
       <RunView key={id} runId={id} user={toSessionUser(identity)} />
     </div>
   );
