@@ -63,6 +63,8 @@ function mainPages(runId: string): MainPage[] {
     { path: "/policies", ready: async (p) => void (await expect(p.getByRole("heading", { level: 1 })).toBeVisible()) },
     { path: "/settings", ready: async (p) => void (await expect(p.getByTestId("install-app-hint")).toBeVisible()) },
     { path: "/projects", ready: async (p) => void (await expect(p.getByRole("heading", { level: 1 })).toBeVisible()) },
+    // The admin's sign-ins (auth.sign_in in the audit trail) are hits.
+    { path: "/search?q=sign_in", ready: async (p) => void (await expect(p.getByTestId("search-hit").first()).toBeVisible({ timeout: 30_000 })) },
   ];
 }
 
