@@ -113,23 +113,40 @@ function searchEvents(db: Db, match: string, input: z.infer<typeof searchQueryIn
   if (input.tool) where.push("coalesce(tc.tool, json_extract(e.payload, '$.tool')) = @tool");
   if (input.before) where.push("e.at < @before");
   if (input.after) where.push("e.at > @after");
-  return db.$client
+  // Ranking first, reading only what the filters need: a common word can match
+  // thousands of events, and parsing each one's JSON for the columns shown
+  // (or joining its tool call) would cost more than the ranking itself.
+  const ranked = db.$client
     .prepare(
-      `SELECT e.id AS id, e.run_id AS runId, e.type AS type, e.at AS at, r.title AS title,
-         snippet(search_run_events, 0, @markStart, @markEnd, '…', ${SNIPPET_TOKENS}) AS snippet,
-         bm25(search_run_events) AS score,
-         coalesce(tc.tool, json_extract(e.payload, '$.tool')) AS tool,
-         json_extract(e.payload, '$.toolCallId') AS toolCallId,
-         json_extract(e.payload, '$.seq') AS seq
+      `SELECT e.id AS id, bm25(search_run_events) AS score
        FROM search_run_events
        JOIN run_events e ON e.id = search_run_events.rowid
-       JOIN runs r ON r.id = e.run_id
-       LEFT JOIN tool_calls tc ON tc.id = json_extract(e.payload, '$.toolCallId')
+       ${input.projectId ? "JOIN runs r ON r.id = e.run_id" : ""}
+       ${input.tool ? "LEFT JOIN tool_calls tc ON tc.id = json_extract(e.payload, '$.toolCallId')" : ""}
        WHERE ${where.join(" AND ")}
        ORDER BY score
        LIMIT @limit`,
     )
-    .all(params(match, input)) as EventRow[];
+    .all(params(match, input)) as { id: number; score: number }[];
+  if (ranked.length === 0) return [];
+  const details = db.$client
+    .prepare(
+      `SELECT e.id AS id, e.run_id AS runId, e.type AS type, e.at AS at, r.title AS title,
+         coalesce(tc.tool, json_extract(e.payload, '$.tool')) AS tool,
+         json_extract(e.payload, '$.toolCallId') AS toolCallId,
+         json_extract(e.payload, '$.seq') AS seq
+       FROM run_events e
+       JOIN runs r ON r.id = e.run_id
+       LEFT JOIN tool_calls tc ON tc.id = json_extract(e.payload, '$.toolCallId')
+       WHERE e.id IN (SELECT value FROM json_each(?))`,
+    )
+    .all(JSON.stringify(ranked.map((r) => r.id))) as Omit<EventRow, "snippet" | "score">[];
+  const byId = new Map(details.map((d) => [d.id, d]));
+  const rows = ranked.flatMap((r) => {
+    const d = byId.get(r.id);
+    return d ? [{ ...d, score: r.score }] : [];
+  });
+  return withSnippets(db, "search_run_events", match, rows, (r) => r.id);
 }
 
 /** The run an audit entry is about: its target when that is a run, else the runId its details name. */
@@ -145,10 +162,9 @@ function searchAudit(db: Db, match: string, input: z.infer<typeof searchQueryInp
   if (input.tool) where.push("tc.tool = @tool");
   if (input.before) where.push("a.at < @before");
   if (input.after) where.push("a.at > @after");
-  return db.$client
+  const rows = db.$client
     .prepare(
       `SELECT a.seq AS seq, a.at AS at, r.id AS runId, r.title AS title,
-         snippet(search_audit, 0, @markStart, @markEnd, '…', ${SNIPPET_TOKENS}) AS snippet,
          bm25(search_audit) AS score,
          tc.tool AS tool
        FROM search_audit
@@ -159,7 +175,8 @@ function searchAudit(db: Db, match: string, input: z.infer<typeof searchQueryInp
        ORDER BY score
        LIMIT @limit`,
     )
-    .all(params(match, input)) as AuditRow[];
+    .all(params(match, input)) as Omit<AuditRow, "snippet">[];
+  return withSnippets(db, "search_audit", match, rows, (r) => r.seq);
 }
 
 /** The projects' own documentation (text sources); lines found in one run's workspace are that run's, not searched here. */
@@ -168,11 +185,10 @@ function searchDocs(db: Db, match: string, input: z.infer<typeof searchQueryInpu
   if (input.runId || input.tool) return [];
   const where = ["search_doc_passages MATCH @match", "d.run_id IS NULL"];
   if (input.projectId) where.push("d.project_id = @projectId");
-  return db.$client
+  const rows = db.$client
     .prepare(
       `SELECT d.id AS id, d.project_id AS projectId, p.slug AS slug, p.name AS name, d.source AS source,
          d.line_start AS lineStart, d.line_end AS lineEnd,
-         snippet(search_doc_passages, 0, @markStart, @markEnd, '…', ${SNIPPET_TOKENS}) AS snippet,
          bm25(search_doc_passages) AS score
        FROM search_doc_passages
        JOIN doc_passages d ON d.id = search_doc_passages.rowid
@@ -181,14 +197,32 @@ function searchDocs(db: Db, match: string, input: z.infer<typeof searchQueryInpu
        ORDER BY score
        LIMIT @limit`,
     )
-    .all(params(match, input)) as DocRow[];
+    .all(params(match, input)) as Omit<DocRow, "snippet">[];
+  return withSnippets(db, "search_doc_passages", match, rows, (r) => r.id);
+}
+
+/**
+ * Adds the snippets of the hits kept. Asked for only once the best `limit`
+ * hits are known: in the ranking query SQLite would build a snippet for every
+ * match before sorting (a common word in a long run: thousands).
+ */
+function withSnippets<R>(db: Db, table: string, match: string, rows: R[], rowid: (r: R) => number): (R & { snippet: string })[] {
+  if (rows.length === 0) return [];
+  const snippets = new Map(
+    (
+      db.$client
+        .prepare(
+          `SELECT rowid AS id, snippet(${table}, 0, ?, ?, '…', ${SNIPPET_TOKENS}) AS snippet FROM ${table} WHERE ${table} MATCH ? AND rowid IN (SELECT value FROM json_each(?))`,
+        )
+        .all(MARK_START, MARK_END, match, JSON.stringify(rows.map(rowid))) as { id: number; snippet: string }[]
+    ).map((r) => [r.id, r.snippet]),
+  );
+  return rows.map((r) => ({ ...r, snippet: snippets.get(rowid(r)) ?? "" }));
 }
 
 function params(match: string, input: z.infer<typeof searchQueryInput>) {
   return {
     match,
-    markStart: MARK_START,
-    markEnd: MARK_END,
     limit: input.limit,
     runId: input.runId ?? null,
     projectId: input.projectId ?? null,
@@ -206,9 +240,12 @@ function params(match: string, input: z.infer<typeof searchQueryInput>) {
  */
 function eventAnchor(db: Db, row: EventRow): number {
   if (!row.toolCallId || row.type === "tool_call") return row.id;
+  // The call's event comes before its output: walk back from the hit (index on run_id, id), not through the whole run.
   const call = db.$client
-    .prepare("SELECT id FROM run_events WHERE run_id = ? AND type = 'tool_call' AND json_extract(payload, '$.toolCallId') = ? ORDER BY id LIMIT 1")
-    .get(row.runId, row.toolCallId) as { id: number } | undefined;
+    .prepare(
+      "SELECT id FROM run_events WHERE run_id = ? AND id <= ? AND type = 'tool_call' AND json_extract(payload, '$.toolCallId') = ? ORDER BY id DESC LIMIT 1",
+    )
+    .get(row.runId, row.id, row.toolCallId) as { id: number } | undefined;
   return call?.id ?? row.id;
 }
 
