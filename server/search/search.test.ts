@@ -9,7 +9,7 @@ import path from "node:path";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrateDatabase, openDatabase } from "@/db/client";
-import { runEvents, runs } from "@/db/schema";
+import { runEvents, runs, toolCalls } from "@/db/schema";
 import { MARK_END, MARK_START, snippetParts } from "@/lib/search-marks";
 import { appRouter } from "@/server/api/root";
 import { createCallerFactory } from "@/server/api/trpc";
@@ -19,7 +19,7 @@ import { createModel } from "@/server/models/models";
 import { createProject } from "@/server/projects/projects";
 import { createRun } from "@/server/runs/runs";
 import { ftsMatchExpression } from "@/server/search/fts-query";
-import { searchAll } from "@/server/search/search";
+import { searchAll, type SearchQueryInput } from "@/server/search/search";
 import type { PublicUser } from "@/server/users/users";
 import { createTestDb, type TestDb } from "@/test/helpers/db";
 import { databaseAtVersion, fillRepresentativeRows, SHIPPED_VERSIONS } from "@/test/helpers/schema-versions";
@@ -183,6 +183,24 @@ describe("hits: kinds, snippets and links", () => {
     expect(searchAll(t.db, { q: word, tool: "run_command" }).items.map((h) => h.runId)).toEqual([elsewhere.id]);
     expect(searchAll(t.db, { q: word, before: new Date(Date.now() - 60_000) }).items).toEqual([]);
     expect(searchAll(t.db, { q: word, after: new Date(Date.now() - 60_000) }).items).toHaveLength(2);
+  });
+
+  it("audit hits follow the project, run and tool filters too", () => {
+    const project = createProject(t.db, actorOf(admin), { slug: `a-${token()}`, name: "Audited" });
+    const inProject = newRun("audited in project", project.id);
+    const elsewhere = newRun("audited elsewhere");
+    const word = token();
+    t.db
+      .insert(toolCalls)
+      .values({ id: `tc-${word}`, runId: inProject.id, seq: 1, tool: "http_fetch", args: {}, state: "succeeded" })
+      .run();
+    recordAudit(t.db, actorOf(admin), { action: "tool.result", targetType: "tool_call", targetId: `tc-${word}`, details: { runId: inProject.id, note: word } });
+    recordAudit(t.db, actorOf(admin), { action: "run.note", targetType: "run", targetId: elsewhere.id, details: { note: word } });
+    const audit = (f: Partial<SearchQueryInput>) => searchAll(t.db, { q: word, kinds: ["audit"], ...f }).items.map((h) => h.runId);
+    expect(audit({}).sort()).toEqual([inProject.id, elsewhere.id].sort());
+    expect(audit({ projectId: project.id })).toEqual([inProject.id]);
+    expect(audit({ runId: elsewhere.id })).toEqual([elsewhere.id]);
+    expect(audit({ tool: "http_fetch" })).toEqual([inProject.id]);
   });
 
   it("the last word matches as a prefix (search as you type); the others are whole words", () => {

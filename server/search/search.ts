@@ -162,20 +162,34 @@ function searchAudit(db: Db, match: string, input: z.infer<typeof searchQueryInp
   if (input.tool) where.push("tc.tool = @tool");
   if (input.before) where.push("a.at < @before");
   if (input.after) where.push("a.at > @after");
-  const rows = db.$client
+  // Ranking first, joining only what the filters need (as for events).
+  const ranked = db.$client
     .prepare(
-      `SELECT a.seq AS seq, a.at AS at, r.id AS runId, r.title AS title,
-         bm25(search_audit) AS score,
-         tc.tool AS tool
+      `SELECT a.seq AS seq, bm25(search_audit) AS score
        FROM search_audit
        JOIN audit_events a ON a.seq = search_audit.rowid
-       LEFT JOIN runs r ON r.id = ${AUDIT_RUN}
-       LEFT JOIN tool_calls tc ON a.target_type = 'tool_call' AND tc.id = a.target_id
+       ${input.projectId ? `LEFT JOIN runs r ON r.id = ${AUDIT_RUN}` : ""}
+       ${input.tool ? "LEFT JOIN tool_calls tc ON a.target_type = 'tool_call' AND tc.id = a.target_id" : ""}
        WHERE ${where.join(" AND ")}
        ORDER BY score
        LIMIT @limit`,
     )
-    .all(params(match, input)) as Omit<AuditRow, "snippet">[];
+    .all(params(match, input)) as { seq: number; score: number }[];
+  if (ranked.length === 0) return [];
+  const details = db.$client
+    .prepare(
+      `SELECT a.seq AS seq, a.at AS at, r.id AS runId, r.title AS title, tc.tool AS tool
+       FROM audit_events a
+       LEFT JOIN runs r ON r.id = ${AUDIT_RUN}
+       LEFT JOIN tool_calls tc ON a.target_type = 'tool_call' AND tc.id = a.target_id
+       WHERE a.seq IN (SELECT value FROM json_each(?))`,
+    )
+    .all(JSON.stringify(ranked.map((r) => r.seq))) as Omit<AuditRow, "snippet" | "score">[];
+  const bySeq = new Map(details.map((d) => [d.seq, d]));
+  const rows = ranked.flatMap((r) => {
+    const d = bySeq.get(r.seq);
+    return d ? [{ ...d, score: r.score }] : [];
+  });
   return withSnippets(db, "search_audit", match, rows, (r) => r.seq);
 }
 
