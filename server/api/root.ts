@@ -17,6 +17,8 @@ import { servicesRouter } from "@/server/api/routers/services";
 import { reviewersRouter } from "@/server/api/routers/reviewers";
 import { queueRouter } from "@/server/api/routers/queue";
 import { checkHealth } from "@/server/health/health";
+import { timelineRouter } from "@/server/api/routers/timeline";
+import { trendsRouter } from "@/server/api/routers/trends";
 
 export const appRouter = router({
   health: publicProcedure.query(({ ctx }) => checkHealth(() => ctx.db)),
@@ -36,6 +38,8 @@ export const appRouter = router({
   services: servicesRouter,
   reviewers: reviewersRouter,
   queue: queueRouter,
+  timeline: timelineRouter,
+  trends: trendsRouter,
 });
 
 export type AppRouter = typeof appRouter;
