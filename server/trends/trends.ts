@@ -11,7 +11,7 @@ import { TERMINAL_STATES } from "@/server/runs/state-machine";
 
 export const TREND_PERIODS = [7, 30, 90] as const;
 export const trendsInput = z.object({
-  days: z.union([z.literal(7), z.literal(30), z.literal(90)]).default(30),
+  days: z.union([z.literal(7), z.literal(30), z.literal(90)], { error: "Choose a period of 7, 30 or 90 days." }).default(30),
   projectId: z.string().min(1).max(200).optional(),
 });
 
