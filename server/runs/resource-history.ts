@@ -5,7 +5,7 @@
 // and no longer once it ends, and a restarted supervisor simply carries on
 // with the runs it finds. It reads through runUsage, so a tick costs one
 // engine stats call per live run and shares it with the run pages' meters.
-import { and, asc, eq, inArray, sql } from "drizzle-orm";
+import { asc, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { runResourceSamples, type RunResourceSample } from "@/db/schema";
 import type { SandboxRuntime } from "@/server/sandbox/runtime";
@@ -113,13 +113,18 @@ export interface ResourceSampler {
 export function startResourceSampler(db: Db, runtime: SandboxRuntime, opts: { intervalMs?: number } = {}): ResourceSampler {
   let running: Promise<string[]> | null = null;
   let stopped = false;
+  // runUsage shares a sample for a few seconds (with the run pages' meters): a sample already recorded is not recorded twice.
+  const lastRecorded = new Map<string, number>();
   const tick = (): Promise<string[]> => {
     if (stopped) return Promise.resolve([]);
     running ??= (async () => {
       try {
-        const usages = await runUsage(db, runtime);
+        const usages = (await runUsage(db, runtime)).filter((u) => u.sampledAt.getTime() > (lastRecorded.get(u.runId) ?? 0));
         if (stopped) return [];
         recordResourceSamples(db, usages);
+        const live = new Set(usages.map((u) => u.runId));
+        for (const u of usages) lastRecorded.set(u.runId, u.sampledAt.getTime());
+        for (const id of lastRecorded.keys()) if (!live.has(id) && lastRecorded.get(id)! < Date.now() - 60_000) lastRecorded.delete(id);
         return usages.map((u) => u.runId);
       } catch (err) {
         console.error("airlock: sampling the runs' resource use failed:", err);
@@ -159,7 +164,7 @@ export function resourceHistory(db: Db, runId: string): { samples: number; serie
   const rows = db
     .select()
     .from(runResourceSamples)
-    .where(and(eq(runResourceSamples.runId, runId)))
+    .where(eq(runResourceSamples.runId, runId))
     .orderBy(asc(runResourceSamples.at), asc(runResourceSamples.id))
     .all();
   const series = (

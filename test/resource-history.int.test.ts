@@ -1,0 +1,93 @@
+// Resource history of a real run (real Docker, real SQLite): the supervisor's
+// sampler records the live sandbox's use against the run's caps, stops while
+// Airlock is down and carries on after a restart, and records nothing once
+// the run ended. The timeline procedure serves the samples as chart series.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eq, sql } from "drizzle-orm";
+import { runResourceSamples } from "@/db/schema";
+import { appRouter } from "@/server/api/root";
+import { createCallerFactory } from "@/server/api/trpc";
+import { createRun } from "@/server/runs/runs";
+import { type Supervisor } from "@/server/supervisor/supervisor";
+import { type TestDb } from "@/test/helpers/db";
+import { getRun, newSupervisor, setUpSupervisedWorld, stopSupervisor, waitFor, waitForState } from "@/test/helpers/runs";
+import { actorOf, addUser, identityOfToken, issueToken } from "@/test/helpers/users";
+import type { PublicUser } from "@/server/users/users";
+
+const SAMPLE_MS = 500;
+let t: TestDb;
+let dataDir: string;
+let supervisor: Supervisor;
+let operator: PublicUser;
+
+beforeAll(async () => {
+  ({ t, dataDir, supervisor, operator } = await setUpSupervisedWorld({ supervisor: { resourceSampleMs: SAMPLE_MS } }));
+});
+
+afterAll(async () => {
+  await stopSupervisor(supervisor);
+  t?.close();
+});
+
+const sampleCount = (runId: string) =>
+  t.db
+    .select({ n: sql<number>`count(*)` })
+    .from(runResourceSamples)
+    .where(eq(runResourceSamples.runId, runId))
+    .get()!.n;
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Longer than runUsage's shared sample (4 s) plus a few sampler ticks: long enough for a new row to appear if any would. */
+const QUIET_MS = 6000;
+
+describe("resource history", () => {
+  it("the sampler records a live sandbox's use against its caps, pauses while Airlock is down, resumes after a restart and stops when the run ends", async () => {
+    // An external run: its sandbox stays up, idle, waiting for an MCP client, with no model to script.
+    const run = createRun(t.db, { ...actorOf(operator), userId: operator.id }, { title: "idle", task: "wait", agent: "external", limits: { memoryMb: 256, pids: 96 } });
+    supervisor.launch(run.id);
+    await waitFor("the run's sandbox", () => getRun(t.db, run.id).containerId && getRun(t.db, run.id).state !== "starting", 90_000);
+
+    await waitFor("two samples", () => sampleCount(run.id) >= 2, 30_000);
+    const first = t.db.select().from(runResourceSamples).where(eq(runResourceSamples.runId, run.id)).all()[0]!;
+    expect(first).toMatchObject({ memoryCapBytes: 256 * 1024 * 1024, pidsCap: 96, cpuCapPercent: 100, span: 1 });
+    expect(first.memoryBytes).toBeGreaterThan(0);
+    expect(first.pids).toBeGreaterThanOrEqual(1);
+    // Network "none": no interface but loopback, so no network figures rather than zeros.
+    expect([first.netRxBytes, first.netTxBytes]).toEqual([null, null]);
+
+    // Cost, for the report: one engine stats call (with its inspect) for this sandbox.
+    const started = performance.now();
+    await supervisor.runtime.stats(getRun(t.db, run.id).containerId!);
+    console.info(`resource sampler: one sandbox's stats call took ${Math.round(performance.now() - started)} ms`);
+
+    // Airlock stops: the run keeps its state and its sandbox, and nothing is sampled while no supervisor runs.
+    await supervisor.shutdown();
+    await pause(SAMPLE_MS * 2); // a tick in flight when it stopped records nothing
+    const whileDown = sampleCount(run.id);
+    await pause(QUIET_MS);
+    expect(sampleCount(run.id)).toBe(whileDown);
+
+    // A restarted supervisor adopts the run and samples it again.
+    supervisor = newSupervisor(t.db, dataDir, { resourceSampleMs: SAMPLE_MS });
+    await supervisor.start();
+    await waitFor("a sample after the restart", () => sampleCount(run.id) > whileDown, 30_000);
+
+    await supervisor.killRun(run.id, { userId: null, label: "test" }, "done sampling");
+    await waitForState(t.db, run.id, "killed");
+    await pause(SAMPLE_MS * 2);
+    const atEnd = sampleCount(run.id);
+    await pause(QUIET_MS);
+    expect(sampleCount(run.id)).toBe(atEnd);
+
+    // The timeline serves them as series with the caps drawn; memory never reached its cap here.
+    const viewer = await addUser(t.db, "viewer");
+    const caller = createCallerFactory(appRouter)({ db: t.db, identity: await identityOfToken(t.db, issueToken(t.db, viewer.id).token), sourceIp: null });
+    const timeline = await caller.timeline.run({ id: run.id });
+    const memory = timeline.resources.series.find((s) => s.key === "memory")!;
+    expect(memory.points.length).toBe(atEnd);
+    expect(memory.cap).toBe(256 * 1024 * 1024);
+    expect(memory.capHitAt).toBeNull();
+    expect(timeline.totals.live).toBe(false);
+    expect(timeline.items.filter((i) => i.kind === "state").map((i) => (i.kind === "state" ? i.to : ""))).toContain("killed");
+  }, 180_000);
+});
