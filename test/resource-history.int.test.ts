@@ -43,7 +43,11 @@ const QUIET_MS = 6000;
 describe("resource history", () => {
   it("the sampler records a live sandbox's use against its caps, pauses while Airlock is down, resumes after a restart and stops when the run ends", async () => {
     // An external run: its sandbox stays up, idle, waiting for an MCP client, with no model to script.
-    const run = createRun(t.db, { ...actorOf(operator), userId: operator.id }, { title: "idle", task: "wait", agent: "external", limits: { memoryMb: 256, pids: 96 } });
+    const run = createRun(
+      t.db,
+      { ...actorOf(operator), userId: operator.id },
+      { title: "idle", task: "wait", agent: "external", limits: { memoryMb: 256, pids: 96 } },
+    );
     supervisor.launch(run.id);
     await waitFor("the run's sandbox", () => getRun(t.db, run.id).containerId && getRun(t.db, run.id).state !== "starting", 90_000);
 

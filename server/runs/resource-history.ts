@@ -88,7 +88,10 @@ export function downsample(db: Db, runId: string, maxPerRun = MAX_SAMPLES_PER_RU
         .run();
       drop.push(b.id);
     }
-    for (let i = 0; i < drop.length; i += 500) tx.delete(runResourceSamples).where(inArray(runResourceSamples.id, drop.slice(i, i + 500))).run();
+    for (let i = 0; i < drop.length; i += 500)
+      tx.delete(runResourceSamples)
+        .where(inArray(runResourceSamples.id, drop.slice(i, i + 500)))
+        .run();
   });
   return drop.length;
 }
@@ -194,10 +197,38 @@ export function resourceHistory(db: Db, runId: string): { samples: number; serie
   return {
     samples: rows.length,
     series: [
-      series("cpu", "CPU", "%", (r) => r.cpuPercent, (r) => r.cpuCapPercent, 0.95),
-      series("memory", "Memory", "bytes", (r) => r.memoryBytes, (r) => r.memoryCapBytes, 0.95),
-      series("pids", "Processes", "count", (r) => r.pids, (r) => r.pidsCap, 1),
-      series("workspace", "Workspace", "bytes", (r) => r.workspaceBytes, (r) => r.workspaceCapBytes, 1),
+      series(
+        "cpu",
+        "CPU",
+        "%",
+        (r) => r.cpuPercent,
+        (r) => r.cpuCapPercent,
+        0.95,
+      ),
+      series(
+        "memory",
+        "Memory",
+        "bytes",
+        (r) => r.memoryBytes,
+        (r) => r.memoryCapBytes,
+        0.95,
+      ),
+      series(
+        "pids",
+        "Processes",
+        "count",
+        (r) => r.pids,
+        (r) => r.pidsCap,
+        1,
+      ),
+      series(
+        "workspace",
+        "Workspace",
+        "bytes",
+        (r) => r.workspaceBytes,
+        (r) => r.workspaceCapBytes,
+        1,
+      ),
       series("netRx", "Network in", "bytes", (r) => r.netRxBytes, null, 1),
       series("netTx", "Network out", "bytes", (r) => r.netTxBytes, null, 1),
     ],

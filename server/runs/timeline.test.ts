@@ -113,12 +113,28 @@ describe("run timeline", () => {
     const id = newRun();
     event(id, "state", 1 * S, { from: "queued", to: "starting", by: "system" });
     event(id, "plan", 5 * S, { state: "submitted", steps: [{}, {}] });
-    event(id, "model_message", 4 * S, { content: "Plan first.", toolCalls: [{ id: "c1" }], usage: { promptTokens: 900, completionTokens: 80 }, latencyMs: 1234 });
+    event(id, "model_message", 4 * S, {
+      content: "Plan first.",
+      toolCalls: [{ id: "c1" }],
+      usage: { promptTokens: 900, completionTokens: 80 },
+      latencyMs: 1234,
+    });
     approval(id, "plan", 5 * S, 35 * S, "approved");
     call(id, "ask", 40 * S, 2500);
     t.db
       .insert(checkpoints)
-      .values({ id: crypto.randomUUID(), runId: id, seq: 1, label: "after run_command", kind: "tool", commitSha: "abc", filesChanged: 2, additions: 10, deletions: 3, createdAt: new Date(T0 + 43 * S) })
+      .values({
+        id: crypto.randomUUID(),
+        runId: id,
+        seq: 1,
+        label: "after run_command",
+        kind: "tool",
+        commitSha: "abc",
+        filesChanged: 2,
+        additions: 10,
+        deletions: 3,
+        createdAt: new Date(T0 + 43 * S),
+      })
       .run();
 
     const tl = runTimeline(t.db, id, T0 + 60 * S);

@@ -121,7 +121,14 @@ export function runTimeline(db: Db, runId: string, now = Date.now()): RunTimelin
     const p = e.payload;
     const base = { id: `e${e.id}`, at: e.at.getTime() };
     if (e.type === "state") {
-      items.push({ ...base, kind: "state", from: (p.from as string | null) ?? null, to: String(p.to), by: (p.by as string | null) ?? null, reason: (p.reason as string | null) ?? null });
+      items.push({
+        ...base,
+        kind: "state",
+        from: (p.from as string | null) ?? null,
+        to: String(p.to),
+        by: (p.by as string | null) ?? null,
+        reason: (p.reason as string | null) ?? null,
+      });
     } else if (e.type === "plan") {
       items.push({
         ...base,
@@ -177,7 +184,14 @@ export function runTimeline(db: Db, runId: string, now = Date.now()): RunTimelin
   const approvalRows = db.select().from(approvals).where(eq(approvals.runId, runId)).orderBy(asc(approvals.createdAt)).all();
   const deciderIds = [...new Set(approvalRows.map((a) => a.decidedBy).filter((x): x is string => Boolean(x)))];
   const deciders = new Map(
-    deciderIds.length ? db.select({ id: users.id, email: users.email }).from(users).where(inArray(users.id, deciderIds)).all().map((u) => [u.id, u.email]) : [],
+    deciderIds.length
+      ? db
+          .select({ id: users.id, email: users.email })
+          .from(users)
+          .where(inArray(users.id, deciderIds))
+          .all()
+          .map((u) => [u.id, u.email])
+      : [],
   );
   const planWaits: [number, number][] = [];
   const otherWaits: [number, number][] = [];
@@ -262,7 +276,8 @@ export function capsHit(run: Run, calls: { errorCode: string | null }[], series:
   const timeouts = calls.filter((c) => c.errorCode === "TIMEOUT").length;
   if (timeouts) out.push({ cap: "Command time", detail: `${timeouts} ${timeouts === 1 ? "command" : "commands"} stopped after ${l.commandTimeoutS} s` });
   const limited = calls.filter((c) => c.errorCode === "LIMIT_EXCEEDED").length;
-  if (limited) out.push({ cap: "Call limits", detail: `${limited} ${limited === 1 ? "call" : "calls"} refused or cut short by a limit (output, workspace quota, calls)` });
+  if (limited)
+    out.push({ cap: "Call limits", detail: `${limited} ${limited === 1 ? "call" : "calls"} refused or cut short by a limit (output, workspace quota, calls)` });
   for (const s of series) {
     if (s.capHitAt !== null) out.push({ cap: s.label, detail: "reached its cap", at: s.capHitAt });
   }

@@ -73,7 +73,12 @@ function seedCall(runId: string, rule: string, verdict: "allow" | "ask" | "deny"
 function seedTurn(runId: string, promptTokens: number, completionTokens: number) {
   t.db
     .insert(runEvents)
-    .values({ runId, type: "model_message", payload: { content: "", toolCalls: [], usage: { promptTokens, completionTokens }, latencyMs: 100 }, at: new Date(NOW - DAY) })
+    .values({
+      runId,
+      type: "model_message",
+      payload: { content: "", toolCalls: [], usage: { promptTokens, completionTokens }, latencyMs: 100 },
+      at: new Date(NOW - DAY),
+    })
     .run();
 }
 

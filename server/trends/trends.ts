@@ -139,7 +139,16 @@ export function computeTrends(db: Db, raw: z.input<typeof trendsInput>, now = Da
   const redteam = redteamRows.map((r) => {
     const s = JSON.parse(r.summary) as Record<string, unknown>;
     const n = (k: string) => (typeof s[k] === "number" ? (s[k] as number) : 0);
-    return { id: r.id, at: r.at, project: r.project, total: n("total"), blocked: n("blocked"), escalated: n("escalated"), contained: n("contained"), escaped: n("escaped") };
+    return {
+      id: r.id,
+      at: r.at,
+      project: r.project,
+      total: n("total"),
+      blocked: n("blocked"),
+      escalated: n("escalated"),
+      contained: n("contained"),
+      escaped: n("escaped"),
+    };
   });
 
   return {

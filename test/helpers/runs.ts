@@ -26,7 +26,11 @@ export function tempDataDir(): string {
 }
 
 /** `extra`: supervisor options of a suite's own (the runtime setting, the gVisor probe seam). */
-export function newSupervisor(db: Db, dataDir: string, extra: Partial<Pick<SupervisorOptions, "runtimeSetting" | "gvisorProbe" | "resourceSampleMs">> = {}): Supervisor {
+export function newSupervisor(
+  db: Db,
+  dataDir: string,
+  extra: Partial<Pick<SupervisorOptions, "runtimeSetting" | "gvisorProbe" | "resourceSampleMs">> = {},
+): Supervisor {
   return new Supervisor({
     db,
     // Under the runtime under test (gVisor or runc: see vitest.config.ts).
