@@ -65,7 +65,10 @@ function mainPages(runId: string): MainPage[] {
     { path: "/projects", ready: async (p) => void (await expect(p.getByRole("heading", { level: 1 })).toBeVisible()) },
     // Issue 16: the run's timeline (totals, resource charts, the filterable events) and the trends page.
     { path: `/runs/${runId}/timeline`, ready: async (p) => void (await expect(p.getByTestId("timeline-items")).toBeVisible({ timeout: 30_000 })) },
-    { path: "/trends", ready: async (p) => void (await expect(p.getByTestId("trend-runs-by-outcome").getByText(/^\d+ runs?:/)).toBeVisible({ timeout: 30_000 })) },
+    {
+      path: "/trends",
+      ready: async (p) => void (await expect(p.getByTestId("trend-runs-by-outcome").getByText(/^\d+ runs?:/)).toBeVisible({ timeout: 30_000 })),
+    },
   ];
 }
 
