@@ -1,19 +1,29 @@
 // Resource history of a real run (real Docker, real SQLite): the supervisor's
 // sampler records the live sandbox's use against the run's caps, stops while
 // Airlock is down and carries on after a restart, and records nothing once
-// the run ended. The timeline procedure serves the samples as chart series.
+// the run ended. The timeline procedure serves the samples as chart series,
+// and the model turn's latency the agent now records.
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eq, sql } from "drizzle-orm";
 import { runResourceSamples } from "@/db/schema";
 import { appRouter } from "@/server/api/root";
 import { createCallerFactory } from "@/server/api/trpc";
-import { createRun } from "@/server/runs/runs";
 import { runUsage } from "@/server/runs/usage";
 import { type Supervisor } from "@/server/supervisor/supervisor";
 import { type TestDb } from "@/test/helpers/db";
-import { getRun, newSupervisor, setUpSupervisedWorld, stopSupervisor, waitFor, waitForState } from "@/test/helpers/runs";
-import { actorOf, addUser, identityOfToken, issueToken } from "@/test/helpers/users";
+import { startScriptedModelServer, type ScriptedModelServer } from "@/test/helpers/model-server";
+import {
+  newSupervisor,
+  registerModel,
+  setUpSupervisedWorld,
+  startRun,
+  stopSupervisor,
+  waitFor,
+  waitForPendingApproval,
+  waitForState,
+} from "@/test/helpers/runs";
+import { addUser, identityOfToken, issueToken } from "@/test/helpers/users";
 import type { PublicUser } from "@/server/users/users";
 
 const SAMPLE_MS = 500;
@@ -21,13 +31,16 @@ let t: TestDb;
 let dataDir: string;
 let supervisor: Supervisor;
 let operator: PublicUser;
+let admin: PublicUser;
+let server: ScriptedModelServer | undefined;
 
 beforeAll(async () => {
-  ({ t, dataDir, supervisor, operator } = await setUpSupervisedWorld({ supervisor: { resourceSampleMs: SAMPLE_MS } }));
+  ({ t, dataDir, supervisor, operator, admin } = await setUpSupervisedWorld({ supervisor: { resourceSampleMs: SAMPLE_MS } }));
 });
 
 afterAll(async () => {
   await stopSupervisor(supervisor);
+  await server?.close();
   t?.close();
 });
 
@@ -55,14 +68,18 @@ const QUIET_MS = 6000;
 
 describe("resource history", () => {
   it("the sampler records a live sandbox's use against its caps, pauses while Airlock is down, resumes after a restart and stops when the run ends", async () => {
-    // An external run: its sandbox stays up, idle, waiting for an MCP client, with no model to script.
-    const run = createRun(
-      t.db,
-      { ...actorOf(operator), userId: operator.id },
-      { title: "idle", task: "wait", agent: "external", limits: { memoryMb: 256, pids: 96 } },
-    );
-    supervisor.launch(run.id);
-    await waitFor("the run's sandbox", () => getRun(t.db, run.id).containerId && getRun(t.db, run.id).state !== "starting", 90_000);
+    // A built-in run whose first model turn (answered after 400 ms) submits a plan: it then waits for a reviewer,
+    // its sandbox up and idle, for as long as the test needs.
+    server = await startScriptedModelServer([
+      {
+        type: "tool_calls",
+        delayMs: 400,
+        usage: { promptTokens: 321, completionTokens: 12 },
+        calls: [{ name: "submit_plan", arguments: { steps: [{ title: "wait", risk: "low", risk_note: "nothing runs" }] } }],
+      },
+    ]);
+    const run = startRun(t.db, supervisor, operator, registerModel(t.db, admin, server.baseUrl), { limits: { memoryMb: 256, pids: 96 } });
+    await waitForPendingApproval(t.db, run.id, "plan", 90_000);
 
     await waitFor("two samples", () => sampleCount(run.id) >= 2, 30_000);
     const first = t.db.select().from(runResourceSamples).where(eq(runResourceSamples.runId, run.id)).all()[0]!;
@@ -113,5 +130,13 @@ describe("resource history", () => {
     expect(memory.capHitAt).toBeNull();
     expect(timeline.totals.live).toBe(false);
     expect(timeline.items.filter((i) => i.kind === "state").map((i) => (i.kind === "state" ? i.to : ""))).toContain("killed");
+    // The model turn's latency is recorded (the scripted server answered after 400 ms), with its tokens.
+    const turn = timeline.items.find((i) => i.kind === "model");
+    expect(turn).toMatchObject({ kind: "model", tokensIn: 321, tokensOut: 12, toolCalls: 1 });
+    expect(turn?.kind === "model" && turn.latencyMs).toBeGreaterThanOrEqual(400);
+    // The plan waited for people from its request until the run was stopped (which cancelled it).
+    const plan = timeline.items.find((i) => i.kind === "approval");
+    expect(plan).toMatchObject({ kind: "approval", approvalKind: "plan", state: "cancelled", pending: false });
+    expect(timeline.totals.planWaitMs).toBeGreaterThan(QUIET_MS);
   }, 180_000);
 });
