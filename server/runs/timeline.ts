@@ -3,7 +3,7 @@
 // with their verdicts and durations (tool_calls), approvals with who decided
 // and how long they waited (approvals), checkpoints; and the run's totals.
 // Read-only; the timeline page polls it while the run is live.
-import { asc, eq, inArray } from "drizzle-orm";
+import { and, asc, eq, inArray } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { approvals, checkpoints, models, runEvents, toolCalls, users, type Run } from "@/db/schema";
 import { requireRun } from "@/server/runs/lookup";
@@ -110,10 +110,10 @@ export function runTimeline(db: Db, runId: string, now = Date.now()): RunTimelin
   const events = db
     .select()
     .from(runEvents)
-    .where(eq(runEvents.runId, runId))
+    // Only the kinds shown: output and model deltas can be many and large.
+    .where(and(eq(runEvents.runId, runId), inArray(runEvents.type, ["state", "plan", "model_message"])))
     .orderBy(asc(runEvents.id))
-    .all()
-    .filter((e) => e.type === "state" || e.type === "plan" || e.type === "model_message");
+    .all();
   let tokensIn = 0;
   let tokensOut = 0;
   let modelTurns = 0;
