@@ -4,6 +4,7 @@
 // the run ended. The timeline procedure serves the samples as chart series,
 // and the model turn's latency the agent now records.
 import fs from "node:fs";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eq, sql } from "drizzle-orm";
 import { runResourceSamples } from "@/db/schema";
@@ -91,14 +92,18 @@ describe("resource history", () => {
 
     // Cost, for the report (not asserted): one sampling pass over this run, past the usage cache — the wall time (the
     // engine measures CPU over an interval), this process's CPU time and the engine's (dockerd's, when readable).
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
     const [wall0, cpu0, engine0] = [performance.now(), process.cpuUsage(), dockerdCpuMs()];
     const fresh = await runUsage(t.db, supervisor.runtime, [run.id], Date.now() + 60_000);
     const cpu = process.cpuUsage(cpu0);
     const engine1 = dockerdCpuMs();
+    loop.disable();
     expect(fresh.map((u) => u.runId)).toEqual([run.id]);
     console.info(
       `resource sampler, one run: ${Math.round(performance.now() - wall0)} ms wall, ${Math.round((cpu.user + cpu.system) / 1000)} ms CPU in this process` +
-        (engine0 !== null && engine1 !== null ? `, ${engine1 - engine0} ms CPU in dockerd` : ""),
+        (engine0 !== null && engine1 !== null ? `, ${engine1 - engine0} ms CPU in dockerd` : "") +
+        `, event-loop delay max ${Math.round(loop.max / 1e6)} ms`,
     );
 
     // Airlock stops: the run keeps its state and its sandbox, and nothing is sampled while no supervisor runs.

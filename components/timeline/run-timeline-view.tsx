@@ -124,11 +124,13 @@ export function RunTimelineView({ runId }: { runId: string }) {
   );
 }
 
-function Figure({ label, value, detail, tone }: { label: string; value: string; detail?: string; tone?: "danger" }) {
+function Figure({ label, value, detail, tone, testId }: { label: string; value: string; detail?: string; tone?: "danger"; testId?: string }) {
   return (
     <div className="min-w-0 rounded-lg border border-border bg-surface px-3 py-2">
       <dt className="text-[11px] font-medium tracking-wide text-fg-muted uppercase">{label}</dt>
-      <dd className={cn("text-base font-semibold tabular-nums", tone === "danger" && "text-danger")}>{value}</dd>
+      <dd className={cn("text-base font-semibold tabular-nums", tone === "danger" && "text-danger")} data-testid={testId}>
+        {value}
+      </dd>
       {detail ? <dd className="text-xs text-fg-muted">{detail}</dd> : null}
     </div>
   );
@@ -152,7 +154,7 @@ function Totals({ totals }: { totals: Timeline["totals"] }) {
             value={`${formatTokens(totals.tokensIn)} / ${formatTokens(totals.tokensOut)}`}
             detail={`${formatCount(totals.modelTurns)} model ${totals.modelTurns === 1 ? "turn" : "turns"}`}
           />
-          <Figure label="Tool calls" value={formatCount(c.total)} detail={`${c.allow} allowed · ${c.ask} asked · ${c.deny} denied`} />
+          <Figure label="Tool calls" value={formatCount(c.total)} testId="total-calls" detail={`${c.allow} allowed · ${c.ask} asked · ${c.deny} denied`} />
         </dl>
         <div>
           <h3 className="text-sm font-semibold">Caps hit</h3>
