@@ -112,23 +112,33 @@ export function computeTrends(db: Db, raw: z.input<typeof trendsInput>, now = Da
     .map((r) => ({ rule: r.rule, calls: r.calls, deniedByPolicy: r.policy, deniedByReviewer: r.reviewer, denyRate: (r.policy + r.reviewer) / r.calls }))
     .sort((a, b) => b.denyRate - a.denyRate || b.calls - a.calls || a.rule.localeCompare(b.rule));
 
-  // Tokens of the runs created in the period, from each model turn's reported usage (run_events is indexed by run).
-  const tokens = (group: "model" | "project") => {
-    const key = group === "model" ? sql`r.model_id` : project("r");
-    const name = group === "model" ? sql`coalesce(m.name, 'No model (external agent)')` : sql`coalesce(p.name, ${project("r")})`;
-    const rows = db.all<{ id: string | null; name: string; runs: number; tin: number | null; tout: number | null }>(sql`
-      select ${key} as id, ${name} as name, count(distinct r.id) as runs,
+  // Tokens of the runs created in the period, from each model turn's reported usage (run_events is indexed by run):
+  // summed once per run, then grouped by model and by project here (a period holds far fewer runs than turns).
+  const perRun = db.all<{ modelId: string | null; model: string; projectId: string; project: string; tin: number | null; tout: number | null }>(sql`
+    with period as (select r.id from runs r where r.created_at >= ${since} and r.created_at < ${until} ${inProject("r")}),
+    usage as (
+      select e.run_id as run_id,
              sum(json_extract(e.payload, '$.usage.promptTokens')) as tin,
              sum(json_extract(e.payload, '$.usage.completionTokens')) as tout
-      from runs r
-      left join models m on m.id = r.model_id
-      left join projects p on p.id = ${project("r")}
-      left join run_events e on e.run_id = r.id and e.type = 'model_message'
-      where r.created_at >= ${since} and r.created_at < ${until} ${inProject("r")}
-      group by ${key}`);
-    return rows
-      .map((r) => ({ id: r.id, name: r.name, runs: r.runs, tokensIn: r.tin ?? 0, tokensOut: r.tout ?? 0 }))
-      .sort((a, b) => b.tokensIn + b.tokensOut - (a.tokensIn + a.tokensOut) || a.name.localeCompare(b.name));
+      from period join run_events e on e.run_id = period.id and e.type = 'model_message'
+      group by e.run_id)
+    select r.model_id as modelId, coalesce(m.name, 'No model (external agent)') as model,
+           ${project("r")} as projectId, coalesce(p.name, ${project("r")}) as project, u.tin as tin, u.tout as tout
+    from period join runs r on r.id = period.id
+    left join usage u on u.run_id = r.id
+    left join models m on m.id = r.model_id
+    left join projects p on p.id = ${project("r")}`);
+  const tokens = (key: (r: (typeof perRun)[number]) => { id: string | null; name: string }): TokenRow[] => {
+    const groups = new Map<string | null, TokenRow>();
+    for (const r of perRun) {
+      const k = key(r);
+      const row = groups.get(k.id) ?? { id: k.id, name: k.name, runs: 0, tokensIn: 0, tokensOut: 0 };
+      row.runs++;
+      row.tokensIn += r.tin ?? 0;
+      row.tokensOut += r.tout ?? 0;
+      groups.set(k.id, row);
+    }
+    return [...groups.values()].sort((a, b) => b.tokensIn + b.tokensOut - (a.tokensIn + a.tokensOut) || a.name.localeCompare(b.name));
   };
 
   const redteamRows = db.all<{ id: string; at: number; project: string; summary: string }>(sql`
@@ -164,8 +174,8 @@ export function computeTrends(db: Db, raw: z.input<typeof trendsInput>, now = Da
       byDay: waitByDay.map((w) => ({ day: w.day, count: w.n, p50Ms: w.p50, p95Ms: w.p95 })),
     },
     denyRateByRule,
-    tokensByModel: tokens("model"),
-    tokensByProject: tokens("project"),
+    tokensByModel: tokens((r) => ({ id: r.modelId, name: r.model })),
+    tokensByProject: tokens((r) => ({ id: r.projectId, name: r.project })),
     redteam,
   };
 }
