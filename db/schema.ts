@@ -1039,3 +1039,38 @@ export const docIndexes = sqliteTable("doc_indexes", {
 });
 
 export type DocPassage = typeof docPassages.$inferSelect;
+// -------------------------------------------------------------- resource history (issue 16)
+
+/**
+ * Resource use of a live run's sandbox, sampled every few seconds by the
+ * supervisor (server/runs/resource-history.ts), with the caps in force at the
+ * time so a chart can draw them. Bounded per run: past a row cap the older
+ * half is merged pairwise (keeping each pair's peaks, so a cap hit is never
+ * thinned away); `span` counts the raw samples a row stands for.
+ */
+export const runResourceSamples = sqliteTable(
+  "run_resource_samples",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    at: integer("at", { mode: "timestamp_ms" }).notNull(),
+    span: integer("span").notNull().default(1),
+    // 100 = one CPU fully busy; the cap is the run's cpus × 100.
+    cpuPercent: integer("cpu_percent").notNull(),
+    cpuCapPercent: integer("cpu_cap_percent").notNull(),
+    memoryBytes: integer("memory_bytes").notNull(),
+    memoryCapBytes: integer("memory_cap_bytes").notNull(),
+    pids: integer("pids").notNull(),
+    pidsCap: integer("pids_cap").notNull(),
+    // Null when not measured (no workspace directory) or not reported (no network interface).
+    workspaceBytes: integer("workspace_bytes"),
+    workspaceCapBytes: integer("workspace_cap_bytes").notNull(),
+    netRxBytes: integer("net_rx_bytes"),
+    netTxBytes: integer("net_tx_bytes"),
+  },
+  (t) => [index("run_resource_samples_run_idx").on(t.runId, t.at)],
+);
+
+export type RunResourceSample = typeof runResourceSamples.$inferSelect;

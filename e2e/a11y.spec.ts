@@ -65,6 +65,12 @@ function mainPages(runId: string): MainPage[] {
     { path: "/projects", ready: async (p) => void (await expect(p.getByRole("heading", { level: 1 })).toBeVisible()) },
     // The admin's sign-ins (auth.sign_in in the audit trail) are hits.
     { path: "/search?q=sign_in", ready: async (p) => void (await expect(p.getByTestId("search-hit").first()).toBeVisible({ timeout: 30_000 })) },
+    // Issue 16: the run's timeline (totals, resource charts, the filterable events) and the trends page.
+    { path: `/runs/${runId}/timeline`, ready: async (p) => void (await expect(p.getByTestId("timeline-items")).toBeVisible({ timeout: 30_000 })) },
+    {
+      path: "/trends",
+      ready: async (p) => void (await expect(p.getByTestId("trend-runs-by-outcome").getByText(/^\d+ runs?:/)).toBeVisible({ timeout: 30_000 })),
+    },
   ];
 }
 
@@ -90,7 +96,7 @@ async function scanLogin(browser: Browser, theme: Theme) {
 // Desktop: every page in both themes (the colours are the same tokens on a phone).
 for (const theme of ["light", "dark"] as const) {
   test(`@desktop-only the main pages pass WCAG 2.1 AA (axe-core, colour contrast included) in the ${theme} theme`, async ({ page, baseURL, browser }) => {
-    test.setTimeout(480_000); // eight pages, each scanned by axe
+    test.setTimeout(600_000); // ten pages, each scanned by axe
     const run = await runWithPendingPlan(baseURL!);
     await page.emulateMedia({ colorScheme: theme });
     await apiSignin(page, admin);
@@ -108,7 +114,7 @@ test("@phone-only the phone layouts of the main pages pass WCAG 2.1 AA (axe-core
   baseURL,
   browser,
 }) => {
-  test.setTimeout(480_000); // eight pages, each scanned by axe
+  test.setTimeout(600_000); // ten pages, each scanned by axe
   const run = await runWithPendingPlan(baseURL!);
   await apiSignin(page, admin);
   const dark = new Set([`/runs/${run.id}`, "/audit", "/settings"]);

@@ -2,6 +2,7 @@ import type { ComponentType, SVGProps } from "react";
 import { ApprovalsIcon, AuditIcon, PoliciesIcon, RunsIcon, SettingsIcon } from "@/components/ui/icons";
 import { ProjectsIcon, RedteamIcon } from "@/components/policies/icons";
 import { SearchIcon } from "@/components/search/icons";
+import { TrendsIcon } from "@/components/trends/icons";
 
 export interface NavItem {
   href: string;
@@ -20,6 +21,7 @@ export const NAV_ITEMS: NavItem[] = [
   { href: "/policies", label: "Policies", description: "What agents may do", icon: PoliciesIcon },
   { href: "/projects", label: "Projects", description: "Policies, limits and members per project", icon: ProjectsIcon, phone: false },
   { href: "/redteam", label: "Red team", description: "Attack the gateway and the sandbox", icon: RedteamIcon, phone: false },
+  { href: "/trends", label: "Trends", description: "Outcomes, waits, denials, tokens and red-team results over time", icon: TrendsIcon, phone: false },
   { href: "/settings", label: "Settings", description: "Account, tokens and users", icon: SettingsIcon },
 ];
 

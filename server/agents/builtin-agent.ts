@@ -205,6 +205,8 @@ export async function runBuiltinAgent(db: Db, session: GatewaySession, finish: F
       if (pending) publishRunEvent(db, runId, "model_delta", { text: pending });
       pending = "";
     };
+    // Per-turn latency for the run's timeline: from the request to the last token, retries included.
+    const turnStarted = Date.now();
     try {
       turn = await withRetries(
         () =>
@@ -257,6 +259,7 @@ export async function runBuiltinAgent(db: Db, session: GatewaySession, finish: F
       ...(turn.refusedToolCalls.length ? { refusedToolCalls: turn.refusedToolCalls } : {}),
       finishReason: turn.finishReason,
       usage: turn.usage,
+      latencyMs: Date.now() - turnStarted,
     });
     if (turn.refusedToolCalls.length) {
       publishRunEvent(db, runId, "note", {

@@ -18,6 +18,8 @@ import { reviewersRouter } from "@/server/api/routers/reviewers";
 import { queueRouter } from "@/server/api/routers/queue";
 import { searchRouter } from "@/server/api/routers/search";
 import { checkHealth } from "@/server/health/health";
+import { timelineRouter } from "@/server/api/routers/timeline";
+import { trendsRouter } from "@/server/api/routers/trends";
 
 export const appRouter = router({
   health: publicProcedure.query(({ ctx }) => checkHealth(() => ctx.db)),
@@ -38,6 +40,8 @@ export const appRouter = router({
   reviewers: reviewersRouter,
   queue: queueRouter,
   search: searchRouter,
+  timeline: timelineRouter,
+  trends: trendsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -22,6 +22,9 @@ export interface RunUsage {
   /** Bytes the run's workspace holds on the host disk, against the workspace quota (null: not measured). */
   workspaceBytes: number | null;
   workspaceQuotaBytes: number;
+  /** Network bytes since the sandbox started (null: no interface but loopback). */
+  netRxBytes: number | null;
+  netTxBytes: number | null;
 }
 
 const FRESH_MS = 4000;
@@ -87,6 +90,8 @@ export async function runUsage(db: Db, runtime: SandboxRuntime, runIds?: string[
                     pidsLimit: run.limits.pids,
                     workspaceBytes: wsBytes,
                     workspaceQuotaBytes: workspaceQuotaBytes(),
+                    netRxBytes: s.netRxBytes ?? null,
+                    netTxBytes: s.netTxBytes ?? null,
                   }
                 : null;
               e.at = Date.now();

@@ -176,6 +176,9 @@ export interface SandboxStats {
   memoryBytes: number;
   cpuPercent: number;
   pids: number;
+  /** Bytes received and sent over the sandbox's interfaces since it started (null: it has none, network "none"). */
+  netRxBytes?: number | null;
+  netTxBytes?: number | null;
 }
 
 export interface SandboxRuntime {
@@ -2275,7 +2278,11 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       if (!listing) return null;
       pids = listing.procs.filter((p) => !/^[ZX]/.test(p.state)).length;
     }
-    return { memoryBytes, cpuPercent, pids };
+    // Loopback is not reported; a sandbox on network "none" has no other interface.
+    const nets = Object.values(raw.networks ?? {});
+    const netRxBytes = nets.length ? nets.reduce((n, x) => n + (x.rx_bytes ?? 0), 0) : null;
+    const netTxBytes = nets.length ? nets.reduce((n, x) => n + (x.tx_bytes ?? 0), 0) : null;
+    return { memoryBytes, cpuPercent, pids, netRxBytes, netTxBytes };
   }
 
   /**

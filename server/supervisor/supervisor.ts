@@ -27,6 +27,7 @@ import { QUEUE_CHANGED_SIGNAL } from "@/server/runs/queue-settings";
 import { clearRestoreMarker, readRestoreMarker, restoredRunReason } from "@/server/backup/restore-marker";
 import { isStorageFull, storageFullMessage } from "@/server/errors/storage";
 import { failpoint } from "@/server/faults/failpoints";
+import { RESOURCE_SAMPLE_MS, startResourceSampler, type ResourceSampler } from "@/server/runs/resource-history";
 
 interface LiveRun {
   controller: AbortController;
@@ -53,12 +54,15 @@ export interface SupervisorOptions {
    * result here rather than breaking the engine's gVisor for everyone.
    */
   gvisorProbe?: () => Promise<GvisorStatus>;
+  /** How often live runs' resource use is recorded (server/runs/resource-history.ts); 0 turns it off. */
+  resourceSampleMs?: number;
 }
 
 export class Supervisor {
   private readonly live = new Map<string, LiveRun>();
   private sweeper: NodeJS.Timeout | null = null;
   private workspaceCleanup: NodeJS.Timeout | null = null;
+  private resourceSampler: ResourceSampler | null = null;
   private unwatchSandboxes: (() => void) | null = null;
   private stopping = false;
   private readonly queue: RunQueue;
@@ -93,6 +97,8 @@ export class Supervisor {
     }, this.opts.sweepMs ?? 5000);
     this.sweeper.unref();
     this.workspaceCleanup = scheduleWorkspaceCleanup(this.db);
+    const sampleMs = this.opts.resourceSampleMs ?? RESOURCE_SAMPLE_MS;
+    if (sampleMs > 0) this.resourceSampler = startResourceSampler(this.db, this.runtime, { intervalMs: sampleMs });
     // Before reconciling, so a container that dies meanwhile is not missed.
     this.unwatchSandboxes = this.runtime.watchSandboxes(
       (stop) => void this.sandboxStopped(stop),
@@ -544,6 +550,8 @@ export class Supervisor {
     this.unwatchQueue = null;
     if (this.sweeper) clearInterval(this.sweeper);
     if (this.workspaceCleanup) clearInterval(this.workspaceCleanup);
+    this.resourceSampler?.stop();
+    this.resourceSampler = null;
     for (const timer of this.failingLater.values()) clearInterval(timer);
     this.failingLater.clear();
     const entries = [...this.live.values()];

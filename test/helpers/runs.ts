@@ -26,7 +26,11 @@ export function tempDataDir(): string {
 }
 
 /** `extra`: supervisor options of a suite's own (the runtime setting, the gVisor probe seam). */
-export function newSupervisor(db: Db, dataDir: string, extra: Partial<Pick<SupervisorOptions, "runtimeSetting" | "gvisorProbe">> = {}): Supervisor {
+export function newSupervisor(
+  db: Db,
+  dataDir: string,
+  extra: Partial<Pick<SupervisorOptions, "runtimeSetting" | "gvisorProbe" | "resourceSampleMs">> = {},
+): Supervisor {
   return new Supervisor({
     db,
     // Under the runtime under test (gVisor or runc: see vitest.config.ts).
@@ -159,7 +163,7 @@ export interface SupervisedWorld {
  * `global`), and an admin, an operator and a reviewer.
  */
 export async function setUpSupervisedWorld(
-  opts: { global?: boolean; supervisor?: Partial<Pick<SupervisorOptions, "runtimeSetting" | "gvisorProbe">> } = {},
+  opts: { global?: boolean; supervisor?: Partial<Pick<SupervisorOptions, "runtimeSetting" | "gvisorProbe" | "resourceSampleMs">> } = {},
 ): Promise<SupervisedWorld> {
   await requireDocker();
   const t = createTestDb();

@@ -1,0 +1,40 @@
+CREATE TABLE `doc_indexes` (
+	`project_id` text PRIMARY KEY NOT NULL,
+	`sources_hash` text NOT NULL,
+	`indexed_at` integer NOT NULL,
+	FOREIGN KEY (`project_id`) REFERENCES `projects`(`id`) ON UPDATE no action ON DELETE cascade
+);
+--> statement-breakpoint
+CREATE TABLE `doc_passages` (
+	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`project_id` text NOT NULL,
+	`run_id` text,
+	`source` text NOT NULL,
+	`path` text,
+	`line_start` integer NOT NULL,
+	`line_end` integer NOT NULL,
+	`text` text NOT NULL,
+	FOREIGN KEY (`project_id`) REFERENCES `projects`(`id`) ON UPDATE no action ON DELETE cascade,
+	FOREIGN KEY (`run_id`) REFERENCES `runs`(`id`) ON UPDATE no action ON DELETE cascade
+);
+--> statement-breakpoint
+CREATE INDEX `doc_passages_project_idx` ON `doc_passages` (`project_id`,`run_id`);--> statement-breakpoint
+CREATE TABLE `run_resource_samples` (
+	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`run_id` text NOT NULL,
+	`at` integer NOT NULL,
+	`span` integer DEFAULT 1 NOT NULL,
+	`cpu_percent` integer NOT NULL,
+	`cpu_cap_percent` integer NOT NULL,
+	`memory_bytes` integer NOT NULL,
+	`memory_cap_bytes` integer NOT NULL,
+	`pids` integer NOT NULL,
+	`pids_cap` integer NOT NULL,
+	`workspace_bytes` integer,
+	`workspace_cap_bytes` integer NOT NULL,
+	`net_rx_bytes` integer,
+	`net_tx_bytes` integer,
+	FOREIGN KEY (`run_id`) REFERENCES `runs`(`id`) ON UPDATE no action ON DELETE cascade
+);
+--> statement-breakpoint
+CREATE INDEX `run_resource_samples_run_idx` ON `run_resource_samples` (`run_id`,`at`);
