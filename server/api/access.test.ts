@@ -44,7 +44,12 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   "audit.export": "viewer",
   "models.create": "admin",
   "models.list": "viewer",
+  // Issue 16: test connection, edit, delete or retire (admins; the test makes the server connect out).
+  "models.test": "admin",
+  "models.update": "admin",
+  "models.delete": "admin",
   "runs.create": "operator",
+  "runs.sourceRoots": "operator",
   "runs.get": "viewer",
   "runs.usage": "viewer",
   "runs.list": "viewer",

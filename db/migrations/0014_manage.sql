@@ -1,0 +1,1 @@
+ALTER TABLE `models` ADD `retired_at` integer;
