@@ -71,6 +71,8 @@ export interface RunView {
   queuePosition: number | null;
   /** Issue 13: while queued, why the run waits, in plain words (null otherwise, and before the queue first looked at it). */
   queueReason: string | null;
+  /** runs.get only: the model endpoint's name, also once it is retired (issue 16). */
+  modelName?: string | null;
   /** runs.get only: files the workspace source brought that can make later commands run programs (.git/hooks/…, .vscode/tasks.json). */
   armedConfigFiles?: string[];
 }
