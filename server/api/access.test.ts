@@ -49,6 +49,10 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   "models.test": "admin",
   "models.update": "admin",
   "models.delete": "admin",
+  // Issue 16: every role reads the red team's reports; only admins start one.
+  "redteam.list": "viewer",
+  "redteam.get": "viewer",
+  "redteam.start": "admin",
   "runs.create": "operator",
   "runs.sourceRoots": "operator",
   "runs.get": "viewer",
