@@ -278,12 +278,15 @@ export function NewRunForm({ isAdmin, user }: { isAdmin: boolean; user?: { id: s
               required
               value={modelId}
               onChange={(e) => setModelChoice(e.target.value)}
-              hint="The model the built-in agent talks to."
+              hint={
+                lastUsed && modelId === lastUsed
+                  ? "The model the built-in agent talks to; your latest run used this one."
+                  : "The model the built-in agent talks to."
+              }
             >
               {modelItems.map((m) => (
                 <option key={m.id} value={m.id}>
                   {m.name} — {m.model}
-                  {m.id === lastUsed ? " (last used)" : ""}
                 </option>
               ))}
             </SelectField>
