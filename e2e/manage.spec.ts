@@ -116,3 +116,28 @@ test("read-only users see greyed-out inputs with no explanation — now a viewer
     await adminApi.dispose();
   }
 });
+
+test("the New run form has no project picker and no workspace source — now it has both, and a repository outside the allowed roots is refused saying which roots", async ({
+  page,
+  baseURL,
+}) => {
+  const adminApi = await signedInApi(baseURL!);
+  try {
+    await trpcMutation(adminApi, "models.create", { name: `form-${crypto.randomBytes(3).toString("hex")}`, baseUrl: "http://127.0.0.1:9/v1", model: "m" });
+    await apiSignin(page, admin);
+    await page.goto("/runs/new");
+    const form = page.getByRole("form", { name: "New run" });
+    await expect(form.getByText(/Its policy and defaults apply/)).toBeVisible();
+    await form.getByLabel("Title").fill("from a repository");
+    await form.getByLabel("Task").fill("Look around.");
+    await form.getByRole("group", { name: "Workspace source" }).getByRole("button", { name: "Git repository" }).click();
+    await form.getByLabel("Repository path").fill("/etc");
+    await form.getByRole("button", { name: "Start run" }).click();
+    // This dashboard allows no roots (AIRLOCK_REPO_ROOTS unset): the server says so and how to allow them.
+    await expect(form.getByRole("alert")).toContainText(/AIRLOCK_REPO_ROOTS|not under an allowed repository root/);
+    await expect(page).toHaveURL(/\/runs\/new$/);
+    await expectNoHorizontalScroll(page);
+  } finally {
+    await adminApi.dispose();
+  }
+});
