@@ -6,6 +6,9 @@ import crypto from "node:crypto";
 import { startScriptedModelServer } from "../test/helpers/model-server";
 import { admin, apiSignin, createUser, signedInApi, trpcMutation } from "./support/api";
 
+// Several page loads and round trips to the model server per test, on a machine shared with other suites.
+test.setTimeout(120_000);
+
 async function expectNoHorizontalScroll(page: Page) {
   const width = page.viewportSize()!.width;
   const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
@@ -25,7 +28,7 @@ test("model endpoints cannot be tested, edited or deleted — now an admin tests
     await expect(page).toHaveURL(/#models-title$/);
 
     const row = page.getByTestId("model-row").filter({ hasText: name });
-    await expect(row).toBeVisible();
+    await expect(row).toBeVisible({ timeout: 30_000 });
     // Wrong key: the 401 in plain words.
     await row.getByRole("button", { name: "Test connection" }).click();
     await expect(row.getByTestId("model-test-result")).toContainText("The API key was refused");
@@ -93,7 +96,7 @@ test("read-only users see greyed-out inputs with no explanation — now a viewer
     await page.goto("/settings");
     const models = page.getByRole("region", { name: "Model endpoints" });
     const row = page.getByTestId("model-row").filter({ hasText: name });
-    await expect(row).toContainText("shown-model");
+    await expect(row).toContainText("shown-model", { timeout: 30_000 });
     await expect(models.getByRole("note")).toHaveText("Only admins can change model endpoints.");
     // Values as text: no inputs, no buttons to change them.
     await expect(row.getByRole("button")).toHaveCount(0);

@@ -245,7 +245,11 @@ function EndpointActions({ model }: { model: ModelItem }) {
   const editTest = useMutation(trpc.models.test.mutationOptions());
   const update = useMutation(
     trpc.models.update.mutationOptions({
-      onSuccess: () => setEditing(false),
+      onSuccess: () => {
+        setEditing(false);
+        // An earlier result was about the old settings.
+        test.reset();
+      },
       onSettled: refresh,
     }),
   );
