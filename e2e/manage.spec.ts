@@ -130,7 +130,7 @@ test("the New run form has no project picker and no workspace source — now it 
     await apiSignin(page, admin);
     await page.goto("/runs/new");
     const form = page.getByRole("form", { name: "New run" });
-    await expect(form.getByText(/Its policy and defaults apply/)).toBeVisible();
+    await expect(form.getByText(/Its policy and defaults apply/)).toBeVisible({ timeout: 30_000 });
     await form.getByLabel("Title").fill("from a repository");
     await form.getByLabel("Task").fill("Look around.");
     await form.getByRole("group", { name: "Workspace source" }).getByRole("button", { name: "Git repository" }).click();
