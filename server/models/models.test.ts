@@ -65,7 +65,7 @@ const auditOf = (id: string) =>
     .where(and(eq(auditEvents.targetType, "model"), eq(auditEvents.targetId, id)))
     .all();
 
-describe("issue 16: model endpoints can be tested", () => {
+describe("issue 16: model endpoints cannot be tested — Test connection", () => {
   it("Test connection lists the endpoint's models and the latency, with the stored key", async () => {
     const id = await addEndpoint("sk-right");
     const result = await (await callerFor(admin)).models.test({ id });
@@ -110,7 +110,7 @@ describe("issue 16: model endpoints can be tested", () => {
   });
 });
 
-describe("issue 16: model endpoints can be edited", () => {
+describe("issue 16: model endpoints cannot be edited — models.update", () => {
   it("edits name, base URL and model; the key is kept unless replaced; each edit is audited without the key", async () => {
     const id = await addEndpoint("sk-right");
     const caller = await callerFor(admin);
@@ -136,7 +136,7 @@ describe("issue 16: model endpoints can be edited", () => {
   });
 });
 
-describe("issue 16: delete or retire", () => {
+describe("issue 16: model endpoints cannot be deleted — delete, or retire when runs used it", () => {
   it("an endpoint no run used is deleted; one a run used is retired, and the run keeps its history and the endpoint's name", async () => {
     const caller = await callerFor(admin);
     const unused = await addEndpoint(undefined);
@@ -196,7 +196,7 @@ describe("issue 16: only admins manage endpoints (server-side)", () => {
   });
 });
 
-describe("issue 16: New run workspace sources", () => {
+describe("issue 16: the New run form has no workspace source — the git source is checked on the server", () => {
   it("a git repository outside the allowed roots is refused with an error naming the roots", async () => {
     const base = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-roots-"));
     const allowed = path.join(base, "allowed");
