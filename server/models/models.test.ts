@@ -191,8 +191,10 @@ describe("issue 16: only admins manage endpoints (server-side)", () => {
     await expect(caller.models.update({ id, name: "hijacked" })).rejects.toThrow(/admin/);
     await expect(caller.models.delete({ id })).rejects.toThrow(/admin/);
     expect(t.db.select().from(models).where(eq(models.id, id)).get()!.name).not.toBe("hijacked");
-    // Reading stays open to every role.
-    expect((await caller.models.list()).items.some((m) => m.id === id)).toBe(true);
+    // Reading stays open to every role, and never shows a key.
+    const listed = await caller.models.list();
+    expect(listed.items.some((m) => m.id === id)).toBe(true);
+    expect(JSON.stringify(listed)).not.toMatch(/sk-right|apiKeyEnc/);
   });
 });
 

@@ -53,6 +53,20 @@ export const modelTestInput = z
   })
   .refine((v) => v.id !== undefined || v.baseUrl !== undefined, "Name a saved endpoint (id) or a baseUrl to test.");
 
+/** What leaves the server about an endpoint (models.list, models.update): never the key, only whether one is set. */
+export const modelViewOutput = z.object({
+  id: z.string(),
+  name: z.string(),
+  baseUrl: z.string(),
+  model: z.string(),
+  hasApiKey: z.boolean(),
+  createdAt: z.date(),
+  retired: z.boolean(),
+  retiredAt: z.date().nullable(),
+  runCount: z.number(),
+  lastUsedAt: z.date().nullable(),
+});
+
 export interface ModelView {
   id: string;
   name: string;
