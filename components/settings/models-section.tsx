@@ -314,72 +314,77 @@ function EndpointActions({ model }: { model: ModelItem }) {
         ) : null}
       </div>
 
-      <ConfirmDialog
-        open={editing}
-        onOpenChange={setEditing}
-        title={`Edit ${model.name}`}
-        description="Runs started from now on use the new values."
-        confirmLabel="Save"
-        confirmVariant="primary"
-        pending={update.isPending}
-        error={update.error ? errorMessage(update.error) : null}
-        onConfirm={save}
-      >
-        <div className="space-y-3">
-          <TextField label="Endpoint name" required maxLength={100} value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" />
-          <TextField label="Base URL" required value={baseUrl} onChange={(e) => setBaseUrl(e.target.value)} autoComplete="off" inputMode="url" />
-          <TextField label="Model" required value={modelName} onChange={(e) => setModelName(e.target.value)} autoComplete="off" />
-          <SelectField
-            label="API key"
-            value={keyChoice}
-            onChange={(e) => setKeyChoice(e.target.value as typeof keyChoice)}
-            hint={model.hasApiKey ? "A key is stored (never shown)." : "No key is stored."}
-          >
-            <option value="keep">{model.hasApiKey ? "Keep the stored key" : "No key"}</option>
-            <option value="replace">Replace with a new key</option>
-            {model.hasApiKey ? <option value="remove">Remove the key</option> : null}
-          </SelectField>
-          {keyChoice === "replace" ? (
-            <TextField label="New API key" type="password" required value={newKey} onChange={(e) => setNewKey(e.target.value)} autoComplete="new-password" />
-          ) : null}
-          <div className="space-y-2">
-            <Button
-              size="sm"
-              variant="secondary"
-              loading={editTest.isPending}
-              onClick={() =>
-                editTest.mutate({
-                  id: model.id,
-                  baseUrl,
-                  model: modelName,
-                  ...(keyChoice === "replace" && newKey ? { apiKey: newKey } : {}),
-                })
-              }
+      {/* Mounted only while open: a long list of endpoints keeps one dialog, not two per row. */}
+      {editing ? (
+        <ConfirmDialog
+          open={editing}
+          onOpenChange={setEditing}
+          title={`Edit ${model.name}`}
+          description="Runs started from now on use the new values."
+          confirmLabel="Save"
+          confirmVariant="primary"
+          pending={update.isPending}
+          error={update.error ? errorMessage(update.error) : null}
+          onConfirm={save}
+        >
+          <div className="space-y-3">
+            <TextField label="Endpoint name" required maxLength={100} value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" />
+            <TextField label="Base URL" required value={baseUrl} onChange={(e) => setBaseUrl(e.target.value)} autoComplete="off" inputMode="url" />
+            <TextField label="Model" required value={modelName} onChange={(e) => setModelName(e.target.value)} autoComplete="off" />
+            <SelectField
+              label="API key"
+              value={keyChoice}
+              onChange={(e) => setKeyChoice(e.target.value as typeof keyChoice)}
+              hint={model.hasApiKey ? "A key is stored (never shown)." : "No key is stored."}
             >
-              Test these settings
-            </Button>
-            <div aria-live="polite">
-              {editTest.data ? <TestOutcome result={editTest.data} model={modelName} /> : null}
-              {editTest.error ? <InlineAlert>{errorMessage(editTest.error)}</InlineAlert> : null}
+              <option value="keep">{model.hasApiKey ? "Keep the stored key" : "No key"}</option>
+              <option value="replace">Replace with a new key</option>
+              {model.hasApiKey ? <option value="remove">Remove the key</option> : null}
+            </SelectField>
+            {keyChoice === "replace" ? (
+              <TextField label="New API key" type="password" required value={newKey} onChange={(e) => setNewKey(e.target.value)} autoComplete="new-password" />
+            ) : null}
+            <div className="space-y-2">
+              <Button
+                size="sm"
+                variant="secondary"
+                loading={editTest.isPending}
+                onClick={() =>
+                  editTest.mutate({
+                    id: model.id,
+                    baseUrl,
+                    model: modelName,
+                    ...(keyChoice === "replace" && newKey ? { apiKey: newKey } : {}),
+                  })
+                }
+              >
+                Test these settings
+              </Button>
+              <div aria-live="polite">
+                {editTest.data ? <TestOutcome result={editTest.data} model={modelName} /> : null}
+                {editTest.error ? <InlineAlert>{errorMessage(editTest.error)}</InlineAlert> : null}
+              </div>
             </div>
           </div>
-        </div>
-      </ConfirmDialog>
+        </ConfirmDialog>
+      ) : null}
 
-      <ConfirmDialog
-        open={deleting}
-        onOpenChange={setDeleting}
-        title={model.runCount > 0 ? `Retire ${model.name}?` : `Delete ${model.name}?`}
-        description={
-          model.runCount > 0
-            ? `${model.runCount} run${model.runCount === 1 ? "" : "s"} used this endpoint, so it is retired rather than deleted: new runs cannot choose it, and those runs keep their history and its name.`
-            : "No run used this endpoint; it is deleted with its stored key."
-        }
-        confirmLabel={model.runCount > 0 ? "Retire" : "Delete"}
-        pending={remove.isPending}
-        error={remove.error ? errorMessage(remove.error) : null}
-        onConfirm={() => remove.mutate({ id: model.id })}
-      />
+      {deleting ? (
+        <ConfirmDialog
+          open={deleting}
+          onOpenChange={setDeleting}
+          title={model.runCount > 0 ? `Retire ${model.name}?` : `Delete ${model.name}?`}
+          description={
+            model.runCount > 0
+              ? `${model.runCount} run${model.runCount === 1 ? "" : "s"} used this endpoint, so it is retired rather than deleted: new runs cannot choose it, and those runs keep their history and its name.`
+              : "No run used this endpoint; it is deleted with its stored key."
+          }
+          confirmLabel={model.runCount > 0 ? "Retire" : "Delete"}
+          pending={remove.isPending}
+          error={remove.error ? errorMessage(remove.error) : null}
+          onConfirm={() => remove.mutate({ id: model.id })}
+        />
+      ) : null}
     </div>
   );
 }
