@@ -1,6 +1,7 @@
 // Issue 16, everyday management, on a desktop and a 375 px phone: model
 // endpoints tested, edited and deleted from Settings; every section reached
 // from the phone navigation; read-only views that say who may change them.
+import AxeBuilder from "@axe-core/playwright";
 import { expect, test, type Page } from "@playwright/test";
 import crypto from "node:crypto";
 import { startScriptedModelServer } from "../test/helpers/model-server";
@@ -8,6 +9,15 @@ import { admin, apiSignin, createUser, signedInApi, trpcMutation } from "./suppo
 
 // Several page loads and round trips to the model server per test, on a machine shared with other suites.
 test.setTimeout(120_000);
+
+/** axe-core's WCAG 2.0/2.1 A and AA rules, as e2e/a11y.spec.ts runs them on the main pages. */
+async function expectNoAxeViolations(page: Page, what: string) {
+  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21aa"]).setLegacyMode().analyze();
+  expect(
+    results.violations.map((v) => `${v.id}: ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`),
+    `axe violations on ${what}`,
+  ).toEqual([]);
+}
 
 async function expectNoHorizontalScroll(page: Page) {
   const width = page.viewportSize()!.width;
@@ -83,6 +93,7 @@ test("@phone-only Projects and Red team cannot be reached from the phone navigat
   // The More tab shows where you are.
   await nav.getByRole("button", { name: "More" }).click();
   await expect(page.getByRole("dialog", { name: "More sections" }).getByRole("link", { name: /^Red team/ })).toHaveAttribute("aria-current", "page");
+  await expectNoAxeViolations(page, "the More sheet");
 });
 
 test("read-only users see greyed-out inputs with no explanation — now a viewer sees values as text and who may change them", async ({ page, baseURL }) => {
@@ -102,6 +113,7 @@ test("read-only users see greyed-out inputs with no explanation — now a viewer
     await expect(row.getByRole("button")).toHaveCount(0);
     await expect(page.getByRole("form", { name: "Add model endpoint" })).toHaveCount(0);
     await expect(models.getByRole("textbox")).toHaveCount(0);
+    await expectNoAxeViolations(page, "Settings as a viewer");
 
     // The red team's reports are readable; starting one is not offered.
     await page.goto("/redteam");
