@@ -3,6 +3,7 @@
 // the last one used, and who may do it — through the real router on a real
 // SQLite file.
 import http from "node:http";
+import type { Socket } from "node:net";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -14,6 +15,7 @@ import { appRouter } from "@/server/api/root";
 import { createCallerFactory } from "@/server/api/trpc";
 import { createRun, getRunView } from "@/server/runs/runs";
 import { decryptSecret } from "@/server/secrets/crypto";
+import { testModelConnection } from "@/server/models/test-connection";
 import { overrideWorkspaceSettings } from "@/server/workspace/settings";
 import { resolveWorkspaceSource } from "@/server/workspace/sources";
 import type { PublicUser } from "@/server/users/users";
@@ -101,6 +103,32 @@ describe("issue 16: model endpoints cannot be tested — Test connection", () =>
     expect(result).toMatchObject({ ok: false, problem: "not_openai", status: 404 });
     if (result.ok) return;
     expect(result.message).toMatch(/end in \/v1/);
+  });
+
+  it("a server that never answers times out with what to check; a redirect is not followed with the key", async () => {
+    const sockets = new Set<Socket>();
+    const silent = http.createServer((req, res) => {
+      if (req.url?.startsWith("/moved")) {
+        res.writeHead(302, { location: "http://192.0.2.1/v1/models" }).end();
+        return;
+      }
+      // Never answers: the test's timeout must end the wait.
+    });
+    silent.on("connection", (s) => sockets.add(s));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const slow = await testModelConnection({ baseUrl: `http://127.0.0.1:${port}/v1`, model: "m", apiKey: "sk-x" }, { timeoutMs: 300 });
+      expect(slow).toMatchObject({ ok: false, problem: "timeout", latencyMs: null });
+      if (!slow.ok) expect(slow.message).toMatch(/did not answer within 0\.3 s\. Check that the model server is running/);
+
+      const moved = await testModelConnection({ baseUrl: `http://127.0.0.1:${port}/moved`, model: "m", apiKey: "sk-x" });
+      expect(moved).toMatchObject({ ok: false, problem: "http", status: 302 });
+      if (!moved.ok) expect(moved.message).toMatch(/redirects to http:\/\/192\.0\.2\.1\/v1\/models; Airlock does not follow redirects/);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 
   it("unsaved edits can be tested before saving: a new key against the stored address", async () => {
