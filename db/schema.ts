@@ -165,6 +165,8 @@ export const models = sqliteTable("models", {
   apiKeyEnc: text("api_key_enc"),
   createdBy: text("created_by").references(() => users.id),
   createdAt: createdAt(),
+  // Issue 16: an endpoint runs used is retired instead of deleted, so their history keeps its name; hidden from new runs.
+  retiredAt: integer("retired_at", { mode: "timestamp_ms" }),
 });
 
 export interface RunLimitsJson {

@@ -5,6 +5,10 @@ import {
   approvalVoteDenial,
   atLeast,
   egressGrantDenial,
+  MANAGE_ROLE,
+  mayManage,
+  type ManagedArea,
+  whoMayChange,
   maySeeSecretValues,
   maySubmitPolicyDrafts,
   mergeBackRequestDenial,
@@ -180,5 +184,19 @@ describe("projects, rule proposals and policy drafts", () => {
     expect(ROLES.map((r) => ROLES.filter((m) => atLeast(r, m)).length)).toEqual([1, 2, 3, 4]);
     // The server's hasRole and the rank single sign-on picks the best group by agree with it.
     for (const r of ROLES) for (const m of ROLES) expect([hasRole(r, m), ROLE_RANK[r] >= ROLE_RANK[m]]).toEqual([atLeast(r, m), atLeast(r, m)]);
+  });
+});
+
+describe("issue 16: read-only users see greyed-out inputs with no explanation", () => {
+  it("mayManage and whoMayChange name the role that may change each area", () => {
+    for (const area of Object.keys(MANAGE_ROLE) as ManagedArea[]) {
+      expect(mayManage("admin", area)).toBe(true);
+      expect(mayManage("viewer", area)).toBe(false);
+      expect(mayManage(null, area)).toBe(false);
+      expect(whoMayChange(area)).toMatch(/^Only admins can /);
+    }
+    expect(whoMayChange("models")).toBe("Only admins can change model endpoints.");
+    expect(whoMayChange("redteam")).toBe("Only admins can start a red-team run.");
+    expect(mayManage("reviewer", "policies")).toBe(false);
   });
 });

@@ -253,3 +253,49 @@ export function runGrantDenial(actor: PermissionActor | null | undefined, run: {
   if (!rights.canReview) return forbidden("Granting a run permissions needs the reviewer role.");
   return forbidden("You started this run, so another reviewer must grant it permissions (the same rule as approving its requests).");
 }
+
+// ---------------------------------------------------------------- who may change a page's settings (issue 16)
+
+/**
+ * The role each area's write procedures need (their roleProcedure); below it
+ * a page shows the values as text with `whoMayChange` instead of greyed-out
+ * inputs. The server's checks stay where they are; server/api/access.test.ts
+ * pins that these match the procedures.
+ */
+export const MANAGE_ROLE = {
+  models: "admin",
+  projects: "admin",
+  users: "admin",
+  secrets: "admin",
+  webhooks: "admin",
+  queue: "admin",
+  policies: "admin",
+  redteam: "admin",
+} as const satisfies Record<string, Role>;
+
+export type ManagedArea = keyof typeof MANAGE_ROLE;
+
+const AREA_ACTION: Record<ManagedArea, string> = {
+  models: "change model endpoints",
+  projects: "change projects and their members",
+  users: "change users",
+  secrets: "change secrets",
+  webhooks: "change webhooks",
+  queue: "change the run queue's limits",
+  policies: "change a policy (reviewers may propose rules)",
+  redteam: "start a red-team run",
+};
+
+const ROLE_PLURAL: Record<Role, string> = { viewer: "viewers", operator: "operators", reviewer: "reviewers", admin: "admins" };
+
+/** Whether `role` may change the area (mirrors the write procedures' roles). */
+export function mayManage(role: Role | null | undefined, area: ManagedArea): boolean {
+  return Boolean(role && atLeast(role, MANAGE_ROLE[area]));
+}
+
+/** The line a read-only view shows, e.g. "Only admins can change model endpoints." */
+export function whoMayChange(area: ManagedArea): string {
+  const min: Role = MANAGE_ROLE[area];
+  const who = min === "admin" ? "admins" : `${ROLE_PLURAL[min]} and admins`;
+  return `Only ${who} can ${AREA_ACTION[area]}.`;
+}

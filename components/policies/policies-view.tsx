@@ -55,11 +55,9 @@ export function PoliciesView({ user }: { user: SessionUser }) {
         title="Policies"
         description="The rules that decide whether an agent's tool call is allowed, asks a reviewer, or is denied — per project, versioned, testable. Deny beats ask beats allow; Airlock always protects .git internals, shell start-up files and CI configuration."
         actions={
-          isAdmin ? (
-            <Link href="/redteam" className={buttonClasses("secondary")}>
-              Red team
-            </Link>
-          ) : null
+          <Link href="/redteam" className={buttonClasses("secondary")}>
+            Red team
+          </Link>
         }
       />
       <div className="mb-4 flex flex-wrap items-end gap-3">

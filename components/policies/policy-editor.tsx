@@ -16,6 +16,8 @@ import { cn } from "@/lib/cn";
 import { errorMessage } from "@/lib/errors";
 import { DRAFT_ROLE } from "@/lib/roles";
 import { useTRPC } from "@/lib/trpc/client";
+import { ReadOnlyNote } from "@/components/ui/read-only-note";
+import { whoMayChange } from "@/lib/permissions";
 
 type Validation = inferRouterOutputs<AppRouter>["policies"]["validate"];
 type Problem = Validation["problems"][number];
@@ -142,7 +144,9 @@ export function PolicyEditor({
               Review and save
             </Button>
           </div>
-        ) : null}
+        ) : (
+          <ReadOnlyNote>{whoMayChange("policies")}</ReadOnlyNote>
+        )}
       </div>
 
       <div className="relative flex h-[60vh] min-h-80 overflow-hidden rounded-lg border border-border-strong bg-surface font-mono text-[13px] shadow-xs">

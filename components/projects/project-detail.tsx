@@ -19,6 +19,8 @@ import { TextAreaField } from "@/components/ui/textarea-field";
 import { errorMessage } from "@/lib/errors";
 import { useTRPC } from "@/lib/trpc/client";
 import { ProjectsIcon } from "@/components/policies/icons";
+import { ReadOnlyNote } from "@/components/ui/read-only-note";
+import { whoMayChange } from "@/lib/permissions";
 
 type Project = inferRouterOutputs<AppRouter>["projects"]["get"];
 type DocSource = Project["docSources"][number];
@@ -50,14 +52,66 @@ export function ProjectDetail({ slug, isAdmin }: { slug: string; isAdmin: boolea
         }
       />
       <div className="space-y-6">
-        <SettingsCard project={p} isAdmin={isAdmin} />
+        {isAdmin ? <SettingsCard project={p} /> : <SettingsReadOnly project={p} />}
         <MembersCard project={p} isAdmin={isAdmin} />
       </div>
     </>
   );
 }
 
-function SettingsCard({ project: p, isAdmin }: { project: Project; isAdmin: boolean }) {
+const SETTINGS_DESCRIPTION = "What a new run in this project starts with. A run may still lower its own limits or name its own test command.";
+
+/** Below admin: the settings as text and who may change them (issue 16), not greyed-out inputs. */
+function SettingsReadOnly({ project: p }: { project: Project }) {
+  const limits = LIMITS.filter((l) => p.defaultLimits[l.key] !== undefined);
+  const rows: [string, string][] = [
+    ["Test command (run_tests)", p.testCommand ?? "None (a run may name its own)"],
+    ["Runs at once", p.maxConcurrentRuns === null ? "No project limit" : String(p.maxConcurrentRuns)],
+    ["Default limits", limits.length ? limits.map((l) => `${l.label}: ${p.defaultLimits[l.key]}`).join(" · ") : "Airlock's defaults"],
+    [
+      "Escalation",
+      p.escalateAfterMinutes === null
+        ? "Off: a request waits for its usual reviewers until it expires."
+        : `After ${p.escalateAfterMinutes} minute${p.escalateAfterMinutes === 1 ? "" : "s"} to ${p.escalateTo === "admins" ? "every admin" : "every reviewer and admin"}`,
+    ],
+    ["Isolation", p.runtime === "runsc" ? "gVisor required" : "AIRLOCK_RUNTIME decides"],
+  ];
+  return (
+    <Card aria-labelledby="settings-title">
+      <CardHeader titleId="settings-title" title="Settings" icon={<ProjectsIcon size={18} />} description={SETTINGS_DESCRIPTION} />
+      <CardBody className="space-y-4">
+        <ReadOnlyNote>{whoMayChange("projects")}</ReadOnlyNote>
+        <dl className="grid gap-x-6 gap-y-2 text-sm sm:grid-cols-[12rem_1fr]" data-testid="project-settings-read-only">
+          {rows.map(([label, value]) => (
+            <div key={label} className="contents">
+              <dt className="text-fg-muted">{label}</dt>
+              <dd className="break-words">{value}</dd>
+            </div>
+          ))}
+          <dt className="text-fg-muted">Documentation for search_docs</dt>
+          <dd>
+            {p.docSources.length === 0 ? (
+              "None"
+            ) : (
+              <ul className="space-y-1">
+                {p.docSources.map((s, i) => (
+                  <li key={i} className="break-words">
+                    <Badge>{s.kind}</Badge> <span className="font-medium">{s.title}</span>{" "}
+                    <span className="text-fg-muted">
+                      {s.kind === "path" ? s.path : `${(s.text ?? "").slice(0, 80)}${(s.text ?? "").length > 80 ? "…" : ""}`}
+                    </span>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </dd>
+        </dl>
+      </CardBody>
+    </Card>
+  );
+}
+
+function SettingsCard({ project: p }: { project: Project }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [name, setName] = useState(p.name);
@@ -105,15 +159,10 @@ function SettingsCard({ project: p, isAdmin }: { project: Project; isAdmin: bool
 
   return (
     <Card aria-labelledby="settings-title">
-      <CardHeader
-        titleId="settings-title"
-        title="Settings"
-        icon={<ProjectsIcon size={18} />}
-        description="What a new run in this project starts with. A run may still lower its own limits or name its own test command."
-      />
+      <CardHeader titleId="settings-title" title="Settings" icon={<ProjectsIcon size={18} />} description={SETTINGS_DESCRIPTION} />
       <CardBody>
         <form onSubmit={submit} className="space-y-5" aria-label="Project settings">
-          <fieldset disabled={!isAdmin} className="grid gap-3 sm:grid-cols-2">
+          <fieldset className="grid gap-3 sm:grid-cols-2">
             <TextField label="Name" required value={name} onChange={(e) => setName(e.target.value)} />
             <TextField label="Test command (run_tests)" placeholder="npm test" value={testCommand} onChange={(e) => setTestCommand(e.target.value)} />
             <TextAreaField label="Description" rows={2} value={description} onChange={(e) => setDescription(e.target.value)} fieldClassName="sm:col-span-2" />
@@ -126,7 +175,7 @@ function SettingsCard({ project: p, isAdmin }: { project: Project; isAdmin: bool
               onChange={(e) => setMaxRuns(e.target.value)}
             />
           </fieldset>
-          <fieldset disabled={!isAdmin}>
+          <fieldset>
             <legend className="mb-2 text-sm font-semibold">Default limits (empty: Airlock&apos;s defaults)</legend>
             <div className="grid grid-cols-2 gap-3 md:grid-cols-3">
               {LIMITS.map((l) => (
@@ -140,7 +189,7 @@ function SettingsCard({ project: p, isAdmin }: { project: Project; isAdmin: bool
               ))}
             </div>
           </fieldset>
-          <fieldset disabled={!isAdmin} className="space-y-2">
+          <fieldset className="space-y-2">
             <legend className="text-sm font-semibold">Escalation</legend>
             <p className="text-sm text-fg-muted">
               {p.escalateAfterMinutes === null
@@ -162,33 +211,28 @@ function SettingsCard({ project: p, isAdmin }: { project: Project; isAdmin: bool
               </SelectField>
             </div>
           </fieldset>
-          <fieldset disabled={!isAdmin} className="space-y-2">
+          <fieldset className="space-y-2">
             <legend className="text-sm font-semibold">Isolation</legend>
             <Switch
               label="Require gVisor"
               checked={requireGvisor}
               onCheckedChange={setRequireGvisor}
-              disabled={!isAdmin}
               description="Runs of this project get their own kernel (gVisor, runsc) between the agent and the host. Where gVisor is not available they fail at start with the reason; they never fall back to runc. Off: AIRLOCK_RUNTIME decides (auto uses gVisor wherever it works)."
             />
           </fieldset>
-          <DocSources sources={sources} onChange={setSources} disabled={!isAdmin} />
+          <DocSources sources={sources} onChange={setSources} />
           {update.error ? <InlineAlert>{errorMessage(update.error)}</InlineAlert> : null}
           {saved ? <InlineAlert tone="success">Saved.</InlineAlert> : null}
-          {isAdmin ? (
-            <Button type="submit" loading={update.isPending}>
-              Save settings
-            </Button>
-          ) : (
-            <p className="text-sm text-fg-muted">Only admins change project settings.</p>
-          )}
+          <Button type="submit" loading={update.isPending}>
+            Save settings
+          </Button>
         </form>
       </CardBody>
     </Card>
   );
 }
 
-function DocSources({ sources, onChange, disabled }: { sources: DocSource[]; onChange: (s: DocSource[]) => void; disabled: boolean }) {
+function DocSources({ sources, onChange }: { sources: DocSource[]; onChange: (s: DocSource[]) => void }) {
   const [kind, setKind] = useState<"path" | "text">("path");
   const [title, setTitle] = useState("");
   const [value, setValue] = useState("");
@@ -199,7 +243,7 @@ function DocSources({ sources, onChange, disabled }: { sources: DocSource[]; onC
     setValue("");
   }
   return (
-    <fieldset disabled={disabled} className="space-y-2">
+    <fieldset className="space-y-2">
       <legend className="text-sm font-semibold">Documentation for search_docs</legend>
       {sources.length === 0 ? <p className="text-sm text-fg-muted">None yet: search_docs answers that no documentation is configured.</p> : null}
       <ul className="space-y-1.5">
@@ -215,24 +259,22 @@ function DocSources({ sources, onChange, disabled }: { sources: DocSource[]; onC
           </li>
         ))}
       </ul>
-      {!disabled ? (
-        <div className="grid gap-2 sm:grid-cols-[9rem_1fr_2fr_auto] sm:items-end">
-          <SelectField label="Kind" value={kind} onChange={(e) => setKind(e.target.value as "path" | "text")}>
-            <option value="path">Workspace path</option>
-            <option value="text">Text snippet</option>
-          </SelectField>
-          <TextField label="Title" value={title} onChange={(e) => setTitle(e.target.value)} />
-          <TextField
-            label={kind === "path" ? "Path under the workspace" : "Text"}
-            placeholder={kind === "path" ? "docs/" : "How to run the tests…"}
-            value={value}
-            onChange={(e) => setValue(e.target.value)}
-          />
-          <Button variant="secondary" onClick={add}>
-            Add
-          </Button>
-        </div>
-      ) : null}
+      <div className="grid gap-2 sm:grid-cols-[9rem_1fr_2fr_auto] sm:items-end">
+        <SelectField label="Kind" value={kind} onChange={(e) => setKind(e.target.value as "path" | "text")}>
+          <option value="path">Workspace path</option>
+          <option value="text">Text snippet</option>
+        </SelectField>
+        <TextField label="Title" value={title} onChange={(e) => setTitle(e.target.value)} />
+        <TextField
+          label={kind === "path" ? "Path under the workspace" : "Text"}
+          placeholder={kind === "path" ? "docs/" : "How to run the tests…"}
+          value={value}
+          onChange={(e) => setValue(e.target.value)}
+        />
+        <Button variant="secondary" onClick={add}>
+          Add
+        </Button>
+      </div>
     </fieldset>
   );
 }
@@ -296,7 +338,9 @@ function MembersCard({ project: p, isAdmin }: { project: Project; isAdmin: boole
               Add
             </Button>
           </form>
-        ) : null}
+        ) : (
+          <ReadOnlyNote>{whoMayChange("projects")}</ReadOnlyNote>
+        )}
         {add.error ? <InlineAlert>{errorMessage(add.error)}</InlineAlert> : null}
         {remove.error ? <InlineAlert>{errorMessage(remove.error)}</InlineAlert> : null}
       </CardBody>

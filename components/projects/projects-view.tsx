@@ -16,6 +16,8 @@ import { SkeletonRows } from "@/components/ui/skeleton";
 import { errorMessage } from "@/lib/errors";
 import { useTRPC } from "@/lib/trpc/client";
 import { ProjectsIcon } from "@/components/policies/icons";
+import { ReadOnlyNote } from "@/components/ui/read-only-note";
+import { whoMayChange } from "@/lib/permissions";
 
 const PRESETS = [
   { value: "supervised", label: "Supervised — reads run freely, every change is reviewed (default)" },
@@ -33,7 +35,7 @@ export function ProjectsView({ isAdmin }: { isAdmin: boolean }) {
         description="A run belongs to a project: its policy, the limits and test command runs start with, the documentation search_docs looks in, and who may start runs."
       />
       <div className="space-y-6">
-        {isAdmin ? <CreateProject /> : null}
+        {isAdmin ? <CreateProject /> : <ReadOnlyNote>{whoMayChange("projects")}</ReadOnlyNote>}
         {projects.isPending ? (
           <SkeletonRows rows={3} label="Loading projects…" />
         ) : projects.isError ? (

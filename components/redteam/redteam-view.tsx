@@ -1,5 +1,5 @@
 "use client";
-// The red team (admins): run the catalogue of tool-misuse scenarios against a
+// The red team: admins run the catalogue of tool-misuse scenarios against a
 // project's policy and the real sandbox, and read the report — per scenario,
 // whether the policy blocked it, a reviewer was asked, the sandbox contained
 // it, or it escaped, with the evidence.
@@ -20,6 +20,8 @@ import { errorMessage } from "@/lib/errors";
 import { useTRPC } from "@/lib/trpc/client";
 import { ProjectPicker, useProjectParam } from "@/components/policies/project-picker";
 import { LocalTime } from "@/components/ui/local-time";
+import { ReadOnlyNote } from "@/components/ui/read-only-note";
+import { whoMayChange } from "@/lib/permissions";
 
 type Report = inferRouterOutputs<AppRouter>["redteam"]["get"];
 type Result = NonNullable<Report["results"]>[number];
@@ -32,7 +34,8 @@ const OUTCOME: Record<Outcome, { label: string; tone: "success" | "warning" | "a
   escaped: { label: "ESCAPED", tone: "danger", help: "the harm happened" },
 };
 
-export function RedteamView() {
+/** Every role reads the latest report and the history; only `canStart` (admins, as redteam.start) starts a run. */
+export function RedteamView({ canStart }: { canStart: boolean }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const project = useProjectParam();
@@ -64,9 +67,13 @@ export function RedteamView() {
       />
       <div className="mb-5 flex flex-wrap items-end gap-3">
         <ProjectPicker className="w-full sm:w-96" />
-        <Button loading={start.isPending} disabled={!projectId || running} onClick={() => projectId && start.mutate({ projectId })}>
-          {running ? "Running…" : "Run the red team"}
-        </Button>
+        {canStart ? (
+          <Button loading={start.isPending} disabled={!projectId || running} onClick={() => projectId && start.mutate({ projectId })}>
+            {running ? "Running…" : "Run the red team"}
+          </Button>
+        ) : (
+          <ReadOnlyNote className="pb-2">{whoMayChange("redteam")}</ReadOnlyNote>
+        )}
       </div>
       {start.error ? <InlineAlert className="mb-4">{errorMessage(start.error)}</InlineAlert> : null}
       {reports.isPending || current.isPending ? (

@@ -21,6 +21,8 @@ import { SkeletonRows } from "@/components/ui/skeleton";
 import { errorMessage } from "@/lib/errors";
 import { formatDateTime } from "@/lib/format";
 import { useTRPC } from "@/lib/trpc/client";
+import { ReadOnlyNote } from "@/components/ui/read-only-note";
+import { whoMayChange } from "@/lib/permissions";
 
 type Outputs = inferRouterOutputs<AppRouter>["webhooks"];
 type WebhookItem = Outputs["list"]["items"][number];
@@ -52,6 +54,7 @@ export function WebhooksNotice() {
           Webhooks send approval requests and run outcomes to Slack or your own receivers. Only admins add or change them, because their secrets sign every
           delivery; ask an admin if your team needs one.
         </p>
+        <ReadOnlyNote className="mt-2">{whoMayChange("webhooks")}</ReadOnlyNote>
       </CardBody>
     </Card>
   );

@@ -7,7 +7,8 @@ import type { ReactNode } from "react";
 import { cn } from "@/lib/cn";
 import type { SessionUser } from "@/lib/session-user";
 import { LogoIcon } from "@/components/ui/icons";
-import { NAV_ITEMS, isActive } from "@/components/shell/nav-items";
+import { NAV_ITEMS, isActive, phoneNav } from "@/components/shell/nav-items";
+import { MoreTab } from "@/components/shell/more-sheet";
 import { ThemeToggle } from "@/components/shell/theme-toggle";
 import { UserMenu } from "@/components/shell/user-menu";
 import { ApprovalsLiveUpdates, PendingApprovalsBadge } from "@/components/approvals/live";
@@ -16,6 +17,8 @@ export function AppShell({ user, children }: { user: SessionUser; children: Reac
   const pathname = usePathname() ?? "";
   // One approval request (the link every notification opens) uses the whole width, so its diff can too.
   const fullWidth = /^\/approvals\/[^/]+$/.test(pathname);
+  // Phones: five tabs and "More", which lists every other section (issue 16: all pages reachable).
+  const phone = phoneNav();
 
   return (
     <div className="flex min-h-dvh flex-col">
@@ -78,8 +81,8 @@ export function AppShell({ user, children }: { user: SessionUser; children: Reac
         data-testid="tab-bar"
         className="fixed inset-x-0 bottom-0 z-30 border-t border-border bg-surface/95 pb-[env(safe-area-inset-bottom)] backdrop-blur md:hidden [html[data-hide-tab-bar]_&]:hidden"
       >
-        <ul className="grid grid-cols-5">
-          {NAV_ITEMS.filter((item) => item.phone !== false).map(({ href, label, icon: Icon }) => {
+        <ul className="grid auto-cols-fr grid-flow-col">
+          {phone.tabs.map(({ href, label, icon: Icon }) => {
             const active = isActive(pathname, href);
             return (
               <li key={href} className="min-w-0">
@@ -100,6 +103,11 @@ export function AppShell({ user, children }: { user: SessionUser; children: Reac
               </li>
             );
           })}
+          {phone.more.length > 0 ? (
+            <li className="min-w-0">
+              <MoreTab items={phone.more} pathname={pathname} />
+            </li>
+          ) : null}
         </ul>
       </nav>
     </div>

@@ -37,4 +37,5 @@ CREATE TABLE `run_resource_samples` (
 	FOREIGN KEY (`run_id`) REFERENCES `runs`(`id`) ON UPDATE no action ON DELETE cascade
 );
 --> statement-breakpoint
-CREATE INDEX `run_resource_samples_run_idx` ON `run_resource_samples` (`run_id`,`at`);
+CREATE INDEX `run_resource_samples_run_idx` ON `run_resource_samples` (`run_id`,`at`);--> statement-breakpoint
+ALTER TABLE `models` ADD `retired_at` integer;

@@ -466,7 +466,7 @@ function believableTokens(value: unknown, chars: number, slack: number): number 
 
 type StopCause = "aborted" | "total" | "idle";
 
-function errorCodes(err: unknown, depth = 0): string[] {
+export function errorCodes(err: unknown, depth = 0): string[] {
   if (!isObject(err) && !(err instanceof Error)) return [];
   const e = err as { code?: unknown; cause?: unknown; errors?: unknown };
   const codes = typeof e.code === "string" ? [e.code] : [];
@@ -476,7 +476,7 @@ function errorCodes(err: unknown, depth = 0): string[] {
   return codes;
 }
 
-function errorText(err: unknown): string {
+export function errorText(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const cause = err.cause instanceof Error ? err.cause.message : "";
   return cause && cause !== err.message ? `${err.message} (${cause})` : err.message;
@@ -491,7 +491,7 @@ function parseRetryAfter(value: string | null): number | undefined {
 }
 
 /** The most useful sentence in an error body: OpenAI, vLLM, Ollama and llama.cpp all nest it differently. */
-function serverMessage(body: string): string | null {
+export function serverMessage(body: string): string | null {
   try {
     const parsed: unknown = JSON.parse(body);
     if (!isObject(parsed)) return null;

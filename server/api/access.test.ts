@@ -16,6 +16,7 @@ import { hasRole, setUserDisabled } from "@/server/users/users";
 import { createTestDb, type TestDb } from "@/test/helpers/db";
 import { withRawConnection } from "@/test/helpers/sqlite";
 import { addUser, identityOfToken, issueToken, SETUP_ACTOR } from "@/test/helpers/users";
+import { MANAGE_ROLE, type ManagedArea } from "@/lib/permissions";
 
 const ACCESS_LEVELS: readonly Access[] = ["public", "authenticated", ...ROLES];
 
@@ -44,7 +45,16 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   "audit.export": "viewer",
   "models.create": "admin",
   "models.list": "viewer",
+  // Issue 16: test connection, edit, delete or retire (admins; the test makes the server connect out).
+  "models.test": "admin",
+  "models.update": "admin",
+  "models.delete": "admin",
+  // Issue 16: every role reads the red team's reports; only admins start one.
+  "redteam.list": "viewer",
+  "redteam.get": "viewer",
+  "redteam.start": "admin",
   "runs.create": "operator",
+  "runs.sourceRoots": "operator",
   "runs.get": "viewer",
   "runs.usage": "viewer",
   "runs.list": "viewer",
@@ -221,6 +231,25 @@ async function refusalOf(kind: CallerKind, path: string, input: unknown, root: A
 // Syntactically junk or empty inputs: a refused caller must be refused before
 // validation, and an allowed caller must get past the guard to validation.
 const JUNK_INPUTS: unknown[] = [undefined, {}, { id: 42, email: ["x"], role: { junk: true } }];
+
+// Issue 16: read-only views (lib/permissions.ts MANAGE_ROLE) say who may change an area; they must name the role its write procedures need.
+const MANAGE_PROCEDURES: [ManagedArea, string][] = [
+  ["models", "models.update"],
+  ["projects", "projects.update"],
+  ["users", "users.setRole"],
+  ["secrets", "secrets.update"],
+  ["webhooks", "webhooks.update"],
+  ["queue", "queue.updateSettings"],
+  ["policies", "policies.update"],
+  ["redteam", "redteam.start"],
+];
+
+describe("issue 16: the read-only views name the role the server asks for", () => {
+  it.each(MANAGE_PROCEDURES)("%s: %s needs exactly MANAGE_ROLE's role", (area, path) => {
+    expect(PROCEDURES.find((p) => p.path === path)?.access).toBe(MANAGE_ROLE[area]);
+    expect(Object.keys(MANAGE_ROLE)).toContain(area);
+  });
+});
 
 describe("every procedure declares its access", () => {
   it("the router has procedures to check", () => {

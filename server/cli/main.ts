@@ -166,7 +166,8 @@ model
     process.stdout.write(`${id}\n`);
   });
 model.command("list").action(() => {
-  for (const m of listModels(db())) process.stdout.write(`${m.id}\t${m.name}\t${m.baseUrl}\t${m.model}${m.hasApiKey ? "\t(key set)" : ""}\n`);
+  for (const m of listModels(db()))
+    process.stdout.write(`${m.id}\t${m.name}\t${m.baseUrl}\t${m.model}${m.hasApiKey ? "\t(key set)" : ""}${m.retired ? "\t(retired)" : ""}\n`);
 });
 
 const secret = program.command("secret").description("secrets agents may request (request_secret); values are encrypted and never printed");

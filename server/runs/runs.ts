@@ -3,11 +3,11 @@ import crypto from "node:crypto";
 import { and, desc, eq, inArray, lt, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "@/db/client";
-import { approvals, RUN_STATES, runs, toolCalls, users, type Run } from "@/db/schema";
+import { approvals, models, RUN_STATES, runs, toolCalls, users, type Run } from "@/db/schema";
 import { appendAudit, type Actor } from "@/server/audit/chain";
 import { announce, insertRunEvent } from "@/server/events/bus";
 import { DomainError } from "@/server/errors/domain-error";
-import { requireModel } from "@/server/models/models";
+import { requireActiveModel } from "@/server/models/models";
 import { resolveRunLimits, runLimitsInput } from "@/server/runs/limits";
 import { assertMayStartRunIn, DEFAULT_PROJECT_ID, requireProject } from "@/server/projects/projects";
 import { armedConfigFilesOf } from "@/server/workspace/armed-config";
@@ -71,6 +71,8 @@ export interface RunView {
   queuePosition: number | null;
   /** Issue 13: while queued, why the run waits, in plain words (null otherwise, and before the queue first looked at it). */
   queueReason: string | null;
+  /** runs.get only: the model endpoint's name, also once it is retired (issue 16). */
+  modelName?: string | null;
   /** runs.get only: files the workspace source brought that can make later commands run programs (.git/hooks/…, .vscode/tasks.json). */
   armedConfigFiles?: string[];
 }
@@ -177,7 +179,7 @@ export function createRunWithToken(
         "INVALID_INPUT",
         'Choose a model endpoint (modelId), or agent "external" to connect your own agent over MCP. Admins register endpoints in Settings → Models.',
       );
-    requireModel(db, input.modelId);
+    requireActiveModel(db, input.modelId);
   } else if (input.modelId) {
     throw new DomainError(
       "INVALID_INPUT",
@@ -248,7 +250,9 @@ export function getRunView(db: Db, id: string): RunView {
   const row = db.select({ run: runs, email: users.email }).from(runs).leftJoin(users, eq(users.id, runs.createdBy)).where(eq(runs.id, id)).get();
   if (!row) throw new DomainError("NOT_FOUND", `No run with id ${id}.`);
   const positions = row.run.state === "queued" ? queuePositions(db) : undefined;
-  const view = { ...toView(row.run, row.email, runOutcomes(db, [id]).get(id), positions), armedConfigFiles: armedConfigFilesOf(db, id) };
+  // The endpoint's name, also once it is retired (issue 16: retiring keeps the runs' history readable).
+  const modelName = row.run.modelId ? (db.select({ name: models.name }).from(models).where(eq(models.id, row.run.modelId)).get()?.name ?? null) : null;
+  const view = { ...toView(row.run, row.email, runOutcomes(db, [id]).get(id), positions), modelName, armedConfigFiles: armedConfigFilesOf(db, id) };
   if (row.run.agent !== "external") return view;
   const token = runTokenOf(db, id);
   return { ...view, mcp: token ? { connectedAt: token.connectedAt, lastUsedAt: token.lastUsedAt, revoked: Boolean(token.revokedAt) } : null };

@@ -128,6 +128,10 @@ export async function startScriptedModelServer(script: Script, options: Scripted
   async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     if (req.method === "GET" && path === "/v1/models") {
+      // Like OpenAI, the model list needs the key too (what "Test connection" checks).
+      if (options.apiKey !== undefined && req.headers.authorization !== `Bearer ${options.apiKey}`) {
+        return sendJson(res, 401, { error: { message: "Incorrect API key provided.", type: "invalid_request_error", code: "invalid_api_key" } });
+      }
       return sendJson(res, 200, { object: "list", data: [{ id: model, object: "model", created: 0, owned_by: "airlock-tests" }] });
     }
     if (path !== "/v1/chat/completions") {

@@ -19,16 +19,47 @@ import { ROLE_HELP } from "@/lib/roles";
 import { requireIdentity } from "@/lib/server-session";
 import { MIN_PASSWORD_LENGTH } from "@/server/auth/password";
 import { hasRole } from "@/server/users/users";
+import { mayManage } from "@/lib/permissions";
 
 export const metadata: Metadata = { title: "Settings" };
 
 export default async function SettingsPage() {
   const { user } = await requireIdentity();
   const isAdmin = hasRole(user.role, "admin");
+  // Section links (issue 16): a long page on a phone; each points at its card's title.
+  const sections: { href: string; label: string }[] = [
+    { href: "#account-title", label: "Account" },
+    { href: "#notifications-title", label: "Notifications" },
+    { href: "#tokens-title", label: "API tokens" },
+    ...(isAdmin ? [{ href: "#users-title", label: "Users" }] : []),
+    { href: "#models-title", label: "Model endpoints" },
+    ...(isAdmin
+      ? [
+          { href: "#queue-title", label: "Run queue" },
+          { href: "#secrets-title", label: "Secrets" },
+        ]
+      : []),
+    { href: "#webhooks-title", label: "Webhooks" },
+    ...(isAdmin ? [{ href: "#reviewers-title", label: "Reviewers" }] : []),
+  ];
 
   return (
     <>
       <PageHeader title="Settings" description="Your account and API tokens, and for admins the users, model endpoints and secrets of this Airlock." />
+      <nav aria-label="Settings sections" className="mb-5">
+        <ul className="flex flex-wrap gap-2">
+          {sections.map((s) => (
+            <li key={s.href}>
+              <a
+                href={s.href}
+                className="inline-flex h-9 items-center rounded-full border border-border bg-surface px-3 text-sm font-medium text-fg-muted hover:bg-surface-muted hover:text-fg"
+              >
+                {s.label}
+              </a>
+            </li>
+          ))}
+        </ul>
+      </nav>
       <div className="space-y-6">
         <Card aria-labelledby="account-title">
           <CardHeader titleId="account-title" title="Your account" icon={<UserIcon size={18} />} />
@@ -72,7 +103,7 @@ export default async function SettingsPage() {
 
         {isAdmin ? <UsersSection currentUserId={user.id} minPasswordLength={MIN_PASSWORD_LENGTH} /> : null}
 
-        {isAdmin ? <ModelsSection /> : null}
+        <ModelsSection canManage={mayManage(user.role, "models")} />
 
         {isAdmin ? <QueueSection /> : null}
 

@@ -9,6 +9,7 @@ import { DomainError } from "@/server/errors/domain-error";
 import { stopRunDenial } from "@/lib/permissions";
 import { config } from "@/server/config/env";
 import { resolveWorkspaceSource } from "@/server/workspace/sources";
+import { workspaceSettings } from "@/server/workspace/settings";
 import { checkpointProcedures } from "@/server/api/routers/checkpoints";
 import { mcpUrl } from "@/server/runs/run-tokens";
 import { egressView } from "@/server/egress/controller";
@@ -29,6 +30,8 @@ export const runsRouter = router({
         : { id: run.id };
       return created;
     }),
+  /** Issue 16: the directories a git source may come from (AIRLOCK_REPO_ROOTS), shown by the New run form; runs.create checks the path. */
+  sourceRoots: roleProcedure("operator").query(() => ({ repoRoots: workspaceSettings().repoRoots })),
   get: roleProcedure("viewer")
     .input(z.object({ id: z.string().min(1) }))
     .query(({ ctx, input }) => getRunView(ctx.db, input.id)),

@@ -15,7 +15,7 @@ export default async function NewRunPage() {
         title="New run"
         description="The agent works in a fresh, locked-down container with no network. It submits a plan first; nothing changes until a reviewer approves it."
       />
-      <NewRunForm isAdmin={hasRole(user.role, "admin")} />
+      <NewRunForm isAdmin={hasRole(user.role, "admin")} user={{ id: user.id, role: user.role }} />
     </div>
   );
 }
