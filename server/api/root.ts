@@ -16,6 +16,7 @@ import { grantsRouter } from "@/server/api/routers/grants";
 import { servicesRouter } from "@/server/api/routers/services";
 import { reviewersRouter } from "@/server/api/routers/reviewers";
 import { queueRouter } from "@/server/api/routers/queue";
+import { reviewRouter } from "@/server/api/routers/review";
 import { checkHealth } from "@/server/health/health";
 
 export const appRouter = router({
@@ -36,6 +37,7 @@ export const appRouter = router({
   services: servicesRouter,
   reviewers: reviewersRouter,
   queue: queueRouter,
+  review: reviewRouter,
 });
 
 export type AppRouter = typeof appRouter;
