@@ -14,8 +14,9 @@ import { ApprovalsLiveUpdates, PendingApprovalsBadge } from "@/components/approv
 
 export function AppShell({ user, children }: { user: SessionUser; children: ReactNode }) {
   const pathname = usePathname() ?? "";
-  // One approval request (the link every notification opens) uses the whole width, so its diff can too.
-  const fullWidth = /^\/approvals\/[^/]+$/.test(pathname);
+  // One approval request (the link every notification opens) uses the whole width, so its diff can too;
+  // so do a run's Files changed and Checkpoints pages (side-by-side diffs), issue 16.
+  const fullWidth = /^\/approvals\/[^/]+$/.test(pathname) || /^\/runs\/[^/]+\/(files|checkpoints)$/.test(pathname);
 
   return (
     <div className="flex min-h-dvh flex-col">
