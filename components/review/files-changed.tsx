@@ -119,10 +119,11 @@ export function FilesChanged({ runId, user }: { runId: string; user: SessionUser
       {list.length === 0 ? (
         <p className="py-2 text-sm text-fg-muted">No changes in the workspace yet.</p>
       ) : (
-        <div className="lg:grid lg:grid-cols-[17rem_minmax(0,1fr)] lg:gap-5 xl:grid-cols-[20rem_minmax(0,1fr)]">
-          <aside className="mb-4 lg:mb-0">
-            <div className="lg:sticky lg:top-4 lg:max-h-[calc(100dvh-2rem)] lg:overflow-y-auto">
-              <details className="group rounded-lg border border-border bg-surface lg:open:border-border" open={wide}>
+        // The tree sits beside the diffs only on very wide screens: at 1440 px the side-by-side diff needs the width more.
+        <div className="2xl:grid 2xl:grid-cols-[20rem_minmax(0,1fr)] 2xl:gap-5">
+          <aside className="mb-4 2xl:mb-0">
+            <div className="2xl:sticky 2xl:top-4 2xl:max-h-[calc(100dvh-2rem)] 2xl:overflow-y-auto">
+              <details className="rounded-lg border border-border bg-surface" open={wide}>
                 <summary className="flex cursor-pointer items-center justify-between gap-2 px-3 py-2 text-sm font-medium">
                   <span>
                     {list.length} file{list.length === 1 ? "" : "s"} · <span className="text-success">+{list.reduce((n, f) => n + f.additions, 0)}</span>{" "}
@@ -391,7 +392,8 @@ function FileBlock({
       {mark.error ? <p className="px-3 py-1.5 text-xs text-danger">{errorMessage(mark.error)}</p> : null}
       {open ? (
         hasLines ? (
-          <DiffView diff={file.diff} path={file.path} mode={mode} wrap={mode === "unified"} annotate={annotate} />
+          // Wrapped, so no line is cut off in either layout (continuations hang under the indentation).
+          <DiffView diff={file.diff} path={file.path} mode={mode} wrap annotate={annotate} />
         ) : (
           <p className="px-3 py-2.5 text-sm text-fg-muted">
             {file.binary
