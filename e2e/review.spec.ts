@@ -57,6 +57,8 @@ test("a line comment on Files changed reaches the live agent with Request change
   const file = page.getByRole("region", { name: "src/greeting.ts" });
   await expect(file).toBeVisible({ timeout: 30_000 });
   await expect(file.getByLabel("3 lines added, 0 removed")).toBeVisible();
+  // The file tree: open beside the diffs on a desktop, behind its summary on a phone.
+  if (phone) await page.locator("summary").filter({ hasText: "0 of 1 viewed" }).click();
   await expect(page.getByTestId("file-tree").getByRole("link", { name: /greeting\.ts/ })).toBeVisible();
 
   if (!phone) {
