@@ -49,7 +49,7 @@ test("a line comment on Files changed reaches the live agent with Request change
   await apiSignin(page, world.reviewer);
   await page.goto(`/runs/${run.id}`);
   const tabs = page.getByRole("navigation", { name: "Run pages" });
-  await expect(tabs.getByRole("link", { name: "Activity" })).toHaveAttribute("aria-current", "page");
+  await expect(tabs.getByRole("link", { name: "Activity" })).toHaveAttribute("aria-current", "page", { timeout: 30_000 });
   await tabs.getByRole("link", { name: "Files changed" }).click();
   await expect(page.getByRole("heading", { name: "Files changed", level: 1 })).toBeVisible();
   await expect(tabs.getByRole("link", { name: "Files changed" })).toHaveAttribute("aria-current", "page");

@@ -88,7 +88,11 @@ function TreeLevel({ node, depth }: { node: DirNode; depth: number }) {
             </span>
             <span className={cn("min-w-0 flex-1 truncate font-mono text-[13px]", f.viewed ? "text-fg-muted" : "text-fg")}>{f.path.split("/").at(-1)}</span>
             {f.changedSinceViewed ? <span className="sr-only">changed since you viewed it</span> : null}
-            {f.comments ? <span className="shrink-0 text-xs text-fg-muted">💬 {f.comments}</span> : null}
+            {f.comments ? (
+              <span className="shrink-0 text-xs text-fg-muted">
+                {f.comments} comment{f.comments === 1 ? "" : "s"}
+              </span>
+            ) : null}
             <span className="shrink-0 font-mono text-xs" aria-label={`${f.additions} added, ${f.deletions} removed`}>
               <span className="text-success">+{f.additions}</span> <span className="text-danger">−{f.deletions}</span>
             </span>

@@ -366,7 +366,7 @@ function FileBlock({
         >
           <ChevronDownIcon size={16} className={cn("transition-transform", !open && "-rotate-90")} />
         </button>
-        <span className="min-w-0 flex-1 font-mono text-[13px] font-medium break-all text-fg">{shownPath}</span>
+        <span className="min-w-[10rem] flex-1 font-mono text-[13px] font-medium break-all text-fg">{shownPath}</span>
         <Badge tone={status.tone}>{status.label}</Badge>
         {file.binary ? <Badge tone="warning">Binary</Badge> : null}
         {hasLines ? (
@@ -513,10 +513,13 @@ function CommentView({
         ) : null}
         {c.checkpointId !== latestCheckpointId ? <span>on checkpoint #{c.checkpointSeq}</span> : null}
         {c.sentAt ? (
-          <Badge tone="success">
-            Sent <LocalTime date={c.sentAt} format="time" />
-            {c.sentByEmail ? ` by ${c.sentByEmail}` : ""}
-          </Badge>
+          <>
+            <Badge tone="success">
+              Sent&nbsp;
+              <LocalTime date={c.sentAt} format="time" />
+            </Badge>
+            {c.sentByEmail ? <span className="break-all">by {c.sentByEmail}</span> : null}
+          </>
         ) : (
           <Badge tone="neutral">Not sent yet</Badge>
         )}
