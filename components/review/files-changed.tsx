@@ -327,7 +327,7 @@ function FileBlock({
           type="button"
           aria-label={`Comment on ${side === "old" ? "removed " : ""}line ${no} of ${shownPath}`}
           onClick={() => setComposer({ side, line: no })}
-          className="flex h-5 w-6 items-center justify-center rounded font-sans text-sm font-bold text-accent opacity-40 group-hover:opacity-100 hover:bg-accent-soft focus-visible:opacity-100"
+          className="flex h-5 w-6 items-center justify-center rounded font-sans text-sm font-bold text-fg-muted group-hover:text-accent hover:bg-accent-soft"
         >
           +
         </button>
