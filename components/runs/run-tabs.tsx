@@ -22,6 +22,8 @@ export function RunTabs({ runId, current, className }: { runId: string; current:
             <li key={tab}>
               <Link
                 href={`/runs/${runId}${suffix}`}
+                // No prefetch: the run pages are live and heavy, and four prefetches per run page add load for nothing.
+                prefetch={false}
                 aria-current={active ? "page" : undefined}
                 className={cn(
                   "-mb-px inline-flex min-h-10 items-center border-b-2 px-3 text-sm font-medium whitespace-nowrap",
