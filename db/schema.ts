@@ -1076,3 +1076,62 @@ export const runResourceSamples = sqliteTable(
 );
 
 export type RunResourceSample = typeof runResourceSamples.$inferSelect;
+// -------------------------------------------------------------- run review (issue 16)
+
+/**
+ * A line comment on a run's cumulative diff (the Files changed tab), kept with
+ * the run and the checkpoint that was the latest when it was written, so it
+ * still says what it was about after the agent changes the file again.
+ * `side` is "new" for added and context lines, "old" for removed ones.
+ * Unsent comments are drafts of their author; "Request changes" sends them to
+ * the agent together (sentAt, sentBy) and they cannot change after that.
+ */
+export const reviewComments = sqliteTable(
+  "review_comments",
+  {
+    id: text("id").primaryKey(),
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    checkpointId: text("checkpoint_id")
+      .notNull()
+      .references(() => checkpoints.id, { onDelete: "cascade" }),
+    path: text("path").notNull(),
+    side: text("side", { enum: ["old", "new"] }).notNull(),
+    line: integer("line").notNull(),
+    body: text("body").notNull(),
+    authorId: text("author_id")
+      .notNull()
+      .references(() => users.id),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }),
+    sentAt: integer("sent_at", { mode: "timestamp_ms" }),
+    sentBy: text("sent_by").references(() => users.id),
+  },
+  (t) => [index("review_comments_run_idx").on(t.runId)],
+);
+
+export type ReviewComment = typeof reviewComments.$inferSelect;
+
+/**
+ * A user's "viewed" mark on one file of a run's cumulative diff. `diffHash` is
+ * the hash of that file's diff when it was marked: once a later checkpoint
+ * changes the file, the hash differs and the mark no longer counts.
+ */
+export const reviewFileViews = sqliteTable(
+  "review_file_views",
+  {
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    path: text("path").notNull(),
+    diffHash: text("diff_hash").notNull(),
+    viewedAt: integer("viewed_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.userId, t.path] })],
+);
+
+export type ReviewFileView = typeof reviewFileViews.$inferSelect;

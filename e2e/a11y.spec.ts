@@ -56,6 +56,10 @@ function mainPages(runId: string): MainPage[] {
       },
     },
     {
+      path: `/runs/${runId}/files`,
+      ready: async (p) => void (await expect(p.getByRole("heading", { name: "Files changed", level: 1 })).toBeVisible({ timeout: 30_000 })),
+    },
+    {
       path: "/approvals",
       ready: async (p) => void (await expect(p.getByRole("article", { name: /^Plan · 2 steps/ }).first()).toBeVisible({ timeout: 30_000 })),
     },

@@ -299,3 +299,24 @@ export function whoMayChange(area: ManagedArea): string {
   const who = min === "admin" ? "admins" : `${ROLE_PLURAL[min]} and admins`;
   return `Only ${who} can ${AREA_ACTION[area]}.`;
 }
+
+// ---------------------------------------------------------------- run review (issue 16)
+
+/**
+ * Who may comment on a run's changes and send the comments to its agent
+ * ("Request changes"): whoever may review its work — reviewers and admins on
+ * any run, an operator on a run they started (they steer their own agent, as
+ * they may stop it). Viewers read the review and the comments only.
+ */
+export function reviewCommentDenial(actor: PermissionActor | null | undefined, run: RunForPermissions): Denial | null {
+  if (!actor || !atLeast(actor.role, "operator")) return forbidden("Commenting on a run needs the operator role (on your own runs) or the reviewer role.");
+  if (atLeast(actor.role, "reviewer") || run.createdBy === actor.id) return null;
+  return forbidden("Operators can comment only on their own runs; ask a reviewer to review this one.");
+}
+
+/** Why the actor may not edit or delete the comment (null when they may): its author, while it is not sent. */
+export function reviewCommentEditDenial(actor: PermissionActor | null | undefined, comment: { authorId: string; sentAt: Date | null }): Denial | null {
+  if (!actor || comment.authorId !== actor.id) return forbidden("Only the comment's author can change or delete it.");
+  if (comment.sentAt) return { code: "CONFLICT", message: "This comment was already sent to the agent; it can no longer be changed or deleted." };
+  return null;
+}

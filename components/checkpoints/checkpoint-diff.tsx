@@ -108,7 +108,8 @@ function FileBlock({ file, mode }: { file: FileDiff; mode: DiffMode }) {
       </button>
       {open ? (
         hasLines ? (
-          <DiffView diff={file.diff} path={file.path} mode={mode} wrap={false} />
+          // Side by side wraps long lines so no half cuts them off; unified scrolls sideways.
+          <DiffView diff={file.diff} path={file.path} mode={mode} wrap={mode === "split"} />
         ) : (
           <p className="px-3 py-2.5 text-sm text-fg-muted">
             {file.binary

@@ -15,6 +15,7 @@ import { Card, CardBody, CardHeader } from "@/components/ui/card";
 import { EmptyState } from "@/components/ui/empty-state";
 import { Skeleton, SkeletonRows } from "@/components/ui/skeleton";
 import { RunStateBadge } from "@/components/runs/run-state-badge";
+import { RunTabs } from "@/components/runs/run-tabs";
 import { stateMeta } from "@/components/runs/run-state";
 import { CheckpointDiff } from "@/components/checkpoints/checkpoint-diff";
 import { MergeBackPanel } from "@/components/checkpoints/merge-back-panel";
@@ -86,6 +87,7 @@ export function CheckpointsView({ runId, user }: { runId: string; user: SessionU
           <h1 className="text-xl font-semibold tracking-tight sm:text-2xl">Checkpoints</h1>
           <RunStateBadge state={r.state} deniedCalls={r.deniedCalls} />
         </div>
+        <RunTabs runId={runId} current="checkpoints" />
         <p className="max-w-2xl text-sm text-fg-muted">
           The workspace is checkpointed after every change (file writes, edits and commands). Any checkpoint can be restored byte for byte; a rollback is itself
           a checkpoint, so it can be undone.

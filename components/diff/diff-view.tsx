@@ -2,7 +2,7 @@
 // A unified diff as a unified or side-by-side view, syntax highlighted by the
 // file's extension. Side by side needs room: below the md breakpoint it falls
 // back to the unified view.
-import { useMemo, useState } from "react";
+import { Fragment, useMemo, useState, type ReactNode } from "react";
 import { cn } from "@/lib/cn";
 import { Button } from "@/components/ui/button";
 import { highlightLine, languageForPath } from "@/components/diff/highlight";
@@ -11,6 +11,17 @@ import { parseUnifiedDiff, toSplitRows, type DiffHunk, type DiffLine } from "@/c
 import "./highlight.css";
 
 export type DiffMode = "unified" | "split";
+export type DiffSide = "old" | "new";
+
+/**
+ * Extras a caller puts on lines (the review's line comments): `action` sits
+ * in the row (a "comment" button), `below` under it (the thread). Removed
+ * lines are on the old side, added and context lines on the new one.
+ */
+export type LineAnnotator = (line: DiffLine, side: DiffSide) => { action?: ReactNode; below?: ReactNode } | null;
+
+const sideOf = (line: DiffLine): DiffSide => (line.type === "del" ? "old" : "new");
+const lineNoOf = (line: DiffLine, side: DiffSide) => (side === "old" ? line.oldNo : line.newNo);
 
 /** Beyond this many lines, the rest waits behind a "Show all" button. */
 const INITIAL_LINES = 1500;
@@ -29,7 +40,19 @@ const NUM_BG: Record<DiffLine["type"], string> = {
 };
 const MARK: Record<DiffLine["type"], string> = { add: "+", del: "-", context: " ", note: "" };
 
-export function DiffView({ diff, path, mode, wrap }: { diff: string; path?: string | null; mode: DiffMode; wrap: boolean }) {
+export function DiffView({
+  diff,
+  path,
+  mode,
+  wrap,
+  annotate,
+}: {
+  diff: string;
+  path?: string | null;
+  mode: DiffMode;
+  wrap: boolean;
+  annotate?: LineAnnotator;
+}) {
   const parsed = useMemo(() => parseUnifiedDiff(diff), [diff]);
   const language = languageForPath(path ?? parsed.newPath ?? parsed.oldPath);
   const totalLines = parsed.hunks.reduce((n, h) => n + h.lines.length, 0);
@@ -59,9 +82,9 @@ export function DiffView({ diff, path, mode, wrap }: { diff: string; path?: stri
     >
       {hunks.map((hunk, i) =>
         mode === "split" ? (
-          <SplitHunk key={i} hunk={hunk} language={language} wrap={wrap} />
+          <SplitHunk key={i} hunk={hunk} language={language} wrap={wrap} annotate={annotate} />
         ) : (
-          <UnifiedHunk key={i} hunk={hunk} language={language} wrap={wrap} columns={columns} />
+          <UnifiedHunk key={i} hunk={hunk} language={language} wrap={wrap} columns={columns} annotate={annotate} />
         ),
       )}
       {totalLines > limit ? (
@@ -99,48 +122,116 @@ function LineNo({ n, type }: { n: number | null; type: DiffLine["type"] }) {
   return <span className={cn("w-10 shrink-0 pr-2 text-right select-none", NUM_BG[type])}>{n ?? ""}</span>;
 }
 
-function UnifiedHunk({ hunk, language, wrap, columns }: { hunk: DiffHunk; language: string | null; wrap: boolean; columns: LineNumberColumns }) {
+function UnifiedHunk({
+  hunk,
+  language,
+  wrap,
+  columns,
+  annotate,
+}: {
+  hunk: DiffHunk;
+  language: string | null;
+  wrap: boolean;
+  columns: LineNumberColumns;
+  annotate?: LineAnnotator;
+}) {
   return (
     <div className={cn(!wrap && "w-max min-w-full")}>
       <HunkHeader hunk={hunk} />
-      {hunk.lines.map((line, i) => (
-        <div key={i} className={cn("flex", LINE_BG[line.type])} data-diff-line={line.type}>
-          {columns !== "new" ? <LineNo n={line.oldNo} type={line.type} /> : null}
-          {columns !== "old" ? <LineNo n={line.newNo} type={line.type} /> : null}
-          <span
-            aria-hidden="true"
-            className={cn("w-4 shrink-0 text-center select-none", line.type === "add" ? "text-success" : line.type === "del" ? "text-danger" : "text-fg-muted")}
-          >
-            {MARK[line.type]}
-          </span>
-          <span className="sr-only">{line.type === "add" ? "added: " : line.type === "del" ? "removed: " : ""}</span>
-          <Code line={line} language={language} wrap={wrap} />
-        </div>
-      ))}
+      {hunk.lines.map((line, i) => {
+        const extra = annotate && line.type !== "note" ? annotate(line, sideOf(line)) : null;
+        return (
+          <Fragment key={i}>
+            <UnifiedLine line={line} language={language} wrap={wrap} columns={columns} action={extra?.action} />
+            {extra?.below ? <div className="sticky left-0 max-w-[100vw] font-sans md:max-w-none">{extra.below}</div> : null}
+          </Fragment>
+        );
+      })}
     </div>
   );
 }
 
-function SplitHunk({ hunk, language, wrap }: { hunk: DiffHunk; language: string | null; wrap: boolean }) {
+function UnifiedLine({
+  line,
+  language,
+  wrap,
+  columns,
+  action,
+}: {
+  line: DiffLine;
+  language: string | null;
+  wrap: boolean;
+  columns: LineNumberColumns;
+  action?: ReactNode;
+}) {
+  return (
+    <div className={cn("group flex", LINE_BG[line.type])} data-diff-line={line.type} data-diff-line-no={lineNoOf(line, sideOf(line)) ?? undefined}>
+      {action !== undefined ? <span className="w-7 shrink-0">{action}</span> : null}
+      {columns !== "new" ? <LineNo n={line.oldNo} type={line.type} /> : null}
+      {columns !== "old" ? <LineNo n={line.newNo} type={line.type} /> : null}
+      <span
+        aria-hidden="true"
+        className={cn("w-4 shrink-0 text-center select-none", line.type === "add" ? "text-success" : line.type === "del" ? "text-danger" : "text-fg-muted")}
+      >
+        {MARK[line.type]}
+      </span>
+      <span className="sr-only">{line.type === "add" ? "added: " : line.type === "del" ? "removed: " : ""}</span>
+      <Code line={line} language={language} wrap={wrap} />
+    </div>
+  );
+}
+
+function SplitHunk({ hunk, language, wrap, annotate }: { hunk: DiffHunk; language: string | null; wrap: boolean; annotate?: LineAnnotator }) {
   const rows = useMemo(() => toSplitRows(hunk.lines), [hunk.lines]);
   return (
     <div>
       <HunkHeader hunk={hunk} />
-      {rows.map((row, i) => (
-        <div key={i} className="grid grid-cols-2 divide-x divide-border">
-          <SplitSide line={row.left} side="old" language={language} wrap={wrap} />
-          <SplitSide line={row.right} side="new" language={language} wrap={wrap} />
-        </div>
-      ))}
+      {rows.map((row, i) => {
+        // A context line is on both sides: its comments belong to the new side only.
+        const left = annotate && row.left && row.left.type === "del" ? annotate(row.left, "old") : null;
+        const right = annotate && row.right && row.right.type !== "note" ? annotate(row.right, "new") : null;
+        return (
+          <Fragment key={i}>
+            <div className="grid grid-cols-2 divide-x divide-border">
+              <SplitSide line={row.left} side="old" language={language} wrap={wrap} action={annotate ? (left?.action ?? null) : undefined} />
+              <SplitSide line={row.right} side="new" language={language} wrap={wrap} action={annotate ? (right?.action ?? null) : undefined} />
+            </div>
+            {left?.below || right?.below ? (
+              <div className="grid grid-cols-2 divide-x divide-border font-sans">
+                <div>{left?.below}</div>
+                <div>{right?.below}</div>
+              </div>
+            ) : null}
+          </Fragment>
+        );
+      })}
     </div>
   );
 }
 
-function SplitSide({ line, side, language, wrap }: { line: DiffLine | null; side: "old" | "new"; language: string | null; wrap: boolean }) {
+function SplitSide({
+  line,
+  side,
+  language,
+  wrap,
+  action,
+}: {
+  line: DiffLine | null;
+  side: DiffSide;
+  language: string | null;
+  wrap: boolean;
+  action?: ReactNode;
+}) {
   if (!line) return <div className="bg-surface-muted/60" aria-hidden="true" />;
   const type = line.type;
   return (
-    <div className={cn("flex min-w-0", LINE_BG[type], !wrap && "overflow-x-auto")} data-diff-line={type} data-diff-side={side}>
+    <div
+      className={cn("group flex min-w-0", LINE_BG[type], !wrap && "overflow-x-auto")}
+      data-diff-line={type}
+      data-diff-side={side}
+      data-diff-line-no={lineNoOf(line, side) ?? undefined}
+    >
+      {action !== undefined ? <span className="w-7 shrink-0">{action}</span> : null}
       <LineNo n={side === "old" ? line.oldNo : line.newNo} type={type} />
       <span
         aria-hidden="true"

@@ -1,15 +1,29 @@
 "use client";
 // The run's activity, oldest first: model messages (streaming while they
 // arrive), tool call cards, plan updates, state changes as thin separators,
-// errors and notes.
-import { memo } from "react";
+// errors and notes. Calls that went through collapse to one line; chips
+// filter the calls by tool, verdict and who decided (issue 16).
+import { memo, useMemo, useState } from "react";
 import { cn } from "@/lib/cn";
 import type { ApprovalItem } from "@/components/approvals/types";
 import { outcomeMeta } from "@/components/runs/run-state";
 import { formatTokens } from "@/components/runs/format";
 import { ToolCallCard } from "@/components/runs/tool-call-card";
 import { EgressUpdate } from "@/components/runs/egress-panel";
-import type { ErrorItem, MessageItem, NoteItem, PlanItem, StateItem, TimelineItem } from "@/components/runs/timeline";
+import {
+  deciderOf,
+  filterActive,
+  NO_FILTER,
+  visibleActivity,
+  type ActivityFilter,
+  type Decider,
+  type ErrorItem,
+  type MessageItem,
+  type NoteItem,
+  type PlanItem,
+  type StateItem,
+  type TimelineItem,
+} from "@/components/runs/timeline";
 import { LocalTime } from "@/components/ui/local-time";
 
 export function RunTimeline({
@@ -26,39 +40,119 @@ export function RunTimeline({
   /** The run's denied calls: its "succeeded" separator then tells the agent's claim, not a plain success. */
   deniedCalls?: number;
 }) {
+  const [filter, setFilter] = useState<ActivityFilter>(NO_FILTER);
+  const shown = useMemo(() => visibleActivity(items, filter), [items, filter]);
+  const toolCount = useMemo(() => items.filter((i) => i.kind === "tool").length, [items]);
   return (
-    <ol className="space-y-3" aria-label="Run activity">
-      {items.map((item) => (
-        <li key={item.key} id={`event-${item.eventId}`}>
-          {item.kind === "tool" ? (
-            <ToolCallCard item={item} approval={approvalsByCall.get(item.toolCallId)} runEnded={runEnded} />
-          ) : item.kind === "message" ? (
-            <Message item={item} />
-          ) : item.kind === "state" ? (
-            <StateSeparator item={item} deniedCalls={deniedCalls} />
-          ) : item.kind === "plan" ? (
-            <PlanUpdate item={item} />
-          ) : item.kind === "error" ? (
-            <RunError item={item} />
-          ) : item.kind === "egress" ? (
-            <EgressUpdate item={item} />
-          ) : (
-            <Note item={item} />
-          )}
-        </li>
+    <div className="space-y-3">
+      {toolCount ? <ActivityFilters items={items} filter={filter} onChange={setFilter} shown={shown.length} total={toolCount} /> : null}
+      <ol className="space-y-3" aria-label="Run activity">
+        {shown.map((item) => (
+          <li key={item.key} id={`event-${item.eventId}`}>
+            {item.kind === "tool" ? (
+              <ToolCallCard item={item} approval={approvalsByCall.get(item.toolCallId)} runEnded={runEnded} />
+            ) : item.kind === "message" ? (
+              <Message item={item} />
+            ) : item.kind === "state" ? (
+              <StateSeparator item={item} deniedCalls={deniedCalls} />
+            ) : item.kind === "plan" ? (
+              <PlanUpdate item={item} />
+            ) : item.kind === "error" ? (
+              <RunError item={item} />
+            ) : item.kind === "egress" ? (
+              <EgressUpdate item={item} />
+            ) : (
+              <Note item={item} />
+            )}
+          </li>
+        ))}
+        {streaming ? (
+          <li>
+            <div className="rounded-xl border border-accent/30 bg-accent-soft/30 px-3 py-2.5 sm:px-4" aria-busy="true" data-testid="model-streaming">
+              <p className="mb-1 text-xs font-medium text-accent">Agent · writing…</p>
+              <p className="text-sm break-words whitespace-pre-wrap text-fg">
+                {streaming}
+                <span aria-hidden="true" className="ml-0.5 inline-block h-4 w-1.5 animate-pulse bg-accent align-text-bottom" />
+              </p>
+            </div>
+          </li>
+        ) : null}
+      </ol>
+    </div>
+  );
+}
+
+const VERDICTS = ["allow", "ask", "deny"] as const;
+const DECIDERS: { value: Decider; label: string }[] = [
+  { value: "policy", label: "Policy" },
+  { value: "person", label: "A person" },
+  { value: "auto", label: "Auto" },
+];
+
+function toggle<T>(list: T[], value: T): T[] {
+  return list.includes(value) ? list.filter((v) => v !== value) : [...list, value];
+}
+
+function Chip({ pressed, onClick, children }: { pressed: boolean; onClick: () => void; children: React.ReactNode }) {
+  return (
+    <button
+      type="button"
+      aria-pressed={pressed}
+      onClick={onClick}
+      className="inline-flex h-8 shrink-0 items-center rounded-full border border-border-strong bg-surface px-3 text-xs font-medium whitespace-nowrap text-fg hover:bg-surface-muted aria-pressed:border-accent aria-pressed:bg-accent-soft aria-pressed:text-accent"
+    >
+      {children}
+    </button>
+  );
+}
+
+/** Filter chips in one row that scrolls sideways on a phone. */
+function ActivityFilters({
+  items,
+  filter,
+  onChange,
+  shown,
+  total,
+}: {
+  items: TimelineItem[];
+  filter: ActivityFilter;
+  onChange: (f: ActivityFilter) => void;
+  shown: number;
+  total: number;
+}) {
+  const tools = useMemo(() => [...new Set(items.flatMap((i) => (i.kind === "tool" ? [i.tool] : [])))].sort(), [items]);
+  const deciders = useMemo(() => new Set(items.flatMap((i) => (i.kind === "tool" ? [deciderOf(i)] : []))), [items]);
+  const active = filterActive(filter);
+  return (
+    <div role="group" aria-label="Filter the activity" className="-mx-1 flex items-center gap-1.5 overflow-x-auto px-1 pb-1" data-testid="activity-filters">
+      {tools.map((t) => (
+        <Chip key={t} pressed={filter.tools.includes(t)} onClick={() => onChange({ ...filter, tools: toggle(filter.tools, t) })}>
+          <span className="font-mono">{t}</span>
+        </Chip>
       ))}
-      {streaming ? (
-        <li>
-          <div className="rounded-xl border border-accent/30 bg-accent-soft/30 px-3 py-2.5 sm:px-4" aria-busy="true" data-testid="model-streaming">
-            <p className="mb-1 text-xs font-medium text-accent">Agent · writing…</p>
-            <p className="text-sm break-words whitespace-pre-wrap text-fg">
-              {streaming}
-              <span aria-hidden="true" className="ml-0.5 inline-block h-4 w-1.5 animate-pulse bg-accent align-text-bottom" />
-            </p>
-          </div>
-        </li>
+      <span aria-hidden="true" className="mx-1 h-5 w-px shrink-0 bg-border" />
+      {VERDICTS.map((v) => (
+        <Chip key={v} pressed={filter.verdicts.includes(v)} onClick={() => onChange({ ...filter, verdicts: toggle(filter.verdicts, v) })}>
+          {v}
+        </Chip>
+      ))}
+      <span aria-hidden="true" className="mx-1 h-5 w-px shrink-0 bg-border" />
+      {DECIDERS.filter((d) => deciders.has(d.value) || filter.deciders.includes(d.value)).map((d) => (
+        <Chip key={d.value} pressed={filter.deciders.includes(d.value)} onClick={() => onChange({ ...filter, deciders: toggle(filter.deciders, d.value) })}>
+          {d.label} decided
+        </Chip>
+      ))}
+      {active ? (
+        <>
+          <span className="shrink-0 px-1 text-xs whitespace-nowrap text-fg-muted" aria-live="polite">
+            {shown} of {total} calls
+          </span>
+          <button type="button" onClick={() => onChange(NO_FILTER)} className="shrink-0 px-1 text-xs font-medium whitespace-nowrap text-accent hover:underline">
+            Clear filters
+          </button>
+        </>
       ) : null}
-    </ol>
+    </div>
   );
 }
 

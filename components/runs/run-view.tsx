@@ -30,6 +30,7 @@ import { formatCount, formatDuration, formatTokens, shortId } from "@/components
 import { RunStateBadge } from "@/components/runs/run-state-badge";
 import { stateMeta } from "@/components/runs/run-state";
 import { RunTimeline } from "@/components/runs/run-timeline";
+import { RunTabs } from "@/components/runs/run-tabs";
 import { StopRunButton } from "@/components/runs/stop-run";
 import { EgressPanel } from "@/components/runs/egress-panel";
 import { ArmedConfigWarning } from "@/components/runs/armed-config-warning";
@@ -258,16 +259,13 @@ function RunHeader({ run, user }: { run: Run; user: SessionUser }) {
             {run.agent === "external" ? " · external agent (MCP)" : ""}
           </p>
         </div>
-        <div className="flex flex-wrap items-center gap-2 max-sm:w-full">
-          <Link
-            href={`/runs/${run.id}/checkpoints`}
-            className="inline-flex min-h-10 items-center justify-center rounded-lg border border-border-strong px-3 text-sm font-medium text-fg hover:bg-surface-muted max-sm:flex-1"
-          >
-            Checkpoints &amp; rollback
-          </Link>
-          {showStop ? <StopRunButton runId={run.id} runTitle={run.title} queued={run.state === "queued"} className="max-sm:flex-1" /> : null}
-        </div>
+        {showStop ? (
+          <div className="flex flex-wrap items-center gap-2 max-sm:w-full">
+            <StopRunButton runId={run.id} runTitle={run.title} queued={run.state === "queued"} className="max-sm:flex-1" />
+          </div>
+        ) : null}
       </div>
+      <RunTabs runId={run.id} current="activity" />
 
       {meta.terminal ? (
         <EndedBanner run={run} />

@@ -27,6 +27,9 @@ export interface ApprovalInfo {
   edited: boolean;
   votes: number | null;
   required: number | null;
+  /** When the request was made and when it was decided (approved, denied, expired): how long the call waited. */
+  requestedAt: Date | null;
+  decidedAt: Date | null;
 }
 
 export interface ToolResultInfo {
@@ -294,12 +297,15 @@ export class RunTimeline {
           if (toolCallId) this.approvalToCall.set(approvalId, toolCallId);
         }
         if (!toolCallId) return;
+        const state = str(p.state) ?? "pending";
         this.updateTool(toolCallId, (t) => ({
           ...t,
           approval: {
             approvalId,
+            requestedAt: t.approval?.approvalId === approvalId ? t.approval.requestedAt : e.at,
+            decidedAt: state === "pending" ? null : e.at,
             kind: str(p.kind) ?? t.approval?.kind ?? null,
-            state: str(p.state) ?? "pending",
+            state,
             by: str(p.by),
             // A pending request's reason is the policy's (shown with the decision); later ones are the reviewer's.
             reason: str(p.state) === "pending" || !p.state ? null : str(p.reason),
@@ -372,4 +378,97 @@ export class RunTimeline {
         return;
     }
   }
+}
+
+// ---------------------------------------------------------------- the activity feed's filters (issue 16)
+
+export type Decider = "policy" | "person" | "auto";
+
+const COLLAPSE_EXEMPT = new Set(["run_command", "run_tests", "install_package"]);
+
+/**
+ * Who decided a tool call: the policy alone (allow or deny, no request), a
+ * person (a reviewer approved or denied its request), or Airlock on its own
+ * (a reviewer's bounded grant allowed it, or its request expired or was
+ * cancelled). Null while nothing has decided yet.
+ */
+export function deciderOf(item: ToolCallItem): Decider | null {
+  const a = item.approval;
+  if (a) {
+    if (a.state === "pending") return null;
+    if (a.state === "approved" || a.state === "denied") return a.by && a.by !== "system" && !a.by.startsWith("agent:") ? "person" : "auto";
+    return "auto";
+  }
+  if (!item.decision) return null;
+  if (item.decision.rule?.startsWith("grant:")) return "auto";
+  return item.decision.verdict === "ask" ? null : "policy";
+}
+
+/** How long the call's request waited for a decision (still waiting: until `now`); null when nobody was asked. */
+export function waitedMs(item: ToolCallItem, now: number = Date.now()): number | null {
+  const a = item.approval;
+  if (!a?.requestedAt) return null;
+  const end = a.decidedAt ? a.decidedAt.getTime() : now;
+  return Math.max(0, end - a.requestedAt.getTime());
+}
+
+/** "waited 2m 14s", "waited 40s", "waited 1h 5m". */
+export function formatWait(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  return `${Math.floor(m / 60)}h ${m % 60}m`;
+}
+
+/**
+ * A call that went through (allowed or approved) and succeeded: the feed
+ * shows it as one line until opened. Commands keep their card open: their
+ * output is what a reviewer reads there.
+ */
+export function isSettledStep(item: ToolCallItem): boolean {
+  if (!item.result?.ok || COLLAPSE_EXEMPT.has(item.tool)) return false;
+  return !item.approval || item.approval.state === "approved";
+}
+
+/**
+ * State changes that only say a call waited for approval (running →
+ * awaiting_approval → running): the call's own card says that, with how long
+ * it waited, so the feed does not draw two separator lines per request.
+ */
+export function isApprovalWaitChange(item: StateItem): boolean {
+  return (item.from === "running" && item.to === "awaiting_approval") || (item.from === "awaiting_approval" && item.to === "running");
+}
+
+export interface ActivityFilter {
+  tools: string[];
+  verdicts: string[];
+  deciders: Decider[];
+}
+
+export const NO_FILTER: ActivityFilter = { tools: [], verdicts: [], deciders: [] };
+
+export function filterActive(f: ActivityFilter): boolean {
+  return f.tools.length + f.verdicts.length + f.deciders.length > 0;
+}
+
+/**
+ * What the feed shows: without a filter, everything but empty tool-only turns
+ * and approval-wait separators; with one, only the tool calls that match
+ * every chosen group (any chip within a group).
+ */
+export function visibleActivity(items: TimelineItem[], f: ActivityFilter): TimelineItem[] {
+  if (!filterActive(f)) {
+    return items.filter((i) => !(i.kind === "message" && !i.content.trim()) && !(i.kind === "state" && isApprovalWaitChange(i)));
+  }
+  return items.filter((i) => {
+    if (i.kind !== "tool") return false;
+    if (f.tools.length && !f.tools.includes(i.tool)) return false;
+    if (f.verdicts.length && !(i.decision && f.verdicts.includes(i.decision.verdict))) return false;
+    if (f.deciders.length) {
+      const d = deciderOf(i);
+      if (!d || !f.deciders.includes(d)) return false;
+    }
+    return true;
+  });
 }

@@ -13,7 +13,7 @@ import { CommandBlock, CommandParts } from "@/components/approvals/command-previ
 import { ArgsList } from "@/components/approvals/approval-card";
 import type { ApprovalItem } from "@/components/approvals/types";
 import { RuleAndReason, VerdictBadge } from "@/components/approvals/verdict-badge";
-import type { ToolCallItem } from "@/components/runs/timeline";
+import { deciderOf, formatWait, isSettledStep, waitedMs, type ToolCallItem } from "@/components/runs/timeline";
 import { formatCommandDuration } from "@/components/runs/format";
 import { LocalTime } from "@/components/ui/local-time";
 
@@ -68,6 +68,11 @@ export const ToolCallCard = memo(function ToolCallCard({
   const status = statusOf(item, runEnded);
   const isCommand = COMMAND_TOOLS.has(item.tool);
   const [showPreview, setShowPreview] = useState(false);
+  // Calls that went through collapse to one line; a pending one is decided in its approval card above, not repeated here.
+  const settled = isSettledStep(item);
+  const pending = item.approval?.state === "pending" && !runEnded;
+  const [openedByUser, setOpenedByUser] = useState<boolean | null>(null);
+  const open = openedByUser ?? !(settled || pending);
   const diffPreview = approval && isFileDiffPreview(approval.preview) ? approval.preview : null;
   const command =
     typeof item.args.command === "string"
@@ -78,6 +83,65 @@ export const ToolCallCard = memo(function ToolCallCard({
   const editedTo = approval?.edit ? approval.edit : null;
   const t = target(item);
   const refused = item.result && !item.result.ok;
+  const waited = waitedMs(item);
+  const decider = deciderOf(item);
+
+  if (!open) {
+    return (
+      <article
+        aria-label={`Tool call #${item.seq} ${item.tool}`}
+        data-testid="tool-call"
+        data-tool={item.tool}
+        data-tool-call-id={item.toolCallId}
+        data-collapsed="true"
+        className={cn("min-w-0 rounded-lg border bg-surface", pending ? "border-warning/60" : "border-border")}
+      >
+        <button
+          type="button"
+          aria-expanded={false}
+          onClick={() => setOpenedByUser(true)}
+          className="flex w-full min-w-0 items-center gap-2 px-3 py-1.5 text-left text-xs hover:bg-surface-muted/60 sm:px-4"
+        >
+          <ChevronDownIcon size={14} className="shrink-0 -rotate-90 text-fg-muted" />
+          <span className="shrink-0 font-mono text-fg-muted">#{item.seq}</span>
+          <span className="shrink-0 font-mono text-[13px] font-semibold text-fg">{item.tool}</span>
+          {t ? (
+            <span className="min-w-0 truncate font-mono text-fg-muted" title={t}>
+              {t}
+            </span>
+          ) : null}
+          <span className="ml-auto flex shrink-0 items-center gap-1.5 text-fg-muted">
+            {pending ? (
+              <Badge tone="warning">Waiting for approval</Badge>
+            ) : (
+              <>
+                <span className="sr-only" data-testid="tool-result">
+                  {collapsedResult(item)}
+                </span>
+                {item.approval ? (
+                  <span className="hidden sm:inline" data-testid="approval-state">
+                    {APPROVAL_TEXT[item.approval.state] ?? item.approval.state}
+                    {item.approval.by ? ` by ${item.approval.by}` : ""}
+                    {item.approval.edited ? " (edited)" : ""}
+                  </span>
+                ) : decider === "policy" ? (
+                  <span className="hidden sm:inline">allowed by policy</span>
+                ) : decider === "auto" ? (
+                  <span className="hidden sm:inline">allowed by a grant</span>
+                ) : null}
+                <Badge tone={status.tone}>{status.label}</Badge>
+              </>
+            )}
+            {waited !== null ? (
+              <span data-testid="waited">
+                {pending ? "waiting" : "waited"} {formatWait(waited)}
+              </span>
+            ) : null}
+          </span>
+        </button>
+      </article>
+    );
+  }
 
   return (
     <article
@@ -104,7 +168,23 @@ export const ToolCallCard = memo(function ToolCallCard({
           <Badge tone={status.tone} className={status.tone === "danger" ? "font-mono" : undefined}>
             {status.label}
           </Badge>
+          {waited !== null ? (
+            <span className="text-xs text-fg-muted" data-testid="waited">
+              {item.approval?.decidedAt ? "waited" : "waiting"} {formatWait(waited)}
+            </span>
+          ) : null}
           <LocalTime date={item.at} format="time" className="hidden text-xs text-fg-muted sm:inline" />
+          {settled || pending ? (
+            <button
+              type="button"
+              aria-expanded={true}
+              aria-label={`Collapse tool call #${item.seq}`}
+              onClick={() => setOpenedByUser(false)}
+              className="rounded-md p-1 text-fg-muted hover:bg-surface-muted hover:text-fg"
+            >
+              <ChevronDownIcon size={14} className="rotate-180" />
+            </button>
+          ) : null}
         </div>
       </header>
 
@@ -185,6 +265,16 @@ export const ToolCallCard = memo(function ToolCallCard({
 });
 
 const EMPTY_LOG = new LogBuffer();
+
+/** The result in a few words, for the collapsed line (read by screen readers and tests). */
+function collapsedResult(item: ToolCallItem): string {
+  const data = item.result?.result ?? {};
+  if (!item.result) return "";
+  if (COMMAND_TOOLS.has(item.tool)) return `exit ${typeof data.exit_code === "number" ? data.exit_code : "?"}`;
+  if (item.tool === "write_file" || item.tool === "edit_file")
+    return `Wrote ${String(data.bytes ?? "?")} bytes to ${String(data.path ?? item.args.path ?? "").replace(/^\/workspace\//, "")}`;
+  return "Done";
+}
 
 function ResultOutput({ text, label }: { text: string; label: string }) {
   const buffer = useMemo(() => {

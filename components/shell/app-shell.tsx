@@ -15,8 +15,9 @@ import { ApprovalsLiveUpdates, PendingApprovalsBadge } from "@/components/approv
 
 export function AppShell({ user, children }: { user: SessionUser; children: ReactNode }) {
   const pathname = usePathname() ?? "";
-  // One approval request (the link every notification opens) uses the whole width, so its diff can too.
-  const fullWidth = /^\/approvals\/[^/]+$/.test(pathname);
+  // One approval request (the link every notification opens) uses the whole width, so its diff can too;
+  // so do a run's Files changed and Checkpoints pages (side-by-side diffs), issue 16.
+  const fullWidth = /^\/approvals\/[^/]+$/.test(pathname) || /^\/runs\/[^/]+\/(files|checkpoints)$/.test(pathname);
   // Phones: five tabs and "More", which lists every other section (issue 16: all pages reachable).
   const phone = phoneNav();
 

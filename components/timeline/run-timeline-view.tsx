@@ -2,6 +2,7 @@
 // A run's timeline page: totals, the caps it hit, its resource history as
 // small charts with the caps drawn, and every step of its history in one
 // chronological list filtered by kind. Polls while the run is live.
+import { RunTabs } from "@/components/runs/run-tabs";
 import Link from "next/link";
 import { useMemo, useState } from "react";
 import { useQuery } from "@tanstack/react-query";
@@ -83,6 +84,7 @@ export function RunTimelineView({ runId }: { runId: string }) {
           Back to the run
         </Link>
       </header>
+      <RunTabs runId={run.id} current="timeline" />
 
       <Totals totals={totals} />
       <Resources series={resources.series} samples={resources.samples} live={totals.live} />

@@ -17,6 +17,7 @@ import { servicesRouter } from "@/server/api/routers/services";
 import { reviewersRouter } from "@/server/api/routers/reviewers";
 import { queueRouter } from "@/server/api/routers/queue";
 import { searchRouter } from "@/server/api/routers/search";
+import { reviewRouter } from "@/server/api/routers/review";
 import { checkHealth } from "@/server/health/health";
 import { timelineRouter } from "@/server/api/routers/timeline";
 import { trendsRouter } from "@/server/api/routers/trends";
@@ -42,6 +43,7 @@ export const appRouter = router({
   search: searchRouter,
   timeline: timelineRouter,
   trends: trendsRouter,
+  review: reviewRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -12,7 +12,8 @@ export const metadata: Metadata = { title: "Checkpoints" };
 export default async function RunCheckpointsPage({ params }: Props) {
   const [{ id }, identity] = await Promise.all([params, requireIdentity()]);
   return (
-    <div className="mx-auto max-w-4xl">
+    // Wide: the diffs use the screen (the shell lifts its cap on this page); text blocks keep their own measure.
+    <div className="mx-auto max-w-[120rem]">
       <ScrollToHash />
       <CheckpointsView key={id} runId={id} user={toSessionUser(identity)} />
     </div>
