@@ -35,6 +35,10 @@ export const users = sqliteTable(
   (t) => [uniqueIndex("users_email_unique").on(t.email), uniqueIndex("users_oidc_subject_unique").on(t.oidcIssuer, t.oidcSubject)],
 );
 
+/** Rights a token may carry beyond its user's role (issue 16). */
+export const API_TOKEN_SCOPES = ["metrics"] as const;
+export type ApiTokenScope = (typeof API_TOKEN_SCOPES)[number];
+
 export const apiTokens = sqliteTable(
   "api_tokens",
   {
@@ -50,6 +54,8 @@ export const apiTokens = sqliteTable(
     expiresAt: integer("expires_at", { mode: "timestamp_ms" }),
     revokedAt: integer("revoked_at", { mode: "timestamp_ms" }),
     lastUsedAt: integer("last_used_at", { mode: "timestamp_ms" }),
+    // Issue 16: extra rights beyond the user's role, e.g. "metrics" (may scrape /metrics); empty by default.
+    scopes: text("scopes", { mode: "json" }).$type<ApiTokenScope[]>().notNull().default([]),
   },
   (t) => [uniqueIndex("api_tokens_hash_unique").on(t.tokenHash), index("api_tokens_user_idx").on(t.userId)],
 );
