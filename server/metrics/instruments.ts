@@ -6,6 +6,7 @@
 // egress controller call the functions below; nothing here may throw into them.
 import { AsyncLocalStorage } from "node:async_hooks";
 import { Counter, Histogram } from "prom-client";
+import { SANDBOX_RUNTIMES } from "@/db/schema";
 
 /** Seconds: the gateway's own work for a call (validation, policy, execution, checkpoint), a reviewer's wait excluded. */
 export const GATEWAY_LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
@@ -25,7 +26,7 @@ export interface Instruments {
 
 function createInstruments(): Instruments {
   // registers: [] keeps them out of prom-client's global registry; server/metrics/registry.ts registers them in its own.
-  return {
+  const made: Instruments = {
     gatewayLatency: new Histogram({
       name: "airlock_gateway_latency_seconds",
       help: "Time the tool gateway spent on a call (validate, judge, execute, checkpoint), excluding time waiting for a reviewer, by tool and outcome (ok or the error code).",
@@ -64,6 +65,16 @@ function createInstruments(): Instruments {
       registers: [],
     }),
   };
+  // Every known series starts at 0, so a rate() or an alert sees it before the first event (and a scrape lists each family).
+  for (const runtime of SANDBOX_RUNTIMES) {
+    made.containerStarts.inc({ runtime }, 0);
+    made.containerStartFailures.inc({ runtime }, 0);
+  }
+  for (const channel of ["push", "email", "webhook"] as const)
+    for (const status of ["delivered", "failed", "retrying"] as const) made.notificationDeliveries.inc({ channel, status }, 0);
+  for (const decision of ["allowed", "refused"]) made.egressDecisions.inc({ decision }, 0);
+  for (const result of ["exported", "failed"]) made.auditExports.inc({ result }, 0);
+  return made;
 }
 
 // On globalThis: Next.js compiles instrumentation.ts (supervisor, gateway) and the /metrics route as separate entries.
@@ -129,10 +140,4 @@ export function countEgressDecision(decision: "allowed" | "refused"): void {
 
 export function countAuditExport(result: "exported" | "failed", records: number): void {
   if (records > 0) instruments().auditExports.inc({ result }, records);
-}
-
-/** Audit records whose export failed since this process started (for health and `airlock doctor`). */
-export async function auditExportFailures(): Promise<number> {
-  const metric = await instruments().auditExports.get();
-  return metric.values.find((v) => v.labels.result === "failed")?.value ?? 0;
 }
