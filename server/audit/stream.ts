@@ -32,6 +32,8 @@ export interface AuditStreamOptions {
   pollMs?: number;
   /** Send the batch this long after its first record (ms); default 1000. */
   batchDelayMs?: number;
+  /** Give up on one export after this long (ms), retries included; default 10000. */
+  exportTimeoutMs?: number;
   /** Start after this sequence number; default: the chain's end when the stream starts (history is not re-sent). */
   afterSeq?: number;
 }
@@ -167,7 +169,7 @@ class CountingExporter implements LogRecordExporter {
 
 export function createAuditStream(db: Db, settings: OtlpLogSettings, opts: AuditStreamOptions = {}): AuditStream {
   const st = statements(db.$client);
-  const exporter = new CountingExporter(new OTLPLogExporter({ url: settings.url, headers: settings.headers }));
+  const exporter = new CountingExporter(new OTLPLogExporter({ url: settings.url, headers: settings.headers, timeoutMillis: opts.exportTimeoutMs ?? 10_000 }));
   const provider = new LoggerProvider({
     resource: resourceFromAttributes({ ...settings.resourceAttributes, "service.name": settings.serviceName }),
     processors: [
@@ -176,7 +178,7 @@ export function createAuditStream(db: Db, settings: OtlpLogSettings, opts: Audit
         maxQueueSize: MAX_QUEUE,
         maxExportBatchSize: 512,
         scheduledDelayMillis: opts.batchDelayMs ?? 1000,
-        exportTimeoutMillis: 10_000,
+        exportTimeoutMillis: opts.exportTimeoutMs ?? 10_000,
       }),
     ],
   });
