@@ -7,7 +7,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function series(metric: "gatewayLatency" | "containerStarts" | "containerStartFailures", name: string, labels: Record<string, string>): Promise<number> {
   const got = await instruments()[metric].get();
-  return got.values.find((v) => (v.metricName ?? got.name) === name && Object.entries(labels).every(([k, val]) => v.labels[k] === val))?.value ?? 0;
+  const values = got.values as { metricName?: string; labels: Record<string, string | number | undefined>; value: number }[];
+  return values.find((v) => (v.metricName ?? got.name) === name && Object.entries(labels).every(([k, val]) => v.labels[k] === val))?.value ?? 0;
 }
 
 describe("gateway latency", () => {
