@@ -263,7 +263,8 @@ export const toolCalls = sqliteTable(
     startedAt: integer("started_at", { mode: "timestamp_ms" }),
     finishedAt: integer("finished_at", { mode: "timestamp_ms" }),
   },
-  (t) => [uniqueIndex("tool_calls_run_seq").on(t.runId, t.seq)],
+  // tool_calls_tool_verdict_idx: /metrics counts calls by tool and verdict from this index alone (issue 16), not from the rows' JSON.
+  (t) => [uniqueIndex("tool_calls_run_seq").on(t.runId, t.seq), index("tool_calls_tool_verdict_idx").on(t.tool, t.verdict)],
 );
 
 export const APPROVAL_STATES = ["pending", "approved", "denied", "expired", "cancelled"] as const;

@@ -29,16 +29,15 @@ function computed(name: string, help: string, type: ComputedMetric["type"], valu
   return { name, help, type, aggregator: "sum", get: () => ({ name, help, type, aggregator: "sum", values: values() }) as never };
 }
 
+const PALETTE: ReadonlySet<string> = new Set(TOOL_NAMES);
+
 /** Prepared once per connection: a scrape must stay cheap. */
 function statements(sqlite: Database.Database) {
   const waitSeconds = "(decided_at - created_at) / 1000.0";
   return {
     runsByState: sqlite.prepare("select state, count(*) as n from runs group by state"),
-    // The agent chooses the tool name it sends (recorded as sent): names outside the palette count as "invalid", so a model cannot add label values.
-    toolCalls: sqlite.prepare(
-      `select case when tool in (${TOOL_NAMES.map((t) => `'${t}'`).join(", ")}) then tool else 'invalid' end as tool, coalesce(verdict, 'none') as verdict, count(*) as n ` +
-        "from tool_calls group by 1, 2",
-    ),
+    // Grouped in the order of tool_calls_tool_verdict_idx: a scan of that index alone, no sort.
+    toolCalls: sqlite.prepare("select tool, verdict, count(*) as n from tool_calls group by tool, verdict"),
     approvalWaits: sqlite.prepare(
       `select kind, state, count(*) as n, coalesce(sum(${waitSeconds}), 0) as total, ` +
         APPROVAL_WAIT_BUCKETS.map((b, i) => `sum(case when ${waitSeconds} <= ${b} then 1 else 0 end) as b${i}`).join(", ") +
@@ -68,9 +67,19 @@ export function createMetricsRegistry(db: Db, opts: { processMetrics?: boolean }
   });
 
   registry.registerMetric(
-    computed("airlock_tool_calls_total", "Tool calls the gateway received, by tool and policy verdict (none: refused before judging).", "counter", () =>
-      (st.toolCalls.all() as Row[]).map((r) => ({ labels: { tool: String(r.tool), verdict: String(r.verdict) }, value: Number(r.n) })),
-    ) as never,
+    computed("airlock_tool_calls_total", "Tool calls the gateway received, by tool and policy verdict (none: refused before judging).", "counter", () => {
+      // The agent chooses the tool name it sends (recorded as sent): names outside the palette count as "invalid", so a model cannot add series.
+      const counts = new Map<string, { tool: string; verdict: string; value: number }>();
+      for (const r of st.toolCalls.all() as Row[]) {
+        const tool = PALETTE.has(String(r.tool)) ? String(r.tool) : "invalid";
+        const verdict = r.verdict == null ? "none" : String(r.verdict);
+        const key = `${tool}\u0000${verdict}`;
+        const entry = counts.get(key) ?? { tool, verdict, value: 0 };
+        entry.value += Number(r.n);
+        counts.set(key, entry);
+      }
+      return [...counts.values()].map(({ tool, verdict, value }) => ({ labels: { tool, verdict }, value }));
+    }) as never,
   );
 
   registry.registerMetric(
