@@ -26,7 +26,16 @@ export interface PublicToken {
 }
 
 function toPublicToken(t: ApiToken): PublicToken {
-  return { id: t.id, name: t.name, prefix: t.prefix, createdAt: t.createdAt, expiresAt: t.expiresAt, revokedAt: t.revokedAt, lastUsedAt: t.lastUsedAt, scopes: t.scopes ?? [] };
+  return {
+    id: t.id,
+    name: t.name,
+    prefix: t.prefix,
+    createdAt: t.createdAt,
+    expiresAt: t.expiresAt,
+    revokedAt: t.revokedAt,
+    lastUsedAt: t.lastUsedAt,
+    scopes: t.scopes ?? [],
+  };
 }
 
 export function createApiToken(

@@ -12,7 +12,10 @@ export const tokensRouter = router({
         name: z.string().trim().min(1, 'Give the token a name, e.g. "ci".').max(100),
         expiresInDays: z.number().int().min(1).max(3650).nullish(),
         // Optional (issue 16): "metrics" lets the token scrape GET /metrics whatever the caller's role.
-        scopes: z.array(z.enum(API_TOKEN_SCOPES, { message: `A token scope is one of: ${API_TOKEN_SCOPES.join(", ")}.` })).max(API_TOKEN_SCOPES.length).optional(),
+        scopes: z
+          .array(z.enum(API_TOKEN_SCOPES, { message: `A token scope is one of: ${API_TOKEN_SCOPES.join(", ")}.` }))
+          .max(API_TOKEN_SCOPES.length)
+          .optional(),
       }),
     )
     .mutation(({ ctx, input }) =>
