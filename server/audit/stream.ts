@@ -96,14 +96,17 @@ function statements(sqlite: Database.Database) {
 
 type Attributes = Record<string, string | number | boolean>;
 
-/** The log record's attributes for one event (names under airlock.*, plus OTel's enduser.id and client.address). */
-export function auditRecordAttributes(row: EventRow, project: { id: string; name: string | null } | null): Attributes {
-  let details: Record<string, unknown> = {};
+function parseDetails(text: string): Record<string, unknown> {
   try {
-    details = JSON.parse(row.details) as Record<string, unknown>;
+    const parsed = JSON.parse(text) as unknown;
+    return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
   } catch {
-    // an edited row; the hash tells, and the raw text is still sent
+    return {}; // an edited row: its hash tells, and the raw text is still sent
   }
+}
+
+/** The log record's attributes for one event (names under airlock.*, plus OTel's enduser.id and client.address). */
+export function auditRecordAttributes(row: EventRow, details: Record<string, unknown>, project: { id: string; name: string | null } | null): Attributes {
   const attrs: Attributes = {
     "event.name": "airlock.audit",
     "airlock.audit.seq": row.seq,
@@ -188,13 +191,7 @@ export function createAuditStream(db: Db, settings: OtlpLogSettings, opts: Audit
   let stopped = false;
   const projects = new Map<string, { id: string; name: string | null } | null>();
 
-  function projectOf(row: EventRow): { id: string; name: string | null } | null {
-    let details: Record<string, unknown> = {};
-    try {
-      details = JSON.parse(row.details) as Record<string, unknown>;
-    } catch {
-      return null;
-    }
+  function projectOf(row: EventRow, details: Record<string, unknown>): { id: string; name: string | null } | null {
     const projectId = typeof details.projectId === "string" ? details.projectId : row.targetType === "project" ? row.targetId : null;
     if (projectId) return (st.project.get(projectId) as { id: string; name: string } | undefined) ?? { id: projectId, name: null };
     const runId = typeof details.runId === "string" ? details.runId : row.targetType === "run" ? row.targetId : null;
@@ -215,20 +212,26 @@ export function createAuditStream(db: Db, settings: OtlpLogSettings, opts: Audit
       for (let sent = 0; sent < MAX_QUEUE / 2;) {
         const rows = st.page.all(cursor, PAGE) as EventRow[];
         for (const row of rows) {
+          const details = parseDetails(row.details);
           logger.emit({
             eventName: "airlock.audit",
             timestamp: row.at,
             severityNumber: SeverityNumber.INFO,
             severityText: "INFO",
             body: `${row.actorLabel} ${row.action}${row.targetType ? ` ${row.targetType}${row.targetId ? ` ${row.targetId}` : ""}` : ""}`,
-            attributes: auditRecordAttributes(row, projectOf(row)),
+            attributes: auditRecordAttributes(row, details, projectOf(row, details)),
           });
           cursor = row.seq;
         }
         sent += rows.length;
         if (rows.length < PAGE) return;
       }
-      schedule(); // more waiting: let the processor send some first
+      // More is waiting: let the processor send what it holds first, or records beyond its queue would be dropped.
+      scheduled = true;
+      void provider.forceFlush().finally(() => {
+        scheduled = false;
+        schedule();
+      });
     } catch (err) {
       // The database closing under a shutdown, say: the next wake or tick tries again.
       console.error("airlock: reading audit events for the OTLP stream failed:", err);
