@@ -258,6 +258,12 @@ describe("audit events to the SIEM over OTLP/HTTP", () => {
     expect(record.attributes["airlock.project.id"]).toBeTruthy();
     expect(record.body).toContain(reviewer.email);
 
+    // /api/health shows the stream's counts (not where it sends: health answers without signing in).
+    const { GET: health } = await import("@/app/api/health/route");
+    const report = (await (await health()).json()) as { auditStream?: { exportedRecords: number; failedRecords: number; failing: boolean } };
+    expect(report.auditStream).toMatchObject({ failedRecords: 0, failing: false });
+    expect(report.auditStream!.exportedRecords).toBeGreaterThanOrEqual(records.length);
+
     // Every event of the run's lifetime is there once, in chain order.
     const seqs = records.map((r) => Number(r.attributes["airlock.audit.seq"]));
     expect(new Set(seqs).size).toBe(seqs.length);
