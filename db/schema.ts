@@ -35,6 +35,10 @@ export const users = sqliteTable(
   (t) => [uniqueIndex("users_email_unique").on(t.email), uniqueIndex("users_oidc_subject_unique").on(t.oidcIssuer, t.oidcSubject)],
 );
 
+/** Rights a token may carry beyond its user's role (issue 16). */
+export const API_TOKEN_SCOPES = ["metrics"] as const;
+export type ApiTokenScope = (typeof API_TOKEN_SCOPES)[number];
+
 export const apiTokens = sqliteTable(
   "api_tokens",
   {
@@ -50,6 +54,8 @@ export const apiTokens = sqliteTable(
     expiresAt: integer("expires_at", { mode: "timestamp_ms" }),
     revokedAt: integer("revoked_at", { mode: "timestamp_ms" }),
     lastUsedAt: integer("last_used_at", { mode: "timestamp_ms" }),
+    // Issue 16: extra rights beyond the user's role, e.g. "metrics" (may scrape /metrics); empty by default.
+    scopes: text("scopes", { mode: "json" }).$type<ApiTokenScope[]>().notNull().default([]),
   },
   (t) => [uniqueIndex("api_tokens_hash_unique").on(t.tokenHash), index("api_tokens_user_idx").on(t.userId)],
 );
@@ -259,7 +265,8 @@ export const toolCalls = sqliteTable(
     startedAt: integer("started_at", { mode: "timestamp_ms" }),
     finishedAt: integer("finished_at", { mode: "timestamp_ms" }),
   },
-  (t) => [uniqueIndex("tool_calls_run_seq").on(t.runId, t.seq)],
+  // tool_calls_tool_verdict_idx: /metrics counts calls by tool and verdict from this index alone (issue 16), not from the rows' JSON.
+  (t) => [uniqueIndex("tool_calls_run_seq").on(t.runId, t.seq), index("tool_calls_tool_verdict_idx").on(t.tool, t.verdict)],
 );
 
 export const APPROVAL_STATES = ["pending", "approved", "denied", "expired", "cancelled"] as const;

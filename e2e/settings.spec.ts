@@ -160,3 +160,35 @@ test("an admin adds a secret (the value is never shown again), rotates it and de
   await expect(del).toBeHidden();
   await expect(page.getByTestId("secret-row").filter({ hasText: name })).toHaveCount(0);
 });
+
+test("a token ticked “May read /metrics” scrapes /metrics as an operator; an anonymous scrape gets 401, not the sign-in page", async ({
+  page,
+  baseURL,
+  playwright,
+}) => {
+  const adminApi = await signedInApi(baseURL!);
+  const operator = await createUser(adminApi, "operator", "scraper");
+  await adminApi.dispose();
+  await apiSignin(page, operator);
+  await page.goto("/settings");
+
+  const form = page.getByRole("form", { name: "Create API token" });
+  await form.getByLabel("Token name").fill("e2e-prometheus");
+  await form.getByLabel(/May read \/metrics/).check();
+  await form.getByRole("button", { name: "Create token" }).click();
+  const token = await page.getByTestId("new-token").getByLabel("New API token").inputValue();
+  await page.getByTestId("new-token").getByRole("button", { name: "I have copied it" }).click();
+  await expect(page.getByTestId("token-row").filter({ hasText: "e2e-prometheus" })).toContainText("may read /metrics");
+
+  const bare = await playwright.request.newContext({ baseURL });
+  const scraped = await bare.get("/metrics", { headers: { Authorization: `Bearer ${token}` } });
+  expect(scraped.status()).toBe(200);
+  const text = await scraped.text();
+  expect(text).toContain("# TYPE airlock_runs gauge");
+  expect(text).toContain("airlock_process_cpu_seconds_total");
+
+  const anonymous = await bare.get("/metrics", { maxRedirects: 0 });
+  expect(anonymous.status()).toBe(401);
+  expect(await anonymous.text()).toContain("Authorization: Bearer");
+  await bare.dispose();
+});

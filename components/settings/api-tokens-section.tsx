@@ -46,6 +46,7 @@ export function ApiTokensSection() {
 
   const [name, setName] = useState("");
   const [days, setDays] = useState("");
+  const [metricsScope, setMetricsScope] = useState(false);
   const [created, setCreated] = useState<{ token: string; name: string; expiresAt: Date | null } | null>(null);
   const create = useMutation(trpc.tokens.create.mutationOptions({ onSettled: invalidate }));
 
@@ -65,12 +66,13 @@ export function ApiTokensSection() {
     const trimmedDays = days.trim();
     const expiresInDays = trimmedDays ? Number(trimmedDays) : null;
     create.mutate(
-      { name, expiresInDays },
+      { name, expiresInDays, ...(metricsScope ? { scopes: ["metrics" as const] } : {}) },
       {
         onSuccess: (result) => {
           setCreated({ token: result.token, name: name.trim(), expiresAt: result.expiresAt });
           setName("");
           setDays("");
+          setMetricsScope(false);
         },
       },
     );
@@ -133,6 +135,13 @@ export function ApiTokensSection() {
           <Button type="submit" loading={create.isPending} className="sm:mt-[1.625rem]">
             Create token
           </Button>
+          <label className="flex items-start gap-2 text-sm text-fg sm:col-span-3">
+            <input type="checkbox" className="mt-0.5" checked={metricsScope} onChange={(e) => setMetricsScope(e.target.checked)} />
+            <span>
+              May read /metrics
+              <span className="block text-xs text-fg-muted">For a Prometheus scraper: this token may read GET /metrics whatever your role.</span>
+            </span>
+          </label>
           {create.error ? <InlineAlert className="sm:col-span-3">{errorMessage(create.error)}</InlineAlert> : null}
         </form>
 
@@ -181,7 +190,14 @@ export function ApiTokensSection() {
                   const status = tokenStatus(t);
                   return (
                     <tr key={t.id} className={rt.row} data-testid="token-row">
-                      <td className={`${rt.bareCell} font-medium break-all max-md:text-base`}>{t.name}</td>
+                      <td className={`${rt.bareCell} font-medium break-all max-md:text-base`}>
+                        {t.name}
+                        {t.scopes.includes("metrics") ? (
+                          <Badge tone="neutral" className="ml-2">
+                            may read /metrics
+                          </Badge>
+                        ) : null}
+                      </td>
                       <td data-label="Token" className={rt.cell}>
                         <code className="font-mono text-xs">{t.prefix}…</code>
                       </td>

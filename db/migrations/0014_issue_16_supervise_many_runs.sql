@@ -69,4 +69,6 @@ CREATE TABLE `run_resource_samples` (
 );
 --> statement-breakpoint
 CREATE INDEX `run_resource_samples_run_idx` ON `run_resource_samples` (`run_id`,`at`);--> statement-breakpoint
-ALTER TABLE `models` ADD `retired_at` integer;
+ALTER TABLE `api_tokens` ADD `scopes` text DEFAULT '[]' NOT NULL;--> statement-breakpoint
+ALTER TABLE `models` ADD `retired_at` integer;--> statement-breakpoint
+CREATE INDEX `tool_calls_tool_verdict_idx` ON `tool_calls` (`tool`,`verdict`);

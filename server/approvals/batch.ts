@@ -10,7 +10,7 @@ import { approvals, approvalVotes, toolCalls } from "@/db/schema";
 import { appendAudit, type Actor } from "@/server/audit/chain";
 import { DomainError } from "@/server/errors/domain-error";
 import { approvalPermissions, type PermissionActor } from "@/lib/permissions";
-import { decideApproval } from "./approvals";
+import { decideApproval, type DecisionChannel } from "./approvals";
 import { approvalContentHash } from "./content-hash";
 
 /** The tools a batch may decide: file writes, whose diffs read together. */
@@ -64,6 +64,8 @@ export interface BatchInput {
   hashes: Record<string, string>;
   decision: "approve" | "deny";
   reason?: string;
+  /** Where the batch was decided (the dashboard or an API token), kept on every vote in the audit trail. */
+  channel?: DecisionChannel;
 }
 
 export interface BatchItemOutcome {
@@ -105,7 +107,7 @@ export function decideBatch(db: Db, actor: Actor & { userId: string }, input: Ba
       continue;
     }
     try {
-      const decided = decideApproval(db, actor, { id, decision: input.decision, reason: input.reason, expectHash: hash, batchId });
+      const decided = decideApproval(db, actor, { id, decision: input.decision, reason: input.reason, expectHash: hash, batchId, channel: input.channel });
       items.push({ id, outcome: decided.state === "cancelled" ? "refused" : decided.state });
     } catch (err) {
       if (!(err instanceof DomainError)) throw err;
@@ -118,7 +120,7 @@ export function decideBatch(db: Db, actor: Actor & { userId: string }, input: Ba
         action: "approval.batch",
         targetType: "run",
         targetId: input.runId,
-        details: { batchId, decision: input.decision, reason: input.reason?.trim() || null, items },
+        details: { batchId, decision: input.decision, reason: input.reason?.trim() || null, items, ...(input.channel ? { channel: input.channel } : {}) },
       }),
     { behavior: "immediate" },
   );

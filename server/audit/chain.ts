@@ -252,7 +252,22 @@ export function appendAuditEvents(tx: AuditWriter, events: readonly { actor: Act
         : `${BROKEN_SEAL_PREFIX}${head.lastSeq}`;
   if (head) st.updateHead.run(next.count, next.lastSeq, next.lastHash, mac);
   else st.insertHead.run(next.count, next.lastSeq, next.lastHash, mac);
+  appendListener.current?.();
   return rows;
+}
+
+// On globalThis: Next.js bundles route handlers and instrumentation.ts apart, and each has its copy of this module.
+const appendListener = ((globalThis as unknown as { __airlockAuditAppendListener?: { current: (() => void) | null } }).__airlockAuditAppendListener ??= {
+  current: null,
+});
+
+/**
+ * Called after every append, inside the caller's transaction: the OTLP stream
+ * (stream.ts) only schedules a read for after the transaction, so the listener
+ * must not throw nor touch the database.
+ */
+export function setAuditAppendListener(listener: (() => void) | null): void {
+  appendListener.current = listener;
 }
 
 /** Records an event on its own (for actions with no other state change, like a failed sign-in). */

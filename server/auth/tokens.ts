@@ -2,7 +2,7 @@
 import crypto from "node:crypto";
 import { and, desc, eq } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { apiTokens, users, type ApiToken, type User } from "@/db/schema";
+import { API_TOKEN_SCOPES, apiTokens, users, type ApiToken, type ApiTokenScope, type User } from "@/db/schema";
 import { appendAudit, type Actor } from "@/server/audit/chain";
 import { announceAccessChange } from "@/server/auth/access-events";
 import { DomainError } from "@/server/errors/domain-error";
@@ -21,21 +21,38 @@ export interface PublicToken {
   expiresAt: Date | null;
   revokedAt: Date | null;
   lastUsedAt: Date | null;
+  /** Rights beyond the user's role, e.g. "metrics" (may scrape /metrics). */
+  scopes: ApiTokenScope[];
 }
 
 function toPublicToken(t: ApiToken): PublicToken {
-  return { id: t.id, name: t.name, prefix: t.prefix, createdAt: t.createdAt, expiresAt: t.expiresAt, revokedAt: t.revokedAt, lastUsedAt: t.lastUsedAt };
+  return {
+    id: t.id,
+    name: t.name,
+    prefix: t.prefix,
+    createdAt: t.createdAt,
+    expiresAt: t.expiresAt,
+    revokedAt: t.revokedAt,
+    lastUsedAt: t.lastUsedAt,
+    scopes: t.scopes ?? [],
+  };
 }
 
 export function createApiToken(
   db: Db,
   actor: Actor,
-  input: { userId: string; name: string; expiresInDays?: number | null },
-): { token: string; id: string; expiresAt: Date | null } {
+  input: { userId: string; name: string; expiresInDays?: number | null; scopes?: readonly string[] | null },
+): { token: string; id: string; expiresAt: Date | null; scopes: ApiTokenScope[] } {
   const name = input.name.trim();
   if (!name || name.length > 100) throw new DomainError("INVALID_INPUT", 'A token needs a name of 1 to 100 characters, e.g. "ci".');
   if (input.expiresInDays != null && (!Number.isInteger(input.expiresInDays) || input.expiresInDays < 1 || input.expiresInDays > 3650)) {
     throw new DomainError("INVALID_INPUT", "expiresInDays must be a whole number of days between 1 and 3650 (or left out for no expiry).");
+  }
+  const scopes = [...new Set(input.scopes ?? [])];
+  for (const scope of scopes) {
+    if (!(API_TOKEN_SCOPES as readonly string[]).includes(scope)) {
+      throw new DomainError("INVALID_INPUT", `Unknown token scope "${scope}"; the scopes are: ${API_TOKEN_SCOPES.join(", ")}.`);
+    }
   }
   const token = TOKEN_PREFIX + crypto.randomBytes(24).toString("base64url");
   const id = crypto.randomUUID();
@@ -46,18 +63,18 @@ export function createApiToken(
       if (!user) throw new DomainError("NOT_FOUND", `No user with id ${input.userId}.`);
       if (user.disabledAt) throw new DomainError("PRECONDITION_FAILED", `${user.email} is disabled; enable the user before creating tokens.`);
       tx.insert(apiTokens)
-        .values({ id, userId: input.userId, name, tokenHash: hashToken(token), prefix: token.slice(0, 8), expiresAt })
+        .values({ id, userId: input.userId, name, tokenHash: hashToken(token), prefix: token.slice(0, 8), expiresAt, scopes: scopes as ApiTokenScope[] })
         .run();
       appendAudit(tx, actor, {
         action: "token.create",
         targetType: "token",
         targetId: id,
-        details: { userId: input.userId, name, expiresAt: expiresAt?.toISOString() ?? null },
+        details: { userId: input.userId, name, expiresAt: expiresAt?.toISOString() ?? null, ...(scopes.length ? { scopes } : {}) },
       });
     },
     { behavior: "immediate" },
   );
-  return { token, id, expiresAt };
+  return { token, id, expiresAt, scopes: scopes as ApiTokenScope[] };
 }
 
 export function listApiTokens(db: Db, userId: string): PublicToken[] {
@@ -102,4 +119,9 @@ export function authenticateToken(db: Db, token: string): { user: User; token: A
       .run();
   }
   return { user: row.users, token: row.api_tokens };
+}
+
+/** Whether a token's scopes include `scope` (rows written before issue 16 have none). */
+export function tokenHasScope(token: Pick<ApiToken, "scopes">, scope: ApiTokenScope): boolean {
+  return Array.isArray(token.scopes) && token.scopes.includes(scope);
 }

@@ -141,11 +141,12 @@ program
   .requiredOption("--email <email>")
   .requiredOption("--name <name>")
   .option("--expires-days <days>", "expire after this many days")
-  .action((opts: { email: string; name: string; expiresDays?: string }) => {
+  .option("--scope <scope...>", 'extra rights, e.g. "metrics" (may scrape GET /metrics)')
+  .action((opts: { email: string; name: string; expiresDays?: string; scope?: string[] }) => {
     const days = opts.expiresDays === undefined ? null : z.coerce.number().int().min(1).max(3650).safeParse(opts.expiresDays);
     if (days && !days.success) fail(`--expires-days must be a whole number from 1 to 3650, got "${opts.expiresDays}"`);
     const u = userByEmailOrFail(opts.email);
-    const { token } = createApiToken(db(), cliActor(), { userId: u.id, name: opts.name, expiresInDays: days ? days.data : null });
+    const { token } = createApiToken(db(), cliActor(), { userId: u.id, name: opts.name, expiresInDays: days ? days.data : null, scopes: opts.scope });
     process.stdout.write(`${token}\n`);
   });
 

@@ -56,6 +56,8 @@ export interface AirlockConfig {
   auditAnchor: AuditAnchorSettings;
   /** AIRLOCK_MAX_SUBSCRIBERS_PER_RUN: live runs.events subscriptions one run may have at once in this process. */
   maxSubscribersPerRun: number;
+  /** OTEL_EXPORTER_OTLP_* and OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES: where audit events stream as OpenTelemetry logs; undefined: off. */
+  auditStream?: OtlpLogSettings;
   /** AIRLOCK_FAILPOINTS (tests only): kill points where the process SIGKILLs itself (server/faults/failpoints.ts); empty: none. */
   failpoints: FailpointSetting[];
 }
@@ -149,6 +151,7 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     auditAnchor: readAuditAnchorSettings(env, dataDir),
     maxSubscribersPerRun: readMaxSubscribersPerRun(env),
     failpoints: readFailpoints(env),
+    auditStream: readOtlpLogSettings(env),
   };
 }
 
@@ -716,4 +719,79 @@ export function readAuditAnchorSettings(
     intervalS = s;
   }
   return { intervalMs: intervalS * 1000, file, webhook, email };
+}
+
+/** Where audit events go as OpenTelemetry logs (server/audit/stream.ts). */
+export interface OtlpLogSettings {
+  /** The OTLP/HTTP logs URL (…/v1/logs). */
+  url: string;
+  headers: Record<string, string>;
+  serviceName: string;
+  resourceAttributes: Record<string, string>;
+}
+
+/** Parses the OTel "key=value,key2=value2" lists (values percent-encoded), naming the variable on a bad entry. */
+function parseOtelKeyValues(name: string, text: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of (text ?? "").split(",")) {
+    if (!part.trim()) continue;
+    const i = part.indexOf("=");
+    const key = i > 0 ? part.slice(0, i).trim() : "";
+    if (!key) throw new ConfigError(`${name}: "${part.trim()}" is not key=value; write it like ${name}=key1=value1,key2=value2.`);
+    try {
+      out[key] = decodeURIComponent(part.slice(i + 1).trim());
+    } catch {
+      throw new ConfigError(`${name}: the value of "${key}" is not valid percent-encoding.`);
+    }
+  }
+  return out;
+}
+
+function otlpUrl(name: string, text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(`${name} is not a URL: "${text}". Write it like http://otel-collector:4318${name.includes("LOGS") ? "/v1/logs" : ""}.`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new ConfigError(`${name} must be an http:// or https:// URL (OTLP/HTTP), got ${url.protocol}//.`);
+  return url;
+}
+
+/**
+ * The standard OpenTelemetry exporter variables, for the audit stream:
+ * OTEL_EXPORTER_OTLP_LOGS_ENDPOINT (used as is) or OTEL_EXPORTER_OTLP_ENDPOINT
+ * (+ /v1/logs); OTEL_EXPORTER_OTLP_HEADERS and _LOGS_HEADERS (the latter wins
+ * per key); OTEL_SERVICE_NAME (default "airlock"); OTEL_RESOURCE_ATTRIBUTES.
+ * Off (undefined) without an endpoint or with OTEL_SDK_DISABLED=true. Only
+ * OTLP/HTTP with JSON is spoken, so another OTEL_EXPORTER_OTLP_(LOGS_)PROTOCOL fails.
+ */
+export function readOtlpLogSettings(env: Record<string, string | undefined> = process.env): OtlpLogSettings | undefined {
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true") return undefined;
+  const logsEndpoint = env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT?.trim();
+  const endpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  if (!logsEndpoint && !endpoint) return undefined;
+  for (const name of ["OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"]) {
+    const protocol = env[name]?.trim();
+    if (protocol && protocol !== "http/json") {
+      throw new ConfigError(
+        `${name}="${protocol}": Airlock sends audit logs as OTLP/HTTP with JSON only; set it to http/json or unset it (collectors accept JSON on /v1/logs).`,
+      );
+    }
+    if (protocol) break; // the logs-specific one decides when set
+  }
+  const url = logsEndpoint
+    ? otlpUrl("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", logsEndpoint)
+    : new URL(`${otlpUrl("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint!).toString().replace(/\/+$/, "")}/v1/logs`);
+  const resourceAttributes = parseOtelKeyValues("OTEL_RESOURCE_ATTRIBUTES", env.OTEL_RESOURCE_ATTRIBUTES);
+  return {
+    url: url.toString(),
+    headers: {
+      ...parseOtelKeyValues("OTEL_EXPORTER_OTLP_HEADERS", env.OTEL_EXPORTER_OTLP_HEADERS),
+      ...parseOtelKeyValues("OTEL_EXPORTER_OTLP_LOGS_HEADERS", env.OTEL_EXPORTER_OTLP_LOGS_HEADERS),
+    },
+    serviceName: env.OTEL_SERVICE_NAME?.trim() || resourceAttributes["service.name"] || "airlock",
+    resourceAttributes,
+  };
 }

@@ -58,6 +58,7 @@ export async function runDoctor(cfg: AirlockConfig): Promise<DoctorCheck[]> {
           : "Keep the database as it is for investigation (`airlock audit export`), and compare it with a backup of the data directory (database and keys/).",
       });
       checks.push(checkAuditAnchor(cfg, db));
+      checks.push(checkAuditStream(cfg));
     } finally {
       db.$client.close();
     }
@@ -158,6 +159,27 @@ async function checkIsolation(cfg: AirlockConfig, dockerOk: boolean, image: stri
     ok: decision.ok,
     detail: `engine offers ${offered}; ${gvisorState}; AIRLOCK_RUNTIME=${cfg.runtime} → ${resolved}. Projects that require gVisor fail to start their runs when it is not usable.`,
     fix: decision.ok ? undefined : decision.reason,
+  };
+}
+
+/**
+ * Where the audit stream goes (informational: the export counters live in the
+ * dashboard's process, shown by /api/health and /metrics, not in this one).
+ */
+export function checkAuditStream(cfg: AirlockConfig): DoctorCheck {
+  const stream = cfg.auditStream;
+  if (!stream) {
+    return {
+      name: "Audit stream",
+      ok: true,
+      detail: "off: audit events are not sent to a SIEM",
+      fix: "Set OTEL_EXPORTER_OTLP_ENDPOINT (README, Audit to the SIEM).",
+    };
+  }
+  return {
+    name: "Audit stream",
+    ok: true,
+    detail: `OpenTelemetry logs over OTLP/HTTP to ${stream.url} as service ${stream.serviceName}; failed exports show in /api/health (auditStream.failedRecords) and /metrics (airlock_audit_export_records_total{result="failed"})`,
   };
 }
 

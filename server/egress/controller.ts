@@ -49,6 +49,7 @@ import {
   type ProjectEgressGrantView,
 } from "@/server/egress/ask";
 import { isTerminal } from "@/server/runs/state-machine";
+import { countEgressDecision } from "@/server/metrics/instruments";
 
 /** Connection events recorded per run (per process); past this, one note says they are no longer listed one by one. */
 const MAX_CONNECTION_EVENTS_PER_RUN = 2000;
@@ -164,6 +165,7 @@ export class EgressController {
   }
 
   private recordConnection(runId: string | null, source: string, record: EgressConnectionRecord): void {
+    countEgressDecision(record.verdict);
     if (!runId) {
       console.warn(`airlock: egress proxy refused ${record.method} ${record.host}:${record.port} from ${source} (no run): ${record.reason ?? ""}`);
       return;

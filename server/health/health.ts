@@ -7,6 +7,7 @@ import { sandboxImageName } from "@/server/sandbox/image";
 import { config, type RuntimeSetting } from "@/server/config/env";
 import { cachedGvisorStatus } from "@/server/sandbox/runtimes";
 import { auditAnchorStatus } from "@/server/audit/anchor";
+import { auditStream } from "@/server/audit/stream";
 
 export interface HealthReport {
   ok: boolean;
@@ -19,6 +20,8 @@ export interface HealthReport {
   /** Audit anchors when configured (informational, never fails health): the last one and whether publishing fails.
    * Where they go and why they fail is for admins (`airlock doctor`): health answers without signing in. */
   auditAnchor?: { lastAnchorAt?: string; failing: boolean };
+  /** The audit stream to OTLP when configured (informational, never fails health): records exported and failed since start. */
+  auditStream?: { exportedRecords: number; failedRecords: number; failing: boolean };
 }
 
 export async function checkHealth(openDb: () => Db): Promise<HealthReport> {
@@ -70,6 +73,7 @@ export async function checkHealth(openDb: () => Db): Promise<HealthReport> {
   } catch {
     auditAnchor = undefined; // a bad setting is reported by airlock doctor and at start
   }
+  const stream = auditStream()?.status();
   return {
     ok: database.ok && dockerState.ok,
     database,
@@ -77,5 +81,6 @@ export async function checkHealth(openDb: () => Db): Promise<HealthReport> {
     sandboxImage,
     ...(runtime ? { runtime } : {}),
     ...(auditAnchor ? { auditAnchor } : {}),
+    ...(stream ? { auditStream: { exportedRecords: stream.exportedRecords, failedRecords: stream.failedRecords, failing: stream.lastFailed } } : {}),
   };
 }

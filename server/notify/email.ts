@@ -12,6 +12,7 @@ import { users } from "@/db/schema";
 import { config, type SmtpSettings } from "@/server/config/env";
 import { DestinationRefused, resolveNotifyHost } from "@/server/notify/destination";
 import type { NotifyChannel, NotifyEvent, Recipient } from "@/server/notify/types";
+import { countNotificationDelivery } from "@/server/metrics/instruments";
 
 export interface EmailOutcome {
   event: NotifyEvent;
@@ -130,6 +131,7 @@ export function createEmailChannel(options: EmailChannelOptions = {}): NotifyCha
   const settings = options.smtp ?? (() => config().smtp);
   const onOutcome = options.onOutcome ?? logOutcome;
   const report = (outcome: EmailOutcome) => {
+    countNotificationDelivery("email", outcome.ok ? "delivered" : "failed");
     try {
       onOutcome(outcome);
     } catch (error) {

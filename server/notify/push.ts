@@ -21,6 +21,7 @@ import {
 } from "@/server/notify/push-subscriptions";
 import type { NotifyChannel, NotifyEvent, NotifyEventType, Recipient } from "@/server/notify/types";
 import { vapidAuthorization } from "@/server/notify/vapid";
+import { countNotificationDelivery } from "@/server/metrics/instruments";
 
 /** The push message body (a contract: README, public/sw-push.js). */
 export interface PushPayload {
@@ -146,11 +147,13 @@ export function createPushChannel(opts: PushChannelOptions = {}): PushChannel {
     try {
       agents ??= notifyAgents(opts.allowHosts);
       const status = await sendPush(job, agents, timeoutMs, opts.allowHosts);
+      countNotificationDelivery("push", status >= 200 && status < 300 ? "delivered" : "failed");
       if (status >= 200 && status < 300) markSubscriptionDelivered(db, subscription.id);
       // The browser unsubscribed or the user revoked permission: the push service says so once and for all.
       else if (status === 404 || status === 410) removeDeadSubscription(db, subscription.id);
       else markSubscriptionFailed(db, subscription.id, `push service answered HTTP ${status}`);
     } catch (error) {
+      countNotificationDelivery("push", "failed");
       try {
         markSubscriptionFailed(db, subscription.id, (error as Error).message);
       } catch {

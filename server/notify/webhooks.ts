@@ -17,6 +17,7 @@ import { decryptSecret } from "@/server/secrets/crypto";
 import { DestinationRefused, notifyAgents, resolveNotifyHost } from "@/server/notify/destination";
 import { slackMessage, standardBody, standardHeaders, type WebhookEvent } from "@/server/notify/webhook-payloads";
 import type { NotifyChannel, NotifyEvent } from "@/server/notify/types";
+import { countNotificationDelivery } from "@/server/metrics/instruments";
 
 /**
  * Delivery policy. Mutable so tests can use small delays (like THROTTLE in
@@ -252,6 +253,7 @@ function insertAttempt(db: Db, webhookId: string, event: WebhookEvent, attempt: 
 }
 
 function recordAttempt(db: Db, rowId: string, state: WebhookDeliveryState, outcome: Partial<AttemptOutcome>, nextAttemptAt: Date | null = null): void {
+  if (state !== "pending") countNotificationDelivery("webhook", state === "delivered" ? "delivered" : state === "failed" ? "retrying" : "failed");
   db.update(webhookDeliveries)
     .set({ state, statusCode: outcome.statusCode ?? null, error: outcome.error ?? null, latencyMs: outcome.latencyMs ?? null, nextAttemptAt })
     .where(eq(webhookDeliveries.id, rowId))

@@ -12,6 +12,7 @@ import { DomainError } from "@/server/errors/domain-error";
 import type { SandboxRuntimeName } from "@/db/schema";
 import { AGENT_GID, AGENT_HOME, AGENT_UID, AGENT_USER, WORKSPACE_PATH } from "./layout";
 import { docker as processDocker } from "./docker";
+import { observeContainerStart } from "@/server/metrics/instruments";
 
 // ---------------------------------------------------------------- limits
 
@@ -1261,6 +1262,10 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
   }
 
   async function createSandbox(spec: SandboxSpec): Promise<{ containerId: string }> {
+    return observeContainerStart(spec.runtime, createSandboxNow(spec));
+  }
+
+  async function createSandboxNow(spec: SandboxSpec): Promise<{ containerId: string }> {
     if (!spec.runId) throw new SandboxError("INVALID_SPEC", "runId is required");
     if (!path.isAbsolute(spec.workspaceDir)) throw new SandboxError("INVALID_SPEC", `workspaceDir must be an absolute host path, got ${spec.workspaceDir}`);
     const limits = resolveLimits(spec.limits);

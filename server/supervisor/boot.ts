@@ -9,6 +9,7 @@ import { getSupervisor, setSupervisor, Supervisor } from "@/server/supervisor/su
 import { DomainError } from "@/server/errors/domain-error";
 import { startNotifications } from "@/server/notify/boot";
 import { acquireInstanceLock } from "@/server/instance/lock";
+import { startAuditStream, stopAuditStream } from "@/server/audit/stream";
 
 export async function startSupervisor(): Promise<Supervisor> {
   const existing = getSupervisor();
@@ -32,6 +33,11 @@ export async function startSupervisor(): Promise<Supervisor> {
   } catch (err) {
     console.error("airlock: the audit anchor timer could not start:", err);
   }
+  try {
+    startAuditStream(db(), config().auditStream); // no-op unless OTEL_EXPORTER_OTLP_(LOGS_)ENDPOINT is set
+  } catch (err) {
+    console.error("airlock: the audit log stream could not start:", err);
+  }
   const supervisor = new Supervisor({ db: db(), runtime: dockerRuntime(undefined, { instance: instanceIdForDataDir(config().dataDir) }) });
   setSupervisor(supervisor);
   let stopping = false;
@@ -40,14 +46,18 @@ export async function startSupervisor(): Promise<Supervisor> {
     stopping = true;
     stopAnchors();
     console.log(`airlock: ${signal} received, stopping the supervisor (runs keep their state and resume on restart)`);
-    void supervisor.shutdown().finally(() => {
-      try {
-        db().$client.close();
-      } catch {
-        // already closed
-      }
-      process.exit(0);
-    });
+    void supervisor
+      .shutdown()
+      .catch((err: unknown) => console.error("airlock: stopping the supervisor failed:", err))
+      .then(() => stopAuditStream()) // the last events (the supervisor's own included) reach the collector
+      .finally(() => {
+        try {
+          db().$client.close();
+        } catch {
+          // already closed
+        }
+        process.exit(0);
+      });
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));

@@ -11,6 +11,7 @@ import { transitionRunInTx } from "@/server/runs/state-machine";
 import { z } from "zod";
 import { requireRun } from "@/server/runs/lookup";
 import { failpoint } from "@/server/faults/failpoints";
+import { timeReviewerWait } from "@/server/metrics/instruments";
 
 export interface FinishSignal {
   finished: { summary: string; status: "success" | "failure" } | null;
@@ -22,7 +23,7 @@ export function controlTools(db: Db, runId: string, signal: AbortSignal, finishS
 
   async function waitAndResume(approvalId: string, waitingState: "awaiting_plan_approval" | "awaiting_approval") {
     try {
-      const decided = await waitForDecision(db, approvalId, signal);
+      const decided = await timeReviewerWait(() => waitForDecision(db, approvalId, signal));
       return { decided, waitingState };
     } catch (err) {
       if (isShutdown(signal)) throw err;

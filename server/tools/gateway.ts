@@ -20,6 +20,7 @@ import { isStorageFull, storageFullMessage } from "@/server/errors/storage";
 import { allowByGrant } from "@/server/grants/grants";
 import { MAX_INPUT_DEPTH, nestedDeeperThan } from "@/lib/nesting";
 import { failpoint } from "@/server/faults/failpoints";
+import { observeGatewayCall, timeReviewerWait } from "@/server/metrics/instruments";
 
 export const MAX_ARGS_BYTES = 1.5 * 1024 * 1024;
 
@@ -213,6 +214,10 @@ function summariseResult(result: ToolResult): Record<string, unknown> {
  * Never throws for the agent's mistakes; throws only when the run was aborted.
  */
 export async function handleToolCall(session: GatewaySession, call: IncomingToolCall): Promise<ToolResult> {
+  return observeGatewayCall((TOOL_NAMES as string[]).includes(call.tool) ? call.tool : "invalid", () => handleToolCallNow(session, call));
+}
+
+async function handleToolCallNow(session: GatewaySession, call: IncomingToolCall): Promise<ToolResult> {
   const { db, runId } = session;
   const actor = agentActor(runId);
   if (session.signal.aborted) return stoppedError();
@@ -414,7 +419,7 @@ async function askReviewer(
   afterApprovalCommit(approval, events[0]!);
   for (const e of events.slice(1)) announce(e);
   failpoint("approval-pending");
-  return awaitApproval(session, row.id, approval.id);
+  return timeReviewerWait(() => awaitApproval(session, row.id, approval.id));
 }
 
 /**

@@ -73,7 +73,9 @@ export const approvalsRouter = router({
         reason: z.string().max(4000).optional(),
       }),
     )
-    .mutation(({ ctx, input }) => decideBatch(ctx.db, { ...ctx.actor, userId: ctx.user.id }, input)),
+    .mutation(({ ctx, input }) =>
+      decideBatch(ctx.db, { ...ctx.actor, userId: ctx.user.id }, { ...input, channel: ctx.identity.via === "token" ? "api" : "web" }),
+    ),
   /** Pings whenever any approval is created or decided, so inboxes refresh live. */
   changes: roleProcedure("viewer").subscription(({ ctx, signal }) => whileAccessHolds(ctx, signal, streamApprovalChanges)),
 });
