@@ -327,6 +327,8 @@ function attentionRank(view: RunView): number {
 function byAttention(a: RunView, b: RunView): number {
   const rank = attentionRank(a) - attentionRank(b);
   if (rank) return rank;
+  // Among runs waiting for people: the most pending requests first, then the one waiting longest.
+  if (attentionRank(a) === 0) return b.pendingApprovals - a.pendingApprovals || a.createdAt.getTime() - b.createdAt.getTime();
   if (a.state === "queued" && b.state === "queued") return (a.queuePosition ?? Infinity) - (b.queuePosition ?? Infinity);
   return b.createdAt.getTime() - a.createdAt.getTime();
 }
