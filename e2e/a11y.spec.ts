@@ -63,6 +63,9 @@ function mainPages(runId: string): MainPage[] {
     { path: "/policies", ready: async (p) => void (await expect(p.getByRole("heading", { level: 1 })).toBeVisible()) },
     { path: "/settings", ready: async (p) => void (await expect(p.getByTestId("install-app-hint")).toBeVisible()) },
     { path: "/projects", ready: async (p) => void (await expect(p.getByRole("heading", { level: 1 })).toBeVisible()) },
+    // Issue 16: the fleet view's All view and the compare page.
+    { path: "/runs?view=all", ready: async (p) => void (await expect(p.getByTestId("run-row").first()).toBeVisible({ timeout: 30_000 })) },
+    { path: "/runs/compare", ready: async (p) => void (await expect(p.getByRole("heading", { name: "Pick two runs" })).toBeVisible()) },
   ];
 }
 
@@ -158,7 +161,12 @@ test("@desktop-only the app is installable: manifest with icons, a service worke
 }) => {
   await apiSignin(page, admin);
   await page.goto("/runs");
-  await expect(page.getByTestId("run-row").or(page.getByText("No runs yet")).first()).toBeVisible({ timeout: 30_000 });
+  await expect(
+    page
+      .getByTestId("run-row")
+      .or(page.getByText(/^No (active )?runs( yet)?$/))
+      .first(),
+  ).toBeVisible({ timeout: 30_000 });
 
   // The manifest is linked from the page and served, with icons that load.
   const href = await page.locator('link[rel="manifest"]').getAttribute("href");
@@ -194,7 +202,12 @@ test("@desktop-only the app is installable: manifest with icons, a service worke
   await page.waitForFunction(async () => (await navigator.serviceWorker.ready).active?.state === "activated");
   await page.reload();
   await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
-  await expect(page.getByTestId("run-row").or(page.getByText("No runs yet")).first()).toBeVisible({ timeout: 30_000 }); // API calls went through
+  await expect(
+    page
+      .getByTestId("run-row")
+      .or(page.getByText(/^No (active )?runs( yet)?$/))
+      .first(),
+  ).toBeVisible({ timeout: 30_000 }); // API calls went through
 
   // Its cache holds only the offline notice and the icons: no API answer, no page.
   const cached = await page.evaluate(async () => {

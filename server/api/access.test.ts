@@ -55,6 +55,7 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   "runs.changes": "viewer",
   "runs.rerun": "operator",
   "runs.compare": "viewer",
+  "runs.operators": "viewer",
   // Issue 13: the run queue's instance-wide limits.
   "queue.settings": "admin",
   "queue.updateSettings": "admin",

@@ -161,6 +161,8 @@ describe("runs.list for the fleet view", () => {
     const out = await asViewer.runs.list({ active: true, sort: "attention" });
     expect(out.items.map((r) => r.createdByEmail).sort()).toEqual([alice.email, alice.email, bob.email, bob.email].sort());
     expect((await asViewer.runs.list({ createdBy: bob.id, q: "lodash" })).items.map((r) => r.id)).toEqual([ids.waiting]);
+    // The operator filter's choices: everyone who started a run, and nobody else.
+    expect((await asViewer.runs.operators()).items.map((o) => o.email)).toEqual([alice.email, bob.email].sort());
     const anonymous = createCaller({ db: t.db, identity: null, sourceIp: "127.0.0.1" });
     await expect(anonymous.runs.list({})).rejects.toMatchObject({ code: "UNAUTHORIZED" });
     await expect(asViewer.runs.rerun({ id: ids.old! })).rejects.toMatchObject({ code: "FORBIDDEN" });

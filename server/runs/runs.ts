@@ -271,8 +271,6 @@ export function getRunView(db: Db, id: string): RunView {
 
 export const RUN_SORTS = ["newest", "oldest", "longest", "pending", "attention"] as const;
 export type RunSort = (typeof RUN_SORTS)[number];
-/** Runs the "attention" order (the fleet's Active view) sorts in memory: the active runs of a lab, bounded by the queue. */
-export const MAX_ATTENTION_RUNS = 1000;
 
 export const listRunsInput = z.object({
   state: z.enum(RUN_STATES).optional(),
@@ -318,20 +316,20 @@ function listConditions(input: z.infer<typeof listRunsInput>): SQL[] {
   return conds;
 }
 
-/** Runs that wait for a person first, then working runs (newest first), then queued runs by their place. */
-function attentionRank(view: RunView): number {
-  if (view.pendingApprovals > 0 || view.state === "awaiting_plan_approval" || view.state === "awaiting_approval") return 0;
-  return view.state === "queued" ? 2 : 1;
-}
+/** 0: waits for a person (a pending request or a waiting state); 2: queued; 1: the rest. */
+const attentionRank = sql`(case when ${pendingCount} > 0 or ${runs.state} in ('awaiting_plan_approval', 'awaiting_approval') then 0 when ${runs.state} = 'queued' then 2 else 1 end)`;
 
-function byAttention(a: RunView, b: RunView): number {
-  const rank = attentionRank(a) - attentionRank(b);
-  if (rank) return rank;
-  // Among runs waiting for people: the most pending requests first, then the one waiting longest.
-  if (attentionRank(a) === 0) return b.pendingApprovals - a.pendingApprovals || a.createdAt.getTime() - b.createdAt.getTime();
-  if (a.state === "queued" && b.state === "queued") return (a.queuePosition ?? Infinity) - (b.queuePosition ?? Infinity);
-  return b.createdAt.getTime() - a.createdAt.getTime();
-}
+/**
+ * Runs that wait for a person first (most pending requests, then waiting
+ * longest), then the others newest first, then queued runs in start order
+ * (their place in the queue, as server/runs/queue.ts orders them).
+ */
+const ATTENTION_ORDER = [
+  asc(attentionRank),
+  asc(sql`case when ${attentionRank} = 0 then -${pendingCount} else 0 end`),
+  asc(sql`case when ${attentionRank} = 1 then -${runs.createdAt} else ${runs.createdAt} end`),
+  sql`"runs"."rowid"`,
+];
 
 function parseOffset(cursor: string | undefined): number {
   if (!cursor) return 0;
@@ -371,19 +369,16 @@ export function listRunViews(db: Db, input: z.infer<typeof listRunsInput>, now =
     return { items, nextCursor: rows.length > input.limit ? String(items.at(-1)!.createdAt.getTime()) : undefined };
   }
   const offset = parseOffset(input.cursor);
-  if (sort === "attention") {
-    const all = views(select().orderBy(desc(runs.createdAt)).limit(MAX_ATTENTION_RUNS).all()).sort(byAttention);
-    const items = all.slice(offset, offset + input.limit);
-    return { items, nextCursor: all.length > offset + input.limit ? `o:${offset + input.limit}` : undefined };
-  }
   const nowMs = now.getTime();
   const order =
-    sort === "oldest"
-      ? [asc(runs.createdAt)]
-      : sort === "pending"
-        ? [desc(pendingCount), desc(runs.createdAt)]
-        : // Wall time so far: a queued run has none yet, a live one counts up to now.
-          [desc(sql`coalesce(${runs.endedAt}, ${nowMs}) - coalesce(${runs.startedAt}, ${nowMs})`), desc(runs.createdAt)];
+    sort === "attention"
+      ? ATTENTION_ORDER
+      : sort === "oldest"
+        ? [asc(runs.createdAt)]
+        : sort === "pending"
+          ? [desc(pendingCount), desc(runs.createdAt)]
+          : // Wall time so far: a queued run has none yet, a live one counts up to now.
+            [desc(sql`coalesce(${runs.endedAt}, ${nowMs}) - coalesce(${runs.startedAt}, ${nowMs})`), desc(runs.createdAt)];
   const rows = select()
     .orderBy(...order)
     .limit(input.limit + 1)
@@ -391,6 +386,11 @@ export function listRunViews(db: Db, input: z.infer<typeof listRunsInput>, now =
     .all();
   const items = views(rows.slice(0, input.limit));
   return { items, nextCursor: rows.length > input.limit ? `o:${offset + input.limit}` : undefined };
+}
+
+/** Everyone who started a run, for the fleet view's operator filter (emails are on every run row already). */
+export function listRunOperators(db: Db): { id: string; email: string }[] {
+  return db.selectDistinct({ id: users.id, email: users.email }).from(runs).innerJoin(users, eq(users.id, runs.createdBy)).orderBy(asc(users.email)).all();
 }
 
 /** The run each of `runIds` re-ran (runs.rerun), where it did. */

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { roleProcedure, router } from "@/server/api/trpc";
 import { whileAccessHolds } from "@/server/api/live-access";
 import { holdSubscriberPlace, streamRunEvents } from "@/server/events/bus";
-import { createRunWithToken, createRunInput, getRunView, listRunViews, listRunsInput, listToolCalls, requireRun } from "@/server/runs/runs";
+import { createRunWithToken, createRunInput, getRunView, listRunOperators, listRunViews, listRunsInput, listToolCalls, requireRun } from "@/server/runs/runs";
 import { MAX_USAGE_RUNS, runUsage } from "@/server/runs/usage";
 import { DomainError } from "@/server/errors/domain-error";
 import { stopRunDenial } from "@/lib/permissions";
@@ -73,6 +73,8 @@ export const runsRouter = router({
   compare: roleProcedure("viewer")
     .input(z.object({ a: z.string().min(1), b: z.string().min(1) }))
     .query(({ ctx, input }) => compareRuns(ctx.db, input.a, input.b)),
+  /** Issue 16: who has started runs (the fleet view's operator filter). */
+  operators: roleProcedure("viewer").query(({ ctx }) => ({ items: listRunOperators(ctx.db) })),
   toolCalls: roleProcedure("viewer")
     .input(z.object({ id: z.string().min(1) }))
     .query(({ ctx, input }) => {

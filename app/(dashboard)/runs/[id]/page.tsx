@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
 import { db } from "@/db/client";
 import { RunView } from "@/components/runs/run-view";
+import { RunLineage } from "@/components/runs/run-lineage";
 import { currentIdentity, requireIdentity, toSessionUser } from "@/lib/server-session";
 import { getRunView } from "@/server/runs/runs";
 
@@ -24,6 +25,7 @@ export default async function RunPage({ params }: Props) {
   // The client component fetches and streams; keyed so another run starts from a clean timeline.
   return (
     <div className="mx-auto max-w-4xl">
+      <RunLineage key={`lineage-${id}`} runId={id} user={toSessionUser(identity)} />
       <RunView key={id} runId={id} user={toSessionUser(identity)} />
     </div>
   );
