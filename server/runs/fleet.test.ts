@@ -8,13 +8,15 @@ import os from "node:os";
 import path from "node:path";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { approvals, runs, uploads, workspaces } from "@/db/schema";
+import { approvals, runs, toolCalls, uploads, workspaces } from "@/db/schema";
 import { createCallerFactory } from "@/server/api/trpc";
 import { appRouter } from "@/server/api/root";
 import { createModel } from "@/server/models/models";
 import { createProject } from "@/server/projects/projects";
 import { holdFleetPlace, MAX_FLEET_STREAMS_PER_USER, streamRunChanges, type FleetEvent } from "@/server/runs/changes";
 import { rerunRun } from "@/server/runs/rerun";
+import { compareRuns } from "@/server/runs/compare";
+import { checkpointWorkspace } from "@/server/workspace/checkpoints";
 import { createRun, getRunView, listRunViews, listRunsInput } from "@/server/runs/runs";
 import { transitionRun } from "@/server/runs/state-machine";
 import { emitSignal } from "@/server/events/bus";
@@ -308,5 +310,42 @@ describe("runs.rerun", () => {
     const { addProjectMember } = await import("@/server/projects/projects");
     addProjectMember(t.db, actorOf(admin), { projectId: closed.id, email: admin.email });
     await expect(rerunRun(t.db, as(alice), dataDir, original.id)).rejects.toMatchObject({ code: "FORBIDDEN" });
+  });
+});
+
+describe("runs.compare", () => {
+  it("F11: two runs side by side: state, tokens, calls by verdict, each run's diff and the diff from A's final workspace to B's", async () => {
+    const workRun = async (title: string, files: Record<string, string>, tokens: number) => {
+      const run = createRun(t.db, as(alice), { title, task: "edit", modelId: modelA });
+      const workspaceDir = path.join(dataDir, "workspaces", run.id);
+      fs.mkdirSync(workspaceDir, { recursive: true });
+      fs.writeFileSync(path.join(workspaceDir, "app.txt"), "line one\nline two\n");
+      t.db.update(runs).set({ workspaceDir, tokensUsed: tokens }).where(eq(runs.id, run.id)).run();
+      await checkpointWorkspace(t.db, run.id, { label: "start", kind: "start", force: true });
+      for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(workspaceDir, name), content);
+      await checkpointWorkspace(t.db, run.id, { label: "edit", kind: "tool" });
+      return run;
+    };
+    const a = await workRun("compare a", { "app.txt": "line one\nline 2 from A\n" }, 1200);
+    const b = await workRun("compare b", { "app.txt": "line one\nline 2 from B\n", "notes.md": "B only\n" }, 3400);
+    const seq = { n: 0 };
+    for (const [runId, verdict] of [
+      [a.id, "allow"],
+      [a.id, "ask"],
+      [b.id, "deny"],
+    ] as const)
+      t.db.insert(toolCalls).values({ id: crypto.randomUUID(), runId, seq: ++seq.n, tool: "run_command", args: {}, verdict, state: "succeeded" }).run();
+
+    const out = await compareRuns(t.db, a.id, b.id);
+    expect(out.a.run.tokensUsed).toBe(1200);
+    expect(out.b.run.tokensUsed).toBe(3400);
+    expect(out.a.calls).toEqual({ allow: 1, ask: 1, deny: 0, none: 0 });
+    expect(out.b.calls).toEqual({ allow: 0, ask: 0, deny: 1, none: 0 });
+    expect(out.a.diff.diff).toContain("+line 2 from A");
+    expect(out.a.diff.diff).not.toContain("notes.md");
+    expect(out.between.diff).toContain("-line 2 from A");
+    expect(out.between.diff).toContain("+line 2 from B");
+    expect(out.between.diff).toContain("+++ b/notes.md");
+    await expect(compareRuns(t.db, a.id, a.id)).rejects.toMatchObject({ code: "INVALID_INPUT" });
   });
 });
