@@ -8,10 +8,11 @@
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
-import { useEffect, useState, type SelectHTMLAttributes } from "react";
+import { useCallback, useEffect, useState, type SelectHTMLAttributes } from "react";
 import type { inferRouterOutputs } from "@trpc/server";
 import type { z } from "zod";
 import type { listRunsInput, RunSort } from "@/server/runs/runs";
+import type { RunChange } from "@/server/runs/changes";
 import type { AppRouter } from "@/server/api/root";
 import { InlineAlert } from "@/components/ui/alert";
 import { Button, buttonClasses } from "@/components/ui/button";
@@ -89,7 +90,16 @@ export function RunsList({ user }: { user: SessionUser }) {
     ...(v.q ? { q: v.q } : {}),
   };
   const runs = useInfiniteQuery(trpc.runs.list.infiniteQueryOptions(input, { getNextPageParam: (last) => last.nextCursor ?? undefined }));
-  const live = useFleetChanges();
+  const live = useFleetChanges(
+    useCallback(
+      (c: RunChange) =>
+        (v.view === "active" ? !stateMeta(c.state).terminal : !v.state || c.state === v.state) &&
+        (!v.project || c.projectId === v.project) &&
+        (!v.operator || c.createdBy === v.operator) &&
+        (!v.model || c.modelId === v.model),
+      [v.view, v.state, v.project, v.operator, v.model],
+    ),
+  );
   const items = runs.data?.pages.flatMap((p) => p.items) ?? [];
 
   function setParams(patch: Record<string, string | undefined>) {

@@ -37,7 +37,11 @@ function debounced(fn: () => void) {
   };
 }
 
-export function useFleetChanges() {
+/**
+ * `mayShow` tells whether a run the page does not show now could belong in
+ * its list (its filters); changes of other runs then cost nothing.
+ */
+export function useFleetChanges(mayShow: (change: RunChange) => boolean) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [usage, setUsage] = useState<Map<string, FleetUsage>>(() => new Map());
@@ -74,9 +78,11 @@ export function useFleetChanges() {
         return touched ? { ...data, pages } : data;
       });
       // New runs appear, ended ones leave the Active view, waiting ones move up: read the list again shortly.
-      refetchSoon([...changes.keys()].some((id) => !seen.has(id)) ? 300 : RESORT_AFTER_MS);
+      // Changes of runs this list does not show and could not show (other filters) cost nothing.
+      if (event.items.some((c) => !seen.has(c.id) && mayShow(c))) refetchSoon(300);
+      else if (seen.size > 0) refetchSoon(RESORT_AFTER_MS);
     },
-    [queryClient, trpc, resort],
+    [queryClient, trpc, resort, mayShow],
   );
   const subscription = useSubscription(trpc.runs.changes.subscriptionOptions(undefined, { onData }));
   return { usage, status: subscription.status, error: subscription.error };

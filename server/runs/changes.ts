@@ -9,6 +9,7 @@ import type { Db } from "@/db/client";
 import { approvals, runs, type RunEvent, type RunState } from "@/db/schema";
 import { onSignal } from "@/server/events/bus";
 import { queuePositions } from "@/server/runs/queue";
+import { DEFAULT_PROJECT_ID } from "@/server/projects/projects";
 import type { RunUsage } from "@/server/runs/usage";
 
 /** Live runs.changes streams one user may hold at once in this process (several tabs, a wall screen). */
@@ -19,6 +20,10 @@ export const FLEET_USAGE_INTERVAL_MS = 5000;
 /** The fields of a runs-list row that change while the run lives. */
 export interface RunChange {
   id: string;
+  /** Not changing, but a page showing a filtered list needs them to tell whether a run it does not show now belongs in it. */
+  projectId: string;
+  createdBy: string;
+  modelId: string | null;
   state: RunState;
   pendingApprovals: number;
   queuePosition: number | null;
@@ -44,6 +49,9 @@ export function runChanges(db: Db, ids: string[], opts: { queued?: boolean } = {
   const rows = db
     .select({
       id: runs.id,
+      projectId: runs.projectId,
+      createdBy: runs.createdBy,
+      modelId: runs.modelId,
       state: runs.state,
       queueReason: runs.queueReason,
       toolCallsUsed: runs.toolCallsUsed,
@@ -79,6 +87,7 @@ export function runChanges(db: Db, ids: string[], opts: { queued?: boolean } = {
     const queued = r.state === "queued";
     return {
       ...r,
+      projectId: r.projectId ?? DEFAULT_PROJECT_ID,
       pendingApprovals: pending.get(r.id) ?? 0,
       queuePosition: queued ? (positions.get(r.id) ?? null) : null,
       queueReason: queued ? r.queueReason : null,
@@ -122,6 +131,7 @@ export async function* streamRunChanges(
   const dirty = new Set<string>();
   let queueMoved = false;
   let usageDue = Boolean(opts.sampleUsage);
+  let lastUsageEmpty = false;
   let wake: (() => void) | null = null;
   const poke = () => wake?.();
   const offRun = onSignal("run:*", (payload) => {
@@ -160,7 +170,9 @@ export async function* streamRunChanges(
       if (usageDue && opts.sampleUsage) {
         usageDue = false;
         const items = await opts.sampleUsage().catch(() => null);
-        if (items && !signal.aborted) yield { type: "usage", items };
+        // Nothing running, as last time: nothing to send.
+        if (items && !signal.aborted && !(items.length === 0 && lastUsageEmpty)) yield { type: "usage", items };
+        if (items) lastUsageEmpty = items.length === 0;
         continue;
       }
       await new Promise<void>((resolve) => {
