@@ -89,7 +89,13 @@ export function RunsList({ user }: { user: SessionUser }) {
     ...(v.model ? { modelId: v.model } : {}),
     ...(v.q ? { q: v.q } : {}),
   };
-  const runs = useInfiniteQuery(trpc.runs.list.infiniteQueryOptions(input, { getNextPageParam: (last) => last.nextCursor ?? undefined }));
+  const runs = useInfiniteQuery(
+    trpc.runs.list.infiniteQueryOptions(input, {
+      getNextPageParam: (last) => last.nextCursor ?? undefined,
+      // Changing a filter keeps the rows shown until the new ones arrive (no flash of a skeleton).
+      placeholderData: (previous) => previous,
+    }),
+  );
   const live = useFleetChanges(
     useCallback(
       (c: RunChange) =>
@@ -424,7 +430,7 @@ function FleetRow({
       </div>
       {/* Phone: the second line (pending, age, duration, resources, operator); desktop: a cell each. */}
       <div className="col-start-2 col-end-4 flex min-w-0 items-center gap-x-2 overflow-hidden text-xs whitespace-nowrap text-fg-muted md:contents md:text-sm">
-        <span className="flex gap-2 text-xs empty:hidden md:flex-col md:gap-0.5">
+        <span className="flex gap-2 text-xs max-md:empty:hidden md:flex-col md:gap-0.5">
           <RunDecisionCounts pending={run.pendingApprovals} denied={run.deniedCalls} succeeded={run.state === "succeeded"} />
           <QueuePlace run={run} />
         </span>
