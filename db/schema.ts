@@ -1142,3 +1142,23 @@ export const reviewFileViews = sqliteTable(
 );
 
 export type ReviewFileView = typeof reviewFileViews.$inferSelect;
+/**
+ * Issue 16: a run started with runs.rerun records the run it re-ran (same
+ * task, settings, model, project and workspace source), so both runs can
+ * show the link. A table of its own rather than a column on runs.
+ */
+export const runReruns = sqliteTable(
+  "run_reruns",
+  {
+    runId: text("run_id")
+      .primaryKey()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    rerunOf: text("rerun_of")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    createdAt: createdAt(),
+  },
+  (t) => [index("run_reruns_of_idx").on(t.rerunOf)],
+);
+
+export type RunRerun = typeof runReruns.$inferSelect;

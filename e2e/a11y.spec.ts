@@ -75,6 +75,9 @@ function mainPages(runId: string): MainPage[] {
       path: "/trends",
       ready: async (p) => void (await expect(p.getByTestId("trend-runs-by-outcome").getByText(/^\d+ runs?:/)).toBeVisible({ timeout: 30_000 })),
     },
+    // Issue 16: the fleet view's All view and the compare page.
+    { path: "/runs?view=all", ready: async (p) => void (await expect(p.getByTestId("run-row").first()).toBeVisible({ timeout: 30_000 })) },
+    { path: "/runs/compare", ready: async (p) => void (await expect(p.getByRole("heading", { name: "Pick two runs" })).toBeVisible()) },
   ];
 }
 
@@ -100,7 +103,7 @@ async function scanLogin(browser: Browser, theme: Theme) {
 // Desktop: every page in both themes (the colours are the same tokens on a phone).
 for (const theme of ["light", "dark"] as const) {
   test(`@desktop-only the main pages pass WCAG 2.1 AA (axe-core, colour contrast included) in the ${theme} theme`, async ({ page, baseURL, browser }) => {
-    test.setTimeout(600_000); // ten pages, each scanned by axe
+    test.setTimeout(900_000); // thirteen pages, each scanned by axe
     const run = await runWithPendingPlan(baseURL!);
     await page.emulateMedia({ colorScheme: theme });
     await apiSignin(page, admin);
@@ -118,7 +121,7 @@ test("@phone-only the phone layouts of the main pages pass WCAG 2.1 AA (axe-core
   baseURL,
   browser,
 }) => {
-  test.setTimeout(600_000); // ten pages, each scanned by axe
+  test.setTimeout(900_000); // thirteen pages, each scanned by axe
   const run = await runWithPendingPlan(baseURL!);
   await apiSignin(page, admin);
   const dark = new Set([`/runs/${run.id}`, "/audit", "/settings"]);
@@ -170,7 +173,12 @@ test("@desktop-only the app is installable: manifest with icons, a service worke
 }) => {
   await apiSignin(page, admin);
   await page.goto("/runs");
-  await expect(page.getByTestId("run-row").or(page.getByText("No runs yet")).first()).toBeVisible({ timeout: 30_000 });
+  await expect(
+    page
+      .getByTestId("run-row")
+      .or(page.getByText(/^No (active )?runs( yet)?$/))
+      .first(),
+  ).toBeVisible({ timeout: 30_000 });
 
   // The manifest is linked from the page and served, with icons that load.
   const href = await page.locator('link[rel="manifest"]').getAttribute("href");
@@ -206,7 +214,12 @@ test("@desktop-only the app is installable: manifest with icons, a service worke
   await page.waitForFunction(async () => (await navigator.serviceWorker.ready).active?.state === "activated");
   await page.reload();
   await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
-  await expect(page.getByTestId("run-row").or(page.getByText("No runs yet")).first()).toBeVisible({ timeout: 30_000 }); // API calls went through
+  await expect(
+    page
+      .getByTestId("run-row")
+      .or(page.getByText(/^No (active )?runs( yet)?$/))
+      .first(),
+  ).toBeVisible({ timeout: 30_000 }); // API calls went through
 
   // Its cache holds only the offline notice and the icons: no API answer, no page.
   const cached = await page.evaluate(async () => {

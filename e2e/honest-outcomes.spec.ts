@@ -68,8 +68,8 @@ test("a run whose agent reports success after a reviewer denied a command reads 
   await expect(steps.nth(1)).not.toContainText("✓");
   await expect(page.getByRole("button", { name: /^Plan\s*2 steps · 1 of 2 steps reported done/ })).toBeVisible();
 
-  // The runs list says the same.
-  await page.goto("/runs");
+  // The runs list says the same (All: a finished run is not in the Active view).
+  await page.goto("/runs?view=all");
   const row = page.getByTestId("run-row").filter({ has: page.getByRole("link", { name: run.title }) });
   await expect(row.locator("[data-state=succeeded]")).toHaveText("Finished — the agent reports success · 1 call denied", { timeout: 30_000 });
   await expect(row.getByText("Succeeded", { exact: true })).toHaveCount(0);
@@ -85,7 +85,7 @@ test("the runs list counts a run's pending requests and shows runs waiting for a
   await waitForRunState(world.reviewerApi, newer.id, ["killed"], 60_000);
 
   await apiSignin(page, world.reviewer);
-  await page.goto("/runs");
+  await page.goto("/runs?view=all");
   const rows = page.getByTestId("run-row");
   const waitingRow = rows.filter({ has: page.getByRole("link", { name: waiting.title }) });
   await expect(waitingRow.getByTestId("run-pending-count")).toHaveText("1 pending");

@@ -14,6 +14,7 @@ import { DEFAULT_MAX_SUBSCRIBERS_PER_RUN, readConfig } from "@/server/config/env
 import { STREAM_PAGE_EVENTS } from "@/server/events/bus";
 import { MAX_POLICY_BYTES, MAX_POLICY_RULES, validatePolicyYaml } from "@/server/policy/yaml";
 import { MAX_USAGE_RUNS } from "@/server/runs/usage";
+import { MAX_FLEET_STREAMS_PER_USER } from "@/server/runs/changes";
 import { DEFAULT_MAX_STORED_BYTES } from "@/server/sandbox/runtime";
 import { DEFAULT_MAX_ENTRIES, DEFAULT_MAX_MATCHES } from "@/server/sandbox/files";
 import { MAX_SECRET_BYTES } from "@/server/secrets/secrets";
@@ -93,6 +94,7 @@ const CODE: Record<string, { value: number; setting?: string }> = {
   "`http_fetch` response shown to the model": { value: FETCH_MODEL_CAP },
   "Run events per database read of a live stream": { value: STREAM_PAGE_EVENTS },
   "Live viewers per run (`runs.events`)": { value: DEFAULT_MAX_SUBSCRIBERS_PER_RUN, setting: "AIRLOCK_MAX_SUBSCRIBERS_PER_RUN" },
+  "Live runs lists per user (`runs.changes`)": { value: MAX_FLEET_STREAMS_PER_USER },
   "Audit entries per page (`audit.list`)": { value: MAX_AUDIT_PAGE },
   "Requests per batch decision (`approvals.decideBatch`)": { value: MAX_BATCH },
   "Runs per usage query (`runs.usage`)": { value: MAX_USAGE_RUNS },

@@ -87,3 +87,39 @@ export function UsageSummary({ usage }: { usage: Usage | undefined }) {
     </span>
   );
 }
+
+function MiniBar({ label, fraction, text }: { label: string; fraction: number; text: string }) {
+  const pct = Math.max(0, Math.min(100, Math.round(fraction * 100)));
+  return (
+    <span className="flex items-center gap-1" title={`${label}: ${text}`}>
+      <span className="w-7 text-[10px] font-medium tracking-wide text-fg-muted uppercase">{label}</span>
+      <span
+        className="h-1.5 w-10 overflow-hidden rounded-full bg-surface-muted"
+        role="meter"
+        aria-label={`${label} ${text}`}
+        aria-valuenow={pct}
+        aria-valuemin={0}
+        aria-valuemax={100}
+      >
+        <span className={cn("block h-full rounded-full", tone(fraction))} style={{ width: `${pct}%` }} />
+      </span>
+    </span>
+  );
+}
+
+/** The fleet view's resources cell: "85 MB · 12% CPU" and bars for memory, CPU and processes against the run's caps. */
+export function UsageBars({ usage }: { usage: Usage | undefined }) {
+  if (!usage) return <span className="text-fg-muted max-md:hidden">—</span>;
+  const cpuCap = usage.cpuLimit * 100;
+  return (
+    <span className="flex flex-col gap-0.5">
+      <UsageSummary usage={usage} />
+      {/* The bars need room: the phone row keeps the one-line summary. */}
+      <span className="flex flex-wrap gap-x-2 gap-y-0.5 max-md:hidden">
+        <MiniBar label="Mem" fraction={usage.memoryBytes / usage.memoryLimitBytes} text={`${mb(usage.memoryBytes)} of ${mb(usage.memoryLimitBytes)} MB`} />
+        <MiniBar label="CPU" fraction={usage.cpuPercent / cpuCap} text={`${Math.round(usage.cpuPercent)}% of ${cpuCap}%`} />
+        <MiniBar label="Pids" fraction={usage.pids / usage.pidsLimit} text={`${usage.pids} of ${usage.pidsLimit}`} />
+      </span>
+    </span>
+  );
+}

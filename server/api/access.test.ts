@@ -61,6 +61,11 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   "runs.events": "viewer",
   "runs.kill": "operator",
   "runs.stopAll": "admin",
+  // Issue 16: the fleet view's live stream, re-run and compare.
+  "runs.changes": "viewer",
+  "runs.rerun": "operator",
+  "runs.compare": "viewer",
+  "runs.operators": "viewer",
   // Issue 13: the run queue's instance-wide limits.
   "queue.settings": "admin",
   "queue.updateSettings": "admin",

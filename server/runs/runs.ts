@@ -1,9 +1,10 @@
 // Runs as the API sees them: creation (queued), reads and listings.
 import crypto from "node:crypto";
-import { and, desc, eq, inArray, lt, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNull, lt, notInArray, or, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "@/db/client";
-import { approvals, models, RUN_STATES, runs, toolCalls, users, type Run } from "@/db/schema";
+import { approvals, models, RUN_STATES, runReruns, runs, toolCalls, users, type Run } from "@/db/schema";
+import { TERMINAL_STATES } from "@/server/runs/state-machine";
 import { appendAudit, type Actor } from "@/server/audit/chain";
 import { announce, insertRunEvent } from "@/server/events/bus";
 import { DomainError } from "@/server/errors/domain-error";
@@ -75,6 +76,10 @@ export interface RunView {
   modelName?: string | null;
   /** runs.get only: files the workspace source brought that can make later commands run programs (.git/hooks/…, .vscode/tasks.json). */
   armedConfigFiles?: string[];
+  /** Issue 16: the run this one re-ran (runs.rerun), or null. */
+  rerunOf: string | null;
+  /** runs.get only: runs started as re-runs of this one, oldest first. */
+  reruns?: string[];
 }
 
 /** Outcome counters for a run page or a page of the runs list, in three grouped queries. */
@@ -152,6 +157,7 @@ function toView(run: Run, email: string | null, outcome: RunOutcome = NO_OUTCOME
     endedAt: run.endedAt,
     queuePosition: queued ? (positions?.get(run.id) ?? null) : null,
     queueReason: queued ? run.queueReason : null,
+    rerunOf: null,
     ...outcome,
   };
 }
@@ -169,7 +175,7 @@ export function createRunWithToken(
   db: Db,
   actor: Actor & { userId: string },
   raw: z.input<typeof createRunInput>,
-  opts: { source?: WorkspaceSourceJson } = {},
+  opts: { source?: WorkspaceSourceJson; rerunOf?: string } = {},
 ): { run: Run; mcpToken: string | null } {
   const input = createRunInput.parse(raw);
   const external = input.agent === "external";
@@ -219,7 +225,9 @@ export function createRunWithToken(
         })
         .returning()
         .get();
-      recordWorkspaceSource(tx, id, opts.source ?? sourceFromInput(input.source), actor.userId);
+      // A re-run starts from the same archive its original did (the upload stays on disk; it is not claimed again).
+      recordWorkspaceSource(tx, id, opts.source ?? sourceFromInput(input.source), actor.userId, { reuse: Boolean(opts.rerunOf) });
+      if (opts.rerunOf) tx.insert(runReruns).values({ runId: id, rerunOf: opts.rerunOf }).run();
       const mcpToken = external ? issueRunTokenInTx(tx, id) : null;
       appendAudit(tx, actor, {
         action: "run.create",
@@ -231,6 +239,7 @@ export function createRunWithToken(
           projectId: project.id,
           limits,
           stepMode: input.stepMode,
+          ...(opts.rerunOf ? { rerunOf: opts.rerunOf } : {}),
           ...(external ? { agent: "external", mcpTokenPrefix: mcpToken!.slice(0, 10) } : {}),
         },
       });
@@ -252,42 +261,148 @@ export function getRunView(db: Db, id: string): RunView {
   const positions = row.run.state === "queued" ? queuePositions(db) : undefined;
   // The endpoint's name, also once it is retired (issue 16: retiring keeps the runs' history readable).
   const modelName = row.run.modelId ? (db.select({ name: models.name }).from(models).where(eq(models.id, row.run.modelId)).get()?.name ?? null) : null;
-  const view = { ...toView(row.run, row.email, runOutcomes(db, [id]).get(id), positions), modelName, armedConfigFiles: armedConfigFilesOf(db, id) };
+  const reruns = db.select({ runId: runReruns.runId }).from(runReruns).where(eq(runReruns.rerunOf, id)).orderBy(asc(runReruns.createdAt)).all();
+  const view = {
+    ...toView(row.run, row.email, runOutcomes(db, [id]).get(id), positions),
+    modelName,
+    armedConfigFiles: armedConfigFilesOf(db, id),
+    rerunOf: rerunOrigins(db, [id]).get(id) ?? null,
+    reruns: reruns.map((r) => r.runId),
+  };
   if (row.run.agent !== "external") return view;
   const token = runTokenOf(db, id);
   return { ...view, mcp: token ? { connectedAt: token.connectedAt, lastUsedAt: token.lastUsedAt, revoked: Boolean(token.revokedAt) } : null };
 }
 
+export const RUN_SORTS = ["newest", "oldest", "longest", "pending", "attention"] as const;
+export type RunSort = (typeof RUN_SORTS)[number];
+
 export const listRunsInput = z.object({
   state: z.enum(RUN_STATES).optional(),
   limit: z.number().int().min(1).max(200).default(50),
   cursor: z.string().optional(),
+  // Issue 16 (the fleet view): all optional, so older callers get what they always got.
+  /** Any of these states (with `state`, both must hold). */
+  states: z.array(z.enum(RUN_STATES)).max(RUN_STATES.length).optional(),
+  /** Only runs that have not ended (queued, starting, planning, running, waiting, paused). */
+  active: z.boolean().optional(),
+  projectId: z.string().min(1).max(200).optional(),
+  /** The operator who started the run (a user id). */
+  createdBy: z.string().min(1).max(200).optional(),
+  modelId: z.string().min(1).max(200).optional(),
+  /** Words that must all appear in the title, the task or the id (case-insensitive). */
+  q: z.string().trim().max(200, "The search text is longer than 200 characters.").optional(),
+  /** newest (default), oldest, longest (wall time), pending (most pending requests), attention (waiting for a decision first, then running, then queued by place). */
+  sort: z.enum(RUN_SORTS).optional(),
 });
 
-export function listRunViews(db: Db, input: z.infer<typeof listRunsInput>): { items: RunView[]; nextCursor?: string } {
+/** LIKE pattern for a literal word (%, _ and the escape character escaped with a backslash). */
+function likeWord(word: string): string {
+  return `%${word.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+const pendingCount = sql<number>`(select count(*) from ${approvals} where ${approvals.runId} = ${runs.id} and ${approvals.state} = 'pending')`;
+
+function listConditions(input: z.infer<typeof listRunsInput>): SQL[] {
   const conds: SQL[] = [];
   if (input.state) conds.push(eq(runs.state, input.state));
-  if (input.cursor) {
-    const ms = Number(input.cursor);
-    if (!Number.isFinite(ms)) throw new DomainError("INVALID_INPUT", "cursor is not one this API returned.");
-    conds.push(lt(runs.createdAt, new Date(ms)));
+  if (input.states?.length) conds.push(inArray(runs.state, input.states));
+  if (input.active) conds.push(notInArray(runs.state, [...TERMINAL_STATES]));
+  if (input.projectId)
+    conds.push(input.projectId === DEFAULT_PROJECT_ID ? or(eq(runs.projectId, input.projectId), isNull(runs.projectId))! : eq(runs.projectId, input.projectId));
+  if (input.createdBy) conds.push(eq(runs.createdBy, input.createdBy));
+  if (input.modelId) conds.push(eq(runs.modelId, input.modelId));
+  for (const word of (input.q ?? "").split(/\s+/).filter(Boolean).slice(0, 10)) {
+    const pattern = likeWord(word.toLowerCase());
+    conds.push(
+      sql`(lower(${runs.title}) like ${pattern} escape '\\' or lower(${runs.task}) like ${pattern} escape '\\' or ${runs.id} like ${pattern} escape '\\')`,
+    );
   }
-  const rows = db
-    .select({ run: runs, email: users.email })
-    .from(runs)
-    .leftJoin(users, eq(users.id, runs.createdBy))
-    .where(conds.length ? and(...conds) : undefined)
-    .orderBy(desc(runs.createdAt))
+  return conds;
+}
+
+/** 0: waits for a person (a pending request or a waiting state); 2: queued; 1: the rest. */
+const attentionRank = sql`(case when ${pendingCount} > 0 or ${runs.state} in ('awaiting_plan_approval', 'awaiting_approval') then 0 when ${runs.state} = 'queued' then 2 else 1 end)`;
+
+/**
+ * Runs that wait for a person first (most pending requests, then waiting
+ * longest), then the others newest first, then queued runs in start order
+ * (their place in the queue, as server/runs/queue.ts orders them).
+ */
+const ATTENTION_ORDER = [
+  asc(attentionRank),
+  asc(sql`case when ${attentionRank} = 0 then -${pendingCount} else 0 end`),
+  asc(sql`case when ${attentionRank} = 1 then -${runs.createdAt} else ${runs.createdAt} end`),
+  sql`"runs"."rowid"`,
+];
+
+function parseOffset(cursor: string | undefined): number {
+  if (!cursor) return 0;
+  const m = /^o:(\d{1,9})$/.exec(cursor);
+  if (!m) throw new DomainError("INVALID_INPUT", "cursor is not one this API returned for this sort; start again without a cursor.");
+  return Number(m[1]);
+}
+
+export function listRunViews(db: Db, input: z.infer<typeof listRunsInput>, now = new Date()): { items: RunView[]; nextCursor?: string } {
+  const conds = listConditions(input);
+  const sort = input.sort ?? "newest";
+  const select = () =>
+    db
+      .select({ run: runs, email: users.email })
+      .from(runs)
+      .leftJoin(users, eq(users.id, runs.createdBy))
+      .where(conds.length ? and(...conds) : undefined);
+  const views = (rows: { run: Run; email: string | null }[]) => {
+    const ids = rows.map((r) => r.run.id);
+    const outcomes = runOutcomes(db, ids);
+    const reruns = rerunOrigins(db, ids);
+    const positions = rows.some((r) => r.run.state === "queued") ? queuePositions(db) : undefined;
+    return rows.map((r) => ({ ...toView(r.run, r.email, outcomes.get(r.run.id), positions), rerunOf: reruns.get(r.run.id) ?? null }));
+  };
+  if (sort === "newest") {
+    // Keyed by creation time, as before issue 16 (cursors handed out then still work).
+    if (input.cursor) {
+      const ms = Number(input.cursor);
+      if (!Number.isFinite(ms)) throw new DomainError("INVALID_INPUT", "cursor is not one this API returned.");
+      conds.push(lt(runs.createdAt, new Date(ms)));
+    }
+    const rows = select()
+      .orderBy(desc(runs.createdAt))
+      .limit(input.limit + 1)
+      .all();
+    const items = views(rows.slice(0, input.limit));
+    return { items, nextCursor: rows.length > input.limit ? String(items.at(-1)!.createdAt.getTime()) : undefined };
+  }
+  const offset = parseOffset(input.cursor);
+  const nowMs = now.getTime();
+  const order =
+    sort === "attention"
+      ? ATTENTION_ORDER
+      : sort === "oldest"
+        ? [asc(runs.createdAt)]
+        : sort === "pending"
+          ? [desc(pendingCount), desc(runs.createdAt)]
+          : // Wall time so far: a queued run has none yet, a live one counts up to now.
+            [desc(sql`coalesce(${runs.endedAt}, ${nowMs}) - coalesce(${runs.startedAt}, ${nowMs})`), desc(runs.createdAt)];
+  const rows = select()
+    .orderBy(...order)
     .limit(input.limit + 1)
+    .offset(offset)
     .all();
-  const page = rows.slice(0, input.limit);
-  const outcomes = runOutcomes(
-    db,
-    page.map((r) => r.run.id),
-  );
-  const positions = page.some((r) => r.run.state === "queued") ? queuePositions(db) : undefined;
-  const items = page.map((r) => toView(r.run, r.email, outcomes.get(r.run.id), positions));
-  return { items, nextCursor: rows.length > input.limit ? String(items.at(-1)!.createdAt.getTime()) : undefined };
+  const items = views(rows.slice(0, input.limit));
+  return { items, nextCursor: rows.length > input.limit ? `o:${offset + input.limit}` : undefined };
+}
+
+/** Everyone who started a run, for the fleet view's operator filter (emails are on every run row already). */
+export function listRunOperators(db: Db): { id: string; email: string }[] {
+  return db.selectDistinct({ id: users.id, email: users.email }).from(runs).innerJoin(users, eq(users.id, runs.createdBy)).orderBy(asc(users.email)).all();
+}
+
+/** The run each of `runIds` re-ran (runs.rerun), where it did. */
+export function rerunOrigins(db: Db, runIds: string[]): Map<string, string> {
+  if (runIds.length === 0) return new Map();
+  const rows = db.select().from(runReruns).where(inArray(runReruns.runId, runIds)).all();
+  return new Map(rows.map((r) => [r.runId, r.rerunOf]));
 }
 
 export function listToolCalls(db: Db, runId: string) {

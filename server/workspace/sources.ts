@@ -118,6 +118,39 @@ export async function resolveWorkspaceSource(db: Db, userId: string, dataDir: st
   return { type: "archive", uploadId: upload.id, name: upload.filename };
 }
 
+/**
+ * The source a re-run (runs.rerun) starts from: the original run's own,
+ * pinned to the same commit, provided it still exists. Refuses with
+ * PRECONDITION_FAILED, saying what is missing, when the repository, the commit or
+ * the uploaded archive is no longer there.
+ */
+export async function resolveRerunSource(dataDir: string, runId: string, source: WorkspaceSourceJson): Promise<WorkspaceSourceJson> {
+  const gone = (what: string) =>
+    new DomainError("PRECONDITION_FAILED", `Run ${runId} cannot be re-run: ${what} Start a new run with another workspace source instead.`);
+  if (source.type === "empty") return source;
+  if (source.type === "git") {
+    let repo: SourceRepo;
+    try {
+      repo = await resolveSourceRepo(source.path);
+    } catch (err) {
+      throw gone(`its source repository is no longer usable (${(err as Error).message})`);
+    }
+    const home = await scratchHome(dataDir);
+    try {
+      const commit = await resolveCommit(repo, source.commit ?? source.ref, home);
+      return { ...source, path: repo.path, commit };
+    } catch {
+      throw gone(`commit ${source.commit ?? source.ref ?? "HEAD"} is no longer in ${source.path}.`);
+    }
+  }
+  const there = await fs.access(uploadPath(dataDir, source.uploadId)).then(
+    () => true,
+    () => false,
+  );
+  if (!there) throw gone(`its uploaded archive${source.name ? ` ${source.name}` : ""} (${source.uploadId}) is no longer on the server.`);
+  return source;
+}
+
 /** The source as requested, unpinned (a git commit is then resolved when the run starts). */
 export function sourceFromInput(input: WorkspaceSourceInput | undefined): WorkspaceSourceJson {
   if (!input || input.type === "empty") return { type: "empty" };
@@ -126,8 +159,15 @@ export function sourceFromInput(input: WorkspaceSourceInput | undefined): Worksp
 }
 
 /** Records the run's source in the transaction that creates the run; an upload is claimed by exactly one run. */
-export function recordWorkspaceSource(tx: Pick<Db, "select" | "insert" | "update">, runId: string, source: WorkspaceSourceJson, userId: string): void {
-  if (source.type === "archive") {
+export function recordWorkspaceSource(
+  tx: Pick<Db, "select" | "insert" | "update">,
+  runId: string,
+  source: WorkspaceSourceJson,
+  userId: string,
+  opts: { reuse?: boolean } = {},
+): void {
+  // reuse: a re-run (runs.rerun) starts from the archive its original run already claimed; the caller checked it is still there.
+  if (source.type === "archive" && !opts.reuse) {
     const upload = tx.select().from(uploads).where(eq(uploads.id, source.uploadId)).get();
     if (!upload || upload.userId !== userId)
       throw new DomainError("NOT_FOUND", `No upload ${source.uploadId} of yours; upload the archive first (POST /api/uploads).`);

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { roleProcedure, router } from "@/server/api/trpc";
 import { whileAccessHolds } from "@/server/api/live-access";
 import { holdSubscriberPlace, streamRunEvents } from "@/server/events/bus";
-import { createRunWithToken, createRunInput, getRunView, listRunViews, listRunsInput, listToolCalls, requireRun } from "@/server/runs/runs";
+import { createRunWithToken, createRunInput, getRunView, listRunOperators, listRunViews, listRunsInput, listToolCalls, requireRun } from "@/server/runs/runs";
 import { MAX_USAGE_RUNS, runUsage } from "@/server/runs/usage";
 import { DomainError } from "@/server/errors/domain-error";
 import { stopRunDenial } from "@/lib/permissions";
@@ -14,6 +14,9 @@ import { checkpointProcedures } from "@/server/api/routers/checkpoints";
 import { mcpUrl } from "@/server/runs/run-tokens";
 import { egressView } from "@/server/egress/controller";
 import { failpoint } from "@/server/faults/failpoints";
+import { holdFleetPlace, MAX_FLEET_STREAMS_PER_USER, streamRunChanges } from "@/server/runs/changes";
+import { rerunRun } from "@/server/runs/rerun";
+import { compareRuns } from "@/server/runs/compare";
 
 export const runsRouter = router({
   ...checkpointProcedures,
@@ -38,6 +41,43 @@ export const runsRouter = router({
   list: roleProcedure("viewer")
     .input(listRunsInput.optional())
     .query(({ ctx, input }) => listRunViews(ctx.db, listRunsInput.parse(input ?? {}))),
+  /**
+   * Issue 16: live changes of the runs list (state, pending requests, queue
+   * place) and the running sandboxes' resource use, for one fleet page.
+   * At most MAX_FLEET_STREAMS_PER_USER at once per user.
+   */
+  changes: roleProcedure("viewer").subscription(async function* ({ ctx, signal }) {
+    const release = holdFleetPlace(ctx.user.id);
+    if (!release)
+      throw new DomainError(
+        "TOO_MANY_ATTEMPTS",
+        `You already have ${MAX_FLEET_STREAMS_PER_USER} live runs lists open, the most one user may have. Close the runs page in another tab or window and try again.`,
+      );
+    const runtime = ctx.supervisor().runtime;
+    try {
+      yield* whileAccessHolds(ctx, signal, (live) => streamRunChanges(ctx.db, live, { sampleUsage: () => runUsage(ctx.db, runtime) }));
+    } finally {
+      release();
+    }
+  }),
+  /** Issue 16: a new run with the same task, settings, model, project and workspace source; it records which run it re-ran. */
+  rerun: roleProcedure("operator")
+    .input(z.object({ id: z.string().min(1) }))
+    .mutation(async ({ ctx, input }) => {
+      const supervisor = ctx.supervisor();
+      const { run, mcpToken } = await rerunRun(ctx.db, { ...ctx.actor, userId: ctx.user.id }, config().dataDir, input.id);
+      supervisor.launch(run.id);
+      const created: { id: string; rerunOf: string; mcpUrl?: string; mcpToken?: string } = mcpToken
+        ? { id: run.id, rerunOf: input.id, mcpUrl: mcpUrl(), mcpToken }
+        : { id: run.id, rerunOf: input.id };
+      return created;
+    }),
+  /** Issue 16: two runs side by side, with their diffs and the diff between their final workspaces. */
+  compare: roleProcedure("viewer")
+    .input(z.object({ a: z.string().min(1), b: z.string().min(1) }))
+    .query(({ ctx, input }) => compareRuns(ctx.db, input.a, input.b)),
+  /** Issue 16: who has started runs (the fleet view's operator filter). */
+  operators: roleProcedure("viewer").query(({ ctx }) => ({ items: listRunOperators(ctx.db) })),
   toolCalls: roleProcedure("viewer")
     .input(z.object({ id: z.string().min(1) }))
     .query(({ ctx, input }) => {

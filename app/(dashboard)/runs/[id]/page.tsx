@@ -3,6 +3,7 @@ import { db } from "@/db/client";
 import { RunView } from "@/components/runs/run-view";
 import { RunLogLinks } from "@/components/search/run-log-links";
 import { ScrollToHash } from "@/components/search/scroll-to-hash";
+import { RunLineage } from "@/components/runs/run-lineage";
 import { currentIdentity, requireIdentity, toSessionUser } from "@/lib/server-session";
 import { getRunView } from "@/server/runs/runs";
 
@@ -28,6 +29,7 @@ export default async function RunPage({ params }: Props) {
     <div className="mx-auto max-w-4xl">
       <RunLogLinks runId={id} />
       <ScrollToHash />
+      <RunLineage key={`lineage-${id}`} runId={id} user={toSessionUser(identity)} />
       <RunView key={id} runId={id} user={toSessionUser(identity)} />
     </div>
   );
