@@ -216,9 +216,16 @@ function describe(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}\n${err.stack ?? ""}` : String(err);
 }
 
-/** Row counts of every table: a refused call must leave them as they were. */
+/**
+ * Row counts of every ordinary table: a refused call must leave them as they
+ * were. The full-text index (FTS5 virtual tables and their shadow tables) is
+ * left out: its triggers follow the tables it indexes, so a refusal's audit
+ * entry (allowed below) moves it too.
+ */
 export function rowCounts(sqlite: Database.Database, ignore: readonly string[] = []): Record<string, number> {
-  const tables = sqlite.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name").all() as { name: string }[];
+  const tables = sqlite
+    .prepare("select name from pragma_table_list where schema = 'main' and type = 'table' and name not like 'sqlite_%' order by name")
+    .all() as { name: string }[];
   const counts: Record<string, number> = {};
   for (const { name } of tables) {
     if (ignore.includes(name)) continue;
