@@ -257,6 +257,12 @@ function RunHeader({ run, user }: { run: Run; user: SessionUser }) {
             ) : null}
             {run.stepMode ? " · step mode" : ""}
             {run.agent === "external" ? " · external agent (MCP)" : ""}
+            {run.agent !== "external" && run.modelName ? (
+              <>
+                {" · model "}
+                <span className="text-fg">{run.modelName}</span>
+              </>
+            ) : null}
           </p>
         </div>
         {showStop ? (
