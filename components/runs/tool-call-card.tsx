@@ -87,6 +87,9 @@ export const ToolCallCard = memo(function ToolCallCard({
   const decider = deciderOf(item);
 
   if (!open) {
+    // The line wraps rather than overflows: on a 375 px phone the tool's name, a
+    // "Waiting for approval" badge and the wait do not fit on one line, and a
+    // wider line scrolled the whole run page sideways under the Approve bar.
     return (
       <article
         aria-label={`Tool call #${item.seq} ${item.tool}`}
@@ -100,7 +103,7 @@ export const ToolCallCard = memo(function ToolCallCard({
           type="button"
           aria-expanded={false}
           onClick={() => setOpenedByUser(true)}
-          className="flex w-full min-w-0 items-center gap-2 px-3 py-1.5 text-left text-xs hover:bg-surface-muted/60 sm:px-4"
+          className="flex w-full min-w-0 flex-wrap items-center gap-x-2 gap-y-1 px-3 py-1.5 text-left text-xs hover:bg-surface-muted/60 sm:px-4"
         >
           <ChevronDownIcon size={14} className="shrink-0 -rotate-90 text-fg-muted" />
           <span className="shrink-0 font-mono text-fg-muted">#{item.seq}</span>
@@ -110,7 +113,7 @@ export const ToolCallCard = memo(function ToolCallCard({
               {t}
             </span>
           ) : null}
-          <span className="ml-auto flex shrink-0 items-center gap-1.5 text-fg-muted">
+          <span className="ml-auto flex min-w-0 flex-wrap items-center justify-end gap-1.5 text-fg-muted">
             {pending ? (
               <Badge tone="warning">Waiting for approval</Badge>
             ) : (

@@ -1155,6 +1155,8 @@ function dockerTimestamp(ms: number): string {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 /** Pauses between looks at an exec's exit code (see finalExitCode): 1.1 s in all, as 20 × 50 ms before. */
 const EXIT_CODE_POLL_MS = [5, 10, 20, 40, ...Array<number>(21).fill(50)];
+/** How long a command's missing exit code is watched before it is reported as unknown (see settleUnknownExit). */
+const UNKNOWN_EXIT_WAIT_MS = 10_000;
 
 // ---------------------------------------------------------------- docker runtime
 
@@ -1370,6 +1372,46 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
       await sleep(waitMs);
     }
     return null;
+  }
+
+  /**
+   * A command whose output ended without an exit code the engine would give
+   * (finalExitCode's second or so ran out): watch for up to UNKNOWN_EXIT_WAIT_MS
+   * whether the exit code appears, the engine stops answering (it is shutting
+   * down: the command was cut off), or the sandbox itself has stopped.
+   */
+  async function settleUnknownExit(
+    containerId: string,
+    exec: Docker.Exec,
+  ): Promise<{ kind: "exit"; code: number } | { kind: "stopped" } | { kind: "error"; message: string; cause?: unknown }> {
+    const cutOff = (err: unknown) => ({
+      kind: "error" as const,
+      message: `the command was cut off: ${engineUnreachableMessage((err as Error).message)}. What it did before is unknown; check the workspace before running it again`,
+      cause: err,
+    });
+    const deadline = Date.now() + UNKNOWN_EXIT_WAIT_MS;
+    let stopped = false;
+    for (;;) {
+      try {
+        const info = await exec.inspect();
+        if (!info.Running && typeof info.ExitCode === "number") return { kind: "exit", code: info.ExitCode };
+      } catch (err) {
+        if (isEngineUnreachable(err)) return cutOff(err);
+      }
+      try {
+        stopped = (await engine().getContainer(containerId).inspect()).State.Running === false;
+      } catch (err) {
+        if (isEngineUnreachable(err)) return cutOff(err);
+        if (statusCode(err) === 404) stopped = true;
+      }
+      if (Date.now() >= deadline) break;
+      await sleep(250);
+    }
+    if (stopped) return { kind: "stopped" };
+    return {
+      kind: "error",
+      message: `the Docker engine did not report how the command ended (no exit code after ${UNKNOWN_EXIT_WAIT_MS / 1000} s). What it did is unknown; check the workspace before running it again`,
+    };
   }
 
   async function startResident(containerId: string, cmd: string[]): Promise<ResidentHelper> {
@@ -1959,20 +2001,16 @@ export function dockerRuntime(client?: Docker, opts: { instance?: string } = {})
     }
     capture.flush();
 
-    const exitCode = await finalExitCode(dockerExec);
+    let exitCode = await finalExitCode(dockerExec);
     if (exitCode === null && outcome === "ended" && !sandboxStopped) {
-      // The stream ended and the engine cannot say how: it went away (stopped or
-      // restarted) with the command in flight. Never report that as a clean run.
-      const lost = await dockerExec.inspect().then(
-        () => null,
-        (err: unknown) => (isEngineUnreachable(err) ? err : null),
-      );
-      if (lost)
-        throw new SandboxError(
-          "ENGINE_ERROR",
-          `the command was cut off: ${engineUnreachableMessage((lost as Error).message)}. What it did before is unknown; check the workspace before running it again`,
-          { cause: lost },
-        );
+      // The stream ended and the engine did not say how. Either it is going away
+      // (stopped or restarted) with the command in flight, which can take it
+      // seconds while it stops its containers, or it is slow to record the exit.
+      // Look longer; never report that as a clean run.
+      const settled = await settleUnknownExit(containerId, dockerExec);
+      if (settled.kind === "exit") exitCode = settled.code;
+      else if (settled.kind === "stopped") sandboxStopped = true;
+      else throw new SandboxError("ENGINE_ERROR", settled.message, settled.cause ? { cause: settled.cause } : undefined);
     }
     let signal: string | null = null;
     if (timedOut || aborted) signal = "SIGKILL";
