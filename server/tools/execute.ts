@@ -434,6 +434,10 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
       : "was killed with all its processes";
     return { ok: false, code: "TIMEOUT", message: `The command ran longer than ${limit} s and ${killed}.`, ...outputFields };
   }
+  // The sandbox stopped under the command (not the run's stop, which ends above): how it ended is unknown, so never "ok".
+  if (result.sandboxStopped && result.exitCode === null) {
+    return toolError("RUN_STOPPED", "The sandbox stopped while the command ran, so it was cut off; what it did before is unknown.", outputFields);
+  }
   return {
     ok: true,
     exit_code: result.exitCode,
