@@ -16,9 +16,9 @@ import { Button, buttonClasses } from "@/components/ui/button";
 import { EmptyState } from "@/components/ui/empty-state";
 import { ChevronDownIcon } from "@/components/ui/icons";
 import { LocalTime } from "@/components/ui/local-time";
-import { Segmented } from "@/components/ui/segmented";
 import { SkeletonRows } from "@/components/ui/skeleton";
 import { useIsWide } from "@/components/ui/use-media-query";
+import { DiffLayoutToggle } from "@/components/diff/diff-controls";
 import { DiffView, type DiffMode, type DiffSide, type LineAnnotator } from "@/components/diff/diff-view";
 import { parseUnifiedDiff } from "@/components/diff/parse-diff";
 import { displayPath } from "@/components/checkpoints/split-diff";
@@ -145,17 +145,7 @@ export function FilesChanged({ runId, user }: { runId: string; user: SessionUser
                 Everything the run changed, from its start to its latest checkpoint.
                 {denial ? " You can read the review; commenting needs the reviewer role (or being the run's operator)." : " Click + on a line to comment."}
               </p>
-              {wide ? (
-                <Segmented<DiffMode>
-                  label="Diff layout"
-                  value={mode}
-                  onChange={setMode}
-                  options={[
-                    { value: "unified", label: "Unified" },
-                    { value: "split", label: "Side by side" },
-                  ]}
-                />
-              ) : null}
+              {wide ? <DiffLayoutToggle value={mode} onChange={setMode} /> : null}
             </div>
             {files.data.truncated ? (
               <InlineAlert tone="warning" title="The diff is too large to show whole">

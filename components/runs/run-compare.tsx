@@ -12,6 +12,7 @@ import { Button } from "@/components/ui/button";
 import { Segmented } from "@/components/ui/segmented";
 import { SkeletonRows } from "@/components/ui/skeleton";
 import { useIsWide } from "@/components/ui/use-media-query";
+import { DiffLayoutToggle, DiffTotals } from "@/components/diff/diff-controls";
 import { DiffView, type DiffMode } from "@/components/diff/diff-view";
 import { displayPath, splitGitDiff } from "@/components/checkpoints/split-diff";
 import { errorMessage } from "@/lib/errors";
@@ -141,21 +142,8 @@ function CompareDiff({ text, truncated }: { text: string; truncated: boolean }) 
   return (
     <div className="space-y-3" data-testid="compare-diff">
       <div className="flex flex-wrap items-center justify-between gap-2 text-xs text-fg-muted">
-        <span>
-          {files.length} file{files.length === 1 ? "" : "s"} · <span className="text-success">+{files.reduce((n, f) => n + f.additions, 0)}</span>{" "}
-          <span className="text-danger">−{files.reduce((n, f) => n + f.deletions, 0)}</span>
-        </span>
-        {wide ? (
-          <Segmented<DiffMode>
-            label="Diff layout"
-            value={mode}
-            onChange={setMode}
-            options={[
-              { value: "unified", label: "Unified" },
-              { value: "split", label: "Side by side" },
-            ]}
-          />
-        ) : null}
+        <DiffTotals files={files} />
+        {wide ? <DiffLayoutToggle value={mode} onChange={setMode} /> : null}
       </div>
       {truncated ? (
         <InlineAlert tone="warning" title="The diff is too large to show whole">
