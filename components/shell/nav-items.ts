@@ -1,8 +1,6 @@
 import type { ComponentType, SVGProps } from "react";
-import { ApprovalsIcon, AuditIcon, PoliciesIcon, RunsIcon, SettingsIcon } from "@/components/ui/icons";
+import { ApprovalsIcon, AuditIcon, PoliciesIcon, RunsIcon, SearchIcon, SettingsIcon, TrendsIcon } from "@/components/ui/icons";
 import { ProjectsIcon, RedteamIcon } from "@/components/policies/icons";
-import { SearchIcon } from "@/components/search/icons";
-import { TrendsIcon } from "@/components/trends/icons";
 
 export interface NavItem {
   href: string;

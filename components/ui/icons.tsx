@@ -167,3 +167,17 @@ export const MoreIcon = (p: IconProps) => (
     <circle cx="19" cy="12" r="1.3" />
   </Icon>
 );
+
+export const SearchIcon = (p: IconProps) => (
+  <Icon {...p}>
+    <circle cx="11" cy="11" r="6.5" />
+    <path d="m20 20-4.2-4.2" />
+  </Icon>
+);
+
+export const TrendsIcon = (p: IconProps) => (
+  <Icon {...p}>
+    <path d="M4 4v16h16" />
+    <path d="m7 15 4-4 3 3 5-6" />
+  </Icon>
+);
