@@ -1,6 +1,6 @@
 // The database schema: one table per domain concept, plural names.
 import { relations, sql } from "drizzle-orm";
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const ROLES = ["viewer", "operator", "reviewer", "admin"] as const;
 export type Role = (typeof ROLES)[number];
@@ -232,6 +232,8 @@ export const runs = sqliteTable(
     runtime: text("runtime", { enum: SANDBOX_RUNTIMES }),
     // Issue 13: why a queued run waits (null when it does not).
     queueReason: text("queue_reason"),
+    // Issue 17: the engine (engines.name) its sandbox was placed on; null before placement (and for runs older than the pool: the local engine).
+    engine: text("engine"),
     createdAt: createdAt(),
     updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
     startedAt: integer("started_at", { mode: "timestamp_ms" }),
@@ -508,6 +510,8 @@ export const projects = sqliteTable(
     maxConcurrentRuns: integer("max_concurrent_runs"),
     // Issue 13: "runsc" requires gVisor for every run of the project (null: AIRLOCK_RUNTIME decides).
     runtime: text("runtime", { enum: ["runsc"] }),
+    // Issue 17: a run of the project goes only to an engine carrying every one of these labels ([]: any engine).
+    engineLabels: text("engine_labels", { mode: "json" }).$type<string[]>().notNull().default([]),
     createdBy: text("created_by"),
     createdAt: createdAt(),
     updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
@@ -1162,3 +1166,35 @@ export const runReruns = sqliteTable(
 );
 
 export type RunRerun = typeof runReruns.$inferSelect;
+
+/**
+ * Issue 17: the Docker engines runs are placed on. The row "local" (the engine
+ * next to Airlock: DOCKER_HOST or the local socket, workspaces bind-mounted)
+ * is made at start and cannot be deleted; every other engine is remote: its
+ * workspaces are volumes on that engine, filled and read through the archive API.
+ */
+export const engines = sqliteTable("engines", {
+  name: text("name").primaryKey(),
+  /** unix:///var/run/docker.sock, tcp://host:2376 (TLS client certificates) or ssh://user@host. */
+  endpoint: text("endpoint").notNull(),
+  local: integer("local", { mode: "boolean" }).notNull().default(false),
+  labels: text("labels", { mode: "json" }).$type<string[]>().notNull().default([]),
+  /** Runs at once; null: from the engine's cores and memory (as AIRLOCK_MAX_CONCURRENT_RUNS' default). */
+  capacityRuns: integer("capacity_runs"),
+  /** CPUs the runs' cpu limits may add up to; null: the engine's cores. */
+  capacityCpus: real("capacity_cpus"),
+  /** Memory the runs' memory limits may add up to, MB; null: the engine's memory × the run memory ratio. */
+  capacityMemoryMb: integer("capacity_memory_mb"),
+  draining: integer("draining", { mode: "boolean" }).notNull().default(false),
+  /** TLS (ca, cert, key PEM) or ssh (privateKey) credentials as encrypted JSON (encryptSecret), null: none. */
+  credentialsEnc: text("credentials_enc"),
+  /** Where it is defined: "builtin" (local), "file" (AIRLOCK_ENGINES: edited there, not in the UI) or "ui". */
+  source: text("source", { enum: ["builtin", "file", "ui"] })
+    .notNull()
+    .default("ui"),
+  /** Set while the engine does not answer (kept across restarts, for "unreachable since …"). */
+  downSince: integer("down_since", { mode: "timestamp_ms" }),
+  createdAt: createdAt(),
+  updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+});
+export type EngineRow = typeof engines.$inferSelect;

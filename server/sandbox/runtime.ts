@@ -98,6 +98,8 @@ export interface SandboxSpec {
   purpose?: "run" | "redteam";
   /** The engine runtime that isolates the container: "runc" (default) or "runsc" (gVisor, registered with the engine by scripts/ensure-gvisor.sh). */
   runtime?: SandboxRuntimeName;
+  /** Issue 17: the engine (engines.name) to create it on; default "local". Only the engine pool (server/engines/pooled-runtime.ts) reads it. */
+  engine?: string;
 }
 
 export interface ExecOptions {
@@ -1160,7 +1162,18 @@ const UNKNOWN_EXIT_WAIT_MS = 10_000;
 
 // ---------------------------------------------------------------- docker runtime
 
-export function dockerRuntime(client?: Docker, opts: { instance?: string } = {}): SandboxRuntime {
+export interface DockerRuntimeOptions {
+  instance?: string;
+  /**
+   * Issue 17: the engine is not the one next to Airlock (engines.local false):
+   * nothing of the host is shared with it. The workspace is a Docker volume
+   * on that engine (never a bind mount of a host path), moved through the
+   * archive API; nothing reads the host's /proc or cgroups for its containers.
+   */
+  remote?: { engine: string };
+}
+
+export function dockerRuntime(client?: Docker, opts: DockerRuntimeOptions = {}): SandboxRuntime {
   const instanceLabels: Record<string, string> = opts.instance ? { [INSTANCE_LABEL]: opts.instance } : {};
   const engine = () => client ?? processDocker();
   /** Containers this runtime stopped on its own, and why (for watchSandboxes). */

@@ -3,7 +3,8 @@
 import { db } from "@/db/client";
 import { startAuditAnchorTimer } from "@/server/audit/anchor";
 import { sealAuditHead } from "@/server/audit/chain";
-import { dockerRuntime, instanceIdForDataDir } from "@/server/sandbox/runtime";
+import { instanceIdForDataDir } from "@/server/sandbox/runtime";
+import { enginePoolRuntime } from "@/server/engines/pooled-runtime";
 import { config } from "@/server/config/env";
 import { getSupervisor, setSupervisor, Supervisor } from "@/server/supervisor/supervisor";
 import { DomainError } from "@/server/errors/domain-error";
@@ -38,7 +39,9 @@ export async function startSupervisor(): Promise<Supervisor> {
   } catch (err) {
     console.error("airlock: the audit log stream could not start:", err);
   }
-  const supervisor = new Supervisor({ db: db(), runtime: dockerRuntime(undefined, { instance: instanceIdForDataDir(config().dataDir) }) });
+  const instance = instanceIdForDataDir(config().dataDir);
+  // Issue 17: one runtime over every engine of the pool (the local one, and those registered in Settings → Engines or AIRLOCK_ENGINES).
+  const supervisor = new Supervisor({ db: db(), runtime: enginePoolRuntime(db(), instance) });
   setSupervisor(supervisor);
   let stopping = false;
   const stop = (signal: string) => {

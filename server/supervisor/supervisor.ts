@@ -14,6 +14,7 @@ import { projectOfRun } from "@/server/projects/projects";
 import { decideRuntime, probeGvisor, type GvisorStatus, type RuntimeDecision } from "@/server/sandbox/runtimes";
 import { stopRunServices } from "@/server/services/services";
 import type { SandboxRuntime, SandboxStop } from "@/server/sandbox/runtime";
+import { LOCAL_ENGINE } from "@/server/engines/types";
 import { prepareWorkspace } from "@/server/sandbox/workspace";
 import { sandboxImageName } from "@/server/sandbox/image";
 import { controlTools, type FinishSignal } from "@/server/supervisor/control";
@@ -302,6 +303,8 @@ export class Supervisor {
           workspaceDir,
           limits: run.limits,
           runtime: isolation.runtime,
+          // Issue 17: where the queue placed it (null: the local engine).
+          engine: run.engine ?? LOCAL_ENGINE,
         }),
         (async () => {
           await prepareRunWorkspace(db, runId, workspaceDir); // source files + shadow repository

@@ -20,8 +20,10 @@ export interface SecondEngine {
   /** For DOCKER_HOST (dockerode and the docker CLI read it). */
   host: string;
   socketPath: string;
-  /** A client of this engine (not the process-wide one). */
+  /** A client of this engine (not the process-wide one): over the unix socket. */
   docker: Docker;
+  /** With `tls: true`: where it also listens, tcp://127.0.0.1:PORT with TLS client certificates, and the PEM material a client needs. */
+  tcp: { endpoint: string; host: string; port: number; ca: string; cert: string; key: string } | null;
   running(): boolean;
   /** SIGTERM to dockerd, as a service stop does (SIGKILL: a crash); resolves when it has exited. */
   stop(signal?: "SIGTERM" | "SIGKILL"): Promise<void>;
@@ -37,6 +39,57 @@ export interface SecondEngineOptions {
   name: string;
   /** Images to copy from the main engine when missing. */
   images: string[];
+  /**
+   * Also listen on loopback TCP with TLS (--tlsverify): a CA, a server
+   * certificate for 127.0.0.1 and a client certificate are generated with
+   * openssl on first use and kept beside the data root. Port: `tcpPort`, or a
+   * free one.
+   */
+  tls?: boolean;
+  tcpPort?: number;
+}
+
+export interface TlsMaterial {
+  ca: string;
+  cert: string;
+  key: string;
+  serverCert: string;
+  serverKey: string;
+  dir: string;
+}
+
+/** A test CA, a server certificate for 127.0.0.1/localhost and a client certificate (PEM files in dir, made once). */
+export async function engineTlsMaterial(dir: string): Promise<TlsMaterial> {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const f = (n: string) => path.join(dir, n);
+  if (!fs.existsSync(f("client-cert.pem"))) {
+    const sh = `set -e
+cd "$1"
+openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=airlock test engine CA" -keyout ca-key.pem -out ca.pem 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout server-key.pem -out server.csr 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' > server-ext.cnf
+openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3650 -extfile server-ext.cnf -out server-cert.pem 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=airlock" -keyout client-key.pem -out client.csr 2>/dev/null
+printf 'extendedKeyUsage=clientAuth\n' > client-ext.cnf
+openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3650 -extfile client-ext.cnf -out client-cert.pem 2>/dev/null
+rm -f server.csr client.csr`;
+    await execFileP("bash", ["-c", sh, "certs", dir], { timeout: 60_000 });
+  }
+  const r = (n: string) => fs.readFileSync(f(n), "utf8");
+  return { ca: r("ca.pem"), cert: r("client-cert.pem"), key: r("client-key.pem"), serverCert: f("server-cert.pem"), serverKey: f("server-key.pem"), dir };
+}
+
+/** A TCP port nothing listens on now (the kernel's pick). */
+export async function freePort(): Promise<number> {
+  const net = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 export async function startSecondEngine(opts: SecondEngineOptions): Promise<SecondEngine> {
@@ -51,6 +104,8 @@ export async function startSecondEngine(opts: SecondEngineOptions): Promise<Seco
   fs.mkdirSync(dataRoot, { recursive: true });
   fs.mkdirSync(execRoot, { recursive: true });
   fs.writeFileSync(configFile, "{}\n");
+  const tlsMaterial = opts.tls ? await engineTlsMaterial(path.join(base, "tls")) : null;
+  const tcpPort = tlsMaterial ? (opts.tcpPort ?? (await freePort())) : null;
   let proc: ChildProcess | undefined;
   let logText = "";
   const docker = new Docker({ socketPath });
@@ -84,6 +139,16 @@ export async function startSecondEngine(opts: SecondEngineOptions): Promise<Seco
         `--config-file=${configFile}`,
         `-H`,
         `unix://${socketPath}`,
+        ...(tlsMaterial && tcpPort
+          ? [
+              "-H",
+              `tcp://127.0.0.1:${tcpPort}`,
+              "--tlsverify",
+              `--tlscacert=${path.join(tlsMaterial.dir, "ca.pem")}`,
+              `--tlscert=${tlsMaterial.serverCert}`,
+              `--tlskey=${tlsMaterial.serverKey}`,
+            ]
+          : []),
         "--bridge=none",
         "--iptables=false",
         "--ip6tables=false",
@@ -132,6 +197,10 @@ export async function startSecondEngine(opts: SecondEngineOptions): Promise<Seco
     host: `unix://${socketPath}`,
     socketPath,
     docker,
+    tcp:
+      tlsMaterial && tcpPort
+        ? { endpoint: `tcp://127.0.0.1:${tcpPort}`, host: "127.0.0.1", port: tcpPort, ca: tlsMaterial.ca, cert: tlsMaterial.cert, key: tlsMaterial.key }
+        : null,
     running: () => !!proc && proc.exitCode === null && proc.signalCode === null,
     stop: (signal) => stop(signal),
     start,
