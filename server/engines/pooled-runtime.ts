@@ -180,6 +180,23 @@ export class PooledRuntime implements SandboxRuntime {
     return counts.reduce((a, b) => a + b, 0);
   }
 
+  /** A remote engine's sandbox → the host mirror; nothing on the local engine (the mirror is the workspace). */
+  async pullWorkspace(containerId: string, hostDir: string): Promise<void> {
+    const { rt, id } = this.route(containerId);
+    await rt.pullWorkspace?.(id, hostDir);
+  }
+
+  /** The host mirror → a remote engine's sandbox; nothing on the local engine. */
+  async pushWorkspace(containerId: string, hostDir: string): Promise<void> {
+    const { rt, id } = this.route(containerId);
+    await rt.pushWorkspace?.(id, hostDir);
+  }
+
+  /** Workspace volumes of one remote engine whose run is not in keep (0 on the local engine, which has none). */
+  async pruneEngineVolumes(engine: string, keep: ReadonlySet<string>): Promise<number> {
+    return (await this.engine(engine).pruneWorkspaceVolumes?.(keep)) ?? 0;
+  }
+
   watchSandboxes(onStop: (stop: SandboxStop) => void, onResync?: () => void): () => void {
     const w: Watcher = { onStop, onResync, unwatch: new Map() };
     this.watchers.add(w);

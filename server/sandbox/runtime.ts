@@ -247,6 +247,16 @@ export interface SandboxRuntime {
    * during the gap were missed.
    */
   watchSandboxes(onStop: (stop: SandboxStop) => void, onResync?: () => void): () => void;
+  /**
+   * Issue 17, remote engines only (a local engine's workspace is the host
+   * directory itself, bind-mounted): copy the sandbox's /workspace into the
+   * host mirror `hostDir` (checkpoints read it), and the mirror back into the
+   * sandbox (seeding, rollback, uploads). Absent on a local engine.
+   */
+  pullWorkspace?(containerId: string, hostDir: string): Promise<void>;
+  pushWorkspace?(containerId: string, hostDir: string): Promise<void>;
+  /** Issue 17, remote engines only: removes this instance's workspace volumes whose run is not in `keep`; returns how many. */
+  pruneWorkspaceVolumes?(keep: ReadonlySet<string>): Promise<number>;
 }
 
 /** Airlock's long-lived helper in a sandbox (startResident). */
