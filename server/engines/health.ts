@@ -245,6 +245,8 @@ export function plainConnectionError(cfg: Pick<EngineConfig, "name" | "endpoint"
     return `${at}: no route to the host. Check the address and the network between Airlock and the engine.`;
   if (code === "ENOENT" && cfg.endpoint.startsWith("unix:")) return `${at}: the socket does not exist. Check the path and that dockerd runs.`;
   if (code === "EACCES") return `${at}: permission denied on the socket. Run Airlock as a user that may use it.`;
+  if (/HTTP request to an HTTPS server/i.test(msg))
+    return `${at} speaks TLS only (it runs with --tlsverify) and Airlock has no TLS material for it: give the CA, the client certificate and its key.`;
   if (/SELF_SIGNED|UNABLE_TO_VERIFY|CERT_|unable to (get|verify)|self[- ]signed/i.test(code + " " + msg))
     return `${at}: its TLS certificate is not signed by the CA Airlock has (${msg}). Give the CA that signed the engine's server certificate.`;
   if (/certificate|handshake|alert|SSL|TLS|socket hang up|ECONNRESET/i.test(code + " " + msg))
