@@ -135,7 +135,11 @@ async function loadSandboxImage(engine: string, client: Docker, image: string): 
  * the local one), loading (started here when missing, in the background), or
  * why not. `onLoaded` is called when a load this call started ends.
  */
-export async function checkSandboxImage(engine: string, client: Docker, opts: { timeoutMs?: number; onLoaded?: () => void } = {}): Promise<ImageState> {
+export async function checkSandboxImage(
+  engine: string,
+  client: Docker,
+  opts: { timeoutMs?: number; onLoaded?: () => void; /** false: report a missing image without loading it (airlock doctor). */ load?: boolean } = {},
+): Promise<ImageState> {
   const timeoutMs = opts.timeoutMs ?? 5000;
   const image = sandboxImageName();
   const load = imageLoads().get(engine);
@@ -147,6 +151,8 @@ export async function checkSandboxImage(engine: string, client: Docker, opts: { 
     id = (await withTimeout(client.getImage(image).inspect(), timeoutMs, `engine ${engine}`)).Id;
   } catch (err) {
     if (!isNotFound(err)) return { ...NO_IMAGE, error: `engine ${engine} could not be asked for the sandbox image ${image}: ${(err as Error).message}` };
+    if (opts.load === false)
+      return { ...NO_IMAGE, error: `the sandbox image ${image} is not on engine ${engine} yet; the dashboard loads it from the local engine` };
     if (load?.error && load.endedAt && Date.now() - load.endedAt < LOAD_RETRY_MS) return { ...NO_IMAGE, error: load.error };
     const entry: ImageLoad = { promise: null, error: null, endedAt: null };
     entry.promise = loadSandboxImage(engine, client, image).then(
@@ -186,7 +192,7 @@ function imageProblem(engine: string, image: ImageState): string | null {
  */
 export async function checkEngine(
   cfg: EngineConfig,
-  opts: { client?: Docker; timeoutMs?: number; now?: () => Date; downSince?: Date | null; onImageLoaded?: () => void } = {},
+  opts: { client?: Docker; timeoutMs?: number; now?: () => Date; downSince?: Date | null; onImageLoaded?: () => void; loadImage?: boolean } = {},
 ): Promise<EngineHealth> {
   const now = opts.now?.() ?? new Date();
   const previous = engineHealth(cfg.name);
@@ -198,7 +204,9 @@ export async function checkEngine(
       withTimeout(client.version(), timeoutMs, `engine ${cfg.name}`),
       withTimeout(client.info() as Promise<{ Runtimes?: Record<string, unknown>; NCPU?: number; MemTotal?: number }>, timeoutMs, `engine ${cfg.name}`),
     ]);
-    const image = cfg.local ? await localImageState(timeoutMs) : await checkSandboxImage(cfg.name, client, { timeoutMs, onLoaded: opts.onImageLoaded });
+    const image = cfg.local
+      ? await localImageState(timeoutMs)
+      : await checkSandboxImage(cfg.name, client, { timeoutMs, onLoaded: opts.onImageLoaded, load: opts.loadImage });
     const problem = cfg.local ? null : imageProblem(cfg.name, image);
     return {
       healthy: problem === null,
@@ -249,7 +257,9 @@ export function plainConnectionError(cfg: Pick<EngineConfig, "name" | "endpoint"
     return `${at} speaks TLS only (it runs with --tlsverify) and Airlock has no TLS material for it: give the CA, the client certificate and its key.`;
   if (/SELF_SIGNED|UNABLE_TO_VERIFY|CERT_|unable to (get|verify)|self[- ]signed/i.test(code + " " + msg))
     return `${at}: its TLS certificate is not signed by the CA Airlock has (${msg}). Give the CA that signed the engine's server certificate.`;
-  if (/certificate|handshake|alert|SSL|TLS|socket hang up|ECONNRESET/i.test(code + " " + msg))
+  if (code === "ECONNRESET" || /socket hang up/i.test(msg))
+    return `${at} closed the connection (${msg}): it may be stopping, or it refused Airlock's TLS client certificate. Check that dockerd runs and trusts the client certificate.`;
+  if (/certificate|handshake|alert|SSL|TLS/i.test(code + " " + msg))
     return `${at}: the TLS handshake failed (${msg}). The engine runs with --tlsverify: give a client certificate and key signed by the CA it trusts.`;
   if (/did not answer within/.test(msg))
     return `${at} did not answer in time (${msg.replace(/^.*did not answer within /, "")}). Check that the engine runs and is reachable.`;
