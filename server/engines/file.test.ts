@@ -1,6 +1,9 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "@/server/config/env";
-import { parseEnginesFile, type ReadMaterial } from "./file";
+import { ConfigError, readConfig, readEnginesFilePath } from "@/server/config/env";
+import { parseEnginesFile, readEnginesFile, type ReadMaterial } from "./file";
 
 const CERT = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQk\n-----END CERTIFICATE-----\n";
 const KEY = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49\n-----END PRIVATE KEY-----\n";
@@ -135,5 +138,36 @@ describe("the AIRLOCK_ENGINES file", () => {
     expect(msg).toMatch(message);
     expect(msg).toMatch(/^AIRLOCK_ENGINES \(\/etc\/airlock\/engines\.yaml\): /);
     expect(msg).toMatch(/Fix the file, or unset AIRLOCK_ENGINES\.$/);
+  });
+});
+
+describe("AIRLOCK_ENGINES, the variable and the files it names", () => {
+  it("is optional; a path that is not a file stops the start naming the variable", () => {
+    expect(readEnginesFilePath({})).toBeUndefined();
+    expect(() => readConfig({ AIRLOCK_ENGINES: "/nonexistent/engines.yaml" })).toThrow(
+      /AIRLOCK_ENGINES names \/nonexistent\/engines\.yaml, which does not exist/,
+    );
+    expect(() => readEnginesFilePath({ AIRLOCK_ENGINES: os.tmpdir() })).toThrow(/which is not a file/);
+  });
+
+  it("reads TLS files relative to the engines file's folder", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-engines-"));
+    try {
+      fs.mkdirSync(path.join(dir, "certs"));
+      for (const [n, text] of [
+        ["ca.pem", CERT],
+        ["cert.pem", CERT],
+        ["key.pem", KEY],
+      ])
+        fs.writeFileSync(path.join(dir, "certs", n!), text!);
+      const file = path.join(dir, "engines.yaml");
+      fs.writeFileSync(file, "engines:\n  - name: a\n    endpoint: tcp://h:2376\n    tls: { ca: certs/ca.pem, cert: certs/cert.pem, key: certs/key.pem }\n");
+      expect(readEnginesFilePath({ AIRLOCK_ENGINES: file })).toBe(file);
+      expect(readEnginesFile(file)[0]!.credentials).toEqual({ ca: CERT, cert: CERT, key: KEY });
+      fs.writeFileSync(file, "engines:\n  - name: a\n    endpoint: tcp://h:2376\n    tls: { ca: certs/nope.pem, cert: certs/cert.pem, key: certs/key.pem }\n");
+      expect(() => readEnginesFile(file)).toThrow(`engines[0] ("a").tls.ca: the file ${path.join(dir, "certs", "nope.pem")} does not exist or cannot be read`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
