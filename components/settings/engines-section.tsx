@@ -252,7 +252,16 @@ function EngineForm({ editing, onDone }: { editing: Engine | null; onDone: () =>
 function EngineItem({ engine, onEdit, onDelete }: { engine: Engine; onEdit: () => void; onDelete: () => void }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const drain = useMutation(trpc.engines.drain.mutationOptions({ onSettled: () => queryClient.invalidateQueries({ queryKey: trpc.engines.list.queryKey() }) }));
+  // The switch follows the click at once; the list catches up (or the switch goes back, with the server's reason).
+  const [draining, setDraining] = useState<boolean | null>(null);
+  const drain = useMutation(
+    trpc.engines.drain.mutationOptions({
+      onSettled: async () => {
+        await queryClient.invalidateQueries({ queryKey: trpc.engines.list.queryKey() });
+        setDraining(null);
+      },
+    }),
+  );
   const fromFile = engine.source === "file";
   return (
     <li className="rounded-lg border border-border p-3 sm:p-4" data-testid="engine-row" aria-labelledby={`engine-${engine.name}`}>
@@ -261,7 +270,7 @@ function EngineItem({ engine, onEdit, onDelete }: { engine: Engine; onEdit: () =
           {engine.name}
         </h3>
         <StatusBadge engine={engine} />
-        {engine.draining ? <Badge tone="warning">Draining</Badge> : null}
+        {(draining ?? engine.draining) ? <Badge tone="warning">Draining</Badge> : null}
         {engine.local ? <Badge tone="accent">Local</Badge> : null}
         {fromFile ? <Badge>From AIRLOCK_ENGINES</Badge> : null}
       </div>
@@ -310,9 +319,12 @@ function EngineItem({ engine, onEdit, onDelete }: { engine: Engine; onEdit: () =
         <Switch
           label="Drain"
           description="Runs here finish; new runs go elsewhere."
-          checked={engine.draining}
+          checked={draining ?? engine.draining}
           disabled={drain.isPending}
-          onCheckedChange={(draining) => drain.mutate({ name: engine.name, draining })}
+          onCheckedChange={(value) => {
+            setDraining(value);
+            drain.mutate({ name: engine.name, draining: value });
+          }}
           className="sm:mr-auto"
         />
         {!fromFile ? (
