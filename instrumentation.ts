@@ -10,7 +10,7 @@ export async function register() {
   } catch (err) {
     // Another Airlock holds this data directory (server/instance/lock.ts): say so and
     // stop, rather than serve a dashboard with no supervisor.
-    if ((err as { code?: string }).code === "INSTANCE_LOCKED") {
+    if ((err as { code?: string }).code === "INSTANCE_LOCKED" || (err as { code?: string }).code === "CONFIG_ERROR") {
       console.error(`airlock: ${(err as Error).message}`);
       process.exit(1);
     }

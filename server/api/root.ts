@@ -21,6 +21,7 @@ import { reviewRouter } from "@/server/api/routers/review";
 import { checkHealth } from "@/server/health/health";
 import { timelineRouter } from "@/server/api/routers/timeline";
 import { trendsRouter } from "@/server/api/routers/trends";
+import { enginesRouter } from "@/server/api/routers/engines";
 
 export const appRouter = router({
   health: publicProcedure.query(({ ctx }) => checkHealth(() => ctx.db)),
@@ -44,6 +45,7 @@ export const appRouter = router({
   timeline: timelineRouter,
   trends: trendsRouter,
   review: reviewRouter,
+  engines: enginesRouter,
 });
 
 export type AppRouter = typeof appRouter;

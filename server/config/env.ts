@@ -60,6 +60,8 @@ export interface AirlockConfig {
   auditStream?: OtlpLogSettings;
   /** AIRLOCK_FAILPOINTS (tests only): kill points where the process SIGKILLs itself (server/faults/failpoints.ts); empty: none. */
   failpoints: FailpointSetting[];
+  /** AIRLOCK_ENGINES: the absolute path of a YAML or JSON file listing Docker engines (server/engines/file.ts); undefined: none. */
+  enginesFile?: string;
 }
 
 /** Where and how often the audit chain's head is published (server/audit/anchor.ts). */
@@ -152,7 +154,28 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     maxSubscribersPerRun: readMaxSubscribersPerRun(env),
     failpoints: readFailpoints(env),
     auditStream: readOtlpLogSettings(env),
+    enginesFile: readEnginesFilePath(env),
   };
+}
+
+/**
+ * AIRLOCK_ENGINES: a YAML or JSON file of Docker engines runs may be placed
+ * on (README, "Engines"). Only the path is read here; the file itself is
+ * parsed and checked at start (server/engines/file.ts), where a bad entry
+ * stops the start naming the entry and field.
+ */
+export function readEnginesFilePath(env: Record<string, string | undefined> = process.env): string | undefined {
+  const text = env.AIRLOCK_ENGINES?.trim();
+  if (!text) return undefined;
+  const file = path.resolve(text);
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch {
+    throw new ConfigError(`AIRLOCK_ENGINES names ${file}, which does not exist. Point it at your engines file (YAML or JSON), or unset it.`);
+  }
+  if (!stat.isFile()) throw new ConfigError(`AIRLOCK_ENGINES names ${file}, which is not a file. Point it at your engines file (YAML or JSON), or unset it.`);
+  return file;
 }
 
 /** Live viewers of one run by default: each holds a connection and a reader of the run's events (README, "Limits"). */

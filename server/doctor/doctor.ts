@@ -11,6 +11,7 @@ import { imageExists, pingDocker } from "@/server/sandbox/docker";
 import { sandboxImageName } from "@/server/sandbox/image";
 import { chooseRuntime, runGvisorProbe } from "@/server/sandbox/runtimes";
 import { checkAgentIds } from "./agent-uid";
+import { checkEngines } from "./engines";
 
 export interface DoctorCheck {
   name: string;
@@ -99,6 +100,18 @@ export async function runDoctor(cfg: AirlockConfig): Promise<DoctorCheck[]> {
   }
 
   checks.push(await checkIsolation(cfg, dockerOk, image));
+
+  // Issue 17: the other engines of the pool (the local one is the check above).
+  try {
+    const db = openDatabase(cfg.databasePath);
+    try {
+      checks.push(...(await checkEngines(cfg, db)));
+    } finally {
+      db.$client.close();
+    }
+  } catch (err) {
+    checks.push({ name: "Engines", ok: false, detail: (err as Error).message, fix: "See the Database check above." });
+  }
 
   const settingProblems: string[] = [];
   for (const check of [() => readMcpIdleTimeoutMs(), () => readEgressAllowance()]) {

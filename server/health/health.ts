@@ -8,6 +8,8 @@ import { config, type RuntimeSetting } from "@/server/config/env";
 import { cachedGvisorStatus } from "@/server/sandbox/runtimes";
 import { auditAnchorStatus } from "@/server/audit/anchor";
 import { auditStream } from "@/server/audit/stream";
+import { engines } from "@/db/schema";
+import { engineHealth } from "@/server/engines/health";
 
 export interface HealthReport {
   ok: boolean;
@@ -22,6 +24,9 @@ export interface HealthReport {
   auditAnchor?: { lastAnchorAt?: string; failing: boolean };
   /** The audit stream to OTLP when configured (informational, never fails health): records exported and failed since start. */
   auditStream?: { exportedRecords: number; failedRecords: number; failing: boolean };
+  /** The engine pool when it has more than the local engine (informational, never fails health; the local engine is `docker` above).
+   * Counts only: health answers without signing in, so names and endpoints are for admins (Settings → Engines, airlock doctor). */
+  engines?: { total: number; healthy: number; down: number; draining: number; unchecked: number };
 }
 
 export async function checkHealth(openDb: () => Db): Promise<HealthReport> {
@@ -73,6 +78,24 @@ export async function checkHealth(openDb: () => Db): Promise<HealthReport> {
   } catch {
     auditAnchor = undefined; // a bad setting is reported by airlock doctor and at start
   }
+  let enginePool: HealthReport["engines"];
+  try {
+    if (database.ok) {
+      const rows = openDb().select({ name: engines.name, local: engines.local, draining: engines.draining }).from(engines).all();
+      if (rows.some((r) => !r.local)) {
+        const looks = rows.map((r) => ({ ...r, health: engineHealth(r.name) }));
+        enginePool = {
+          total: rows.length,
+          healthy: looks.filter((l) => l.health?.healthy).length,
+          down: looks.filter((l) => l.health?.downSince).length,
+          draining: rows.filter((r) => r.draining).length,
+          unchecked: looks.filter((l) => !l.health).length,
+        };
+      }
+    }
+  } catch {
+    enginePool = undefined; // informational
+  }
   const stream = auditStream()?.status();
   return {
     ok: database.ok && dockerState.ok,
@@ -81,6 +104,7 @@ export async function checkHealth(openDb: () => Db): Promise<HealthReport> {
     sandboxImage,
     ...(runtime ? { runtime } : {}),
     ...(auditAnchor ? { auditAnchor } : {}),
+    ...(enginePool ? { engines: enginePool } : {}),
     ...(stream ? { auditStream: { exportedRecords: stream.exportedRecords, failedRecords: stream.failedRecords, failing: stream.lastFailed } } : {}),
   };
 }

@@ -5,6 +5,8 @@ import { startAuditAnchorTimer } from "@/server/audit/anchor";
 import { sealAuditHead } from "@/server/audit/chain";
 import { instanceIdForDataDir } from "@/server/sandbox/runtime";
 import { enginePoolRuntime } from "@/server/engines/pooled-runtime";
+import { syncEnginesFile } from "@/server/engines/file";
+import { startEngineMonitor, stopEngineMonitor } from "@/server/engines/health";
 import { config } from "@/server/config/env";
 import { getSupervisor, setSupervisor, Supervisor } from "@/server/supervisor/supervisor";
 import { DomainError } from "@/server/errors/domain-error";
@@ -39,6 +41,8 @@ export async function startSupervisor(): Promise<Supervisor> {
   } catch (err) {
     console.error("airlock: the audit log stream could not start:", err);
   }
+  // AIRLOCK_ENGINES before anything places a run: a bad file stops the start here (ConfigError naming the entry and field).
+  syncEnginesFile(db(), config().enginesFile);
   const instance = instanceIdForDataDir(config().dataDir);
   // Issue 17: one runtime over every engine of the pool (the local one, and those registered in Settings → Engines or AIRLOCK_ENGINES).
   const supervisor = new Supervisor({ db: db(), runtime: enginePoolRuntime(db(), instance) });
@@ -48,6 +52,7 @@ export async function startSupervisor(): Promise<Supervisor> {
     if (stopping) return;
     stopping = true;
     stopAnchors();
+    stopEngineMonitor();
     console.log(`airlock: ${signal} received, stopping the supervisor (runs keep their state and resume on restart)`);
     void supervisor
       .shutdown()
@@ -70,6 +75,8 @@ export async function startSupervisor(): Promise<Supervisor> {
   } catch (err) {
     console.error("airlock: supervisor start (reconciliation) failed:", err);
   }
+  // Health, API version, runtimes and the sandbox image of every engine, every 10 s (Settings → Engines, placement).
+  startEngineMonitor(db());
   return supervisor;
 }
 

@@ -6,6 +6,7 @@ import { InstallAppHint } from "@/components/settings/install-app-hint";
 import { UsersSection } from "@/components/settings/users-section";
 import { ModelsSection } from "@/components/settings/models-section";
 import { QueueSection } from "@/components/settings/queue-section";
+import { EnginesSection } from "@/components/settings/engines-section";
 import { SecretsSection } from "@/components/settings/secrets-section";
 import { ReviewerStatsSection } from "@/components/settings/reviewer-stats";
 import { SessionsList } from "@/components/settings/sessions-list";
@@ -36,6 +37,7 @@ export default async function SettingsPage() {
     ...(isAdmin
       ? [
           { href: "#queue-title", label: "Run queue" },
+          { href: "#engines-title", label: "Engines" },
           { href: "#secrets-title", label: "Secrets" },
         ]
       : []),
@@ -106,6 +108,8 @@ export default async function SettingsPage() {
         <ModelsSection canManage={mayManage(user.role, "models")} />
 
         {isAdmin ? <QueueSection /> : null}
+
+        {isAdmin ? <EnginesSection /> : null}
 
         {isAdmin ? <SecretsSection /> : null}
 
