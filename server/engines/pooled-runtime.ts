@@ -6,7 +6,7 @@
 import type Docker from "dockerode";
 import type { Db } from "@/db/client";
 import { dockerClientFor, engineConfig } from "./registry";
-import { dockerRuntime, type SandboxRuntime, type SandboxSpec, type SandboxStop, type SnapshotSummary } from "@/server/sandbox/runtime";
+import { dockerRuntime, SNAPSHOT_REPO, type SandboxRuntime, type SandboxSpec, type SandboxStop, type SnapshotSummary } from "@/server/sandbox/runtime";
 import { engineRef, LOCAL_ENGINE, parseEngineRef } from "./types";
 
 export interface PooledRuntimeOptions {
@@ -88,9 +88,11 @@ export class PooledRuntime implements SandboxRuntime {
 
   async createSandbox(spec: SandboxSpec) {
     const engine = spec.engine ?? LOCAL_ENGINE;
-    // A snapshot image of a remote engine is "@engine:airlock-snapshot:tag": it can only start there.
+    // A snapshot image of a remote engine is "@engine:airlock-snapshot:tag": it can only start there. A plain
+    // name (the sandbox image) is on every engine; a plain snapshot name is the local engine's.
     const image = parseEngineRef(spec.image);
-    if (image.engine !== engine) throw new Error(`The image ${spec.image} is on engine ${image.engine}, not on ${engine}.`);
+    const pinned = image.engine !== LOCAL_ENGINE || spec.image.startsWith(`${SNAPSHOT_REPO}:`);
+    if (pinned && image.engine !== engine) throw new Error(`The image ${spec.image} is on engine ${image.engine}, not on ${engine}.`);
     const { containerId } = await this.engine(engine).createSandbox({ ...spec, image: image.id });
     return { containerId: engineRef(engine, containerId) };
   }

@@ -33,6 +33,7 @@ import {
 } from "./shadow-repo";
 import { runGit } from "./git";
 import { signWorkTree, unchangedSince, type TreeSignature } from "./tree-signature";
+import { onRemoteEngine, pullRunWorkspace, pushRunWorkspace } from "./remote";
 import { workspaceSettings } from "./settings";
 import { formatBytes } from "@/lib/format";
 import { failpoint } from "@/server/faults/failpoints";
@@ -348,10 +349,14 @@ async function checkpointLocked(db: Db, runId: string, opts: CheckpointOptions):
   const repo = repoOf(run);
   const limits = snapshotLimits();
   // (A missing repository has no HEAD to match: the look fails and it is created below.)
-  if (!opts.force && (await unchangedSinceCommitted(runId, repo, limits))) return null;
+  // On a remote engine the mirror is only as new as the last pull: the cheap look would miss the sandbox's changes.
+  const remote = onRemoteEngine(run);
+  if (!opts.force && !remote && (await unchangedSinceCommitted(runId, repo, limits))) return null;
   if (!(await shadowRepoExists(repo))) await initShadowRepo(repo);
   committedTrees().delete(runId);
   const { snap, signature } = await withFrozenSandbox(opts.runtime, run.containerId, async () => {
+    // Remote engine: the sandbox's /workspace comes over into the mirror first, frozen as it is.
+    if (remote) await pullRunWorkspace(opts.runtime, run, repo.workTree);
     await resetPermissions(db, runId, repo.workTree);
     // Looked at before git reads the files: a change after this look shows in the next one.
     const signature = await signWorkTree(repo.workTree, { stampFile: signatureStampFile(repo) }).catch(() => null);
@@ -477,7 +482,13 @@ export async function restoreCheckpointLocked(db: Db, runId: string, checkpointI
   const target = requireCheckpoint(db, runId, checkpointId);
   const repo = repoOf(run);
   const targetTree = await treeOf(repo, target.commitSha);
-  const { before, after } = await withFrozenSandbox(opts.runtime, run.containerId, () => restoreWorkTree(repo, snapshotLimits(), targetTree));
+  const { before, after } = await withFrozenSandbox(opts.runtime, run.containerId, async () => {
+    // Remote engine: what the sandbox holds now is what "before" must save.
+    await pullRunWorkspace(opts.runtime, run, repo.workTree);
+    return restoreWorkTree(repo, snapshotLimits(), targetTree);
+  });
+  // Remote engine: the restored mirror goes back into the sandbox (unfrozen: a helper empties /workspace first).
+  await pushRunWorkspace(opts.runtime, run, repo.workTree);
   failpoint("mid-rollback");
   let parent = await headCommit(repo);
   let saved: Checkpoint | null = null;
