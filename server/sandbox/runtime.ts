@@ -1883,6 +1883,12 @@ export function dockerRuntime(client?: Docker, opts: DockerRuntimeOptions = {}):
       const agentTasks = hostAgentTasks(check.tasksFile, residents.get(containerId)?.spare);
       if (agentTasks === 0) return 0;
     }
+    // Issue 17, remote engines: the engine's own listing (ps over the container's cgroup on its host) says whether
+    // anything is left; the kill and its acknowledgement only when something is (a round trip saved per command).
+    if (check.kind === "engine" && remote) {
+      const listing = await engineProcesses(containerId);
+      if (!listing || selectExecProcesses(listing.procs, listing.initPid, null).length === 0) return 0;
+    }
     return reapProcesses(containerId);
   }
 

@@ -251,6 +251,12 @@ describe("a run on a remote engine (TCP + TLS, no shared filesystem)", () => {
         timeoutS: 20,
       });
       expect(planted.exitCode, planted.stderr).toBe(0);
+      expect(planted.leftBehind).toBe(0);
+      // What a command leaves running is found by the engine's listing (no host /proc) and reaped.
+      const detached = await rt.exec(containerId, { cmd: ["bash", "-c", "setsid sleep 300 >/dev/null 2>&1 < /dev/null & echo started"], timeoutS: 20 });
+      expect(detached.leftBehind).toBe(1);
+      const ps = await rt.exec(containerId, { cmd: ["bash", "-c", "ps -eo comm= | grep -c '^sleep$' || true"], timeoutS: 20 });
+      expect(ps.stdout.trim()).toBe("1"); // the sentinel's own sleep only
       await rt.pauseSandbox(containerId);
       await rt.pullWorkspace!(containerId, mirror);
       await rt.unpauseSandbox(containerId);
