@@ -118,6 +118,13 @@ describe("PooledRuntime", () => {
     expect(() => p.engine("nope")).toThrow(/Engine nope is not registered/);
   });
 
+  it("looks at every registered engine, not only those used since it was made (a restart's reconciliation sees remote containers)", async () => {
+    const rb1 = recorder("rb1");
+    const local = recorder("local");
+    const p = new PooledRuntime({ local: local.rt, remoteClient: () => ({}) as Docker, makeRemote: () => rb1.rt, registered: () => ["rb1"] });
+    expect((await p.listSandboxes()).map((s) => s.containerId)).toEqual(["local-c1", "@rb1:rb1-c1"]);
+  });
+
   it("names a remote engine's stop events by ref, watches engines made later, and stops watching a forgotten one", async () => {
     const rb1 = recorder("rb1");
     const { p, local } = pool({ rb1 });

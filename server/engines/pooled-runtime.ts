@@ -5,7 +5,7 @@
 // (types.ts: engineRef/parseEngineRef); local ones keep their plain ids.
 import type Docker from "dockerode";
 import type { Db } from "@/db/client";
-import { dockerClientFor, engineConfig } from "./registry";
+import { dockerClientFor, engineConfig, engineConfigs } from "./registry";
 import { dockerRuntime, SNAPSHOT_REPO, type SandboxRuntime, type SandboxSpec, type SandboxStop, type SnapshotSummary } from "@/server/sandbox/runtime";
 import { engineRef, LOCAL_ENGINE, parseEngineRef } from "./types";
 
@@ -21,6 +21,13 @@ export interface PooledRuntimeOptions {
   remoteClient: (engine: string) => Docker | null;
   /** Makes a remote engine's runtime (tests pass their own); default dockerRuntime(client, { instance, remote }). */
   makeRemote?: (engine: string, client: Docker) => SandboxRuntime;
+  /**
+   * The remote engines registered now (asked by every look over all engines:
+   * listSandboxes, listSnapshots…). Without it only engines used since the
+   * pool was made are looked at, and after a restart the reconciliation
+   * would not see a remote engine's containers.
+   */
+  registered?: () => string[];
 }
 
 type Watcher = { onStop: (stop: SandboxStop) => void; onResync?: () => void; unwatch: Map<string, () => void> };
@@ -44,9 +51,10 @@ export class PooledRuntime implements SandboxRuntime {
     return rt;
   }
 
-  /** Engines whose runtime was made so far (local first). */
+  /** The local engine, then every registered remote engine and any other one used so far. */
   engines(): string[] {
-    return [LOCAL_ENGINE, ...this.remotes.keys()];
+    const names = new Set<string>([LOCAL_ENGINE, ...(this.opts.registered?.() ?? []), ...this.remotes.keys()]);
+    return [...names];
   }
 
   /** Drops a remote engine's runtime (and its event watch); the next call makes it again. */
@@ -70,7 +78,7 @@ export class PooledRuntime implements SandboxRuntime {
     );
   }
 
-  /** Every engine made so far; one that does not answer is left out (and logged), never failing the whole look. */
+  /** Every engine (see engines()); one that does not answer is left out (and logged), never failing the whole look. */
   private async each<T>(fn: (rt: SandboxRuntime, engine: string) => Promise<T[]>): Promise<T[]> {
     const out = await Promise.all(
       this.engines().map(async (name) => {
@@ -221,5 +229,6 @@ export function enginePoolRuntime(db: Db, instance: string): PooledRuntime {
       const cfg = engineConfig(db, name);
       return cfg && !cfg.local ? dockerClientFor(cfg) : null;
     },
+    registered: () => engineConfigs(db).flatMap((cfg) => (cfg.local ? [] : [cfg.name])),
   });
 }
