@@ -233,6 +233,51 @@ describe("a run on a remote engine (TCP + TLS, no shared filesystem)", () => {
     await until("the volume to go", async () => !(await volumeNames(engine.docker)).includes(workspaceVolumeName(run.id)));
   }, 240_000);
 
+  it("takes a snapshot on the remote engine and restarts from it there, the new container mounting the same volume", async () => {
+    const server = await startScriptedModelServer([
+      plan,
+      call("write_file", { path: "a.txt", content: "one\n" }),
+      call("run_command", { command: "echo later > later.txt; sleep 300" }),
+      call("run_command", { command: "cat a.txt; ls -A" }),
+      call("finish", { summary: "done", status: "success" }),
+    ]);
+    servers.push(server);
+    const modelId = registerModel(t.db, admin, server.baseUrl);
+    const run = createRun(t.db, { ...actorOf(operator), userId: operator.id }, { title: "remote snapshot", task: "snapshot", modelId });
+    t.db.update(runs).set({ engine: ENGINE }).where(eq(runs.id, run.id)).run();
+    supervisor.launch(run.id);
+    stoppers.push(approveEverything(t.db, run.id, reviewer));
+    await waitFor("the held command", () =>
+      t.db
+        .select()
+        .from(toolCalls)
+        .where(eq(toolCalls.runId, run.id))
+        .all()
+        .find((c) => c.tool === "run_command" && c.state === "executing"),
+    );
+    const asReviewer = await caller(reviewer);
+    const snap = await asReviewer.runs.snapshot({ id: run.id });
+    expect(snap.image).toMatch(new RegExp(`^@${ENGINE}:airlock-snapshot:`));
+    const previous = getRun(t.db, run.id).containerId!;
+    const restarted = await asReviewer.runs.restartFromSnapshot({ id: run.id, checkpointId: snap.checkpointId });
+    expect(restarted.containerId).toMatch(new RegExp(`^@${ENGINE}:`));
+    expect(restarted.containerId).not.toBe(previous);
+    const info = await engine.docker.getContainer(parseEngineRef(restarted.containerId).id).inspect();
+    expect(info.Config.Image).toBe(parseEngineRef(snap.image).id);
+    expect(info.Mounts).toEqual([expect.objectContaining({ Type: "volume", Name: workspaceVolumeName(run.id) })]);
+
+    const done = await waitForState(t.db, run.id, ["succeeded", "failed"]);
+    expect(done.state, done.endedReason ?? "").toBe("succeeded");
+    const look = t.db
+      .select()
+      .from(toolCalls)
+      .where(eq(toolCalls.runId, run.id))
+      .all()
+      .find((c) => c.tool === "run_command" && String(c.args.command).startsWith("cat a.txt"))!;
+    expect((look.result as { output?: string }).output).toBe("one\na.txt\n");
+    await until("the volume to go", async () => !(await volumeNames(engine.docker)).includes(workspaceVolumeName(run.id)));
+  }, 240_000);
+
   it("copies a remote workspace back without letting what the agent planted reach the host", async () => {
     const rt: SandboxRuntime = pool.engine(ENGINE);
     const runId = `plant${Date.now()}`;
