@@ -1333,10 +1333,13 @@ export function dockerRuntime(client?: Docker, opts: DockerRuntimeOptions = {}):
       throw engineError("inspecting the sandbox image", err);
     }
     if (remote) await workspaceVolume(spec.runId);
+    // A volume made for a sandbox that never came up goes too (one still mounted, by a restart's previous container, stays: 409).
+    const dropVolume = () => (remote ? removeVolume(workspaceVolumeName(spec.runId)).catch(() => false) : Promise.resolve(false));
     let container: Docker.Container;
     try {
       container = await engine().createContainer(containerConfig({ ...spec, limits }, image.Config?.Env ?? []));
     } catch (err) {
+      await dropVolume();
       if (statusCode(err) === 404) throw missing(err);
       throw engineError("creating the sandbox", err);
     }
@@ -1347,6 +1350,7 @@ export function dockerRuntime(client?: Docker, opts: DockerRuntimeOptions = {}):
       if (image.Config?.Labels?.[HOME_SEED_LABEL] === HOME_SEED_PATH) await seedHome(container.id);
     } catch (err) {
       await container.remove({ force: true, v: true }).catch(() => undefined);
+      await dropVolume();
       if (err instanceof SandboxError) throw err;
       throw engineError("starting the sandbox", err, container.id);
     }
