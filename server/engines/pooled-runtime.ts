@@ -202,6 +202,12 @@ export class PooledRuntime implements SandboxRuntime {
     await rt.pushWorkspace?.(id, hostDir);
   }
 
+  /** A remote sandbox's workspace digest (null on the local engine, whose mirror is the workspace). */
+  async workspaceListing(containerId: string): Promise<string | null> {
+    const { rt, id } = this.route(containerId);
+    return (await rt.workspaceListing?.(id)) ?? null;
+  }
+
   /** Workspace volumes of one remote engine whose run is not in keep (0 on the local engine, which has none). */
   async pruneEngineVolumes(engine: string, keep: ReadonlySet<string>): Promise<number> {
     return (await this.engine(engine).pruneWorkspaceVolumes?.(keep)) ?? 0;

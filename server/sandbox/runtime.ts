@@ -259,6 +259,13 @@ export interface SandboxRuntime {
   pushWorkspace?(containerId: string, hostDir: string): Promise<void>;
   /** Issue 17, remote engines only: removes this instance's workspace volumes whose run is not in `keep`; returns how many. */
   pruneWorkspaceVolumes?(keep: ReadonlySet<string>): Promise<number>;
+  /**
+   * Issue 17, remote engines only: a digest of every entry of the sandbox's
+   * /workspace (type, inode, size, mtime, ctime, mode, owner, path), made by a
+   * helper inside; equal digests mean nothing changed (ctime is what no agent
+   * can set back). null when it cannot be made (then copy). Not while paused.
+   */
+  workspaceListing?(containerId: string): Promise<string | null>;
 }
 
 /** Airlock's long-lived helper in a sandbox (startResident). */
@@ -1405,6 +1412,16 @@ export function dockerRuntime(client?: Docker, opts: DockerRuntimeOptions = {}):
         report.refused.slice(0, 5).map((r) => `${r.name}: ${r.why}`),
       );
     }
+  }
+
+  /** Remote engines: see SandboxRuntime.workspaceListing. An entry find cannot read (a directory the agent closed) makes it null. */
+  async function workspaceListing(containerId: string): Promise<string | null> {
+    const { exitCode, stdout } = await runHelper(
+      containerId,
+      ["/usr/bin/find", "-P", WORKSPACE_PATH, "-xdev", "-printf", "%y %i %s %T@ %C@ %m %U %G %P\\0"],
+      60_000,
+    ).catch(() => ({ exitCode: null, stdout: "" }));
+    return exitCode === 0 ? crypto.createHash("sha256").update(stdout).digest("hex") : null;
   }
 
   /** Remote engines: removes this instance's workspace volumes whose run is not in keep (one still mounted stays). */
@@ -2858,6 +2875,6 @@ export function dockerRuntime(client?: Docker, opts: DockerRuntimeOptions = {}):
     removeSnapshotLeftovers,
     watchSandboxes,
     // Issue 17: only a remote engine's runtime moves workspaces (a local one's is the bind-mounted host directory).
-    ...(remote ? { pullWorkspace, pushWorkspace, pruneWorkspaceVolumes } : {}),
+    ...(remote ? { pullWorkspace, pushWorkspace, pruneWorkspaceVolumes, workspaceListing } : {}),
   };
 }

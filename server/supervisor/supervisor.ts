@@ -321,7 +321,7 @@ export class Supervisor {
       const containerId = created.value.containerId;
       // Issue 17: on a remote engine the sandbox's /workspace is a volume there: the filled mirror goes in before any agent code runs.
       try {
-        await pushRunWorkspace(runtime, { engine: run.engine, containerId }, workspaceDir);
+        await pushRunWorkspace(runtime, { id: runId, engine: run.engine, containerId }, workspaceDir);
       } catch (err) {
         await runtime.removeSandbox(containerId).catch(() => undefined);
         await this.failRun(runId, sandboxStartFailure(err));

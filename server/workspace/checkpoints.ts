@@ -33,7 +33,7 @@ import {
 } from "./shadow-repo";
 import { runGit } from "./git";
 import { signWorkTree, unchangedSince, type TreeSignature } from "./tree-signature";
-import { onRemoteEngine, pullRunWorkspace, pushRunWorkspace } from "./remote";
+import { forgetPulledListing, onRemoteEngine, pullRunWorkspace, pushRunWorkspace, sandboxListing } from "./remote";
 import { workspaceSettings } from "./settings";
 import { formatBytes } from "@/lib/format";
 import { failpoint } from "@/server/faults/failpoints";
@@ -339,6 +339,7 @@ async function unchangedSinceCommitted(runId: string, repo: ShadowRepo, limits: 
 /** Forgets a run's committed-tree signature (its workspace is going away). */
 export function forgetCommittedTree(runId: string): void {
   committedTrees().delete(runId);
+  forgetPulledListing(runId);
 }
 
 /** Caller holds the workspace lock. */
@@ -352,11 +353,13 @@ async function checkpointLocked(db: Db, runId: string, opts: CheckpointOptions):
   // On a remote engine the mirror is only as new as the last pull: the cheap look would miss the sandbox's changes.
   const remote = onRemoteEngine(run);
   if (!opts.force && !remote && (await unchangedSinceCommitted(runId, repo, limits))) return null;
+  // Remote engine: the sandbox's digest, taken before the freeze (no helper runs in a frozen sandbox); unchanged since the last copy → no copy.
+  const listing = remote ? await sandboxListing(opts.runtime, run) : null;
   if (!(await shadowRepoExists(repo))) await initShadowRepo(repo);
   committedTrees().delete(runId);
   const { snap, signature } = await withFrozenSandbox(opts.runtime, run.containerId, async () => {
     // Remote engine: the sandbox's /workspace comes over into the mirror first, frozen as it is.
-    if (remote) await pullRunWorkspace(opts.runtime, run, repo.workTree);
+    if (remote) await pullRunWorkspace(opts.runtime, run, repo.workTree, listing);
     await resetPermissions(db, runId, repo.workTree);
     // Looked at before git reads the files: a change after this look shows in the next one.
     const signature = await signWorkTree(repo.workTree, { stampFile: signatureStampFile(repo) }).catch(() => null);
@@ -482,9 +485,11 @@ export async function restoreCheckpointLocked(db: Db, runId: string, checkpointI
   const target = requireCheckpoint(db, runId, checkpointId);
   const repo = repoOf(run);
   const targetTree = await treeOf(repo, target.commitSha);
+  // (A finished run's sandbox is gone: no digest, and no pull below.)
+  const listing = await sandboxListing(opts.runtime, run).catch(() => null);
   const { before, after } = await withFrozenSandbox(opts.runtime, run.containerId, async () => {
     // Remote engine: what the sandbox holds now is what "before" must save.
-    await pullRunWorkspace(opts.runtime, run, repo.workTree);
+    await pullRunWorkspace(opts.runtime, run, repo.workTree, listing);
     return restoreWorkTree(repo, snapshotLimits(), targetTree);
   });
   // Remote engine: the restored mirror goes back into the sandbox (unfrozen: a helper empties /workspace first).

@@ -23,6 +23,7 @@ import { AGENT_UID, prepareWorkspace } from "@/server/sandbox/workspace";
 import { encryptSecret } from "@/server/secrets/crypto";
 import { setSupervisor, Supervisor } from "@/server/supervisor/supervisor";
 import { listCheckpoints } from "@/server/workspace/checkpoints";
+import { pullRunWorkspace, sandboxListing } from "@/server/workspace/remote";
 import { decideMergeBack, requestMergeBack } from "@/server/workspace/merge-back";
 import { overrideWorkspaceSettings } from "@/server/workspace/settings";
 import { resolveWorkspaceSource } from "@/server/workspace/sources";
@@ -317,6 +318,16 @@ describe("a run on a remote engine (TCP + TLS, no shared filesystem)", () => {
       expect(fs.statSync(path.join(mirror, "hard")).nlink).toBe(1);
       expect(fs.statSync(mirror).mode & 0o777).toBe(0o700);
       expect(fs.existsSync(path.join(mirror, "d", "e"))).toBe(true);
+
+      // Only what changed: with the sandbox's digest unchanged since the last copy, nothing is copied (the mirror is not replaced).
+      const place = { id: runId, engine: ENGINE, containerId: `@${ENGINE}:${containerId}` };
+      expect(await pullRunWorkspace(pool, place, mirror, await sandboxListing(pool, place))).toBe(true);
+      const inode = fs.statSync(mirror).ino;
+      expect(await pullRunWorkspace(pool, place, mirror, await sandboxListing(pool, place))).toBe(false);
+      expect(fs.statSync(mirror).ino).toBe(inode);
+      await rt.exec(containerId, { cmd: ["bash", "-c", "touch /workspace/d/e/new"], timeoutS: 20 });
+      expect(await pullRunWorkspace(pool, place, mirror, await sandboxListing(pool, place))).toBe(true);
+      expect(fs.existsSync(path.join(mirror, "d", "e", "new"))).toBe(true);
     } finally {
       await rt.removeSandbox(containerId);
     }
