@@ -5,8 +5,9 @@
 // against raw engine-API calls (dockerode create+start, exec create+start+
 // inspect) on each engine. On the remote engine a run start includes pushing
 // the workspace into the sandbox's volume, a checkpoint pulls /workspace
-// back (a full copy through the archive API, with the safe extraction), and
-// a rollback pulls, restores the mirror and pushes it back; on the local
+// back (a digest of the sandbox's tree by a helper, then a full copy through
+// the archive API with the safe extraction when it changed, as here), and a
+// rollback pulls, restores the mirror and pushes it back; on the local
 // engine the workspace is the bind-mounted host directory. Checkpoints and
 // rollbacks are timed at the workspace level (freeze, copy, shadow-repository
 // snapshot and commit / restore), without the database rows. Asserts nothing.
@@ -26,6 +27,7 @@ import { AGENT_GID, AGENT_UID, AGENT_USER } from "@/server/sandbox/layout";
 import { DEFAULT_LIMITS, dockerRuntime, instanceIdForDataDir } from "@/server/sandbox/runtime";
 import { prepareWorkspace } from "@/server/sandbox/workspace";
 import { commitTree, headCommit, initShadowRepo, openShadowRepo, restoreWorkTree, snapshotWorkTree, treeOf } from "@/server/workspace/shadow-repo";
+import { pullRunWorkspace, pushRunWorkspace, sandboxListing } from "@/server/workspace/remote";
 import { startSecondEngine } from "@/test/faults/second-engine";
 import { compare, engineExec, median, note, numericArgs, params, record, sideBySide, time } from "./support";
 
@@ -154,10 +156,12 @@ async function main() {
         for (let i = -WARMUP; i < iterations; i++) {
           const wrote = await pool.exec(containerId, { cmd: ["bash", "-c", `echo ${i} > /workspace/src0/changed.txt`], timeoutS: 10 });
           if (wrote.exitCode !== 0) throw new Error(`writing in the sandbox failed: ${wrote.stderr}`);
+          const place = { id: runId, engine: e.name, containerId };
           const cp = await time(async () => {
+            const listing = await sandboxListing(pool, place);
             await pool.pauseSandbox(containerId);
             try {
-              await pool.pullWorkspace(containerId, ws);
+              await pullRunWorkspace(pool, place, ws, listing);
               const snap = await snapshotWorkTree(repo, limits);
               await commitTree(repo, snap.tree, await headCommit(repo), `change ${i}`);
             } finally {
@@ -165,14 +169,15 @@ async function main() {
             }
           });
           const rb = await time(async () => {
+            const listing = await sandboxListing(pool, place);
             await pool.pauseSandbox(containerId);
             try {
-              await pool.pullWorkspace(containerId, ws);
+              await pullRunWorkspace(pool, place, ws, listing);
               await restoreWorkTree(repo, limits, await treeOf(repo, first));
             } finally {
               await pool.unpauseSandbox(containerId);
             }
-            await pool.pushWorkspace(containerId, ws);
+            await pushRunWorkspace(pool, place, ws);
           });
           if (i >= 0) {
             checkpoints.push(cp);
@@ -194,7 +199,8 @@ async function main() {
       compare(`${op}-remote-vs-local`, `${op}: remote (tcp + TLS) / local`, figures[`${op}-${REMOTE}`]!, figures[`${op}-local`]!);
     note(
       "the remote engine is a second dockerd on the same machine over loopback TCP + TLS: the figures show the protocol and the archive copies, not a network; " +
-        "a checkpoint and a rollback on it copy the whole workspace (no incremental pull yet)",
+        "a checkpoint there copies the whole workspace when the sandbox's digest changed (here, one file every round), nothing when it did not; " +
+        "a rollback copies nothing in (the digest is the checkpoint's) and pushes the whole workspace back",
     );
   } finally {
     await second.destroy();
