@@ -34,6 +34,7 @@ import Database from "better-sqlite3";
 import type { Db } from "@/db/client";
 import { TERMINAL_STATES } from "@/server/runs/state-machine";
 import type { SandboxRuntime } from "@/server/sandbox/runtime";
+import { onRemoteEngine } from "@/server/workspace/remote";
 import { DomainError } from "@/server/errors/domain-error";
 import { AnchorRefused, publishAuditAnchor } from "@/server/audit/anchor";
 import { runGit } from "@/server/workspace/git";
@@ -197,7 +198,11 @@ async function fillBackup(opts: BackupOptions, dataDir: string, dir: string, sta
         excluded.push(...copied.skipped.map((p) => `${p.slice(DATA_PREFIX.length + 1)} (a socket, fifo or device)`));
         return [{ path: `${DATA_PREFIX}/workspaces/${name}`, type: "dir" as const, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid }, ...copied.entries];
       };
-      if (run?.containerId && run.state !== "queued") {
+      if (run?.containerId && run.state !== "queued" && onRemoteEngine({ engine: null, containerId: run.containerId })) {
+        // Issue 17: the sandbox's /workspace is a volume on another engine; the mirror here is what its last checkpoint pulled.
+        files.push(...(await copy()));
+        active.push({ id: run.id, state: run.state, containerId: run.containerId, frozen: false, workspace: true, note: REMOTE_WORKSPACE_NOTE });
+      } else if (run?.containerId && run.state !== "queued") {
         const { result, frozen, note } = await withFrozenContainer(opts.runtime, run.containerId, copy);
         files.push(...result);
         active.push({ id: run.id, state: run.state, containerId: run.containerId, frozen, workspace: true, note });
@@ -401,6 +406,8 @@ async function withFrozenContainer<T>(
     await thaw();
   }
 }
+
+const REMOTE_WORKSPACE_NOTE = "on a remote engine: its workspace as of its last checkpoint (the host mirror), not the sandbox's volume";
 
 /** Thaws of the containers frozen right now, for an interrupted backup (Ctrl-C): nothing else would ever thaw them. */
 const frozenNow = new Set<() => Promise<void>>();

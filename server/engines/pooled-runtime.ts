@@ -5,8 +5,8 @@
 // (types.ts: engineRef/parseEngineRef); local ones keep their plain ids.
 import type Docker from "dockerode";
 import type { Db } from "@/db/client";
-import { dockerClientFor, engineConfig } from "./registry";
-import { dockerRuntime, type SandboxRuntime, type SandboxSpec, type SandboxStop, type SnapshotSummary } from "@/server/sandbox/runtime";
+import { dockerClientFor, engineConfig, engineConfigs } from "./registry";
+import { dockerRuntime, SNAPSHOT_REPO, type SandboxRuntime, type SandboxSpec, type SandboxStop, type SnapshotSummary } from "@/server/sandbox/runtime";
 import { engineRef, LOCAL_ENGINE, parseEngineRef } from "./types";
 
 export interface PooledRuntimeOptions {
@@ -21,6 +21,13 @@ export interface PooledRuntimeOptions {
   remoteClient: (engine: string) => Docker | null;
   /** Makes a remote engine's runtime (tests pass their own); default dockerRuntime(client, { instance, remote }). */
   makeRemote?: (engine: string, client: Docker) => SandboxRuntime;
+  /**
+   * The remote engines registered now (asked by every look over all engines:
+   * listSandboxes, listSnapshots…). Without it only engines used since the
+   * pool was made are looked at, and after a restart the reconciliation
+   * would not see a remote engine's containers.
+   */
+  registered?: () => string[];
 }
 
 type Watcher = { onStop: (stop: SandboxStop) => void; onResync?: () => void; unwatch: Map<string, () => void> };
@@ -44,9 +51,10 @@ export class PooledRuntime implements SandboxRuntime {
     return rt;
   }
 
-  /** Engines whose runtime was made so far (local first). */
+  /** The local engine, then every registered remote engine and any other one used so far. */
   engines(): string[] {
-    return [LOCAL_ENGINE, ...this.remotes.keys()];
+    const names = new Set<string>([LOCAL_ENGINE, ...(this.opts.registered?.() ?? []), ...this.remotes.keys()]);
+    return [...names];
   }
 
   /** Drops a remote engine's runtime (and its event watch); the next call makes it again. */
@@ -70,7 +78,7 @@ export class PooledRuntime implements SandboxRuntime {
     );
   }
 
-  /** Every engine made so far; one that does not answer is left out (and logged), never failing the whole look. */
+  /** Every engine (see engines()); one that does not answer is left out (and logged), never failing the whole look. */
   private async each<T>(fn: (rt: SandboxRuntime, engine: string) => Promise<T[]>): Promise<T[]> {
     const out = await Promise.all(
       this.engines().map(async (name) => {
@@ -88,9 +96,11 @@ export class PooledRuntime implements SandboxRuntime {
 
   async createSandbox(spec: SandboxSpec) {
     const engine = spec.engine ?? LOCAL_ENGINE;
-    // A snapshot image of a remote engine is "@engine:airlock-snapshot:tag": it can only start there.
+    // A snapshot image of a remote engine is "@engine:airlock-snapshot:tag": it can only start there. A plain
+    // name (the sandbox image) is on every engine; a plain snapshot name is the local engine's.
     const image = parseEngineRef(spec.image);
-    if (image.engine !== engine) throw new Error(`The image ${spec.image} is on engine ${image.engine}, not on ${engine}.`);
+    const pinned = image.engine !== LOCAL_ENGINE || spec.image.startsWith(`${SNAPSHOT_REPO}:`);
+    if (pinned && image.engine !== engine) throw new Error(`The image ${spec.image} is on engine ${image.engine}, not on ${engine}.`);
     const { containerId } = await this.engine(engine).createSandbox({ ...spec, image: image.id });
     return { containerId: engineRef(engine, containerId) };
   }
@@ -192,6 +202,12 @@ export class PooledRuntime implements SandboxRuntime {
     await rt.pushWorkspace?.(id, hostDir);
   }
 
+  /** A remote sandbox's workspace digest (null on the local engine, whose mirror is the workspace). */
+  async workspaceListing(containerId: string): Promise<string | null> {
+    const { rt, id } = this.route(containerId);
+    return (await rt.workspaceListing?.(id)) ?? null;
+  }
+
   /** Workspace volumes of one remote engine whose run is not in keep (0 on the local engine, which has none). */
   async pruneEngineVolumes(engine: string, keep: ReadonlySet<string>): Promise<number> {
     return (await this.engine(engine).pruneWorkspaceVolumes?.(keep)) ?? 0;
@@ -219,5 +235,6 @@ export function enginePoolRuntime(db: Db, instance: string): PooledRuntime {
       const cfg = engineConfig(db, name);
       return cfg && !cfg.local ? dockerClientFor(cfg) : null;
     },
+    registered: () => engineConfigs(db).flatMap((cfg) => (cfg.local ? [] : [cfg.name])),
   });
 }

@@ -13,6 +13,8 @@ import type { SandboxRuntimeName } from "@/db/schema";
 import { AGENT_GID, AGENT_HOME, AGENT_UID, AGENT_USER, WORKSPACE_PATH } from "./layout";
 import { docker as processDocker } from "./docker";
 import { observeContainerStart } from "@/server/metrics/instruments";
+import { packMirror, replaceMirror } from "./workspace-archive";
+import { WORKSPACE_MODE } from "./workspace";
 
 // ---------------------------------------------------------------- limits
 
@@ -257,6 +259,13 @@ export interface SandboxRuntime {
   pushWorkspace?(containerId: string, hostDir: string): Promise<void>;
   /** Issue 17, remote engines only: removes this instance's workspace volumes whose run is not in `keep`; returns how many. */
   pruneWorkspaceVolumes?(keep: ReadonlySet<string>): Promise<number>;
+  /**
+   * Issue 17, remote engines only: a digest of every entry of the sandbox's
+   * /workspace (type, inode, size, mtime, ctime, mode, owner, path), made by a
+   * helper inside; equal digests mean nothing changed (ctime is what no agent
+   * can set back). null when it cannot be made (then copy). Not while paused.
+   */
+  workspaceListing?(containerId: string): Promise<string | null>;
 }
 
 /** Airlock's long-lived helper in a sandbox (startResident). */
@@ -338,6 +347,28 @@ export const MANAGED_LABEL = "airlock.managed";
 export const INSTANCE_LABEL = "airlock.instance";
 /** A service's container (start_service) names its sandbox's container id here; not a sandbox, so never listed as one. */
 export const SERVICE_OF_LABEL = "airlock.service-of";
+/** Issue 17: on a remote engine's workspace volume (`airlock-ws-<runId>`, also labelled with the run, managed and instance labels). */
+export const WORKSPACE_VOLUME_LABEL = "airlock.workspace";
+
+/** The Docker volume holding a run's /workspace on a remote engine. */
+export function workspaceVolumeName(runId: string): string {
+  return `airlock-ws-${runId}`;
+}
+
+/**
+ * Run by a helper (as the agent, never the agent's code) before the host
+ * mirror is pushed into a remote sandbox: empties /workspace and gives its
+ * root WORKSPACE_MODE. Directories the agent made unreadable or unwritable
+ * are opened first; symlinks are removed, never followed (find -P). The
+ * volume's root is the agent's because Docker copies the image's
+ * /workspace (the agent's, made by the image recipe) into a new volume.
+ */
+const CLEAR_WORKSPACE_SCRIPT = [
+  `test -O ${WORKSPACE_PATH} || { echo "${WORKSPACE_PATH} does not belong to the agent (uid ${AGENT_UID}); the sandbox image's ${WORKSPACE_PATH} must"; exit 3; }`,
+  `chmod -R u+rwX -- ${WORKSPACE_PATH}/. 2>/dev/null`,
+  `chmod ${WORKSPACE_MODE.toString(8)} ${WORKSPACE_PATH}`,
+  `exec find -P ${WORKSPACE_PATH} -xdev -mindepth 1 -delete`,
+].join("; ");
 
 export function instanceIdForDataDir(dataDir: string): string {
   let real = dataDir;
@@ -1186,6 +1217,8 @@ export interface DockerRuntimeOptions {
 export function dockerRuntime(client?: Docker, opts: DockerRuntimeOptions = {}): SandboxRuntime {
   const instanceLabels: Record<string, string> = opts.instance ? { [INSTANCE_LABEL]: opts.instance } : {};
   const engine = () => client ?? processDocker();
+  /** Issue 17: the engine is remote (no shared filesystem, no shared /proc). */
+  const remote = opts.remote ?? null;
   /** Containers this runtime stopped on its own, and why (for watchSandboxes). */
   const ownStops = new Map<string, string>();
   /** The pids cgroup's "max" event count last seen per container (see pidsCapHit). */
@@ -1230,15 +1263,18 @@ export function dockerRuntime(client?: Docker, opts: DockerRuntimeOptions = {}):
       HostConfig: {
         ...(gvisor ? { Runtime: "runsc" } : {}),
         Init: true,
-        Mounts: [
-          {
-            Type: "bind",
-            Source: spec.workspaceDir,
-            Target: WORKSPACE_PATH,
-            ReadOnly: false,
-            BindOptions: { Propagation: "rprivate" },
-          },
-        ],
+        // Issue 17: on a remote engine nothing of the host is mounted: the workspace is a volume there (see workspaceVolume).
+        Mounts: remote
+          ? [{ Type: "volume", Source: workspaceVolumeName(spec.runId), Target: WORKSPACE_PATH, ReadOnly: false, VolumeOptions: { NoCopy: false } }]
+          : [
+              {
+                Type: "bind",
+                Source: spec.workspaceDir,
+                Target: WORKSPACE_PATH,
+                ReadOnly: false,
+                BindOptions: { Propagation: "rprivate" },
+              },
+            ],
         ReadonlyRootfs: true,
         // exec allowed on /tmp (build tools run things there); never setuid or
         // device files. /home/agent: a writable home for git, npm, pip caches.
@@ -1303,10 +1339,14 @@ export function dockerRuntime(client?: Docker, opts: DockerRuntimeOptions = {}):
       if (statusCode(err) === 404) throw missing(err);
       throw engineError("inspecting the sandbox image", err);
     }
+    if (remote) await workspaceVolume(spec.runId);
+    // A volume made for a sandbox that never came up goes too (one still mounted, by a restart's previous container, stays: 409).
+    const dropVolume = () => (remote ? removeVolume(workspaceVolumeName(spec.runId)).catch(() => false) : Promise.resolve(false));
     let container: Docker.Container;
     try {
       container = await engine().createContainer(containerConfig({ ...spec, limits }, image.Config?.Env ?? []));
     } catch (err) {
+      await dropVolume();
       if (statusCode(err) === 404) throw missing(err);
       throw engineError("creating the sandbox", err);
     }
@@ -1317,10 +1357,96 @@ export function dockerRuntime(client?: Docker, opts: DockerRuntimeOptions = {}):
       if (image.Config?.Labels?.[HOME_SEED_LABEL] === HOME_SEED_PATH) await seedHome(container.id);
     } catch (err) {
       await container.remove({ force: true, v: true }).catch(() => undefined);
+      await dropVolume();
       if (err instanceof SandboxError) throw err;
       throw engineError("starting the sandbox", err, container.id);
     }
     return { containerId: container.id };
+  }
+
+  /**
+   * Issue 17: the run's workspace volume on a remote engine, made when
+   * missing (a restart from a snapshot reuses it). Empty until the host
+   * mirror is pushed (pushWorkspace); the push makes its root the agent's
+   * with WORKSPACE_MODE.
+   */
+  async function workspaceVolume(runId: string): Promise<void> {
+    try {
+      await engine().createVolume({
+        Name: workspaceVolumeName(runId),
+        Labels: { [WORKSPACE_VOLUME_LABEL]: "true", [RUN_LABEL]: runId, [MANAGED_LABEL]: "true", ...instanceLabels },
+      });
+    } catch (err) {
+      throw engineError("creating the workspace volume", err);
+    }
+  }
+
+  /** Remote engines: the host mirror replaces the sandbox's /workspace (see packMirror). Nothing of the agent's may run meanwhile. */
+  async function pushWorkspace(containerId: string, hostDir: string): Promise<void> {
+    const { exitCode, stdout } = await runHelper(containerId, ["/bin/bash", "--norc", "--noprofile", "-c", CLEAR_WORKSPACE_SCRIPT], 120_000);
+    if (exitCode !== 0) {
+      throw new SandboxError(
+        "ENGINE_ERROR",
+        `emptying the sandbox's /workspace before copying the workspace in failed (exit ${String(exitCode)}): ${stdout.trim().slice(0, 300) || "no output"}`,
+      );
+    }
+    try {
+      await engine().getContainer(containerId).putArchive(packMirror(hostDir), { path: WORKSPACE_PATH });
+    } catch (err) {
+      throw engineError("copying the workspace into the sandbox", err, containerId);
+    }
+  }
+
+  /** Remote engines: the sandbox's /workspace → the host mirror, extracted safely (see extractWorkspaceArchive). Works on a paused sandbox. */
+  async function pullWorkspace(containerId: string, hostDir: string): Promise<void> {
+    let archive: NodeJS.ReadableStream;
+    try {
+      archive = await engine().getContainer(containerId).getArchive({ path: WORKSPACE_PATH });
+    } catch (err) {
+      throw engineError("copying the workspace out of the sandbox", err, containerId);
+    }
+    const report = await replaceMirror(hostDir, archive, path.posix.basename(WORKSPACE_PATH));
+    if (report.refused.length) {
+      console.warn(
+        `airlock: ${report.refused.length} entries of sandbox ${containerId}'s workspace were not copied to the host:`,
+        report.refused.slice(0, 5).map((r) => `${r.name}: ${r.why}`),
+      );
+    }
+  }
+
+  /** Remote engines: see SandboxRuntime.workspaceListing. An entry find cannot read (a directory the agent closed) makes it null. */
+  async function workspaceListing(containerId: string): Promise<string | null> {
+    const { exitCode, stdout } = await runHelper(
+      containerId,
+      ["/usr/bin/find", "-P", WORKSPACE_PATH, "-xdev", "-printf", "%y %i %s %T@ %C@ %m %U %G %P\\0"],
+      60_000,
+    ).catch(() => ({ exitCode: null, stdout: "" }));
+    return exitCode === 0 ? crypto.createHash("sha256").update(stdout).digest("hex") : null;
+  }
+
+  /** Remote engines: removes this instance's workspace volumes whose run is not in keep (one still mounted stays). */
+  async function pruneWorkspaceVolumes(keep: ReadonlySet<string>): Promise<number> {
+    const label = [`${WORKSPACE_VOLUME_LABEL}=true`, ...(opts.instance ? [`${INSTANCE_LABEL}=${opts.instance}`] : [])];
+    const { Volumes } = await engine().listVolumes({ filters: { label } });
+    let removed = 0;
+    for (const v of Volumes ?? []) {
+      const runId = v.Labels?.[RUN_LABEL];
+      if (!runId || keep.has(runId)) continue;
+      if (await removeVolume(v.Name)) removed += 1;
+    }
+    return removed;
+  }
+
+  /** true when removed; a volume still in use (409) or gone (404) is left alone. */
+  async function removeVolume(name: string): Promise<boolean> {
+    try {
+      await engine().getVolume(name).remove();
+      return true;
+    } catch (err) {
+      const code = statusCode(err);
+      if (code === 404 || code === 409) return false;
+      throw engineError(`removing the workspace volume ${name}`, err);
+    }
   }
 
   async function seedHome(containerId: string): Promise<void> {
@@ -1445,6 +1571,9 @@ export function dockerRuntime(client?: Docker, opts: DockerRuntimeOptions = {}):
     if ((await leftoverCheck(containerId)).kind === "gvisor") {
       throw new SandboxError("INVALID_SPEC", "no resident helper under gVisor: its /proc does not protect a non-dumpable process's descriptors");
     }
+    // Issue 17: sparing it from the reap needs its host pid on the engine's host, which a remote engine's is not.
+    if (remote)
+      throw new SandboxError("INVALID_SPEC", `no resident helper on remote engine ${remote.engine}: the reap could not tell it from the agent's processes`);
     await closeResident(containerId);
     const token = randomBytes(12).toString("hex");
     const { dockerExec, stream } = await helperGate(containerId).shared(async () => {
@@ -1756,7 +1885,8 @@ export function dockerRuntime(client?: Docker, opts: DockerRuntimeOptions = {}):
     const info = await engine().getContainer(containerId).inspect();
     let check: LeftoverCheck = { kind: "engine" };
     if (info.HostConfig?.Runtime === "runsc") check = { kind: "gvisor" };
-    else {
+    // Issue 17: a remote engine's host is not this one: its /proc and cgroups are not ours to read.
+    else if (!remote) {
       const tasksFile = hostTasksFile(info.State.Pid, info.Id);
       if (tasksFile) check = { kind: "host", tasksFile };
     }
@@ -1773,6 +1903,12 @@ export function dockerRuntime(client?: Docker, opts: DockerRuntimeOptions = {}):
     if (check.kind === "host") {
       const agentTasks = hostAgentTasks(check.tasksFile, residents.get(containerId)?.spare);
       if (agentTasks === 0) return 0;
+    }
+    // Issue 17, remote engines: the engine's own listing (ps over the container's cgroup on its host) says whether
+    // anything is left; the kill and its acknowledgement only when something is (a round trip saved per command).
+    if (check.kind === "engine" && remote) {
+      const listing = await engineProcesses(containerId);
+      if (!listing || selectExecProcesses(listing.procs, listing.initPid, null).length === 0) return 0;
     }
     return reapProcesses(containerId);
   }
@@ -2266,6 +2402,14 @@ export function dockerRuntime(client?: Docker, opts: DockerRuntimeOptions = {}):
 
   async function removeSandbox(containerId: string): Promise<void> {
     residents.get(containerId)?.helper.input.destroy();
+    // Issue 17: which run's workspace volume goes with it (asked before the container is gone).
+    const volume = remote
+      ? await engine()
+          .getContainer(containerId)
+          .inspect()
+          .then((info) => (info.Config.Labels?.[RUN_LABEL] ? workspaceVolumeName(info.Config.Labels[RUN_LABEL]) : null))
+          .catch(() => null)
+      : null;
     // Its services first: they share its network namespace.
     const services = await engine()
       .listContainers({ all: true, filters: { label: [`${SERVICE_OF_LABEL}=${containerId}`] } })
@@ -2279,6 +2423,8 @@ export function dockerRuntime(client?: Docker, opts: DockerRuntimeOptions = {}):
       if (code === 404 || code === 409) return;
       throw engineError("removing the sandbox", err, containerId);
     }
+    // Still mounted by a newer container of the run (a restart from a snapshot): kept.
+    if (volume) await removeVolume(volume);
   }
 
   async function inspectSandbox(containerId: string): Promise<SandboxState | null> {
@@ -2728,5 +2874,7 @@ export function dockerRuntime(client?: Docker, opts: DockerRuntimeOptions = {}):
     removeSnapshot,
     removeSnapshotLeftovers,
     watchSandboxes,
+    // Issue 17: only a remote engine's runtime moves workspaces (a local one's is the bind-mounted host directory).
+    ...(remote ? { pullWorkspace, pushWorkspace, pruneWorkspaceVolumes, workspaceListing } : {}),
   };
 }

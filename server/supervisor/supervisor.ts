@@ -16,6 +16,7 @@ import { stopRunServices } from "@/server/services/services";
 import type { SandboxRuntime, SandboxStop } from "@/server/sandbox/runtime";
 import { LOCAL_ENGINE } from "@/server/engines/types";
 import { prepareWorkspace } from "@/server/sandbox/workspace";
+import { pushRunWorkspace } from "@/server/workspace/remote";
 import { sandboxImageName } from "@/server/sandbox/image";
 import { controlTools, type FinishSignal } from "@/server/supervisor/control";
 import { isTerminal, TERMINAL_STATES, transitionRun, transitionRunInTx } from "@/server/runs/state-machine";
@@ -318,6 +319,14 @@ export class Supervisor {
         return;
       }
       const containerId = created.value.containerId;
+      // Issue 17: on a remote engine the sandbox's /workspace is a volume there: the filled mirror goes in before any agent code runs.
+      try {
+        await pushRunWorkspace(runtime, { id: runId, engine: run.engine, containerId }, workspaceDir);
+      } catch (err) {
+        await runtime.removeSandbox(containerId).catch(() => undefined);
+        await this.failRun(runId, sandboxStartFailure(err));
+        return;
+      }
       failpoint("sandbox-started");
       if (controller.signal.aborted) {
         await runtime.removeSandbox(containerId).catch(() => undefined);

@@ -34,6 +34,8 @@ import { DomainError } from "@/server/errors/domain-error";
 import { listServices, runningServiceByName, servicesForAgent, startService, stopService } from "@/server/services/services";
 import type { Actor } from "@/server/audit/chain";
 import { failpoint } from "@/server/faults/failpoints";
+import { onRemoteEngine, pullRunWorkspace, sandboxListing } from "@/server/workspace/remote";
+import { withWorkspaceLock } from "@/server/workspace/coordination";
 
 /** The agent as the audit chain names it (the gateway's agentActor, without importing the gateway). */
 function agentAuditActor(runId: string): Actor {
@@ -407,6 +409,14 @@ async function runInSandbox(session: ExecutionSession, callId: string, command: 
   const shown = capForModel(combined, result.totalBytes, result.truncated);
   if (result.aborted && session.signal.aborted) return toolError("RUN_STOPPED", "The run was stopped while the command ran; it was killed.");
   const outputFields = { output: shown.text, output_truncated: shown.truncated, total_bytes: result.totalBytes };
+  // Issue 17: on a remote engine the host has only a mirror; it is brought up to date first (under the workspace lock: a checkpoint may be reading it).
+  if (run.workspaceDir && onRemoteEngine({ engine: run.engine, containerId: session.containerId })) {
+    const { workspaceDir } = run;
+    const place = { id: session.runId, engine: run.engine, containerId: session.containerId };
+    await withWorkspaceLock(session.runId, async () =>
+      pullRunWorkspace(session.runtime, place, workspaceDir, await sandboxListing(session.runtime, place)),
+    ).catch((err: unknown) => console.error(`airlock: the workspace of run ${session.runId} could not be copied from its engine:`, err));
+  }
   const after = run.workspaceDir ? await measureWorkspace(session.runId, run.workspaceDir).catch(() => null) : null;
   const killedForQuota = overQuota as WorkspaceSize | null;
   if (killedForQuota || (after && after.bytes > after.quotaBytes)) {

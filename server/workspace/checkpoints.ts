@@ -33,6 +33,7 @@ import {
 } from "./shadow-repo";
 import { runGit } from "./git";
 import { signWorkTree, unchangedSince, type TreeSignature } from "./tree-signature";
+import { forgetPulledListing, onRemoteEngine, pullRunWorkspace, pushRunWorkspace, sandboxListing } from "./remote";
 import { workspaceSettings } from "./settings";
 import { formatBytes } from "@/lib/format";
 import { failpoint } from "@/server/faults/failpoints";
@@ -338,6 +339,7 @@ async function unchangedSinceCommitted(runId: string, repo: ShadowRepo, limits: 
 /** Forgets a run's committed-tree signature (its workspace is going away). */
 export function forgetCommittedTree(runId: string): void {
   committedTrees().delete(runId);
+  forgetPulledListing(runId);
 }
 
 /** Caller holds the workspace lock. */
@@ -348,10 +350,16 @@ async function checkpointLocked(db: Db, runId: string, opts: CheckpointOptions):
   const repo = repoOf(run);
   const limits = snapshotLimits();
   // (A missing repository has no HEAD to match: the look fails and it is created below.)
-  if (!opts.force && (await unchangedSinceCommitted(runId, repo, limits))) return null;
+  // On a remote engine the mirror is only as new as the last pull: the cheap look would miss the sandbox's changes.
+  const remote = onRemoteEngine(run);
+  if (!opts.force && !remote && (await unchangedSinceCommitted(runId, repo, limits))) return null;
+  // Remote engine: the sandbox's digest, taken before the freeze (no helper runs in a frozen sandbox); unchanged since the last copy → no copy.
+  const listing = remote ? await sandboxListing(opts.runtime, run) : null;
   if (!(await shadowRepoExists(repo))) await initShadowRepo(repo);
   committedTrees().delete(runId);
   const { snap, signature } = await withFrozenSandbox(opts.runtime, run.containerId, async () => {
+    // Remote engine: the sandbox's /workspace comes over into the mirror first, frozen as it is.
+    if (remote) await pullRunWorkspace(opts.runtime, run, repo.workTree, listing);
     await resetPermissions(db, runId, repo.workTree);
     // Looked at before git reads the files: a change after this look shows in the next one.
     const signature = await signWorkTree(repo.workTree, { stampFile: signatureStampFile(repo) }).catch(() => null);
@@ -477,7 +485,15 @@ export async function restoreCheckpointLocked(db: Db, runId: string, checkpointI
   const target = requireCheckpoint(db, runId, checkpointId);
   const repo = repoOf(run);
   const targetTree = await treeOf(repo, target.commitSha);
-  const { before, after } = await withFrozenSandbox(opts.runtime, run.containerId, () => restoreWorkTree(repo, snapshotLimits(), targetTree));
+  // (A finished run's sandbox is gone: no digest, and no pull below.)
+  const listing = await sandboxListing(opts.runtime, run).catch(() => null);
+  const { before, after } = await withFrozenSandbox(opts.runtime, run.containerId, async () => {
+    // Remote engine: what the sandbox holds now is what "before" must save.
+    await pullRunWorkspace(opts.runtime, run, repo.workTree, listing);
+    return restoreWorkTree(repo, snapshotLimits(), targetTree);
+  });
+  // Remote engine: the restored mirror goes back into the sandbox (unfrozen: a helper empties /workspace first).
+  await pushRunWorkspace(opts.runtime, run, repo.workTree);
   failpoint("mid-rollback");
   let parent = await headCommit(repo);
   let saved: Checkpoint | null = null;

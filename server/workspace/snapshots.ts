@@ -34,6 +34,7 @@ import { getWorkspace, latestCheckpoint, listCheckpoints, requireCheckpoint, res
 import { requireRun } from "@/server/runs/lookup";
 import { quiesce } from "./rollback";
 import { formatBytes } from "@/lib/format";
+import { parseEngineRef } from "@/server/engines/types";
 
 /** What snapshots need from the supervisor. */
 export interface SnapshotHost {
@@ -279,6 +280,8 @@ export async function restartFromSnapshot(
             workspaceDir: fresh.workspaceDir!,
             limits: fresh.limits,
             runtime: fresh.runtime ?? undefined,
+            // Issue 17: where the run's snapshot and workspace volume are (the new container mounts the same volume).
+            engine: parseEngineRef(previousContainerId).engine,
           }));
         } catch (err) {
           if (err instanceof SandboxError && err.code === "IMAGE_MISSING") {
