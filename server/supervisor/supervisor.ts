@@ -265,7 +265,11 @@ export class Supervisor {
     let run = findRun(db, runId);
     if (!run || isTerminal(run.state)) return;
     if (!resume) {
-      run = transitionRun(db, runId, "starting", SYSTEM_ACTOR, { from: ["queued"], reason: "starting the sandbox" });
+      run = transitionRun(db, runId, "starting", SYSTEM_ACTOR, {
+        from: ["queued"],
+        reason: "starting the sandbox",
+        details: { engine: run.engine ?? LOCAL_ENGINE },
+      });
       let workspaceDir: string;
       // gVisor or runc (issue 13): a run that requires gVisor fails here with the reason, never falls back to runc.
       let isolation: RuntimeDecision;
@@ -327,7 +331,7 @@ export class Supervisor {
         from: ["starting"],
         reason: "sandbox ready",
         fields: { containerId, workspaceDir, startedAt: new Date(), runtime: isolation.runtime },
-        details: { runtime: isolation.runtime, runtimeWhy: isolation.why },
+        details: { runtime: isolation.runtime, runtimeWhy: isolation.why, engine: run.engine ?? LOCAL_ENGINE },
       });
     } else {
       run = recoverInterruptedRollback(db, run);
