@@ -14,7 +14,7 @@ import { projectOfRun } from "@/server/projects/projects";
 import { decideRuntime, probeGvisor, type GvisorStatus, type RuntimeDecision } from "@/server/sandbox/runtimes";
 import { stopRunServices } from "@/server/services/services";
 import type { SandboxRuntime, SandboxStop } from "@/server/sandbox/runtime";
-import { LOCAL_ENGINE } from "@/server/engines/types";
+import { engineRef, LOCAL_ENGINE } from "@/server/engines/types";
 import { onEngineHealthChange } from "@/server/engines/health";
 import { PooledRuntime } from "@/server/engines/pooled-runtime";
 import type { EngineHealth } from "@/server/engines/types";
@@ -368,7 +368,8 @@ export class Supervisor {
       const [created, prepared] = await Promise.allSettled([
         runtime.createSandbox({
           runId,
-          image: this.opts.image ?? sandboxImageName(),
+          // The image by name on the engine it was placed on (a plain name would mean the local engine's).
+          image: engineRef(run.engine ?? LOCAL_ENGINE, this.opts.image ?? sandboxImageName()),
           workspaceDir,
           limits: run.limits,
           runtime: isolation.runtime,

@@ -13,6 +13,7 @@ import { DomainError } from "@/server/errors/domain-error";
 import type { SandboxRuntime } from "@/server/sandbox/runtime";
 import { resetWorkspacePermissions, WORKSPACE_MODE } from "@/server/sandbox/workspace";
 import { requireRun } from "@/server/runs/lookup";
+import { isTerminal } from "@/server/runs/state-machine";
 import { withWorkspaceLock } from "./coordination";
 import {
   commitTree,
@@ -477,7 +478,10 @@ export async function restoreCheckpointLocked(db: Db, runId: string, checkpointI
   const target = requireCheckpoint(db, runId, checkpointId);
   const repo = repoOf(run);
   const targetTree = await treeOf(repo, target.commitSha);
-  const { before, after } = await withFrozenSandbox(opts.runtime, run.containerId, () => restoreWorkTree(repo, snapshotLimits(), targetTree));
+  // An ended run has no sandbox to freeze (gone, or on an engine that was lost: issue 17); its workspace is on the host.
+  const { before, after } = await withFrozenSandbox(opts.runtime, isTerminal(run.state) ? null : run.containerId, () =>
+    restoreWorkTree(repo, snapshotLimits(), targetTree),
+  );
   failpoint("mid-rollback");
   let parent = await headCommit(repo);
   let saved: Checkpoint | null = null;
