@@ -263,4 +263,26 @@ describe("placement across engines", () => {
     await approvePlan(later.id);
     await waitForState(t.db, later.id, "succeeded");
   }, 240_000);
+
+  it("after a restart with pc1 gone, reconciliation fails its run for the engine, not for a lost container", async () => {
+    const run = runBig();
+    await waitForPlan(run.id);
+    await supervisor.shutdown(); // the run keeps its state, as on SIGTERM
+    await engine.stop();
+    supervisor = new Supervisor({
+      db: t.db,
+      runtime: enginePoolRuntime(t.db, instanceIdForDataDir(dataDir)),
+      dataDir,
+      image: sandboxImageName(),
+      sweepMs: 200,
+      runtimeSetting: "runc",
+    });
+    const started = Date.now();
+    const result = await supervisor.start().then(() => getRun(t.db, run.id));
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(result.state).toBe("failed");
+    expect(result.endedReason).toMatch(/^engine pc1 unreachable since \d{4}-\d\d-\d\dT/);
+    await engine.start();
+    await checkAllEngines(t.db);
+  }, 120_000);
 });
