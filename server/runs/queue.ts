@@ -26,12 +26,11 @@
 // nothing: a run needing a rare label never blocks the runs behind it.
 import { and, asc, eq, inArray, notInArray, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { projects, runs, users, type RunEvent } from "@/db/schema";
+import { engines, projects, runs, users, type RunEvent } from "@/db/schema";
 import { announce, insertRunEvent } from "@/server/events/bus";
 import { TERMINAL_STATES } from "@/server/runs/state-machine";
 import { defaultMaxConcurrentRuns, queueSettings, type QueueSettingsView } from "@/server/runs/queue-settings";
 import { config } from "@/server/config/env";
-import { engineConfigs } from "@/server/engines/registry";
 import { engineHealth } from "@/server/engines/health";
 import { DEFAULT_PROJECT_ID } from "@/server/projects/projects";
 import { LOCAL_ENGINE } from "@/server/engines/types";
@@ -281,7 +280,23 @@ function toQueueRun(
  * bounded by the instance's limits only, as before the pool.
  */
 export function placementEngines(db: Db, settings: Pick<QueueSettingsView, "memoryBudgetMb" | "memoryRatio">): QueueEngine[] {
-  return engineConfigs(db).map((cfg) => {
+  // Read only (no write lock on a look that changes nothing), and without the credentials, which placement does not need.
+  // The local engine's row, when not made yet, is its defaults.
+  const configs = db
+    .select({
+      name: engines.name,
+      local: engines.local,
+      labels: engines.labels,
+      draining: engines.draining,
+      capacity: { runs: engines.capacityRuns, cpus: engines.capacityCpus, memoryMb: engines.capacityMemoryMb },
+    })
+    .from(engines)
+    .all()
+    .sort((a, b) => (a.local === b.local ? a.name.localeCompare(b.name) : a.local ? -1 : 1));
+  if (!configs.some((c) => c.name === LOCAL_ENGINE)) {
+    configs.unshift({ name: LOCAL_ENGINE, local: true, labels: [], draining: false, capacity: { runs: null, cpus: null, memoryMb: null } });
+  }
+  return configs.map((cfg) => {
     const health = engineHealth(cfg.name);
     if (cfg.local) {
       return {
