@@ -157,7 +157,8 @@ export class Supervisor {
     if (!health.healthy) {
       const since = health.downSince ?? health.checkedAt ?? new Date();
       void this.failRunsOfLostEngine(name, since).catch((err: unknown) => console.error(`airlock: failing the runs of engine ${name} failed:`, err));
-    } else if (previous && !previous.healthy) {
+    } else if (!previous || !previous.healthy) {
+      // Back, or seen for the first time by this process (containers left by runs that ended while it was away or Airlock was down).
       void this.engineReturned(name).catch((err: unknown) => console.error(`airlock: cleaning up engine ${name} after its return failed:`, err));
     }
   }
@@ -170,7 +171,7 @@ export class Supervisor {
     return lost.map((r) => r.id);
   }
 
-  /** A lost engine answers again: this instance's containers there whose run is not live go, and its orphaned workspace volumes. */
+  /** A lost (or newly seen) engine answers: this instance's containers there whose run is not live go, and its orphaned workspace volumes. */
   async engineReturned(engine: string): Promise<{ containers: string[]; volumes: number }> {
     return removeEngineOrphans(this.db, this.runtime, engine, (runId) => this.live.has(runId));
   }
