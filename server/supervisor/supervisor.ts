@@ -14,10 +14,9 @@ import { projectOfRun } from "@/server/projects/projects";
 import { decideRuntime, probeGvisor, type GvisorStatus, type RuntimeDecision } from "@/server/sandbox/runtimes";
 import { stopRunServices } from "@/server/services/services";
 import type { SandboxRuntime, SandboxStop } from "@/server/sandbox/runtime";
-import { engineRef, LOCAL_ENGINE } from "@/server/engines/types";
+import { engineRef, LOCAL_ENGINE, type EngineHealth } from "@/server/engines/types";
 import { onEngineHealthChange } from "@/server/engines/health";
 import { PooledRuntime } from "@/server/engines/pooled-runtime";
-import type { EngineHealth } from "@/server/engines/types";
 import {
   boundedRuntime,
   engineDownSince,
