@@ -67,6 +67,7 @@ test("an operator starts a run from the form with lowered limits and lands on it
   const isolation = page.getByTestId("run-isolation");
   await expect(isolation).toContainText(/Isolated by gVisor \(runsc\)|runc.*shares the host kernel/);
   const gvisor = ((await isolation.textContent()) ?? "").includes("gVisor");
+  await expect(page.getByTestId("run-engine")).toHaveText("on the local engine"); // issue 17: where it runs
   await expectNoHorizontalScroll(page); // readable on a 375 px phone too
   await page.getByRole("button", { name: /Task and limits/ }).click();
   await expect(page.getByRole("definition").filter({ hasText: gvisor ? "gVisor (runsc)" : /^runc$/ })).toBeVisible();

@@ -75,6 +75,7 @@ function SettingsReadOnly({ project: p }: { project: Project }) {
         : `After ${p.escalateAfterMinutes} minute${p.escalateAfterMinutes === 1 ? "" : "s"} to ${p.escalateTo === "admins" ? "every admin" : "every reviewer and admin"}`,
     ],
     ["Isolation", p.runtime === "runsc" ? "gVisor required" : "AIRLOCK_RUNTIME decides"],
+    ["Engine labels", p.engineLabels.length ? p.engineLabels.join(", ") : "None: runs may go to any engine"],
   ];
   return (
     <Card aria-labelledby="settings-title">
@@ -123,6 +124,7 @@ function SettingsCard({ project: p }: { project: Project }) {
   const [escalateTo, setEscalateTo] = useState<"admins" | "reviewers">(p.escalateTo);
   const [maxRuns, setMaxRuns] = useState(p.maxConcurrentRuns === null ? "" : String(p.maxConcurrentRuns));
   const [requireGvisor, setRequireGvisor] = useState(p.runtime === "runsc");
+  const [engineLabels, setEngineLabels] = useState(p.engineLabels.join(", "));
   const [saved, setSaved] = useState(false);
   const update = useMutation(
     trpc.projects.update.mutationOptions({
@@ -154,6 +156,11 @@ function SettingsCard({ project: p }: { project: Project }) {
       // Empty: no project limit (the instance's and users' limits still apply).
       maxConcurrentRuns: maxRuns.trim() === "" ? null : Number(maxRuns),
       runtime: requireGvisor ? "runsc" : null,
+      // Comma- or space-separated; the server checks each label.
+      engineLabels: engineLabels
+        .split(/[\s,]+/)
+        .map((l) => l.trim())
+        .filter(Boolean),
     });
   }
 
@@ -218,6 +225,16 @@ function SettingsCard({ project: p }: { project: Project }) {
               checked={requireGvisor}
               onCheckedChange={setRequireGvisor}
               description="Runs of this project get their own kernel (gVisor, runsc) between the agent and the host. Where gVisor is not available they fail at start with the reason; they never fall back to runc. Off: AIRLOCK_RUNTIME decides (auto uses gVisor wherever it works)."
+            />
+          </fieldset>
+          <fieldset className="space-y-2">
+            <legend className="text-sm font-semibold">Placement</legend>
+            <TextField
+              label="Engine labels"
+              placeholder="None: any engine"
+              hint="A run of this project goes only to an engine carrying every one of these labels (comma-separated, e.g. gpu, big-memory). Until one has room, the run waits in the queue and says why."
+              value={engineLabels}
+              onChange={(e) => setEngineLabels(e.target.value)}
             />
           </fieldset>
           <DocSources sources={sources} onChange={setSources} />

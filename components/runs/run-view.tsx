@@ -296,7 +296,7 @@ function RunHeader({ run, user }: { run: Run; user: SessionUser }) {
         <Counter label="Tokens" value={formatTokens(run.tokensUsed)} max={formatTokens(run.limits.tokenBudget)} />
       </dl>
       {meta.terminal ? null : <RunUsageMeters runId={run.id} />}
-      <RunIsolation runtime={run.runtime} terminal={Boolean(meta.terminal)} />
+      <RunIsolation runtime={run.runtime} terminal={Boolean(meta.terminal)} engine={run.state === "queued" ? null : run.engine} />
 
       <div className="rounded-xl border border-border bg-surface">
         <button
@@ -324,6 +324,7 @@ function RunHeader({ run, user }: { run: Run; user: SessionUser }) {
             <Limit label="Command timeout" value={`${run.limits.commandTimeoutS} s`} />
             <Limit label="Run timeout" value={`${run.limits.runTimeoutS} s`} />
             {run.runtime ? <Limit label="Runtime" value={run.runtime === "runsc" ? "gVisor (runsc)" : "runc"} /> : null}
+            {run.state !== "queued" ? <Limit label="Engine" value={run.engine} mono={run.engine !== "local"} /> : null}
             {run.testCommand ? <Limit label="Test command" value={run.testCommand} mono /> : null}
           </dl>
         </div>

@@ -19,6 +19,7 @@ import { applyFirewall, firewallUnavailable, removeFirewall, type FirewallTools 
 import {
   activeEgressGrants,
   assertRunCanHaveEgress,
+  remoteEngineEgressRefusal,
   EGRESS_CONNECTION_EVENT,
   parseGrantDomains,
   recordEgressGrant,
@@ -396,6 +397,7 @@ export function setEgressController(c: EgressController | undefined): void {
 export async function egressExecEnv(db: Db, runId: string, containerId: string): Promise<Record<string, string>> {
   const run = findRun(db, runId);
   if (!run || !runNeedsEgress(db, run)) return {};
+  if (remoteEngineEgressRefusal(run)) return {}; // the proxy is not reachable from another engine (issue 17)
   const controller = getEgressController();
   return controller ? controller.execEnv(runId, containerId) : {};
 }

@@ -9,6 +9,7 @@ import { appendAudit, type Actor } from "@/server/audit/chain";
 import { announce, insertRunEvent } from "@/server/events/bus";
 import { DomainError } from "@/server/errors/domain-error";
 import { isTerminal } from "@/server/runs/state-machine";
+import { LOCAL_ENGINE } from "@/server/engines/types";
 import { EgressDomainError, parseEgressDomain, parseEgressDomains, type EgressDomain } from "@/server/egress/domains";
 
 export const EGRESS_GRANT_EVENT = "egress_grant";
@@ -58,12 +59,25 @@ export function activeEgressGrants(db: Db, run: Pick<Run, "id" | "state">): Gran
   return [...current.values()];
 }
 
+/**
+ * Issue 17: the egress proxy listens on the Airlock host's egress network,
+ * which a sandbox on another engine cannot reach. Until a proxy reachable from
+ * remote sandboxes exists, a run on a remote engine gets no network; this says
+ * so (null: the run is on the local engine).
+ */
+export function remoteEngineEgressRefusal(run: Pick<Run, "id" | "engine">): string | null {
+  if (!run.engine || run.engine === LOCAL_ENGINE) return null;
+  return `Network access is not available to runs on remote engines yet (run ${run.id} is on engine ${run.engine}). Run it on the local engine to grant network access.`;
+}
+
 export function assertRunCanHaveEgress(run: Run): void {
   if (isTerminal(run.state))
     throw new DomainError("PRECONDITION_FAILED", `The run has ended (${run.state}); network access can only be granted to a live run.`);
   if (!run.containerId || run.state === "queued" || run.state === "starting") {
     throw new DomainError("PRECONDITION_FAILED", "The run's sandbox is not running yet; grant network access once the run has started.");
   }
+  const remote = remoteEngineEgressRefusal(run);
+  if (remote) throw new DomainError("PRECONDITION_FAILED", remote);
 }
 
 export function parseGrantDomains(domains: readonly string[]): EgressDomain[] {

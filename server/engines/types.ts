@@ -15,6 +15,9 @@ export const LOCAL_ENGINE = "local";
 /** Engine names: what the UI, the file and runs.engine use. */
 export const ENGINE_NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
 
+/** Engine labels (on engines, required by projects): gpu, big-memory, gvisor. */
+export const ENGINE_LABEL = /^[a-z0-9][a-z0-9._-]{0,39}$/;
+
 export interface EngineCapacity {
   /** Runs at once (null: from the engine's cores and memory). */
   runs: number | null;

@@ -3,6 +3,7 @@
 // documentation search_docs looks in, and who may start runs in it. The
 // "default" project exists from first use, so runs created without a project
 // (and runs from before projects existed) keep working under it.
+import { ENGINE_LABEL } from "@/server/engines/types";
 import crypto from "node:crypto";
 import { and, asc, eq, sql } from "drizzle-orm";
 import { z } from "zod";
@@ -76,6 +77,20 @@ const projectFields = {
         `runtime must be "runsc" (the project's runs require gVisor) or null (no requirement), got ${typeof issue.input === "string" ? JSON.stringify(issue.input.slice(0, 50)) : typeof issue.input === "bigint" ? "a bigint" : JSON.stringify(issue.input)?.slice(0, 50)}. runc needs no requirement: AIRLOCK_RUNTIME decides.`,
     })
     .nullish(),
+  // Issue 17: a run of the project goes only to an engine carrying every one of these labels ([]: any engine).
+  engineLabels: z
+    .array(
+      z
+        .string()
+        .trim()
+        .regex(
+          ENGINE_LABEL,
+          "An engine label is 1 to 40 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. gpu, big-memory).",
+        ),
+    )
+    .max(16, "A project may require at most 16 engine labels.")
+    .transform((labels) => [...new Set(labels)])
+    .optional(),
 };
 
 export const createProjectInput = z
@@ -98,6 +113,7 @@ export const updateProjectInput = z
     escalateTo: projectFields.escalateTo,
     maxConcurrentRuns: projectFields.maxConcurrentRuns,
     runtime: projectFields.runtime,
+    engineLabels: projectFields.engineLabels,
   })
   .strict();
 
@@ -134,6 +150,7 @@ function insertProjectInTx(
     escalateTo?: "admins" | "reviewers";
     maxConcurrentRuns?: number | null;
     runtime?: "runsc" | null;
+    engineLabels?: string[];
   },
   preset: (typeof PRESET_NAMES)[number],
 ): Project {
@@ -145,7 +162,13 @@ function insertProjectInTx(
     action: "project.create",
     targetType: "project",
     targetId: values.id,
-    details: { slug: values.slug, name: values.name, preset, ...(values.runtime ? { runtime: values.runtime } : {}) },
+    details: {
+      slug: values.slug,
+      name: values.name,
+      preset,
+      ...(values.runtime ? { runtime: values.runtime } : {}),
+      ...(values.engineLabels?.length ? { engineLabels: values.engineLabels } : {}),
+    },
   });
   insertPolicyVersionInTx(tx, actor, { projectId: values.id, yaml: presetYaml(preset), comment: `Started from the ${preset} preset`, previousYaml: null });
   return tx.select().from(projects).where(eq(projects.id, values.id)).get()!;
@@ -215,6 +238,7 @@ export function createProject(db: Db, actor: Actor, raw: z.input<typeof createPr
           escalateTo: input.escalateTo ?? "admins",
           maxConcurrentRuns: input.maxConcurrentRuns ?? null,
           runtime: input.runtime ?? null,
+          engineLabels: input.engineLabels ?? [],
         },
         input.preset,
       ),
@@ -235,6 +259,7 @@ export function updateProject(db: Db, actor: Actor, raw: z.input<typeof updatePr
   if (input.escalateTo !== undefined) changes.escalateTo = input.escalateTo;
   if (input.maxConcurrentRuns !== undefined) changes.maxConcurrentRuns = input.maxConcurrentRuns;
   if (input.runtime !== undefined) changes.runtime = input.runtime;
+  if (input.engineLabels !== undefined) changes.engineLabels = input.engineLabels;
   if (Object.keys(changes).length === 0) return project;
   const updated = db.transaction(
     (tx) => {
@@ -253,7 +278,8 @@ export function updateProject(db: Db, actor: Actor, raw: z.input<typeof updatePr
     { behavior: "immediate" },
   );
   // A raised (or removed) limit lets waiting runs of the project start now.
-  if ("maxConcurrentRuns" in changes) emitSignal(QUEUE_CHANGED_SIGNAL, null);
+  // So do changed engine labels: its waiting runs may fit another engine now.
+  if ("maxConcurrentRuns" in changes || "engineLabels" in changes) emitSignal(QUEUE_CHANGED_SIGNAL, null);
   return updated;
 }
 
@@ -280,6 +306,8 @@ export interface ProjectView {
   maxConcurrentRuns: number | null;
   /** "runsc": the project's runs require gVisor; null: AIRLOCK_RUNTIME decides. */
   runtime: "runsc" | null;
+  /** Issue 17: labels an engine must carry for the project's runs ([]: any engine). */
+  engineLabels: string[];
   isDefault: boolean;
   runCount: number;
   members: ProjectMemberView[];
@@ -322,6 +350,7 @@ function toView(db: Db, p: Project): ProjectView {
     escalateTo: p.escalateTo,
     maxConcurrentRuns: p.maxConcurrentRuns,
     runtime: p.runtime ?? null,
+    engineLabels: p.engineLabels ?? [],
     isDefault: p.id === DEFAULT_PROJECT_ID,
     runCount: runCountOf(db, p.id),
     members: membersOf(db, p.id),

@@ -1,4 +1,5 @@
 // Runs as the API sees them: creation (queued), reads and listings.
+import { LOCAL_ENGINE } from "@/server/engines/types";
 import crypto from "node:crypto";
 import { and, asc, desc, eq, inArray, isNull, lt, notInArray, or, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
@@ -47,6 +48,8 @@ export interface RunView {
   containerId: string | null;
   /** The runtime isolating the run's sandbox: "runsc" (gVisor) or "runc"; null until the sandbox started. */
   runtime: Run["runtime"];
+  /** Issue 17: the engine its sandbox runs on (or was placed on); "local" for the engine next to Airlock and for runs not placed yet. */
+  engine: string;
   plan: Run["plan"];
   planApproved: boolean;
   currentStep: number;
@@ -142,6 +145,7 @@ function toView(run: Run, email: string | null, outcome: RunOutcome = NO_OUTCOME
     testCommand: run.testCommand,
     containerId: run.containerId,
     runtime: run.runtime ?? null,
+    engine: run.engine ?? LOCAL_ENGINE,
     plan: run.plan ?? null,
     planApproved: Boolean(run.planApprovedAt),
     currentStep: run.currentStep,

@@ -14,7 +14,19 @@ import { projectOfRun } from "@/server/projects/projects";
 import { decideRuntime, probeGvisor, type GvisorStatus, type RuntimeDecision } from "@/server/sandbox/runtimes";
 import { stopRunServices } from "@/server/services/services";
 import type { SandboxRuntime, SandboxStop } from "@/server/sandbox/runtime";
-import { LOCAL_ENGINE } from "@/server/engines/types";
+import { engineRef, LOCAL_ENGINE, type EngineHealth } from "@/server/engines/types";
+import { onEngineHealthChange } from "@/server/engines/health";
+import { PooledRuntime } from "@/server/engines/pooled-runtime";
+import {
+  boundedRuntime,
+  engineDownSince,
+  engineLostReason,
+  liveRunsOn,
+  LOST_ENGINE_CALL_MS,
+  probeEngineDown,
+  removeEngineOrphans,
+  runEngine,
+} from "@/server/engines/loss";
 import { prepareWorkspace } from "@/server/sandbox/workspace";
 import { pushRunWorkspace } from "@/server/workspace/remote";
 import { sandboxImageName } from "@/server/sandbox/image";
@@ -72,6 +84,7 @@ export class Supervisor {
   private readonly launching = new Set<string>();
   private admissionScheduled = false;
   private unwatchQueue: (() => void) | null = null;
+  private unwatchEngines: (() => void) | null = null;
   /** Runs whose failure could not be written (a full disk), retried until it can (see failWhenSpaceReturns). */
   private readonly failingLater = new Map<string, NodeJS.Timeout>();
 
@@ -107,6 +120,7 @@ export class Supervisor {
       () => void this.failRunsWithoutSandbox().catch((err: unknown) => console.error("airlock: checking the runs' sandboxes failed:", err)),
     );
     this.unwatchQueue = this.watchQueue();
+    this.unwatchEngines = onEngineHealthChange((name, health, previous) => this.engineHealthChanged(name, health, previous));
     await this.reconcile();
   }
 
@@ -128,6 +142,45 @@ export class Supervisor {
       offRuns();
       offSettings();
     };
+  }
+
+  /**
+   * Issue 17: an engine's health changed. Placement looks again (runs may go
+   * there now, or not any more); a lost engine's runs fail; a returning
+   * engine's leftovers are removed. The local engine's loss is reported by its
+   * sandbox watcher (sandboxStopped), as before the pool.
+   */
+  private engineHealthChanged(name: string, health: EngineHealth, previous: EngineHealth | null): void {
+    if (this.stopping) return;
+    this.scheduleAdmission();
+    if (name === LOCAL_ENGINE) return;
+    if (!health.healthy) {
+      const since = health.downSince ?? health.checkedAt ?? new Date();
+      void this.failRunsOfLostEngine(name, since).catch((err: unknown) => console.error(`airlock: failing the runs of engine ${name} failed:`, err));
+    } else if (!previous || !previous.healthy) {
+      // Back, or seen for the first time by this process (containers left by runs that ended while it was away or Airlock was down).
+      void this.engineReturned(name).catch((err: unknown) => console.error(`airlock: cleaning up engine ${name} after its return failed:`, err));
+    }
+  }
+
+  /** Every run placed on a lost engine fails with the engine's reason; queued runs are not placed there any more. */
+  async failRunsOfLostEngine(engine: string, since: Date): Promise<string[]> {
+    const reason = engineLostReason(engine, since);
+    const lost = liveRunsOn(this.db, engine);
+    await Promise.all(lost.map((run) => this.failRun(run.id, reason, { engine, engineLost: true, engineDownSince: since.toISOString() })));
+    return lost.map((r) => r.id);
+  }
+
+  /** A lost (or newly seen) engine answers: this instance's containers there whose run is not live go, and its orphaned workspace volumes. */
+  async engineReturned(engine: string): Promise<{ containers: string[]; volumes: number }> {
+    return removeEngineOrphans(this.db, this.runtime, engine, (runId) => this.live.has(runId));
+  }
+
+  /** The runtime for calls about a run: bounded when the run's engine is lost, so ending it never hangs on that engine. */
+  private runtimeFor(run: Pick<Run, "engine">): SandboxRuntime {
+    const engine = runEngine(run);
+    if (!engineDownSince(engine)) return this.opts.runtime;
+    return boundedRuntime(this.opts.runtime, LOST_ENGINE_CALL_MS, `engine ${engine}`);
   }
 
   /** Coalesces the ends of several runs into one look at the queue, outside the transaction that announced them. */
@@ -163,6 +216,12 @@ export class Supervisor {
   private async sandboxStopped(stop: SandboxStop): Promise<void> {
     const run = findRun(this.db, stop.runId);
     if (!run || isTerminal(run.state) || run.containerId !== stop.containerId) return;
+    const engine = runEngine(run);
+    if (stop.engineLost && engine !== LOCAL_ENGINE) {
+      const since = engineDownSince(engine) ?? new Date();
+      await this.failRun(run.id, engineLostReason(engine, since), { engine, engineLost: true, engineDownSince: since.toISOString() });
+      return;
+    }
     const exit = stop.exitCode === null ? "exit code unknown" : `exit code ${stop.exitCode}`;
     const reason = stop.stoppedBecause
       ? `The sandbox was stopped: ${stop.stoppedBecause}.`
@@ -184,6 +243,12 @@ export class Supervisor {
       if (!run.containerId || run.state === "queued" || run.state === "starting" || running.has(run.containerId)) continue;
       const fresh = findRun(this.db, run.id);
       if (fresh?.containerId !== run.containerId) continue; // restarted from a snapshot meanwhile
+      // The pool leaves an engine that does not answer out of the list: its runs fail for the engine, not for a lost container.
+      const downSince = await probeEngineDown(this.db, runEngine(run));
+      if (downSince) {
+        await this.failRun(run.id, engineLostReason(runEngine(run), downSince), { engine: runEngine(run), engineLost: true });
+        continue;
+      }
       await this.failRun(
         run.id,
         "The sandbox container stopped while the Docker engine was not answering (it was stopped or restarted); the run cannot continue.",
@@ -266,7 +331,11 @@ export class Supervisor {
     let run = findRun(db, runId);
     if (!run || isTerminal(run.state)) return;
     if (!resume) {
-      run = transitionRun(db, runId, "starting", SYSTEM_ACTOR, { from: ["queued"], reason: "starting the sandbox" });
+      run = transitionRun(db, runId, "starting", SYSTEM_ACTOR, {
+        from: ["queued"],
+        reason: "starting the sandbox",
+        details: { engine: run.engine ?? LOCAL_ENGINE },
+      });
       let workspaceDir: string;
       // gVisor or runc (issue 13): a run that requires gVisor fails here with the reason, never falls back to runc.
       let isolation: RuntimeDecision;
@@ -300,7 +369,8 @@ export class Supervisor {
       const [created, prepared] = await Promise.allSettled([
         runtime.createSandbox({
           runId,
-          image: this.opts.image ?? sandboxImageName(),
+          // The image by name on the engine it was placed on (a plain name would mean the local engine's).
+          image: engineRef(run.engine ?? LOCAL_ENGINE, this.opts.image ?? sandboxImageName()),
           workspaceDir,
           limits: run.limits,
           runtime: isolation.runtime,
@@ -336,7 +406,7 @@ export class Supervisor {
         from: ["starting"],
         reason: "sandbox ready",
         fields: { containerId, workspaceDir, startedAt: new Date(), runtime: isolation.runtime },
-        details: { runtime: isolation.runtime, runtimeWhy: isolation.why },
+        details: { runtime: isolation.runtime, runtimeWhy: isolation.why, engine: run.engine ?? LOCAL_ENGINE },
       });
     } else {
       run = recoverInterruptedRollback(db, run);
@@ -455,18 +525,19 @@ export class Supervisor {
     for (const c of cancelled) afterApprovalCommit(c.approval, c.event);
     const live = this.live.get(runId);
     live?.controller.abort(new Error("run stopped"));
-    await stopRunServices(db, this.opts.runtime, runId, SYSTEM_ACTOR, `the run was ${finalState === "killed" ? "stopped" : "failed"}`);
+    const runtime = this.runtimeFor(run);
+    await stopRunServices(db, runtime, runId, SYSTEM_ACTOR, `the run was ${finalState === "killed" ? "stopped" : "failed"}`);
     if (run.containerId) {
-      await this.opts.runtime.stopSandbox(run.containerId).catch((err: unknown) => console.error("airlock: stop failed:", err));
+      await runtime.stopSandbox(run.containerId).catch((err: unknown) => console.error("airlock: stop failed:", err));
     }
     // Mark calls that were executing as failed: they were killed.
     db.update(toolCalls)
       .set({ state: "failed", errorCode: "RUN_STOPPED", finishedAt: new Date() })
       .where(and(eq(toolCalls.runId, runId), inArray(toolCalls.state, ["executing", "judging", "awaiting_approval", "approved"])))
       .run();
-    if (run.containerId) await this.opts.runtime.removeSandbox(run.containerId).catch(() => undefined);
-    await removeRunSnapshots(this.opts.runtime, runId, db);
-    await afterRunFailed(db, this.opts.runtime, runId); // automatic rollback, when the run asks for it
+    if (run.containerId) await runtime.removeSandbox(run.containerId).catch(() => undefined);
+    await removeRunSnapshots(runtime, runId, db);
+    await afterRunFailed(db, runtime, runId); // automatic rollback, when the run asks for it
     return requireRun(db, runId);
   }
 
@@ -488,6 +559,22 @@ export class Supervisor {
   async reconcile(): Promise<{ resumed: string[]; failed: string[]; removed: string[] }> {
     const { db, runtime } = this.opts;
     const result = { resumed: [] as string[], failed: [] as string[], removed: [] as string[] };
+    // The pool lists the engines it has talked to: those of runs left by the previous process join first.
+    if (runtime instanceof PooledRuntime) {
+      const placed = db
+        .selectDistinct({ engine: runs.engine })
+        .from(runs)
+        .where(notInArray(runs.state, [...TERMINAL_STATES]))
+        .all();
+      for (const { engine } of placed) {
+        if (!engine || engine === LOCAL_ENGINE) continue;
+        try {
+          runtime.engine(engine);
+        } catch (err) {
+          console.error(`airlock: engine ${engine} of a run left by the previous process:`, (err as Error).message);
+        }
+      }
+    }
     const containers = await runtime.listSandboxes();
     const byRun = new Map(containers.map((c) => [c.runId, c]));
     const active = db
@@ -523,6 +610,13 @@ export class Supervisor {
           .catch((err: unknown) => console.error(`airlock: could not thaw the sandbox of run ${run.id}:`, err));
       }
       if (!container || !container.running) {
+        // The pool leaves an engine that does not answer out of its list: the run fails for its engine, not for a lost container.
+        const downSince = container ? null : await probeEngineDown(db, runEngine(run));
+        if (downSince) {
+          await this.failRun(run.id, engineLostReason(runEngine(run), downSince), { engine: runEngine(run), engineLost: true });
+          result.failed.push(run.id);
+          continue;
+        }
         const reason =
           run.state === "starting"
             ? "Airlock restarted while the sandbox was starting."
@@ -560,6 +654,8 @@ export class Supervisor {
     this.unwatchSandboxes = null;
     this.unwatchQueue?.();
     this.unwatchQueue = null;
+    this.unwatchEngines?.();
+    this.unwatchEngines = null;
     if (this.sweeper) clearInterval(this.sweeper);
     if (this.workspaceCleanup) clearInterval(this.workspaceCleanup);
     this.resourceSampler?.stop();

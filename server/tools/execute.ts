@@ -7,6 +7,7 @@ import { appendAudit } from "@/server/audit/chain";
 import { readEgressAllowance } from "@/server/config/env";
 import { bodyAsText, fetchForAgent, type EgressOutcome, type EgressRequest, type HopVerdict } from "@/server/egress/fetch";
 import { egressExecEnv } from "@/server/egress/controller";
+import { remoteEngineEgressRefusal } from "@/server/egress/grants";
 import { policyForRun } from "@/server/projects/policy-store";
 import { secretMarker } from "@/server/secrets/redaction";
 import { findSecretForRun, grantedSecretNames, grantSecret, secretsForRun } from "@/server/secrets/secrets";
@@ -156,7 +157,10 @@ const TOOL_HANDLERS: { [K in ToolName]: ToolHandler<K> } = {
       runInSandbox(session, callId, prepared.normalised.command!, prepared.normalised.cwd ?? "/workspace", undefined),
   },
   install_package: {
-    prepare: async (_session, args, normalised) => {
+    prepare: async (session, args, normalised) => {
+      // Refused before anyone is asked: the packages' registry is reached through the egress proxy, out of a remote engine's reach.
+      const remote = remoteEngineEgressRefusal(requireRun(session.db, session.runId));
+      if (remote) return { ok: false, result: toolError("EGRESS_DENIED", remote) };
       if (args.manager === "apt") {
         // Refused before anyone is asked: it could not work after approval either.
         return {

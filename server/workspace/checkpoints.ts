@@ -13,6 +13,7 @@ import { DomainError } from "@/server/errors/domain-error";
 import type { SandboxRuntime } from "@/server/sandbox/runtime";
 import { resetWorkspacePermissions, WORKSPACE_MODE } from "@/server/sandbox/workspace";
 import { requireRun } from "@/server/runs/lookup";
+import { isTerminal } from "@/server/runs/state-machine";
 import { withWorkspaceLock } from "./coordination";
 import {
   commitTree,
@@ -485,15 +486,16 @@ export async function restoreCheckpointLocked(db: Db, runId: string, checkpointI
   const target = requireCheckpoint(db, runId, checkpointId);
   const repo = repoOf(run);
   const targetTree = await treeOf(repo, target.commitSha);
-  // (A finished run's sandbox is gone: no digest, and no pull below.)
-  const listing = await sandboxListing(opts.runtime, run).catch(() => null);
-  const { before, after } = await withFrozenSandbox(opts.runtime, run.containerId, async () => {
+  // An ended run has no sandbox to freeze or copy (gone, or on an engine that was lost: issue 17); its workspace is the host mirror.
+  const live = isTerminal(run.state) ? { ...run, containerId: null } : run;
+  const listing = await sandboxListing(opts.runtime, live).catch(() => null);
+  const { before, after } = await withFrozenSandbox(opts.runtime, live.containerId, async () => {
     // Remote engine: what the sandbox holds now is what "before" must save.
-    await pullRunWorkspace(opts.runtime, run, repo.workTree, listing);
+    await pullRunWorkspace(opts.runtime, live, repo.workTree, listing);
     return restoreWorkTree(repo, snapshotLimits(), targetTree);
   });
   // Remote engine: the restored mirror goes back into the sandbox (unfrozen: a helper empties /workspace first).
-  await pushRunWorkspace(opts.runtime, run, repo.workTree);
+  await pushRunWorkspace(opts.runtime, live, repo.workTree);
   failpoint("mid-rollback");
   let parent = await headCommit(repo);
   let saved: Checkpoint | null = null;
