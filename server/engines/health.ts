@@ -51,7 +51,7 @@ export function allEngineHealth(): ReadonlyMap<string, EngineHealth> {
   return healthMap();
 }
 
-/** Called with every new look whose `healthy` differs from the previous one (and the first look). Returns the unsubscribe. */
+/** Called with every new look whose `healthy` or lost state (`downSince` set or not) differs from the previous one, and with the first look. Returns the unsubscribe. */
 export function onEngineHealthChange(fn: Listener): () => void {
   listeners().add(fn);
   return () => listeners().delete(fn);
@@ -61,7 +61,9 @@ export function onEngineHealthChange(fn: Listener): () => void {
 export function setEngineHealth(name: string, health: EngineHealth): void {
   const previous = healthMap().get(name) ?? null;
   healthMap().set(name, health);
-  if (!previous || previous.healthy !== health.healthy) {
+  // Fires on a change of placeable (healthy) or of lost (downSince: the engine stopped answering; an engine that
+  // answers but is not ready, its sandbox image loading or wrong, is unhealthy with no downSince).
+  if (!previous || previous.healthy !== health.healthy || !previous.downSince !== !health.downSince) {
     for (const fn of [...listeners()]) {
       try {
         fn(name, health, previous);

@@ -42,8 +42,9 @@ export function liveRunsOn(db: Db, engine: string): Run[] {
 export function engineDownSince(engine: string): Date | null {
   if (engine === LOCAL_ENGINE) return null;
   const health = engineHealth(engine);
+  // Lost means it stopped answering (downSince); an engine that answers but is not ready (its sandbox image loading or wrong) is not lost.
   if (!health || health.healthy) return null;
-  return health.downSince ?? health.checkedAt ?? new Date();
+  return health.downSince;
 }
 
 /**
@@ -55,8 +56,8 @@ export async function probeEngineDown(db: Db, engine: string, timeoutMs = LOST_E
   if (engine === LOCAL_ENGINE) return null;
   const cfg = engineConfig(db, engine);
   if (!cfg) return engineDownSince(engine) ?? new Date();
-  const look = await checkEngine(cfg, { timeoutMs });
-  return look.healthy ? null : (look.downSince ?? new Date());
+  const look = await checkEngine(cfg, { timeoutMs, loadImage: false });
+  return look.healthy ? null : look.downSince;
 }
 
 /**

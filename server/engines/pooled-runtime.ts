@@ -30,6 +30,9 @@ export interface PooledRuntimeOptions {
   registered?: () => string[];
 }
 
+/** How long a look over every engine waits for one remote engine. */
+const REMOTE_LOOK_MS = 10_000;
+
 type Watcher = { onStop: (stop: SandboxStop) => void; onResync?: () => void; unwatch: Map<string, () => void> };
 
 export class PooledRuntime implements SandboxRuntime {
@@ -82,12 +85,21 @@ export class PooledRuntime implements SandboxRuntime {
   private async each<T>(fn: (rt: SandboxRuntime, engine: string) => Promise<T[]>): Promise<T[]> {
     const out = await Promise.all(
       this.engines().map(async (name) => {
+        if (name === LOCAL_ENGINE) return fn(this.engine(name), name);
+        // A remote engine that is gone must not stall the look (reconcile, snapshot pruning): TCP may take minutes to give up.
+        let timer: NodeJS.Timeout | undefined;
         try {
-          return await fn(this.engine(name), name);
+          return await Promise.race([
+            fn(this.engine(name), name),
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(() => reject(new Error(`no answer within ${REMOTE_LOOK_MS} ms`)), REMOTE_LOOK_MS);
+            }),
+          ]);
         } catch (err) {
-          if (name === LOCAL_ENGINE) throw err;
           console.error(`airlock: engine ${name} did not answer:`, (err as Error).message);
           return [];
+        } finally {
+          clearTimeout(timer);
         }
       }),
     );

@@ -303,7 +303,7 @@ export function placementEngines(db: Db, settings: Pick<QueueSettingsView, "memo
         name: cfg.name,
         labels: cfg.labels,
         draining: cfg.draining,
-        down: health && !health.healthy ? `is down since ${(health.downSince ?? health.checkedAt ?? new Date()).toISOString()}` : null,
+        down: health?.downSince ? `is down since ${health.downSince.toISOString()}` : null,
         runtimes: null,
         capacity: { runs: cfg.capacity.runs, cpus: cfg.capacity.cpus, memoryMb: cfg.capacity.memoryMb ?? settings.memoryBudgetMb },
       };
@@ -318,7 +318,9 @@ export function placementEngines(db: Db, settings: Pick<QueueSettingsView, "memo
         ? "has not answered a health check yet"
         : health.healthy
           ? null
-          : `is down since ${(health.downSince ?? health.checkedAt ?? new Date()).toISOString()}`,
+          : health.downSince
+            ? `is down since ${health.downSince.toISOString()}`
+            : `is not ready (${health.error ?? "its sandbox image is not verified yet"})`,
       runtimes: health?.runtimes ?? [],
       capacity: {
         runs: cfg.capacity.runs ?? (ncpu !== null && memTotalMb !== null ? defaultMaxConcurrentRuns({ cores: ncpu, memoryMb: memTotalMb }) : null),

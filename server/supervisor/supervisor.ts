@@ -154,10 +154,11 @@ export class Supervisor {
     if (this.stopping) return;
     this.scheduleAdmission();
     if (name === LOCAL_ENGINE) return;
-    if (!health.healthy) {
-      const since = health.downSince ?? health.checkedAt ?? new Date();
+    // Lost: it stops answering (downSince). Answering but not ready (its sandbox image loading or wrong) only keeps new runs away.
+    if (!health.healthy && health.downSince) {
+      const since = health.downSince;
       void this.failRunsOfLostEngine(name, since).catch((err: unknown) => console.error(`airlock: failing the runs of engine ${name} failed:`, err));
-    } else if (!previous || !previous.healthy) {
+    } else if (health.healthy && (!previous || !previous.healthy)) {
       // Back, or seen for the first time by this process (containers left by runs that ended while it was away or Airlock was down).
       void this.engineReturned(name).catch((err: unknown) => console.error(`airlock: cleaning up engine ${name} after its return failed:`, err));
     }

@@ -6,6 +6,8 @@ import { z } from "zod";
 import { roleProcedure, router, type AuthedContext } from "@/server/api/trpc";
 import { config } from "@/server/config/env";
 import { checkEngineNow, forgetEngineHealth } from "@/server/engines/health";
+import { emitSignal } from "@/server/events/bus";
+import { QUEUE_CHANGED_SIGNAL } from "@/server/runs/queue-settings";
 import {
   createEngine,
   deleteEngine,
@@ -43,6 +45,12 @@ function forgetRuntime(ctx: AuthedContext, name: string): void {
 async function refresh(ctx: AuthedContext, name: string): Promise<void> {
   forgetRuntime(ctx, name);
   await checkEngineNow(ctx.db, name, { timeoutMs: 5000 });
+  placementMayChange();
+}
+
+/** Labels, capacity or drain changed: queued runs may fit somewhere now (or no longer), so admission looks again. */
+function placementMayChange(): void {
+  emitSignal(QUEUE_CHANGED_SIGNAL, null);
 }
 
 export const enginesRouter = router({
@@ -73,7 +81,11 @@ export const enginesRouter = router({
     }),
   drain: roleProcedure("admin")
     .input(engineDrainInput)
-    .mutation(({ ctx, input }) => drainEngine(ctx.db, ctx.actor, input)),
+    .mutation(({ ctx, input }) => {
+      const out = drainEngine(ctx.db, ctx.actor, input);
+      placementMayChange();
+      return out;
+    }),
   /** Refused while runs are live on it (says how many), and for the local engine. */
   delete: roleProcedure("admin")
     .input(z.object({ name: engineNameInput }).strict())
@@ -81,6 +93,7 @@ export const enginesRouter = router({
       const out = deleteEngine(ctx.db, ctx.actor, input.name, enginesFile());
       forgetRuntime(ctx, input.name);
       forgetEngineHealth(input.name);
+      placementMayChange();
       return out;
     }),
 });
