@@ -11,12 +11,14 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import type Docker from "dockerode";
-import { engines, runs, toolCalls } from "@/db/schema";
+import { engines, toolCalls } from "@/db/schema";
 import { appRouter } from "@/server/api/root";
 import { createCallerFactory } from "@/server/api/trpc";
 import { enginePoolRuntime, type PooledRuntime } from "@/server/engines/pooled-runtime";
 import { parseEngineRef } from "@/server/engines/types";
 import { createRun } from "@/server/runs/runs";
+import { createProject } from "@/server/projects/projects";
+import { checkAllEngines } from "@/server/engines/health";
 import { dockerRuntime, instanceIdForDataDir, workspaceVolumeName, type SandboxRuntime } from "@/server/sandbox/runtime";
 import { sandboxImageName } from "@/server/sandbox/image";
 import { AGENT_UID, prepareWorkspace } from "@/server/sandbox/workspace";
@@ -38,6 +40,7 @@ import { startSecondEngine, type SecondEngine } from "@/test/faults/second-engin
 const ENGINE = "rb1";
 
 let engine: SecondEngine;
+let remoteProject: string;
 let t: TestDb;
 let dataDir: string;
 let pool: PooledRuntime;
@@ -96,6 +99,7 @@ beforeAll(async () => {
       name: ENGINE,
       endpoint: tcp.endpoint,
       local: false,
+      labels: ["remote"],
       source: "ui",
       credentialsEnc: encryptSecret(JSON.stringify({ ca: tcp.ca, cert: tcp.cert, key: tcp.key })),
       updatedAt: new Date(),
@@ -108,6 +112,9 @@ beforeAll(async () => {
   admin = await addUser(t.db, "admin");
   operator = await addUser(t.db, "operator");
   reviewer = await addUser(t.db, "reviewer");
+  // Placement (issue 17) sends the project's runs to the only engine with its label, once a health check saw it ready.
+  remoteProject = createProject(t.db, actorOf(admin), { slug: "on-rb1", name: "On rb1", engineLabels: ["remote"] }).id;
+  await checkAllEngines(t.db);
   // A local repository the run starts from (seeding) and merges back into.
   const reposRoot = fs.mkdtempSync(path.join(dataDir, "repos-"));
   source = path.join(reposRoot, "project");
@@ -145,9 +152,12 @@ describe("a run on a remote engine (TCP + TLS, no shared filesystem)", () => {
     servers.push(server);
     const modelId = registerModel(t.db, admin, server.baseUrl);
     const resolved = await resolveWorkspaceSource(t.db, operator.id, dataDir, { type: "git", path: source });
-    const run = createRun(t.db, { ...actorOf(operator), userId: operator.id }, { title: "remote", task: "edit a.txt", modelId }, { source: resolved });
-    // Placed by hand (the queue's placement is another part of issue 17).
-    t.db.update(runs).set({ engine: ENGINE }).where(eq(runs.id, run.id)).run();
+    const run = createRun(
+      t.db,
+      { ...actorOf(operator), userId: operator.id },
+      { title: "remote", task: "edit a.txt", modelId, projectId: remoteProject },
+      { source: resolved },
+    );
     supervisor.launch(run.id);
     stoppers.push(approveEverything(t.db, run.id, reviewer));
 
@@ -244,8 +254,11 @@ describe("a run on a remote engine (TCP + TLS, no shared filesystem)", () => {
     ]);
     servers.push(server);
     const modelId = registerModel(t.db, admin, server.baseUrl);
-    const run = createRun(t.db, { ...actorOf(operator), userId: operator.id }, { title: "remote snapshot", task: "snapshot", modelId });
-    t.db.update(runs).set({ engine: ENGINE }).where(eq(runs.id, run.id)).run();
+    const run = createRun(
+      t.db,
+      { ...actorOf(operator), userId: operator.id },
+      { title: "remote snapshot", task: "snapshot", modelId, projectId: remoteProject },
+    );
     supervisor.launch(run.id);
     stoppers.push(approveEverything(t.db, run.id, reviewer));
     await waitFor("the held command", () =>
