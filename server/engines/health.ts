@@ -20,6 +20,7 @@ import { docker } from "@/server/sandbox/docker";
 import { sandboxImageName } from "@/server/sandbox/image";
 import { dockerClientFor, engineConfig, engineConfigs } from "./registry";
 import type { EngineConfig, EngineHealth } from "./types";
+import type { GvisorStatus } from "@/server/sandbox/runtimes";
 
 type Listener = (engine: string, health: EngineHealth, previous: EngineHealth | null) => void;
 
@@ -341,4 +342,28 @@ export function startEngineMonitor(db: Db, opts: { intervalMs?: number; timeoutM
   };
   g.__airlockEngineMonitor = handle;
   return handle;
+}
+
+/**
+ * Whether a remote engine can isolate a run with gVisor, as the runtime choice
+ * (chooseRuntime) reads it. The local engine's gVisor is probed with a real
+ * container (probeGvisor); a remote one is judged from the runtimes its health
+ * check listed, and its tools are not checked there, so AIRLOCK_RUNTIME=auto
+ * keeps its runs on runc and only a gVisor requirement (placement sent the
+ * run to an engine offering runsc) gets gVisor.
+ */
+export function remoteGvisorStatus(engine: string): GvisorStatus {
+  const health = engineHealth(engine);
+  const runtimes = health?.runtimes ?? [];
+  const offered = runtimes.includes("runsc");
+  return {
+    offered,
+    works: offered,
+    problem: offered ? null : `engine ${engine} does not offer the runsc runtime`,
+    toolsProblem: offered ? `its tools are not checked on remote engine ${engine}` : null,
+    kernel: null,
+    engineRuntimes: runtimes,
+    checkedAt: health?.checkedAt ?? new Date(),
+    durationMs: 0,
+  };
 }

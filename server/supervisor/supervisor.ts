@@ -15,7 +15,7 @@ import { decideRuntime, probeGvisor, type GvisorStatus, type RuntimeDecision } f
 import { stopRunServices } from "@/server/services/services";
 import type { SandboxRuntime, SandboxStop } from "@/server/sandbox/runtime";
 import { engineRef, LOCAL_ENGINE, type EngineHealth } from "@/server/engines/types";
-import { onEngineHealthChange } from "@/server/engines/health";
+import { onEngineHealthChange, remoteGvisorStatus } from "@/server/engines/health";
 import { PooledRuntime } from "@/server/engines/pooled-runtime";
 import {
   boundedRuntime,
@@ -341,9 +341,13 @@ export class Supervisor {
       // gVisor or runc (issue 13): a run that requires gVisor fails here with the reason, never falls back to runc.
       let isolation: RuntimeDecision;
       try {
+        // Issue 17: on a remote engine gVisor is judged from its listed runtimes (remoteGvisorStatus), not by the local probe.
+        const remoteEngine = run.engine && run.engine !== LOCAL_ENGINE ? run.engine : null;
         isolation = await decideRuntime(
           { setting: this.opts.runtimeSetting ?? config().runtime, project: projectOfRun(db, run) },
-          this.opts.gvisorProbe ?? (() => probeGvisor(this.opts.image ?? sandboxImageName())),
+          remoteEngine
+            ? () => Promise.resolve(remoteGvisorStatus(remoteEngine))
+            : (this.opts.gvisorProbe ?? (() => probeGvisor(this.opts.image ?? sandboxImageName()))),
         );
       } catch (err) {
         isolation = { ok: false, reason: `The sandbox's runtime could not be chosen: ${(err as Error).message}` };
