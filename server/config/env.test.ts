@@ -146,6 +146,17 @@ describe("settings read once at start", () => {
     expect(() => readConfig({ AIRLOCK_REPO_ROOTS: "repos" })).toThrow(/AIRLOCK_REPO_ROOTS must list absolute directories/);
   });
 
+  it("issue 17: AIRLOCK_ENGINE_LOST_AFTER_S is the grace before a silent engine's runs fail: 30 s by default, 0 to 3600, anything else refused by name", () => {
+    expect(readConfig({}).engineLostAfterMs).toBe(30_000);
+    expect(readConfig({ AIRLOCK_ENGINE_LOST_AFTER_S: "0" }).engineLostAfterMs).toBe(0);
+    expect(readConfig({ AIRLOCK_ENGINE_LOST_AFTER_S: "120" }).engineLostAfterMs).toBe(120_000);
+    for (const bad of ["-1", "3601", "1.5", "soon"]) {
+      expect(() => readConfig({ AIRLOCK_ENGINE_LOST_AFTER_S: bad })).toThrow(
+        /AIRLOCK_ENGINE_LOST_AFTER_S must be a whole number of seconds between 0 and 3600/,
+      );
+    }
+  });
+
   it("issue 10: the approval lifetime is read again per request, so it can be changed without a restart", () => {
     expect(readApprovalTtlMs({})).toBe(DEFAULT_APPROVAL_TTL_MS);
     expect(readApprovalTtlMs({ AIRLOCK_APPROVAL_TTL_S: "1" })).toBe(1000);

@@ -62,6 +62,8 @@ export interface AirlockConfig {
   failpoints: FailpointSetting[];
   /** AIRLOCK_ENGINES: the absolute path of a YAML or JSON file listing Docker engines (server/engines/file.ts); undefined: none. */
   enginesFile?: string;
+  /** AIRLOCK_ENGINE_LOST_AFTER_S in milliseconds: how long a remote engine may not answer before its runs fail (a blip shorter than this ends no run). */
+  engineLostAfterMs: number;
 }
 
 /** Where and how often the audit chain's head is published (server/audit/anchor.ts). */
@@ -155,6 +157,7 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     failpoints: readFailpoints(env),
     auditStream: readOtlpLogSettings(env),
     enginesFile: readEnginesFilePath(env),
+    engineLostAfterMs: readEngineLostAfterMs(env),
   };
 }
 
@@ -499,6 +502,21 @@ export function readMcpIdleTimeoutMs(env: Record<string, string | undefined> = p
   if (!Number.isInteger(s) || s < 10 || s > 7 * 86_400) {
     throw new ConfigError(
       `AIRLOCK_MCP_IDLE_TIMEOUT_S must be a whole number of seconds between 10 and 604800, got "${text}"; the default is ${DEFAULT_MCP_IDLE_TIMEOUT_S}.`,
+    );
+  }
+  return s * 1000;
+}
+
+/** A remote engine that has not answered for this long is lost: its runs fail (issue 17). AIRLOCK_ENGINE_LOST_AFTER_S overrides it. */
+export const DEFAULT_ENGINE_LOST_AFTER_S = 30;
+
+export function readEngineLostAfterMs(env: Record<string, string | undefined> = process.env): number {
+  const text = env.AIRLOCK_ENGINE_LOST_AFTER_S?.trim();
+  if (!text) return DEFAULT_ENGINE_LOST_AFTER_S * 1000;
+  const s = Number(text);
+  if (!Number.isInteger(s) || s < 0 || s > 3600) {
+    throw new ConfigError(
+      `AIRLOCK_ENGINE_LOST_AFTER_S must be a whole number of seconds between 0 and 3600, got "${text}"; the default is ${DEFAULT_ENGINE_LOST_AFTER_S}.`,
     );
   }
   return s * 1000;

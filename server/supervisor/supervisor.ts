@@ -15,7 +15,7 @@ import { decideRuntime, probeGvisor, type GvisorStatus, type RuntimeDecision } f
 import { stopRunServices } from "@/server/services/services";
 import type { SandboxRuntime, SandboxStop } from "@/server/sandbox/runtime";
 import { engineRef, LOCAL_ENGINE, type EngineHealth } from "@/server/engines/types";
-import { onEngineHealthChange, remoteGvisorStatus } from "@/server/engines/health";
+import { engineHealth, onEngineHealthChange, remoteGvisorStatus } from "@/server/engines/health";
 import { PooledRuntime } from "@/server/engines/pooled-runtime";
 import {
   boundedRuntime,
@@ -70,6 +70,8 @@ export interface SupervisorOptions {
   gvisorProbe?: () => Promise<GvisorStatus>;
   /** How often live runs' resource use is recorded (server/runs/resource-history.ts); 0 turns it off. */
   resourceSampleMs?: number;
+  /** Issue 17: how long a remote engine may not answer before its runs fail; default AIRLOCK_ENGINE_LOST_AFTER_S. */
+  engineLostAfterMs?: number;
 }
 
 export class Supervisor {
@@ -79,6 +81,8 @@ export class Supervisor {
   private resourceSampler: ResourceSampler | null = null;
   private unwatchSandboxes: (() => void) | null = null;
   private stopping = false;
+  /** Issue 17: per remote engine that stopped answering, the timer that fails its runs once the grace has passed. */
+  private readonly losingEngines = new Map<string, NodeJS.Timeout>();
   private readonly queue: RunQueue;
   /** Runs started by this process whose state may still read `queued` (they hold slots). */
   private readonly launching = new Set<string>();
@@ -156,9 +160,27 @@ export class Supervisor {
     if (name === LOCAL_ENGINE) return;
     // Lost: it stops answering (downSince). Answering but not ready (its sandbox image loading or wrong) only keeps new runs away.
     if (!health.healthy && health.downSince) {
+      // Its runs fail once it has not answered for the grace (AIRLOCK_ENGINE_LOST_AFTER_S): a blip shorter than that ends no run.
       const since = health.downSince;
-      void this.failRunsOfLostEngine(name, since).catch((err: unknown) => console.error(`airlock: failing the runs of engine ${name} failed:`, err));
-    } else if (health.healthy && (!previous || !previous.healthy)) {
+      const graceMs = this.opts.engineLostAfterMs ?? config().engineLostAfterMs;
+      clearTimeout(this.losingEngines.get(name));
+      const timer = setTimeout(
+        () => {
+          this.losingEngines.delete(name);
+          if (this.stopping || engineHealth(name)?.downSince?.getTime() !== since.getTime()) return; // it answered meanwhile
+          void this.failRunsOfLostEngine(name, since).catch((err: unknown) => console.error(`airlock: failing the runs of engine ${name} failed:`, err));
+        },
+        Math.max(0, since.getTime() + graceMs - Date.now()),
+      );
+      timer.unref();
+      this.losingEngines.set(name, timer);
+      return;
+    }
+    if (!health.downSince) {
+      clearTimeout(this.losingEngines.get(name));
+      this.losingEngines.delete(name);
+    }
+    if (health.healthy && (!previous || !previous.healthy)) {
       // Back, or seen for the first time by this process (containers left by runs that ended while it was away or Airlock was down).
       void this.engineReturned(name).catch((err: unknown) => console.error(`airlock: cleaning up engine ${name} after its return failed:`, err));
     }
@@ -667,6 +689,8 @@ export class Supervisor {
     this.resourceSampler = null;
     for (const timer of this.failingLater.values()) clearInterval(timer);
     this.failingLater.clear();
+    for (const timer of this.losingEngines.values()) clearTimeout(timer);
+    this.losingEngines.clear();
     const entries = [...this.live.values()];
     for (const e of entries) {
       if (e.timeout) clearTimeout(e.timeout);

@@ -16,7 +16,7 @@ import { appRouter } from "@/server/api/root";
 import { createCallerFactory } from "@/server/api/trpc";
 import { decideApproval } from "@/server/approvals/approvals";
 import { EgressController } from "@/server/egress/controller";
-import { checkAllEngines, engineHealth, forgetEngineHealth } from "@/server/engines/health";
+import { checkAllEngines, engineHealth, forgetEngineHealth, setEngineHealth } from "@/server/engines/health";
 import { enginePoolRuntime } from "@/server/engines/pooled-runtime";
 import { parseEngineRef } from "@/server/engines/types";
 import { emitSignal } from "@/server/events/bus";
@@ -48,6 +48,8 @@ let bigProject: string;
 const stoppers: (() => void)[] = [];
 
 const ENGINE = "pc1";
+/** The grace before a silent engine's runs fail (AIRLOCK_ENGINE_LOST_AFTER_S; 30 s by default), short for the test. */
+const LOST_AFTER_MS = 2000;
 
 beforeAll(async () => {
   await requireDocker();
@@ -79,6 +81,7 @@ beforeAll(async () => {
     image: sandboxImageName(),
     sweepMs: 200,
     runtimeSetting: "runc", // the second engine registers runc only
+    engineLostAfterMs: LOST_AFTER_MS,
   });
   await supervisor.start();
   admin = await addUser(t.db, "admin");
@@ -222,6 +225,20 @@ describe("placement across engines", () => {
     expect(JSON.stringify(call.result)).toContain("Network access is not available to runs on remote engines yet");
   }, 120_000);
 
+  it("a blip shorter than the grace (AIRLOCK_ENGINE_LOST_AFTER_S) ends no run: pc1 seen down, then answering again, and its run goes on", async () => {
+    const run = runBig();
+    await waitForPlan(run.id);
+    const healthy = engineHealth(ENGINE)!;
+    // One failed look (as the monitor records a timeout), then pc1 answers again before the grace is over.
+    setEngineHealth(ENGINE, { ...healthy, healthy: false, downSince: new Date(), error: "engine pc1 did not answer within 5000 ms" });
+    await new Promise((r) => setTimeout(r, LOST_AFTER_MS / 2));
+    setEngineHealth(ENGINE, { ...healthy, checkedAt: new Date() });
+    await new Promise((r) => setTimeout(r, LOST_AFTER_MS + 1000));
+    expect(getRun(t.db, run.id).state).toBe("awaiting_plan_approval");
+    await approvePlan(run.id);
+    await waitForState(t.db, run.id, "succeeded");
+  }, 120_000);
+
   it("pc1 stopped mid-run: the run fails within seconds with 'engine pc1 unreachable since', its checkpoint rolls back on the host, and on pc1's return the orphan goes", async () => {
     const run = runBig("work");
     stoppers.push(approveEverything(t.db, run.id, reviewer));
@@ -276,6 +293,7 @@ describe("placement across engines", () => {
       image: sandboxImageName(),
       sweepMs: 200,
       runtimeSetting: "runc",
+      engineLostAfterMs: LOST_AFTER_MS,
     });
     const started = Date.now();
     const result = await supervisor.start().then(() => getRun(t.db, run.id));
