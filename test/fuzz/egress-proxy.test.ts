@@ -92,7 +92,8 @@ interface Parsed {
 }
 
 function parseAnswer(text: string): Parsed | null {
-  const m = /^HTTP\/1\.1 (\d{3})[^\r\n]*\r\n([\s\S]*?)\r\n\r\n([\s\S]*)$/.exec(text);
+  // Header lines, each ended by CRLF, then the blank line: none at all is an answer too ("HTTP/1.1 200 Connection Established\r\n\r\n").
+  const m = /^HTTP\/1\.1 (\d{3})[^\r\n]*\r\n((?:[^\r\n]+\r\n)*)\r\n([\s\S]*)$/.exec(text);
   if (!m) return null;
   return { status: Number(m[1]), refusedByProxy: /x-airlock-egress: refused/i.test(m[2]!), body: m[3]! };
 }
