@@ -16,7 +16,7 @@ import type Docker from "dockerode";
 import { eq } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { engines } from "@/db/schema";
-import { docker } from "@/server/sandbox/docker";
+import { docker, withTimeout } from "@/server/sandbox/docker";
 import { sandboxImageName } from "@/server/sandbox/image";
 import { dockerClientFor, engineConfig, engineConfigs } from "./registry";
 import type { EngineConfig, EngineHealth } from "./types";
@@ -77,22 +77,6 @@ export function setEngineHealth(name: string, health: EngineHealth): void {
 
 export function forgetEngineHealth(name: string): void {
   healthMap().delete(name);
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
 }
 
 type ImageState = EngineHealth["image"];

@@ -6,6 +6,7 @@
 import type Docker from "dockerode";
 import type { Db } from "@/db/client";
 import { dockerClientFor, engineConfig, engineConfigs } from "./registry";
+import { withTimeout } from "@/server/sandbox/docker";
 import { dockerRuntime, SNAPSHOT_REPO, type SandboxRuntime, type SandboxSpec, type SandboxStop, type SnapshotSummary } from "@/server/sandbox/runtime";
 import { engineRef, LOCAL_ENGINE, parseEngineRef } from "./types";
 
@@ -87,19 +88,11 @@ export class PooledRuntime implements SandboxRuntime {
       this.engines().map(async (name) => {
         if (name === LOCAL_ENGINE) return fn(this.engine(name), name);
         // A remote engine that is gone must not stall the look (reconcile, snapshot pruning): TCP may take minutes to give up.
-        let timer: NodeJS.Timeout | undefined;
         try {
-          return await Promise.race([
-            fn(this.engine(name), name),
-            new Promise<never>((_, reject) => {
-              timer = setTimeout(() => reject(new Error(`no answer within ${REMOTE_LOOK_MS} ms`)), REMOTE_LOOK_MS);
-            }),
-          ]);
+          return await withTimeout(fn(this.engine(name), name), REMOTE_LOOK_MS, `engine ${name}`);
         } catch (err) {
           console.error(`airlock: engine ${name} did not answer:`, (err as Error).message);
           return [];
-        } finally {
-          clearTimeout(timer);
         }
       }),
     );

@@ -8,7 +8,8 @@ export function docker(): Docker {
   return globalForDocker.__airlockDocker;
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+/** The promise, or a rejection "<what> did not answer within <ms> ms" once ms have passed. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
     promise.then(

@@ -25,7 +25,6 @@ import { QUEUE_CHANGED_SIGNAL } from "@/server/runs/queue-settings";
 import { getRunView } from "@/server/runs/runs";
 import { instanceIdForDataDir } from "@/server/sandbox/runtime";
 import { sandboxImageName } from "@/server/sandbox/image";
-import { encryptSecret } from "@/server/secrets/crypto";
 import { Supervisor } from "@/server/supervisor/supervisor";
 import { rollbackRun } from "@/server/workspace/rollback";
 import type { PublicUser } from "@/server/users/users";
@@ -34,6 +33,7 @@ import { startScriptedModelServer, type ScriptedModelServer } from "@/test/helpe
 import { approveEverything, getRun, registerModel, requireDocker, roomyQueue, startRun, tempDataDir, waitFor, waitForState } from "@/test/helpers/runs";
 import { actorOf, addUser, identityOfToken, issueToken } from "@/test/helpers/users";
 import { startSecondEngine, type SecondEngine } from "@/test/faults/second-engine";
+import { registerSecondEngine } from "@/test/helpers/engines";
 
 let engine: SecondEngine;
 let t: TestDb;
@@ -57,20 +57,7 @@ beforeAll(async () => {
   t = createTestDb();
   roomyQueue(t.db);
   dataDir = tempDataDir();
-  const tcp = engine.tcp!;
-  t.db
-    .insert(engines)
-    .values({
-      name: ENGINE,
-      endpoint: tcp.endpoint,
-      local: false,
-      labels: ["big"],
-      capacityRuns: 1,
-      credentialsEnc: encryptSecret(JSON.stringify({ ca: tcp.ca, cert: tcp.cert, key: tcp.key })),
-      source: "ui",
-      updatedAt: new Date(),
-    })
-    .run();
+  registerSecondEngine(t.db, engine, { labels: ["big"], capacityRuns: 1 });
   forgetEngineHealth(ENGINE);
   await checkAllEngines(t.db);
   expect(engineHealth(ENGINE)?.healthy, engineHealth(ENGINE)?.error ?? "").toBe(true);

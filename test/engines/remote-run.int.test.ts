@@ -11,7 +11,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import type Docker from "dockerode";
-import { engines, toolCalls } from "@/db/schema";
+import { toolCalls } from "@/db/schema";
 import { appRouter } from "@/server/api/root";
 import { createCallerFactory } from "@/server/api/trpc";
 import { enginePoolRuntime, type PooledRuntime } from "@/server/engines/pooled-runtime";
@@ -22,7 +22,6 @@ import { checkAllEngines } from "@/server/engines/health";
 import { dockerRuntime, instanceIdForDataDir, workspaceVolumeName, type SandboxRuntime } from "@/server/sandbox/runtime";
 import { sandboxImageName } from "@/server/sandbox/image";
 import { AGENT_UID, prepareWorkspace } from "@/server/sandbox/workspace";
-import { encryptSecret } from "@/server/secrets/crypto";
 import { setSupervisor, Supervisor } from "@/server/supervisor/supervisor";
 import { listCheckpoints } from "@/server/workspace/checkpoints";
 import { pullRunWorkspace, sandboxListing } from "@/server/workspace/remote";
@@ -36,6 +35,7 @@ import { startScriptedModelServer, type ScriptedModelServer, type ScriptStep } f
 import { approveEverything, getRun, registerModel, roomyQueue, stopSupervisor, tempDataDir, waitFor, waitForState } from "@/test/helpers/runs";
 import { actorOf, addUser, identityOfToken, issueToken } from "@/test/helpers/users";
 import { startSecondEngine, type SecondEngine } from "@/test/faults/second-engine";
+import { registerSecondEngine } from "@/test/helpers/engines";
 
 const ENGINE = "rb1";
 
@@ -92,19 +92,7 @@ beforeAll(async () => {
   t = createTestDb();
   roomyQueue(t.db);
   dataDir = tempDataDir();
-  const tcp = engine.tcp!;
-  t.db
-    .insert(engines)
-    .values({
-      name: ENGINE,
-      endpoint: tcp.endpoint,
-      local: false,
-      labels: ["remote"],
-      source: "ui",
-      credentialsEnc: encryptSecret(JSON.stringify({ ca: tcp.ca, cert: tcp.cert, key: tcp.key })),
-      updatedAt: new Date(),
-    })
-    .run();
+  registerSecondEngine(t.db, engine, { labels: ["remote"] });
   pool = enginePoolRuntime(t.db, instanceIdForDataDir(dataDir));
   supervisor = new Supervisor({ db: t.db, runtime: pool, dataDir, image: sandboxImageName(), sweepMs: 200 });
   setSupervisor(supervisor);
