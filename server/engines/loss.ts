@@ -10,6 +10,7 @@ import type { Db } from "@/db/client";
 import { runs, type Run } from "@/db/schema";
 import { TERMINAL_STATES, isTerminal } from "@/server/runs/state-machine";
 import type { SandboxRuntime } from "@/server/sandbox/runtime";
+import { withTimeout } from "@/server/sandbox/docker";
 import { findRun } from "@/server/runs/lookup";
 import { checkEngine, engineHealth } from "./health";
 import { PooledRuntime } from "./pooled-runtime";
@@ -71,13 +72,7 @@ export function boundedRuntime(runtime: SandboxRuntime, ms: number, what: string
       if (typeof value !== "function") return value;
       return (...args: unknown[]) => {
         const out: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
-        if (!(out instanceof Promise)) return out;
-        let timer: NodeJS.Timeout | undefined;
-        const limit = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-          timer.unref();
-        });
-        return Promise.race([out, limit]).finally(() => clearTimeout(timer));
+        return out instanceof Promise ? withTimeout(out, ms, what) : out;
       };
     },
   });
