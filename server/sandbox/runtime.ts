@@ -1416,12 +1416,21 @@ export function dockerRuntime(client?: Docker, opts: DockerRuntimeOptions = {}):
 
   /** Remote engines: see SandboxRuntime.workspaceListing. An entry find cannot read (a directory the agent closed) makes it null. */
   async function workspaceListing(containerId: string): Promise<string | null> {
+    // Hashed inside the sandbox: the listing grows with the agent's file count (a million empty files is ~80 MB),
+    // and neither that text nor its hashing should reach the dashboard's memory or event loop; 64 hex digits come back.
     const { exitCode, stdout } = await runHelper(
       containerId,
-      ["/usr/bin/find", "-P", WORKSPACE_PATH, "-xdev", "-printf", "%y %i %s %T@ %C@ %m %U %G %P\\0"],
+      [
+        "/bin/bash",
+        "--norc",
+        "--noprofile",
+        "-c",
+        `set -o pipefail; /usr/bin/find -P ${WORKSPACE_PATH} -xdev -printf '%y %i %s %T@ %C@ %m %U %G %P\\0' | /usr/bin/sha256sum`,
+      ],
       60_000,
     ).catch(() => ({ exitCode: null, stdout: "" }));
-    return exitCode === 0 ? crypto.createHash("sha256").update(stdout).digest("hex") : null;
+    const digest = /^[0-9a-f]{64}\b/.exec(stdout)?.[0];
+    return exitCode === 0 && digest ? digest : null;
   }
 
   /** Remote engines: removes this instance's workspace volumes whose run is not in keep (one still mounted stays). */
